@@ -1,0 +1,59 @@
+//! Building and signing licet license tokens and revocation lists.
+//!
+//! ```
+//! use licet_issuer::{KeySpec, SigningKey, TokenBuilder};
+//! use licet_verifier::{Context, UnverifiedToken};
+//!
+//! let key = SigningKey::generate(KeySpec::Ed25519).unwrap();
+//! let now = 1_800_000_000;
+//! let token = TokenBuilder::new("acme-pro", "LIC-0001", now)
+//!     .issuer("acme")
+//!     .expires_at(now + 365 * 86_400)
+//!     .hwid("machine fingerprint")
+//!     .domain("example.com")
+//!     .entitlement("pro")
+//!     .sign(&key)
+//!     .unwrap();
+//!
+//! let ctx = Context::new(now, "acme-pro").fingerprint("machine fingerprint").domain("example.com");
+//! let license = UnverifiedToken::decode(&token).unwrap().verify(key.public_key(), &ctx).unwrap();
+//! assert_eq!(license.claims().license_id, "LIC-0001");
+//! ```
+//!
+//! Keys are read and written as PKCS#8 (private) and SPKI (public), PEM or DER. The key id is
+//! the first 8 bytes of SHA-256 over the public key's SPKI DER encoding. Private keys are
+//! zeroized on drop and never shown by `Debug`. Every operation that needs randomness has a
+//! `*_with_rng` variant, so test vectors are reproducible.
+
+mod error;
+mod keys;
+mod revocation;
+mod token;
+
+pub use error::Error;
+pub use keys::{KeySpec, SigningKey, read_public_key};
+pub use revocation::RevocationListBuilder;
+pub use token::{MetaValue, TokenBuilder};
+
+pub use licet_verifier;
+
+use licet_verifier::cose::encode;
+use rand_core::CryptoRng;
+
+/// Wraps a payload in a signed COSE_Sign1 with the key's algorithm and key id.
+fn sign_payload<R: CryptoRng + ?Sized>(
+    key: &SigningKey,
+    typ: Option<&str>,
+    payload: &[u8],
+    rng: &mut R,
+) -> Result<Vec<u8>, Error> {
+    let protected = encode::protected_header(key.algorithm(), &key.kid(), typ);
+    let tbs = encode::sig_structure(&protected, payload);
+    let signature = key.sign_with_rng(&tbs, rng)?;
+    Ok(encode::sign1(&protected, payload, &signature))
+}
+
+/// The operating system's random number generator.
+pub(crate) fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}

@@ -1,0 +1,254 @@
+//! License tokens: decode into an [`UnverifiedToken`], verify into a [`VerifiedLicense`].
+
+use crate::binding::{domain_matches, hwid_binding};
+use crate::claims::Claims;
+use crate::cose::{ProtectedHeader, Sign1};
+use crate::error::Error;
+use crate::key::{Algorithm, KID_LEN, KeyId, KeyProvider};
+use crate::revocation::RevocationList;
+
+/// Largest license token, in bytes (binary form), that licet reads.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// What the caller knows and requires: the time, the product, this machine, this domain.
+///
+/// The verifier never reads a clock: `now` (unix seconds) comes from the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'c> {
+    now: i64,
+    product: Option<&'c str>,
+    fingerprint: Option<&'c str>,
+    domain: Option<&'c str>,
+    entitlements: &'c [&'c str],
+    leeway: u64,
+    revocations: Option<&'c RevocationList<'c>>,
+    require_fresh_revocations: bool,
+}
+
+impl<'c> Context<'c> {
+    /// A context for verifying tokens of `product` at time `now`.
+    pub fn new(now: i64, product: &'c str) -> Context<'c> {
+        Context {
+            product: Some(product),
+            ..Context::any_product(now)
+        }
+    }
+
+    /// A context that accepts a token of any product. Only for tools that inspect tokens from
+    /// many products: an application must use [`Context::new`], or a token for another product
+    /// signed with the same key would unlock it.
+    pub fn any_product(now: i64) -> Context<'c> {
+        Context {
+            now,
+            product: None,
+            fingerprint: None,
+            domain: None,
+            entitlements: &[],
+            leeway: 0,
+            revocations: None,
+            require_fresh_revocations: false,
+        }
+    }
+
+    /// This machine's fingerprint; required if the token is machine-bound.
+    #[must_use]
+    pub fn fingerprint(mut self, fingerprint: &'c str) -> Self {
+        self.fingerprint = Some(fingerprint);
+        self
+    }
+
+    /// The domain the application serves; required if the token is domain-bound.
+    #[must_use]
+    pub fn domain(mut self, domain: &'c str) -> Self {
+        self.domain = Some(domain);
+        self
+    }
+
+    /// Entitlements the token must all carry.
+    #[must_use]
+    pub fn entitlements(mut self, required: &'c [&'c str]) -> Self {
+        self.entitlements = required;
+        self
+    }
+
+    /// Seconds of clock tolerance applied to `exp` and `nbf` (default 0).
+    #[must_use]
+    pub fn leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// A verified revocation list to check the token against.
+    #[must_use]
+    pub fn revocations(mut self, list: &'c RevocationList<'c>) -> Self {
+        self.revocations = Some(list);
+        self
+    }
+
+    /// Refuse ([`Error::StaleRevocations`]) when the revocation list is past its next-update
+    /// time. By default a stale list is still applied (it still names what it names) and
+    /// [`VerifiedLicense::revocations_stale`] reports it.
+    #[must_use]
+    pub fn require_fresh_revocations(mut self) -> Self {
+        self.require_fresh_revocations = true;
+        self
+    }
+
+    /// The time the context was made for.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+}
+
+/// A decoded token whose signature has not been checked. Everything it shows is the token
+/// holder's claim, not the issuer's.
+#[derive(Debug, Clone, Copy)]
+pub struct UnverifiedToken<'a> {
+    sign1: Sign1<'a>,
+}
+
+impl<'a> UnverifiedToken<'a> {
+    /// Parses the binary form. Fails on anything that is not a well-formed licet token envelope.
+    pub fn decode(bytes: &'a [u8]) -> Result<UnverifiedToken<'a>, Error> {
+        Ok(UnverifiedToken {
+            sign1: Sign1::parse(bytes, MAX_TOKEN_BYTES)?,
+        })
+    }
+
+    /// The protected header as written.
+    pub fn header(&self) -> &ProtectedHeader<'a> {
+        &self.sign1.header
+    }
+
+    /// The claims as written, **not verified**: for display and diagnostics only.
+    pub fn unverified_claims(&self) -> Result<Claims<'a>, Error> {
+        Claims::parse(self.sign1.payload)
+    }
+
+    /// The raw signature bytes.
+    pub fn signature(&self) -> &'a [u8] {
+        self.sign1.signature
+    }
+
+    /// Verifies the token. Checks run in this order, and the first failure is returned:
+    ///
+    /// 1. envelope and header (already done by [`UnverifiedToken::decode`]); no `typ`
+    ///    ([`Error::WrongType`]); supported `alg`;
+    /// 2. key lookup by `kid` ([`Error::UnknownKey`]); `alg` is the key's algorithm
+    ///    ([`Error::AlgorithmMismatch`]);
+    /// 3. the signature, over the bytes as received ([`Error::BadSignature`]);
+    /// 4. the claims: well-formed, required claims present, no unknown licet claim;
+    /// 5. product ([`Error::WrongProduct`]);
+    /// 6. revocation ([`Error::Revoked`], then [`Error::StaleRevocations`] if a fresh list is
+    ///    required);
+    /// 7. time: `nbf` ([`Error::NotYetValid`]), then `exp` ([`Error::Expired`]), each with leeway;
+    /// 8. machine ([`Error::HwidRequired`], [`Error::HwidMismatch`]);
+    /// 9. domain ([`Error::DomainRequired`], [`Error::DomainMismatch`]);
+    /// 10. entitlements ([`Error::MissingEntitlement`]).
+    pub fn verify<K: KeyProvider + ?Sized>(
+        &self,
+        keys: &K,
+        ctx: &Context<'_>,
+    ) -> Result<VerifiedLicense<'a>, Error> {
+        self.sign1.verify(keys, None)?;
+        let claims = Claims::parse(self.sign1.payload)?;
+        check(&claims, ctx)?;
+        let mut kid = [0u8; KID_LEN];
+        // `verify` found a key with this id, so it has the right length.
+        kid.copy_from_slice(self.sign1.header.kid);
+        Ok(VerifiedLicense {
+            claims,
+            kid: KeyId(kid),
+            algorithm: self.sign1.header.algorithm()?,
+            revocations_stale: ctx.revocations.is_some_and(|l| l.is_stale(ctx.now)),
+        })
+    }
+}
+
+fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
+    if let Some(product) = ctx.product {
+        if c.product != product {
+            return Err(Error::WrongProduct);
+        }
+    }
+    if let Some(list) = ctx.revocations {
+        if list.contains_token(&c.token_id) || list.contains_license(c.license_id) {
+            return Err(Error::Revoked);
+        }
+        if ctx.require_fresh_revocations && list.is_stale(ctx.now) {
+            return Err(Error::StaleRevocations);
+        }
+    }
+    let leeway = i64::try_from(ctx.leeway).unwrap_or(i64::MAX);
+    if let Some(nbf) = c.not_before {
+        if ctx.now.saturating_add(leeway) < nbf {
+            return Err(Error::NotYetValid);
+        }
+    }
+    if let Some(exp) = c.expires_at {
+        if ctx.now >= exp.saturating_add(leeway) {
+            return Err(Error::Expired);
+        }
+    }
+    if let Some(bound) = c.hwid {
+        let fp = ctx.fingerprint.ok_or(Error::HwidRequired)?;
+        if hwid_binding(c.product, fp) != bound {
+            return Err(Error::HwidMismatch);
+        }
+    }
+    if !c.domains.is_empty() {
+        let host = ctx.domain.ok_or(Error::DomainRequired)?;
+        if !c.domains.iter().any(|p| domain_matches(p, host)) {
+            return Err(Error::DomainMismatch);
+        }
+    }
+    if ctx.entitlements.iter().any(|e| !c.entitlements.contains(e)) {
+        return Err(Error::MissingEntitlement);
+    }
+    Ok(())
+}
+
+/// A token whose signature and claims have been checked against a [`Context`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedLicense<'a> {
+    claims: Claims<'a>,
+    kid: KeyId,
+    algorithm: Algorithm,
+    revocations_stale: bool,
+}
+
+impl<'a> VerifiedLicense<'a> {
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims<'a> {
+        &self.claims
+    }
+
+    /// The key that signed the token.
+    pub fn kid(&self) -> KeyId {
+        self.kid
+    }
+
+    /// The signature algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The ids a revocation list can name for this token: its token id and its license id.
+    pub fn revocation_ids(&self) -> ([u8; 16], &'a str) {
+        (self.claims.token_id, self.claims.license_id)
+    }
+
+    /// Whether the revocation list it was checked against is past its next-update time.
+    pub fn revocations_stale(&self) -> bool {
+        self.revocations_stale
+    }
+}
+
+/// Decodes and verifies a token in one call.
+pub fn verify<'a, K: KeyProvider + ?Sized>(
+    token: &'a [u8],
+    keys: &K,
+    ctx: &Context<'_>,
+) -> Result<VerifiedLicense<'a>, Error> {
+    UnverifiedToken::decode(token)?.verify(keys, ctx)
+}
