@@ -165,6 +165,7 @@ impl<'a> TextList<'a> {
 }
 
 /// A metadata value.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaValue<'a> {
     /// Text.

@@ -1,0 +1,51 @@
+//! The `licet` command-line tool (library part, so the commands can be tested in-process).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod io;
+mod json;
+mod time;
+
+use cmd::{
+    inspect::InspectArgs, issue::IssueArgs, keygen::KeygenArgs, revoke::RevokeArgs,
+    verify::VerifyArgs,
+};
+
+/// Issue and check licet license tokens: keys, tokens, revocation lists.
+///
+/// Exit codes: 0 success (for `verify`: the token is valid), 1 the token was checked and is
+/// invalid, 2 usage or I/O error.
+#[derive(Debug, Parser)]
+#[command(name = "licet", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a signing key pair (private key written 0600, public key beside it).
+    Keygen(KeygenArgs),
+    /// Issue (sign) a license token, or many from a CSV file.
+    Issue(IssueArgs),
+    /// Verify a token offline against a public key and the expected context.
+    Verify(VerifyArgs),
+    /// Decode a token without verifying it and show its header and claims (UNVERIFIED).
+    Inspect(InspectArgs),
+    /// Create or extend a signed revocation list.
+    Revoke(RevokeArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Issue(a) => cmd::issue::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Revoke(a) => cmd::revoke::run(a),
+    }
+}
