@@ -28,8 +28,8 @@
 //! // The vendor's public key, compiled in; the token from the license file.
 //! let keys = [PublicKey::ed25519(&public_key)?];
 //! let ctx = Context::new(now, "acme-pro")
-//!     .fingerprint("4f1c…machine fingerprint")
-//!     .domain("shop.example.com")
+//!     .fingerprint("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+//!     .domain("example.com")
 //!     .entitlements(&["pro"]);
 //! let license = UnverifiedToken::decode(&token)?.verify(&keys[..], &ctx)?;
 //! assert_eq!(license.claims().license_id, "LIC-0001");

@@ -1,0 +1,129 @@
+//! Conformance: the verifier, as built by this test run (default `no_std` without an allocator,
+//! or with `alloc`), against every golden vector in `test-vectors/vectors/`.
+//!
+//! Without `alloc` the verifier does not understand RSA keys: RSA cases must then fail to load
+//! their key with `invalid_key`, which this test asserts rather than skipping them.
+
+use std::path::{Path, PathBuf};
+
+use licet_verifier::text::{self, LABEL_LICENSE};
+use licet_verifier::{Context, PublicKey, RevocationList, UnverifiedToken};
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/vectors")
+}
+
+fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(dir().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn der_from_pem(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let std = body.replace('+', "-").replace('/', "_");
+    let trimmed = std.trim_end_matches('=');
+    let mut out = vec![0u8; trimmed.len()];
+    let n = text::decode_text(trimmed, &mut out)
+        .expect("pem body")
+        .len();
+    out.truncate(n);
+    out
+}
+
+fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Error> {
+    let mut keys = Vec::new();
+    for name in case["keys"].as_array().expect("keys") {
+        let info = &expected["keys"][name.as_str().expect("name")];
+        let pem = String::from_utf8(read(info["spki_pem"].as_str().expect("pem"))).expect("utf8");
+        let key = PublicKey::from_spki_der(&der_from_pem(&pem))?;
+        assert_eq!(
+            key.kid().to_string(),
+            info["kid"].as_str().expect("kid"),
+            "kid derivation"
+        );
+        keys.push(key);
+    }
+    let token = read(case["token"].as_str().expect("token"));
+    let c = &case["context"];
+    let list_bytes = c["revocations"].as_str().map(read);
+    let list = match &list_bytes {
+        Some(b) => Some(RevocationList::verify(
+            b,
+            &keys[..],
+            c["last_seen_sequence"].as_u64(),
+        )?),
+        None => None,
+    };
+    let ents: Vec<&str> = c["entitlements"]
+        .as_array()
+        .expect("ents")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let now = c["now"].as_i64().expect("now");
+    let mut ctx = match c["product"].as_str() {
+        Some(p) => Context::new(now, p),
+        None => Context::any_product(now),
+    }
+    .entitlements(&ents)
+    .leeway(c["leeway"].as_u64().unwrap_or(0));
+    if let Some(f) = c["fingerprint"].as_str() {
+        ctx = ctx.fingerprint(f);
+    }
+    if let Some(d) = c["domain"].as_str() {
+        ctx = ctx.domain(d);
+    }
+    if let Some(l) = &list {
+        ctx = ctx.revocations(l);
+        if c["require_fresh"].as_bool() == Some(true) {
+            ctx = ctx.require_fresh_revocations();
+        }
+    }
+    let license = UnverifiedToken::decode(&token)?.verify(&keys[..], &ctx)?;
+    // The text form decodes to the same bytes.
+    let txt = String::from_utf8(read(case["token_text"].as_str().expect("txt"))).expect("utf8");
+    let mut buf = vec![0u8; txt.len()];
+    assert_eq!(
+        text::decode_text(&txt, &mut buf).expect("text form"),
+        &token[..]
+    );
+    Ok(license.claims().license_id.to_owned())
+}
+
+#[test]
+fn every_vector_gives_its_expected_outcome() {
+    let expected: Value = serde_json::from_slice(&read("expected.json")).expect("expected.json");
+    let cases = expected["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 30, "the vector set shrank");
+    let mut failures = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let uses_rsa = case["keys"].as_array().expect("keys").iter().any(|k| {
+            matches!(
+                expected["keys"][k.as_str().expect("k")]["alg"].as_str(),
+                Some("PS256" | "RS256")
+            )
+        });
+        let want = if uses_rsa && cfg!(not(feature = "alloc")) {
+            "invalid_key"
+        } else {
+            case["expected"].as_str().expect("expected")
+        };
+        let got = match outcome(case, &expected) {
+            Ok(_) => "valid".to_owned(),
+            Err(e) => e.code().to_owned(),
+        };
+        if got != want {
+            failures.push(format!("{name}: expected {want}, got {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn armored_vector_decodes_to_the_binary_one() {
+    let armored = String::from_utf8(read("tokens/valid-ed25519.armor")).expect("utf8");
+    let mut buf = [0u8; 1024];
+    let bin = text::decode_armor(&armored, LABEL_LICENSE, &mut buf).expect("armor");
+    assert_eq!(bin, &read("tokens/valid-ed25519.cbor")[..]);
+}
