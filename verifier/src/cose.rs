@@ -57,6 +57,7 @@ impl ProtectedHeader<'_> {
 pub(crate) struct Sign1<'a> {
     pub(crate) header: ProtectedHeader<'a>,
     protected_with_head: &'a [u8],
+    pub(crate) protected: &'a [u8],
     payload_with_head: &'a [u8],
     pub(crate) payload: &'a [u8],
     pub(crate) signature: &'a [u8],
@@ -92,6 +93,7 @@ impl<'a> Sign1<'a> {
         Ok(Sign1 {
             header: parse_protected(protected)?,
             protected_with_head,
+            protected,
             payload_with_head,
             payload,
             signature,

@@ -125,6 +125,16 @@ impl<'a> UnverifiedToken<'a> {
         Claims::parse(self.sign1.payload)
     }
 
+    /// The protected header bytes as received (the content of the byte string).
+    pub fn protected_bytes(&self) -> &'a [u8] {
+        self.sign1.protected
+    }
+
+    /// The payload bytes as received: the encoded claims, **not verified**.
+    pub fn payload_bytes(&self) -> &'a [u8] {
+        self.sign1.payload
+    }
+
     /// The raw signature bytes.
     pub fn signature(&self) -> &'a [u8] {
         self.sign1.signature
