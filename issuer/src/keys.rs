@@ -73,6 +73,8 @@ pub struct SigningKey {
     public: PublicKey,
 }
 
+// Keys are few and long-lived; the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Ed25519(ed25519_dalek::SigningKey),
     Rsa(Box<rsa::PrivateKey>),
@@ -213,7 +215,7 @@ impl SigningKey {
                 k.to_pkcs8_der().map_err(fail)?.as_bytes().to_vec(),
             )),
             Inner::Rsa(k) => {
-                let pkcs1 = k.to_pkcs1_der().map_err(|e| fail(e))?;
+                let pkcs1 = k.to_pkcs1_der().map_err(fail)?;
                 let algorithm = match self.algorithm() {
                     Algorithm::Ps256 => AlgorithmIdentifierRef {
                         oid: RSASSA_PSS,
@@ -224,9 +226,9 @@ impl SigningKey {
                         parameters: Some(AnyRef::NULL),
                     },
                 };
-                let octets = OctetStringRef::new(pkcs1.as_bytes()).map_err(|e| fail(e))?;
+                let octets = OctetStringRef::new(pkcs1.as_bytes()).map_err(fail)?;
                 let info = PrivateKeyInfoRef::new(algorithm, octets);
-                Ok(Zeroizing::new(info.to_der().map_err(|e| fail(e))?))
+                Ok(Zeroizing::new(info.to_der().map_err(fail)?))
             }
         }
     }

@@ -163,11 +163,17 @@ impl TokenBuilder {
     }
 
     /// The product.
-    pub fn product_name(&self) -> &str {
+    pub fn product(&self) -> &str {
         &self.product
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// The license id.
+    pub fn license_id(&self) -> &str {
+        &self.license_id
+    }
+
+    /// Checks every claim against the profile's rules without signing.
+    pub fn validate(&self) -> Result<(), Error> {
         let text = |name: &str, v: &str| {
             if v.is_empty() {
                 Err(Error::InvalidClaim(format!("{name} is empty")))
@@ -220,25 +226,25 @@ impl TokenBuilder {
         }
         for (k, v) in &self.metadata {
             text("metadata key", k)?;
-            if let MetaValue::Text(t) = v {
-                if t.len() > claims::MAX_TEXT_LEN {
-                    return Err(Error::InvalidClaim(format!(
-                        "metadata value of {k:?} is too long"
-                    )));
-                }
+            if let MetaValue::Text(t) = v
+                && t.len() > claims::MAX_TEXT_LEN
+            {
+                return Err(Error::InvalidClaim(format!(
+                    "metadata value of {k:?} is too long"
+                )));
             }
         }
-        if let (Some(exp), Some(nbf)) = (self.expires_at, self.not_before) {
-            if exp <= nbf {
-                return Err(Error::InvalidClaim("expiry is not after not-before".into()));
-            }
+        if let (Some(exp), Some(nbf)) = (self.expires_at, self.not_before)
+            && exp <= nbf
+        {
+            return Err(Error::InvalidClaim("expiry is not after not-before".into()));
         }
-        if let Some(exp) = self.expires_at {
-            if exp <= self.issued_at {
-                return Err(Error::InvalidClaim(
-                    "expiry is not after the issue time".into(),
-                ));
-            }
+        if let Some(exp) = self.expires_at
+            && exp <= self.issued_at
+        {
+            return Err(Error::InvalidClaim(
+                "expiry is not after the issue time".into(),
+            ));
         }
         Ok(())
     }

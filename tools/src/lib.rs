@@ -30,7 +30,7 @@ enum Command {
     /// Generate a signing key pair (private key written 0600, public key beside it).
     Keygen(KeygenArgs),
     /// Issue (sign) a license token, or many from a CSV file.
-    Issue(IssueArgs),
+    Issue(Box<IssueArgs>),
     /// Verify a token offline against a public key and the expected context.
     Verify(VerifyArgs),
     /// Decode a token without verifying it and show its header and claims (UNVERIFIED).
@@ -43,7 +43,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
-        Command::Issue(a) => cmd::issue::run(a),
+        Command::Issue(a) => cmd::issue::run(*a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Revoke(a) => cmd::revoke::run(a),

@@ -8,10 +8,10 @@ pub fn parse(what: &str, s: &str) -> Result<i64> {
     if let Ok(secs) = s.parse::<i64>() {
         return Ok(secs);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-            return Ok(dt.and_utc().timestamp());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(dt) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(dt.and_utc().timestamp());
     }
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.timestamp())

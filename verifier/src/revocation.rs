@@ -152,7 +152,7 @@ fn search(entries: &[u8], needle: &[u8; 16]) -> bool {
 }
 
 fn sorted_entries(b: &[u8]) -> Result<&[u8], Error> {
-    if b.len() % ENTRY_LEN != 0 {
+    if !b.len().is_multiple_of(ENTRY_LEN) {
         return Err(Error::Malformed("revocation entries are not 16 bytes each"));
     }
     let mut prev: Option<&[u8]> = None;

@@ -176,10 +176,10 @@ impl<'a> UnverifiedToken<'a> {
 }
 
 fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
-    if let Some(product) = ctx.product {
-        if c.product != product {
-            return Err(Error::WrongProduct);
-        }
+    if let Some(product) = ctx.product
+        && c.product != product
+    {
+        return Err(Error::WrongProduct);
     }
     if let Some(list) = ctx.revocations {
         if list.contains_token(&c.token_id) || list.contains_license(c.license_id) {
@@ -190,15 +190,15 @@ fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
         }
     }
     let leeway = i64::try_from(ctx.leeway).unwrap_or(i64::MAX);
-    if let Some(nbf) = c.not_before {
-        if ctx.now.saturating_add(leeway) < nbf {
-            return Err(Error::NotYetValid);
-        }
+    if let Some(nbf) = c.not_before
+        && ctx.now.saturating_add(leeway) < nbf
+    {
+        return Err(Error::NotYetValid);
     }
-    if let Some(exp) = c.expires_at {
-        if ctx.now >= exp.saturating_add(leeway) {
-            return Err(Error::Expired);
-        }
+    if let Some(exp) = c.expires_at
+        && ctx.now >= exp.saturating_add(leeway)
+    {
+        return Err(Error::Expired);
     }
     if let Some(bound) = c.hwid {
         let fp = ctx.fingerprint.ok_or(Error::HwidRequired)?;

@@ -321,8 +321,27 @@ fn batch(
         let builder = set
             .overlay(a)
             .and_then(|s| s.builder(now))
+            .and_then(|b| b.validate().map(|()| b).map_err(Into::into))
             .with_context(|| format!("{csv_path}:{line}"))?;
         rows.push((line, builder));
+    }
+    // Every row is valid and has a file name of its own: only now is anything written.
+    let mut seen = std::collections::BTreeSet::new();
+    for (line, builder) in &rows {
+        let id = builder.license_id();
+        if id.contains(['/', '\\']) || id.starts_with('.') {
+            bail!("{csv_path}:{line}: license id {id:?} cannot be used as a file name");
+        }
+        if !seen.insert(id.to_owned()) {
+            bail!("{csv_path}:{line}: license id {id:?} appears twice");
+        }
+        let path = out.join(format!("{id}.lic"));
+        if path.exists() {
+            bail!(
+                "{}: already exists; licet does not overwrite license files",
+                path.display()
+            );
+        }
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("{}: cannot create directory", out.display()))?;
@@ -335,13 +354,7 @@ fn batch(
         let token = builder
             .sign(key)
             .with_context(|| format!("{csv_path}:{line}"))?;
-        let claims = licet_verifier::UnverifiedToken::decode(&token)
-            .and_then(|t| t.unverified_claims().map(|c| c.license_id.to_owned()))
-            .map_err(|e| anyhow!("{csv_path}:{line}: {e}"))?;
-        if claims.contains(['/', '\\']) || claims.starts_with('.') {
-            bail!("{csv_path}:{line}: license id {claims:?} cannot be used as a file name");
-        }
-        let path = out.join(format!("{claims}.lic"));
+        let path = out.join(format!("{}.lic", builder.license_id()));
         io::write_public_new(&path, text::encode_armor(&token, LABEL_LICENSE).as_bytes())
             .with_context(|| format!("{csv_path}:{line}"))?;
         bar.inc(1);
