@@ -406,7 +406,7 @@ pub fn generate() -> Files {
     add(
         &mut files,
         "expired",
-        "checked one second after exp",
+        "checked at exp (the expiry instant is already expired)",
         valid.clone(),
         &a,
         at(EXP),

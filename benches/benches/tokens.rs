@@ -1,0 +1,170 @@
+//! licet's offline costs, each next to its reference, measured in one run.
+//!
+//! `cargo bench -p licet-benches --bench tokens`; BENCHMARKS.md explains the groups and holds
+//! the ratios of the last run.
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use licet_benches::{FINGERPRINT, NOW, typical, typical_jwt};
+use licet_issuer::{KeySpec, RevocationListBuilder, SigningKey};
+use licet_verifier::cose::encode;
+use licet_verifier::{Context, RevocationList, UnverifiedToken};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+fn ed_key() -> SigningKey {
+    SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]))
+}
+
+fn ed25519_verify(c: &mut Criterion) {
+    let key = ed_key();
+    let token = typical("K7Q2M9XA")
+        .sign_with_rng(&key, &mut ChaCha20Rng::from_seed([1; 32]))
+        .expect("sign");
+    let keys = [key.public_key().clone()];
+    let ents = ["pro"];
+    let ctx = Context::new(NOW, "acme-pro")
+        .fingerprint(FINGERPRINT)
+        .domain("example.com")
+        .entitlements(&ents);
+
+    // The same signed bytes, contiguous, for the raw reference.
+    let u = UnverifiedToken::decode(&token).expect("decode");
+    let tbs = encode::sig_structure(u.protected_bytes(), u.payload_bytes());
+    let sig = ed25519_dalek::Signature::from_slice(u.signature()).expect("sig");
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(key.public_key().ed25519_bytes().expect("ed"))
+        .expect("vk");
+
+    let jwt = typical_jwt(&key);
+    let jwt_key = jsonwebtoken::DecodingKey::from_ed_der(vk.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.validate_exp = false; // the fixture's times are in 2027; compare the crypto and parsing
+    validation.required_spec_claims.clear();
+
+    let mut g = c.benchmark_group("ed25519_verify");
+    g.bench_function("licet_full_verify", |b| {
+        b.iter(|| {
+            UnverifiedToken::decode(black_box(&token))
+                .and_then(|t| t.verify(&keys[..], &ctx))
+                .map(|l| l.claims().issued_at)
+        })
+    });
+    g.bench_function("raw_verify_strict", |b| {
+        b.iter(|| vk.verify_strict(black_box(&tbs), black_box(&sig)))
+    });
+    g.bench_function("coset_verify_strict", |b| {
+        use coset::TaggedCborSerializable;
+        b.iter(|| {
+            let s = coset::CoseSign1::from_tagged_slice(black_box(&token)).expect("coset");
+            s.verify_signature(b"", |sig, data| {
+                let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| ())?;
+                vk.verify_strict(data, &sig).map_err(|_| ())
+            })
+        })
+    });
+    g.bench_function("jsonwebtoken_eddsa", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&jwt), &jwt_key, &validation)
+                .map(|d| d.claims)
+        })
+    });
+    g.finish();
+}
+
+fn rsa_verify(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rsa_verify");
+    for bits in [2048usize, 4096] {
+        for (name, spec) in [
+            ("ps256", KeySpec::RsaPss(bits)),
+            ("rs256", KeySpec::RsaPkcs1(bits)),
+        ] {
+            let key =
+                SigningKey::generate_with_rng(spec, &mut ChaCha20Rng::from_seed([bits as u8; 32]))
+                    .expect("keygen");
+            let token = typical("K7Q2M9XA")
+                .sign_with_rng(&key, &mut ChaCha20Rng::from_seed([2; 32]))
+                .expect("sign");
+            let keys = [key.public_key().clone()];
+            let ctx = Context::new(NOW, "acme-pro")
+                .fingerprint(FINGERPRINT)
+                .domain("example.com");
+            g.bench_function(format!("licet_{name}_{bits}"), |b| {
+                b.iter(|| {
+                    UnverifiedToken::decode(black_box(&token))
+                        .and_then(|t| t.verify(&keys[..], &ctx))
+                        .is_ok()
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn issue(c: &mut Criterion) {
+    let key = ed_key();
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let mut g = c.benchmark_group("issue");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("ed25519_typical", |b| {
+        b.iter(|| {
+            typical(black_box("K7Q2M9XA"))
+                .sign_with_rng(&key, &mut rng)
+                .expect("sign")
+        })
+    });
+    g.finish();
+}
+
+fn revocation(c: &mut Criterion) {
+    const N: usize = 1_000_000;
+    let key = ed_key();
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    let ids: Vec<[u8; 16]> = (0..N)
+        .map(|_| {
+            let mut id = [0u8; 16];
+            rand_core::Rng::fill_bytes(&mut rng, &mut id);
+            id
+        })
+        .collect();
+    let build = |ids: &[[u8; 16]]| {
+        let mut b = RevocationListBuilder::new(1, NOW, NOW + 86_400);
+        for id in ids {
+            b.revoke_token(*id);
+        }
+        b.sign(&key).expect("sign")
+    };
+    let list = build(&ids);
+    println!(
+        "revocation list: {N} entries, {} bytes, {:.2} bytes per entry",
+        list.len(),
+        list.len() as f64 / N as f64
+    );
+    let keys = [key.public_key().clone()];
+    let verified = RevocationList::verify(&list, &keys[..], None).expect("list");
+    let mut g = c.benchmark_group("revocation_1m");
+    g.bench_function("contains_hit", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 7919) % N;
+            verified.contains_token(black_box(&ids[i]))
+        })
+    });
+    g.bench_function("contains_miss", |b| {
+        let miss = [0x42u8; 16];
+        b.iter(|| verified.contains_token(black_box(&miss)))
+    });
+    g.sample_size(10);
+    g.bench_function("verify_list", |b| {
+        b.iter(|| {
+            RevocationList::verify(black_box(&list), &keys[..], None).map(|l| l.token_count())
+        })
+    });
+    g.bench_function("build_and_sign", |b| {
+        b.iter_batched(|| ids.clone(), |ids| build(&ids), BatchSize::LargeInput)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ed25519_verify, rsa_verify, issue, revocation);
+criterion_main!(benches);
