@@ -70,6 +70,34 @@ fn ed25519_verify(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Where licet's time beyond the signature check goes.
+    let mut g = c.benchmark_group("ed25519_verify_parts");
+    g.bench_function("decode_envelope", |b| {
+        b.iter(|| UnverifiedToken::decode(black_box(&token)).is_ok())
+    });
+    g.bench_function("parse_claims", |b| {
+        b.iter(|| u.unverified_claims().map(|c| c.issued_at))
+    });
+    g.bench_function("dalek_stream_strict", |b| {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let parts: [&[u8]; 2] = [&tbs[..20], &tbs[20..]];
+        b.iter(|| {
+            let r = CompressedEdwardsY(*sig.r_bytes()).decompress().expect("R");
+            assert!(!r.is_small_order() && !vk.is_weak());
+            let mut s = vk.verify_stream(black_box(&sig)).expect("S");
+            for p in parts {
+                s.update(p);
+            }
+            s.finalize_and_verify()
+        })
+    });
+    g.bench_function("hwid_binding", |b| {
+        b.iter(|| {
+            licet_verifier::binding::hwid_binding(black_box("acme-pro"), black_box(FINGERPRINT))
+        })
+    });
+    g.finish();
 }
 
 fn rsa_verify(c: &mut Criterion) {

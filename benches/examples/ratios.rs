@@ -1,0 +1,138 @@
+//! Side-by-side ratios that survive a noisy machine: the two contenders run in alternating
+//! short rounds (A B B A …), and the median of the per-round ratios is reported with its
+//! interquartile range. Drift in the machine's speed hits both sides of a round alike.
+//!
+//! `cargo run -p licet-benches --release --example ratios`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use licet_benches::{FINGERPRINT, NOW, typical, typical_jwt};
+use licet_issuer::SigningKey;
+use licet_verifier::cose::encode;
+use licet_verifier::{Context, UnverifiedToken};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+const ROUNDS: usize = 301;
+const PER_ROUND: usize = 100;
+
+fn time(f: &mut dyn FnMut() -> bool) -> f64 {
+    let start = Instant::now();
+    for _ in 0..PER_ROUND {
+        assert!(black_box(f()));
+    }
+    start.elapsed().as_secs_f64() / PER_ROUND as f64
+}
+
+fn compare(name: &str, a: &mut dyn FnMut() -> bool, b: &mut dyn FnMut() -> bool) {
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (x, y) = if round % 2 == 0 {
+            let x = time(a);
+            (x, time(b))
+        } else {
+            let y = time(b);
+            (time(a), y)
+        };
+        ratios.push(x / y);
+        ta.push(x);
+        tb.push(y);
+    }
+    for v in [&mut ratios, &mut ta, &mut tb] {
+        v.sort_by(f64::total_cmp);
+    }
+    let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    println!(
+        "| {name} | {:.3}× | {:.3}–{:.3} | {:.2} µs | {:.2} µs |",
+        q(&ratios, 0.5),
+        q(&ratios, 0.25),
+        q(&ratios, 0.75),
+        q(&ta, 0.5) * 1e6,
+        q(&tb, 0.5) * 1e6
+    );
+}
+
+fn main() {
+    let key = SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]));
+    let token = typical("K7Q2M9XA")
+        .sign_with_rng(&key, &mut ChaCha20Rng::from_seed([1; 32]))
+        .expect("sign");
+    let keys = [key.public_key().clone()];
+    let ents = ["pro"];
+    let ctx = Context::new(NOW, "acme-pro")
+        .fingerprint(FINGERPRINT)
+        .domain("example.com")
+        .entitlements(&ents);
+    let u = UnverifiedToken::decode(&token).expect("decode");
+    let tbs = encode::sig_structure(u.protected_bytes(), u.payload_bytes());
+    let sig = ed25519_dalek::Signature::from_slice(u.signature()).expect("sig");
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(key.public_key().ed25519_bytes().expect("ed"))
+        .expect("vk");
+    let jwt = typical_jwt(&key);
+    let jwt_key = jsonwebtoken::DecodingKey::from_ed_der(vk.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+
+    let mut licet = || {
+        UnverifiedToken::decode(black_box(&token))
+            .and_then(|t| t.verify(&keys[..], &ctx))
+            .is_ok()
+    };
+    let mut raw = || vk.verify_strict(black_box(&tbs), black_box(&sig)).is_ok();
+    let mut coset = || {
+        use coset::TaggedCborSerializable;
+        coset::CoseSign1::from_tagged_slice(black_box(&token))
+            .map(|s| {
+                s.verify_signature(b"", |sig, data| {
+                    let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| ())?;
+                    vk.verify_strict(data, &sig).map_err(|_| ())
+                })
+                .is_ok()
+            })
+            .unwrap_or(false)
+    };
+    let mut jwt_verify = || {
+        jsonwebtoken::decode::<serde_json::Value>(black_box(&jwt), &jwt_key, &validation).is_ok()
+    };
+
+    println!("| A vs B | median A/B | IQR | A median | B median |");
+    println!("|---|---|---|---|---|");
+    compare(
+        "licet full verify vs raw verify_strict",
+        &mut licet,
+        &mut raw,
+    );
+    compare(
+        "licet full verify vs coset + verify_strict (signature only)",
+        &mut licet,
+        &mut coset,
+    );
+    compare(
+        "licet full verify vs jsonwebtoken EdDSA decode",
+        &mut licet,
+        &mut jwt_verify,
+    );
+
+    // Issuing: build the typical claims and sign, against signing the same bytes raw.
+    let raw_key = ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]);
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let mut issue = || {
+        !typical(black_box("K7Q2M9XA"))
+            .sign_with_rng(&key, &mut rng)
+            .expect("sign")
+            .is_empty()
+    };
+    let mut raw_sign = || {
+        use ed25519_dalek::Signer;
+        black_box(raw_key.sign(black_box(&tbs)));
+        true
+    };
+    compare(
+        "licet issue (build + sign) vs raw Ed25519 sign",
+        &mut issue,
+        &mut raw_sign,
+    );
+}
