@@ -77,7 +77,8 @@ pub struct SigningKey {
 #[allow(clippy::large_enum_variant)]
 enum Inner {
     Ed25519(ed25519_dalek::SigningKey),
-    Rsa(Box<rsa::PrivateKey>),
+    Ps256(Box<rsa::pss::SigningKey<sha2::Sha256>>),
+    Rs256(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
 }
 
 impl fmt::Debug for SigningKey {
@@ -140,10 +141,11 @@ impl SigningKey {
                 key.n().bit_width()
             ))
         })?;
-        Ok(SigningKey {
-            inner: Inner::Rsa(Box::new(key)),
-            public,
-        })
+        let inner = match alg {
+            Algorithm::Ps256 => Inner::Ps256(Box::new(rsa::pss::SigningKey::new(key))),
+            _ => Inner::Rs256(Box::new(rsa::pkcs1v15::SigningKey::new(key))),
+        };
+        Ok(SigningKey { inner, public })
     }
 
     /// The public half.
@@ -207,30 +209,31 @@ impl SigningKey {
 
     /// The PKCS#8 DER encoding. Zeroized when dropped.
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
-        fn fail(e: impl core::fmt::Display) -> Error {
-            Error::KeyFormat(format!("cannot encode key: {e}"))
-        }
         match &self.inner {
             Inner::Ed25519(k) => Ok(Zeroizing::new(
                 k.to_pkcs8_der().map_err(fail)?.as_bytes().to_vec(),
             )),
-            Inner::Rsa(k) => {
-                let pkcs1 = k.to_pkcs1_der().map_err(fail)?;
-                let algorithm = match self.algorithm() {
-                    Algorithm::Ps256 => AlgorithmIdentifierRef {
-                        oid: RSASSA_PSS,
-                        parameters: None,
-                    },
-                    _ => AlgorithmIdentifierRef {
-                        oid: RSA_ENCRYPTION,
-                        parameters: Some(AnyRef::NULL),
-                    },
-                };
-                let octets = OctetStringRef::new(pkcs1.as_bytes()).map_err(fail)?;
-                let info = PrivateKeyInfoRef::new(algorithm, octets);
-                Ok(Zeroizing::new(info.to_der().map_err(fail)?))
-            }
+            Inner::Ps256(k) => self.rsa_pkcs8(k.as_ref().as_ref()),
+            Inner::Rs256(k) => self.rsa_pkcs8(k.as_ref().as_ref()),
         }
+    }
+
+    /// PKCS#8 around the PKCS#1 key, with the algorithm identifier that names the scheme.
+    fn rsa_pkcs8(&self, k: &rsa::PrivateKey) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let pkcs1 = k.to_pkcs1_der().map_err(fail)?;
+        let algorithm = match self.algorithm() {
+            Algorithm::Ps256 => AlgorithmIdentifierRef {
+                oid: RSASSA_PSS,
+                parameters: None,
+            },
+            _ => AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(AnyRef::NULL),
+            },
+        };
+        let octets = OctetStringRef::new(pkcs1.as_bytes()).map_err(fail)?;
+        let info = PrivateKeyInfoRef::new(algorithm, octets);
+        Ok(Zeroizing::new(info.to_der().map_err(fail)?))
     }
 
     /// The PKCS#8 PEM encoding (`PRIVATE KEY`). Zeroized when dropped.
@@ -251,24 +254,20 @@ impl SigningKey {
         use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
         match &self.inner {
             Inner::Ed25519(k) => Ok(k.sign(message).to_bytes().to_vec()),
-            Inner::Rsa(k) => match self.algorithm() {
-                Algorithm::Ps256 => {
-                    let signer = rsa::pss::SigningKey::<sha2::Sha256>::new(k.as_ref().clone());
-                    let sig = signer
-                        .try_sign_with_rng(rng, message)
-                        .map_err(|_| Error::Signing)?;
-                    Ok(sig.to_vec())
-                }
-                _ => {
-                    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.as_ref().clone());
-                    let sig = signer
-                        .try_sign_with_rng(rng, message)
-                        .map_err(|_| Error::Signing)?;
-                    Ok(sig.to_vec())
-                }
-            },
+            Inner::Ps256(k) => k
+                .try_sign_with_rng(rng, message)
+                .map(|s| s.to_vec())
+                .map_err(|_| Error::Signing),
+            Inner::Rs256(k) => k
+                .try_sign_with_rng(rng, message)
+                .map(|s| s.to_vec())
+                .map_err(|_| Error::Signing),
         }
     }
+}
+
+fn fail(e: impl core::fmt::Display) -> Error {
+    Error::KeyFormat(format!("cannot encode key: {e}"))
 }
 
 /// Reads a public key in SPKI PEM (`PUBLIC KEY`) or DER, or a PKCS#8 private key (whose public
@@ -290,3 +289,91 @@ pub fn read_public_key(bytes: &[u8]) -> Result<PublicKey, Error> {
 // `Signer` for Ed25519 is used through `rsa::signature`, the same `signature` crate.
 #[allow(unused_imports)]
 use ed25519_dalek::Signer as _;
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    fn rng(seed: u8) -> ChaCha20Rng {
+        ChaCha20Rng::from_seed([seed; 32])
+    }
+
+    #[test]
+    fn pkcs8_round_trips_keep_key_id_and_algorithm() {
+        for spec in [
+            KeySpec::Ed25519,
+            KeySpec::RsaPss(2048),
+            KeySpec::RsaPkcs1(2048),
+        ] {
+            let key = SigningKey::generate_with_rng(spec, &mut rng(1)).expect("keygen");
+            let pem = key.to_pkcs8_pem().expect("pem");
+            let der = key.to_pkcs8_der().expect("der");
+            for again in [
+                SigningKey::from_pkcs8(pem.as_bytes()),
+                SigningKey::from_pkcs8(&der),
+            ] {
+                let again = again.expect("read back");
+                assert_eq!(again.kid(), key.kid(), "{spec:?}");
+                assert_eq!(again.algorithm(), key.algorithm(), "{spec:?}");
+            }
+            let public = read_public_key(key.public_key().to_spki_pem().as_bytes()).expect("spki");
+            assert_eq!(public.kid(), key.kid());
+            assert_eq!(public.algorithm(), key.algorithm());
+            let public = read_public_key(&key.public_key().to_spki_der()).expect("spki der");
+            assert_eq!(public.kid(), key.kid());
+        }
+    }
+
+    #[test]
+    fn the_rsa_scheme_is_part_of_the_key() {
+        // The same modulus as PS256 and as RS256: two different keys, two key ids.
+        let key = rsa::PrivateKey::new(&mut rng(2), 2048).expect("rsa");
+        let pss = SigningKey::from_rsa(key.clone(), Algorithm::Ps256).expect("pss");
+        let pkcs1 = SigningKey::from_rsa(key, Algorithm::Rs256).expect("pkcs1");
+        assert_ne!(pss.kid(), pkcs1.kid());
+        let pem = pss.to_pkcs8_pem().expect("pem");
+        assert_eq!(
+            SigningKey::from_pkcs8(pem.as_bytes())
+                .expect("read")
+                .algorithm(),
+            Algorithm::Ps256
+        );
+    }
+
+    #[test]
+    fn weak_or_foreign_keys_are_refused() {
+        let small = rsa::PrivateKey::new(&mut rng(3), 1024).expect("rsa");
+        assert_eq!(
+            SigningKey::from_rsa(small, Algorithm::Rs256)
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err("unsupported_key")
+        );
+        assert_eq!(
+            SigningKey::from_pkcs8(b"not a key")
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err("key_format")
+        );
+        assert!(SigningKey::generate(KeySpec::RsaPss(1024)).is_err());
+        assert_eq!(KeySpec::parse("rsa-pss-1024"), None);
+        assert_eq!(
+            KeySpec::parse("rsa-pkcs1-3072"),
+            Some(KeySpec::RsaPkcs1(3072))
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let key = SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]));
+        let shown = format!("{key:?}");
+        assert!(shown.contains(&key.kid().to_string()));
+        assert!(
+            !shown.contains("42, 42") && !shown.contains("4242"),
+            "{shown}"
+        );
+    }
+}

@@ -24,16 +24,13 @@ pub const ARMOR_LINE: usize = 64;
 /// Decodes the text form into `out`, returning the decoded bytes. Surrounding whitespace is
 /// ignored.
 pub fn decode_text<'o>(text: &str, out: &'o mut [u8]) -> Result<&'o [u8], Error> {
-    let text = text.trim();
-    if base64::decoded_len_estimate(text.len()) > out.len() {
-        // The estimate can exceed the exact length by up to two bytes.
-        if (text.len() * 3) / 4 > out.len() {
-            return Err(Error::BufferTooSmall);
-        }
-    }
+    use base64::DecodeSliceError;
     let n = URL_SAFE_NO_PAD
-        .decode_slice_unchecked(text.as_bytes(), out)
-        .map_err(|_| Error::BadEncoding)?;
+        .decode_slice(text.trim().as_bytes(), out)
+        .map_err(|e| match e {
+            DecodeSliceError::OutputSliceTooSmall => Error::BufferTooSmall,
+            DecodeSliceError::DecodeError(_) => Error::BadEncoding,
+        })?;
     Ok(&out[..n])
 }
 
