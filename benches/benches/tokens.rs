@@ -6,86 +6,41 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use licet_benches::{FINGERPRINT, NOW, typical, typical_jwt};
+use licet_benches::{Ed25519Fixture, FINGERPRINT, NOW, ed_key, typical};
 use licet_issuer::{KeySpec, RevocationListBuilder, SigningKey};
-use licet_verifier::cose::encode;
 use licet_verifier::{Context, RevocationList, UnverifiedToken};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-fn ed_key() -> SigningKey {
-    SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]))
-}
-
 fn ed25519_verify(c: &mut Criterion) {
-    let key = ed_key();
-    let token = typical("K7Q2M9XA")
-        .sign_with_rng(&key, &mut ChaCha20Rng::from_seed([1; 32]))
-        .expect("sign");
-    let keys = [key.public_key().clone()];
-    let ents = ["pro"];
-    let ctx = Context::new(NOW, "acme-pro")
-        .fingerprint(FINGERPRINT)
-        .domain("example.com")
-        .entitlements(&ents);
-
-    // The same signed bytes, contiguous, for the raw reference.
-    let u = UnverifiedToken::decode(&token).expect("decode");
-    let tbs = encode::sig_structure(u.protected_bytes(), u.payload_bytes());
-    let sig = ed25519_dalek::Signature::from_slice(u.signature()).expect("sig");
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(key.public_key().ed25519_bytes().expect("ed"))
-        .expect("vk");
-
-    let jwt = typical_jwt(&key);
-    let jwt_key = jsonwebtoken::DecodingKey::from_ed_der(vk.as_bytes());
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.validate_exp = false; // the fixture's times are in 2027; compare the crypto and parsing
-    validation.required_spec_claims.clear();
+    let f = Ed25519Fixture::new();
+    let ctx = f.context();
 
     let mut g = c.benchmark_group("ed25519_verify");
-    g.bench_function("licet_full_verify", |b| {
-        b.iter(|| {
-            UnverifiedToken::decode(black_box(&token))
-                .and_then(|t| t.verify(&keys[..], &ctx))
-                .map(|l| l.claims().issued_at)
-        })
-    });
-    g.bench_function("raw_verify_strict", |b| {
-        b.iter(|| vk.verify_strict(black_box(&tbs), black_box(&sig)))
-    });
-    g.bench_function("coset_verify_strict", |b| {
-        use coset::TaggedCborSerializable;
-        b.iter(|| {
-            let s = coset::CoseSign1::from_tagged_slice(black_box(&token)).expect("coset");
-            s.verify_signature(b"", |sig, data| {
-                let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| ())?;
-                vk.verify_strict(data, &sig).map_err(|_| ())
-            })
-        })
-    });
-    g.bench_function("jsonwebtoken_eddsa", |b| {
-        b.iter(|| {
-            jsonwebtoken::decode::<serde_json::Value>(black_box(&jwt), &jwt_key, &validation)
-                .map(|d| d.claims)
-        })
-    });
+    g.bench_function("licet_full_verify", |b| b.iter(|| f.licet_verify(&ctx)));
+    g.bench_function("raw_verify_strict", |b| b.iter(|| f.raw_verify()));
+    g.bench_function("coset_verify_strict", |b| b.iter(|| f.coset_verify()));
+    g.bench_function("jsonwebtoken_eddsa", |b| b.iter(|| f.jwt_verify()));
     g.finish();
 
     // Where licet's time beyond the signature check goes.
+    let u = UnverifiedToken::decode(&f.token).expect("decode");
     let mut g = c.benchmark_group("ed25519_verify_parts");
     g.bench_function("decode_envelope", |b| {
-        b.iter(|| UnverifiedToken::decode(black_box(&token)).is_ok())
+        b.iter(|| UnverifiedToken::decode(black_box(&f.token)).is_ok())
     });
     g.bench_function("parse_claims", |b| {
         b.iter(|| u.unverified_claims().map(|c| c.issued_at))
     });
     g.bench_function("dalek_stream_strict", |b| {
         use curve25519_dalek::edwards::CompressedEdwardsY;
-        let parts: [&[u8]; 2] = [&tbs[..20], &tbs[20..]];
+        let parts: [&[u8]; 2] = [&f.tbs[..20], &f.tbs[20..]];
         b.iter(|| {
-            let r = CompressedEdwardsY(*sig.r_bytes()).decompress().expect("R");
-            assert!(!r.is_small_order() && !vk.is_weak());
-            let mut s = vk.verify_stream(black_box(&sig)).expect("S");
+            let r = CompressedEdwardsY(*f.sig.r_bytes())
+                .decompress()
+                .expect("R");
+            assert!(!r.is_small_order() && !f.vk.is_weak());
+            let mut s = f.vk.verify_stream(black_box(&f.sig)).expect("S");
             for p in parts {
                 s.update(p);
             }

@@ -7,10 +7,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use licet_benches::{FINGERPRINT, NOW, typical, typical_jwt};
-use licet_issuer::SigningKey;
-use licet_verifier::cose::encode;
-use licet_verifier::{Context, UnverifiedToken};
+use licet_benches::{Ed25519Fixture, typical};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -55,65 +52,24 @@ fn compare(name: &str, a: &mut dyn FnMut() -> bool, b: &mut dyn FnMut() -> bool)
 }
 
 fn main() {
-    let key = SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]));
-    let token = typical("K7Q2M9XA")
-        .sign_with_rng(&key, &mut ChaCha20Rng::from_seed([1; 32]))
-        .expect("sign");
-    let keys = [key.public_key().clone()];
-    let ents = ["pro"];
-    let ctx = Context::new(NOW, "acme-pro")
-        .fingerprint(FINGERPRINT)
-        .domain("example.com")
-        .entitlements(&ents);
-    let u = UnverifiedToken::decode(&token).expect("decode");
-    let tbs = encode::sig_structure(u.protected_bytes(), u.payload_bytes());
-    let sig = ed25519_dalek::Signature::from_slice(u.signature()).expect("sig");
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(key.public_key().ed25519_bytes().expect("ed"))
-        .expect("vk");
-    let jwt = typical_jwt(&key);
-    let jwt_key = jsonwebtoken::DecodingKey::from_ed_der(vk.as_bytes());
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.validate_exp = false;
-    validation.required_spec_claims.clear();
-
-    let mut licet = || {
-        UnverifiedToken::decode(black_box(&token))
-            .and_then(|t| t.verify(&keys[..], &ctx))
-            .is_ok()
-    };
-    let mut raw = || vk.verify_strict(black_box(&tbs), black_box(&sig)).is_ok();
-    let mut coset = || {
-        use coset::TaggedCborSerializable;
-        coset::CoseSign1::from_tagged_slice(black_box(&token))
-            .map(|s| {
-                s.verify_signature(b"", |sig, data| {
-                    let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| ())?;
-                    vk.verify_strict(data, &sig).map_err(|_| ())
-                })
-                .is_ok()
-            })
-            .unwrap_or(false)
-    };
-    let mut jwt_verify = || {
-        jsonwebtoken::decode::<serde_json::Value>(black_box(&jwt), &jwt_key, &validation).is_ok()
-    };
-
+    let f = Ed25519Fixture::new();
+    let ctx = f.context();
     println!("| A vs B | median A/B | IQR | A median | B median |");
     println!("|---|---|---|---|---|");
     compare(
         "licet full verify vs raw verify_strict",
-        &mut licet,
-        &mut raw,
+        &mut || f.licet_verify(&ctx),
+        &mut || f.raw_verify(),
     );
     compare(
         "licet full verify vs coset + verify_strict (signature only)",
-        &mut licet,
-        &mut coset,
+        &mut || f.licet_verify(&ctx),
+        &mut || f.coset_verify(),
     );
     compare(
         "licet full verify vs jsonwebtoken EdDSA decode",
-        &mut licet,
-        &mut jwt_verify,
+        &mut || f.licet_verify(&ctx),
+        &mut || f.jwt_verify(),
     );
 
     // Issuing: build the typical claims and sign, against signing the same bytes raw.
@@ -121,13 +77,13 @@ fn main() {
     let mut rng = ChaCha20Rng::from_seed([3; 32]);
     let mut issue = || {
         !typical(black_box("K7Q2M9XA"))
-            .sign_with_rng(&key, &mut rng)
+            .sign_with_rng(&f.key, &mut rng)
             .expect("sign")
             .is_empty()
     };
     let mut raw_sign = || {
         use ed25519_dalek::Signer;
-        black_box(raw_key.sign(black_box(&tbs)));
+        black_box(raw_key.sign(black_box(&f.tbs)));
         true
     };
     compare(

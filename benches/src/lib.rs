@@ -48,3 +48,125 @@ pub fn typical_jwt(key: &SigningKey) -> String {
     )
     .expect("jwt")
 }
+
+/// The Ed25519 key every benchmark signs with.
+pub fn ed_key() -> SigningKey {
+    SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]))
+}
+
+/// The typical token and everything the verification benchmarks compare it with.
+#[derive(Debug)]
+pub struct Ed25519Fixture {
+    /// The signing key.
+    pub key: SigningKey,
+    /// The typical token, signed by `key`.
+    pub token: Vec<u8>,
+    /// The key set for licet.
+    pub keys: [licet_verifier::PublicKey; 1],
+    /// The COSE `Sig_structure` of `token`, contiguous: what the raw reference verifies.
+    pub tbs: Vec<u8>,
+    /// The token's signature.
+    pub sig: ed25519_dalek::Signature,
+    /// The public key, pre-parsed, for the raw reference.
+    pub vk: ed25519_dalek::VerifyingKey,
+    /// The same claims as a JWT.
+    pub jwt: String,
+    /// The JWT's key.
+    pub jwt_key: jsonwebtoken::DecodingKey,
+    /// JWT validation: EdDSA, no time checks (the fixture's times are in 2027), so that the
+    /// comparison is of parsing and cryptography.
+    pub jwt_validation: jsonwebtoken::Validation,
+}
+
+/// Entitlements the verification context requires.
+pub const REQUIRED: [&str; 1] = ["pro"];
+
+impl Ed25519Fixture {
+    /// Builds the fixture.
+    pub fn new() -> Self {
+        use rand_core::SeedableRng;
+        let key = ed_key();
+        let token = typical("K7Q2M9XA")
+            .sign_with_rng(&key, &mut rand_chacha::ChaCha20Rng::from_seed([1; 32]))
+            .expect("sign");
+        let u = licet_verifier::UnverifiedToken::decode(&token).expect("decode");
+        let tbs =
+            licet_verifier::cose::encode::sig_structure(u.protected_bytes(), u.payload_bytes());
+        let sig = ed25519_dalek::Signature::from_slice(u.signature()).expect("sig");
+        let vk =
+            ed25519_dalek::VerifyingKey::from_bytes(key.public_key().ed25519_bytes().expect("ed"))
+                .expect("vk");
+        let jwt = typical_jwt(&key);
+        let jwt_key = jsonwebtoken::DecodingKey::from_ed_der(vk.as_bytes());
+        let mut jwt_validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+        jwt_validation.validate_exp = false;
+        jwt_validation.required_spec_claims.clear();
+        let keys = [key.public_key().clone()];
+        Ed25519Fixture {
+            key,
+            token,
+            keys,
+            tbs,
+            sig,
+            vk,
+            jwt,
+            jwt_key,
+            jwt_validation,
+        }
+    }
+
+    /// The verification context of the typical token.
+    pub fn context(&self) -> licet_verifier::Context<'static> {
+        licet_verifier::Context::new(NOW, "acme-pro")
+            .fingerprint(FINGERPRINT)
+            .domain("example.com")
+            .entitlements(&REQUIRED)
+    }
+
+    /// Full licet verification.
+    pub fn licet_verify(&self, ctx: &licet_verifier::Context<'_>) -> bool {
+        licet_verifier::UnverifiedToken::decode(std::hint::black_box(&self.token))
+            .and_then(|t| t.verify(&self.keys[..], ctx))
+            .is_ok()
+    }
+
+    /// The physical limit: `verify_strict` over the same bytes with a pre-parsed key.
+    pub fn raw_verify(&self) -> bool {
+        self.vk
+            .verify_strict(
+                std::hint::black_box(&self.tbs),
+                std::hint::black_box(&self.sig),
+            )
+            .is_ok()
+    }
+
+    /// coset's parse, then `verify_strict` (the signature only; no claims are checked).
+    pub fn coset_verify(&self) -> bool {
+        use coset::TaggedCborSerializable;
+        coset::CoseSign1::from_tagged_slice(std::hint::black_box(&self.token))
+            .map(|s| {
+                s.verify_signature(b"", |sig, data| {
+                    let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| ())?;
+                    self.vk.verify_strict(data, &sig).map_err(|_| ())
+                })
+                .is_ok()
+            })
+            .unwrap_or(false)
+    }
+
+    /// jsonwebtoken's EdDSA decode and verify of the same claims.
+    pub fn jwt_verify(&self) -> bool {
+        jsonwebtoken::decode::<serde_json::Value>(
+            std::hint::black_box(&self.jwt),
+            &self.jwt_key,
+            &self.jwt_validation,
+        )
+        .is_ok()
+    }
+}
+
+impl Default for Ed25519Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}

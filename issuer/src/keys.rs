@@ -9,9 +9,9 @@ use core::fmt;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use licet_verifier::{Algorithm, KeyId, PublicKey};
-use pkcs8::der::asn1::{AnyRef, OctetStringRef};
+use pkcs8::der::asn1::OctetStringRef;
 use pkcs8::der::{Decode, Encode};
-use pkcs8::{AlgorithmIdentifierRef, ObjectIdentifier, PrivateKeyInfoRef};
+use pkcs8::{ObjectIdentifier, PrivateKeyInfoRef};
 use rand_core::CryptoRng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
@@ -221,16 +221,8 @@ impl SigningKey {
     /// PKCS#8 around the PKCS#1 key, with the algorithm identifier that names the scheme.
     fn rsa_pkcs8(&self, k: &rsa::PrivateKey) -> Result<Zeroizing<Vec<u8>>, Error> {
         let pkcs1 = k.to_pkcs1_der().map_err(fail)?;
-        let algorithm = match self.algorithm() {
-            Algorithm::Ps256 => AlgorithmIdentifierRef {
-                oid: RSASSA_PSS,
-                parameters: None,
-            },
-            _ => AlgorithmIdentifierRef {
-                oid: RSA_ENCRYPTION,
-                parameters: Some(AnyRef::NULL),
-            },
-        };
+        let algorithm = licet_verifier::rsa_algorithm_identifier(self.algorithm())
+            .ok_or_else(|| Error::UnsupportedKey("not an RSA key".into()))?;
         let octets = OctetStringRef::new(pkcs1.as_bytes()).map_err(fail)?;
         let info = PrivateKeyInfoRef::new(algorithm, octets);
         Ok(Zeroizing::new(info.to_der().map_err(fail)?))

@@ -175,6 +175,13 @@ fn sign_raw(key: &ed25519_dalek::SigningKey, protected: &[u8], payload: &[u8]) -
     encode::sign1(protected, payload, &sig.to_bytes())
 }
 
+/// A protected header `{1: alg, 4: kid}` with any algorithm id, supported or not.
+fn raw_header(alg: i64, kid: &KeyId) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.map(2).int(1).int(alg).int(4).bytes(kid.as_bytes());
+    w.into_bytes()
+}
+
 fn ed_header(kid: &KeyId) -> Vec<u8> {
     encode::protected_header(Algorithm::Ed25519, kid, None)
 }
@@ -663,15 +670,7 @@ pub fn generate() -> Files {
         "alg_mismatch",
         false,
     );
-    let es256 = {
-        let mut w = Writer::new();
-        w.map(2)
-            .int(1)
-            .int(-7)
-            .int(4)
-            .bytes(k.ed_a.kid().as_bytes());
-        w.into_bytes()
-    };
+    let es256 = raw_header(-7, &k.ed_a.kid());
     add(
         &mut files,
         "unsupported-alg",
@@ -682,15 +681,7 @@ pub fn generate() -> Files {
         "unsupported_alg",
         false,
     );
-    let alg19 = {
-        let mut w = Writer::new();
-        w.map(2)
-            .int(1)
-            .int(-19)
-            .int(4)
-            .bytes(k.ed_a.kid().as_bytes());
-        w.into_bytes()
-    };
+    let alg19 = raw_header(-19, &k.ed_a.kid());
     add(
         &mut files,
         "valid-alg-ed25519",

@@ -15,6 +15,11 @@ fn licet(dir: &Path, args: &[&str]) -> Output {
         .expect("licet runs")
 }
 
+/// Runs `licet` with whitespace-separated arguments (none of which contain spaces).
+fn run(dir: &Path, args: &str) -> Output {
+    licet(dir, &args.split_whitespace().collect::<Vec<_>>())
+}
+
 fn licet_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_licet"))
         .current_dir(dir)
@@ -280,17 +285,9 @@ fn revocation_list_grows_and_revokes() {
     let v: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
     let token_id = v["claims"]["token_id"].as_str().expect("id").to_owned();
 
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "revoke",
-            "--key",
-            "keys/private-key.pem",
-            "--list",
-            "revoked.lst",
-            "--add",
-            "LIC-OTHER",
-        ],
+        "revoke --key keys/private-key.pem --list revoked.lst --add LIC-OTHER",
     );
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("sequence 1"), "{}", out(&o));
@@ -337,17 +334,9 @@ fn revocation_list_grows_and_revokes() {
     // A list signed by another key is refused and not extended.
     keygen(d, "ed25519", "other");
     let before = std::fs::read(d.join("revoked.lst")).expect("list");
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "revoke",
-            "--key",
-            "other/private-key.pem",
-            "--list",
-            "revoked.lst",
-            "--add",
-            "x",
-        ],
+        "revoke --key other/private-key.pem --list revoked.lst --add x",
     );
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
@@ -369,51 +358,19 @@ fn batch_and_claims_file() {
          LIC-2,,*.example.org,pro,365,subscription\n",
     )
     .expect("csv");
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "issue",
-            "--key",
-            "keys/private-key.pem",
-            "--product",
-            "acme",
-            "--batch",
-            "licenses.csv",
-            "--out",
-            "out",
-        ],
+        "issue --key keys/private-key.pem --product acme --batch licenses.csv --out out",
     );
     assert!(o.status.success(), "{}", err(&o));
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "verify",
-            "--pubkey",
-            "keys/public-key.pem",
-            "--product",
-            "acme",
-            "--hwid",
-            "machine-1",
-            "--domain",
-            "example.com",
-            "--entitlement",
-            "sso",
-            "out/LIC-1.lic",
-        ],
+        "verify --pubkey keys/public-key.pem --product acme --hwid machine-1 --domain example.com --entitlement sso out/LIC-1.lic",
     );
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "verify",
-            "--pubkey",
-            "keys/public-key.pem",
-            "--product",
-            "acme",
-            "--domain",
-            "a.b.example.org",
-            "out/LIC-2.lic",
-        ],
+        "verify --pubkey keys/public-key.pem --product acme --domain a.b.example.org out/LIC-2.lic",
     );
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
 
@@ -423,19 +380,9 @@ fn batch_and_claims_file() {
         "license_id,domains\nLIC-3,example.com\nLIC-4,exa_mple.com\n",
     )
     .expect("csv");
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "issue",
-            "--key",
-            "keys/private-key.pem",
-            "--product",
-            "acme",
-            "--batch",
-            "bad.csv",
-            "--out",
-            "bad",
-        ],
+        "issue --key keys/private-key.pem --product acme --batch bad.csv --out bad",
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("bad.csv:3"), "{}", err(&o));
@@ -446,17 +393,9 @@ fn batch_and_claims_file() {
         r#"{"product": "acme", "license_id": "LIC-J", "entitlements": ["pro"], "expires": "2099-01-01", "metadata": {"tier": 2}}"#,
     )
     .expect("json");
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "issue",
-            "--key",
-            "keys/private-key.pem",
-            "--claims",
-            "claims.json",
-            "--entitlement",
-            "sso",
-        ],
+        "issue --key keys/private-key.pem --claims claims.json --entitlement sso",
     );
     assert!(o.status.success(), "{}", err(&o));
     let o = licet(
@@ -480,16 +419,7 @@ fn batch_and_claims_file() {
     assert_eq!(v["claims"]["metadata"]["tier"], 2);
 
     std::fs::write(d.join("typo.json"), r#"{"prodcut": "acme"}"#).expect("json");
-    let o = licet(
-        d,
-        &[
-            "issue",
-            "--key",
-            "keys/private-key.pem",
-            "--claims",
-            "typo.json",
-        ],
-    );
+    let o = run(d, "issue --key keys/private-key.pem --claims typo.json");
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("typo.json"), "{}", err(&o));
 }
@@ -499,17 +429,9 @@ fn usage_errors_exit_2_with_one_line() {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path();
     keygen(d, "ed25519", "keys");
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "issue",
-            "--key",
-            "keys/private-key.pem",
-            "--product",
-            "p",
-            "--expires",
-            "soon",
-        ],
+        "issue --key keys/private-key.pem --product p --expires soon",
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -526,16 +448,9 @@ fn usage_errors_exit_2_with_one_line() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("keys/public-key.pem"), "{}", err(&o));
-    let o = licet(
+    let o = run(
         d,
-        &[
-            "verify",
-            "--pubkey",
-            "keys/private-key.pem",
-            "--product",
-            "p",
-            "AAAAAAAAAAAAAAAAAAAAAA",
-        ],
+        "verify --pubkey keys/private-key.pem --product p AAAAAAAAAAAAAAAAAAAAAA",
     );
     assert_eq!(
         o.status.code(),

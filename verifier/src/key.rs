@@ -297,6 +297,9 @@ fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 #[cfg(feature = "alloc")]
+pub use rsa_spki::rsa_algorithm_identifier;
+
+#[cfg(feature = "alloc")]
 mod rsa_spki {
     //! RSA keys in SubjectPublicKeyInfo form. The algorithm identifier carries the scheme:
     //! `rsaEncryption` (with NULL parameters) for RS256 and `id-RSASSA-PSS` (parameters absent,
@@ -368,20 +371,29 @@ mod rsa_spki {
         Ok(PublicKey { kid, inner })
     }
 
+    /// The algorithm identifier of an RSA key for `alg` (PS256 or RS256), as it appears in the
+    /// key's SPKI and PKCS#8 encodings; `None` for other algorithms.
+    pub fn rsa_algorithm_identifier(alg: Algorithm) -> Option<AlgorithmIdentifierRef<'static>> {
+        match alg {
+            Algorithm::Ps256 => Some(AlgorithmIdentifierRef {
+                oid: RSASSA_PSS,
+                parameters: None,
+            }),
+            Algorithm::Rs256 => Some(AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(AnyRef::NULL),
+            }),
+            Algorithm::Ed25519 => None,
+        }
+    }
+
     pub(super) fn encode(key: &rsa::PublicKey, alg: Algorithm) -> Vec<u8> {
         let pkcs1 = key
             .to_pkcs1_der()
             .map(|d| d.as_bytes().to_vec())
             .unwrap_or_default();
-        let algorithm = match alg {
-            Algorithm::Ps256 => AlgorithmIdentifierRef {
-                oid: RSASSA_PSS,
-                parameters: None,
-            },
-            _ => AlgorithmIdentifierRef {
-                oid: RSA_ENCRYPTION,
-                parameters: Some(AnyRef::NULL),
-            },
+        let Some(algorithm) = rsa_algorithm_identifier(alg) else {
+            return Vec::new();
         };
         let Ok(subject_public_key) = BitStringRef::from_bytes(&pkcs1) else {
             return Vec::new();
