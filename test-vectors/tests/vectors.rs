@@ -218,3 +218,46 @@ fn streaming_check_agrees_with_verify_strict_on_every_mutation() {
     let u = UnverifiedToken::decode(&t).expect("decodes");
     assert_eq!(u.verify(&keys[..], &ctx).err(), Some(Error::BadSignature));
 }
+
+/// A provider that hands out its one key whatever the kid says, as a careless custom
+/// implementation might.
+struct AnyKid(PublicKey);
+
+impl licet_verifier::KeyProvider for AnyKid {
+    fn key_for(&self, _kid: &[u8]) -> Option<&PublicKey> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn a_careless_key_provider_cannot_cause_a_panic_or_report_a_foreign_kid() {
+    use ed25519_dalek::Signer;
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[0xa1; 32]);
+    let key = PublicKey::ed25519(signer.verifying_key().as_bytes()).expect("key");
+    // A correctly signed token whose kid is 3 bytes long.
+    let mut w = licet_verifier::Writer::new();
+    w.map(2).int(1).int(-8).int(4).bytes(&[1, 2, 3]);
+    let protected = w.into_bytes();
+    let payload = TokenBuilder::new("p", "L", 1_000)
+        .payload([7; 16])
+        .expect("payload");
+    let sig = signer.sign(&encode::sig_structure(&protected, &payload));
+    let token = encode::sign1(&protected, &payload, &sig.to_bytes());
+    let ctx = Context::new(2_000, "p");
+    let license = UnverifiedToken::decode(&token)
+        .expect("decode")
+        .verify(&AnyKid(key.clone()), &ctx);
+    assert_eq!(
+        license.map(|l| l.kid()).ok(),
+        Some(key.kid()),
+        "the kid of the key that verified"
+    );
+    // The built-in providers never match a kid of the wrong length.
+    assert_eq!(
+        UnverifiedToken::decode(&token)
+            .expect("decode")
+            .verify(&key, &ctx)
+            .err(),
+        Some(Error::UnknownKey)
+    );
+}

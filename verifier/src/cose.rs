@@ -13,7 +13,7 @@
 
 use crate::cbor::{self, Key, KeyOrder, Reader};
 use crate::error::Error;
-use crate::key::{Algorithm, KeyProvider};
+use crate::key::{Algorithm, KeyProvider, PublicKey};
 
 /// COSE_Sign1 CBOR tag.
 pub const COSE_SIGN1_TAG: u64 = 18;
@@ -102,11 +102,12 @@ impl<'a> Sign1<'a> {
 
     /// Checks `typ`, finds the key, checks that the header's algorithm is the key's, and verifies
     /// the signature over the bytes as received. Nothing in the payload is read before this.
-    pub(crate) fn verify<K: KeyProvider + ?Sized>(
+    /// Returns the key that verified the signature.
+    pub(crate) fn verify<'k, K: KeyProvider + ?Sized>(
         &self,
-        keys: &K,
+        keys: &'k K,
         typ: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<&'k PublicKey, Error> {
         if self.header.typ != typ {
             return Err(Error::WrongType);
         }
@@ -123,7 +124,8 @@ impl<'a> Sign1<'a> {
                 self.payload_with_head,
             ],
             self.signature,
-        )
+        )?;
+        Ok(key)
     }
 }
 

@@ -4,7 +4,7 @@ use crate::binding::{domain_matches, hwid_binding};
 use crate::claims::Claims;
 use crate::cose::{ProtectedHeader, Sign1};
 use crate::error::Error;
-use crate::key::{Algorithm, KID_LEN, KeyId, KeyProvider};
+use crate::key::{Algorithm, KeyId, KeyProvider};
 use crate::revocation::RevocationList;
 
 /// Largest license token, in bytes (binary form), that licet reads.
@@ -160,16 +160,13 @@ impl<'a> UnverifiedToken<'a> {
         keys: &K,
         ctx: &Context<'_>,
     ) -> Result<VerifiedLicense<'a>, Error> {
-        self.sign1.verify(keys, None)?;
+        let key = self.sign1.verify(keys, None)?;
         let claims = Claims::parse(self.sign1.payload)?;
         check(&claims, ctx)?;
-        let mut kid = [0u8; KID_LEN];
-        // `verify` found a key with this id, so it has the right length.
-        kid.copy_from_slice(self.sign1.header.kid);
         Ok(VerifiedLicense {
             claims,
-            kid: KeyId(kid),
-            algorithm: self.sign1.header.algorithm()?,
+            kid: key.kid(),
+            algorithm: key.algorithm(),
             revocations_stale: ctx.revocations.is_some_and(|l| l.is_stale(ctx.now)),
         })
     }

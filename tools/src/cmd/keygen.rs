@@ -40,7 +40,11 @@ pub fn run(a: KeygenArgs) -> Result<ExitCode> {
     let key = SigningKey::generate(spec).context("generating the key")?;
     let pem = key.to_pkcs8_pem()?;
     io::write_private_new(&private, pem.as_bytes())?;
-    io::write_public_new(&public, key.public_key().to_spki_pem().as_bytes())?;
+    if let Err(e) = io::write_public_new(&public, key.public_key().to_spki_pem().as_bytes()) {
+        // A private key without its public half is half a key pair: leave nothing behind.
+        let _ = std::fs::remove_file(&private);
+        return Err(e);
+    }
     io::print(&format!(
         "kid {} ({})\nprivate key: {}\npublic key:  {}\n",
         key.kid(),
