@@ -1,0 +1,203 @@
+//! Configuration: command-line flags, then environment variables, then an optional TOML file,
+//! then the built-in defaults (the embedded sled store in `./licet-data`, `127.0.0.1:47293`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use serde::Deserialize;
+
+/// licet-server: online activation, heartbeats and floating seats, revocation lists and key
+/// publication for licet license tokens, on an embedded sled database.
+///
+/// Every option can also be given as an environment variable (shown in brackets) or in a TOML
+/// file passed with --config (keys are the option names with `_` for `-`). Flags win over the
+/// environment, which wins over the file.
+#[derive(Debug, Parser, Default)]
+#[command(name = "licet-server", version, about, long_about)]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "LICET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory: the sled database and the server's signing keys [default: ./licet-data].
+    #[arg(long, env = "LICET_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:47293].
+    #[arg(long, env = "LICET_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Issuer name written into tokens (`iss`) and minted JWTs [default: licet-server].
+    #[arg(long, env = "LICET_ISSUER")]
+    pub issuer: Option<String>,
+    /// Largest request body accepted, in bytes [default: 65536].
+    #[arg(long, env = "LICET_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Requests per minute allowed from one client IP [default: 600].
+    #[arg(long, env = "LICET_RATE_LIMIT_IP")]
+    pub rate_limit_ip: Option<u32>,
+    /// Client requests per minute allowed for one license key [default: 60].
+    #[arg(long, env = "LICET_RATE_LIMIT_LICENSE")]
+    pub rate_limit_license: Option<u32>,
+    /// Seconds a published revocation list is valid before clients should fetch a newer one
+    /// [default: 86400].
+    #[arg(long, env = "LICET_REVOCATION_VALIDITY")]
+    pub revocation_validity: Option<u64>,
+    /// How often, in seconds, dead floating machines are culled [default: 10].
+    #[arg(long, env = "LICET_CULL_INTERVAL")]
+    pub cull_interval: Option<u64>,
+    /// Lifetime in seconds of JWTs minted from API keys [default: 900; at most 86400].
+    #[arg(long, env = "LICET_JWT_TTL")]
+    pub jwt_ttl: Option<u64>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "LICET_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The same options, as read from a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    issuer: Option<String>,
+    max_body_bytes: Option<usize>,
+    rate_limit_ip: Option<u32>,
+    rate_limit_license: Option<u32>,
+    revocation_validity: Option<u64>,
+    cull_interval: Option<u64>,
+    jwt_ttl: Option<u64>,
+    log_format: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory.
+    pub data: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Issuer name.
+    pub issuer: String,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Requests per minute per client IP (0: unlimited).
+    pub rate_limit_ip: u32,
+    /// Client requests per minute per license key (0: unlimited).
+    pub rate_limit_license: u32,
+    /// Revocation list validity, seconds.
+    pub revocation_validity: u64,
+    /// Culling interval, seconds.
+    pub cull_interval: u64,
+    /// Minted JWT lifetime, seconds.
+    pub jwt_ttl: u64,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("licet-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 47293)),
+            issuer: "licet-server".into(),
+            max_body_bytes: 64 * 1024,
+            rate_limit_ip: 600,
+            rate_limit_license: 60,
+            revocation_validity: 86_400,
+            cull_interval: 10,
+            jwt_ttl: 900,
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Resolves flags and environment (already merged by clap) over the TOML file over defaults.
+    pub fn resolve(args: Args) -> Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("{}: invalid configuration", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        let c = Config {
+            data: args.data.or(file.data).unwrap_or(d.data),
+            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            issuer: args.issuer.or(file.issuer).unwrap_or(d.issuer),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(d.max_body_bytes),
+            rate_limit_ip: args
+                .rate_limit_ip
+                .or(file.rate_limit_ip)
+                .unwrap_or(d.rate_limit_ip),
+            rate_limit_license: args
+                .rate_limit_license
+                .or(file.rate_limit_license)
+                .unwrap_or(d.rate_limit_license),
+            revocation_validity: args
+                .revocation_validity
+                .or(file.revocation_validity)
+                .unwrap_or(d.revocation_validity),
+            cull_interval: args
+                .cull_interval
+                .or(file.cull_interval)
+                .unwrap_or(d.cull_interval),
+            jwt_ttl: args.jwt_ttl.or(file.jwt_ttl).unwrap_or(d.jwt_ttl),
+            log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+        };
+        anyhow::ensure!(
+            c.jwt_ttl > 0 && c.jwt_ttl <= 86_400,
+            "jwt-ttl: must be 1..=86400 seconds"
+        );
+        anyhow::ensure!(c.max_body_bytes >= 1024, "max-body-bytes: at least 1024");
+        anyhow::ensure!(c.cull_interval > 0, "cull-interval: at least 1 second");
+        anyhow::ensure!(
+            c.revocation_validity >= 60,
+            "revocation-validity: at least 60 seconds"
+        );
+        anyhow::ensure!(
+            matches!(c.log_format.as_str(), "text" | "json"),
+            "log-format: text or json"
+        );
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_over_file_over_defaults() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("licet.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nissuer = \"from-file\"\njwt_ttl = 60\n",
+        )
+        .expect("write");
+        let args = Args {
+            config: Some(file.clone()),
+            issuer: Some("from-flag".into()),
+            ..Args::default()
+        };
+        let c = Config::resolve(args).expect("config");
+        assert_eq!(c.issuer, "from-flag");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.jwt_ttl, 60);
+        assert_eq!(c.data, PathBuf::from("licet-data"));
+        std::fs::write(&file, "listn = \"x\"\n").expect("write");
+        let err = Config::resolve(Args {
+            config: Some(file),
+            ..Args::default()
+        })
+        .expect_err("typo");
+        assert!(format!("{err:#}").contains("licet.toml"));
+    }
+}

@@ -1,0 +1,115 @@
+//! licet-server: online activation that returns bound offline tokens, heartbeats and floating
+//! seats, signed revocation lists and key publication, on an embedded sled database.
+//!
+//! `main.rs` parses the configuration and starts; [`app`] builds the [`axum::Router`] from an
+//! [`AppState`], so tests drive it with `oneshot` and no socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::IntoResponse;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod limits;
+pub mod model;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+pub use config::{Args, Config};
+pub use state::AppState;
+
+use crate::error::ApiError;
+use crate::model::Scope;
+
+/// The router with every route and the middleware: request ids, tracing, a body limit, JSON
+/// errors for unknown routes and for panics.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(routes::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or("-")
+                    .to_owned();
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
+        .with_state(state)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        ids::random_token(16).parse().ok().map(RequestId::new)
+    }
+}
+
+/// Creates the bootstrap admin API key if the store has none; returns the key to print once.
+pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<String>> {
+    if state.store.has_api_keys() {
+        return Ok(None);
+    }
+    let (full, record) = auth::new_api_key(
+        "bootstrap admin",
+        Scope::Admin,
+        None,
+        None,
+        state.clock.now(),
+    );
+    state
+        .store
+        .put_api_key(&record)
+        .map_err(|e| anyhow::anyhow!("storing the bootstrap key: {}", e.code()))?;
+    state.store.flush()?;
+    Ok(Some(full))
+}
+
+/// Background work: culls dead floating machines every `cull_interval` seconds.
+pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(state.config.cull_interval));
+        loop {
+            tick.tick().await;
+            state.limits.shrink();
+            match routes::client::cull_dead_machines(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(culled = n, "released seats of dead machines"),
+                Err(e) => tracing::warn!(code = e.code(), "culling failed"),
+            }
+        }
+    })
+}
+
+/// Opens the data directory: the store and the keys (created on first start).
+pub fn open(config: &Config) -> anyhow::Result<(store::Store, Arc<keys::ServerKeys>, bool)> {
+    std::fs::create_dir_all(&config.data)?;
+    let store = store::Store::open(&config.data.join("db"))?;
+    let (keys, created) = keys::ServerKeys::load_or_create(&config.data)?;
+    Ok((store, Arc::new(keys), created))
+}

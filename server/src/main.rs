@@ -1,0 +1,75 @@
+//! `licet-server`: parses the configuration, opens the data directory, serves until SIGTERM or
+//! Ctrl-C, then lets in-flight requests finish and flushes the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use licet_server::clock::SystemClock;
+use licet_server::{AppState, Args, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::resolve(Args::parse())?;
+    init_logging(&config.log_format);
+    let (store, keys, created) = licet_server::open(&config)
+        .with_context(|| format!("{}: cannot open the data directory", config.data.display()))?;
+    if created {
+        tracing::info!(dir = %config.data.display(), "created signing keys");
+    }
+    let state = AppState::new(store.clone(), keys, Arc::new(SystemClock), config.clone())?;
+    if let Some(key) = licet_server::bootstrap_admin_key(&state)? {
+        // Printed once, on stdout, never logged: only its hash is stored.
+        println!("bootstrap admin API key (shown once; store it now): {key}");
+    }
+    let background = licet_server::spawn_background(state.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, data = %config.data.display(), "licet-server started");
+    println!("listening on {}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        licet_server::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    background.abort();
+    store.flush()?;
+    tracing::info!("stopped; database flushed");
+    Ok(())
+}
+
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("LICET_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

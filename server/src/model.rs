@@ -1,0 +1,214 @@
+//! The licensing model: what the store keeps and the API shows.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A product: what licenses are for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Product {
+    /// `prd_…`.
+    pub id: String,
+    /// A small stable number for compatibility APIs that address products by integer.
+    pub numeric_id: u64,
+    /// The product identifier written into tokens (`acme-pro`); unique.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// License key format: `X` is a random character, anything else is kept
+    /// (default `XXXX-XXXX-XXXX-XXXX`).
+    pub key_format: String,
+    /// Prefix of every license key of this product (may be empty).
+    pub key_prefix: String,
+    /// Policy that new licenses get unless they name another.
+    pub default_policy_id: Option<String>,
+    /// Longest lifetime of a token issued on activation or heartbeat, seconds.
+    pub token_lifetime: u64,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// How a license may be used.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Policy {
+    /// `pol_…`.
+    pub id: String,
+    /// The product.
+    pub product_id: String,
+    /// Display name.
+    pub name: String,
+    /// Floating (seats freed when heartbeats stop) rather than node-locked.
+    pub floating: bool,
+    /// Machines that may be active at once.
+    pub max_machines: u32,
+    /// License duration from creation or renewal, seconds; `None`: no expiry.
+    pub duration: Option<u64>,
+    /// Seconds between heartbeats a client should keep.
+    pub heartbeat_interval: u64,
+    /// Seconds after the last heartbeat at which a floating machine is dead.
+    pub heartbeat_ttl: u64,
+    /// Offline grace written into tokens, seconds.
+    pub offline_grace: u64,
+    /// Seconds after issue at which a client should refresh its token.
+    pub refresh_after: u64,
+    /// Entitlements every license of the policy has.
+    pub entitlements: Vec<String>,
+    /// Whether a machine must present the fingerprint it activated with.
+    pub hwid_locked: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// License status as stored; `expired` is derived from the expiry when shown.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LicenseStatus {
+    /// Usable.
+    Active,
+    /// Temporarily disabled; can be reinstated.
+    Suspended,
+    /// Permanently disabled; its tokens are on the revocation list.
+    Revoked,
+    /// Past its expiry (shown, never stored).
+    Expired,
+}
+
+/// License kind.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Evaluation.
+    Trial,
+    /// Recurring.
+    Subscription,
+    /// Perpetual.
+    Lifetime,
+}
+
+impl From<Kind> for licet_verifier::LicenseKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Trial => licet_verifier::LicenseKind::Trial,
+            Kind::Subscription => licet_verifier::LicenseKind::Subscription,
+            Kind::Lifetime => licet_verifier::LicenseKind::Lifetime,
+        }
+    }
+}
+
+/// A license.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct License {
+    /// `lic_…`.
+    pub id: String,
+    /// The human-friendly key, the client's credential.
+    pub key: String,
+    /// The product.
+    pub product_id: String,
+    /// The policy.
+    pub policy_id: String,
+    /// Stored status.
+    pub status: LicenseStatus,
+    /// Kind.
+    pub kind: Kind,
+    /// Expiry, unix seconds.
+    pub expires_at: Option<i64>,
+    /// Seats; overrides the policy's `max_machines`.
+    pub seats: Option<u32>,
+    /// Domains the license is bound to.
+    pub domains: Vec<String>,
+    /// Entitlements beyond the policy's.
+    pub entitlements: Vec<String>,
+    /// Free-form metadata (text, integer or boolean values).
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl License {
+    /// The status as of `now`: an active license past its expiry is `expired`.
+    pub fn status_at(&self, now: i64) -> LicenseStatus {
+        match (self.status, self.expires_at) {
+            (LicenseStatus::Active, Some(exp)) if now >= exp => LicenseStatus::Expired,
+            (s, _) => s,
+        }
+    }
+}
+
+/// An activated machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    /// `mch_…`.
+    pub id: String,
+    /// The license.
+    pub license_id: String,
+    /// The fingerprint the machine activated with.
+    pub fingerprint: String,
+    /// Reported host name.
+    pub hostname: Option<String>,
+    /// Reported platform.
+    pub platform: Option<String>,
+    /// Client IP at activation.
+    pub ip: Option<String>,
+    /// First activation.
+    pub first_seen: i64,
+    /// Last activation, heartbeat or validation.
+    pub last_seen: i64,
+    /// Last heartbeat (or activation).
+    pub last_heartbeat: i64,
+    /// Id of the last token issued to the machine, hex.
+    pub token_id: String,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read only.
+    ReadOnly,
+    /// Read and write products, policies, licenses, machines.
+    ReadWrite,
+    /// Everything, including API keys.
+    Admin,
+}
+
+/// A stored API key: only the hash of the secret is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiKey {
+    /// `key_…`: also the public part of the key.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// SHA-256 of the full key, hex.
+    pub hash: String,
+    /// Scope.
+    pub scope: Scope,
+    /// If set, the key works only for this product.
+    pub product_id: Option<String>,
+    /// Requests per day the key may make (`None`: unlimited).
+    pub daily_quota: Option<u64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// When the key was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEvent {
+    /// Position in the log.
+    pub seq: u64,
+    /// When.
+    pub at: i64,
+    /// Who: `key_…`, `license:<id>` or `server`.
+    pub actor: String,
+    /// What (`license.created`, `machine.activated`, …).
+    pub action: String,
+    /// The object acted on.
+    pub subject: String,
+    /// Client IP, if any.
+    pub ip: Option<String>,
+    /// Details.
+    pub detail: serde_json::Value,
+}

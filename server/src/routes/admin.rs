@@ -1,0 +1,765 @@
+//! Admin resources: products, policies, machines, API keys, minted JWTs and the audit log.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Body, ClientIp, OptionalBody, Q, page_limit};
+use crate::auth::{Caller, mint, new_api_key};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{format_is_strong, random_id};
+use crate::model::{Policy, Product, Scope};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/products", post(create_product).get(list_products))
+        .route(
+            "/v1/products/{id}",
+            get(get_product)
+                .patch(update_product)
+                .delete(delete_product),
+        )
+        .route("/v1/policies", post(create_policy).get(list_policies))
+        .route(
+            "/v1/policies/{id}",
+            get(get_policy).patch(update_policy).delete(delete_policy),
+        )
+        .route("/v1/machines/{id}", get(get_machine).delete(delete_machine))
+        .route("/v1/api-keys", post(create_api_key).get(list_api_keys))
+        .route("/v1/api-keys/{id}", get(get_api_key).delete(revoke_api_key))
+        .route("/v1/api-keys/{id}/rotate", post(rotate_api_key))
+        .route("/v1/api-keys/{id}/usage", get(api_key_usage))
+        .route("/v1/auth/token", post(mint_token))
+        .route("/v1/audit", get(audit))
+}
+
+/// Default lifetime of tokens issued by the server: 30 days.
+const DEFAULT_TOKEN_LIFETIME: u64 = 30 * 86_400;
+
+fn valid_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
+fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
+    if format.len() > 64
+        || !format_is_strong(format)
+        || !format.chars().all(|c| c == 'X' || c == '-')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "key_format: `X` for random characters and `-` separators, at least 16 `X`, at most 64 characters",
+        ));
+    }
+    if prefix.len() > 16
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "key_prefix: upper-case letters, digits and `-`, at most 16",
+        ));
+    }
+    Ok(())
+}
+
+// ----- products
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProduct {
+    code: String,
+    name: String,
+    #[serde(default = "default_format")]
+    key_format: String,
+    #[serde(default)]
+    key_prefix: String,
+    #[serde(default = "default_lifetime")]
+    token_lifetime: u64,
+}
+
+fn default_format() -> String {
+    "XXXX-XXXX-XXXX-XXXX".into()
+}
+
+fn default_lifetime() -> u64 {
+    DEFAULT_TOKEN_LIFETIME
+}
+
+async fn create_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<CreateProduct>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    caller.require(Scope::Admin)?;
+    if !valid_code(&b.code) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "code: 1–64 characters of a-z, 0-9, `-`, `_`, `.`",
+        ));
+    }
+    if b.name.trim().is_empty() || b.name.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name: 1–200 characters",
+        ));
+    }
+    if b.token_lifetime < 60 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "token_lifetime: at least 60 seconds",
+        ));
+    }
+    check_key_format(&b.key_prefix, &b.key_format)?;
+    let p = Product {
+        id: random_id("prd_"),
+        numeric_id: s.store.next_product_number()?,
+        code: b.code,
+        name: b.name,
+        key_format: b.key_format,
+        key_prefix: b.key_prefix,
+        default_policy_id: None,
+        token_lifetime: b.token_lifetime,
+        created_at: s.clock.now(),
+    };
+    s.store.insert_product(&p)?;
+    s.audit(
+        &caller.actor(),
+        "product.created",
+        &p.id,
+        ip.text(),
+        json!({ "code": p.code }),
+    )?;
+    s.store.commit().await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let items: Vec<Product> = s
+        .store
+        .products()?
+        .into_iter()
+        .filter(|p| caller.sees(&p.id))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+pub(crate) fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
+    let p = s
+        .store
+        .product(id)?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    if !caller.sees(&p.id) {
+        return Err(ApiError::not_found("product"));
+    }
+    Ok(p)
+}
+
+async fn get_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Product>> {
+    Ok(Json(load_product(&s, &caller, &id)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateProduct {
+    name: Option<String>,
+    key_format: Option<String>,
+    key_prefix: Option<String>,
+    token_lifetime: Option<u64>,
+    default_policy_id: Option<String>,
+}
+
+async fn update_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Body(b): Body<UpdateProduct>,
+) -> ApiResult<Json<Product>> {
+    caller.require(Scope::ReadWrite)?;
+    let mut p = load_product(&s, &caller, &id)?;
+    if let Some(n) = b.name {
+        if n.trim().is_empty() || n.len() > 200 {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "name: 1–200 characters",
+            ));
+        }
+        p.name = n;
+    }
+    if b.key_format.is_some() || b.key_prefix.is_some() {
+        let format = b.key_format.unwrap_or(p.key_format.clone());
+        let prefix = b.key_prefix.unwrap_or(p.key_prefix.clone());
+        check_key_format(&prefix, &format)?;
+        p.key_format = format;
+        p.key_prefix = prefix;
+    }
+    if let Some(t) = b.token_lifetime {
+        if t < 60 {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "token_lifetime: at least 60 seconds",
+            ));
+        }
+        p.token_lifetime = t;
+    }
+    if let Some(pol) = b.default_policy_id {
+        let policy = s.store.policy(&pol)?.ok_or_else(|| {
+            ApiError::bad_request("invalid_field", "default_policy_id: no such policy")
+        })?;
+        if policy.product_id != p.id {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "default_policy_id: the policy is of another product",
+            ));
+        }
+        p.default_policy_id = Some(pol);
+    }
+    s.store.update_product(&p)?;
+    s.audit(
+        &caller.actor(),
+        "product.updated",
+        &p.id,
+        ip.text(),
+        json!({}),
+    )?;
+    s.store.commit().await?;
+    Ok(Json(p))
+}
+
+async fn delete_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::Admin)?;
+    let p = load_product(&s, &caller, &id)?;
+    s.store.delete_product(&p)?;
+    s.audit(
+        &caller.actor(),
+        "product.deleted",
+        &p.id,
+        ip.text(),
+        json!({ "code": p.code }),
+    )?;
+    s.store.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- policies
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreatePolicy {
+    product_id: String,
+    name: String,
+    #[serde(default)]
+    floating: bool,
+    #[serde(default = "one")]
+    max_machines: u32,
+    duration: Option<u64>,
+    #[serde(default = "default_interval")]
+    heartbeat_interval: u64,
+    heartbeat_ttl: Option<u64>,
+    #[serde(default = "default_grace")]
+    offline_grace: u64,
+    #[serde(default = "default_refresh")]
+    refresh_after: u64,
+    #[serde(default)]
+    entitlements: Vec<String>,
+    #[serde(default = "yes")]
+    hwid_locked: bool,
+    /// Make it the product's default policy.
+    #[serde(default)]
+    default: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_interval() -> u64 {
+    600
+}
+fn default_grace() -> u64 {
+    7 * 86_400
+}
+fn default_refresh() -> u64 {
+    86_400
+}
+
+fn check_policy(p: &Policy) -> ApiResult<()> {
+    let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_owned()));
+    if p.name.trim().is_empty() || p.name.len() > 200 {
+        return bad("name: 1–200 characters");
+    }
+    if p.max_machines == 0 || p.max_machines > 100_000 {
+        return bad("max_machines: 1–100000");
+    }
+    if p.heartbeat_interval < 10 {
+        return bad("heartbeat_interval: at least 10 seconds");
+    }
+    if p.heartbeat_ttl < p.heartbeat_interval {
+        return bad("heartbeat_ttl: at least heartbeat_interval");
+    }
+    if p.entitlements.len() > 64 || p.entitlements.iter().any(|e| e.is_empty() || e.len() > 255) {
+        return bad("entitlements: at most 64, each 1–255 bytes");
+    }
+    Ok(())
+}
+
+async fn create_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<CreatePolicy>,
+) -> ApiResult<(StatusCode, Json<Policy>)> {
+    caller.require(Scope::ReadWrite)?;
+    let mut product = load_product(&s, &caller, &b.product_id)
+        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+    let p = Policy {
+        id: random_id("pol_"),
+        product_id: product.id.clone(),
+        name: b.name,
+        floating: b.floating,
+        max_machines: b.max_machines,
+        duration: b.duration,
+        heartbeat_interval: b.heartbeat_interval,
+        heartbeat_ttl: b.heartbeat_ttl.unwrap_or(b.heartbeat_interval * 3),
+        offline_grace: b.offline_grace,
+        refresh_after: b.refresh_after,
+        entitlements: b.entitlements,
+        hwid_locked: b.hwid_locked,
+        created_at: s.clock.now(),
+    };
+    check_policy(&p)?;
+    s.store.put_policy(&p)?;
+    if b.default || product.default_policy_id.is_none() {
+        product.default_policy_id = Some(p.id.clone());
+        s.store.update_product(&product)?;
+    }
+    s.audit(
+        &caller.actor(),
+        "policy.created",
+        &p.id,
+        ip.text(),
+        json!({ "product_id": p.product_id }),
+    )?;
+    s.store.commit().await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFilter {
+    product_id: Option<String>,
+}
+
+async fn list_policies(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(f): Q<PolicyFilter>,
+) -> ApiResult<Json<Value>> {
+    let items: Vec<Policy> = s
+        .store
+        .policies(f.product_id.as_deref())?
+        .into_iter()
+        .filter(|p| caller.sees(&p.product_id))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+pub(crate) fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Policy> {
+    let p = s
+        .store
+        .policy(id)?
+        .ok_or_else(|| ApiError::not_found("policy"))?;
+    if !caller.sees(&p.product_id) {
+        return Err(ApiError::not_found("policy"));
+    }
+    Ok(p)
+}
+
+async fn get_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Policy>> {
+    Ok(Json(load_policy(&s, &caller, &id)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdatePolicy {
+    name: Option<String>,
+    floating: Option<bool>,
+    max_machines: Option<u32>,
+    duration: Option<Option<u64>>,
+    heartbeat_interval: Option<u64>,
+    heartbeat_ttl: Option<u64>,
+    offline_grace: Option<u64>,
+    refresh_after: Option<u64>,
+    entitlements: Option<Vec<String>>,
+    hwid_locked: Option<bool>,
+}
+
+async fn update_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Body(b): Body<UpdatePolicy>,
+) -> ApiResult<Json<Policy>> {
+    caller.require(Scope::ReadWrite)?;
+    let mut p = load_policy(&s, &caller, &id)?;
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = b.$f { p.$f = v; } )* };
+    }
+    set!(
+        name,
+        floating,
+        max_machines,
+        duration,
+        heartbeat_interval,
+        heartbeat_ttl,
+        offline_grace,
+        refresh_after,
+        entitlements,
+        hwid_locked
+    );
+    check_policy(&p)?;
+    s.store.put_policy(&p)?;
+    s.audit(
+        &caller.actor(),
+        "policy.updated",
+        &p.id,
+        ip.text(),
+        json!({}),
+    )?;
+    s.store.commit().await?;
+    Ok(Json(p))
+}
+
+async fn delete_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::ReadWrite)?;
+    let p = load_policy(&s, &caller, &id)?;
+    s.store.delete_policy(&p.id)?;
+    if let Some(mut product) = s.store.product(&p.product_id)?
+        && product.default_policy_id.as_deref() == Some(&p.id)
+    {
+        product.default_policy_id = None;
+        s.store.update_product(&product)?;
+    }
+    s.audit(
+        &caller.actor(),
+        "policy.deleted",
+        &p.id,
+        ip.text(),
+        json!({}),
+    )?;
+    s.store.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- machines
+
+async fn get_machine(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let m = s
+        .store
+        .machine_by_id(&id)?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    let l = s
+        .store
+        .license(&m.license_id)?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    if !caller.sees(&l.product_id) {
+        return Err(ApiError::not_found("machine"));
+    }
+    Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
+}
+
+async fn delete_machine(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::ReadWrite)?;
+    let m = s
+        .store
+        .machine_by_id(&id)?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    let l = s
+        .store
+        .license(&m.license_id)?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    if !caller.sees(&l.product_id) {
+        return Err(ApiError::not_found("machine"));
+    }
+    let _seat = s.lock_license(&l.id).await;
+    s.store.remove_machine(&m)?;
+    s.audit(
+        &caller.actor(),
+        "machine.deactivated",
+        &m.id,
+        ip.text(),
+        json!({ "license_id": l.id }),
+    )?;
+    s.store.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- API keys
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateApiKey {
+    name: String,
+    scope: Scope,
+    product_id: Option<String>,
+    daily_quota: Option<u64>,
+}
+
+fn key_view(k: &crate::model::ApiKey) -> Value {
+    json!({
+        "id": k.id, "name": k.name, "scope": k.scope, "product_id": k.product_id,
+        "daily_quota": k.daily_quota, "created_at": k.created_at, "revoked_at": k.revoked_at,
+    })
+}
+
+async fn create_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<CreateApiKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Scope::Admin)?;
+    if b.name.trim().is_empty() || b.name.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name: 1–200 characters",
+        ));
+    }
+    if let Some(p) = &b.product_id {
+        s.store
+            .product(p)?
+            .ok_or_else(|| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+    }
+    let (full, record) = new_api_key(&b.name, b.scope, b.product_id, b.daily_quota, s.clock.now());
+    s.store.put_api_key(&record)?;
+    s.audit(
+        &caller.actor(),
+        "api_key.created",
+        &record.id,
+        ip.text(),
+        json!({ "scope": record.scope }),
+    )?;
+    s.store.commit().await?;
+    let mut v = key_view(&record);
+    v["key"] = json!(full);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn list_api_keys(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Admin)?;
+    let items: Vec<Value> = s.store.api_keys()?.iter().map(key_view).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn get_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Admin)?;
+    let k = s
+        .store
+        .api_key(&id)?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    Ok(Json(key_view(&k)))
+}
+
+async fn revoke_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::Admin)?;
+    let mut k = s
+        .store
+        .api_key(&id)?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if k.revoked_at.is_none() {
+        k.revoked_at = Some(s.clock.now());
+        s.store.put_api_key(&k)?;
+        s.audit(
+            &caller.actor(),
+            "api_key.revoked",
+            &k.id,
+            ip.text(),
+            json!({}),
+        )?;
+        s.store.commit().await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotation: a new key with the same name, scope and limits; the old one is revoked.
+async fn rotate_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Scope::Admin)?;
+    let mut old = s
+        .store
+        .api_key(&id)?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if old.revoked_at.is_some() {
+        return Err(ApiError::conflict(
+            "revoked",
+            "the key is revoked; create a new one",
+        ));
+    }
+    let now = s.clock.now();
+    let (full, record) = new_api_key(
+        &old.name,
+        old.scope,
+        old.product_id.clone(),
+        old.daily_quota,
+        now,
+    );
+    old.revoked_at = Some(now);
+    s.store.put_api_key(&record)?;
+    s.store.put_api_key(&old)?;
+    s.audit(
+        &caller.actor(),
+        "api_key.rotated",
+        &old.id,
+        ip.text(),
+        json!({ "new": record.id }),
+    )?;
+    s.store.commit().await?;
+    let mut v = key_view(&record);
+    v["key"] = json!(full);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn api_key_usage(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if caller.key.id != id {
+        caller.require(Scope::Admin)?;
+    }
+    let k = s
+        .store
+        .api_key(&id)?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    let days: Vec<Value> = s
+        .store
+        .usage(&k.id)?
+        .into_iter()
+        .map(|(day, n)| json!({ "day": chrono::DateTime::from_timestamp(i64::try_from(day).unwrap_or(0) * 86_400, 0).map(|d| d.date_naive().to_string()), "requests": n }))
+        .collect();
+    let total: u64 = s.store.usage(&k.id)?.iter().map(|(_, n)| n).sum();
+    Ok(Json(
+        json!({ "id": k.id, "daily_quota": k.daily_quota, "total": total, "days": days }),
+    ))
+}
+
+// ----- JWTs
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    ttl: Option<u64>,
+}
+
+async fn mint_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    OptionalBody(body): OptionalBody<MintRequest>,
+) -> ApiResult<Json<Value>> {
+    if caller.via_jwt {
+        return Err(ApiError::forbidden(
+            "JWTs are minted from API keys, not from other JWTs",
+        ));
+    }
+    let ttl = body.and_then(|b| b.ttl).unwrap_or(s.config.jwt_ttl);
+    if ttl == 0 || ttl > 86_400 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "ttl: 1–86400 seconds",
+        ));
+    }
+    let (token, exp) = mint(&s, &caller.key, ttl)?;
+    Ok(Json(
+        json!({ "token": token, "token_type": "Bearer", "expires_at": exp }),
+    ))
+}
+
+// ----- audit
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditFilter {
+    action: Option<String>,
+    subject: Option<String>,
+    actor: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(f): Q<AuditFilter>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Admin)?;
+    let page = s
+        .store
+        .audit(f.after.unwrap_or(0), page_limit(f.limit), |e| {
+            f.action
+                .as_deref()
+                .is_none_or(|a| e.action == a || (a.ends_with('.') && e.action.starts_with(a)))
+                && f.subject.as_deref().is_none_or(|x| e.subject == x)
+                && f.actor.as_deref().is_none_or(|x| e.actor == x)
+                && f.since.is_none_or(|t| e.at >= t)
+                && f.until.is_none_or(|t| e.at < t)
+        })?;
+    Ok(Json(
+        serde_json::to_value(page).map_err(ApiError::internal)?,
+    ))
+}

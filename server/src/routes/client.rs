@@ -1,0 +1,493 @@
+//! The client API, where the license key is the credential: activate, heartbeat, deactivate,
+//! validate. Answers a client may cache are signed (`Licet-Signature`), carry the server time and
+//! echo the client's nonce.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use licet_verifier::text::encode_text;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Body, ClientIp, Q};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::random_id;
+use crate::model::{License, LicenseStatus, Machine, Policy, Product};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/client/activate", post(activate))
+        .route("/v1/client/heartbeat", post(heartbeat))
+        .route("/v1/client/deactivate", post(deactivate))
+        .route("/v1/client/validate", post(validate))
+}
+
+/// Longest fingerprint accepted, in bytes.
+const MAX_FINGERPRINT: usize = 256;
+/// Longest nonce echoed, in bytes.
+const MAX_NONCE: usize = 128;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MachineRequest {
+    key: String,
+    fingerprint: String,
+    hostname: Option<String>,
+    platform: Option<String>,
+    nonce: Option<String>,
+}
+
+fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
+    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{field}: 1–{max} bytes, no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
+    check_text("key", &b.key, 128)?;
+    s.limits.check_license(&b.key)?;
+    check_text("fingerprint", &b.fingerprint, MAX_FINGERPRINT)?;
+    for (f, v) in [("hostname", &b.hostname), ("platform", &b.platform)] {
+        if let Some(v) = v {
+            check_text(f, v, 255)?;
+        }
+    }
+    if let Some(n) = &b.nonce {
+        check_text("nonce", n, MAX_NONCE)?;
+    }
+    Ok(())
+}
+
+/// The license of a key, with its product and policy, refused unless usable.
+fn usable_license(s: &AppState, key: &str) -> ApiResult<(License, Product, Policy)> {
+    let l = s.store.license_by_key(key)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "license_not_found",
+            "no license with this key",
+        )
+    })?;
+    match l.status_at(s.clock.now()) {
+        LicenseStatus::Active => {}
+        LicenseStatus::Revoked => {
+            return Err(ApiError::forbidden_code(
+                "revoked",
+                "the license was revoked",
+            ));
+        }
+        LicenseStatus::Suspended => {
+            return Err(ApiError::forbidden_code(
+                "suspended",
+                "the license is suspended",
+            ));
+        }
+        LicenseStatus::Expired => {
+            return Err(ApiError::forbidden_code(
+                "expired",
+                "the license has expired",
+            ));
+        }
+    }
+    let product = s
+        .store
+        .product(&l.product_id)?
+        .ok_or_else(|| ApiError::internal("license without product"))?;
+    let policy = s
+        .store
+        .policy(&l.policy_id)?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    Ok((l, product, policy))
+}
+
+/// Whether a machine still holds its seat at `now`: node-locked machines always do; floating
+/// ones until their heartbeat is overdue by more than the policy's TTL.
+pub fn alive(policy: &Policy, m: &Machine, now: i64) -> bool {
+    !policy.floating
+        || now.saturating_sub(m.last_heartbeat)
+            <= i64::try_from(policy.heartbeat_ttl).unwrap_or(i64::MAX)
+}
+
+fn token_answer(
+    s: &AppState,
+    status: StatusCode,
+    issued: &crate::state::IssuedToken,
+    m: &Machine,
+    policy: &Policy,
+    nonce: Option<String>,
+) -> Response {
+    let heartbeat = policy
+        .floating
+        .then(|| json!({ "interval": policy.heartbeat_interval, "ttl": policy.heartbeat_ttl }));
+    s.signed(
+        status,
+        &json!({
+            "token": encode_text(&issued.token),
+            "token_id": issued.token_id,
+            "expires_at": issued.expires_at,
+            "machine": m,
+            "heartbeat": heartbeat,
+            "server_time": s.clock.now(),
+            "nonce": nonce,
+        }),
+    )
+}
+
+async fn activate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(b): Body<MachineRequest>,
+) -> ApiResult<Response> {
+    check_request(&s, &b)?;
+    let (license, product, policy) = usable_license(&s, &b.key)?;
+    let _seat = s.lock_license(&license.id).await;
+    let now = s.clock.now();
+    let machines = s.store.machines(&license.id)?;
+    let max = license.seats.unwrap_or(policy.max_machines) as usize;
+    let existing = machines
+        .iter()
+        .find(|m| m.fingerprint == b.fingerprint)
+        .cloned();
+    let others_alive = machines
+        .iter()
+        .filter(|m| m.fingerprint != b.fingerprint && alive(&policy, m, now))
+        .count();
+    let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
+    if !reuses_seat && others_alive >= max {
+        return Err(ApiError::conflict(
+            "too_many_machines",
+            format!("the license allows {max} machine(s) and all are in use"),
+        ));
+    }
+    // Dead floating machines give their seats back as soon as anyone needs them.
+    for dead in machines
+        .iter()
+        .filter(|m| m.fingerprint != b.fingerprint && !alive(&policy, m, now))
+    {
+        s.store.remove_machine(dead)?;
+    }
+    let mut m = existing.unwrap_or_else(|| Machine {
+        id: random_id("mch_"),
+        license_id: license.id.clone(),
+        fingerprint: b.fingerprint.clone(),
+        hostname: None,
+        platform: None,
+        ip: None,
+        first_seen: now,
+        last_seen: now,
+        last_heartbeat: now,
+        token_id: String::new(),
+    });
+    let issued = s.issue_token(&product, &policy, &license, &b.fingerprint)?;
+    m.hostname = b.hostname.or(m.hostname);
+    m.platform = b.platform.or(m.platform);
+    m.ip = ip.text().or(m.ip);
+    m.last_seen = now;
+    m.last_heartbeat = now;
+    m.token_id = issued.token_id.clone();
+    s.store.put_machine(&m)?;
+    s.audit(
+        &format!("license:{}", license.id),
+        "machine.activated",
+        &m.id,
+        ip.text(),
+        json!({ "license_id": license.id, "token_id": issued.token_id }),
+    )?;
+    s.store.commit().await?;
+    Ok(token_answer(
+        &s,
+        StatusCode::CREATED,
+        &issued,
+        &m,
+        &policy,
+        b.nonce,
+    ))
+}
+
+async fn heartbeat(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(b): Body<MachineRequest>,
+) -> ApiResult<Response> {
+    check_request(&s, &b)?;
+    let (license, product, policy) = usable_license(&s, &b.key)?;
+    let _seat = s.lock_license(&license.id).await;
+    let now = s.clock.now();
+    let mut m = s
+        .store
+        .machine(&license.id, &b.fingerprint)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "machine_not_found",
+                "this machine is not activated",
+            )
+        })?;
+    if !alive(&policy, &m, now) {
+        s.store.remove_machine(&m)?;
+        s.audit(
+            &format!("license:{}", license.id),
+            "machine.culled",
+            &m.id,
+            ip.text(),
+            json!({ "reason": "heartbeat_dead" }),
+        )?;
+        s.store.commit().await?;
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "heartbeat_dead",
+            "the heartbeat was overdue; the seat was released, activate again",
+        ));
+    }
+    let issued = s.issue_token(&product, &policy, &license, &b.fingerprint)?;
+    m.last_seen = now;
+    m.last_heartbeat = now;
+    m.token_id = issued.token_id.clone();
+    s.store.put_machine(&m)?;
+    s.store.commit().await?;
+    Ok(token_answer(
+        &s,
+        StatusCode::OK,
+        &issued,
+        &m,
+        &policy,
+        b.nonce,
+    ))
+}
+
+async fn deactivate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(b): Body<MachineRequest>,
+) -> ApiResult<Response> {
+    check_request(&s, &b)?;
+    let l = s.store.license_by_key(&b.key)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "license_not_found",
+            "no license with this key",
+        )
+    })?;
+    let _seat = s.lock_license(&l.id).await;
+    let m = s.store.machine(&l.id, &b.fingerprint)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "machine_not_found",
+            "this machine is not activated",
+        )
+    })?;
+    s.store.remove_machine(&m)?;
+    s.audit(
+        &format!("license:{}", l.id),
+        "machine.deactivated",
+        &m.id,
+        ip.text(),
+        json!({ "license_id": l.id }),
+    )?;
+    s.store.commit().await?;
+    Ok(s.signed(StatusCode::OK, &json!({ "deactivated": true, "machine_id": m.id, "server_time": s.clock.now(), "nonce": b.nonce })))
+}
+
+/// What a validation asks about.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    key: String,
+    /// Product code (or id) the license must be for.
+    product: Option<String>,
+    /// The machine must be activated (and, if floating, alive).
+    fingerprint: Option<String>,
+    /// Entitlements the license must carry; in a query string, comma-separated.
+    #[serde(default, deserialize_with = "comma_list")]
+    entitlements: Vec<String>,
+    nonce: Option<String>,
+}
+
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum L {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match L::deserialize(d)? {
+        L::Many(v) => v,
+        L::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Validation, in this order (the first failing check gives the code):
+/// `not_found`, `product_scope_mismatch`, `revoked`, `suspended`, `expired`, `no_machine`,
+/// `heartbeat_dead`, `entitlements_missing`; otherwise `valid`.
+fn check(
+    s: &AppState,
+    r: &ValidateRequest,
+    visible: impl Fn(&License) -> bool,
+) -> ApiResult<(String, String, Option<License>)> {
+    let now = s.clock.now();
+    let Some(l) = s.store.license_by_key(&r.key)?.filter(|l| visible(l)) else {
+        return Ok(("not_found".into(), "no license with this key".into(), None));
+    };
+    let verdict = |code: &str, detail: String| Ok((code.to_owned(), detail, Some(l.clone())));
+    let product = s
+        .store
+        .product(&l.product_id)?
+        .ok_or_else(|| ApiError::internal("license without product"))?;
+    if let Some(p) = &r.product
+        && *p != product.code
+        && *p != product.id
+    {
+        return verdict(
+            "product_scope_mismatch",
+            format!("the license is not for product {p:?}"),
+        );
+    }
+    match l.status_at(now) {
+        LicenseStatus::Revoked => return verdict("revoked", "the license was revoked".into()),
+        LicenseStatus::Suspended => return verdict("suspended", "the license is suspended".into()),
+        LicenseStatus::Expired => return verdict("expired", "the license has expired".into()),
+        LicenseStatus::Active => {}
+    }
+    let policy = s
+        .store
+        .policy(&l.policy_id)?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    if let Some(fp) = &r.fingerprint {
+        match s.store.machine(&l.id, fp)? {
+            None => return verdict("no_machine", "this machine is not activated".into()),
+            Some(m) if !alive(&policy, &m, now) => {
+                return verdict(
+                    "heartbeat_dead",
+                    "the machine's heartbeat is overdue".into(),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let missing: Vec<&String> = r
+        .entitlements
+        .iter()
+        .filter(|e| !policy.entitlements.contains(e) && !l.entitlements.contains(e))
+        .collect();
+    if !missing.is_empty() {
+        return verdict(
+            "entitlements_missing",
+            format!("missing entitlements: {missing:?}"),
+        );
+    }
+    verdict("valid", "the license is valid".into())
+}
+
+fn validation_answer(
+    s: &AppState,
+    r: &ValidateRequest,
+    (code, detail, l): (String, String, Option<License>),
+) -> Response {
+    let now = s.clock.now();
+    s.signed(
+        StatusCode::OK,
+        &json!({
+            "valid": code == "valid",
+            "code": code,
+            "detail": detail,
+            "license": l.map(|l| license_summary(&l, now)),
+            "server_time": now,
+            "nonce": r.nonce,
+        }),
+    )
+}
+
+fn license_summary(l: &License, now: i64) -> Value {
+    json!({
+        "id": l.id, "product_id": l.product_id, "status": l.status_at(now), "kind": l.kind,
+        "expires_at": l.expires_at, "entitlements": l.entitlements,
+    })
+}
+
+fn check_validate(s: &AppState, r: &ValidateRequest) -> ApiResult<()> {
+    check_text("key", &r.key, 128)?;
+    s.limits.check_license(&r.key)?;
+    if let Some(f) = &r.fingerprint {
+        check_text("fingerprint", f, MAX_FINGERPRINT)?;
+    }
+    if let Some(n) = &r.nonce {
+        check_text("nonce", n, MAX_NONCE)?;
+    }
+    if r.entitlements.len() > 64 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "entitlements: at most 64",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/client/validate`: the license key is the credential.
+async fn validate(
+    State(s): State<AppState>,
+    Body(r): Body<ValidateRequest>,
+) -> ApiResult<Response> {
+    check_validate(&s, &r)?;
+    let verdict = check(&s, &r, |_| true)?;
+    Ok(validation_answer(&s, &r, verdict))
+}
+
+/// `GET /v1/licenses/validate?key=…`: License-API's validation with an API key or a JWT; a key
+/// limited to one product sees only that product's licenses.
+pub async fn validate_with_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(r): Q<ValidateRequest>,
+) -> ApiResult<Response> {
+    check_validate(&s, &r)?;
+    let verdict = check(&s, &r, |l| caller.sees(&l.product_id))?;
+    Ok(validation_answer(&s, &r, verdict))
+}
+
+/// Removes floating machines whose heartbeat is overdue; returns how many.
+pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
+    let now = s.clock.now();
+    let mut culled = 0;
+    for m in s.store.all_machines()? {
+        let Some(l) = s.store.license(&m.license_id)? else {
+            continue;
+        };
+        let Some(policy) = s.store.policy(&l.policy_id)? else {
+            continue;
+        };
+        if alive(&policy, &m, now) {
+            continue;
+        }
+        let _seat = s.lock_license(&l.id).await;
+        // Re-read under the lock: a heartbeat may have arrived meanwhile.
+        if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint)?
+            && !alive(&policy, &fresh, now)
+        {
+            s.store.remove_machine(&fresh)?;
+            s.audit(
+                "server",
+                "machine.culled",
+                &fresh.id,
+                None,
+                json!({ "reason": "heartbeat_dead", "license_id": l.id }),
+            )?;
+            culled += 1;
+        }
+    }
+    if culled > 0 {
+        s.store.commit().await?;
+    }
+    Ok(culled)
+}

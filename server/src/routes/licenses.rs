@@ -1,0 +1,496 @@
+//! Licenses: create (one or many), list, read, change, suspend / reinstate / revoke / renew,
+//! delete, their machines, and License-API's `GET /v1/licenses/validate`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::{load_policy, load_product};
+use super::{Body, ClientIp, OptionalBody, Q, page_limit};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{license_key, random_id};
+use crate::model::{Kind, License, LicenseStatus, Scope};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/licenses", post(create).get(list))
+        .route("/v1/licenses/bulk", post(bulk))
+        .route(
+            "/v1/licenses/validate",
+            get(crate::routes::client::validate_with_key),
+        )
+        .route("/v1/licenses/{id}", get(read).patch(update).delete(delete))
+        .route("/v1/licenses/{id}/suspend", post(suspend))
+        .route("/v1/licenses/{id}/reinstate", post(reinstate))
+        .route("/v1/licenses/{id}/revoke", post(revoke))
+        .route("/v1/licenses/{id}/renew", post(renew))
+        .route("/v1/licenses/{id}/machines", get(machines))
+}
+
+/// A license as the API shows it: the status is as of now (`expired` when past its expiry).
+pub fn view(l: &License, now: i64) -> Value {
+    let mut v = serde_json::to_value(l).unwrap_or(Value::Null);
+    v["status"] = json!(l.status_at(now));
+    v
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct NewLicense {
+    product_id: String,
+    policy_id: Option<String>,
+    #[serde(default = "subscription")]
+    kind: Kind,
+    expires_at: Option<i64>,
+    seats: Option<u32>,
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    entitlements: Vec<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, Value>,
+}
+
+fn subscription() -> Kind {
+    Kind::Subscription
+}
+
+fn check_claims(
+    domains: &[String],
+    entitlements: &[String],
+    metadata: &BTreeMap<String, Value>,
+    seats: Option<u32>,
+) -> ApiResult<()> {
+    let bad = |m: String| Err(ApiError::bad_request("invalid_field", m));
+    if domains.len() > 64 {
+        return bad("domains: at most 64".into());
+    }
+    if let Some(d) = domains
+        .iter()
+        .find(|d| !licet_verifier::binding::is_valid_domain_pattern(d))
+    {
+        return bad(format!(
+            "domains: {d:?} is not a lower-case domain name or *.wildcard"
+        ));
+    }
+    if entitlements.len() > 64 || entitlements.iter().any(|e| e.is_empty() || e.len() > 255) {
+        return bad("entitlements: at most 64, each 1–255 bytes".into());
+    }
+    if metadata.len() > 32 {
+        return bad("metadata: at most 32 entries".into());
+    }
+    for (k, v) in metadata {
+        let ok = k.len() <= 255
+            && !k.is_empty()
+            && (v.is_boolean() || v.is_i64() || v.as_str().is_some_and(|s| s.len() <= 255));
+        if !ok {
+            return bad(format!(
+                "metadata.{k}: values are text (≤ 255 bytes), integers or booleans"
+            ));
+        }
+    }
+    if seats == Some(0) {
+        return bad("seats: at least 1".into());
+    }
+    Ok(())
+}
+
+fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
+    let product = load_product(s, caller, &b.product_id)
+        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+    let policy_id = b
+        .policy_id
+        .clone()
+        .or(product.default_policy_id.clone())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                "policy_id: required (the product has no default policy)",
+            )
+        })?;
+    let policy = load_policy(s, caller, &policy_id)
+        .map_err(|_| ApiError::bad_request("invalid_field", "policy_id: no such policy"))?;
+    if policy.product_id != product.id {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "policy_id: the policy is of another product",
+        ));
+    }
+    check_claims(&b.domains, &b.entitlements, &b.metadata, b.seats)?;
+    let now = s.clock.now();
+    let expires_at = b.expires_at.or(policy
+        .duration
+        .map(|d| now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))));
+    Ok(License {
+        id: random_id("lic_"),
+        key: license_key(&product.key_prefix, &product.key_format),
+        product_id: product.id,
+        policy_id,
+        status: LicenseStatus::Active,
+        kind: b.kind,
+        expires_at,
+        seats: b.seats,
+        domains: b.domains.clone(),
+        entitlements: b.entitlements.clone(),
+        metadata: b.metadata.clone(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<NewLicense>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Scope::ReadWrite)?;
+    let l = build(&s, &caller, &b)?;
+    s.store.insert_license(&l)?;
+    s.audit(
+        &caller.actor(),
+        "license.created",
+        &l.id,
+        ip.text(),
+        json!({ "product_id": l.product_id }),
+    )?;
+    s.store.commit().await?;
+    Ok((StatusCode::CREATED, Json(view(&l, s.clock.now()))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkRequest {
+    count: usize,
+    license: NewLicense,
+}
+
+/// Most licenses one bulk request creates.
+const MAX_BULK: usize = 1000;
+
+async fn bulk(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<BulkRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Scope::ReadWrite)?;
+    if b.count == 0 || b.count > MAX_BULK {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("count: 1–{MAX_BULK}"),
+        ));
+    }
+    let ls = (0..b.count)
+        .map(|_| build(&s, &caller, &b.license))
+        .collect::<ApiResult<Vec<_>>>()?;
+    s.store.insert_licenses(&ls)?;
+    s.audit(
+        &caller.actor(),
+        "license.bulk_created",
+        &b.license.product_id,
+        ip.text(),
+        json!({ "count": ls.len() }),
+    )?;
+    s.store.commit().await?;
+    let now = s.clock.now();
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "created": ls.len(), "items": ls.iter().map(|l| view(l, now)).collect::<Vec<_>>() }),
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListFilter {
+    product_id: Option<String>,
+    status: Option<LicenseStatus>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(f): Q<ListFilter>,
+) -> ApiResult<Json<Value>> {
+    let now = s.clock.now();
+    let page = s
+        .store
+        .licenses(f.after.as_deref(), page_limit(f.limit), |l| {
+            caller.sees(&l.product_id)
+                && f.product_id.as_deref().is_none_or(|p| l.product_id == p)
+                && f.status.is_none_or(|st| l.status_at(now) == st)
+        })?;
+    Ok(Json(
+        json!({ "items": page.items.iter().map(|l| view(l, now)).collect::<Vec<_>>(), "next": page.next }),
+    ))
+}
+
+pub(crate) fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License> {
+    let l = s
+        .store
+        .license(id)?
+        .ok_or_else(|| ApiError::not_found("license"))?;
+    if !caller.sees(&l.product_id) {
+        return Err(ApiError::not_found("license"));
+    }
+    Ok(l)
+}
+
+async fn read(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(view(&load(&s, &caller, &id)?, s.clock.now())))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Update {
+    kind: Option<Kind>,
+    expires_at: Option<Option<i64>>,
+    seats: Option<Option<u32>>,
+    domains: Option<Vec<String>>,
+    entitlements: Option<Vec<String>>,
+    metadata: Option<BTreeMap<String, Value>>,
+    policy_id: Option<String>,
+}
+
+async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Body(b): Body<Update>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::ReadWrite)?;
+    let mut l = load(&s, &caller, &id)?;
+    if let Some(p) = b.policy_id {
+        let policy = load_policy(&s, &caller, &p)
+            .map_err(|_| ApiError::bad_request("invalid_field", "policy_id: no such policy"))?;
+        if policy.product_id != l.product_id {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "policy_id: the policy is of another product",
+            ));
+        }
+        l.policy_id = p;
+    }
+    if let Some(k) = b.kind {
+        l.kind = k;
+    }
+    if let Some(e) = b.expires_at {
+        l.expires_at = e;
+    }
+    if let Some(x) = b.seats {
+        l.seats = x;
+    }
+    if let Some(d) = b.domains {
+        l.domains = d;
+    }
+    if let Some(e) = b.entitlements {
+        l.entitlements = e;
+    }
+    if let Some(m) = b.metadata {
+        l.metadata = m;
+    }
+    check_claims(&l.domains, &l.entitlements, &l.metadata, l.seats)?;
+    l.updated_at = s.clock.now();
+    s.store.update_license(&l)?;
+    s.audit(
+        &caller.actor(),
+        "license.updated",
+        &l.id,
+        ip.text(),
+        json!({}),
+    )?;
+    s.store.commit().await?;
+    Ok(Json(view(&l, s.clock.now())))
+}
+
+async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::ReadWrite)?;
+    let l = load(&s, &caller, &id)?;
+    let _seat = s.lock_license(&l.id).await;
+    s.store.delete_license(&l)?;
+    s.audit(
+        &caller.actor(),
+        "license.deleted",
+        &l.id,
+        ip.text(),
+        json!({}),
+    )?;
+    s.store.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_status(
+    s: &AppState,
+    caller: &Caller,
+    ip: ClientIp,
+    id: &str,
+    to: LicenseStatus,
+    action: &str,
+) -> ApiResult<License> {
+    caller.require(Scope::ReadWrite)?;
+    let mut l = load(s, caller, id)?;
+    if l.status == LicenseStatus::Revoked {
+        return Err(ApiError::conflict(
+            "revoked",
+            "the license is revoked; revocation is final",
+        ));
+    }
+    l.status = to;
+    l.updated_at = s.clock.now();
+    s.store.update_license(&l)?;
+    s.audit(&caller.actor(), action, &l.id, ip.text(), json!({}))?;
+    Ok(l)
+}
+
+async fn suspend(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let l = set_status(
+        &s,
+        &caller,
+        ip,
+        &id,
+        LicenseStatus::Suspended,
+        "license.suspended",
+    )
+    .await?;
+    s.store.commit().await?;
+    Ok(Json(view(&l, s.clock.now())))
+}
+
+async fn reinstate(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let l = set_status(
+        &s,
+        &caller,
+        ip,
+        &id,
+        LicenseStatus::Active,
+        "license.reinstated",
+    )
+    .await?;
+    s.store.commit().await?;
+    Ok(Json(view(&l, s.clock.now())))
+}
+
+/// Revocation is final: the license id goes on the revocation list (every token of the license
+/// fails offline once a client has the new list) and its machines are released.
+async fn revoke(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let l = set_status(
+        &s,
+        &caller,
+        ip,
+        &id,
+        LicenseStatus::Revoked,
+        "license.revoked",
+    )
+    .await?;
+    let tokens: Vec<String> = s
+        .store
+        .machines(&l.id)?
+        .into_iter()
+        .map(|m| m.token_id)
+        .collect();
+    let state = s
+        .publish_revocations(&tokens, std::slice::from_ref(&l.id))
+        .await?;
+    let mut v = view(&l, s.clock.now());
+    v["revocation_sequence"] = json!(state.sequence);
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Renew {
+    /// Seconds to extend by (default: the policy's duration).
+    duration: Option<u64>,
+}
+
+/// Extends the expiry from the later of now and the current expiry.
+async fn renew(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    OptionalBody(body): OptionalBody<Renew>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::ReadWrite)?;
+    let mut l = load(&s, &caller, &id)?;
+    if l.status == LicenseStatus::Revoked {
+        return Err(ApiError::conflict(
+            "revoked",
+            "the license is revoked; revocation is final",
+        ));
+    }
+    let policy = s
+        .store
+        .policy(&l.policy_id)?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    let by = body
+        .and_then(|b| b.duration)
+        .or(policy.duration)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                "duration: required (the policy has no duration)",
+            )
+        })?;
+    let now = s.clock.now();
+    let from = l.expires_at.map_or(now, |e| e.max(now));
+    l.expires_at = Some(from.saturating_add(i64::try_from(by).unwrap_or(i64::MAX)));
+    l.updated_at = now;
+    s.store.update_license(&l)?;
+    s.audit(
+        &caller.actor(),
+        "license.renewed",
+        &l.id,
+        ip.text(),
+        json!({ "expires_at": l.expires_at }),
+    )?;
+    s.store.commit().await?;
+    Ok(Json(view(&l, now)))
+}
+
+async fn machines(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let l = load(&s, &caller, &id)?;
+    let items = s.store.machines(&l.id)?;
+    Ok(Json(json!({ "items": items })))
+}

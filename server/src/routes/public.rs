@@ -1,0 +1,108 @@
+//! Public routes: health, the signed revocation list and the key set.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use licet_verifier::{PublicKey, RevocationList, Writer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Q;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/v1/revocations", get(revocations))
+        .route("/v1/keys", get(keys))
+}
+
+async fn health(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "server_time": s.clock.now() }))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListFormat {
+    /// `json` (default: the list base64url-encoded with its header fields) or `cbor` (the raw
+    /// signed bytes, `application/cbor`).
+    format: Option<String>,
+}
+
+async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResult<Response> {
+    let list = s.current_revocations().await?;
+    match f.format.as_deref().unwrap_or("json") {
+        "cbor" => Ok(([(header::CONTENT_TYPE, "application/cbor")], list).into_response()),
+        "json" => {
+            let l = RevocationList::verify(&list, s.keys.token.public_key(), None)
+                .map_err(ApiError::internal)?;
+            Ok(Json(json!({
+                "sequence": l.sequence(),
+                "issued_at": l.issued_at(),
+                "next_update": l.next_update(),
+                "revoked_tokens": l.token_count(),
+                "revoked_licenses": l.license_count(),
+                "list": URL_SAFE_NO_PAD.encode(&list),
+            }))
+            .into_response())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "format: json or cbor",
+        )),
+    }
+}
+
+/// A public key as a COSE_Key (RFC 9052 §7, RFC 8230) in deterministic CBOR.
+fn cose_key(k: &PublicKey) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.map(5);
+    if let Some(x) = k.ed25519_bytes() {
+        // kty OKP, kid, alg, crv Ed25519, x
+        w.int(1)
+            .int(1)
+            .int(2)
+            .bytes(k.kid().as_bytes())
+            .int(3)
+            .int(k.algorithm().cose_id());
+        w.int(-1).int(6).int(-2).bytes(x);
+    } else if let Some(r) = k.rsa_key() {
+        use rsa::traits::PublicKeyParts;
+        // kty RSA, kid, alg, n, e
+        w.int(1)
+            .int(3)
+            .int(2)
+            .bytes(k.kid().as_bytes())
+            .int(3)
+            .int(k.algorithm().cose_id());
+        w.int(-1).bytes(&r.n_bytes()).int(-2).bytes(&r.e_bytes());
+    }
+    w.into_bytes()
+}
+
+fn key_entry(k: &PublicKey, purpose: &str) -> Value {
+    json!({
+        "kid": k.kid().to_string(),
+        "alg": k.algorithm().name(),
+        "use": purpose,
+        "status": "active",
+        "public_key_pem": k.to_spki_pem(),
+        "cose_key": URL_SAFE_NO_PAD.encode(cose_key(k)),
+    })
+}
+
+async fn keys(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "keys": [
+            key_entry(s.keys.token.public_key(), "tokens, revocation lists, signed answers, JWTs"),
+            key_entry(s.keys.rsa.public_key(), "compatibility endpoints"),
+        ]
+    }))
+}

@@ -1,0 +1,251 @@
+//! The application state shared by every handler, and the operations several routes share:
+//! issuing tokens, publishing revocation lists, signing answers, writing the audit log.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer;
+use licet_issuer::{RevocationListBuilder, TokenBuilder};
+
+use crate::auth::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::ServerKeys;
+use crate::model::{AuditEvent, License, Policy, Product};
+use crate::store::{RevocationState, Store};
+
+/// Header carrying the signature of an online answer.
+pub const SIGNATURE_HEADER: &str = "licet-signature";
+/// Domain-separation prefix of signed answers: never a COSE `Sig_structure`, never a JWT.
+pub const RESPONSE_CONTEXT: &[u8] = b"licet-response-v1\0";
+
+/// Everything a handler needs.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The server's keys.
+    pub keys: Arc<ServerKeys>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    pub(crate) jwt: JwtKeys,
+    /// Rate limiters.
+    pub limits: Arc<crate::limits::Limits>,
+    seat_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
+    revocation_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        store: Store,
+        keys: Arc<ServerKeys>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> anyhow::Result<AppState> {
+        let encoding = jsonwebtoken::EncodingKey::from_ed_pem(keys.token_pem.as_bytes())?;
+        let public = keys
+            .token
+            .public_key()
+            .ed25519_bytes()
+            .copied()
+            .unwrap_or_default();
+        let decoding = jsonwebtoken::DecodingKey::from_ed_der(&public);
+        Ok(AppState {
+            store,
+            keys,
+            clock,
+            config: Arc::new(config.clone()),
+            jwt: JwtKeys { encoding, decoding },
+            limits: Arc::new(crate::limits::Limits::new(
+                config.rate_limit_ip,
+                config.rate_limit_license,
+            )),
+            seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
+            revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The lock that serialises seat changes of one license (sharded by license id).
+    pub async fn lock_license(&self, license_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let h = license_id.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        self.seat_locks[h % self.seat_locks.len()].lock().await
+    }
+
+    /// Appends to the audit log.
+    pub fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        ip: Option<String>,
+        detail: serde_json::Value,
+    ) -> ApiResult<()> {
+        self.store
+            .append_audit(AuditEvent {
+                seq: 0,
+                at: self.clock.now(),
+                actor: actor.to_owned(),
+                action: action.to_owned(),
+                subject: subject.to_owned(),
+                ip,
+                detail,
+            })
+            .map(drop)
+    }
+
+    /// Issues a token for a machine of `license`: bound to the fingerprint, expiring at the
+    /// earlier of the license expiry and now + the product's token lifetime.
+    pub fn issue_token(
+        &self,
+        product: &Product,
+        policy: &Policy,
+        license: &License,
+        fingerprint: &str,
+    ) -> ApiResult<IssuedToken> {
+        let now = self.clock.now();
+        let lifetime = i64::try_from(product.token_lifetime).unwrap_or(i64::MAX);
+        let exp = license
+            .expires_at
+            .map_or(now.saturating_add(lifetime), |e| {
+                e.min(now.saturating_add(lifetime))
+            });
+        let token_id = crate::ids::random_bytes::<16>();
+        let mut b = TokenBuilder::new(&product.code, &license.id, now)
+            .issuer(&self.config.issuer)
+            .expires_at(exp)
+            .token_id(token_id)
+            .hwid(fingerprint)
+            .kind(license.kind.into())
+            .seats(license.seats.unwrap_or(policy.max_machines))
+            .offline_grace(policy.offline_grace)
+            .refresh_after(
+                now.saturating_add(i64::try_from(policy.refresh_after).unwrap_or(i64::MAX)),
+            );
+        for e in policy.entitlements.iter().chain(&license.entitlements) {
+            b = b.entitlement(e);
+        }
+        for d in &license.domains {
+            b = b.domain(d);
+        }
+        let token = b.sign(&self.keys.token).map_err(ApiError::internal)?;
+        Ok(IssuedToken {
+            token,
+            token_id: hex(&token_id),
+            expires_at: exp,
+        })
+    }
+
+    /// Adds ids to the revocation state and publishes a new signed list (sequence + 1).
+    pub async fn publish_revocations(
+        &self,
+        token_ids: &[String],
+        license_ids: &[String],
+    ) -> ApiResult<RevocationState> {
+        let _guard = self.revocation_lock.lock().await;
+        let mut state = self.store.revocation_state()?;
+        state.token_ids.extend(token_ids.iter().cloned());
+        state.license_ids.extend(license_ids.iter().cloned());
+        self.sign_revocations(&mut state)?;
+        self.store.commit().await?;
+        Ok(state)
+    }
+
+    /// The current list, re-signed (sequence + 1) if there is none or it is past half its
+    /// validity, so that clients always get a list that is fresh for a while.
+    pub async fn current_revocations(&self) -> ApiResult<Vec<u8>> {
+        let now = self.clock.now();
+        let half = i64::try_from(self.config.revocation_validity / 2).unwrap_or(i64::MAX);
+        if let Some(list) = self.store.revocation_list()?
+            && let Ok(l) =
+                licet_verifier::RevocationList::verify(&list, self.keys.token.public_key(), None)
+            && now < l.next_update() - half
+        {
+            return Ok(list);
+        }
+        let _guard = self.revocation_lock.lock().await;
+        let mut state = self.store.revocation_state()?;
+        let list = self.sign_revocations(&mut state)?;
+        self.store.commit().await?;
+        Ok(list)
+    }
+
+    fn sign_revocations(&self, state: &mut RevocationState) -> ApiResult<Vec<u8>> {
+        let now = self.clock.now();
+        state.sequence += 1;
+        let validity = i64::try_from(self.config.revocation_validity).unwrap_or(86_400);
+        let mut b = RevocationListBuilder::new(state.sequence, now, now + validity);
+        for t in &state.token_ids {
+            if let Some(id) = unhex16(t) {
+                b.revoke_token(id);
+            }
+        }
+        for l in &state.license_ids {
+            b.revoke_license(l);
+        }
+        let list = b.sign(&self.keys.token).map_err(ApiError::internal)?;
+        self.store.put_revocations(state, &list)?;
+        Ok(list)
+    }
+
+    /// A JSON answer signed with the token key: `Licet-Signature: kid=<hex>, sig=<base64url>`
+    /// over `"licet-response-v1\0" || body`.
+    pub fn signed(&self, status: StatusCode, body: &serde_json::Value) -> Response {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut msg = Vec::with_capacity(RESPONSE_CONTEXT.len() + bytes.len());
+        msg.extend_from_slice(RESPONSE_CONTEXT);
+        msg.extend_from_slice(&bytes);
+        let sig = self.keys.token_dalek().sign(&msg);
+        let header = format!(
+            "kid={}, sig={}",
+            self.keys.token.kid(),
+            URL_SAFE_NO_PAD.encode(sig.to_bytes())
+        );
+        let mut resp = (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&header) {
+            resp.headers_mut().insert(SIGNATURE_HEADER, v);
+        }
+        resp
+    }
+}
+
+/// A token issued to a machine.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The binary token.
+    pub token: Vec<u8>,
+    /// Its id, hex.
+    pub token_id: String,
+    /// Its expiry.
+    pub expires_at: i64,
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Parses 32 hex digits.
+pub fn unhex16(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}

@@ -1,0 +1,608 @@
+//! Storage: the only module that knows sled's trees and key layout.
+//!
+//! Values are JSON. Trees:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `products` | product id | [`Product`] |
+//! | `product_codes` | product code | product id (uniqueness index) |
+//! | `policies` | policy id | [`Policy`] |
+//! | `licenses` | license id | [`License`] |
+//! | `license_keys` | license key | license id (uniqueness index, lookup) |
+//! | `machines` | license id `\0` fingerprint | [`Machine`] |
+//! | `machine_ids` | machine id | license id `\0` fingerprint (lookup) |
+//! | `api_keys` | key id | [`ApiKey`] |
+//! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
+//! | `audit` | sequence (be u64) | [`AuditEvent`], append-only |
+//! | `revocations` | `state`, `list` | revoked ids; the signed list |
+//! | `meta` | counter names | be u64 |
+//!
+//! Durability: writes go to sled's log; [`Store::commit`] returns once a flush covering them has
+//! reached the disk. Concurrent writers share one flush (group commit).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::{ApiKey, AuditEvent, License, Machine, Policy, Product};
+
+/// The database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    products: sled::Tree,
+    product_codes: sled::Tree,
+    policies: sled::Tree,
+    licenses: sled::Tree,
+    license_keys: sled::Tree,
+    machines: sled::Tree,
+    machine_ids: sled::Tree,
+    api_keys: sled::Tree,
+    usage: sled::Tree,
+    audit: sled::Tree,
+    revocations: sled::Tree,
+    meta: sled::Tree,
+    committer: Arc<Committer>,
+}
+
+/// The revoked ids the server has published.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RevocationState {
+    /// Sequence number of the last list signed.
+    pub sequence: u64,
+    /// Revoked token ids, hex.
+    pub token_ids: BTreeSet<String>,
+    /// Revoked license ids.
+    pub license_ids: BTreeSet<String>,
+}
+
+/// A page of results and the cursor of the next page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+fn to_json<T: Serialize>(v: &T) -> ApiResult<Vec<u8>> {
+    serde_json::to_vec(v).map_err(ApiError::internal)
+}
+
+fn from_json<T: DeserializeOwned>(b: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(b).map_err(|e| ApiError::internal(format!("corrupt record: {e}")))
+}
+
+fn machine_key(license_id: &str, fingerprint: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(license_id.len() + 1 + fingerprint.len());
+    k.extend_from_slice(license_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(fingerprint.as_bytes());
+    k
+}
+
+fn machine_prefix(license_id: &str) -> Vec<u8> {
+    let mut k = license_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> sled::Result<Store> {
+        Store::from_db(sled::Config::new().path(dir).open()?)
+    }
+
+    /// A database that lives only in memory and a temporary file, for tests.
+    pub fn temporary() -> sled::Result<Store> {
+        Store::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> sled::Result<Store> {
+        let t = |name: &str| db.open_tree(name);
+        Ok(Store {
+            products: t("products")?,
+            product_codes: t("product_codes")?,
+            policies: t("policies")?,
+            licenses: t("licenses")?,
+            license_keys: t("license_keys")?,
+            machines: t("machines")?,
+            machine_ids: t("machine_ids")?,
+            api_keys: t("api_keys")?,
+            usage: t("usage")?,
+            audit: t("audit")?,
+            revocations: t("revocations")?,
+            meta: t("meta")?,
+            committer: Arc::new(Committer::new(db.clone())),
+            db,
+        })
+    }
+
+    /// Waits until every write made before the call is on disk. Concurrent callers share flushes.
+    pub async fn commit(&self) -> ApiResult<()> {
+        self.committer.commit().await
+    }
+
+    /// Flushes synchronously (shutdown).
+    pub fn flush(&self) -> sled::Result<usize> {
+        self.db.flush()
+    }
+
+    /// Number of flushes performed so far (for tests of group commit).
+    pub fn flush_count(&self) -> u64 {
+        self.committer.flushes.load(Ordering::Relaxed)
+    }
+
+    fn next_counter(&self, name: &str) -> ApiResult<u64> {
+        let v = self.meta.update_and_fetch(name, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+            .map_or(1, u64::from_be_bytes))
+    }
+
+    // ----- products
+
+    /// The next numeric product id.
+    pub fn next_product_number(&self) -> ApiResult<u64> {
+        self.next_counter("product_number")
+    }
+
+    /// Inserts a product; its code must be unused.
+    pub fn insert_product(&self, p: &Product) -> ApiResult<()> {
+        let value = to_json(p)?;
+        (&self.products, &self.product_codes).transaction(|(products, codes)| {
+            if codes.get(p.code.as_bytes())?.is_some() {
+                return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                    "duplicate",
+                    format!("a product with code {:?} exists", p.code),
+                )));
+            }
+            codes.insert(p.code.as_bytes(), p.id.as_bytes())?;
+            products.insert(p.id.as_bytes(), value.clone())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Replaces a product (its code does not change).
+    pub fn update_product(&self, p: &Product) -> ApiResult<()> {
+        self.products.insert(p.id.as_bytes(), to_json(p)?)?;
+        Ok(())
+    }
+
+    /// Deletes a product that has no licenses.
+    pub fn delete_product(&self, p: &Product) -> ApiResult<()> {
+        if self.licenses_of_product(&p.id)? > 0 {
+            return Err(ApiError::conflict(
+                "in_use",
+                "the product still has licenses",
+            ));
+        }
+        (&self.products, &self.product_codes).transaction(|(products, codes)| {
+            products.remove(p.id.as_bytes())?;
+            codes.remove(p.code.as_bytes())?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// A product by id.
+    pub fn product(&self, id: &str) -> ApiResult<Option<Product>> {
+        self.products.get(id)?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// A product by its code.
+    pub fn product_by_code(&self, code: &str) -> ApiResult<Option<Product>> {
+        match self.product_codes.get(code)? {
+            Some(id) => self.product(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// All products.
+    pub fn products(&self) -> ApiResult<Vec<Product>> {
+        self.products
+            .iter()
+            .values()
+            .map(|v| from_json(&v?))
+            .collect()
+    }
+
+    fn licenses_of_product(&self, product_id: &str) -> ApiResult<usize> {
+        let mut n = 0;
+        for v in self.licenses.iter().values() {
+            let l: License = from_json(&v?)?;
+            n += usize::from(l.product_id == product_id);
+        }
+        Ok(n)
+    }
+
+    // ----- policies
+
+    /// Inserts or replaces a policy.
+    pub fn put_policy(&self, p: &Policy) -> ApiResult<()> {
+        self.policies.insert(p.id.as_bytes(), to_json(p)?)?;
+        Ok(())
+    }
+
+    /// A policy by id.
+    pub fn policy(&self, id: &str) -> ApiResult<Option<Policy>> {
+        self.policies.get(id)?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// All policies, optionally of one product.
+    pub fn policies(&self, product_id: Option<&str>) -> ApiResult<Vec<Policy>> {
+        let all: ApiResult<Vec<Policy>> = self
+            .policies
+            .iter()
+            .values()
+            .map(|v| from_json(&v?))
+            .collect();
+        Ok(all?
+            .into_iter()
+            .filter(|p| product_id.is_none_or(|id| p.product_id == id))
+            .collect())
+    }
+
+    /// Deletes a policy no license uses.
+    pub fn delete_policy(&self, id: &str) -> ApiResult<()> {
+        for v in self.licenses.iter().values() {
+            let l: License = from_json(&v?)?;
+            if l.policy_id == id {
+                return Err(ApiError::conflict(
+                    "in_use",
+                    "licenses still use the policy",
+                ));
+            }
+        }
+        self.policies.remove(id)?;
+        Ok(())
+    }
+
+    // ----- licenses
+
+    /// Inserts a license; its key must be unused.
+    pub fn insert_license(&self, l: &License) -> ApiResult<()> {
+        let value = to_json(l)?;
+        (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
+            if keys.get(l.key.as_bytes())?.is_some() {
+                return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                    "duplicate",
+                    "a license with this key exists",
+                )));
+            }
+            keys.insert(l.key.as_bytes(), l.id.as_bytes())?;
+            licenses.insert(l.id.as_bytes(), value.clone())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Inserts many licenses at once: all or none.
+    pub fn insert_licenses(&self, ls: &[License]) -> ApiResult<()> {
+        let values = ls.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
+        (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
+            for (l, value) in ls.iter().zip(&values) {
+                if keys.get(l.key.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                        "duplicate",
+                        "a license with this key exists",
+                    )));
+                }
+                keys.insert(l.key.as_bytes(), l.id.as_bytes())?;
+                licenses.insert(l.id.as_bytes(), value.clone())?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Replaces a license (its key does not change).
+    pub fn update_license(&self, l: &License) -> ApiResult<()> {
+        self.licenses.insert(l.id.as_bytes(), to_json(l)?)?;
+        Ok(())
+    }
+
+    /// Deletes a license, its key and its machines.
+    pub fn delete_license(&self, l: &License) -> ApiResult<()> {
+        let machines = self.machines(&l.id)?;
+        (
+            &self.licenses,
+            &self.license_keys,
+            &self.machines,
+            &self.machine_ids,
+        )
+            .transaction(|(licenses, keys, ms, ids)| {
+                licenses.remove(l.id.as_bytes())?;
+                keys.remove(l.key.as_bytes())?;
+                for m in &machines {
+                    ms.remove(machine_key(&m.license_id, &m.fingerprint))?;
+                    ids.remove(m.id.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            })?;
+        Ok(())
+    }
+
+    /// A license by id.
+    pub fn license(&self, id: &str) -> ApiResult<Option<License>> {
+        self.licenses.get(id)?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// A license by its key.
+    pub fn license_by_key(&self, key: &str) -> ApiResult<Option<License>> {
+        match self.license_keys.get(key)? {
+            Some(id) => self.license(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Licenses in id order after `after`, those for which `keep` holds, at most `limit`.
+    pub fn licenses(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        keep: impl Fn(&License) -> bool,
+    ) -> ApiResult<Page<License>> {
+        let start = after.map(|a| {
+            let mut k = a.as_bytes().to_vec();
+            k.push(0);
+            k
+        });
+        let iter = match start {
+            Some(s) => self.licenses.range(s..),
+            None => self.licenses.iter(),
+        };
+        let mut items = Vec::new();
+        for kv in iter {
+            let (_, v) = kv?;
+            let l: License = from_json(&v)?;
+            if keep(&l) {
+                if items.len() == limit {
+                    let next = items.last().map(|l: &License| l.id.clone());
+                    return Ok(Page { items, next });
+                }
+                items.push(l);
+            }
+        }
+        Ok(Page { items, next: None })
+    }
+
+    // ----- machines
+
+    /// The machines of a license.
+    pub fn machines(&self, license_id: &str) -> ApiResult<Vec<Machine>> {
+        self.machines
+            .scan_prefix(machine_prefix(license_id))
+            .values()
+            .map(|v| from_json(&v?))
+            .collect()
+    }
+
+    /// The machine of a license with this fingerprint.
+    pub fn machine(&self, license_id: &str, fingerprint: &str) -> ApiResult<Option<Machine>> {
+        self.machines
+            .get(machine_key(license_id, fingerprint))?
+            .map(|b| from_json(&b))
+            .transpose()
+    }
+
+    /// A machine by id.
+    pub fn machine_by_id(&self, id: &str) -> ApiResult<Option<Machine>> {
+        match self.machine_ids.get(id)? {
+            Some(k) => self.machines.get(k)?.map(|b| from_json(&b)).transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// Inserts or replaces a machine.
+    pub fn put_machine(&self, m: &Machine) -> ApiResult<()> {
+        let key = machine_key(&m.license_id, &m.fingerprint);
+        let value = to_json(m)?;
+        (&self.machines, &self.machine_ids).transaction(|(ms, ids)| {
+            ms.insert(key.clone(), value.clone())?;
+            ids.insert(m.id.as_bytes(), key.clone())?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Removes a machine; whether it existed.
+    pub fn remove_machine(&self, m: &Machine) -> ApiResult<bool> {
+        let key = machine_key(&m.license_id, &m.fingerprint);
+        let existed = (&self.machines, &self.machine_ids).transaction(|(ms, ids)| {
+            ids.remove(m.id.as_bytes())?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(ms.remove(key.clone())?.is_some())
+        })?;
+        Ok(existed)
+    }
+
+    /// Every machine (for culling and metrics).
+    pub fn all_machines(&self) -> ApiResult<Vec<Machine>> {
+        self.machines
+            .iter()
+            .values()
+            .map(|v| from_json(&v?))
+            .collect()
+    }
+
+    // ----- API keys
+
+    /// Inserts or replaces an API key record.
+    pub fn put_api_key(&self, k: &ApiKey) -> ApiResult<()> {
+        self.api_keys.insert(k.id.as_bytes(), to_json(k)?)?;
+        Ok(())
+    }
+
+    /// An API key record by id.
+    pub fn api_key(&self, id: &str) -> ApiResult<Option<ApiKey>> {
+        self.api_keys.get(id)?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// All API key records.
+    pub fn api_keys(&self) -> ApiResult<Vec<ApiKey>> {
+        self.api_keys
+            .iter()
+            .values()
+            .map(|v| from_json(&v?))
+            .collect()
+    }
+
+    /// Counts one request of `key_id` on `day` (days since the epoch); returns the new count.
+    pub fn count_usage(&self, key_id: &str, day: u64) -> ApiResult<u64> {
+        let mut k = key_id.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&day.to_be_bytes());
+        let v = self.usage.update_and_fetch(k, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Request counts of `key_id`: (day, count), oldest first.
+    pub fn usage(&self, key_id: &str) -> ApiResult<Vec<(u64, u64)>> {
+        let mut prefix = key_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.usage.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let day = <[u8; 8]>::try_from(&k[prefix.len()..])
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let n = <[u8; 8]>::try_from(&v[..])
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            out.push((day, n));
+        }
+        Ok(out)
+    }
+
+    /// Whether any API key exists (the first start creates the bootstrap key).
+    pub fn has_api_keys(&self) -> bool {
+        !self.api_keys.is_empty()
+    }
+
+    // ----- audit
+
+    /// Appends an event; its `seq` is assigned here.
+    pub fn append_audit(&self, mut e: AuditEvent) -> ApiResult<u64> {
+        e.seq = self.next_counter("audit_seq")?;
+        self.audit.insert(e.seq.to_be_bytes(), to_json(&e)?)?;
+        Ok(e.seq)
+    }
+
+    /// Events after `after` (exclusive) for which `keep` holds, oldest first, at most `limit`.
+    pub fn audit(
+        &self,
+        after: u64,
+        limit: usize,
+        keep: impl Fn(&AuditEvent) -> bool,
+    ) -> ApiResult<Page<AuditEvent>> {
+        let mut items = Vec::new();
+        for kv in self.audit.range((after + 1).to_be_bytes()..) {
+            let (_, v) = kv?;
+            let e: AuditEvent = from_json(&v)?;
+            if keep(&e) {
+                if items.len() == limit {
+                    let next = items.last().map(|e: &AuditEvent| e.seq.to_string());
+                    return Ok(Page { items, next });
+                }
+                items.push(e);
+            }
+        }
+        Ok(Page { items, next: None })
+    }
+
+    // ----- revocations
+
+    /// The revocation state.
+    pub fn revocation_state(&self) -> ApiResult<RevocationState> {
+        Ok(self
+            .revocations
+            .get("state")?
+            .map(|b| from_json(&b))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Stores the state and the list signed from it, together.
+    pub fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> ApiResult<()> {
+        let state = to_json(state)?;
+        self.revocations.transaction(|t| {
+            t.insert("state", state.clone())?;
+            t.insert("list", list)?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// The current signed revocation list.
+    pub fn revocation_list(&self) -> ApiResult<Option<Vec<u8>>> {
+        Ok(self.revocations.get("list")?.map(|v| v.to_vec()))
+    }
+}
+
+/// Group commit: the first writer to need a flush performs it for everyone waiting.
+#[derive(Debug)]
+struct Committer {
+    db: sled::Db,
+    requested: AtomicU64,
+    flushes: AtomicU64,
+    flushed: tokio::sync::watch::Sender<u64>,
+    leader: tokio::sync::Mutex<()>,
+}
+
+impl Committer {
+    fn new(db: sled::Db) -> Self {
+        Committer {
+            db,
+            requested: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            flushed: tokio::sync::watch::channel(0).0,
+            leader: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn commit(&self) -> ApiResult<()> {
+        // Subscribe first, so that a flush finishing between the checks below is not missed.
+        let mut rx = self.flushed.subscribe();
+        let mine = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        loop {
+            if *rx.borrow_and_update() >= mine {
+                return Ok(());
+            }
+            if let Ok(_guard) = self.leader.try_lock() {
+                if *self.flushed.borrow() >= mine {
+                    return Ok(());
+                }
+                // Every write requested so far is in sled's log; one flush covers them all.
+                let target = self.requested.load(Ordering::SeqCst);
+                let db = self.db.clone();
+                tokio::task::spawn_blocking(move || db.flush())
+                    .await
+                    .map_err(ApiError::internal)??;
+                self.flushes.fetch_add(1, Ordering::Relaxed);
+                self.flushed.send_replace(target);
+                return Ok(());
+            }
+            if rx.changed().await.is_err() {
+                return Err(ApiError::internal("committer closed"));
+            }
+        }
+    }
+}
