@@ -38,7 +38,11 @@ pub struct TestApp {
 impl TestApp {
     /// An app without rate limits (the tests of other behaviour make bursts of requests).
     pub fn new() -> TestApp {
-        Self::with_config(Config { rate_limit_ip: 0, rate_limit_license: 0, ..Config::default() })
+        Self::with_config(Config {
+            rate_limit_ip: 0,
+            rate_limit_license: 0,
+            ..Config::default()
+        })
     }
 
     pub fn with_config(config: Config) -> TestApp {

@@ -1,0 +1,328 @@
+//! The real `licet-server` binary on a loopback port with a temporary data directory: the
+//! whole online path, a restart, and a `kill -9` in the middle of a stream of activations.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+    bootstrap_key: Option<String>,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+            .args(["--listen", "127.0.0.1:0", "--cull-interval", "1"])
+            .args(extra)
+            .arg("--data")
+            .arg(data)
+            .env("LICET_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("licet-server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut bootstrap_key = None;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let base = loop {
+            assert!(Instant::now() < deadline, "server did not start");
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("utf8");
+            if let Some(k) = line.split("store it now): ").nth(1) {
+                bootstrap_key = Some(k.trim().to_owned());
+            }
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break format!("http://{}", addr.trim());
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base,
+            bootstrap_key,
+        }
+    }
+
+    fn kill9(mut self) {
+        // `Child::kill` is SIGKILL on Unix: no shutdown handler runs, nothing is flushed.
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().expect("wait").is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill().expect("kill");
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(a) = auth {
+        req = req.header("authorization", format!("Bearer {a}"));
+    }
+    let resp = match body {
+        Some(b) => agent.run(
+            req.header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).expect("json"))
+                .expect("req"),
+        ),
+        None => agent.run(req.body(()).expect("req")),
+    };
+    match resp {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+        Err(e) => (0, json!({ "transport": e.to_string() })),
+    }
+}
+
+fn setup(agent: &ureq::Agent, base: &str, admin: &str, seats: u32) -> (Value, Value) {
+    let (s, p) = call(
+        agent,
+        "POST",
+        &format!("{base}/v1/products"),
+        Some(admin),
+        Some(json!({ "code": "acme-pro", "name": "Acme Pro" })),
+    );
+    assert_eq!(s, 201, "{p}");
+    let (s, _) = call(
+        agent,
+        "POST",
+        &format!("{base}/v1/policies"),
+        Some(admin),
+        Some(
+            json!({ "product_id": p["id"], "name": "std", "max_machines": seats, "entitlements": ["pro"] }),
+        ),
+    );
+    assert_eq!(s, 201);
+    let (s, l) = call(
+        agent,
+        "POST",
+        &format!("{base}/v1/licenses"),
+        Some(admin),
+        Some(json!({ "product_id": p["id"] })),
+    );
+    assert_eq!(s, 201, "{l}");
+    (p, l)
+}
+
+#[test]
+fn online_walk_then_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = Server::start(dir.path(), &[]);
+    let admin = server
+        .bootstrap_key
+        .clone()
+        .expect("first start prints the admin key");
+    let base = server.base.clone();
+    let a = agent();
+
+    let (_, l) = setup(&a, &base, &admin, 3);
+    let key = l["key"].as_str().expect("key").to_owned();
+    let (s, act) = call(
+        &a,
+        "POST",
+        &format!("{base}/v1/client/activate"),
+        None,
+        Some(json!({ "key": key, "fingerprint": "fp-e2e" })),
+    );
+    assert_eq!(s, 201, "{act}");
+    let token = URL_SAFE_NO_PAD
+        .decode(act["token"].as_str().expect("token"))
+        .expect("b64");
+
+    // The key set comes from the server; the token verifies offline against it.
+    let (_, keys) = call(&a, "GET", &format!("{base}/v1/keys"), None, None);
+    let pem = keys["keys"][0]["public_key_pem"].as_str().expect("pem");
+    let pk = [licet_verifier::PublicKey::from_spki_pem(pem).expect("key")];
+    let now = act["server_time"].as_i64().expect("time");
+    let ctx = licet_verifier::Context::new(now, "acme-pro")
+        .fingerprint("fp-e2e")
+        .entitlements(&["pro"]);
+    let license = licet_verifier::verify(&token, &pk[..], &ctx).expect("verifies offline");
+    assert_eq!(license.claims().license_id, l["id"].as_str().expect("id"));
+
+    let (s, _) = call(
+        &a,
+        "POST",
+        &format!("{base}/v1/client/heartbeat"),
+        None,
+        Some(json!({ "key": key, "fingerprint": "fp-e2e" })),
+    );
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &a,
+        "POST",
+        &format!(
+            "{base}/v1/licenses/{}/revoke",
+            l["id"].as_str().expect("id")
+        ),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(s, 200);
+    let (_, list) = call(&a, "GET", &format!("{base}/v1/revocations"), None, None);
+    let list = URL_SAFE_NO_PAD
+        .decode(list["list"].as_str().expect("list"))
+        .expect("b64");
+    let rl = licet_verifier::RevocationList::verify(&list, &pk[..], None).expect("list");
+    let ctx = ctx.revocations(&rl);
+    assert_eq!(
+        licet_verifier::verify(&token, &pk[..], &ctx)
+            .err()
+            .map(|e| e.code()),
+        Some("revoked")
+    );
+    let key_file = std::fs::read(dir.path().join("token-ed25519.pem")).expect("key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("token-ed25519.pem"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    server.stop();
+
+    // Restart: same keys, no new bootstrap key, state intact.
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server.bootstrap_key.is_none(),
+        "the admin key is printed only once"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("token-ed25519.pem")).expect("key file"),
+        key_file,
+        "keys are never regenerated"
+    );
+    let base = server.base.clone();
+    let (s, again) = call(
+        &a,
+        "GET",
+        &format!("{base}/v1/licenses/{}", l["id"].as_str().expect("id")),
+        Some(&admin),
+        None,
+    );
+    assert_eq!((s, again["status"].as_str()), (200, Some("revoked")));
+    let (_, list2) = call(&a, "GET", &format!("{base}/v1/revocations"), None, None);
+    assert!(list2["sequence"].as_u64() >= Some(rl.sequence()));
+    assert_eq!(list2["revoked_licenses"], 1);
+    server.stop();
+}
+
+#[test]
+fn every_acknowledged_activation_survives_kill_9() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let unlimited = ["--rate-limit-ip", "0", "--rate-limit-license", "0"];
+    let server = Server::start(dir.path(), &unlimited);
+    let admin = server.bootstrap_key.clone().expect("admin key");
+    let base = server.base.clone();
+    let (_, l) = setup(&agent(), &base, &admin, 100_000);
+    let key = l["key"].as_str().expect("key").to_owned();
+
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop_at = Instant::now() + Duration::from_secs(30);
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (base, key, acknowledged) = (base.clone(), key.clone(), acknowledged.clone());
+        workers.push(std::thread::spawn(move || {
+            let a = agent();
+            for i in 0.. {
+                if Instant::now() > stop_at {
+                    break;
+                }
+                let fp = format!("w{w}-{i}");
+                let (s, _) = call(
+                    &a,
+                    "POST",
+                    &format!("{base}/v1/client/activate"),
+                    None,
+                    Some(json!({ "key": key, "fingerprint": fp })),
+                );
+                match s {
+                    201 => acknowledged.lock().expect("lock").push(fp),
+                    0 => break, // the server is gone
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+        }));
+    }
+    // Kill the server mid-stream, once a good number of activations were answered.
+    while acknowledged.lock().expect("lock").len() < 200 {
+        assert!(Instant::now() < stop_at, "too slow");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill9();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let acked = acknowledged.lock().expect("lock").clone();
+    assert!(acked.len() >= 200);
+
+    let server = Server::start(dir.path(), &unlimited);
+    let a = agent();
+    let mut present = std::collections::BTreeSet::new();
+    let (s, v) = call(
+        &a,
+        "GET",
+        &format!(
+            "{}/v1/licenses/{}/machines",
+            server.base,
+            l["id"].as_str().expect("id")
+        ),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(s, 200);
+    for m in v["items"].as_array().expect("items") {
+        present.insert(m["fingerprint"].as_str().expect("fp").to_owned());
+    }
+    let lost: Vec<_> = acked.iter().filter(|fp| !present.contains(*fp)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged activations lost: {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(5)]
+    );
+    server.stop();
+}
