@@ -24,6 +24,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 pub mod routes;
 pub mod state;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(routes::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))

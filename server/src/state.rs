@@ -37,6 +37,8 @@ pub struct AppState {
     pub(crate) jwt: JwtKeys,
     /// Rate limiters.
     pub limits: Arc<crate::limits::Limits>,
+    /// Metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
     seat_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     revocation_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -67,6 +69,7 @@ impl AppState {
                 config.rate_limit_ip,
                 config.rate_limit_license,
             )),
+            metrics: Arc::default(),
             seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
         })

@@ -339,6 +339,11 @@ impl Store {
         Ok(())
     }
 
+    /// Number of licenses.
+    pub fn license_count(&self) -> usize {
+        self.licenses.len()
+    }
+
     /// A license by id.
     pub fn license(&self, id: &str) -> ApiResult<Option<License>> {
         self.licenses.get(id)?.map(|b| from_json(&b)).transpose()

@@ -873,3 +873,45 @@ async fn rate_limits_per_ip_and_per_license_key() {
         "the refused call wrote nothing"
     );
 }
+
+#[tokio::test]
+async fn prometheus_metrics() {
+    let app = TestApp::new();
+    let (p, _) = app.product("acme", json!({ "max_machines": 5 })).await;
+    let l = app.license(&p, json!({})).await;
+    app.activate(l["key"].as_str().expect("key"), "m1").await;
+    app.activate(l["key"].as_str().expect("key"), "m2").await;
+    app.call(
+        "GET",
+        "/v1/licenses/lic_nope",
+        Some(&app.admin.clone()),
+        None,
+    )
+    .await;
+    let req = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .expect("req");
+    let resp = tower::ServiceExt::oneshot(licet_server::app(app.state.clone()), req)
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("licet_http_requests_total{method=\"POST\",route=\"/v1/client/activate\",status=\"201\"} 2"), "{text}");
+    assert!(
+        text.contains(
+            "licet_http_requests_total{method=\"GET\",route=\"/v1/licenses/{id}\",status=\"404\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("licet_http_request_duration_seconds_count{route=\"/v1/client/activate\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("licet_activations_total 2"), "{text}");
+    assert!(text.contains("licet_active_seats 2"), "{text}");
+    assert!(text.contains("licet_licenses 1"), "{text}");
+}

@@ -201,6 +201,7 @@ async fn activate(
         json!({ "license_id": license.id, "token_id": issued.token_id }),
     )?;
     s.store.commit().await?;
+    s.metrics.activation();
     Ok(token_answer(
         &s,
         StatusCode::CREATED,

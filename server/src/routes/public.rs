@@ -21,6 +21,30 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(health))
         .route("/v1/revocations", get(revocations))
         .route("/v1/keys", get(keys))
+        .route("/metrics", get(metrics))
+}
+
+async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
+    let now = s.clock.now();
+    let mut active = 0;
+    let mut policies = std::collections::HashMap::new();
+    for m in s.store.all_machines()? {
+        let Some(l) = s.store.license(&m.license_id)? else {
+            continue;
+        };
+        if !policies.contains_key(&l.policy_id) {
+            policies.insert(l.policy_id.clone(), s.store.policy(&l.policy_id)?);
+        }
+        if let Some(Some(p)) = policies.get(&l.policy_id) {
+            active += usize::from(crate::routes::client::alive(p, &m, now));
+        }
+    }
+    let licenses = s.store.license_count();
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(active, licenses),
+    )
+        .into_response())
 }
 
 async fn health(State(s): State<AppState>) -> Json<Value> {

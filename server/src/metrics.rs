@@ -1,0 +1,138 @@
+//! Prometheus text metrics: requests by route and status, a latency histogram per route,
+//! activations, and active seats (read from the store when scraped).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// Upper bounds of the latency buckets, seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The server's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    activations: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one request.
+    pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry(route.to_owned()).or_default();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    /// Counts a successful activation.
+    pub fn activation(&self) {
+        self.activations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, active_seats: usize, licenses: usize) -> String {
+        let mut out = String::new();
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str(
+            "# HELP licet_http_requests_total HTTP requests by method, route and status.\n",
+        );
+        out.push_str("# TYPE licet_http_requests_total counter\n");
+        if let Ok(r) = self.requests.lock() {
+            for ((m, route, status), n) in r.iter() {
+                let _ = writeln!(
+                    out,
+                    "licet_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    esc(route)
+                );
+            }
+        }
+        out.push_str("# HELP licet_http_request_duration_seconds Request latency by route.\n");
+        out.push_str("# TYPE licet_http_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for (route, h) in l.iter() {
+                let route = esc(route);
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "licet_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "licet_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "licet_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "licet_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        out.push_str("# HELP licet_activations_total Successful machine activations.\n# TYPE licet_activations_total counter\n");
+        let _ = writeln!(
+            out,
+            "licet_activations_total {}",
+            self.activations.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP licet_active_seats Machines holding a seat.\n# TYPE licet_active_seats gauge\n",
+        );
+        let _ = writeln!(out, "licet_active_seats {active_seats}");
+        out.push_str("# HELP licet_licenses Licenses in the store.\n# TYPE licet_licenses gauge\n");
+        let _ = writeln!(out, "licet_licenses {licenses}");
+        out
+    }
+}
+
+/// Middleware: times every request and counts it under its route template.
+pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let resp = next.run(req).await;
+    s.metrics.record(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}
