@@ -199,7 +199,8 @@ fn online_walk_then_restart() {
         None,
     );
     assert_eq!(s, 200);
-    let (_, list) = call(&a, "GET", &format!("{base}/v1/revocations"), None, None);
+    let (s, list) = call(&a, "GET", &format!("{base}/v1/revocations"), None, None);
+    assert_eq!(s, 200, "{list}");
     let list = URL_SAFE_NO_PAD
         .decode(list["list"].as_str().expect("list"))
         .expect("b64");

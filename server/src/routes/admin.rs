@@ -522,7 +522,7 @@ async fn delete_machine(
     if !caller.sees(&l.product_id) {
         return Err(ApiError::not_found("machine"));
     }
-    let _seat = s.lock_license(&l.id).await;
+    let seat = s.lock_license(&l.id).await;
     s.store.remove_machine(&m)?;
     s.audit(
         &caller.actor(),
@@ -531,6 +531,9 @@ async fn delete_machine(
         ip.text(),
         json!({ "license_id": l.id }),
     )?;
+    // The write is in the log; release the seats before waiting for the flush, so
+    // that concurrent activations of one license share flushes (group commit).
+    drop(seat);
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -147,7 +147,7 @@ async fn activate(
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
     let (license, product, policy) = usable_license(&s, &b.key)?;
-    let _seat = s.lock_license(&license.id).await;
+    let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let machines = s.store.machines(&license.id)?;
     let max = license.seats.unwrap_or(policy.max_machines) as usize;
@@ -200,6 +200,9 @@ async fn activate(
         ip.text(),
         json!({ "license_id": license.id, "token_id": issued.token_id }),
     )?;
+    // The write is in the log; release the seats before waiting for the flush, so
+    // that concurrent activations of one license share flushes (group commit).
+    drop(seat);
     s.store.commit().await?;
     s.metrics.activation();
     Ok(token_answer(
@@ -219,7 +222,7 @@ async fn heartbeat(
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
     let (license, product, policy) = usable_license(&s, &b.key)?;
-    let _seat = s.lock_license(&license.id).await;
+    let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let mut m = s
         .store
@@ -240,6 +243,9 @@ async fn heartbeat(
             ip.text(),
             json!({ "reason": "heartbeat_dead" }),
         )?;
+        // The write is in the log; release the seats before waiting for the flush, so
+        // that concurrent activations of one license share flushes (group commit).
+        drop(seat);
         s.store.commit().await?;
         return Err(ApiError::new(
             StatusCode::GONE,
@@ -252,6 +258,9 @@ async fn heartbeat(
     m.last_heartbeat = now;
     m.token_id = issued.token_id.clone();
     s.store.put_machine(&m)?;
+    // The write is in the log; release the seats before waiting for the flush, so
+    // that concurrent activations of one license share flushes (group commit).
+    drop(seat);
     s.store.commit().await?;
     Ok(token_answer(
         &s,
@@ -276,7 +285,7 @@ async fn deactivate(
             "no license with this key",
         )
     })?;
-    let _seat = s.lock_license(&l.id).await;
+    let seat = s.lock_license(&l.id).await;
     let m = s.store.machine(&l.id, &b.fingerprint)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -292,6 +301,9 @@ async fn deactivate(
         ip.text(),
         json!({ "license_id": l.id }),
     )?;
+    // The write is in the log; release the seats before waiting for the flush, so
+    // that concurrent activations of one license share flushes (group commit).
+    drop(seat);
     s.store.commit().await?;
     Ok(s.signed(StatusCode::OK, &json!({ "deactivated": true, "machine_id": m.id, "server_time": s.clock.now(), "nonce": b.nonce })))
 }

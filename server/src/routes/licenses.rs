@@ -328,7 +328,7 @@ async fn delete(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
     let l = load(&s, &caller, &id)?;
-    let _seat = s.lock_license(&l.id).await;
+    let seat = s.lock_license(&l.id).await;
     s.store.delete_license(&l)?;
     s.audit(
         &caller.actor(),
@@ -337,6 +337,9 @@ async fn delete(
         ip.text(),
         json!({}),
     )?;
+    // The write is in the log; release the seats before waiting for the flush, so
+    // that concurrent activations of one license share flushes (group commit).
+    drop(seat);
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

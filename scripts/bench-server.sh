@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Measures licet-server with wrk over loopback: activations/s (each one a durable write, with
+# group commit) and client validations/s, next to /healthz on the same server in the same run.
+#
+#   scripts/bench-server.sh [seconds per run, default 10] [connections, default 64]
+#
+# Needs wrk (Debian: apt-get install wrk), curl and python3. The machine's two cores are shared
+# by the server and wrk, so compare the ratios; the absolute numbers are context.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+CONNS=${2:-64}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+cargo build --release -q -p licet-server
+DATA=$(mktemp -d)
+OUT=$(mktemp)
+trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA" "$OUT"' EXIT
+LICET_LOG=warn ./target/release/licet-server --data "$DATA" --listen 127.0.0.1:0 \
+    --rate-limit-ip 0 --rate-limit-license 0 >"$OUT" 2>/dev/null &
+PID=$!
+for _ in $(seq 1 600); do grep -q '^listening on' "$OUT" 2>/dev/null && break; sleep 0.1; done
+URL="http://$(sed -n 's/^listening on //p' "$OUT")"
+ADMIN=$(grep -o 'lk_[A-Za-z0-9_]*' "$OUT")
+
+post() { curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$2" "$URL$1"; }
+field() { python3 -c "import sys, json; print(json.load(sys.stdin)['$1'])"; }
+PRODUCT=$(post /v1/products '{"code":"bench","name":"Bench"}' | field id)
+post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"many\",\"max_machines\":100000,\"entitlements\":[\"pro\"]}" >/dev/null
+KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\"}" | field key)
+curl -sf -H 'content-type: application/json' -d "{\"key\":\"$KEY\",\"fingerprint\":\"validated-machine\"}" "$URL/v1/client/activate" >/dev/null
+
+LUA=$(mktemp -d)
+cat >"$LUA/activate.lua" <<LUA
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"key":"$KEY","fingerprint":"fp-%d-%d"}', tid, n)
+  return wrk.format("POST", "/v1/client/activate", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+cat >"$LUA/validate.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"key":"$KEY","fingerprint":"validated-machine","entitlements":["pro"]}'
+LUA
+
+run() { # name, script or "", path
+    local name=$1 script=$2 path=$3 args=()
+    [ -n "$script" ] && args=(-s "$LUA/$script")
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "${args[@]}" "$URL$path" >"$LUA/$name.txt"
+    local rps p50 p99 non2xx
+    rps=$(awk '/Requests\/sec/ {print $2}' "$LUA/$name.txt")
+    p50=$(awk '$1 == "50%" {print $2}' "$LUA/$name.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$LUA/$name.txt")
+    non2xx=$(awk '/Non-2xx/ {print $5}' "$LUA/$name.txt")
+    echo "$name $rps $p50 $p99 ${non2xx:-0}"
+}
+echo "wrk -t2 -c$CONNS -d${SECS}s on $(nproc) cores, server and load generator sharing them"
+RESULTS=$( run healthz "" /healthz; run validate validate.lua /v1/client/validate; run activate activate.lua /v1/client/activate )
+BASE=$(echo "$RESULTS" | awk '$1 == "healthz" {print $2}')
+echo
+echo "| endpoint | requests/s | ratio to /healthz | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|"
+echo "$RESULTS" | while read -r name rps p50 p99 non2xx; do
+    ratio=$(python3 -c "print(f'{$rps / $BASE:.2f}')")
+    echo "| $name | $rps | ${ratio}× | $p50 | $p99 | $non2xx |"
+done
+MACHINES=$(curl -sf -H "Authorization: Bearer $ADMIN" "$URL/metrics" | awk '/^licet_activations_total/ {print $2}')
+echo
+echo "activations recorded by the server: $MACHINES"
+rm -rf "$LUA"
