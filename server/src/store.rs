@@ -11,6 +11,7 @@
 //! | `license_keys` | license key | license id (uniqueness index, lookup) |
 //! | `machines` | license id `\0` fingerprint | [`Machine`] |
 //! | `machine_ids` | machine id | license id `\0` fingerprint (lookup) |
+//! | `machine_counts` | license id | number of machines (be u64), kept with `machines` in one transaction |
 //! | `api_keys` | key id | [`ApiKey`] |
 //! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
 //! | `audit` | sequence (be u64) | [`AuditEvent`], append-only |
@@ -44,6 +45,7 @@ pub struct Store {
     license_keys: sled::Tree,
     machines: sled::Tree,
     machine_ids: sled::Tree,
+    machine_counts: sled::Tree,
     api_keys: sled::Tree,
     usage: sled::Tree,
     audit: sled::Tree,
@@ -119,6 +121,7 @@ impl Store {
             license_keys: t("license_keys")?,
             machines: t("machines")?,
             machine_ids: t("machine_ids")?,
+            machine_counts: t("machine_counts")?,
             api_keys: t("api_keys")?,
             usage: t("usage")?,
             audit: t("audit")?,
@@ -326,10 +329,12 @@ impl Store {
             &self.license_keys,
             &self.machines,
             &self.machine_ids,
+            &self.machine_counts,
         )
-            .transaction(|(licenses, keys, ms, ids)| {
+            .transaction(|(licenses, keys, ms, ids, counts)| {
                 licenses.remove(l.id.as_bytes())?;
                 keys.remove(l.key.as_bytes())?;
+                counts.remove(l.id.as_bytes())?;
                 for m in &machines {
                     ms.remove(machine_key(&m.license_id, &m.fingerprint))?;
                     ids.remove(m.id.as_bytes())?;
@@ -419,22 +424,41 @@ impl Store {
     pub fn put_machine(&self, m: &Machine) -> ApiResult<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let value = to_json(m)?;
-        (&self.machines, &self.machine_ids).transaction(|(ms, ids)| {
-            ms.insert(key.clone(), value.clone())?;
-            ids.insert(m.id.as_bytes(), key.clone())?;
-            Ok::<_, ConflictableTransactionError<ApiError>>(())
-        })?;
+        (&self.machines, &self.machine_ids, &self.machine_counts).transaction(
+            |(ms, ids, counts)| {
+                if ms.insert(key.clone(), value.clone())?.is_none() {
+                    bump(counts, &m.license_id, 1)?;
+                }
+                ids.insert(m.id.as_bytes(), key.clone())?;
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            },
+        )?;
         Ok(())
     }
 
     /// Removes a machine; whether it existed.
     pub fn remove_machine(&self, m: &Machine) -> ApiResult<bool> {
         let key = machine_key(&m.license_id, &m.fingerprint);
-        let existed = (&self.machines, &self.machine_ids).transaction(|(ms, ids)| {
-            ids.remove(m.id.as_bytes())?;
-            Ok::<_, ConflictableTransactionError<ApiError>>(ms.remove(key.clone())?.is_some())
-        })?;
+        let existed = (&self.machines, &self.machine_ids, &self.machine_counts).transaction(
+            |(ms, ids, counts)| {
+                ids.remove(m.id.as_bytes())?;
+                let existed = ms.remove(key.clone())?.is_some();
+                if existed {
+                    bump(counts, &m.license_id, -1)?;
+                }
+                Ok::<_, ConflictableTransactionError<ApiError>>(existed)
+            },
+        )?;
         Ok(existed)
+    }
+
+    /// Number of machines of a license, without reading them.
+    pub fn machine_count(&self, license_id: &str) -> ApiResult<u64> {
+        Ok(self
+            .machine_counts
+            .get(license_id)?
+            .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// Every machine (for culling and metrics).
@@ -564,6 +588,21 @@ impl Store {
     pub fn revocation_list(&self) -> ApiResult<Option<Vec<u8>>> {
         Ok(self.revocations.get("list")?.map(|v| v.to_vec()))
     }
+}
+
+/// Adds `delta` to a license's machine count inside a transaction.
+fn bump(
+    counts: &sled::transaction::TransactionalTree,
+    license_id: &str,
+    delta: i64,
+) -> Result<(), ConflictableTransactionError<ApiError>> {
+    let n = counts
+        .get(license_id.as_bytes())?
+        .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+        .map_or(0, u64::from_be_bytes);
+    let n = n.saturating_add_signed(delta);
+    counts.insert(license_id.as_bytes(), &n.to_be_bytes())?;
+    Ok(())
 }
 
 /// Group commit: the first writer to need a flush performs it for everyone waiting.

@@ -149,29 +149,31 @@ async fn activate(
     let (license, product, policy) = usable_license(&s, &b.key)?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
-    let machines = s.store.machines(&license.id)?;
-    let max = license.seats.unwrap_or(policy.max_machines) as usize;
-    let existing = machines
-        .iter()
-        .find(|m| m.fingerprint == b.fingerprint)
-        .cloned();
-    let others_alive = machines
-        .iter()
-        .filter(|m| m.fingerprint != b.fingerprint && alive(&policy, m, now))
-        .count();
+    let max = u64::from(license.seats.unwrap_or(policy.max_machines));
+    let existing = s.store.machine(&license.id, &b.fingerprint)?;
     let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
-    if !reuses_seat && others_alive >= max {
-        return Err(ApiError::conflict(
-            "too_many_machines",
-            format!("the license allows {max} machine(s) and all are in use"),
-        ));
-    }
-    // Dead floating machines give their seats back as soon as anyone needs them.
-    for dead in machines
-        .iter()
-        .filter(|m| m.fingerprint != b.fingerprint && !alive(&policy, m, now))
-    {
-        s.store.remove_machine(dead)?;
+    if !reuses_seat {
+        // The count is kept with the machines, so a seat check does not read them all.
+        let others = |count: u64| count.saturating_sub(u64::from(existing.is_some()));
+        let mut taken = others(s.store.machine_count(&license.id)?);
+        if taken >= max && policy.floating {
+            // Dead floating machines give their seats back as soon as anyone needs them.
+            for dead in s
+                .store
+                .machines(&license.id)?
+                .iter()
+                .filter(|m| m.fingerprint != b.fingerprint && !alive(&policy, m, now))
+            {
+                s.store.remove_machine(dead)?;
+            }
+            taken = others(s.store.machine_count(&license.id)?);
+        }
+        if taken >= max {
+            return Err(ApiError::conflict(
+                "too_many_machines",
+                format!("the license allows {max} machine(s) and all are in use"),
+            ));
+        }
     }
     let mut m = existing.unwrap_or_else(|| Machine {
         id: random_id("mch_"),
