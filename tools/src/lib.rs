@@ -37,6 +37,8 @@ enum Command {
     Inspect(InspectArgs),
     /// Create or extend a signed revocation list.
     Revoke(RevokeArgs),
+    /// Manage a licet-server: products, policies, licenses, machines, API keys.
+    Server(Box<cmd::server::ServerArgs>),
 }
 
 /// Runs a parsed command line.
@@ -47,5 +49,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Revoke(a) => cmd::revoke::run(a),
+        Command::Server(a) => cmd::server::run(*a),
     }
 }

@@ -4,6 +4,7 @@ pub mod inspect;
 pub mod issue;
 pub mod keygen;
 pub mod revoke;
+pub mod server;
 pub mod verify;
 
 use anyhow::{Context, Result};

@@ -1,0 +1,477 @@
+//! `licet server …`: manage a licet-server over its native API (`LICET_URL`, `LICET_API_KEY`).
+//!
+//! Exit codes: 0 success, 1 the server refused the request (its error code is printed), 2 usage,
+//! connection or I/O error.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::{io, time};
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Base URL of the server.
+    #[arg(
+        long,
+        env = "LICET_URL",
+        default_value = "http://127.0.0.1:47293",
+        global = true
+    )]
+    url: String,
+    /// API key (`lk_…`).
+    #[arg(long, env = "LICET_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
+    /// Print the server's JSON answers.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Products.
+    #[command(subcommand)]
+    Products(Products),
+    /// Policies (how licenses may be used).
+    #[command(subcommand)]
+    Policies(Policies),
+    /// Licenses.
+    #[command(subcommand)]
+    Licenses(Licenses),
+    /// Activated machines.
+    #[command(subcommand)]
+    Machines(Machines),
+    /// API keys.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Debug, Subcommand)]
+enum Products {
+    /// List products.
+    List,
+    /// Show one product.
+    Show { id: String },
+    /// Create a product.
+    Create {
+        /// Identifier written into tokens (`acme-pro`).
+        #[arg(long)]
+        code: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// License key format (`X` = random character).
+        #[arg(long)]
+        key_format: Option<String>,
+        /// License key prefix.
+        #[arg(long)]
+        key_prefix: Option<String>,
+        /// Longest token lifetime, seconds.
+        #[arg(long)]
+        token_lifetime: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Policies {
+    /// List policies.
+    List {
+        #[arg(long)]
+        product: Option<String>,
+    },
+    /// Create a policy (the first of a product becomes its default).
+    Create {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        name: String,
+        /// Floating seats (freed when heartbeats stop).
+        #[arg(long)]
+        floating: bool,
+        #[arg(long, default_value_t = 1)]
+        max_machines: u32,
+        /// License duration, days.
+        #[arg(long)]
+        days: Option<u64>,
+        /// Entitlement; repeatable.
+        #[arg(long = "entitlement")]
+        entitlements: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Licenses {
+    /// List licenses.
+    List {
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one license.
+    Show { id: String },
+    /// Create one license (or `--count N`).
+    Create {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        policy: Option<String>,
+        #[arg(long, value_parser = ["trial", "subscription", "lifetime"])]
+        kind: Option<String>,
+        /// Expiry (unix seconds, YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        seats: Option<u32>,
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        #[arg(long = "entitlement")]
+        entitlements: Vec<String>,
+        /// Create this many (bulk).
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Suspend a license.
+    Suspend { id: String },
+    /// Reinstate a suspended license.
+    Reinstate { id: String },
+    /// Revoke a license (final; published in the revocation list).
+    Revoke { id: String },
+    /// Renew a license by its policy's duration, or by `--days`.
+    Renew {
+        id: String,
+        #[arg(long)]
+        days: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Machines {
+    /// List the machines of a license.
+    List { license: String },
+    /// Show one machine.
+    Show { id: String },
+    /// Deactivate a machine (frees its seat).
+    Deactivate { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum Keys {
+    /// List API keys.
+    List,
+    /// Create an API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["read_only", "read_write", "admin"])]
+        scope: String,
+        /// Limit the key to one product.
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long)]
+        daily_quota: Option<u64>,
+    },
+    /// Revoke an API key.
+    Revoke { id: String },
+    /// Replace an API key with a new one (the old one is revoked).
+    Rotate { id: String },
+}
+
+struct Client {
+    agent: ureq::Agent,
+    url: String,
+    key: String,
+}
+
+enum Answer {
+    Ok(Value),
+    Refused(Value),
+}
+
+impl Client {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Answer> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("authorization", format!("Bearer {}", self.key));
+        let resp = match body {
+            Some(b) => self.agent.run(
+                req.header("content-type", "application/json")
+                    .body(serde_json::to_vec(&b)?)?,
+            ),
+            None => self.agent.run(req.body(())?),
+        };
+        let mut resp = resp.with_context(|| format!("{url}: cannot reach the server"))?;
+        let status = resp.status();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let v: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(json!({ "raw": text }))
+        };
+        if status.is_success() {
+            Ok(Answer::Ok(v))
+        } else if status.is_client_error() {
+            Ok(Answer::Refused(v))
+        } else {
+            bail!(
+                "{url}: server error {status}: {}",
+                v["error"]["message"].as_str().unwrap_or("no detail")
+            )
+        }
+    }
+}
+
+pub fn run(a: ServerArgs) -> Result<ExitCode> {
+    let key = a
+        .api_key
+        .clone()
+        .context("--api-key or LICET_API_KEY: required")?;
+    let client = Client {
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into(),
+        url: a.url.clone(),
+        key,
+    };
+    let (method, path, body, shape): (&str, String, Option<Value>, Shape) = match a.what {
+        What::Products(p) => match p {
+            Products::List => (
+                "GET",
+                "/v1/products".into(),
+                None,
+                Shape::List(&["id", "code", "name", "numeric_id"]),
+            ),
+            Products::Show { id } => ("GET", format!("/v1/products/{id}"), None, Shape::One),
+            Products::Create {
+                code,
+                name,
+                key_format,
+                key_prefix,
+                token_lifetime,
+            } => {
+                let mut b = json!({ "code": code, "name": name });
+                put(&mut b, "key_format", key_format.map(Value::from));
+                put(&mut b, "key_prefix", key_prefix.map(Value::from));
+                put(&mut b, "token_lifetime", token_lifetime.map(Value::from));
+                ("POST", "/v1/products".into(), Some(b), Shape::One)
+            }
+        },
+        What::Policies(p) => match p {
+            Policies::List { product } => {
+                let q = product
+                    .map(|p| format!("?product_id={p}"))
+                    .unwrap_or_default();
+                (
+                    "GET",
+                    format!("/v1/policies{q}"),
+                    None,
+                    Shape::List(&["id", "product_id", "name", "floating", "max_machines"]),
+                )
+            }
+            Policies::Create {
+                product,
+                name,
+                floating,
+                max_machines,
+                days,
+                entitlements,
+            } => {
+                let mut b = json!({ "product_id": product, "name": name, "floating": floating, "max_machines": max_machines, "entitlements": entitlements });
+                put(&mut b, "duration", days.map(|d| Value::from(d * 86_400)));
+                ("POST", "/v1/policies".into(), Some(b), Shape::One)
+            }
+        },
+        What::Licenses(l) => match l {
+            Licenses::List { product, status } => {
+                let mut q = vec!["limit=100".to_owned()];
+                q.extend(product.map(|p| format!("product_id={p}")));
+                q.extend(status.map(|s| format!("status={s}")));
+                (
+                    "GET",
+                    format!("/v1/licenses?{}", q.join("&")),
+                    None,
+                    Shape::List(&["id", "key", "status", "kind", "expires_at"]),
+                )
+            }
+            Licenses::Show { id } => ("GET", format!("/v1/licenses/{id}"), None, Shape::One),
+            Licenses::Create {
+                product,
+                policy,
+                kind,
+                expires,
+                seats,
+                domains,
+                entitlements,
+                count,
+            } => {
+                let mut b = json!({ "product_id": product, "domains": domains, "entitlements": entitlements });
+                put(&mut b, "policy_id", policy.map(Value::from));
+                put(&mut b, "kind", kind.map(Value::from));
+                put(&mut b, "seats", seats.map(Value::from));
+                if let Some(e) = expires {
+                    b["expires_at"] = json!(time::parse("--expires", &e)?);
+                }
+                match count {
+                    Some(n) => (
+                        "POST",
+                        "/v1/licenses/bulk".into(),
+                        Some(json!({ "count": n, "license": b })),
+                        Shape::Bulk,
+                    ),
+                    None => ("POST", "/v1/licenses".into(), Some(b), Shape::One),
+                }
+            }
+            Licenses::Suspend { id } => (
+                "POST",
+                format!("/v1/licenses/{id}/suspend"),
+                None,
+                Shape::One,
+            ),
+            Licenses::Reinstate { id } => (
+                "POST",
+                format!("/v1/licenses/{id}/reinstate"),
+                None,
+                Shape::One,
+            ),
+            Licenses::Revoke { id } => (
+                "POST",
+                format!("/v1/licenses/{id}/revoke"),
+                None,
+                Shape::One,
+            ),
+            Licenses::Renew { id, days } => {
+                let body = days.map(|d| json!({ "duration": d * 86_400 }));
+                ("POST", format!("/v1/licenses/{id}/renew"), body, Shape::One)
+            }
+        },
+        What::Machines(m) => match m {
+            Machines::List { license } => (
+                "GET",
+                format!("/v1/licenses/{license}/machines"),
+                None,
+                Shape::List(&["id", "fingerprint", "hostname", "last_heartbeat"]),
+            ),
+            Machines::Show { id } => ("GET", format!("/v1/machines/{id}"), None, Shape::One),
+            Machines::Deactivate { id } => (
+                "DELETE",
+                format!("/v1/machines/{id}"),
+                None,
+                Shape::Done("deactivated"),
+            ),
+        },
+        What::Keys(k) => match k {
+            Keys::List => (
+                "GET",
+                "/v1/api-keys".into(),
+                None,
+                Shape::List(&["id", "name", "scope", "product_id", "revoked_at"]),
+            ),
+            Keys::Create {
+                name,
+                scope,
+                product,
+                daily_quota,
+            } => {
+                let mut b = json!({ "name": name, "scope": scope });
+                put(&mut b, "product_id", product.map(Value::from));
+                put(&mut b, "daily_quota", daily_quota.map(Value::from));
+                ("POST", "/v1/api-keys".into(), Some(b), Shape::One)
+            }
+            Keys::Revoke { id } => (
+                "DELETE",
+                format!("/v1/api-keys/{id}"),
+                None,
+                Shape::Done("revoked"),
+            ),
+            Keys::Rotate { id } => (
+                "POST",
+                format!("/v1/api-keys/{id}/rotate"),
+                None,
+                Shape::One,
+            ),
+        },
+    };
+    match client.call(method, &path, body)? {
+        Answer::Ok(v) => {
+            io::print(&render(&v, &shape, a.json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Answer::Refused(v) => {
+            if a.json {
+                io::print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+            } else {
+                io::print(&format!(
+                    "refused: {} ({})\n",
+                    v["error"]["code"].as_str().unwrap_or("unknown"),
+                    v["error"]["message"].as_str().unwrap_or("")
+                ))?;
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+enum Shape {
+    One,
+    List(&'static [&'static str]),
+    Bulk,
+    Done(&'static str),
+}
+
+fn put(b: &mut Value, key: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        b[key] = v;
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render(v: &Value, shape: &Shape, json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    }
+    match shape {
+        Shape::One => match v.as_object() {
+            Some(o) => o
+                .iter()
+                .map(|(k, v)| format!("{k}: {}\n", cell(v)))
+                .collect(),
+            None => format!("{}\n", cell(v)),
+        },
+        Shape::List(cols) => {
+            let mut out = cols.join("\t") + "\n";
+            for item in v["items"].as_array().into_iter().flatten() {
+                out += &cols
+                    .iter()
+                    .map(|c| cell(&item[*c]))
+                    .collect::<Vec<_>>()
+                    .join("\t");
+                out.push('\n');
+            }
+            out
+        }
+        Shape::Bulk => {
+            let mut out = format!("created {}\n", cell(&v["created"]));
+            for item in v["items"].as_array().into_iter().flatten() {
+                out += &format!("{}\t{}\n", cell(&item["id"]), cell(&item["key"]));
+            }
+            out
+        }
+        Shape::Done(what) => format!("{what}\n"),
+    }
+}

@@ -1,0 +1,198 @@
+//! `licet server …` against a real licet-server (its router, on a loopback port, over a real
+//! sled store), as a vendor drives it with `LICET_URL` and `LICET_API_KEY`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use licet_issuer::{KeySpec, SigningKey};
+use licet_server::clock::SystemClock;
+use licet_server::keys::ServerKeys;
+use licet_server::store::Store;
+use licet_server::{AppState, Config};
+use serde_json::Value;
+
+/// Starts the server on a free port in a background thread; returns its URL and admin key.
+fn start_server(dir: &Path) -> (String, String) {
+    let keys = ServerKeys::new(
+        SigningKey::generate(KeySpec::Ed25519).expect("ed25519"),
+        SigningKey::generate(KeySpec::RsaPkcs1(2048)).expect("rsa"),
+    )
+    .expect("keys");
+    let store = Store::open(&dir.join("db")).expect("store");
+    let state = AppState::new(
+        store,
+        Arc::new(keys),
+        Arc::new(SystemClock),
+        Config::default(),
+    )
+    .expect("state");
+    let admin = licet_server::bootstrap_admin_key(&state)
+        .expect("bootstrap")
+        .expect("key");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(
+                listener,
+                licet_server::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("serve");
+        });
+    });
+    (format!("http://{addr}"), admin)
+}
+
+struct Cli<'a> {
+    url: &'a str,
+    key: &'a str,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_licet"))
+            .arg("server")
+            .args(args)
+            .env("LICET_URL", self.url)
+            .env("LICET_API_KEY", self.key)
+            .output()
+            .expect("licet runs")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let o = self.run(&all);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).expect("json")
+    }
+}
+
+#[test]
+fn manage_a_server_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+
+    let product = cli.json(&[
+        "products", "create", "--code", "acme-pro", "--name", "Acme Pro",
+    ]);
+    let pid = product["id"].as_str().expect("id");
+    cli.json(&[
+        "policies",
+        "create",
+        "--product",
+        pid,
+        "--name",
+        "std",
+        "--max-machines",
+        "2",
+        "--days",
+        "30",
+        "--entitlement",
+        "pro",
+    ]);
+    let list = cli.json(&["products", "list"]);
+    assert_eq!(list["items"][0]["code"], "acme-pro");
+
+    let license = cli.json(&[
+        "licenses",
+        "create",
+        "--product",
+        pid,
+        "--domain",
+        "example.com",
+    ]);
+    let lid = license["id"].as_str().expect("id");
+    assert_eq!(license["status"], "active");
+    let bulk = cli.json(&[
+        "licenses",
+        "create",
+        "--product",
+        pid,
+        "--count",
+        "3",
+        "--kind",
+        "trial",
+    ]);
+    assert_eq!(bulk["created"], 3);
+    let all = cli.json(&["licenses", "list", "--product", pid]);
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(4));
+
+    assert_eq!(
+        cli.json(&["licenses", "suspend", lid])["status"],
+        "suspended"
+    );
+    assert_eq!(
+        cli.json(&["licenses", "reinstate", lid])["status"],
+        "active"
+    );
+    assert_eq!(cli.json(&["licenses", "revoke", lid])["status"], "revoked");
+    assert_eq!(cli.json(&["licenses", "show", lid])["status"], "revoked");
+
+    // The server's refusal: exit 1 with its code.
+    let o = cli.run(&["licenses", "reinstate", lid]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("refused: revoked"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = cli.run(&["licenses", "show", "lic_missing"]);
+    assert_eq!(o.status.code(), Some(1));
+
+    let machines = cli.json(&["machines", "list", lid]);
+    assert_eq!(machines["items"].as_array().map(Vec::len), Some(0));
+
+    // Keys: a read-only key cannot create; revoked keys stop working.
+    let ro = cli.json(&["keys", "create", "--name", "ro", "--scope", "read_only"]);
+    let ro_key = ro["key"].as_str().expect("key");
+    let ro_cli = Cli {
+        url: &url,
+        key: ro_key,
+    };
+    assert_eq!(
+        ro_cli.json(&["products", "list"])["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let o = ro_cli.run(&["products", "create", "--code", "x", "--name", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = cli.run(&["keys", "revoke", ro["id"].as_str().expect("id")]);
+    assert!(o.status.success());
+    assert_eq!(ro_cli.run(&["products", "list"]).status.code(), Some(1));
+
+    // Text output is a table.
+    let o = cli.run(&["licenses", "list"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("id\tkey\tstatus"), "{text}");
+    assert_eq!(text.lines().count(), 5);
+
+    // No server, or no key: exit 2.
+    let nowhere = Cli {
+        url: "http://127.0.0.1:9",
+        key: &admin,
+    };
+    assert_eq!(nowhere.run(&["products", "list"]).status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["server", "products", "list"])
+        .env_remove("LICET_API_KEY")
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+}
