@@ -125,6 +125,22 @@ impl From<sled::transaction::TransactionError<ApiError>> for ApiError {
     }
 }
 
+/// The error body, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable code and a human message.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code (`invalid_field`, `too_many_machines`, …).
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
 /// The result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 

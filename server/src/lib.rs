@@ -40,8 +40,10 @@ use crate::model::Scope;
 /// errors for unknown routes and for panics.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
-        .merge(routes::router())
+    let (router, api) = routes::router().split_for_parts();
+    let api = Arc::new(openapi(api));
+    router
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))
@@ -61,6 +63,35 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
+}
+
+/// Completes the document the routes produced: title, version, the bearer scheme.
+fn openapi(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    api.info = utoipa::openapi::InfoBuilder::new()
+        .title("licet-server")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Online activation, heartbeats and floating seats, revocation lists and key publication for licet tokens. \
+             Errors are `{\"error\": {\"code\", \"message\"}}`; see docs/server.md.",
+        ))
+        .build();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("an API key `lk_…` or a JWT minted from one"))
+                .build(),
+        ),
+    );
+    api
+}
+
+/// The OpenAPI document of the server.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi(routes::router().split_for_parts().1)
 }
 
 #[derive(Clone, Copy, Debug)]

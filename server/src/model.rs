@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A product: what licenses are for.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Product {
     /// `prd_…`.
     pub id: String,
@@ -29,7 +29,7 @@ pub struct Product {
 }
 
 /// How a license may be used.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Policy {
     /// `pol_…`.
     pub id: String,
@@ -60,7 +60,7 @@ pub struct Policy {
 }
 
 /// License status as stored; `expired` is derived from the expiry when shown.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LicenseStatus {
     /// Usable.
@@ -74,7 +74,7 @@ pub enum LicenseStatus {
 }
 
 /// License kind.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Evaluation.
@@ -96,7 +96,7 @@ impl From<Kind> for licet_verifier::LicenseKind {
 }
 
 /// A license.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct License {
     /// `lic_…`.
     pub id: String,
@@ -137,7 +137,7 @@ impl License {
 }
 
 /// An activated machine.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Machine {
     /// `mch_…`.
     pub id: String,
@@ -162,7 +162,9 @@ pub struct Machine {
 }
 
 /// What an API key may do.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Read only.
@@ -174,7 +176,7 @@ pub enum Scope {
 }
 
 /// A stored API key: only the hash of the secret is kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ApiKey {
     /// `key_…`: also the public part of the key.
     pub id: String,
@@ -195,7 +197,7 @@ pub struct ApiKey {
 }
 
 /// One entry of the append-only audit log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// Position in the log.
     pub seq: u64,

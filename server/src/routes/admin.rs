@@ -1,12 +1,12 @@
 //! Admin resources: products, policies, machines, API keys, minted JWTs and the audit log.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Body, ClientIp, OptionalBody, Q, page_limit};
 use crate::auth::{Caller, mint, new_api_key};
@@ -15,27 +15,19 @@ use crate::ids::{format_is_strong, random_id};
 use crate::model::{Policy, Product, Scope};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/products", post(create_product).get(list_products))
-        .route(
-            "/v1/products/{id}",
-            get(get_product)
-                .patch(update_product)
-                .delete(delete_product),
-        )
-        .route("/v1/policies", post(create_policy).get(list_policies))
-        .route(
-            "/v1/policies/{id}",
-            get(get_policy).patch(update_policy).delete(delete_policy),
-        )
-        .route("/v1/machines/{id}", get(get_machine).delete(delete_machine))
-        .route("/v1/api-keys", post(create_api_key).get(list_api_keys))
-        .route("/v1/api-keys/{id}", get(get_api_key).delete(revoke_api_key))
-        .route("/v1/api-keys/{id}/rotate", post(rotate_api_key))
-        .route("/v1/api-keys/{id}/usage", get(api_key_usage))
-        .route("/v1/auth/token", post(mint_token))
-        .route("/v1/audit", get(audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(create_policy, list_policies))
+        .routes(routes!(get_policy, update_policy, delete_policy))
+        .routes(routes!(get_machine, delete_machine))
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(get_api_key, revoke_api_key))
+        .routes(routes!(rotate_api_key))
+        .routes(routes!(api_key_usage))
+        .routes(routes!(mint_token))
+        .routes(routes!(audit))
 }
 
 /// Default lifetime of tokens issued by the server: 30 days.
@@ -74,7 +66,7 @@ fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
 
 // ----- products
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateProduct {
     code: String,
@@ -95,6 +87,7 @@ fn default_lifetime() -> u64 {
     DEFAULT_TOKEN_LIFETIME
 }
 
+#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = Product), (status = 409, description = "duplicate code", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn create_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -144,6 +137,7 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
+#[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let items: Vec<Product> = s
         .store
@@ -165,6 +159,7 @@ pub(crate) fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult
     Ok(p)
 }
 
+#[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn get_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -173,7 +168,7 @@ async fn get_product(
     Ok(Json(load_product(&s, &caller, &id)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateProduct {
     name: Option<String>,
@@ -183,6 +178,7 @@ struct UpdateProduct {
     default_policy_id: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn update_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -241,6 +237,7 @@ async fn update_product(
     Ok(Json(p))
 }
 
+#[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "licenses remain", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn delete_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -263,7 +260,7 @@ async fn delete_product(
 
 // ----- policies
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreatePolicy {
     product_id: String,
@@ -325,6 +322,7 @@ fn check_policy(p: &Policy) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = Policy), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn create_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -366,12 +364,14 @@ async fn create_policy(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PolicyFilter {
     product_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PolicyFilter), responses((status = 200, description = "`{items: [Policy]}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn list_policies(
     State(s): State<AppState>,
     caller: Caller,
@@ -397,6 +397,7 @@ pub(crate) fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<
     Ok(p)
 }
 
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn get_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -405,7 +406,7 @@ async fn get_policy(
     Ok(Json(load_policy(&s, &caller, &id)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdatePolicy {
     name: Option<String>,
@@ -420,6 +421,7 @@ struct UpdatePolicy {
     hwid_locked: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn update_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -457,6 +459,7 @@ async fn update_policy(
     Ok(Json(p))
 }
 
+#[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "in use", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn delete_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -485,6 +488,7 @@ async fn delete_policy(
 
 // ----- machines
 
+#[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = crate::model::Machine), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn get_machine(
     State(s): State<AppState>,
     caller: Caller,
@@ -504,6 +508,7 @@ async fn get_machine(
     Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
 }
 
+#[utoipa::path(delete, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deactivated"), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn delete_machine(
     State(s): State<AppState>,
     caller: Caller,
@@ -540,7 +545,7 @@ async fn delete_machine(
 
 // ----- API keys
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateApiKey {
     name: String,
@@ -556,6 +561,7 @@ fn key_view(k: &crate::model::ApiKey) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateApiKey, responses((status = 201, description = "the key record with the full `key`, shown only here", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn create_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -589,12 +595,14 @@ async fn create_api_key(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, description = "`{items: [key]}` (never the secret)", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn list_api_keys(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Scope::Admin)?;
     let items: Vec<Value> = s.store.api_keys()?.iter().map(key_view).collect();
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(get, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn get_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -608,6 +616,7 @@ async fn get_api_key(
     Ok(Json(key_view(&k)))
 }
 
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "revoked"), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn revoke_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -635,6 +644,7 @@ async fn revoke_api_key(
 }
 
 /// Rotation: a new key with the same name, scope and limits; the old one is revoked.
+#[utoipa::path(post, path = "/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 201, description = "the new key, shown only here; the old one is revoked", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn rotate_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -676,6 +686,7 @@ async fn rotate_api_key(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
+#[utoipa::path(get, path = "/v1/api-keys/{id}/usage", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "requests per day", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn api_key_usage(
     State(s): State<AppState>,
     caller: Caller,
@@ -702,12 +713,13 @@ async fn api_key_usage(
 
 // ----- JWTs
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MintRequest {
     ttl: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/v1/auth/token", tag = "auth", request_body(content = Option<MintRequest>, description = "optional `ttl` in seconds"), responses((status = 200, description = "`{token, token_type, expires_at}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn mint_token(
     State(s): State<AppState>,
     caller: Caller,
@@ -733,8 +745,9 @@ async fn mint_token(
 
 // ----- audit
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditFilter {
     action: Option<String>,
     subject: Option<String>,
@@ -745,6 +758,7 @@ struct AuditFilter {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter), responses((status = 200, description = "a page of events: `{items, next}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn audit(
     State(s): State<AppState>,
     caller: Caller,

@@ -2,14 +2,14 @@
 //! validate. Answers a client may cache are signed (`Licet-Signature`), carry the server time and
 //! echo the client's nonce.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
 use licet_verifier::text::encode_text;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Body, ClientIp, Q};
 use crate::auth::Caller;
@@ -18,12 +18,12 @@ use crate::ids::random_id;
 use crate::model::{License, LicenseStatus, Machine, Policy, Product};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/client/activate", post(activate))
-        .route("/v1/client/heartbeat", post(heartbeat))
-        .route("/v1/client/deactivate", post(deactivate))
-        .route("/v1/client/validate", post(validate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(activate))
+        .routes(routes!(heartbeat))
+        .routes(routes!(deactivate))
+        .routes(routes!(validate))
 }
 
 /// Longest fingerprint accepted, in bytes.
@@ -31,7 +31,7 @@ const MAX_FINGERPRINT: usize = 256;
 /// Longest nonce echoed, in bytes.
 const MAX_NONCE: usize = 128;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MachineRequest {
     key: String,
@@ -140,6 +140,7 @@ fn token_answer(
     )
 }
 
+#[utoipa::path(post, path = "/v1/client/activate", tag = "client", request_body = MachineRequest, responses((status = 201, description = "signed: `{token, token_id, expires_at, machine, heartbeat, server_time, nonce}`", body = serde_json::Value), (status = 403, description = "revoked, suspended or expired", body = crate::error::ErrorBody), (status = 404, description = "license_not_found", body = crate::error::ErrorBody), (status = 409, description = "too_many_machines", body = crate::error::ErrorBody), (status = 429, description = "rate_limited", body = crate::error::ErrorBody)))]
 async fn activate(
     State(s): State<AppState>,
     ip: ClientIp,
@@ -217,6 +218,7 @@ async fn activate(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/client/heartbeat", tag = "client", request_body = MachineRequest, responses((status = 200, description = "signed: a refreshed token", body = serde_json::Value), (status = 404, description = "license_not_found, machine_not_found", body = crate::error::ErrorBody), (status = 410, description = "heartbeat_dead", body = crate::error::ErrorBody)))]
 async fn heartbeat(
     State(s): State<AppState>,
     ip: ClientIp,
@@ -274,6 +276,7 @@ async fn heartbeat(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/client/deactivate", tag = "client", request_body = MachineRequest, responses((status = 200, description = "signed: `{deactivated, machine_id, server_time, nonce}`", body = serde_json::Value), (status = 404, description = "license_not_found, machine_not_found", body = crate::error::ErrorBody)))]
 async fn deactivate(
     State(s): State<AppState>,
     ip: ClientIp,
@@ -311,8 +314,9 @@ async fn deactivate(
 }
 
 /// What a validation asks about.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ValidateRequest {
     key: String,
     /// Product code (or id) the license must be for.
@@ -450,6 +454,7 @@ fn check_validate(s: &AppState, r: &ValidateRequest) -> ApiResult<()> {
 }
 
 /// `POST /v1/client/validate`: the license key is the credential.
+#[utoipa::path(post, path = "/v1/client/validate", tag = "client", request_body = ValidateRequest, responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value)))]
 async fn validate(
     State(s): State<AppState>,
     Body(r): Body<ValidateRequest>,
@@ -461,6 +466,7 @@ async fn validate(
 
 /// `GET /v1/licenses/validate?key=…`: License-API's validation with an API key or a JWT; a key
 /// limited to one product sees only that product's licenses.
+#[utoipa::path(get, path = "/v1/licenses/validate", tag = "licenses", params(ValidateRequest), responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn validate_with_key(
     State(s): State<AppState>,
     caller: Caller,

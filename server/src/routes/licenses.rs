@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::admin::{load_policy, load_product};
 use super::{Body, ClientIp, OptionalBody, Q, page_limit};
@@ -19,20 +19,17 @@ use crate::ids::{license_key, random_id};
 use crate::model::{Kind, License, LicenseStatus, Scope};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/licenses", post(create).get(list))
-        .route("/v1/licenses/bulk", post(bulk))
-        .route(
-            "/v1/licenses/validate",
-            get(crate::routes::client::validate_with_key),
-        )
-        .route("/v1/licenses/{id}", get(read).patch(update).delete(delete))
-        .route("/v1/licenses/{id}/suspend", post(suspend))
-        .route("/v1/licenses/{id}/reinstate", post(reinstate))
-        .route("/v1/licenses/{id}/revoke", post(revoke))
-        .route("/v1/licenses/{id}/renew", post(renew))
-        .route("/v1/licenses/{id}/machines", get(machines))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(bulk))
+        .routes(routes!(crate::routes::client::validate_with_key))
+        .routes(routes!(read, update, delete))
+        .routes(routes!(suspend))
+        .routes(routes!(reinstate))
+        .routes(routes!(revoke))
+        .routes(routes!(renew))
+        .routes(routes!(machines))
 }
 
 /// A license as the API shows it: the status is as of now (`expired` when past its expiry).
@@ -42,7 +39,7 @@ pub fn view(l: &License, now: i64) -> Value {
     v
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewLicense {
     product_id: String,
@@ -146,6 +143,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
     })
 }
 
+#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense, responses((status = 201, body = License), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -166,7 +164,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&l, s.clock.now()))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BulkRequest {
     count: usize,
@@ -176,6 +174,7 @@ struct BulkRequest {
 /// Most licenses one bulk request creates.
 const MAX_BULK: usize = 1000;
 
+#[utoipa::path(post, path = "/v1/licenses/bulk", tag = "licenses", request_body = BulkRequest, responses((status = 201, description = "`{created, items}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn bulk(
     State(s): State<AppState>,
     caller: Caller,
@@ -210,8 +209,9 @@ async fn bulk(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListFilter {
     product_id: Option<String>,
     status: Option<LicenseStatus>,
@@ -219,6 +219,7 @@ struct ListFilter {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -248,6 +249,7 @@ pub(crate) fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License
     Ok(l)
 }
 
+#[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn read(
     State(s): State<AppState>,
     caller: Caller,
@@ -256,7 +258,7 @@ async fn read(
     Ok(Json(view(&load(&s, &caller, &id)?, s.clock.now())))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
     kind: Option<Kind>,
@@ -268,6 +270,7 @@ struct Update {
     policy_id: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -320,6 +323,7 @@ async fn update(
     Ok(Json(view(&l, s.clock.now())))
 }
 
+#[utoipa::path(delete, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn delete(
     State(s): State<AppState>,
     caller: Caller,
@@ -367,6 +371,7 @@ async fn set_status(
     Ok(l)
 }
 
+#[utoipa::path(post, path = "/v1/licenses/{id}/suspend", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 409, description = "revoked", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn suspend(
     State(s): State<AppState>,
     caller: Caller,
@@ -386,6 +391,7 @@ async fn suspend(
     Ok(Json(view(&l, s.clock.now())))
 }
 
+#[utoipa::path(post, path = "/v1/licenses/{id}/reinstate", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 409, description = "revoked", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn reinstate(
     State(s): State<AppState>,
     caller: Caller,
@@ -407,6 +413,7 @@ async fn reinstate(
 
 /// Revocation is final: the license id goes on the revocation list (every token of the license
 /// fails offline once a client has the new list) and its machines are released.
+#[utoipa::path(post, path = "/v1/licenses/{id}/revoke", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "the license and `revocation_sequence`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn revoke(
     State(s): State<AppState>,
     caller: Caller,
@@ -436,7 +443,7 @@ async fn revoke(
     Ok(Json(v))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Renew {
     /// Seconds to extend by (default: the policy's duration).
@@ -444,6 +451,7 @@ struct Renew {
 }
 
 /// Extends the expiry from the later of now and the current expiry.
+#[utoipa::path(post, path = "/v1/licenses/{id}/renew", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body(content = Option<Renew>, description = "optional `duration` in seconds"), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn renew(
     State(s): State<AppState>,
     caller: Caller,
@@ -488,6 +496,7 @@ async fn renew(
     Ok(Json(view(&l, now)))
 }
 
+#[utoipa::path(get, path = "/v1/licenses/{id}/machines", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "`{items: [Machine]}`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 async fn machines(
     State(s): State<AppState>,
     caller: Caller,

@@ -90,9 +90,9 @@ impl ClientIp {
     }
 }
 
-/// Builds the `/v1` router.
-pub fn router() -> axum::Router<AppState> {
-    axum::Router::new()
+/// Builds the router and, from the same registrations, the OpenAPI document.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
         .merge(admin::router())
         .merge(licenses::router())
         .merge(client::router())

@@ -1,29 +1,30 @@
 //! Public routes: health, the signed revocation list and the key set.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use licet_verifier::{PublicKey, RevocationList, Writer};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::Q;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/v1/revocations", get(revocations))
-        .route("/v1/keys", get(keys))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(revocations))
+        .routes(routes!(keys))
+        .routes(routes!(metrics))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
     let now = s.clock.now();
     let mut active = 0;
@@ -47,18 +48,21 @@ async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
         .into_response())
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "`{status, server_time}`", body = serde_json::Value)))]
 async fn health(State(s): State<AppState>) -> Json<Value> {
     Json(json!({ "status": "ok", "server_time": s.clock.now() }))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListFormat {
     /// `json` (default: the list base64url-encoded with its header fields) or `cbor` (the raw
     /// signed bytes, `application/cbor`).
     format: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/revocations", tag = "public", params(ListFormat), responses((status = 200, description = "JSON with the list base64url-encoded, or `application/cbor`", body = serde_json::Value)))]
 async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResult<Response> {
     let list = s.current_revocations().await?;
     match f.format.as_deref().unwrap_or("json") {
@@ -122,6 +126,7 @@ fn key_entry(k: &PublicKey, purpose: &str) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, public_key_pem, cose_key}]}`", body = serde_json::Value)))]
 async fn keys(State(s): State<AppState>) -> Json<Value> {
     Json(json!({
         "keys": [
