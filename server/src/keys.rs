@@ -27,6 +27,8 @@ pub struct ServerKeys {
     pub(crate) token_pem: zeroize::Zeroizing<String>,
     /// The token key as ed25519-dalek's type, for signing online answers.
     answer_signer: ed25519_dalek::SigningKey,
+    /// When each key came into use (unix seconds): the key files' modification times.
+    pub valid_from: (Option<i64>, Option<i64>),
 }
 
 impl ServerKeys {
@@ -41,6 +43,7 @@ impl ServerKeys {
             rsa,
             token_pem,
             answer_signer,
+            valid_from: (None, None),
         })
     }
 
@@ -56,8 +59,18 @@ impl ServerKeys {
             .with_context(|| format!("{}: cannot create", dir.display()))?;
         let (token, a) = load_or_create_one(dir, TOKEN_KEY_FILE, KeySpec::Ed25519)?;
         let (rsa, b) = load_or_create_one(dir, RSA_KEY_FILE, KeySpec::RsaPkcs1(4096))?;
-        Ok((ServerKeys::new(token, rsa)?, a || b))
+        let mut keys = ServerKeys::new(token, rsa)?;
+        keys.valid_from = (
+            modified(&dir.join(TOKEN_KEY_FILE)),
+            modified(&dir.join(RSA_KEY_FILE)),
+        );
+        Ok((keys, a || b))
     }
+}
+
+fn modified(path: &Path) -> Option<i64> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    i64::try_from(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
 fn load_or_create_one(dir: &Path, name: &str, spec: KeySpec) -> Result<(SigningKey, bool)> {

@@ -962,3 +962,86 @@ async fn openapi_document_covers_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn machines_by_id_and_policy_changes() {
+    let app = TestApp::new();
+    let (p, pol) = app.product("acme", json!({ "max_machines": 1 })).await;
+    let pid = pol["id"].as_str().expect("id");
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/policies/{pid}"),
+            Some(json!({ "max_machines": 2, "entitlements": ["pro"] })),
+        )
+        .await;
+    assert_eq!((s, v["max_machines"].as_u64()), (StatusCode::OK, Some(2)));
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/policies/{pid}"),
+            Some(json!({ "heartbeat_ttl": 1 })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_field"))
+    );
+    let (_, v) = app
+        .admin(
+            "GET",
+            &format!("/v1/policies?product_id={}", p["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1));
+
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key");
+    let (_, a, _) = app.activate(key, "m1").await;
+    app.activate(key, "m2").await;
+    assert_eq!(
+        app.activate(key, "m3").await.0,
+        StatusCode::CONFLICT,
+        "the policy change applies"
+    );
+    let mid = a["machine"]["id"].as_str().expect("machine id");
+    let (s, v) = app.admin("GET", &format!("/v1/machines/{mid}"), None).await;
+    assert_eq!((s, v["fingerprint"].as_str()), (StatusCode::OK, Some("m1")));
+    let (s, _) = app
+        .admin("DELETE", &format!("/v1/machines/{mid}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.admin("GET", &format!("/v1/machines/{mid}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.activate(key, "m3").await.0,
+        StatusCode::CREATED,
+        "the seat was freed"
+    );
+    let (_, v) = app
+        .admin(
+            "GET",
+            &format!("/v1/licenses/{}/machines", l["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    let mut fps: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["fingerprint"].as_str())
+        .collect();
+    fps.sort_unstable();
+    assert_eq!(fps, ["m2", "m3"]);
+    let (_, v) = app
+        .admin("GET", &format!("/v1/audit?subject={mid}"), None)
+        .await;
+    let actions: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["machine.activated", "machine.deactivated"]);
+}

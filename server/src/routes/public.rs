@@ -115,23 +115,29 @@ fn cose_key(k: &PublicKey) -> Vec<u8> {
     w.into_bytes()
 }
 
-fn key_entry(k: &PublicKey, purpose: &str) -> Value {
+fn key_entry(k: &PublicKey, purpose: &str, valid_from: Option<i64>) -> Value {
     json!({
         "kid": k.kid().to_string(),
         "alg": k.algorithm().name(),
         "use": purpose,
         "status": "active",
+        "valid_from": valid_from,
+        "valid_until": null,
         "public_key_pem": k.to_spki_pem(),
         "cose_key": URL_SAFE_NO_PAD.encode(cose_key(k)),
     })
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, public_key_pem, cose_key}]}`", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key}]}`", body = serde_json::Value)))]
 async fn keys(State(s): State<AppState>) -> Json<Value> {
     Json(json!({
         "keys": [
-            key_entry(s.keys.token.public_key(), "tokens, revocation lists, signed answers, JWTs"),
-            key_entry(s.keys.rsa.public_key(), "compatibility endpoints"),
+            key_entry(
+                s.keys.token.public_key(),
+                "tokens, revocation lists, signed answers, JWTs",
+                s.keys.valid_from.0
+            ),
+            key_entry(s.keys.rsa.public_key(), "compatibility endpoints", s.keys.valid_from.1),
         ]
     }))
 }
