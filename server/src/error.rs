@@ -141,6 +141,26 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The errors any authenticated route may answer, for the OpenAPI document.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum CommonErrors {
+    /// A malformed request or a field that breaks a rule.
+    #[response(status = 400, description = "invalid_request or invalid_field")]
+    BadRequest(ErrorBody),
+    /// No valid credential.
+    #[response(status = 401, description = "unauthorized")]
+    Unauthorized(ErrorBody),
+    /// The key's scope or product does not allow it.
+    #[response(status = 403, description = "forbidden")]
+    Forbidden(ErrorBody),
+    /// Daily quota or rate limit exhausted.
+    #[response(
+        status = 429,
+        description = "quota_exceeded or rate_limited, with Retry-After"
+    )]
+    TooMany(ErrorBody),
+}
+
 /// The result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 

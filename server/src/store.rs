@@ -281,19 +281,7 @@ impl Store {
 
     /// Inserts a license; its key must be unused.
     pub fn insert_license(&self, l: &License) -> ApiResult<()> {
-        let value = to_json(l)?;
-        (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
-            if keys.get(l.key.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(ApiError::conflict(
-                    "duplicate",
-                    "a license with this key exists",
-                )));
-            }
-            keys.insert(l.key.as_bytes(), l.id.as_bytes())?;
-            licenses.insert(l.id.as_bytes(), value.clone())?;
-            Ok(())
-        })?;
-        Ok(())
+        self.insert_licenses(std::slice::from_ref(l))
     }
 
     /// Inserts many licenses at once: all or none.

@@ -87,7 +87,7 @@ fn default_lifetime() -> u64 {
     DEFAULT_TOKEN_LIFETIME
 }
 
-#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = Product), (status = 409, description = "duplicate code", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = Product), (status = 409, description = "duplicate code", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn create_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -137,7 +137,7 @@ async fn create_product(
     Ok((StatusCode::CREATED, Json(p)))
 }
 
-#[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let items: Vec<Product> = s
         .store
@@ -159,7 +159,7 @@ pub(crate) fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult
     Ok(p)
 }
 
-#[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn get_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -178,7 +178,7 @@ struct UpdateProduct {
     default_policy_id: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn update_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -237,7 +237,7 @@ async fn update_product(
     Ok(Json(p))
 }
 
-#[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "licenses remain", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "licenses remain", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn delete_product(
     State(s): State<AppState>,
     caller: Caller,
@@ -322,7 +322,7 @@ fn check_policy(p: &Policy) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = Policy), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = Policy), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn create_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -371,7 +371,7 @@ struct PolicyFilter {
     product_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PolicyFilter), responses((status = 200, description = "`{items: [Policy]}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PolicyFilter), responses((status = 200, description = "`{items: [Policy]}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn list_policies(
     State(s): State<AppState>,
     caller: Caller,
@@ -397,7 +397,7 @@ pub(crate) fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<
     Ok(p)
 }
 
-#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn get_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -421,7 +421,7 @@ struct UpdatePolicy {
     hwid_locked: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn update_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -459,7 +459,7 @@ async fn update_policy(
     Ok(Json(p))
 }
 
-#[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "in use", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "in use", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn delete_policy(
     State(s): State<AppState>,
     caller: Caller,
@@ -488,7 +488,7 @@ async fn delete_policy(
 
 // ----- machines
 
-#[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = crate::model::Machine), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = crate::model::Machine), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn get_machine(
     State(s): State<AppState>,
     caller: Caller,
@@ -508,7 +508,7 @@ async fn get_machine(
     Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
 }
 
-#[utoipa::path(delete, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deactivated"), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deactivated"), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn delete_machine(
     State(s): State<AppState>,
     caller: Caller,
@@ -561,7 +561,7 @@ fn key_view(k: &crate::model::ApiKey) -> Value {
     })
 }
 
-#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateApiKey, responses((status = 201, description = "the key record with the full `key`, shown only here", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateApiKey, responses((status = 201, description = "the key record with the full `key`, shown only here", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn create_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -595,14 +595,14 @@ async fn create_api_key(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, description = "`{items: [key]}` (never the secret)", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, description = "`{items: [key]}` (never the secret)", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn list_api_keys(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Scope::Admin)?;
     let items: Vec<Value> = s.store.api_keys()?.iter().map(key_view).collect();
     Ok(Json(json!({ "items": items })))
 }
 
-#[utoipa::path(get, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn get_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -616,7 +616,7 @@ async fn get_api_key(
     Ok(Json(key_view(&k)))
 }
 
-#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "revoked"), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "revoked"), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn revoke_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -644,7 +644,7 @@ async fn revoke_api_key(
 }
 
 /// Rotation: a new key with the same name, scope and limits; the old one is revoked.
-#[utoipa::path(post, path = "/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 201, description = "the new key, shown only here; the old one is revoked", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 201, description = "the new key, shown only here; the old one is revoked", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn rotate_api_key(
     State(s): State<AppState>,
     caller: Caller,
@@ -686,7 +686,7 @@ async fn rotate_api_key(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-#[utoipa::path(get, path = "/v1/api-keys/{id}/usage", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "requests per day", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/api-keys/{id}/usage", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "requests per day", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn api_key_usage(
     State(s): State<AppState>,
     caller: Caller,
@@ -719,7 +719,7 @@ struct MintRequest {
     ttl: Option<u64>,
 }
 
-#[utoipa::path(post, path = "/v1/auth/token", tag = "auth", request_body(content = Option<MintRequest>, description = "optional `ttl` in seconds"), responses((status = 200, description = "`{token, token_type, expires_at}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/auth/token", tag = "auth", request_body(content = Option<MintRequest>, description = "optional `ttl` in seconds"), responses((status = 200, description = "`{token, token_type, expires_at}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn mint_token(
     State(s): State<AppState>,
     caller: Caller,
@@ -758,7 +758,7 @@ struct AuditFilter {
     limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter), responses((status = 200, description = "a page of events: `{items, next}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter), responses((status = 200, description = "a page of events: `{items, next}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn audit(
     State(s): State<AppState>,
     caller: Caller,

@@ -466,7 +466,7 @@ async fn validate(
 
 /// `GET /v1/licenses/validate?key=…`: License-API's validation with an API key or a JWT; a key
 /// limited to one product sees only that product's licenses.
-#[utoipa::path(get, path = "/v1/licenses/validate", tag = "licenses", params(ValidateRequest), responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses/validate", tag = "licenses", params(ValidateRequest), responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 pub async fn validate_with_key(
     State(s): State<AppState>,
     caller: Caller,

@@ -143,7 +143,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
     })
 }
 
-#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense, responses((status = 201, body = License), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense, responses((status = 201, body = License), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -174,7 +174,7 @@ struct BulkRequest {
 /// Most licenses one bulk request creates.
 const MAX_BULK: usize = 1000;
 
-#[utoipa::path(post, path = "/v1/licenses/bulk", tag = "licenses", request_body = BulkRequest, responses((status = 201, description = "`{created, items}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/bulk", tag = "licenses", request_body = BulkRequest, responses((status = 201, description = "`{created, items}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn bulk(
     State(s): State<AppState>,
     caller: Caller,
@@ -219,7 +219,7 @@ struct ListFilter {
     limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`", body = serde_json::Value), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -249,7 +249,7 @@ pub(crate) fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License
     Ok(l)
 }
 
-#[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn read(
     State(s): State<AppState>,
     caller: Caller,
@@ -270,7 +270,7 @@ struct Update {
     policy_id: Option<String>,
 }
 
-#[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -323,7 +323,7 @@ async fn update(
     Ok(Json(view(&l, s.clock.now())))
 }
 
-#[utoipa::path(delete, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn delete(
     State(s): State<AppState>,
     caller: Caller,
@@ -371,14 +371,28 @@ async fn set_status(
     Ok(l)
 }
 
-#[utoipa::path(post, path = "/v1/licenses/{id}/suspend", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 409, description = "revoked", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// Suspend and reinstate: the status change, durably, then the license as shown.
+async fn change_status(
+    s: &AppState,
+    caller: &Caller,
+    ip: ClientIp,
+    id: &str,
+    to: LicenseStatus,
+    action: &str,
+) -> ApiResult<Json<Value>> {
+    let l = set_status(s, caller, ip, id, to, action).await?;
+    s.store.commit().await?;
+    Ok(Json(view(&l, s.clock.now())))
+}
+
+#[utoipa::path(post, path = "/v1/licenses/{id}/suspend", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 409, description = "revoked", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn suspend(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let l = set_status(
+    change_status(
         &s,
         &caller,
         ip,
@@ -386,19 +400,17 @@ async fn suspend(
         LicenseStatus::Suspended,
         "license.suspended",
     )
-    .await?;
-    s.store.commit().await?;
-    Ok(Json(view(&l, s.clock.now())))
+    .await
 }
 
-#[utoipa::path(post, path = "/v1/licenses/{id}/reinstate", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 409, description = "revoked", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/{id}/reinstate", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 409, description = "revoked", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn reinstate(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let l = set_status(
+    change_status(
         &s,
         &caller,
         ip,
@@ -406,14 +418,12 @@ async fn reinstate(
         LicenseStatus::Active,
         "license.reinstated",
     )
-    .await?;
-    s.store.commit().await?;
-    Ok(Json(view(&l, s.clock.now())))
+    .await
 }
 
 /// Revocation is final: the license id goes on the revocation list (every token of the license
 /// fails offline once a client has the new list) and its machines are released.
-#[utoipa::path(post, path = "/v1/licenses/{id}/revoke", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "the license and `revocation_sequence`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/{id}/revoke", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "the license and `revocation_sequence`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn revoke(
     State(s): State<AppState>,
     caller: Caller,
@@ -451,7 +461,7 @@ struct Renew {
 }
 
 /// Extends the expiry from the later of now and the current expiry.
-#[utoipa::path(post, path = "/v1/licenses/{id}/renew", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body(content = Option<Renew>, description = "optional `duration` in seconds"), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/{id}/renew", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body(content = Option<Renew>, description = "optional `duration` in seconds"), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn renew(
     State(s): State<AppState>,
     caller: Caller,
@@ -496,7 +506,7 @@ async fn renew(
     Ok(Json(view(&l, now)))
 }
 
-#[utoipa::path(get, path = "/v1/licenses/{id}/machines", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "`{items: [Machine]}`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), (status = 400, description = "invalid request", body = crate::error::ErrorBody), (status = 401, description = "no valid credential", body = crate::error::ErrorBody), (status = 403, description = "scope or product not allowed", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses/{id}/machines", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "`{items: [Machine]}`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn machines(
     State(s): State<AppState>,
     caller: Caller,
