@@ -51,6 +51,16 @@ pub struct Args {
     /// Log format: text or json [default: text].
     #[arg(long, env = "LICET_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// The server's public base URL, used in answers that name the server (FaxStore's
+    /// "Authorisation completed - <url>") [default: http://<Host header>].
+    #[arg(long, env = "LICET_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Serve FaxStore's license-check endpoints (`/api/check/…`) [default: true].
+    #[arg(long, env = "LICET_COMPAT_FAXSTORE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub compat_faxstore: Option<bool>,
+    /// Also serve FaxStore's removed V1 route `/api/checkitem/…` [default: false].
+    #[arg(long, env = "LICET_COMPAT_FAXSTORE_V1", value_parser = clap::builder::BoolishValueParser::new())]
+    pub compat_faxstore_v1: Option<bool>,
 }
 
 /// The same options, as read from a TOML file.
@@ -67,6 +77,9 @@ struct FileConfig {
     cull_interval: Option<u64>,
     jwt_ttl: Option<u64>,
     log_format: Option<String>,
+    public_url: Option<String>,
+    compat_faxstore: Option<bool>,
+    compat_faxstore_v1: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -92,6 +105,12 @@ pub struct Config {
     pub jwt_ttl: u64,
     /// `text` or `json`.
     pub log_format: String,
+    /// Public base URL, if configured.
+    pub public_url: Option<String>,
+    /// FaxStore endpoints on.
+    pub compat_faxstore: bool,
+    /// FaxStore V1 route on.
+    pub compat_faxstore_v1: bool,
 }
 
 impl Default for Config {
@@ -107,6 +126,9 @@ impl Default for Config {
             cull_interval: 10,
             jwt_ttl: 900,
             log_format: "text".into(),
+            public_url: None,
+            compat_faxstore: true,
+            compat_faxstore_v1: false,
         }
     }
 }
@@ -150,6 +172,18 @@ impl Config {
                 .unwrap_or(d.cull_interval),
             jwt_ttl: args.jwt_ttl.or(file.jwt_ttl).unwrap_or(d.jwt_ttl),
             log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+            public_url: args
+                .public_url
+                .or(file.public_url)
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            compat_faxstore: args
+                .compat_faxstore
+                .or(file.compat_faxstore)
+                .unwrap_or(d.compat_faxstore),
+            compat_faxstore_v1: args
+                .compat_faxstore_v1
+                .or(file.compat_faxstore_v1)
+                .unwrap_or(d.compat_faxstore_v1),
         };
         anyhow::ensure!(
             c.jwt_ttl > 0 && c.jwt_ttl <= 86_400,

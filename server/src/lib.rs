@@ -40,7 +40,7 @@ use crate::model::Scope;
 /// errors for unknown routes and for panics.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    let (router, api) = routes::router().split_for_parts();
+    let (router, api) = routes::router(&state.config).split_for_parts();
     let api = Arc::new(openapi(api));
     router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
@@ -89,9 +89,9 @@ fn openapi(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     api
 }
 
-/// The OpenAPI document of the server.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    openapi(routes::router().split_for_parts().1)
+/// The OpenAPI document of a server with this configuration.
+pub fn openapi_document(config: &Config) -> utoipa::openapi::OpenApi {
+    openapi(routes::router(config).split_for_parts().1)
 }
 
 #[derive(Clone, Copy, Debug)]

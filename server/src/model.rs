@@ -120,10 +120,20 @@ pub struct License {
     pub entitlements: Vec<String>,
     /// Free-form metadata (text, integer or boolean values).
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// The one IP address the license may be used from (FaxStore checks), if set.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// The owner's own on/off switch (FaxStore's "active"): off answers `NOT ACTIVE` there.
+    #[serde(default = "yes")]
+    pub owner_active: bool,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl License {

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `products` | product id | [`Product`] |
 //! | `product_codes` | product code | product id (uniqueness index) |
+//! | `product_numbers` | numeric id (be u64) | product id (lookup by FaxStore-style integer) |
 //! | `policies` | policy id | [`Policy`] |
 //! | `licenses` | license id | [`License`] |
 //! | `license_keys` | license key | license id (uniqueness index, lookup) |
@@ -40,6 +41,7 @@ pub struct Store {
     db: sled::Db,
     products: sled::Tree,
     product_codes: sled::Tree,
+    product_numbers: sled::Tree,
     policies: sled::Tree,
     licenses: sled::Tree,
     license_keys: sled::Tree,
@@ -116,6 +118,7 @@ impl Store {
         Ok(Store {
             products: t("products")?,
             product_codes: t("product_codes")?,
+            product_numbers: t("product_numbers")?,
             policies: t("policies")?,
             licenses: t("licenses")?,
             license_keys: t("license_keys")?,
@@ -168,18 +171,29 @@ impl Store {
     /// Inserts a product; its code must be unused.
     pub fn insert_product(&self, p: &Product) -> ApiResult<()> {
         let value = to_json(p)?;
-        (&self.products, &self.product_codes).transaction(|(products, codes)| {
-            if codes.get(p.code.as_bytes())?.is_some() {
-                return Err(ConflictableTransactionError::Abort(ApiError::conflict(
-                    "duplicate",
-                    format!("a product with code {:?} exists", p.code),
-                )));
-            }
-            codes.insert(p.code.as_bytes(), p.id.as_bytes())?;
-            products.insert(p.id.as_bytes(), value.clone())?;
-            Ok(())
-        })?;
+        (&self.products, &self.product_codes, &self.product_numbers).transaction(
+            |(products, codes, numbers)| {
+                if codes.get(p.code.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                        "duplicate",
+                        format!("a product with code {:?} exists", p.code),
+                    )));
+                }
+                codes.insert(p.code.as_bytes(), p.id.as_bytes())?;
+                numbers.insert(&p.numeric_id.to_be_bytes(), p.id.as_bytes())?;
+                products.insert(p.id.as_bytes(), value.clone())?;
+                Ok(())
+            },
+        )?;
         Ok(())
+    }
+
+    /// A product by its numeric id.
+    pub fn product_by_number(&self, n: u64) -> ApiResult<Option<Product>> {
+        match self.product_numbers.get(n.to_be_bytes())? {
+            Some(id) => self.product(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
     }
 
     /// Replaces a product (its code does not change).
@@ -196,11 +210,14 @@ impl Store {
                 "the product still has licenses",
             ));
         }
-        (&self.products, &self.product_codes).transaction(|(products, codes)| {
-            products.remove(p.id.as_bytes())?;
-            codes.remove(p.code.as_bytes())?;
-            Ok::<_, ConflictableTransactionError<ApiError>>(())
-        })?;
+        (&self.products, &self.product_codes, &self.product_numbers).transaction(
+            |(products, codes, numbers)| {
+                products.remove(p.id.as_bytes())?;
+                codes.remove(p.code.as_bytes())?;
+                numbers.remove(&p.numeric_id.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            },
+        )?;
         Ok(())
     }
 

@@ -108,6 +108,12 @@ fn manage_a_server_from_the_command_line() {
     ]);
     let list = cli.json(&["products", "list"]);
     assert_eq!(list["items"][0]["code"], "acme-pro");
+    assert_eq!(
+        list["items"][0]["numeric_id"], 1,
+        "the FaxStore-style numeric alias"
+    );
+    let bound = cli.json(&["licenses", "create", "--product", pid, "--ip", "10.0.0.1"]);
+    assert_eq!(bound["ip"], "10.0.0.1");
 
     let license = cli.json(&[
         "licenses",
@@ -131,7 +137,7 @@ fn manage_a_server_from_the_command_line() {
     ]);
     assert_eq!(bulk["created"], 3);
     let all = cli.json(&["licenses", "list", "--product", pid]);
-    assert_eq!(all["items"].as_array().map(Vec::len), Some(4));
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(5));
 
     assert_eq!(
         cli.json(&["licenses", "suspend", lid])["status"],
@@ -181,7 +187,7 @@ fn manage_a_server_from_the_command_line() {
     let o = cli.run(&["licenses", "list"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with("id\tkey\tstatus"), "{text}");
-    assert_eq!(text.lines().count(), 5);
+    assert_eq!(text.lines().count(), 6);
 
     // No server, or no key: exit 2.
     let nowhere = Cli {

@@ -412,6 +412,7 @@ struct UpdatePolicy {
     name: Option<String>,
     floating: Option<bool>,
     max_machines: Option<u32>,
+    #[serde(default, deserialize_with = "super::double_option")]
     duration: Option<Option<u64>>,
     heartbeat_interval: Option<u64>,
     heartbeat_ttl: Option<u64>,

@@ -54,6 +54,9 @@ struct NewLicense {
     entitlements: Vec<String>,
     #[serde(default)]
     metadata: BTreeMap<String, Value>,
+    /// The one IP address the license may be used from (FaxStore checks).
+    #[schema(value_type = Option<String>, format = "ip")]
+    ip: Option<std::net::IpAddr>,
 }
 
 fn subscription() -> Kind {
@@ -138,6 +141,8 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         domains: b.domains.clone(),
         entitlements: b.entitlements.clone(),
         metadata: b.metadata.clone(),
+        ip: b.ip.map(|ip| ip.to_string()),
+        owner_active: true,
         created_at: now,
         updated_at: now,
     })
@@ -262,12 +267,20 @@ async fn read(
 #[serde(deny_unknown_fields)]
 struct Update {
     kind: Option<Kind>,
+    #[serde(default, deserialize_with = "super::double_option")]
     expires_at: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "super::double_option")]
     seats: Option<Option<u32>>,
     domains: Option<Vec<String>>,
     entitlements: Option<Vec<String>>,
     metadata: Option<BTreeMap<String, Value>>,
     policy_id: Option<String>,
+    /// Set (or, with `null`, clear) the one IP address the license may be used from.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>, format = "ip")]
+    ip: Option<Option<std::net::IpAddr>>,
+    /// The owner's own on/off switch.
+    owner_active: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -308,6 +321,12 @@ async fn update(
     }
     if let Some(m) = b.metadata {
         l.metadata = m;
+    }
+    if let Some(ip) = b.ip {
+        l.ip = ip.map(|ip| ip.to_string());
+    }
+    if let Some(a) = b.owner_active {
+        l.owner_active = a;
     }
     check_claims(&l.domains, &l.entitlements, &l.metadata, l.seats)?;
     l.updated_at = s.clock.now();

@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 pub mod admin;
 pub mod client;
+pub mod faxstore;
 pub mod licenses;
 pub mod public;
 
@@ -90,13 +91,29 @@ impl ClientIp {
     }
 }
 
-/// Builds the router and, from the same registrations, the OpenAPI document.
-pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
+/// Builds the router and, from the same registrations, the OpenAPI document. Compatibility
+/// families are included as the configuration switches them on.
+pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    let r = utoipa_axum::router::OpenApiRouter::new()
         .merge(admin::router())
         .merge(licenses::router())
         .merge(client::router())
-        .merge(public::router())
+        .merge(public::router());
+    if config.compat_faxstore {
+        r.merge(faxstore::router(config.compat_faxstore_v1))
+    } else {
+        r
+    }
+}
+
+/// For `Option<Option<T>>` fields of a change: absent → `None` (leave alone), `null` →
+/// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 /// Page size bounds shared by list endpoints.

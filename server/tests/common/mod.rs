@@ -160,3 +160,48 @@ impl TestApp {
         v["items"].as_array().map_or(0, Vec::len)
     }
 }
+
+/// Serves the app on a loopback port from a background thread; returns the base URL.
+pub fn serve(state: AppState) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(
+                listener,
+                licet_server::app(state)
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .expect("serve");
+        });
+    });
+    format!("http://{addr}")
+}
+
+/// A blocking HTTP client for tests against a served app: (status, body text, headers).
+pub fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = match body {
+        Some(b) => agent.run(req.body(b.as_bytes().to_vec()).expect("req")),
+        None => agent.run(req.body(()).expect("req")),
+    };
+    let mut resp = resp.expect("transport");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}

@@ -132,6 +132,9 @@ enum Licenses {
         domains: Vec<String>,
         #[arg(long = "entitlement")]
         entitlements: Vec<String>,
+        /// The one IP address the license may be used from (FaxStore checks).
+        #[arg(long)]
+        ip: Option<String>,
         /// Create this many (bulk).
         #[arg(long)]
         count: Option<usize>,
@@ -311,12 +314,14 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                 seats,
                 domains,
                 entitlements,
+                ip,
                 count,
             } => {
                 let mut b = json!({ "product_id": product, "domains": domains, "entitlements": entitlements });
                 put(&mut b, "policy_id", policy.map(Value::from));
                 put(&mut b, "kind", kind.map(Value::from));
                 put(&mut b, "seats", seats.map(Value::from));
+                put(&mut b, "ip", ip.map(Value::from));
                 if let Some(e) = expires {
                     b["expires_at"] = json!(time::parse("--expires", &e)?);
                 }
