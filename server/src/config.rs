@@ -55,6 +55,13 @@ pub struct Args {
     /// "Authorisation completed - <url>") [default: http://<Host header>].
     #[arg(long, env = "LICET_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// A header carrying the client IP set by a reverse proxy (e.g. `x-forwarded-for`), trusted
+    /// only on requests from loopback or private addresses [default: none, use the peer].
+    #[arg(long, env = "LICET_TRUSTED_PROXY_HEADER")]
+    pub trusted_proxy_header: Option<String>,
+    /// Serve the store Verify API (`POST /api/v1/licenses/verify`) [default: true].
+    #[arg(long, env = "LICET_COMPAT_VERIFY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub compat_verify: Option<bool>,
     /// Serve FaxStore's license-check endpoints (`/api/check/…`) [default: true].
     #[arg(long, env = "LICET_COMPAT_FAXSTORE", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_faxstore: Option<bool>,
@@ -78,6 +85,8 @@ struct FileConfig {
     jwt_ttl: Option<u64>,
     log_format: Option<String>,
     public_url: Option<String>,
+    trusted_proxy_header: Option<String>,
+    compat_verify: Option<bool>,
     compat_faxstore: Option<bool>,
     compat_faxstore_v1: Option<bool>,
 }
@@ -107,6 +116,10 @@ pub struct Config {
     pub log_format: String,
     /// Public base URL, if configured.
     pub public_url: Option<String>,
+    /// Trusted proxy header (lower-case), if any.
+    pub trusted_proxy_header: Option<String>,
+    /// Verify API on.
+    pub compat_verify: bool,
     /// FaxStore endpoints on.
     pub compat_faxstore: bool,
     /// FaxStore V1 route on.
@@ -127,6 +140,8 @@ impl Default for Config {
             jwt_ttl: 900,
             log_format: "text".into(),
             public_url: None,
+            trusted_proxy_header: None,
+            compat_verify: true,
             compat_faxstore: true,
             compat_faxstore_v1: false,
         }
@@ -176,6 +191,14 @@ impl Config {
                 .public_url
                 .or(file.public_url)
                 .map(|u| u.trim_end_matches('/').to_owned()),
+            trusted_proxy_header: args
+                .trusted_proxy_header
+                .or(file.trusted_proxy_header)
+                .map(|h| h.to_ascii_lowercase()),
+            compat_verify: args
+                .compat_verify
+                .or(file.compat_verify)
+                .unwrap_or(d.compat_verify),
             compat_faxstore: args
                 .compat_faxstore
                 .or(file.compat_faxstore)

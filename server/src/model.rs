@@ -123,6 +123,9 @@ pub struct License {
     /// The one IP address the license may be used from (FaxStore checks), if set.
     #[serde(default)]
     pub ip: Option<String>,
+    /// The product's name when the license was issued (the Verify API reports this snapshot).
+    #[serde(default)]
+    pub product_name: Option<String>,
     /// The owner's own on/off switch (FaxStore's "active"): off answers `NOT ACTIVE` there.
     #[serde(default = "yes")]
     pub owner_active: bool,

@@ -57,6 +57,9 @@ struct NewLicense {
     /// The one IP address the license may be used from (FaxStore checks).
     #[schema(value_type = Option<String>, format = "ip")]
     ip: Option<std::net::IpAddr>,
+    /// A key of your own (when importing licenses from another system); by default one is made
+    /// from the product's key format.
+    key: Option<String>,
 }
 
 fn subscription() -> Kind {
@@ -125,13 +128,25 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         ));
     }
     check_claims(&b.domains, &b.entitlements, &b.metadata, b.seats)?;
+    if let Some(k) = &b.key
+        && (k.len() < 8 || k.len() > 128 || !k.bytes().all(|c| c.is_ascii_graphic()))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "key: 8–128 printable ASCII characters, no spaces",
+        ));
+    }
     let now = s.clock.now();
     let expires_at = b.expires_at.or(policy
         .duration
         .map(|d| now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))));
     Ok(License {
         id: random_id("lic_"),
-        key: license_key(&product.key_prefix, &product.key_format),
+        key: match &b.key {
+            Some(k) => k.clone(),
+            None => license_key(&product.key_prefix, &product.key_format),
+        },
+        product_name: Some(product.name.clone()),
         product_id: product.id,
         policy_id,
         status: LicenseStatus::Active,
@@ -191,6 +206,12 @@ async fn bulk(
         return Err(ApiError::bad_request(
             "invalid_field",
             format!("count: 1–{MAX_BULK}"),
+        ));
+    }
+    if b.license.key.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "license.key: a bulk request makes its own keys",
         ));
     }
     let ls = (0..b.count)

@@ -14,6 +14,7 @@ pub mod client;
 pub mod faxstore;
 pub mod licenses;
 pub mod public;
+pub mod verify;
 
 /// A JSON body whose rejections become the API's JSON errors.
 #[derive(Debug)]
@@ -67,20 +68,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     }
 }
 
-/// The client's IP address, when the server runs on a socket (absent in `oneshot` tests).
+/// The client's IP address: the connection's peer (absent in `oneshot` tests), or, when the
+/// server is configured to trust a proxy header (`--trusted-proxy-header`), the first address in
+/// that header of a request from loopback or a private network.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let from_proxy = |ip: &IpAddr| match ip {
+            IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+            IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+        };
+        if let (Some(header), Some(p)) = (&s.config.trusted_proxy_header, peer)
+            && from_proxy(&p)
+        {
+            let forwarded = parts
+                .headers
+                .get(header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok());
+            if forwarded.is_some() {
+                return Ok(ClientIp(forwarded));
+            }
+        }
+        Ok(ClientIp(peer))
     }
 }
 
@@ -99,8 +118,13 @@ pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppS
         .merge(licenses::router())
         .merge(client::router())
         .merge(public::router());
-    if config.compat_faxstore {
+    let r = if config.compat_faxstore {
         r.merge(faxstore::router(config.compat_faxstore_v1))
+    } else {
+        r
+    };
+    if config.compat_verify {
+        r.merge(verify::router())
     } else {
         r
     }

@@ -1,0 +1,281 @@
+//! The store Verify API (`seeds/verify-api-reference.md`): `POST /api/v1/licenses/verify`.
+//!
+//! Public, JSON in and out. The environment allow-list is kept as the license's machines: a
+//! domain is a machine with fingerprint `domain:<name>`, an IP one with `ip:<address>`, so the
+//! license's seats are its activation slots and the seat lock keeps concurrent requests from
+//! exceeding them. Each new domain or IP takes a slot; known ones do not. The IP checked is the
+//! connection's (or a trusted proxy header's), never the body's `ip`, which is validated for
+//! format only. Choices where the document is silent are in `docs/compat.md`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ClientIp;
+use crate::error::ApiError;
+use crate::ids::random_id;
+use crate::model::{LicenseStatus, Machine};
+use crate::state::AppState;
+
+/// The Verify API route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify))
+}
+
+const INVALID_FORMAT: &str = "Invalid license format.";
+const NOT_FOUND: &str = "License not found.";
+const REVOKED: &str = "License has been revoked.";
+const EXPIRED: &str = "License expired.";
+const NO_SLOT: &str = "Max activations exceeded or unrecognized environment.";
+
+fn refuse(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({ "valid": false, "reason": reason }))).into_response()
+}
+
+/// Laravel's validation answer: 422 with every field's messages.
+fn invalid(errors: BTreeMap<&'static str, Vec<String>>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({ "message": "The given data was invalid.", "errors": errors })),
+    )
+        .into_response()
+}
+
+/// `CP-` and five groups of six upper-case letters or digits.
+pub fn is_cp_key(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("CP-") else {
+        return false;
+    };
+    let groups: Vec<&str> = rest.split('-').collect();
+    groups.len() == 5
+        && groups.iter().all(|g| {
+            g.len() == 6
+                && g.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+}
+
+struct Input {
+    key: String,
+    domain: String,
+}
+
+/// Validates as Laravel's `required|string`, `required|string`, `required|ip` rules would.
+fn validate(body: &Bytes) -> Result<Input, BTreeMap<&'static str, Vec<String>>> {
+    // Laravel reads an unparseable or non-object body as no input at all.
+    let v: BTreeMap<String, Value> = serde_json::from_slice(body).unwrap_or_default();
+    let mut errors: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let mut text = |field: &'static str, max: usize| -> Option<String> {
+        match v.get(field) {
+            None | Some(Value::Null) => {
+                errors.entry(field).or_default().push(format!(
+                    "The {} field is required.",
+                    field.replace('_', " ")
+                ));
+                None
+            }
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                errors.entry(field).or_default().push(format!(
+                    "The {} field is required.",
+                    field.replace('_', " ")
+                ));
+                None
+            }
+            Some(Value::String(s)) if s.len() > max => {
+                errors.entry(field).or_default().push(format!(
+                    "The {} may not be greater than {max} characters.",
+                    field.replace('_', " ")
+                ));
+                None
+            }
+            Some(Value::String(s)) => Some(s.trim().to_owned()),
+            Some(_) => {
+                errors
+                    .entry(field)
+                    .or_default()
+                    .push(format!("The {} must be a string.", field.replace('_', " ")));
+                None
+            }
+        }
+    };
+    let key = text("license_key", 255);
+    let domain = text("domain", 253);
+    let ip = text("ip", 64);
+    if let Some(ip) = &ip
+        && ip.parse::<std::net::IpAddr>().is_err()
+    {
+        errors
+            .entry("ip")
+            .or_default()
+            .push("The ip must be a valid IP address.".into());
+    }
+    match (key, domain) {
+        (Some(key), Some(domain)) if errors.is_empty() => Ok(Input {
+            key,
+            domain: normalise_domain(&domain),
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn normalise_domain(d: &str) -> String {
+    d.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Store Verify API: is this key valid, here?
+#[utoipa::path(post, path = "/api/v1/licenses/verify", tag = "verify-api",
+    request_body(content = serde_json::Value, description = "`{\"license_key\", \"domain\", \"ip\"}`, all required; `ip` is checked for format only"),
+    responses((status = 200, description = "`{valid: true, product, expiry: \"YYYY-MM-DD\" | null, lifetime}`", body = serde_json::Value),
+              (status = 403, description = "`{valid: false, reason}`: invalid format, revoked, expired, or no activation slot", body = serde_json::Value),
+              (status = 404, description = "`{valid: false, reason: \"License not found.\"}`", body = serde_json::Value),
+              (status = 422, description = "Laravel validation: `{message, errors: {field: [messages]}}`", body = serde_json::Value)))]
+async fn verify(State(s): State<AppState>, ip: ClientIp, body: Bytes) -> Response {
+    match run(&s, ip, &body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Response> {
+    let input = validate(body).map_err(invalid)?;
+    if !is_cp_key(&input.key) {
+        return Err(refuse(StatusCode::FORBIDDEN, INVALID_FORMAT));
+    }
+    s.limits
+        .check_license(&input.key)
+        .map_err(IntoResponse::into_response)?;
+    let l = s
+        .store
+        .license_by_key(&input.key)
+        .map_err(IntoResponse::into_response)?
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
+    match l.status_at(s.clock.now()) {
+        LicenseStatus::Revoked | LicenseStatus::Suspended => {
+            return Err(refuse(StatusCode::FORBIDDEN, REVOKED));
+        }
+        LicenseStatus::Expired => return Err(refuse(StatusCode::FORBIDDEN, EXPIRED)),
+        LicenseStatus::Active => {}
+    }
+    let policy = s
+        .store
+        .policy(&l.policy_id)
+        .map_err(IntoResponse::into_response)?
+        .ok_or_else(|| ApiError::internal("license without policy").into_response())?;
+    let mut wanted = vec![format!("domain:{}", input.domain)];
+    wanted.extend(ip.text().map(|ip| format!("ip:{ip}")));
+
+    let seat = s.lock_license(&l.id).await;
+    let now = s.clock.now();
+    let mut new = Vec::new();
+    for fp in &wanted {
+        match s
+            .store
+            .machine(&l.id, fp)
+            .map_err(IntoResponse::into_response)?
+        {
+            Some(mut m) => {
+                m.last_seen = now;
+                m.last_heartbeat = now;
+                s.store
+                    .put_machine(&m)
+                    .map_err(IntoResponse::into_response)?;
+            }
+            None => new.push(fp.clone()),
+        }
+    }
+    if !new.is_empty() {
+        let slots = u64::from(l.seats.unwrap_or(policy.max_machines));
+        let used = s
+            .store
+            .machine_count(&l.id)
+            .map_err(IntoResponse::into_response)?;
+        if used + new.len() as u64 > slots {
+            return Err(refuse(StatusCode::FORBIDDEN, NO_SLOT));
+        }
+        for fp in &new {
+            let m = Machine {
+                id: random_id("mch_"),
+                license_id: l.id.clone(),
+                fingerprint: fp.clone(),
+                hostname: fp.strip_prefix("domain:").map(str::to_owned),
+                platform: Some("verify-api".into()),
+                ip: ip.text(),
+                first_seen: now,
+                last_seen: now,
+                last_heartbeat: now,
+                token_id: String::new(),
+            };
+            s.store
+                .put_machine(&m)
+                .map_err(IntoResponse::into_response)?;
+            s.audit(
+                &format!("license:{}", l.id),
+                "environment.activated",
+                &m.id,
+                ip.text(),
+                json!({ "license_id": l.id, "environment": fp }),
+            )
+            .map_err(IntoResponse::into_response)?;
+        }
+        drop(seat);
+        s.store
+            .commit()
+            .await
+            .map_err(IntoResponse::into_response)?;
+    }
+    let expiry = l
+        .expires_at
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|d| d.date_naive().format("%Y-%m-%d").to_string());
+    let product = match &l.product_name {
+        Some(name) => name.clone(),
+        None => s
+            .store
+            .product(&l.product_id)
+            .ok()
+            .flatten()
+            .map(|p| p.name)
+            .unwrap_or_default(),
+    };
+    Ok(Json(json!({ "valid": true, "product": product, "expiry": expiry, "lifetime": l.expires_at.is_none() })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cp_key_shape() {
+        assert!(is_cp_key("CP-AB12CD-34EF56-GH78IJ-90KLMN-XYZ123"));
+        assert!(!is_cp_key("CP-AB12CD-34EF56-GH78IJ-90KLMN"));
+        assert!(!is_cp_key("CP-ab12cd-34EF56-GH78IJ-90KLMN-XYZ123"));
+        assert!(!is_cp_key("XX-AB12CD-34EF56-GH78IJ-90KLMN-XYZ123"));
+        assert!(!is_cp_key("CP-AB12CD-34EF56-GH78IJ-90KLMN-XYZ1234"));
+    }
+
+    #[test]
+    fn laravel_validation_messages() {
+        let errors = validate(&Bytes::from_static(b"{}")).err().expect("invalid");
+        assert_eq!(errors.len(), 3);
+        assert_eq!(invalid(errors).status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            validate(&Bytes::from_static(
+                br#"{"license_key":"k","domain":"d","ip":"1.2.3.4"}"#
+            ))
+            .is_ok()
+        );
+        assert!(
+            validate(&Bytes::from_static(
+                br#"{"license_key":"k","domain":"d","ip":"999.1.1.1"}"#
+            ))
+            .is_err()
+        );
+        assert!(validate(&Bytes::from_static(b"not json")).is_err());
+    }
+}
