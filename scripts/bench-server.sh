@@ -25,10 +25,13 @@ ADMIN=$(grep -o 'lk_[A-Za-z0-9_]*' "$OUT")
 
 post() { curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d "$2" "$URL$1"; }
 field() { python3 -c "import sys, json; print(json.load(sys.stdin)['$1'])"; }
-PRODUCT=$(post /v1/products '{"code":"bench","name":"Bench"}' | field id)
+PRODUCT_JSON=$(post /v1/products '{"code":"bench","name":"Bench","key_prefix":"CP-","key_format":"XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX"}')
+PRODUCT=$(echo "$PRODUCT_JSON" | field id)
+NUMBER=$(echo "$PRODUCT_JSON" | field numeric_id)
 post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"many\",\"max_machines\":100000,\"entitlements\":[\"pro\"]}" >/dev/null
 KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\"}" | field key)
 curl -sf -H 'content-type: application/json' -d "{\"key\":\"$KEY\",\"fingerprint\":\"validated-machine\"}" "$URL/v1/client/activate" >/dev/null
+curl -sf -H 'content-type: application/json' -d "{\"license_key\":\"$KEY\",\"domain\":\"bench.example\",\"ip\":\"127.0.0.1\"}" "$URL/api/v1/licenses/verify" >/dev/null
 
 LUA=$(mktemp -d)
 cat >"$LUA/activate.lua" <<LUA
@@ -47,6 +50,18 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"key":"$KEY","fingerprint":"validated-machine","entitlements":["pro"]}'
 LUA
 
+cat >"$LUA/faxstore.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["authorization"] = "$KEY"
+wrk.headers["accept"] = "application/json, text/plain, */*"
+LUA
+cat >"$LUA/verify.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json"
+wrk.body = '{"license_key":"$KEY","domain":"bench.example","ip":"203.0.113.42"}'
+LUA
+
 run() { # name, script or "", path
     local name=$1 script=$2 path=$3 args=()
     [ -n "$script" ] && args=(-s "$LUA/$script")
@@ -59,7 +74,13 @@ run() { # name, script or "", path
     echo "$name $rps $p50 $p99 ${non2xx:-0}"
 }
 echo "wrk -t2 -c$CONNS -d${SECS}s on $(nproc) cores, server and load generator sharing them"
-RESULTS=$( run healthz "" /healthz; run validate validate.lua /v1/client/validate; run activate activate.lua /v1/client/activate )
+RESULTS=$(
+    run healthz "" /healthz
+    run validate validate.lua /v1/client/validate
+    run faxstore faxstore.lua "/api/check/$NUMBER?log=false"
+    run verify-api verify.lua /api/v1/licenses/verify
+    run activate activate.lua /v1/client/activate
+)
 BASE=$(echo "$RESULTS" | awk '$1 == "healthz" {print $2}')
 echo
 echo "| endpoint | requests/s | ratio to /healthz | p50 | p99 | non-2xx |"

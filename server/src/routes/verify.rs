@@ -179,13 +179,15 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
             .machine(&l.id, fp)
             .map_err(IntoResponse::into_response)?
         {
-            Some(mut m) => {
+            // Last use is kept to the minute: a known environment is a read, not a write.
+            Some(mut m) if now - m.last_seen >= 60 => {
                 m.last_seen = now;
                 m.last_heartbeat = now;
                 s.store
                     .put_machine(&m)
                     .map_err(IntoResponse::into_response)?;
             }
+            Some(_) => {}
             None => new.push(fp.clone()),
         }
     }
