@@ -105,6 +105,20 @@ impl Caller {
             .is_none_or(|p| p == product_id)
     }
 
+    /// An object the caller may see: `found`, unless it is missing or of a product the caller's
+    /// key is limited away from, which both answer 404 (other products' objects are invisible).
+    pub fn visible<T>(
+        &self,
+        found: Option<T>,
+        what: &str,
+        product_id: impl Fn(&T) -> &str,
+    ) -> ApiResult<T> {
+        match found {
+            Some(x) if self.sees(product_id(&x)) => Ok(x),
+            _ => Err(ApiError::not_found(what)),
+        }
+    }
+
     /// The audit actor name.
     pub fn actor(&self) -> String {
         self.key.id.clone()

@@ -383,19 +383,7 @@ impl Store {
             Some(s) => self.licenses.range(s..),
             None => self.licenses.iter(),
         };
-        let mut items = Vec::new();
-        for kv in iter {
-            let (_, v) = kv?;
-            let l: License = from_json(&v)?;
-            if keep(&l) {
-                if items.len() == limit {
-                    let next = items.last().map(|l: &License| l.id.clone());
-                    return Ok(Page { items, next });
-                }
-                items.push(l);
-            }
-        }
-        Ok(Page { items, next: None })
+        page(iter, limit, keep, |l: &License| l.id.clone())
     }
 
     // ----- machines
@@ -551,19 +539,12 @@ impl Store {
         limit: usize,
         keep: impl Fn(&AuditEvent) -> bool,
     ) -> ApiResult<Page<AuditEvent>> {
-        let mut items = Vec::new();
-        for kv in self.audit.range((after + 1).to_be_bytes()..) {
-            let (_, v) = kv?;
-            let e: AuditEvent = from_json(&v)?;
-            if keep(&e) {
-                if items.len() == limit {
-                    let next = items.last().map(|e: &AuditEvent| e.seq.to_string());
-                    return Ok(Page { items, next });
-                }
-                items.push(e);
-            }
-        }
-        Ok(Page { items, next: None })
+        page(
+            self.audit.range((after + 1).to_be_bytes()..),
+            limit,
+            keep,
+            |e: &AuditEvent| e.seq.to_string(),
+        )
     }
 
     // ----- revocations
@@ -593,6 +574,29 @@ impl Store {
     pub fn revocation_list(&self) -> ApiResult<Option<Vec<u8>>> {
         Ok(self.revocations.get("list")?.map(|v| v.to_vec()))
     }
+}
+
+/// Up to `limit` records of `iter` for which `keep` holds, and the cursor of the next page if
+/// one more matching record exists.
+fn page<T: DeserializeOwned>(
+    iter: sled::Iter,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+    cursor: impl Fn(&T) -> String,
+) -> ApiResult<Page<T>> {
+    let mut items = Vec::new();
+    for kv in iter {
+        let (_, v) = kv?;
+        let x: T = from_json(&v)?;
+        if keep(&x) {
+            if items.len() == limit {
+                let next = items.last().map(&cursor);
+                return Ok(Page { items, next });
+            }
+            items.push(x);
+        }
+    }
+    Ok(Page { items, next: None })
 }
 
 /// Adds `delta` to a license's machine count inside a transaction.

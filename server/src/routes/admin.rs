@@ -149,14 +149,7 @@ async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<J
 }
 
 pub(crate) fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
-    let p = s
-        .store
-        .product(id)?
-        .ok_or_else(|| ApiError::not_found("product"))?;
-    if !caller.sees(&p.id) {
-        return Err(ApiError::not_found("product"));
-    }
-    Ok(p)
+    caller.visible(s.store.product(id)?, "product", |p| &p.id)
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -387,14 +380,7 @@ async fn list_policies(
 }
 
 pub(crate) fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Policy> {
-    let p = s
-        .store
-        .policy(id)?
-        .ok_or_else(|| ApiError::not_found("policy"))?;
-    if !caller.sees(&p.product_id) {
-        return Err(ApiError::not_found("policy"));
-    }
-    Ok(p)
+    caller.visible(s.store.policy(id)?, "policy", |p| &p.product_id)
 }
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -489,23 +475,29 @@ async fn delete_policy(
 
 // ----- machines
 
+/// A machine and its license, if the caller may see the license's product.
+fn load_machine(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(crate::model::Machine, crate::model::License)> {
+    let m = s
+        .store
+        .machine_by_id(id)?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    let l = caller.visible(s.store.license(&m.license_id)?, "machine", |l| {
+        &l.product_id
+    })?;
+    Ok((m, l))
+}
+
 #[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = crate::model::Machine), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn get_machine(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let m = s
-        .store
-        .machine_by_id(&id)?
-        .ok_or_else(|| ApiError::not_found("machine"))?;
-    let l = s
-        .store
-        .license(&m.license_id)?
-        .ok_or_else(|| ApiError::not_found("machine"))?;
-    if !caller.sees(&l.product_id) {
-        return Err(ApiError::not_found("machine"));
-    }
+    let (m, _) = load_machine(&s, &caller, &id)?;
     Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
 }
 
@@ -517,17 +509,7 @@ async fn delete_machine(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
-    let m = s
-        .store
-        .machine_by_id(&id)?
-        .ok_or_else(|| ApiError::not_found("machine"))?;
-    let l = s
-        .store
-        .license(&m.license_id)?
-        .ok_or_else(|| ApiError::not_found("machine"))?;
-    if !caller.sees(&l.product_id) {
-        return Err(ApiError::not_found("machine"));
-    }
+    let (m, l) = load_machine(&s, &caller, &id)?;
     let seat = s.lock_license(&l.id).await;
     s.store.remove_machine(&m)?;
     s.audit(

@@ -313,6 +313,35 @@ fn product(s: &AppState, id: &str) -> Result<Option<Product>, Fail> {
     }
 }
 
+/// Judges the key against one product and logs the check (single and V1 routes).
+fn check_one(
+    s: &AppState,
+    ip: ClientIp,
+    product_id: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    route: &str,
+) -> Result<Outcome, Fail> {
+    let req = prepare(s, headers, query, body)?;
+    let product = product(s, product_id)?;
+    let outcome = if req.key.is_none() {
+        Outcome::NoKey
+    } else {
+        judge(s, product.as_ref(), req.license.as_ref(), ip)
+    };
+    log_check(
+        s,
+        req.license.as_ref(),
+        product_id,
+        outcome,
+        &req.params,
+        ip,
+        route,
+    );
+    Ok(outcome)
+}
+
 /// FaxStore single check.
 #[utoipa::path(post, path = "/api/check/{product_id}", tag = "faxstore",
     params(("product_id" = String, Path, description = "the product's numeric id"),
@@ -330,22 +359,7 @@ async fn check_single(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Fail> {
-    let req = prepare(&s, &headers, q.as_deref(), &body)?;
-    let product = product(&s, &product_id)?;
-    let outcome = if req.key.is_none() {
-        Outcome::NoKey
-    } else {
-        judge(&s, product.as_ref(), req.license.as_ref(), ip)
-    };
-    log_check(
-        &s,
-        req.license.as_ref(),
-        &product_id,
-        outcome,
-        &req.params,
-        ip,
-        "check",
-    );
+    let outcome = check_one(&s, ip, &product_id, q.as_deref(), &headers, &body, "check")?;
     let url = public_url(&s, &headers);
     Ok(axum::Json(json!({ "status": outcome.status(), "pass": outcome == Outcome::Authorised, "details": outcome.details(&url) })).into_response())
 }
@@ -438,22 +452,15 @@ async fn check_item_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Fail> {
-    let req = prepare(&s, &headers, q.as_deref(), &body)?;
-    let product = product(&s, &product_id)?;
-    let outcome = if req.key.is_none() {
-        Outcome::NoKey
-    } else {
-        judge(&s, product.as_ref(), req.license.as_ref(), ip)
-    };
-    log_check(
+    let outcome = check_one(
         &s,
-        req.license.as_ref(),
-        &product_id,
-        outcome,
-        &req.params,
         ip,
+        &product_id,
+        q.as_deref(),
+        &headers,
+        &body,
         "checkitem",
-    );
+    )?;
     let pass = outcome == Outcome::Authorised;
     let details = if pass {
         outcome.details(&public_url(&s, &headers))

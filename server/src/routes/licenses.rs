@@ -265,14 +265,7 @@ async fn list(
 }
 
 pub(crate) fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License> {
-    let l = s
-        .store
-        .license(id)?
-        .ok_or_else(|| ApiError::not_found("license"))?;
-    if !caller.sees(&l.product_id) {
-        return Err(ApiError::not_found("license"));
-    }
-    Ok(l)
+    caller.visible(s.store.license(id)?, "license", |l| &l.product_id)
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
