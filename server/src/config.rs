@@ -68,6 +68,15 @@ pub struct Args {
     /// Also serve FaxStore's removed V1 route `/api/checkitem/…` [default: false].
     #[arg(long, env = "LICET_COMPAT_FAXSTORE_V1", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_faxstore_v1: Option<bool>,
+    /// Serve WemX's licensing API (`/api/v1/licenses/public/…`, `/private/…`) [default: true].
+    #[arg(long, env = "LICET_COMPAT_WEMX", value_parser = clap::builder::BoolishValueParser::new())]
+    pub compat_wemx: Option<bool>,
+    /// Seconds a download URL handed out stays valid [default: 300].
+    #[arg(long, env = "LICET_DOWNLOAD_URL_TTL")]
+    pub download_url_ttl: Option<u64>,
+    /// Largest file an admin may upload as a download, in bytes [default: 1073741824].
+    #[arg(long, env = "LICET_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
 }
 
 /// The same options, as read from a TOML file.
@@ -89,6 +98,9 @@ struct FileConfig {
     compat_verify: Option<bool>,
     compat_faxstore: Option<bool>,
     compat_faxstore_v1: Option<bool>,
+    compat_wemx: Option<bool>,
+    download_url_ttl: Option<u64>,
+    max_upload_bytes: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -124,6 +136,12 @@ pub struct Config {
     pub compat_faxstore: bool,
     /// FaxStore V1 route on.
     pub compat_faxstore_v1: bool,
+    /// WemX licensing API on.
+    pub compat_wemx: bool,
+    /// Download URL lifetime, seconds.
+    pub download_url_ttl: u64,
+    /// Largest upload, bytes.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for Config {
@@ -144,6 +162,9 @@ impl Default for Config {
             compat_verify: true,
             compat_faxstore: true,
             compat_faxstore_v1: false,
+            compat_wemx: true,
+            download_url_ttl: 300,
+            max_upload_bytes: 1 << 30,
         }
     }
 }
@@ -207,7 +228,23 @@ impl Config {
                 .compat_faxstore_v1
                 .or(file.compat_faxstore_v1)
                 .unwrap_or(d.compat_faxstore_v1),
+            compat_wemx: args
+                .compat_wemx
+                .or(file.compat_wemx)
+                .unwrap_or(d.compat_wemx),
+            download_url_ttl: args
+                .download_url_ttl
+                .or(file.download_url_ttl)
+                .unwrap_or(d.download_url_ttl),
+            max_upload_bytes: args
+                .max_upload_bytes
+                .or(file.max_upload_bytes)
+                .unwrap_or(d.max_upload_bytes),
         };
+        anyhow::ensure!(
+            (10..=86_400).contains(&c.download_url_ttl),
+            "download-url-ttl: 10..=86400 seconds"
+        );
         anyhow::ensure!(
             c.jwt_ttl > 0 && c.jwt_ttl <= 86_400,
             "jwt-ttl: must be 1..=86400 seconds"

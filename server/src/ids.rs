@@ -24,13 +24,22 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", random_token(20).to_ascii_lowercase())
 }
 
-/// A license key: `prefix` then `format` with every `X` replaced by a random character.
+/// Lower-case hexadecimal digits, for `h` in key formats (WemX-style `LCE-<uuid>` keys).
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A license key: `prefix` then `format` with every `X` replaced by a random character of
+/// Crockford's alphabet and every `h` by a random lower-case hex digit.
 pub fn license_key(prefix: &str, format: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + format.len());
     out.push_str(prefix);
-    let random = random_token(format.len());
-    for (c, r) in format.chars().zip(random.chars()) {
-        out.push(if c == 'X' { r } else { c });
+    let mut random = vec![0u8; format.len()];
+    rng().fill_bytes(&mut random);
+    for (c, r) in format.chars().zip(random) {
+        out.push(match c {
+            'X' => ALPHABET[usize::from(r & 31)] as char,
+            'h' => HEX[usize::from(r & 15)] as char,
+            c => c,
+        });
     }
     out
 }
@@ -42,9 +51,17 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
-/// Whether a key format gives enough randomness (at least 16 `X`, 80 bits).
+/// Whether a key format gives enough randomness: at least 80 bits (5 per `X`, 4 per `h`).
 pub fn format_is_strong(format: &str) -> bool {
-    format.chars().filter(|&c| c == 'X').count() >= 16
+    let bits: usize = format
+        .chars()
+        .map(|c| match c {
+            'X' => 5,
+            'h' => 4,
+            _ => 0,
+        })
+        .sum();
+    bits >= 80
 }
 
 #[cfg(test)]
@@ -68,5 +85,14 @@ mod tests {
         );
         assert!(format_is_strong("XXXX-XXXX-XXXX-XXXX"));
         assert!(!format_is_strong("XXXX-XXXX"));
+        let wemx = license_key("LCE-", "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh");
+        assert_eq!(wemx.len(), 4 + 36);
+        assert!(
+            wemx[4..]
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(format_is_strong("hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh"));
+        assert!(!format_is_strong("hhhhhhhh-hhhh-hhhh"));
     }
 }

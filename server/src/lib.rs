@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod domains;
 pub mod error;
 pub mod ids;
 pub mod keys;

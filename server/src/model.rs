@@ -129,6 +129,21 @@ pub struct License {
     /// The owner's own on/off switch (FaxStore's "active"): off answers `NOT ACTIVE` there.
     #[serde(default = "yes")]
     pub owner_active: bool,
+    /// A small stable number (WemX's `license.id`), assigned at creation.
+    #[serde(default)]
+    pub numeric_id: u64,
+    /// Further products this license also covers (a WemX license may cover several packages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_products: Vec<String>,
+    /// The customer who owns the license, if it was sold through an order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<u64>,
+    /// The order the license was sold with; its due date is the license's expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<u64>,
+    /// Data the licensee's installation reported (WemX's `data`), at most 4 KiB of JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
@@ -172,6 +187,157 @@ pub struct Machine {
     pub last_heartbeat: i64,
     /// Id of the last token issued to the machine, hex.
     pub token_id: String,
+    /// A small stable number (WemX's domain `id`), assigned when the machine is first recorded.
+    #[serde(default)]
+    pub numeric_id: u64,
+    /// For a domain (fingerprint `domain:<name>`): production or development.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_type: Option<DomainType>,
+    /// For a domain: the protocol it is served with (`https://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// Fingerprint prefix of a machine that stands for a domain (Verify API, WemX).
+pub const DOMAIN_PREFIX: &str = "domain:";
+
+/// What a licensed domain is used for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainType {
+    /// The live site.
+    Production,
+    /// A local, test or staging site.
+    Development,
+}
+
+impl DomainType {
+    /// The type a domain gets when nobody said: development for `localhost`, IP addresses,
+    /// the reserved test TLDs (`.test`, `.local`, `.localhost`, `.invalid`, `.example`) and
+    /// `dev.` / `staging.` / `test.` subdomains; production otherwise.
+    pub fn guess(domain: &str) -> DomainType {
+        let dev_tld = [".test", ".local", ".localhost", ".invalid", ".example"]
+            .iter()
+            .any(|t| domain.ends_with(t));
+        let dev_sub = ["dev.", "staging.", "test.", "local."]
+            .iter()
+            .any(|p| domain.starts_with(p));
+        if domain == "localhost" || domain.parse::<std::net::IpAddr>().is_ok() || dev_tld || dev_sub
+        {
+            DomainType::Development
+        } else {
+            DomainType::Production
+        }
+    }
+
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainType::Production => "production",
+            DomainType::Development => "development",
+        }
+    }
+}
+
+/// How a price is charged (WemX's price types).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceKind {
+    /// Paid once; the license does not fall due.
+    Single,
+    /// Paid every period; the license expires at the order's due date.
+    Recurring,
+    /// No charge.
+    Free,
+}
+
+/// A price of a product ("package").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Price {
+    /// Numeric id.
+    pub id: u64,
+    /// The product.
+    pub product_id: String,
+    /// Display name (`Monthly`).
+    pub name: String,
+    /// How it is charged.
+    pub kind: PriceKind,
+    /// For recurring prices: days between due dates.
+    pub period_days: Option<u32>,
+    /// Amount in the smallest currency unit, for display.
+    pub amount: u64,
+    /// ISO 4217 currency code.
+    pub currency: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A customer: someone licenses are sold to. The password is stored only as an argon2id hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Customer {
+    /// Numeric id.
+    pub id: u64,
+    /// E-mail address, lower-case; unique.
+    pub email: String,
+    /// PHC string of the argon2id hash of the password.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// An order: a customer bought a product at a price, and got a license.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Order {
+    /// Numeric id.
+    pub id: u64,
+    /// The customer.
+    pub customer_id: u64,
+    /// The product.
+    pub product_id: String,
+    /// The price.
+    pub price_id: u64,
+    /// The license sold.
+    pub license_id: String,
+    /// When the next payment is due (recurring prices); also the license's expiry.
+    pub due_date: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A file licensees of a product may download (WemX "downloads"), kept in the data
+/// directory's `downloads/` folder.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Download {
+    /// Numeric id.
+    pub id: u64,
+    /// The product.
+    pub product_id: String,
+    /// The name clients ask for (`resource_name`); unique per product.
+    pub name: String,
+    /// Path relative to the downloads folder.
+    pub file: String,
+    /// Size in bytes when registered.
+    pub size: u64,
+    /// SHA-256 of the content when registered, hex.
+    pub sha256: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A download URL handed out: single use, expiring.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DownloadGrant {
+    /// The download.
+    pub download_id: u64,
+    /// The license it was granted to.
+    pub license_id: String,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+    /// When it was used, if it was.
+    pub used_at: Option<i64>,
 }
 
 /// What an API key may do.

@@ -13,6 +13,14 @@
 //! | `machines` | license id `\0` fingerprint | [`Machine`] |
 //! | `machine_ids` | machine id | license id `\0` fingerprint (lookup) |
 //! | `machine_counts` | license id | number of machines (be u64), kept with `machines` in one transaction |
+//! | `prices` | price id (be u64) | [`Price`] |
+//! | `customers` | customer id (be u64) | [`Customer`] |
+//! | `customer_emails` | e-mail (lower-case) | customer id (be u64) (uniqueness index) |
+//! | `orders` | order id (be u64) | [`Order`] |
+//! | `transactions` | WemX `transaction_id` | license id (each id accepted once) |
+//! | `downloads` | download id (be u64) | [`Download`] |
+//! | `download_names` | product id `\0` name | download id (be u64) (uniqueness index) |
+//! | `download_grants` | grant id (16 bytes) | [`DownloadGrant`] |
 //! | `api_keys` | key id | [`ApiKey`] |
 //! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
 //! | `audit` | sequence (be u64) | [`AuditEvent`], append-only |
@@ -33,7 +41,10 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{ApiKey, AuditEvent, License, Machine, Policy, Product};
+use crate::model::{
+    ApiKey, AuditEvent, Customer, Download, DownloadGrant, License, Machine, Order, Policy, Price,
+    Product,
+};
 
 /// The database.
 #[derive(Clone, Debug)]
@@ -48,6 +59,14 @@ pub struct Store {
     machines: sled::Tree,
     machine_ids: sled::Tree,
     machine_counts: sled::Tree,
+    prices: sled::Tree,
+    customers: sled::Tree,
+    customer_emails: sled::Tree,
+    orders: sled::Tree,
+    transactions: sled::Tree,
+    downloads: sled::Tree,
+    download_names: sled::Tree,
+    download_grants: sled::Tree,
     api_keys: sled::Tree,
     usage: sled::Tree,
     audit: sled::Tree,
@@ -125,6 +144,14 @@ impl Store {
             machines: t("machines")?,
             machine_ids: t("machine_ids")?,
             machine_counts: t("machine_counts")?,
+            prices: t("prices")?,
+            customers: t("customers")?,
+            customer_emails: t("customer_emails")?,
+            orders: t("orders")?,
+            transactions: t("transactions")?,
+            downloads: t("downloads")?,
+            download_names: t("download_names")?,
+            download_grants: t("download_grants")?,
             api_keys: t("api_keys")?,
             usage: t("usage")?,
             audit: t("audit")?,
@@ -161,14 +188,25 @@ impl Store {
             .map_or(1, u64::from_be_bytes))
     }
 
-    // ----- products
-
-    /// The next numeric product id.
-    pub fn next_product_number(&self) -> ApiResult<u64> {
-        self.next_counter("product_number")
+    /// The next number of a sequence (`license`, `machine`, `price`, `customer`, `order`,
+    /// `download`): 1, 2, 3, … never reused.
+    pub fn next_number(&self, sequence: &str) -> ApiResult<u64> {
+        self.next_counter(&format!("{sequence}_number"))
     }
 
-    /// Inserts a product; its code must be unused.
+    // ----- products
+
+    /// The next numeric product id not taken (numbers given explicitly are skipped).
+    pub fn next_product_number(&self) -> ApiResult<u64> {
+        loop {
+            let n = self.next_counter("product_number")?;
+            if !self.product_numbers.contains_key(n.to_be_bytes())? {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Inserts a product; its code and numeric id must be unused.
     pub fn insert_product(&self, p: &Product) -> ApiResult<()> {
         let value = to_json(p)?;
         (&self.products, &self.product_codes, &self.product_numbers).transaction(
@@ -177,6 +215,12 @@ impl Store {
                     return Err(ConflictableTransactionError::Abort(ApiError::conflict(
                         "duplicate",
                         format!("a product with code {:?} exists", p.code),
+                    )));
+                }
+                if numbers.get(p.numeric_id.to_be_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                        "duplicate",
+                        format!("a product with numeric id {} exists", p.numeric_id),
                     )));
                 }
                 codes.insert(p.code.as_bytes(), p.id.as_bytes())?;
@@ -461,6 +505,332 @@ impl Store {
             .values()
             .map(|v| from_json(&v?))
             .collect()
+    }
+
+    // ----- prices, customers, orders
+
+    /// Inserts a price; its id must be unused.
+    pub fn insert_price(&self, p: &Price) -> ApiResult<()> {
+        let taken = self
+            .prices
+            .compare_and_swap(p.id.to_be_bytes(), None::<&[u8]>, Some(to_json(p)?))?
+            .is_err();
+        if taken {
+            return Err(ApiError::conflict(
+                "duplicate",
+                format!("a price with id {} exists", p.id),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next price id not taken (ids given explicitly are skipped).
+    pub fn next_price_id(&self) -> ApiResult<u64> {
+        loop {
+            let n = self.next_counter("price_number")?;
+            if !self.prices.contains_key(n.to_be_bytes())? {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// A price by id.
+    pub fn price(&self, id: u64) -> ApiResult<Option<Price>> {
+        self.prices
+            .get(id.to_be_bytes())?
+            .map(|b| from_json(&b))
+            .transpose()
+    }
+
+    /// The prices of a product (all prices if `None`), in id order.
+    pub fn prices(&self, product_id: Option<&str>) -> ApiResult<Vec<Price>> {
+        let all = self
+            .prices
+            .iter()
+            .values()
+            .map(|v| from_json(&v?))
+            .collect::<ApiResult<Vec<Price>>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|p| product_id.is_none_or(|id| p.product_id == id))
+            .collect())
+    }
+
+    /// Deletes a price no order uses.
+    pub fn delete_price(&self, id: u64) -> ApiResult<()> {
+        for v in self.orders.iter().values() {
+            let o: Order = from_json(&v?)?;
+            if o.price_id == id {
+                return Err(ApiError::conflict("in_use", "orders still use the price"));
+            }
+        }
+        self.prices.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// A customer by id.
+    pub fn customer(&self, id: u64) -> ApiResult<Option<Customer>> {
+        self.customers
+            .get(id.to_be_bytes())?
+            .map(|b| from_json(&b))
+            .transpose()
+    }
+
+    /// A customer by e-mail address (lower-case).
+    pub fn customer_by_email(&self, email: &str) -> ApiResult<Option<Customer>> {
+        match self.customer_emails.get(email)? {
+            Some(id) => match <[u8; 8]>::try_from(&id[..]) {
+                Ok(b) => self.customer(u64::from_be_bytes(b)),
+                Err(_) => Err(ApiError::internal("corrupt customer index")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Inserts `c` unless a customer with its e-mail exists; returns the customer that holds
+    /// the address and whether it is the new one. Concurrent calls for one address agree.
+    pub fn insert_customer_if_new(&self, c: &Customer) -> ApiResult<(Customer, bool)> {
+        let value = to_json(c)?;
+        let existing = (&self.customers, &self.customer_emails).transaction(|(cs, emails)| {
+            if let Some(id) = emails.get(c.email.as_bytes())? {
+                return Ok(Some(id));
+            }
+            emails.insert(c.email.as_bytes(), &c.id.to_be_bytes())?;
+            cs.insert(&c.id.to_be_bytes(), value.clone())?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(None)
+        })?;
+        match existing {
+            None => Ok((c.clone(), true)),
+            Some(_) => self
+                .customer_by_email(&c.email)?
+                .map(|found| (found, false))
+                .ok_or_else(|| ApiError::internal("customer index points nowhere")),
+        }
+    }
+
+    /// Replaces a customer (its e-mail does not change).
+    pub fn update_customer(&self, c: &Customer) -> ApiResult<()> {
+        self.customers.insert(c.id.to_be_bytes(), to_json(c)?)?;
+        Ok(())
+    }
+
+    /// Customers in id order after `after`, at most `limit`.
+    pub fn customers(&self, after: u64, limit: usize) -> ApiResult<Page<Customer>> {
+        page(
+            self.customers.range((after + 1).to_be_bytes()..),
+            limit,
+            |_: &Customer| true,
+            |c: &Customer| c.id.to_string(),
+        )
+    }
+
+    /// An order by id.
+    pub fn order(&self, id: u64) -> ApiResult<Option<Order>> {
+        self.orders
+            .get(id.to_be_bytes())?
+            .map(|b| from_json(&b))
+            .transpose()
+    }
+
+    /// The orders of a customer.
+    pub fn orders_of_customer(&self, customer_id: u64) -> ApiResult<Vec<Order>> {
+        let mut out = Vec::new();
+        for v in self.orders.iter().values() {
+            let o: Order = from_json(&v?)?;
+            if o.customer_id == customer_id {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a sale: the order, its license (whose key must be unused) and the license's
+    /// first machines (domains), all or nothing.
+    pub fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> ApiResult<()> {
+        let order = to_json(o)?;
+        let license = to_json(l)?;
+        let ms_values = machines
+            .iter()
+            .map(to_json)
+            .collect::<ApiResult<Vec<_>>>()?;
+        (
+            &self.orders,
+            &self.licenses,
+            &self.license_keys,
+            &self.machines,
+            &self.machine_ids,
+            &self.machine_counts,
+        )
+            .transaction(|(orders, licenses, keys, ms, ids, counts)| {
+                if keys.get(l.key.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                        "duplicate",
+                        "a license with this key exists",
+                    )));
+                }
+                keys.insert(l.key.as_bytes(), l.id.as_bytes())?;
+                licenses.insert(l.id.as_bytes(), license.clone())?;
+                orders.insert(&o.id.to_be_bytes(), order.clone())?;
+                for (m, value) in machines.iter().zip(&ms_values) {
+                    let key = machine_key(&m.license_id, &m.fingerprint);
+                    if ms.insert(key.clone(), value.clone())?.is_none() {
+                        bump(counts, &m.license_id, 1)?;
+                    }
+                    ids.insert(m.id.as_bytes(), key)?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// Stores an order and its license together (a due date moved).
+    pub fn update_order(&self, o: &Order, l: &License) -> ApiResult<()> {
+        let order = to_json(o)?;
+        let license = to_json(l)?;
+        (&self.orders, &self.licenses).transaction(|(orders, licenses)| {
+            orders.insert(&o.id.to_be_bytes(), order.clone())?;
+            licenses.insert(l.id.as_bytes(), license.clone())?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Accepts a transaction id once: true the first time, false ever after.
+    pub fn claim_transaction(&self, id: &str, license_id: &str) -> ApiResult<bool> {
+        Ok(self
+            .transactions
+            .compare_and_swap(id, None::<&[u8]>, Some(license_id.as_bytes()))?
+            .is_ok())
+    }
+
+    /// Whether a transaction id was accepted before.
+    pub fn transaction_seen(&self, id: &str) -> ApiResult<bool> {
+        Ok(self.transactions.contains_key(id)?)
+    }
+
+    // ----- downloads
+
+    fn download_name_key(product_id: &str, name: &str) -> Vec<u8> {
+        let mut k = product_id.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// Registers a download; its name must be unused for the product.
+    pub fn insert_download(&self, d: &Download) -> ApiResult<()> {
+        let value = to_json(d)?;
+        let name = Self::download_name_key(&d.product_id, &d.name);
+        (&self.downloads, &self.download_names).transaction(|(ds, names)| {
+            if names.get(&name)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                    "duplicate",
+                    "the product already has a download of this name",
+                )));
+            }
+            names.insert(name.clone(), &d.id.to_be_bytes())?;
+            ds.insert(&d.id.to_be_bytes(), value.clone())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// A download by id.
+    pub fn download(&self, id: u64) -> ApiResult<Option<Download>> {
+        self.downloads
+            .get(id.to_be_bytes())?
+            .map(|b| from_json(&b))
+            .transpose()
+    }
+
+    /// A product's download by name.
+    pub fn download_by_name(&self, product_id: &str, name: &str) -> ApiResult<Option<Download>> {
+        match self
+            .download_names
+            .get(Self::download_name_key(product_id, name))?
+        {
+            Some(id) => match <[u8; 8]>::try_from(&id[..]) {
+                Ok(b) => self.download(u64::from_be_bytes(b)),
+                Err(_) => Err(ApiError::internal("corrupt download index")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Downloads, of one product or all.
+    pub fn downloads(&self, product_id: Option<&str>) -> ApiResult<Vec<Download>> {
+        let all = self
+            .downloads
+            .iter()
+            .values()
+            .map(|v| from_json(&v?))
+            .collect::<ApiResult<Vec<Download>>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|d| product_id.is_none_or(|id| d.product_id == id))
+            .collect())
+    }
+
+    /// Unregisters a download (the file stays).
+    pub fn delete_download(&self, d: &Download) -> ApiResult<()> {
+        let name = Self::download_name_key(&d.product_id, &d.name);
+        (&self.downloads, &self.download_names).transaction(|(ds, names)| {
+            ds.remove(&d.id.to_be_bytes())?;
+            names.remove(name.clone())?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Records a download grant.
+    pub fn put_grant(&self, id: &[u8; 16], g: &DownloadGrant) -> ApiResult<()> {
+        self.download_grants.insert(id, to_json(g)?)?;
+        Ok(())
+    }
+
+    /// A download grant by id.
+    pub fn grant(&self, id: &[u8; 16]) -> ApiResult<Option<DownloadGrant>> {
+        self.download_grants
+            .get(id)?
+            .map(|b| from_json(&b))
+            .transpose()
+    }
+
+    /// Marks a grant used at `now`, atomically: `Ok(true)` for the one caller that used it,
+    /// `Ok(false)` if it was used already or does not exist.
+    pub fn use_grant(&self, id: &[u8; 16], now: i64) -> ApiResult<bool> {
+        loop {
+            let Some(old) = self.download_grants.get(id)? else {
+                return Ok(false);
+            };
+            let mut g: DownloadGrant = from_json(&old)?;
+            if g.used_at.is_some() {
+                return Ok(false);
+            }
+            g.used_at = Some(now);
+            let new = to_json(&g)?;
+            if self
+                .download_grants
+                .compare_and_swap(id, Some(old), Some(new))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Removes grants that expired before `before` (used or not); how many.
+    pub fn prune_grants(&self, before: i64) -> ApiResult<usize> {
+        let mut n = 0;
+        for kv in self.download_grants.iter() {
+            let (k, v) = kv?;
+            let g: DownloadGrant = from_json(&v)?;
+            if g.expires_at < before {
+                self.download_grants.remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     // ----- API keys

@@ -44,11 +44,11 @@ fn valid_code(code: &str) -> bool {
 fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
     if format.len() > 64
         || !format_is_strong(format)
-        || !format.chars().all(|c| c == 'X' || c == '-')
+        || !format.chars().all(|c| matches!(c, 'X' | 'h' | '-'))
     {
         return Err(ApiError::bad_request(
             "invalid_field",
-            "key_format: `X` for random characters and `-` separators, at least 16 `X`, at most 64 characters",
+            "key_format: `X` for a random character, `h` for a random hex digit, `-` separators; at least 80 random bits (16 `X` or 20 `h`), at most 64 characters",
         ));
     }
     if prefix.len() > 16
@@ -77,6 +77,9 @@ struct CreateProduct {
     key_prefix: String,
     #[serde(default = "default_lifetime")]
     token_lifetime: u64,
+    /// The product's number in FaxStore / WemX requests, when moving from a system whose
+    /// clients already use one [default: the next free number].
+    numeric_id: Option<u64>,
 }
 
 fn default_format() -> String {
@@ -114,9 +117,19 @@ async fn create_product(
         ));
     }
     check_key_format(&b.key_prefix, &b.key_format)?;
+    let numeric_id = match b.numeric_id {
+        Some(0) => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "numeric_id: at least 1",
+            ));
+        }
+        Some(n) => n,
+        None => s.store.next_product_number()?,
+    };
     let p = Product {
         id: random_id("prd_"),
-        numeric_id: s.store.next_product_number()?,
+        numeric_id,
         code: b.code,
         name: b.name,
         key_format: b.key_format,

@@ -176,18 +176,24 @@ async fn activate(
             ));
         }
     }
-    let mut m = existing.unwrap_or_else(|| Machine {
-        id: random_id("mch_"),
-        license_id: license.id.clone(),
-        fingerprint: b.fingerprint.clone(),
-        hostname: None,
-        platform: None,
-        ip: None,
-        first_seen: now,
-        last_seen: now,
-        last_heartbeat: now,
-        token_id: String::new(),
-    });
+    let mut m = match existing {
+        Some(m) => m,
+        None => Machine {
+            id: random_id("mch_"),
+            license_id: license.id.clone(),
+            fingerprint: b.fingerprint.clone(),
+            hostname: None,
+            platform: None,
+            ip: None,
+            first_seen: now,
+            last_seen: now,
+            last_heartbeat: now,
+            token_id: String::new(),
+            numeric_id: s.store.next_number("machine")?,
+            domain_type: None,
+            protocol: None,
+        },
+    };
     let issued = s.issue_token(&product, &policy, &license, &b.fingerprint)?;
     m.hostname = b.hostname.or(m.hostname);
     m.platform = b.platform.or(m.platform);

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ClientIp;
+use super::{ClientIp, public_url};
 use crate::model::{License, LicenseStatus, Product};
 use crate::state::AppState;
 
@@ -211,17 +211,6 @@ fn license_key(headers: &HeaderMap) -> Option<String> {
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 128)
         .map(str::to_owned)
-}
-
-fn public_url(s: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &s.config.public_url {
-        return u.clone();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 /// Judges one product for a key.

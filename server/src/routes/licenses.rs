@@ -158,6 +158,11 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         metadata: b.metadata.clone(),
         ip: b.ip.map(|ip| ip.to_string()),
         owner_active: true,
+        numeric_id: s.store.next_number("license")?,
+        extra_products: Vec::new(),
+        customer_id: None,
+        order_id: None,
+        data: None,
         created_at: now,
         updated_at: now,
     })

@@ -11,10 +11,13 @@ use crate::state::AppState;
 
 pub mod admin;
 pub mod client;
+pub mod downloads;
 pub mod faxstore;
 pub mod licenses;
 pub mod public;
+pub mod shop;
 pub mod verify;
+pub mod wemx;
 
 /// A JSON body whose rejections become the API's JSON errors.
 #[derive(Debug)]
@@ -117,17 +120,36 @@ pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppS
         .merge(admin::router())
         .merge(licenses::router())
         .merge(client::router())
-        .merge(public::router());
+        .merge(public::router())
+        .merge(shop::router())
+        .merge(downloads::router());
     let r = if config.compat_faxstore {
         r.merge(faxstore::router(config.compat_faxstore_v1))
     } else {
         r
     };
-    if config.compat_verify {
+    let r = if config.compat_verify {
         r.merge(verify::router())
     } else {
         r
+    };
+    if config.compat_wemx {
+        r.merge(wemx::router())
+    } else {
+        r
     }
+}
+
+/// The server's public base URL: `--public-url` if set, else `http://` and the request's `Host`.
+pub fn public_url(s: &AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(u) = &s.config.public_url {
+        return u.clone();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
 }
 
 /// For `Option<Option<T>>` fields of a change: absent → `None` (leave alone), `null` →

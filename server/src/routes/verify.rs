@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use super::ClientIp;
 use crate::error::ApiError;
 use crate::ids::random_id;
-use crate::model::{LicenseStatus, Machine};
+use crate::model::{DOMAIN_PREFIX, LicenseStatus, Machine};
 use crate::state::AppState;
 
 /// The Verify API route.
@@ -167,7 +167,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .policy(&l.policy_id)
         .map_err(IntoResponse::into_response)?
         .ok_or_else(|| ApiError::internal("license without policy").into_response())?;
-    let mut wanted = vec![format!("domain:{}", input.domain)];
+    let mut wanted = vec![format!("{DOMAIN_PREFIX}{}", input.domain)];
     wanted.extend(ip.text().map(|ip| format!("ip:{ip}")));
 
     let seat = s.lock_license(&l.id).await;
@@ -205,13 +205,21 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                 id: random_id("mch_"),
                 license_id: l.id.clone(),
                 fingerprint: fp.clone(),
-                hostname: fp.strip_prefix("domain:").map(str::to_owned),
+                hostname: fp.strip_prefix(DOMAIN_PREFIX).map(str::to_owned),
                 platform: Some("verify-api".into()),
                 ip: ip.text(),
                 first_seen: now,
                 last_seen: now,
                 last_heartbeat: now,
                 token_id: String::new(),
+                numeric_id: s
+                    .store
+                    .next_number("machine")
+                    .map_err(IntoResponse::into_response)?,
+                domain_type: fp
+                    .strip_prefix(DOMAIN_PREFIX)
+                    .map(crate::model::DomainType::guess),
+                protocol: None,
             };
             s.store
                 .put_machine(&m)

@@ -1,0 +1,135 @@
+//! Domains a license is used on, kept as the license's machines (fingerprint
+//! `domain:<name>`), so that the store Verify API, WemX and the admin API share one notion of
+//! "where a license is installed" and the license's seats bound all of them.
+
+use crate::error::ApiResult;
+use crate::ids::random_id;
+use crate::model::{DOMAIN_PREFIX, DomainType, Machine};
+use crate::state::AppState;
+
+/// A domain as a client sent it, split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainName {
+    /// Lower-case host name or IP address, without port, path or trailing dot.
+    pub name: String,
+    /// `https://` or `http://` if the client wrote one.
+    pub protocol: Option<&'static str>,
+}
+
+impl DomainName {
+    /// Parses `demo.example.net`, `https://Demo.Example.net/`, `localhost:8000`; `None` for
+    /// anything that is not a host name or IP address.
+    pub fn parse(raw: &str) -> Option<DomainName> {
+        let raw = raw.trim();
+        let lower = raw.to_ascii_lowercase();
+        let (protocol, rest) = if let Some(r) = lower.strip_prefix("https://") {
+            (Some("https://"), r)
+        } else if let Some(r) = lower.strip_prefix("http://") {
+            (Some("http://"), r)
+        } else {
+            (None, lower.as_str())
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        // An IPv6 literal keeps its colons; anything else loses a `:port`.
+        let host = if let Some(v6) = host.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            host.split(':').next().unwrap_or("")
+        };
+        let host = host.trim_end_matches('.');
+        valid_host(host).then(|| DomainName {
+            name: host.to_owned(),
+            protocol,
+        })
+    }
+
+    /// The fingerprint of the machine that stands for this domain.
+    pub fn fingerprint(&self) -> String {
+        format!("{DOMAIN_PREFIX}{}", self.name)
+    }
+}
+
+/// A DNS host name (labels of letters, digits and `-`, at most 253 characters) or an IP
+/// address.
+pub fn valid_host(host: &str) -> bool {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// A new domain machine of a license (not yet stored). `ip` is the address of the first
+/// install, or `None` when the domain is registered before anything was installed on it.
+pub fn new_domain(
+    s: &AppState,
+    license_id: &str,
+    domain: &DomainName,
+    domain_type: Option<DomainType>,
+    ip: Option<String>,
+) -> ApiResult<Machine> {
+    let now = s.clock.now();
+    Ok(Machine {
+        id: random_id("mch_"),
+        license_id: license_id.to_owned(),
+        fingerprint: domain.fingerprint(),
+        hostname: Some(domain.name.clone()),
+        platform: Some("domain".into()),
+        ip,
+        first_seen: now,
+        last_seen: now,
+        last_heartbeat: now,
+        token_id: String::new(),
+        numeric_id: s.store.next_number("machine")?,
+        domain_type: Some(domain_type.unwrap_or_else(|| DomainType::guess(&domain.name))),
+        protocol: Some(domain.protocol.unwrap_or("https://").to_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_clients_send() {
+        let d = DomainName::parse("https://Demo.Example.net/").expect("domain");
+        assert_eq!(d.name, "demo.example.net");
+        assert_eq!(d.protocol, Some("https://"));
+        let d = DomainName::parse("localhost:8000").expect("domain");
+        assert_eq!((d.name.as_str(), d.protocol), ("localhost", None));
+        assert_eq!(
+            DomainName::parse("http://[::1]:80/x").map(|d| d.name),
+            Some("::1".into())
+        );
+        assert_eq!(
+            DomainName::parse("example.net.").map(|d| d.name),
+            Some("example.net".into())
+        );
+        for bad in [
+            "",
+            "https://",
+            "exa mple.net",
+            "-a.net",
+            "a..net",
+            "ex_ample.net",
+        ] {
+            assert_eq!(DomainName::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            DomainType::guess("dev.example.net"),
+            DomainType::Development
+        );
+        assert_eq!(DomainType::guess("shop.test"), DomainType::Development);
+        assert_eq!(DomainType::guess("127.0.0.1"), DomainType::Development);
+        assert_eq!(DomainType::guess("example.net"), DomainType::Production);
+    }
+}
