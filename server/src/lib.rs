@@ -131,6 +131,10 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limits.shrink();
+            // Download grants are kept a day past their expiry (for the audit trail), then dropped.
+            if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400) {
+                tracing::warn!(code = e.code(), "pruning download grants failed");
+            }
             match routes::client::cull_dead_machines(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(culled = n, "released seats of dead machines"),

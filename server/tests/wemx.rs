@@ -665,9 +665,20 @@ fn download_urls_are_single_use_expiring_and_unforgeable() {
             std::thread::spawn(move || get_download(&url).0)
         })
         .collect();
-    let statuses: Vec<u16> = racers.into_iter().map(|t| t.join().expect("thread")).collect();
-    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|&&s| s == 410).count(), 7, "{statuses:?}");
+    let statuses: Vec<u16> = racers
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 410).count(),
+        7,
+        "{statuses:?}"
+    );
     // Revoked between grant and use.
     let (_, v) = ask("example");
     let url = v["download_url"].as_str().expect("url").to_owned();
@@ -909,4 +920,35 @@ fn wemx_can_be_switched_off_and_is_in_the_openapi_document() {
         Some("{}"),
     );
     assert_eq!(s, 404);
+}
+
+#[test]
+fn a_license_may_cover_several_packages() {
+    let w = wemx(3);
+    let addon = w.admin_ok(
+        "POST",
+        "/v1/products",
+        json!({ "code": "addon", "name": "Addon" }),
+    );
+    let l = w.license(json!({ "extra_products": [addon["id"]] }));
+    let key = l["key"].as_str().expect("key");
+    let (s, v) = w.validate(
+        "203.0.113.5",
+        json!({ "license": key, "domain": "demo.example.net", "packages": "Addon,Example" }),
+    );
+    assert_eq!((s, &v["package"]), (200, &json!("Addon")), "{v}");
+    // Another license of the product alone does not cover the add-on.
+    let plain = w.license(json!({}));
+    let (s, _) = w.validate(
+        "203.0.113.5",
+        json!({ "license": plain["key"], "domain": "demo.example.net", "packages": "Addon" }),
+    );
+    assert_eq!(s, 403);
+    // Unknown or repeated extra products are refused.
+    let mut body = json!({ "extra_products": ["prd_nope"] });
+    body["product_id"] = json!(w.product_id);
+    assert_eq!(w.admin("POST", "/v1/licenses", Some(body)).0, 400);
+    let mut body = json!({ "extra_products": [w.product_id] });
+    body["product_id"] = json!(w.product_id);
+    assert_eq!(w.admin("POST", "/v1/licenses", Some(body)).0, 400);
 }

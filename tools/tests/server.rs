@@ -25,7 +25,10 @@ fn start_server(dir: &Path) -> (String, String) {
         store,
         Arc::new(keys),
         Arc::new(SystemClock),
-        Config::default(),
+        Config {
+            data: dir.to_path_buf(),
+            ..Config::default()
+        },
     )
     .expect("state");
     let admin = licet_server::bootstrap_admin_key(&state)
@@ -201,4 +204,185 @@ fn manage_a_server_from_the_command_line() {
         .output()
         .expect("runs");
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// A POST of JSON with ureq: (status, body).
+fn post_json(url: &str, body: &Value) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent.post(url).send_json(body).expect("transport");
+    let status = resp.status().as_u16();
+    let v = resp.body_mut().read_json().unwrap_or(Value::Null);
+    (status, v)
+}
+
+#[test]
+fn wemx_and_faxstore_catalogues_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+    // A WemX package keeps the id its clients use, and makes WemX-style keys.
+    let product = cli.json(&[
+        "products",
+        "create",
+        "--code",
+        "example",
+        "--name",
+        "Example",
+        "--numeric-id",
+        "84",
+        "--key-prefix",
+        "LCE-",
+        "--key-format",
+        "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh",
+    ]);
+    assert_eq!(product["numeric_id"], 84);
+    let pid = product["id"].as_str().expect("id");
+    cli.json(&[
+        "policies",
+        "create",
+        "--product",
+        pid,
+        "--name",
+        "std",
+        "--max-machines",
+        "2",
+    ]);
+    let price = cli.json(&[
+        "prices",
+        "create",
+        "--product",
+        pid,
+        "--name",
+        "Monthly",
+        "--kind",
+        "recurring",
+        "--period-days",
+        "30",
+        "--amount",
+        "999",
+        "--id",
+        "122",
+    ]);
+    assert_eq!(price["id"], 122);
+    let prices = cli.json(&["prices", "list", pid]);
+    assert_eq!(prices["items"][0]["kind"], "recurring");
+    // A second product gets the next free number, not 85 by accident of order.
+    let other = cli.json(&["products", "create", "--code", "addon", "--name", "Addon"]);
+    assert_eq!(other["numeric_id"], 1);
+    let taken = cli.run(&[
+        "products",
+        "create",
+        "--code",
+        "x",
+        "--name",
+        "X",
+        "--numeric-id",
+        "84",
+    ]);
+    assert_eq!(
+        taken.status.code(),
+        Some(1),
+        "a taken numeric id is refused"
+    );
+
+    let made = cli.json(&["licenses", "create", "--product", pid]);
+    let key = made["key"].as_str().expect("key");
+    assert!(key.starts_with("LCE-") && key.len() == 40, "{key}");
+    assert!(
+        key[4..]
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    let imported = cli.json(&[
+        "licenses",
+        "create",
+        "--product",
+        pid,
+        "--key",
+        "LCE-e75803b9-1b3a-4801-a3ea-30cc1eb0e4b2",
+        "--extra-product",
+        other["id"].as_str().expect("id"),
+    ]);
+    assert_eq!(imported["key"], "LCE-e75803b9-1b3a-4801-a3ea-30cc1eb0e4b2");
+    let lid = imported["id"].as_str().expect("id");
+    let domain = cli.json(&[
+        "licenses",
+        "add-domain",
+        lid,
+        "https://demo.example.net",
+        "--type",
+        "development",
+    ]);
+    assert_eq!(domain["domain_type"], "development");
+
+    // A download, uploaded from a local file and served through WemX's API.
+    let local = dir.path().join("example.zip");
+    std::fs::write(&local, b"zip-bytes").expect("write");
+    let up = cli.json(&[
+        "downloads",
+        "upload",
+        "--product",
+        pid,
+        "--name",
+        "example",
+        local.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(up["file"], "example.zip");
+    assert_eq!(up["size"], 9);
+    assert!(dir.path().join("downloads/example.zip").exists());
+    let listed = cli.json(&["downloads", "list", "--product", pid]);
+    assert_eq!(listed["items"][0]["name"], "example");
+    let (s, v) = post_json(
+        &format!("{url}/api/v1/licenses/public/validate"),
+        &serde_json::json!({ "license": imported["key"], "domain": "demo.example.net", "packages": "Addon" }),
+    );
+    assert_eq!(
+        (s, &v["package"], &v["type"]),
+        (200, &Value::from("Addon"), &Value::from("development")),
+        "{v}"
+    );
+    let (s, v) = post_json(
+        &format!("{url}/api/v1/licenses/public/download"),
+        &serde_json::json!({ "license": imported["key"], "domain": "demo.example.net", "packages": "Example", "resource_name": "example" }),
+    );
+    assert_eq!(s, 200, "{v}");
+    let mut got = ureq::get(v["download_url"].as_str().expect("url"))
+        .call()
+        .expect("download");
+    assert_eq!(got.body_mut().read_to_vec().expect("bytes"), b"zip-bytes");
+
+    // Customers come from WemX's private API; the CLI finds them and resets passwords.
+    let (s, v) = post_json_auth(
+        &format!("{url}/api/v1/licenses/private/create"),
+        &admin,
+        &serde_json::json!({ "email": "ann@example.net", "domain": "ann.example.net", "package_id": 84, "price_id": 122 }),
+    );
+    assert_eq!(s, 200, "{v}");
+    let found = cli.json(&["customers", "list", "--email", "ann@example.net"]);
+    let cid = found["items"][0]["id"].to_string();
+    let shown = cli.json(&["customers", "show", &cid]);
+    assert_eq!(shown["orders"][0]["price_id"], 122);
+    let reset = cli.json(&["customers", "password", &cid]);
+    assert_eq!(reset["password"].as_str().map(str::len), Some(20));
+}
+
+fn post_json_auth(url: &str, key: &str, body: &Value) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(url)
+        .header("authorization", format!("Bearer {key}"))
+        .send_json(body)
+        .expect("transport");
+    let status = resp.status().as_u16();
+    let v = resp.body_mut().read_json().unwrap_or(Value::Null);
+    (status, v)
 }

@@ -60,6 +60,9 @@ struct NewLicense {
     /// A key of your own (when importing licenses from another system); by default one is made
     /// from the product's key format.
     key: Option<String>,
+    /// Further products the license also covers (WemX packages), by id.
+    #[serde(default)]
+    extra_products: Vec<String>,
 }
 
 fn subscription() -> Kind {
@@ -106,6 +109,34 @@ fn check_claims(
     Ok(())
 }
 
+/// Extra products must exist, be visible to the caller, differ from the license's own product
+/// and from each other; at most 32.
+fn check_extra_products(
+    s: &AppState,
+    caller: &Caller,
+    own: &str,
+    extra: &[String],
+) -> ApiResult<()> {
+    if extra.len() > 32 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "extra_products: at most 32",
+        ));
+    }
+    for (i, p) in extra.iter().enumerate() {
+        if p == own || extra[..i].contains(p) {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("extra_products: {p:?} is listed twice or is the license's own product"),
+            ));
+        }
+        load_product(s, caller, p).map_err(|_| {
+            ApiError::bad_request("invalid_field", format!("extra_products: no product {p:?}"))
+        })?;
+    }
+    Ok(())
+}
+
 fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
     let product = load_product(s, caller, &b.product_id)
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
@@ -128,6 +159,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         ));
     }
     check_claims(&b.domains, &b.entitlements, &b.metadata, b.seats)?;
+    check_extra_products(s, caller, &product.id, &b.extra_products)?;
     if let Some(k) = &b.key
         && (k.len() < 8 || k.len() > 128 || !k.bytes().all(|c| c.is_ascii_graphic()))
     {
@@ -159,7 +191,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         ip: b.ip.map(|ip| ip.to_string()),
         owner_active: true,
         numeric_id: s.store.next_number("license")?,
-        extra_products: Vec::new(),
+        extra_products: b.extra_products.clone(),
         customer_id: None,
         order_id: None,
         data: None,
@@ -294,6 +326,8 @@ struct Update {
     entitlements: Option<Vec<String>>,
     metadata: Option<BTreeMap<String, Value>>,
     policy_id: Option<String>,
+    /// Further products the license also covers (WemX packages), by id.
+    extra_products: Option<Vec<String>>,
     /// Set (or, with `null`, clear) the one IP address the license may be used from.
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<String>, format = "ip")]
@@ -346,6 +380,10 @@ async fn update(
     }
     if let Some(a) = b.owner_active {
         l.owner_active = a;
+    }
+    if let Some(extra) = b.extra_products {
+        check_extra_products(&s, &caller, &l.product_id, &extra)?;
+        l.extra_products = extra;
     }
     check_claims(&l.domains, &l.entitlements, &l.metadata, l.seats)?;
     l.updated_at = s.clock.now();

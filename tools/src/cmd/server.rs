@@ -49,6 +49,91 @@ enum What {
     /// API keys.
     #[command(subcommand)]
     Keys(Keys),
+    /// Prices of products (WemX's `price_id`).
+    #[command(subcommand)]
+    Prices(Prices),
+    /// Customers and their orders.
+    #[command(subcommand)]
+    Customers(Customers),
+    /// Files licensees may download (WemX downloads).
+    #[command(subcommand)]
+    Downloads(Downloads),
+}
+
+#[derive(Debug, Subcommand)]
+enum Prices {
+    /// List a product's prices.
+    List { product: String },
+    /// Create a price.
+    Create {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["single", "recurring", "free"])]
+        kind: String,
+        /// Days between due dates (recurring prices).
+        #[arg(long)]
+        period_days: Option<u32>,
+        /// Amount in the smallest currency unit.
+        #[arg(long, default_value_t = 0)]
+        amount: u64,
+        /// ISO 4217 code [default: USD].
+        #[arg(long)]
+        currency: Option<String>,
+        /// Keep the id clients of another system already use [default: next free].
+        #[arg(long)]
+        id: Option<u64>,
+    },
+    /// Delete a price no order uses.
+    Delete { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum Customers {
+    /// List customers (or find one by e-mail).
+    List {
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Show a customer with their orders and license keys.
+    Show { id: u64 },
+    /// Give a customer a new random password (shown once).
+    Password { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum Downloads {
+    /// List downloads.
+    List {
+        #[arg(long)]
+        product: Option<String>,
+    },
+    /// Upload a local file into the server's downloads folder and register it.
+    Upload {
+        #[arg(long)]
+        product: String,
+        /// The name clients ask for (`resource_name`).
+        #[arg(long)]
+        name: String,
+        /// Path to store it at inside the downloads folder [default: the file's name].
+        #[arg(long = "as")]
+        store_as: Option<String>,
+        /// The local file.
+        path: std::path::PathBuf,
+    },
+    /// Register a file already in the server's `<data>/downloads/` folder.
+    Register {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        name: String,
+        /// Path relative to the downloads folder.
+        #[arg(long)]
+        file: String,
+    },
+    /// Unregister a download (the file stays).
+    Delete { id: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +150,7 @@ enum Products {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// License key format (`X` = random character).
+        /// License key format (`X` = random character, `h` = random hex digit).
         #[arg(long)]
         key_format: Option<String>,
         /// License key prefix.
@@ -74,6 +159,10 @@ enum Products {
         /// Longest token lifetime, seconds.
         #[arg(long)]
         token_lifetime: Option<u64>,
+        /// The product's number in FaxStore / WemX requests (keep the one clients already use)
+        /// [default: next free].
+        #[arg(long)]
+        numeric_id: Option<u64>,
     },
 }
 
@@ -135,9 +224,22 @@ enum Licenses {
         /// The one IP address the license may be used from (FaxStore checks).
         #[arg(long)]
         ip: Option<String>,
+        /// Import this key instead of making one (moving from another system).
+        #[arg(long)]
+        key: Option<String>,
+        /// A further product the license covers (WemX packages); repeatable.
+        #[arg(long = "extra-product")]
+        extra_products: Vec<String>,
         /// Create this many (bulk).
         #[arg(long)]
         count: Option<usize>,
+    },
+    /// Register a domain on a license before it is installed there.
+    AddDomain {
+        id: String,
+        domain: String,
+        #[arg(long = "type", value_parser = ["production", "development"])]
+        domain_type: Option<String>,
     },
     /// Suspend a license.
     Suspend { id: String },
@@ -196,19 +298,37 @@ enum Answer {
     Refused(Value),
 }
 
+/// What a request carries.
+enum Payload {
+    None,
+    Json(Value),
+    /// A local file, streamed.
+    File(std::path::PathBuf),
+}
+
 impl Client {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Answer> {
+    fn call(&self, method: &str, path: &str, body: Payload) -> Result<Answer> {
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let req = ureq::http::Request::builder()
             .method(method)
             .uri(&url)
             .header("authorization", format!("Bearer {}", self.key));
         let resp = match body {
-            Some(b) => self.agent.run(
+            Payload::Json(b) => self.agent.run(
                 req.header("content-type", "application/json")
                     .body(serde_json::to_vec(&b)?)?,
             ),
-            None => self.agent.run(req.body(())?),
+            Payload::File(p) => {
+                let f = std::fs::File::open(&p)
+                    .with_context(|| format!("{}: cannot open", p.display()))?;
+                let len = f.metadata()?.len();
+                self.agent.run(
+                    req.header("content-type", "application/octet-stream")
+                        .header("content-length", len.to_string())
+                        .body(ureq::SendBody::from_owned_reader(f))?,
+                )
+            }
+            Payload::None => self.agent.run(req.body(())?),
         };
         let mut resp = resp.with_context(|| format!("{url}: cannot reach the server"))?;
         let status = resp.status();
@@ -245,27 +365,34 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         url: a.url.clone(),
         key,
     };
-    let (method, path, body, shape): (&str, String, Option<Value>, Shape) = match a.what {
+    let (method, path, body, shape): (&str, String, Payload, Shape) = match a.what {
         What::Products(p) => match p {
             Products::List => (
                 "GET",
                 "/v1/products".into(),
-                None,
+                Payload::None,
                 Shape::List(&["id", "code", "name", "numeric_id"]),
             ),
-            Products::Show { id } => ("GET", format!("/v1/products/{id}"), None, Shape::One),
+            Products::Show { id } => (
+                "GET",
+                format!("/v1/products/{id}"),
+                Payload::None,
+                Shape::One,
+            ),
             Products::Create {
                 code,
                 name,
                 key_format,
                 key_prefix,
                 token_lifetime,
+                numeric_id,
             } => {
                 let mut b = json!({ "code": code, "name": name });
+                put(&mut b, "numeric_id", numeric_id.map(Value::from));
                 put(&mut b, "key_format", key_format.map(Value::from));
                 put(&mut b, "key_prefix", key_prefix.map(Value::from));
                 put(&mut b, "token_lifetime", token_lifetime.map(Value::from));
-                ("POST", "/v1/products".into(), Some(b), Shape::One)
+                ("POST", "/v1/products".into(), Payload::Json(b), Shape::One)
             }
         },
         What::Policies(p) => match p {
@@ -276,7 +403,7 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                 (
                     "GET",
                     format!("/v1/policies{q}"),
-                    None,
+                    Payload::None,
                     Shape::List(&["id", "product_id", "name", "floating", "max_machines"]),
                 )
             }
@@ -290,7 +417,7 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
             } => {
                 let mut b = json!({ "product_id": product, "name": name, "floating": floating, "max_machines": max_machines, "entitlements": entitlements });
                 put(&mut b, "duration", days.map(|d| Value::from(d * 86_400)));
-                ("POST", "/v1/policies".into(), Some(b), Shape::One)
+                ("POST", "/v1/policies".into(), Payload::Json(b), Shape::One)
             }
         },
         What::Licenses(l) => match l {
@@ -301,11 +428,16 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                 (
                     "GET",
                     format!("/v1/licenses?{}", q.join("&")),
-                    None,
+                    Payload::None,
                     Shape::List(&["id", "key", "status", "kind", "expires_at"]),
                 )
             }
-            Licenses::Show { id } => ("GET", format!("/v1/licenses/{id}"), None, Shape::One),
+            Licenses::Show { id } => (
+                "GET",
+                format!("/v1/licenses/{id}"),
+                Payload::None,
+                Shape::One,
+            ),
             Licenses::Create {
                 product,
                 policy,
@@ -315,9 +447,12 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                 domains,
                 entitlements,
                 ip,
+                key,
+                extra_products,
                 count,
             } => {
-                let mut b = json!({ "product_id": product, "domains": domains, "entitlements": entitlements });
+                let mut b = json!({ "product_id": product, "domains": domains, "entitlements": entitlements, "extra_products": extra_products });
+                put(&mut b, "key", key.map(Value::from));
                 put(&mut b, "policy_id", policy.map(Value::from));
                 put(&mut b, "kind", kind.map(Value::from));
                 put(&mut b, "seats", seats.map(Value::from));
@@ -329,47 +464,68 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                     Some(n) => (
                         "POST",
                         "/v1/licenses/bulk".into(),
-                        Some(json!({ "count": n, "license": b })),
+                        Payload::Json(json!({ "count": n, "license": b })),
                         Shape::Bulk,
                     ),
-                    None => ("POST", "/v1/licenses".into(), Some(b), Shape::One),
+                    None => ("POST", "/v1/licenses".into(), Payload::Json(b), Shape::One),
                 }
             }
             Licenses::Suspend { id } => (
                 "POST",
                 format!("/v1/licenses/{id}/suspend"),
-                None,
+                Payload::None,
                 Shape::One,
             ),
             Licenses::Reinstate { id } => (
                 "POST",
                 format!("/v1/licenses/{id}/reinstate"),
-                None,
+                Payload::None,
                 Shape::One,
             ),
             Licenses::Revoke { id } => (
                 "POST",
                 format!("/v1/licenses/{id}/revoke"),
-                None,
+                Payload::None,
                 Shape::One,
             ),
             Licenses::Renew { id, days } => {
-                let body = days.map(|d| json!({ "duration": d * 86_400 }));
+                let body = days.map_or(Payload::None, |d| {
+                    Payload::Json(json!({ "duration": d * 86_400 }))
+                });
                 ("POST", format!("/v1/licenses/{id}/renew"), body, Shape::One)
+            }
+            Licenses::AddDomain {
+                id,
+                domain,
+                domain_type,
+            } => {
+                let mut b = json!({ "domain": domain });
+                put(&mut b, "type", domain_type.map(Value::from));
+                (
+                    "POST",
+                    format!("/v1/licenses/{id}/domains"),
+                    Payload::Json(b),
+                    Shape::One,
+                )
             }
         },
         What::Machines(m) => match m {
             Machines::List { license } => (
                 "GET",
                 format!("/v1/licenses/{license}/machines"),
-                None,
+                Payload::None,
                 Shape::List(&["id", "fingerprint", "hostname", "last_heartbeat"]),
             ),
-            Machines::Show { id } => ("GET", format!("/v1/machines/{id}"), None, Shape::One),
+            Machines::Show { id } => (
+                "GET",
+                format!("/v1/machines/{id}"),
+                Payload::None,
+                Shape::One,
+            ),
             Machines::Deactivate { id } => (
                 "DELETE",
                 format!("/v1/machines/{id}"),
-                None,
+                Payload::None,
                 Shape::Done("deactivated"),
             ),
         },
@@ -377,7 +533,7 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
             Keys::List => (
                 "GET",
                 "/v1/api-keys".into(),
-                None,
+                Payload::None,
                 Shape::List(&["id", "name", "scope", "product_id", "revoked_at"]),
             ),
             Keys::Create {
@@ -389,29 +545,152 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                 let mut b = json!({ "name": name, "scope": scope });
                 put(&mut b, "product_id", product.map(Value::from));
                 put(&mut b, "daily_quota", daily_quota.map(Value::from));
-                ("POST", "/v1/api-keys".into(), Some(b), Shape::One)
+                ("POST", "/v1/api-keys".into(), Payload::Json(b), Shape::One)
             }
             Keys::Revoke { id } => (
                 "DELETE",
                 format!("/v1/api-keys/{id}"),
-                None,
+                Payload::None,
                 Shape::Done("revoked"),
             ),
             Keys::Rotate { id } => (
                 "POST",
                 format!("/v1/api-keys/{id}/rotate"),
-                None,
+                Payload::None,
                 Shape::One,
             ),
         },
+        What::Prices(p) => match p {
+            Prices::List { product } => (
+                "GET",
+                format!("/v1/products/{product}/prices"),
+                Payload::None,
+                Shape::List(&["id", "name", "kind", "period_days", "amount", "currency"]),
+            ),
+            Prices::Create {
+                product,
+                name,
+                kind,
+                period_days,
+                amount,
+                currency,
+                id,
+            } => {
+                let mut b = json!({ "name": name, "kind": kind, "amount": amount });
+                put(&mut b, "period_days", period_days.map(Value::from));
+                put(&mut b, "currency", currency.map(Value::from));
+                put(&mut b, "id", id.map(Value::from));
+                (
+                    "POST",
+                    format!("/v1/products/{product}/prices"),
+                    Payload::Json(b),
+                    Shape::One,
+                )
+            }
+            Prices::Delete { id } => (
+                "DELETE",
+                format!("/v1/prices/{id}"),
+                Payload::None,
+                Shape::Done("deleted"),
+            ),
+        },
+        What::Customers(c) => match c {
+            Customers::List { email } => (
+                "GET",
+                match email {
+                    Some(e) => format!("/v1/customers?email={}", encode(&e)),
+                    None => "/v1/customers?limit=100".into(),
+                },
+                Payload::None,
+                Shape::List(&["id", "email", "created_at"]),
+            ),
+            Customers::Show { id } => (
+                "GET",
+                format!("/v1/customers/{id}"),
+                Payload::None,
+                Shape::One,
+            ),
+            Customers::Password { id } => (
+                "POST",
+                format!("/v1/customers/{id}/password"),
+                Payload::None,
+                Shape::One,
+            ),
+        },
+        What::Downloads(d) => match d {
+            Downloads::List { product } => (
+                "GET",
+                match product {
+                    Some(p) => format!("/v1/downloads?product_id={}", encode(&p)),
+                    None => "/v1/downloads".into(),
+                },
+                Payload::None,
+                Shape::List(&["id", "product_id", "name", "file", "size", "sha256"]),
+            ),
+            Downloads::Upload {
+                product,
+                name,
+                store_as,
+                path,
+            } => {
+                let file = match store_as {
+                    Some(f) => f,
+                    None => path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .context("the file has no name; give --as")?,
+                };
+                return finish(
+                    &client,
+                    "POST",
+                    &format!(
+                        "/v1/downloads/upload?product_id={}&name={}&file={}",
+                        encode(&product),
+                        encode(&name),
+                        encode(&file)
+                    ),
+                    Payload::File(path),
+                    &Shape::One,
+                    a.json,
+                );
+            }
+            Downloads::Register {
+                product,
+                name,
+                file,
+            } => (
+                "POST",
+                "/v1/downloads".into(),
+                Payload::Json(json!({ "product_id": product, "name": name, "file": file })),
+                Shape::One,
+            ),
+            Downloads::Delete { id } => (
+                "DELETE",
+                format!("/v1/downloads/{id}"),
+                Payload::None,
+                Shape::Done("unregistered"),
+            ),
+        },
     };
-    match client.call(method, &path, body)? {
+    finish(&client, method, &path, body, &shape, a.json)
+}
+
+/// Sends the request and prints the answer; the exit code says who failed.
+fn finish(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Payload,
+    shape: &Shape,
+    json: bool,
+) -> Result<ExitCode> {
+    match client.call(method, path, body)? {
         Answer::Ok(v) => {
-            io::print(&render(&v, &shape, a.json))?;
+            io::print(&render(&v, shape, json))?;
             Ok(ExitCode::SUCCESS)
         }
         Answer::Refused(v) => {
-            if a.json {
+            if json {
                 io::print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
             } else {
                 io::print(&format!(
@@ -430,6 +709,11 @@ enum Shape {
     List(&'static [&'static str]),
     Bulk,
     Done(&'static str),
+}
+
+/// A query-string value, percent-encoded.
+fn encode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 fn put(b: &mut Value, key: &str, v: Option<Value>) {
