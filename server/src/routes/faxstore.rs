@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -97,7 +98,15 @@ struct Params {
 #[derive(Debug)]
 enum Fail {
     Bad(String),
+    /// The body could not be read (413 too large, 400 broken), in FaxStore's shape.
+    Body(StatusCode, String),
     Api(crate::error::ApiError),
+}
+
+impl From<BytesRejection> for Fail {
+    fn from(r: BytesRejection) -> Self {
+        Fail::Body(r.status(), r.body_text())
+    }
 }
 
 impl From<crate::error::ApiError> for Fail {
@@ -111,6 +120,11 @@ impl IntoResponse for Fail {
         match self {
             Fail::Bad(details) => (
                 StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "status": "BAD REQUEST", "pass": false, "details": details })),
+            )
+                .into_response(),
+            Fail::Body(status, details) => (
+                status,
                 axum::Json(json!({ "status": "BAD REQUEST", "pass": false, "details": details })),
             )
                 .into_response(),
@@ -346,8 +360,9 @@ async fn check_single(
     Path(product_id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Fail> {
+    let body = body?;
     let outcome = check_one(&s, ip, &product_id, q.as_deref(), &headers, &body, "check")?;
     let url = public_url(&s, &headers);
     Ok(axum::Json(json!({ "status": outcome.status(), "pass": outcome == Outcome::Authorised, "details": outcome.details(&url) })).into_response())
@@ -367,8 +382,9 @@ async fn check_multiple(
     ip: ClientIp,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Fail> {
+    let body = body?;
     let req = prepare(&s, &headers, q.as_deref(), &body)?;
     if req.params.pro_ids.is_empty() {
         return Err(Fail::Bad(
@@ -439,8 +455,9 @@ async fn check_item_v1(
     Path(product_id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Fail> {
+    let body = body?;
     let outcome = check_one(
         &s,
         ip,

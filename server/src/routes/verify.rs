@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -136,7 +137,22 @@ fn normalise_domain(d: &str) -> String {
               (status = 403, description = "`{valid: false, reason}`: invalid format, revoked, expired, or no activation slot", body = serde_json::Value),
               (status = 404, description = "`{valid: false, reason: \"License not found.\"}`", body = serde_json::Value),
               (status = 422, description = "Laravel validation: `{message, errors: {field: [messages]}}`", body = serde_json::Value)))]
-async fn verify(State(s): State<AppState>, ip: ClientIp, body: Bytes) -> Response {
+async fn verify(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        // Too large (413) or unreadable (400): Laravel's shape, the body as the field.
+        Err(r) => {
+            return (
+                r.status(),
+                Json(json!({ "message": "The given data was invalid.", "errors": { "body": [r.body_text()] } })),
+            )
+                .into_response();
+        }
+    };
     match run(&s, ip, &body).await {
         Ok(r) | Err(r) => r,
     }

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -114,6 +115,12 @@ impl From<ApiError> for Refusal {
             retry_after: e.retry_after(),
             ..Refusal::new(e.status(), message)
         }
+    }
+}
+
+impl From<BytesRejection> for Refusal {
+    fn from(r: BytesRejection) -> Self {
+        Refusal::new(r.status(), r.body_text())
     }
 }
 
@@ -469,8 +476,9 @@ async fn validate(
     ip: ClientIp,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let body = body?;
     let input = input(query.as_deref(), &headers, &body);
     let now = s.clock.now();
     let mut rules = Rules::new(&input);
@@ -591,7 +599,8 @@ async fn validate(
     params(("license" = String, Path, description = "the license key")),
     responses((status = 200, description = "`{success: true, domains: [{id, license_id, type, protocol, domain, last_used_at, created_at, updated_at}]}`", body = serde_json::Value),
               (status = 404, description = "`{success: false, message: \"License not found.\"}`", body = serde_json::Value)))]
-async fn domains(State(s): State<AppState>, Path(key): Path<String>) -> Answer {
+async fn domains(State(s): State<AppState>, key: Result<Path<String>, PathRejection>) -> Answer {
+    let key = key.map(|Path(k)| k).unwrap_or_default();
     if key.is_empty() || key.len() > 255 {
         return Err(Refusal::new(StatusCode::NOT_FOUND, "License not found."));
     }
@@ -690,8 +699,9 @@ async fn download(
     ip: ClientIp,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let body = body?;
     let input = input(query.as_deref(), &headers, &body);
     let mut rules = Rules::new(&input);
     let key = rules.string("license", true, 255);
@@ -764,8 +774,15 @@ async fn download(
               (status = 403, description = "the license is no longer valid", body = serde_json::Value),
               (status = 404, description = "no such download", body = serde_json::Value),
               (status = 410, description = "the URL expired or was used", body = serde_json::Value)))]
-async fn fetch(State(s): State<AppState>, ip: ClientIp, Path(token): Path<String>) -> Answer {
+async fn fetch(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    token: Result<Path<String>, PathRejection>,
+) -> Answer {
     let not_found = || Refusal::new(StatusCode::NOT_FOUND, "Download not found.");
+    let Ok(Path(token)) = token else {
+        return Err(not_found());
+    };
     let (id, exp) = open_token(&s, &token).ok_or_else(not_found)?;
     let now = s.clock.now();
     if now >= exp {
@@ -832,8 +849,9 @@ async fn create(
     ip: ClientIp,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let body = body?;
     let caller = private_caller(caller)?;
     let input = input(query.as_deref(), &headers, &body);
     let mut rules = Rules::new(&input);
@@ -978,8 +996,9 @@ async fn update_due_date(
     ip: ClientIp,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
+    let body = body?;
     let caller = private_caller(caller)?;
     let input = input(query.as_deref(), &headers, &body);
     let now = s.clock.now();
