@@ -49,23 +49,11 @@ impl DomainName {
     }
 }
 
-/// A DNS host name (labels of letters, digits and `-`, at most 253 characters) or an IP
-/// address.
+/// A DNS host name (labels of letters, digits and `-`, at most 253 characters; the rule tokens
+/// use, without their `*.` wildcard) or an IP address.
 pub fn valid_host(host: &str) -> bool {
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return true;
-    }
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+    host.parse::<std::net::IpAddr>().is_ok()
+        || (!host.starts_with("*.") && licet_verifier::binding::is_valid_domain_pattern(host))
 }
 
 /// A new domain machine of a license (not yet stored). `ip` is the address of the first

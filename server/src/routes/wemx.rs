@@ -828,11 +828,18 @@ async fn fetch(
 
 // ----- private API
 
-/// The caller of the private API: a bearer API key (or JWT) allowed to write licenses.
-fn private_caller(caller: Result<Caller, ApiError>) -> Result<Caller, Refusal> {
+/// The caller of the private API (a bearer API key or JWT allowed to write licenses) and the
+/// request's input.
+fn private_request(
+    caller: Result<Caller, ApiError>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Caller, Map<String, Value>), Refusal> {
+    let body = body?;
     let c = caller?;
     c.require(Scope::ReadWrite)?;
-    Ok(c)
+    Ok((c, input(query, headers, &body)))
 }
 
 /// WemX: create a license for a customer (created if unknown) from a package and a price.
@@ -851,9 +858,7 @@ async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
-    let body = body?;
-    let caller = private_caller(caller)?;
-    let input = input(query.as_deref(), &headers, &body);
+    let (caller, input) = private_request(caller, query.as_deref(), &headers, body)?;
     let mut rules = Rules::new(&input);
     let email = rules.string("email", true, 254);
     if let Some(e) = &email
@@ -998,9 +1003,7 @@ async fn update_due_date(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
-    let body = body?;
-    let caller = private_caller(caller)?;
-    let input = input(query.as_deref(), &headers, &body);
+    let (caller, input) = private_request(caller, query.as_deref(), &headers, body)?;
     let now = s.clock.now();
     let mut rules = Rules::new(&input);
     let order_id = rules.integer("order_id");
