@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Measures licet-server with wrk over loopback: activations/s (each one a durable write, with
-# group commit) and client validations/s, next to /healthz on the same server in the same run.
+# group commit) and validations/s (native, FaxStore, Verify API, WemX), next to /healthz on the
+# same server in the same run.
 #
 #   scripts/bench-server.sh [seconds per run, default 10] [connections, default 64]
 #
@@ -32,6 +33,7 @@ post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"many\",\"max_machines
 KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\"}" | field key)
 curl -sf -H 'content-type: application/json' -d "{\"key\":\"$KEY\",\"fingerprint\":\"validated-machine\"}" "$URL/v1/client/activate" >/dev/null
 curl -sf -H 'content-type: application/json' -d "{\"license_key\":\"$KEY\",\"domain\":\"bench.example\",\"ip\":\"127.0.0.1\"}" "$URL/api/v1/licenses/verify" >/dev/null
+curl -sf -H 'content-type: application/json' -d "{\"license\":\"$KEY\",\"domain\":\"bench.example\",\"packages\":\"Bench\"}" "$URL/api/v1/licenses/public/validate" >/dev/null
 
 LUA=$(mktemp -d)
 cat >"$LUA/activate.lua" <<LUA
@@ -62,6 +64,13 @@ wrk.headers["Accept"] = "application/json"
 wrk.body = '{"license_key":"$KEY","domain":"bench.example","ip":"203.0.113.42"}'
 LUA
 
+cat >"$LUA/wemx.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json"
+wrk.body = '{"license":"$KEY","domain":"bench.example","packages":"Bench"}'
+LUA
+
 run() { # name, script or "", path
     local name=$1 script=$2 path=$3 args=()
     [ -n "$script" ] && args=(-s "$LUA/$script")
@@ -79,6 +88,7 @@ RESULTS=$(
     run validate validate.lua /v1/client/validate
     run faxstore faxstore.lua "/api/check/$NUMBER?log=false"
     run verify-api verify.lua /api/v1/licenses/verify
+    run wemx-validate wemx.lua /api/v1/licenses/public/validate
     run activate activate.lua /v1/client/activate
 )
 BASE=$(echo "$RESULTS" | awk '$1 == "healthz" {print $2}')

@@ -350,8 +350,8 @@ struct Checked {
 }
 
 /// Everything the public routes check before answering: the key, its status, the packages,
-/// and the domain (first install records the IP; an unknown domain takes a free slot). The
-/// caller holds the license's seat lock so that concurrent first installs cannot overfill.
+/// and the domain (first install records the IP; an unknown domain takes a free slot). Writing
+/// what it found needs the license's seat lock: see [`check_locked`].
 async fn check(
     s: &AppState,
     key: &str,
@@ -443,6 +443,27 @@ async fn check(
     })
 }
 
+/// [`check`], and the license's seat lock when something will be written: a first install, a
+/// refreshed last use, or a change the caller announces (`writes`). The check then runs again
+/// under the lock, so that concurrent first installs cannot overfill the domain slots, while the
+/// common read-only validation never waits for the lock.
+async fn check_locked<'a>(
+    s: &'a AppState,
+    key: &str,
+    packages: &str,
+    domain: &DomainName,
+    ip: ClientIp,
+    writes: bool,
+) -> Result<(Checked, Option<tokio::sync::MutexGuard<'a, ()>>), Refusal> {
+    let first = check(s, key, packages, domain, ip).await?;
+    if !writes && !first.domain_changed {
+        return Ok((first, None));
+    }
+    let seat = s.lock_license(&first.license.id).await;
+    let again = check(s, key, packages, domain, ip).await?;
+    Ok((again, Some(seat)))
+}
+
 /// The license as WemX shows it.
 fn license_view(s: &AppState, l: &License, policy: &Policy) -> Result<Value, Refusal> {
     let last_installed = s
@@ -493,19 +514,15 @@ async fn validate(
         return Err(ApiError::internal("validated input missing").into());
     };
     s.limits.check_license(&key)?;
-    let license_id = s
-        .store
-        .license_by_key(&key)?
-        .map(|l| l.id)
-        .unwrap_or_default();
-    let seat = s.lock_license(&license_id).await;
+    let writes = due.is_some() || transaction.is_some() || data.is_some();
+    let (checked, seat) = check_locked(&s, &key, &packages, &domain, ip, writes).await?;
     let Checked {
         license: mut l,
         policy,
         products,
         domain: machine,
         domain_changed,
-    } = check(&s, &key, &packages, &domain, ip).await?;
+    } = checked;
 
     // The optional changes, judged before anything is written.
     let mut order = None;
@@ -715,13 +732,7 @@ async fn download(
         return Err(ApiError::internal("validated input missing").into());
     };
     s.limits.check_license(&key)?;
-    let license_id = s
-        .store
-        .license_by_key(&key)?
-        .map(|l| l.id)
-        .unwrap_or_default();
-    let seat = s.lock_license(&license_id).await;
-    let c = check(&s, &key, &packages, &domain, ip).await?;
+    let (c, seat) = check_locked(&s, &key, &packages, &domain, ip, false).await?;
     let mut found = None;
     for p in &c.products {
         if let Some(d) = s.store.download_by_name(&p.id, &resource)? {
