@@ -163,6 +163,17 @@ impl SigningKey {
         self.public.algorithm()
     }
 
+    /// The RSA private key, for protocols that need another padding or hash than the key's
+    /// token algorithm (licet-server's LicenseCM answers use PKCS#1 v1.5 with SHA-512);
+    /// `None` for Ed25519.
+    pub fn rsa_private_key(&self) -> Option<&rsa::PrivateKey> {
+        match &self.inner {
+            Inner::Ed25519(_) => None,
+            Inner::Ps256(k) => Some(k.as_ref().as_ref()),
+            Inner::Rs256(k) => Some(k.as_ref().as_ref()),
+        }
+    }
+
     /// Reads a PKCS#8 private key in PEM (`PRIVATE KEY`) or DER.
     pub fn from_pkcs8(bytes: &[u8]) -> Result<SigningKey, Error> {
         if bytes.starts_with(b"-----BEGIN") {

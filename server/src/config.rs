@@ -77,6 +77,33 @@ pub struct Args {
     /// Largest file an admin may upload as a download, in bytes [default: 1073741824].
     #[arg(long, env = "LICET_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
+    /// Serve LicenseCM's API (`/api/auth`, `/api/products`, `/api/licenses`, `/api/client`, …) [default: true].
+    #[arg(long, env = "LICET_COMPAT_LICENSECM", value_parser = clap::builder::BoolishValueParser::new())]
+    pub compat_licensecm: Option<bool>,
+    /// Let anyone register a LicenseCM user (`POST /api/auth/register`); the first user becomes an admin [default: true].
+    #[arg(long, env = "LICET_LICENSECM_REGISTRATION", value_parser = clap::builder::BoolishValueParser::new())]
+    pub licensecm_registration: Option<bool>,
+    /// LicenseCM API requests per minute per client IP [default: 100].
+    #[arg(long, env = "LICET_LICENSECM_RATE_API")]
+    pub licensecm_rate_api: Option<u32>,
+    /// LicenseCM client requests per minute per license key [default: 10].
+    #[arg(long, env = "LICET_LICENSECM_RATE_VALIDATION")]
+    pub licensecm_rate_validation: Option<u32>,
+    /// Login attempts per minute per client IP and per e-mail address [default: 10].
+    #[arg(long, env = "LICET_LOGIN_RATE_LIMIT")]
+    pub login_rate_limit: Option<u32>,
+    /// Lifetime in seconds of a LicenseCM user's JWT [default: 86400].
+    #[arg(long, env = "LICET_USER_JWT_TTL")]
+    pub user_jwt_ttl: Option<u64>,
+    /// Seconds a LicenseCM client session lives after its last heartbeat [default: 86400].
+    #[arg(long, env = "LICET_SESSION_TTL")]
+    pub session_ttl: Option<u64>,
+    /// Seconds an encrypted LicenseCM request's timestamp may differ from the server's clock [default: 300].
+    #[arg(long, env = "LICET_ENVELOPE_WINDOW")]
+    pub envelope_window: Option<u64>,
+    /// Allow webhook URLs on loopback and private networks [default: false].
+    #[arg(long, env = "LICET_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: Option<bool>,
 }
 
 /// The same options, as read from a TOML file.
@@ -101,6 +128,15 @@ struct FileConfig {
     compat_wemx: Option<bool>,
     download_url_ttl: Option<u64>,
     max_upload_bytes: Option<u64>,
+    compat_licensecm: Option<bool>,
+    licensecm_registration: Option<bool>,
+    licensecm_rate_api: Option<u32>,
+    licensecm_rate_validation: Option<u32>,
+    login_rate_limit: Option<u32>,
+    user_jwt_ttl: Option<u64>,
+    session_ttl: Option<u64>,
+    envelope_window: Option<u64>,
+    webhook_allow_private: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -142,6 +178,24 @@ pub struct Config {
     pub download_url_ttl: u64,
     /// Largest upload, bytes.
     pub max_upload_bytes: u64,
+    /// Serve LicenseCM's API (`/api/auth`, `/api/products`, `/api/licenses`, `/api/client`, …)
+    pub compat_licensecm: bool,
+    /// Let anyone register a LicenseCM user (`POST /api/auth/register`); the first user becomes an admin
+    pub licensecm_registration: bool,
+    /// LicenseCM API requests per minute per client IP
+    pub licensecm_rate_api: u32,
+    /// LicenseCM client requests per minute per license key
+    pub licensecm_rate_validation: u32,
+    /// Login attempts per minute per client IP and per e-mail address
+    pub login_rate_limit: u32,
+    /// Lifetime in seconds of a LicenseCM user's JWT
+    pub user_jwt_ttl: u64,
+    /// Seconds a LicenseCM client session lives after its last heartbeat
+    pub session_ttl: u64,
+    /// Seconds an encrypted LicenseCM request's timestamp may differ from the server's clock
+    pub envelope_window: u64,
+    /// Allow webhook URLs on loopback and private networks
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -165,6 +219,15 @@ impl Default for Config {
             compat_wemx: true,
             download_url_ttl: 300,
             max_upload_bytes: 1 << 30,
+            compat_licensecm: true,
+            licensecm_registration: true,
+            licensecm_rate_api: 100,
+            licensecm_rate_validation: 10,
+            login_rate_limit: 10,
+            user_jwt_ttl: 86_400,
+            session_ttl: 86_400,
+            envelope_window: 300,
+            webhook_allow_private: false,
         }
     }
 }
@@ -240,7 +303,52 @@ impl Config {
                 .max_upload_bytes
                 .or(file.max_upload_bytes)
                 .unwrap_or(d.max_upload_bytes),
+            compat_licensecm: args
+                .compat_licensecm
+                .or(file.compat_licensecm)
+                .unwrap_or(d.compat_licensecm),
+            licensecm_registration: args
+                .licensecm_registration
+                .or(file.licensecm_registration)
+                .unwrap_or(d.licensecm_registration),
+            licensecm_rate_api: args
+                .licensecm_rate_api
+                .or(file.licensecm_rate_api)
+                .unwrap_or(d.licensecm_rate_api),
+            licensecm_rate_validation: args
+                .licensecm_rate_validation
+                .or(file.licensecm_rate_validation)
+                .unwrap_or(d.licensecm_rate_validation),
+            login_rate_limit: args
+                .login_rate_limit
+                .or(file.login_rate_limit)
+                .unwrap_or(d.login_rate_limit),
+            user_jwt_ttl: args
+                .user_jwt_ttl
+                .or(file.user_jwt_ttl)
+                .unwrap_or(d.user_jwt_ttl),
+            session_ttl: args
+                .session_ttl
+                .or(file.session_ttl)
+                .unwrap_or(d.session_ttl),
+            envelope_window: args
+                .envelope_window
+                .or(file.envelope_window)
+                .unwrap_or(d.envelope_window),
+            webhook_allow_private: args
+                .webhook_allow_private
+                .or(file.webhook_allow_private)
+                .unwrap_or(d.webhook_allow_private),
         };
+        anyhow::ensure!(
+            (60..=30 * 86_400).contains(&c.user_jwt_ttl),
+            "user-jwt-ttl: 60..=2592000 seconds"
+        );
+        anyhow::ensure!(c.session_ttl >= 60, "session-ttl: at least 60 seconds");
+        anyhow::ensure!(
+            (10..=3600).contains(&c.envelope_window),
+            "envelope-window: 10..=3600 seconds"
+        );
         anyhow::ensure!(
             (10..=86_400).contains(&c.download_url_ttl),
             "download-url-ttl: 10..=86400 seconds"

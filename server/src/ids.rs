@@ -44,6 +44,13 @@ pub fn license_key(prefix: &str, format: &str) -> String {
     out
 }
 
+/// A random (version 4) UUID, for LicenseCM's objects.
+pub fn uuid() -> String {
+    uuid::Builder::from_random_bytes(random_bytes::<16>())
+        .into_uuid()
+        .to_string()
+}
+
 /// Random bytes.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];

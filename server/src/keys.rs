@@ -29,6 +29,12 @@ pub struct ServerKeys {
     answer_signer: ed25519_dalek::SigningKey,
     /// When each key came into use (unix seconds): the key files' modification times.
     pub valid_from: (Option<i64>, Option<i64>),
+    /// AES-256-GCM key that seals secrets the server must read back (LicenseCM product and
+    /// webhook secrets): derived from the token key, so a copy of the database alone does not
+    /// reveal them.
+    seal_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The RSA key as a PKCS#1 v1.5 / SHA-512 signer (LicenseCM's response signatures).
+    rsa_sha512: Option<rsa::pkcs1v15::SigningKey<sha2::Sha512>>,
 }
 
 impl ServerKeys {
@@ -38,13 +44,61 @@ impl ServerKeys {
         let token_pem = token.to_pkcs8_pem()?;
         let answer_signer = ed25519_dalek::SigningKey::from_pkcs8_pem(&token_pem)
             .map_err(|e| anyhow::anyhow!("the token key must be Ed25519: {e}"))?;
+        let seal_key = derive(&answer_signer, b"licet-storage-seal-v1\0");
+        let rsa_sha512 = rsa
+            .rsa_private_key()
+            .map(|k| rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k.clone()));
         Ok(ServerKeys {
             token,
             rsa,
             token_pem,
             answer_signer,
             valid_from: (None, None),
+            seal_key,
+            rsa_sha512,
         })
+    }
+
+    /// A 32-byte key for one purpose, derived from the token key: SHA-256(label ‖ seed).
+    pub fn derive(&self, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+        derive(&self.answer_signer, label)
+    }
+
+    /// Seals a secret for storage: hex(nonce ‖ AES-256-GCM(ciphertext ‖ tag)).
+    pub fn seal(&self, plain: &str) -> String {
+        use aes_gcm::aead::{Aead, KeyInit};
+        let cipher = aes_gcm::Aes256Gcm::new((&*self.seal_key).into());
+        let nonce = crate::ids::random_bytes::<12>();
+        let ct = cipher
+            .encrypt(&nonce.into(), plain.as_bytes())
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        crate::state::hex(&out)
+    }
+
+    /// Opens what [`ServerKeys::seal`] sealed; `None` if it was not sealed with this key.
+    pub fn unseal(&self, sealed: &str) -> Option<zeroize::Zeroizing<String>> {
+        use aes_gcm::aead::{Aead, KeyInit};
+        let raw = crate::state::unhex(sealed)?;
+        if raw.len() < 12 + 16 {
+            return None;
+        }
+        let cipher = aes_gcm::Aes256Gcm::new((&*self.seal_key).into());
+        let nonce: [u8; 12] = raw[..12].try_into().ok()?;
+        let plain = cipher.decrypt(&nonce.into(), &raw[12..]).ok()?;
+        String::from_utf8(plain).ok().map(zeroize::Zeroizing::new)
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-512 over `message` by the RSA key (blinded).
+    pub fn rsa_sign_sha512(&self, message: &[u8]) -> Option<Vec<u8>> {
+        use rsa::signature::{RandomizedSigner, SignatureEncoding};
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        self.rsa_sha512
+            .as_ref()?
+            .try_sign_with_rng(&mut rng, message)
+            .ok()
+            .map(|s| s.to_vec())
     }
 
     /// The token key as an ed25519-dalek key.
@@ -66,6 +120,14 @@ impl ServerKeys {
         );
         Ok((keys, a || b))
     }
+}
+
+fn derive(key: &ed25519_dalek::SigningKey, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(label);
+    h.update(key.to_bytes());
+    zeroize::Zeroizing::new(h.finalize().into())
 }
 
 fn modified(path: &Path) -> Option<i64> {

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod domains;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod limits;
@@ -50,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        // LicenseCM's shape for every failure under its paths, the per-IP 429 and panics included.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), licensecm_shape))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -64,6 +67,20 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
+}
+
+/// [`routes::licensecm::shape`] when LicenseCM is served.
+async fn licensecm_shape(
+    state: axum::extract::State<AppState>,
+    ip: routes::ClientIp,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.config.compat_licensecm {
+        routes::licensecm::shape(state, ip, req, next).await
+    } else {
+        next.run(req).await
+    }
 }
 
 /// Completes the document the routes produced: title, version, the bearer scheme.
@@ -124,8 +141,12 @@ pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<String>> {
     Ok(Some(full))
 }
 
-/// Background work: culls dead floating machines every `cull_interval` seconds.
+/// Background work: culls dead floating machines every `cull_interval` seconds, announces
+/// expired licenses, and sends the webhook outbox (every 2 seconds).
 pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
+    if state.config.compat_licensecm {
+        events::run_outbox(state.clone(), Duration::from_secs(2));
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.cull_interval));
         loop {
@@ -134,6 +155,11 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
             // Download grants are kept a day past their expiry (for the audit trail), then dropped.
             if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400) {
                 tracing::warn!(code = e.code(), "pruning download grants failed");
+            }
+            match events::sweep_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "announced expired licenses"),
+                Err(e) => tracing::warn!(code = e.code(), "expiry sweep failed"),
             }
             match routes::client::cull_dead_machines(&state).await {
                 Ok(0) => {}

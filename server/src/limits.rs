@@ -19,6 +19,12 @@ use crate::state::AppState;
 pub struct Limits {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_license: Option<DefaultKeyedRateLimiter<String>>,
+    /// LicenseCM's "100 req/min (API)", per client IP.
+    lcm_api: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// LicenseCM's "10 req/min (validation)", per license key.
+    lcm_validation: Option<DefaultKeyedRateLimiter<String>>,
+    /// Login attempts, per client IP and per e-mail address.
+    login: Option<DefaultKeyedRateLimiter<String>>,
 }
 
 fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
@@ -33,11 +39,43 @@ fn refused(r: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) ->
 }
 
 impl Limits {
-    /// Limiters with these per-minute quotas.
-    pub fn new(per_ip: u32, per_license: u32) -> Limits {
+    /// Limiters with the configured per-minute quotas.
+    pub fn new(c: &crate::Config) -> Limits {
         Limits {
-            per_ip: limiter(per_ip),
-            per_license: limiter(per_license),
+            per_ip: limiter(c.rate_limit_ip),
+            per_license: limiter(c.rate_limit_license),
+            lcm_api: limiter(c.licensecm_rate_api),
+            lcm_validation: limiter(c.licensecm_rate_validation),
+            login: limiter(c.login_rate_limit),
+        }
+    }
+
+    /// Counts a LicenseCM API request of `ip`.
+    pub fn check_lcm_api(&self, ip: IpAddr) -> ApiResult<()> {
+        match &self.lcm_api {
+            Some(l) => refused(l.check_key(&ip)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a LicenseCM client request for a license key.
+    pub fn check_lcm_validation(&self, key: &str) -> ApiResult<()> {
+        match &self.lcm_validation {
+            Some(l) => refused(l.check_key(&key.to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a login attempt from `ip` for `email`; both must have quota left.
+    pub fn check_login(&self, ip: Option<IpAddr>, email: &str) -> ApiResult<()> {
+        match &self.login {
+            Some(l) => {
+                if let Some(ip) = ip {
+                    refused(l.check_key(&format!("ip:{ip}")))?;
+                }
+                refused(l.check_key(&format!("email:{email}")))
+            }
+            None => Ok(()),
         }
     }
 
@@ -63,7 +101,14 @@ impl Limits {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        if let Some(l) = &self.per_license {
+        for l in [&self.per_license, &self.lcm_validation, &self.login]
+            .into_iter()
+            .flatten()
+        {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        if let Some(l) = &self.lcm_api {
             l.retain_recent();
             l.shrink_to_fit();
         }

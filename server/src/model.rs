@@ -24,6 +24,24 @@ pub struct Product {
     pub default_policy_id: Option<String>,
     /// Longest lifetime of a token issued on activation or heartbeat, seconds.
     pub token_lifetime: u64,
+    /// Description (LicenseCM).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Whether clients may use the product's licenses (LicenseCM's `is_active`).
+    #[serde(default = "yes")]
+    pub is_active: bool,
+    /// The LicenseCM user who owns the product; `None`: the operator's (API keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// LicenseCM's `secret_key`, sealed with the server's storage key (never stored plain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<String>,
+    /// Refuse clients that report a virtual machine (LicenseCM `client_data`).
+    #[serde(default)]
+    pub block_vm: bool,
+    /// Refuse clients that report a debugger (LicenseCM `client_data`).
+    #[serde(default)]
+    pub block_debug: bool,
     /// Creation time.
     pub created_at: i64,
 }
@@ -141,6 +159,13 @@ pub struct License {
     /// The order the license was sold with; its due date is the license's expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<u64>,
+    /// Whether a machine must present the fingerprint it activated with, overriding the
+    /// policy's `hwid_locked` (LicenseCM sets it per license).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hwid_locked: Option<bool>,
+    /// When the expiry sweeper announced that the license expired (event, notification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_announced: Option<i64>,
     /// Data the licensee's installation reported (WemX's `data`), at most 4 KiB of JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
@@ -392,4 +417,211 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Details.
     pub detail: serde_json::Value,
+}
+
+/// A LicenseCM user: owns products (and through them licenses, logs, webhooks, statistics and
+/// notifications). The password is stored only as an argon2id hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// E-mail address, lower-case; unique.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// PHC string of the argon2id hash of the password.
+    pub password_hash: String,
+    /// `user` or `admin`.
+    pub role: Role,
+    /// A deactivated user cannot log in, and their tokens stop working.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A LicenseCM user's role.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees and changes their own data.
+    User,
+    /// Sees and changes everything; security tooling and user management.
+    Admin,
+}
+
+/// A client session (LicenseCM): opened by activation, kept alive by heartbeats. Only hashes
+/// of its tokens are stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    /// UUID.
+    pub id: String,
+    /// SHA-256 of the current token, hex.
+    pub token_hash: String,
+    /// SHA-256 of the previous token, accepted until `previous_until`.
+    pub previous_hash: Option<String>,
+    /// End of the previous token's grace.
+    pub previous_until: i64,
+    /// The license.
+    pub license_id: String,
+    /// The machine's HWID.
+    pub hwid: String,
+    /// Client IP at the last contact.
+    pub ip: Option<String>,
+    /// Opened.
+    pub created_at: i64,
+    /// Last heartbeat.
+    pub last_heartbeat: i64,
+    /// Expiry (moves with each heartbeat).
+    pub expires_at: i64,
+    /// Ended by an admin, a deactivation or a revocation: when and why.
+    pub ended_at: Option<i64>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+}
+
+/// What a blacklist entry matches.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BlacklistType {
+    /// A client IP address.
+    Ip,
+    /// A hardware id.
+    Hwid,
+    /// A license key.
+    License,
+    /// A client fingerprint (`client_data.fingerprint`).
+    Fingerprint,
+}
+
+/// Severity of a blacklist entry or security event.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational (events only).
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+/// A blacklist entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct BlacklistEntry {
+    /// UUID.
+    pub id: String,
+    /// What it matches.
+    #[serde(rename = "type")]
+    pub kind: BlacklistType,
+    /// The value matched exactly (IP, HWID, key, fingerprint).
+    pub value: String,
+    /// Why.
+    pub reason: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Switched off entries stay for the record.
+    pub is_active: bool,
+    /// Optional end, unix seconds.
+    pub expires_at: Option<i64>,
+    /// The user who created it.
+    pub created_by: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl BlacklistEntry {
+    /// Whether the entry blocks at `now`.
+    pub fn in_force(&self, now: i64) -> bool {
+        self.is_active && self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// A security event (LicenseCM): validations, activations, mismatches, detections, blocks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct SecurityEvent {
+    /// Position in the event log.
+    pub seq: u64,
+    /// `license_validation`, `hwid_mismatch`, `replay_attack`, …
+    pub event_type: String,
+    /// Severity.
+    pub severity: Severity,
+    /// The license concerned.
+    pub license_id: Option<String>,
+    /// The product concerned.
+    pub product_id: Option<String>,
+    /// Client IP.
+    pub ip_address: Option<String>,
+    /// HWID.
+    pub hwid: Option<String>,
+    /// Whether the request was refused.
+    pub is_blocked: bool,
+    /// Details.
+    pub details: serde_json::Value,
+    /// When.
+    pub created_at: i64,
+}
+
+/// A webhook (LicenseCM): events of its owner's products are POSTed to `url`, signed with
+/// HMAC-SHA256 keyed by the secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Webhook {
+    /// UUID.
+    pub id: String,
+    /// The user whose events it receives (admins' webhooks receive every event).
+    pub owner_id: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// Event names it subscribes to.
+    pub events: Vec<String>,
+    /// The signing secret, sealed with the server's storage key.
+    pub sealed_secret: String,
+    /// Whether it receives deliveries.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A delivery waiting in the webhook outbox.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    /// Outbox key.
+    pub id: u64,
+    /// The webhook.
+    pub webhook_id: String,
+    /// The event name.
+    pub event: String,
+    /// The exact body to POST.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When to try next, unix seconds.
+    pub next_attempt_at: i64,
+    /// Last failure, for the record.
+    pub last_error: Option<String>,
+}
+
+/// A notification for a LicenseCM user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Notification {
+    /// UUID.
+    pub id: String,
+    /// The user.
+    pub user_id: String,
+    /// `license_expired`, `security_alert`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Message.
+    pub message: String,
+    /// Whether the user marked it read.
+    pub is_read: bool,
+    /// Creation time.
+    pub created_at: i64,
 }

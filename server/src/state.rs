@@ -65,10 +65,7 @@ impl AppState {
             clock,
             config: Arc::new(config.clone()),
             jwt: JwtKeys { encoding, decoding },
-            limits: Arc::new(crate::limits::Limits::new(
-                config.rate_limit_ip,
-                config.rate_limit_license,
-            )),
+            limits: Arc::new(crate::limits::Limits::new(&config)),
             metrics: Arc::default(),
             seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -239,6 +236,17 @@ pub struct IssuedToken {
 /// Lower-case hex.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Parses lower- or upper-case hex of any even length.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Parses 32 hex digits.

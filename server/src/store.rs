@@ -21,6 +21,18 @@
 //! | `downloads` | download id (be u64) | [`Download`] |
 //! | `download_names` | product id `\0` name | download id (be u64) (uniqueness index) |
 //! | `download_grants` | grant id (16 bytes) | [`DownloadGrant`] |
+//! | `users` | user id | [`User`] (LicenseCM) |
+//! | `user_emails` | e-mail (lower-case) | user id (uniqueness index) |
+//! | `sessions` | SHA-256 of a session token, hex | session id (current and, in grace, previous tokens) |
+//! | `session_records` | session id | [`Session`] |
+//! | `blacklist` | entry id | [`BlacklistEntry`] |
+//! | `security_events` | sequence (be u64) | [`SecurityEvent`], append-only |
+//! | `webhooks` | webhook id | [`Webhook`] |
+//! | `outbox` | delivery id (be u64) | [`Delivery`] waiting to be sent |
+//! | `notifications` | user id `\0` notification id | [`Notification`] |
+//! | `envelopes` | HMAC of an accepted encrypted request | its timestamp (ms, be i64): replay guard |
+//! | `challenges` | challenge | license id `\0` hwid `\0` expiry (single use) |
+//! | `audit_subjects` | subject `\0` sequence (be u64) | empty: the audit events of one object |
 //! | `api_keys` | key id | [`ApiKey`] |
 //! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
 //! | `audit` | sequence (be u64) | [`AuditEvent`], append-only |
@@ -42,8 +54,8 @@ use sled::transaction::ConflictableTransactionError;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    ApiKey, AuditEvent, Customer, Download, DownloadGrant, License, Machine, Order, Policy, Price,
-    Product,
+    ApiKey, AuditEvent, BlacklistEntry, Customer, Delivery, Download, DownloadGrant, License,
+    Machine, Notification, Order, Policy, Price, Product, SecurityEvent, Session, User, Webhook,
 };
 
 /// The database.
@@ -67,6 +79,18 @@ pub struct Store {
     downloads: sled::Tree,
     download_names: sled::Tree,
     download_grants: sled::Tree,
+    users: sled::Tree,
+    user_emails: sled::Tree,
+    sessions: sled::Tree,
+    session_records: sled::Tree,
+    blacklist: sled::Tree,
+    security_events: sled::Tree,
+    webhooks: sled::Tree,
+    outbox: sled::Tree,
+    notifications: sled::Tree,
+    envelopes: sled::Tree,
+    challenges: sled::Tree,
+    audit_subjects: sled::Tree,
     api_keys: sled::Tree,
     usage: sled::Tree,
     audit: sled::Tree,
@@ -152,6 +176,18 @@ impl Store {
             downloads: t("downloads")?,
             download_names: t("download_names")?,
             download_grants: t("download_grants")?,
+            users: t("users")?,
+            user_emails: t("user_emails")?,
+            sessions: t("sessions")?,
+            session_records: t("session_records")?,
+            blacklist: t("blacklist")?,
+            security_events: t("security_events")?,
+            webhooks: t("webhooks")?,
+            outbox: t("outbox")?,
+            notifications: t("notifications")?,
+            envelopes: t("envelopes")?,
+            challenges: t("challenges")?,
+            audit_subjects: t("audit_subjects")?,
             api_keys: t("api_keys")?,
             usage: t("usage")?,
             audit: t("audit")?,
@@ -833,6 +869,290 @@ impl Store {
         Ok(n)
     }
 
+    // ----- LicenseCM: users, sessions, security, webhooks, notifications
+
+    fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> ApiResult<Option<T>> {
+        tree.get(key)?.map(|b| from_json(&b)).transpose()
+    }
+
+    fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> ApiResult<Vec<T>> {
+        tree.iter().values().map(|v| from_json(&v?)).collect()
+    }
+
+    /// Inserts a user; the e-mail must be unused. The very first user becomes an admin (decided
+    /// inside the transaction, so two first registrations cannot both win); returns the user
+    /// as stored.
+    pub fn insert_user(&self, u: &User) -> ApiResult<User> {
+        let mut admin = u.clone();
+        admin.role = crate::model::Role::Admin;
+        let (plain, first) = (to_json(u)?, to_json(&admin)?);
+        let became_admin =
+            (&self.users, &self.user_emails, &self.meta).transaction(|(users, emails, meta)| {
+                if emails.get(u.email.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                        "duplicate",
+                        "a user with this e-mail exists",
+                    )));
+                }
+                let is_first = meta.get("first_user")?.is_none();
+                if is_first {
+                    meta.insert("first_user", u.id.as_bytes())?;
+                }
+                emails.insert(u.email.as_bytes(), u.id.as_bytes())?;
+                users.insert(
+                    u.id.as_bytes(),
+                    if is_first {
+                        first.clone()
+                    } else {
+                        plain.clone()
+                    },
+                )?;
+                Ok(is_first)
+            })?;
+        Ok(if became_admin { admin } else { u.clone() })
+    }
+
+    /// Replaces a user (the e-mail does not change).
+    pub fn update_user(&self, u: &User) -> ApiResult<()> {
+        self.users.insert(u.id.as_bytes(), to_json(u)?)?;
+        Ok(())
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: &str) -> ApiResult<Option<User>> {
+        Self::get_json(&self.users, id.as_bytes())
+    }
+
+    /// A user by e-mail (lower-case).
+    pub fn user_by_email(&self, email: &str) -> ApiResult<Option<User>> {
+        match self.user_emails.get(email)? {
+            Some(id) => self.user(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// All users.
+    pub fn users(&self) -> ApiResult<Vec<User>> {
+        Self::all_json(&self.users)
+    }
+
+    /// Stores a session and points `token_hashes` at it.
+    pub fn put_session(&self, s: &Session, token_hashes: &[&str]) -> ApiResult<()> {
+        let value = to_json(s)?;
+        (&self.session_records, &self.sessions).transaction(|(records, tokens)| {
+            records.insert(s.id.as_bytes(), value.clone())?;
+            for h in token_hashes {
+                tokens.insert(h.as_bytes(), s.id.as_bytes())?;
+            }
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Forgets token hashes (a rotated token after its grace).
+    pub fn forget_session_tokens(&self, token_hashes: &[String]) -> ApiResult<()> {
+        for h in token_hashes {
+            self.sessions.remove(h.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The session a token hash belongs to.
+    pub fn session_by_token(&self, token_hash: &str) -> ApiResult<Option<Session>> {
+        match self.sessions.get(token_hash)? {
+            Some(id) => self.session(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// A session by id.
+    pub fn session(&self, id: &str) -> ApiResult<Option<Session>> {
+        Self::get_json(&self.session_records, id.as_bytes())
+    }
+
+    /// Every session.
+    pub fn sessions(&self) -> ApiResult<Vec<Session>> {
+        Self::all_json(&self.session_records)
+    }
+
+    /// Inserts or replaces a blacklist entry.
+    pub fn put_blacklist(&self, e: &BlacklistEntry) -> ApiResult<()> {
+        self.blacklist.insert(e.id.as_bytes(), to_json(e)?)?;
+        Ok(())
+    }
+
+    /// A blacklist entry by id.
+    pub fn blacklist_entry(&self, id: &str) -> ApiResult<Option<BlacklistEntry>> {
+        Self::get_json(&self.blacklist, id.as_bytes())
+    }
+
+    /// Every blacklist entry.
+    pub fn blacklist(&self) -> ApiResult<Vec<BlacklistEntry>> {
+        Self::all_json(&self.blacklist)
+    }
+
+    /// Removes a blacklist entry; whether it existed.
+    pub fn delete_blacklist(&self, id: &str) -> ApiResult<bool> {
+        Ok(self.blacklist.remove(id)?.is_some())
+    }
+
+    /// Appends a security event; its `seq` is assigned here.
+    pub fn append_security_event(&self, mut e: SecurityEvent) -> ApiResult<SecurityEvent> {
+        e.seq = self.next_counter("security_seq")?;
+        self.security_events
+            .insert(e.seq.to_be_bytes(), to_json(&e)?)?;
+        Ok(e)
+    }
+
+    /// Security events, newest first, for which `keep` holds.
+    pub fn security_events(
+        &self,
+        keep: impl Fn(&SecurityEvent) -> bool,
+    ) -> ApiResult<Vec<SecurityEvent>> {
+        let mut out = Vec::new();
+        for v in self.security_events.iter().values().rev() {
+            let e: SecurityEvent = from_json(&v?)?;
+            if keep(&e) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts or replaces a webhook.
+    pub fn put_webhook(&self, w: &Webhook) -> ApiResult<()> {
+        self.webhooks.insert(w.id.as_bytes(), to_json(w)?)?;
+        Ok(())
+    }
+
+    /// A webhook by id.
+    pub fn webhook(&self, id: &str) -> ApiResult<Option<Webhook>> {
+        Self::get_json(&self.webhooks, id.as_bytes())
+    }
+
+    /// Every webhook.
+    pub fn webhooks(&self) -> ApiResult<Vec<Webhook>> {
+        Self::all_json(&self.webhooks)
+    }
+
+    /// Deletes a webhook and its pending deliveries.
+    pub fn delete_webhook(&self, id: &str) -> ApiResult<bool> {
+        for d in self.deliveries()? {
+            if d.webhook_id == id {
+                self.outbox.remove(d.id.to_be_bytes())?;
+            }
+        }
+        Ok(self.webhooks.remove(id)?.is_some())
+    }
+
+    /// Queues deliveries (their ids assigned here).
+    pub fn enqueue(&self, ds: &mut [Delivery]) -> ApiResult<()> {
+        for d in ds.iter_mut() {
+            d.id = self.next_counter("outbox_seq")?;
+            self.outbox.insert(d.id.to_be_bytes(), to_json(d)?)?;
+        }
+        Ok(())
+    }
+
+    /// Every queued delivery, oldest first.
+    pub fn deliveries(&self) -> ApiResult<Vec<Delivery>> {
+        Self::all_json(&self.outbox)
+    }
+
+    /// Replaces a queued delivery (after a failed attempt).
+    pub fn update_delivery(&self, d: &Delivery) -> ApiResult<()> {
+        self.outbox.insert(d.id.to_be_bytes(), to_json(d)?)?;
+        Ok(())
+    }
+
+    /// Removes a delivery (sent, or given up).
+    pub fn remove_delivery(&self, id: u64) -> ApiResult<()> {
+        self.outbox.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn notification_key(user_id: &str, id: &str) -> Vec<u8> {
+        let mut k = user_id.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    /// Inserts or replaces a notification.
+    pub fn put_notification(&self, n: &Notification) -> ApiResult<()> {
+        self.notifications
+            .insert(Self::notification_key(&n.user_id, &n.id), to_json(n)?)?;
+        Ok(())
+    }
+
+    /// A user's notification.
+    pub fn notification(&self, user_id: &str, id: &str) -> ApiResult<Option<Notification>> {
+        Self::get_json(&self.notifications, &Self::notification_key(user_id, id))
+    }
+
+    /// A user's notifications, newest first.
+    pub fn notifications(&self, user_id: &str) -> ApiResult<Vec<Notification>> {
+        let mut prefix = user_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out: Vec<Notification> = self
+            .notifications
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| from_json(&v?))
+            .collect::<ApiResult<_>>()?;
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    /// Accepts an encrypted request's HMAC once; false if it was seen before. Entries older
+    /// than `forget_before_ms` are dropped on the way.
+    pub fn accept_envelope(&self, mac: &str, ts_ms: i64, forget_before_ms: i64) -> ApiResult<bool> {
+        let fresh = self
+            .envelopes
+            .compare_and_swap(mac, None::<&[u8]>, Some(&ts_ms.to_be_bytes()[..]))?
+            .is_ok();
+        // Pruning is cheap and bounded by the window: at most the envelopes of one window.
+        for kv in self.envelopes.iter() {
+            let (k, v) = kv?;
+            let t = <[u8; 8]>::try_from(&v[..]).map_or(0, i64::from_be_bytes);
+            if t < forget_before_ms {
+                self.envelopes.remove(k)?;
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Stores a challenge for `license_id` and `hwid` until `expires_at`.
+    pub fn put_challenge(
+        &self,
+        challenge: &str,
+        license_id: &str,
+        hwid: &str,
+        expires_at: i64,
+    ) -> ApiResult<()> {
+        let v = format!("{license_id}\0{hwid}\0{expires_at}");
+        self.challenges.insert(challenge, v.as_bytes())?;
+        Ok(())
+    }
+
+    /// Takes a challenge (single use): (license id, hwid, expiry) if it existed.
+    pub fn take_challenge(&self, challenge: &str) -> ApiResult<Option<(String, String, i64)>> {
+        let Some(v) = self.challenges.remove(challenge)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&v);
+        let mut parts = text.splitn(3, '\0');
+        let (Some(l), Some(h), Some(e)) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        Ok(Some((l.to_owned(), h.to_owned(), e.parse().unwrap_or(0))))
+    }
+
+    /// Every license (statistics, the expiry sweeper).
+    pub fn all_licenses(&self) -> ApiResult<Vec<License>> {
+        Self::all_json(&self.licenses)
+    }
+
     // ----- API keys
 
     /// Inserts or replaces an API key record.
@@ -895,11 +1215,44 @@ impl Store {
 
     // ----- audit
 
-    /// Appends an event; its `seq` is assigned here.
+    /// Appends an event; its `seq` is assigned here. The event is also indexed by its subject.
     pub fn append_audit(&self, mut e: AuditEvent) -> ApiResult<u64> {
         e.seq = self.next_counter("audit_seq")?;
-        self.audit.insert(e.seq.to_be_bytes(), to_json(&e)?)?;
+        let mut subject = e.subject.as_bytes().to_vec();
+        subject.push(0);
+        subject.extend_from_slice(&e.seq.to_be_bytes());
+        let value = to_json(&e)?;
+        (&self.audit, &self.audit_subjects).transaction(|(audit, subjects)| {
+            audit.insert(&e.seq.to_be_bytes(), value.clone())?;
+            subjects.insert(subject.clone(), &[])?;
+            Ok::<_, ConflictableTransactionError<ApiError>>(())
+        })?;
         Ok(e.seq)
+    }
+
+    /// The audit events about one subject, newest first: `skip` then at most `limit`, and the
+    /// total.
+    pub fn audit_of(
+        &self,
+        subject: &str,
+        skip: usize,
+        limit: usize,
+    ) -> ApiResult<(Vec<AuditEvent>, usize)> {
+        let mut prefix = subject.as_bytes().to_vec();
+        prefix.push(0);
+        let mut total = 0;
+        let mut out = Vec::new();
+        for kv in self.audit_subjects.scan_prefix(&prefix).rev() {
+            let (k, _) = kv?;
+            total += 1;
+            if total > skip
+                && out.len() < limit
+                && let Some(v) = self.audit.get(&k[prefix.len()..])?
+            {
+                out.push(from_json(&v)?);
+            }
+        }
+        Ok((out, total))
     }
 
     /// Events after `after` (exclusive) for which `keep` holds, oldest first, at most `limit`.

@@ -136,6 +136,12 @@ async fn create_product(
         key_prefix: b.key_prefix,
         default_policy_id: None,
         token_lifetime: b.token_lifetime,
+        description: String::new(),
+        is_active: true,
+        owner_id: None,
+        sealed_secret: None,
+        block_vm: false,
+        block_debug: false,
         created_at: s.clock.now(),
     };
     s.store.insert_product(&p)?;
@@ -147,7 +153,7 @@ async fn create_product(
         json!({ "code": p.code }),
     )?;
     s.store.commit().await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    Ok((StatusCode::CREATED, Json(shown(p))))
 }
 
 #[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -157,8 +163,15 @@ async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<J
         .products()?
         .into_iter()
         .filter(|p| caller.sees(&p.id))
+        .map(shown)
         .collect();
     Ok(Json(json!({ "items": items })))
+}
+
+/// A product as the API shows it: without its sealed LicenseCM secret.
+fn shown(mut p: Product) -> Product {
+    p.sealed_secret = None;
+    p
 }
 
 pub(crate) fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
@@ -171,7 +184,7 @@ async fn get_product(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Product>> {
-    Ok(Json(load_product(&s, &caller, &id)?))
+    Ok(Json(shown(load_product(&s, &caller, &id)?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -240,7 +253,7 @@ async fn update_product(
         json!({}),
     )?;
     s.store.commit().await?;
-    Ok(Json(p))
+    Ok(Json(shown(p)))
 }
 
 #[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "licenses remain", body = crate::error::ErrorBody), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]

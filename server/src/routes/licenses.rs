@@ -195,6 +195,8 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         customer_id: None,
         order_id: None,
         data: None,
+        hwid_locked: None,
+        expiry_announced: None,
         created_at: now,
         updated_at: now,
     })

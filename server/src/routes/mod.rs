@@ -13,6 +13,7 @@ pub mod admin;
 pub mod client;
 pub mod downloads;
 pub mod faxstore;
+pub mod licensecm;
 pub mod licenses;
 pub mod public;
 pub mod shop;
@@ -133,8 +134,13 @@ pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppS
     } else {
         r
     };
-    if config.compat_wemx {
+    let r = if config.compat_wemx {
         r.merge(wemx::router())
+    } else {
+        r
+    };
+    if config.compat_licensecm {
+        r.merge(licensecm::router())
     } else {
         r
     }

@@ -27,7 +27,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -662,10 +662,7 @@ const GRANT_MAC: usize = 16;
 /// The key that signs download URLs: derived from the server's token key with a label of its
 /// own, so it needs no file of its own and changes when the token key does.
 fn url_key(s: &AppState) -> zeroize::Zeroizing<[u8; 32]> {
-    let mut h = Sha256::new();
-    h.update(b"licet-download-url-v1\0");
-    h.update(s.keys.token_dalek().to_bytes());
-    zeroize::Zeroizing::new(h.finalize().into())
+    s.keys.derive(b"licet-download-url-v1\0")
 }
 
 fn url_mac(s: &AppState, id: &[u8; GRANT_ID], exp: i64) -> hmac::Hmac<Sha256> {
@@ -972,6 +969,8 @@ async fn create(
         customer_id: Some(customer.id),
         order_id: Some(order_id),
         data: None,
+        hwid_locked: None,
+        expiry_announced: None,
         created_at: now,
         updated_at: now,
     };

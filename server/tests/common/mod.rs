@@ -41,6 +41,9 @@ impl TestApp {
         Self::with_config(Config {
             rate_limit_ip: 0,
             rate_limit_license: 0,
+            licensecm_rate_api: 0,
+            licensecm_rate_validation: 0,
+            login_rate_limit: 0,
             ..Config::default()
         })
     }

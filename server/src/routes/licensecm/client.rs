@@ -1,0 +1,863 @@
+//! LicenseCM's client API, as its SDKs call it: `public-key`, `validate`, `activate`,
+//! `deactivate`, `heartbeat`, `verify-challenge`. No authentication; requests may come in the
+//! encrypted envelope ([`super::envelope`]) and are then answered encrypted (errors never are).
+//!
+//! Answers carry `data.data` — base64url (no padding) of the signed facts as JSON, an ASCII
+//! string whose JSON encoding is the same in every language — and `data.signature`, base64 of
+//! RSASSA-PKCS1-v1_5 / SHA-512 by the key of `public-key` over that JSON encoding (the string
+//! in quotes). A `challenge` for `verify-challenge` rides along with validate, activate and
+//! heartbeat answers. Activations also get a licet offline token (`offline_token`).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{KeyInit, Mac};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::envelope::{Envelope, Refused};
+use super::licenses::{event_data, hwid_locked, max_uses};
+use super::{Answer, Fail, iso, ok};
+use crate::model::{
+    BlacklistType, License, LicenseStatus, Machine, Policy, Product, Session, Severity,
+};
+use crate::routes::ClientIp;
+use crate::state::{AppState, hex};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(public_key))
+        .routes(routes!(validate))
+        .routes(routes!(activate))
+        .routes(routes!(deactivate))
+        .routes(routes!(heartbeat))
+        .routes(routes!(verify_challenge))
+}
+
+/// Seconds a rotated session token stays valid after rotation.
+const ROTATION_GRACE: i64 = 60;
+/// Seconds a challenge may be answered.
+const CHALLENGE_TTL: i64 = 300;
+/// Longest license key, HWID, session token or challenge accepted.
+const MAX_FIELD: usize = 512;
+
+/// A client request, snake_case or camelCase.
+#[derive(Debug, Default, Deserialize)]
+struct ClientRequest {
+    #[serde(alias = "licenseKey", alias = "key")]
+    license_key: Option<String>,
+    hwid: Option<String>,
+    #[serde(alias = "productId")]
+    product_id: Option<String>,
+    #[serde(alias = "clientData")]
+    client_data: Option<Value>,
+    #[serde(alias = "sessionToken")]
+    session_token: Option<String>,
+    challenge: Option<String>,
+    response: Option<String>,
+}
+
+/// A request as received: its fields, and how to answer (plain, or sealed with this secret).
+struct Received {
+    req: ClientRequest,
+    seal: Option<zeroize::Zeroizing<String>>,
+    ip: ClientIp,
+    user_agent: Option<String>,
+}
+
+impl Received {
+    fn text(&self, v: &Option<String>, name: &str) -> Result<String, Fail> {
+        match v.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() && t.len() <= MAX_FIELD => Ok(t.to_owned()),
+            Some(t) if t.len() > MAX_FIELD => Err(Fail::invalid(format!(
+                "{name}: at most {MAX_FIELD} characters"
+            ))),
+            _ => Err(Fail::invalid(format!("{name} is required"))),
+        }
+    }
+
+    fn key(&self) -> Result<String, Fail> {
+        self.text(&self.req.license_key, "license_key")
+    }
+
+    fn hwid(&self) -> Result<String, Fail> {
+        self.text(&self.req.hwid, "hwid")
+    }
+
+    /// Answers `data`, sealed if the request was.
+    fn answer(&self, s: &AppState, data: Value) -> Answer {
+        let data = super::compact(data);
+        match &self.seal {
+            None => ok(data),
+            Some(secret) => {
+                let body = json!({ "success": true, "data": data });
+                let sealed = super::envelope::seal(secret, &body, s.clock.now_ms())
+                    .ok_or_else(|| crate::error::ApiError::internal("sealing an answer"))?;
+                Ok(axum::Json(sealed).into_response())
+            }
+        }
+    }
+}
+
+/// Reads a client request: plain JSON, or an envelope opened with its product's secret.
+async fn receive(
+    s: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Received, Fail> {
+    let body = body.map_err(|r| Fail::new(r.status(), "VALIDATION_ERROR", r.body_text()))?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|u| u.chars().take(256).collect());
+    let v: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|_| Fail::invalid("Invalid JSON body"))?
+    };
+    let (inner, seal) = match Envelope::parse(&v) {
+        None => (v, None),
+        Some(Err(r)) => return Err(r.fail()),
+        Some(Ok(env)) => {
+            let product = s
+                .store
+                .product(&env.product_id)?
+                .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
+            let secret = super::products::secret(s, &product)
+                .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
+            let now_ms = s.clock.now_ms();
+            let window = i64::try_from(s.config.envelope_window).unwrap_or(300) * 1000;
+            match env.open(&secret, now_ms, window) {
+                Ok(inner) => {
+                    if !s.store.accept_envelope(
+                        &env.mac(),
+                        env.timestamp_ms(),
+                        now_ms - 2 * window,
+                    )? {
+                        s.security_event(
+                            "replay_attack",
+                            Severity::High,
+                            None,
+                            ip.text(),
+                            None,
+                            true,
+                            json!({ "product_id": product.id }),
+                        )?;
+                        return Err(Fail::new(
+                            StatusCode::FORBIDDEN,
+                            "SECURITY_VIOLATION",
+                            "Replayed request refused",
+                        ));
+                    }
+                    let mut inner = inner;
+                    // The envelope names the product; the inner request may leave it out.
+                    if inner.get("product_id").is_none() && inner.get("productId").is_none() {
+                        inner["product_id"] = json!(product.id);
+                    }
+                    (inner, Some(secret))
+                }
+                Err(r) => {
+                    let kind = match r {
+                        Refused::Stale => "replay_attack",
+                        _ => "tamper_detected",
+                    };
+                    s.security_event(
+                        kind,
+                        Severity::Medium,
+                        None,
+                        ip.text(),
+                        None,
+                        true,
+                        json!({ "product_id": product.id, "reason": format!("{r:?}") }),
+                    )?;
+                    return Err(r.fail());
+                }
+            }
+        }
+    };
+    if !inner.is_object() {
+        return Err(Fail::invalid("The request body must be a JSON object"));
+    }
+    let req: ClientRequest = serde_json::from_value(inner)
+        .map_err(|e| Fail::invalid(format!("Invalid request: {e}")))?;
+    Ok(Received {
+        req,
+        seal,
+        ip,
+        user_agent,
+    })
+}
+
+/// What `client_data` reports, read leniently (snake_case or camelCase, lists or not).
+#[derive(Debug, Default)]
+struct ClientData {
+    vm: Vec<String>,
+    debug: Vec<String>,
+    fingerprint: Option<String>,
+    platform: Option<String>,
+    hostname: Option<String>,
+}
+
+fn client_data(v: Option<&Value>) -> ClientData {
+    let Some(Value::Object(o)) = v else {
+        return ClientData::default();
+    };
+    let get = |names: &[&str]| names.iter().find_map(|n| o.get(*n));
+    let list = |names: &[&str]| -> Vec<String> {
+        match get(names) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| match x {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Null => None,
+                    other => Some(other.to_string()),
+                })
+                .take(32)
+                .collect(),
+            Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+            Some(Value::Bool(true)) => vec!["detected".into()],
+            _ => Vec::new(),
+        }
+    };
+    let text = |names: &[&str]| {
+        get(names)
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(256).collect::<String>())
+    };
+    ClientData {
+        vm: list(&["vm_indicators", "vmIndicators", "vm_detected", "vmDetected"]),
+        debug: list(&[
+            "debug_indicators",
+            "debugIndicators",
+            "debug_detected",
+            "debugDetected",
+        ]),
+        fingerprint: text(&["fingerprint", "device_fingerprint", "deviceFingerprint"]),
+        platform: text(&["platform", "os"]),
+        hostname: text(&[
+            "hostname",
+            "host_name",
+            "hostName",
+            "machine_name",
+            "machineName",
+        ]),
+    }
+}
+
+/// The license, its product and policy, after every check a client request passes: rate
+/// limit, blacklist, product, key, status, and `client_data` detections.
+struct Judged {
+    license: License,
+    product: Product,
+    policy: Policy,
+    hwid: String,
+    data: ClientData,
+}
+
+fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
+    let key = r.key()?;
+    s.limits.check_lcm_validation(&key).map_err(|e| {
+        let _ = s.security_event(
+            "rate_limit_exceeded",
+            Severity::Low,
+            None,
+            r.ip.text(),
+            None,
+            true,
+            json!({ "license_key": key }),
+        );
+        Fail::from(e)
+    })?;
+    let hwid = if need_hwid {
+        r.hwid()?
+    } else {
+        r.req.hwid.clone().unwrap_or_default()
+    };
+    let data = client_data(r.req.client_data.as_ref());
+    let license = s.store.license_by_key(&key)?;
+    // The blacklist comes first: a blocked client learns nothing about the license.
+    let now = s.clock.now();
+    let ip = r.ip.text();
+    for e in s.store.blacklist()? {
+        if !e.in_force(now) {
+            continue;
+        }
+        let hit = match e.kind {
+            BlacklistType::Ip => ip.as_deref() == Some(e.value.as_str()),
+            BlacklistType::Hwid => !hwid.is_empty() && hwid == e.value,
+            BlacklistType::License => key == e.value,
+            BlacklistType::Fingerprint => data.fingerprint.as_deref() == Some(e.value.as_str()),
+        };
+        if hit {
+            let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
+            s.security_event(
+                "blacklist_hit",
+                e.severity.max(Severity::Medium),
+                license.as_ref(),
+                ip.clone(),
+                Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
+                true,
+                json!({ "blacklist_id": e.id, "type": kind }),
+            )?;
+            return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
+        }
+    }
+    let product_id = r
+        .req
+        .product_id
+        .as_deref()
+        .ok_or_else(|| Fail::invalid("product_id is required"))?;
+    let product = s
+        .store
+        .product(product_id)?
+        .filter(|p| p.is_active)
+        .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
+    let license = license
+        .filter(|l| l.product_id == product.id)
+        .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
+    match license.status_at(now) {
+        LicenseStatus::Active => {}
+        LicenseStatus::Expired => {
+            return Err(Fail::new(
+                StatusCode::FORBIDDEN,
+                "LICENSE_EXPIRED",
+                "License has expired",
+            ));
+        }
+        LicenseStatus::Suspended => {
+            return Err(Fail::new(
+                StatusCode::FORBIDDEN,
+                "LICENSE_SUSPENDED",
+                "License is suspended",
+            ));
+        }
+        LicenseStatus::Revoked => {
+            return Err(Fail::new(
+                StatusCode::FORBIDDEN,
+                "LICENSE_SUSPENDED",
+                "License has been revoked",
+            ));
+        }
+    }
+    let hw = Some(hwid.as_str()).filter(|h| !h.is_empty());
+    for (found, kind, block) in [
+        (&data.vm, "vm_detected", product.block_vm),
+        (&data.debug, "debug_detected", product.block_debug),
+    ] {
+        if !found.is_empty() {
+            s.security_event(
+                kind,
+                Severity::Medium,
+                Some(&license),
+                ip.clone(),
+                hw,
+                block,
+                json!({ "indicators": found }),
+            )?;
+            if block {
+                let mut f = Fail::blocked(kind, "client");
+                f.code_mut("SECURITY_VIOLATION");
+                return Err(f);
+            }
+        }
+    }
+    let policy = s
+        .store
+        .policy(&license.policy_id)?
+        .ok_or_else(|| crate::error::ApiError::internal("license without policy"))?;
+    Ok(Judged {
+        license,
+        product,
+        policy,
+        hwid,
+        data,
+    })
+}
+
+/// The signed facts of an answer: `data` (base64url of their JSON) and `signature`.
+fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String), Fail> {
+    let facts = json!({
+        "license_key": j.license.key,
+        "product_id": j.product.id,
+        "hwid": j.hwid,
+        "valid": valid,
+        "type": super::licenses::status_name(&j.license, s.clock.now()),
+        "license_type": kind_text(&j.license),
+        "expires_at": j.license.expires_at.map(iso),
+        "timestamp": s.clock.now_ms(),
+        "nonce": hex(&crate::ids::random_bytes::<8>()),
+    });
+    let data = URL_SAFE_NO_PAD.encode(facts.to_string());
+    let json_encoded = serde_json::to_string(&data).map_err(crate::error::ApiError::internal)?;
+    let sig = s
+        .keys
+        .rsa_sign_sha512(json_encoded.as_bytes())
+        .ok_or_else(|| crate::error::ApiError::internal("RSA signing failed"))?;
+    Ok((data, STANDARD.encode(sig)))
+}
+
+fn kind_text(l: &License) -> &'static str {
+    match l.kind {
+        crate::model::Kind::Trial => "trial",
+        crate::model::Kind::Subscription => "subscription",
+        crate::model::Kind::Lifetime => "lifetime",
+    }
+}
+
+/// A watermark unique to this answer: hex HMAC of license, hwid and time under a server key.
+fn watermark(s: &AppState, j: &Judged) -> String {
+    let key = s.keys.derive(b"licet-licensecm-watermark-v1\0");
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(format!("{}:{}:{}", j.license.id, j.hwid, s.clock.now_ms()).as_bytes());
+    mac.update(&crate::ids::random_bytes::<8>());
+    hex(&mac.finalize().into_bytes()[..16])
+}
+
+/// A fresh challenge for `verify-challenge`, stored single-use.
+fn challenge(s: &AppState, j: &Judged) -> Result<String, Fail> {
+    let c = hex(&crate::ids::random_bytes::<32>());
+    s.store
+        .put_challenge(&c, &j.license.id, &j.hwid, s.clock.now() + CHALLENGE_TTL)?;
+    Ok(c)
+}
+
+fn license_facts(j: &Judged) -> Value {
+    json!({
+        "type": kind_text(&j.license),
+        "expires_at": j.license.expires_at.map(iso),
+        "metadata": j.license.metadata,
+    })
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn audit(s: &AppState, r: &Received, j: &Judged, action: &str) -> Result<(), Fail> {
+    s.audit(
+        &format!("license:{}", j.license.id),
+        &format!("client.{action}"),
+        &j.license.id,
+        r.ip.text(),
+        json!({ "hwid": j.hwid, "user_agent": r.user_agent }),
+    )?;
+    Ok(())
+}
+
+/// The machine of `hwid`, or why this hwid may not use the license.
+fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
+    if let Some(m) = s.store.machine(&j.license.id, &j.hwid)? {
+        return Ok(Some(m));
+    }
+    let used = s.store.machine_count(&j.license.id)?;
+    if used > 0 && hwid_locked(s, &j.license) {
+        return Err(Fail::new(
+            StatusCode::FORBIDDEN,
+            "HWID_MISMATCH",
+            "Hardware ID does not match",
+        ));
+    }
+    if used >= u64::from(max_uses(s, &j.license)) {
+        return Err(Fail::new(
+            StatusCode::FORBIDDEN,
+            "MAX_USES_EXCEEDED",
+            "Maximum activations reached",
+        ));
+    }
+    Ok(None)
+}
+
+/// Records a refused seat check as a security event.
+fn note_refusal(s: &AppState, r: &Received, j: &Judged, f: &Fail) {
+    if f.code() == Some("HWID_MISMATCH") {
+        let _ = s.security_event(
+            "hwid_mismatch",
+            Severity::Medium,
+            Some(&j.license),
+            r.ip.text(),
+            Some(&j.hwid),
+            true,
+            json!({}),
+        );
+    }
+}
+
+macro_rules! client_route {
+    ($name:ident, $path:literal, $doc:literal, $ok:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "licensecm-client",
+            request_body(content = serde_json::Value, description = "`{license_key, hwid, product_id, client_data?, session_token?}`, plain or in the encrypted envelope"),
+            responses((status = 200, description = $ok, body = serde_json::Value),
+                      (status = 400, description = "`VALIDATION_ERROR`", body = serde_json::Value),
+                      (status = 401, description = "`SESSION_EXPIRED`", body = serde_json::Value),
+                      (status = 403, description = "`LICENSE_EXPIRED`, `LICENSE_SUSPENDED`, `HWID_MISMATCH`, `MAX_USES_EXCEEDED`, `BLACKLISTED` (with `security_blocked`), `SECURITY_VIOLATION`", body = serde_json::Value),
+                      (status = 404, description = "`LICENSE_NOT_FOUND`, `PRODUCT_NOT_FOUND`", body = serde_json::Value),
+                      (status = 429, description = "`RATE_LIMITED`", body = serde_json::Value)))]
+        async fn $name(
+            State(s): State<AppState>,
+            ip: ClientIp,
+            headers: HeaderMap,
+            body: Result<Bytes, BytesRejection>,
+        ) -> Answer {
+            let r = receive(&s, ip, &headers, body).await?;
+            paste_impl::$name(&s, &r).await
+        }
+    };
+}
+
+client_route!(
+    validate,
+    "/api/client/validate",
+    "Is this license valid on this machine?",
+    "`{success, data: {valid, license: {type, expires_at, metadata}, data, signature, watermark, challenge}}`"
+);
+client_route!(
+    activate,
+    "/api/client/activate",
+    "Activates this machine: takes a use, opens a session, hands out an offline token.",
+    "`{success, data: {activated, session: {token, expires_at}, license, data, signature, watermark, offline_token, challenge}}`"
+);
+client_route!(
+    deactivate,
+    "/api/client/deactivate",
+    "Deactivates this machine: frees its use and ends its sessions.",
+    "`{success, data: {deactivated}}`"
+);
+client_route!(
+    heartbeat,
+    "/api/client/heartbeat",
+    "Keeps the session alive; with `session_token`, rotates it (`new_token`).",
+    "`{success, data: {valid, new_token?, expires_at, challenge}}`"
+);
+client_route!(
+    verify_challenge,
+    "/api/client/verify-challenge",
+    "Checks `response` = hex HMAC-SHA256(key = hwid, challenge) for a challenge this server handed out (single use).",
+    "`{success, data: {valid: true}}`"
+);
+
+mod paste_impl {
+    use super::*;
+
+    pub async fn validate(s: &AppState, r: &Received) -> Answer {
+        let j = judge(s, r, true)?;
+        if let Err(f) = seat_check(s, &j) {
+            note_refusal(s, r, &j, &f);
+            return Err(f);
+        }
+        s.security_event(
+            "license_validation",
+            Severity::Info,
+            Some(&j.license),
+            r.ip.text(),
+            Some(&j.hwid),
+            false,
+            json!({}),
+        )?;
+        audit(s, r, &j, "validation")?;
+        let (data, signature) = signed_facts(s, &j, true)?;
+        r.answer(
+            s,
+            json!({
+                "valid": true,
+                "license": license_facts(&j),
+                "data": data,
+                "signature": signature,
+                "watermark": watermark(s, &j),
+                "challenge": challenge(s, &j)?,
+            }),
+        )
+    }
+
+    pub async fn activate(s: &AppState, r: &Received) -> Answer {
+        let j = judge(s, r, true)?;
+        let now = s.clock.now();
+        let seat = s.lock_license(&j.license.id).await;
+        let existing = match seat_check(s, &j) {
+            Ok(m) => m,
+            Err(f) => {
+                note_refusal(s, r, &j, &f);
+                return Err(f);
+            }
+        };
+        let fresh = existing.is_none();
+        let mut m = match existing {
+            Some(m) => m,
+            None => Machine {
+                id: crate::ids::random_id("mch_"),
+                license_id: j.license.id.clone(),
+                fingerprint: j.hwid.clone(),
+                hostname: j.data.hostname.clone(),
+                platform: j.data.platform.clone(),
+                ip: None,
+                first_seen: now,
+                last_seen: now,
+                last_heartbeat: now,
+                token_id: String::new(),
+                numeric_id: s.store.next_number("machine")?,
+                domain_type: None,
+                protocol: None,
+            },
+        };
+        let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid)?;
+        m.ip = r.ip.text().or(m.ip);
+        m.last_seen = now;
+        m.last_heartbeat = now;
+        m.token_id = issued.token_id.clone();
+        s.store.put_machine(&m)?;
+        let token = hex(&crate::ids::random_bytes::<32>());
+        let session = Session {
+            id: crate::ids::uuid(),
+            token_hash: token_hash(&token),
+            previous_hash: None,
+            previous_until: 0,
+            license_id: j.license.id.clone(),
+            hwid: j.hwid.clone(),
+            ip: r.ip.text(),
+            created_at: now,
+            last_heartbeat: now,
+            expires_at: now + i64::try_from(s.config.session_ttl).unwrap_or(86_400),
+            ended_at: None,
+            end_reason: None,
+        };
+        s.store.put_session(&session, &[&session.token_hash])?;
+        drop(seat);
+        audit(s, r, &j, "activation")?;
+        s.security_event(
+            "license_activation",
+            Severity::Info,
+            Some(&j.license),
+            r.ip.text(),
+            Some(&j.hwid),
+            false,
+            json!({ "new_machine": fresh }),
+        )?;
+        if fresh {
+            s.metrics.activation();
+            s.emit(
+                "license.activated",
+                s.owner_of(&j.license).as_deref(),
+                json!({ "license": event_data(&j.license), "hwid": j.hwid }),
+            )?;
+        }
+        s.store.commit().await?;
+        let (data, signature) = signed_facts(s, &j, true)?;
+        r.answer(
+            s,
+            json!({
+                "activated": true,
+                "session": { "token": token, "expires_at": iso(session.expires_at) },
+                "license": license_facts(&j),
+                "data": data,
+                "signature": signature,
+                "watermark": watermark(s, &j),
+                "offline_token": URL_SAFE_NO_PAD.encode(&issued.token),
+                "challenge": challenge(s, &j)?,
+            }),
+        )
+    }
+
+    pub async fn deactivate(s: &AppState, r: &Received) -> Answer {
+        let j = judge(s, r, true)?;
+        let seat = s.lock_license(&j.license.id).await;
+        let Some(m) = s.store.machine(&j.license.id, &j.hwid)? else {
+            return Err(Fail::new(
+                StatusCode::NOT_FOUND,
+                "NOT_ACTIVATED",
+                "This device is not activated",
+            ));
+        };
+        s.store.remove_machine(&m)?;
+        let now = s.clock.now();
+        for mut sess in s.store.sessions()? {
+            if sess.license_id == j.license.id && sess.hwid == j.hwid && sess.ended_at.is_none() {
+                sess.ended_at = Some(now);
+                sess.end_reason = Some("deactivated".into());
+                s.store.put_session(&sess, &[])?;
+            }
+        }
+        drop(seat);
+        audit(s, r, &j, "deactivation")?;
+        s.security_event(
+            "license_deactivation",
+            Severity::Info,
+            Some(&j.license),
+            r.ip.text(),
+            Some(&j.hwid),
+            false,
+            json!({}),
+        )?;
+        s.emit(
+            "license.deactivated",
+            s.owner_of(&j.license).as_deref(),
+            json!({ "license": event_data(&j.license), "hwid": j.hwid }),
+        )?;
+        s.store.commit().await?;
+        r.answer(s, json!({ "deactivated": true }))
+    }
+
+    pub async fn heartbeat(s: &AppState, r: &Received) -> Answer {
+        let j = judge(s, r, true)?;
+        let now = s.clock.now();
+        let ttl = i64::try_from(s.config.session_ttl).unwrap_or(86_400);
+        let ended = |m: &str| Fail::new(StatusCode::UNAUTHORIZED, "SESSION_EXPIRED", m);
+        let seat = s.lock_license(&j.license.id).await;
+        let Some(mut m) = s.store.machine(&j.license.id, &j.hwid)? else {
+            return Err(ended("Session invalid: this device is not activated"));
+        };
+        m.last_seen = now;
+        m.last_heartbeat = now;
+        s.store.put_machine(&m)?;
+        let given = r
+            .req
+            .session_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let mut new_token = None;
+        let expires_at;
+        match given {
+            Some(token) => {
+                let h = token_hash(token);
+                let mut sess = s
+                    .store
+                    .session_by_token(&h)?
+                    .filter(|x| x.license_id == j.license.id)
+                    .ok_or_else(|| ended("Session invalid"))?;
+                if sess.hwid != j.hwid {
+                    s.security_event(
+                        "session_hijack",
+                        Severity::High,
+                        Some(&j.license),
+                        r.ip.text(),
+                        Some(&j.hwid),
+                        true,
+                        json!({ "session_id": sess.id }),
+                    )?;
+                    return Err(ended("Session invalid for this device"));
+                }
+                if sess.ended_at.is_some() {
+                    return Err(ended("Session invalid: it was ended"));
+                }
+                if sess.expires_at <= now {
+                    return Err(ended("Session expired"));
+                }
+                let current = bool::from(h.as_bytes().ct_eq(sess.token_hash.as_bytes()));
+                let previous = sess
+                    .previous_hash
+                    .as_deref()
+                    .is_some_and(|p| bool::from(h.as_bytes().ct_eq(p.as_bytes())))
+                    && now < sess.previous_until;
+                if !current && !previous {
+                    return Err(ended("Session expired: the token was rotated"));
+                }
+                let fresh = hex(&crate::ids::random_bytes::<32>());
+                let stale = std::mem::replace(&mut sess.token_hash, token_hash(&fresh));
+                let forget: Vec<String> = sess
+                    .previous_hash
+                    .replace(stale)
+                    .into_iter()
+                    .filter(|p| *p != h)
+                    .collect();
+                sess.previous_until = now + ROTATION_GRACE;
+                sess.last_heartbeat = now;
+                sess.expires_at = now + ttl;
+                sess.ip = r.ip.text();
+                s.store.forget_session_tokens(&forget)?;
+                s.store.put_session(&sess, &[&sess.token_hash, &h])?;
+                expires_at = sess.expires_at;
+                new_token = Some(fresh);
+            }
+            None => {
+                // No token: a valid license, hwid and product keep the newest open session
+                // of this machine alive, without rotating it.
+                let open = s.store.sessions()?.into_iter().filter(|x| {
+                    x.license_id == j.license.id
+                        && x.hwid == j.hwid
+                        && x.ended_at.is_none()
+                        && x.expires_at > now
+                });
+                match open.max_by_key(|x| x.created_at) {
+                    Some(mut sess) => {
+                        sess.last_heartbeat = now;
+                        sess.expires_at = now + ttl;
+                        s.store.put_session(&sess, &[])?;
+                        expires_at = sess.expires_at;
+                    }
+                    None => expires_at = now + ttl,
+                }
+            }
+        }
+        drop(seat);
+        audit(s, r, &j, "heartbeat")?;
+        s.store.commit().await?;
+        r.answer(
+            s,
+            json!({
+                "valid": true,
+                "new_token": new_token,
+                "expires_at": iso(expires_at),
+                "challenge": challenge(s, &j)?,
+            }),
+        )
+    }
+
+    pub async fn verify_challenge(s: &AppState, r: &Received) -> Answer {
+        let key = r.key()?;
+        let hwid = r.hwid()?;
+        s.limits.check_lcm_validation(&key)?;
+        let challenge = r.text(&r.req.challenge, "challenge")?;
+        let response = r.text(&r.req.response, "response")?.to_ascii_lowercase();
+        let refused = || {
+            Fail::new(
+                StatusCode::FORBIDDEN,
+                "SECURITY_VIOLATION",
+                "Challenge response invalid or expired",
+            )
+        };
+        let license = s
+            .store
+            .license_by_key(&key)?
+            .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
+        let Some((license_id, bound_hwid, until)) = s.store.take_challenge(&challenge)? else {
+            return Err(refused());
+        };
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(hwid.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(challenge.as_bytes());
+        let expected = hex(&mac.finalize().into_bytes());
+        let matches = bool::from(expected.as_bytes().ct_eq(response.as_bytes()));
+        if license_id != license.id || bound_hwid != hwid || until < s.clock.now() || !matches {
+            s.security_event(
+                "tamper_detected",
+                Severity::High,
+                Some(&license),
+                r.ip.text(),
+                Some(&hwid),
+                true,
+                json!({ "reason": "challenge response" }),
+            )?;
+            s.store.commit().await?;
+            return Err(refused());
+        }
+        s.store.commit().await?;
+        r.answer(s, json!({ "valid": true }))
+    }
+}
+
+/// The RSA public key that signs client answers (SPKI PEM).
+#[utoipa::path(get, path = "/api/client/public-key", tag = "licensecm-client",
+    responses((status = 200, description = "`{success, data: {public_key: \"-----BEGIN PUBLIC KEY-----…\"}}`", body = serde_json::Value)))]
+async fn public_key(State(s): State<AppState>) -> Answer {
+    ok(json!({ "public_key": s.keys.rsa.public_key().to_spki_pem() }))
+}

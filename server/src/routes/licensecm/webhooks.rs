@@ -1,0 +1,261 @@
+//! LicenseCM webhooks: CRUD and a test delivery. Deliveries themselves go through the durable
+//! outbox ([`crate::events`]).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Answer, Fail, Id, In, Me, iso, ok, ok_with};
+use crate::events::WEBHOOK_EVENTS;
+use crate::model::Webhook;
+use crate::routes::ClientIp;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
+        .routes(routes!(test))
+}
+
+fn view(w: &Webhook) -> Value {
+    json!({
+        "id": w.id,
+        "url": w.url,
+        "events": w.events,
+        "is_active": w.is_active,
+        "created_at": iso(w.created_at),
+    })
+}
+
+/// `http(s)://` URLs of at most 2048 characters; loopback, private and link-local hosts only
+/// when the server allows them (`--webhook-allow-private`), so that a user cannot make the
+/// server call into its own network.
+fn check_url(s: &AppState, url: &str) -> Result<(), Fail> {
+    let bad = || Fail::invalid("url: an http:// or https:// URL");
+    if url.len() > 2048 {
+        return Err(Fail::invalid("url: at most 2048 characters"));
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    if s.config.webhook_allow_private {
+        return Ok(());
+    }
+    let private = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.is_unspecified() || v6.is_unique_local()
+        }
+        Err(_) => {
+            let h = host.to_ascii_lowercase();
+            h == "localhost" || h.ends_with(".localhost") || h.ends_with(".local")
+        }
+    };
+    if private {
+        return Err(Fail::invalid(
+            "url: private and loopback addresses are not allowed on this server",
+        ));
+    }
+    Ok(())
+}
+
+fn check_events(events: &[String]) -> Result<(), Fail> {
+    if events.is_empty() || events.len() > WEBHOOK_EVENTS.len() {
+        return Err(Fail::invalid("events: one or more event names"));
+    }
+    if let Some(e) = events
+        .iter()
+        .find(|e| !WEBHOOK_EVENTS.contains(&e.as_str()))
+    {
+        return Err(Fail::invalid(format!(
+            "events: {e:?} is not one of {}",
+            WEBHOOK_EVENTS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn check_secret(secret: &str) -> Result<(), Fail> {
+    if secret.is_empty() || secret.len() > 256 {
+        return Err(Fail::invalid("secret: 1 to 256 characters"));
+    }
+    Ok(())
+}
+
+fn load(s: &AppState, me: &Me, id: &str) -> Result<Webhook, Fail> {
+    s.store
+        .webhook(id)?
+        .filter(|w| me.is_admin() || w.owner_id == me.0.id)
+        .ok_or_else(|| Fail::not_found("NOT_FOUND", "Webhook not found"))
+}
+
+/// The user's webhooks (an admin: all).
+#[utoipa::path(get, path = "/api/webhooks", tag = "licensecm",
+    responses((status = 200, description = "`{success, data: [{id, url, events, is_active, created_at}]}`", body = serde_json::Value)),
+    security(("bearer" = [])))]
+async fn list(State(s): State<AppState>, me: Me) -> Answer {
+    let mut hooks: Vec<Webhook> = s
+        .store
+        .webhooks()?
+        .into_iter()
+        .filter(|w| me.is_admin() || w.owner_id == me.0.id)
+        .collect();
+    hooks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    ok(json!(hooks.iter().map(view).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct NewWebhook {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+    is_active: Option<bool>,
+}
+
+/// Creates a webhook; without a `secret`, one is made (and shown only here).
+#[utoipa::path(post, path = "/api/webhooks", tag = "licensecm", request_body = NewWebhook,
+    responses((status = 201, description = "`{success, data: {id, url, events, is_active, secret, created_at}}`", body = serde_json::Value),
+              (status = 400, description = "invalid URL or events", body = serde_json::Value)),
+    security(("bearer" = [])))]
+async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWebhook>) -> Answer {
+    let url = b.url.unwrap_or_default().trim().to_owned();
+    check_url(&s, &url)?;
+    let events = b.events.unwrap_or_default();
+    check_events(&events)?;
+    let secret = b.secret.unwrap_or_else(|| {
+        format!(
+            "whsec_{}",
+            crate::ids::random_token(32).to_ascii_lowercase()
+        )
+    });
+    check_secret(&secret)?;
+    let w = Webhook {
+        id: crate::ids::uuid(),
+        owner_id: me.0.id.clone(),
+        url,
+        events,
+        sealed_secret: s.keys.seal(&secret),
+        is_active: b.is_active.unwrap_or(true),
+        created_at: s.clock.now(),
+    };
+    s.store.put_webhook(&w)?;
+    s.audit(
+        &me.actor(),
+        "webhook.created",
+        &w.id,
+        ip.text(),
+        json!({ "url": w.url }),
+    )?;
+    s.store.commit().await?;
+    let mut v = view(&w);
+    v["secret"] = json!(secret);
+    ok_with(StatusCode::CREATED, v)
+}
+
+/// One webhook.
+#[utoipa::path(get, path = "/api/webhooks/{id}", tag = "licensecm", params(("id" = String, Path, description = "Webhook ID")),
+    responses((status = 200, description = "`{success, data: webhook}`", body = serde_json::Value),
+              (status = 404, description = "`NOT_FOUND`", body = serde_json::Value)),
+    security(("bearer" = [])))]
+async fn get(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
+    ok(view(&load(&s, &me, &id)?))
+}
+
+/// Changes a webhook's `url`, `events`, `secret` or `is_active`.
+#[utoipa::path(put, path = "/api/webhooks/{id}", tag = "licensecm", params(("id" = String, Path, description = "Webhook ID")), request_body = NewWebhook,
+    responses((status = 200, description = "`{success, data: webhook}`", body = serde_json::Value),
+              (status = 404, description = "`NOT_FOUND`", body = serde_json::Value)),
+    security(("bearer" = [])))]
+async fn update(
+    State(s): State<AppState>,
+    me: Me,
+    ip: ClientIp,
+    Id(id): Id,
+    In(b): In<NewWebhook>,
+) -> Answer {
+    let mut w = load(&s, &me, &id)?;
+    if let Some(u) = b.url {
+        let u = u.trim().to_owned();
+        check_url(&s, &u)?;
+        w.url = u;
+    }
+    if let Some(e) = b.events {
+        check_events(&e)?;
+        w.events = e;
+    }
+    if let Some(secret) = b.secret {
+        check_secret(&secret)?;
+        w.sealed_secret = s.keys.seal(&secret);
+    }
+    if let Some(a) = b.is_active {
+        w.is_active = a;
+    }
+    s.store.put_webhook(&w)?;
+    s.audit(&me.actor(), "webhook.updated", &w.id, ip.text(), json!({}))?;
+    s.store.commit().await?;
+    ok(view(&w))
+}
+
+/// Deletes a webhook and its queued deliveries.
+#[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "licensecm", params(("id" = String, Path, description = "Webhook ID")),
+    responses((status = 200, description = "`{success, data: {}}`", body = serde_json::Value),
+              (status = 404, description = "`NOT_FOUND`", body = serde_json::Value)),
+    security(("bearer" = [])))]
+async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
+    let w = load(&s, &me, &id)?;
+    s.store.delete_webhook(&w.id)?;
+    s.audit(&me.actor(), "webhook.deleted", &w.id, ip.text(), json!({}))?;
+    s.store.commit().await?;
+    ok(json!({}))
+}
+
+/// Delivers a sample `webhook.test` event now and reports what the receiver answered.
+#[utoipa::path(post, path = "/api/webhooks/{id}/test", tag = "licensecm", params(("id" = String, Path, description = "Webhook ID")),
+    responses((status = 200, description = "`{success, data: {status_code, response_time_ms}}`", body = serde_json::Value),
+              (status = 404, description = "`NOT_FOUND`", body = serde_json::Value),
+              (status = 502, description = "`WEBHOOK_FAILED`: the receiver could not be reached", body = serde_json::Value)),
+    security(("bearer" = [])))]
+async fn test(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
+    let w = load(&s, &me, &id)?;
+    let secret = s
+        .keys
+        .unseal(&w.sealed_secret)
+        .ok_or_else(|| crate::error::ApiError::internal("webhook secret cannot be unsealed"))?;
+    let body = json!({
+        "event": "webhook.test",
+        "timestamp": iso(s.clock.now()),
+        "data": { "webhook_id": w.id, "message": "This is a test delivery from licet-server." },
+    })
+    .to_string();
+    let url = w.url.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        crate::events::deliver(&url, secret.as_bytes(), "webhook.test", &body)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match result {
+        Ok((status, ms)) => ok(json!({ "status_code": status, "response_time_ms": ms })),
+        Err(e) => Err(Fail::new(
+            StatusCode::BAD_GATEWAY,
+            "WEBHOOK_FAILED",
+            format!("Delivery failed: {e}"),
+        )),
+    }
+}
