@@ -1290,3 +1290,206 @@ fn licenses_admin_list_bulk_update_reset() {
             .is_some_and(|k| k.starts_with("sk_live_"))
     );
 }
+
+#[test]
+fn detections_are_recorded_and_block_only_when_the_product_says_so() {
+    let l = lcm();
+    let (admin, _) = l.user("admin@example.com");
+    let (product, _) = l.product(&admin, "App");
+    let lic = l.license(
+        &admin,
+        &product,
+        json!({ "max_uses": 5, "hwid_locked": false }),
+    );
+    let key = lic["license_key"].as_str().expect("key");
+    // camelCase keys, a lone string, nulls: all read.
+    let data = json!({ "vmIndicators": ["VBOX", "hypervisor"], "debugIndicators": null, "platform": "win32" });
+    let (s, v) = l.client(
+        "activate",
+        json!({ "license_key": key, "hwid": "h1", "product_id": product, "client_data": data }),
+    );
+    assert_eq!(s, 200, "{v}");
+    let events = l.ok(
+        "GET",
+        "/api/security/events?event_type=vm_detected",
+        &admin,
+        None,
+    );
+    assert_eq!(events["events"][0]["is_blocked"], json!(false));
+    assert_eq!(
+        events["events"][0]["details"]["indicators"],
+        json!(["VBOX", "hypervisor"])
+    );
+    l.ok(
+        "PUT",
+        &format!("/api/products/{product}"),
+        &admin,
+        Some(json!({ "block_debug": true })),
+    );
+    let (s, v) = l.client("activate", json!({ "license_key": key, "hwid": "h2", "product_id": product, "clientData": { "debug_indicators": "IsDebuggerPresent" } }));
+    assert_eq!(
+        (s, &v["error_code"]),
+        (403, &json!("SECURITY_VIOLATION")),
+        "{v}"
+    );
+    assert_eq!(v["security_details"]["reason"], json!("debug_detected"));
+    let (s, _) = l.client(
+        "activate",
+        json!({ "license_key": key, "hwid": "h3", "product_id": product, "client_data": {} }),
+    );
+    assert_eq!(s, 200, "an empty client_data is fine");
+    // An inactive product serves no client.
+    l.ok(
+        "PUT",
+        &format!("/api/products/{product}"),
+        &admin,
+        Some(json!({ "is_active": false })),
+    );
+    let (s, v) = l.client(
+        "validate",
+        json!({ "license_key": key, "hwid": "h1", "product_id": product }),
+    );
+    assert_eq!((s, &v["error_code"]), (404, &json!("PRODUCT_NOT_FOUND")));
+}
+
+#[test]
+fn a_rotated_token_keeps_working_for_a_short_grace() {
+    let l = lcm();
+    let (admin, _) = l.user("admin@example.com");
+    let (product, _) = l.product(&admin, "App");
+    let lic = l.license(&admin, &product, json!({}));
+    let req = |extra: Value| {
+        let mut b =
+            json!({ "license_key": lic["license_key"], "hwid": "hw", "product_id": product });
+        for (k, v) in extra.as_object().expect("obj") {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let (_, v) = l.client("activate", req(json!({})));
+    let first = v["data"]["session"]["token"]
+        .as_str()
+        .expect("t")
+        .to_owned();
+    let (_, v) = l.client("heartbeat", req(json!({ "session_token": first })));
+    assert!(v["data"]["new_token"].is_string());
+    // The answer was lost: the client retries with the token it has, within the grace.
+    l.app.clock.advance(30);
+    let (s, v) = l.client("heartbeat", req(json!({ "session_token": first })));
+    assert_eq!(s, 200, "{v}");
+    let second = v["data"]["new_token"].as_str().expect("t").to_owned();
+    l.app.clock.advance(61);
+    let (s, _) = l.client("heartbeat", req(json!({ "session_token": first })));
+    assert_eq!(s, 401, "past the grace");
+    assert_eq!(
+        l.client("heartbeat", req(json!({ "session_token": second })))
+            .0,
+        200
+    );
+    // Sessions expire a session-ttl after the last heartbeat.
+    l.app.clock.advance(86_401);
+    let (s, v) = l.client("heartbeat", req(json!({ "session_token": second })));
+    assert_eq!(
+        (s, &v["error_code"]),
+        (401, &json!("SESSION_EXPIRED")),
+        "{v}"
+    );
+}
+
+#[test]
+fn limits_switch_and_openapi() {
+    let mut c = config();
+    c.licensecm_rate_api = 5;
+    c.login_rate_limit = 2;
+    let l = lcm_with(c);
+    let login = json!({ "email": "x@example.com", "password": "wrong-password" });
+    assert_eq!(
+        l.call("POST", "/api/auth/login", None, Some(login.clone()))
+            .0,
+        401
+    );
+    assert_eq!(
+        l.call("POST", "/api/auth/login", None, Some(login.clone()))
+            .0,
+        401
+    );
+    let (s, v) = l.call("POST", "/api/auth/login", None, Some(login));
+    assert_eq!(
+        (s, &v["success"]),
+        (429, &json!(false)),
+        "logins are limited: {v}"
+    );
+    for _ in 0..2 {
+        l.call("GET", "/api/client/public-key", None, None);
+    }
+    let (s, v) = l.call("GET", "/api/client/public-key", None, None);
+    assert_eq!(
+        (s, &v["error_code"]),
+        (429, &json!("RATE_LIMITED")),
+        "100/min per client by default, 5 here: {v}"
+    );
+
+    let doc =
+        serde_json::to_value(licet_server::openapi_document(&Config::default())).expect("json");
+    for p in [
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/me",
+        "/api/products",
+        "/api/products/{id}",
+        "/api/products/{id}/regenerate-secret",
+        "/api/licenses",
+        "/api/licenses/bulk",
+        "/api/licenses/{id}",
+        "/api/licenses/{id}/reset-hwid",
+        "/api/licenses/{id}/logs",
+        "/api/client/public-key",
+        "/api/client/validate",
+        "/api/client/activate",
+        "/api/client/deactivate",
+        "/api/client/heartbeat",
+        "/api/client/verify-challenge",
+        "/api/security/blacklist",
+        "/api/security/blacklist/{id}",
+        "/api/security/events",
+        "/api/security/overview",
+        "/api/security/sessions",
+        "/api/security/sessions/{id}/terminate",
+        "/api/security/licenses/{id}/revoke-sessions",
+        "/api/security/block-ip",
+        "/api/security/block-hwid",
+        "/api/webhooks",
+        "/api/webhooks/{id}",
+        "/api/webhooks/{id}/test",
+        "/api/stats/dashboard",
+        "/api/stats/licenses",
+        "/api/notifications",
+        "/api/notifications/unread-count",
+        "/api/notifications/{id}/read",
+        "/api/notifications/read-all",
+        "/api/admin/users",
+        "/api/admin/users/{id}",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} is not in the OpenAPI document"
+        );
+    }
+    let off = lcm_with(Config {
+        compat_licensecm: false,
+        ..config()
+    });
+    let (s, v) = off.call("POST", "/api/auth/register", None, Some(json!({})));
+    assert_eq!(s, 404);
+    assert!(
+        v.get("success").is_none(),
+        "switched off: licet's own 404: {v}"
+    );
+    let doc = serde_json::to_value(licet_server::openapi_document(&Config {
+        compat_licensecm: false,
+        ..Config::default()
+    }))
+    .expect("json");
+    assert!(doc["paths"].get("/api/auth/register").is_none());
+}

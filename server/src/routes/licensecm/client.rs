@@ -761,13 +761,15 @@ mod paste_impl {
                 if !current && !previous {
                     return Err(ended("Session expired: the token was rotated"));
                 }
+                // The token presented stays valid for a short grace (the answer carrying its
+                // successor may be lost); every other earlier token is forgotten.
                 let fresh = hex(&crate::ids::random_bytes::<32>());
-                let stale = std::mem::replace(&mut sess.token_hash, token_hash(&fresh));
-                let forget: Vec<String> = sess
-                    .previous_hash
-                    .replace(stale)
+                let old_current = std::mem::replace(&mut sess.token_hash, token_hash(&fresh));
+                let old_previous = sess.previous_hash.replace(h.clone());
+                let forget: Vec<String> = [Some(old_current), old_previous]
                     .into_iter()
-                    .filter(|p| *p != h)
+                    .flatten()
+                    .filter(|x| *x != h)
                     .collect();
                 sess.previous_until = now + ROTATION_GRACE;
                 sess.last_heartbeat = now;
