@@ -25,6 +25,7 @@
 //! | `user_emails` | e-mail (lower-case) | user id (uniqueness index) |
 //! | `sessions` | SHA-256 of a session token, hex | session id (current and, in grace, previous tokens) |
 //! | `session_records` | session id | [`Session`] |
+//! | `license_sessions` | license id `\0` session id | empty: the sessions of one license |
 //! | `blacklist` | entry id | [`BlacklistEntry`] |
 //! | `security_events` | sequence (be u64) | [`SecurityEvent`], append-only |
 //! | `webhooks` | webhook id | [`Webhook`] |
@@ -83,6 +84,7 @@ pub struct Store {
     user_emails: sled::Tree,
     sessions: sled::Tree,
     session_records: sled::Tree,
+    license_sessions: sled::Tree,
     blacklist: sled::Tree,
     security_events: sled::Tree,
     webhooks: sled::Tree,
@@ -180,6 +182,7 @@ impl Store {
             user_emails: t("user_emails")?,
             sessions: t("sessions")?,
             session_records: t("session_records")?,
+            license_sessions: t("license_sessions")?,
             blacklist: t("blacklist")?,
             security_events: t("security_events")?,
             webhooks: t("webhooks")?,
@@ -939,14 +942,37 @@ impl Store {
     /// Stores a session and points `token_hashes` at it.
     pub fn put_session(&self, s: &Session, token_hashes: &[&str]) -> ApiResult<()> {
         let value = to_json(s)?;
-        (&self.session_records, &self.sessions).transaction(|(records, tokens)| {
-            records.insert(s.id.as_bytes(), value.clone())?;
-            for h in token_hashes {
-                tokens.insert(h.as_bytes(), s.id.as_bytes())?;
-            }
-            Ok::<_, ConflictableTransactionError<ApiError>>(())
-        })?;
+        let mut by_license = s.license_id.as_bytes().to_vec();
+        by_license.push(0);
+        by_license.extend_from_slice(s.id.as_bytes());
+        (
+            &self.session_records,
+            &self.sessions,
+            &self.license_sessions,
+        )
+            .transaction(|(records, tokens, index)| {
+                records.insert(s.id.as_bytes(), value.clone())?;
+                index.insert(by_license.clone(), &[])?;
+                for h in token_hashes {
+                    tokens.insert(h.as_bytes(), s.id.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<ApiError>>(())
+            })?;
         Ok(())
+    }
+
+    /// The sessions of one license.
+    pub fn sessions_of(&self, license_id: &str) -> ApiResult<Vec<Session>> {
+        let mut prefix = license_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.license_sessions.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            if let Some(s) = self.session(&String::from_utf8_lossy(&k[prefix.len()..]))? {
+                out.push(s);
+            }
+        }
+        Ok(out)
     }
 
     /// Forgets token hashes (a rotated token after its grace).

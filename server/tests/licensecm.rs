@@ -338,6 +338,29 @@ fn one_user_cannot_reach_anothers_data() {
         l.ok("GET", "/api/stats/dashboard", &bob, None)["total_licenses"],
         json!(1)
     );
+    // Global figures for the admin, or one user's.
+    let (s, _) = l.call("GET", "/api/stats/dashboard?user_id=x", Some(&eve), None);
+    assert_eq!(s, 403);
+    let admin_product = l.product(&admin, "Admin's app").0;
+    l.license(&admin, &admin_product, json!({}));
+    assert_eq!(
+        l.ok("GET", "/api/stats/dashboard", &admin, None)["total_licenses"],
+        json!(2)
+    );
+    let bob_id = l.ok("GET", "/api/auth/me", &bob, None)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let one = l.ok(
+        "GET",
+        &format!("/api/stats/dashboard?user_id={bob_id}"),
+        &admin,
+        None,
+    );
+    assert_eq!(
+        (one["total_products"].clone(), one["total_licenses"].clone()),
+        (json!(1), json!(1))
+    );
     // Switching a user off ends their access at once.
     l.ok(
         "PUT",

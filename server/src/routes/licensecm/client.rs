@@ -679,7 +679,7 @@ mod paste_impl {
         };
         s.store.remove_machine(&m)?;
         let now = s.clock.now();
-        for mut sess in s.store.sessions()? {
+        for mut sess in s.store.sessions_of(&j.license.id)? {
             if sess.license_id == j.license.id && sess.hwid == j.hwid && sess.ended_at.is_none() {
                 sess.ended_at = Some(now);
                 sess.end_reason = Some("deactivated".into());
@@ -783,7 +783,7 @@ mod paste_impl {
             None => {
                 // No token: a valid license, hwid and product keep the newest open session
                 // of this machine alive, without rotating it.
-                let open = s.store.sessions()?.into_iter().filter(|x| {
+                let open = s.store.sessions_of(&j.license.id)?.into_iter().filter(|x| {
                     x.license_id == j.license.id
                         && x.hwid == j.hwid
                         && x.ended_at.is_none()

@@ -397,7 +397,7 @@ async fn update(
 pub fn end_sessions(s: &AppState, license_id: &str, reason: &str) -> Result<usize, Fail> {
     let now = s.clock.now();
     let mut n = 0;
-    for mut sess in s.store.sessions()? {
+    for mut sess in s.store.sessions_of(license_id)? {
         if sess.license_id == license_id && sess.ended_at.is_none() {
             sess.ended_at = Some(now);
             sess.end_reason = Some(reason.to_owned());

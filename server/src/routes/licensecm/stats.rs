@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Answer, Fail, Id, Me, iso, ok};
+use super::{Answer, Fail, Id, Me, Query, iso, ok};
 use crate::model::{License, LicenseStatus};
 use crate::state::AppState;
 
@@ -22,13 +22,30 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_all_read))
 }
 
-/// The products and licenses a user's figures cover.
-fn scope(s: &AppState, me: &Me) -> Result<(usize, Vec<License>), Fail> {
+/// Whose figures: an admin may ask for one user's.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Whose {
+    /// Admins: only this user's products.
+    user_id: Option<String>,
+}
+
+/// The products and licenses a user's figures cover (an admin's: all, or one user's).
+fn scope(s: &AppState, me: &Me, whose: &Whose) -> Result<(usize, Vec<License>), Fail> {
+    if whose.user_id.is_some() {
+        me.require_admin()?;
+    }
     let products: BTreeSet<String> = s
         .store
         .products()?
         .into_iter()
         .filter(|p| me.owns(p))
+        .filter(|p| {
+            whose
+                .user_id
+                .as_deref()
+                .is_none_or(|u| p.owner_id.as_deref() == Some(u))
+        })
         .map(|p| p.id)
         .collect();
     let licenses = s
@@ -56,11 +73,11 @@ fn activations(s: &AppState, licenses: &[License]) -> Result<Vec<i64>, Fail> {
 }
 
 /// Totals and recent activity.
-#[utoipa::path(get, path = "/api/stats/dashboard", tag = "licensecm",
+#[utoipa::path(get, path = "/api/stats/dashboard", tag = "licensecm", params(Whose),
     responses((status = 200, description = "`{success, data: {total_products, total_licenses, active_licenses, total_activations, recent_activity}}`", body = serde_json::Value)),
     security(("bearer" = [])))]
-async fn dashboard(State(s): State<AppState>, me: Me) -> Answer {
-    let (products, licenses) = scope(&s, &me)?;
+async fn dashboard(State(s): State<AppState>, me: Me, Query(whose): Query<Whose>) -> Answer {
+    let (products, licenses) = scope(&s, &me, &whose)?;
     let now = s.clock.now();
     let mut recent = Vec::new();
     for l in &licenses {
@@ -91,11 +108,11 @@ async fn dashboard(State(s): State<AppState>, me: Me) -> Answer {
 }
 
 /// Licenses by status and activations today, this week and this month.
-#[utoipa::path(get, path = "/api/stats/licenses", tag = "licensecm",
+#[utoipa::path(get, path = "/api/stats/licenses", tag = "licensecm", params(Whose),
     responses((status = 200, description = "`{success, data: {total_licenses, active_licenses, expired_licenses, suspended_licenses, activations_today, activations_this_week, activations_this_month}}`", body = serde_json::Value)),
     security(("bearer" = [])))]
-async fn license_stats(State(s): State<AppState>, me: Me) -> Answer {
-    let (_, licenses) = scope(&s, &me)?;
+async fn license_stats(State(s): State<AppState>, me: Me, Query(whose): Query<Whose>) -> Answer {
+    let (_, licenses) = scope(&s, &me, &whose)?;
     let now = s.clock.now();
     let count = |st: LicenseStatus| licenses.iter().filter(|l| l.status_at(now) == st).count();
     let day = now - now.rem_euclid(86_400);
