@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures licet-server with wrk over loopback: activations/s (each one a durable write, with
-# group commit) and validations/s (native, FaxStore, Verify API, WemX), next to /healthz on the
+# group commit) and validations/s (native, FaxStore, Verify API, WemX, LicenseCM), next to /healthz on the
 # same server in the same run.
 #
 #   scripts/bench-server.sh [seconds per run, default 10] [connections, default 64]
@@ -18,7 +18,8 @@ DATA=$(mktemp -d)
 OUT=$(mktemp)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA" "$OUT"' EXIT
 LICET_LOG=warn ./target/release/licet-server --data "$DATA" --listen 127.0.0.1:0 \
-    --rate-limit-ip 0 --rate-limit-license 0 >"$OUT" 2>/dev/null &
+    --rate-limit-ip 0 --rate-limit-license 0 --licensecm-rate-api 0 --licensecm-rate-validation 0 \
+    --login-rate-limit 0 >"$OUT" 2>/dev/null &
 PID=$!
 for _ in $(seq 1 600); do grep -q '^listening on' "$OUT" 2>/dev/null && break; sleep 0.1; done
 URL="http://$(sed -n 's/^listening on //p' "$OUT")"
@@ -34,6 +35,13 @@ KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\"}" | field key)
 curl -sf -H 'content-type: application/json' -d "{\"key\":\"$KEY\",\"fingerprint\":\"validated-machine\"}" "$URL/v1/client/activate" >/dev/null
 curl -sf -H 'content-type: application/json' -d "{\"license_key\":\"$KEY\",\"domain\":\"bench.example\",\"ip\":\"127.0.0.1\"}" "$URL/api/v1/licenses/verify" >/dev/null
 curl -sf -H 'content-type: application/json' -d "{\"license\":\"$KEY\",\"domain\":\"bench.example\",\"packages\":\"Bench\"}" "$URL/api/v1/licenses/public/validate" >/dev/null
+
+# LicenseCM: a user, a product and a license, one activated machine.
+LCM_TOKEN=$(curl -sf -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench-password"}' "$URL/api/auth/register" | python3 -c "import sys, json; print(json.load(sys.stdin)['data']['token'])")
+lcm() { curl -sf -H "Authorization: Bearer $LCM_TOKEN" -H 'content-type: application/json' -d "$2" "$URL$1"; }
+LCM_PRODUCT=$(lcm /api/products '{"name":"Bench"}' | python3 -c "import sys, json; print(json.load(sys.stdin)['data']['id'])")
+LCM_KEY=$(lcm /api/licenses "{\"product_id\":\"$LCM_PRODUCT\",\"max_uses\":10}" | python3 -c "import sys, json; print(json.load(sys.stdin)['data']['license_key'])")
+curl -sf -H 'content-type: application/json' -d "{\"license_key\":\"$LCM_KEY\",\"hwid\":\"bench-hwid\",\"product_id\":\"$LCM_PRODUCT\"}" "$URL/api/client/activate" >/dev/null
 
 LUA=$(mktemp -d)
 cat >"$LUA/activate.lua" <<LUA
@@ -71,6 +79,12 @@ wrk.headers["Accept"] = "application/json"
 wrk.body = '{"license":"$KEY","domain":"bench.example","packages":"Bench"}'
 LUA
 
+cat >"$LUA/licensecm.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"license_key":"$LCM_KEY","hwid":"bench-hwid","product_id":"$LCM_PRODUCT"}'
+LUA
+
 run() { # name, script or "", path
     local name=$1 script=$2 path=$3 args=()
     [ -n "$script" ] && args=(-s "$LUA/$script")
@@ -89,6 +103,7 @@ RESULTS=$(
     run faxstore faxstore.lua "/api/check/$NUMBER?log=false"
     run verify-api verify.lua /api/v1/licenses/verify
     run wemx-validate wemx.lua /api/v1/licenses/public/validate
+    run licensecm-validate licensecm.lua /api/client/validate
     run activate activate.lua /v1/client/activate
 )
 BASE=$(echo "$RESULTS" | awk '$1 == "healthz" {print $2}')

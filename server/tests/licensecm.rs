@@ -1516,3 +1516,89 @@ fn limits_switch_and_openapi() {
     .expect("json");
     assert!(doc["paths"].get("/api/auth/register").is_none());
 }
+
+#[test]
+fn admin_users_webhook_reads_and_read_all() {
+    let l = lcm();
+    let (admin, admin_id) = l.user("admin@example.com");
+    let (bob, bob_id) = l.user("bob@example.com");
+    let users = l.ok("GET", "/api/admin/users?limit=1&page=2", &admin, None);
+    assert_eq!(users["users"][0]["email"], json!("bob@example.com"));
+    assert_eq!(users["pagination"]["total"], json!(2));
+    assert!(users["users"][0].get("password_hash").is_none());
+    let one = l.ok("GET", &format!("/api/admin/users/{bob_id}"), &admin, None);
+    assert_eq!(one["role"], json!("user"));
+    let promoted = l.ok(
+        "PUT",
+        &format!("/api/admin/users/{bob_id}"),
+        &admin,
+        Some(json!({ "role": "admin" })),
+    );
+    assert_eq!(promoted["role"], json!("admin"));
+    assert_eq!(
+        l.ok("GET", "/api/admin/users", &bob, None)["users"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "bob is an admin now"
+    );
+    let (s, _) = l.call(
+        "PUT",
+        &format!("/api/admin/users/{admin_id}"),
+        Some(&admin),
+        Some(json!({ "role": "user" })),
+    );
+    assert_eq!(s, 400, "no self-demotion");
+    let (s, _) = l.call("GET", "/api/admin/users/nobody", Some(&admin), None);
+    assert_eq!(s, 404);
+    // Refresh with the token in the body.
+    let (s, v) = l.call(
+        "POST",
+        "/api/auth/refresh",
+        None,
+        Some(json!({ "token": bob })),
+    );
+    assert_eq!(s, 200, "{v}");
+    // A webhook read back; notifications marked read all at once.
+    let hook = l.ok(
+        "POST",
+        "/api/webhooks",
+        &bob,
+        Some(json!({ "url": "https://hooks.example.com/x", "events": ["license.created"] })),
+    );
+    let got = l.ok(
+        "GET",
+        &format!("/api/webhooks/{}", hook["id"].as_str().expect("id")),
+        &bob,
+        None,
+    );
+    assert_eq!(
+        (got["url"].clone(), got["is_active"].clone()),
+        (json!("https://hooks.example.com/x"), json!(true))
+    );
+    for i in 0..3 {
+        l.app
+            .state
+            .notify(
+                &bob_id,
+                "security_alert",
+                "Security alert",
+                &format!("n{i}"),
+            )
+            .expect("notify");
+    }
+    assert_eq!(
+        l.ok("GET", "/api/notifications/unread-count", &bob, None)["count"],
+        json!(3)
+    );
+    assert_eq!(
+        l.ok("PUT", "/api/notifications/read-all", &bob, None)["updated"],
+        json!(3)
+    );
+    assert_eq!(
+        l.ok("GET", "/api/notifications/unread-count", &bob, None)["count"],
+        json!(0)
+    );
+    let (s, _) = l.call("PUT", "/api/notifications/nope/read", Some(&bob), None);
+    assert_eq!(s, 404);
+}
