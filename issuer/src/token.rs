@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use licet_verifier::binding::{hwid_binding, is_valid_domain_pattern};
 use licet_verifier::claims::{self, key};
-use licet_verifier::{LicenseKind, MAX_TOKEN_BYTES, Writer};
+use licet_verifier::{HwidParts, LicenseKind, MAX_TOKEN_BYTES, Writer};
 use rand_core::CryptoRng;
 
 use crate::error::Error;
@@ -38,6 +38,8 @@ pub struct TokenBuilder {
     not_before: Option<i64>,
     token_id: Option<[u8; 16]>,
     hwid: Option<[u8; 16]>,
+    hwid_parts: Option<HwidParts>,
+    hwid_parts_invalid: bool,
     domains: BTreeSet<String>,
     entitlements: BTreeSet<String>,
     kind: Option<LicenseKind>,
@@ -62,6 +64,8 @@ impl TokenBuilder {
             not_before: None,
             token_id: None,
             hwid: None,
+            hwid_parts: None,
+            hwid_parts_invalid: false,
             domains: BTreeSet::new(),
             entitlements: BTreeSet::new(),
             kind: None,
@@ -117,6 +121,15 @@ impl TokenBuilder {
     /// Binds the token to an already computed hardware binding hash.
     pub fn hwid_binding(mut self, binding: [u8; 16]) -> Self {
         self.hwid = Some(binding);
+        self
+    }
+
+    /// Binds the token to fingerprint parts ([`licet_verifier::binding::hwid_part`] of each
+    /// component): the verifier accepts a machine that has at least `k` of them. Fails at
+    /// signing unless `1 ≤ k ≤ parts ≤ 16`.
+    pub fn hwid_parts(mut self, k: usize, parts: &[[u8; 8]]) -> Self {
+        self.hwid_parts = HwidParts::new(k, parts);
+        self.hwid_parts_invalid = self.hwid_parts.is_none();
         self
     }
 
@@ -293,7 +306,13 @@ impl TokenBuilder {
             + usize::from(self.seats.is_some())
             + usize::from(self.offline_grace.is_some())
             + usize::from(self.refresh_after.is_some())
-            + usize::from(!self.metadata.is_empty());
+            + usize::from(!self.metadata.is_empty())
+            + usize::from(self.hwid_parts.is_some());
+        if self.hwid_parts_invalid {
+            return Err(Error::InvalidClaim(
+                "hwid parts: 1 to 16 parts and a threshold k with 1 ≤ k ≤ parts".into(),
+            ));
+        }
         w.map(n);
         w.int(k::PRODUCT).text(&self.product);
         w.int(k::LICENSE_ID).text(&self.license_id);
@@ -347,6 +366,13 @@ impl TokenBuilder {
                 )));
             }
             w.int(k::METADATA).raw(&m);
+        }
+        if let Some(p) = &self.hwid_parts {
+            w.int(k::HWID_PARTS).array(p.parts().len() + 1);
+            w.head(0, p.threshold() as u64);
+            for part in p.parts() {
+                w.bytes(part);
+            }
         }
         Ok(())
     }

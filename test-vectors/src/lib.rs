@@ -85,6 +85,9 @@ pub struct ContextSpec {
     pub product: Option<String>,
     /// This machine's fingerprint.
     pub fingerprint: Option<String>,
+    /// This machine's fingerprint parts (hex), for tokens bound to hardware parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hwid_parts: Vec<String>,
     /// This domain.
     pub domain: Option<String>,
     /// Required entitlements.
@@ -494,6 +497,100 @@ pub fn generate() -> Files {
             ..ctx()
         },
         "domain_mismatch",
+        true,
+    );
+    // Hardware parts: six components of a machine, four of which must match.
+    let machine = |changed: &[&str]| -> Vec<String> {
+        [
+            ("machine-id", "4c4c4544-0042-3510-8052"),
+            ("cpu", "AMD EPYC 7B13|2"),
+            ("memory", "8"),
+            ("disk", "/dev/sda|107374182400"),
+            ("mac", "02:42:ac:11:00:02"),
+            ("hostname", "build-7"),
+        ]
+        .iter()
+        .map(|(name, value)| {
+            let value = if changed.contains(name) {
+                format!("{value}-replaced")
+            } else {
+                (*value).to_owned()
+            };
+            hex(&licet_verifier::binding::hwid_part(
+                PRODUCT,
+                name,
+                value.as_bytes(),
+            ))
+        })
+        .collect()
+    };
+    let parts: Vec<[u8; 8]> = machine(&[])
+        .iter()
+        .map(|h| {
+            let mut p = [0u8; 8];
+            for (i, b) in p.iter_mut().enumerate() {
+                *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex");
+            }
+            p
+        })
+        .collect();
+    let bound = sign(
+        TokenBuilder::new(PRODUCT, "LIC-PARTS", IAT)
+            .issuer("licet")
+            .expires_at(EXP)
+            .token_id([0x21; 16])
+            .domain("example.com")
+            .entitlement("pro")
+            .hwid_parts(4, &parts),
+        &k.ed_a,
+        30,
+    );
+    let on = |changed: &[&str]| ContextSpec {
+        fingerprint: None,
+        hwid_parts: machine(changed),
+        ..ctx()
+    };
+    add(
+        &mut files,
+        "hwid-parts",
+        "bound to six fingerprint parts, four required; the same machine",
+        bound.clone(),
+        &a,
+        on(&[]),
+        "valid",
+        true,
+    );
+    add(
+        &mut files,
+        "hwid-parts-two-replaced",
+        "two of six components replaced (a disk and the host name): still four matching",
+        bound.clone(),
+        &a,
+        on(&["disk", "hostname"]),
+        "valid",
+        true,
+    );
+    add(
+        &mut files,
+        "hwid-parts-three-replaced",
+        "three of six components replaced: only three matching",
+        bound.clone(),
+        &a,
+        on(&["disk", "hostname", "mac"]),
+        "hwid_mismatch",
+        true,
+    );
+    add(
+        &mut files,
+        "hwid-parts-required",
+        "bound to fingerprint parts, none supplied",
+        bound,
+        &a,
+        ContextSpec {
+            fingerprint: None,
+            ..ctx()
+        },
+        "hwid_required",
         true,
     );
     let wild = sign(typical().domain("*.shop.example.net"), &k.ed_a, 15);

@@ -38,6 +38,13 @@ pub fn claims(c: &Claims<'_>) -> Value {
     put("product", json!(c.product));
     put("license_id", json!(c.license_id));
     put("hwid", json!(c.hwid.map(|h| hex(&h))));
+    put(
+        "hwid_parts",
+        json!(c.hwid_parts.map(|p| json!({
+            "k": p.threshold(),
+            "parts": p.parts().iter().map(|x| hex(x)).collect::<Vec<_>>(),
+        }))),
+    );
     if !c.domains.is_empty() {
         put("domains", json!(c.domains.iter().collect::<Vec<_>>()));
     }

@@ -37,6 +37,9 @@ enum Command {
     Inspect(InspectArgs),
     /// Create or extend a signed revocation list.
     Revoke(RevokeArgs),
+    /// Print this machine's fingerprint for a product (its id, and with --components the
+    /// hashed parts a token can bind with a k-of-n rule).
+    Hwid(cmd::hwid::HwidArgs),
     /// Manage a licet-server: products, policies, licenses, machines, API keys.
     Server(Box<cmd::server::ServerArgs>),
 }
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Revoke(a) => cmd::revoke::run(a),
+        Command::Hwid(a) => cmd::hwid::run(a),
         Command::Server(a) => cmd::server::run(*a),
     }
 }

@@ -458,3 +458,109 @@ fn usage_errors_exit_2_with_one_line() {
         "a private key file yields its public half; the token is malformed"
     );
 }
+
+#[test]
+fn hwid_parts_bind_a_token_to_this_machine_with_tolerance() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    keygen(d, "ed25519", "keys");
+    let o = run(d, "hwid --product acme-pro --components --json");
+    assert!(o.status.success(), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let parts: Vec<String> = v["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| p.as_str().expect("hex").to_owned())
+        .collect();
+    assert!(!parts.is_empty() && parts.iter().all(|p| p.len() == 16));
+    assert_eq!(v["components"].as_array().map(Vec::len), Some(parts.len()));
+    let other = run(d, "hwid --product another-product --json");
+    let other: serde_json::Value = serde_json::from_slice(&other.stdout).expect("json");
+    assert_ne!(other["fingerprint"], v["fingerprint"], "per-product salt");
+    // Bound to this machine: it verifies here.
+    let k = v["threshold"].as_u64().expect("k");
+    let spec = format!("{k}:{}", parts.join(","));
+    let o = licet(
+        d,
+        &[
+            "issue",
+            "--key",
+            "keys/private-key.pem",
+            "--product",
+            "acme-pro",
+            "--hwid-parts",
+            &spec,
+            "--days",
+            "30",
+            "--out",
+            "here.lic",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = run(
+        d,
+        "verify --pubkey keys/public-key.pem --product acme-pro --this-machine here.lic",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    // Bound to a machine that shares fewer than k parts with this one: refused.
+    let foreign: Vec<String> = (0..parts.len())
+        .map(|i| format!("{:016x}", i + 1))
+        .collect();
+    let mut mixed = foreign.clone();
+    mixed[0] = parts[0].clone();
+    let spec = format!("{}:{}", k.max(2), mixed.join(","));
+    let o = licet(
+        d,
+        &[
+            "issue",
+            "--key",
+            "keys/private-key.pem",
+            "--product",
+            "acme-pro",
+            "--hwid-parts",
+            &spec,
+            "--days",
+            "30",
+            "--out",
+            "there.lic",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = run(
+        d,
+        "verify --pubkey keys/public-key.pem --product acme-pro --this-machine there.lic",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("hwid_mismatch"), "{}", out(&o));
+    // Without the machine's parts the token is refused as unbound-checked.
+    let o = run(
+        d,
+        "verify --pubkey keys/public-key.pem --product acme-pro here.lic",
+    );
+    assert!(out(&o).contains("hwid_required"), "{}", out(&o));
+    // Bad specifications are usage errors.
+    for bad in [
+        "0:0102030405060708",
+        "3:0102030405060708",
+        "2:01020304",
+        "x",
+    ] {
+        let o = licet(
+            d,
+            &[
+                "issue",
+                "--key",
+                "keys/private-key.pem",
+                "--product",
+                "acme-pro",
+                "--hwid-parts",
+                bad,
+                "--out",
+                "bad.lic",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", err(&o));
+        assert!(err(&o).contains("--hwid-parts"), "{}", err(&o));
+    }
+}

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::claims::HWID_LEN;
+use crate::claims::{HWID_LEN, HWID_PART_LEN};
 
 const HWID_CONTEXT: &[u8] = b"licet/hwid/v1\0";
 const LICENSE_ID_CONTEXT: &[u8] = b"licet/license-id/v1\0";
@@ -20,6 +20,29 @@ pub fn hwid_binding(product: &str, fingerprint: &str) -> [u8; HWID_LEN] {
     h.update(product.as_bytes());
     h.update(fingerprint.as_bytes());
     truncate(h.finalize().into())
+}
+
+const HWID_PART_CONTEXT: &[u8] = b"licet/hwid-part/v1\0";
+
+/// The hash of one fingerprint component, as tokens bind it in their hardware parts.
+///
+/// `SHA-256("licet/hwid-part/v1\0" || be32(len(product)) || product || be32(len(name)) || name
+/// || value)`, first 8 bytes. The product is the per-product salt: two vendors' tokens for one
+/// machine carry unrelated parts, so they cannot correlate a user. 64 bits per part keep tokens
+/// small; what protects a binding is that several parts must match together, and a part is
+/// only as secret as its component is unguessable (total memory is not; a machine id is).
+pub fn hwid_part(product: &str, name: &str, value: &[u8]) -> [u8; HWID_PART_LEN] {
+    let mut h = Sha256::new();
+    h.update(HWID_PART_CONTEXT);
+    h.update((product.len() as u32).to_be_bytes());
+    h.update(product.as_bytes());
+    h.update((name.len() as u32).to_be_bytes());
+    h.update(name.as_bytes());
+    h.update(value);
+    let d: [u8; 32] = h.finalize().into();
+    let mut out = [0u8; HWID_PART_LEN];
+    out.copy_from_slice(&d[..HWID_PART_LEN]);
+    out
 }
 
 /// The 16-byte value a revocation list holds for a revoked license id.

@@ -48,6 +48,9 @@ pub mod key {
         pub const REFRESH_AFTER: i64 = 9;
         /// Metadata: map of text to text, integer or boolean.
         pub const METADATA: i64 = 10;
+        /// Hardware parts: `[k, part₁, …, partₙ]`, each part an 8-byte hash of one component
+        /// of the machine's fingerprint; at least `k` must match.
+        pub const HWID_PARTS: i64 = 11;
     }
 }
 
@@ -55,6 +58,10 @@ pub mod key {
 pub const TOKEN_ID_LEN: usize = 16;
 /// Size of a hardware binding hash.
 pub const HWID_LEN: usize = 16;
+/// Size of one hardware part hash.
+pub const HWID_PART_LEN: usize = 8;
+/// Most parts a token binds.
+pub const MAX_HWID_PARTS: usize = 16;
 /// Most bytes of any one text claim (product, license id, issuer, a domain, an entitlement…).
 pub const MAX_TEXT_LEN: usize = 255;
 /// Most items in the domains or the entitlements list.
@@ -115,6 +122,71 @@ impl core::str::FromStr for LicenseKind {
             "lifetime" => Ok(LicenseKind::Lifetime),
             _ => Err(Error::Malformed("unknown license kind")),
         }
+    }
+}
+
+/// The hardware parts a token is bound to: at least `k` of them must be among the machine's
+/// (a k-of-n rule, so one replaced disk or network card does not lose the license).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HwidParts {
+    k: u8,
+    n: u8,
+    parts: [[u8; HWID_PART_LEN]; MAX_HWID_PARTS],
+}
+
+impl HwidParts {
+    /// Parts and their threshold; `None` unless `1 ≤ k ≤ n ≤ 16`.
+    pub fn new(k: usize, parts: &[[u8; HWID_PART_LEN]]) -> Option<HwidParts> {
+        if parts.is_empty() || parts.len() > MAX_HWID_PARTS || k == 0 || k > parts.len() {
+            return None;
+        }
+        let mut out = HwidParts {
+            k: k as u8,
+            n: parts.len() as u8,
+            parts: [[0; HWID_PART_LEN]; MAX_HWID_PARTS],
+        };
+        out.parts[..parts.len()].copy_from_slice(parts);
+        Some(out)
+    }
+
+    /// How many parts must match.
+    pub fn threshold(&self) -> usize {
+        usize::from(self.k)
+    }
+
+    /// The parts.
+    pub fn parts(&self) -> &[[u8; HWID_PART_LEN]] {
+        &self.parts[..usize::from(self.n)]
+    }
+
+    /// How many of the token's parts are among `machine` (each counted once).
+    pub fn matching(&self, machine: &[[u8; HWID_PART_LEN]]) -> usize {
+        self.parts()
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| machine.contains(p) && !self.parts()[..*i].contains(p))
+            .count()
+    }
+
+    /// Whether `machine` has enough of the parts.
+    pub fn accepts(&self, machine: &[[u8; HWID_PART_LEN]]) -> bool {
+        self.matching(machine) >= self.threshold()
+    }
+
+    fn parse(r: &mut Reader<'_>) -> Result<HwidParts, Error> {
+        let len = r.array()?;
+        if !(2..=MAX_HWID_PARTS + 1).contains(&len) {
+            return Err(Error::Malformed(
+                "hwid parts: 1 to 16 parts and a threshold",
+            ));
+        }
+        let k = usize::try_from(r.uint()?).unwrap_or(usize::MAX);
+        let mut parts = [[0u8; HWID_PART_LEN]; MAX_HWID_PARTS];
+        for p in parts.iter_mut().take(len - 1) {
+            *p = fixed::<HWID_PART_LEN>(r, "hwid part is not 8 bytes")?;
+        }
+        HwidParts::new(k, &parts[..len - 1])
+            .ok_or(Error::Malformed("hwid parts: threshold out of range"))
     }
 }
 
@@ -288,6 +360,8 @@ pub struct Claims<'a> {
     pub license_id: &'a str,
     /// Hardware binding hash, if the token is machine-bound.
     pub hwid: Option<[u8; HWID_LEN]>,
+    /// Hardware parts with a k-of-n rule, if the token is bound to fingerprint components.
+    pub hwid_parts: Option<HwidParts>,
     /// Domains the token is bound to (empty: not domain-bound).
     pub domains: TextList<'a>,
     /// Entitlements.
@@ -344,6 +418,7 @@ impl<'a> Claims<'a> {
             product: l.product.ok_or(Error::Malformed("missing product"))?,
             license_id: l.license_id.ok_or(Error::Malformed("missing license id"))?,
             hwid: l.hwid,
+            hwid_parts: l.hwid_parts,
             domains: l.domains,
             entitlements: l.entitlements,
             kind: l.kind,
@@ -360,6 +435,7 @@ struct LicetClaims<'a> {
     product: Option<&'a str>,
     license_id: Option<&'a str>,
     hwid: Option<[u8; HWID_LEN]>,
+    hwid_parts: Option<HwidParts>,
     domains: TextList<'a>,
     entitlements: TextList<'a>,
     kind: Option<LicenseKind>,
@@ -399,6 +475,7 @@ impl<'a> LicetClaims<'a> {
                 Key::Int(k::OFFLINE_GRACE) => c.offline_grace = Some(r.uint()?),
                 Key::Int(k::REFRESH_AFTER) => c.refresh_after = Some(time(r)?),
                 Key::Int(k::METADATA) => c.metadata = Metadata::parse(r)?,
+                Key::Int(k::HWID_PARTS) => c.hwid_parts = Some(HwidParts::parse(r)?),
                 _ => return Err(Error::UnsupportedClaim),
             }
         }

@@ -51,6 +51,8 @@ pub mod claims;
 pub mod clock;
 pub mod cose;
 mod error;
+#[cfg(feature = "hwid")]
+pub mod fingerprint;
 mod key;
 pub mod revocation;
 pub mod text;
@@ -58,7 +60,7 @@ mod token;
 
 #[cfg(feature = "alloc")]
 pub use cbor::Writer;
-pub use claims::{Claims, LicenseKind, MetaValue, Metadata, TextList};
+pub use claims::{Claims, HwidParts, LicenseKind, MetaValue, Metadata, TextList};
 pub use clock::{ClockCheck, ClockState};
 pub use error::Error;
 #[cfg(feature = "alloc")]

@@ -1,7 +1,7 @@
 //! License tokens: decode into an [`UnverifiedToken`], verify into a [`VerifiedLicense`].
 
 use crate::binding::{domain_matches, hwid_binding};
-use crate::claims::Claims;
+use crate::claims::{Claims, HWID_PART_LEN};
 use crate::cose::{ProtectedHeader, Sign1};
 use crate::error::Error;
 use crate::key::{Algorithm, KeyId, KeyProvider};
@@ -18,6 +18,7 @@ pub struct Context<'c> {
     now: i64,
     product: Option<&'c str>,
     fingerprint: Option<&'c str>,
+    hwid_parts: Option<&'c [[u8; HWID_PART_LEN]]>,
     domain: Option<&'c str>,
     entitlements: &'c [&'c str],
     leeway: u64,
@@ -42,6 +43,7 @@ impl<'c> Context<'c> {
             now,
             product: None,
             fingerprint: None,
+            hwid_parts: None,
             domain: None,
             entitlements: &[],
             leeway: 0,
@@ -54,6 +56,15 @@ impl<'c> Context<'c> {
     #[must_use]
     pub fn fingerprint(mut self, fingerprint: &'c str) -> Self {
         self.fingerprint = Some(fingerprint);
+        self
+    }
+
+    /// This machine's fingerprint parts ([`crate::binding::hwid_part`] of each component);
+    /// required if the token binds hardware parts, of which at least its threshold must be
+    /// among these.
+    #[must_use]
+    pub fn hwid_parts(mut self, parts: &'c [[u8; HWID_PART_LEN]]) -> Self {
+        self.hwid_parts = Some(parts);
         self
     }
 
@@ -200,6 +211,12 @@ fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
     if let Some(bound) = c.hwid {
         let fp = ctx.fingerprint.ok_or(Error::HwidRequired)?;
         if hwid_binding(c.product, fp) != bound {
+            return Err(Error::HwidMismatch);
+        }
+    }
+    if let Some(parts) = &c.hwid_parts {
+        let machine = ctx.hwid_parts.ok_or(Error::HwidRequired)?;
+        if !parts.accepts(machine) {
             return Err(Error::HwidMismatch);
         }
     }

@@ -70,6 +70,24 @@ fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Err
     if let Some(f) = c["fingerprint"].as_str() {
         ctx = ctx.fingerprint(f);
     }
+    let parts: Vec<[u8; 8]> = c["hwid_parts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    let h = h.as_str().expect("hex part");
+                    let mut p = [0u8; 8];
+                    for (i, b) in p.iter_mut().enumerate() {
+                        *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex");
+                    }
+                    p
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !parts.is_empty() {
+        ctx = ctx.hwid_parts(&parts);
+    }
     if let Some(d) = c["domain"].as_str() {
         ctx = ctx.domain(d);
     }

@@ -34,6 +34,10 @@ pub struct IssueArgs {
     /// Bind to the machine with this fingerprint (only its hash goes into the token).
     #[arg(long)]
     hwid: Option<String>,
+    /// Bind to fingerprint parts with a k-of-n rule: `K:PART,PART,…` with the hex parts that
+    /// `licet hwid --product P --json` prints on the licensee's machine.
+    #[arg(long)]
+    hwid_parts: Option<String>,
     /// Bind to a domain (`example.com`) or wildcard (`*.example.com`); repeatable.
     #[arg(long = "domain")]
     domains: Vec<String>,
@@ -91,6 +95,7 @@ struct ClaimSet {
     subject: Option<String>,
     audience: Option<String>,
     hwid: Option<String>,
+    hwid_parts: Option<String>,
     #[serde(default, deserialize_with = "list")]
     domains: Vec<String>,
     #[serde(default, deserialize_with = "list")]
@@ -152,6 +157,7 @@ impl ClaimSet {
             subject,
             audience,
             hwid,
+            hwid_parts,
             kind,
             seats,
             offline_grace,
@@ -207,6 +213,10 @@ impl ClaimSet {
         }
         if let Some(h) = &self.hwid {
             b = b.hwid(h);
+        }
+        if let Some(p) = &self.hwid_parts {
+            let (k, parts) = parse_hwid_parts(p)?;
+            b = b.hwid_parts(k, &parts);
         }
         for d in self.domains {
             b = b.domain(d);
@@ -366,4 +376,29 @@ fn batch(
         out.display()
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `K:PART,PART,…` (hex parts of 8 bytes).
+fn parse_hwid_parts(text: &str) -> Result<(usize, Vec<[u8; 8]>)> {
+    let bad = || anyhow!("--hwid-parts: K:PART,PART,… with 16-hex-digit parts, 1 ≤ K ≤ parts ≤ 16");
+    let (k, parts) = text.split_once(':').ok_or_else(bad)?;
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
+    let parts = parts
+        .split(',')
+        .map(|p| {
+            let p = p.trim();
+            if p.len() != 16 {
+                return Err(bad());
+            }
+            let mut out = [0u8; 8];
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = u8::from_str_radix(&p[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+            }
+            Ok(out)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if k == 0 || k > parts.len() || parts.len() > 16 {
+        return Err(bad());
+    }
+    Ok((k, parts))
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod hwid;
 pub mod inspect;
 pub mod issue;
 pub mod keygen;

@@ -20,6 +20,10 @@ pub struct VerifyArgs {
     /// This machine's fingerprint, for machine-bound tokens.
     #[arg(long)]
     hwid: Option<String>,
+    /// Check tokens bound to fingerprint parts against this machine's (needs --product, the
+    /// fingerprint's salt).
+    #[arg(long, requires = "product")]
+    this_machine: bool,
     /// This domain, for domain-bound tokens.
     #[arg(long)]
     domain: Option<String>,
@@ -73,6 +77,10 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
     };
 
     let entitlements: Vec<&str> = a.entitlements.iter().map(String::as_str).collect();
+    let machine_parts = match (&a.product, a.this_machine) {
+        (Some(p), true) => licet_verifier::fingerprint::Fingerprint::collect(p).parts(),
+        _ => Vec::new(),
+    };
     let mut ctx = match &a.product {
         Some(p) => VerifyContext::new(now, p),
         None => VerifyContext::any_product(now),
@@ -81,6 +89,9 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
     .leeway(a.leeway);
     if let Some(h) = &a.hwid {
         ctx = ctx.fingerprint(h);
+    }
+    if a.this_machine {
+        ctx = ctx.hwid_parts(&machine_parts);
     }
     if let Some(d) = &a.domain {
         ctx = ctx.domain(d);
