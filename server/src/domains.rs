@@ -80,6 +80,7 @@ pub fn new_domain(
         numeric_id: s.store.next_number("machine")?,
         domain_type: Some(domain_type.unwrap_or_else(|| DomainType::guess(&domain.name))),
         protocol: Some(domain.protocol.unwrap_or("https://").to_owned()),
+        parts: Vec::new(),
     })
 }
 

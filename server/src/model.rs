@@ -221,6 +221,15 @@ pub struct Machine {
     /// For a domain: the protocol it is served with (`https://`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// The machine's fingerprint parts (hex), if it activated with them: its tokens bind them
+    /// with a k-of-n rule, and a later request whose parts mostly match is the same machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<String>,
+}
+
+/// How many of `n` fingerprint parts must match: a majority plus one (at most all).
+pub fn parts_threshold(n: usize) -> usize {
+    (n / 2 + 1).min(n)
 }
 
 /// Fingerprint prefix of a machine that stands for a domain (Verify API, WemX).

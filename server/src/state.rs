@@ -102,14 +102,16 @@ impl AppState {
             .map(drop)
     }
 
-    /// Issues a token for a machine of `license`: bound to the fingerprint, expiring at the
-    /// earlier of the license expiry and now + the product's token lifetime.
+    /// Issues a token for a machine of `license`: bound to its fingerprint parts with a k-of-n
+    /// rule if it has parts, else to the fingerprint; expiring at the earlier of the license
+    /// expiry and now + the product's token lifetime.
     pub fn issue_token(
         &self,
         product: &Product,
         policy: &Policy,
         license: &License,
         fingerprint: &str,
+        parts: &[[u8; 8]],
     ) -> ApiResult<IssuedToken> {
         let now = self.clock.now();
         let lifetime = i64::try_from(product.token_lifetime).unwrap_or(i64::MAX);
@@ -123,13 +125,17 @@ impl AppState {
             .issuer(&self.config.issuer)
             .expires_at(exp)
             .token_id(token_id)
-            .hwid(fingerprint)
             .kind(license.kind.into())
             .seats(license.seats.unwrap_or(policy.max_machines))
             .offline_grace(policy.offline_grace)
             .refresh_after(
                 now.saturating_add(i64::try_from(policy.refresh_after).unwrap_or(i64::MAX)),
             );
+        b = if parts.is_empty() {
+            b.hwid(fingerprint)
+        } else {
+            b.hwid_parts(crate::model::parts_threshold(parts.len()), parts)
+        };
         for e in policy.entitlements.iter().chain(&license.entitlements) {
             b = b.entitlement(e);
         }

@@ -39,6 +39,62 @@ struct MachineRequest {
     hostname: Option<String>,
     platform: Option<String>,
     nonce: Option<String>,
+    /// The machine's fingerprint parts (16 hex digits each, at most 16), from
+    /// `licet_verifier::fingerprint`: tokens then bind them with a k-of-n rule, and a machine
+    /// whose fingerprint changed in a few components is still recognised.
+    parts: Option<Vec<String>>,
+}
+
+/// The request's parts, decoded; empty if none were sent.
+fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
+    let Some(parts) = &b.parts else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_field",
+            "parts: 1–16 distinct parts of 16 hex digits",
+        )
+    };
+    if parts.is_empty() || parts.len() > licet_verifier::claims::MAX_HWID_PARTS {
+        return Err(bad());
+    }
+    let mut out: Vec<[u8; 8]> = Vec::with_capacity(parts.len());
+    for p in parts {
+        let raw = crate::state::unhex(p)
+            .filter(|r| r.len() == 8)
+            .ok_or_else(bad)?;
+        let mut part = [0u8; 8];
+        part.copy_from_slice(&raw);
+        if out.contains(&part) {
+            return Err(bad());
+        }
+        out.push(part);
+    }
+    Ok(out)
+}
+
+/// The machine of this request: by fingerprint, or else (when the request has parts) the
+/// machine whose recorded parts the request's parts match in at least the k-of-n threshold,
+/// so a machine with one replaced disk is the same machine under its new fingerprint.
+fn find_machine(
+    s: &AppState,
+    license_id: &str,
+    fingerprint: &str,
+    parts: &[[u8; 8]],
+) -> ApiResult<Option<Machine>> {
+    if let Some(m) = s.store.machine(license_id, fingerprint)? {
+        return Ok(Some(m));
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let hexed: Vec<String> = parts.iter().map(|p| crate::state::hex(p)).collect();
+    Ok(s.store.machines(license_id)?.into_iter().find(|m| {
+        !m.parts.is_empty()
+            && m.parts.iter().filter(|p| hexed.contains(p)).count()
+                >= crate::model::parts_threshold(m.parts.len())
+    }))
 }
 
 fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
@@ -147,11 +203,13 @@ async fn activate(
     Body(b): Body<MachineRequest>,
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
+    let parts = request_parts(&b)?;
     let (license, product, policy) = usable_license(&s, &b.key)?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let max = u64::from(license.seats.unwrap_or(policy.max_machines));
-    let existing = s.store.machine(&license.id, &b.fingerprint)?;
+    let existing = find_machine(&s, &license.id, &b.fingerprint, &parts)?;
+    let existing_id = existing.as_ref().map(|m| m.id.clone());
     let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
     if !reuses_seat {
         // The count is kept with the machines, so a seat check does not read them all.
@@ -163,7 +221,7 @@ async fn activate(
                 .store
                 .machines(&license.id)?
                 .iter()
-                .filter(|m| m.fingerprint != b.fingerprint && !alive(&policy, m, now))
+                .filter(|m| Some(&m.id) != existing_id.as_ref() && !alive(&policy, m, now))
             {
                 s.store.remove_machine(dead)?;
             }
@@ -192,9 +250,11 @@ async fn activate(
             numeric_id: s.store.next_number("machine")?,
             domain_type: None,
             protocol: None,
+            parts: Vec::new(),
         },
     };
-    let issued = s.issue_token(&product, &policy, &license, &b.fingerprint)?;
+    let issued = s.issue_token(&product, &policy, &license, &m.fingerprint, &parts)?;
+    m.parts = parts.iter().map(|p| crate::state::hex(p)).collect();
     m.hostname = b.hostname.or(m.hostname);
     m.platform = b.platform.or(m.platform);
     m.ip = ip.text().or(m.ip);
@@ -231,19 +291,17 @@ async fn heartbeat(
     Body(b): Body<MachineRequest>,
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
+    let parts = request_parts(&b)?;
     let (license, product, policy) = usable_license(&s, &b.key)?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
-    let mut m = s
-        .store
-        .machine(&license.id, &b.fingerprint)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "machine_not_found",
-                "this machine is not activated",
-            )
-        })?;
+    let mut m = find_machine(&s, &license.id, &b.fingerprint, &parts)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "machine_not_found",
+            "this machine is not activated",
+        )
+    })?;
     if !alive(&policy, &m, now) {
         s.store.remove_machine(&m)?;
         s.audit(
@@ -263,7 +321,10 @@ async fn heartbeat(
             "the heartbeat was overdue; the seat was released, activate again",
         ));
     }
-    let issued = s.issue_token(&product, &policy, &license, &b.fingerprint)?;
+    let issued = s.issue_token(&product, &policy, &license, &m.fingerprint, &parts)?;
+    if !parts.is_empty() {
+        m.parts = parts.iter().map(|p| crate::state::hex(p)).collect();
+    }
     m.last_seen = now;
     m.last_heartbeat = now;
     m.token_id = issued.token_id.clone();
@@ -296,8 +357,9 @@ async fn deactivate(
             "no license with this key",
         )
     })?;
+    let parts = request_parts(&b)?;
     let seat = s.lock_license(&l.id).await;
-    let m = s.store.machine(&l.id, &b.fingerprint)?.ok_or_else(|| {
+    let m = find_machine(&s, &l.id, &b.fingerprint, &parts)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "machine_not_found",

@@ -236,6 +236,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     .strip_prefix(DOMAIN_PREFIX)
                     .map(crate::model::DomainType::guess),
                 protocol: None,
+                parts: Vec::new(),
             };
             s.store
                 .put_machine(&m)

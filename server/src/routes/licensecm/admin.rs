@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn list(State(s): State<AppState>, me: Me, Query(p): Query<Paging>) -> Answer {
     me.require_admin()?;
     let mut users = s.store.users()?;
-    users.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    users.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.email.cmp(&b.email)));
     let (page, pagination) = p.apply(users);
     ok(json!({ "users": page.iter().map(user_view).collect::<Vec<_>>(), "pagination": pagination }))
 }

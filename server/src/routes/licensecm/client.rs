@@ -607,9 +607,10 @@ mod paste_impl {
                 numeric_id: s.store.next_number("machine")?,
                 domain_type: None,
                 protocol: None,
+                parts: Vec::new(),
             },
         };
-        let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid)?;
+        let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid, &[])?;
         m.ip = r.ip.text().or(m.ip);
         m.last_seen = now;
         m.last_heartbeat = now;
