@@ -55,6 +55,8 @@ mod error;
 pub mod fingerprint;
 mod key;
 pub mod revocation;
+#[cfg(feature = "std")]
+pub mod state;
 pub mod text;
 mod token;
 
