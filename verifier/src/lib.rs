@@ -45,6 +45,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod answer;
 pub mod binding;
 mod cbor;
 pub mod claims;
