@@ -87,6 +87,23 @@ impl Fingerprint {
         (self.components.len() / 2 + 1).min(self.components.len())
     }
 
+    /// The fingerprint's most stable component, as hex: the machine id's part, else the CPU's
+    /// and memory's, else [`Fingerprint::id`]. Local state is keyed from it, so that replacing
+    /// a disk or a network card keeps a machine's cached license.
+    pub fn stable_id(&self) -> String {
+        let pick = |name: &str| {
+            self.components
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.part)
+        };
+        match (pick("machine-id"), pick("cpu"), pick("memory")) {
+            (Some(m), _, _) => hex(&m),
+            (None, Some(c), Some(m)) => std::format!("{}{}", hex(&c), hex(&m)),
+            _ => self.id(),
+        }
+    }
+
     /// One stable identifier for the machine (for APIs that take a single fingerprint
     /// string): hex SHA-256 over the sorted parts. Unlike the parts, it changes with any
     /// component.

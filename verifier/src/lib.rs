@@ -56,6 +56,8 @@ mod error;
 #[cfg(feature = "hwid")]
 pub mod fingerprint;
 mod key;
+#[cfg(feature = "online")]
+pub mod online;
 pub mod revocation;
 #[cfg(feature = "std")]
 pub mod state;

@@ -1,0 +1,260 @@
+//! The application side against the real `licet-server` binary on a loopback port: activate →
+//! offline status → heartbeats rotate the token; the server stops → grace → grace ends; a clock
+//! moved back is reported; the server restarts → check-ins work; a revocation clears the cache
+//! at the next contact, and a newer revocation list revokes offline; a tampered cache reads as
+//! no license; a machine with a replaced disk keeps its license.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use licet_verifier::PublicKey;
+use licet_verifier::fingerprint::Fingerprint;
+use licet_verifier::online::{Client, Config, Status};
+use licet_verifier::state::Slot;
+use serde_json::{Value, json};
+
+const DAY: i64 = 86_400;
+
+/// The server binary on `port` with its data in `data`; returns the process and, on first
+/// start, the bootstrap admin key.
+fn start(data: &Path, port: u16) -> (Child, Option<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .args(["--data"])
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--rate-limit-ip", "0", "--rate-limit-license", "0"])
+        .env("LICET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut admin = None;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(k) = line.split_whitespace().find(|w| w.starts_with("lk_")) {
+            admin = Some(k.to_owned());
+        }
+        if line.starts_with("listening on") {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, admin)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn admin(url: &str, key: &str, method: &str, path: &str, body: Value) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{url}{path}"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .expect("request");
+    let mut resp = agent.run(req).expect("transport");
+    let status = resp.status().as_u16();
+    let v: Value = resp.body_mut().read_json().unwrap_or(Value::Null);
+    assert!(
+        (200..300).contains(&status),
+        "{method} {path}: {status} {v}"
+    );
+    v
+}
+
+/// Six components of a machine named `tag`, some replaced.
+fn machine(tag: &str, replaced: &[&str]) -> Fingerprint {
+    let values: Vec<(&'static str, String, Vec<u8>)> = [
+        ("machine-id", format!("id-{tag}")),
+        ("cpu", "AMD EPYC 7B13|2".to_owned()),
+        ("memory", "8".to_owned()),
+        ("disk", format!("/dev/sda|{tag}")),
+        ("mac", format!("mac-{tag}")),
+        ("hostname", tag.to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| {
+        let v = if replaced.contains(&name) {
+            format!("{value}-new")
+        } else {
+            value
+        };
+        (name, name.to_owned(), v.into_bytes())
+    })
+    .collect();
+    Fingerprint::from_values("acme-desk", &values)
+}
+
+struct App {
+    client: Client,
+    offset: Arc<AtomicI64>,
+}
+
+fn app(url: &str, keys: &[PublicKey], state: &Path, fp: Fingerprint) -> App {
+    let offset = Arc::new(AtomicI64::new(0));
+    let o = Arc::clone(&offset);
+    let mut c = Config::new(url, "acme-desk", keys.to_vec());
+    c.state_dir = Some(state.to_path_buf());
+    c.fingerprint = Some(fp);
+    // The server's own time is real; the test moves only the application's clock, so answers
+    // may be far from it.
+    c.max_skew = 30 * DAY as u64;
+    c.clock = Arc::new(move || chrono::Utc::now().timestamp() + o.load(Ordering::SeqCst));
+    App {
+        client: Client::new(c).expect("client"),
+        offset,
+    }
+}
+
+#[test]
+fn activate_work_offline_survive_downtime_and_revocation() {
+    let data = tempfile::tempdir().expect("tmp");
+    let states = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (mut server, key) = start(data.path(), port);
+    let key = key.expect("bootstrap key");
+    let p = admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/products",
+        json!({ "code": "acme-desk", "name": "Acme Desk" }),
+    );
+    admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/policies",
+        json!({
+            "product_id": p["id"], "name": "desk", "max_machines": 3,
+            "offline_grace": 3 * DAY, "refresh_after": DAY,
+        }),
+    );
+    let lic = admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/licenses",
+        json!({ "product_id": p["id"] }),
+    );
+    let license_key = lic["key"].as_str().expect("key").to_owned();
+    let keyset = admin(&url, &key, "GET", "/v1/keys", json!({}));
+    let keys: Vec<PublicKey> = keyset["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str()?).ok())
+        .collect();
+    assert!(!keys.is_empty());
+
+    let a = app(&url, &keys, &states.path().join("a"), machine("a", &[]));
+    let b = app(&url, &keys, &states.path().join("b"), machine("b", &[]));
+    let d = app(&url, &keys, &states.path().join("d"), machine("d", &[]));
+    assert_eq!(a.client.status(), Status::NeedsActivation);
+    for x in [&a, &b, &d] {
+        let s = x.client.activate(&license_key).expect("activate");
+        assert!(matches!(s, Status::Valid { .. }), "{s:?}");
+    }
+    // Offline, the stored token is enough.
+    assert!(a.client.status().is_licensed());
+    // Heartbeats rotate the token.
+    let first = a.client.state().load(Slot::Token).expect("token");
+    a.client.heartbeat().expect("heartbeat");
+    let second = a.client.state().load(Slot::Token).expect("token");
+    assert_ne!(first, second, "a fresh token each check-in");
+    // A replaced disk: same machine, same cache, same license.
+    let upgraded = app(
+        &url,
+        &keys,
+        &states.path().join("a"),
+        machine("a", &["disk"]),
+    );
+    assert!(
+        upgraded.client.status().is_licensed(),
+        "{:?}",
+        upgraded.client.status()
+    );
+    assert!(matches!(
+        upgraded.client.heartbeat(),
+        Ok(Status::Valid { .. })
+    ));
+    // Moving the cache to another machine does not move the license.
+    let thief = app(&url, &keys, &states.path().join("a"), machine("z", &[]));
+    assert_eq!(thief.client.status(), Status::NeedsActivation);
+
+    // The server goes away: grace, then its end; a clock moved back is reported.
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+    b.offset.store(DAY + DAY / 2, Ordering::SeqCst);
+    let s = b.client.ensure().expect("ensure offline");
+    assert!(matches!(s, Status::Grace { .. }), "{s:?}");
+    assert!(s.is_licensed());
+    b.offset.store(3 * DAY + DAY / 2, Ordering::SeqCst);
+    assert_eq!(
+        b.client.ensure().expect("ensure offline"),
+        Status::GraceEnded
+    );
+    assert!(!b.client.status().is_licensed());
+    b.offset.store(0, Ordering::SeqCst);
+    assert!(
+        matches!(b.client.status(), Status::ClockRolledBack { behind_by } if behind_by > 3 * DAY as u64),
+        "{:?}",
+        b.client.status()
+    );
+
+    // The server comes back: check-ins work again.
+    let (mut server, _) = start(data.path(), port);
+    assert!(matches!(a.client.heartbeat(), Ok(Status::Valid { .. })));
+    // A copy of d's state, tampered with, is no license at all.
+    let e_dir = states.path().join("e");
+    std::fs::create_dir_all(e_dir.join("acme-desk")).expect("mkdir");
+    for f in ["token.bin", "meta.bin"] {
+        std::fs::copy(
+            states.path().join("d/acme-desk").join(f),
+            e_dir.join("acme-desk").join(f),
+        )
+        .expect("copy");
+    }
+    let e = app(&url, &keys, &e_dir, machine("d", &[]));
+    assert!(e.client.status().is_licensed(), "an intact copy reads");
+    let token_file = e_dir.join("acme-desk/token.bin");
+    let mut t = std::fs::read(&token_file).expect("read");
+    let mid = t.len() / 2;
+    t[mid] ^= 0x40;
+    std::fs::write(&token_file, t).expect("write");
+    assert_eq!(e.client.status(), Status::NeedsActivation);
+
+    // Revocation: the next contact clears the cache; a newer list revokes offline.
+    admin(
+        &url,
+        &key,
+        "POST",
+        &format!("/v1/licenses/{}/revoke", lic["id"].as_str().expect("id")),
+        json!({}),
+    );
+    assert_eq!(a.client.heartbeat().expect("answer"), Status::Revoked);
+    assert_eq!(a.client.state().load(Slot::Token), None, "cleared at once");
+    assert_eq!(a.client.status(), Status::NeedsActivation);
+    assert!(d.client.status().is_licensed(), "d has not heard yet");
+    d.client.refresh_revocations().expect("list");
+    assert_eq!(d.client.status(), Status::Revoked);
+    assert_eq!(d.client.status(), Status::NeedsActivation, "and forgotten");
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}
