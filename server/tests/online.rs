@@ -258,3 +258,80 @@ fn activate_work_offline_survive_downtime_and_revocation() {
     server.kill().expect("kill");
     server.wait().expect("wait");
 }
+
+#[test]
+fn background_heartbeats_rotate_the_token_and_stop() {
+    let data = tempfile::tempdir().expect("tmp");
+    let states = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (mut server, key) = start(data.path(), port);
+    let key = key.expect("bootstrap key");
+    let p = admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/products",
+        json!({ "code": "acme-desk", "name": "Acme Desk" }),
+    );
+    admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/policies",
+        json!({ "product_id": p["id"], "name": "f", "floating": true, "max_machines": 1 }),
+    );
+    let lic = admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/licenses",
+        json!({ "product_id": p["id"] }),
+    );
+    let keyset = admin(&url, &key, "GET", "/v1/keys", json!({}));
+    let keys: Vec<PublicKey> = keyset["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str()?).ok())
+        .collect();
+    let mut c = Config::new(&url, "acme-desk", keys);
+    c.state_dir = Some(states.path().to_path_buf());
+    c.fingerprint = Some(machine("h", &[]));
+    c.heartbeat_interval = Some(std::time::Duration::from_millis(150));
+    let client = Arc::new(Client::new(c).expect("client"));
+    client
+        .activate(lic["key"].as_str().expect("key"))
+        .expect("activate");
+    let first = client.state().load(Slot::Token).expect("token");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let beats = Arc::clone(&client).spawn_heartbeats(move |r| {
+        let _ = tx.send(matches!(r, Ok(s) if s.is_licensed()));
+    });
+    for _ in 0..3 {
+        let ok = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a heartbeat");
+        assert!(ok);
+    }
+    beats.stop();
+    assert_ne!(client.state().load(Slot::Token).expect("token"), first);
+    // Stopped: no more check-ins arrive.
+    while rx.try_recv().is_ok() {}
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(rx.try_recv().is_err());
+    // A revoked license stops the thread by itself.
+    let beats = Arc::clone(&client).spawn_heartbeats(|_| {});
+    admin(
+        &url,
+        &key,
+        "POST",
+        &format!("/v1/licenses/{}/revoke", lic["id"].as_str().expect("id")),
+        json!({}),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(client.status(), Status::NeedsActivation);
+    beats.stop();
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}

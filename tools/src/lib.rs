@@ -40,6 +40,12 @@ enum Command {
     /// Print this machine's fingerprint for a product (its id, and with --components the
     /// hashed parts a token can bind with a k-of-n rule).
     Hwid(cmd::hwid::HwidArgs),
+    /// Activate this machine with a license key (stores the token for offline use).
+    Activate(cmd::client::ActivateArgs),
+    /// This machine's license status (offline; --online to check in when due).
+    Status(cmd::client::StatusArgs),
+    /// Deactivate this machine (frees its seat on the server).
+    Deactivate(cmd::client::DeactivateArgs),
     /// Manage a licet-server: products, policies, licenses, machines, API keys.
     Server(Box<cmd::server::ServerArgs>),
 }
@@ -53,6 +59,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Revoke(a) => cmd::revoke::run(a),
         Command::Hwid(a) => cmd::hwid::run(a),
+        Command::Activate(a) => cmd::client::activate(a),
+        Command::Status(a) => cmd::client::status(a),
+        Command::Deactivate(a) => cmd::client::deactivate(a),
         Command::Server(a) => cmd::server::run(*a),
     }
 }

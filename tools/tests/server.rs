@@ -386,3 +386,97 @@ fn post_json_auth(url: &str, key: &str, body: &Value) -> (u16, Value) {
     let v = resp.body_mut().read_json().unwrap_or(Value::Null);
     (status, v)
 }
+
+#[test]
+fn activate_status_deactivate_this_machine() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+    let p = cli.json(&[
+        "products", "create", "--code", "acme-cli", "--name", "Acme CLI",
+    ]);
+    let pid = p["id"].as_str().expect("id");
+    cli.json(&["policies", "create", "--product", pid, "--name", "std"]);
+    let lic = cli.json(&["licenses", "create", "--product", pid]);
+    let key = lic["key"].as_str().expect("key");
+    let state = dir.path().join("state");
+    let state = state.to_str().expect("utf-8");
+    let licet = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_licet"))
+            .args(args)
+            .env_remove("LICET_STATE_DIR")
+            .output()
+            .expect("licet runs")
+    };
+    let o = licet(&["status", "--product", "acme-cli", "--state-dir", state]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not activated"));
+    let o = licet(&[
+        "activate",
+        "--url",
+        &url,
+        "--key",
+        key,
+        "--product",
+        "acme-cli",
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("valid until"));
+    let o = licet(&[
+        "status",
+        "--product",
+        "acme-cli",
+        "--state-dir",
+        state,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["licensed"], Value::Bool(true));
+    // The seat is taken on the server.
+    let machines = cli.json(&["machines", "list", lic["id"].as_str().expect("id")]);
+    assert_eq!(machines["items"].as_array().map(Vec::len), Some(1));
+    let o = licet(&[
+        "activate",
+        "--url",
+        &url,
+        "--key",
+        "NOPE-NOPE-NOPE-NOPE",
+        "--product",
+        "acme-cli",
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "an unknown key is refused");
+    let o = licet(&["status", "--product", "acme-cli", "--state-dir", state]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a mistyped key does not cost the license"
+    );
+    let o = licet(&["deactivate", "--product", "acme-cli", "--state-dir", state]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let machines = cli.json(&["machines", "list", lic["id"].as_str().expect("id")]);
+    assert_eq!(
+        machines["items"].as_array().map(Vec::len),
+        Some(0),
+        "the seat is free again"
+    );
+    let o = licet(&["status", "--product", "acme-cli", "--state-dir", state]);
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -68,6 +68,9 @@ pub struct Config {
     pub max_skew: u64,
     /// HTTP timeout [default: 10 s].
     pub timeout: Duration,
+    /// Time between background check-ins [default: the policy's heartbeat interval for
+    /// floating licenses, else the token's refresh period, else an hour].
+    pub heartbeat_interval: Option<Duration>,
     /// The clock, unix seconds [default: the system clock]. Tests inject one.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -95,6 +98,7 @@ impl Config {
             rollback: RollbackPolicy::Refuse,
             max_skew: 300,
             timeout: Duration::from_secs(10),
+            heartbeat_interval: None,
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -190,6 +194,7 @@ impl From<std::io::Error> for ClientError {
 /// What the client remembers besides the token (in the `Meta` slot).
 #[derive(Debug, Clone, Default)]
 struct Meta {
+    server: Option<String>,
     key: Option<String>,
     last_contact: i64,
     heartbeat_interval: Option<u64>,
@@ -199,6 +204,7 @@ struct Meta {
 impl Meta {
     fn to_bytes(&self) -> Vec<u8> {
         json!({
+            "server": self.server,
             "key": self.key,
             "last_contact": self.last_contact,
             "heartbeat_interval": self.heartbeat_interval,
@@ -211,6 +217,7 @@ impl Meta {
     fn from_bytes(b: &[u8]) -> Meta {
         let v: Value = serde_json::from_slice(b).unwrap_or(Value::Null);
         Meta {
+            server: v["server"].as_str().map(str::to_string),
             key: v["key"].as_str().map(str::to_string),
             last_contact: v["last_contact"].as_i64().unwrap_or(0),
             heartbeat_interval: v["heartbeat_interval"].as_u64(),
@@ -405,6 +412,7 @@ impl Client {
             .map_err(ClientError::Untrusted)?;
         self.state.store(Slot::Token, &token)?;
         let mut m = self.meta();
+        m.server = Some(self.config.server.clone());
         m.key = Some(key.to_string());
         m.last_contact = now;
         m.heartbeat_interval = answer["heartbeat"]["interval"]
@@ -433,12 +441,11 @@ impl Client {
         Err(e)
     }
 
-    /// Activates this machine with a license key and stores the token.
+    /// Activates this machine with a license key and stores the token. A refusal leaves the
+    /// stored state alone (a mistyped key must not cost the license already there).
     pub fn activate(&self, key: &str) -> Result<Status, ClientError> {
-        match self.call("/v1/client/activate", key) {
-            Ok(a) => self.accept_token(&a, key),
-            Err(e) => self.refused(e),
-        }
+        let a = self.call("/v1/client/activate", key)?;
+        self.accept_token(&a, key)
     }
 
     /// Checks in: a fresh token (and seat) for this machine.
@@ -450,7 +457,10 @@ impl Client {
                 if code == "heartbeat_dead" || code == "machine_not_found" =>
             {
                 // The seat was released (missed heartbeats, or an admin): take one again.
-                self.activate(&key)
+                match self.activate(&key) {
+                    Ok(s) => Ok(s),
+                    Err(e) => self.refused(e),
+                }
             }
             Err(e) => self.refused(e),
         }
@@ -509,6 +519,121 @@ impl Client {
             Ok(s) => Ok(s),
             Err(ClientError::Unreachable(_)) => Ok(self.status()),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// The server URL a product's state was activated against, if any.
+pub fn stored_server(state: &LocalState) -> Option<String> {
+    state
+        .load(Slot::Meta)
+        .and_then(|b| Meta::from_bytes(&b).server)
+}
+
+/// Checks the license at start-up: [`Client::new`] then [`Client::ensure`].
+pub fn ensure(config: Config) -> Result<Status, ClientError> {
+    Client::new(config)?.ensure()
+}
+
+/// The background check-ins of a [`Client`]; stops when dropped.
+#[derive(Debug)]
+pub struct Heartbeats {
+    stop: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeats {
+    /// Stops the check-ins and waits for the thread.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        let (lock, cv) = &*self.stop;
+        if let Ok(mut s) = lock.lock() {
+            *s = true;
+        }
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Heartbeats {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// `d` with ±10 % jitter, so that many clients do not call at the same instant.
+fn jittered(d: Duration) -> Duration {
+    let r = u64::from_be_bytes(rand_nonce()[..8].try_into().unwrap_or_default());
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+    let spread = (ms / 5).max(1);
+    Duration::from_millis(ms - ms / 10 + r % spread)
+}
+
+impl Client {
+    /// The interval between check-ins.
+    fn interval(&self) -> Duration {
+        if let Some(d) = self.config.heartbeat_interval {
+            return d;
+        }
+        if let Some(s) = self.meta().heartbeat_interval {
+            return Duration::from_secs(s.max(10));
+        }
+        let from_token = self.state.load(Slot::Token).and_then(|t| {
+            let u = UnverifiedToken::decode(&t).ok()?;
+            let c = u.unverified_claims().ok()?;
+            let period = c.refresh_after? - c.issued_at;
+            u64::try_from(period).ok()
+        });
+        Duration::from_secs(from_token.unwrap_or(3600).max(10))
+    }
+
+    /// Checks in on a background thread at the interval (with jitter), backing off (30 s,
+    /// doubling, at most the interval) while the server cannot be reached; `on_status` hears
+    /// every outcome. A revoked, suspended, expired or unknown license stops the check-ins.
+    pub fn spawn_heartbeats(
+        self: Arc<Self>,
+        on_status: impl Fn(&Result<Status, ClientError>) + Send + 'static,
+    ) -> Heartbeats {
+        let stop = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let interval = self.interval();
+            let mut wait = jittered(interval);
+            loop {
+                let (lock, cv) = &*flag;
+                let Ok(guard) = lock.lock() else { return };
+                let Ok((guard, _)) = cv.wait_timeout_while(guard, wait, |stopped| !*stopped) else {
+                    return;
+                };
+                if *guard {
+                    return;
+                }
+                drop(guard);
+                let result = self.heartbeat();
+                on_status(&result);
+                wait = match &result {
+                    Ok(s) if s.is_licensed() => jittered(interval),
+                    Ok(_) => return,
+                    Err(ClientError::Unreachable(_)) => {
+                        let next = if wait >= interval {
+                            Duration::from_secs(30).min(interval)
+                        } else {
+                            (wait * 2).min(interval)
+                        };
+                        jittered(next)
+                    }
+                    Err(_) => jittered(interval),
+                };
+            }
+        });
+        Heartbeats {
+            stop,
+            thread: Some(thread),
         }
     }
 }

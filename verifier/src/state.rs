@@ -40,6 +40,9 @@ pub enum Slot {
     /// Application data the online client keeps (the server URL, the license key, when the
     /// server was last reached).
     Meta,
+    /// The public keys tokens are checked with (SPKI PEM), for tools that did not compile
+    /// them in.
+    Keys,
 }
 
 impl Slot {
@@ -49,6 +52,7 @@ impl Slot {
             Slot::Revocations => "revocations.bin",
             Slot::Clock => "clock.bin",
             Slot::Meta => "meta.bin",
+            Slot::Keys => "keys.bin",
         }
     }
 
@@ -58,6 +62,7 @@ impl Slot {
             Slot::Revocations => 2,
             Slot::Clock => 3,
             Slot::Meta => 4,
+            Slot::Keys => 5,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod client;
 pub mod hwid;
 pub mod inspect;
 pub mod issue;

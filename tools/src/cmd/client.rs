@@ -1,0 +1,205 @@
+//! `licet activate`, `licet status`, `licet deactivate`: this machine's license of a product,
+//! through `licet_verifier::online` (what an application embeds), for operators and scripts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Args;
+use licet_verifier::PublicKey;
+use licet_verifier::online::{Client, Config, Status, stored_server};
+use licet_verifier::state::{LocalState, Slot, default_base_dir};
+use serde_json::json;
+
+use crate::io;
+
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    /// The license server's base URL.
+    #[arg(long, env = "LICET_URL")]
+    url: String,
+    /// The license key.
+    #[arg(long)]
+    key: String,
+    /// The product code.
+    #[arg(long)]
+    product: String,
+    /// The public key tokens are signed with (SPKI PEM); without it, the server's published
+    /// keys (`/v1/keys`) are fetched and pinned for later runs.
+    #[arg(long)]
+    pubkey: Option<PathBuf>,
+    /// Base directory of license state [default: $LICET_STATE_DIR or the user's data dir].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The product code.
+    #[arg(long)]
+    product: String,
+    /// Base directory of license state.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Check in with the server if the token asks for it (otherwise offline only).
+    #[arg(long)]
+    online: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeactivateArgs {
+    /// The product code.
+    #[arg(long)]
+    product: String,
+    /// Base directory of license state.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+fn base(dir: &Option<PathBuf>) -> Result<PathBuf> {
+    dir.clone()
+        .or_else(default_base_dir)
+        .ok_or_else(|| anyhow!("--state-dir: required (no per-user data directory found)"))
+}
+
+fn state(dir: &Option<PathBuf>, product: &str) -> Result<LocalState> {
+    let fp = licet_verifier::fingerprint::Fingerprint::collect(product);
+    LocalState::open(&base(dir)?, product, &fp.stable_id()).context("opening the license state")
+}
+
+fn keys_from_pem(pem: &str) -> Vec<PublicKey> {
+    pem.split("-----END PUBLIC KEY-----")
+        .filter(|p| p.contains("-----BEGIN PUBLIC KEY-----"))
+        .filter_map(|p| PublicKey::from_spki_pem(&format!("{p}-----END PUBLIC KEY-----\n")).ok())
+        .collect()
+}
+
+fn client(url: &str, product: &str, keys: Vec<PublicKey>, dir: &Option<PathBuf>) -> Result<Client> {
+    let mut c = Config::new(url, product, keys);
+    c.state_dir = Some(base(dir)?);
+    Client::new(c).map_err(|e| anyhow!("{e}"))
+}
+
+fn describe(s: &Status) -> (String, bool) {
+    let t = |t: i64| crate::time::display(t);
+    match s {
+        Status::Valid {
+            until,
+            refresh_after,
+        } => (
+            format!(
+                "valid until {}{}",
+                t(*until),
+                refresh_after.map_or(String::new(), |r| format!(" (check-in due {})", t(r)))
+            ),
+            true,
+        ),
+        Status::Grace { until } => (
+            format!("valid offline (server unreachable) until {}", t(*until)),
+            true,
+        ),
+        Status::GraceEnded => ("offline grace ended: reach the server".into(), false),
+        Status::NeedsActivation => ("not activated on this machine".into(), false),
+        Status::Revoked => ("revoked".into(), false),
+        Status::Suspended => ("suspended".into(), false),
+        Status::Expired => ("expired".into(), false),
+        Status::ClockRolledBack { behind_by } => {
+            (format!("the clock was moved back by {behind_by} s"), false)
+        }
+        Status::Invalid(e) => (format!("invalid: {}", e.code()), false),
+        _ => ("unknown".into(), false),
+    }
+}
+
+fn report(s: &Status, json: bool) -> Result<ExitCode> {
+    let (text, ok) = describe(s);
+    if json {
+        io::print(
+            &(serde_json::to_string_pretty(&json!({ "licensed": ok, "status": text }))? + "\n"),
+        )?;
+    } else {
+        io::print(&format!("{text}\n"))?;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
+    let pem = match &a.pubkey {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?
+        }
+        None => {
+            let url = format!("{}/v1/keys", a.url.trim_end_matches('/'));
+            let mut resp = ureq::get(&url)
+                .call()
+                .with_context(|| format!("{url}: cannot reach the server"))?;
+            let v: serde_json::Value = resp
+                .body_mut()
+                .read_json()
+                .context("the key set is not JSON")?;
+            v["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k["public_key_pem"].as_str())
+                .collect::<Vec<_>>()
+                .join("")
+        }
+    };
+    let keys = keys_from_pem(&pem);
+    if keys.is_empty() {
+        return Err(anyhow!("no usable public key"));
+    }
+    let c = client(&a.url, &a.product, keys, &a.state_dir)?;
+    c.state()
+        .store(Slot::Keys, pem.as_bytes())
+        .context("storing the keys")?;
+    match c.activate(&a.key) {
+        Ok(s) => report(&s, false),
+        Err(e) => {
+            io::print(&format!("{e}\n"))?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn stored(product: &str, dir: &Option<PathBuf>) -> Result<Client> {
+    let st = state(dir, product)?;
+    let pem = st
+        .load(Slot::Keys)
+        .ok_or_else(|| anyhow!("{product}: not activated on this machine (no keys stored)"))?;
+    let url = stored_server(&st).unwrap_or_default();
+    client(
+        &url,
+        product,
+        keys_from_pem(&String::from_utf8_lossy(&pem)),
+        dir,
+    )
+}
+
+pub fn status(a: StatusArgs) -> Result<ExitCode> {
+    let c = match stored(&a.product, &a.state_dir) {
+        Ok(c) => c,
+        Err(_) => return report(&Status::NeedsActivation, a.json),
+    };
+    let s = if a.online {
+        c.ensure().map_err(|e| anyhow!("{e}"))?
+    } else {
+        c.status()
+    };
+    report(&s, a.json)
+}
+
+pub fn deactivate(a: DeactivateArgs) -> Result<ExitCode> {
+    let c = stored(&a.product, &a.state_dir)?;
+    c.deactivate().map_err(|e| anyhow!("{e}"))?;
+    io::print("deactivated\n")?;
+    Ok(ExitCode::SUCCESS)
+}
