@@ -335,3 +335,70 @@ fn background_heartbeats_rotate_the_token_and_stop() {
     server.kill().expect("kill");
     server.wait().expect("wait");
 }
+
+#[test]
+fn the_server_key_set_is_used_only_when_trusted() {
+    let data = tempfile::tempdir().expect("tmp");
+    let states = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (mut server, key) = start(data.path(), port);
+    let key = key.expect("bootstrap key");
+    let p = admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/products",
+        json!({ "code": "acme-desk", "name": "Acme Desk" }),
+    );
+    admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/policies",
+        json!({ "product_id": p["id"], "name": "std", "max_machines": 2 }),
+    );
+    let lic = admin(
+        &url,
+        &key,
+        "POST",
+        "/v1/licenses",
+        json!({ "product_id": p["id"] }),
+    );
+    let license_key = lic["key"].as_str().expect("key");
+    let wrong = licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key");
+    let config = |trust: bool, dir: &str| {
+        let mut c = Config::new(&url, "acme-desk", vec![wrong.public_key().clone()]);
+        c.state_dir = Some(states.path().join(dir));
+        c.fingerprint = Some(machine(dir, &[]));
+        c.trust_server_keys = trust;
+        c
+    };
+    // Pinned to another key: the server's answers are not trusted, nothing is stored.
+    let strict = Client::new(config(false, "s")).expect("client");
+    assert!(matches!(
+        strict.activate(license_key),
+        Err(licet_verifier::online::ClientError::Untrusted(
+            licet_verifier::Error::UnknownKey
+        ))
+    ));
+    assert_eq!(strict.state().load(Slot::Token), None);
+    assert!(strict.refresh_keys().expect("key set") >= 1);
+    assert!(
+        strict.activate(license_key).is_err(),
+        "fetched keys are not trusted by default"
+    );
+    // Trusting the server's key set: fetched, cached, used.
+    let open = Client::new(config(true, "o")).expect("client");
+    assert!(open.refresh_keys().expect("key set") >= 1);
+    assert!(matches!(
+        open.activate(license_key),
+        Ok(Status::Valid { .. })
+    ));
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+    assert!(
+        open.status().is_licensed(),
+        "the cached key set works offline"
+    );
+}

@@ -68,6 +68,10 @@ pub struct Config {
     pub max_skew: u64,
     /// HTTP timeout [default: 10 s].
     pub timeout: Duration,
+    /// Also trust the keys the server publishes (`/v1/keys`, fetched at check-ins and cached)
+    /// besides `keys` [default: false]. On, a server can rotate its token key without an
+    /// application update, at the price of trusting whoever answers at `server` over TLS.
+    pub trust_server_keys: bool,
     /// Time between background check-ins [default: the policy's heartbeat interval for
     /// floating licenses, else the token's refresh period, else an hour].
     pub heartbeat_interval: Option<Duration>,
@@ -99,6 +103,7 @@ impl Config {
             max_skew: 300,
             timeout: Duration::from_secs(10),
             heartbeat_interval: None,
+            trust_server_keys: false,
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -286,6 +291,53 @@ impl Client {
         Ok(self.state.store(Slot::Meta, &m.to_bytes())?)
     }
 
+    /// The keys tokens, answers and lists are checked with: the pinned ones, and the cached
+    /// server key set if the configuration trusts it.
+    fn keys(&self) -> Vec<PublicKey> {
+        let mut keys = self.config.keys.clone();
+        if self.config.trust_server_keys
+            && let Some(pem) = self.state.load(Slot::Keys)
+        {
+            for k in parse_pems(&String::from_utf8_lossy(&pem)) {
+                if !keys.iter().any(|x| x.kid() == k.kid()) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
+
+    /// Fetches the server's published key set (`/v1/keys`) and caches its SPKI PEMs; how many
+    /// keys it holds. They are used only with [`Config::trust_server_keys`].
+    pub fn refresh_keys(&self) -> Result<usize, ClientError> {
+        let url = std::format!("{}/v1/keys", self.config.server);
+        let mut resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let bytes = resp
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ClientError::Untrusted(Error::Malformed("the key set is not JSON")))?;
+        let pem: String = v["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k["public_key_pem"].as_str())
+            .collect();
+        let n = parse_pems(&pem).len();
+        if n == 0 {
+            return Err(ClientError::Untrusted(Error::Malformed(
+                "the key set holds no usable key",
+            )));
+        }
+        self.state.store(Slot::Keys, pem.as_bytes())?;
+        Ok(n)
+    }
+
     /// How the clock compares with what was seen before.
     pub fn clock_check(&self) -> ClockCheck {
         self.state
@@ -310,7 +362,7 @@ impl Client {
         let list_bytes = self.state.load(Slot::Revocations);
         let list = list_bytes
             .as_deref()
-            .and_then(|b| RevocationList::verify(b, &self.config.keys[..], None).ok());
+            .and_then(|b| RevocationList::verify(b, &self.keys()[..], None).ok());
         let mut ctx = Context::new(now, &self.config.product)
             .hwid_parts(&parts)
             .fingerprint(&fp);
@@ -318,7 +370,7 @@ impl Client {
             ctx = ctx.revocations(l);
         }
         let verified =
-            UnverifiedToken::decode(&token).and_then(|t| t.verify(&self.config.keys[..], &ctx));
+            UnverifiedToken::decode(&token).and_then(|t| t.verify(&self.keys()[..], &ctx));
         let claims = match verified {
             Ok(v) => *v.claims(),
             Err(Error::Revoked) => {
@@ -386,7 +438,7 @@ impl Client {
         let signature = signature.ok_or(ClientError::Untrusted(Error::Malformed(
             "the answer is not signed",
         )))?;
-        verify_answer(&self.config.keys[..], &signature, &bytes).map_err(ClientError::Untrusted)?;
+        verify_answer(&self.keys()[..], &signature, &bytes).map_err(ClientError::Untrusted)?;
         check_freshness(&v, &nonce, self.now(), self.config.max_skew)
             .map_err(ClientError::Untrusted)?;
         Ok(v)
@@ -408,7 +460,7 @@ impl Client {
             .hwid_parts(&parts)
             .fingerprint(&fp);
         UnverifiedToken::decode(&token)
-            .and_then(|t| t.verify(&self.config.keys[..], &ctx))
+            .and_then(|t| t.verify(&self.keys()[..], &ctx))
             .map_err(ClientError::Untrusted)?;
         self.state.store(Slot::Token, &token)?;
         let mut m = self.meta();
@@ -498,7 +550,7 @@ impl Client {
             .read_to_vec()
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let mut m = self.meta();
-        let list = RevocationList::verify(&bytes, &self.config.keys[..], m.revocation_sequence)
+        let list = RevocationList::verify(&bytes, &self.keys()[..], m.revocation_sequence)
             .map_err(ClientError::Untrusted)?;
         m.revocation_sequence = Some(list.sequence());
         self.state.store(Slot::Revocations, &bytes)?;
@@ -514,6 +566,9 @@ impl Client {
         if !due {
             return Ok(status);
         }
+        if self.config.trust_server_keys {
+            let _ = self.refresh_keys();
+        }
         let _ = self.refresh_revocations();
         match self.heartbeat() {
             Ok(s) => Ok(s),
@@ -521,6 +576,16 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The public keys in a text of concatenated SPKI PEM blocks (unusable blocks are skipped).
+pub fn parse_pems(text: &str) -> Vec<PublicKey> {
+    text.split("-----END PUBLIC KEY-----")
+        .filter(|p| p.contains("-----BEGIN PUBLIC KEY-----"))
+        .filter_map(|p| {
+            PublicKey::from_spki_pem(&std::format!("{p}-----END PUBLIC KEY-----\n")).ok()
+        })
+        .collect()
 }
 
 /// The server URL a product's state was activated against, if any.

@@ -71,10 +71,7 @@ fn state(dir: &Option<PathBuf>, product: &str) -> Result<LocalState> {
 }
 
 fn keys_from_pem(pem: &str) -> Vec<PublicKey> {
-    pem.split("-----END PUBLIC KEY-----")
-        .filter(|p| p.contains("-----BEGIN PUBLIC KEY-----"))
-        .filter_map(|p| PublicKey::from_spki_pem(&format!("{p}-----END PUBLIC KEY-----\n")).ok())
-        .collect()
+    licet_verifier::online::parse_pems(pem)
 }
 
 fn client(url: &str, product: &str, keys: Vec<PublicKey>, dir: &Option<PathBuf>) -> Result<Client> {
