@@ -100,6 +100,87 @@ fn machine(tag: &str, replaced: &[&str]) -> Fingerprint {
     Fingerprint::from_values("acme-desk", &values)
 }
 
+/// A running server with product `acme-desk`, a policy (`policy` fields added) and one
+/// license; everything a test needs to reach it.
+struct Fixture {
+    server: Child,
+    url: String,
+    admin: String,
+    license_id: String,
+    license_key: String,
+    keys: Vec<PublicKey>,
+    data: tempfile::TempDir,
+    port: u16,
+}
+
+fn fixture(policy: Value) -> Fixture {
+    let data = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (server, key) = start(data.path(), port);
+    let admin_key = key.expect("bootstrap key");
+    let p = admin(
+        &url,
+        &admin_key,
+        "POST",
+        "/v1/products",
+        json!({ "code": "acme-desk", "name": "Acme Desk" }),
+    );
+    let mut body = policy;
+    body["product_id"] = p["id"].clone();
+    body["name"] = json!("desk");
+    admin(&url, &admin_key, "POST", "/v1/policies", body);
+    let lic = admin(
+        &url,
+        &admin_key,
+        "POST",
+        "/v1/licenses",
+        json!({ "product_id": p["id"] }),
+    );
+    let keyset = admin(&url, &admin_key, "GET", "/v1/keys", json!({}));
+    let keys: Vec<PublicKey> = keyset["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str()?).ok())
+        .collect();
+    assert!(!keys.is_empty());
+    Fixture {
+        server,
+        url,
+        admin: admin_key,
+        license_id: lic["id"].as_str().expect("id").to_owned(),
+        license_key: lic["key"].as_str().expect("key").to_owned(),
+        keys,
+        data,
+        port,
+    }
+}
+
+impl Fixture {
+    fn revoke(&self) {
+        admin(
+            &self.url,
+            &self.admin,
+            "POST",
+            &format!("/v1/licenses/{}/revoke", self.license_id),
+            json!({}),
+        );
+    }
+
+    fn stop(&mut self) {
+        self.server.kill().expect("kill");
+        self.server.wait().expect("wait");
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 struct App {
     client: Client,
     offset: Arc<AtomicI64>,
@@ -123,46 +204,10 @@ fn app(url: &str, keys: &[PublicKey], state: &Path, fp: Fingerprint) -> App {
 
 #[test]
 fn activate_work_offline_survive_downtime_and_revocation() {
-    let data = tempfile::tempdir().expect("tmp");
+    let mut f =
+        fixture(json!({ "max_machines": 3, "offline_grace": 3 * DAY, "refresh_after": DAY }));
     let states = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let (mut server, key) = start(data.path(), port);
-    let key = key.expect("bootstrap key");
-    let p = admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/products",
-        json!({ "code": "acme-desk", "name": "Acme Desk" }),
-    );
-    admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/policies",
-        json!({
-            "product_id": p["id"], "name": "desk", "max_machines": 3,
-            "offline_grace": 3 * DAY, "refresh_after": DAY,
-        }),
-    );
-    let lic = admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/licenses",
-        json!({ "product_id": p["id"] }),
-    );
-    let license_key = lic["key"].as_str().expect("key").to_owned();
-    let keyset = admin(&url, &key, "GET", "/v1/keys", json!({}));
-    let keys: Vec<PublicKey> = keyset["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter_map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str()?).ok())
-        .collect();
-    assert!(!keys.is_empty());
-
+    let (url, keys, license_key) = (f.url.clone(), f.keys.clone(), f.license_key.clone());
     let a = app(&url, &keys, &states.path().join("a"), machine("a", &[]));
     let b = app(&url, &keys, &states.path().join("b"), machine("b", &[]));
     let d = app(&url, &keys, &states.path().join("d"), machine("d", &[]));
@@ -199,8 +244,7 @@ fn activate_work_offline_survive_downtime_and_revocation() {
     assert_eq!(thief.client.status(), Status::NeedsActivation);
 
     // The server goes away: grace, then its end; a clock moved back is reported.
-    server.kill().expect("kill");
-    server.wait().expect("wait");
+    f.stop();
     b.offset.store(DAY + DAY / 2, Ordering::SeqCst);
     let s = b.client.ensure().expect("ensure offline");
     assert!(matches!(s, Status::Grace { .. }), "{s:?}");
@@ -219,7 +263,7 @@ fn activate_work_offline_survive_downtime_and_revocation() {
     );
 
     // The server comes back: check-ins work again.
-    let (mut server, _) = start(data.path(), port);
+    f.server = start(f.data.path(), f.port).0;
     assert!(matches!(a.client.heartbeat(), Ok(Status::Valid { .. })));
     // A copy of d's state, tampered with, is no license at all.
     let e_dir = states.path().join("e");
@@ -241,13 +285,7 @@ fn activate_work_offline_survive_downtime_and_revocation() {
     assert_eq!(e.client.status(), Status::NeedsActivation);
 
     // Revocation: the next contact clears the cache; a newer list revokes offline.
-    admin(
-        &url,
-        &key,
-        "POST",
-        &format!("/v1/licenses/{}/revoke", lic["id"].as_str().expect("id")),
-        json!({}),
-    );
+    f.revoke();
     assert_eq!(a.client.heartbeat().expect("answer"), Status::Revoked);
     assert_eq!(a.client.state().load(Slot::Token), None, "cleared at once");
     assert_eq!(a.client.status(), Status::NeedsActivation);
@@ -255,54 +293,18 @@ fn activate_work_offline_survive_downtime_and_revocation() {
     d.client.refresh_revocations().expect("list");
     assert_eq!(d.client.status(), Status::Revoked);
     assert_eq!(d.client.status(), Status::NeedsActivation, "and forgotten");
-    server.kill().expect("kill");
-    server.wait().expect("wait");
 }
 
 #[test]
 fn background_heartbeats_rotate_the_token_and_stop() {
-    let data = tempfile::tempdir().expect("tmp");
+    let f = fixture(json!({ "floating": true, "max_machines": 1 }));
     let states = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let (mut server, key) = start(data.path(), port);
-    let key = key.expect("bootstrap key");
-    let p = admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/products",
-        json!({ "code": "acme-desk", "name": "Acme Desk" }),
-    );
-    admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/policies",
-        json!({ "product_id": p["id"], "name": "f", "floating": true, "max_machines": 1 }),
-    );
-    let lic = admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/licenses",
-        json!({ "product_id": p["id"] }),
-    );
-    let keyset = admin(&url, &key, "GET", "/v1/keys", json!({}));
-    let keys: Vec<PublicKey> = keyset["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter_map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str()?).ok())
-        .collect();
-    let mut c = Config::new(&url, "acme-desk", keys);
+    let mut c = Config::new(&f.url, "acme-desk", f.keys.clone());
     c.state_dir = Some(states.path().to_path_buf());
     c.fingerprint = Some(machine("h", &[]));
     c.heartbeat_interval = Some(std::time::Duration::from_millis(150));
     let client = Arc::new(Client::new(c).expect("client"));
-    client
-        .activate(lic["key"].as_str().expect("key"))
-        .expect("activate");
+    client.activate(&f.license_key).expect("activate");
     let first = client.state().load(Slot::Token).expect("token");
     let (tx, rx) = std::sync::mpsc::channel();
     let beats = Arc::clone(&client).spawn_heartbeats(move |r| {
@@ -322,50 +324,19 @@ fn background_heartbeats_rotate_the_token_and_stop() {
     assert!(rx.try_recv().is_err());
     // A revoked license stops the thread by itself.
     let beats = Arc::clone(&client).spawn_heartbeats(|_| {});
-    admin(
-        &url,
-        &key,
-        "POST",
-        &format!("/v1/licenses/{}/revoke", lic["id"].as_str().expect("id")),
-        json!({}),
-    );
+    f.revoke();
     std::thread::sleep(std::time::Duration::from_millis(600));
     assert_eq!(client.status(), Status::NeedsActivation);
     beats.stop();
-    server.kill().expect("kill");
-    server.wait().expect("wait");
 }
 
 #[test]
 fn the_server_key_set_is_used_only_when_trusted() {
-    let data = tempfile::tempdir().expect("tmp");
+    let mut f = fixture(json!({ "max_machines": 2 }));
     let states = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let (mut server, key) = start(data.path(), port);
-    let key = key.expect("bootstrap key");
-    let p = admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/products",
-        json!({ "code": "acme-desk", "name": "Acme Desk" }),
-    );
-    admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/policies",
-        json!({ "product_id": p["id"], "name": "std", "max_machines": 2 }),
-    );
-    let lic = admin(
-        &url,
-        &key,
-        "POST",
-        "/v1/licenses",
-        json!({ "product_id": p["id"] }),
-    );
-    let license_key = lic["key"].as_str().expect("key");
+    let url = f.url.clone();
+    let license_key = f.license_key.clone();
+    let license_key = license_key.as_str();
     let wrong = licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key");
     let config = |trust: bool, dir: &str| {
         let mut c = Config::new(&url, "acme-desk", vec![wrong.public_key().clone()]);
@@ -395,8 +366,7 @@ fn the_server_key_set_is_used_only_when_trusted() {
         open.activate(license_key),
         Ok(Status::Valid { .. })
     ));
-    server.kill().expect("kill");
-    server.wait().expect("wait");
+    f.stop();
     assert!(
         open.status().is_licensed(),
         "the cached key set works offline"

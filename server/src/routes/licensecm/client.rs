@@ -443,6 +443,28 @@ fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// Records a client action: the license's activity log, and a security event of `event`.
+fn record(
+    s: &AppState,
+    r: &Received,
+    j: &Judged,
+    action: &str,
+    event: &str,
+    details: Value,
+) -> Result<(), Fail> {
+    audit(s, r, j, action)?;
+    s.security_event(
+        event,
+        Severity::Info,
+        Some(&j.license),
+        r.ip.text(),
+        Some(&j.hwid),
+        false,
+        details,
+    )?;
+    Ok(())
+}
+
 fn audit(s: &AppState, r: &Received, j: &Judged, action: &str) -> Result<(), Fail> {
     s.audit(
         &format!("license:{}", j.license.id),
@@ -555,16 +577,7 @@ mod paste_impl {
             note_refusal(s, r, &j, &f);
             return Err(f);
         }
-        s.security_event(
-            "license_validation",
-            Severity::Info,
-            Some(&j.license),
-            r.ip.text(),
-            Some(&j.hwid),
-            false,
-            json!({}),
-        )?;
-        audit(s, r, &j, "validation")?;
+        record(s, r, &j, "validation", "license_validation", json!({}))?;
         let (data, signature) = signed_facts(s, &j, true)?;
         r.answer(
             s,
@@ -633,14 +646,12 @@ mod paste_impl {
         };
         s.store.put_session(&session, &[&session.token_hash])?;
         drop(seat);
-        audit(s, r, &j, "activation")?;
-        s.security_event(
+        record(
+            s,
+            r,
+            &j,
+            "activation",
             "license_activation",
-            Severity::Info,
-            Some(&j.license),
-            r.ip.text(),
-            Some(&j.hwid),
-            false,
             json!({ "new_machine": fresh }),
         )?;
         if fresh {
@@ -688,16 +699,7 @@ mod paste_impl {
             }
         }
         drop(seat);
-        audit(s, r, &j, "deactivation")?;
-        s.security_event(
-            "license_deactivation",
-            Severity::Info,
-            Some(&j.license),
-            r.ip.text(),
-            Some(&j.hwid),
-            false,
-            json!({}),
-        )?;
+        record(s, r, &j, "deactivation", "license_deactivation", json!({}))?;
         s.emit(
             "license.deactivated",
             s.owner_of(&j.license).as_deref(),
