@@ -41,7 +41,13 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     seat_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     revocation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// LicenseCM's signed facts of the current minute, by facts (see
+    /// `routes::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
+    pub(crate) signed_facts: Arc<std::sync::Mutex<SignedFacts>>,
 }
+
+/// Signed facts by the SHA-256 of their content: (minute, data, signature).
+pub(crate) type SignedFacts = std::collections::HashMap<[u8; 32], (i64, String, String)>;
 
 impl AppState {
     /// Builds the state.
@@ -69,6 +75,7 @@ impl AppState {
             metrics: Arc::default(),
             seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
+            signed_facts: Arc::default(),
         })
     }
 

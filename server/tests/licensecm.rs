@@ -1602,3 +1602,51 @@ fn admin_users_webhook_reads_and_read_all() {
     let (s, _) = l.call("PUT", "/api/notifications/nope/read", Some(&bob), None);
     assert_eq!(s, 404);
 }
+
+#[test]
+fn signed_facts_are_reused_within_a_minute_and_follow_the_license() {
+    let l = lcm();
+    let (admin, _) = l.user("admin@example.com");
+    let (product, _) = l.product(&admin, "App");
+    let lic = l.license(&admin, &product, json!({}));
+    let req = json!({ "license_key": lic["license_key"], "hwid": "hw", "product_id": product });
+    let pem = l.call("GET", "/api/client/public-key", None, None).1["data"]["public_key"]
+        .as_str()
+        .expect("pem")
+        .to_owned();
+    let facts = |v: &Value| {
+        let d = v["data"]["data"].as_str().expect("data");
+        json_of(
+            &String::from_utf8(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(d)
+                    .expect("b64"),
+            )
+            .expect("utf-8"),
+        )
+    };
+    let (_, a) = l.client("validate", req.clone());
+    let (_, b) = l.client("validate", req.clone());
+    assert_eq!(
+        a["data"]["signature"], b["data"]["signature"],
+        "one signature per minute"
+    );
+    verify_signature(&pem, &b["data"]);
+    assert_eq!(facts(&a)["timestamp"], json!((T0 / 60) * 60_000));
+    // A minute later: signed afresh.
+    l.app.clock.advance(60);
+    let (_, c) = l.client("validate", req.clone());
+    assert_ne!(a["data"]["signature"], c["data"]["signature"]);
+    verify_signature(&pem, &c["data"]);
+    // Within the minute, changed facts are signed afresh too.
+    l.ok(
+        "PUT",
+        &format!("/api/licenses/{}", lic["id"].as_str().expect("id")),
+        &admin,
+        Some(json!({ "expires_at": "2030-01-01T00:00:00Z" })),
+    );
+    let (_, d) = l.client("validate", req);
+    assert_ne!(c["data"]["signature"], d["data"]["signature"]);
+    assert_eq!(facts(&d)["expires_at"], json!("2030-01-01T00:00:00Z"));
+    verify_signature(&pem, &d["data"]);
+}
