@@ -488,6 +488,18 @@ pub struct Session {
     pub end_reason: Option<String>,
 }
 
+impl Session {
+    /// Ends the session at `now` for `reason`; false if it had ended already.
+    pub fn end(&mut self, now: i64, reason: &str) -> bool {
+        if self.ended_at.is_some() {
+            return false;
+        }
+        self.ended_at = Some(now);
+        self.end_reason = Some(reason.to_owned());
+        true
+    }
+}
+
 /// What a blacklist entry matches.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

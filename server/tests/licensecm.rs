@@ -710,12 +710,7 @@ fn blacklist_blocks_and_security_tools_work() {
     );
     assert_eq!(
         blocked["expires_at"],
-        json!(
-            chrono::DateTime::from_timestamp(T0 + 720 * 3600, 0)
-                .expect("t")
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-        )
+        licet_server::routes::licensecm::iso(T0 + 720 * 3600)
     );
     let (s, v) = l.client("activate", req("bad-hw"));
     assert_eq!(s, 403);
@@ -733,12 +728,7 @@ fn blacklist_blocks_and_security_tools_work() {
     );
     assert_eq!(
         ip_block["expires_at"],
-        json!(
-            chrono::DateTime::from_timestamp(T0 + 24 * 3600, 0)
-                .expect("t")
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-        )
+        licet_server::routes::licensecm::iso(T0 + 24 * 3600)
     );
     let (s, v) = l.client("validate", req("good-hw"));
     assert_eq!(

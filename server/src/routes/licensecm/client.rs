@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::envelope::{Envelope, Refused};
-use super::licenses::{event_data, hwid_locked, max_uses};
+use super::licenses::{end_sessions, event_data, hwid_locked, max_uses};
 use super::{Answer, Fail, iso, ok};
 use crate::model::{
     BlacklistType, License, LicenseStatus, Machine, Policy, Product, Session, Severity,
@@ -712,14 +712,7 @@ mod paste_impl {
             ));
         };
         s.store.remove_machine(&m)?;
-        let now = s.clock.now();
-        for mut sess in s.store.sessions_of(&j.license.id)? {
-            if sess.license_id == j.license.id && sess.hwid == j.hwid && sess.ended_at.is_none() {
-                sess.ended_at = Some(now);
-                sess.end_reason = Some("deactivated".into());
-                s.store.put_session(&sess, &[])?;
-            }
-        }
+        end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated")?;
         drop(seat);
         record(s, r, &j, "deactivation", "license_deactivation", json!({}))?;
         s.emit(

@@ -387,20 +387,23 @@ async fn update(
             s.owner_of(&l).as_deref(),
             event_data(&l),
         )?;
-        end_sessions(&s, &l.id, "license suspended")?;
+        end_sessions(&s, &l.id, None, "license suspended")?;
     }
     s.store.commit().await?;
     ok(view(&s, &l)?)
 }
 
-/// Ends every open session of a license; how many.
-pub fn end_sessions(s: &AppState, license_id: &str, reason: &str) -> Result<usize, Fail> {
+/// Ends every open session of a license (of one machine, if `hwid` is given); how many.
+pub fn end_sessions(
+    s: &AppState,
+    license_id: &str,
+    hwid: Option<&str>,
+    reason: &str,
+) -> Result<usize, Fail> {
     let now = s.clock.now();
     let mut n = 0;
     for mut sess in s.store.sessions_of(license_id)? {
-        if sess.license_id == license_id && sess.ended_at.is_none() {
-            sess.ended_at = Some(now);
-            sess.end_reason = Some(reason.to_owned());
+        if hwid.is_none_or(|h| sess.hwid == h) && sess.end(now, reason) {
             s.store.put_session(&sess, &[])?;
             n += 1;
         }
@@ -416,7 +419,7 @@ pub fn end_sessions(s: &AppState, license_id: &str, reason: &str) -> Result<usiz
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let (l, _) = me.license(&s, &id)?;
     let seat = s.lock_license(&l.id).await;
-    end_sessions(&s, &l.id, "license deleted")?;
+    end_sessions(&s, &l.id, None, "license deleted")?;
     s.store.delete_license(&l)?;
     drop(seat);
     s.audit(&me.actor(), "license.deleted", &l.id, ip.text(), json!({}))?;
@@ -438,7 +441,7 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
     for m in &machines {
         s.store.remove_machine(m)?;
     }
-    end_sessions(&s, &l.id, "hwid reset")?;
+    end_sessions(&s, &l.id, None, "hwid reset")?;
     drop(seat);
     s.audit(
         &me.actor(),

@@ -439,9 +439,8 @@ async fn terminate_session(
         .session(&id)?
         .ok_or_else(|| Fail::not_found("NOT_FOUND", "Session not found"))?;
     let now = s.clock.now();
-    if sess.ended_at.is_none() {
-        sess.ended_at = Some(now);
-        sess.end_reason = Some(b.reason.unwrap_or_else(|| "terminated by an admin".into()));
+    let reason = b.reason.unwrap_or_else(|| "terminated by an admin".into());
+    if sess.end(now, &reason) {
         s.store.put_session(&sess, &[])?;
         s.audit(
             &me.actor(),
@@ -470,7 +469,7 @@ async fn revoke_license_sessions(
     me.require_admin()?;
     let (l, _) = me.license(&s, &id)?;
     let reason = b.reason.unwrap_or_else(|| "revoked by an admin".into());
-    let n = super::licenses::end_sessions(&s, &l.id, &reason)?;
+    let n = super::licenses::end_sessions(&s, &l.id, None, &reason)?;
     s.audit(
         &me.actor(),
         "session.revoked",
