@@ -87,6 +87,8 @@ LUA
 
 run() { # name, script or "", path
     local name=$1 script=$2 path=$3 args=()
+    # ONLY="healthz licensecm-validate" limits the run to those endpoints (healthz always runs).
+    if [ -n "${ONLY:-}" ] && [ "$name" != healthz ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
     [ -n "$script" ] && args=(-s "$LUA/$script")
     wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "${args[@]}" "$URL$path" >"$LUA/$name.txt"
     local rps p50 p99 non2xx

@@ -501,7 +501,7 @@ impl Session {
 }
 
 /// What a blacklist entry matches.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BlacklistType {
     /// A client IP address.

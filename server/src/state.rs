@@ -44,7 +44,13 @@ pub struct AppState {
     /// LicenseCM's signed facts of the current minute, by facts (see
     /// `routes::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
     pub(crate) signed_facts: Arc<std::sync::Mutex<SignedFacts>>,
+    /// What was logged this minute (see [`AppState::first_this_minute`]).
+    logged: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>>,
 }
+
+/// Most entries [`AppState::first_this_minute`] remembers; it forgets them all past this, so
+/// the worst case is one extra log entry per key, never a missing refusal.
+const MAX_LOGGED: usize = 200_000;
 
 /// Signed facts by the SHA-256 of their content: (minute, data, signature).
 pub(crate) type SignedFacts = std::collections::HashMap<[u8; 32], (i64, String, String)>;
@@ -76,7 +82,36 @@ impl AppState {
             seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
             signed_facts: Arc::default(),
+            logged: Arc::default(),
         })
+    }
+
+    /// Whether the event `what` (its parts) is new this minute; it is remembered if so.
+    ///
+    /// Repeated successful checks of one license from one machine and address are logged once
+    /// a minute rather than once per request: the log keeps who checked and when, to the
+    /// minute, and a validation stops costing store writes (issue #7). Refusals are always
+    /// logged.
+    pub(crate) fn first_this_minute(&self, what: &[&str]) -> bool {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in what {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        let id: [u8; 32] = h.finalize().into();
+        let minute = self.clock.now().div_euclid(60);
+        let Ok(mut seen) = self.logged.lock() else {
+            return true;
+        };
+        if seen.get(&id) == Some(&minute) {
+            return false;
+        }
+        if seen.len() >= MAX_LOGGED {
+            seen.clear();
+        }
+        seen.insert(id, minute);
+        true
     }
 
     /// The lock that serialises seat changes of one license (sharded by license id).
@@ -248,7 +283,13 @@ pub struct IssuedToken {
 
 /// Lower-case hex.
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * b.len());
+    for x in b {
+        out.push(char::from(DIGITS[usize::from(x >> 4)]));
+        out.push(char::from(DIGITS[usize::from(x & 0xf)]));
+    }
+    out
 }
 
 /// Parses lower- or upper-case hex of any even length.

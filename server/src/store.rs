@@ -31,8 +31,8 @@
 //! | `webhooks` | webhook id | [`Webhook`] |
 //! | `outbox` | delivery id (be u64) | [`Delivery`] waiting to be sent |
 //! | `notifications` | user id `\0` notification id | [`Notification`] |
-//! | `envelopes` | HMAC of an accepted encrypted request | its timestamp (ms, be i64): replay guard |
-//! | `challenges` | challenge | license id `\0` hwid `\0` expiry (single use) |
+//! | `seen_envelopes` | timestamp (ms, be u64) ‖ HMAC of an accepted encrypted request | empty: replay guard |
+//! | `spent_challenges` | expiry (s, be u64) ‖ nonce of an answered challenge | empty: single use |
 //! | `audit_subjects` | subject `\0` sequence (be u64) | empty: the audit events of one object |
 //! | `api_keys` | key id | [`ApiKey`] |
 //! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
@@ -55,11 +55,15 @@ use sled::transaction::ConflictableTransactionError;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    ApiKey, AuditEvent, BlacklistEntry, Customer, Delivery, Download, DownloadGrant, License,
-    Machine, Notification, Order, Policy, Price, Product, SecurityEvent, Session, User, Webhook,
+    ApiKey, AuditEvent, BlacklistEntry, BlacklistType, Customer, Delivery, Download, DownloadGrant,
+    License, Machine, Notification, Order, Policy, Price, Product, SecurityEvent, Session, User,
+    Webhook,
 };
 
 /// The database.
+/// Blacklist entries by what they match.
+type BlacklistIndex = std::collections::HashMap<(BlacklistType, String), Vec<BlacklistEntry>>;
+
 #[derive(Clone, Debug)]
 pub struct Store {
     db: sled::Db,
@@ -86,12 +90,15 @@ pub struct Store {
     session_records: sled::Tree,
     license_sessions: sled::Tree,
     blacklist: sled::Tree,
+    /// The blacklist by (type, value), built on first use and dropped on every change: every
+    /// LicenseCM client request is checked against it.
+    blacklist_index: Arc<std::sync::RwLock<Option<Arc<BlacklistIndex>>>>,
     security_events: sled::Tree,
     webhooks: sled::Tree,
     outbox: sled::Tree,
     notifications: sled::Tree,
     envelopes: sled::Tree,
-    challenges: sled::Tree,
+    spent_challenges: sled::Tree,
     audit_subjects: sled::Tree,
     api_keys: sled::Tree,
     usage: sled::Tree,
@@ -159,6 +166,11 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> sled::Result<Store> {
+        // Trees of earlier layouts, whose entries could never be pruned: the replay guard
+        // keyed by HMAC alone, and challenges stored when handed out (now stateless).
+        for old in ["envelopes", "challenges"] {
+            db.drop_tree(old)?;
+        }
         let t = |name: &str| db.open_tree(name);
         Ok(Store {
             products: t("products")?,
@@ -184,12 +196,13 @@ impl Store {
             session_records: t("session_records")?,
             license_sessions: t("license_sessions")?,
             blacklist: t("blacklist")?,
+            blacklist_index: Arc::default(),
             security_events: t("security_events")?,
             webhooks: t("webhooks")?,
             outbox: t("outbox")?,
             notifications: t("notifications")?,
-            envelopes: t("envelopes")?,
-            challenges: t("challenges")?,
+            envelopes: t("seen_envelopes")?,
+            spent_challenges: t("spent_challenges")?,
             audit_subjects: t("audit_subjects")?,
             api_keys: t("api_keys")?,
             usage: t("usage")?,
@@ -1004,6 +1017,7 @@ impl Store {
     /// Inserts or replaces a blacklist entry.
     pub fn put_blacklist(&self, e: &BlacklistEntry) -> ApiResult<()> {
         self.blacklist.insert(e.id.as_bytes(), to_json(e)?)?;
+        self.forget_blacklist_index();
         Ok(())
     }
 
@@ -1019,7 +1033,55 @@ impl Store {
 
     /// Removes a blacklist entry; whether it existed.
     pub fn delete_blacklist(&self, id: &str) -> ApiResult<bool> {
-        Ok(self.blacklist.remove(id)?.is_some())
+        let existed = self.blacklist.remove(id)?.is_some();
+        self.forget_blacklist_index();
+        Ok(existed)
+    }
+
+    /// The entries (in force or not, by id) matching any of `probes`, from the index.
+    ///
+    /// The index is rebuilt under its write lock, and a change drops it under the same lock
+    /// after writing the tree, so an index never misses a change made before it was read.
+    pub fn blacklist_matches(
+        &self,
+        probes: &[(BlacklistType, &str)],
+    ) -> ApiResult<Vec<BlacklistEntry>> {
+        let cached = self.blacklist_index.read().ok().and_then(|i| i.clone());
+        let index = match cached {
+            Some(i) => i,
+            None => {
+                let mut slot = self
+                    .blacklist_index
+                    .write()
+                    .map_err(|_| ApiError::internal("blacklist index lock poisoned"))?;
+                match &*slot {
+                    Some(i) => i.clone(),
+                    None => {
+                        let mut built = BlacklistIndex::new();
+                        for e in self.blacklist()? {
+                            built.entry((e.kind, e.value.clone())).or_default().push(e);
+                        }
+                        let built = Arc::new(built);
+                        *slot = Some(built.clone());
+                        built
+                    }
+                }
+            }
+        };
+        let mut out: Vec<BlacklistEntry> = probes
+            .iter()
+            .filter_map(|(kind, value)| index.get(&(*kind, (*value).to_owned())))
+            .flatten()
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    fn forget_blacklist_index(&self) {
+        if let Ok(mut slot) = self.blacklist_index.write() {
+            *slot = None;
+        }
     }
 
     /// Appends a security event; its `seq` is assigned here.
@@ -1130,48 +1192,39 @@ impl Store {
         Ok(out)
     }
 
-    /// Accepts an encrypted request's HMAC once; false if it was seen before. Entries older
-    /// than `forget_before_ms` are dropped on the way.
+    /// Accepts an encrypted request once: false if the same envelope (`mac`, sent at `ts_ms`)
+    /// was accepted before. Envelopes sent before `forget_before_ms` are forgotten; the caller
+    /// refuses those as stale anyway.
     pub fn accept_envelope(&self, mac: &str, ts_ms: i64, forget_before_ms: i64) -> ApiResult<bool> {
-        let fresh = self
-            .envelopes
-            .compare_and_swap(mac, None::<&[u8]>, Some(&ts_ms.to_be_bytes()[..]))?
+        Self::spend_once(&self.envelopes, ts_ms, mac.as_bytes(), forget_before_ms)
+    }
+
+    /// Spends an answered challenge (its `nonce`, valid until `expires_at`) once: false if it
+    /// was spent before. Challenges that expired before `forget_before` are forgotten.
+    pub fn spend_challenge(
+        &self,
+        nonce: &[u8],
+        expires_at: i64,
+        forget_before: i64,
+    ) -> ApiResult<bool> {
+        Self::spend_once(&self.spent_challenges, expires_at, nonce, forget_before)
+    }
+
+    /// Records `id` at time `at` in `tree` unless it is there already (whether it was new), and
+    /// removes the entries older than `forget_before`. Keys are `at ‖ id`, so the check is one
+    /// compare-and-swap and the pruning a range at the front of the tree: the cost does not
+    /// grow with how many entries the window holds.
+    fn spend_once(tree: &sled::Tree, at: i64, id: &[u8], forget_before: i64) -> ApiResult<bool> {
+        let mut key = u64::try_from(at).unwrap_or(0).to_be_bytes().to_vec();
+        key.extend_from_slice(id);
+        let fresh = tree
+            .compare_and_swap(key, None::<&[u8]>, Some(&[][..]))?
             .is_ok();
-        // Pruning is cheap and bounded by the window: at most the envelopes of one window.
-        for kv in self.envelopes.iter() {
-            let (k, v) = kv?;
-            let t = <[u8; 8]>::try_from(&v[..]).map_or(0, i64::from_be_bytes);
-            if t < forget_before_ms {
-                self.envelopes.remove(k)?;
-            }
+        let cutoff = u64::try_from(forget_before).unwrap_or(0).to_be_bytes();
+        for k in tree.range(..&cutoff[..]).keys() {
+            tree.remove(k?)?;
         }
         Ok(fresh)
-    }
-
-    /// Stores a challenge for `license_id` and `hwid` until `expires_at`.
-    pub fn put_challenge(
-        &self,
-        challenge: &str,
-        license_id: &str,
-        hwid: &str,
-        expires_at: i64,
-    ) -> ApiResult<()> {
-        let v = format!("{license_id}\0{hwid}\0{expires_at}");
-        self.challenges.insert(challenge, v.as_bytes())?;
-        Ok(())
-    }
-
-    /// Takes a challenge (single use): (license id, hwid, expiry) if it existed.
-    pub fn take_challenge(&self, challenge: &str) -> ApiResult<Option<(String, String, i64)>> {
-        let Some(v) = self.challenges.remove(challenge)? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&v);
-        let mut parts = text.splitn(3, '\0');
-        let (Some(l), Some(h), Some(e)) = (parts.next(), parts.next(), parts.next()) else {
-            return Ok(None);
-        };
-        Ok(Some((l.to_owned(), h.to_owned(), e.parse().unwrap_or(0))))
     }
 
     /// Every license (statistics, the expiry sweeper).

@@ -1640,3 +1640,118 @@ fn signed_facts_are_reused_within_a_minute_and_follow_the_license() {
     assert_eq!(facts(&d)["expires_at"], json!("2030-01-01T00:00:00Z"));
     verify_signature(&pem, &d["data"]);
 }
+
+/// Challenges are stateless (nothing is stored when a validation hands one out) yet bound to
+/// the license and hwid, expiring and single-use; repeated validations of one machine are
+/// logged once a minute, refusals every time.
+#[test]
+fn challenges_are_bound_and_single_use_and_validations_log_once_a_minute() {
+    let l = lcm();
+    let (admin, _) = l.user("admin@example.com");
+    let (product, _) = l.product(&admin, "App");
+    let lic = l.license(
+        &admin,
+        &product,
+        json!({ "max_uses": 2, "hwid_locked": false }),
+    );
+    let key = lic["license_key"].as_str().expect("key");
+    let req = |hwid: &str| json!({ "license_key": key, "hwid": hwid, "product_id": product });
+    assert_eq!(l.client("activate", req("hw-a")).0, 200);
+    assert_eq!(l.client("activate", req("hw-b")).0, 200);
+    let validation_events = || {
+        l.ok(
+            "GET",
+            "/api/security/events?event_type=license_validation",
+            &admin,
+            None,
+        )["events"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let tampers = || {
+        l.ok(
+            "GET",
+            "/api/security/events?event_type=tamper_detected",
+            &admin,
+            None,
+        )["events"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let challenge_of = |hwid: &str| {
+        let (s, v) = l.client("validate", req(hwid));
+        assert_eq!(s, 200, "{v}");
+        v["data"]["challenge"]
+            .as_str()
+            .expect("challenge")
+            .to_owned()
+    };
+    let answer = |hwid: &str, c: &str| {
+        l.client(
+            "verify-challenge",
+            json!({ "license_key": key, "hwid": hwid, "challenge": c,
+                    "response": hmac_hex(hwid.as_bytes(), c.as_bytes()) }),
+        )
+        .0
+    };
+
+    // Three validations of hw-a in one minute: one log entry.
+    let before = validation_events();
+    let a1 = challenge_of("hw-a");
+    let a2 = challenge_of("hw-a");
+    let a3 = challenge_of("hw-a");
+    assert_eq!(validation_events(), before + 1);
+    assert!(a1 != a2 && a2 != a3, "every challenge is fresh");
+    // Another machine is another entry.
+    let b1 = challenge_of("hw-b");
+    assert_eq!(validation_events(), before + 2);
+
+    // A challenge answered for another hwid, even correctly for that hwid, is refused and
+    // recorded as tampering; so is one with a flipped bit. Neither spends it.
+    let tampered_before = tampers();
+    assert_eq!(answer("hw-b", &a1), 403, "bound to hw-a");
+    let mut flipped = a2.clone().into_bytes();
+    flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+    let flipped = String::from_utf8(flipped).expect("ascii");
+    assert_eq!(answer("hw-a", &flipped), 403, "forged");
+    assert_eq!(answer("hw-a", "not-a-challenge"), 403);
+    assert_eq!(tampers(), tampered_before + 3);
+    // Each genuine one works once.
+    assert_eq!(answer("hw-a", &a1), 200);
+    assert_eq!(answer("hw-a", &a1), 403, "single use");
+    assert_eq!(answer("hw-b", &b1), 200);
+    // A wrong response spends it too.
+    let (s, _) = l.client(
+        "verify-challenge",
+        json!({ "license_key": key, "hwid": "hw-a", "challenge": a2, "response": "00" }),
+    );
+    assert_eq!(s, 403);
+    assert_eq!(answer("hw-a", &a2), 403, "spent by the wrong answer");
+    // Expired after five minutes; a new minute logs the next validation again.
+    l.app.clock.advance(301);
+    assert_eq!(answer("hw-a", &a3), 403, "expired");
+    let fresh = challenge_of("hw-a");
+    assert_eq!(validation_events(), before + 3);
+    assert_eq!(answer("hw-a", &fresh), 200);
+    // Refusals are logged every time.
+    let mismatches = || {
+        l.ok(
+            "GET",
+            "/api/security/events?event_type=blacklist_hit",
+            &admin,
+            None,
+        )["events"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    l.ok(
+        "POST",
+        "/api/security/block-hwid",
+        &admin,
+        Some(json!({ "hwid": "hw-b", "reason": "test" })),
+    );
+    for _ in 0..3 {
+        assert_eq!(l.client("validate", req("hw-b")).0, 403);
+    }
+    assert_eq!(mismatches(), 3);
+}

@@ -287,29 +287,29 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
     // The blacklist comes first: a blocked client learns nothing about the license.
     let now = s.clock.now();
     let ip = r.ip.text();
-    for e in s.store.blacklist()? {
-        if !e.in_force(now) {
-            continue;
-        }
-        let hit = match e.kind {
-            BlacklistType::Ip => ip.as_deref() == Some(e.value.as_str()),
-            BlacklistType::Hwid => !hwid.is_empty() && hwid == e.value,
-            BlacklistType::License => key == e.value,
-            BlacklistType::Fingerprint => data.fingerprint.as_deref() == Some(e.value.as_str()),
-        };
-        if hit {
-            let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
-            s.security_event(
-                "blacklist_hit",
-                e.severity.max(Severity::Medium),
-                license.as_ref(),
-                ip.clone(),
-                Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
-                true,
-                json!({ "blacklist_id": e.id, "type": kind }),
-            )?;
-            return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
-        }
+    let mut probes = vec![(BlacklistType::License, key.as_str())];
+    if let Some(ip) = &ip {
+        probes.push((BlacklistType::Ip, ip));
+    }
+    if !hwid.is_empty() {
+        probes.push((BlacklistType::Hwid, &hwid));
+    }
+    if let Some(f) = &data.fingerprint {
+        probes.push((BlacklistType::Fingerprint, f));
+    }
+    let hits = s.store.blacklist_matches(&probes)?;
+    if let Some(e) = hits.into_iter().find(|e| e.in_force(now)) {
+        let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
+        s.security_event(
+            "blacklist_hit",
+            e.severity.max(Severity::Medium),
+            license.as_ref(),
+            ip.clone(),
+            Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
+            true,
+            json!({ "blacklist_id": e.id, "type": kind }),
+        )?;
+        return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
     }
     let product_id = r
         .req
@@ -445,12 +445,49 @@ fn watermark(s: &AppState, j: &Judged) -> String {
     hex(&mac.finalize().into_bytes()[..16])
 }
 
-/// A fresh challenge for `verify-challenge`, stored single-use.
-fn challenge(s: &AppState, j: &Judged) -> Result<String, Fail> {
-    let c = hex(&crate::ids::random_bytes::<32>());
-    s.store
-        .put_challenge(&c, &j.license.id, &j.hwid, s.clock.now() + CHALLENGE_TTL)?;
-    Ok(c)
+/// A fresh challenge for `verify-challenge`: hex of `nonce ‖ expiry ‖ tag`, the tag an HMAC
+/// binding them to the license and hwid under a server key. Nothing is stored when it is
+/// handed out (a validation writes nothing for it); answering it spends the nonce once.
+fn challenge(s: &AppState, j: &Judged) -> String {
+    let nonce = crate::ids::random_bytes::<16>();
+    let until = s.clock.now() + CHALLENGE_TTL;
+    let mut raw = Vec::with_capacity(CHALLENGE_BYTES);
+    raw.extend_from_slice(&nonce);
+    raw.extend_from_slice(&until.to_be_bytes());
+    raw.extend_from_slice(&challenge_tag(s, &nonce, until, &j.license.id, &j.hwid));
+    hex(&raw)
+}
+
+/// Bytes of a challenge: nonce (16), expiry (8), tag (16).
+const CHALLENGE_BYTES: usize = 40;
+
+fn challenge_tag(
+    s: &AppState,
+    nonce: &[u8; 16],
+    until: i64,
+    license_id: &str,
+    hwid: &str,
+) -> [u8; 16] {
+    let key = s.keys.derive(b"licet-licensecm-challenge-v1\0");
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(nonce);
+    mac.update(&until.to_be_bytes());
+    mac.update(license_id.as_bytes());
+    mac.update(b"\0");
+    mac.update(hwid.as_bytes());
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+    tag
+}
+
+/// Reads a challenge this server may have handed out: (nonce, expiry, tag).
+fn parse_challenge(c: &str) -> Option<([u8; 16], i64, [u8; 16])> {
+    let raw = crate::state::unhex(c).filter(|r| r.len() == CHALLENGE_BYTES)?;
+    let nonce = <[u8; 16]>::try_from(&raw[..16]).ok()?;
+    let until = i64::from_be_bytes(<[u8; 8]>::try_from(&raw[16..24]).ok()?);
+    let tag = <[u8; 16]>::try_from(&raw[24..]).ok()?;
+    Some((nonce, until, tag))
 }
 
 fn license_facts(j: &Judged) -> Value {
@@ -599,7 +636,11 @@ mod paste_impl {
             note_refusal(s, r, &j, &f);
             return Err(f);
         }
-        record(s, r, &j, "validation", "license_validation", json!({}))?;
+        let ip = r.ip.text().unwrap_or_default();
+        let agent = r.user_agent.as_deref().unwrap_or_default();
+        if s.first_this_minute(&["licensecm.validation", &j.license.id, &j.hwid, &ip, agent]) {
+            record(s, r, &j, "validation", "license_validation", json!({}))?;
+        }
         let (data, signature) = signed_facts(s, &j, true)?;
         r.answer(
             s,
@@ -609,7 +650,7 @@ mod paste_impl {
                 "data": data,
                 "signature": signature,
                 "watermark": watermark(s, &j),
-                "challenge": challenge(s, &j)?,
+                "challenge": challenge(s, &j),
             }),
         )
     }
@@ -696,7 +737,7 @@ mod paste_impl {
                 "signature": signature,
                 "watermark": watermark(s, &j),
                 "offline_token": URL_SAFE_NO_PAD.encode(&issued.token),
-                "challenge": challenge(s, &j)?,
+                "challenge": challenge(s, &j),
             }),
         )
     }
@@ -827,7 +868,7 @@ mod paste_impl {
                 "valid": true,
                 "new_token": new_token,
                 "expires_at": iso(expires_at),
-                "challenge": challenge(s, &j)?,
+                "challenge": challenge(s, &j),
             }),
         )
     }
@@ -849,15 +890,31 @@ mod paste_impl {
             .store
             .license_by_key(&key)?
             .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
-        let Some((license_id, bound_hwid, until)) = s.store.take_challenge(&challenge)? else {
-            return Err(refused());
+        // Ours and for this license and hwid (the tag, in constant time), not expired, not
+        // answered before: a genuine challenge is used up by its first answer, right or wrong.
+        let (genuine, spent) = match parse_challenge(&challenge) {
+            None => (false, false),
+            Some((nonce, until, tag)) => {
+                let expected = challenge_tag(s, &nonce, until, &license.id, &hwid);
+                if !bool::from(expected.as_slice().ct_eq(tag.as_slice())) {
+                    (false, false)
+                } else if until < s.clock.now() {
+                    (true, true)
+                } else {
+                    let now = s.clock.now();
+                    (true, !s.store.spend_challenge(&nonce, until, now)?)
+                }
+            }
         };
+        if genuine && spent {
+            return Err(refused());
+        }
         let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(hwid.as_bytes())
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(challenge.as_bytes());
         let expected = hex(&mac.finalize().into_bytes());
-        let matches = bool::from(expected.as_bytes().ct_eq(response.as_bytes()));
-        if license_id != license.id || bound_hwid != hwid || until < s.clock.now() || !matches {
+        let answered = bool::from(expected.as_bytes().ct_eq(response.as_bytes()));
+        if !genuine || !answered {
             s.security_event(
                 "tamper_detected",
                 Severity::High,
@@ -865,7 +922,7 @@ mod paste_impl {
                 r.ip.text(),
                 Some(&hwid),
                 true,
-                json!({ "reason": "challenge response" }),
+                json!({ "reason": if genuine { "challenge response" } else { "challenge not issued for this license and hwid" } }),
             )?;
             s.store.commit().await?;
             return Err(refused());
