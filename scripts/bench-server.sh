@@ -14,6 +14,7 @@ CONNS=${2:-64}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
 cargo build --release -q -p licet-server
+cargo build --release -q -p licet-benches --example sled_flush
 DATA=$(mktemp -d)
 OUT=$(mktemp)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA" "$OUT"' EXIT
@@ -35,6 +36,26 @@ KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\"}" | field key)
 curl -sf -H 'content-type: application/json' -d "{\"key\":\"$KEY\",\"fingerprint\":\"validated-machine\"}" "$URL/v1/client/activate" >/dev/null
 curl -sf -H 'content-type: application/json' -d "{\"license_key\":\"$KEY\",\"domain\":\"bench.example\",\"ip\":\"127.0.0.1\"}" "$URL/api/v1/licenses/verify" >/dev/null
 curl -sf -H 'content-type: application/json' -d "{\"license\":\"$KEY\",\"domain\":\"bench.example\",\"packages\":\"Bench\"}" "$URL/api/v1/licenses/public/validate" >/dev/null
+
+# Floating seats: a license whose policy floats, with SEATS machines activated (concurrently, by
+# python3's standard library), for the heartbeat run.
+SEATS=${SEATS:-10000}
+post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"floating\",\"floating\":true,\"max_machines\":$SEATS,\"heartbeat_interval\":600,\"heartbeat_ttl\":3600}" >/tmp/licet-bench-policy.json
+FLOAT_POLICY=$(field id </tmp/licet-bench-policy.json)
+rm -f /tmp/licet-bench-policy.json
+FLOAT_KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\",\"policy_id\":\"$FLOAT_POLICY\"}" | field key)
+python3 - "$URL" "$FLOAT_KEY" "$SEATS" <<'PY'
+import json, sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+url, key, seats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def activate(i):
+    body = json.dumps({"key": key, "fingerprint": f"seat-{i}"}).encode()
+    req = urllib.request.Request(url + "/v1/client/activate", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 201, r.status
+with ThreadPoolExecutor(16) as pool:
+    list(pool.map(activate, range(seats)))
+PY
 
 # LicenseCM: a user, a product and a license, one activated machine.
 LCM_TOKEN=$(curl -sf -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench-password"}' "$URL/api/auth/register" | python3 -c "import sys, json; print(json.load(sys.stdin)['data']['token'])")
@@ -58,6 +79,13 @@ cat >"$LUA/validate.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"key":"$KEY","fingerprint":"validated-machine","entitlements":["pro"]}'
+LUA
+
+cat >"$LUA/heartbeat.lua" <<LUA
+request = function()
+  local body = string.format('{"key":"$FLOAT_KEY","fingerprint":"seat-%d"}', math.random(0, $SEATS - 1))
+  return wrk.format("POST", "/v1/client/heartbeat", {["Content-Type"] = "application/json"}, body)
+end
 LUA
 
 cat >"$LUA/faxstore.lua" <<LUA
@@ -107,6 +135,7 @@ RESULTS=$(
     run wemx-validate wemx.lua /api/v1/licenses/public/validate
     run licensecm-validate licensecm.lua /api/client/validate
     run activate activate.lua /v1/client/activate
+    run heartbeat heartbeat.lua /v1/client/heartbeat
 )
 BASE=$(echo "$RESULTS" | awk '$1 == "healthz" {print $2}')
 echo
@@ -116,7 +145,20 @@ echo "$RESULTS" | while read -r name rps p50 p99 non2xx; do
     ratio=$(python3 -c "print(f'{$rps / $BASE:.2f}')")
     echo "| $name | $rps | ${ratio}× | $p50 | $p99 | $non2xx |"
 done
-MACHINES=$(curl -sf -H "Authorization: Bearer $ADMIN" "$URL/metrics" | awk '/^licet_activations_total/ {print $2}')
+METRICS=$(curl -sf -H "Authorization: Bearer $ADMIN" "$URL/metrics")
 echo
-echo "activations recorded by the server: $MACHINES"
+echo "activations recorded by the server: $(echo "$METRICS" | awk '/^licet_activations_total/ {print $2}')"
+echo "store flushes: $(echo "$METRICS" | awk '/^licet_store_flushes_total/ {print $2}')"
+
+# The same disk without the server: raw sled writes, each followed by a flush.
+if [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" activate "* ]]; then
+    RAW=$(./target/release/examples/sled_flush "$DATA" "$SECS" "$CONNS")
+    ACT=$(echo "$RESULTS" | awk '$1 == "activate" {print $2}')
+    echo
+    echo "| raw sled on the same disk | writes/s | activations/s as a ratio of it |"
+    echo "|---|---|---|"
+    echo "$RAW" | while read -r name rps; do
+        echo "| $name | $rps | $(python3 -c "print(f'{$ACT / $rps:.2f}')")× |"
+    done
+fi
 rm -rf "$LUA"

@@ -58,7 +58,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, active_seats: usize, licenses: usize) -> String {
+    pub fn render(&self, active_seats: usize, licenses: usize, flushes: u64) -> String {
         let mut out = String::new();
         let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         out.push_str(
@@ -115,6 +115,8 @@ impl Metrics {
         let _ = writeln!(out, "licet_active_seats {active_seats}");
         out.push_str("# HELP licet_licenses Licenses in the store.\n# TYPE licet_licenses gauge\n");
         let _ = writeln!(out, "licet_licenses {licenses}");
+        out.push_str("# HELP licet_store_flushes_total Flushes of the store to disk (concurrent commits share one).\n# TYPE licet_store_flushes_total counter\n");
+        let _ = writeln!(out, "licet_store_flushes_total {flushes}");
         out
     }
 }

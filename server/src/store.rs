@@ -61,6 +61,9 @@ use crate::model::{
 };
 
 /// The database.
+/// Numbers of an internal sequence reserved at once (see [`Store::next_sequence`]).
+const SEQUENCE_BLOCK: u64 = 1024;
+
 /// Blacklist entries by what they match.
 type BlacklistIndex = std::collections::HashMap<(BlacklistType, String), Vec<BlacklistEntry>>;
 
@@ -93,6 +96,8 @@ pub struct Store {
     /// The blacklist by (type, value), built on first use and dropped on every change: every
     /// LicenseCM client request is checked against it.
     blacklist_index: Arc<std::sync::RwLock<Option<Arc<BlacklistIndex>>>>,
+    /// Internal sequences: (next number, end of the reserved block), by name.
+    sequences: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, (u64, u64)>>>,
     security_events: sled::Tree,
     webhooks: sled::Tree,
     outbox: sled::Tree,
@@ -197,6 +202,7 @@ impl Store {
             license_sessions: t("license_sessions")?,
             blacklist: t("blacklist")?,
             blacklist_index: Arc::default(),
+            sequences: Arc::default(),
             security_events: t("security_events")?,
             webhooks: t("webhooks")?,
             outbox: t("outbox")?,
@@ -227,6 +233,41 @@ impl Store {
     /// Number of flushes performed so far (for tests of group commit).
     pub fn flush_count(&self) -> u64 {
         self.committer.flushes.load(Ordering::Relaxed)
+    }
+
+    /// The next number of an internal sequence (audit, security events, outbox): increasing,
+    /// never reused, with gaps after a restart.
+    ///
+    /// Numbers are handed out from blocks of [`SEQUENCE_BLOCK`] reserved in `meta` (which
+    /// holds the end of the last block), so a log entry costs one store write, not two: the
+    /// compare-and-swap of a shared counter was a seventh of an activation's writes (issue
+    /// #7). A reservation is written before any number from it, and sled's log is flushed in
+    /// order, so a number that reached the disk always has its block there too.
+    fn next_sequence(&self, name: &'static str) -> ApiResult<u64> {
+        let mut blocks = self
+            .sequences
+            .lock()
+            .map_err(|_| ApiError::internal("sequence lock poisoned"))?;
+        let (next, end) = match blocks.get(name) {
+            Some(b) => *b,
+            None => {
+                let stored = self
+                    .meta
+                    .get(name)?
+                    .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+                    .map_or(0, u64::from_be_bytes);
+                (stored + 1, stored)
+            }
+        };
+        let end = if next > end {
+            let end = next + SEQUENCE_BLOCK - 1;
+            self.meta.insert(name, &end.to_be_bytes())?;
+            end
+        } else {
+            end
+        };
+        blocks.insert(name, (next + 1, end));
+        Ok(next)
     }
 
     fn next_counter(&self, name: &str) -> ApiResult<u64> {
@@ -522,6 +563,18 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<ApiError>>(())
             },
         )?;
+        Ok(())
+    }
+
+    /// Rewrites a machine that exists under the same license and fingerprint (a heartbeat):
+    /// its id index and the license's count do not change, so this is one write, not a
+    /// transaction over three trees. The caller holds the license's seat lock.
+    pub fn update_machine(&self, m: &Machine) -> ApiResult<()> {
+        let key = machine_key(&m.license_id, &m.fingerprint);
+        if self.machines.get(&key)?.is_none() {
+            return self.put_machine(m);
+        }
+        self.machines.insert(key, to_json(m)?)?;
         Ok(())
     }
 
@@ -1086,7 +1139,7 @@ impl Store {
 
     /// Appends a security event; its `seq` is assigned here.
     pub fn append_security_event(&self, mut e: SecurityEvent) -> ApiResult<SecurityEvent> {
-        e.seq = self.next_counter("security_seq")?;
+        e.seq = self.next_sequence("security_seq")?;
         self.security_events
             .insert(e.seq.to_be_bytes(), to_json(&e)?)?;
         Ok(e)
@@ -1136,7 +1189,7 @@ impl Store {
     /// Queues deliveries (their ids assigned here).
     pub fn enqueue(&self, ds: &mut [Delivery]) -> ApiResult<()> {
         for d in ds.iter_mut() {
-            d.id = self.next_counter("outbox_seq")?;
+            d.id = self.next_sequence("outbox_seq")?;
             self.outbox.insert(d.id.to_be_bytes(), to_json(d)?)?;
         }
         Ok(())
@@ -1296,7 +1349,7 @@ impl Store {
 
     /// Appends an event; its `seq` is assigned here. The event is also indexed by its subject.
     pub fn append_audit(&self, mut e: AuditEvent) -> ApiResult<u64> {
-        e.seq = self.next_counter("audit_seq")?;
+        e.seq = self.next_sequence("audit_seq")?;
         let mut subject = e.subject.as_bytes().to_vec();
         subject.push(0);
         subject.extend_from_slice(&e.seq.to_be_bytes());

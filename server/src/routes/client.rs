@@ -205,6 +205,10 @@ async fn activate(
     check_request(&s, &b)?;
     let parts = request_parts(&b)?;
     let (license, product, policy) = usable_license(&s, &b.key)?;
+    // The token depends on the request and the license, not on the seats: it is signed before
+    // the seat lock, which then covers only the store's reads and writes (issue #7: one busy
+    // license's activations queue on that lock).
+    let issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &parts)?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let max = u64::from(license.seats.unwrap_or(policy.max_machines));
@@ -253,7 +257,6 @@ async fn activate(
             parts: Vec::new(),
         },
     };
-    let issued = s.issue_token(&product, &policy, &license, &m.fingerprint, &parts)?;
     m.parts = parts.iter().map(|p| crate::state::hex(p)).collect();
     m.hostname = b.hostname.or(m.hostname);
     m.platform = b.platform.or(m.platform);
@@ -262,6 +265,9 @@ async fn activate(
     m.last_heartbeat = now;
     m.token_id = issued.token_id.clone();
     s.store.put_machine(&m)?;
+    // The seat is taken; release the lock before the audit entry and the flush, so that
+    // concurrent activations of one license share flushes (group commit).
+    drop(seat);
     s.audit(
         &format!("license:{}", license.id),
         "machine.activated",
@@ -269,9 +275,6 @@ async fn activate(
         ip.text(),
         json!({ "license_id": license.id, "token_id": issued.token_id }),
     )?;
-    // The write is in the log; release the seats before waiting for the flush, so
-    // that concurrent activations of one license share flushes (group commit).
-    drop(seat);
     s.store.commit().await?;
     s.metrics.activation();
     Ok(token_answer(
@@ -328,7 +331,7 @@ async fn heartbeat(
     m.last_seen = now;
     m.last_heartbeat = now;
     m.token_id = issued.token_id.clone();
-    s.store.put_machine(&m)?;
+    s.store.update_machine(&m)?;
     // The write is in the log; release the seats before waiting for the flush, so
     // that concurrent activations of one license share flushes (group commit).
     drop(seat);

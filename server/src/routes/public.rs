@@ -43,7 +43,7 @@ async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
     let licenses = s.store.license_count();
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(active, licenses),
+        s.metrics.render(active, licenses, s.store.flush_count()),
     )
         .into_response())
 }
