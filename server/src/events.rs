@@ -250,16 +250,30 @@ pub fn run_outbox(s: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
 pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut n = 0;
-    for mut l in s.store.all_licenses()? {
-        let expired = l.expires_at.is_some_and(|e| e <= now)
-            && l.expiry_announced
-                .is_none_or(|a| l.expires_at.is_some_and(|e| a < e));
-        if !expired || l.status != crate::model::LicenseStatus::Active {
+    // The expiry index holds a candidate per expiry ever set; only those due are read, so a
+    // sweep costs the licenses that expired, not every license (issue #7: 1M licenses).
+    for (entry, id) in s.store.expiry_candidates(now)? {
+        let Some(mut l) = s.store.license(&id)? else {
+            s.store.forget_expiry(&entry)?;
+            continue;
+        };
+        let due = l.expires_at.is_some_and(|e| e <= now);
+        let announced = l
+            .expiry_announced
+            .is_some_and(|a| l.expires_at.is_some_and(|e| a >= e));
+        if !due || announced {
+            // Extended (its new expiry has its own entry), or done.
+            s.store.forget_expiry(&entry)?;
+            continue;
+        }
+        if l.status != crate::model::LicenseStatus::Active {
+            // Suspended or revoked: announced if it comes back while still expired.
             continue;
         }
         let _seat = s.lock_license(&l.id).await;
         l.expiry_announced = Some(now);
         s.store.update_license(&l)?;
+        s.store.forget_expiry(&entry)?;
         let owner = s.owner_of(&l);
         s.emit(
             "license.expired",

@@ -17,6 +17,8 @@
 //! | `customers` | customer id (be u64) | [`Customer`] |
 //! | `customer_emails` | e-mail (lower-case) | customer id (be u64) (uniqueness index) |
 //! | `orders` | order id (be u64) | [`Order`] |
+//! | `license_expiry` | expiry (s, be u64) ‖ license id | empty: candidates for the expiry sweep (stale entries are dropped by it) |
+//! | `floating_licenses` | license id | empty: licenses that have had floating machines (for culling) |
 //! | `transactions` | WemX `transaction_id` | license id (each id accepted once) |
 //! | `downloads` | download id (be u64) | [`Download`] |
 //! | `download_names` | product id `\0` name | download id (be u64) (uniqueness index) |
@@ -93,6 +95,8 @@ pub struct Store {
     session_records: sled::Tree,
     license_sessions: sled::Tree,
     blacklist: sled::Tree,
+    license_expiry: sled::Tree,
+    floating_licenses: sled::Tree,
     /// The blacklist by (type, value), built on first use and dropped on every change: every
     /// LicenseCM client request is checked against it.
     blacklist_index: Arc<std::sync::RwLock<Option<Arc<BlacklistIndex>>>>,
@@ -141,6 +145,14 @@ fn from_json<T: DeserializeOwned>(b: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(b).map_err(|e| ApiError::internal(format!("corrupt record: {e}")))
 }
 
+/// A license's key in the expiry index, if it expires.
+fn expiry_key(l: &License) -> Option<Vec<u8>> {
+    let at = u64::try_from(l.expires_at?).unwrap_or(0);
+    let mut k = at.to_be_bytes().to_vec();
+    k.extend_from_slice(l.id.as_bytes());
+    Some(k)
+}
+
 fn machine_key(license_id: &str, fingerprint: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(license_id.len() + 1 + fingerprint.len());
     k.extend_from_slice(license_id.as_bytes());
@@ -177,7 +189,7 @@ impl Store {
             db.drop_tree(old)?;
         }
         let t = |name: &str| db.open_tree(name);
-        Ok(Store {
+        let store = Store {
             products: t("products")?,
             product_codes: t("product_codes")?,
             product_numbers: t("product_numbers")?,
@@ -201,6 +213,8 @@ impl Store {
             session_records: t("session_records")?,
             license_sessions: t("license_sessions")?,
             blacklist: t("blacklist")?,
+            license_expiry: t("license_expiry")?,
+            floating_licenses: t("floating_licenses")?,
             blacklist_index: Arc::default(),
             sequences: Arc::default(),
             security_events: t("security_events")?,
@@ -217,7 +231,31 @@ impl Store {
             meta: t("meta")?,
             committer: Arc::new(Committer::new(db.clone())),
             db,
-        })
+        };
+        store.build_indexes()?;
+        Ok(store)
+    }
+
+    /// Builds the expiry and floating-seat indexes once, for a database written before they
+    /// existed: one streaming pass, then a marker in `meta`.
+    fn build_indexes(&self) -> sled::Result<()> {
+        const MARKER: &str = "indexes_v1";
+        if self.meta.contains_key(MARKER)? {
+            return Ok(());
+        }
+        for v in self.licenses.iter().values() {
+            if let Ok(l) = serde_json::from_slice::<License>(&v?)
+                && let Some(key) = expiry_key(&l)
+            {
+                self.license_expiry.insert(key, &[])?;
+            }
+        }
+        // Every license with machines; the culler drops those whose policy does not float.
+        for k in self.machine_counts.iter().keys() {
+            self.floating_licenses.insert(k?, &[])?;
+        }
+        self.meta.insert(MARKER, &[])?;
+        Ok(())
     }
 
     /// Waits until every write made before the call is on disk. Concurrent callers share flushes.
@@ -441,6 +479,7 @@ impl Store {
     /// Inserts many licenses at once: all or none.
     pub fn insert_licenses(&self, ls: &[License]) -> ApiResult<()> {
         let values = ls.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
+        self.index_expiry(ls)?;
         (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
             for (l, value) in ls.iter().zip(&values) {
                 if keys.get(l.key.as_bytes())?.is_some() {
@@ -459,6 +498,7 @@ impl Store {
 
     /// Replaces a license (its key does not change).
     pub fn update_license(&self, l: &License) -> ApiResult<()> {
+        self.index_expiry(std::slice::from_ref(l))?;
         self.licenses.insert(l.id.as_bytes(), to_json(l)?)?;
         Ok(())
     }
@@ -484,6 +524,68 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<ApiError>>(())
             })?;
         Ok(())
+    }
+
+    /// Adds the expiry of each license to the sweep's index. Called before the license is
+    /// written, so a crash leaves at most a stale entry (which the sweep drops), never a
+    /// license the sweep cannot find.
+    fn index_expiry(&self, ls: &[License]) -> ApiResult<()> {
+        for key in ls.iter().filter_map(expiry_key) {
+            self.license_expiry.insert(key, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Entries of the expiry index up to `now`: (index key, license id). The license may have
+    /// changed since; the caller reads it and drops the entry with [`Store::forget_expiry`].
+    pub fn expiry_candidates(&self, now: i64) -> ApiResult<Vec<(Vec<u8>, String)>> {
+        let end = u64::try_from(now)
+            .unwrap_or(0)
+            .saturating_add(1)
+            .to_be_bytes();
+        self.license_expiry
+            .range(..&end[..])
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let id = String::from_utf8_lossy(&k[8..]).into_owned();
+                Ok((k.to_vec(), id))
+            })
+            .collect()
+    }
+
+    /// Drops an entry of the expiry index.
+    pub fn forget_expiry(&self, key: &[u8]) -> ApiResult<()> {
+        self.license_expiry.remove(key)?;
+        Ok(())
+    }
+
+    /// Makes the culler look at every license with machines again (a policy became floating).
+    pub fn recheck_floating(&self) -> ApiResult<()> {
+        for k in self.machine_counts.iter().keys() {
+            self.floating_licenses.insert(k?, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Licenses that have had floating machines.
+    pub fn floating_licenses(&self) -> ApiResult<Vec<String>> {
+        self.floating_licenses
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
+    }
+
+    /// Stops culling `license_id` (no floating machines, or gone).
+    pub fn unmark_floating(&self, license_id: &str) -> ApiResult<()> {
+        self.floating_licenses.remove(license_id)?;
+        Ok(())
+    }
+
+    /// Number of machines in the store.
+    pub fn machine_total(&self) -> usize {
+        self.machines.len()
     }
 
     /// Number of licenses.
@@ -554,6 +656,12 @@ impl Store {
     pub fn put_machine(&self, m: &Machine) -> ApiResult<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let value = to_json(m)?;
+        if !self.machines.contains_key(&key)? {
+            // A new machine: the culler looks at its license (and forgets it if its policy
+            // does not float).
+            self.floating_licenses
+                .insert(m.license_id.as_bytes(), &[])?;
+        }
         (&self.machines, &self.machine_ids, &self.machine_counts).transaction(
             |(ms, ids, counts)| {
                 if ms.insert(key.clone(), value.clone())?.is_none() {
@@ -601,15 +709,6 @@ impl Store {
             .get(license_id)?
             .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
             .map_or(0, u64::from_be_bytes))
-    }
-
-    /// Every machine (for culling and metrics).
-    pub fn all_machines(&self) -> ApiResult<Vec<Machine>> {
-        self.machines
-            .iter()
-            .values()
-            .map(|v| from_json(&v?))
-            .collect()
     }
 
     // ----- prices, customers, orders
@@ -752,6 +851,7 @@ impl Store {
     /// Records a sale: the order, its license (whose key must be unused) and the license's
     /// first machines (domains), all or nothing.
     pub fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> ApiResult<()> {
+        self.index_expiry(std::slice::from_ref(l))?;
         let order = to_json(o)?;
         let license = to_json(l)?;
         let ms_values = machines
@@ -790,6 +890,7 @@ impl Store {
 
     /// Stores an order and its license together (a due date moved).
     pub fn update_order(&self, o: &Order, l: &License) -> ApiResult<()> {
+        self.index_expiry(std::slice::from_ref(l))?;
         let order = to_json(o)?;
         let license = to_json(l)?;
         (&self.orders, &self.licenses).transaction(|(orders, licenses)| {

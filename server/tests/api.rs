@@ -578,6 +578,7 @@ async fn floating_seats_are_culled_after_their_ttl() {
     );
     let (s, _, _) = app.activate(key, "b").await;
     assert_eq!(s, StatusCode::CREATED, "the seat was freed");
+
     // A heartbeat overdue beyond the TTL is answered heartbeat_dead.
     app.clock.advance(200);
     let (s, v, _) = app
@@ -591,6 +592,39 @@ async fn floating_seats_are_culled_after_their_ttl() {
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::GONE, Some("heartbeat_dead"))
+    );
+
+    // A node-locked policy's machines are not culled; once the policy floats, they are.
+    let (p2, _) = app
+        .product(
+            "locked",
+            json!({ "max_machines": 2, "heartbeat_interval": 60, "heartbeat_ttl": 120 }),
+        )
+        .await;
+    let l2 = app.license(&p2, json!({})).await;
+    let key2 = l2["key"].as_str().expect("key");
+    assert_eq!(app.activate(key2, "x").await.0, StatusCode::CREATED);
+    app.clock.advance(1000);
+    let cull = || licet_server::routes::client::cull_dead_machines(&app.state);
+    assert_eq!(
+        cull().await.expect("cull"),
+        0,
+        "nothing: b is gone, x is node-locked"
+    );
+    assert_eq!(cull().await.expect("cull"), 0);
+    let policy = l2["policy_id"].as_str().expect("policy");
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/policies/{policy}"),
+            Some(json!({ "floating": true })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        cull().await.expect("cull"),
+        1,
+        "x, now floating and overdue"
     );
 }
 

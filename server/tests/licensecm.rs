@@ -1755,3 +1755,53 @@ fn challenges_are_bound_and_single_use_and_validations_log_once_a_minute() {
     }
     assert_eq!(mismatches(), 3);
 }
+
+/// The sweep reads only licenses due by its expiry index: a license extended before its first
+/// expiry is announced at the new one, once; a deleted license leaves nothing behind.
+#[test]
+fn expiry_sweep_follows_extensions_through_its_index() {
+    let l = lcm();
+    let (bob, _) = l.user("bob@example.com");
+    let (product, _) = l.product(&bob, "App");
+    let at = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .expect("t")
+            .to_rfc3339()
+    };
+    let lic = l.license(&bob, &product, json!({ "expires_at": at(T0 + 100) }));
+    let gone = l.license(&bob, &product, json!({ "expires_at": at(T0 + 100) }));
+    let id = lic["id"].as_str().expect("id");
+    l.ok(
+        "PUT",
+        &format!("/api/licenses/{id}"),
+        &bob,
+        Some(json!({ "expires_at": at(T0 + 1000) })),
+    );
+    l.ok(
+        "DELETE",
+        &format!("/api/licenses/{}", gone["id"].as_str().expect("id")),
+        &bob,
+        None,
+    );
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sweep = || {
+        rt.block_on(licet_server::events::sweep_expired(&l.app.state))
+            .expect("sweep")
+    };
+    l.app.clock.advance(200);
+    assert_eq!(sweep(), 0, "extended, and the other one deleted");
+    assert!(
+        l.app
+            .state
+            .store
+            .expiry_candidates(T0 + 200)
+            .expect("index")
+            .is_empty(),
+        "stale entries are dropped by the sweep"
+    );
+    l.app.clock.advance(801);
+    assert_eq!(sweep(), 1);
+    assert_eq!(sweep(), 0, "once");
+    let got = l.ok("GET", &format!("/api/licenses/{id}"), &bob, None);
+    assert_eq!(got["status"], json!("expired"));
+}

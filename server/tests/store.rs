@@ -15,6 +15,20 @@ fn event(n: u64) -> AuditEvent {
     }
 }
 
+/// Opens the store at `path`. sled releases its file lock when its I/O threads let go of the
+/// database, which can be a moment after the last handle is dropped; wait for that.
+fn reopen(path: &std::path::Path) -> Store {
+    let mut last = None;
+    for _ in 0..100 {
+        match Store::open(path) {
+            Ok(s) => return s,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("cannot reopen the store: {last:?}");
+}
+
 /// Audit sequence numbers increase and are never reused across restarts, although they are
 /// handed out from reserved blocks; the log reads back in order, and by subject.
 #[tokio::test]
@@ -23,7 +37,7 @@ async fn sequences_survive_restarts_without_reuse() {
     let path = dir.path().join("db");
     let mut seen = Vec::new();
     for round in 0..3u64 {
-        let store = Store::open(&path).expect("open");
+        let store = reopen(&path);
         for i in 0..5 {
             seen.push(store.append_audit(event(round * 10 + i)).expect("append"));
         }
@@ -33,7 +47,7 @@ async fn sequences_survive_restarts_without_reuse() {
         seen.windows(2).all(|w| w[0] < w[1]),
         "increasing across restarts: {seen:?}"
     );
-    let store = Store::open(&path).expect("open");
+    let store = reopen(&path);
     let all = store.audit(0, 100, |_| true).expect("audit");
     let seqs: Vec<u64> = all.items.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, seen, "every entry, in order");

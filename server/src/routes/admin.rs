@@ -461,6 +461,10 @@ async fn update_policy(
     );
     check_policy(&p)?;
     s.store.put_policy(&p)?;
+    if p.floating {
+        // Machines activated while the policy was node-locked are culled from now on too.
+        s.store.recheck_floating()?;
+    }
     s.audit(
         &caller.actor(),
         "policy.updated",

@@ -552,30 +552,37 @@ pub async fn validate_with_key(
 pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut culled = 0;
-    for m in s.store.all_machines()? {
-        let Some(l) = s.store.license(&m.license_id)? else {
+    // Only licenses that have had floating machines are looked at (issue #7: the culler ran
+    // over every machine every ten seconds).
+    for license_id in s.store.floating_licenses()? {
+        let Some(l) = s.store.license(&license_id)? else {
+            s.store.unmark_floating(&license_id)?;
             continue;
         };
         let Some(policy) = s.store.policy(&l.policy_id)? else {
             continue;
         };
-        if alive(&policy, &m, now) {
+        let machines = s.store.machines(&l.id)?;
+        if !policy.floating || machines.is_empty() {
+            s.store.unmark_floating(&license_id)?;
             continue;
         }
-        let _seat = s.lock_license(&l.id).await;
-        // Re-read under the lock: a heartbeat may have arrived meanwhile.
-        if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint)?
-            && !alive(&policy, &fresh, now)
-        {
-            s.store.remove_machine(&fresh)?;
-            s.audit(
-                "server",
-                "machine.culled",
-                &fresh.id,
-                None,
-                json!({ "reason": "heartbeat_dead", "license_id": l.id }),
-            )?;
-            culled += 1;
+        for m in machines.into_iter().filter(|m| !alive(&policy, m, now)) {
+            let _seat = s.lock_license(&l.id).await;
+            // Re-read under the lock: a heartbeat may have arrived meanwhile.
+            if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint)?
+                && !alive(&policy, &fresh, now)
+            {
+                s.store.remove_machine(&fresh)?;
+                s.audit(
+                    "server",
+                    "machine.culled",
+                    &fresh.id,
+                    None,
+                    json!({ "reason": "heartbeat_dead", "license_id": l.id }),
+                )?;
+                culled += 1;
+            }
         }
     }
     if culled > 0 {

@@ -27,19 +27,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
     let now = s.clock.now();
-    let mut active = 0;
-    let mut policies = std::collections::HashMap::new();
-    for m in s.store.all_machines()? {
-        let Some(l) = s.store.license(&m.license_id)? else {
+    // Every machine holds a seat except dead floating ones, which are only on licenses the
+    // culler tracks: this reads those, not every machine.
+    let mut dead = 0;
+    for license_id in s.store.floating_licenses()? {
+        let Some(l) = s.store.license(&license_id)? else {
             continue;
         };
-        if !policies.contains_key(&l.policy_id) {
-            policies.insert(l.policy_id.clone(), s.store.policy(&l.policy_id)?);
-        }
-        if let Some(Some(p)) = policies.get(&l.policy_id) {
-            active += usize::from(crate::routes::client::alive(p, &m, now));
+        if let Some(p) = s.store.policy(&l.policy_id)?.filter(|p| p.floating) {
+            dead += s
+                .store
+                .machines(&l.id)?
+                .iter()
+                .filter(|m| !crate::routes::client::alive(&p, m, now))
+                .count();
         }
     }
+    let active = s.store.machine_total().saturating_sub(dead);
     let licenses = s.store.license_count();
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
