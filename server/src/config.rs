@@ -45,6 +45,10 @@ pub struct Args {
     /// How often, in seconds, dead floating machines are culled [default: 10].
     #[arg(long, env = "LICET_CULL_INTERVAL")]
     pub cull_interval: Option<u64>,
+    /// Memory for the store's page cache, MiB [default: 128]. The store's files are the
+    /// record; this bounds how much of them is kept in memory.
+    #[arg(long, env = "LICET_CACHE_MB")]
+    pub cache_mb: Option<u64>,
     /// Lifetime in seconds of JWTs minted from API keys [default: 900; at most 86400].
     #[arg(long, env = "LICET_JWT_TTL")]
     pub jwt_ttl: Option<u64>,
@@ -118,6 +122,7 @@ struct FileConfig {
     rate_limit_license: Option<u32>,
     revocation_validity: Option<u64>,
     cull_interval: Option<u64>,
+    cache_mb: Option<u64>,
     jwt_ttl: Option<u64>,
     log_format: Option<String>,
     public_url: Option<String>,
@@ -158,6 +163,8 @@ pub struct Config {
     pub revocation_validity: u64,
     /// Culling interval, seconds.
     pub cull_interval: u64,
+    /// The store's page cache, MiB.
+    pub cache_mb: u64,
     /// Minted JWT lifetime, seconds.
     pub jwt_ttl: u64,
     /// `text` or `json`.
@@ -209,6 +216,7 @@ impl Default for Config {
             rate_limit_license: 60,
             revocation_validity: 86_400,
             cull_interval: 10,
+            cache_mb: 128,
             jwt_ttl: 900,
             log_format: "text".into(),
             public_url: None,
@@ -269,6 +277,7 @@ impl Config {
                 .cull_interval
                 .or(file.cull_interval)
                 .unwrap_or(d.cull_interval),
+            cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(d.cache_mb),
             jwt_ttl: args.jwt_ttl.or(file.jwt_ttl).unwrap_or(d.jwt_ttl),
             log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
             public_url: args
@@ -359,6 +368,10 @@ impl Config {
         );
         anyhow::ensure!(c.max_body_bytes >= 1024, "max-body-bytes: at least 1024");
         anyhow::ensure!(c.cull_interval > 0, "cull-interval: at least 1 second");
+        anyhow::ensure!(
+            (8..=1_048_576).contains(&c.cache_mb),
+            "cache-mb: 8 to 1048576"
+        );
         anyhow::ensure!(
             c.revocation_validity >= 60,
             "revocation-validity: at least 60 seconds"

@@ -173,7 +173,8 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
 /// Opens the data directory: the store and the keys (created on first start).
 pub fn open(config: &Config) -> anyhow::Result<(store::Store, Arc<keys::ServerKeys>, bool)> {
     std::fs::create_dir_all(&config.data)?;
-    let store = store::Store::open(&config.data.join("db"))?;
+    let store =
+        store::Store::open_with_cache(&config.data.join("db"), config.cache_mb * 1024 * 1024)?;
     let (keys, created) = keys::ServerKeys::load_or_create(&config.data)?;
     Ok((store, Arc::new(keys), created))
 }

@@ -63,6 +63,9 @@ use crate::model::{
 };
 
 /// The database.
+/// The page cache when none is given: 128 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Numbers of an internal sequence reserved at once (see [`Store::next_sequence`]).
 const SEQUENCE_BLOCK: u64 = 1024;
 
@@ -174,7 +177,19 @@ impl Store {
     /// [`Store::commit`] says so, and not by the luck of a timer — which also keeps the
     /// durability test honest.
     pub fn open(dir: &Path) -> sled::Result<Store> {
-        Store::from_db(sled::Config::new().path(dir).flush_every_ms(None).open()?)
+        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the database in `dir` with a page cache of `cache_bytes` (sled's own default is
+    /// 1 GiB; the server passes `--cache-mb`).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> sled::Result<Store> {
+        Store::from_db(
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .flush_every_ms(None)
+                .open()?,
+        )
     }
 
     /// A database that lives only in memory and a temporary file, for tests.
