@@ -1614,19 +1614,31 @@ impl Committer {
             if *rx.borrow_and_update() >= mine {
                 return Ok(());
             }
-            if let Ok(_guard) = self.leader.try_lock() {
+            if let Ok(guard) = self.leader.try_lock() {
                 if *self.flushed.borrow() >= mine {
                     return Ok(());
                 }
                 // Every write requested so far is in sled's log; one flush covers them all.
                 let target = self.requested.load(Ordering::SeqCst);
                 let db = self.db.clone();
-                tokio::task::spawn_blocking(move || db.flush())
-                    .await
-                    .map_err(ApiError::internal)??;
-                self.flushes.fetch_add(1, Ordering::Relaxed);
-                self.flushed.send_replace(target);
-                return Ok(());
+                let flushed = tokio::task::spawn_blocking(move || db.flush()).await;
+                // Leadership is released *before* waiters are woken: a waiter that found the
+                // lock taken is then sure to hear from its holder after the holder let go.
+                // (Waking them while still holding it lost wake-ups: a waiter could fail
+                // `try_lock`, wait again, and hear nothing more until another commit came.)
+                drop(guard);
+                match flushed.map_err(ApiError::internal).and_then(|r| Ok(r?)) {
+                    Ok(_) => {
+                        self.flushes.fetch_add(1, Ordering::Relaxed);
+                        self.flushed.send_replace(target);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        // Nothing was made durable; wake the waiters so one of them tries.
+                        self.flushed.send_modify(|_| {});
+                        return Err(e);
+                    }
+                }
             }
             if rx.changed().await.is_err() {
                 return Err(ApiError::internal("committer closed"));
