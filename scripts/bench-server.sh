@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Measures licet-server with wrk over loopback: activations/s (each one a durable write, with
-# group commit) and validations/s (native, FaxStore, Verify API, WemX, LicenseCM), next to /healthz on the
-# same server in the same run.
+# Measures licet-server with wrk over loopback: validations/s (native, FaxStore, Verify API,
+# WemX, LicenseCM), activations/s (each one a durable write, with group commit) and heartbeats/s
+# over SEATS (default 10,000) floating seats, next to /healthz on the same server in the same
+# run; then raw sled writes + flush on the same disk (examples/sled_flush), for the ratio.
 #
 #   scripts/bench-server.sh [seconds per run, default 10] [connections, default 64]
+#   ONLY="licensecm-validate activate" scripts/bench-server.sh   # some endpoints (and healthz)
 #
 # Needs wrk (Debian: apt-get install wrk), curl and python3. The machine's two cores are shared
 # by the server and wrk, so compare the ratios; the absolute numbers are context.
