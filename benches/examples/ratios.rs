@@ -5,9 +5,8 @@
 //! `cargo run -p licet-benches --release --example ratios`
 
 use std::hint::black_box;
-use std::time::Instant;
 
-use licet_benches::{Ed25519Fixture, typical};
+use licet_benches::{Ed25519Fixture, interleaved, typical};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -25,38 +24,14 @@ fn compare_rounds(
     a: &mut dyn FnMut() -> bool,
     b: &mut dyn FnMut() -> bool,
 ) {
-    let time = |f: &mut dyn FnMut() -> bool| {
-        let start = Instant::now();
-        for _ in 0..per_round {
-            assert!(black_box(f()));
-        }
-        start.elapsed().as_secs_f64() / per_round as f64
-    };
-    let mut ratios = Vec::with_capacity(rounds);
-    let (mut ta, mut tb) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let (x, y) = if round % 2 == 0 {
-            let x = time(a);
-            (x, time(b))
-        } else {
-            let y = time(b);
-            (time(a), y)
-        };
-        ratios.push(x / y);
-        ta.push(x);
-        tb.push(y);
-    }
-    for v in [&mut ratios, &mut ta, &mut tb] {
-        v.sort_by(f64::total_cmp);
-    }
-    let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    let r = interleaved(rounds, per_round, a, b);
     println!(
         "| {name} | {:.3}× | {:.3}–{:.3} | {:.2} µs | {:.2} µs |",
-        q(&ratios, 0.5),
-        q(&ratios, 0.25),
-        q(&ratios, 0.75),
-        q(&ta, 0.5) * 1e6,
-        q(&tb, 0.5) * 1e6
+        r.ratio[1],
+        r.ratio[0],
+        r.ratio[2],
+        r.a * 1e6,
+        r.b * 1e6
     );
 }
 

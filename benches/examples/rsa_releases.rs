@@ -10,9 +10,8 @@
 //! (the previous line, num-bigint) doing the same. Keys are generated from a fixed seed.
 
 use std::hint::black_box;
-use std::time::Instant;
 
-use licet_benches::typical;
+use licet_benches::{interleaved, typical};
 use licet_issuer::{KeySpec, SigningKey};
 use licet_verifier::{Context, UnverifiedToken};
 use rand_chacha::ChaCha20Rng;
@@ -22,33 +21,10 @@ const ROUNDS: usize = 101;
 const PER_ROUND: usize = 20;
 use licet_benches::NOW;
 
-fn time(f: &mut dyn FnMut() -> bool) -> f64 {
-    let start = Instant::now();
-    for _ in 0..PER_ROUND {
-        assert!(black_box(f()));
-    }
-    start.elapsed().as_secs_f64() / PER_ROUND as f64
-}
-
-/// Median of per-round ratios a/b (and of a, b) over alternating rounds.
+/// Median ratio a/b, and the medians of a and b, over alternating rounds.
 fn ratio(a: &mut dyn FnMut() -> bool, b: &mut dyn FnMut() -> bool) -> (f64, f64, f64) {
-    let (mut r, mut ta, mut tb) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let (x, y) = if round % 2 == 0 {
-            let x = time(a);
-            (x, time(b))
-        } else {
-            let y = time(b);
-            (time(a), y)
-        };
-        r.push(x / y);
-        ta.push(x);
-        tb.push(y);
-    }
-    for v in [&mut r, &mut ta, &mut tb] {
-        v.sort_by(f64::total_cmp);
-    }
-    (r[ROUNDS / 2], ta[ROUNDS / 2], tb[ROUNDS / 2])
+    let r = interleaved(ROUNDS, PER_ROUND, a, b);
+    (r.ratio[1], r.a, r.b)
 }
 
 fn main() {

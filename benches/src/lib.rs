@@ -170,3 +170,56 @@ impl Default for Ed25519Fixture {
         Self::new()
     }
 }
+
+/// The outcome of [`interleaved`]: quartiles of the per-round ratios A/B, and the medians of
+/// A's and B's time per call in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Interleaved {
+    /// 25th, 50th and 75th percentile of the per-round ratios.
+    pub ratio: [f64; 3],
+    /// Median seconds per call of A.
+    pub a: f64,
+    /// Median seconds per call of B.
+    pub b: f64,
+}
+
+/// Times two contenders in alternating short rounds (A B, B A, …) of `per_round` calls each:
+/// drift in the machine's speed hits both sides of a round alike, so the per-round ratio
+/// survives a noisy machine where sequential runs do not. Each call must return true.
+pub fn interleaved(
+    rounds: usize,
+    per_round: usize,
+    a: &mut dyn FnMut() -> bool,
+    b: &mut dyn FnMut() -> bool,
+) -> Interleaved {
+    use std::hint::black_box;
+    let time = |f: &mut dyn FnMut() -> bool| {
+        let start = std::time::Instant::now();
+        for _ in 0..per_round {
+            assert!(black_box(f()));
+        }
+        start.elapsed().as_secs_f64() / per_round as f64
+    };
+    let (mut ratios, mut ta, mut tb) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (x, y) = if round % 2 == 0 {
+            let x = time(a);
+            (x, time(b))
+        } else {
+            let y = time(b);
+            (time(a), y)
+        };
+        ratios.push(x / y);
+        ta.push(x);
+        tb.push(y);
+    }
+    for v in [&mut ratios, &mut ta, &mut tb] {
+        v.sort_by(f64::total_cmp);
+    }
+    let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    Interleaved {
+        ratio: [q(&ratios, 0.25), q(&ratios, 0.5), q(&ratios, 0.75)],
+        a: q(&ta, 0.5),
+        b: q(&tb, 0.5),
+    }
+}
