@@ -671,9 +671,13 @@ impl Store {
     pub fn put_machine(&self, m: &Machine) -> ApiResult<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let value = to_json(m)?;
-        if !self.machines.contains_key(&key)? {
+        if !self
+            .floating_licenses
+            .contains_key(m.license_id.as_bytes())?
+            && !self.machines.contains_key(&key)?
+        {
             // A new machine: the culler looks at its license (and forgets it if its policy
-            // does not float).
+            // does not float). Only the first new machine since then writes this.
             self.floating_licenses
                 .insert(m.license_id.as_bytes(), &[])?;
         }
