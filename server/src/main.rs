@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown())
     .await?;
     background.abort();
-    store.flush()?;
+    store.close()?;
     tracing::info!("stopped; database flushed");
     Ok(())
 }
