@@ -42,9 +42,7 @@ curl -sf -H 'content-type: application/json' -d "{\"license\":\"$KEY\",\"domain\
 # Floating seats: a license whose policy floats, with SEATS machines activated (concurrently, by
 # python3's standard library), for the heartbeat run.
 SEATS=${SEATS:-10000}
-post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"floating\",\"floating\":true,\"max_machines\":$SEATS,\"heartbeat_interval\":600,\"heartbeat_ttl\":3600}" >/tmp/licet-bench-policy.json
-FLOAT_POLICY=$(field id </tmp/licet-bench-policy.json)
-rm -f /tmp/licet-bench-policy.json
+FLOAT_POLICY=$(post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"floating\",\"floating\":true,\"max_machines\":$SEATS,\"heartbeat_interval\":600,\"heartbeat_ttl\":3600}" | field id)
 FLOAT_KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\",\"policy_id\":\"$FLOAT_POLICY\"}" | field key)
 python3 - "$URL" "$FLOAT_KEY" "$SEATS" <<'PY'
 import json, sys, urllib.request

@@ -270,9 +270,7 @@ impl Store {
             }
         }
         // Every license with machines; the culler drops those whose policy does not float.
-        for k in self.machine_counts.iter().keys() {
-            self.floating_licenses.insert(k?, &[])?;
-        }
+        self.mark_licenses_with_machines()?;
         self.meta.insert(MARKER, &[])?;
         Ok(())
     }
@@ -581,6 +579,10 @@ impl Store {
 
     /// Makes the culler look at every license with machines again (a policy became floating).
     pub fn recheck_floating(&self) -> ApiResult<()> {
+        Ok(self.mark_licenses_with_machines()?)
+    }
+
+    fn mark_licenses_with_machines(&self) -> sled::Result<()> {
         for k in self.machine_counts.iter().keys() {
             self.floating_licenses.insert(k?, &[])?;
         }

@@ -548,15 +548,22 @@ pub async fn validate_with_key(
     Ok(validation_answer(&s, &r, verdict))
 }
 
-/// Removes floating machines whose heartbeat is overdue; returns how many.
-pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
-    let now = s.clock.now();
-    let mut culled = 0;
-    // Only licenses that have had floating machines are looked at (issue #7: the culler ran
-    // over every machine every ten seconds).
+/// The floating machines whose heartbeat is overdue at `now`, with their license and policy.
+///
+/// Only licenses that have had floating machines are read (issue #7: the culler and `/metrics`
+/// read every machine every time). With `forget`, licenses that no longer have floating
+/// machines (gone, emptied, or a policy that no longer floats) leave the culler's index.
+pub fn dead_floating_machines(
+    s: &AppState,
+    now: i64,
+    forget: bool,
+) -> ApiResult<Vec<(License, Policy, Vec<Machine>)>> {
+    let mut out = Vec::new();
     for license_id in s.store.floating_licenses()? {
         let Some(l) = s.store.license(&license_id)? else {
-            s.store.unmark_floating(&license_id)?;
+            if forget {
+                s.store.unmark_floating(&license_id)?;
+            }
             continue;
         };
         let Some(policy) = s.store.policy(&l.policy_id)? else {
@@ -564,10 +571,28 @@ pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
         };
         let machines = s.store.machines(&l.id)?;
         if !policy.floating || machines.is_empty() {
-            s.store.unmark_floating(&license_id)?;
+            if forget {
+                s.store.unmark_floating(&license_id)?;
+            }
             continue;
         }
-        for m in machines.into_iter().filter(|m| !alive(&policy, m, now)) {
+        let dead: Vec<Machine> = machines
+            .into_iter()
+            .filter(|m| !alive(&policy, m, now))
+            .collect();
+        if !dead.is_empty() {
+            out.push((l, policy, dead));
+        }
+    }
+    Ok(out)
+}
+
+/// Removes floating machines whose heartbeat is overdue; returns how many.
+pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
+    let now = s.clock.now();
+    let mut culled = 0;
+    for (l, policy, dead) in dead_floating_machines(s, now, true)? {
+        for m in dead {
             let _seat = s.lock_license(&l.id).await;
             // Re-read under the lock: a heartbeat may have arrived meanwhile.
             if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint)?

@@ -27,22 +27,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
     let now = s.clock.now();
-    // Every machine holds a seat except dead floating ones, which are only on licenses the
-    // culler tracks: this reads those, not every machine.
-    let mut dead = 0;
-    for license_id in s.store.floating_licenses()? {
-        let Some(l) = s.store.license(&license_id)? else {
-            continue;
-        };
-        if let Some(p) = s.store.policy(&l.policy_id)?.filter(|p| p.floating) {
-            dead += s
-                .store
-                .machines(&l.id)?
-                .iter()
-                .filter(|m| !crate::routes::client::alive(&p, m, now))
-                .count();
-        }
-    }
+    // Every machine holds a seat except dead floating ones.
+    let dead: usize = crate::routes::client::dead_floating_machines(&s, now, false)?
+        .iter()
+        .map(|(_, _, machines)| machines.len())
+        .sum();
     let active = s.store.machine_total().saturating_sub(dead);
     let licenses = s.store.license_count();
     Ok((

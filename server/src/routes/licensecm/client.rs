@@ -892,23 +892,17 @@ mod paste_impl {
             .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
         // Ours and for this license and hwid (the tag, in constant time), not expired, not
         // answered before: a genuine challenge is used up by its first answer, right or wrong.
-        let (genuine, spent) = match parse_challenge(&challenge) {
-            None => (false, false),
-            Some((nonce, until, tag)) => {
-                let expected = challenge_tag(s, &nonce, until, &license.id, &hwid);
-                if !bool::from(expected.as_slice().ct_eq(tag.as_slice())) {
-                    (false, false)
-                } else if until < s.clock.now() {
-                    (true, true)
-                } else {
-                    let now = s.clock.now();
-                    (true, !s.store.spend_challenge(&nonce, until, now)?)
-                }
+        let genuine = parse_challenge(&challenge).filter(|(nonce, until, tag)| {
+            let expected = challenge_tag(s, nonce, *until, &license.id, &hwid);
+            bool::from(expected.as_slice().ct_eq(tag.as_slice()))
+        });
+        if let Some((nonce, until, _)) = &genuine {
+            let now = s.clock.now();
+            if *until < now || !s.store.spend_challenge(nonce, *until, now)? {
+                return Err(refused());
             }
-        };
-        if genuine && spent {
-            return Err(refused());
         }
+        let genuine = genuine.is_some();
         let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(hwid.as_bytes())
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         mac.update(challenge.as_bytes());
