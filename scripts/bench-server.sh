@@ -21,7 +21,7 @@ DATA=$(mktemp -d)
 OUT=$(mktemp)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA" "$OUT"' EXIT
 LICET_LOG=warn ./target/release/licet-server --data "$DATA" --listen 127.0.0.1:0 \
-    --rate-limit-ip 0 --rate-limit-license 0 --licensecm-rate-api 0 --licensecm-rate-validation 0 \
+    --rate-limit-ip 0 --rate-limit-license 0 --licensecm-rate-api 0 --licensecm-rate-validation 0 --licensecm-registration true \
     --login-rate-limit 0 >"$OUT" 2>/dev/null &
 PID=$!
 for _ in $(seq 1 600); do grep -q '^listening on' "$OUT" 2>/dev/null && break; sleep 0.1; done

@@ -118,6 +118,19 @@ impl Caller {
         }
     }
 
+    /// Fails unless the caller is an `admin` key with no product limit: the widest credential
+    /// there is. API keys, product creation and anything spanning products need it, so that no
+    /// key can mint, rotate or reach a key wider than itself (issue #12).
+    pub fn require_unrestricted(&self) -> ApiResult<()> {
+        self.require(Scope::Admin)?;
+        if self.key.product_id.is_some() {
+            return Err(ApiError::forbidden(
+                "this needs an admin key with no product limit; this key is limited to one product",
+            ));
+        }
+        Ok(())
+    }
+
     /// Fails if the caller is limited to another product.
     pub fn require_product(&self, product_id: &str) -> ApiResult<()> {
         match &self.key.product_id {

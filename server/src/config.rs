@@ -84,7 +84,7 @@ pub struct Args {
     /// Serve LicenseCM's API (`/api/auth`, `/api/products`, `/api/licenses`, `/api/client`, …) [default: true].
     #[arg(long, env = "LICET_COMPAT_LICENSECM", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_licensecm: Option<bool>,
-    /// Let anyone register a LicenseCM user (`POST /api/auth/register`); the first user becomes an admin [default: true].
+    /// Let anyone register a LicenseCM user (`POST /api/auth/register`); registered users are plain users, never admins [default: false].
     #[arg(long, env = "LICET_LICENSECM_REGISTRATION", value_parser = clap::builder::BoolishValueParser::new())]
     pub licensecm_registration: Option<bool>,
     /// LicenseCM API requests per minute per client IP [default: 100].
@@ -187,7 +187,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Serve LicenseCM's API (`/api/auth`, `/api/products`, `/api/licenses`, `/api/client`, …)
     pub compat_licensecm: bool,
-    /// Let anyone register a LicenseCM user (`POST /api/auth/register`); the first user becomes an admin
+    /// Let anyone register a LicenseCM user (`POST /api/auth/register`). Off by default: a stranger
+    /// who reaches a fresh server first must not get an account on it. Registered users are plain
+    /// users; LicenseCM admins are made by the operator (`POST /v1/licensecm/admins`).
     pub licensecm_registration: bool,
     /// LicenseCM API requests per minute per client IP
     pub licensecm_rate_api: u32,
@@ -228,7 +230,7 @@ impl Default for Config {
             download_url_ttl: 300,
             max_upload_bytes: 1 << 30,
             compat_licensecm: true,
-            licensecm_registration: true,
+            licensecm_registration: false,
             licensecm_rate_api: 100,
             licensecm_rate_validation: 10,
             login_rate_limit: 10,

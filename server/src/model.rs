@@ -44,6 +44,66 @@ pub struct Product {
     pub block_debug: bool,
     /// Creation time.
     pub created_at: i64,
+    /// The compatibility families the product answers through. Products stored before this
+    /// setting existed answer everywhere, as they did (issue #12).
+    #[serde(default = "Families::all")]
+    pub compat: Families,
+}
+
+/// Which compatibility families a product answers through: an explicit per-product setting, so
+/// that a product is reachable by name or number only where its operator meant it to be.
+/// licet's own `/v1` API always answers for every product.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Families {
+    /// FaxStore's checks (`/api/check/…`), by numeric id.
+    #[serde(default)]
+    pub faxstore: bool,
+    /// WemX's `packages`, by name.
+    #[serde(default)]
+    pub wemx: bool,
+    /// The store Verify API, which answers the product's name.
+    #[serde(default)]
+    pub verify: bool,
+    /// LicenseCM's client API.
+    #[serde(default)]
+    pub licensecm: bool,
+}
+
+impl Families {
+    /// Every family: products stored before the setting existed.
+    pub fn all() -> Families {
+        Families {
+            faxstore: true,
+            wemx: true,
+            verify: true,
+            licensecm: true,
+        }
+    }
+
+    /// A product made through `/v1` by an operator's key, unless the request says otherwise.
+    pub fn operator_default() -> Families {
+        Families {
+            licensecm: false,
+            ..Families::all()
+        }
+    }
+
+    /// A product made by a LicenseCM user.
+    pub fn licensecm_only() -> Families {
+        Families {
+            faxstore: false,
+            wemx: false,
+            verify: false,
+            licensecm: true,
+        }
+    }
+
+    /// Whether a family that addresses products by name (WemX, the Verify API) reaches the
+    /// product: such products' names are unique among them.
+    pub fn by_name(self) -> bool {
+        self.wemx || self.verify
+    }
 }
 
 /// How a license may be used.
@@ -426,6 +486,11 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// Details.
     pub detail: serde_json::Value,
+    /// The product the event is about, when it is about one: what a product-limited key may
+    /// see of the log (issue #12). Entries written before it existed have none and are shown
+    /// only to unrestricted keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
 }
 
 /// A LicenseCM user: owns products (and through them licenses, logs, webhooks, statistics and
@@ -446,6 +511,10 @@ pub struct User {
     pub is_active: bool,
     /// Creation time.
     pub created_at: i64,
+    /// Operator products (made through `/v1`, no owner) this admin may administer through
+    /// LicenseCM: granted only by an unrestricted admin API key (issue #12).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted_products: Vec<String>,
 }
 
 /// A LicenseCM user's role.
@@ -454,7 +523,9 @@ pub struct User {
 pub enum Role {
     /// Sees and changes their own data.
     User,
-    /// Sees and changes everything; security tooling and user management.
+    /// Administers LicenseCM: every LicenseCM user's products, security tooling and user
+    /// management, but operator products only when granted. Made by the operator, never by
+    /// registering.
     Admin,
 }
 

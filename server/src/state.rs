@@ -131,6 +131,7 @@ impl AppState {
         ip: Option<String>,
         detail: serde_json::Value,
     ) -> ApiResult<()> {
+        let product_id = self.product_of(subject, &detail)?;
         self.store
             .append_audit(AuditEvent {
                 seq: 0,
@@ -140,8 +141,39 @@ impl AppState {
                 subject: subject.to_owned(),
                 ip,
                 detail,
+                product_id,
             })
             .map(drop)
+    }
+
+    /// The product an audit entry is about: named in its detail, or found through its subject
+    /// or the license its detail names. `None` for what spans products (API keys, customers,
+    /// users), which only unrestricted keys see.
+    fn product_of(&self, subject: &str, detail: &serde_json::Value) -> ApiResult<Option<String>> {
+        if let Some(p) = detail.get("product_id").and_then(|v| v.as_str()) {
+            return Ok(Some(p.to_owned()));
+        }
+        if subject.starts_with("prd_") {
+            return Ok(Some(subject.to_owned()));
+        }
+        if subject.starts_with("pol_") {
+            return Ok(self.store.policy(subject)?.map(|p| p.product_id));
+        }
+        let machine_license;
+        let license = if subject.starts_with("lic_") {
+            Some(subject)
+        } else if let Some(l) = detail.get("license_id").and_then(|v| v.as_str()) {
+            Some(l)
+        } else if subject.starts_with("mch_") {
+            machine_license = self.store.machine_by_id(subject)?.map(|m| m.license_id);
+            machine_license.as_deref()
+        } else {
+            None
+        };
+        match license {
+            Some(id) => Ok(self.store.license(id)?.map(|l| l.product_id)),
+            None => Ok(None),
+        }
     }
 
     /// Issues a token for a machine of `license`: bound to its fingerprint parts with a k-of-n
@@ -192,21 +224,6 @@ impl AppState {
         })
     }
 
-    /// Adds ids to the revocation state and publishes a new signed list (sequence + 1).
-    pub async fn publish_revocations(
-        &self,
-        token_ids: &[String],
-        license_ids: &[String],
-    ) -> ApiResult<RevocationState> {
-        let _guard = self.revocation_lock.lock().await;
-        let mut state = self.store.revocation_state()?;
-        state.token_ids.extend(token_ids.iter().cloned());
-        state.license_ids.extend(license_ids.iter().cloned());
-        self.sign_revocations(&mut state)?;
-        self.store.commit().await?;
-        Ok(state)
-    }
-
     /// The current list, re-signed (sequence + 1) if there is none or it is past half its
     /// validity, so that clients always get a list that is fresh for a while.
     pub async fn current_revocations(&self) -> ApiResult<Vec<u8>> {
@@ -226,9 +243,35 @@ impl AppState {
         Ok(list)
     }
 
+    /// Revokes `license` for good: its status and a newly published list holding its id and
+    /// `token_ids` are one durable step, so a crash cannot leave a license marked revoked that
+    /// no list holds. Returns the license as stored and the published state.
+    pub async fn revoke_license(
+        &self,
+        license: &License,
+        token_ids: &[String],
+    ) -> ApiResult<(License, RevocationState)> {
+        let mut l = license.clone();
+        l.status = crate::model::LicenseStatus::Revoked;
+        l.updated_at = self.clock.now();
+        let _guard = self.revocation_lock.lock().await;
+        let state = self
+            .store
+            .revoke_license(&l, token_ids, |st| self.sign_list(st))?;
+        self.store.commit().await?;
+        Ok((l, state))
+    }
+
     fn sign_revocations(&self, state: &mut RevocationState) -> ApiResult<Vec<u8>> {
-        let now = self.clock.now();
         state.sequence += 1;
+        let list = self.sign_list(state)?;
+        self.store.put_revocations(state, &list)?;
+        Ok(list)
+    }
+
+    /// The signed list of `state`, as it is (sequence included), valid from now.
+    fn sign_list(&self, state: &RevocationState) -> ApiResult<Vec<u8>> {
+        let now = self.clock.now();
         let validity = i64::try_from(self.config.revocation_validity).unwrap_or(86_400);
         let mut b = RevocationListBuilder::new(state.sequence, now, now + validity);
         for t in &state.token_ids {
@@ -239,9 +282,7 @@ impl AppState {
         for l in &state.license_ids {
             b.revoke_license(l);
         }
-        let list = b.sign(&self.keys.token).map_err(ApiError::internal)?;
-        self.store.put_revocations(state, &list)?;
-        Ok(list)
+        b.sign(&self.keys.token).map_err(ApiError::internal)
     }
 
     /// A JSON answer signed with the token key: `Licet-Signature: kid=<hex>, sig=<base64url>`

@@ -7,6 +7,7 @@
 //! | `products` | product id | [`Product`] |
 //! | `product_codes` | product code | product id (uniqueness index) |
 //! | `product_numbers` | numeric id (be u64) | product id (lookup by FaxStore-style integer) |
+//! | `product_names` | name, trimmed and lower-case | product id: names of products that families address by name (WemX, the Verify API) are unique among them |
 //! | `policies` | policy id | [`Policy`] |
 //! | `licenses` | license id | [`License`] |
 //! | `license_keys` | license key | license id (uniqueness index, lookup) |
@@ -81,6 +82,7 @@ pub struct Store {
     products: sled::Tree,
     product_codes: sled::Tree,
     product_numbers: sled::Tree,
+    product_names: sled::Tree,
     policies: sled::Tree,
     licenses: sled::Tree,
     license_keys: sled::Tree,
@@ -159,6 +161,23 @@ fn expiry_key(l: &License) -> Option<Vec<u8>> {
     Some(k)
 }
 
+/// A product's key in the name index: names are compared as WemX compares them, trimmed and
+/// without regard to ASCII case.
+fn name_key(name: &str) -> Vec<u8> {
+    name.trim().to_ascii_lowercase().into_bytes()
+}
+
+/// 409 `duplicate_name`.
+fn name_taken(name: &str) -> ConflictableTransactionError<ApiError> {
+    ConflictableTransactionError::Abort(ApiError::conflict(
+        "duplicate_name",
+        format!(
+            "a product answering by name (WemX, the Verify API) is already called {:?}",
+            name.trim()
+        ),
+    ))
+}
+
 fn machine_key(license_id: &str, fingerprint: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(license_id.len() + 1 + fingerprint.len());
     k.extend_from_slice(license_id.as_bytes());
@@ -211,6 +230,7 @@ impl Store {
             products: t("products")?,
             product_codes: t("product_codes")?,
             product_numbers: t("product_numbers")?,
+            product_names: t("product_names")?,
             policies: t("policies")?,
             licenses: t("licenses")?,
             license_keys: t("license_keys")?,
@@ -251,6 +271,7 @@ impl Store {
             db,
         };
         store.build_indexes()?;
+        store.build_name_index()?;
         store.recount_after_crash()?;
         Ok(store)
     }
@@ -271,6 +292,29 @@ impl Store {
         }
         // Every license with machines; the culler drops those whose policy does not float.
         self.mark_licenses_with_machines()?;
+        self.meta.insert(MARKER, &[])?;
+        Ok(())
+    }
+
+    /// Builds the name index of name-addressed products once, for a database written before
+    /// it existed. Names that two such products already share stay with the first: both keep
+    /// answering as they did, but neither name can be taken again.
+    fn build_name_index(&self) -> sled::Result<()> {
+        const MARKER: &str = "product_names_v1";
+        if self.meta.contains_key(MARKER)? {
+            return Ok(());
+        }
+        for v in self.products.iter().values() {
+            if let Ok(p) = serde_json::from_slice::<Product>(&v?)
+                && p.compat.by_name()
+            {
+                let _ = self.product_names.compare_and_swap(
+                    name_key(&p.name),
+                    None as Option<&[u8]>,
+                    Some(p.id.as_bytes()),
+                )?;
+            }
+        }
         self.meta.insert(MARKER, &[])?;
         Ok(())
     }
@@ -354,11 +398,23 @@ impl Store {
         }
     }
 
-    /// Inserts a product; its code and numeric id must be unused.
+    /// Inserts a product; its code and numeric id must be unused, and so must its name if a
+    /// family addresses it by name.
     pub fn insert_product(&self, p: &Product) -> ApiResult<()> {
         let value = to_json(p)?;
-        (&self.products, &self.product_codes, &self.product_numbers).transaction(
-            |(products, codes, numbers)| {
+        (
+            &self.products,
+            &self.product_codes,
+            &self.product_numbers,
+            &self.product_names,
+        )
+            .transaction(|(products, codes, numbers, names)| {
+                if p.compat.by_name() {
+                    if names.get(name_key(&p.name))?.is_some() {
+                        return Err(name_taken(&p.name));
+                    }
+                    names.insert(name_key(&p.name), p.id.as_bytes())?;
+                }
                 if codes.get(p.code.as_bytes())?.is_some() {
                     return Err(ConflictableTransactionError::Abort(ApiError::conflict(
                         "duplicate",
@@ -375,8 +431,7 @@ impl Store {
                 numbers.insert(&p.numeric_id.to_be_bytes(), p.id.as_bytes())?;
                 products.insert(p.id.as_bytes(), value.clone())?;
                 Ok(())
-            },
-        )?;
+            })?;
         Ok(())
     }
 
@@ -388,9 +443,30 @@ impl Store {
         }
     }
 
-    /// Replaces a product (its code does not change).
+    /// Replaces a product (its code does not change). A rename or a change of families that
+    /// would give two name-addressed products one name is refused (409 `duplicate_name`), in
+    /// the same transaction as the write.
     pub fn update_product(&self, p: &Product) -> ApiResult<()> {
-        self.products.insert(p.id.as_bytes(), to_json(p)?)?;
+        let value = to_json(p)?;
+        (&self.products, &self.product_names).transaction(|(products, names)| {
+            if let Some(old) = products.get(p.id.as_bytes())? {
+                let old: Product = serde_json::from_slice(&old)
+                    .map_err(|e| ConflictableTransactionError::Abort(ApiError::internal(e)))?;
+                if names.get(name_key(&old.name))?.as_deref() == Some(p.id.as_bytes()) {
+                    names.remove(name_key(&old.name))?;
+                }
+            }
+            if p.compat.by_name() {
+                match names.get(name_key(&p.name))? {
+                    Some(id) if id.as_ref() != p.id.as_bytes() => return Err(name_taken(&p.name)),
+                    _ => {
+                        names.insert(name_key(&p.name), p.id.as_bytes())?;
+                    }
+                }
+            }
+            products.insert(p.id.as_bytes(), value.clone())?;
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -402,14 +478,21 @@ impl Store {
                 "the product still has licenses",
             ));
         }
-        (&self.products, &self.product_codes, &self.product_numbers).transaction(
-            |(products, codes, numbers)| {
+        (
+            &self.products,
+            &self.product_codes,
+            &self.product_numbers,
+            &self.product_names,
+        )
+            .transaction(|(products, codes, numbers, names)| {
                 products.remove(p.id.as_bytes())?;
                 codes.remove(p.code.as_bytes())?;
                 numbers.remove(&p.numeric_id.to_be_bytes())?;
+                if names.get(name_key(&p.name))?.as_deref() == Some(p.id.as_bytes()) {
+                    names.remove(name_key(&p.name))?;
+                }
                 Ok::<_, ConflictableTransactionError<ApiError>>(())
-            },
-        )?;
+            })?;
         Ok(())
     }
 
@@ -1122,37 +1205,23 @@ impl Store {
         tree.iter().values().map(|v| from_json(&v?)).collect()
     }
 
-    /// Inserts a user; the e-mail must be unused. The very first user becomes an admin (decided
-    /// inside the transaction, so two first registrations cannot both win); returns the user
-    /// as stored.
+    /// Inserts a user as given; the e-mail must be unused (checked and claimed in one
+    /// transaction, so two registrations of one address cannot both win). Nobody becomes an
+    /// admin by registering: admins are made by the operator (issue #12).
     pub fn insert_user(&self, u: &User) -> ApiResult<User> {
-        let mut admin = u.clone();
-        admin.role = crate::model::Role::Admin;
-        let (plain, first) = (to_json(u)?, to_json(&admin)?);
-        let became_admin =
-            (&self.users, &self.user_emails, &self.meta).transaction(|(users, emails, meta)| {
-                if emails.get(u.email.as_bytes())?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(ApiError::conflict(
-                        "duplicate",
-                        "a user with this e-mail exists",
-                    )));
-                }
-                let is_first = meta.get("first_user")?.is_none();
-                if is_first {
-                    meta.insert("first_user", u.id.as_bytes())?;
-                }
-                emails.insert(u.email.as_bytes(), u.id.as_bytes())?;
-                users.insert(
-                    u.id.as_bytes(),
-                    if is_first {
-                        first.clone()
-                    } else {
-                        plain.clone()
-                    },
-                )?;
-                Ok(is_first)
-            })?;
-        Ok(if became_admin { admin } else { u.clone() })
+        let value = to_json(u)?;
+        (&self.users, &self.user_emails).transaction(|(users, emails)| {
+            if emails.get(u.email.as_bytes())?.is_some() {
+                return Err(ConflictableTransactionError::Abort(ApiError::conflict(
+                    "duplicate",
+                    "a user with this e-mail exists",
+                )));
+            }
+            emails.insert(u.email.as_bytes(), u.id.as_bytes())?;
+            users.insert(u.id.as_bytes(), value.clone())?;
+            Ok(())
+        })?;
+        Ok(u.clone())
     }
 
     /// Replaces a user (the e-mail does not change).
@@ -1597,6 +1666,37 @@ impl Store {
             Ok::<_, ConflictableTransactionError<ApiError>>(())
         })?;
         Ok(())
+    }
+
+    /// Stores `l` (revoked) and publishes a list that holds it and `token_ids`, in one
+    /// transaction: a crash leaves both or neither, never a license marked revoked that no
+    /// list holds (issue #12). `sign` signs the new state, its sequence already raised.
+    pub fn revoke_license(
+        &self,
+        l: &License,
+        token_ids: &[String],
+        sign: impl Fn(&RevocationState) -> ApiResult<Vec<u8>>,
+    ) -> ApiResult<RevocationState> {
+        self.index_expiry(std::slice::from_ref(l))?;
+        let value = to_json(l)?;
+        let state = (&self.licenses, &self.revocations).transaction(|(licenses, revs)| {
+            let abort = ConflictableTransactionError::Abort;
+            let mut state: RevocationState = match revs.get("state")? {
+                Some(b) => from_json(&b).map_err(abort)?,
+                None => RevocationState::default(),
+            };
+            state
+                .token_ids
+                .extend(token_ids.iter().filter(|t| !t.is_empty()).cloned());
+            state.license_ids.insert(l.id.clone());
+            state.sequence += 1;
+            let list = sign(&state).map_err(abort)?;
+            revs.insert("state", to_json(&state).map_err(abort)?)?;
+            revs.insert("list", list)?;
+            licenses.insert(l.id.as_bytes(), value.clone())?;
+            Ok(state)
+        })?;
+        Ok(state)
     }
 
     /// The current signed revocation list.

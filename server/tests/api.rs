@@ -419,6 +419,8 @@ async fn products_policies_and_licenses_crud() {
             "license.reinstated",
             "license.renewed",
             "license.updated",
+            // Deleting revokes first (issue #12).
+            "license.revoked",
             "license.deleted"
         ]
     );

@@ -54,6 +54,7 @@ fn config() -> Config {
         licensecm_rate_validation: 0,
         login_rate_limit: 0,
         webhook_allow_private: true,
+        licensecm_registration: true,
         ..Config::default()
     }
 }
@@ -102,6 +103,32 @@ impl Lcm {
             Some(json!({ "email": email, "password": "secret123", "display_name": email })),
         );
         assert_eq!(s, 201, "{v}");
+        (
+            v["data"]["token"].as_str().expect("token").to_owned(),
+            v["data"]["user"]["id"].as_str().expect("id").to_owned(),
+        )
+    }
+
+    /// A LicenseCM admin, made by the operator with the bootstrap API key (nobody becomes an
+    /// admin by registering); returns their token and id.
+    fn admin_user(&self, email: &str) -> (String, String) {
+        let (s, v) = http(
+            "POST",
+            &format!("{}/v1/licensecm/admins", self.url),
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {}", self.app.admin)),
+            ],
+            Some(&json!({ "email": email, "password": "secret123" }).to_string()),
+        );
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = self.call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({ "email": email, "password": "secret123" })),
+        );
+        assert_eq!(s, 200, "{v}");
         (
             v["data"]["token"].as_str().expect("token").to_owned(),
             v["data"]["user"]["id"].as_str().expect("id").to_owned(),
@@ -193,8 +220,8 @@ fn quick_start_as_written() {
     assert_eq!(user["display_name"], json!("John"));
     assert_eq!(
         user["role"],
-        json!("admin"),
-        "the first user administers the server"
+        json!("user"),
+        "registering never makes an admin, not even the first user"
     );
     assert!(
         v["data"]["token"]
@@ -263,7 +290,7 @@ fn quick_start_as_written() {
 #[test]
 fn one_user_cannot_reach_anothers_data() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (bob, _) = l.user("bob@example.com");
     let (eve, eve_id) = l.user("eve@example.com");
     let (product, _) = l.product(&bob, "Bob's app");
@@ -386,7 +413,7 @@ fn one_user_cannot_reach_anothers_data() {
 #[test]
 fn client_flow_sessions_signatures_and_refusals() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(
         &admin,
@@ -622,7 +649,7 @@ fn open_answer(secret: &str, v: &Value) -> Value {
 #[test]
 fn encrypted_requests_in_every_iv_style_and_their_refusals() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, secret) = l.product(&admin, "App");
     let lic = l.license(
         &admin,
@@ -691,7 +718,7 @@ fn encrypted_requests_in_every_iv_style_and_their_refusals() {
 #[test]
 fn blacklist_blocks_and_security_tools_work() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(
         &admin,
@@ -839,7 +866,7 @@ fn middleware_failures_have_licensecms_shape() {
     c.licensecm_rate_validation = 2;
     c.max_body_bytes = 2048;
     let l = lcm_with(c);
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(&admin, &product, json!({}));
     let (s, v) = l.call("GET", "/api/nowhere", None, None);
@@ -930,7 +957,7 @@ fn drain(app: &TestApp) -> usize {
 #[test]
 fn webhooks_are_signed_retried_and_tested() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (bob, _) = l.user("bob@example.com");
     let (product, _) = l.product(&bob, "App");
     let r = receiver(vec![500]);
@@ -1132,7 +1159,7 @@ fn free_port() -> u16 {
 #[test]
 fn expiry_sweeper_announces_and_notifies_once() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (bob, _) = l.user("bob@example.com");
     let (product, _) = l.product(&bob, "App");
     let r = receiver(vec![]);
@@ -1220,7 +1247,7 @@ fn expiry_sweeper_announces_and_notifies_once() {
 #[test]
 fn licenses_admin_list_bulk_update_reset() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let bulk = l.ok("POST", "/api/licenses/bulk", &admin, Some(json!({ "product_id": product, "count": 10, "type": "trial", "max_uses": 1, "hwid_locked": true, "expires_at": "2030-12-31T23:59:59Z" })));
     assert_eq!(bulk["created"], json!(10));
@@ -1307,7 +1334,7 @@ fn licenses_admin_list_bulk_update_reset() {
 #[test]
 fn detections_are_recorded_and_block_only_when_the_product_says_so() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(
         &admin,
@@ -1368,7 +1395,7 @@ fn detections_are_recorded_and_block_only_when_the_product_says_so() {
 #[test]
 fn a_rotated_token_keeps_working_for_a_short_grace() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(&admin, &product, json!({}));
     let req = |extra: Value| {
@@ -1510,7 +1537,7 @@ fn limits_switch_and_openapi() {
 #[test]
 fn admin_users_webhook_reads_and_read_all() {
     let l = lcm();
-    let (admin, admin_id) = l.user("admin@example.com");
+    let (admin, admin_id) = l.admin_user("admin@example.com");
     let (bob, bob_id) = l.user("bob@example.com");
     let users = l.ok("GET", "/api/admin/users?limit=1&page=2", &admin, None);
     assert_eq!(users["users"][0]["email"], json!("bob@example.com"));
@@ -1596,7 +1623,7 @@ fn admin_users_webhook_reads_and_read_all() {
 #[test]
 fn signed_facts_are_reused_within_a_minute_and_follow_the_license() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(&admin, &product, json!({}));
     let req = json!({ "license_key": lic["license_key"], "hwid": "hw", "product_id": product });
@@ -1647,7 +1674,7 @@ fn signed_facts_are_reused_within_a_minute_and_follow_the_license() {
 #[test]
 fn challenges_are_bound_and_single_use_and_validations_log_once_a_minute() {
     let l = lcm();
-    let (admin, _) = l.user("admin@example.com");
+    let (admin, _) = l.admin_user("admin@example.com");
     let (product, _) = l.product(&admin, "App");
     let lic = l.license(
         &admin,

@@ -82,11 +82,22 @@ fn python_client_speaks_the_client_api() {
         },
     )
     .expect("state");
+    let operator = licet_server::bootstrap_admin_key(&state)
+        .expect("bootstrap")
+        .expect("first key");
     let url = serve(state);
+    // The vendor administers LicenseCM: an admin made by the operator, then signed in.
+    call(
+        &url,
+        "POST",
+        "/v1/licensecm/admins",
+        Some(&operator),
+        json!({ "email": "vendor@example.com", "password": "secret123" }),
+    );
     let user = call(
         &url,
         "POST",
-        "/api/auth/register",
+        "/api/auth/login",
         None,
         json!({ "email": "vendor@example.com", "password": "secret123" }),
     );

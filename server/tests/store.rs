@@ -12,6 +12,7 @@ fn event(n: u64) -> AuditEvent {
         subject: format!("subject-{}", n % 2),
         ip: None,
         detail: serde_json::json!({ "n": n }),
+        product_id: None,
     }
 }
 

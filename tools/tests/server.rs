@@ -480,3 +480,73 @@ fn activate_status_deactivate_this_machine() {
     let o = licet(&["status", "--product", "acme-cli", "--state-dir", state]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn licensecm_admins_and_product_families_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+    let product = cli.json(&[
+        "products",
+        "create",
+        "--code",
+        "acme-pro",
+        "--name",
+        "Acme Pro",
+        "--disable",
+        "wemx",
+        "--enable",
+        "licensecm",
+    ]);
+    assert_eq!(
+        product["compat"],
+        serde_json::json!({ "faxstore": true, "wemx": false, "verify": true, "licensecm": true })
+    );
+    let pid = product["id"].as_str().expect("id");
+    let changed = cli.json(&["products", "families", pid, "--disable", "verify,faxstore"]);
+    assert_eq!(
+        changed["compat"],
+        serde_json::json!({ "faxstore": false, "wemx": false, "verify": false, "licensecm": true })
+    );
+    let o = cli.run(&[
+        "products",
+        "families",
+        pid,
+        "--enable",
+        "wemx",
+        "--disable",
+        "wemx",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "a contradiction is a usage error");
+
+    let made = cli.json(&[
+        "licensecm-admins",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--product",
+        pid,
+    ]);
+    assert_eq!(made["role"], "admin");
+    assert_eq!(made["granted_products"][0], pid);
+    assert!(
+        made["password"].as_str().is_some_and(|p| p.len() >= 20),
+        "the generated password is shown once: {made}"
+    );
+    let id = made["id"].as_str().expect("id");
+    let listed = cli.json(&["licensecm-admins", "list"]);
+    assert_eq!(listed["items"][0]["email"], "ops@example.com");
+    assert!(listed["items"][0].get("password").is_none());
+    let ungranted = cli.json(&["licensecm-admins", "grant", id]);
+    assert_eq!(ungranted["granted_products"], serde_json::json!([]));
+    let demoted = cli.json(&["licensecm-admins", "demote", id]);
+    assert_eq!(demoted["role"], "user");
+    assert!(
+        cli.json(&["licensecm-admins", "list"])["items"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}

@@ -12,7 +12,7 @@ use super::{Body, ClientIp, OptionalBody, Q, page_limit};
 use crate::auth::{Caller, mint, new_api_key};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{format_is_strong, random_id};
-use crate::model::{Policy, Product, Scope};
+use crate::model::{Families, Policy, Product, Scope};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -80,6 +80,30 @@ struct CreateProduct {
     /// The product's number in FaxStore / WemX requests, when moving from a system whose
     /// clients already use one [default: the next free number].
     numeric_id: Option<u64>,
+    /// The compatibility families the product answers through [default: FaxStore, WemX and the
+    /// Verify API; LicenseCM off].
+    compat: Option<FamiliesChange>,
+}
+
+/// A change of the families a product answers through: the families named are switched, the
+/// others keep their setting.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FamiliesChange {
+    faxstore: Option<bool>,
+    wemx: Option<bool>,
+    verify: Option<bool>,
+    licensecm: Option<bool>,
+}
+
+impl FamiliesChange {
+    fn apply(&self, mut f: Families) -> Families {
+        f.faxstore = self.faxstore.unwrap_or(f.faxstore);
+        f.wemx = self.wemx.unwrap_or(f.wemx);
+        f.verify = self.verify.unwrap_or(f.verify);
+        f.licensecm = self.licensecm.unwrap_or(f.licensecm);
+        f
+    }
 }
 
 fn default_format() -> String {
@@ -97,7 +121,9 @@ async fn create_product(
     ip: ClientIp,
     Body(b): Body<CreateProduct>,
 ) -> ApiResult<(StatusCode, Json<Product>)> {
-    caller.require(Scope::Admin)?;
+    // A key limited to one product cannot make a second one it would then be locked out of,
+    // nor squat a code or name another family resolves (issue #12).
+    caller.require_unrestricted()?;
     if !valid_code(&b.code) {
         return Err(ApiError::bad_request(
             "invalid_field",
@@ -143,6 +169,10 @@ async fn create_product(
         block_vm: false,
         block_debug: false,
         created_at: s.clock.now(),
+        compat: b
+            .compat
+            .unwrap_or_default()
+            .apply(Families::operator_default()),
     };
     s.store.insert_product(&p)?;
     s.audit(
@@ -195,6 +225,8 @@ struct UpdateProduct {
     key_prefix: Option<String>,
     token_lifetime: Option<u64>,
     default_policy_id: Option<String>,
+    /// Switches compatibility families on or off; those not named keep their setting.
+    compat: Option<FamiliesChange>,
 }
 
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -244,13 +276,16 @@ async fn update_product(
         }
         p.default_policy_id = Some(pol);
     }
+    if let Some(c) = &b.compat {
+        p.compat = c.apply(p.compat);
+    }
     s.store.update_product(&p)?;
     s.audit(
         &caller.actor(),
         "product.updated",
         &p.id,
         ip.text(),
-        json!({}),
+        json!({ "name": p.name, "compat": p.compat }),
     )?;
     s.store.commit().await?;
     Ok(Json(shown(p)))
@@ -581,7 +616,7 @@ async fn create_api_key(
     ip: ClientIp,
     Body(b): Body<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Scope::Admin)?;
+    caller.require_unrestricted()?;
     if b.name.trim().is_empty() || b.name.len() > 200 {
         return Err(ApiError::bad_request(
             "invalid_field",
@@ -610,7 +645,7 @@ async fn create_api_key(
 
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, description = "`{items: [key]}` (never the secret)", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn list_api_keys(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require(Scope::Admin)?;
+    caller.require_unrestricted()?;
     let items: Vec<Value> = s.store.api_keys()?.iter().map(key_view).collect();
     Ok(Json(json!({ "items": items })))
 }
@@ -621,7 +656,7 @@ async fn get_api_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Scope::Admin)?;
+    caller.require_unrestricted()?;
     let k = s
         .store
         .api_key(&id)?
@@ -636,7 +671,7 @@ async fn revoke_api_key(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Admin)?;
+    caller.require_unrestricted()?;
     let mut k = s
         .store
         .api_key(&id)?
@@ -664,7 +699,7 @@ async fn rotate_api_key(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require(Scope::Admin)?;
+    caller.require_unrestricted()?;
     let mut old = s
         .store
         .api_key(&id)?
@@ -706,7 +741,7 @@ async fn api_key_usage(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     if caller.key.id != id {
-        caller.require(Scope::Admin)?;
+        caller.require_unrestricted()?;
     }
     let k = s
         .store
@@ -778,12 +813,15 @@ async fn audit(
     Q(f): Q<AuditFilter>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::Admin)?;
+    // A product-limited key reads its own product's entries only.
+    let only = caller.key.product_id.as_deref();
     let page = s
         .store
         .audit(f.after.unwrap_or(0), page_limit(f.limit), |e| {
-            f.action
-                .as_deref()
-                .is_none_or(|a| e.action == a || (a.ends_with('.') && e.action.starts_with(a)))
+            only.is_none_or(|p| e.product_id.as_deref() == Some(p))
+                && f.action
+                    .as_deref()
+                    .is_none_or(|a| e.action == a || (a.ends_with('.') && e.action.starts_with(a)))
                 && f.subject.as_deref().is_none_or(|x| e.subject == x)
                 && f.actor.as_deref().is_none_or(|x| e.actor == x)
                 && f.since.is_none_or(|t| e.at >= t)

@@ -312,7 +312,7 @@ async fn heartbeat(
             "machine.culled",
             &m.id,
             ip.text(),
-            json!({ "reason": "heartbeat_dead" }),
+            json!({ "reason": "heartbeat_dead", "license_id": license.id }),
         )?;
         // The write is in the log; release the seats before waiting for the flush, so
         // that concurrent activations of one license share flushes (group commit).

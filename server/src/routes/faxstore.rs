@@ -311,7 +311,8 @@ fn prepare(
 
 fn product(s: &AppState, id: &str) -> Result<Option<Product>, Fail> {
     match id.trim().parse::<u64>() {
-        Ok(n) => Ok(s.store.product_by_number(n)?),
+        // Only products enabled for FaxStore exist for it.
+        Ok(n) => Ok(s.store.product_by_number(n)?.filter(|p| p.compat.faxstore)),
         Err(_) => Ok(None),
     }
 }
@@ -407,7 +408,7 @@ async fn check_multiple(
     // one of the key's own product if listed, else "no such key", else "no such product".
     let mut best: Option<(Outcome, u64)> = None;
     for n in &ids {
-        let product = s.store.product_by_number(*n)?;
+        let product = s.store.product_by_number(*n)?.filter(|p| p.compat.faxstore);
         let outcome = if req.key.is_none() {
             Outcome::NoKey
         } else {

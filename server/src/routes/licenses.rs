@@ -410,6 +410,9 @@ async fn delete(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
     let l = load(&s, &caller, &id)?;
+    // Deleting revokes first, durably: the license's tokens land on the next list, and a crash
+    // before the delete leaves a revoked license that a retry deletes.
+    revoke_now(&s, &caller.actor(), ip, &l).await?;
     let seat = s.lock_license(&l.id).await;
     s.store.delete_license(&l)?;
     s.audit(
@@ -417,7 +420,7 @@ async fn delete(
         "license.deleted",
         &l.id,
         ip.text(),
-        json!({}),
+        json!({ "product_id": l.product_id }),
     )?;
     // The write is in the log; release the seats before waiting for the flush, so
     // that concurrent activations of one license share flushes (group commit).
@@ -500,7 +503,9 @@ async fn reinstate(
 }
 
 /// Revocation is final: the license id goes on the revocation list (every token of the license
-/// fails offline once a client has the new list) and its machines are released.
+/// fails offline once a client has the new list), in the same durable step as the status.
+/// Revoking a revoked license answers as the first time did, and publishes if no list holds it
+/// yet (a retry after a failure publishes).
 #[utoipa::path(post, path = "/v1/licenses/{id}/revoke", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "the license and `revocation_sequence`", body = serde_json::Value), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn revoke(
     State(s): State<AppState>,
@@ -508,27 +513,42 @@ async fn revoke(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let l = set_status(
-        &s,
-        &caller,
-        ip,
-        &id,
-        LicenseStatus::Revoked,
-        "license.revoked",
-    )
-    .await?;
+    caller.require(Scope::ReadWrite)?;
+    let l = load(&s, &caller, &id)?;
+    let (l, sequence) = revoke_now(&s, &caller.actor(), ip, &l).await?;
+    let mut v = view(&l, s.clock.now());
+    v["revocation_sequence"] = json!(sequence);
+    Ok(Json(v))
+}
+
+/// Puts `l` and its machines' tokens on a newly published list, unless a list holds it
+/// already; returns the license as stored and the sequence of the list that holds it.
+pub(crate) async fn revoke_now(
+    s: &AppState,
+    actor: &str,
+    ip: ClientIp,
+    l: &License,
+) -> ApiResult<(License, u64)> {
+    let published = s.store.revocation_state()?;
+    if l.status == LicenseStatus::Revoked && published.license_ids.contains(&l.id) {
+        return Ok((l.clone(), published.sequence));
+    }
     let tokens: Vec<String> = s
         .store
         .machines(&l.id)?
         .into_iter()
         .map(|m| m.token_id)
         .collect();
-    let state = s
-        .publish_revocations(&tokens, std::slice::from_ref(&l.id))
-        .await?;
-    let mut v = view(&l, s.clock.now());
-    v["revocation_sequence"] = json!(state.sequence);
-    Ok(Json(v))
+    let (l, state) = s.revoke_license(l, &tokens).await?;
+    s.audit(
+        actor,
+        "license.revoked",
+        &l.id,
+        ip.text(),
+        json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
+    )?;
+    s.store.commit().await?;
+    Ok((l, state.sequence))
 }
 
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema)]

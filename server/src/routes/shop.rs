@@ -147,15 +147,6 @@ fn customer_view(c: &Customer) -> Value {
 }
 
 /// Customers span products, so only keys not limited to one product see them.
-fn require_unlimited(caller: &Caller) -> ApiResult<()> {
-    if caller.key.product_id.is_some() {
-        return Err(ApiError::forbidden(
-            "customers span products; this key is limited to one",
-        ));
-    }
-    Ok(())
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -173,7 +164,7 @@ async fn list_customers(
     caller: Caller,
     Q(f): Q<CustomerFilter>,
 ) -> ApiResult<Json<Value>> {
-    require_unlimited(&caller)?;
+    caller.require_unrestricted()?;
     if let Some(email) = f.email {
         let found = s
             .store
@@ -195,7 +186,7 @@ async fn get_customer(
     caller: Caller,
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Value>> {
-    require_unlimited(&caller)?;
+    caller.require_unrestricted()?;
     let c = s
         .store
         .customer(id)?
@@ -219,8 +210,7 @@ async fn reset_password(
     ip: ClientIp,
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Scope::Admin)?;
-    require_unlimited(&caller)?;
+    caller.require_unrestricted()?;
     let mut c = s
         .store
         .customer(id)?

@@ -171,6 +171,14 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .license_by_key(&input.key)
         .map_err(IntoResponse::into_response)?
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
+    // The license's product must be enabled for the Verify API; a license of any other
+    // product is not found here, so it cannot pass for a product whose name it copied.
+    let product = s
+        .store
+        .product(&l.product_id)
+        .map_err(IntoResponse::into_response)?
+        .filter(|p| p.compat.verify)
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
     match l.status_at(s.clock.now()) {
         LicenseStatus::Revoked | LicenseStatus::Suspended => {
             return Err(refuse(StatusCode::FORBIDDEN, REVOKED));
@@ -260,16 +268,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .expires_at
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|d| d.date_naive().format("%Y-%m-%d").to_string());
-    let product = match &l.product_name {
-        Some(name) => name.clone(),
-        None => s
-            .store
-            .product(&l.product_id)
-            .ok()
-            .flatten()
-            .map(|p| p.name)
-            .unwrap_or_default(),
-    };
+    // The answer's `product` is the name of the license's own product, as it is now.
+    let product = product.name;
     Ok(Json(json!({ "valid": true, "product": product, "expiry": expiry, "lifetime": l.expires_at.is_none() })).into_response())
 }
 

@@ -375,7 +375,9 @@ async fn check(
     }
     let mut covered = Vec::new();
     for p in std::iter::once(&l.product_id).chain(&l.extra_products) {
-        if let Some(p) = s.store.product(p)? {
+        // `packages` resolves only among products enabled for WemX, whose names are unique
+        // among them: another product cannot answer for a name it copied (issue #12).
+        if let Some(p) = s.store.product(p)?.filter(|p| p.compat.wemx) {
             covered.push(p);
         }
     }
@@ -890,7 +892,7 @@ async fn create(
     let product = s
         .store
         .product_by_number(package_id)?
-        .filter(|p| caller.sees(&p.id))
+        .filter(|p| caller.sees(&p.id) && p.compat.wemx)
         .ok_or_else(|| Refusal::field("package_id", "The selected package id is invalid."))?;
     let price = s
         .store

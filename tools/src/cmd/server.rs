@@ -58,6 +58,37 @@ enum What {
     /// Files licensees may download (WemX downloads).
     #[command(subcommand)]
     Downloads(Downloads),
+    /// LicenseCM admins, made by the operator (nobody becomes one by registering).
+    #[command(subcommand, name = "licensecm-admins")]
+    LicensecmAdmins(LicensecmAdmins),
+}
+
+/// The compatibility families a product may answer through.
+const FAMILIES: [&str; 4] = ["faxstore", "wemx", "verify", "licensecm"];
+
+#[derive(Debug, Subcommand)]
+enum LicensecmAdmins {
+    /// List LicenseCM admins and the operator products granted to them.
+    List,
+    /// Make a LicenseCM admin (or promote an existing user). The server makes the password and
+    /// shows it once; it is never taken on the command line.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Grant an operator product (made through `/v1`); repeatable.
+        #[arg(long = "product")]
+        products: Vec<String>,
+    },
+    /// Replace the operator products granted to an admin (none: `--product` not given).
+    Grant {
+        id: String,
+        #[arg(long = "product")]
+        products: Vec<String>,
+    },
+    /// Demote an admin to a plain user (their grants go with it).
+    Demote { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,7 +194,37 @@ enum Products {
         /// [default: next free].
         #[arg(long)]
         numeric_id: Option<u64>,
+        /// Compatibility families to switch on (faxstore, wemx, verify, licensecm)
+        /// [default: faxstore, wemx and verify].
+        #[arg(long, value_delimiter = ',', value_parser = FAMILIES)]
+        enable: Vec<String>,
+        /// Compatibility families to switch off.
+        #[arg(long, value_delimiter = ',', value_parser = FAMILIES)]
+        disable: Vec<String>,
     },
+    /// Switch the compatibility families a product answers through.
+    Families {
+        id: String,
+        #[arg(long, value_delimiter = ',', value_parser = FAMILIES)]
+        enable: Vec<String>,
+        #[arg(long, value_delimiter = ',', value_parser = FAMILIES)]
+        disable: Vec<String>,
+    },
+}
+
+/// `{"wemx": true, "licensecm": false}` from `--enable` and `--disable`; `None` if neither.
+fn families(enable: &[String], disable: &[String]) -> Result<Option<Value>> {
+    if let Some(f) = enable.iter().find(|f| disable.contains(f)) {
+        bail!("--enable and --disable both name {f}");
+    }
+    let mut v = json!({});
+    for f in enable {
+        v[f.as_str()] = json!(true);
+    }
+    for f in disable {
+        v[f.as_str()] = json!(false);
+    }
+    Ok((!enable.is_empty() || !disable.is_empty()).then_some(v))
 }
 
 #[derive(Debug, Subcommand)]
@@ -386,14 +447,66 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
                 key_prefix,
                 token_lifetime,
                 numeric_id,
+                enable,
+                disable,
             } => {
                 let mut b = json!({ "code": code, "name": name });
+                put(&mut b, "compat", families(&enable, &disable)?);
                 put(&mut b, "numeric_id", numeric_id.map(Value::from));
                 put(&mut b, "key_format", key_format.map(Value::from));
                 put(&mut b, "key_prefix", key_prefix.map(Value::from));
                 put(&mut b, "token_lifetime", token_lifetime.map(Value::from));
                 ("POST", "/v1/products".into(), Payload::Json(b), Shape::One)
             }
+            Products::Families {
+                id,
+                enable,
+                disable,
+            } => {
+                let Some(change) = families(&enable, &disable)? else {
+                    bail!("--enable or --disable: at least one family");
+                };
+                (
+                    "PATCH",
+                    format!("/v1/products/{id}"),
+                    Payload::Json(json!({ "compat": change })),
+                    Shape::One,
+                )
+            }
+        },
+        What::LicensecmAdmins(a) => match a {
+            LicensecmAdmins::List => (
+                "GET",
+                "/v1/licensecm/admins".into(),
+                Payload::None,
+                Shape::List(&["id", "email", "is_active", "granted_products"]),
+            ),
+            LicensecmAdmins::Create {
+                email,
+                display_name,
+                products,
+            } => {
+                let mut b = json!({ "email": email, "products": products });
+                put(&mut b, "display_name", display_name.map(Value::from));
+                (
+                    "POST",
+                    "/v1/licensecm/admins".into(),
+                    Payload::Json(b),
+                    Shape::One,
+                )
+            }
+            LicensecmAdmins::Grant { id, products } => (
+                "PATCH",
+                format!("/v1/licensecm/admins/{id}"),
+                Payload::Json(json!({ "products": products })),
+                Shape::One,
+            ),
+            LicensecmAdmins::Demote { id } => (
+                "PATCH",
+                format!("/v1/licensecm/admins/{id}"),
+                Payload::Json(json!({ "role": "user" })),
+                Shape::One,
+            ),
         },
         What::Policies(p) => match p {
             Policies::List { product } => {

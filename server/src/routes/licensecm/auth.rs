@@ -85,7 +85,7 @@ pub fn user_view(u: &User) -> Value {
     })
 }
 
-fn valid_email(e: &str) -> bool {
+pub(crate) fn valid_email(e: &str) -> bool {
     e.len() <= 254
         && e.split_once('@').is_some_and(|(local, host)| {
             !local.is_empty()
@@ -95,6 +95,21 @@ fn valid_email(e: &str) -> bool {
         })
 }
 
+/// Whether a new password is acceptable: 8 to 128 characters.
+pub(crate) fn password_ok(p: &str) -> bool {
+    p.chars().count() >= 8 && p.len() <= 128
+}
+
+/// A new user's display name: the one given, trimmed, or the e-mail's local part; `None` if it
+/// is longer than 100 characters.
+pub(crate) fn display_name(email: &str, given: Option<String>) -> Option<String> {
+    let name = given
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
+    (name.chars().count() <= 100).then_some(name)
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct Register {
     email: Option<String>,
@@ -102,7 +117,8 @@ struct Register {
     display_name: Option<String>,
 }
 
-/// Registers a user (the very first one becomes an admin) and signs them in.
+/// Registers a plain user and signs them in (only with `--licensecm-registration`; admins are
+/// made by the operator).
 #[utoipa::path(post, path = "/api/auth/register", tag = "licensecm", request_body = Register,
     responses((status = 201, description = "`{success, data: {token, user}}`", body = serde_json::Value),
               (status = 400, description = "invalid e-mail or password", body = serde_json::Value),
@@ -117,17 +133,11 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
         return Err(Fail::invalid("A valid email is required"));
     }
     let password = zeroize::Zeroizing::new(b.password.unwrap_or_default());
-    if password.chars().count() < 8 || password.len() > 128 {
+    if !password_ok(&password) {
         return Err(Fail::invalid("Password must be 8 to 128 characters"));
     }
-    let display_name = b
-        .display_name
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
-    if display_name.chars().count() > 100 {
-        return Err(Fail::invalid("display_name: at most 100 characters"));
-    }
+    let display_name = display_name(&email, b.display_name)
+        .ok_or_else(|| Fail::invalid("display_name: at most 100 characters"))?;
     if s.store.user_by_email(&email)?.is_some() {
         return Err(Fail::new(
             StatusCode::CONFLICT,
@@ -146,6 +156,7 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
             role: Role::User,
             is_active: true,
             created_at: s.clock.now(),
+            granted_products: Vec::new(),
         })
         .map_err(|e| {
             if e.code() == "duplicate" {

@@ -131,6 +131,7 @@ async fn receive(
             let product = s
                 .store
                 .product(&env.product_id)?
+                .filter(|p| p.compat.licensecm)
                 .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
             let secret = super::products::secret(s, &product)
                 .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
@@ -319,7 +320,8 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
     let product = s
         .store
         .product(product_id)?
-        .filter(|p| p.is_active)
+        // A product answers LicenseCM clients only when it is enabled for LicenseCM.
+        .filter(|p| p.is_active && p.compat.licensecm)
         .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
     let license = license
         .filter(|l| l.product_id == product.id)

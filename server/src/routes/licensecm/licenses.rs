@@ -418,11 +418,20 @@ pub fn end_sessions(
     security(("bearer" = [])))]
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let (l, _) = me.license(&s, &id)?;
+    // Deleting revokes first, durably: the licet tokens handed out with activations land on
+    // the next list (issue #12).
+    crate::routes::licenses::revoke_now(&s, &me.actor(), ip, &l).await?;
     let seat = s.lock_license(&l.id).await;
     end_sessions(&s, &l.id, None, "license deleted")?;
     s.store.delete_license(&l)?;
     drop(seat);
-    s.audit(&me.actor(), "license.deleted", &l.id, ip.text(), json!({}))?;
+    s.audit(
+        &me.actor(),
+        "license.deleted",
+        &l.id,
+        ip.text(),
+        json!({ "product_id": l.product_id }),
+    )?;
     s.emit("license.deleted", s.owner_of(&l).as_deref(), event_data(&l))?;
     s.store.commit().await?;
     ok(json!({}))

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod client;
 pub mod envelope;
 pub mod licenses;
+pub mod operator;
 pub mod products;
 pub mod security;
 pub mod stats;
@@ -48,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(security::router())
         .merge(webhooks::router())
         .merge(stats::router())
+        .merge(operator::router())
 }
 
 // ----- answers
@@ -317,9 +319,13 @@ impl Me {
         }
     }
 
-    /// Whether the user may see and change `p`: their own, or any for an admin.
+    /// Whether the user may see and change `p`: their own; for an admin, any LicenseCM user's,
+    /// and an operator product (no owner) only when an unrestricted API key granted it.
     pub fn owns(&self, p: &Product) -> bool {
-        self.is_admin() || p.owner_id.as_deref() == Some(self.0.id.as_str())
+        match p.owner_id.as_deref() {
+            Some(owner) => owner == self.0.id || self.is_admin(),
+            None => self.is_admin() && self.0.granted_products.contains(&p.id),
+        }
     }
 
     /// A product the user may see, or 404 `PRODUCT_NOT_FOUND` (another user's products do not

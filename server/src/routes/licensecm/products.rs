@@ -111,6 +111,9 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         block_vm: false,
         block_debug: false,
         created_at: now,
+        // A LicenseCM user's product answers through LicenseCM only: enabling another family
+        // (where it would be reachable by name or number) takes an operator's key.
+        compat: crate::model::Families::licensecm_only(),
     };
     let policy = Policy {
         id: crate::ids::random_id("pol_"),

@@ -1,0 +1,582 @@
+//! Issue #12: the holes found when licet-server was attacked from outside, one test (or more)
+//! per numbered item, each of which failed before its fix. Driven through the real router over
+//! a real temporary sled store.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use licet_server::Config;
+use serde_json::{Value, json};
+
+fn open_config() -> Config {
+    Config {
+        rate_limit_ip: 0,
+        rate_limit_license: 0,
+        licensecm_rate_api: 0,
+        licensecm_rate_validation: 0,
+        login_rate_limit: 0,
+        licensecm_registration: true,
+        ..Config::default()
+    }
+}
+
+/// Registers a LicenseCM user (registration switched on); returns (token, user).
+async fn register(app: &TestApp, email: &str) -> (String, Value) {
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(json!({ "email": email, "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    (
+        v["data"]["token"].as_str().expect("token").to_owned(),
+        v["data"]["user"].clone(),
+    )
+}
+
+async fn login(app: &TestApp, email: &str) -> String {
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({ "email": email, "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["data"]["token"].as_str().expect("token").to_owned()
+}
+
+/// A key with `scope`, limited to `product` if given.
+async fn api_key(app: &TestApp, scope: &str, product: Option<&Value>) -> String {
+    let (s, v) = app
+        .admin(
+            "POST",
+            "/v1/api-keys",
+            Some(json!({ "name": "k", "scope": scope, "product_id": product.map(|p| p["id"].clone()) })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["key"].as_str().expect("key").to_owned()
+}
+
+// ----- 1. who owns what
+
+#[tokio::test]
+async fn licensecm_registration_is_off_by_default() {
+    let app = TestApp::with_config(Config::default());
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(json!({ "email": "first@example.com", "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({ "email": "first@example.com", "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "no account was made");
+}
+
+#[tokio::test]
+async fn the_first_registered_user_is_a_plain_user_who_sees_no_operator_product() {
+    let app = TestApp::with_config(open_config());
+    let (p, _) = app.product("operator-app", json!({})).await;
+    let lic = app.license(&p, json!({})).await;
+    let (token, user) = register(&app, "stranger@example.com").await;
+    assert_eq!(user["role"], json!("user"));
+    let (s, _, _) = app
+        .call("GET", "/api/admin/users", Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v, _) = app.call("GET", "/api/licenses", Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !v.to_string().contains(lic["key"].as_str().expect("key")),
+        "an operator's license key leaked: {v}"
+    );
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/api/licenses",
+            Some(&token),
+            Some(json!({ "product_id": p["id"], "max_uses": 1 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "minting for an operator product");
+}
+
+#[tokio::test]
+async fn licensecm_admins_are_made_by_the_operator_and_reach_operator_products_only_when_granted() {
+    let app = TestApp::with_config(open_config());
+    let (p, _) = app.product("operator-app", json!({})).await;
+    let lic = app.license(&p, json!({})).await;
+
+    // A product-limited admin key cannot make a LicenseCM admin; an unrestricted one can.
+    let limited = api_key(&app, "admin", Some(&p)).await;
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(&limited),
+            Some(json!({ "email": "lcm@example.com", "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, admin) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "lcm@example.com", "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{admin}");
+    assert_eq!(admin["role"], json!("admin"));
+    assert!(
+        admin.get("password").is_none(),
+        "the given password is never echoed"
+    );
+    assert!(admin.get("password_hash").is_none());
+    let token = login(&app, "lcm@example.com").await;
+
+    // It administers LicenseCM users' products…
+    let (tenant, _) = register(&app, "tenant@example.com").await;
+    let (s, tp, _) = app
+        .call(
+            "POST",
+            "/api/products",
+            Some(&tenant),
+            Some(json!({ "name": "Tenant App" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tp}");
+    let tp_id = tp["data"]["id"].as_str().expect("id");
+    let (s, _, _) = app
+        .call("GET", &format!("/api/products/{tp_id}"), Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // …but not the operator's.
+    let pid = p["id"].as_str().expect("id");
+    let (s, _, _) = app
+        .call("GET", &format!("/api/products/{pid}"), Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v, _) = app.call("GET", "/api/licenses", Some(&token), None).await;
+    assert!(!v.to_string().contains(lic["key"].as_str().expect("key")));
+
+    // An explicit grant by an unrestricted key opens that one product.
+    let uid = admin["id"].as_str().expect("id");
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/licensecm/admins/{uid}"),
+            Some(json!({ "products": [pid] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _, _) = app
+        .call("GET", &format!("/api/products/{pid}"), Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Promoting an existing user keeps their password; a generated one is shown once.
+    let (s, v) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "tenant@example.com" })),
+        )
+        .await;
+    assert_eq!((s, &v["role"]), (StatusCode::OK, &json!("admin")), "{v}");
+    let (s, v) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "new@example.com" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(v["password"].as_str().is_some_and(|p| p.len() >= 20), "{v}");
+}
+
+// ----- 2. products by name
+
+#[tokio::test]
+async fn wemx_and_verify_answer_only_for_products_enabled_for_them_and_names_cannot_be_copied() {
+    let app = TestApp::with_config(open_config());
+    let (a, _) = app.product("product-a", json!({})).await;
+    let (s, p) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/products/{}", a["id"].as_str().expect("id")),
+            Some(json!({ "name": "Product A" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(
+        p["compat"],
+        json!({ "faxstore": true, "wemx": true, "verify": true, "licensecm": false })
+    );
+    let genuine = app.license(&a, json!({})).await;
+
+    // Another name-addressed product cannot take the name, in any case or spacing.
+    let (s, v) = app
+        .admin(
+            "POST",
+            "/v1/products",
+            Some(json!({ "code": "copy", "name": " product a " })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::CONFLICT, &json!("duplicate_name"))
+    );
+    // Nor can a key limited to product B rename B to it.
+    let (b, _) = app.product("product-b", json!({})).await;
+    let limited = api_key(&app, "admin", Some(&b)).await;
+    let (s, v, _) = app
+        .call(
+            "PATCH",
+            &format!("/v1/products/{}", b["id"].as_str().expect("id")),
+            Some(&limited),
+            Some(json!({ "name": "PRODUCT A" })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::CONFLICT, &json!("duplicate_name")),
+        "{v}"
+    );
+
+    // A self-registered user may call their product "Product A"; it answers through LicenseCM
+    // only, so its key is worth nothing to WemX or the Verify API.
+    let (tenant, _) = register(&app, "mallory@example.com").await;
+    let (_, tp, _) = app
+        .call(
+            "POST",
+            "/api/products",
+            Some(&tenant),
+            Some(json!({ "name": "Product A" })),
+        )
+        .await;
+    let tp_id = tp["data"]["id"].as_str().expect("product").to_owned();
+    let (s, tl, _) = app
+        .call(
+            "POST",
+            "/api/licenses",
+            Some(&tenant),
+            Some(json!({ "product_id": tp_id, "max_uses": 5 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tl}");
+    let forged = tl["data"]["license_key"].as_str().expect("key").to_owned();
+    let wemx = |key: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/api/v1/licenses/public/validate",
+                None,
+                Some(json!({ "license": key, "domain": "shop.example.com", "packages": "Product A" })),
+            )
+            .await
+        }
+    };
+    let (s, v, _) = wemx(forged.clone()).await;
+    assert_ne!(v["success"], json!(true), "{s} {v}");
+    let (s, v, _) = wemx(genuine["key"].as_str().expect("key").to_owned()).await;
+    assert_eq!((s, &v["success"]), (StatusCode::OK, &json!(true)), "{v}");
+
+    // Switched off for WemX, the genuine product stops answering there too.
+    let (s, _) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/products/{}", a["id"].as_str().expect("id")),
+            Some(json!({ "compat": { "wemx": false } })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v, _) = wemx(genuine["key"].as_str().expect("key").to_owned()).await;
+    assert_ne!(v["success"], json!(true), "{v}");
+}
+
+#[tokio::test]
+async fn the_verify_api_answers_the_licenses_own_product_only_when_enabled() {
+    let app = TestApp::with_config(open_config());
+    let (s, a) = app
+        .admin(
+            "POST",
+            "/v1/products",
+            Some(json!({ "code": "theme", "name": "Acme Theme Pro", "key_prefix": "CP-", "key_format": "XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/v1/policies",
+            Some(json!({ "product_id": a["id"], "name": "std", "max_machines": 3 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let l = app.license(&a, json!({})).await;
+    let verify = |key: Value| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/api/v1/licenses/verify",
+                None,
+                Some(json!({ "license_key": key, "domain": "site.example.com", "ip": "203.0.113.9" })),
+            )
+            .await
+        }
+    };
+    let (s, v, _) = verify(l["key"].clone()).await;
+    assert_eq!(
+        (s, &v["product"]),
+        (StatusCode::OK, &json!("Acme Theme Pro")),
+        "{v}"
+    );
+    let (s, _) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/products/{}", a["id"].as_str().expect("id")),
+            Some(json!({ "compat": { "verify": false } })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v, _) = verify(l["key"].clone()).await;
+    assert_eq!(
+        (s, &v["valid"]),
+        (StatusCode::NOT_FOUND, &json!(false)),
+        "{v}"
+    );
+}
+
+// ----- 3. no key reaches wider than itself
+
+#[tokio::test]
+async fn a_product_limited_admin_key_cannot_widen_itself() {
+    let app = TestApp::new();
+    let (a, _) = app.product("app-a", json!({})).await;
+    let (b, _) = app.product("app-b", json!({})).await;
+    let limited = api_key(&app, "admin", Some(&a)).await;
+    let call = |method: &'static str, uri: String, body: Option<Value>| {
+        let (app, limited) = (&app, &limited);
+        async move { app.call(method, &uri, Some(limited), body).await }
+    };
+    for scope in ["admin", "read_write", "read_only"] {
+        for product in [None, Some(a["id"].clone()), Some(b["id"].clone())] {
+            let (s, v, _) = call(
+                "POST",
+                "/v1/api-keys".into(),
+                Some(json!({ "name": "wider", "scope": scope, "product_id": product })),
+            )
+            .await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "minted {scope} {product:?}: {v}");
+        }
+    }
+    let (s, _, _) = call("GET", "/v1/api-keys".into(), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let bootstrap_id = {
+        let (_, v) = app.admin("GET", "/v1/api-keys", None).await;
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|k| k["name"] == json!("bootstrap admin"))
+            .and_then(|k| k["id"].as_str())
+            .expect("the bootstrap key")
+            .to_owned()
+    };
+    for (method, uri) in [
+        ("GET", format!("/v1/api-keys/{bootstrap_id}")),
+        ("POST", format!("/v1/api-keys/{bootstrap_id}/rotate")),
+        ("DELETE", format!("/v1/api-keys/{bootstrap_id}")),
+        ("GET", format!("/v1/api-keys/{bootstrap_id}/usage")),
+    ] {
+        let (s, _, _) = call(method, uri.clone(), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {uri}");
+    }
+    let (s, _) = app.admin("GET", "/v1/products", None).await;
+    assert_eq!(s, StatusCode::OK, "the bootstrap key still works");
+    let (s, _, _) = call(
+        "POST",
+        "/v1/products".into(),
+        Some(json!({ "code": "third", "name": "Third" })),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "product creation needs no product limit"
+    );
+}
+
+#[tokio::test]
+async fn a_product_limited_key_reads_only_its_products_audit_entries() {
+    let app = TestApp::new();
+    let (a, _) = app.product("app-a", json!({})).await;
+    let (b, _) = app.product("app-b", json!({})).await;
+    let la = app.license(&a, json!({})).await;
+    let lb = app.license(&b, json!({})).await;
+    let (s, _, _) = app
+        .activate(lb["key"].as_str().expect("key"), "machine-b")
+        .await;
+    assert!(s.is_success(), "{s}");
+    let limited = api_key(&app, "admin", Some(&a)).await;
+    let (s, v, _) = app
+        .call("GET", "/v1/audit?limit=100", Some(&limited), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let items = v["items"].as_array().expect("items");
+    assert!(
+        items.iter().any(|e| e["subject"] == la["id"]),
+        "its own license's creation is there: {v}"
+    );
+    let text = v.to_string();
+    for other in [&b["id"], &lb["id"]] {
+        assert!(
+            !text.contains(other.as_str().expect("id")),
+            "{other} leaked: {v}"
+        );
+    }
+    assert!(
+        items.iter().all(|e| e["action"] != "api_key.created"),
+        "API keys span products: {v}"
+    );
+}
+
+// ----- 6. and 7. revocation
+
+/// The published list, verified with the server's key.
+async fn published(app: &TestApp) -> Vec<u8> {
+    use base64::Engine;
+    let (s, list, _) = app.call("GET", "/v1/revocations", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(list["list"].as_str().expect("list"))
+        .expect("b64")
+}
+
+fn holds_license(app: &TestApp, list: &[u8], id: &str) -> bool {
+    let keys = [app.state.keys.token.public_key().clone()];
+    licet_verifier::RevocationList::verify(list, &keys[..], None)
+        .expect("the list verifies")
+        .contains_license(id)
+}
+
+#[tokio::test]
+async fn deleting_a_license_revokes_its_tokens_first() {
+    let app = TestApp::new();
+    let (p, _) = app.product("acme", json!({})).await;
+    for delete_via_licensecm in [false, true] {
+        let l = app.license(&p, json!({})).await;
+        let id = l["id"].as_str().expect("id");
+        let (s, _, _) = app.activate(l["key"].as_str().expect("key"), "m").await;
+        assert!(s.is_success());
+        if delete_via_licensecm {
+            // A LicenseCM admin granted the product deletes it through LicenseCM.
+            let (s, admin) = app
+                .admin(
+                    "POST",
+                    "/v1/licensecm/admins",
+                    Some(json!({ "email": "ops@example.com", "password": "secret123", "products": [p["id"]] })),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{admin}");
+            let token = login(&app, "ops@example.com").await;
+            let (s, v, _) = app
+                .call("DELETE", &format!("/api/licenses/{id}"), Some(&token), None)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        } else {
+            let (s, _) = app
+                .admin("DELETE", &format!("/v1/licenses/{id}"), None)
+                .await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+        }
+        let list = published(&app).await;
+        assert!(
+            holds_license(&app, &list, id),
+            "the deleted license is on the list (via LicenseCM: {delete_via_licensecm})"
+        );
+        let (s, _) = app.admin("GET", &format!("/v1/licenses/{id}"), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "and it is gone");
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_that_never_reached_a_list_is_published_by_a_retry() {
+    let app = TestApp::new();
+    let (p, _) = app.product("acme", json!({})).await;
+    let l = app.license(&p, json!({})).await;
+    let id = l["id"].as_str().expect("id");
+    // The state a crash between the two steps used to leave: marked revoked, on no list.
+    let mut stored = app.state.store.license(id).expect("read").expect("license");
+    stored.status = licet_server::model::LicenseStatus::Revoked;
+    app.state.store.update_license(&stored).expect("write");
+    assert!(!holds_license(&app, &published(&app).await, id));
+
+    let (s, v) = app
+        .admin("POST", &format!("/v1/licenses/{id}/revoke"), None)
+        .await;
+    assert_eq!(
+        (s, &v["status"]),
+        (StatusCode::OK, &json!("revoked")),
+        "{v}"
+    );
+    let first = v["revocation_sequence"].clone();
+    assert!(
+        holds_license(&app, &published(&app).await, id),
+        "the retry published"
+    );
+    // Once published, another retry answers the same and publishes nothing new.
+    let (s, v) = app
+        .admin("POST", &format!("/v1/licenses/{id}/revoke"), None)
+        .await;
+    assert_eq!((s, &v["revocation_sequence"]), (StatusCode::OK, &first));
+}
+
+#[tokio::test]
+async fn revoking_writes_the_status_and_the_list_in_one_store_operation() {
+    let app = TestApp::new();
+    let (p, _) = app.product("acme", json!({})).await;
+    let l = app.license(&p, json!({})).await;
+    let id = l["id"].as_str().expect("id");
+    let stored = app.state.store.license(id).expect("read").expect("license");
+    let before = app.state.store.revocation_state().expect("state");
+    // A signer that fails stands for a crash before the list is written: nothing changes.
+    let failed = app.state.store.revoke_license(
+        &licet_server::model::License {
+            status: licet_server::model::LicenseStatus::Revoked,
+            ..stored.clone()
+        },
+        &[],
+        |_| Err(licet_server::error::ApiError::internal("signer down")),
+    );
+    assert!(failed.is_err());
+    assert_eq!(
+        app.state
+            .store
+            .license(id)
+            .expect("read")
+            .expect("license")
+            .status,
+        licet_server::model::LicenseStatus::Active,
+        "the status was not written without the list"
+    );
+    assert_eq!(app.state.store.revocation_state().expect("state"), before);
+}
