@@ -176,6 +176,59 @@ impl AppState {
         }
     }
 
+    /// Fails (400 `invalid_field`) unless every token of `license` under `policy` can be
+    /// issued: at most 64 entitlements (the policy's and the license's together) and lists
+    /// that leave a token within [`licet_verifier::MAX_TOKEN_BYTES`] whatever else it binds.
+    /// Checked when either is written, so that an activation never fails on them (issue #12).
+    pub fn check_token_fits(&self, policy: &Policy, license: &License) -> ApiResult<()> {
+        self.check_lists_fit(
+            &policy.entitlements,
+            &license.entitlements,
+            &license.domains,
+        )
+    }
+
+    /// [`AppState::check_token_fits`] for the lists themselves.
+    pub fn check_lists_fit(
+        &self,
+        policy_entitlements: &[String],
+        license_entitlements: &[String],
+        domains: &[String],
+    ) -> ApiResult<()> {
+        use licet_verifier::claims::MAX_LIST_ITEMS;
+        let entitlements: std::collections::BTreeSet<&str> = policy_entitlements
+            .iter()
+            .chain(license_entitlements)
+            .map(String::as_str)
+            .collect();
+        if entitlements.len() > MAX_LIST_ITEMS {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "entitlements: at most {MAX_LIST_ITEMS} for the policy and the license together ({} here)",
+                    entitlements.len()
+                ),
+            ));
+        }
+        // Each text costs its bytes and at most 3 bytes of CBOR header.
+        let lists: usize = entitlements
+            .iter()
+            .map(|e| e.len())
+            .chain(domains.iter().map(String::len))
+            .map(|n| n + 3)
+            .sum();
+        let budget = token_list_budget(&self.config.issuer);
+        if lists > budget {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "entitlements and domains: {lists} bytes, but a token has room for {budget}; use fewer or shorter ones"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Issues a token for a machine of `license`: bound to its fingerprint parts with a k-of-n
     /// rule if it has parts, else to the fingerprint; expiring at the earlier of the license
     /// expiry and now + the product's token lifetime.
@@ -309,6 +362,17 @@ impl AppState {
         }
         resp
     }
+}
+
+/// What a token spends on everything but its entitlements and domains, at most: the COSE
+/// envelope and signature (≈ 110 bytes), a 64-byte product code, the license and token ids,
+/// times, kind, seats, grace and refresh (≈ 120), and 16 hardware parts (≈ 150), with room to
+/// spare. `tests/security.rs` issues a token at exactly the budget.
+const TOKEN_FIXED_BYTES: usize = 640;
+
+/// Bytes a token has for its entitlements and domains (each text plus 3 header bytes).
+pub fn token_list_budget(issuer: &str) -> usize {
+    licet_verifier::MAX_TOKEN_BYTES.saturating_sub(TOKEN_FIXED_BYTES + issuer.len())
 }
 
 /// A token issued to a machine.

@@ -518,6 +518,14 @@ impl Store {
             .collect()
     }
 
+    /// Calls `f` with every license, streaming (one license in memory at a time).
+    pub fn each_license(&self, mut f: impl FnMut(&License)) -> ApiResult<()> {
+        for v in self.licenses.iter().values() {
+            f(&from_json(&v?)?);
+        }
+        Ok(())
+    }
+
     fn licenses_of_product(&self, product_id: &str) -> ApiResult<usize> {
         let mut n = 0;
         for v in self.licenses.iter().values() {

@@ -167,3 +167,78 @@ async fn parts_survive_a_replaced_component_and_refuse_another_machine() {
         (400, &json!("invalid_field"))
     );
 }
+
+/// Issue #12, item 4: the match holds both ways, and a token binds only parts the seat's
+/// machine was recorded with.
+#[tokio::test]
+async fn two_machines_cannot_share_a_seat_through_combined_parts() {
+    let app = TestApp::new();
+    let (product, _) = app.product("acme-pro", json!({ "max_machines": 1 })).await;
+    let lic = app.license(&product, json!({})).await;
+    let key = lic["key"].as_str().expect("key");
+    let a = machine(&[]);
+    let b = machine_as(
+        "b",
+        &["machine-id", "cpu", "memory", "disk", "mac", "hostname"],
+    );
+    let (s, _, _) = app
+        .call("POST", "/v1/client/activate", None, Some(body(key, &a)))
+        .await;
+    assert_eq!(s, 201);
+
+    // 4 of A's 6 parts plus B's own 6: enough of A's for A's threshold, but not for its own.
+    let mut combined = body(key, &b);
+    let mut parts: Vec<String> = a.parts()[..4].iter().map(|p| hex(p)).collect();
+    parts.extend(b.parts().iter().map(|p| hex(p)));
+    combined["parts"] = json!(parts);
+    let (s, v, _) = app
+        .call("POST", "/v1/client/activate", None, Some(combined.clone()))
+        .await;
+    assert_eq!(
+        (s.as_u16(), &v["error"]["code"]),
+        (409, &json!("too_many_machines")),
+        "the combined request is another machine, and the license is full: {v}"
+    );
+    let (s, _, _) = app
+        .call("POST", "/v1/client/heartbeat", None, Some(combined))
+        .await;
+    assert_eq!(s.as_u16(), 404, "nor does it keep A's seat alive");
+
+    // A's fingerprint with B's parts is not A.
+    let mut posing = body(key, &b);
+    posing["fingerprint"] = json!(a.id());
+    let (s, v, _) = app
+        .call("POST", "/v1/client/activate", None, Some(posing))
+        .await;
+    assert_eq!(
+        (s.as_u16(), &v["error"]["code"]),
+        (403, &json!("hwid_mismatch")),
+        "{v}"
+    );
+
+    // A genuine one-component change keeps the seat, and its token binds only A's parts.
+    let mut changed: Vec<String> = a.parts()[..5].iter().map(|p| hex(p)).collect();
+    changed.push(hex(&b.parts()[5]));
+    let mut upgraded = body(key, &machine(&["hostname"]));
+    upgraded["parts"] = json!(changed);
+    let (s, v, _) = app
+        .call("POST", "/v1/client/activate", None, Some(upgraded))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let token = token_bytes(&v);
+    let claims = licet_verifier::UnverifiedToken::decode(&token)
+        .expect("decode")
+        .unverified_claims()
+        .expect("claims");
+    let bound = claims.hwid_parts.expect("parts");
+    assert_eq!((bound.threshold(), bound.parts().len()), (3, 5));
+    assert!(
+        !bound.parts().contains(&b.parts()[5]),
+        "B's part, which matched nothing, is not bound"
+    );
+    assert_eq!(verify(&app, &token, &a), Ok(()));
+    assert_eq!(
+        verify(&app, &token, &b),
+        Err(licet_verifier::Error::HwidMismatch)
+    );
+}

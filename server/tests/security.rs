@@ -580,3 +580,180 @@ async fn revoking_writes_the_status_and_the_list_in_one_store_operation() {
     );
     assert_eq!(app.state.store.revocation_state().expect("state"), before);
 }
+
+// ----- 14. entitlements are capped when written, never at activation
+
+#[tokio::test]
+async fn entitlements_and_domains_are_capped_when_written_so_activation_never_fails() {
+    let app = TestApp::new();
+    let code = "a".repeat(64);
+    let (product, policy) = app
+        .product(
+            &code,
+            json!({ "entitlements": (0..40).map(|i| format!("policy-{i}")).collect::<Vec<_>>() }),
+        )
+        .await;
+    // 40 + 25 distinct: over 64 together, refused when the license is written.
+    let (s, v) = app
+        .admin(
+            "POST",
+            "/v1/licenses",
+            Some(json!({ "product_id": product["id"], "entitlements": (0..25).map(|i| format!("license-{i}")).collect::<Vec<_>>() })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_field")),
+        "{v}"
+    );
+    // Shared ones count once.
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/v1/licenses",
+            Some(json!({ "product_id": product["id"], "entitlements": (0..24).map(|i| format!("policy-{i}")).chain((0..24).map(|i| format!("license-{i}"))).collect::<Vec<_>>() })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // A policy change that would push a license over is refused too.
+    let pid = policy["id"].as_str().expect("id");
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/policies/{pid}"),
+            Some(json!({ "entitlements": (0..41).map(|i| format!("policy-{i}")).collect::<Vec<_>>() })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_field")),
+        "{v}"
+    );
+
+    // Lists at exactly the byte budget still give a token with 16 parts and the longest
+    // product code; one byte more is refused when written.
+    let budget = licet_server::state::token_list_budget(&app.state.config.issuer);
+    let (s, _) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/policies/{pid}"),
+            Some(json!({ "entitlements": [] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut left = budget;
+    let mut entitlements = Vec::new();
+    while left > 0 {
+        let len = (left - 3).min(250);
+        let e = format!("{:0>width$}", entitlements.len(), width = len);
+        left -= len + 3;
+        entitlements.push(e);
+    }
+    assert!(entitlements.len() <= 64 && left == 0, "{budget}");
+    let (s, l) = app
+        .admin(
+            "POST",
+            "/v1/licenses",
+            Some(json!({ "product_id": product["id"], "entitlements": entitlements })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{l}");
+    let parts: Vec<String> = (0..16u64).map(|i| format!("{:016x}", i + 1)).collect();
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/v1/client/activate",
+            None,
+            Some(json!({ "key": l["key"], "fingerprint": "f".repeat(256), "parts": parts })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let mut over = entitlements.clone();
+    over.push("x".into());
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/licenses/{}", l["id"].as_str().expect("id")),
+            Some(json!({ "entitlements": over })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_field")),
+        "{v}"
+    );
+}
+
+// ----- 16. the data directory is the server's alone
+
+/// Every directory and file under `dir` whose mode lets group or others in.
+#[cfg(unix)]
+fn open_to_others(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).expect("meta");
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).expect("dir") {
+                stack.push(e.expect("entry").path());
+            }
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            out.push((p, mode));
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_created_private_and_an_open_one_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let fresh = tmp.path().join("fresh");
+    let config = Config {
+        data: fresh.clone(),
+        ..Config::default()
+    };
+    let (store, _, created) = licet_server::open(&config).expect("open");
+    assert!(created);
+    store.close().expect("close");
+    drop(store);
+    let mode = std::fs::metadata(&fresh)
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+    assert_eq!(
+        open_to_others(&fresh),
+        vec![],
+        "everything in it is private"
+    );
+
+    // A directory from an earlier version, readable by everyone, is tightened at start.
+    let old = tmp.path().join("old");
+    std::fs::create_dir_all(old.join("downloads")).expect("mkdir");
+    std::fs::write(old.join("downloads/file.zip"), b"zip").expect("write");
+    for (p, m) in [
+        (old.clone(), 0o755),
+        (old.join("downloads"), 0o755),
+        (old.join("downloads/file.zip"), 0o644),
+    ] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).expect("chmod");
+    }
+    let (store, _, _) = licet_server::open(&Config {
+        data: old.clone(),
+        ..Config::default()
+    })
+    .expect("open");
+    store.close().expect("close");
+    assert_eq!(open_to_others(&old), vec![]);
+    assert_eq!(
+        std::fs::read(old.join("downloads/file.zip")).expect("read"),
+        b"zip",
+        "contents are untouched"
+    );
+}

@@ -402,6 +402,7 @@ async fn create_policy(
         created_at: s.clock.now(),
     };
     check_policy(&p)?;
+    s.check_lists_fit(&p.entitlements, &[], &[])?;
     s.store.put_policy(&p)?;
     if b.default || product.default_policy_id.is_none() {
         product.default_policy_id = Some(p.id.clone());
@@ -479,6 +480,7 @@ async fn update_policy(
 ) -> ApiResult<Json<Policy>> {
     caller.require(Scope::ReadWrite)?;
     let mut p = load_policy(&s, &caller, &id)?;
+    let entitlements_change = b.entitlements.is_some();
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = b.$f { p.$f = v; } )* };
     }
@@ -495,6 +497,23 @@ async fn update_policy(
         hwid_locked
     );
     check_policy(&p)?;
+    if entitlements_change {
+        // Every license of the policy must still get tokens: one pass over the licenses, on
+        // this rare admin path, rather than a failure at the next activation.
+        s.check_lists_fit(&p.entitlements, &[], &[])?;
+        let mut misfit = None;
+        s.store.each_license(|l| {
+            if misfit.is_none() && l.policy_id == p.id {
+                misfit = s.check_token_fits(&p, l).err().map(|e| (l.id.clone(), e));
+            }
+        })?;
+        if let Some((license, e)) = misfit {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("entitlements: license {license}: {}", e.message()),
+            ));
+        }
+    }
     s.store.put_policy(&p)?;
     if p.floating {
         // Machines activated while the policy was node-locked are culled from now on too.

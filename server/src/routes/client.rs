@@ -74,27 +74,75 @@ fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
     Ok(out)
 }
 
+/// A machine found for a request, and the request's parts that its token may bind: only those
+/// the machine was recorded with (issue #12), so a token never binds another machine's parts.
+struct Found {
+    machine: Machine,
+    parts: Vec<[u8; 8]>,
+}
+
+/// The request's parts that are among the recorded ones, in the request's order.
+fn shared_parts(recorded: &[String], request: &[[u8; 8]]) -> Vec<[u8; 8]> {
+    request
+        .iter()
+        .filter(|p| recorded.contains(&crate::state::hex(*p)))
+        .copied()
+        .collect()
+}
+
+/// Whether recorded and requested parts are of one machine: their overlap reaches the k-of-n
+/// threshold of both. One way only, a request carrying 4 of machine A's 6 parts plus machine
+/// B's own 6 would be taken for A and get a token that verifies on B.
+fn same_machine(recorded: &[String], request: &[[u8; 8]]) -> bool {
+    let shared = shared_parts(recorded, request).len();
+    !recorded.is_empty()
+        && !request.is_empty()
+        && shared >= crate::model::parts_threshold(recorded.len())
+        && shared >= crate::model::parts_threshold(request.len())
+}
+
 /// The machine of this request: by fingerprint, or else (when the request has parts) the
-/// machine whose recorded parts the request's parts match in at least the k-of-n threshold,
-/// so a machine with one replaced disk is the same machine under its new fingerprint.
+/// machine whose recorded parts match the request's both ways, so a machine with one replaced
+/// disk is the same machine under its new fingerprint. A fingerprint whose recorded parts the
+/// request's do not match is refused (`hwid_mismatch`) rather than taken for that machine.
 fn find_machine(
     s: &AppState,
     license_id: &str,
     fingerprint: &str,
     parts: &[[u8; 8]],
-) -> ApiResult<Option<Machine>> {
+) -> ApiResult<Option<Found>> {
+    let found = |m: Machine| Found {
+        parts: shared_parts(&m.parts, parts),
+        machine: m,
+    };
     if let Some(m) = s.store.machine(license_id, fingerprint)? {
-        return Ok(Some(m));
+        if !m.parts.is_empty() && !parts.is_empty() && !same_machine(&m.parts, parts) {
+            return Err(ApiError::forbidden_code(
+                "hwid_mismatch",
+                "the parts sent are not those of the machine activated with this fingerprint",
+            ));
+        }
+        return Ok(Some(found(m)));
     }
     if parts.is_empty() {
         return Ok(None);
     }
-    let hexed: Vec<String> = parts.iter().map(|p| crate::state::hex(p)).collect();
-    Ok(s.store.machines(license_id)?.into_iter().find(|m| {
-        !m.parts.is_empty()
-            && m.parts.iter().filter(|p| hexed.contains(p)).count()
-                >= crate::model::parts_threshold(m.parts.len())
-    }))
+    Ok(s.store
+        .machines(license_id)?
+        .into_iter()
+        .find(|m| same_machine(&m.parts, parts))
+        .map(found))
+}
+
+/// The parts a machine keeps after a request matched it: the request's when it was recorded
+/// with parts (one replaced component is learned), none when it was recorded without (parts
+/// that matched nothing are not taken on trust).
+fn learned_parts(m: &Machine, request: &[[u8; 8]]) -> Vec<String> {
+    if m.parts.is_empty() {
+        Vec::new()
+    } else {
+        request.iter().map(|p| crate::state::hex(p)).collect()
+    }
 }
 
 fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
@@ -205,14 +253,21 @@ async fn activate(
     check_request(&s, &b)?;
     let parts = request_parts(&b)?;
     let (license, product, policy) = usable_license(&s, &b.key)?;
-    // The token depends on the request and the license, not on the seats: it is signed before
-    // the seat lock, which then covers only the store's reads and writes (issue #7: one busy
-    // license's activations queue on that lock).
-    let issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &parts)?;
+    // The token depends on the request, the license and the parts of the machine it is taken
+    // for, not on the seats: it is signed before the seat lock, which then covers only the
+    // store's reads and writes (issue #7: one busy license's activations queue on that lock).
+    // Should the machine change in between, it is signed again under the lock.
+    let bind = |found: &Option<Found>| found.as_ref().map_or(parts.clone(), |f| f.parts.clone());
+    let before = find_machine(&s, &license.id, &b.fingerprint, &parts)?;
+    let mut issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(&before))?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let max = u64::from(license.seats.unwrap_or(policy.max_machines));
-    let existing = find_machine(&s, &license.id, &b.fingerprint, &parts)?;
+    let found = find_machine(&s, &license.id, &b.fingerprint, &parts)?;
+    if bind(&found) != bind(&before) {
+        issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(&found))?;
+    }
+    let existing = found.map(|f| f.machine);
     let existing_id = existing.as_ref().map(|m| m.id.clone());
     let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
     if !reuses_seat {
@@ -239,7 +294,10 @@ async fn activate(
         }
     }
     let mut m = match existing {
-        Some(m) => m,
+        Some(mut m) => {
+            m.parts = learned_parts(&m, &parts);
+            m
+        }
         None => Machine {
             id: random_id("mch_"),
             license_id: license.id.clone(),
@@ -254,10 +312,9 @@ async fn activate(
             numeric_id: s.store.next_number("machine")?,
             domain_type: None,
             protocol: None,
-            parts: Vec::new(),
+            parts: parts.iter().map(|p| crate::state::hex(p)).collect(),
         },
     };
-    m.parts = parts.iter().map(|p| crate::state::hex(p)).collect();
     m.hostname = b.hostname.or(m.hostname);
     m.platform = b.platform.or(m.platform);
     m.ip = ip.text().or(m.ip);
@@ -298,7 +355,10 @@ async fn heartbeat(
     let (license, product, policy) = usable_license(&s, &b.key)?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
-    let mut m = find_machine(&s, &license.id, &b.fingerprint, &parts)?.ok_or_else(|| {
+    let Found {
+        machine: mut m,
+        parts: bound,
+    } = find_machine(&s, &license.id, &b.fingerprint, &parts)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "machine_not_found",
@@ -324,9 +384,9 @@ async fn heartbeat(
             "the heartbeat was overdue; the seat was released, activate again",
         ));
     }
-    let issued = s.issue_token(&product, &policy, &license, &m.fingerprint, &parts)?;
+    let issued = s.issue_token(&product, &policy, &license, &m.fingerprint, &bound)?;
     if !parts.is_empty() {
-        m.parts = parts.iter().map(|p| crate::state::hex(p)).collect();
+        m.parts = learned_parts(&m, &parts);
     }
     m.last_seen = now;
     m.last_heartbeat = now;
@@ -362,13 +422,15 @@ async fn deactivate(
     })?;
     let parts = request_parts(&b)?;
     let seat = s.lock_license(&l.id).await;
-    let m = find_machine(&s, &l.id, &b.fingerprint, &parts)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "machine_not_found",
-            "this machine is not activated",
-        )
-    })?;
+    let m = find_machine(&s, &l.id, &b.fingerprint, &parts)?
+        .map(|f| f.machine)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "machine_not_found",
+                "this machine is not activated",
+            )
+        })?;
     s.store.remove_machine(&m)?;
     s.audit(
         &format!("license:{}", l.id),

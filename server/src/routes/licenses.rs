@@ -172,7 +172,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
     let expires_at = b.expires_at.or(policy
         .duration
         .map(|d| now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))));
-    Ok(License {
+    let l = License {
         id: random_id("lic_"),
         key: match &b.key {
             Some(k) => k.clone(),
@@ -199,7 +199,9 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         expiry_announced: None,
         created_at: now,
         updated_at: now,
-    })
+    };
+    s.check_token_fits(&policy, &l)?;
+    Ok(l)
 }
 
 #[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense, responses((status = 201, body = License), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -388,6 +390,11 @@ async fn update(
         l.extra_products = extra;
     }
     check_claims(&l.domains, &l.entitlements, &l.metadata, l.seats)?;
+    let policy = s
+        .store
+        .policy(&l.policy_id)?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    s.check_token_fits(&policy, &l)?;
     l.updated_at = s.clock.now();
     s.store.update_license(&l)?;
     s.audit(
