@@ -219,8 +219,9 @@ pub struct License {
     /// The order the license was sold with; its due date is the license's expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<u64>,
-    /// Whether a machine must present the fingerprint it activated with, overriding the
-    /// policy's `hwid_locked` (LicenseCM sets it per license).
+    /// Whether the license is bound to the machine it was first activated on: then no other
+    /// machine takes a seat, through any family (`rules::new_machine`). LicenseCM sets it per
+    /// license; `None` is not bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hwid_locked: Option<bool>,
     /// When the expiry sweeper announced that the license expired (event, notification).

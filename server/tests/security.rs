@@ -757,3 +757,279 @@ fn the_data_directory_is_created_private_and_an_open_one_is_tightened() {
         "contents are untouched"
     );
 }
+
+// ----- 5. one set of license rules on every client path
+
+#[tokio::test]
+async fn a_refusal_in_licensecm_is_a_refusal_on_every_client_path() {
+    let app = TestApp::with_config(open_config());
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "ops@example.com", "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let admin = login(&app, "ops@example.com").await;
+    let lcm = |method: &'static str, uri: String, body: Value| {
+        let (app, admin) = (&app, &admin);
+        async move { app.call(method, &uri, Some(admin), Some(body)).await }
+    };
+    let (_, p, _) = lcm(
+        "POST",
+        "/api/products".into(),
+        json!({ "name": "Locked App" }),
+    )
+    .await;
+    let product = p["data"]["id"].as_str().expect("product").to_owned();
+    let (_, l, _) = lcm(
+        "POST",
+        "/api/licenses".into(),
+        json!({ "product_id": product, "max_uses": 3, "hwid_locked": true }),
+    )
+    .await;
+    let key = l["data"]["license_key"].as_str().expect("key").to_owned();
+    let lcm_activate = |hwid: &'static str| {
+        let (app, key, product) = (&app, key.clone(), product.clone());
+        async move {
+            app.call(
+                "POST",
+                "/api/client/activate",
+                None,
+                Some(json!({ "license_key": key, "hwid": hwid, "product_id": product })),
+            )
+            .await
+        }
+    };
+    let native = |fingerprint: &'static str, extra: Value| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            let mut body = json!({ "key": key, "fingerprint": fingerprint });
+            for (k, v) in extra.as_object().expect("object") {
+                body[k] = v.clone();
+            }
+            app.call("POST", "/v1/client/activate", None, Some(body))
+                .await
+        }
+    };
+    let (s, v, _) = lcm_activate("machine-a").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    // Bound to its first machine: LicenseCM says HWID_MISMATCH, and so does licet's own API.
+    let (s, v, _) = lcm_activate("machine-b").await;
+    assert_eq!(
+        (s, &v["error_code"]),
+        (StatusCode::FORBIDDEN, &json!("HWID_MISMATCH"))
+    );
+    let (s, v, _) = native("machine-b", json!({})).await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("hwid_mismatch")),
+        "no token for a machine LicenseCM refuses: {v}"
+    );
+    let (s, _, _) = native("machine-a", json!({})).await;
+    assert_eq!(s, StatusCode::CREATED, "the bound machine itself is fine");
+
+    // A blacklisted hardware id.
+    let (s, _, _) = lcm(
+        "POST",
+        "/api/security/blacklist".into(),
+        json!({ "type": "hwid", "value": "machine-a", "reason": "chargeback" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v, _) = lcm_activate("machine-a").await;
+    assert_eq!(
+        (s, &v["error_code"]),
+        (StatusCode::FORBIDDEN, &json!("BLACKLISTED"))
+    );
+    let (s, v, _) = native("machine-a", json!({})).await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("blacklisted")),
+        "{v}"
+    );
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/v1/client/validate",
+            None,
+            Some(json!({ "key": key, "fingerprint": "machine-a" })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["code"]),
+        (StatusCode::OK, &json!("blacklisted")),
+        "{v}"
+    );
+    assert!(
+        v["license"].is_null(),
+        "a blocked client learns nothing: {v}"
+    );
+}
+
+#[tokio::test]
+async fn a_blacklisted_key_and_a_switched_off_product_are_refused_by_every_family() {
+    let app = TestApp::with_config(open_config());
+    let (s, p) = app
+        .admin(
+            "POST",
+            "/v1/products",
+            Some(json!({ "code": "shop", "name": "Shop Plugin", "key_prefix": "CP-", "key_format": "XXXXXX-XXXXXX-XXXXXX-XXXXXX-XXXXXX", "compat": { "licensecm": true } })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/v1/policies",
+            Some(json!({ "product_id": p["id"], "name": "std", "max_machines": 5 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key").to_owned();
+    let number = p["numeric_id"].as_u64().expect("number");
+
+    // Every family, answering whether `key` may be used; true when it may.
+    let passes = || {
+        let (app, key, pid) = (&app, key.clone(), p["id"].clone());
+        async move {
+            let (s, _, _) = app
+                .call(
+                    "POST",
+                    "/v1/client/activate",
+                    None,
+                    Some(json!({ "key": key, "fingerprint": "m1" })),
+                )
+                .await;
+            let native = s.is_success();
+            let req = axum::http::Request::post(format!("/api/check/{number}"))
+                .header("authorization", key.as_str())
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let (_, v, _) = app.send(req).await;
+            let faxstore = v["pass"] == json!(true);
+            let (_, v, _) = app
+                .call(
+                    "POST",
+                    "/api/v1/licenses/public/validate",
+                    None,
+                    Some(json!({ "license": key, "domain": "shop.example.com", "packages": "Shop Plugin" })),
+                )
+                .await;
+            let wemx = v["success"] == json!(true);
+            let (_, v, _) = app
+                .call(
+                    "POST",
+                    "/api/v1/licenses/verify",
+                    None,
+                    Some(json!({ "license_key": key, "domain": "shop.example.com", "ip": "203.0.113.9" })),
+                )
+                .await;
+            let verify = v["valid"] == json!(true);
+            let (_, v, _) = app
+                .call(
+                    "POST",
+                    "/api/client/validate",
+                    None,
+                    Some(json!({ "license_key": key, "hwid": "m1", "product_id": pid })),
+                )
+                .await;
+            let licensecm = v["success"] == json!(true);
+            [native, faxstore, wemx, verify, licensecm]
+        }
+    };
+    assert_eq!(passes().await, [true; 5], "usable everywhere to begin with");
+
+    // A LicenseCM admin blacklists the key: every family refuses it.
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "ops@example.com", "password": "secret123", "products": [p["id"]] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let admin = login(&app, "ops@example.com").await;
+    let (s, entry, _) = app
+        .call(
+            "POST",
+            "/api/security/blacklist",
+            Some(&admin),
+            Some(json!({ "type": "license", "value": key, "reason": "leaked" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{entry}");
+    assert_eq!(passes().await, [false; 5], "blacklisted everywhere");
+    let id = entry["data"]["id"].as_str().expect("id");
+    let (s, _, _) = app
+        .call(
+            "DELETE",
+            &format!("/api/security/blacklist/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(passes().await, [true; 5]);
+
+    // The product switched off: refused everywhere.
+    let (s, v, _) = app
+        .call(
+            "PUT",
+            &format!("/api/products/{}", p["id"].as_str().expect("id")),
+            Some(&admin),
+            Some(json!({ "is_active": false })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        passes().await,
+        [false; 5],
+        "a switched-off product answers nowhere"
+    );
+}
+
+#[tokio::test]
+async fn the_native_client_is_refused_in_a_virtual_machine_when_the_product_says_so() {
+    let app = TestApp::with_config(open_config());
+    let (p, _) = app.product("vm-app", json!({ "max_machines": 3 })).await;
+    let l = app.license(&p, json!({})).await;
+    let (s, admin) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "ops@example.com", "password": "secret123", "products": [p["id"]] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{admin}");
+    let token = login(&app, "ops@example.com").await;
+    let vm = json!({ "key": l["key"], "fingerprint": "m1", "client_data": { "vm_indicators": ["hypervisor cpuid bit"] } });
+    let (s, _, _) = app
+        .call("POST", "/v1/client/activate", None, Some(vm.clone()))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "VMs are allowed until the product says otherwise"
+    );
+    let (s, _, _) = app
+        .call(
+            "PUT",
+            &format!("/api/products/{}", p["id"].as_str().expect("id")),
+            Some(&token),
+            Some(json!({ "block_vm": true })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v, _) = app
+        .call("POST", "/v1/client/activate", None, Some(vm))
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("vm_blocked")),
+        "{v}"
+    );
+}

@@ -15,7 +15,8 @@ use super::{Body, ClientIp, Q};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::random_id;
-use crate::model::{License, LicenseStatus, Machine, Policy, Product};
+use crate::model::{License, Machine, Policy, Product};
+use crate::rules::{self, Probe, Refusal};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,6 +44,36 @@ struct MachineRequest {
     /// `licet_verifier::fingerprint`: tokens then bind them with a k-of-n rule, and a machine
     /// whose fingerprint changed in a few components is still recognised.
     parts: Option<Vec<String>>,
+    /// What the client reports about where it runs; a product may refuse virtual machines or
+    /// debuggers (`block_vm`, `block_debug`), as LicenseCM clients are refused.
+    client_data: Option<ClientReport>,
+}
+
+/// A client's report about its environment.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ClientReport {
+    /// Signs of a virtual machine the client found (at most 32, each at most 255 bytes).
+    #[serde(default)]
+    vm_indicators: Vec<String>,
+    /// Signs of a debugger the client found.
+    #[serde(default)]
+    debug_indicators: Vec<String>,
+    /// A device fingerprint, matched against `fingerprint` blacklist entries.
+    device_fingerprint: Option<String>,
+}
+
+/// What a machine request says about who asks, for the shared rules.
+fn probe<'a>(b: &'a MachineRequest, ip: &'a Option<String>) -> Probe<'a> {
+    let report = b.client_data.as_ref();
+    Probe {
+        key: &b.key,
+        ip: ip.as_deref(),
+        hwid: Some(&b.fingerprint),
+        fingerprint: report.and_then(|r| r.device_fingerprint.as_deref()),
+        vm: report.map_or(&[], |r| &r.vm_indicators),
+        debug: report.map_or(&[], |r| &r.debug_indicators),
+    }
 }
 
 /// The request's parts, decoded; empty if none were sent.
@@ -167,43 +198,42 @@ fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
     if let Some(n) = &b.nonce {
         check_text("nonce", n, MAX_NONCE)?;
     }
+    if let Some(r) = &b.client_data {
+        let lists = [&r.vm_indicators, &r.debug_indicators];
+        if lists
+            .iter()
+            .any(|l| l.len() > 32 || l.iter().any(|x| x.is_empty() || x.len() > 255))
+        {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "client_data: at most 32 indicators of each kind, each 1–255 bytes",
+            ));
+        }
+        if let Some(f) = &r.device_fingerprint {
+            check_text("client_data.device_fingerprint", f, MAX_FINGERPRINT)?;
+        }
+    }
     Ok(())
 }
 
-/// The license of a key, with its product and policy, refused unless usable.
-fn usable_license(s: &AppState, key: &str) -> ApiResult<(License, Product, Policy)> {
-    let l = s.store.license_by_key(key)?.ok_or_else(|| {
+/// The license of a key, with its product and policy, refused unless the shared rules admit
+/// the client (blacklist first, then product, then the license's state: `crate::rules`).
+fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
+    if let Some(e) = rules::blacklisted(s, p)? {
+        return Err(Refusal::Blacklisted(Box::new(e)).into());
+    }
+    let l = s.store.license_by_key(p.key)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "license_not_found",
             "no license with this key",
         )
     })?;
-    match l.status_at(s.clock.now()) {
-        LicenseStatus::Active => {}
-        LicenseStatus::Revoked => {
-            return Err(ApiError::forbidden_code(
-                "revoked",
-                "the license was revoked",
-            ));
-        }
-        LicenseStatus::Suspended => {
-            return Err(ApiError::forbidden_code(
-                "suspended",
-                "the license is suspended",
-            ));
-        }
-        LicenseStatus::Expired => {
-            return Err(ApiError::forbidden_code(
-                "expired",
-                "the license has expired",
-            ));
-        }
-    }
     let product = s
         .store
         .product(&l.product_id)?
         .ok_or_else(|| ApiError::internal("license without product"))?;
+    rules::product(&product, p).and_then(|()| rules::status(&l, s.clock.now()))?;
     let policy = s
         .store
         .policy(&l.policy_id)?
@@ -252,7 +282,8 @@ async fn activate(
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
     let parts = request_parts(&b)?;
-    let (license, product, policy) = usable_license(&s, &b.key)?;
+    let ip_text = ip.text();
+    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text))?;
     // The token depends on the request, the license and the parts of the machine it is taken
     // for, not on the seats: it is signed before the seat lock, which then covers only the
     // store's reads and writes (issue #7: one busy license's activations queue on that lock).
@@ -270,6 +301,9 @@ async fn activate(
     let existing = found.map(|f| f.machine);
     let existing_id = existing.as_ref().map(|m| m.id.clone());
     let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
+    if existing.is_none() {
+        rules::new_machine(&license, s.store.machine_count(&license.id)?)?;
+    }
     if !reuses_seat {
         // The count is kept with the machines, so a seat check does not read them all.
         let others = |count: u64| count.saturating_sub(u64::from(existing.is_some()));
@@ -352,7 +386,8 @@ async fn heartbeat(
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
     let parts = request_parts(&b)?;
-    let (license, product, policy) = usable_license(&s, &b.key)?;
+    let ip_text = ip.text();
+    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text))?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let Found {
@@ -480,15 +515,27 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
     })
 }
 
-/// Validation, in this order (the first failing check gives the code):
-/// `not_found`, `product_scope_mismatch`, `revoked`, `suspended`, `expired`, `no_machine`,
-/// `heartbeat_dead`, `entitlements_missing`; otherwise `valid`.
+/// Validation, in this order (the first failing check gives the code): `blacklisted`,
+/// `not_found`, `product_scope_mismatch`, `product_inactive`, `revoked`, `suspended`,
+/// `expired`, `license_inactive`, `no_machine`, `heartbeat_dead`, `entitlements_missing`;
+/// otherwise `valid`. The blacklist and the license rules are the shared ones
+/// (`crate::rules`); `ip` is the client's address when the client itself asks.
 fn check(
     s: &AppState,
     r: &ValidateRequest,
     visible: impl Fn(&License) -> bool,
+    ip: Option<&str>,
 ) -> ApiResult<(String, String, Option<License>)> {
     let now = s.clock.now();
+    let p = Probe {
+        key: &r.key,
+        ip,
+        hwid: r.fingerprint.as_deref(),
+        ..Probe::default()
+    };
+    if rules::blacklisted(s, &p)?.is_some() {
+        return Ok(("blacklisted".into(), "access denied".into(), None));
+    }
     let Some(l) = s.store.license_by_key(&r.key)?.filter(|l| visible(l)) else {
         return Ok(("not_found".into(), "no license with this key".into(), None));
     };
@@ -506,11 +553,11 @@ fn check(
             format!("the license is not for product {p:?}"),
         );
     }
-    match l.status_at(now) {
-        LicenseStatus::Revoked => return verdict("revoked", "the license was revoked".into()),
-        LicenseStatus::Suspended => return verdict("suspended", "the license is suspended".into()),
-        LicenseStatus::Expired => return verdict("expired", "the license has expired".into()),
-        LicenseStatus::Active => {}
+    if let Err(refused) = rules::product(&product, &p).and_then(|()| rules::status(&l, now)) {
+        let detail = crate::error::ApiError::from(refused.clone())
+            .message()
+            .to_owned();
+        return verdict(refused.code(), detail);
     }
     let policy = s
         .store
@@ -590,10 +637,11 @@ fn check_validate(s: &AppState, r: &ValidateRequest) -> ApiResult<()> {
 #[utoipa::path(post, path = "/v1/client/validate", tag = "client", request_body = ValidateRequest, responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value)))]
 async fn validate(
     State(s): State<AppState>,
+    ip: ClientIp,
     Body(r): Body<ValidateRequest>,
 ) -> ApiResult<Response> {
     check_validate(&s, &r)?;
-    let verdict = check(&s, &r, |_| true)?;
+    let verdict = check(&s, &r, |_| true, ip.text().as_deref())?;
     Ok(validation_answer(&s, &r, verdict))
 }
 
@@ -606,7 +654,8 @@ pub async fn validate_with_key(
     Q(r): Q<ValidateRequest>,
 ) -> ApiResult<Response> {
     check_validate(&s, &r)?;
-    let verdict = check(&s, &r, |l| caller.sees(&l.product_id))?;
+    // The caller is a vendor's backend, so its address says nothing about the licensee.
+    let verdict = check(&s, &r, |l| caller.sees(&l.product_id), None)?;
     Ok(validation_answer(&s, &r, verdict))
 }
 

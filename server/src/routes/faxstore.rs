@@ -28,7 +28,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ClientIp, public_url};
-use crate::model::{License, LicenseStatus, Product};
+use crate::model::{License, Product};
+use crate::rules::{self, Probe, Refusal};
 use crate::state::AppState;
 
 /// The FaxStore routes.
@@ -227,34 +228,46 @@ fn license_key(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Judges one product for a key.
+/// Judges one product for a key, with the rules every family shares (`crate::rules`): the
+/// blacklist first (a blocked caller is "not authorised" and learns nothing else), then the
+/// product and the license's state, then FaxStore's own IP binding.
 fn judge(
     s: &AppState,
     product: Option<&Product>,
+    key: &str,
     license: Option<&License>,
     ip: ClientIp,
-) -> Outcome {
+) -> Result<Outcome, Fail> {
+    let ip_text = ip.text();
+    let probe = Probe {
+        key,
+        ip: ip_text.as_deref(),
+        ..Probe::default()
+    };
+    if rules::blacklisted(s, &probe)?.is_some() {
+        return Ok(Outcome::NotAuthorised);
+    }
     let Some(product) = product else {
-        return Outcome::NoProduct;
+        return Ok(Outcome::NoProduct);
     };
     let Some(l) = license.filter(|l| l.product_id == product.id) else {
-        return Outcome::NoKey;
+        return Ok(Outcome::NoKey);
     };
-    match l.status_at(s.clock.now()) {
-        LicenseStatus::Suspended | LicenseStatus::Revoked => return Outcome::KeyDisabled,
-        LicenseStatus::Expired => return Outcome::NotActive,
-        LicenseStatus::Active => {}
+    match rules::product(product, &probe).and_then(|()| rules::status(l, s.clock.now())) {
+        Ok(()) => {}
+        Err(Refusal::Suspended | Refusal::Revoked) => return Ok(Outcome::KeyDisabled),
+        Err(_) => return Ok(Outcome::NotActive),
     }
-    if !l.owner_active {
-        return Outcome::NotActive;
-    }
-    if l.ip
-        .as_ref()
-        .is_some_and(|bound| ip.text().as_deref() != Some(bound.as_str()))
-    {
-        return Outcome::NotAuthorised;
-    }
-    Outcome::Authorised
+    Ok(
+        if l.ip
+            .as_ref()
+            .is_some_and(|bound| ip.text().as_deref() != Some(bound.as_str()))
+        {
+            Outcome::NotAuthorised
+        } else {
+            Outcome::Authorised
+        },
+    )
 }
 
 fn log_check(
@@ -329,10 +342,9 @@ fn check_one(
 ) -> Result<Outcome, Fail> {
     let req = prepare(s, headers, query, body)?;
     let product = product(s, product_id)?;
-    let outcome = if req.key.is_none() {
-        Outcome::NoKey
-    } else {
-        judge(s, product.as_ref(), req.license.as_ref(), ip)
+    let outcome = match &req.key {
+        None => Outcome::NoKey,
+        Some(key) => judge(s, product.as_ref(), key, req.license.as_ref(), ip)?,
     };
     log_check(
         s,
@@ -409,10 +421,9 @@ async fn check_multiple(
     let mut best: Option<(Outcome, u64)> = None;
     for n in &ids {
         let product = s.store.product_by_number(*n)?.filter(|p| p.compat.faxstore);
-        let outcome = if req.key.is_none() {
-            Outcome::NoKey
-        } else {
-            judge(&s, product.as_ref(), req.license.as_ref(), ip)
+        let outcome = match &req.key {
+            None => Outcome::NoKey,
+            Some(key) => judge(&s, product.as_ref(), key, req.license.as_ref(), ip)?,
         };
         let rank = |o: Outcome| match o {
             Outcome::Authorised => 3,

@@ -63,6 +63,9 @@ struct NewLicense {
     /// Further products the license also covers (WemX packages), by id.
     #[serde(default)]
     extra_products: Vec<String>,
+    /// Bind the license to the machine it was first activated on.
+    #[serde(default)]
+    hwid_locked: bool,
 }
 
 fn subscription() -> Kind {
@@ -195,7 +198,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         customer_id: None,
         order_id: None,
         data: None,
-        hwid_locked: None,
+        hwid_locked: b.hwid_locked.then_some(true),
         expiry_announced: None,
         created_at: now,
         updated_at: now,
@@ -338,6 +341,9 @@ struct Update {
     ip: Option<Option<std::net::IpAddr>>,
     /// The owner's own on/off switch.
     owner_active: Option<bool>,
+    /// Bind the license to the machine it was first activated on (no other machine takes a
+    /// seat, through any family).
+    hwid_locked: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -384,6 +390,9 @@ async fn update(
     }
     if let Some(a) = b.owner_active {
         l.owner_active = a;
+    }
+    if let Some(h) = b.hwid_locked {
+        l.hwid_locked = Some(h);
     }
     if let Some(extra) = b.extra_products {
         check_extra_products(&s, &caller, &l.product_id, &extra)?;

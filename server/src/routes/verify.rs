@@ -22,7 +22,8 @@ use utoipa_axum::routes;
 use super::ClientIp;
 use crate::error::ApiError;
 use crate::ids::random_id;
-use crate::model::{DOMAIN_PREFIX, LicenseStatus, Machine};
+use crate::model::{DOMAIN_PREFIX, Machine};
+use crate::rules;
 use crate::state::AppState;
 
 /// The Verify API route.
@@ -166,6 +167,21 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     s.limits
         .check_license(&input.key)
         .map_err(IntoResponse::into_response)?;
+    // The rules every family shares (`crate::rules`): the blacklist first, and a blocked
+    // caller is told no more than that the license is not found.
+    let ip_text = ip.text();
+    let probe = rules::Probe {
+        key: &input.key,
+        ip: ip_text.as_deref(),
+        hwid: Some(&format!("{DOMAIN_PREFIX}{}", input.domain)),
+        ..rules::Probe::default()
+    };
+    if rules::blacklisted(s, &probe)
+        .map_err(IntoResponse::into_response)?
+        .is_some()
+    {
+        return Err(refuse(StatusCode::FORBIDDEN, NOT_FOUND));
+    }
     let l = s
         .store
         .license_by_key(&input.key)
@@ -179,12 +195,11 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .map_err(IntoResponse::into_response)?
         .filter(|p| p.compat.verify)
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
-    match l.status_at(s.clock.now()) {
-        LicenseStatus::Revoked | LicenseStatus::Suspended => {
-            return Err(refuse(StatusCode::FORBIDDEN, REVOKED));
-        }
-        LicenseStatus::Expired => return Err(refuse(StatusCode::FORBIDDEN, EXPIRED)),
-        LicenseStatus::Active => {}
+    match rules::product(&product, &probe).and_then(|()| rules::status(&l, s.clock.now())) {
+        Ok(()) => {}
+        Err(rules::Refusal::Expired) => return Err(refuse(StatusCode::FORBIDDEN, EXPIRED)),
+        // Suspended, revoked, an inactive owner or product: the document has one reason.
+        Err(_) => return Err(refuse(StatusCode::FORBIDDEN, REVOKED)),
     }
     let policy = s
         .store
@@ -221,7 +236,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
             .store
             .machine_count(&l.id)
             .map_err(IntoResponse::into_response)?;
-        if used + new.len() as u64 > slots {
+        if used + new.len() as u64 > slots || rules::new_machine(&l, used).is_err() {
             return Err(refuse(StatusCode::FORBIDDEN, NO_SLOT));
         }
         for fp in &new {

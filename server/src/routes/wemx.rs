@@ -39,6 +39,7 @@ use crate::model::{
     Customer, DOMAIN_PREFIX, DownloadGrant, Kind, License, LicenseStatus, Machine, Order, Policy,
     PriceKind, Product, Scope,
 };
+use crate::rules;
 use crate::state::AppState;
 
 /// The WemX routes.
@@ -359,25 +360,40 @@ async fn check(
     domain: &DomainName,
     ip: ClientIp,
 ) -> Result<Checked, Refusal> {
+    let refuse = |m: &str| Refusal::new(StatusCode::FORBIDDEN, m);
+    // The rules every family shares (`crate::rules`): the blacklist first, so a blocked caller
+    // learns nothing about the license; then its state; the product's switch is applied to
+    // the packages below.
+    let ip_text = ip.text();
+    let probe = rules::Probe {
+        key,
+        ip: ip_text.as_deref(),
+        hwid: Some(&domain.fingerprint()),
+        ..rules::Probe::default()
+    };
+    if rules::blacklisted(s, &probe)?.is_some() {
+        return Err(refuse("Access denied."));
+    }
     let l = s
         .store
         .license_by_key(key)?
         .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "License not found."))?;
-    let refuse = |m: &str| Refusal::new(StatusCode::FORBIDDEN, m);
-    match l.status_at(s.clock.now()) {
-        LicenseStatus::Suspended => return Err(refuse("This license is suspended.")),
-        LicenseStatus::Revoked => return Err(refuse("This license has been revoked.")),
-        LicenseStatus::Expired => return Err(refuse("This license has expired.")),
-        LicenseStatus::Active if !l.owner_active => {
-            return Err(refuse("This license is not active."));
-        }
-        LicenseStatus::Active => {}
+    match rules::status(&l, s.clock.now()) {
+        Ok(()) => {}
+        Err(rules::Refusal::Suspended) => return Err(refuse("This license is suspended.")),
+        Err(rules::Refusal::Revoked) => return Err(refuse("This license has been revoked.")),
+        Err(rules::Refusal::Expired) => return Err(refuse("This license has expired.")),
+        Err(_) => return Err(refuse("This license is not active.")),
     }
     let mut covered = Vec::new();
     for p in std::iter::once(&l.product_id).chain(&l.extra_products) {
         // `packages` resolves only among products enabled for WemX, whose names are unique
         // among them: another product cannot answer for a name it copied (issue #12).
-        if let Some(p) = s.store.product(p)?.filter(|p| p.compat.wemx) {
+        if let Some(p) = s
+            .store
+            .product(p)?
+            .filter(|p| p.compat.wemx && rules::product(p, &probe).is_ok())
+        {
             covered.push(p);
         }
     }
@@ -427,7 +443,13 @@ async fn check(
         },
         None => {
             let max = u64::from(l.seats.unwrap_or(policy.max_machines));
-            if s.store.machine_count(&l.id)? >= max {
+            let used = s.store.machine_count(&l.id)?;
+            if rules::new_machine(&l, used).is_err() {
+                return Err(refuse(
+                    "This license is bound to the domain it was first installed on.",
+                ));
+            }
+            if used >= max {
                 return Err(refuse(&format!(
                     "This domain is not authorised for this license (it allows {max} domain{}).",
                     if max == 1 { "" } else { "s" }

@@ -24,11 +24,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::envelope::{Envelope, Refused};
-use super::licenses::{end_sessions, event_data, hwid_locked, max_uses};
+use super::licenses::{end_sessions, event_data, max_uses};
 use super::{Answer, Fail, iso, ok};
-use crate::model::{
-    BlacklistType, License, LicenseStatus, Machine, Policy, Product, Session, Severity,
-};
+use crate::model::{License, Machine, Policy, Product, Session, Severity};
 use crate::routes::ClientIp;
 use crate::state::{AppState, hex};
 
@@ -288,18 +286,16 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
     // The blacklist comes first: a blocked client learns nothing about the license.
     let now = s.clock.now();
     let ip = r.ip.text();
-    let mut probes = vec![(BlacklistType::License, key.as_str())];
-    if let Some(ip) = &ip {
-        probes.push((BlacklistType::Ip, ip));
-    }
-    if !hwid.is_empty() {
-        probes.push((BlacklistType::Hwid, &hwid));
-    }
-    if let Some(f) = &data.fingerprint {
-        probes.push((BlacklistType::Fingerprint, f));
-    }
-    let hits = s.store.blacklist_matches(&probes)?;
-    if let Some(e) = hits.into_iter().find(|e| e.in_force(now)) {
+    // The rules every family shares (`crate::rules`), blacklist first.
+    let probe = crate::rules::Probe {
+        key: &key,
+        ip: ip.as_deref(),
+        hwid: Some(&hwid),
+        fingerprint: data.fingerprint.as_deref(),
+        vm: &data.vm,
+        debug: &data.debug,
+    };
+    if let Some(e) = crate::rules::blacklisted(s, &probe)? {
         let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
         s.security_event(
             "blacklist_hit",
@@ -326,27 +322,34 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
     let license = license
         .filter(|l| l.product_id == product.id)
         .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
-    match license.status_at(now) {
-        LicenseStatus::Active => {}
-        LicenseStatus::Expired => {
+    match crate::rules::status(&license, now) {
+        Ok(()) => {}
+        Err(crate::rules::Refusal::Expired) => {
             return Err(Fail::new(
                 StatusCode::FORBIDDEN,
                 "LICENSE_EXPIRED",
                 "License has expired",
             ));
         }
-        LicenseStatus::Suspended => {
-            return Err(Fail::new(
-                StatusCode::FORBIDDEN,
-                "LICENSE_SUSPENDED",
-                "License is suspended",
-            ));
-        }
-        LicenseStatus::Revoked => {
+        Err(crate::rules::Refusal::Revoked) => {
             return Err(Fail::new(
                 StatusCode::FORBIDDEN,
                 "LICENSE_SUSPENDED",
                 "License has been revoked",
+            ));
+        }
+        Err(crate::rules::Refusal::OwnerInactive) => {
+            return Err(Fail::new(
+                StatusCode::FORBIDDEN,
+                "LICENSE_SUSPENDED",
+                "License is not active",
+            ));
+        }
+        Err(_) => {
+            return Err(Fail::new(
+                StatusCode::FORBIDDEN,
+                "LICENSE_SUSPENDED",
+                "License is suspended",
             ));
         }
     }
@@ -543,7 +546,7 @@ fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
         return Ok(Some(m));
     }
     let used = s.store.machine_count(&j.license.id)?;
-    if used > 0 && hwid_locked(s, &j.license) {
+    if crate::rules::new_machine(&j.license, used).is_err() {
         return Err(Fail::new(
             StatusCode::FORBIDDEN,
             "HWID_MISMATCH",

@@ -57,15 +57,10 @@ fn parse_kind(t: &str) -> Result<Kind, Fail> {
     }
 }
 
-/// Whether a license binds to its first machine.
-pub fn hwid_locked(s: &AppState, l: &License) -> bool {
-    l.hwid_locked.unwrap_or_else(|| {
-        s.store
-            .policy(&l.policy_id)
-            .ok()
-            .flatten()
-            .is_some_and(|p| p.hwid_locked)
-    })
+/// Whether a license binds to its first machine: only when the license says so, the rule
+/// every family applies ([`crate::rules::new_machine`]).
+pub fn hwid_locked(_s: &AppState, l: &License) -> bool {
+    l.hwid_locked == Some(true)
 }
 
 /// `max_uses`: the license's seats, else its policy's machines.
