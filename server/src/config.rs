@@ -59,10 +59,15 @@ pub struct Args {
     /// "Authorisation completed - <url>") [default: http://<Host header>].
     #[arg(long, env = "LICET_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// A header carrying the client IP set by a reverse proxy (e.g. `x-forwarded-for`), trusted
-    /// only on requests from loopback or private addresses [default: none, use the peer].
+    /// A header carrying the client IP set by a reverse proxy (e.g. `x-forwarded-for`), read
+    /// only on requests from a trusted proxy (`--trusted-proxies`) [default: none, use the peer].
     #[arg(long, env = "LICET_TRUSTED_PROXY_HEADER")]
     pub trusted_proxy_header: Option<String>,
+    /// The proxies whose forwarding header is believed: CIDR ranges or addresses,
+    /// comma-separated. The client is the right-most address in the header that is not one of
+    /// them [default: 127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7].
+    #[arg(long, env = "LICET_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// Serve the store Verify API (`POST /api/v1/licenses/verify`) [default: true].
     #[arg(long, env = "LICET_COMPAT_VERIFY", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_verify: Option<bool>,
@@ -127,6 +132,7 @@ struct FileConfig {
     log_format: Option<String>,
     public_url: Option<String>,
     trusted_proxy_header: Option<String>,
+    trusted_proxies: Option<String>,
     compat_verify: Option<bool>,
     compat_faxstore: Option<bool>,
     compat_faxstore_v1: Option<bool>,
@@ -173,6 +179,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Trusted proxy header (lower-case), if any.
     pub trusted_proxy_header: Option<String>,
+    /// The proxies whose header is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Verify API on.
     pub compat_verify: bool,
     /// FaxStore endpoints on.
@@ -223,6 +231,7 @@ impl Default for Config {
             log_format: "text".into(),
             public_url: None,
             trusted_proxy_header: None,
+            trusted_proxies: crate::net::default_trusted_proxies(),
             compat_verify: true,
             compat_faxstore: true,
             compat_faxstore_v1: false,
@@ -290,6 +299,11 @@ impl Config {
                 .trusted_proxy_header
                 .or(file.trusted_proxy_header)
                 .map(|h| h.to_ascii_lowercase()),
+            trusted_proxies: match args.trusted_proxies.or(file.trusted_proxies) {
+                Some(list) => crate::net::parse_proxies(&list)
+                    .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?,
+                None => d.trusted_proxies.clone(),
+            },
             compat_verify: args
                 .compat_verify
                 .or(file.compat_verify)

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod routes;
 pub mod rules;
 pub mod state;

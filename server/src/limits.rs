@@ -11,7 +11,7 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{ApiError, ApiResult};
-use crate::routes::ClientIp;
+use crate::net::ClientIp;
 use crate::state::AppState;
 
 /// The server's limiters.
@@ -53,7 +53,7 @@ impl Limits {
     /// Counts a LicenseCM API request of `ip`.
     pub fn check_lcm_api(&self, ip: IpAddr) -> ApiResult<()> {
         match &self.lcm_api {
-            Some(l) => refused(l.check_key(&ip)),
+            Some(l) => refused(l.check_key(&crate::net::rate_key(ip))),
             None => Ok(()),
         }
     }
@@ -71,7 +71,7 @@ impl Limits {
         match &self.login {
             Some(l) => {
                 if let Some(ip) = ip {
-                    refused(l.check_key(&format!("ip:{ip}")))?;
+                    refused(l.check_key(&format!("ip:{}", crate::net::rate_key(ip))))?;
                 }
                 refused(l.check_key(&format!("email:{email}")))
             }
@@ -79,10 +79,10 @@ impl Limits {
         }
     }
 
-    /// Counts a request of `ip`.
+    /// Counts a request of `ip` (an IPv6 client by its /64).
     pub fn check_ip(&self, ip: IpAddr) -> ApiResult<()> {
         match &self.per_ip {
-            Some(l) => refused(l.check_key(&ip)),
+            Some(l) => refused(l.check_key(&crate::net::rate_key(ip))),
             None => Ok(()),
         }
     }

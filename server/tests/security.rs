@@ -1033,3 +1033,91 @@ async fn the_native_client_is_refused_in_a_virtual_machine_when_the_product_says
         "{v}"
     );
 }
+
+// ----- 11. the client address behind a proxy
+
+#[test]
+fn the_client_address_is_the_right_most_untrusted_hop_and_cannot_be_spoofed() {
+    let app = TestApp::with_config(Config {
+        trusted_proxy_header: Some("x-forwarded-for".into()),
+        rate_limit_ip: 3,
+        ..open_config()
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (p, _) = rt.block_on(app.product("bound", json!({})));
+    let l = rt.block_on(app.license(&p, json!({ "ip": "203.0.113.7" })));
+    let key = l["key"].as_str().expect("key").to_owned();
+    let number = p["numeric_id"].as_u64().expect("number");
+    let url = common::serve(app.state.clone());
+    // The test talks from 127.0.0.1, a trusted proxy by default.
+    let check = |xff: &str| {
+        let (s, t) = common::http(
+            "POST",
+            &format!("{url}/api/check/{number}"),
+            &[("authorization", key.as_str()), ("x-forwarded-for", xff)],
+            None,
+        );
+        (s, serde_json::from_str::<Value>(&t).unwrap_or(Value::Null))
+    };
+    let (s, v) = check("6.6.6.6, 203.0.113.7");
+    assert_eq!(
+        (s, &v["pass"]),
+        (200, &json!(true)),
+        "the proxy saw 203.0.113.7: {v}"
+    );
+    // The client writes the bound address first; the proxy appends the real one.
+    let (_, v) = check("203.0.113.7, 198.51.100.9");
+    assert_eq!(v["status"], json!("NOT AUTHORISED"), "spoofed: {v}");
+    // Rotating the left-most entry does not escape the per-address limit (3 a minute; two
+    // were spent above, one by each of two addresses).
+    let statuses: Vec<u16> = (0..4)
+        .map(|i| check(&format!("10.{i}.{i}.{i}, 6.6.{i}.{i}, 192.0.2.44")).0)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429], "one client, one bucket");
+    // IPv6 clients are counted by their /64.
+    let v6: Vec<u16> = (1..=4)
+        .map(|i| check(&format!("2001:db8:7:7::{i:x}")).0)
+        .collect();
+    assert_eq!(v6, [200, 200, 200, 429]);
+}
+
+#[tokio::test]
+async fn blacklisted_addresses_are_one_address_in_every_textual_form() {
+    let app = TestApp::with_config(open_config());
+    let (s, _) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "ops@example.com", "password": "secret123" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let admin = login(&app, "ops@example.com").await;
+    for (written, stored) in [
+        ("2001:0DB8:0000::0001", "2001:db8::1"),
+        ("::ffff:192.0.2.33", "192.0.2.33"),
+    ] {
+        let (s, v, _) = app
+            .call(
+                "POST",
+                "/api/security/blacklist",
+                Some(&admin),
+                Some(json!({ "type": "ip", "value": written })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["data"]["value"], json!(stored));
+    }
+    // A request from the canonical address meets the entry written in another form.
+    let ip = licet_server::net::parse_canonical("2001:db8::1").expect("ip");
+    let probe = licet_server::rules::Probe {
+        key: "no-such-key",
+        ip: Some(&ip.to_string()),
+        ..Default::default()
+    };
+    assert!(
+        licet_server::rules::blacklisted(&app.state, &probe)
+            .expect("store")
+            .is_some()
+    );
+}

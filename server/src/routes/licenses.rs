@@ -191,7 +191,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         domains: b.domains.clone(),
         entitlements: b.entitlements.clone(),
         metadata: b.metadata.clone(),
-        ip: b.ip.map(|ip| ip.to_string()),
+        ip: b.ip.map(|ip| crate::net::canonical(ip).to_string()),
         owner_active: true,
         numeric_id: s.store.next_number("license")?,
         extra_products: b.extra_products.clone(),
@@ -386,7 +386,7 @@ async fn update(
         l.metadata = m;
     }
     if let Some(ip) = b.ip {
-        l.ip = ip.map(|ip| ip.to_string());
+        l.ip = ip.map(|ip| crate::net::canonical(ip).to_string());
     }
     if let Some(a) = b.owner_active {
         l.owner_active = a;

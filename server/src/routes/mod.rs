@@ -1,8 +1,6 @@
 //! HTTP routes, one module per resource, and the extractors they share.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -72,47 +70,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     }
 }
 
-/// The client's IP address: the connection's peer (absent in `oneshot` tests), or, when the
-/// server is configured to trust a proxy header (`--trusted-proxy-header`), the first address in
-/// that header of a request from loopback or a private network.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let from_proxy = |ip: &IpAddr| match ip {
-            IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-            IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
-        };
-        if let (Some(header), Some(p)) = (&s.config.trusted_proxy_header, peer)
-            && from_proxy(&p)
-        {
-            let forwarded = parts
-                .headers
-                .get(header.as_str())
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok());
-            if forwarded.is_some() {
-                return Ok(ClientIp(forwarded));
-            }
-        }
-        Ok(ClientIp(peer))
-    }
-}
-
-impl ClientIp {
-    /// The address as text, for records.
-    pub fn text(&self) -> Option<String> {
-        self.0.map(|ip| ip.to_string())
-    }
-}
+pub use crate::net::ClientIp;
 
 /// Builds the router and, from the same registrations, the OpenAPI document. Compatibility
 /// families are included as the configuration switches them on.

@@ -177,9 +177,14 @@ async fn add_entry(s: &AppState, me: &Me, ip: ClientIp, d: Draft) -> Result<Blac
     if value.trim().is_empty() || value.len() > 512 {
         return Err(Fail::invalid("value: 1 to 512 characters"));
     }
-    if kind == BlacklistType::Ip && value.trim().parse::<std::net::IpAddr>().is_err() {
-        return Err(Fail::invalid("value: not an IP address"));
-    }
+    // Addresses are stored in the one form requests are compared in.
+    let value = if kind == BlacklistType::Ip {
+        crate::net::parse_canonical(&value)
+            .ok_or_else(|| Fail::invalid("value: not an IP address"))?
+            .to_string()
+    } else {
+        value
+    };
     if reason.chars().count() > 500 {
         return Err(Fail::invalid("reason: at most 500 characters"));
     }
