@@ -45,6 +45,16 @@ pub struct Args {
     /// How often, in seconds, dead floating machines are culled [default: 10].
     #[arg(long, env = "LICET_CULL_INTERVAL")]
     pub cull_interval: Option<u64>,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection waits for its next request [default: 10].
+    #[arg(long, env = "LICET_HEADER_TIMEOUT")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a request may take, body included, on every route but uploads [default: 30].
+    #[arg(long, env = "LICET_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
+    /// Seconds a shutdown waits for open connections before closing them [default: 30].
+    #[arg(long, env = "LICET_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<u64>,
     /// Memory for the store's page cache, MiB [default: 128]. The store's files are the
     /// record; this bounds how much of them is kept in memory.
     #[arg(long, env = "LICET_CACHE_MB")]
@@ -127,6 +137,9 @@ struct FileConfig {
     rate_limit_license: Option<u32>,
     revocation_validity: Option<u64>,
     cull_interval: Option<u64>,
+    header_timeout: Option<u64>,
+    request_timeout: Option<u64>,
+    shutdown_timeout: Option<u64>,
     cache_mb: Option<u64>,
     jwt_ttl: Option<u64>,
     log_format: Option<String>,
@@ -169,6 +182,12 @@ pub struct Config {
     pub revocation_validity: u64,
     /// Culling interval, seconds.
     pub cull_interval: u64,
+    /// Seconds to send request headers, and an idle keep-alive connection's wait.
+    pub header_timeout: u64,
+    /// Seconds a request may take (uploads excepted).
+    pub request_timeout: u64,
+    /// Seconds a shutdown waits for open connections.
+    pub shutdown_timeout: u64,
     /// The store's page cache, MiB.
     pub cache_mb: u64,
     /// Minted JWT lifetime, seconds.
@@ -226,6 +245,9 @@ impl Default for Config {
             rate_limit_license: 60,
             revocation_validity: 86_400,
             cull_interval: 10,
+            header_timeout: 10,
+            request_timeout: 30,
+            shutdown_timeout: 30,
             cache_mb: 128,
             jwt_ttl: 900,
             log_format: "text".into(),
@@ -288,6 +310,18 @@ impl Config {
                 .cull_interval
                 .or(file.cull_interval)
                 .unwrap_or(d.cull_interval),
+            header_timeout: args
+                .header_timeout
+                .or(file.header_timeout)
+                .unwrap_or(d.header_timeout),
+            request_timeout: args
+                .request_timeout
+                .or(file.request_timeout)
+                .unwrap_or(d.request_timeout),
+            shutdown_timeout: args
+                .shutdown_timeout
+                .or(file.shutdown_timeout)
+                .unwrap_or(d.shutdown_timeout),
             cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(d.cache_mb),
             jwt_ttl: args.jwt_ttl.or(file.jwt_ttl).unwrap_or(d.jwt_ttl),
             log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
@@ -384,6 +418,8 @@ impl Config {
         );
         anyhow::ensure!(c.max_body_bytes >= 1024, "max-body-bytes: at least 1024");
         anyhow::ensure!(c.cull_interval > 0, "cull-interval: at least 1 second");
+        anyhow::ensure!(c.header_timeout > 0, "header-timeout: at least 1 second");
+        anyhow::ensure!(c.request_timeout > 0, "request-timeout: at least 1 second");
         anyhow::ensure!(
             (8..=1_048_576).contains(&c.cache_mb),
             "cache-mb: 8 to 1048576"

@@ -31,6 +31,7 @@ pub mod model;
 pub mod net;
 pub mod routes;
 pub mod rules;
+pub mod serve;
 pub mod state;
 pub mod store;
 
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
     router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_timeout))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
@@ -69,6 +71,32 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
+}
+
+/// Paths whose handlers read a body of their own size, streamed: not bound by
+/// `--request-timeout` (their size has its own limit, and the header timeout still applies).
+const STREAMING_PATHS: &[&str] = &["/v1/downloads/upload"];
+
+/// Middleware: a request takes at most `--request-timeout`, body included (408
+/// `request_timeout`), so a client trickling its body cannot hold a handler for ever.
+async fn request_timeout(
+    state: axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if STREAMING_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    let limit = Duration::from_secs(state.config.request_timeout);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request took longer than {} s", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 /// [`routes::licensecm::shape`] when LicenseCM is served.

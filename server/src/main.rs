@@ -1,7 +1,6 @@
 //! `licet-server`: parses the configuration, opens the data directory, serves until SIGTERM or
 //! Ctrl-C, then lets in-flight requests finish and flushes the database.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -29,12 +28,8 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %listener.local_addr()?, data = %config.data.display(), "licet-server started");
     println!("listening on {}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        licet_server::app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    let timeouts = licet_server::serve::Timeouts::of(&config);
+    licet_server::serve::serve(listener, licet_server::app(state), timeouts, shutdown()).await?;
     background.abort();
     store.close()?;
     tracing::info!("stopped; database flushed");
@@ -71,5 +66,5 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down: finishing in-flight requests (at most --shutdown-timeout)");
 }

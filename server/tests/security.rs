@@ -1121,3 +1121,147 @@ async fn blacklisted_addresses_are_one_address_in_every_textual_form() {
             .is_some()
     );
 }
+
+// ----- 12. slow clients and shutdown
+
+/// Reads until the server closes the connection; what it sent, or `None` if it did not close
+/// within `within`.
+fn read_until_closed(
+    stream: &mut std::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<String> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .expect("timeout");
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < within {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(String::from_utf8_lossy(&got).into_owned()),
+        }
+    }
+    None
+}
+
+#[test]
+fn half_sent_requests_idle_connections_and_trickled_bodies_are_cut_off() {
+    use std::io::Write;
+    let app = TestApp::with_config(Config {
+        header_timeout: 1,
+        request_timeout: 2,
+        ..open_config()
+    });
+    let url = common::serve(app.state.clone());
+    let addr = url.trim_start_matches("http://").to_owned();
+    let bound = std::time::Duration::from_secs(15);
+
+    // Half a request's headers, then nothing.
+    let mut half = std::net::TcpStream::connect(&addr).expect("connect");
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    assert!(
+        read_until_closed(&mut half, bound).is_some(),
+        "a half-sent request is closed after the header timeout"
+    );
+
+    // A whole request, answered, then an idle keep-alive connection.
+    let mut idle = std::net::TcpStream::connect(&addr).expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let answered = read_until_closed(&mut idle, bound).expect("the idle connection is closed");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+
+    // Headers in time, but a body that never comes: 408 after the request timeout.
+    let mut trickle = std::net::TcpStream::connect(&addr).expect("connect");
+    trickle
+        .write_all(b"POST /v1/client/activate HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"key\":")
+        .expect("write");
+    let answer = read_until_closed(&mut trickle, bound).expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+}
+
+#[test]
+fn shutdown_closes_connections_left_open_after_the_shutdown_timeout_and_flushes() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--header-timeout",
+            "120",
+            "--shutdown-timeout",
+            "1",
+        ])
+        .arg("--data")
+        .arg(dir.path())
+        .env("LICET_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    /// Kills the server if the test fails before it exits.
+    struct Reap(u32);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    let _reap = Reap(child.id());
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).expect("read") > 0,
+            "the server stopped"
+        );
+        if let Some(a) = line.trim().strip_prefix("listening on ") {
+            break a.to_owned();
+        }
+    };
+    // A client that sent half a request and stays: only the shutdown timeout ends it.
+    let mut slow = std::net::TcpStream::connect(&addr).expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = std::time::Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the server waited for the slow client"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(exit.success(), "{exit}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut log)
+        .expect("log");
+    assert!(log.contains("closing connections still open"), "{log}");
+    assert!(
+        log.contains("database flushed"),
+        "the clean-shutdown marker is written: {log}"
+    );
+    assert!(
+        read_until_closed(&mut slow, std::time::Duration::from_secs(5)).is_some(),
+        "the slow client's connection was closed"
+    );
+}

@@ -1,7 +1,6 @@
 //! `licet server …` against a real licet-server (its router, on a loopback port, over a real
 //! sled store), as a vendor drives it with `LICET_URL` and `LICET_API_KEY`.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -41,9 +40,12 @@ fn start_server(dir: &Path) -> (String, String) {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(
+            let timeouts = licet_server::serve::Timeouts::of(&state.config);
+            licet_server::serve::serve(
                 listener,
-                licet_server::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+                licet_server::app(state),
+                timeouts,
+                std::future::pending(),
             )
             .await
             .expect("serve");

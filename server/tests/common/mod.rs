@@ -173,10 +173,12 @@ pub fn serve(state: AppState) -> String {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(
+            let timeouts = licet_server::serve::Timeouts::of(&state.config);
+            licet_server::serve::serve(
                 listener,
-                licet_server::app(state)
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                licet_server::app(state),
+                timeouts,
+                std::future::pending(),
             )
             .await
             .expect("serve");
