@@ -123,6 +123,9 @@ pub struct Args {
     /// Allow webhook URLs on loopback and private networks [default: false].
     #[arg(long, env = "LICET_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private: Option<bool>,
+    /// Seconds one webhook delivery may take [default: 10].
+    #[arg(long, env = "LICET_WEBHOOK_TIMEOUT")]
+    pub webhook_timeout: Option<u64>,
 }
 
 /// The same options, as read from a TOML file.
@@ -161,6 +164,7 @@ struct FileConfig {
     session_ttl: Option<u64>,
     envelope_window: Option<u64>,
     webhook_allow_private: Option<bool>,
+    webhook_timeout: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -232,6 +236,8 @@ pub struct Config {
     pub envelope_window: u64,
     /// Allow webhook URLs on loopback and private networks
     pub webhook_allow_private: bool,
+    /// Seconds one webhook delivery may take.
+    pub webhook_timeout: u64,
 }
 
 impl Default for Config {
@@ -269,6 +275,7 @@ impl Default for Config {
             session_ttl: 86_400,
             envelope_window: 300,
             webhook_allow_private: false,
+            webhook_timeout: 10,
         }
     }
 }
@@ -398,6 +405,10 @@ impl Config {
                 .webhook_allow_private
                 .or(file.webhook_allow_private)
                 .unwrap_or(d.webhook_allow_private),
+            webhook_timeout: args
+                .webhook_timeout
+                .or(file.webhook_timeout)
+                .unwrap_or(d.webhook_timeout),
         };
         anyhow::ensure!(
             (60..=30 * 86_400).contains(&c.user_jwt_ttl),
@@ -419,6 +430,7 @@ impl Config {
         anyhow::ensure!(c.max_body_bytes >= 1024, "max-body-bytes: at least 1024");
         anyhow::ensure!(c.cull_interval > 0, "cull-interval: at least 1 second");
         anyhow::ensure!(c.header_timeout > 0, "header-timeout: at least 1 second");
+        anyhow::ensure!(c.webhook_timeout > 0, "webhook-timeout: at least 1 second");
         anyhow::ensure!(c.request_timeout > 0, "request-timeout: at least 1 second");
         anyhow::ensure!(
             (8..=1_048_576).contains(&c.cache_mb),

@@ -152,95 +152,197 @@ impl AppState {
     }
 }
 
-/// One attempt at a delivery: the response status and the time it took.
-pub fn deliver(url: &str, secret: &[u8], event: &str, body: &str) -> Result<(u16, u64), String> {
-    let signature = sign(secret, body.as_bytes());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .max_redirects(0)
-        .build()
-        .into();
-    let started = std::time::Instant::now();
-    let resp = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .header(
-            "user-agent",
-            concat!("licet-server/", env!("CARGO_PKG_VERSION")),
-        )
-        .header("x-licensecm-event", event)
-        .header("x-licensecm-signature", format!("sha256={signature}"))
-        .header("x-webhook-signature", signature)
-        .send(body)
-        .map_err(|e| e.to_string())?;
-    let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Ok((resp.status().as_u16(), ms))
+/// Deliveries in flight at once to one webhook endpoint, and in all: one endpoint that never
+/// answers holds at most its own share, and delays no other (issue #12).
+pub const PER_ENDPOINT: usize = 2;
+/// Deliveries in flight at once, all endpoints together.
+pub const IN_FLIGHT: usize = 32;
+
+/// Which deliveries are being sent, so that overlapping rounds never send one twice, and how
+/// many per endpoint.
+#[derive(Debug, Default)]
+pub struct Dispatch {
+    state: std::sync::Mutex<DispatchState>,
 }
 
-/// Sends what is due in the outbox once; returns how many deliveries succeeded.
-pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
-    let now = s.clock.now();
-    let mut sent = 0;
-    let mut changed = false;
-    for mut d in s.store.deliveries()? {
-        if d.next_attempt_at > now {
-            continue;
+#[derive(Debug, Default)]
+struct DispatchState {
+    deliveries: std::collections::HashSet<u64>,
+    per_webhook: std::collections::HashMap<String, usize>,
+}
+
+/// A claimed delivery; dropping it (also on a panic) releases the claim.
+struct Claim<'a> {
+    dispatch: &'a Dispatch,
+    id: u64,
+    webhook: String,
+}
+
+impl Dispatch {
+    /// Claims delivery `id` to `webhook` if it is not in flight and both bounds allow it.
+    fn claim(&self, id: u64, webhook: &str) -> Option<Claim<'_>> {
+        let mut st = self.state.lock().ok()?;
+        let busy = st.per_webhook.get(webhook).copied().unwrap_or(0);
+        if st.deliveries.contains(&id) || busy >= PER_ENDPOINT || st.deliveries.len() >= IN_FLIGHT {
+            return None;
         }
-        let Some(w) = s.store.webhook(&d.webhook_id)? else {
-            s.store.remove_delivery(d.id)?;
-            changed = true;
-            continue;
-        };
-        let Some(secret) = s.keys.unseal(&w.sealed_secret) else {
-            tracing::warn!(webhook = %w.id, "webhook secret cannot be unsealed; delivery dropped");
-            s.store.remove_delivery(d.id)?;
-            changed = true;
-            continue;
-        };
-        let (url, event, body) = (w.url.clone(), d.event.clone(), d.body.clone());
-        let result =
-            tokio::task::spawn_blocking(move || deliver(&url, secret.as_bytes(), &event, &body))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-        match result {
-            Ok((status, _)) if (200..300).contains(&status) => {
-                s.store.remove_delivery(d.id)?;
-                sent += 1;
-            }
-            other => {
-                let why = match other {
-                    Ok((status, _)) => format!("HTTP {status}"),
-                    Err(e) => e,
-                };
-                d.attempts += 1;
-                if d.attempts >= MAX_ATTEMPTS {
-                    tracing::warn!(webhook = %w.id, error = %why, "webhook delivery given up");
-                    s.store.remove_delivery(d.id)?;
-                } else {
-                    d.next_attempt_at = now + backoff(d.attempts - 1);
-                    d.last_error = Some(why);
-                    s.store.update_delivery(&d)?;
+        st.deliveries.insert(id);
+        st.per_webhook.insert(webhook.to_owned(), busy + 1);
+        Some(Claim {
+            dispatch: self,
+            id,
+            webhook: webhook.to_owned(),
+        })
+    }
+
+    /// Deliveries in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.state.lock().map_or(0, |st| st.deliveries.len())
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.dispatch.state.lock() {
+            st.deliveries.remove(&self.id);
+            if let Some(n) = st.per_webhook.get_mut(&self.webhook) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    st.per_webhook.remove(&self.webhook);
                 }
             }
         }
-        changed = true;
     }
-    if changed {
-        s.store.commit().await?;
+}
+
+/// One attempt at a delivery to `url`: the receiver's status and the time it took, or why it
+/// failed (a class, never the raw error). Blocking: call it off the async workers.
+pub fn deliver(
+    s: &AppState,
+    url: &str,
+    secret: &[u8],
+    event: &str,
+    body: &str,
+) -> Result<(u16, u64), crate::outbound::Failure> {
+    let signature = sign(secret, body.as_bytes());
+    let licensecm_signature = format!("sha256={signature}");
+    crate::outbound::post(
+        url,
+        &[
+            ("content-type", "application/json"),
+            (
+                "user-agent",
+                concat!("licet-server/", env!("CARGO_PKG_VERSION")),
+            ),
+            ("x-licensecm-event", event),
+            ("x-licensecm-signature", &licensecm_signature),
+            ("x-webhook-signature", &signature),
+        ],
+        body,
+        s.config.webhook_allow_private,
+        Duration::from_secs(s.config.webhook_timeout),
+    )
+}
+
+/// Sends what is due in the outbox: each due delivery not already in flight, concurrently
+/// within [`PER_ENDPOINT`] and [`IN_FLIGHT`]; waits for the ones it started and returns how
+/// many of them succeeded. Deliveries over the bounds wait for a later round.
+pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
+    let now = s.clock.now();
+    let mut round = tokio::task::JoinSet::new();
+    for d in s.store.deliveries()? {
+        if d.next_attempt_at > now {
+            continue;
+        }
+        let s = s.clone();
+        round.spawn(async move {
+            let Some(_claim) = s.dispatch.claim(d.id, &d.webhook_id) else {
+                return Ok(false);
+            };
+            attempt(&s, d.id, now).await
+        });
+    }
+    let mut sent = 0;
+    while let Some(r) = round.join_next().await {
+        match r {
+            Ok(Ok(true)) => sent += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(code = e.code(), "webhook delivery failed to record"),
+            Err(e) => tracing::warn!(error = %e, "webhook delivery task failed"),
+        }
     }
     Ok(sent)
 }
 
-/// The outbox worker: drains due deliveries every `every`.
+/// Sends delivery `id` once, if it is still queued and due, and records the outcome durably;
+/// whether it was delivered.
+async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
+    // Read again under the claim: another round may have sent it since it was listed.
+    let Some(mut d) = s.store.delivery(id)? else {
+        return Ok(false);
+    };
+    if d.next_attempt_at > now {
+        return Ok(false);
+    }
+    let Some(w) = s.store.webhook(&d.webhook_id)? else {
+        s.store.remove_delivery(d.id)?;
+        s.store.commit().await?;
+        return Ok(false);
+    };
+    let Some(secret) = s.keys.unseal(&w.sealed_secret) else {
+        tracing::warn!(webhook = %w.id, "webhook secret cannot be unsealed; delivery dropped");
+        s.store.remove_delivery(d.id)?;
+        s.store.commit().await?;
+        return Ok(false);
+    };
+    let (state, url, event, body) = (s.clone(), w.url.clone(), d.event.clone(), d.body.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        deliver(&state, &url, secret.as_bytes(), &event, &body)
+    })
+    .await
+    .unwrap_or(Err(crate::outbound::Failure::Connection));
+    let result = result.and_then(|(status, ms)| {
+        if (200..300).contains(&status) {
+            Ok((status, ms))
+        } else {
+            Err(crate::outbound::Failure::HttpStatus(status))
+        }
+    });
+    let delivered = match result {
+        Ok(_) => {
+            s.store.remove_delivery(d.id)?;
+            true
+        }
+        Err(why) => {
+            d.attempts += 1;
+            if d.attempts >= MAX_ATTEMPTS {
+                tracing::warn!(webhook = %w.id, error = why.class(), "webhook delivery given up");
+                s.store.remove_delivery(d.id)?;
+            } else {
+                d.next_attempt_at = s.clock.now() + backoff(d.attempts - 1);
+                d.last_error = Some(why.describe());
+                s.store.update_delivery(&d)?;
+            }
+            false
+        }
+    };
+    s.store.commit().await?;
+    Ok(delivered)
+}
+
+/// The outbox worker: starts a round every `every`. Rounds overlap, so an endpoint that never
+/// answers holds up only its own deliveries.
 pub fn run_outbox(s: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = drain_outbox(&s).await {
-                tracing::warn!(code = e.code(), "webhook outbox failed");
-            }
+            let s = s.clone();
+            tokio::spawn(async move {
+                if let Err(e) = drain_outbox(&s).await {
+                    tracing::warn!(code = e.code(), "webhook outbox failed");
+                }
+            });
         }
     })
 }

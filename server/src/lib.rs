@@ -29,6 +29,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod net;
+pub mod outbound;
 pub mod routes;
 pub mod rules;
 pub mod serve;

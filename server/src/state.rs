@@ -44,6 +44,8 @@ pub struct AppState {
     /// LicenseCM's signed facts of the current minute, by facts (see
     /// `routes::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
     pub(crate) signed_facts: Arc<std::sync::Mutex<SignedFacts>>,
+    /// Webhook deliveries in flight (see `events::drain_outbox`).
+    pub dispatch: Arc<crate::events::Dispatch>,
     /// What was logged this minute (see [`AppState::first_this_minute`]).
     logged: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>>,
 }
@@ -82,6 +84,7 @@ impl AppState {
             seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
             signed_facts: Arc::default(),
+            dispatch: Arc::default(),
             logged: Arc::default(),
         })
     }

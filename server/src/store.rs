@@ -1451,6 +1451,11 @@ impl Store {
         Self::all_json(&self.outbox)
     }
 
+    /// One queued delivery, if it is still queued.
+    pub fn delivery(&self, id: u64) -> ApiResult<Option<Delivery>> {
+        Self::get_json(&self.outbox, &id.to_be_bytes())
+    }
+
     /// Replaces a queued delivery (after a failed attempt).
     pub fn update_delivery(&self, d: &Delivery) -> ApiResult<()> {
         self.outbox.insert(d.id.to_be_bytes(), to_json(d)?)?;

@@ -1038,7 +1038,7 @@ fn webhooks_are_signed_retried_and_tested() {
         "POST",
         "/api/webhooks",
         Some(&bob),
-        Some(json!({ "url": "https://x.example", "events": ["nope"] })),
+        Some(json!({ "url": "https://93.184.216.34/x", "events": ["nope"] })),
     );
     assert_eq!(s, 400);
     let strict = lcm_with(Config {
@@ -1581,7 +1581,7 @@ fn admin_users_webhook_reads_and_read_all() {
         "POST",
         "/api/webhooks",
         &bob,
-        Some(json!({ "url": "https://hooks.example.com/x", "events": ["license.created"] })),
+        Some(json!({ "url": "https://93.184.216.34/x", "events": ["license.created"] })),
     );
     let got = l.ok(
         "GET",
@@ -1591,7 +1591,7 @@ fn admin_users_webhook_reads_and_read_all() {
     );
     assert_eq!(
         (got["url"].clone(), got["is_active"].clone()),
-        (json!("https://hooks.example.com/x"), json!(true))
+        (json!("https://93.184.216.34/x"), json!(true))
     );
     for i in 0..3 {
         l.app

@@ -1265,3 +1265,301 @@ fn shutdown_closes_connections_left_open_after_the_shutdown_timeout_and_flushes(
         "the slow client's connection was closed"
     );
 }
+
+// ----- 8. and 9. webhooks
+
+/// A loopback listener that counts connections; answers 200 after reading a request unless
+/// it is `stuck`, in which case it holds every connection open without a word.
+struct Listener {
+    url: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    most_open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn listener(stuck: bool) -> Listener {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", l.local_addr().expect("addr"));
+    let (accepted, answered, open, most_open) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (a, d, o, m) = (
+        accepted.clone(),
+        answered.clone(),
+        open.clone(),
+        most_open.clone(),
+    );
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            a.fetch_add(1, Ordering::SeqCst);
+            let now_open = o.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now_open, Ordering::SeqCst);
+            let (d, o) = (d.clone(), o.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                if stuck {
+                    // Hold the connection until the client gives up.
+                    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                } else {
+                    let _ = stream.read(&mut buf);
+                    d.fetch_add(1, Ordering::SeqCst);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    );
+                }
+                o.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Listener {
+        url,
+        accepted,
+        answered,
+        open,
+        most_open,
+    }
+}
+
+fn count(n: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> usize {
+    n.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_and_when_sent() {
+    let app = TestApp::with_config(Config {
+        webhook_allow_private: false,
+        ..open_config()
+    });
+    let (token, user) = register(&app, "hooks@example.com").await;
+    let target = listener(false);
+    let port = target
+        .url
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .trim_end_matches("/hook")
+        .to_owned();
+    for url in [
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        format!("http://127.1:{port}/"),
+        format!("http://2130706433:{port}/"),
+        format!("http://0x7f000001:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://[::127.0.0.1]:{port}/"),
+        "http://169.254.169.254/latest/meta-data".into(),
+        "http://100.64.0.1/".into(),
+        "http://10.0.0.1/".into(),
+        "http://[fd00::1]/".into(),
+        "http://[fe80::1]/".into(),
+        "http://224.0.0.1/".into(),
+        "http://0.0.0.0/".into(),
+        "http://255.255.255.255/".into(),
+    ] {
+        let (s, v, _) = app
+            .call(
+                "POST",
+                "/api/webhooks",
+                Some(&token),
+                Some(json!({ "url": url, "events": ["license.created"] })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{url} was accepted: {v}");
+    }
+
+    // A webhook whose name pointed outside when it was registered and points inside now: it
+    // is checked again at every delivery, and the failure says only "blocked".
+    let w = licet_server::model::Webhook {
+        id: "hook-1".into(),
+        owner_id: user["id"].as_str().expect("id").to_owned(),
+        url: target.url.clone(),
+        events: vec!["license.created".into()],
+        sealed_secret: app.state.keys.seal("secret"),
+        is_active: true,
+        created_at: common::T0,
+    };
+    app.state.store.put_webhook(&w).expect("store");
+    let (s, v, _) = app
+        .call("POST", "/api/webhooks/hook-1/test", Some(&token), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    assert_eq!(v["message"], json!("Delivery failed: blocked"), "{v}");
+    let (_, p, _) = app
+        .call(
+            "POST",
+            "/api/products",
+            Some(&token),
+            Some(json!({ "name": "Hooked" })),
+        )
+        .await;
+    let (s, _, _) = app
+        .call(
+            "POST",
+            "/api/licenses",
+            Some(&token),
+            Some(json!({ "product_id": p["data"]["id"], "max_uses": 1 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        licet_server::events::drain_outbox(&app.state)
+            .await
+            .expect("drain"),
+        0
+    );
+    let queued = app.state.store.deliveries().expect("outbox");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].last_error.as_deref(), Some("blocked"));
+    assert_eq!(count(&target.accepted), 0, "nothing ever connected inside");
+}
+
+#[tokio::test]
+async fn webhook_failures_are_reported_as_classes_never_as_raw_errors() {
+    let app = TestApp::with_config(Config {
+        webhook_allow_private: true,
+        ..open_config()
+    });
+    let (token, _) = register(&app, "hooks@example.com").await;
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let (s, w, _) = app
+        .call(
+            "POST",
+            "/api/webhooks",
+            Some(&token),
+            Some(json!({ "url": format!("http://127.0.0.1:{closed}/x"), "events": ["license.created"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{w}");
+    let id = w["data"]["id"].as_str().expect("id");
+    let (s, v, _) = app
+        .call(
+            "POST",
+            &format!("/api/webhooks/{id}/test"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY);
+    assert_eq!(v["message"], json!("Delivery failed: refused"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_that_never_answers_delays_no_other_and_holds_at_most_its_share() {
+    let app = TestApp::with_config(Config {
+        webhook_allow_private: true,
+        webhook_timeout: 4,
+        ..open_config()
+    });
+    let (token, _) = register(&app, "hooks@example.com").await;
+    let (stuck, good) = (listener(true), listener(false));
+    for l in [&stuck, &good] {
+        let (s, v, _) = app
+            .call(
+                "POST",
+                "/api/webhooks",
+                Some(&token),
+                Some(json!({ "url": l.url, "events": ["license.created"] })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (_, p, _) = app
+        .call(
+            "POST",
+            "/api/products",
+            Some(&token),
+            Some(json!({ "name": "Busy" })),
+        )
+        .await;
+    for _ in 0..4 {
+        let (s, _, _) = app
+            .call(
+                "POST",
+                "/api/licenses",
+                Some(&token),
+                Some(json!({ "product_id": p["data"]["id"], "max_uses": 1 })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    assert_eq!(app.state.store.deliveries().expect("outbox").len(), 8);
+    let state = app.state.clone();
+    let round = tokio::spawn(async move { licet_server::events::drain_outbox(&state).await });
+    // The good endpoint gets its share while the stuck one still holds its connections.
+    let mut seen_while_stuck = 0;
+    for _ in 0..200 {
+        if count(&good.answered) >= licet_server::events::PER_ENDPOINT {
+            seen_while_stuck = count(&stuck.open);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        count(&good.answered),
+        licet_server::events::PER_ENDPOINT,
+        "the good endpoint was served"
+    );
+    assert!(
+        seen_while_stuck > 0,
+        "…while the stuck one was still waited on"
+    );
+    let sent = round.await.expect("join").expect("drain");
+    assert_eq!(sent, licet_server::events::PER_ENDPOINT);
+    assert_eq!(
+        count(&stuck.most_open),
+        licet_server::events::PER_ENDPOINT,
+        "one endpoint never holds more than its share"
+    );
+    let errors: Vec<Option<String>> = app
+        .state
+        .store
+        .deliveries()
+        .expect("outbox")
+        .into_iter()
+        .filter(|d| d.attempts > 0)
+        .map(|d| d.last_error)
+        .collect();
+    assert_eq!(
+        errors,
+        vec![Some("timeout".to_owned()); 2],
+        "the stuck ones timed out"
+    );
+    // Capped per user.
+    for i in 2..20 {
+        let (s, _, _) = app
+            .call(
+                "POST",
+                "/api/webhooks",
+                Some(&token),
+                Some(
+                    json!({ "url": format!("{}?n={i}", good.url), "events": ["license.created"] }),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/api/webhooks",
+            Some(&token),
+            Some(json!({ "url": good.url, "events": ["license.created"] })),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["error_code"]),
+        (StatusCode::BAD_REQUEST, &json!("LIMIT_REACHED"))
+    );
+}

@@ -31,50 +31,34 @@ fn view(w: &Webhook) -> Value {
     })
 }
 
-/// `http(s)://` URLs of at most 2048 characters; loopback, private and link-local hosts only
-/// when the server allows them (`--webhook-allow-private`), so that a user cannot make the
-/// server call into its own network.
-fn check_url(s: &AppState, url: &str) -> Result<(), Fail> {
-    let bad = || Fail::invalid("url: an http:// or https:// URL");
+/// `http(s)://` URLs of at most 2048 characters, whose host resolves only to public addresses
+/// unless the server allows private ones (`--webhook-allow-private`), so that a user cannot
+/// make the server call into its own network. Checked again at every delivery
+/// ([`crate::outbound`]): a name may point elsewhere later.
+async fn check_url(s: &AppState, url: &str) -> Result<(), Fail> {
     if url.len() > 2048 {
         return Err(Fail::invalid("url: at most 2048 characters"));
     }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(bad)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    if host.is_empty() {
-        return Err(bad());
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Fail::invalid("url: an http:// or https:// URL"));
     }
-    if s.config.webhook_allow_private {
-        return Ok(());
+    let (owned, allow) = (url.to_owned(), s.config.webhook_allow_private);
+    let checked =
+        tokio::task::spawn_blocking(move || crate::outbound::resolve_checked(&owned, allow))
+            .await
+            .unwrap_or(Err(crate::outbound::Failure::Dns));
+    match checked {
+        Ok(_) => Ok(()),
+        Err(crate::outbound::Failure::Blocked) => Err(Fail::invalid(
+            "url: the host resolves to a loopback, private or otherwise internal address, which this server does not call",
+        )),
+        Err(crate::outbound::Failure::Dns) => Err(Fail::invalid("url: the host does not resolve")),
+        Err(_) => Err(Fail::invalid("url: an http:// or https:// URL")),
     }
-    let private = match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v4)) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-        }
-        Ok(std::net::IpAddr::V6(v6)) => {
-            v6.is_loopback() || v6.is_unspecified() || v6.is_unique_local()
-        }
-        Err(_) => {
-            let h = host.to_ascii_lowercase();
-            h == "localhost" || h.ends_with(".localhost") || h.ends_with(".local")
-        }
-    };
-    if private {
-        return Err(Fail::invalid(
-            "url: private and loopback addresses are not allowed on this server",
-        ));
-    }
-    Ok(())
 }
+
+/// Webhooks one user may have: each is a stream of outbound requests the server makes.
+const MAX_WEBHOOKS_PER_USER: usize = 20;
 
 fn check_events(events: &[String]) -> Result<(), Fail> {
     if events.is_empty() || events.len() > WEBHOOK_EVENTS.len() {
@@ -136,7 +120,20 @@ struct NewWebhook {
     security(("bearer" = [])))]
 async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWebhook>) -> Answer {
     let url = b.url.unwrap_or_default().trim().to_owned();
-    check_url(&s, &url)?;
+    check_url(&s, &url).await?;
+    let owned = s
+        .store
+        .webhooks()?
+        .iter()
+        .filter(|w| w.owner_id == me.0.id)
+        .count();
+    if owned >= MAX_WEBHOOKS_PER_USER {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            "LIMIT_REACHED",
+            format!("At most {MAX_WEBHOOKS_PER_USER} webhooks per user"),
+        ));
+    }
     let events = b.events.unwrap_or_default();
     check_events(&events)?;
     let secret = b.secret.unwrap_or_else(|| {
@@ -193,7 +190,7 @@ async fn update(
     let mut w = load(&s, &me, &id)?;
     if let Some(u) = b.url {
         let u = u.trim().to_owned();
-        check_url(&s, &u)?;
+        check_url(&s, &u).await?;
         w.url = u;
     }
     if let Some(e) = b.events {
@@ -244,18 +241,19 @@ async fn test(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
         "data": { "webhook_id": w.id, "message": "This is a test delivery from licet-server." },
     })
     .to_string();
-    let url = w.url.clone();
+    let (state, url) = (s.clone(), w.url.clone());
     let result = tokio::task::spawn_blocking(move || {
-        crate::events::deliver(&url, secret.as_bytes(), "webhook.test", &body)
+        crate::events::deliver(&state, &url, secret.as_bytes(), "webhook.test", &body)
     })
     .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .unwrap_or(Err(crate::outbound::Failure::Connection));
     match result {
         Ok((status, ms)) => ok(json!({ "status_code": status, "response_time_ms": ms })),
-        Err(e) => Err(Fail::new(
+        // A class, never the raw error: its text would tell what listens where.
+        Err(why) => Err(Fail::new(
             StatusCode::BAD_GATEWAY,
             "WEBHOOK_FAILED",
-            format!("Delivery failed: {e}"),
+            format!("Delivery failed: {}", why.class()),
         )),
     }
 }
