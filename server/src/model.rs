@@ -412,8 +412,13 @@ pub struct Download {
     pub product_id: String,
     /// The name clients ask for (`resource_name`); unique per product.
     pub name: String,
-    /// Path relative to the downloads folder.
+    /// Path relative to the product's own folder, `downloads/<product id>/` (or, for downloads
+    /// registered before products' files were kept apart, to `downloads/`).
     pub file: String,
+    /// Whether `file` is in the product's own folder: every download registered since issue
+    /// #12, so that no key can register a file another product uploaded.
+    #[serde(default)]
+    pub product_folder: bool,
     /// Size in bytes when registered.
     pub size: u64,
     /// SHA-256 of the content when registered, hex.

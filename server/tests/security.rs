@@ -1563,3 +1563,56 @@ async fn a_webhook_that_never_answers_delays_no_other_and_holds_at_most_its_shar
         (StatusCode::BAD_REQUEST, &json!("LIMIT_REACHED"))
     );
 }
+
+// ----- 10. each product's download files are its own
+
+#[tokio::test]
+async fn a_key_cannot_register_a_file_another_product_uploaded() {
+    let data = tempfile::tempdir().expect("tmp");
+    let app = TestApp::with_config(Config {
+        data: data.path().to_path_buf(),
+        ..open_config()
+    });
+    let (a, _) = app.product("app-a", json!({})).await;
+    let (b, _) = app.product("app-b", json!({})).await;
+    let (key_a, key_b) = (
+        api_key(&app, "read_write", Some(&a)).await,
+        api_key(&app, "read_write", Some(&b)).await,
+    );
+    let upload = axum::http::Request::post(format!(
+        "/v1/downloads/upload?product_id={}&name=secret&file=secret.zip",
+        b["id"].as_str().expect("id")
+    ))
+    .header("authorization", format!("Bearer {key_b}"))
+    .header("content-type", "application/octet-stream")
+    .body(axum::body::Body::from("B's paid content"))
+    .expect("request");
+    let (s, v, _) = app.send(upload).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(
+        data.path()
+            .join("downloads")
+            .join(b["id"].as_str().expect("id"))
+            .join("secret.zip")
+            .exists(),
+        "kept in B's own folder"
+    );
+    for file in [
+        "secret.zip".to_owned(),
+        format!("../{}/secret.zip", b["id"].as_str().expect("id")),
+        format!("{}/secret.zip", b["id"].as_str().expect("id")),
+    ] {
+        let (s, v, _) = app
+            .call(
+                "POST",
+                "/v1/downloads",
+                Some(&key_a),
+                Some(json!({ "product_id": a["id"], "name": "stolen", "file": file })),
+            )
+            .await;
+        assert!(
+            s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST,
+            "A registered B's file as {file}: {s} {v}"
+        );
+    }
+}

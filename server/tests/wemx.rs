@@ -693,7 +693,8 @@ fn download_urls_are_single_use_expiring_and_unforgeable() {
     let big = "x".repeat(5000);
     let (s, v) = w.upload("big", "big.bin", &big);
     assert_eq!(s, 413, "{v}");
-    let folder = w._data.path().join("downloads");
+    // Each product's files live in a folder of their own.
+    let folder = w._data.path().join("downloads").join(&w.product_id);
     let leftovers: Vec<_> = std::fs::read_dir(&folder)
         .expect("folder")
         .filter_map(Result::ok)

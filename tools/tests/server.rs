@@ -337,7 +337,13 @@ fn wemx_and_faxstore_catalogues_from_the_command_line() {
     ]);
     assert_eq!(up["file"], "example.zip");
     assert_eq!(up["size"], 9);
-    assert!(dir.path().join("downloads/example.zip").exists());
+    assert!(
+        dir.path()
+            .join("downloads")
+            .join(pid)
+            .join("example.zip")
+            .exists()
+    );
     let listed = cli.json(&["downloads", "list", "--product", pid]);
     assert_eq!(listed["items"][0]["name"], "example");
     let (s, v) = post_json(

@@ -35,6 +35,21 @@ pub fn folder(s: &AppState) -> std::path::PathBuf {
     s.config.data.join("downloads")
 }
 
+/// A product's own folder: every product's files are kept apart, so a key can register only
+/// files of its own product, which it could have uploaded itself (issue #12).
+pub fn product_folder(s: &AppState, product_id: &str) -> std::path::PathBuf {
+    folder(s).join(product_id)
+}
+
+/// Where a download's file is.
+pub fn path_of(s: &AppState, d: &Download) -> std::path::PathBuf {
+    if d.product_folder {
+        product_folder(s, &d.product_id).join(&d.file)
+    } else {
+        folder(s).join(&d.file)
+    }
+}
+
 /// A relative path inside the downloads folder: segments of letters, digits, `.`, `_` and `-`,
 /// none of them `.` or `..`, at most 255 bytes. Nothing else can name a file outside it.
 fn valid_file(file: &str) -> bool {
@@ -132,6 +147,7 @@ fn draft(
         product_id: product_id.to_owned(),
         name: name.trim().to_owned(),
         file: file.to_owned(),
+        product_folder: true,
         size,
         sha256,
         created_at: s.clock.now(),
@@ -145,7 +161,7 @@ struct RegisterDownload {
     product_id: String,
     /// The name clients ask for (`resource_name`).
     name: String,
-    /// Path of the file relative to `<data>/downloads/`.
+    /// Path of the file relative to the product's folder, `<data>/downloads/<product id>/`.
     file: String,
 }
 
@@ -163,13 +179,18 @@ async fn register(
     check_fields(&b.name, &b.file)?;
     let product = load_product(&s, &caller, &b.product_id)
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
-    let (size, sha) = measure(folder(&s).join(&b.file)).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no regular file {:?} in the downloads folder", b.file),
-        )
-    })?;
+    let (size, sha) = measure(product_folder(&s, &product.id).join(&b.file))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "no regular file {:?} in the product's folder, downloads/{}/",
+                    b.file, product.id
+                ),
+            )
+        })?;
     let d = record(
         &s,
         &caller,
@@ -188,7 +209,8 @@ struct UploadParams {
     product_id: String,
     /// The name clients ask for (`resource_name`).
     name: String,
-    /// Path to store the file at, relative to `<data>/downloads/`; must not exist yet.
+    /// Path to store the file at, relative to `<data>/downloads/<product id>/`; must not exist
+    /// yet.
     file: String,
 }
 
@@ -230,7 +252,7 @@ async fn upload(
             "the product already has a download of this name",
         ));
     }
-    let dir = folder(&s);
+    let dir = product_folder(&s, &product.id);
     let target = dir.join(&q.file);
     if tokio::fs::symlink_metadata(&target).await.is_ok() {
         return Err(ApiError::conflict(
@@ -375,7 +397,7 @@ pub async fn open(s: &AppState, d: &Download) -> ApiResult<(tokio::fs::File, u64
             d.id
         )));
     }
-    let path = folder(s).join(&d.file);
+    let path = path_of(s, d);
     let len = match tokio::fs::symlink_metadata(&path).await {
         Ok(m) if m.file_type().is_file() => m.len(),
         _ => {
