@@ -126,6 +126,14 @@ pub struct Args {
     /// Seconds one webhook delivery may take [default: 10].
     #[arg(long, env = "LICET_WEBHOOK_TIMEOUT")]
     pub webhook_timeout: Option<u64>,
+    /// Days the audit log and the security log keep an entry; older ones are pruned in the
+    /// background [default: 365].
+    #[arg(long, env = "LICET_LOG_RETENTION_DAYS")]
+    pub log_retention_days: Option<u64>,
+    /// Most entries each of the audit log and the security log keeps; the oldest go first
+    /// [default: 10000000].
+    #[arg(long, env = "LICET_LOG_MAX_ENTRIES")]
+    pub log_max_entries: Option<u64>,
 }
 
 /// The same options, as read from a TOML file.
@@ -165,6 +173,8 @@ struct FileConfig {
     envelope_window: Option<u64>,
     webhook_allow_private: Option<bool>,
     webhook_timeout: Option<u64>,
+    log_retention_days: Option<u64>,
+    log_max_entries: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -238,6 +248,10 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Seconds one webhook delivery may take.
     pub webhook_timeout: u64,
+    /// Days the audit and security logs keep an entry.
+    pub log_retention_days: u64,
+    /// Most entries each of the audit and security logs keeps.
+    pub log_max_entries: u64,
 }
 
 impl Default for Config {
@@ -276,6 +290,8 @@ impl Default for Config {
             envelope_window: 300,
             webhook_allow_private: false,
             webhook_timeout: 10,
+            log_retention_days: 365,
+            log_max_entries: 10_000_000,
         }
     }
 }
@@ -409,6 +425,14 @@ impl Config {
                 .webhook_timeout
                 .or(file.webhook_timeout)
                 .unwrap_or(d.webhook_timeout),
+            log_retention_days: args
+                .log_retention_days
+                .or(file.log_retention_days)
+                .unwrap_or(d.log_retention_days),
+            log_max_entries: args
+                .log_max_entries
+                .or(file.log_max_entries)
+                .unwrap_or(d.log_max_entries),
         };
         anyhow::ensure!(
             (60..=30 * 86_400).contains(&c.user_jwt_ttl),
@@ -431,6 +455,8 @@ impl Config {
         anyhow::ensure!(c.cull_interval > 0, "cull-interval: at least 1 second");
         anyhow::ensure!(c.header_timeout > 0, "header-timeout: at least 1 second");
         anyhow::ensure!(c.webhook_timeout > 0, "webhook-timeout: at least 1 second");
+        anyhow::ensure!(c.log_retention_days > 0, "log-retention-days: at least 1");
+        anyhow::ensure!(c.log_max_entries > 0, "log-max-entries: at least 1");
         anyhow::ensure!(c.request_timeout > 0, "request-timeout: at least 1 second");
         anyhow::ensure!(
             (8..=1_048_576).contains(&c.cache_mb),

@@ -120,7 +120,7 @@ impl AppState {
         blocked: bool,
         details: Value,
     ) -> ApiResult<SecurityEvent> {
-        let e = self.store.append_security_event(SecurityEvent {
+        let mut event = SecurityEvent {
             seq: 0,
             event_type: event_type.to_owned(),
             severity,
@@ -131,7 +131,26 @@ impl AppState {
             is_blocked: blocked,
             details,
             created_at: self.clock.now(),
-        })?;
+        };
+        // Anyone can cause these (a bad envelope, a wrong password, a blocked address): the
+        // same event of one address, license and machine is recorded once a minute, with the
+        // number of repeats passed over since, and only a recorded one goes to webhooks.
+        let repeats = self.once_a_minute(&[
+            "security",
+            event_type,
+            event.ip_address.as_deref().unwrap_or(""),
+            event.license_id.as_deref().unwrap_or(""),
+            hwid.unwrap_or(""),
+        ]);
+        let Some(repeats) = repeats else {
+            return Ok(event);
+        };
+        if repeats > 0
+            && let Some(d) = event.details.as_object_mut()
+        {
+            d.insert("repeats_since_last".into(), json!(repeats));
+        }
+        let e = self.store.append_security_event(event)?;
         let owner = license.and_then(|l| self.owner_of(l));
         let data = crate::routes::licensecm::security::event_view(&e);
         if blocked {

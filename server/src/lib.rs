@@ -183,6 +183,13 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limits.shrink();
+            match prune_logs(&state) {
+                Ok((0, 0)) => {}
+                Ok((audit, security)) => {
+                    tracing::info!(audit, security, "pruned the oldest log entries");
+                }
+                Err(e) => tracing::warn!(code = e.code(), "pruning the logs failed"),
+            }
             // Download grants are kept a day past their expiry (for the audit trail), then dropped.
             if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400) {
                 tracing::warn!(code = e.code(), "pruning download grants failed");
@@ -199,6 +206,23 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Entries the logs drop in one background pass, at most: a pass stays short, and a backlog
+/// (a lowered retention) drains over a few passes.
+const PRUNE_BUDGET: usize = 10_000;
+
+/// Drops audit and security log entries past `--log-retention-days` or beyond
+/// `--log-max-entries` (issue #12: the logs had no bound); returns how many of each.
+pub fn prune_logs(state: &AppState) -> error::ApiResult<(usize, usize)> {
+    let days = i64::try_from(state.config.log_retention_days).unwrap_or(i64::MAX / 86_400);
+    let before = state
+        .clock
+        .now()
+        .saturating_sub(days.saturating_mul(86_400));
+    state
+        .store
+        .prune_logs(before, state.config.log_max_entries, PRUNE_BUDGET)
 }
 
 /// Opens the data directory: the store and the keys (created on first start).

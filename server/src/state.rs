@@ -47,7 +47,7 @@ pub struct AppState {
     /// Webhook deliveries in flight (see `events::drain_outbox`).
     pub dispatch: Arc<crate::events::Dispatch>,
     /// What was logged this minute (see [`AppState::first_this_minute`]).
-    logged: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>>,
+    logged: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], (i64, u64)>>>,
 }
 
 /// Most entries [`AppState::first_this_minute`] remembers; it forgets them all past this, so
@@ -96,6 +96,14 @@ impl AppState {
     /// minute, and a validation stops costing store writes (issue #7). Refusals are always
     /// logged.
     pub(crate) fn first_this_minute(&self, what: &[&str]) -> bool {
+        self.once_a_minute(what).is_some()
+    }
+
+    /// [`AppState::first_this_minute`], counting: `Some(n)` when `what` is new this minute,
+    /// with `n` the times it was passed over since it was last let through; `None` (and one
+    /// more passed over) otherwise. Events anyone can cause without a credential are recorded
+    /// this way, so that they cost one log entry a minute, not one a request (issue #12).
+    pub(crate) fn once_a_minute(&self, what: &[&str]) -> Option<u64> {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         for part in what {
@@ -105,16 +113,23 @@ impl AppState {
         let id: [u8; 32] = h.finalize().into();
         let minute = self.clock.now().div_euclid(60);
         let Ok(mut seen) = self.logged.lock() else {
-            return true;
+            return Some(0);
         };
-        if seen.get(&id) == Some(&minute) {
-            return false;
+        if let Some((m, skipped)) = seen.get_mut(&id) {
+            if *m == minute {
+                *skipped += 1;
+                return None;
+            }
+            let n = *skipped;
+            *m = minute;
+            *skipped = 0;
+            return Some(n);
         }
         if seen.len() >= MAX_LOGGED {
             seen.clear();
         }
-        seen.insert(id, minute);
-        true
+        seen.insert(id, (minute, 0));
+        Some(0)
     }
 
     /// The lock that serialises seat changes of one license (sharded by license id).

@@ -1396,6 +1396,59 @@ impl Store {
         Ok(e)
     }
 
+    /// Drops the oldest entries of the audit log and the security log: those written before
+    /// `before`, and beyond `max_entries` of each log; at most `budget` in one call, so a
+    /// background pass stays short. Returns how many of each were dropped.
+    ///
+    /// Both logs are keyed by an increasing sequence, so the oldest come first, and a log's
+    /// length is at most its last sequence minus its first plus one (numbers a restart skipped
+    /// are never written): no count is kept, none is read.
+    pub fn prune_logs(
+        &self,
+        before: i64,
+        max_entries: u64,
+        budget: usize,
+    ) -> ApiResult<(usize, usize)> {
+        #[derive(Deserialize)]
+        struct Head {
+            at: Option<i64>,
+            created_at: Option<i64>,
+            subject: Option<String>,
+        }
+        let prune = |tree: &sled::Tree, index: Option<&sled::Tree>| -> ApiResult<usize> {
+            let mut dropped = 0;
+            while dropped < budget {
+                let (Some((first, value)), Some((last, _))) = (tree.first()?, tree.last()?) else {
+                    break;
+                };
+                let seq = |k: &[u8]| k.try_into().map(u64::from_be_bytes).unwrap_or(0);
+                let len = seq(&last).saturating_sub(seq(&first)) + 1;
+                let head: Head = serde_json::from_slice(&value).unwrap_or(Head {
+                    at: None,
+                    created_at: None,
+                    subject: None,
+                });
+                let at = head.at.or(head.created_at).unwrap_or(i64::MIN);
+                if at >= before && len <= max_entries {
+                    break;
+                }
+                if let (Some(index), Some(subject)) = (index, head.subject) {
+                    let mut k = subject.into_bytes();
+                    k.push(0);
+                    k.extend_from_slice(&first);
+                    index.remove(k)?;
+                }
+                tree.remove(&first)?;
+                dropped += 1;
+            }
+            Ok(dropped)
+        };
+        Ok((
+            prune(&self.audit, Some(&self.audit_subjects))?,
+            prune(&self.security_events, None)?,
+        ))
+    }
+
     /// Security events, newest first, for which `keep` holds.
     pub fn security_events(
         &self,

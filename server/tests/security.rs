@@ -1616,3 +1616,98 @@ async fn a_key_cannot_register_a_file_another_product_uploaded() {
         );
     }
 }
+
+// ----- 13. what anonymous callers can write, and how long anything is kept
+
+#[tokio::test]
+async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
+    let app = TestApp::with_config(Config {
+        log_retention_days: 30,
+        log_max_entries: 1_000,
+        ..open_config()
+    });
+    let (p, _) = app.product("acme", json!({})).await;
+    let number = p["numeric_id"].as_u64().expect("number");
+    let check = |key: &'static str| {
+        let app = &app;
+        async move {
+            let info = "i".repeat(1000);
+            let req = axum::http::Request::post(format!("/api/check/{number}?info={info}"))
+                .header("authorization", key)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            app.send(req).await
+        }
+    };
+    let anonymous = || {
+        let store = &app.state.store;
+        store
+            .audit(0, 100, |e| {
+                e.action == "faxstore.check" && e.actor == "anonymous"
+            })
+            .expect("audit")
+            .items
+    };
+    for _ in 0..50 {
+        let (s, v, _) = check("NO-SUCH-KEY-0000").await;
+        assert_eq!((s, &v["pass"]), (StatusCode::OK, &json!(false)));
+    }
+    let logged = anonymous();
+    assert_eq!(logged.len(), 1, "50 unknown-key checks, one entry");
+    assert_eq!(
+        logged[0].detail["info"].as_str().map(str::len),
+        Some(200),
+        "less of an anonymous caller's info is kept"
+    );
+    app.clock.advance(60);
+    check("NO-SUCH-KEY-0000").await;
+    let logged = anonymous();
+    assert_eq!(logged.len(), 2);
+    assert_eq!(logged[1].detail["repeats_since_last"], json!(49));
+
+    // Retention by age: past 30 days, entries go, index and all.
+    let l = app.license(&p, json!({})).await;
+    let lid = l["id"].as_str().expect("id").to_owned();
+    assert!(app.state.store.audit_of(&lid, 0, 10).expect("index").1 > 0);
+    app.clock.advance(31 * 86_400);
+    let fresh = app.license(&p, json!({})).await;
+    let (audit, _) = licet_server::prune_logs(&app.state).expect("prune");
+    assert!(audit >= 4, "{audit}");
+    let left = app
+        .state
+        .store
+        .audit(0, 100, |_| true)
+        .expect("audit")
+        .items;
+    assert!(
+        left.iter().all(|e| e.at >= common::T0 + 31 * 86_400),
+        "{left:?}"
+    );
+    assert_eq!(app.state.store.audit_of(&lid, 0, 10).expect("index").1, 0);
+    assert!(
+        left.iter().any(|e| e.subject == fresh["id"]),
+        "the new entries stay"
+    );
+
+    // Retention by size: the newest `log_max_entries` stay.
+    let small = TestApp::with_config(Config {
+        log_max_entries: 5,
+        ..open_config()
+    });
+    let (p, _) = small.product("small", json!({})).await;
+    for _ in 0..10 {
+        small.license(&p, json!({})).await;
+    }
+    licet_server::prune_logs(&small.state).expect("prune");
+    let left = small
+        .state
+        .store
+        .audit(0, 100, |_| true)
+        .expect("audit")
+        .items;
+    assert_eq!(left.len(), 5);
+    assert!(
+        left.iter().all(|e| e.action == "license.created"),
+        "the oldest went first"
+    );
+}

@@ -46,6 +46,8 @@ pub fn router(v1: bool) -> OpenApiRouter<AppState> {
 
 /// Longest `info` kept in the log.
 const MAX_INFO: usize = 1000;
+/// Characters of `info` kept for a check without a known key.
+const MAX_ANONYMOUS_INFO: usize = 200;
 /// Most products one `multiple` request may name.
 const MAX_PRODUCTS: usize = 100;
 
@@ -282,14 +284,36 @@ fn log_check(
     if !p.log {
         return;
     }
-    let info: Option<String> = p.info.as_ref().map(|i| i.chars().take(MAX_INFO).collect());
-    let (actor, subject) = match license {
-        Some(l) => (format!("license:{}", l.id), l.id.clone()),
-        None => ("anonymous".to_owned(), "-".to_owned()),
+    let ip_text = ip.text();
+    // A check without a known key proves nothing about the caller: such checks are recorded
+    // once a minute per route, outcome and address, with how many were passed over, and keep
+    // less of `info` (issue #12: 1000-character entries, one per request, without bound).
+    let (actor, subject, max_info, repeats) = match license {
+        Some(l) => (format!("license:{}", l.id), l.id.clone(), MAX_INFO, 0),
+        None => {
+            let Some(repeats) = s.once_a_minute(&[
+                "faxstore",
+                route,
+                outcome.status(),
+                ip_text.as_deref().unwrap_or(""),
+            ]) else {
+                return;
+            };
+            (
+                "anonymous".to_owned(),
+                "-".to_owned(),
+                MAX_ANONYMOUS_INFO,
+                repeats,
+            )
+        }
     };
-    let detail =
+    let info: Option<String> = p.info.as_ref().map(|i| i.chars().take(max_info).collect());
+    let mut detail =
         json!({ "route": route, "product": product, "status": outcome.status(), "info": info });
-    if let Err(e) = s.audit(&actor, "faxstore.check", &subject, ip.text(), detail) {
+    if repeats > 0 {
+        detail["repeats_since_last"] = json!(repeats);
+    }
+    if let Err(e) = s.audit(&actor, "faxstore.check", &subject, ip_text, detail) {
         tracing::warn!(code = e.code(), "could not log a FaxStore check");
     }
 }
