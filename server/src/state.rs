@@ -47,12 +47,16 @@ pub struct AppState {
     /// Webhook deliveries in flight (see `events::drain_outbox`).
     pub dispatch: Arc<crate::events::Dispatch>,
     /// What was logged this minute (see [`AppState::first_this_minute`]).
-    logged: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], (i64, u64)>>>,
+    logged: Arc<std::sync::Mutex<Logged>>,
 }
 
 /// Most entries [`AppState::first_this_minute`] remembers; it forgets them all past this, so
 /// the worst case is one extra log entry per key, never a missing refusal.
 const MAX_LOGGED: usize = 200_000;
+
+/// What was let through once a minute, by the SHA-256 of its parts: (minute, times passed over
+/// since).
+type Logged = std::collections::HashMap<[u8; 32], (i64, u64)>;
 
 /// Signed facts by the SHA-256 of their content: (minute, data, signature).
 pub(crate) type SignedFacts = std::collections::HashMap<[u8; 32], (i64, String, String)>;
