@@ -126,6 +126,10 @@ pub struct Args {
     /// Seconds one webhook delivery may take [default: 10].
     #[arg(long, env = "LICET_WEBHOOK_TIMEOUT")]
     pub webhook_timeout: Option<u64>,
+    /// A bearer token `/metrics` requires; without one, `/metrics` is public (its figures are
+    /// counted at most once a minute, so scraping costs little) [default: none].
+    #[arg(long, env = "LICET_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Days the audit log and the security log keep an entry; older ones are pruned in the
     /// background [default: 365].
     #[arg(long, env = "LICET_LOG_RETENTION_DAYS")]
@@ -175,6 +179,7 @@ struct FileConfig {
     webhook_timeout: Option<u64>,
     log_retention_days: Option<u64>,
     log_max_entries: Option<u64>,
+    metrics_token: Option<String>,
 }
 
 /// The resolved configuration.
@@ -248,6 +253,8 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Seconds one webhook delivery may take.
     pub webhook_timeout: u64,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<Redacted>,
     /// Days the audit and security logs keep an entry.
     pub log_retention_days: u64,
     /// Most entries each of the audit and security logs keeps.
@@ -291,6 +298,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_timeout: 10,
             log_retention_days: 365,
+            metrics_token: None,
             log_max_entries: 10_000_000,
         }
     }
@@ -425,6 +433,11 @@ impl Config {
                 .webhook_timeout
                 .or(file.webhook_timeout)
                 .unwrap_or(d.webhook_timeout),
+            metrics_token: args
+                .metrics_token
+                .or(file.metrics_token)
+                .filter(|t| !t.is_empty())
+                .map(Redacted),
             log_retention_days: args
                 .log_retention_days
                 .or(file.log_retention_days)
@@ -504,5 +517,15 @@ mod tests {
         })
         .expect_err("typo");
         assert!(format!("{err:#}").contains("licet.toml"));
+    }
+}
+
+/// A secret from the configuration, kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Redacted(..)")
     }
 }

@@ -31,9 +31,53 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     activations: AtomicU64,
+    snapshot: Mutex<Option<Snapshot>>,
 }
 
+/// Figures that cost a walk over the store, as last counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// When they were counted (server clock).
+    pub at: i64,
+    /// Machines holding a seat.
+    pub active_seats: usize,
+    /// Licenses.
+    pub licenses: usize,
+}
+
+/// Seconds a snapshot serves scrapes before it is counted again: a scrape is cheap however
+/// often anyone asks, and the store is walked at most once a minute (issue #12).
+pub const SNAPSHOT_TTL: i64 = 60;
+
 impl Metrics {
+    /// The store-wide figures: the snapshot if younger than [`SNAPSHOT_TTL`], else counted
+    /// now by `count` (under the lock, so concurrent scrapes wait for one count rather than
+    /// each walking the store).
+    pub fn snapshot<E>(
+        &self,
+        now: i64,
+        count: impl FnOnce() -> Result<(usize, usize), E>,
+    ) -> Result<Snapshot, E> {
+        let mut slot = match self.snapshot.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(snap) = *slot
+            && now - snap.at < SNAPSHOT_TTL
+            && now >= snap.at
+        {
+            return Ok(snap);
+        }
+        let (active_seats, licenses) = count()?;
+        let snap = Snapshot {
+            at: now,
+            active_seats,
+            licenses,
+        };
+        *slot = Some(snap);
+        Ok(snap)
+    }
+
     /// Records one request.
     pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut r) = self.requests.lock() {

@@ -11,6 +11,8 @@
 //! | `policies` | policy id | [`Policy`] |
 //! | `licenses` | license id | [`License`] |
 //! | `license_keys` | license key | license id (uniqueness index, lookup) |
+//! | `product_licenses` | product id `\0` license id | empty: the licenses of one product (written before the license, so a stale entry is skipped, never a license missed) |
+//! | `owner_products` | LicenseCM user id `\0` product id | empty: the products of one user (likewise) |
 //! | `machines` | license id `\0` fingerprint | [`Machine`] |
 //! | `machine_ids` | machine id | license id `\0` fingerprint (lookup) |
 //! | `machine_counts` | license id | number of machines (be u64), kept with `machines` in one transaction |
@@ -86,6 +88,8 @@ pub struct Store {
     policies: sled::Tree,
     licenses: sled::Tree,
     license_keys: sled::Tree,
+    product_licenses: sled::Tree,
+    owner_products: sled::Tree,
     machines: sled::Tree,
     machine_ids: sled::Tree,
     machine_counts: sled::Tree,
@@ -123,6 +127,8 @@ pub struct Store {
     revocations: sled::Tree,
     meta: sled::Tree,
     committer: Arc<Committer>,
+    /// Walks over every license so far (see [`Store::license_scans`]).
+    license_scans: Arc<AtomicU64>,
 }
 
 /// The revoked ids the server has published.
@@ -176,6 +182,15 @@ fn name_taken(name: &str) -> ConflictableTransactionError<ApiError> {
             name.trim()
         ),
     ))
+}
+
+/// `a \0 b`: a key of an index of `b`s by `a`.
+fn pair_key(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + 1 + b.len());
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
 }
 
 fn machine_key(license_id: &str, fingerprint: &str) -> Vec<u8> {
@@ -234,6 +249,8 @@ impl Store {
             policies: t("policies")?,
             licenses: t("licenses")?,
             license_keys: t("license_keys")?,
+            product_licenses: t("product_licenses")?,
+            owner_products: t("owner_products")?,
             machines: t("machines")?,
             machine_ids: t("machine_ids")?,
             machine_counts: t("machine_counts")?,
@@ -268,10 +285,12 @@ impl Store {
             revocations: t("revocations")?,
             meta: t("meta")?,
             committer: Arc::new(Committer::new(db.clone())),
+            license_scans: Arc::default(),
             db,
         };
         store.build_indexes()?;
         store.build_name_index()?;
+        store.build_owner_indexes()?;
         store.recount_after_crash()?;
         Ok(store)
     }
@@ -292,6 +311,30 @@ impl Store {
         }
         // Every license with machines; the culler drops those whose policy does not float.
         self.mark_licenses_with_machines()?;
+        self.meta.insert(MARKER, &[])?;
+        Ok(())
+    }
+
+    /// Builds the licenses-by-product and products-by-owner indexes once, for a database
+    /// written before they existed.
+    fn build_owner_indexes(&self) -> sled::Result<()> {
+        const MARKER: &str = "owner_indexes_v1";
+        if self.meta.contains_key(MARKER)? {
+            return Ok(());
+        }
+        for v in self.licenses.iter().values() {
+            if let Ok(l) = serde_json::from_slice::<License>(&v?) {
+                self.product_licenses
+                    .insert(pair_key(&l.product_id, &l.id), &[])?;
+            }
+        }
+        for v in self.products.iter().values() {
+            if let Ok(p) = serde_json::from_slice::<Product>(&v?)
+                && let Some(owner) = &p.owner_id
+            {
+                self.owner_products.insert(pair_key(owner, &p.id), &[])?;
+            }
+        }
         self.meta.insert(MARKER, &[])?;
         Ok(())
     }
@@ -402,6 +445,9 @@ impl Store {
     /// family addresses it by name.
     pub fn insert_product(&self, p: &Product) -> ApiResult<()> {
         let value = to_json(p)?;
+        if let Some(owner) = &p.owner_id {
+            self.owner_products.insert(pair_key(owner, &p.id), &[])?;
+        }
         (
             &self.products,
             &self.product_codes,
@@ -493,7 +539,40 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<ApiError>>(())
             })?;
+        if let Some(owner) = &p.owner_id {
+            self.owner_products.remove(pair_key(owner, &p.id))?;
+        }
         Ok(())
+    }
+
+    /// The products of a LicenseCM user, through the index (not every product).
+    pub fn products_of_owner(&self, owner: &str) -> ApiResult<Vec<Product>> {
+        let prefix = pair_key(owner, "");
+        let mut out = Vec::new();
+        for k in self.owner_products.scan_prefix(&prefix).keys() {
+            let k = k?;
+            if let Some(p) = self.product(&String::from_utf8_lossy(&k[prefix.len()..]))?
+                && p.owner_id.as_deref() == Some(owner)
+            {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The licenses of a product, through the index (not every license).
+    pub fn licenses_of(&self, product_id: &str) -> ApiResult<Vec<License>> {
+        let prefix = pair_key(product_id, "");
+        let mut out = Vec::new();
+        for k in self.product_licenses.scan_prefix(&prefix).keys() {
+            let k = k?;
+            if let Some(l) = self.license(&String::from_utf8_lossy(&k[prefix.len()..]))?
+                && l.product_id == product_id
+            {
+                out.push(l);
+            }
+        }
+        Ok(out)
     }
 
     /// A product by id.
@@ -520,6 +599,7 @@ impl Store {
 
     /// Calls `f` with every license, streaming (one license in memory at a time).
     pub fn each_license(&self, mut f: impl FnMut(&License)) -> ApiResult<()> {
+        self.license_scans.fetch_add(1, Ordering::Relaxed);
         for v in self.licenses.iter().values() {
             f(&from_json(&v?)?);
         }
@@ -527,12 +607,7 @@ impl Store {
     }
 
     fn licenses_of_product(&self, product_id: &str) -> ApiResult<usize> {
-        let mut n = 0;
-        for v in self.licenses.iter().values() {
-            let l: License = from_json(&v?)?;
-            n += usize::from(l.product_id == product_id);
-        }
-        Ok(n)
+        Ok(self.licenses_of(product_id)?.len())
     }
 
     // ----- policies
@@ -588,6 +663,7 @@ impl Store {
     pub fn insert_licenses(&self, ls: &[License]) -> ApiResult<()> {
         let values = ls.iter().map(to_json).collect::<ApiResult<Vec<_>>>()?;
         self.index_expiry(ls)?;
+        self.index_products(ls)?;
         (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
             for (l, value) in ls.iter().zip(&values) {
                 if keys.get(l.key.as_bytes())?.is_some() {
@@ -631,6 +707,17 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<ApiError>>(())
             })?;
+        self.product_licenses
+            .remove(pair_key(&l.product_id, &l.id))?;
+        Ok(())
+    }
+
+    /// Adds each license to its product's index, before the license is written.
+    fn index_products(&self, ls: &[License]) -> ApiResult<()> {
+        for l in ls {
+            self.product_licenses
+                .insert(pair_key(&l.product_id, &l.id), &[])?;
+        }
         Ok(())
     }
 
@@ -1016,6 +1103,7 @@ impl Store {
     /// first machines (domains), all or nothing.
     pub fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> ApiResult<()> {
         self.index_expiry(std::slice::from_ref(l))?;
+        self.index_products(std::slice::from_ref(l))?;
         let order = to_json(o)?;
         let license = to_json(l)?;
         let ms_values = machines
@@ -1591,7 +1679,14 @@ impl Store {
 
     /// Every license (statistics, the expiry sweeper).
     pub fn all_licenses(&self) -> ApiResult<Vec<License>> {
+        self.license_scans.fetch_add(1, Ordering::Relaxed);
         Self::all_json(&self.licenses)
+    }
+
+    /// How many times every license was read, since the store was opened: what no request of
+    /// a registered user or an anonymous caller may cost (issue #12).
+    pub fn license_scans(&self) -> u64 {
+        self.license_scans.load(Ordering::Relaxed)
     }
 
     // ----- API keys

@@ -1711,3 +1711,139 @@ async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
         "the oldest went first"
     );
 }
+
+// ----- 15. no full-store scans for registered users or anonymous callers
+
+#[tokio::test]
+async fn a_registered_users_lists_and_statistics_read_only_their_own_licenses() {
+    let app = TestApp::with_config(open_config());
+    let (op, _) = app.product("operator", json!({})).await;
+    for _ in 0..30 {
+        app.license(&op, json!({})).await;
+    }
+    let (token, _) = register(&app, "tenant@example.com").await;
+    let (_, p, _) = app
+        .call(
+            "POST",
+            "/api/products",
+            Some(&token),
+            Some(json!({ "name": "Mine" })),
+        )
+        .await;
+    let pid = p["data"]["id"].as_str().expect("id").to_owned();
+    let mut mine = Vec::new();
+    for _ in 0..3 {
+        let (_, l, _) = app
+            .call(
+                "POST",
+                "/api/licenses",
+                Some(&token),
+                Some(json!({ "product_id": pid, "max_uses": 1 })),
+            )
+            .await;
+        mine.push(l["data"]["id"].as_str().expect("id").to_owned());
+    }
+    let before = app.state.store.license_scans();
+    let (s, v, _) = app.call("GET", "/api/licenses", Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let listed: Vec<&str> = v["data"]["licenses"]
+        .as_array()
+        .expect("licenses")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(listed.len(), 3);
+    assert!(mine.iter().all(|m| listed.contains(&m.as_str())));
+    for path in [
+        "/api/stats/dashboard",
+        "/api/stats/licenses",
+        "/api/products",
+    ] {
+        let (s, v, _) = app.call("GET", path, Some(&token), None).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+    }
+    let (_, v, _) = app
+        .call("GET", "/api/stats/dashboard", Some(&token), None)
+        .await;
+    assert_eq!(v["data"]["total_licenses"], json!(3), "{v}");
+    assert_eq!(
+        app.state.store.license_scans(),
+        before,
+        "a registered user's requests walked every license"
+    );
+    // A deleted license leaves the index.
+    let (s, _, _) = app
+        .call(
+            "DELETE",
+            &format!("/api/licenses/{}", mine[0]),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v, _) = app.call("GET", "/api/licenses", Some(&token), None).await;
+    assert_eq!(v["data"]["pagination"]["total"], json!(2));
+}
+
+#[tokio::test]
+async fn metrics_are_counted_at_most_once_a_minute_and_can_require_a_token() {
+    let app = TestApp::new();
+    let (p, _) = app.product("acme", json!({})).await;
+    app.license(&p, json!({})).await;
+    let scrape = |auth: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut req = axum::http::Request::get("/metrics");
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let (s, v, _) = app
+                .send(req.body(axum::body::Body::empty()).expect("request"))
+                .await;
+            (s, v.as_str().unwrap_or("").to_owned())
+        }
+    };
+    let licenses = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("licet_licenses "))
+            .map(str::to_owned)
+    };
+    let (s, first) = scrape(None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        licenses(&first).as_deref(),
+        Some("licet_licenses 1"),
+        "{first}"
+    );
+    app.license(&p, json!({})).await;
+    for _ in 0..20 {
+        let (_, again) = scrape(None).await;
+        assert_eq!(
+            licenses(&again),
+            licenses(&first),
+            "served from the snapshot"
+        );
+    }
+    app.clock.advance(61);
+    let (_, later) = scrape(None).await;
+    assert_eq!(licenses(&later).as_deref(), Some("licet_licenses 2"));
+
+    let guarded = TestApp::with_config(Config {
+        metrics_token: Some(licet_server::config::Redacted("scrape-secret".into())),
+        ..Config::default()
+    });
+    for (auth, want) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("Bearer wrong"), StatusCode::UNAUTHORIZED),
+        (Some("Bearer scrape-secret"), StatusCode::OK),
+    ] {
+        let mut req = axum::http::Request::get("/metrics");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let (s, _, _) = guarded
+            .send(req.body(axum::body::Body::empty()).expect("request"))
+            .await;
+        assert_eq!(s, want, "{auth:?}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,19 +24,38 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics(State(s): State<AppState>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 401, description = "`--metrics-token` is set and the request does not carry it", body = crate::error::ErrorBody)))]
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(want) = &s.config.metrics_token {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Digests of equal length, compared in constant time.
+        let (a, b) = (sha2::Sha256::digest(given), sha2::Sha256::digest(&want.0));
+        if !bool::from(a.ct_eq(&b)) {
+            return Err(ApiError::unauthorized("/metrics needs the metrics token"));
+        }
+    }
     let now = s.clock.now();
-    // Every machine holds a seat except dead floating ones.
-    let dead: usize = crate::routes::client::dead_floating_machines(&s, now, false)?
-        .iter()
-        .map(|(_, _, machines)| machines.len())
-        .sum();
-    let active = s.store.machine_total().saturating_sub(dead);
-    let licenses = s.store.license_count();
+    let snap = s.metrics.snapshot(now, || {
+        // Every machine holds a seat except dead floating ones.
+        let dead: usize = crate::routes::client::dead_floating_machines(&s, now, false)?
+            .iter()
+            .map(|(_, _, machines)| machines.len())
+            .sum();
+        Ok::<_, ApiError>((
+            s.store.machine_total().saturating_sub(dead),
+            s.store.license_count(),
+        ))
+    })?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(active, licenses, s.store.flush_count()),
+        s.metrics
+            .render(snap.active_seats, snap.licenses, s.store.flush_count()),
     )
         .into_response())
 }

@@ -2,8 +2,6 @@
 //! license's seats, `current_uses` its machines, `hwid` its first machine's fingerprint,
 //! `hwid_locked` binds it to that machine; the activity logs are its audit events.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -129,21 +127,16 @@ async fn list(State(s): State<AppState>, me: Me, Query(f): Query<Filter>) -> Ans
         return Err(Fail::invalid("status: active, expired or suspended"));
     }
     let kind = f.kind.as_deref().map(parse_kind).transpose()?;
-    let products: BTreeMap<String, Product> = s
-        .store
-        .products()?
+    let products: Vec<Product> = me
+        .products(&s)?
         .into_iter()
-        .filter(|p| me.owns(p))
-        .map(|p| (p.id.clone(), p))
+        .filter(|p| f.product_id.as_deref().is_none_or(|id| p.id == id))
         .collect();
     let now = s.clock.now();
-    let mut items: Vec<License> = s
-        .store
-        .all_licenses()?
+    let mut items: Vec<License> = Me::licenses_of(&s, &products)?
         .into_iter()
         .filter(|l| {
-            products.contains_key(&l.product_id)
-                && f.product_id.as_deref().is_none_or(|p| l.product_id == p)
+            f.product_id.as_deref().is_none_or(|p| l.product_id == p)
                 && f.status
                     .as_deref()
                     .is_none_or(|st| status_name(l, now) == st)

@@ -328,6 +328,27 @@ impl Me {
         }
     }
 
+    /// The products the user may see and change. A plain user's come from the owner index, so
+    /// a registered user's request reads their own data, not every product on the server
+    /// (issue #12); an admin (made by the operator) reads them all.
+    pub fn products(&self, s: &AppState) -> Result<Vec<Product>, Fail> {
+        let all = if self.is_admin() {
+            s.store.products()?
+        } else {
+            s.store.products_of_owner(&self.0.id)?
+        };
+        Ok(all.into_iter().filter(|p| self.owns(p)).collect())
+    }
+
+    /// The licenses of `products`, through the product index.
+    pub fn licenses_of(s: &AppState, products: &[Product]) -> Result<Vec<License>, Fail> {
+        let mut out = Vec::new();
+        for p in products {
+            out.extend(s.store.licenses_of(&p.id)?);
+        }
+        Ok(out)
+    }
+
     /// A product the user may see, or 404 `PRODUCT_NOT_FOUND` (another user's products do not
     /// exist for them).
     pub fn product(&self, s: &AppState, id: &str) -> Result<Product, Fail> {

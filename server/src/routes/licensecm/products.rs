@@ -54,12 +54,7 @@ pub fn view(s: &AppState, p: &Product) -> Value {
     responses((status = 200, description = "`{success, data: [{id, name, description, secret_key, is_active, created_at}]}`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn list(State(s): State<AppState>, me: Me) -> Answer {
-    let mut items: Vec<Product> = s
-        .store
-        .products()?
-        .into_iter()
-        .filter(|p| me.owns(p))
-        .collect();
+    let mut items: Vec<Product> = me.products(&s)?;
     items.sort_by_key(|p| (p.created_at, p.numeric_id));
     ok(json!(items.iter().map(|p| view(&s, p)).collect::<Vec<_>>()))
 }

@@ -1,8 +1,6 @@
 //! LicenseCM statistics and notifications. A user's figures cover their own products'
 //! licenses; an admin's cover everything.
 
-use std::collections::BTreeSet;
-
 use axum::extract::State;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -35,25 +33,11 @@ fn scope(s: &AppState, me: &Me, whose: &Whose) -> Result<(usize, Vec<License>), 
     if whose.user_id.is_some() {
         me.require_admin()?;
     }
-    let products: BTreeSet<String> = s
-        .store
-        .products()?
-        .into_iter()
-        .filter(|p| me.owns(p))
-        .filter(|p| {
-            whose
-                .user_id
-                .as_deref()
-                .is_none_or(|u| p.owner_id.as_deref() == Some(u))
-        })
-        .map(|p| p.id)
-        .collect();
-    let licenses = s
-        .store
-        .all_licenses()?
-        .into_iter()
-        .filter(|l| products.contains(&l.product_id))
-        .collect();
+    let products: Vec<crate::model::Product> = match &whose.user_id {
+        Some(u) => s.store.products_of_owner(u)?,
+        None => me.products(s)?,
+    };
+    let licenses = Me::licenses_of(s, &products)?;
     Ok((products.len(), licenses))
 }
 
