@@ -51,6 +51,11 @@ pub fn app(state: AppState) -> Router {
     router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // Inside the request timeout: it reads the body of client requests for their nonce.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::client::sign_refusals,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), request_timeout))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))

@@ -372,3 +372,143 @@ fn the_server_key_set_is_used_only_when_trusted() {
         "the cached key set works offline"
     );
 }
+
+/// A loopback server that answers every request with `status`, `headers` and `body`.
+fn impostor(status: u16, headers: Vec<(String, String)>, body: String) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", l.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 16 * 1024];
+            let _ = s.read(&mut buf);
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            let _ = s.write_all(format!("{head}\r\n{body}").as_bytes());
+        }
+    });
+    url
+}
+
+/// Issue #12, item 17: only a refusal the server signed for this request makes the client
+/// forget its license.
+#[test]
+fn unsigned_or_replayed_refusals_do_not_erase_a_license() {
+    let f = fixture(json!({ "max_machines": 3 }));
+    let states = tempfile::tempdir().expect("tmp");
+    let (url, keys) = (f.url.clone(), f.keys.clone());
+    let dir = states.path().join("a");
+    let a = app(&url, &keys, &dir, machine("a", &[]));
+    a.client.activate(&f.license_key).expect("activate");
+    // A signed refusal, captured: the server's real answer to another request.
+    f.revoke();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let fp = machine("a", &[]);
+    let mut resp = agent
+        .post(format!("{url}/v1/client/heartbeat"))
+        .header("content-type", "application/json")
+        .send(
+            json!({ "key": f.license_key, "fingerprint": fp.id(), "nonce": "captured" })
+                .to_string(),
+        )
+        .expect("transport");
+    assert_eq!(resp.status().as_u16(), 403);
+    let signature = resp
+        .headers()
+        .get("licet-signature")
+        .and_then(|v| v.to_str().ok())
+        .expect("the refusal is signed")
+        .to_owned();
+    let captured = resp.body_mut().read_to_string().expect("body");
+    assert!(
+        captured.contains("\"revoked\"") && captured.contains("captured"),
+        "{captured}"
+    );
+
+    for (what, fake) in [
+        (
+            "unsigned",
+            impostor(
+                403,
+                vec![],
+                json!({ "error": { "code": "revoked", "message": "x" } }).to_string(),
+            ),
+        ),
+        (
+            "replayed",
+            impostor(
+                403,
+                vec![("licet-signature".into(), signature.clone())],
+                captured.clone(),
+            ),
+        ),
+    ] {
+        let victim = app(&fake, &keys, &dir, machine("a", &[]));
+        let e = victim.client.heartbeat().expect_err(what);
+        assert!(
+            matches!(e, licet_verifier::online::ClientError::Unreachable(_)),
+            "{what}: {e:?}"
+        );
+        assert!(
+            victim.client.status().is_licensed(),
+            "{what}: the license stays"
+        );
+    }
+    // The server's own signed refusal, to this request, is acted on.
+    assert_eq!(a.client.heartbeat().expect("answer"), Status::Revoked);
+    assert!(!a.client.status().is_licensed());
+}
+
+/// Issue #12, item 18: copying back older state files, or removing one, does not bring a
+/// revoked or rolled-back license back.
+#[test]
+fn copied_back_or_removed_state_files_are_noticed() {
+    let f = fixture(json!({ "max_machines": 3 }));
+    let states = tempfile::tempdir().expect("tmp");
+    let (url, keys) = (f.url.clone(), f.keys.clone());
+    let dir = states.path().join("a");
+    let files = dir.join("acme-desk");
+    let a = app(&url, &keys, &dir, machine("a", &[]));
+    a.client.activate(&f.license_key).expect("activate");
+    a.client.refresh_revocations().expect("list");
+    assert!(a.client.status().is_licensed());
+    let backup = states.path().join("backup");
+    std::fs::create_dir_all(&backup).expect("mkdir");
+    for name in ["token.bin", "revocations.bin", "meta.bin"] {
+        std::fs::copy(files.join(name), backup.join(name)).expect("backup");
+    }
+    let restore = |names: &[&str]| {
+        for name in names {
+            std::fs::copy(backup.join(name), files.join(name)).expect("restore");
+        }
+    };
+
+    // The clock record cannot be deleted to reset the clock guard: it lives in the record,
+    // and a token without its record is a rollback.
+    std::fs::remove_file(files.join("meta.bin")).expect("rm");
+    assert_eq!(a.client.status(), Status::StateRolledBack);
+    restore(&["meta.bin"]);
+    assert!(a.client.status().is_licensed());
+
+    // Revoked, learnt from a newer list offline: the token is forgotten.
+    f.revoke();
+    a.client.refresh_revocations().expect("newer list");
+    assert_eq!(a.client.status(), Status::Revoked);
+    assert_eq!(a.client.status(), Status::NeedsActivation);
+    // Copying back the old token and the old list does not bring it back…
+    restore(&["token.bin", "revocations.bin"]);
+    assert_eq!(a.client.status(), Status::StateRolledBack);
+    // …nor does removing the list the record says was seen.
+    std::fs::remove_file(files.join("revocations.bin")).expect("rm");
+    assert_eq!(a.client.status(), Status::StateRolledBack);
+    assert!(!a.client.status().is_licensed());
+}

@@ -558,3 +558,51 @@ fn licensecm_admins_and_product_families_from_the_command_line() {
             .is_some_and(Vec::is_empty)
     );
 }
+
+/// Issue #12, item 19: `--online` checks in now; the old behaviour is `--online-if-due`.
+#[test]
+fn status_online_checks_in_now_and_reports_a_revocation_at_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+    let p = cli.json(&[
+        "products", "create", "--code", "acme-on", "--name", "Acme On",
+    ]);
+    let pid = p["id"].as_str().expect("id");
+    cli.json(&["policies", "create", "--product", pid, "--name", "std"]);
+    let lic = cli.json(&["licenses", "create", "--product", pid]);
+    let state = dir.path().join("state");
+    let state = state.to_str().expect("utf-8");
+    let licet = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+            .args(args)
+            .args(["--product", "acme-on", "--state-dir", state])
+            .env_remove("LICET_STATE_DIR")
+            .output()
+            .expect("licet runs");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = licet(&[
+        "activate",
+        "--url",
+        &url,
+        "--key",
+        lic["key"].as_str().expect("key"),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = licet(&["status", "--online"]);
+    assert_eq!(code, Some(0), "{out}");
+    cli.json(&["licenses", "revoke", lic["id"].as_str().expect("id")]);
+    // Offline, and online only when due, the token still reads valid: it is not due yet.
+    assert_eq!(licet(&["status"]).0, Some(0));
+    assert_eq!(licet(&["status", "--online-if-due"]).0, Some(0));
+    let (code, out) = licet(&["status", "--online"]);
+    assert_eq!((code, out.trim()), (Some(1), "revoked"));
+    assert_eq!(licet(&["status"]).0, Some(1), "and it is forgotten");
+}

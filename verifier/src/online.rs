@@ -18,6 +18,10 @@
 //! | due, unreachable, past the grace | `GraceEnded` |
 //! | the server says revoked / suspended / expired, or a newer revocation list names it | `Revoked` / `Suspended` / `Expired` (the token is deleted at once) |
 //! | the clock is behind what was seen before, beyond the tolerance, and the policy refuses | `ClockRolledBack` |
+//! | a stored file was copied back or removed (a token the record does not name, a list older than the newest seen, no record next to a token) | `StateRolledBack`, until the server is reached |
+//!
+//! A refusal (`revoked`, `suspended`, …) is acted on only when the server signed it for this
+//! request (`Licet-Signature`, the echoed nonce): anything else is the server being unreachable.
 
 use std::path::PathBuf;
 use std::string::{String, ToString};
@@ -28,7 +32,7 @@ use std::vec::Vec;
 use serde_json::{Value, json};
 
 use crate::answer::{check_freshness, verify_answer};
-use crate::clock::ClockCheck;
+use crate::clock::{ClockCheck, ClockState};
 use crate::error::Error;
 use crate::fingerprint::{Fingerprint, hex};
 use crate::key::PublicKey;
@@ -146,6 +150,9 @@ pub enum Status {
     },
     /// The stored token does not verify here (another machine, another product, a bad key).
     Invalid(Error),
+    /// The local state is older than what this machine has seen: a token, revocation list or
+    /// record was copied back or removed. Not licensed until the server is reached again.
+    StateRolledBack,
 }
 
 impl Status {
@@ -197,6 +204,11 @@ impl From<std::io::Error> for ClientError {
 }
 
 /// What the client remembers besides the token (in the `Meta` slot).
+/// The client's record (`meta.bin`). Besides the server and key it anchors the rest of the
+/// state: the digest of the stored token, the highest revocation-list sequence seen and the
+/// clock guard's memory, so that copying back an older `token.bin` or `revocations.bin`, or
+/// deleting a file, is noticed (`Status::StateRolledBack`). Restoring the whole directory at
+/// once cannot be told from the machine itself; the next contact with the server can.
 #[derive(Debug, Clone, Default)]
 struct Meta {
     server: Option<String>,
@@ -204,6 +216,12 @@ struct Meta {
     last_contact: i64,
     heartbeat_interval: Option<u64>,
     revocation_sequence: Option<u64>,
+    /// Written by a client that binds the state (older records lack the fields below).
+    bound: bool,
+    /// SHA-256 (hex) of the stored token; `None`: no token is stored.
+    token_digest: Option<String>,
+    /// The clock guard's memory.
+    clock: ClockState,
 }
 
 impl Meta {
@@ -214,6 +232,10 @@ impl Meta {
             "last_contact": self.last_contact,
             "heartbeat_interval": self.heartbeat_interval,
             "revocation_sequence": self.revocation_sequence,
+            "bound": true,
+            "token_digest": self.token_digest,
+            "clock_time": self.clock.highest_time_seen,
+            "clock_iat": self.clock.highest_iat_seen,
         })
         .to_string()
         .into_bytes()
@@ -227,6 +249,12 @@ impl Meta {
             last_contact: v["last_contact"].as_i64().unwrap_or(0),
             heartbeat_interval: v["heartbeat_interval"].as_u64(),
             revocation_sequence: v["revocation_sequence"].as_u64(),
+            bound: v["bound"].as_bool().unwrap_or(false),
+            token_digest: v["token_digest"].as_str().map(str::to_string),
+            clock: ClockState {
+                highest_time_seen: v["clock_time"].as_i64().unwrap_or(i64::MIN),
+                highest_iat_seen: v["clock_iat"].as_i64().unwrap_or(i64::MIN),
+            },
         }
     }
 }
@@ -291,6 +319,32 @@ impl Client {
         Ok(self.state.store(Slot::Meta, &m.to_bytes())?)
     }
 
+    /// Stores a token and records its digest in the record (token first: a crash between the
+    /// two reads as a rollback until the next contact, never as a license it should not be).
+    fn save_token(&self, token: &[u8], m: &mut Meta) -> Result<(), ClientError> {
+        self.state.store(Slot::Token, token)?;
+        m.token_digest = Some(digest(token));
+        m.bound = true;
+        self.store_meta(m)
+    }
+
+    /// Deletes the token, and records that there is none.
+    fn forget_token(&self) -> Result<(), ClientError> {
+        let mut m = self.meta();
+        self.state.clear(Slot::Token)?;
+        m.token_digest = None;
+        m.bound = true;
+        self.store_meta(&m)
+    }
+
+    /// The clock guard's memory: the record's (older records kept it in `clock.bin`).
+    fn clock_of(&self, m: Option<&Meta>) -> ClockState {
+        match m {
+            Some(m) if m.bound => m.clock,
+            _ => self.state.clock(),
+        }
+    }
+
     /// The keys tokens, answers and lists are checked with: the pinned ones, and the cached
     /// server key set if the configuration trusts it.
     fn keys(&self) -> Vec<PublicKey> {
@@ -340,29 +394,51 @@ impl Client {
 
     /// How the clock compares with what was seen before.
     pub fn clock_check(&self) -> ClockCheck {
-        self.state
-            .clock()
+        let m = self.state.load(Slot::Meta).map(|b| Meta::from_bytes(&b));
+        self.clock_of(m.as_ref())
             .check(self.now(), self.config.clock_tolerance)
     }
 
     /// The license's status from local state alone (no network).
     pub fn status(&self) -> Status {
         let now = self.now();
-        let clock = self.state.clock();
+        let stored = self.state.load(Slot::Meta).map(|b| Meta::from_bytes(&b));
+        let token = self.state.load(Slot::Token);
+        // The record anchors the rest: a token it does not name was copied back (or the record
+        // removed), which may be a revoked token brought back.
+        if let Some(t) = &token {
+            match &stored {
+                None => return Status::StateRolledBack,
+                Some(m) if m.bound && m.token_digest.as_deref() != Some(digest(t).as_str()) => {
+                    return Status::StateRolledBack;
+                }
+                _ => {}
+            }
+        }
+        let mut m = stored.unwrap_or_default();
+        let clock = self.clock_of(Some(&m).filter(|m| m.bound));
         if let ClockCheck::RolledBack { behind_by } = clock.check(now, self.config.clock_tolerance)
             && self.config.rollback == RollbackPolicy::Refuse
         {
             return Status::ClockRolledBack { behind_by };
         }
-        let Some(token) = self.state.load(Slot::Token) else {
+        let Some(token) = token else {
             return Status::NeedsActivation;
         };
         let parts = self.fingerprint.parts();
         let fp = self.fingerprint.id();
+        // A list older than the newest seen, or none where one was seen, was copied back or
+        // removed: the token may be on the newer one.
         let list_bytes = self.state.load(Slot::Revocations);
-        let list = list_bytes
-            .as_deref()
-            .and_then(|b| RevocationList::verify(b, &self.keys()[..], None).ok());
+        let list = match (&list_bytes, m.revocation_sequence) {
+            (Some(b), seen) => match RevocationList::verify(b, &self.keys()[..], seen) {
+                Ok(l) => Some(l),
+                Err(_) if seen.is_some() => return Status::StateRolledBack,
+                Err(_) => None,
+            },
+            (None, Some(_)) => return Status::StateRolledBack,
+            (None, None) => None,
+        };
         let mut ctx = Context::new(now, &self.config.product)
             .hwid_parts(&parts)
             .fingerprint(&fp);
@@ -374,15 +450,19 @@ impl Client {
         let claims = match verified {
             Ok(v) => *v.claims(),
             Err(Error::Revoked) => {
-                let _ = self.state.clear(Slot::Token);
+                let _ = self.forget_token();
                 return Status::Revoked;
             }
             Err(Error::Expired) => return Status::Expired,
             Err(e) => return Status::Invalid(e),
         };
-        let _ = self
-            .state
-            .store_clock(clock.observe(now, Some(claims.issued_at)));
+        // Written by an older client: bind it now.
+        if !m.bound {
+            m.token_digest = Some(digest(&token));
+            m.bound = true;
+        }
+        m.clock = clock.observe(now, Some(claims.issued_at));
+        let _ = self.store_meta(&m);
         let until = claims.expires_at.unwrap_or(i64::MAX);
         match claims.refresh_after {
             Some(due) if now >= due => {
@@ -429,18 +509,25 @@ impl Client {
             .read_to_vec()
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let checked = signature
+            .ok_or(Error::Malformed("the answer is not signed"))
+            .and_then(|sig| verify_answer(&self.keys()[..], &sig, &bytes))
+            .and_then(|()| check_freshness(&v, &nonce, self.now(), self.config.max_skew));
         if !(200..300).contains(&status) {
+            // A refusal is acted on only when the server signed it for this request: anyone
+            // else answering at the server's address is the server being unreachable, and
+            // cannot make the client forget a license.
+            if checked.is_err() {
+                return Err(ClientError::Unreachable(std::format!(
+                    "an unsigned refusal (HTTP {status}) is not the server's word"
+                )));
+            }
             return Err(ClientError::Refused {
                 code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
                 message: v["error"]["message"].as_str().unwrap_or("").to_string(),
             });
         }
-        let signature = signature.ok_or(ClientError::Untrusted(Error::Malformed(
-            "the answer is not signed",
-        )))?;
-        verify_answer(&self.keys()[..], &signature, &bytes).map_err(ClientError::Untrusted)?;
-        check_freshness(&v, &nonce, self.now(), self.config.max_skew)
-            .map_err(ClientError::Untrusted)?;
+        checked.map_err(ClientError::Untrusted)?;
         Ok(v)
     }
 
@@ -462,7 +549,6 @@ impl Client {
         UnverifiedToken::decode(&token)
             .and_then(|t| t.verify(&self.keys()[..], &ctx))
             .map_err(ClientError::Untrusted)?;
-        self.state.store(Slot::Token, &token)?;
         let mut m = self.meta();
         m.server = Some(self.config.server.clone());
         m.key = Some(key.to_string());
@@ -470,7 +556,7 @@ impl Client {
         m.heartbeat_interval = answer["heartbeat"]["interval"]
             .as_u64()
             .or(m.heartbeat_interval);
-        self.store_meta(&m)?;
+        self.save_token(&token, &mut m)?;
         Ok(self.status())
     }
 
@@ -486,7 +572,7 @@ impl Client {
                 _ => None,
             };
             if let Some(s) = status {
-                self.state.clear(Slot::Token)?;
+                self.forget_token()?;
                 return Ok(s);
             }
         }
@@ -522,7 +608,7 @@ impl Client {
     pub fn deactivate(&self) -> Result<(), ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
         let result = self.call("/v1/client/deactivate", &key);
-        self.state.clear(Slot::Token)?;
+        self.forget_token()?;
         match result {
             Ok(_) => Ok(()),
             Err(ClientError::Refused { code, .. }) if code == "machine_not_found" => Ok(()),
@@ -562,7 +648,10 @@ impl Client {
     /// for a check-in; the server being down is not an error (the grace applies).
     pub fn ensure(&self) -> Result<Status, ClientError> {
         let status = self.status();
-        let due = matches!(status, Status::Grace { .. } | Status::GraceEnded);
+        let due = matches!(
+            status,
+            Status::Grace { .. } | Status::GraceEnded | Status::StateRolledBack
+        );
         if !due {
             return Ok(status);
         }
@@ -572,7 +661,7 @@ impl Client {
         let _ = self.refresh_revocations();
         match self.heartbeat() {
             Ok(s) => Ok(s),
-            Err(ClientError::Unreachable(_)) => Ok(self.status()),
+            Err(ClientError::Unreachable(_) | ClientError::NotActivated) => Ok(self.status()),
             Err(e) => Err(e),
         }
     }
@@ -701,6 +790,12 @@ impl Client {
             thread: Some(thread),
         }
     }
+}
+
+/// SHA-256 of a stored token, hex: what the record binds.
+fn digest(token: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(token))
 }
 
 fn rand_nonce() -> [u8; 16] {

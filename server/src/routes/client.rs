@@ -49,6 +49,75 @@ struct MachineRequest {
     client_data: Option<ClientReport>,
 }
 
+/// Middleware for `/v1/client/*`: refusals are signed like answers (`Licet-Signature`, the
+/// server time and the request's nonce in the body), so that a client acts on a refusal only
+/// when it verifies; anyone else answering at the server's address is "unreachable", and can
+/// no longer erase a license with an unsigned `revoked` (issue #12).
+pub async fn sign_refusals(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !req.uri().path().starts_with("/v1/client/") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, s.config.max_body_bytes).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body exceeds the server's limit",
+        )
+        .into_response_signed(&s, None);
+    };
+    let nonce = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("nonce")?.as_str().map(str::to_owned))
+        .filter(|n| n.len() <= MAX_NONCE);
+    let resp = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    let status = resp.status();
+    if status.is_success() || resp.headers().contains_key(crate::state::SIGNATURE_HEADER) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut v: Value = serde_json::from_slice(&body).unwrap_or_else(
+        |_| json!({ "error": { "code": "internal", "message": "internal error" } }),
+    );
+    v["server_time"] = json!(s.clock.now());
+    v["nonce"] = json!(nonce);
+    let mut signed = s.signed(status, &v);
+    for name in [
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderName::from_static("x-request-id"),
+    ] {
+        if let Some(h) = parts.headers.get(&name) {
+            signed.headers_mut().insert(name, h.clone());
+        }
+    }
+    signed
+}
+
+impl ApiError {
+    /// This error as a signed refusal of a client route.
+    fn into_response_signed(self, s: &AppState, nonce: Option<String>) -> Response {
+        let status = self.status();
+        let v = json!({
+            "error": { "code": self.code(), "message": self.message() },
+            "server_time": s.clock.now(),
+            "nonce": nonce,
+        });
+        s.signed(status, &v)
+    }
+}
+
 /// A client's report about its environment.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use licet_verifier::PublicKey;
-use licet_verifier::online::{Client, Config, Status, stored_server};
+use licet_verifier::online::{Client, ClientError, Config, Status, stored_server};
 use licet_verifier::state::{LocalState, Slot, default_base_dir};
 use serde_json::json;
 
@@ -41,9 +41,14 @@ pub struct StatusArgs {
     /// Base directory of license state.
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// Check in with the server if the token asks for it (otherwise offline only).
-    #[arg(long)]
+    /// Check in with the server now (a revoked license is reported at once, exit 1; an
+    /// unreachable server is exit 2).
+    #[arg(long, conflicts_with = "online_if_due")]
     online: bool,
+    /// Check in only if the token asks for it; an unreachable server then means the offline
+    /// status (grace).
+    #[arg(long)]
+    online_if_due: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -107,6 +112,10 @@ fn describe(s: &Status) -> (String, bool) {
             (format!("the clock was moved back by {behind_by} s"), false)
         }
         Status::Invalid(e) => (format!("invalid: {}", e.code()), false),
+        Status::StateRolledBack => (
+            "the local license state was copied back or removed: reach the server".into(),
+            false,
+        ),
         _ => ("unknown".into(), false),
     }
 }
@@ -187,6 +196,18 @@ pub fn status(a: StatusArgs) -> Result<ExitCode> {
         Err(_) => return report(&Status::NeedsActivation, a.json),
     };
     let s = if a.online {
+        // The stored revocation list is refreshed too, so an offline revocation is seen even
+        // if the check-in itself is refused for another reason.
+        let _ = c.refresh_revocations();
+        match c.heartbeat() {
+            Ok(s) => s,
+            Err(e @ ClientError::Unreachable(_)) => {
+                return Err(anyhow!("{e}; offline: {}", describe(&c.status()).0));
+            }
+            Err(ClientError::NotActivated) => Status::NeedsActivation,
+            Err(e) => return Err(anyhow!("{e}")),
+        }
+    } else if a.online_if_due {
         c.ensure().map_err(|e| anyhow!("{e}"))?
     } else {
         c.status()
