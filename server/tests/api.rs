@@ -1083,3 +1083,31 @@ async fn machines_by_id_and_policy_changes() {
         .collect();
     assert_eq!(actions, ["machine.activated", "machine.deactivated"]);
 }
+
+#[tokio::test]
+async fn published_cose_keys_read_back_to_the_same_keys() {
+    let app = TestApp::new();
+    let (s, v, _) = app.call("GET", "/v1/keys", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let keys = v["keys"].as_array().expect("keys");
+    assert!(keys.len() >= 2, "the Ed25519 token key and the RSA key");
+    for k in keys {
+        let cose = URL_SAFE_NO_PAD
+            .decode(k["cose_key"].as_str().expect("cose_key"))
+            .expect("b64");
+        let from_cose = licet_verifier::PublicKey::from_cose_key(&cose).expect("reads back");
+        let from_pem =
+            licet_verifier::PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem"))
+                .expect("pem");
+        assert_eq!(from_cose.kid(), from_pem.kid(), "{}", k["alg"]);
+        assert_eq!(from_cose.algorithm(), from_pem.algorithm());
+        // A wrong kid is refused.
+        let mut tampered = cose.clone();
+        let at = tampered
+            .windows(8)
+            .position(|w| w == from_cose.kid().as_bytes())
+            .expect("kid inside");
+        tampered[at] ^= 1;
+        assert!(licet_verifier::PublicKey::from_cose_key(&tampered).is_err());
+    }
+}

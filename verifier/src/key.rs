@@ -176,6 +176,55 @@ impl PublicKey {
         rsa_spki::from_key(key, alg)
     }
 
+    /// A key from a COSE_Key (RFC 9052 §7): `kty` OKP with `crv` Ed25519 and `x` (RFC 9053), or,
+    /// with `alloc`, `kty` RSA with `n`, `e` and an `alg` of PS256 or RS256 (RFC 8230). A `kid`
+    /// or `alg` that is present must be the key's own; other parameters are skipped. What
+    /// licet-server publishes in `/v1/keys` (`cose_key`) reads back to the same key.
+    pub fn from_cose_key(bytes: &[u8]) -> Result<PublicKey, Error> {
+        use crate::cbor::{Key, Reader};
+        let bad = || Error::InvalidKey;
+        let mut r = Reader::new(bytes);
+        let n = r.map().map_err(|_| bad())?;
+        let (mut kty, mut kid, mut alg, mut p1, mut p2) = (None, None, None, None, None);
+        let mut crv = None;
+        for _ in 0..n {
+            let (k, _) = r.key().map_err(|_| bad())?;
+            match k {
+                Key::Int(1) => kty = Some(r.int().map_err(|_| bad())?),
+                Key::Int(2) => kid = Some(r.bytes().map_err(|_| bad())?),
+                Key::Int(3) => alg = Some(r.int().map_err(|_| bad())?),
+                // -1 is `crv` (an integer) for OKP and `n` (bytes) for RSA.
+                Key::Int(-1) => match r.peek_major().map_err(|_| bad())? {
+                    crate::cbor::BYTES => p1 = Some(r.bytes().map_err(|_| bad())?),
+                    _ => crv = Some(r.int().map_err(|_| bad())?),
+                },
+                Key::Int(-2) => p2 = Some(r.bytes().map_err(|_| bad())?),
+                _ => r.skip().map_err(|_| bad())?,
+            }
+        }
+        r.finish().map_err(|_| bad())?;
+        let alg = alg.map(Algorithm::from_cose_id).transpose()?;
+        let key = match kty {
+            Some(1) => {
+                if crv != Some(6) || p1.is_some() || alg.is_some_and(|a| a != Algorithm::Ed25519) {
+                    return Err(bad());
+                }
+                let x: &[u8; 32] = p2.ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+                PublicKey::ed25519(x)?
+            }
+            #[cfg(feature = "alloc")]
+            Some(3) => {
+                let alg = alg.filter(|a| *a != Algorithm::Ed25519).ok_or_else(bad)?;
+                rsa_spki::from_parts(p1.ok_or_else(bad)?, p2.ok_or_else(bad)?, alg)?
+            }
+            _ => return Err(bad()),
+        };
+        if kid.is_some_and(|k| k != key.kid().as_bytes()) {
+            return Err(bad());
+        }
+        Ok(key)
+    }
+
     /// The key id.
     pub fn kid(&self) -> KeyId {
         self.kid
@@ -353,6 +402,22 @@ mod rsa_spki {
             return Err(Error::InvalidKey);
         }
         Ok(pk)
+    }
+
+    /// A key from its modulus and exponent (big-endian, as COSE carries them; no leading
+    /// zeros).
+    pub(super) fn from_parts(n: &[u8], e: &[u8], alg: Algorithm) -> Result<PublicKey, Error> {
+        if n.first() == Some(&0) || e.first() == Some(&0) {
+            return Err(Error::InvalidKey);
+        }
+        let pkcs1 = rsa::pkcs1::RsaPublicKey {
+            modulus: spki::der::asn1::UintRef::new(n).map_err(|_| Error::InvalidKey)?,
+            public_exponent: spki::der::asn1::UintRef::new(e).map_err(|_| Error::InvalidKey)?,
+        }
+        .to_der()
+        .map_err(|_| Error::InvalidKey)?;
+        let key = rsa::PublicKey::from_pkcs1_der(&pkcs1).map_err(|_| Error::InvalidKey)?;
+        from_key(key, alg)
     }
 
     pub(super) fn from_key(key: rsa::PublicKey, alg: Algorithm) -> Result<PublicKey, Error> {
