@@ -51,6 +51,19 @@ async fn login(app: &TestApp, email: &str) -> String {
     v["data"]["token"].as_str().expect("token").to_owned()
 }
 
+/// A LicenseCM admin the operator makes (`ops@example.com`), granted `products`; signed in.
+async fn ops_admin(app: &TestApp, products: Value) -> String {
+    let (s, v) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(json!({ "email": "ops@example.com", "password": "secret123", "products": products })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    login(app, "ops@example.com").await
+}
+
 /// A key with `scope`, limited to `product` if given.
 async fn api_key(app: &TestApp, scope: &str, product: Option<&Value>) -> String {
     let (s, v) = app
@@ -489,15 +502,7 @@ async fn deleting_a_license_revokes_its_tokens_first() {
         assert!(s.is_success());
         if delete_via_licensecm {
             // A LicenseCM admin granted the product deletes it through LicenseCM.
-            let (s, admin) = app
-                .admin(
-                    "POST",
-                    "/v1/licensecm/admins",
-                    Some(json!({ "email": "ops@example.com", "password": "secret123", "products": [p["id"]] })),
-                )
-                .await;
-            assert_eq!(s, StatusCode::CREATED, "{admin}");
-            let token = login(&app, "ops@example.com").await;
+            let token = ops_admin(&app, json!([p["id"]])).await;
             let (s, v, _) = app
                 .call("DELETE", &format!("/api/licenses/{id}"), Some(&token), None)
                 .await;
@@ -763,15 +768,7 @@ fn the_data_directory_is_created_private_and_an_open_one_is_tightened() {
 #[tokio::test]
 async fn a_refusal_in_licensecm_is_a_refusal_on_every_client_path() {
     let app = TestApp::with_config(open_config());
-    let (s, _) = app
-        .admin(
-            "POST",
-            "/v1/licensecm/admins",
-            Some(json!({ "email": "ops@example.com", "password": "secret123" })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    let admin = login(&app, "ops@example.com").await;
+    let admin = ops_admin(&app, json!([])).await;
     let lcm = |method: &'static str, uri: String, body: Value| {
         let (app, admin) = (&app, &admin);
         async move { app.call(method, &uri, Some(admin), Some(body)).await }
@@ -944,15 +941,7 @@ async fn a_blacklisted_key_and_a_switched_off_product_are_refused_by_every_famil
     assert_eq!(passes().await, [true; 5], "usable everywhere to begin with");
 
     // A LicenseCM admin blacklists the key: every family refuses it.
-    let (s, _) = app
-        .admin(
-            "POST",
-            "/v1/licensecm/admins",
-            Some(json!({ "email": "ops@example.com", "password": "secret123", "products": [p["id"]] })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    let admin = login(&app, "ops@example.com").await;
+    let admin = ops_admin(&app, json!([p["id"]])).await;
     let (s, entry, _) = app
         .call(
             "POST",
@@ -997,15 +986,7 @@ async fn the_native_client_is_refused_in_a_virtual_machine_when_the_product_says
     let app = TestApp::with_config(open_config());
     let (p, _) = app.product("vm-app", json!({ "max_machines": 3 })).await;
     let l = app.license(&p, json!({})).await;
-    let (s, admin) = app
-        .admin(
-            "POST",
-            "/v1/licensecm/admins",
-            Some(json!({ "email": "ops@example.com", "password": "secret123", "products": [p["id"]] })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{admin}");
-    let token = login(&app, "ops@example.com").await;
+    let token = ops_admin(&app, json!([p["id"]])).await;
     let vm = json!({ "key": l["key"], "fingerprint": "m1", "client_data": { "vm_indicators": ["hypervisor cpuid bit"] } });
     let (s, _, _) = app
         .call("POST", "/v1/client/activate", None, Some(vm.clone()))
@@ -1084,15 +1065,7 @@ fn the_client_address_is_the_right_most_untrusted_hop_and_cannot_be_spoofed() {
 #[tokio::test]
 async fn blacklisted_addresses_are_one_address_in_every_textual_form() {
     let app = TestApp::with_config(open_config());
-    let (s, _) = app
-        .admin(
-            "POST",
-            "/v1/licensecm/admins",
-            Some(json!({ "email": "ops@example.com", "password": "secret123" })),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    let admin = login(&app, "ops@example.com").await;
+    let admin = ops_admin(&app, json!([])).await;
     for (written, stored) in [
         ("2001:0DB8:0000::0001", "2001:db8::1"),
         ("::ffff:192.0.2.33", "192.0.2.33"),
