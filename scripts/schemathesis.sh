@@ -32,7 +32,10 @@ KEY=$(grep -o 'lk_[A-Za-z0-9_]*' "$OUT" | head -n 1)
 curl -sf -H "Authorization: Bearer $KEY" -H 'content-type: application/json' \
     -d '{"code":"st-app","name":"Schemathesis App"}' "$URL/v1/products" >/dev/null
 echo "== schemathesis against $URL ($MAX_EXAMPLES examples per operation)"
-"$VENV/bin/schemathesis" run "$URL/openapi.json" \
+# From the temporary directory: schemathesis keeps a cache in its working directory.
+ST="$PWD/$VENV/bin/schemathesis"
+cd "$DATA"
+"$ST" run "$URL/openapi.json" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" \
     --header "Authorization: Bearer $KEY" \
