@@ -54,13 +54,10 @@ struct MachineRequest {
 /// when it verifies; anyone else answering at the server's address is "unreachable", and can
 /// no longer erase a license with an unsigned `revoked` (issue #12).
 pub async fn sign_refusals(
-    State(s): State<AppState>,
+    s: &AppState,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if !req.uri().path().starts_with("/v1/client/") {
-        return next.run(req).await;
-    }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, s.config.max_body_bytes).await else {
         return ApiError::new(
@@ -68,7 +65,7 @@ pub async fn sign_refusals(
             "body_too_large",
             "the body exceeds the server's limit",
         )
-        .into_response_signed(&s, None);
+        .into_response_signed(s, None);
     };
     let nonce = serde_json::from_slice::<Value>(&bytes)
         .ok()
