@@ -10,7 +10,7 @@
 //! the licenses took.
 
 use licet_server::model::{License, Policy, Product};
-use licet_server::store::Store;
+use licet_server::SledStore as Store;
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     }))?;
     store
         .insert_product(&product)
-        .map_err(|e| anyhow::anyhow!("product: {}", e.code()))?;
+        .map_err(|e| anyhow::anyhow!("product: {e}"))?;
     let policy: Policy = serde_json::from_value(json!({
         "id": licet_server::ids::random_id("pol_"), "product_id": product.id, "name": "seed",
         "floating": false, "max_machines": 3, "duration": null, "heartbeat_interval": 600,
@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
     }))?;
     store
         .put_policy(&policy)
-        .map_err(|e| anyhow::anyhow!("policy: {}", e.code()))?;
+        .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
     let mut sample = String::new();
     let mut batch = Vec::with_capacity(1000);
     for i in 0..count {
@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         if batch.len() == 1000 || i + 1 == count {
             store
                 .insert_licenses(&batch)
-                .map_err(|e| anyhow::anyhow!("licenses: {}", e.code()))?;
+                .map_err(|e| anyhow::anyhow!("licenses: {e}"))?;
             batch.clear();
         }
     }

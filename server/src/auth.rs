@@ -187,12 +187,12 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| ApiError::unauthorized("Authorization must use the Bearer scheme"))?;
         let caller = if token.starts_with(KEY_PREFIX) {
             Caller {
-                key: api_key(state, token)?,
+                key: api_key(state, token).await?,
                 via_jwt: false,
             }
         } else if token.matches('.').count() == 2 {
             Caller {
-                key: jwt(state, token)?,
+                key: jwt(state, token).await?,
                 via_jwt: true,
             }
         } else {
@@ -201,7 +201,7 @@ impl FromRequestParts<AppState> for Caller {
         // Usage monitoring and the optional daily quota.
         let now = state.clock.now();
         let day = u64::try_from(now.div_euclid(86_400)).unwrap_or(0);
-        let used = state.store.count_usage(&caller.key.id, day)?;
+        let used = state.store.count_usage(&caller.key.id, day).await?;
         if let Some(quota) = caller.key.daily_quota
             && used > quota
         {
@@ -212,14 +212,15 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn api_key(state: &AppState, full: &str) -> ApiResult<ApiKey> {
+async fn api_key(state: &AppState, full: &str) -> ApiResult<ApiKey> {
     let rest = &full[KEY_PREFIX.len()..];
     let (id, _) = rest
         .split_once('_')
         .ok_or_else(|| ApiError::unauthorized("malformed API key"))?;
     let record = state
         .store
-        .api_key(&format!("key_{id}"))?
+        .api_key(&format!("key_{id}"))
+        .await?
         .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
     let given = hash_key(full);
     if !bool::from(given.as_bytes().ct_eq(record.hash.as_bytes())) {
@@ -231,7 +232,7 @@ fn api_key(state: &AppState, full: &str) -> ApiResult<ApiKey> {
     Ok(record)
 }
 
-fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
+async fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     v.set_issuer(&[&state.config.issuer]);
     v.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -246,7 +247,8 @@ fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
     }
     let key = state
         .store
-        .api_key(&data.claims.sub)?
+        .api_key(&data.claims.sub)
+        .await?
         .ok_or_else(|| ApiError::unauthorized("the JWT's API key no longer exists"))?;
     if key.revoked_at.is_some() {
         return Err(ApiError::unauthorized("the JWT's API key was revoked"));

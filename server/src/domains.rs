@@ -58,7 +58,7 @@ pub fn valid_host(host: &str) -> bool {
 
 /// A new domain machine of a license (not yet stored). `ip` is the address of the first
 /// install, or `None` when the domain is registered before anything was installed on it.
-pub fn new_domain(
+pub async fn new_domain(
     s: &AppState,
     license_id: &str,
     domain: &DomainName,
@@ -77,7 +77,7 @@ pub fn new_domain(
         last_seen: now,
         last_heartbeat: now,
         token_id: String::new(),
-        numeric_id: s.store.next_number("machine")?,
+        numeric_id: s.store.next_number("machine").await?,
         domain_type: Some(domain_type.unwrap_or_else(|| DomainType::guess(&domain.name))),
         protocol: Some(domain.protocol.unwrap_or("https://").to_owned()),
         parts: Vec::new(),

@@ -120,17 +120,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<sled::Error> for ApiError {
-    fn from(e: sled::Error) -> Self {
-        ApiError::internal(format!("storage: {e}"))
-    }
-}
-
-impl From<sled::transaction::TransactionError<ApiError>> for ApiError {
-    fn from(e: sled::transaction::TransactionError<ApiError>) -> Self {
+impl From<licet_core::StoreError> for ApiError {
+    fn from(e: licet_core::StoreError) -> Self {
+        use licet_core::StoreError;
         match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => e.into(),
+            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            StoreError::Conflict { constraint, detail } => {
+                ApiError::conflict(constraint.code(), detail)
+            }
+            // Internal: logged by `internal`, never shown in detail.
+            e => ApiError::internal(e),
         }
     }
 }

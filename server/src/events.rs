@@ -47,9 +47,10 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 
 impl AppState {
     /// The owner (LicenseCM user id) of a license's product, if a user owns it.
-    pub fn owner_of(&self, license: &License) -> Option<String> {
+    pub async fn owner_of(&self, license: &License) -> Option<String> {
         self.store
             .product(&license.product_id)
+            .await
             .ok()
             .flatten()
             .and_then(|p| p.owner_id)
@@ -57,8 +58,8 @@ impl AppState {
 
     /// Queues `event` for every active webhook that subscribes to it and may see it: the
     /// owner's, and every admin's. Durable with the next commit.
-    pub fn emit(&self, event: &str, owner: Option<&str>, data: Value) -> ApiResult<()> {
-        let hooks = self.store.webhooks()?;
+    pub async fn emit(&self, event: &str, owner: Option<&str>, data: Value) -> ApiResult<()> {
+        let hooks = self.store.webhooks().await?;
         if hooks.is_empty() {
             return Ok(());
         }
@@ -76,7 +77,8 @@ impl AppState {
             }
             let admin = self
                 .store
-                .user(&w.owner_id)?
+                .user(&w.owner_id)
+                .await?
                 .is_some_and(|u| u.role == Role::Admin && u.is_active);
             if !admin && owner != Some(w.owner_id.as_str()) {
                 continue;
@@ -91,26 +93,35 @@ impl AppState {
                 last_error: None,
             });
         }
-        self.store.enqueue(&mut out)
+        Ok(self.store.enqueue(&mut out).await?)
     }
 
     /// A notification for a LicenseCM user.
-    pub fn notify(&self, user_id: &str, kind: &str, title: &str, message: &str) -> ApiResult<()> {
-        self.store.put_notification(&Notification {
-            id: crate::ids::uuid(),
-            user_id: user_id.to_owned(),
-            kind: kind.to_owned(),
-            title: title.to_owned(),
-            message: message.to_owned(),
-            is_read: false,
-            created_at: self.clock.now(),
-        })
+    pub async fn notify(
+        &self,
+        user_id: &str,
+        kind: &str,
+        title: &str,
+        message: &str,
+    ) -> ApiResult<()> {
+        self.store
+            .put_notification(&Notification {
+                id: crate::ids::uuid(),
+                user_id: user_id.to_owned(),
+                kind: kind.to_owned(),
+                title: title.to_owned(),
+                message: message.to_owned(),
+                is_read: false,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        Ok(())
     }
 
     /// Records a security event. Blocked requests also emit `security.blocked`; high and
     /// critical events emit `security.alert` and notify the product's owner.
     #[allow(clippy::too_many_arguments)]
-    pub fn security_event(
+    pub async fn security_event(
         &self,
         event_type: &str,
         severity: Severity,
@@ -150,21 +161,26 @@ impl AppState {
         {
             d.insert("repeats_since_last".into(), json!(repeats));
         }
-        let e = self.store.append_security_event(event)?;
-        let owner = license.and_then(|l| self.owner_of(l));
+        let e = self.store.append_security_event(event).await?;
+        let owner = match license {
+            Some(l) => self.owner_of(l).await,
+            None => None,
+        };
         let data = crate::routes::licensecm::security::event_view(&e);
         if blocked {
-            self.emit("security.blocked", owner.as_deref(), data.clone())?;
+            self.emit("security.blocked", owner.as_deref(), data.clone())
+                .await?;
         }
         if severity >= Severity::High {
-            self.emit("security.alert", owner.as_deref(), data)?;
+            self.emit("security.alert", owner.as_deref(), data).await?;
             if let Some(o) = &owner {
                 self.notify(
                     o,
                     "security_alert",
                     "Security alert",
                     &format!("{event_type} ({severity:?})"),
-                )?;
+                )
+                .await?;
             }
         }
         Ok(e)
@@ -269,7 +285,7 @@ pub fn deliver(
 pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut round = tokio::task::JoinSet::new();
-    for d in s.store.deliveries()? {
+    for d in s.store.deliveries().await? {
         if d.next_attempt_at > now {
             continue;
         }
@@ -297,20 +313,20 @@ pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
 /// whether it was delivered.
 async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
     // Read again under the claim: another round may have sent it since it was listed.
-    let Some(mut d) = s.store.delivery(id)? else {
+    let Some(mut d) = s.store.delivery(id).await? else {
         return Ok(false);
     };
     if d.next_attempt_at > now {
         return Ok(false);
     }
-    let Some(w) = s.store.webhook(&d.webhook_id)? else {
-        s.store.remove_delivery(d.id)?;
+    let Some(w) = s.store.webhook(&d.webhook_id).await? else {
+        s.store.remove_delivery(d.id).await?;
         s.store.commit().await?;
         return Ok(false);
     };
     let Some(secret) = s.keys.unseal(&w.sealed_secret) else {
         tracing::warn!(webhook = %w.id, "webhook secret cannot be unsealed; delivery dropped");
-        s.store.remove_delivery(d.id)?;
+        s.store.remove_delivery(d.id).await?;
         s.store.commit().await?;
         return Ok(false);
     };
@@ -329,18 +345,18 @@ async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
     });
     let delivered = match result {
         Ok(_) => {
-            s.store.remove_delivery(d.id)?;
+            s.store.remove_delivery(d.id).await?;
             true
         }
         Err(why) => {
             d.attempts += 1;
             if d.attempts >= MAX_ATTEMPTS {
                 tracing::warn!(webhook = %w.id, error = why.class(), "webhook delivery given up");
-                s.store.remove_delivery(d.id)?;
+                s.store.remove_delivery(d.id).await?;
             } else {
                 d.next_attempt_at = s.clock.now() + backoff(d.attempts - 1);
                 d.last_error = Some(why.describe());
-                s.store.update_delivery(&d)?;
+                s.store.update_delivery(&d).await?;
             }
             false
         }
@@ -373,9 +389,9 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
     let mut n = 0;
     // The expiry index holds a candidate per expiry ever set; only those due are read, so a
     // sweep costs the licenses that expired, not every license (issue #7: 1M licenses).
-    for (entry, id) in s.store.expiry_candidates(now)? {
-        let Some(mut l) = s.store.license(&id)? else {
-            s.store.forget_expiry(&entry)?;
+    for (at, id) in s.store.expiry_candidates(now).await? {
+        let Some(mut l) = s.store.license(&id).await? else {
+            s.store.forget_expiry(at, &id).await?;
             continue;
         };
         let due = l.expires_at.is_some_and(|e| e <= now);
@@ -384,7 +400,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             .is_some_and(|a| l.expires_at.is_some_and(|e| a >= e));
         if !due || announced {
             // Extended (its new expiry has its own entry), or done.
-            s.store.forget_expiry(&entry)?;
+            s.store.forget_expiry(at, &id).await?;
             continue;
         }
         if l.status != crate::model::LicenseStatus::Active {
@@ -393,21 +409,23 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
         }
         let _seat = s.lock_license(&l.id).await;
         l.expiry_announced = Some(now);
-        s.store.update_license(&l)?;
-        s.store.forget_expiry(&entry)?;
-        let owner = s.owner_of(&l);
+        s.store.update_license(&l).await?;
+        s.store.forget_expiry(at, &id).await?;
+        let owner = s.owner_of(&l).await;
         s.emit(
             "license.expired",
             owner.as_deref(),
             crate::routes::licensecm::licenses::event_data(&l),
-        )?;
+        )
+        .await?;
         if let Some(o) = &owner {
             s.notify(
                 o,
                 "license_expired",
                 "License Expired",
                 &format!("License {} expired", l.key),
-            )?;
+            )
+            .await?;
         }
         s.audit(
             "server",
@@ -415,7 +433,8 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             &l.id,
             None,
             json!({ "expires_at": l.expires_at }),
-        )?;
+        )
+        .await?;
         n += 1;
     }
     if n > 0 {

@@ -18,7 +18,6 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 pub mod auth;
-pub mod clock;
 pub mod config;
 pub mod domains;
 pub mod error;
@@ -27,16 +26,22 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
-pub mod model;
 pub mod net;
 pub mod outbound;
 pub mod routes;
 pub mod rules;
 pub mod serve;
 pub mod state;
-pub mod store;
 
 pub use config::{Args, Config};
+// The domain's records and clock live in licet-core; the embedded store in licet-store-sled.
+pub use licet_core::{clock, model};
+pub use licet_store_sled::SledStore;
+
+/// The storage traits, and the server's handle on a backend.
+pub mod store {
+    pub use licet_core::store::*;
+}
 pub use state::AppState;
 
 use crate::error::ApiError;
@@ -170,8 +175,8 @@ impl MakeRequestId for RandomRequestId {
 }
 
 /// Creates the bootstrap admin API key if the store has none; returns the key to print once.
-pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<String>> {
-    if state.store.has_api_keys() {
+pub async fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<String>> {
+    if state.store.has_api_keys().await? {
         return Ok(None);
     }
     let (full, record) = auth::new_api_key(
@@ -184,8 +189,9 @@ pub fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<String>> {
     state
         .store
         .put_api_key(&record)
+        .await
         .map_err(|e| anyhow::anyhow!("storing the bootstrap key: {}", e.code()))?;
-    state.store.flush()?;
+    state.store.commit().await?;
     Ok(Some(full))
 }
 
@@ -200,7 +206,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limits.shrink();
-            match prune_logs(&state) {
+            match prune_logs(&state).await {
                 Ok((0, 0)) => {}
                 Ok((audit, security)) => {
                     tracing::info!(audit, security, "pruned the oldest log entries");
@@ -208,7 +214,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(code = e.code(), "pruning the logs failed"),
             }
             // Download grants are kept a day past their expiry (for the audit trail), then dropped.
-            if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400) {
+            if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400).await {
                 tracing::warn!(code = e.code(), "pruning download grants failed");
             }
             match events::sweep_expired(&state).await {
@@ -231,15 +237,16 @@ const PRUNE_BUDGET: usize = 10_000;
 
 /// Drops audit and security log entries past `--log-retention-days` or beyond
 /// `--log-max-entries` (issue #12: the logs had no bound); returns how many of each.
-pub fn prune_logs(state: &AppState) -> error::ApiResult<(usize, usize)> {
+pub async fn prune_logs(state: &AppState) -> error::ApiResult<(usize, usize)> {
     let days = i64::try_from(state.config.log_retention_days).unwrap_or(i64::MAX / 86_400);
     let before = state
         .clock
         .now()
         .saturating_sub(days.saturating_mul(86_400));
-    state
+    Ok(state
         .store
         .prune_logs(before, state.config.log_max_entries, PRUNE_BUDGET)
+        .await?)
 }
 
 /// Opens the data directory: the store and the keys (created on first start).
@@ -247,12 +254,11 @@ pub fn prune_logs(state: &AppState) -> error::ApiResult<(usize, usize)> {
 /// The directory holds license keys (`db/`) and signing keys, so it is the server's alone:
 /// created 0700, its files 0600, and an existing directory that others can read is tightened
 /// at start, with a log line saying what changed (issue #12).
-pub fn open(config: &Config) -> anyhow::Result<(store::Store, Arc<keys::ServerKeys>, bool)> {
+pub fn open(config: &Config) -> anyhow::Result<(SledStore, Arc<keys::ServerKeys>, bool)> {
     let existed = config.data.exists();
     create_private_dir(&config.data)?;
     let before = tighten(&config.data)?;
-    let store =
-        store::Store::open_with_cache(&config.data.join("db"), config.cache_mb * 1024 * 1024)?;
+    let store = SledStore::open_with_cache(&config.data.join("db"), config.cache_mb * 1024 * 1024)?;
     let (keys, created) = keys::ServerKeys::load_or_create(&config.data)?;
     // What sled has just created, it created with the process umask.
     let after = tighten(&config.data)?;

@@ -17,8 +17,13 @@ async fn main() -> anyhow::Result<()> {
     if created {
         tracing::info!(dir = %config.data.display(), "created signing keys");
     }
-    let state = AppState::new(store.clone(), keys, Arc::new(SystemClock), config.clone())?;
-    if let Some(key) = licet_server::bootstrap_admin_key(&state)? {
+    let state = AppState::new(
+        Arc::new(store.clone()),
+        keys,
+        Arc::new(SystemClock),
+        config.clone(),
+    )?;
+    if let Some(key) = licet_server::bootstrap_admin_key(&state).await? {
         // Printed once, on stdout, never logged: only its hash is stored.
         println!("bootstrap admin API key (shown once; store it now): {key}");
     }

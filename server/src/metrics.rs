@@ -31,7 +31,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     activations: AtomicU64,
-    snapshot: Mutex<Option<Snapshot>>,
+    snapshot: tokio::sync::Mutex<Option<Snapshot>>,
 }
 
 /// Figures that cost a walk over the store, as last counted.
@@ -53,22 +53,19 @@ impl Metrics {
     /// The store-wide figures: the snapshot if younger than [`SNAPSHOT_TTL`], else counted
     /// now by `count` (under the lock, so concurrent scrapes wait for one count rather than
     /// each walking the store).
-    pub fn snapshot<E>(
-        &self,
-        now: i64,
-        count: impl FnOnce() -> Result<(usize, usize), E>,
-    ) -> Result<Snapshot, E> {
-        let mut slot = match self.snapshot.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+    pub async fn snapshot<E, F>(&self, now: i64, count: impl FnOnce() -> F) -> Result<Snapshot, E>
+    where
+        F: std::future::Future<Output = Result<(usize, usize), E>>,
+    {
+        // Held while counting: concurrent scrapes wait for one count rather than each walking.
+        let mut slot = self.snapshot.lock().await;
         if let Some(snap) = *slot
             && now - snap.at < SNAPSHOT_TTL
             && now >= snap.at
         {
             return Ok(snap);
         }
-        let (active_seats, licenses) = count()?;
+        let (active_seats, licenses) = count().await?;
         let snap = Snapshot {
             at: now,
             active_seats,

@@ -70,7 +70,7 @@ pub struct Probe<'a> {
 
 /// The blacklist entry in force that matches the probe, if any. Checked before anything about
 /// the license is revealed, so a blocked client learns nothing about it.
-pub fn blacklisted(s: &AppState, p: &Probe<'_>) -> ApiResult<Option<BlacklistEntry>> {
+pub async fn blacklisted(s: &AppState, p: &Probe<'_>) -> ApiResult<Option<BlacklistEntry>> {
     let mut probes = vec![(BlacklistType::License, p.key)];
     if let Some(ip) = p.ip {
         probes.push((BlacklistType::Ip, ip));
@@ -83,7 +83,8 @@ pub fn blacklisted(s: &AppState, p: &Probe<'_>) -> ApiResult<Option<BlacklistEnt
     }
     let now = s.clock.now();
     Ok(s.store
-        .blacklist_matches(&probes)?
+        .blacklist_matches(&probes)
+        .await?
         .into_iter()
         .find(|e| e.in_force(now)))
 }

@@ -27,7 +27,7 @@ pub const RESPONSE_CONTEXT: &[u8] = b"licet-response-v1\0";
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The database.
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     /// The server's keys.
     pub keys: Arc<ServerKeys>,
     /// The clock.
@@ -64,7 +64,7 @@ pub(crate) type SignedFacts = std::collections::HashMap<[u8; 32], (i64, String, 
 impl AppState {
     /// Builds the state.
     pub fn new(
-        store: Store,
+        store: Arc<dyn Store>,
         keys: Arc<ServerKeys>,
         clock: Arc<dyn Clock>,
         config: Config,
@@ -145,7 +145,7 @@ impl AppState {
     }
 
     /// Appends to the audit log.
-    pub fn audit(
+    pub async fn audit(
         &self,
         actor: &str,
         action: &str,
@@ -153,7 +153,7 @@ impl AppState {
         ip: Option<String>,
         detail: serde_json::Value,
     ) -> ApiResult<()> {
-        let product_id = self.product_of(subject, &detail)?;
+        let product_id = self.product_of(subject, &detail).await?;
         self.store
             .append_audit(AuditEvent {
                 seq: 0,
@@ -165,13 +165,18 @@ impl AppState {
                 detail,
                 product_id,
             })
-            .map(drop)
+            .await?;
+        Ok(())
     }
 
     /// The product an audit entry is about: named in its detail, or found through its subject
     /// or the license its detail names. `None` for what spans products (API keys, customers,
     /// users), which only unrestricted keys see.
-    fn product_of(&self, subject: &str, detail: &serde_json::Value) -> ApiResult<Option<String>> {
+    async fn product_of(
+        &self,
+        subject: &str,
+        detail: &serde_json::Value,
+    ) -> ApiResult<Option<String>> {
         if let Some(p) = detail.get("product_id").and_then(|v| v.as_str()) {
             return Ok(Some(p.to_owned()));
         }
@@ -179,7 +184,7 @@ impl AppState {
             return Ok(Some(subject.to_owned()));
         }
         if subject.starts_with("pol_") {
-            return Ok(self.store.policy(subject)?.map(|p| p.product_id));
+            return Ok(self.store.policy(subject).await?.map(|p| p.product_id));
         }
         let machine_license;
         let license = if subject.starts_with("lic_") {
@@ -187,13 +192,17 @@ impl AppState {
         } else if let Some(l) = detail.get("license_id").and_then(|v| v.as_str()) {
             Some(l)
         } else if subject.starts_with("mch_") {
-            machine_license = self.store.machine_by_id(subject)?.map(|m| m.license_id);
+            machine_license = self
+                .store
+                .machine_by_id(subject)
+                .await?
+                .map(|m| m.license_id);
             machine_license.as_deref()
         } else {
             None
         };
         match license {
-            Some(id) => Ok(self.store.license(id)?.map(|l| l.product_id)),
+            Some(id) => Ok(self.store.license(id).await?.map(|l| l.product_id)),
             None => Ok(None),
         }
     }
@@ -304,7 +313,7 @@ impl AppState {
     pub async fn current_revocations(&self) -> ApiResult<Vec<u8>> {
         let now = self.clock.now();
         let half = i64::try_from(self.config.revocation_validity / 2).unwrap_or(i64::MAX);
-        if let Some(list) = self.store.revocation_list()?
+        if let Some(list) = self.store.revocation_list().await?
             && let Ok(l) =
                 licet_verifier::RevocationList::verify(&list, self.keys.token.public_key(), None)
             && now < l.next_update() - half
@@ -312,8 +321,8 @@ impl AppState {
             return Ok(list);
         }
         let _guard = self.revocation_lock.lock().await;
-        let mut state = self.store.revocation_state()?;
-        let list = self.sign_revocations(&mut state)?;
+        let mut state = self.store.revocation_state().await?;
+        let list = self.sign_revocations(&mut state).await?;
         self.store.commit().await?;
         Ok(list)
     }
@@ -332,15 +341,19 @@ impl AppState {
         let _guard = self.revocation_lock.lock().await;
         let state = self
             .store
-            .revoke_license(&l, token_ids, |st| self.sign_list(st))?;
+            .revoke_license(&l, token_ids, &|st| {
+                self.sign_list(st)
+                    .map_err(|e| licet_core::StoreError::backend(e.message()))
+            })
+            .await?;
         self.store.commit().await?;
         Ok((l, state))
     }
 
-    fn sign_revocations(&self, state: &mut RevocationState) -> ApiResult<Vec<u8>> {
+    async fn sign_revocations(&self, state: &mut RevocationState) -> ApiResult<Vec<u8>> {
         state.sequence += 1;
         let list = self.sign_list(state)?;
-        self.store.put_revocations(state, &list)?;
+        self.store.put_revocations(state, &list).await?;
         Ok(list)
     }
 

@@ -46,7 +46,7 @@ fn signature_holds(app: &TestApp, headers: &axum::http::HeaderMap, body: &Value)
 
 #[tokio::test]
 async fn health_and_unknown_routes() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v, h) = app.call("GET", "/healthz", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["status"], "ok");
@@ -58,7 +58,7 @@ async fn health_and_unknown_routes() {
 
 #[tokio::test]
 async fn authentication_and_scopes() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v, _) = app.call("GET", "/v1/products", None, None).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
@@ -125,7 +125,7 @@ async fn authentication_and_scopes() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Only the hash is stored.
-    let stored = app.state.store.api_keys().expect("keys");
+    let stored = app.state.store.api_keys().await.expect("keys");
     assert!(
         stored
             .iter()
@@ -135,7 +135,7 @@ async fn authentication_and_scopes() {
 
 #[tokio::test]
 async fn jwts_minted_from_api_keys() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app
         .product("acme", json!({ "entitlements": ["pro"] }))
         .await;
@@ -206,7 +206,7 @@ async fn jwts_minted_from_api_keys() {
 
 #[tokio::test]
 async fn api_key_rotation_usage_and_quota() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (_, k) = app
         .admin(
             "POST",
@@ -248,7 +248,7 @@ async fn api_key_rotation_usage_and_quota() {
 
 #[tokio::test]
 async fn products_policies_and_licenses_crud() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, pol) = app
         .product(
             "acme-pro",
@@ -430,7 +430,7 @@ async fn products_policies_and_licenses_crud() {
 
 #[tokio::test]
 async fn activation_gives_a_token_that_verifies_offline() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app
         .product(
             "acme-pro",
@@ -505,7 +505,7 @@ async fn activation_gives_a_token_that_verifies_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_activations_of_five_seats() {
-    let app = Arc::new(TestApp::new());
+    let app = Arc::new(TestApp::new().await);
     let (p, _) = app.product("seats", json!({ "max_machines": 5 })).await;
     // Several licenses, so that a race in the seat check has many chances to show.
     for round in 0..8 {
@@ -537,17 +537,23 @@ async fn sixty_four_concurrent_activations_of_five_seats() {
         }
         assert_eq!((ok.len(), refused), (5, 59), "round {round}");
         let id = l["id"].as_str().expect("id");
-        assert_eq!(app.state.store.machines(id).expect("machines").len(), 5);
+        assert_eq!(
+            app.state.store.machines(id).await.expect("machines").len(),
+            5
+        );
         // Re-activating an active machine does not take another seat.
         let (s, _, _) = app.activate(&key, &ok[0]).await;
         assert_eq!(s, StatusCode::CREATED);
-        assert_eq!(app.state.store.machines(id).expect("machines").len(), 5);
+        assert_eq!(
+            app.state.store.machines(id).await.expect("machines").len(),
+            5
+        );
     }
 }
 
 #[tokio::test]
 async fn floating_seats_are_culled_after_their_ttl() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("float", json!({ "floating": true, "max_machines": 1, "heartbeat_interval": 60, "heartbeat_ttl": 120 })).await;
     let l = app.license(&p, json!({})).await;
     let key = l["key"].as_str().expect("key");
@@ -575,6 +581,7 @@ async fn floating_seats_are_culled_after_their_ttl() {
         app.state
             .store
             .machines(l["id"].as_str().expect("id"))
+            .await
             .expect("m")
             .is_empty()
     );
@@ -632,7 +639,7 @@ async fn floating_seats_are_culled_after_their_ttl() {
 
 #[tokio::test]
 async fn revocation_reaches_the_list_and_offline_verification() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({})).await;
     let l = app.license(&p, json!({})).await;
     let (_, v, _) = app.activate(l["key"].as_str().expect("key"), "m").await;
@@ -688,7 +695,7 @@ async fn revocation_reaches_the_list_and_offline_verification() {
 
 #[tokio::test]
 async fn validation_checks_in_order() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({ "floating": true, "heartbeat_interval": 60, "heartbeat_ttl": 60, "entitlements": ["pro"] })).await;
     let l = app.license(&p, json!({ "expires_at": T0 + 500 })).await;
     let key = l["key"].as_str().expect("key");
@@ -745,18 +752,24 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
     let app = TestApp::with_config(licet_server::Config {
         max_body_bytes: 2048,
         ..Default::default()
-    });
+    })
+    .await;
     let (p, _) = app.product("acme", json!({})).await;
     let before = app.audit_len().await;
-    let licenses = || {
+    let licenses = || async {
+        let page = licet_server::store::PageRequest {
+            after: None,
+            limit: 100,
+        };
         app.state
             .store
-            .licenses(None, 100, |_| true)
+            .licenses(&licet_server::store::LicenseFilter::default(), &page)
+            .await
             .expect("list")
             .items
             .len()
     };
-    let n = licenses();
+    let n = licenses().await;
 
     let raw = |body: &'static str| {
         axum::http::Request::post("/v1/licenses")
@@ -822,12 +835,12 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
     );
 
     assert_eq!(app.audit_len().await, before, "nothing was audited");
-    assert_eq!(licenses(), n, "nothing was written");
+    assert_eq!(licenses().await, n, "nothing was written");
 }
 
 #[tokio::test]
 async fn key_set_publishes_both_keys() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v, _) = app.call("GET", "/v1/keys", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let keys = v["keys"].as_array().expect("keys");
@@ -853,7 +866,8 @@ async fn rate_limits_per_ip_and_per_license_key() {
         rate_limit_ip: 5,
         rate_limit_license: 3,
         ..Default::default()
-    });
+    })
+    .await;
     let from = |ip: [u8; 4]| {
         let mut req = axum::http::Request::get("/healthz")
             .body(axum::body::Body::empty())
@@ -907,6 +921,7 @@ async fn rate_limits_per_ip_and_per_license_key() {
         app.state
             .store
             .machines(a["id"].as_str().expect("id"))
+            .await
             .expect("m")
             .len(),
         3,
@@ -916,7 +931,7 @@ async fn rate_limits_per_ip_and_per_license_key() {
 
 #[tokio::test]
 async fn prometheus_metrics() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({ "max_machines": 5 })).await;
     let l = app.license(&p, json!({})).await;
     app.activate(l["key"].as_str().expect("key"), "m1").await;
@@ -958,7 +973,7 @@ async fn prometheus_metrics() {
 
 #[tokio::test]
 async fn openapi_document_covers_every_route() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, doc, _) = app.call("GET", "/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
@@ -1003,7 +1018,7 @@ async fn openapi_document_covers_every_route() {
 
 #[tokio::test]
 async fn machines_by_id_and_policy_changes() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, pol) = app.product("acme", json!({ "max_machines": 1 })).await;
     let pid = pol["id"].as_str().expect("id");
     let (s, v) = app
@@ -1086,7 +1101,7 @@ async fn machines_by_id_and_policy_changes() {
 
 #[tokio::test]
 async fn published_cose_keys_read_back_to_the_same_keys() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (s, v, _) = app.call("GET", "/v1/keys", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let keys = v["keys"].as_array().expect("keys");

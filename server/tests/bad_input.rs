@@ -63,7 +63,8 @@ async fn every_family_refuses_bad_input_in_its_own_shape() {
         compat_faxstore_v1: true,
         max_body_bytes: 4096,
         ..licet_server::Config::default()
-    });
+    })
+    .await;
     let (product, _) = app.product("example", json!({ "max_machines": 2 })).await;
     let l = app.license(&product, json!({})).await;
     let key = l["key"].as_str().expect("key").to_owned();

@@ -20,7 +20,7 @@ fn json_of(text: &str) -> Value {
 }
 
 fn fixture(config: licet_server::Config) -> Fixture {
-    let app = TestApp::with_config(config);
+    let app = TestApp::blocking(config);
     let url = serve(app.state.clone());
     let admin = format!("Bearer {}", app.admin);
     let h = [
@@ -232,13 +232,10 @@ fn checks_are_logged_unless_log_is_false() {
         &f.key,
         Some(("application/json", r#"{"info":"third"}"#)),
     );
-    let events = f
-        .app
-        .state
-        .store
-        .audit(0, 100, |e| e.action == "faxstore.check")
-        .expect("audit")
-        .items;
+    let events: Vec<_> = common::block_on(common::audit_entries(&f.app.state))
+        .into_iter()
+        .filter(|e| e.action == "faxstore.check")
+        .collect();
     let infos: Vec<&str> = events
         .iter()
         .filter_map(|e| e.detail["info"].as_str())
@@ -255,14 +252,7 @@ fn checks_are_logged_unless_log_is_false() {
 fn bad_input_gets_the_faxstore_shape_and_writes_nothing() {
     let f = fixture(licet_server::Config::default());
     let n = f.number;
-    let before = f
-        .app
-        .state
-        .store
-        .audit(0, 1000, |_| true)
-        .expect("audit")
-        .items
-        .len();
+    let before = common::block_on(common::audit_entries(&f.app.state)).len();
     for (path, body) in [
         (
             format!("/api/check/{n}"),
@@ -283,14 +273,7 @@ fn bad_input_gets_the_faxstore_shape_and_writes_nothing() {
     let (s, text) = http("POST", &format!("{}/api/check/{n}", f.url), &[], None);
     assert_eq!(s, 200);
     assert_eq!(json_of(&text)["status"], "NOT FOUND (License key)");
-    let after = f
-        .app
-        .state
-        .store
-        .audit(0, 1000, |_| true)
-        .expect("audit")
-        .items
-        .len();
+    let after = common::block_on(common::audit_entries(&f.app.state)).len();
     assert_eq!(after, before + 1, "only the keyless check was logged");
 }
 

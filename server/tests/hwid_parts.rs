@@ -63,7 +63,7 @@ fn verify(app: &TestApp, token: &[u8], on: &Fingerprint) -> Result<(), licet_ver
 
 #[tokio::test]
 async fn parts_survive_a_replaced_component_and_refuse_another_machine() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (product, _) = app.product("acme-pro", json!({ "max_machines": 2 })).await;
     let lic = app.license(&product, json!({})).await;
     let key = lic["key"].as_str().expect("key");
@@ -172,7 +172,7 @@ async fn parts_survive_a_replaced_component_and_refuse_another_machine() {
 /// machine was recorded with.
 #[tokio::test]
 async fn two_machines_cannot_share_a_seat_through_combined_parts() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (product, _) = app.product("acme-pro", json!({ "max_machines": 1 })).await;
     let lic = app.license(&product, json!({})).await;
     let key = lic["key"].as_str().expect("key");

@@ -60,7 +60,7 @@ fn config() -> Config {
 }
 
 fn lcm_with(c: Config) -> Lcm {
-    let app = TestApp::with_config(c);
+    let app = TestApp::blocking(c);
     let url = serve(app.state.clone());
     Lcm { app, url }
 }
@@ -1062,7 +1062,7 @@ async fn the_outbox_survives_a_restart() {
     let r = receiver(vec![]);
     let open = |t: i64| {
         let clock = licet_server::clock::ManualClock::new(t);
-        let store = licet_server::store::Store::open(&dir.path().join("db")).expect("store");
+        let store = Arc::new(licet_server::SledStore::open(&dir.path().join("db")).expect("store"));
         let state =
             licet_server::AppState::new(store, common::keys(), Arc::new(clock.clone()), config())
                 .expect("state");
@@ -1595,15 +1595,13 @@ fn admin_users_webhook_reads_and_read_all() {
         (json!("https://93.184.216.34/x"), json!(true))
     );
     for i in 0..3 {
-        l.app
-            .state
-            .notify(
-                &bob_id,
-                "security_alert",
-                "Security alert",
-                &format!("n{i}"),
-            )
-            .expect("notify");
+        common::block_on(l.app.state.notify(
+            &bob_id,
+            "security_alert",
+            "Security alert",
+            &format!("n{i}"),
+        ))
+        .expect("notify");
     }
     assert_eq!(
         l.ok("GET", "/api/notifications/unread-count", &bob, None)["count"],
@@ -1812,10 +1810,7 @@ fn expiry_sweep_follows_extensions_through_its_index() {
     l.app.clock.advance(200);
     assert_eq!(sweep(), 0, "extended, and the other one deleted");
     assert!(
-        l.app
-            .state
-            .store
-            .expiry_candidates(T0 + 200)
+        rt.block_on(l.app.state.store.expiry_candidates(T0 + 200))
             .expect("index")
             .is_empty(),
         "stale entries are dropped by the sweep"

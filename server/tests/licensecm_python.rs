@@ -10,8 +10,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{http, serve};
+use licet_server::SledStore;
 use licet_server::clock::SystemClock;
-use licet_server::store::Store;
 use licet_server::{AppState, Config};
 use serde_json::{Value, json};
 
@@ -68,7 +68,7 @@ fn call(url: &str, method: &str, path: &str, token: Option<&str>, body: Value) -
 fn python_client_speaks_the_client_api() {
     let python = python_env();
     let state = AppState::new(
-        Store::temporary().expect("store"),
+        Arc::new(SledStore::temporary().expect("store")),
         common::keys(),
         Arc::new(SystemClock),
         Config {
@@ -82,7 +82,9 @@ fn python_client_speaks_the_client_api() {
         },
     )
     .expect("state");
-    let operator = licet_server::bootstrap_admin_key(&state)
+    let operator = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")
         .expect("first key");
     let url = serve(state);

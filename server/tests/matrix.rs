@@ -388,7 +388,8 @@ async fn no_caller_reaches_past_its_credential_on_any_documented_operation() {
         licensecm_registration: true,
         webhook_allow_private: false,
         ..Config::default()
-    });
+    })
+    .await;
     let (w, callers) = world(&app).await;
     let (_, doc, _) = app.call("GET", "/openapi.json", None, None).await;
     let mut ops: Vec<(String, String, Value)> = Vec::new();

@@ -81,7 +81,7 @@ async fn api_key(app: &TestApp, scope: &str, product: Option<&Value>) -> String 
 
 #[tokio::test]
 async fn licensecm_registration_is_off_by_default() {
-    let app = TestApp::with_config(Config::default());
+    let app = TestApp::with_config(Config::default()).await;
     let (s, v, _) = app
         .call(
             "POST",
@@ -104,7 +104,7 @@ async fn licensecm_registration_is_off_by_default() {
 
 #[tokio::test]
 async fn the_first_registered_user_is_a_plain_user_who_sees_no_operator_product() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (p, _) = app.product("operator-app", json!({})).await;
     let lic = app.license(&p, json!({})).await;
     let (token, user) = register(&app, "stranger@example.com").await;
@@ -132,7 +132,7 @@ async fn the_first_registered_user_is_a_plain_user_who_sees_no_operator_product(
 
 #[tokio::test]
 async fn licensecm_admins_are_made_by_the_operator_and_reach_operator_products_only_when_granted() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (p, _) = app.product("operator-app", json!({})).await;
     let lic = app.license(&p, json!({})).await;
 
@@ -227,7 +227,7 @@ async fn licensecm_admins_are_made_by_the_operator_and_reach_operator_products_o
 
 #[tokio::test]
 async fn wemx_and_verify_answer_only_for_products_enabled_for_them_and_names_cannot_be_copied() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (a, _) = app.product("product-a", json!({})).await;
     let (s, p) = app
         .admin(
@@ -326,7 +326,7 @@ async fn wemx_and_verify_answer_only_for_products_enabled_for_them_and_names_can
 
 #[tokio::test]
 async fn the_verify_api_answers_the_licenses_own_product_only_when_enabled() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (s, a) = app
         .admin(
             "POST",
@@ -382,7 +382,7 @@ async fn the_verify_api_answers_the_licenses_own_product_only_when_enabled() {
 
 #[tokio::test]
 async fn a_product_limited_admin_key_cannot_widen_itself() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (a, _) = app.product("app-a", json!({})).await;
     let (b, _) = app.product("app-b", json!({})).await;
     let limited = api_key(&app, "admin", Some(&a)).await;
@@ -440,7 +440,7 @@ async fn a_product_limited_admin_key_cannot_widen_itself() {
 
 #[tokio::test]
 async fn a_product_limited_key_reads_only_its_products_audit_entries() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (a, _) = app.product("app-a", json!({})).await;
     let (b, _) = app.product("app-b", json!({})).await;
     let la = app.license(&a, json!({})).await;
@@ -493,7 +493,7 @@ fn holds_license(app: &TestApp, list: &[u8], id: &str) -> bool {
 
 #[tokio::test]
 async fn deleting_a_license_revokes_its_tokens_first() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({})).await;
     for delete_via_licensecm in [false, true] {
         let l = app.license(&p, json!({})).await;
@@ -525,14 +525,24 @@ async fn deleting_a_license_revokes_its_tokens_first() {
 
 #[tokio::test]
 async fn a_revocation_that_never_reached_a_list_is_published_by_a_retry() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({})).await;
     let l = app.license(&p, json!({})).await;
     let id = l["id"].as_str().expect("id");
     // The state a crash between the two steps used to leave: marked revoked, on no list.
-    let mut stored = app.state.store.license(id).expect("read").expect("license");
+    let mut stored = app
+        .state
+        .store
+        .license(id)
+        .await
+        .expect("read")
+        .expect("license");
     stored.status = licet_server::model::LicenseStatus::Revoked;
-    app.state.store.update_license(&stored).expect("write");
+    app.state
+        .store
+        .update_license(&stored)
+        .await
+        .expect("write");
     assert!(!holds_license(&app, &published(&app).await, id));
 
     let (s, v) = app
@@ -557,40 +567,54 @@ async fn a_revocation_that_never_reached_a_list_is_published_by_a_retry() {
 
 #[tokio::test]
 async fn revoking_writes_the_status_and_the_list_in_one_store_operation() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({})).await;
     let l = app.license(&p, json!({})).await;
     let id = l["id"].as_str().expect("id");
-    let stored = app.state.store.license(id).expect("read").expect("license");
-    let before = app.state.store.revocation_state().expect("state");
+    let stored = app
+        .state
+        .store
+        .license(id)
+        .await
+        .expect("read")
+        .expect("license");
+    let before = app.state.store.revocation_state().await.expect("state");
     // A signer that fails stands for a crash before the list is written: nothing changes.
-    let failed = app.state.store.revoke_license(
-        &licet_server::model::License {
-            status: licet_server::model::LicenseStatus::Revoked,
-            ..stored.clone()
-        },
-        &[],
-        |_| Err(licet_server::error::ApiError::internal("signer down")),
-    );
+    let failed = app
+        .state
+        .store
+        .revoke_license(
+            &licet_server::model::License {
+                status: licet_server::model::LicenseStatus::Revoked,
+                ..stored.clone()
+            },
+            &[],
+            &|_| Err(licet_server::store::StoreError::backend("signer down")),
+        )
+        .await;
     assert!(failed.is_err());
     assert_eq!(
         app.state
             .store
             .license(id)
+            .await
             .expect("read")
             .expect("license")
             .status,
         licet_server::model::LicenseStatus::Active,
         "the status was not written without the list"
     );
-    assert_eq!(app.state.store.revocation_state().expect("state"), before);
+    assert_eq!(
+        app.state.store.revocation_state().await.expect("state"),
+        before
+    );
 }
 
 // ----- 14. entitlements are capped when written, never at activation
 
 #[tokio::test]
 async fn entitlements_and_domains_are_capped_when_written_so_activation_never_fails() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let code = "a".repeat(64);
     let (product, policy) = app
         .product(
@@ -767,7 +791,7 @@ fn the_data_directory_is_created_private_and_an_open_one_is_tightened() {
 
 #[tokio::test]
 async fn a_refusal_in_licensecm_is_a_refusal_on_every_client_path() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let admin = ops_admin(&app, json!([])).await;
     let lcm = |method: &'static str, uri: String, body: Value| {
         let (app, admin) = (&app, &admin);
@@ -868,7 +892,7 @@ async fn a_refusal_in_licensecm_is_a_refusal_on_every_client_path() {
 
 #[tokio::test]
 async fn a_blacklisted_key_and_a_switched_off_product_are_refused_by_every_family() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (s, p) = app
         .admin(
             "POST",
@@ -983,7 +1007,7 @@ async fn a_blacklisted_key_and_a_switched_off_product_are_refused_by_every_famil
 
 #[tokio::test]
 async fn the_native_client_is_refused_in_a_virtual_machine_when_the_product_says_so() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (p, _) = app.product("vm-app", json!({ "max_machines": 3 })).await;
     let l = app.license(&p, json!({})).await;
     let token = ops_admin(&app, json!([p["id"]])).await;
@@ -1019,7 +1043,7 @@ async fn the_native_client_is_refused_in_a_virtual_machine_when_the_product_says
 
 #[test]
 fn the_client_address_is_the_right_most_untrusted_hop_and_cannot_be_spoofed() {
-    let app = TestApp::with_config(Config {
+    let app = TestApp::blocking(Config {
         trusted_proxy_header: Some("x-forwarded-for".into()),
         rate_limit_ip: 3,
         ..open_config()
@@ -1064,7 +1088,7 @@ fn the_client_address_is_the_right_most_untrusted_hop_and_cannot_be_spoofed() {
 
 #[tokio::test]
 async fn blacklisted_addresses_are_one_address_in_every_textual_form() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let admin = ops_admin(&app, json!([])).await;
     for (written, stored) in [
         ("2001:0DB8:0000::0001", "2001:db8::1"),
@@ -1090,6 +1114,7 @@ async fn blacklisted_addresses_are_one_address_in_every_textual_form() {
     };
     assert!(
         licet_server::rules::blacklisted(&app.state, &probe)
+            .await
             .expect("store")
             .is_some()
     );
@@ -1126,7 +1151,7 @@ fn read_until_closed(
 #[test]
 fn half_sent_requests_idle_connections_and_trickled_bodies_are_cut_off() {
     use std::io::Write;
-    let app = TestApp::with_config(Config {
+    let app = TestApp::blocking(Config {
         header_timeout: 1,
         request_timeout: 2,
         ..open_config()
@@ -1310,7 +1335,8 @@ async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_a
     let app = TestApp::with_config(Config {
         webhook_allow_private: false,
         ..open_config()
-    });
+    })
+    .await;
     let (token, user) = register(&app, "hooks@example.com").await;
     let target = listener(false);
     let port = target
@@ -1359,7 +1385,7 @@ async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_a
         is_active: true,
         created_at: common::T0,
     };
-    app.state.store.put_webhook(&w).expect("store");
+    app.state.store.put_webhook(&w).await.expect("store");
     let (s, v, _) = app
         .call("POST", "/api/webhooks/hook-1/test", Some(&token), None)
         .await;
@@ -1388,7 +1414,7 @@ async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_a
             .expect("drain"),
         0
     );
-    let queued = app.state.store.deliveries().expect("outbox");
+    let queued = app.state.store.deliveries().await.expect("outbox");
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].last_error.as_deref(), Some("blocked"));
     assert_eq!(count(&target.accepted), 0, "nothing ever connected inside");
@@ -1399,7 +1425,8 @@ async fn webhook_failures_are_reported_as_classes_never_as_raw_errors() {
     let app = TestApp::with_config(Config {
         webhook_allow_private: true,
         ..open_config()
-    });
+    })
+    .await;
     let (token, _) = register(&app, "hooks@example.com").await;
     // A port nobody listens on.
     let closed = {
@@ -1434,7 +1461,8 @@ async fn a_webhook_that_never_answers_delays_no_other_and_holds_at_most_its_shar
         webhook_allow_private: true,
         webhook_timeout: 4,
         ..open_config()
-    });
+    })
+    .await;
     let (token, _) = register(&app, "hooks@example.com").await;
     let (stuck, good) = (listener(true), listener(false));
     for l in [&stuck, &good] {
@@ -1467,7 +1495,7 @@ async fn a_webhook_that_never_answers_delays_no_other_and_holds_at_most_its_shar
             .await;
         assert_eq!(s, StatusCode::CREATED);
     }
-    assert_eq!(app.state.store.deliveries().expect("outbox").len(), 8);
+    assert_eq!(app.state.store.deliveries().await.expect("outbox").len(), 8);
     let state = app.state.clone();
     let round = tokio::spawn(async move { licet_server::events::drain_outbox(&state).await });
     // The good endpoint gets its share while the stuck one still holds its connections.
@@ -1499,6 +1527,7 @@ async fn a_webhook_that_never_answers_delays_no_other_and_holds_at_most_its_shar
         .state
         .store
         .deliveries()
+        .await
         .expect("outbox")
         .into_iter()
         .filter(|d| d.attempts > 0)
@@ -1545,7 +1574,8 @@ async fn a_key_cannot_register_a_file_another_product_uploaded() {
     let app = TestApp::with_config(Config {
         data: data.path().to_path_buf(),
         ..open_config()
-    });
+    })
+    .await;
     let (a, _) = app.product("app-a", json!({})).await;
     let (b, _) = app.product("app-b", json!({})).await;
     let (key_a, key_b) = (
@@ -1598,7 +1628,8 @@ async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
         log_retention_days: 30,
         log_max_entries: 1_000,
         ..open_config()
-    });
+    })
+    .await;
     let (p, _) = app.product("acme", json!({})).await;
     let number = p["numeric_id"].as_u64().expect("number");
     let check = |key: &'static str| {
@@ -1612,20 +1643,18 @@ async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
             app.send(req).await
         }
     };
-    let anonymous = || {
-        let store = &app.state.store;
-        store
-            .audit(0, 100, |e| {
-                e.action == "faxstore.check" && e.actor == "anonymous"
-            })
-            .expect("audit")
-            .items
+    let anonymous = || async {
+        common::audit_entries(&app.state)
+            .await
+            .into_iter()
+            .filter(|e| e.action == "faxstore.check" && e.actor == "anonymous")
+            .collect::<Vec<_>>()
     };
     for _ in 0..50 {
         let (s, v, _) = check("NO-SUCH-KEY-0000").await;
         assert_eq!((s, &v["pass"]), (StatusCode::OK, &json!(false)));
     }
-    let logged = anonymous();
+    let logged = anonymous().await;
     assert_eq!(logged.len(), 1, "50 unknown-key checks, one entry");
     assert_eq!(
         logged[0].detail["info"].as_str().map(str::len),
@@ -1634,29 +1663,40 @@ async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
     );
     app.clock.advance(60);
     check("NO-SUCH-KEY-0000").await;
-    let logged = anonymous();
+    let logged = anonymous().await;
     assert_eq!(logged.len(), 2);
     assert_eq!(logged[1].detail["repeats_since_last"], json!(49));
 
     // Retention by age: past 30 days, entries go, index and all.
     let l = app.license(&p, json!({})).await;
     let lid = l["id"].as_str().expect("id").to_owned();
-    assert!(app.state.store.audit_of(&lid, 0, 10).expect("index").1 > 0);
+    assert!(
+        app.state
+            .store
+            .audit_of(&lid, 0, 10)
+            .await
+            .expect("index")
+            .1
+            > 0
+    );
     app.clock.advance(31 * 86_400);
     let fresh = app.license(&p, json!({})).await;
-    let (audit, _) = licet_server::prune_logs(&app.state).expect("prune");
+    let (audit, _) = licet_server::prune_logs(&app.state).await.expect("prune");
     assert!(audit >= 4, "{audit}");
-    let left = app
-        .state
-        .store
-        .audit(0, 100, |_| true)
-        .expect("audit")
-        .items;
+    let left = common::audit_entries(&app.state).await;
     assert!(
         left.iter().all(|e| e.at >= common::T0 + 31 * 86_400),
         "{left:?}"
     );
-    assert_eq!(app.state.store.audit_of(&lid, 0, 10).expect("index").1, 0);
+    assert_eq!(
+        app.state
+            .store
+            .audit_of(&lid, 0, 10)
+            .await
+            .expect("index")
+            .1,
+        0
+    );
     assert!(
         left.iter().any(|e| e.subject == fresh["id"]),
         "the new entries stay"
@@ -1666,18 +1706,14 @@ async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
     let small = TestApp::with_config(Config {
         log_max_entries: 5,
         ..open_config()
-    });
+    })
+    .await;
     let (p, _) = small.product("small", json!({})).await;
     for _ in 0..10 {
         small.license(&p, json!({})).await;
     }
-    licet_server::prune_logs(&small.state).expect("prune");
-    let left = small
-        .state
-        .store
-        .audit(0, 100, |_| true)
-        .expect("audit")
-        .items;
+    licet_server::prune_logs(&small.state).await.expect("prune");
+    let left = common::audit_entries(&small.state).await;
     assert_eq!(left.len(), 5);
     assert!(
         left.iter().all(|e| e.action == "license.created"),
@@ -1689,7 +1725,7 @@ async fn anonymous_failures_cost_one_log_entry_a_minute_and_logs_are_pruned() {
 
 #[tokio::test]
 async fn a_registered_users_lists_and_statistics_read_only_their_own_licenses() {
-    let app = TestApp::with_config(open_config());
+    let app = TestApp::with_config(open_config()).await;
     let (op, _) = app.product("operator", json!({})).await;
     for _ in 0..30 {
         app.license(&op, json!({})).await;
@@ -1760,7 +1796,7 @@ async fn a_registered_users_lists_and_statistics_read_only_their_own_licenses() 
 
 #[tokio::test]
 async fn metrics_are_counted_at_most_once_a_minute_and_can_require_a_token() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (p, _) = app.product("acme", json!({})).await;
     app.license(&p, json!({})).await;
     let scrape = |auth: Option<&'static str>| {
@@ -1804,7 +1840,8 @@ async fn metrics_are_counted_at_most_once_a_minute_and_can_require_a_token() {
     let guarded = TestApp::with_config(Config {
         metrics_token: Some(licet_server::config::Redacted("scrape-secret".into())),
         ..Config::default()
-    });
+    })
+    .await;
     for (auth, want) in [
         (None, StatusCode::UNAUTHORIZED),
         (Some("Bearer wrong"), StatusCode::UNAUTHORIZED),

@@ -14,7 +14,7 @@ use tower::ServiceExt;
 
 #[tokio::test]
 async fn answers_are_checked_before_they_are_trusted() {
-    let app = TestApp::new();
+    let app = TestApp::new().await;
     let (product, _) = app.product("acme-pro", json!({ "max_machines": 1 })).await;
     let lic = app.license(&product, json!({})).await;
     let req = Request::post("/v1/client/activate")

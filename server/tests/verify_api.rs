@@ -23,7 +23,7 @@ fn json_of(text: &str) -> Value {
 }
 
 fn store(slots: u32) -> Store {
-    let app = TestApp::new();
+    let app = TestApp::new_blocking();
     let url = serve(app.state.clone());
     let admin = format!("Bearer {}", app.admin);
     let h = [
@@ -147,12 +147,12 @@ fn failures_and_slots() {
     );
     // Freeing a slot (an admin removes an environment) lets a new one in.
     let id = l["id"].as_str().expect("id");
-    let machines = st.app.state.store.machines(id).expect("machines");
+    let machines = common::block_on(st.app.state.store.machines(id)).expect("machines");
     let domain = machines
         .iter()
         .find(|m| m.fingerprint == "domain:a.example")
         .expect("recorded");
-    st.app.state.store.remove_machine(domain).expect("remove");
+    common::block_on(st.app.state.store.remove_machine(domain)).expect("remove");
     assert_eq!(st.verify(&body(SEED_KEY, "b.example")).0, 200);
 
     let admin = format!("Bearer {}", st.app.admin);
@@ -198,11 +198,13 @@ fn slots_are_never_exceeded_under_concurrency() {
     assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 2, "{codes:?}");
     assert!(codes.iter().all(|&c| c == 200 || c == 403));
     assert_eq!(
-        st.app
-            .state
-            .store
-            .machine_count(l["id"].as_str().expect("id"))
-            .expect("count"),
+        common::block_on(
+            st.app
+                .state
+                .store
+                .machine_count(l["id"].as_str().expect("id"))
+        )
+        .expect("count"),
         3
     );
 }
@@ -233,10 +235,7 @@ fn validation_errors_are_laravels_and_write_nothing() {
     let (s, _) = st.verify("{not json");
     assert_eq!(s, 422);
     assert!(
-        st.app
-            .state
-            .store
-            .machines(l["id"].as_str().expect("id"))
+        common::block_on(st.app.state.store.machines(l["id"].as_str().expect("id")))
             .expect("m")
             .is_empty(),
         "nothing written"

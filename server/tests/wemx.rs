@@ -29,7 +29,7 @@ struct Wemx {
 
 fn wemx(seats: u32) -> Wemx {
     let data = tempfile::tempdir().expect("tmp");
-    let app = TestApp::with_config(Config {
+    let app = TestApp::blocking(Config {
         rate_limit_ip: 0,
         rate_limit_license: 0,
         data: data.path().to_path_buf(),
@@ -792,11 +792,7 @@ fn private_api_customers_and_auth() {
     assert_eq!(c["orders"].as_array().map(Vec::len), Some(2));
     assert!(c.get("password_hash").is_none());
     // The password is stored as an argon2id hash only; a reset hands out one that verifies.
-    let stored = w
-        .app
-        .state
-        .store
-        .customer(id)
+    let stored = common::block_on(w.app.state.store.customer(id))
         .expect("read")
         .expect("customer");
     assert!(
@@ -807,11 +803,7 @@ fn private_api_customers_and_auth() {
     let (s, r) = w.admin("POST", &format!("/v1/customers/{id}/password"), None);
     assert_eq!(s, 200, "{r}");
     let password = r["password"].as_str().expect("password");
-    let stored = w
-        .app
-        .state
-        .store
-        .customer(id)
+    let stored = common::block_on(w.app.state.store.customer(id))
         .expect("read")
         .expect("customer");
     assert!(licet_server::auth::verify_password(
@@ -912,7 +904,7 @@ fn wemx_can_be_switched_off_and_is_in_the_openapi_document() {
             .get("/api/v1/licenses/public/validate")
             .is_none()
     );
-    let app = TestApp::with_config(off);
+    let app = TestApp::blocking(off);
     let url = serve(app.state.clone());
     let (s, _) = http(
         "POST",

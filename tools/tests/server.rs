@@ -6,9 +6,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use licet_issuer::{KeySpec, SigningKey};
+use licet_server::SledStore;
 use licet_server::clock::SystemClock;
 use licet_server::keys::ServerKeys;
-use licet_server::store::Store;
 use licet_server::{AppState, Config};
 use serde_json::Value;
 
@@ -19,9 +19,9 @@ fn start_server(dir: &Path) -> (String, String) {
         SigningKey::generate(KeySpec::RsaPkcs1(2048)).expect("rsa"),
     )
     .expect("keys");
-    let store = Store::open(&dir.join("db")).expect("store");
+    let store = SledStore::open(&dir.join("db")).expect("store");
     let state = AppState::new(
-        store,
+        Arc::new(store),
         Arc::new(keys),
         Arc::new(SystemClock),
         Config {
@@ -30,7 +30,9 @@ fn start_server(dir: &Path) -> (String, String) {
         },
     )
     .expect("state");
-    let admin = licet_server::bootstrap_admin_key(&state)
+    let admin = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")
         .expect("key");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{format_is_strong, random_id};
 use crate::model::{Families, Policy, Product, Scope};
 use crate::state::AppState;
+use crate::store::{LicenseFilter, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -151,7 +152,7 @@ async fn create_product(
             ));
         }
         Some(n) => n,
-        None => s.store.next_product_number()?,
+        None => s.store.next_product_number().await?,
     };
     let p = Product {
         id: random_id("prd_"),
@@ -174,14 +175,15 @@ async fn create_product(
             .unwrap_or_default()
             .apply(Families::operator_default()),
     };
-    s.store.insert_product(&p)?;
+    s.store.insert_product(&p).await?;
     s.audit(
         &caller.actor(),
         "product.created",
         &p.id,
         ip.text(),
         json!({ "code": p.code }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(shown(p))))
 }
@@ -190,7 +192,8 @@ async fn create_product(
 async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let items: Vec<Product> = s
         .store
-        .products()?
+        .products()
+        .await?
         .into_iter()
         .filter(|p| caller.sees(&p.id))
         .map(shown)
@@ -204,8 +207,8 @@ fn shown(mut p: Product) -> Product {
     p
 }
 
-pub(crate) fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
-    caller.visible(s.store.product(id)?, "product", |p| &p.id)
+pub(crate) async fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
+    caller.visible(s.store.product(id).await?, "product", |p| &p.id)
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -214,7 +217,7 @@ async fn get_product(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Product>> {
-    Ok(Json(shown(load_product(&s, &caller, &id)?)))
+    Ok(Json(shown(load_product(&s, &caller, &id).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -238,7 +241,7 @@ async fn update_product(
     Body(b): Body<UpdateProduct>,
 ) -> ApiResult<Json<Product>> {
     caller.require(Scope::ReadWrite)?;
-    let mut p = load_product(&s, &caller, &id)?;
+    let mut p = load_product(&s, &caller, &id).await?;
     if let Some(n) = b.name {
         if n.trim().is_empty() || n.len() > 200 {
             return Err(ApiError::bad_request(
@@ -265,7 +268,7 @@ async fn update_product(
         p.token_lifetime = t;
     }
     if let Some(pol) = b.default_policy_id {
-        let policy = s.store.policy(&pol)?.ok_or_else(|| {
+        let policy = s.store.policy(&pol).await?.ok_or_else(|| {
             ApiError::bad_request("invalid_field", "default_policy_id: no such policy")
         })?;
         if policy.product_id != p.id {
@@ -279,14 +282,15 @@ async fn update_product(
     if let Some(c) = &b.compat {
         p.compat = c.apply(p.compat);
     }
-    s.store.update_product(&p)?;
+    s.store.update_product(&p).await?;
     s.audit(
         &caller.actor(),
         "product.updated",
         &p.id,
         ip.text(),
         json!({ "name": p.name, "compat": p.compat }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(shown(p)))
 }
@@ -299,15 +303,16 @@ async fn delete_product(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
-    let p = load_product(&s, &caller, &id)?;
-    s.store.delete_product(&p)?;
+    let p = load_product(&s, &caller, &id).await?;
+    s.store.delete_product(&p).await?;
     s.audit(
         &caller.actor(),
         "product.deleted",
         &p.id,
         ip.text(),
         json!({ "code": p.code }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -385,6 +390,7 @@ async fn create_policy(
 ) -> ApiResult<(StatusCode, Json<Policy>)> {
     caller.require(Scope::ReadWrite)?;
     let mut product = load_product(&s, &caller, &b.product_id)
+        .await
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
     let p = Policy {
         id: random_id("pol_"),
@@ -403,10 +409,10 @@ async fn create_policy(
     };
     check_policy(&p)?;
     s.check_lists_fit(&p.entitlements, &[], &[])?;
-    s.store.put_policy(&p)?;
+    s.store.put_policy(&p).await?;
     if b.default || product.default_policy_id.is_none() {
         product.default_policy_id = Some(p.id.clone());
-        s.store.update_product(&product)?;
+        s.store.update_product(&product).await?;
     }
     s.audit(
         &caller.actor(),
@@ -414,7 +420,8 @@ async fn create_policy(
         &p.id,
         ip.text(),
         json!({ "product_id": p.product_id }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -434,15 +441,16 @@ async fn list_policies(
 ) -> ApiResult<Json<Value>> {
     let items: Vec<Policy> = s
         .store
-        .policies(f.product_id.as_deref())?
+        .policies(f.product_id.as_deref())
+        .await?
         .into_iter()
         .filter(|p| caller.sees(&p.product_id))
         .collect();
     Ok(Json(json!({ "items": items })))
 }
 
-pub(crate) fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Policy> {
-    caller.visible(s.store.policy(id)?, "policy", |p| &p.product_id)
+pub(crate) async fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Policy> {
+    caller.visible(s.store.policy(id).await?, "policy", |p| &p.product_id)
 }
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -451,7 +459,7 @@ async fn get_policy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Policy>> {
-    Ok(Json(load_policy(&s, &caller, &id)?))
+    Ok(Json(load_policy(&s, &caller, &id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -479,7 +487,7 @@ async fn update_policy(
     Body(b): Body<UpdatePolicy>,
 ) -> ApiResult<Json<Policy>> {
     caller.require(Scope::ReadWrite)?;
-    let mut p = load_policy(&s, &caller, &id)?;
+    let mut p = load_policy(&s, &caller, &id).await?;
     let entitlements_change = b.entitlements.is_some();
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = b.$f { p.$f = v; } )* };
@@ -498,15 +506,32 @@ async fn update_policy(
     );
     check_policy(&p)?;
     if entitlements_change {
-        // Every license of the policy must still get tokens: one pass over the licenses, on
-        // this rare admin path, rather than a failure at the next activation.
+        // Every license of the policy must still get tokens: one pass over the product's
+        // licenses, on this rare admin path, rather than a failure at the next activation.
         s.check_lists_fit(&p.entitlements, &[], &[])?;
         let mut misfit = None;
-        s.store.each_license(|l| {
-            if misfit.is_none() && l.policy_id == p.id {
-                misfit = s.check_token_fits(&p, l).err().map(|e| (l.id.clone(), e));
+        let filter = LicenseFilter {
+            product_id: Some(p.product_id.clone()),
+            policy_id: Some(p.id.clone()),
+            ..LicenseFilter::default()
+        };
+        let mut page = PageRequest {
+            after: None,
+            limit: 1000,
+        };
+        'pages: loop {
+            let licenses = s.store.licenses(&filter, &page).await?;
+            for l in &licenses.items {
+                if let Err(e) = s.check_token_fits(&p, l) {
+                    misfit = Some((l.id.clone(), e));
+                    break 'pages;
+                }
             }
-        })?;
+            match licenses.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
         if let Some((license, e)) = misfit {
             return Err(ApiError::bad_request(
                 "invalid_field",
@@ -514,10 +539,10 @@ async fn update_policy(
             ));
         }
     }
-    s.store.put_policy(&p)?;
+    s.store.put_policy(&p).await?;
     if p.floating {
         // Machines activated while the policy was node-locked are culled from now on too.
-        s.store.recheck_floating()?;
+        s.store.recheck_floating().await?;
     }
     s.audit(
         &caller.actor(),
@@ -525,7 +550,8 @@ async fn update_policy(
         &p.id,
         ip.text(),
         json!({}),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(p))
 }
@@ -538,13 +564,13 @@ async fn delete_policy(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
-    let p = load_policy(&s, &caller, &id)?;
-    s.store.delete_policy(&p.id)?;
-    if let Some(mut product) = s.store.product(&p.product_id)?
+    let p = load_policy(&s, &caller, &id).await?;
+    s.store.delete_policy(&p.id).await?;
+    if let Some(mut product) = s.store.product(&p.product_id).await?
         && product.default_policy_id.as_deref() == Some(&p.id)
     {
         product.default_policy_id = None;
-        s.store.update_product(&product)?;
+        s.store.update_product(&product).await?;
     }
     s.audit(
         &caller.actor(),
@@ -552,7 +578,8 @@ async fn delete_policy(
         &p.id,
         ip.text(),
         json!({}),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -560,16 +587,17 @@ async fn delete_policy(
 // ----- machines
 
 /// A machine and its license, if the caller may see the license's product.
-fn load_machine(
+async fn load_machine(
     s: &AppState,
     caller: &Caller,
     id: &str,
 ) -> ApiResult<(crate::model::Machine, crate::model::License)> {
     let m = s
         .store
-        .machine_by_id(id)?
+        .machine_by_id(id)
+        .await?
         .ok_or_else(|| ApiError::not_found("machine"))?;
-    let l = caller.visible(s.store.license(&m.license_id)?, "machine", |l| {
+    let l = caller.visible(s.store.license(&m.license_id).await?, "machine", |l| {
         &l.product_id
     })?;
     Ok((m, l))
@@ -581,7 +609,7 @@ async fn get_machine(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let (m, _) = load_machine(&s, &caller, &id)?;
+    let (m, _) = load_machine(&s, &caller, &id).await?;
     Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
 }
 
@@ -593,16 +621,17 @@ async fn delete_machine(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
-    let (m, l) = load_machine(&s, &caller, &id)?;
+    let (m, l) = load_machine(&s, &caller, &id).await?;
     let seat = s.lock_license(&l.id).await;
-    s.store.remove_machine(&m)?;
+    s.store.remove_machine(&m).await?;
     s.audit(
         &caller.actor(),
         "machine.deactivated",
         &m.id,
         ip.text(),
         json!({ "license_id": l.id }),
-    )?;
+    )
+    .await?;
     // The write is in the log; release the seats before waiting for the flush, so
     // that concurrent activations of one license share flushes (group commit).
     drop(seat);
@@ -644,18 +673,20 @@ async fn create_api_key(
     }
     if let Some(p) = &b.product_id {
         s.store
-            .product(p)?
+            .product(p)
+            .await?
             .ok_or_else(|| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
     }
     let (full, record) = new_api_key(&b.name, b.scope, b.product_id, b.daily_quota, s.clock.now());
-    s.store.put_api_key(&record)?;
+    s.store.put_api_key(&record).await?;
     s.audit(
         &caller.actor(),
         "api_key.created",
         &record.id,
         ip.text(),
         json!({ "scope": record.scope }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let mut v = key_view(&record);
     v["key"] = json!(full);
@@ -665,7 +696,7 @@ async fn create_api_key(
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, description = "`{items: [key]}` (never the secret)", body = serde_json::Value), crate::error::CommonErrors), security(("bearer" = [])))]
 async fn list_api_keys(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require_unrestricted()?;
-    let items: Vec<Value> = s.store.api_keys()?.iter().map(key_view).collect();
+    let items: Vec<Value> = s.store.api_keys().await?.iter().map(key_view).collect();
     Ok(Json(json!({ "items": items })))
 }
 
@@ -678,7 +709,8 @@ async fn get_api_key(
     caller.require_unrestricted()?;
     let k = s
         .store
-        .api_key(&id)?
+        .api_key(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     Ok(Json(key_view(&k)))
 }
@@ -693,18 +725,20 @@ async fn revoke_api_key(
     caller.require_unrestricted()?;
     let mut k = s
         .store
-        .api_key(&id)?
+        .api_key(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     if k.revoked_at.is_none() {
         k.revoked_at = Some(s.clock.now());
-        s.store.put_api_key(&k)?;
+        s.store.put_api_key(&k).await?;
         s.audit(
             &caller.actor(),
             "api_key.revoked",
             &k.id,
             ip.text(),
             json!({}),
-        )?;
+        )
+        .await?;
         s.store.commit().await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -721,7 +755,8 @@ async fn rotate_api_key(
     caller.require_unrestricted()?;
     let mut old = s
         .store
-        .api_key(&id)?
+        .api_key(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     if old.revoked_at.is_some() {
         return Err(ApiError::conflict(
@@ -738,15 +773,16 @@ async fn rotate_api_key(
         now,
     );
     old.revoked_at = Some(now);
-    s.store.put_api_key(&record)?;
-    s.store.put_api_key(&old)?;
+    s.store.put_api_key(&record).await?;
+    s.store.put_api_key(&old).await?;
     s.audit(
         &caller.actor(),
         "api_key.rotated",
         &old.id,
         ip.text(),
         json!({ "new": record.id }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let mut v = key_view(&record);
     v["key"] = json!(full);
@@ -764,15 +800,16 @@ async fn api_key_usage(
     }
     let k = s
         .store
-        .api_key(&id)?
+        .api_key(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     let days: Vec<Value> = s
         .store
-        .usage(&k.id)?
+        .usage(&k.id).await?
         .into_iter()
         .map(|(day, n)| json!({ "day": chrono::DateTime::from_timestamp(i64::try_from(day).unwrap_or(0) * 86_400, 0).map(|d| d.date_naive().to_string()), "requests": n }))
         .collect();
-    let total: u64 = s.store.usage(&k.id)?.iter().map(|(_, n)| n).sum();
+    let total: u64 = s.store.usage(&k.id).await?.iter().map(|(_, n)| n).sum();
     Ok(Json(
         json!({ "id": k.id, "daily_quota": k.daily_quota, "total": total, "days": days }),
     ))
@@ -833,19 +870,19 @@ async fn audit(
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::Admin)?;
     // A product-limited key reads its own product's entries only.
-    let only = caller.key.product_id.as_deref();
-    let page = s
-        .store
-        .audit(f.after.unwrap_or(0), page_limit(f.limit), |e| {
-            only.is_none_or(|p| e.product_id.as_deref() == Some(p))
-                && f.action
-                    .as_deref()
-                    .is_none_or(|a| e.action == a || (a.ends_with('.') && e.action.starts_with(a)))
-                && f.subject.as_deref().is_none_or(|x| e.subject == x)
-                && f.actor.as_deref().is_none_or(|x| e.actor == x)
-                && f.since.is_none_or(|t| e.at >= t)
-                && f.until.is_none_or(|t| e.at < t)
-        })?;
+    let filter = crate::store::AuditFilter {
+        product_id: caller.key.product_id.clone(),
+        action: f.action,
+        subject: f.subject,
+        actor: f.actor,
+        since: f.since,
+        until: f.until,
+    };
+    let page = PageRequest {
+        after: f.after.map(|a| a.to_string()),
+        limit: page_limit(f.limit),
+    };
+    let page = s.store.audit(&filter, &page).await?;
     Ok(Json(
         serde_json::to_value(page).map_err(ApiError::internal)?,
     ))

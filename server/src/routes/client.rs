@@ -202,7 +202,7 @@ fn same_machine(recorded: &[String], request: &[[u8; 8]]) -> bool {
 /// machine whose recorded parts match the request's both ways, so a machine with one replaced
 /// disk is the same machine under its new fingerprint. A fingerprint whose recorded parts the
 /// request's do not match is refused (`hwid_mismatch`) rather than taken for that machine.
-fn find_machine(
+async fn find_machine(
     s: &AppState,
     license_id: &str,
     fingerprint: &str,
@@ -212,7 +212,7 @@ fn find_machine(
         parts: shared_parts(&m.parts, parts),
         machine: m,
     };
-    if let Some(m) = s.store.machine(license_id, fingerprint)? {
+    if let Some(m) = s.store.machine(license_id, fingerprint).await? {
         if !m.parts.is_empty() && !parts.is_empty() && !same_machine(&m.parts, parts) {
             return Err(ApiError::forbidden_code(
                 "hwid_mismatch",
@@ -225,7 +225,8 @@ fn find_machine(
         return Ok(None);
     }
     Ok(s.store
-        .machines(license_id)?
+        .machines(license_id)
+        .await?
         .into_iter()
         .find(|m| same_machine(&m.parts, parts))
         .map(found))
@@ -284,11 +285,11 @@ fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
 
 /// The license of a key, with its product and policy, refused unless the shared rules admit
 /// the client (blacklist first, then product, then the license's state: `crate::rules`).
-fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
-    if let Some(e) = rules::blacklisted(s, p)? {
+async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
+    if let Some(e) = rules::blacklisted(s, p).await? {
         return Err(Refusal::Blacklisted(Box::new(e)).into());
     }
-    let l = s.store.license_by_key(p.key)?.ok_or_else(|| {
+    let l = s.store.license_by_key(p.key).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "license_not_found",
@@ -297,12 +298,14 @@ fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, P
     })?;
     let product = s
         .store
-        .product(&l.product_id)?
+        .product(&l.product_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without product"))?;
     rules::product(&product, p).and_then(|()| rules::status(&l, s.clock.now()))?;
     let policy = s
         .store
-        .policy(&l.policy_id)?
+        .policy(&l.policy_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     Ok((l, product, policy))
 }
@@ -349,18 +352,18 @@ async fn activate(
     check_request(&s, &b)?;
     let parts = request_parts(&b)?;
     let ip_text = ip.text();
-    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text))?;
+    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
     // The token depends on the request, the license and the parts of the machine it is taken
     // for, not on the seats: it is signed before the seat lock, which then covers only the
     // store's reads and writes (issue #7: one busy license's activations queue on that lock).
     // Should the machine change in between, it is signed again under the lock.
     let bind = |found: &Option<Found>| found.as_ref().map_or(parts.clone(), |f| f.parts.clone());
-    let before = find_machine(&s, &license.id, &b.fingerprint, &parts)?;
+    let before = find_machine(&s, &license.id, &b.fingerprint, &parts).await?;
     let mut issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(&before))?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let max = u64::from(license.seats.unwrap_or(policy.max_machines));
-    let found = find_machine(&s, &license.id, &b.fingerprint, &parts)?;
+    let found = find_machine(&s, &license.id, &b.fingerprint, &parts).await?;
     if bind(&found) != bind(&before) {
         issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(&found))?;
     }
@@ -368,23 +371,24 @@ async fn activate(
     let existing_id = existing.as_ref().map(|m| m.id.clone());
     let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
     if existing.is_none() {
-        rules::new_machine(&license, s.store.machine_count(&license.id)?)?;
+        rules::new_machine(&license, s.store.machine_count(&license.id).await?)?;
     }
     if !reuses_seat {
         // The count is kept with the machines, so a seat check does not read them all.
         let others = |count: u64| count.saturating_sub(u64::from(existing.is_some()));
-        let mut taken = others(s.store.machine_count(&license.id)?);
+        let mut taken = others(s.store.machine_count(&license.id).await?);
         if taken >= max && policy.floating {
             // Dead floating machines give their seats back as soon as anyone needs them.
             for dead in s
                 .store
-                .machines(&license.id)?
+                .machines(&license.id)
+                .await?
                 .iter()
                 .filter(|m| Some(&m.id) != existing_id.as_ref() && !alive(&policy, m, now))
             {
-                s.store.remove_machine(dead)?;
+                s.store.remove_machine(dead).await?;
             }
-            taken = others(s.store.machine_count(&license.id)?);
+            taken = others(s.store.machine_count(&license.id).await?);
         }
         if taken >= max {
             return Err(ApiError::conflict(
@@ -409,7 +413,7 @@ async fn activate(
             last_seen: now,
             last_heartbeat: now,
             token_id: String::new(),
-            numeric_id: s.store.next_number("machine")?,
+            numeric_id: s.store.next_number("machine").await?,
             domain_type: None,
             protocol: None,
             parts: parts.iter().map(|p| crate::state::hex(p)).collect(),
@@ -421,7 +425,7 @@ async fn activate(
     m.last_seen = now;
     m.last_heartbeat = now;
     m.token_id = issued.token_id.clone();
-    s.store.put_machine(&m)?;
+    s.store.put_machine(&m).await?;
     // The seat is taken; release the lock before the audit entry and the flush, so that
     // concurrent activations of one license share flushes (group commit).
     drop(seat);
@@ -431,7 +435,8 @@ async fn activate(
         &m.id,
         ip.text(),
         json!({ "license_id": license.id, "token_id": issued.token_id }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     s.metrics.activation();
     Ok(token_answer(
@@ -453,28 +458,31 @@ async fn heartbeat(
     check_request(&s, &b)?;
     let parts = request_parts(&b)?;
     let ip_text = ip.text();
-    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text))?;
+    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
     let Found {
         machine: mut m,
         parts: bound,
-    } = find_machine(&s, &license.id, &b.fingerprint, &parts)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "machine_not_found",
-            "this machine is not activated",
-        )
-    })?;
+    } = find_machine(&s, &license.id, &b.fingerprint, &parts)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "machine_not_found",
+                "this machine is not activated",
+            )
+        })?;
     if !alive(&policy, &m, now) {
-        s.store.remove_machine(&m)?;
+        s.store.remove_machine(&m).await?;
         s.audit(
             &format!("license:{}", license.id),
             "machine.culled",
             &m.id,
             ip.text(),
             json!({ "reason": "heartbeat_dead", "license_id": license.id }),
-        )?;
+        )
+        .await?;
         // The write is in the log; release the seats before waiting for the flush, so
         // that concurrent activations of one license share flushes (group commit).
         drop(seat);
@@ -492,7 +500,7 @@ async fn heartbeat(
     m.last_seen = now;
     m.last_heartbeat = now;
     m.token_id = issued.token_id.clone();
-    s.store.update_machine(&m)?;
+    s.store.update_machine(&m).await?;
     // The write is in the log; release the seats before waiting for the flush, so
     // that concurrent activations of one license share flushes (group commit).
     drop(seat);
@@ -514,7 +522,7 @@ async fn deactivate(
     Body(b): Body<MachineRequest>,
 ) -> ApiResult<Response> {
     check_request(&s, &b)?;
-    let l = s.store.license_by_key(&b.key)?.ok_or_else(|| {
+    let l = s.store.license_by_key(&b.key).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "license_not_found",
@@ -523,7 +531,8 @@ async fn deactivate(
     })?;
     let parts = request_parts(&b)?;
     let seat = s.lock_license(&l.id).await;
-    let m = find_machine(&s, &l.id, &b.fingerprint, &parts)?
+    let m = find_machine(&s, &l.id, &b.fingerprint, &parts)
+        .await?
         .map(|f| f.machine)
         .ok_or_else(|| {
             ApiError::new(
@@ -532,14 +541,15 @@ async fn deactivate(
                 "this machine is not activated",
             )
         })?;
-    s.store.remove_machine(&m)?;
+    s.store.remove_machine(&m).await?;
     s.audit(
         &format!("license:{}", l.id),
         "machine.deactivated",
         &m.id,
         ip.text(),
         json!({ "license_id": l.id }),
-    )?;
+    )
+    .await?;
     // The write is in the log; release the seats before waiting for the flush, so
     // that concurrent activations of one license share flushes (group commit).
     drop(seat);
@@ -586,7 +596,7 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
 /// `expired`, `license_inactive`, `no_machine`, `heartbeat_dead`, `entitlements_missing`;
 /// otherwise `valid`. The blacklist and the license rules are the shared ones
 /// (`crate::rules`); `ip` is the client's address when the client itself asks.
-fn check(
+async fn check(
     s: &AppState,
     r: &ValidateRequest,
     visible: impl Fn(&License) -> bool,
@@ -599,16 +609,17 @@ fn check(
         hwid: r.fingerprint.as_deref(),
         ..Probe::default()
     };
-    if rules::blacklisted(s, &p)?.is_some() {
+    if rules::blacklisted(s, &p).await?.is_some() {
         return Ok(("blacklisted".into(), "access denied".into(), None));
     }
-    let Some(l) = s.store.license_by_key(&r.key)?.filter(|l| visible(l)) else {
+    let Some(l) = s.store.license_by_key(&r.key).await?.filter(|l| visible(l)) else {
         return Ok(("not_found".into(), "no license with this key".into(), None));
     };
     let verdict = |code: &str, detail: String| Ok((code.to_owned(), detail, Some(l.clone())));
     let product = s
         .store
-        .product(&l.product_id)?
+        .product(&l.product_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without product"))?;
     if let Some(p) = &r.product
         && *p != product.code
@@ -627,10 +638,11 @@ fn check(
     }
     let policy = s
         .store
-        .policy(&l.policy_id)?
+        .policy(&l.policy_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     if let Some(fp) = &r.fingerprint {
-        match s.store.machine(&l.id, fp)? {
+        match s.store.machine(&l.id, fp).await? {
             None => return verdict("no_machine", "this machine is not activated".into()),
             Some(m) if !alive(&policy, &m, now) => {
                 return verdict(
@@ -707,7 +719,7 @@ async fn validate(
     Body(r): Body<ValidateRequest>,
 ) -> ApiResult<Response> {
     check_validate(&s, &r)?;
-    let verdict = check(&s, &r, |_| true, ip.text().as_deref())?;
+    let verdict = check(&s, &r, |_| true, ip.text().as_deref()).await?;
     Ok(validation_answer(&s, &r, verdict))
 }
 
@@ -721,7 +733,7 @@ pub async fn validate_with_key(
 ) -> ApiResult<Response> {
     check_validate(&s, &r)?;
     // The caller is a vendor's backend, so its address says nothing about the licensee.
-    let verdict = check(&s, &r, |l| caller.sees(&l.product_id), None)?;
+    let verdict = check(&s, &r, |l| caller.sees(&l.product_id), None).await?;
     Ok(validation_answer(&s, &r, verdict))
 }
 
@@ -730,26 +742,26 @@ pub async fn validate_with_key(
 /// Only licenses that have had floating machines are read (issue #7: the culler and `/metrics`
 /// read every machine every time). With `forget`, licenses that no longer have floating
 /// machines (gone, emptied, or a policy that no longer floats) leave the culler's index.
-pub fn dead_floating_machines(
+pub async fn dead_floating_machines(
     s: &AppState,
     now: i64,
     forget: bool,
 ) -> ApiResult<Vec<(License, Policy, Vec<Machine>)>> {
     let mut out = Vec::new();
-    for license_id in s.store.floating_licenses()? {
-        let Some(l) = s.store.license(&license_id)? else {
+    for license_id in s.store.floating_licenses().await? {
+        let Some(l) = s.store.license(&license_id).await? else {
             if forget {
-                s.store.unmark_floating(&license_id)?;
+                s.store.unmark_floating(&license_id).await?;
             }
             continue;
         };
-        let Some(policy) = s.store.policy(&l.policy_id)? else {
+        let Some(policy) = s.store.policy(&l.policy_id).await? else {
             continue;
         };
-        let machines = s.store.machines(&l.id)?;
+        let machines = s.store.machines(&l.id).await?;
         if !policy.floating || machines.is_empty() {
             if forget {
-                s.store.unmark_floating(&license_id)?;
+                s.store.unmark_floating(&license_id).await?;
             }
             continue;
         }
@@ -768,21 +780,22 @@ pub fn dead_floating_machines(
 pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut culled = 0;
-    for (l, policy, dead) in dead_floating_machines(s, now, true)? {
+    for (l, policy, dead) in dead_floating_machines(s, now, true).await? {
         for m in dead {
             let _seat = s.lock_license(&l.id).await;
             // Re-read under the lock: a heartbeat may have arrived meanwhile.
-            if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint)?
+            if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint).await?
                 && !alive(&policy, &fresh, now)
             {
-                s.store.remove_machine(&fresh)?;
+                s.store.remove_machine(&fresh).await?;
                 s.audit(
                     "server",
                     "machine.culled",
                     &fresh.id,
                     None,
                     json!({ "reason": "heartbeat_dead", "license_id": l.id }),
-                )?;
+                )
+                .await?;
                 culled += 1;
             }
         }

@@ -120,15 +120,16 @@ async fn record(
     ip: ClientIp,
     mut d: Download,
 ) -> ApiResult<Download> {
-    d.id = s.store.next_number("download")?;
-    s.store.insert_download(&d)?;
+    d.id = s.store.next_number("download").await?;
+    s.store.insert_download(&d).await?;
     s.audit(
         &caller.actor(),
         "download.registered",
         &d.id.to_string(),
         ip.text(),
         json!({ "product_id": d.product_id, "name": d.name, "file": d.file, "size": d.size }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(d)
 }
@@ -178,6 +179,7 @@ async fn register(
     caller.require(Scope::ReadWrite)?;
     check_fields(&b.name, &b.file)?;
     let product = load_product(&s, &caller, &b.product_id)
+        .await
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
     let (size, sha) = measure(product_folder(&s, &product.id).join(&b.file))
         .await?
@@ -242,9 +244,11 @@ async fn upload(
     caller.require(Scope::ReadWrite)?;
     check_fields(&q.name, &q.file)?;
     let product = load_product(&s, &caller, &q.product_id)
+        .await
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
     if s.store
-        .download_by_name(&product.id, q.name.trim())?
+        .download_by_name(&product.id, q.name.trim())
+        .await?
         .is_some()
     {
         return Err(ApiError::conflict(
@@ -341,7 +345,8 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let items: Vec<Value> = s
         .store
-        .downloads(q.product_id.as_deref())?
+        .downloads(q.product_id.as_deref())
+        .await?
         .iter()
         .filter(|d| caller.sees(&d.product_id))
         .map(view)
@@ -349,8 +354,8 @@ async fn list(
     Ok(Json(json!({ "items": items })))
 }
 
-fn load(s: &AppState, caller: &Caller, id: u64) -> ApiResult<Download> {
-    caller.visible(s.store.download(id)?, "download", |d| &d.product_id)
+async fn load(s: &AppState, caller: &Caller, id: u64) -> ApiResult<Download> {
+    caller.visible(s.store.download(id).await?, "download", |d| &d.product_id)
 }
 
 /// One download.
@@ -362,7 +367,7 @@ async fn read(
     caller: Caller,
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(view(&load(&s, &caller, id)?)))
+    Ok(Json(view(&load(&s, &caller, id).await?)))
 }
 
 /// Unregisters a download; the file stays in the folder.
@@ -376,15 +381,16 @@ async fn delete(
     Path(id): Path<u64>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
-    let d = load(&s, &caller, id)?;
-    s.store.delete_download(&d)?;
+    let d = load(&s, &caller, id).await?;
+    s.store.delete_download(&d).await?;
     s.audit(
         &caller.actor(),
         "download.unregistered",
         &d.id.to_string(),
         ip.text(),
         json!({ "product_id": d.product_id, "name": d.name }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

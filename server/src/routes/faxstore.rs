@@ -112,6 +112,12 @@ impl From<BytesRejection> for Fail {
     }
 }
 
+impl From<licet_core::StoreError> for Fail {
+    fn from(e: licet_core::StoreError) -> Self {
+        crate::error::ApiError::from(e).into()
+    }
+}
+
 impl From<crate::error::ApiError> for Fail {
     fn from(e: crate::error::ApiError) -> Self {
         Fail::Api(e)
@@ -233,7 +239,7 @@ fn license_key(headers: &HeaderMap) -> Option<String> {
 /// Judges one product for a key, with the rules every family shares (`crate::rules`): the
 /// blacklist first (a blocked caller is "not authorised" and learns nothing else), then the
 /// product and the license's state, then FaxStore's own IP binding.
-fn judge(
+async fn judge(
     s: &AppState,
     product: Option<&Product>,
     key: &str,
@@ -246,7 +252,7 @@ fn judge(
         ip: ip_text.as_deref(),
         ..Probe::default()
     };
-    if rules::blacklisted(s, &probe)?.is_some() {
+    if rules::blacklisted(s, &probe).await?.is_some() {
         return Ok(Outcome::NotAuthorised);
     }
     let Some(product) = product else {
@@ -272,7 +278,7 @@ fn judge(
     )
 }
 
-fn log_check(
+async fn log_check(
     s: &AppState,
     license: Option<&License>,
     product: &str,
@@ -313,7 +319,10 @@ fn log_check(
     if repeats > 0 {
         detail["repeats_since_last"] = json!(repeats);
     }
-    if let Err(e) = s.audit(&actor, "faxstore.check", &subject, ip_text, detail) {
+    if let Err(e) = s
+        .audit(&actor, "faxstore.check", &subject, ip_text, detail)
+        .await
+    {
         tracing::warn!(code = e.code(), "could not log a FaxStore check");
     }
 }
@@ -324,7 +333,7 @@ struct Request {
     params: Params,
 }
 
-fn prepare(
+async fn prepare(
     s: &AppState,
     headers: &HeaderMap,
     query: Option<&str>,
@@ -336,7 +345,7 @@ fn prepare(
         s.limits.check_license(k)?;
     }
     let license = match &key {
-        Some(k) => s.store.license_by_key(k)?,
+        Some(k) => s.store.license_by_key(k).await?,
         None => None,
     };
     Ok(Request {
@@ -346,16 +355,20 @@ fn prepare(
     })
 }
 
-fn product(s: &AppState, id: &str) -> Result<Option<Product>, Fail> {
+async fn product(s: &AppState, id: &str) -> Result<Option<Product>, Fail> {
     match id.trim().parse::<u64>() {
         // Only products enabled for FaxStore exist for it.
-        Ok(n) => Ok(s.store.product_by_number(n)?.filter(|p| p.compat.faxstore)),
+        Ok(n) => Ok(s
+            .store
+            .product_by_number(n)
+            .await?
+            .filter(|p| p.compat.faxstore)),
         Err(_) => Ok(None),
     }
 }
 
 /// Judges the key against one product and logs the check (single and V1 routes).
-fn check_one(
+async fn check_one(
     s: &AppState,
     ip: ClientIp,
     product_id: &str,
@@ -364,11 +377,11 @@ fn check_one(
     body: &Bytes,
     route: &str,
 ) -> Result<Outcome, Fail> {
-    let req = prepare(s, headers, query, body)?;
-    let product = product(s, product_id)?;
+    let req = prepare(s, headers, query, body).await?;
+    let product = product(s, product_id).await?;
     let outcome = match &req.key {
         None => Outcome::NoKey,
-        Some(key) => judge(s, product.as_ref(), key, req.license.as_ref(), ip)?,
+        Some(key) => judge(s, product.as_ref(), key, req.license.as_ref(), ip).await?,
     };
     log_check(
         s,
@@ -378,7 +391,8 @@ fn check_one(
         &req.params,
         ip,
         route,
-    );
+    )
+    .await;
     Ok(outcome)
 }
 
@@ -400,7 +414,7 @@ async fn check_single(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Fail> {
     let body = body?;
-    let outcome = check_one(&s, ip, &product_id, q.as_deref(), &headers, &body, "check")?;
+    let outcome = check_one(&s, ip, &product_id, q.as_deref(), &headers, &body, "check").await?;
     let url = public_url(&s, &headers);
     Ok(axum::Json(json!({ "status": outcome.status(), "pass": outcome == Outcome::Authorised, "details": outcome.details(&url) })).into_response())
 }
@@ -422,7 +436,7 @@ async fn check_multiple(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Fail> {
     let body = body?;
-    let req = prepare(&s, &headers, q.as_deref(), &body)?;
+    let req = prepare(&s, &headers, q.as_deref(), &body).await?;
     if req.params.pro_ids.is_empty() {
         return Err(Fail::Bad(
             "proIds: at least one product id is required".into(),
@@ -444,10 +458,14 @@ async fn check_multiple(
     // one of the key's own product if listed, else "no such key", else "no such product".
     let mut best: Option<(Outcome, u64)> = None;
     for n in &ids {
-        let product = s.store.product_by_number(*n)?.filter(|p| p.compat.faxstore);
+        let product = s
+            .store
+            .product_by_number(*n)
+            .await?
+            .filter(|p| p.compat.faxstore);
         let outcome = match &req.key {
             None => Outcome::NoKey,
-            Some(key) => judge(&s, product.as_ref(), key, req.license.as_ref(), ip)?,
+            Some(key) => judge(&s, product.as_ref(), key, req.license.as_ref(), ip).await?,
         };
         let rank = |o: Outcome| match o {
             Outcome::Authorised => 3,
@@ -471,7 +489,8 @@ async fn check_multiple(
         &req.params,
         ip,
         "check/multiple",
-    );
+    )
+    .await;
     let url = public_url(&s, &headers);
     let mut body = json!({ "status": outcome.status(), "pass": outcome == Outcome::Authorised, "details": outcome.details(&url) });
     if outcome == Outcome::Authorised {
@@ -502,7 +521,8 @@ async fn check_item_v1(
         &headers,
         &body,
         "checkitem",
-    )?;
+    )
+    .await?;
     let pass = outcome == Outcome::Authorised;
     let details = if pass {
         outcome.details(&public_url(&s, &headers))

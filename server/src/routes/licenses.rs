@@ -18,6 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{license_key, random_id};
 use crate::model::{Kind, License, LicenseStatus, Scope};
 use crate::state::AppState;
+use crate::store::{LicenseFilter, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -114,7 +115,7 @@ fn check_claims(
 
 /// Extra products must exist, be visible to the caller, differ from the license's own product
 /// and from each other; at most 32.
-fn check_extra_products(
+async fn check_extra_products(
     s: &AppState,
     caller: &Caller,
     own: &str,
@@ -133,15 +134,16 @@ fn check_extra_products(
                 format!("extra_products: {p:?} is listed twice or is the license's own product"),
             ));
         }
-        load_product(s, caller, p).map_err(|_| {
+        load_product(s, caller, p).await.map_err(|_| {
             ApiError::bad_request("invalid_field", format!("extra_products: no product {p:?}"))
         })?;
     }
     Ok(())
 }
 
-fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
+async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
     let product = load_product(s, caller, &b.product_id)
+        .await
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
     let policy_id = b
         .policy_id
@@ -154,6 +156,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
             )
         })?;
     let policy = load_policy(s, caller, &policy_id)
+        .await
         .map_err(|_| ApiError::bad_request("invalid_field", "policy_id: no such policy"))?;
     if policy.product_id != product.id {
         return Err(ApiError::bad_request(
@@ -162,7 +165,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         ));
     }
     check_claims(&b.domains, &b.entitlements, &b.metadata, b.seats)?;
-    check_extra_products(s, caller, &product.id, &b.extra_products)?;
+    check_extra_products(s, caller, &product.id, &b.extra_products).await?;
     if let Some(k) = &b.key
         && (k.len() < 8 || k.len() > 128 || !k.bytes().all(|c| c.is_ascii_graphic()))
     {
@@ -193,7 +196,7 @@ fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
         metadata: b.metadata.clone(),
         ip: b.ip.map(|ip| crate::net::canonical(ip).to_string()),
         owner_active: true,
-        numeric_id: s.store.next_number("license")?,
+        numeric_id: s.store.next_number("license").await?,
         extra_products: b.extra_products.clone(),
         customer_id: None,
         order_id: None,
@@ -215,15 +218,16 @@ async fn create(
     Body(b): Body<NewLicense>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Scope::ReadWrite)?;
-    let l = build(&s, &caller, &b)?;
-    s.store.insert_license(&l)?;
+    let l = build(&s, &caller, &b).await?;
+    s.store.insert_license(&l).await?;
     s.audit(
         &caller.actor(),
         "license.created",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(view(&l, s.clock.now()))))
 }
@@ -258,17 +262,19 @@ async fn bulk(
             "license.key: a bulk request makes its own keys",
         ));
     }
-    let ls = (0..b.count)
-        .map(|_| build(&s, &caller, &b.license))
-        .collect::<ApiResult<Vec<_>>>()?;
-    s.store.insert_licenses(&ls)?;
+    let mut ls = Vec::new();
+    for _ in 0..b.count {
+        ls.push(build(&s, &caller, &b.license).await?);
+    }
+    s.store.insert_licenses(&ls).await?;
     s.audit(
         &caller.actor(),
         "license.bulk_created",
         &b.license.product_id,
         ip.text(),
         json!({ "count": ls.len() }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let now = s.clock.now();
     Ok((
@@ -296,20 +302,31 @@ async fn list(
     Q(f): Q<ListFilter>,
 ) -> ApiResult<Json<Value>> {
     let now = s.clock.now();
-    let page = s
-        .store
-        .licenses(f.after.as_deref(), page_limit(f.limit), |l| {
-            caller.sees(&l.product_id)
-                && f.product_id.as_deref().is_none_or(|p| l.product_id == p)
-                && f.status.is_none_or(|st| l.status_at(now) == st)
-        })?;
+    // A product-limited key lists its own product's licenses only: the limit is the filter,
+    // and asking for another product finds nothing.
+    let product_id = match (caller.key.product_id.clone(), f.product_id) {
+        (Some(mine), Some(asked)) if mine != asked => {
+            return Ok(Json(json!({ "items": [], "next": null })));
+        }
+        (mine, asked) => mine.or(asked),
+    };
+    let filter = LicenseFilter {
+        product_id,
+        status_at: f.status.map(|st| (st, now)),
+        ..LicenseFilter::default()
+    };
+    let page = PageRequest {
+        after: f.after,
+        limit: page_limit(f.limit),
+    };
+    let page = s.store.licenses(&filter, &page).await?;
     Ok(Json(
         json!({ "items": page.items.iter().map(|l| view(l, now)).collect::<Vec<_>>(), "next": page.next }),
     ))
 }
 
-pub(crate) fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License> {
-    caller.visible(s.store.license(id)?, "license", |l| &l.product_id)
+pub(crate) async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License> {
+    caller.visible(s.store.license(id).await?, "license", |l| &l.product_id)
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::error::ErrorBody), crate::error::CommonErrors), security(("bearer" = [])))]
@@ -318,7 +335,7 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(view(&load(&s, &caller, &id)?, s.clock.now())))
+    Ok(Json(view(&load(&s, &caller, &id).await?, s.clock.now())))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -355,9 +372,10 @@ async fn update(
     Body(b): Body<Update>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::ReadWrite)?;
-    let mut l = load(&s, &caller, &id)?;
+    let mut l = load(&s, &caller, &id).await?;
     if let Some(p) = b.policy_id {
         let policy = load_policy(&s, &caller, &p)
+            .await
             .map_err(|_| ApiError::bad_request("invalid_field", "policy_id: no such policy"))?;
         if policy.product_id != l.product_id {
             return Err(ApiError::bad_request(
@@ -395,24 +413,26 @@ async fn update(
         l.hwid_locked = Some(h);
     }
     if let Some(extra) = b.extra_products {
-        check_extra_products(&s, &caller, &l.product_id, &extra)?;
+        check_extra_products(&s, &caller, &l.product_id, &extra).await?;
         l.extra_products = extra;
     }
     check_claims(&l.domains, &l.entitlements, &l.metadata, l.seats)?;
     let policy = s
         .store
-        .policy(&l.policy_id)?
+        .policy(&l.policy_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     s.check_token_fits(&policy, &l)?;
     l.updated_at = s.clock.now();
-    s.store.update_license(&l)?;
+    s.store.update_license(&l).await?;
     s.audit(
         &caller.actor(),
         "license.updated",
         &l.id,
         ip.text(),
         json!({}),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(view(&l, s.clock.now())))
 }
@@ -425,19 +445,20 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
-    let l = load(&s, &caller, &id)?;
+    let l = load(&s, &caller, &id).await?;
     // Deleting revokes first, durably: the license's tokens land on the next list, and a crash
     // before the delete leaves a revoked license that a retry deletes.
     revoke_now(&s, &caller.actor(), ip, &l).await?;
     let seat = s.lock_license(&l.id).await;
-    s.store.delete_license(&l)?;
+    s.store.delete_license(&l).await?;
     s.audit(
         &caller.actor(),
         "license.deleted",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )?;
+    )
+    .await?;
     // The write is in the log; release the seats before waiting for the flush, so
     // that concurrent activations of one license share flushes (group commit).
     drop(seat);
@@ -454,7 +475,7 @@ async fn set_status(
     action: &str,
 ) -> ApiResult<License> {
     caller.require(Scope::ReadWrite)?;
-    let mut l = load(s, caller, id)?;
+    let mut l = load(s, caller, id).await?;
     if l.status == LicenseStatus::Revoked {
         return Err(ApiError::conflict(
             "revoked",
@@ -463,8 +484,9 @@ async fn set_status(
     }
     l.status = to;
     l.updated_at = s.clock.now();
-    s.store.update_license(&l)?;
-    s.audit(&caller.actor(), action, &l.id, ip.text(), json!({}))?;
+    s.store.update_license(&l).await?;
+    s.audit(&caller.actor(), action, &l.id, ip.text(), json!({}))
+        .await?;
     Ok(l)
 }
 
@@ -530,7 +552,7 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::ReadWrite)?;
-    let l = load(&s, &caller, &id)?;
+    let l = load(&s, &caller, &id).await?;
     let (l, sequence) = revoke_now(&s, &caller.actor(), ip, &l).await?;
     let mut v = view(&l, s.clock.now());
     v["revocation_sequence"] = json!(sequence);
@@ -545,13 +567,14 @@ pub(crate) async fn revoke_now(
     ip: ClientIp,
     l: &License,
 ) -> ApiResult<(License, u64)> {
-    let published = s.store.revocation_state()?;
+    let published = s.store.revocation_state().await?;
     if l.status == LicenseStatus::Revoked && published.license_ids.contains(&l.id) {
         return Ok((l.clone(), published.sequence));
     }
     let tokens: Vec<String> = s
         .store
-        .machines(&l.id)?
+        .machines(&l.id)
+        .await?
         .into_iter()
         .map(|m| m.token_id)
         .collect();
@@ -562,7 +585,8 @@ pub(crate) async fn revoke_now(
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok((l, state.sequence))
 }
@@ -584,7 +608,7 @@ async fn renew(
     OptionalBody(body): OptionalBody<Renew>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::ReadWrite)?;
-    let mut l = load(&s, &caller, &id)?;
+    let mut l = load(&s, &caller, &id).await?;
     if l.status == LicenseStatus::Revoked {
         return Err(ApiError::conflict(
             "revoked",
@@ -593,7 +617,8 @@ async fn renew(
     }
     let policy = s
         .store
-        .policy(&l.policy_id)?
+        .policy(&l.policy_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     let by = body
         .and_then(|b| b.duration)
@@ -608,14 +633,15 @@ async fn renew(
     let from = l.expires_at.map_or(now, |e| e.max(now));
     l.expires_at = Some(from.saturating_add(i64::try_from(by).unwrap_or(i64::MAX)));
     l.updated_at = now;
-    s.store.update_license(&l)?;
+    s.store.update_license(&l).await?;
     s.audit(
         &caller.actor(),
         "license.renewed",
         &l.id,
         ip.text(),
         json!({ "expires_at": l.expires_at }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(view(&l, now)))
 }
@@ -626,7 +652,7 @@ async fn machines(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let l = load(&s, &caller, &id)?;
-    let items = s.store.machines(&l.id)?;
+    let l = load(&s, &caller, &id).await?;
+    let items = s.store.machines(&l.id).await?;
     Ok(Json(json!({ "items": items })))
 }

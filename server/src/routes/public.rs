@@ -41,17 +41,21 @@ async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Res
         }
     }
     let now = s.clock.now();
-    let snap = s.metrics.snapshot(now, || {
-        // Every machine holds a seat except dead floating ones.
-        let dead: usize = crate::routes::client::dead_floating_machines(&s, now, false)?
-            .iter()
-            .map(|(_, _, machines)| machines.len())
-            .sum();
-        Ok::<_, ApiError>((
-            s.store.machine_total().saturating_sub(dead),
-            s.store.license_count(),
-        ))
-    })?;
+    let snap = s
+        .metrics
+        .snapshot(now, || async {
+            // Every machine holds a seat except dead floating ones.
+            let dead: usize = crate::routes::client::dead_floating_machines(&s, now, false)
+                .await?
+                .iter()
+                .map(|(_, _, machines)| machines.len())
+                .sum();
+            Ok::<_, ApiError>((
+                s.store.machine_total().await?.saturating_sub(dead),
+                s.store.license_count().await?,
+            ))
+        })
+        .await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics

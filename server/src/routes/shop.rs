@@ -60,7 +60,7 @@ async fn create_price(
     Body(b): Body<NewPrice>,
 ) -> ApiResult<(StatusCode, Json<Price>)> {
     caller.require(Scope::Admin)?;
-    let product = load_product(&s, &caller, &id)?;
+    let product = load_product(&s, &caller, &id).await?;
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m));
     if b.name.trim().is_empty() || b.name.len() > 100 {
         return bad("name: 1–100 characters");
@@ -82,7 +82,7 @@ async fn create_price(
     let id = match b.id {
         Some(0) => return bad("id: at least 1"),
         Some(n) => n,
-        None => s.store.next_price_id()?,
+        None => s.store.next_price_id().await?,
     };
     let p = Price {
         id,
@@ -94,14 +94,15 @@ async fn create_price(
         currency,
         created_at: s.clock.now(),
     };
-    s.store.insert_price(&p)?;
+    s.store.insert_price(&p).await?;
     s.audit(
         &caller.actor(),
         "price.created",
         &p.id.to_string(),
         ip.text(),
         json!({ "product_id": p.product_id }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -113,8 +114,10 @@ async fn list_prices(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let product = load_product(&s, &caller, &id)?;
-    Ok(Json(json!({ "items": s.store.prices(Some(&product.id))? })))
+    let product = load_product(&s, &caller, &id).await?;
+    Ok(Json(
+        json!({ "items": s.store.prices(Some(&product.id)).await? }),
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/prices/{id}", tag = "prices", params(("id" = u64, Path, description = "the price's id")),
@@ -126,15 +129,16 @@ async fn delete_price(
     Path(id): Path<u64>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
-    let p = caller.visible(s.store.price(id)?, "price", |p| &p.product_id)?;
-    s.store.delete_price(p.id)?;
+    let p = caller.visible(s.store.price(id).await?, "price", |p| &p.product_id)?;
+    s.store.delete_price(p.id).await?;
     s.audit(
         &caller.actor(),
         "price.deleted",
         &p.id.to_string(),
         ip.text(),
         json!({}),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -168,13 +172,15 @@ async fn list_customers(
     if let Some(email) = f.email {
         let found = s
             .store
-            .customer_by_email(&email.trim().to_ascii_lowercase())?;
+            .customer_by_email(&email.trim().to_ascii_lowercase())
+            .await?;
         let items: Vec<Value> = found.iter().map(customer_view).collect();
         return Ok(Json(json!({ "items": items, "next": null })));
     }
     let page = s
         .store
-        .customers(f.after.unwrap_or(0), page_limit(f.limit))?;
+        .customers(f.after.unwrap_or(0), page_limit(f.limit))
+        .await?;
     let items: Vec<Value> = page.items.iter().map(customer_view).collect();
     Ok(Json(json!({ "items": items, "next": page.next })))
 }
@@ -189,13 +195,14 @@ async fn get_customer(
     caller.require_unrestricted()?;
     let c = s
         .store
-        .customer(id)?
+        .customer(id)
+        .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
     let mut v = customer_view(&c);
     let mut orders = Vec::new();
-    for o in s.store.orders_of_customer(c.id)? {
+    for o in s.store.orders_of_customer(c.id).await? {
         let mut ov = serde_json::to_value(&o).map_err(ApiError::internal)?;
-        ov["license_key"] = json!(s.store.license(&o.license_id)?.map(|l| l.key));
+        ov["license_key"] = json!(s.store.license(&o.license_id).await?.map(|l| l.key));
         orders.push(ov);
     }
     v["orders"] = json!(orders);
@@ -213,18 +220,20 @@ async fn reset_password(
     caller.require_unrestricted()?;
     let mut c = s
         .store
-        .customer(id)?
+        .customer(id)
+        .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
     let (password, hash) = crate::auth::new_password().await?;
     c.password_hash = hash;
-    s.store.update_customer(&c)?;
+    s.store.update_customer(&c).await?;
     s.audit(
         &caller.actor(),
         "customer.password_reset",
         &c.id.to_string(),
         ip.text(),
         json!({}),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(
         json!({ "id": c.id, "email": c.email, "password": password.as_str() }),
@@ -238,7 +247,7 @@ async fn get_order(
     caller: Caller,
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Value>> {
-    let o = caller.visible(s.store.order(id)?, "order", |o| &o.product_id)?;
+    let o = caller.visible(s.store.order(id).await?, "order", |o| &o.product_id)?;
     Ok(Json(serde_json::to_value(o).map_err(ApiError::internal)?))
 }
 
@@ -264,30 +273,35 @@ async fn add_domain(
     Body(b): Body<NewDomain>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Scope::ReadWrite)?;
-    let l = super::licenses::load(&s, &caller, &id)?;
+    let l = super::licenses::load(&s, &caller, &id).await?;
     let domain = DomainName::parse(&b.domain).ok_or_else(|| {
         ApiError::bad_request("invalid_field", "domain: not a host name or IP address")
     })?;
     let policy = s
         .store
-        .policy(&l.policy_id)?
+        .policy(&l.policy_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     let seat = s.lock_license(&l.id).await;
-    if s.store.machine(&l.id, &domain.fingerprint())?.is_some() {
+    if s.store
+        .machine(&l.id, &domain.fingerprint())
+        .await?
+        .is_some()
+    {
         return Err(ApiError::conflict(
             "duplicate",
             "the license already has this domain",
         ));
     }
     let max = u64::from(l.seats.unwrap_or(policy.max_machines));
-    if s.store.machine_count(&l.id)? >= max {
+    if s.store.machine_count(&l.id).await? >= max {
         return Err(ApiError::conflict(
             "too_many_machines",
             format!("the license allows {max} domain(s) or machine(s) and all are in use"),
         ));
     }
-    let m = new_domain(&s, &l.id, &domain, b.domain_type, None)?;
-    s.store.put_machine(&m)?;
+    let m = new_domain(&s, &l.id, &domain, b.domain_type, None).await?;
+    s.store.put_machine(&m).await?;
     drop(seat);
     s.audit(
         &caller.actor(),
@@ -295,7 +309,8 @@ async fn add_domain(
         &m.id,
         ip.text(),
         json!({ "license_id": l.id, "domain": domain.name }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -177,6 +177,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         ..rules::Probe::default()
     };
     if rules::blacklisted(s, &probe)
+        .await
         .map_err(IntoResponse::into_response)?
         .is_some()
     {
@@ -185,14 +186,16 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     let l = s
         .store
         .license_by_key(&input.key)
-        .map_err(IntoResponse::into_response)?
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
     // The license's product must be enabled for the Verify API; a license of any other
     // product is not found here, so it cannot pass for a product whose name it copied.
     let product = s
         .store
         .product(&l.product_id)
-        .map_err(IntoResponse::into_response)?
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?
         .filter(|p| p.compat.verify)
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
     match rules::product(&product, &probe).and_then(|()| rules::status(&l, s.clock.now())) {
@@ -204,7 +207,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     let policy = s
         .store
         .policy(&l.policy_id)
-        .map_err(IntoResponse::into_response)?
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?
         .ok_or_else(|| ApiError::internal("license without policy").into_response())?;
     let mut wanted = vec![format!("{DOMAIN_PREFIX}{}", input.domain)];
     wanted.extend(ip.text().map(|ip| format!("ip:{ip}")));
@@ -216,7 +220,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         match s
             .store
             .machine(&l.id, fp)
-            .map_err(IntoResponse::into_response)?
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
         {
             // Last use is kept to the minute: a known environment is a read, not a write.
             Some(mut m) if now - m.last_seen >= 60 => {
@@ -224,7 +229,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                 m.last_heartbeat = now;
                 s.store
                     .put_machine(&m)
-                    .map_err(IntoResponse::into_response)?;
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?;
             }
             Some(_) => {}
             None => new.push(fp.clone()),
@@ -235,7 +241,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         let used = s
             .store
             .machine_count(&l.id)
-            .map_err(IntoResponse::into_response)?;
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
         if used + new.len() as u64 > slots || rules::new_machine(&l, used).is_err() {
             return Err(refuse(StatusCode::FORBIDDEN, NO_SLOT));
         }
@@ -254,7 +261,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                 numeric_id: s
                     .store
                     .next_number("machine")
-                    .map_err(IntoResponse::into_response)?,
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?,
                 domain_type: fp
                     .strip_prefix(DOMAIN_PREFIX)
                     .map(crate::model::DomainType::guess),
@@ -263,7 +271,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
             };
             s.store
                 .put_machine(&m)
-                .map_err(IntoResponse::into_response)?;
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?;
             s.audit(
                 &format!("license:{}", l.id),
                 "environment.activated",
@@ -271,13 +280,14 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                 ip.text(),
                 json!({ "license_id": l.id, "environment": fp }),
             )
+            .await
             .map_err(IntoResponse::into_response)?;
         }
         drop(seat);
         s.store
             .commit()
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|e| ApiError::from(e).into_response())?;
     }
     let expiry = l
         .expires_at

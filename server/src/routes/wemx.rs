@@ -104,6 +104,12 @@ impl Refusal {
     }
 }
 
+impl From<licet_core::StoreError> for Refusal {
+    fn from(e: licet_core::StoreError) -> Self {
+        crate::error::ApiError::from(e).into()
+    }
+}
+
 impl From<ApiError> for Refusal {
     fn from(e: ApiError) -> Self {
         let message = match e.status() {
@@ -371,12 +377,13 @@ async fn check(
         hwid: Some(&domain.fingerprint()),
         ..rules::Probe::default()
     };
-    if rules::blacklisted(s, &probe)?.is_some() {
+    if rules::blacklisted(s, &probe).await?.is_some() {
         return Err(refuse("Access denied."));
     }
     let l = s
         .store
-        .license_by_key(key)?
+        .license_by_key(key)
+        .await?
         .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "License not found."))?;
     match rules::status(&l, s.clock.now()) {
         Ok(()) => {}
@@ -391,7 +398,8 @@ async fn check(
         // among them: another product cannot answer for a name it copied (issue #12).
         if let Some(p) = s
             .store
-            .product(p)?
+            .product(p)
+            .await?
             .filter(|p| p.compat.wemx && rules::product(p, &probe).is_ok())
         {
             covered.push(p);
@@ -417,10 +425,11 @@ async fn check(
     }
     let policy = s
         .store
-        .policy(&l.policy_id)?
+        .policy(&l.policy_id)
+        .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     let now = s.clock.now();
-    let (machine, changed) = match s.store.machine(&l.id, &domain.fingerprint())? {
+    let (machine, changed) = match s.store.machine(&l.id, &domain.fingerprint()).await? {
         Some(mut m) => match (&m.ip, ip.text()) {
             (Some(known), Some(caller)) if *known != caller => {
                 return Err(refuse(
@@ -443,7 +452,7 @@ async fn check(
         },
         None => {
             let max = u64::from(l.seats.unwrap_or(policy.max_machines));
-            let used = s.store.machine_count(&l.id)?;
+            let used = s.store.machine_count(&l.id).await?;
             if rules::new_machine(&l, used).is_err() {
                 return Err(refuse(
                     "This license is bound to the domain it was first installed on.",
@@ -455,7 +464,7 @@ async fn check(
                     if max == 1 { "" } else { "s" }
                 )));
             }
-            (new_domain(s, &l.id, domain, None, ip.text())?, true)
+            (new_domain(s, &l.id, domain, None, ip.text()).await?, true)
         }
     };
     Ok(Checked {
@@ -489,10 +498,11 @@ async fn check_locked<'a>(
 }
 
 /// The license as WemX shows it.
-fn license_view(s: &AppState, l: &License, policy: &Policy) -> Result<Value, Refusal> {
+async fn license_view(s: &AppState, l: &License, policy: &Policy) -> Result<Value, Refusal> {
     let last_installed = s
         .store
-        .machines(&l.id)?
+        .machines(&l.id)
+        .await?
         .iter()
         .filter(|m| m.fingerprint.starts_with(DOMAIN_PREFIX))
         .map(|m| m.last_seen)
@@ -552,13 +562,14 @@ async fn validate(
     let mut order = None;
     if let Some(due) = due {
         let o = match l.order_id {
-            Some(id) => s.store.order(id)?,
+            Some(id) => s.store.order(id).await?,
             None => None,
         };
         let recurring = match &o {
             Some(o) => s
                 .store
-                .price(o.price_id)?
+                .price(o.price_id)
+                .await?
                 .is_some_and(|p| p.kind == PriceKind::Recurring),
             None => false,
         };
@@ -582,7 +593,7 @@ async fn validate(
         }
     }
     if let Some(t) = &transaction
-        && !s.store.claim_transaction(t, &l.id)?
+        && !s.store.claim_transaction(t, &l.id).await?
     {
         return Err(Refusal::new(
             StatusCode::CONFLICT,
@@ -596,16 +607,16 @@ async fn validate(
 
     let mut changes = Vec::new();
     if domain_changed {
-        s.store.put_machine(&machine)?;
+        s.store.put_machine(&machine).await?;
         changes.push("domain");
     }
     if let Some(o) = &order {
         l.updated_at = now;
-        s.store.update_order(o, &l)?;
+        s.store.update_order(o, &l).await?;
         changes.push("due_date");
     } else if data_changed {
         l.updated_at = now;
-        s.store.update_license(&l)?;
+        s.store.update_license(&l).await?;
     }
     if data_changed {
         changes.push("data");
@@ -621,7 +632,7 @@ async fn validate(
             &l.id,
             ip.text(),
             json!({ "domain": domain.name, "changed": changes, "transaction_id": transaction, "due_date": order.as_ref().and_then(|o| o.due_date) }),
-        )?;
+        ).await?;
         s.store.commit().await?;
     }
     let package = products.first().map(|p| p.name.clone()).unwrap_or_default();
@@ -630,7 +641,7 @@ async fn validate(
         "message": "License verified successfully.",
         "package": package,
         "type": machine.domain_type.unwrap_or(crate::model::DomainType::Production).as_str(),
-        "license": license_view(&s, &l, &policy)?,
+        "license": license_view(&s, &l, &policy).await?,
     }))
     .into_response())
 }
@@ -648,11 +659,13 @@ async fn domains(State(s): State<AppState>, key: Result<Path<String>, PathReject
     s.limits.check_license(&key)?;
     let l = s
         .store
-        .license_by_key(&key)?
+        .license_by_key(&key)
+        .await?
         .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "License not found."))?;
     let mut ms: Vec<Machine> = s
         .store
-        .machines(&l.id)?
+        .machines(&l.id)
+        .await?
         .into_iter()
         .filter(|m| m.fingerprint.starts_with(DOMAIN_PREFIX))
         .collect();
@@ -756,14 +769,14 @@ async fn download(
     let (c, seat) = check_locked(&s, &key, &packages, &domain, ip, false).await?;
     let mut found = None;
     for p in &c.products {
-        if let Some(d) = s.store.download_by_name(&p.id, &resource)? {
+        if let Some(d) = s.store.download_by_name(&p.id, &resource).await? {
             found = Some(d);
             break;
         }
     }
     let d = found.ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "Resource not found."))?;
     if c.domain_changed {
-        s.store.put_machine(&c.domain)?;
+        s.store.put_machine(&c.domain).await?;
     }
     drop(seat);
     let id = crate::ids::random_bytes::<GRANT_ID>();
@@ -771,22 +784,25 @@ async fn download(
         .clock
         .now()
         .saturating_add(i64::try_from(s.config.download_url_ttl).unwrap_or(300));
-    s.store.put_grant(
-        &id,
-        &DownloadGrant {
-            download_id: d.id,
-            license_id: c.license.id.clone(),
-            expires_at: exp,
-            used_at: None,
-        },
-    )?;
+    s.store
+        .put_grant(
+            &id,
+            &DownloadGrant {
+                download_id: d.id,
+                license_id: c.license.id.clone(),
+                expires_at: exp,
+                used_at: None,
+            },
+        )
+        .await?;
     s.audit(
         &format!("license:{}", c.license.id),
         "download.granted",
         &d.id.to_string(),
         ip.text(),
         json!({ "resource_name": d.name, "domain": domain.name, "expires_at": exp }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let url = format!(
         "{}/api/v1/licenses/public/download/{}",
@@ -823,24 +839,32 @@ async fn fetch(
             "This download link has expired.",
         ));
     }
-    let g = s.store.grant(&id)?.ok_or_else(not_found)?;
+    let g = s.store.grant(&id).await?.ok_or_else(not_found)?;
     if g.used_at.is_some() {
         return Err(Refusal::new(
             StatusCode::GONE,
             "This download link has already been used.",
         ));
     }
-    let l = s.store.license(&g.license_id)?.ok_or_else(not_found)?;
+    let l = s
+        .store
+        .license(&g.license_id)
+        .await?
+        .ok_or_else(not_found)?;
     if l.status_at(now) != LicenseStatus::Active {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "This license is no longer valid.",
         ));
     }
-    let d = s.store.download(g.download_id)?.ok_or_else(not_found)?;
+    let d = s
+        .store
+        .download(g.download_id)
+        .await?
+        .ok_or_else(not_found)?;
     // Open the file before spending the URL, so that a missing file does not burn it.
     let file = super::downloads::open(&s, &d).await?;
-    if !s.store.use_grant(&id, now)? {
+    if !s.store.use_grant(&id, now).await? {
         return Err(Refusal::new(
             StatusCode::GONE,
             "This download link has already been used.",
@@ -852,7 +876,8 @@ async fn fetch(
         &d.id.to_string(),
         ip.text(),
         json!({ "resource_name": d.name, "file": d.file }),
-    )?;
+    )
+    .await?;
     // Single use must survive a crash: the mark is on disk before the first byte leaves.
     s.store.commit().await?;
     Ok(super::downloads::stream(file, &d))
@@ -913,16 +938,18 @@ async fn create(
     let email = email.to_ascii_lowercase();
     let product = s
         .store
-        .product_by_number(package_id)?
+        .product_by_number(package_id)
+        .await?
         .filter(|p| caller.sees(&p.id) && p.compat.wemx)
         .ok_or_else(|| Refusal::field("package_id", "The selected package id is invalid."))?;
     let price = s
         .store
-        .price(price_id)?
+        .price(price_id)
+        .await?
         .filter(|p| p.product_id == product.id)
         .ok_or_else(|| Refusal::field("price_id", "The selected price id is invalid."))?;
     let policy = match &product.default_policy_id {
-        Some(id) => s.store.policy(id)?,
+        Some(id) => s.store.policy(id).await?,
         None => None,
     }
     .ok_or_else(|| {
@@ -933,19 +960,19 @@ async fn create(
     })?;
 
     let now = s.clock.now();
-    let customer = match s.store.customer_by_email(&email)? {
+    let customer = match s.store.customer_by_email(&email).await? {
         Some(c) => c,
         None => {
             // The password is random and kept only as a hash; licet sends no mail, so the
             // customer gets a password of their own through an admin reset.
             let (_password, hash) = crate::auth::new_password().await?;
             let fresh = Customer {
-                id: s.store.next_number("customer")?,
+                id: s.store.next_number("customer").await?,
                 email: email.clone(),
                 password_hash: hash,
                 created_at: now,
             };
-            let (c, created) = s.store.insert_customer_if_new(&fresh)?;
+            let (c, created) = s.store.insert_customer_if_new(&fresh).await?;
             if created {
                 s.audit(
                     &caller.actor(),
@@ -953,7 +980,8 @@ async fn create(
                     &c.id.to_string(),
                     ip.text(),
                     json!({ "email": c.email }),
-                )?;
+                )
+                .await?;
             }
             c
         }
@@ -968,7 +996,7 @@ async fn create(
             .duration
             .map(|d| now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))),
     };
-    let order_id = s.store.next_number("order")?;
+    let order_id = s.store.next_number("order").await?;
     let license = License {
         id: crate::ids::random_id("lic_"),
         key: crate::ids::license_key(&product.key_prefix, &product.key_format),
@@ -988,7 +1016,7 @@ async fn create(
         ip: None,
         product_name: Some(product.name.clone()),
         owner_active: true,
-        numeric_id: s.store.next_number("license")?,
+        numeric_id: s.store.next_number("license").await?,
         extra_products: Vec::new(),
         customer_id: Some(customer.id),
         order_id: Some(order_id),
@@ -1009,15 +1037,15 @@ async fn create(
         updated_at: now,
     };
     // The domain is registered now and installed (its IP recorded) on first validation.
-    let machine = new_domain(&s, &license.id, &domain, None, None)?;
-    s.store.insert_order(&order, &license, &[machine])?;
+    let machine = new_domain(&s, &license.id, &domain, None, None).await?;
+    s.store.insert_order(&order, &license, &[machine]).await?;
     s.audit(
         &caller.actor(),
         "order.created",
         &order.id.to_string(),
         ip.text(),
         json!({ "customer_id": customer.id, "license_id": license.id, "product_id": product.id, "price_id": price.id, "domain": domain.name }),
-    )?;
+    ).await?;
     s.store.commit().await?;
     Ok(Json(json!({ "success": true })).into_response())
 }
@@ -1049,16 +1077,17 @@ async fn update_due_date(
     let invalid = || Refusal::field("order_id", "The selected order id is invalid.");
     let mut o = s
         .store
-        .order(order_id)?
+        .order(order_id)
+        .await?
         .filter(|o| caller.sees(&o.product_id))
         .ok_or_else(invalid)?;
     let seat = s.lock_license(&o.license_id).await;
-    let mut l = s.store.license(&o.license_id)?.ok_or_else(invalid)?;
+    let mut l = s.store.license(&o.license_id).await?.ok_or_else(invalid)?;
     o.due_date = Some(due);
     o.updated_at = now;
     l.expires_at = Some(due);
     l.updated_at = now;
-    s.store.update_order(&o, &l)?;
+    s.store.update_order(&o, &l).await?;
     drop(seat);
     s.audit(
         &caller.actor(),
@@ -1066,7 +1095,8 @@ async fn update_due_date(
         &o.id.to_string(),
         ip.text(),
         json!({ "license_id": l.id, "due_date": due }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(json!({ "success": true })).into_response())
 }

@@ -7,9 +7,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use licet_issuer::{KeySpec, SigningKey};
+use licet_server::SledStore;
 use licet_server::clock::ManualClock;
 use licet_server::keys::ServerKeys;
-use licet_server::store::Store;
 use licet_server::{AppState, Config};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -28,6 +28,29 @@ pub fn keys() -> Arc<ServerKeys> {
     .clone()
 }
 
+/// Runs `f` to completion on a runtime of its own, from a test that has none.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Every audit entry (at most 10,000), oldest first.
+pub async fn audit_entries(state: &AppState) -> Vec<licet_server::model::AuditEvent> {
+    let page = licet_server::store::PageRequest {
+        after: None,
+        limit: 10_000,
+    };
+    state
+        .store
+        .audit(&licet_server::store::AuditFilter::default(), &page)
+        .await
+        .expect("audit")
+        .items
+}
+
 /// A running application.
 pub struct TestApp {
     pub state: AppState,
@@ -37,7 +60,7 @@ pub struct TestApp {
 
 impl TestApp {
     /// An app without rate limits (the tests of other behaviour make bursts of requests).
-    pub fn new() -> TestApp {
+    pub async fn new() -> TestApp {
         Self::with_config(Config {
             rate_limit_ip: 0,
             rate_limit_license: 0,
@@ -46,18 +69,20 @@ impl TestApp {
             login_rate_limit: 0,
             ..Config::default()
         })
+        .await
     }
 
-    pub fn with_config(config: Config) -> TestApp {
+    pub async fn with_config(config: Config) -> TestApp {
         let clock = ManualClock::new(T0);
         let state = AppState::new(
-            Store::temporary().expect("store"),
+            Arc::new(SledStore::temporary().expect("store")),
             keys(),
             Arc::new(clock.clone()),
             config,
         )
         .expect("state");
         let admin = licet_server::bootstrap_admin_key(&state)
+            .await
             .expect("bootstrap")
             .expect("first key");
         TestApp {
@@ -65,6 +90,17 @@ impl TestApp {
             clock,
             admin,
         }
+    }
+
+    /// [`TestApp::new`] for a test without a runtime of its own.
+    pub fn new_blocking() -> TestApp {
+        block_on(Self::new())
+    }
+
+    /// [`TestApp::with_config`] for a test without a runtime of its own (one that drives a
+    /// served app with blocking HTTP).
+    pub fn blocking(config: Config) -> TestApp {
+        block_on(Self::with_config(config))
     }
 
     /// Sends a request; `auth` is a bearer credential.

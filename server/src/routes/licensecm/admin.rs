@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])))]
 async fn list(State(s): State<AppState>, me: Me, Query(p): Query<Paging>) -> Answer {
     me.require_admin()?;
-    let mut users = s.store.users()?;
+    let mut users = s.store.users().await?;
     users.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.email.cmp(&b.email)));
     let (page, pagination) = p.apply(users);
     ok(json!({ "users": page.iter().map(user_view).collect::<Vec<_>>(), "pagination": pagination }))
@@ -41,7 +41,8 @@ async fn get(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     me.require_admin()?;
     let u = s
         .store
-        .user(&id)?
+        .user(&id)
+        .await?
         .ok_or_else(|| Fail::not_found("USER_NOT_FOUND", "User not found"))?;
     ok(user_view(&u))
 }
@@ -69,7 +70,8 @@ async fn update(
     me.require_admin()?;
     let mut u = s
         .store
-        .user(&id)?
+        .user(&id)
+        .await?
         .ok_or_else(|| Fail::not_found("USER_NOT_FOUND", "User not found"))?;
     if u.id == me.0.id && (b.role == Some(Role::User) || b.is_active == Some(false)) {
         return Err(Fail::invalid(
@@ -82,14 +84,15 @@ async fn update(
     if let Some(a) = b.is_active {
         u.is_active = a;
     }
-    s.store.update_user(&u)?;
+    s.store.update_user(&u).await?;
     s.audit(
         &me.actor(),
         "user.updated",
         &u.id,
         ip.text(),
         json!({ "role": u.role, "is_active": u.is_active }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     ok(user_view(&u))
 }

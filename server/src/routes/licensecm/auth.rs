@@ -138,7 +138,7 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
     }
     let display_name = display_name(&email, b.display_name)
         .ok_or_else(|| Fail::invalid("display_name: at most 100 characters"))?;
-    if s.store.user_by_email(&email)?.is_some() {
+    if s.store.user_by_email(&email).await?.is_some() {
         return Err(Fail::new(
             StatusCode::CONFLICT,
             "USER_EXISTS",
@@ -158,6 +158,7 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
             created_at: s.clock.now(),
             granted_products: Vec::new(),
         })
+        .await
         .map_err(|e| {
             if e.code() == "duplicate" {
                 Fail::new(
@@ -175,7 +176,8 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
         &user.id,
         ip.text(),
         json!({ "role": user.role }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let token = mint(&s, &user)?;
     ok_with(
@@ -216,7 +218,7 @@ async fn login(State(s): State<AppState>, ip: ClientIp, In(b): In<Login>) -> Ans
         return Err(Fail::invalid("Email and password are required"));
     }
     s.limits.check_login(ip.0, &email)?;
-    let user = s.store.user_by_email(&email)?;
+    let user = s.store.user_by_email(&email).await?;
     let hash = user
         .as_ref()
         .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
@@ -234,7 +236,8 @@ async fn login(State(s): State<AppState>, ip: ClientIp, In(b): In<Login>) -> Ans
             None,
             true,
             json!({ "email": email, "reason": "invalid credentials" }),
-        )?;
+        )
+        .await?;
         return Err(Fail::new(
             StatusCode::UNAUTHORIZED,
             "INVALID_CREDENTIALS",
@@ -280,7 +283,8 @@ async fn refresh(State(s): State<AppState>, headers: HeaderMap, In(b): In<Refres
     let claims = verify_token(&s, &token).ok_or_else(unauthorized)?;
     let user = s
         .store
-        .user(&claims.sub)?
+        .user(&claims.sub)
+        .await?
         .filter(|u| u.is_active)
         .ok_or_else(unauthorized)?;
     ok(json!({ "token": mint(&s, &user)? }))

@@ -128,7 +128,8 @@ async fn receive(
         Some(Ok(env)) => {
             let product = s
                 .store
-                .product(&env.product_id)?
+                .product(&env.product_id)
+                .await?
                 .filter(|p| p.compat.licensecm)
                 .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
             let secret = super::products::secret(s, &product)
@@ -137,11 +138,11 @@ async fn receive(
             let window = i64::try_from(s.config.envelope_window).unwrap_or(300) * 1000;
             match env.open(&secret, now_ms, window) {
                 Ok(inner) => {
-                    if !s.store.accept_envelope(
-                        &env.mac(),
-                        env.timestamp_ms(),
-                        now_ms - 2 * window,
-                    )? {
+                    if !s
+                        .store
+                        .accept_envelope(&env.mac(), env.timestamp_ms(), now_ms - 2 * window)
+                        .await?
+                    {
                         s.security_event(
                             "replay_attack",
                             Severity::High,
@@ -150,7 +151,8 @@ async fn receive(
                             None,
                             true,
                             json!({ "product_id": product.id }),
-                        )?;
+                        )
+                        .await?;
                         return Err(Fail::new(
                             StatusCode::FORBIDDEN,
                             "SECURITY_VIOLATION",
@@ -177,7 +179,8 @@ async fn receive(
                         None,
                         true,
                         json!({ "product_id": product.id, "reason": format!("{r:?}") }),
-                    )?;
+                    )
+                    .await?;
                     return Err(r.fail());
                 }
             }
@@ -262,27 +265,30 @@ struct Judged {
     data: ClientData,
 }
 
-fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
+async fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
     let key = r.key()?;
-    s.limits.check_lcm_validation(&key).map_err(|e| {
-        let _ = s.security_event(
-            "rate_limit_exceeded",
-            Severity::Low,
-            None,
-            r.ip.text(),
-            None,
-            true,
-            json!({ "license_key": key }),
-        );
-        Fail::from(e)
-    })?;
+    if let Err(e) = s.limits.check_lcm_validation(&key) {
+        // Best effort: the refusal stands whether or not the event could be written.
+        let _ = s
+            .security_event(
+                "rate_limit_exceeded",
+                Severity::Low,
+                None,
+                r.ip.text(),
+                None,
+                true,
+                json!({ "license_key": key }),
+            )
+            .await;
+        return Err(Fail::from(e));
+    }
     let hwid = if need_hwid {
         r.hwid()?
     } else {
         r.req.hwid.clone().unwrap_or_default()
     };
     let data = client_data(r.req.client_data.as_ref());
-    let license = s.store.license_by_key(&key)?;
+    let license = s.store.license_by_key(&key).await?;
     // The blacklist comes first: a blocked client learns nothing about the license.
     let now = s.clock.now();
     let ip = r.ip.text();
@@ -295,7 +301,7 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
         vm: &data.vm,
         debug: &data.debug,
     };
-    if let Some(e) = crate::rules::blacklisted(s, &probe)? {
+    if let Some(e) = crate::rules::blacklisted(s, &probe).await? {
         let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
         s.security_event(
             "blacklist_hit",
@@ -305,7 +311,8 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
             Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
             true,
             json!({ "blacklist_id": e.id, "type": kind }),
-        )?;
+        )
+        .await?;
         return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
     }
     let product_id = r
@@ -315,7 +322,8 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
         .ok_or_else(|| Fail::invalid("product_id is required"))?;
     let product = s
         .store
-        .product(product_id)?
+        .product(product_id)
+        .await?
         // A product answers LicenseCM clients only when it is enabled for LicenseCM.
         .filter(|p| p.is_active && p.compat.licensecm)
         .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
@@ -367,7 +375,8 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
                 hw,
                 block,
                 json!({ "indicators": found }),
-            )?;
+            )
+            .await?;
             if block {
                 let mut f = Fail::blocked(kind, "client");
                 f.code_mut("SECURITY_VIOLATION");
@@ -377,7 +386,8 @@ fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fail> {
     }
     let policy = s
         .store
-        .policy(&license.policy_id)?
+        .policy(&license.policy_id)
+        .await?
         .ok_or_else(|| crate::error::ApiError::internal("license without policy"))?;
     Ok(Judged {
         license,
@@ -508,7 +518,7 @@ fn token_hash(token: &str) -> String {
 }
 
 /// Records a client action: the license's activity log, and a security event of `event`.
-fn record(
+async fn record(
     s: &AppState,
     r: &Received,
     j: &Judged,
@@ -516,7 +526,7 @@ fn record(
     event: &str,
     details: Value,
 ) -> Result<(), Fail> {
-    audit(s, r, j, action)?;
+    audit(s, r, j, action).await?;
     s.security_event(
         event,
         Severity::Info,
@@ -525,27 +535,29 @@ fn record(
         Some(&j.hwid),
         false,
         details,
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
-fn audit(s: &AppState, r: &Received, j: &Judged, action: &str) -> Result<(), Fail> {
+async fn audit(s: &AppState, r: &Received, j: &Judged, action: &str) -> Result<(), Fail> {
     s.audit(
         &format!("license:{}", j.license.id),
         &format!("client.{action}"),
         &j.license.id,
         r.ip.text(),
         json!({ "hwid": j.hwid, "user_agent": r.user_agent }),
-    )?;
+    )
+    .await?;
     Ok(())
 }
 
 /// The machine of `hwid`, or why this hwid may not use the license.
-fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
-    if let Some(m) = s.store.machine(&j.license.id, &j.hwid)? {
+async fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
+    if let Some(m) = s.store.machine(&j.license.id, &j.hwid).await? {
         return Ok(Some(m));
     }
-    let used = s.store.machine_count(&j.license.id)?;
+    let used = s.store.machine_count(&j.license.id).await?;
     if crate::rules::new_machine(&j.license, used).is_err() {
         return Err(Fail::new(
             StatusCode::FORBIDDEN,
@@ -553,7 +565,7 @@ fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
             "Hardware ID does not match",
         ));
     }
-    if used >= u64::from(max_uses(s, &j.license)) {
+    if used >= u64::from(max_uses(s, &j.license).await) {
         return Err(Fail::new(
             StatusCode::FORBIDDEN,
             "MAX_USES_EXCEEDED",
@@ -564,17 +576,19 @@ fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
 }
 
 /// Records a refused seat check as a security event.
-fn note_refusal(s: &AppState, r: &Received, j: &Judged, f: &Fail) {
+async fn note_refusal(s: &AppState, r: &Received, j: &Judged, f: &Fail) {
     if f.code() == Some("HWID_MISMATCH") {
-        let _ = s.security_event(
-            "hwid_mismatch",
-            Severity::Medium,
-            Some(&j.license),
-            r.ip.text(),
-            Some(&j.hwid),
-            true,
-            json!({}),
-        );
+        let _ = s
+            .security_event(
+                "hwid_mismatch",
+                Severity::Medium,
+                Some(&j.license),
+                r.ip.text(),
+                Some(&j.hwid),
+                true,
+                json!({}),
+            )
+            .await;
     }
 }
 
@@ -636,15 +650,15 @@ mod paste_impl {
     use super::*;
 
     pub async fn validate(s: &AppState, r: &Received) -> Answer {
-        let j = judge(s, r, true)?;
-        if let Err(f) = seat_check(s, &j) {
-            note_refusal(s, r, &j, &f);
+        let j = judge(s, r, true).await?;
+        if let Err(f) = seat_check(s, &j).await {
+            note_refusal(s, r, &j, &f).await;
             return Err(f);
         }
         let ip = r.ip.text().unwrap_or_default();
         let agent = r.user_agent.as_deref().unwrap_or_default();
         if s.first_this_minute(&["licensecm.validation", &j.license.id, &j.hwid, &ip, agent]) {
-            record(s, r, &j, "validation", "license_validation", json!({}))?;
+            record(s, r, &j, "validation", "license_validation", json!({})).await?;
         }
         let (data, signature) = signed_facts(s, &j, true)?;
         r.answer(
@@ -661,13 +675,13 @@ mod paste_impl {
     }
 
     pub async fn activate(s: &AppState, r: &Received) -> Answer {
-        let j = judge(s, r, true)?;
+        let j = judge(s, r, true).await?;
         let now = s.clock.now();
         let seat = s.lock_license(&j.license.id).await;
-        let existing = match seat_check(s, &j) {
+        let existing = match seat_check(s, &j).await {
             Ok(m) => m,
             Err(f) => {
-                note_refusal(s, r, &j, &f);
+                note_refusal(s, r, &j, &f).await;
                 return Err(f);
             }
         };
@@ -685,7 +699,7 @@ mod paste_impl {
                 last_seen: now,
                 last_heartbeat: now,
                 token_id: String::new(),
-                numeric_id: s.store.next_number("machine")?,
+                numeric_id: s.store.next_number("machine").await?,
                 domain_type: None,
                 protocol: None,
                 parts: Vec::new(),
@@ -696,7 +710,7 @@ mod paste_impl {
         m.last_seen = now;
         m.last_heartbeat = now;
         m.token_id = issued.token_id.clone();
-        s.store.put_machine(&m)?;
+        s.store.put_machine(&m).await?;
         let token = hex(&crate::ids::random_bytes::<32>());
         let session = Session {
             id: crate::ids::uuid(),
@@ -712,7 +726,9 @@ mod paste_impl {
             ended_at: None,
             end_reason: None,
         };
-        s.store.put_session(&session, &[&session.token_hash])?;
+        s.store
+            .put_session(&session, &[&session.token_hash])
+            .await?;
         drop(seat);
         record(
             s,
@@ -721,14 +737,16 @@ mod paste_impl {
             "activation",
             "license_activation",
             json!({ "new_machine": fresh }),
-        )?;
+        )
+        .await?;
         if fresh {
             s.metrics.activation();
             s.emit(
                 "license.activated",
-                s.owner_of(&j.license).as_deref(),
+                s.owner_of(&j.license).await.as_deref(),
                 json!({ "license": event_data(&j.license), "hwid": j.hwid }),
-            )?;
+            )
+            .await?;
         }
         s.store.commit().await?;
         let (data, signature) = signed_facts(s, &j, true)?;
@@ -748,40 +766,41 @@ mod paste_impl {
     }
 
     pub async fn deactivate(s: &AppState, r: &Received) -> Answer {
-        let j = judge(s, r, true)?;
+        let j = judge(s, r, true).await?;
         let seat = s.lock_license(&j.license.id).await;
-        let Some(m) = s.store.machine(&j.license.id, &j.hwid)? else {
+        let Some(m) = s.store.machine(&j.license.id, &j.hwid).await? else {
             return Err(Fail::new(
                 StatusCode::NOT_FOUND,
                 "NOT_ACTIVATED",
                 "This device is not activated",
             ));
         };
-        s.store.remove_machine(&m)?;
-        end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated")?;
+        s.store.remove_machine(&m).await?;
+        end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated").await?;
         drop(seat);
-        record(s, r, &j, "deactivation", "license_deactivation", json!({}))?;
+        record(s, r, &j, "deactivation", "license_deactivation", json!({})).await?;
         s.emit(
             "license.deactivated",
-            s.owner_of(&j.license).as_deref(),
+            s.owner_of(&j.license).await.as_deref(),
             json!({ "license": event_data(&j.license), "hwid": j.hwid }),
-        )?;
+        )
+        .await?;
         s.store.commit().await?;
         r.answer(s, json!({ "deactivated": true }))
     }
 
     pub async fn heartbeat(s: &AppState, r: &Received) -> Answer {
-        let j = judge(s, r, true)?;
+        let j = judge(s, r, true).await?;
         let now = s.clock.now();
         let ttl = i64::try_from(s.config.session_ttl).unwrap_or(86_400);
         let ended = |m: &str| Fail::new(StatusCode::UNAUTHORIZED, "SESSION_EXPIRED", m);
         let seat = s.lock_license(&j.license.id).await;
-        let Some(mut m) = s.store.machine(&j.license.id, &j.hwid)? else {
+        let Some(mut m) = s.store.machine(&j.license.id, &j.hwid).await? else {
             return Err(ended("Session invalid: this device is not activated"));
         };
         m.last_seen = now;
         m.last_heartbeat = now;
-        s.store.put_machine(&m)?;
+        s.store.put_machine(&m).await?;
         let given = r
             .req
             .session_token
@@ -795,7 +814,8 @@ mod paste_impl {
                 let h = token_hash(token);
                 let mut sess = s
                     .store
-                    .session_by_token(&h)?
+                    .session_by_token(&h)
+                    .await?
                     .filter(|x| x.license_id == j.license.id)
                     .ok_or_else(|| ended("Session invalid"))?;
                 if sess.hwid != j.hwid {
@@ -807,7 +827,8 @@ mod paste_impl {
                         Some(&j.hwid),
                         true,
                         json!({ "session_id": sess.id }),
-                    )?;
+                    )
+                    .await?;
                     return Err(ended("Session invalid for this device"));
                 }
                 if sess.ended_at.is_some() {
@@ -839,25 +860,30 @@ mod paste_impl {
                 sess.last_heartbeat = now;
                 sess.expires_at = now + ttl;
                 sess.ip = r.ip.text();
-                s.store.forget_session_tokens(&forget)?;
-                s.store.put_session(&sess, &[&sess.token_hash, &h])?;
+                s.store.forget_session_tokens(&forget).await?;
+                s.store.put_session(&sess, &[&sess.token_hash, &h]).await?;
                 expires_at = sess.expires_at;
                 new_token = Some(fresh);
             }
             None => {
                 // No token: a valid license, hwid and product keep the newest open session
                 // of this machine alive, without rotating it.
-                let open = s.store.sessions_of(&j.license.id)?.into_iter().filter(|x| {
-                    x.license_id == j.license.id
-                        && x.hwid == j.hwid
-                        && x.ended_at.is_none()
-                        && x.expires_at > now
-                });
+                let open = s
+                    .store
+                    .sessions_of(&j.license.id)
+                    .await?
+                    .into_iter()
+                    .filter(|x| {
+                        x.license_id == j.license.id
+                            && x.hwid == j.hwid
+                            && x.ended_at.is_none()
+                            && x.expires_at > now
+                    });
                 match open.max_by_key(|x| x.created_at) {
                     Some(mut sess) => {
                         sess.last_heartbeat = now;
                         sess.expires_at = now + ttl;
-                        s.store.put_session(&sess, &[])?;
+                        s.store.put_session(&sess, &[]).await?;
                         expires_at = sess.expires_at;
                     }
                     None => expires_at = now + ttl,
@@ -865,7 +891,7 @@ mod paste_impl {
             }
         }
         drop(seat);
-        audit(s, r, &j, "heartbeat")?;
+        audit(s, r, &j, "heartbeat").await?;
         s.store.commit().await?;
         r.answer(
             s,
@@ -893,7 +919,8 @@ mod paste_impl {
         };
         let license = s
             .store
-            .license_by_key(&key)?
+            .license_by_key(&key)
+            .await?
             .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
         // Ours and for this license and hwid (the tag, in constant time), not expired, not
         // answered before: a genuine challenge is used up by its first answer, right or wrong.
@@ -903,7 +930,7 @@ mod paste_impl {
         });
         if let Some((nonce, until, _)) = &genuine {
             let now = s.clock.now();
-            if *until < now || !s.store.spend_challenge(nonce, *until, now)? {
+            if *until < now || !s.store.spend_challenge(nonce, *until, now).await? {
                 return Err(refused());
             }
         }
@@ -922,7 +949,7 @@ mod paste_impl {
                 Some(&hwid),
                 true,
                 json!({ "reason": if genuine { "challenge response" } else { "challenge not issued for this license and hwid" } }),
-            )?;
+            ).await?;
             s.store.commit().await?;
             return Err(refused());
         }

@@ -62,19 +62,22 @@ pub fn hwid_locked(_s: &AppState, l: &License) -> bool {
 }
 
 /// `max_uses`: the license's seats, else its policy's machines.
-pub fn max_uses(s: &AppState, l: &License) -> u32 {
-    l.seats.unwrap_or_else(|| {
-        s.store
+pub async fn max_uses(s: &AppState, l: &License) -> u32 {
+    match l.seats {
+        Some(n) => n,
+        None => s
+            .store
             .policy(&l.policy_id)
+            .await
             .ok()
             .flatten()
-            .map_or(1, |p| p.max_machines)
-    })
+            .map_or(1, |p| p.max_machines),
+    }
 }
 
 /// A license as LicenseCM shows it.
-pub fn view(s: &AppState, l: &License) -> Result<Value, Fail> {
-    let mut machines = s.store.machines(&l.id)?;
+pub async fn view(s: &AppState, l: &License) -> Result<Value, Fail> {
+    let mut machines = s.store.machines(&l.id).await?;
     machines.sort_by_key(|m| m.first_seen);
     let now = s.clock.now();
     Ok(super::compact(json!({
@@ -85,7 +88,7 @@ pub fn view(s: &AppState, l: &License) -> Result<Value, Fail> {
         "status": status_name(l, now),
         "hwid": machines.first().map(|m| m.fingerprint.clone()),
         "hwid_locked": hwid_locked(s, l),
-        "max_uses": max_uses(s, l),
+        "max_uses": max_uses(s, l).await,
         "current_uses": machines.len(),
         "expires_at": l.expires_at.map(iso),
         "metadata": l.metadata,
@@ -128,12 +131,14 @@ async fn list(State(s): State<AppState>, me: Me, Query(f): Query<Filter>) -> Ans
     }
     let kind = f.kind.as_deref().map(parse_kind).transpose()?;
     let products: Vec<Product> = me
-        .products(&s)?
+        .products(&s)
+        .await?
         .into_iter()
         .filter(|p| f.product_id.as_deref().is_none_or(|id| p.id == id))
         .collect();
     let now = s.clock.now();
-    let mut items: Vec<License> = Me::licenses_of(&s, &products)?
+    let mut items: Vec<License> = Me::licenses_of(&s, &products)
+        .await?
         .into_iter()
         .filter(|l| {
             f.product_id.as_deref().is_none_or(|p| l.product_id == p)
@@ -149,10 +154,10 @@ async fn list(State(s): State<AppState>, me: Me, Query(f): Query<Filter>) -> Ans
         limit: f.limit,
     };
     let (page, pagination) = paging.apply(items);
-    let licenses = page
-        .iter()
-        .map(|l| view(&s, l))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut licenses = Vec::new();
+    for l in page.iter() {
+        licenses.push(view(&s, l).await?);
+    }
     ok(json!({ "licenses": licenses, "pagination": pagination }))
 }
 
@@ -186,12 +191,12 @@ fn check_max_uses(n: u32) -> Result<(), Fail> {
 }
 
 /// Builds (does not store) a license from a LicenseCM request.
-fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
+async fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
     let product_id = b
         .product_id
         .as_deref()
         .ok_or_else(|| Fail::invalid("product_id is required"))?;
-    let product = me.product(s, product_id)?;
+    let product = me.product(s, product_id).await?;
     let policy_id = product
         .default_policy_id
         .clone()
@@ -223,7 +228,7 @@ fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
         ip: None,
         product_name: Some(product.name.clone()),
         owner_active: true,
-        numeric_id: s.store.next_number("license")?,
+        numeric_id: s.store.next_number("license").await?,
         extra_products: Vec::new(),
         customer_id: None,
         order_id: None,
@@ -242,18 +247,24 @@ fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
               (status = 404, description = "`PRODUCT_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLicense>) -> Answer {
-    let l = build(&s, &me, &b)?;
-    s.store.insert_license(&l)?;
+    let l = build(&s, &me, &b).await?;
+    s.store.insert_license(&l).await?;
     s.audit(
         &me.actor(),
         "license.created",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )?;
-    s.emit("license.created", s.owner_of(&l).as_deref(), event_data(&l))?;
+    )
+    .await?;
+    s.emit(
+        "license.created",
+        s.owner_of(&l).await.as_deref(),
+        event_data(&l),
+    )
+    .await?;
     s.store.commit().await?;
-    ok_with(StatusCode::CREATED, view(&s, &l)?)
+    ok_with(StatusCode::CREATED, view(&s, &l).await?)
 }
 
 /// Creates `count` (≤ 100) licenses alike, all or none.
@@ -266,13 +277,18 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
     if count == 0 || count > MAX_BULK {
         return Err(Fail::invalid(format!("count: 1 to {MAX_BULK}")));
     }
-    let ls = (0..count)
-        .map(|_| build(&s, &me, &b))
-        .collect::<Result<Vec<_>, _>>()?;
-    s.store.insert_licenses(&ls)?;
-    let owner = ls.first().and_then(|l| s.owner_of(l));
+    let mut ls = Vec::new();
+    for _ in 0..count {
+        ls.push(build(&s, &me, &b).await?);
+    }
+    s.store.insert_licenses(&ls).await?;
+    let owner = match ls.first() {
+        Some(l) => s.owner_of(l).await,
+        None => None,
+    };
     for l in &ls {
-        s.emit("license.created", owner.as_deref(), event_data(l))?;
+        s.emit("license.created", owner.as_deref(), event_data(l))
+            .await?;
     }
     s.audit(
         &me.actor(),
@@ -280,12 +296,13 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
         b.product_id.as_deref().unwrap_or(""),
         ip.text(),
         json!({ "count": ls.len() }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
-    let licenses = ls
-        .iter()
-        .map(|l| view(&s, l))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut licenses = Vec::new();
+    for l in ls.iter() {
+        licenses.push(view(&s, l).await?);
+    }
     ok_with(
         StatusCode::CREATED,
         json!({ "created": ls.len(), "licenses": licenses }),
@@ -298,8 +315,8 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
               (status = 404, description = "`LICENSE_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn get(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
-    let (l, _) = me.license(&s, &id)?;
-    ok(view(&s, &l)?)
+    let (l, _) = me.license(&s, &id).await?;
+    ok(view(&s, &l).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -326,7 +343,7 @@ async fn update(
     Id(id): Id,
     In(b): In<LicenseChange>,
 ) -> Answer {
-    let (mut l, _) = me.license(&s, &id)?;
+    let (mut l, _) = me.license(&s, &id).await?;
     let now = s.clock.now();
     let before = l.status;
     if let Some(m) = b.max_uses {
@@ -367,22 +384,24 @@ async fn update(
         }
     }
     l.updated_at = now;
-    s.store.update_license(&l)?;
-    s.audit(&me.actor(), "license.updated", &l.id, ip.text(), json!({}))?;
+    s.store.update_license(&l).await?;
+    s.audit(&me.actor(), "license.updated", &l.id, ip.text(), json!({}))
+        .await?;
     if before != LicenseStatus::Suspended && l.status == LicenseStatus::Suspended {
         s.emit(
             "license.suspended",
-            s.owner_of(&l).as_deref(),
+            s.owner_of(&l).await.as_deref(),
             event_data(&l),
-        )?;
-        end_sessions(&s, &l.id, None, "license suspended")?;
+        )
+        .await?;
+        end_sessions(&s, &l.id, None, "license suspended").await?;
     }
     s.store.commit().await?;
-    ok(view(&s, &l)?)
+    ok(view(&s, &l).await?)
 }
 
 /// Ends every open session of a license (of one machine, if `hwid` is given); how many.
-pub fn end_sessions(
+pub async fn end_sessions(
     s: &AppState,
     license_id: &str,
     hwid: Option<&str>,
@@ -390,9 +409,9 @@ pub fn end_sessions(
 ) -> Result<usize, Fail> {
     let now = s.clock.now();
     let mut n = 0;
-    for mut sess in s.store.sessions_of(license_id)? {
+    for mut sess in s.store.sessions_of(license_id).await? {
         if hwid.is_none_or(|h| sess.hwid == h) && sess.end(now, reason) {
-            s.store.put_session(&sess, &[])?;
+            s.store.put_session(&sess, &[]).await?;
             n += 1;
         }
     }
@@ -405,13 +424,13 @@ pub fn end_sessions(
               (status = 404, description = "`LICENSE_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
-    let (l, _) = me.license(&s, &id)?;
+    let (l, _) = me.license(&s, &id).await?;
     // Deleting revokes first, durably: the licet tokens handed out with activations land on
     // the next list (issue #12).
     crate::routes::licenses::revoke_now(&s, &me.actor(), ip, &l).await?;
     let seat = s.lock_license(&l.id).await;
-    end_sessions(&s, &l.id, None, "license deleted")?;
-    s.store.delete_license(&l)?;
+    end_sessions(&s, &l.id, None, "license deleted").await?;
+    s.store.delete_license(&l).await?;
     drop(seat);
     s.audit(
         &me.actor(),
@@ -419,8 +438,14 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )?;
-    s.emit("license.deleted", s.owner_of(&l).as_deref(), event_data(&l))?;
+    )
+    .await?;
+    s.emit(
+        "license.deleted",
+        s.owner_of(&l).await.as_deref(),
+        event_data(&l),
+    )
+    .await?;
     s.store.commit().await?;
     ok(json!({}))
 }
@@ -432,13 +457,13 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
               (status = 404, description = "`LICENSE_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
-    let (l, _) = me.license(&s, &id)?;
+    let (l, _) = me.license(&s, &id).await?;
     let seat = s.lock_license(&l.id).await;
-    let machines = s.store.machines(&l.id)?;
+    let machines = s.store.machines(&l.id).await?;
     for m in &machines {
-        s.store.remove_machine(m)?;
+        s.store.remove_machine(m).await?;
     }
-    end_sessions(&s, &l.id, None, "hwid reset")?;
+    end_sessions(&s, &l.id, None, "hwid reset").await?;
     drop(seat);
     s.audit(
         &me.actor(),
@@ -446,9 +471,10 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
         &l.id,
         ip.text(),
         json!({ "released": machines.len() }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
-    ok(view(&s, &l)?)
+    ok(view(&s, &l).await?)
 }
 
 /// A license's activity (its audit events), newest first.
@@ -457,9 +483,9 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
               (status = 404, description = "`LICENSE_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn logs(State(s): State<AppState>, me: Me, Id(id): Id, Query(p): Query<Paging>) -> Answer {
-    let (l, _) = me.license(&s, &id)?;
+    let (l, _) = me.license(&s, &id).await?;
     let (skip, limit) = p.window();
-    let (events, total) = s.store.audit_of(&l.id, skip, limit)?;
+    let (events, total) = s.store.audit_of(&l.id, skip, limit).await?;
     let logs: Vec<Value> = events
         .iter()
         .map(|e| {

@@ -118,6 +118,12 @@ impl Fail {
     }
 }
 
+impl From<licet_core::StoreError> for Fail {
+    fn from(e: licet_core::StoreError) -> Self {
+        crate::error::ApiError::from(e).into()
+    }
+}
+
 impl From<ApiError> for Fail {
     fn from(e: ApiError) -> Fail {
         let message = if e.status().is_server_error() {
@@ -331,40 +337,42 @@ impl Me {
     /// The products the user may see and change. A plain user's come from the owner index, so
     /// a registered user's request reads their own data, not every product on the server
     /// (issue #12); an admin (made by the operator) reads them all.
-    pub fn products(&self, s: &AppState) -> Result<Vec<Product>, Fail> {
+    pub async fn products(&self, s: &AppState) -> Result<Vec<Product>, Fail> {
         let all = if self.is_admin() {
-            s.store.products()?
+            s.store.products().await?
         } else {
-            s.store.products_of_owner(&self.0.id)?
+            s.store.products_of_owner(&self.0.id).await?
         };
         Ok(all.into_iter().filter(|p| self.owns(p)).collect())
     }
 
     /// The licenses of `products`, through the product index.
-    pub fn licenses_of(s: &AppState, products: &[Product]) -> Result<Vec<License>, Fail> {
+    pub async fn licenses_of(s: &AppState, products: &[Product]) -> Result<Vec<License>, Fail> {
         let mut out = Vec::new();
         for p in products {
-            out.extend(s.store.licenses_of(&p.id)?);
+            out.extend(s.store.licenses_of(&p.id).await?);
         }
         Ok(out)
     }
 
     /// A product the user may see, or 404 `PRODUCT_NOT_FOUND` (another user's products do not
     /// exist for them).
-    pub fn product(&self, s: &AppState, id: &str) -> Result<Product, Fail> {
+    pub async fn product(&self, s: &AppState, id: &str) -> Result<Product, Fail> {
         s.store
-            .product(id)?
+            .product(id)
+            .await?
             .filter(|p| self.owns(p))
             .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))
     }
 
     /// A license the user may see, with its product, or 404 `LICENSE_NOT_FOUND`.
-    pub fn license(&self, s: &AppState, id: &str) -> Result<(License, Product), Fail> {
+    pub async fn license(&self, s: &AppState, id: &str) -> Result<(License, Product), Fail> {
         let missing = || Fail::not_found("LICENSE_NOT_FOUND", "License not found");
-        let l = s.store.license(id)?.ok_or_else(missing)?;
+        let l = s.store.license(id).await?.ok_or_else(missing)?;
         let p = s
             .store
-            .product(&l.product_id)?
+            .product(&l.product_id)
+            .await?
             .filter(|p| self.owns(p))
             .ok_or_else(missing)?;
         Ok((l, p))
@@ -393,7 +401,8 @@ impl FromRequestParts<AppState> for Me {
             auth::verify_token(s, token).ok_or_else(|| unauthorized("Invalid or expired token"))?;
         let user = s
             .store
-            .user(&claims.sub)?
+            .user(&claims.sub)
+            .await?
             .filter(|u| u.is_active)
             .ok_or_else(|| unauthorized("Invalid or expired token"))?;
         Ok(Me(user))

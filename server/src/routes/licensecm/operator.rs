@@ -41,7 +41,7 @@ fn view(u: &User) -> Value {
 
 /// Checks that every granted id is an operator product (one with no LicenseCM owner): a
 /// LicenseCM user's products are reached by ownership, not grants.
-fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String>> {
+async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String>> {
     if products.len() > 1000 {
         return Err(ApiError::bad_request(
             "invalid_field",
@@ -50,7 +50,7 @@ fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String>> {
     }
     let mut out: Vec<String> = Vec::with_capacity(products.len());
     for id in products {
-        match s.store.product(id)? {
+        match s.store.product(id).await? {
             Some(p) if p.owner_id.is_none() => {
                 if !out.contains(&p.id) {
                     out.push(p.id);
@@ -106,8 +106,8 @@ async fn create_admin(
             "email: a valid e-mail address",
         ));
     }
-    let granted = check_grants(&s, &b.products)?;
-    if let Some(mut u) = s.store.user_by_email(&email)? {
+    let granted = check_grants(&s, &b.products).await?;
+    if let Some(mut u) = s.store.user_by_email(&email).await? {
         if b.password.is_some() {
             return Err(ApiError::conflict(
                 "duplicate",
@@ -116,14 +116,15 @@ async fn create_admin(
         }
         u.role = Role::Admin;
         u.granted_products = granted;
-        s.store.update_user(&u)?;
+        s.store.update_user(&u).await?;
         s.audit(
             &caller.actor(),
             "user.promoted",
             &u.id,
             ip.text(),
             json!({ "granted_products": u.granted_products }),
-        )?;
+        )
+        .await?;
         s.store.commit().await?;
         return Ok((StatusCode::OK, Json(view(&u))));
     }
@@ -143,23 +144,27 @@ async fn create_admin(
         ApiError::bad_request("invalid_field", "display_name: at most 100 characters")
     })?;
     let hash = crate::auth::hash_password(password.clone()).await?;
-    let u = s.store.insert_user(&User {
-        id: crate::ids::uuid(),
-        email,
-        display_name,
-        password_hash: hash,
-        role: Role::Admin,
-        is_active: true,
-        created_at: s.clock.now(),
-        granted_products: granted,
-    })?;
+    let u = s
+        .store
+        .insert_user(&User {
+            id: crate::ids::uuid(),
+            email,
+            display_name,
+            password_hash: hash,
+            role: Role::Admin,
+            is_active: true,
+            created_at: s.clock.now(),
+            granted_products: granted,
+        })
+        .await?;
     s.audit(
         &caller.actor(),
         "user.admin_created",
         &u.id,
         ip.text(),
         json!({ "granted_products": u.granted_products }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let mut v = view(&u);
     if shown {
@@ -176,7 +181,8 @@ async fn list_admins(State(s): State<AppState>, caller: Caller) -> ApiResult<Jso
     caller.require_unrestricted()?;
     let mut admins: Vec<User> = s
         .store
-        .users()?
+        .users()
+        .await?
         .into_iter()
         .filter(|u| u.role == Role::Admin)
         .collect();
@@ -210,10 +216,11 @@ async fn update_admin(
     caller.require_unrestricted()?;
     let mut u = s
         .store
-        .user(&id)?
+        .user(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found("LicenseCM user"))?;
     if let Some(p) = &b.products {
-        u.granted_products = check_grants(&s, p)?;
+        u.granted_products = check_grants(&s, p).await?;
     }
     if let Some(r) = b.role {
         u.role = r;
@@ -224,14 +231,15 @@ async fn update_admin(
     if let Some(a) = b.is_active {
         u.is_active = a;
     }
-    s.store.update_user(&u)?;
+    s.store.update_user(&u).await?;
     s.audit(
         &caller.actor(),
         "user.updated",
         &u.id,
         ip.text(),
         json!({ "role": u.role, "is_active": u.is_active, "granted_products": u.granted_products }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(Json(view(&u)))
 }

@@ -54,7 +54,7 @@ pub fn view(s: &AppState, p: &Product) -> Value {
     responses((status = 200, description = "`{success, data: [{id, name, description, secret_key, is_active, created_at}]}`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn list(State(s): State<AppState>, me: Me) -> Answer {
-    let mut items: Vec<Product> = me.products(&s)?;
+    let mut items: Vec<Product> = me.products(&s).await?;
     items.sort_by_key(|p| (p.created_at, p.numeric_id));
     ok(json!(items.iter().map(|p| view(&s, p)).collect::<Vec<_>>()))
 }
@@ -92,7 +92,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
     let now = s.clock.now();
     let mut p = Product {
         id: crate::ids::random_id("prd_"),
-        numeric_id: s.store.next_product_number()?,
+        numeric_id: s.store.next_product_number().await?,
         code: format!("lcm-{}", crate::ids::random_token(12).to_ascii_lowercase()),
         name,
         key_format: "XXXX-XXXX-XXXX-XXXX".into(),
@@ -126,15 +126,16 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         created_at: now,
     };
     p.default_policy_id = Some(policy.id.clone());
-    s.store.insert_product(&p)?;
-    s.store.put_policy(&policy)?;
+    s.store.insert_product(&p).await?;
+    s.store.put_policy(&policy).await?;
     s.audit(
         &me.actor(),
         "product.created",
         &p.id,
         ip.text(),
         json!({ "name": p.name }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     ok_with(StatusCode::CREATED, view(&s, &p))
 }
@@ -145,7 +146,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
               (status = 404, description = "`PRODUCT_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn get(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
-    ok(view(&s, &me.product(&s, &id)?))
+    ok(view(&s, &me.product(&s, &id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -171,7 +172,7 @@ async fn update(
     Id(id): Id,
     In(b): In<ProductChange>,
 ) -> Answer {
-    let mut p = me.product(&s, &id)?;
+    let mut p = me.product(&s, &id).await?;
     if let Some(n) = b.name {
         check_name(&n)?;
         p.name = n.trim().to_owned();
@@ -189,8 +190,9 @@ async fn update(
     if let Some(v) = b.block_debug {
         p.block_debug = v;
     }
-    s.store.update_product(&p)?;
-    s.audit(&me.actor(), "product.updated", &p.id, ip.text(), json!({}))?;
+    s.store.update_product(&p).await?;
+    s.audit(&me.actor(), "product.updated", &p.id, ip.text(), json!({}))
+        .await?;
     s.store.commit().await?;
     ok(view(&s, &p))
 }
@@ -202,8 +204,8 @@ async fn update(
               (status = 409, description = "the product still has licenses", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
-    let p = me.product(&s, &id)?;
-    s.store.delete_product(&p).map_err(|e| {
+    let p = me.product(&s, &id).await?;
+    s.store.delete_product(&p).await.map_err(|e| {
         if e.code() == "in_use" {
             Fail::new(
                 StatusCode::CONFLICT,
@@ -214,10 +216,11 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
             e.into()
         }
     })?;
-    for pol in s.store.policies(Some(&p.id))? {
-        s.store.delete_policy(&pol.id)?;
+    for pol in s.store.policies(Some(&p.id)).await? {
+        s.store.delete_policy(&pol.id).await?;
     }
-    s.audit(&me.actor(), "product.deleted", &p.id, ip.text(), json!({}))?;
+    s.audit(&me.actor(), "product.deleted", &p.id, ip.text(), json!({}))
+        .await?;
     s.store.commit().await?;
     ok(json!({}))
 }
@@ -228,17 +231,18 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
               (status = 404, description = "`PRODUCT_NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn regenerate_secret(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
-    let mut p = me.product(&s, &id)?;
+    let mut p = me.product(&s, &id).await?;
     let secret = new_secret();
     p.sealed_secret = Some(s.keys.seal(&secret));
-    s.store.update_product(&p)?;
+    s.store.update_product(&p).await?;
     s.audit(
         &me.actor(),
         "product.secret_regenerated",
         &p.id,
         ip.text(),
         json!({}),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     ok(json!({ "secret_key": secret }))
 }

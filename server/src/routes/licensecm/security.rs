@@ -14,6 +14,7 @@ use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_tim
 use crate::model::{BlacklistEntry, BlacklistType, SecurityEvent, Session, Severity};
 use crate::routes::ClientIp;
 use crate::state::AppState;
+use crate::store::SecurityEventFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -127,7 +128,8 @@ async fn list_blacklist(
     let severity = f.severity.as_deref().map(parse_severity).transpose()?;
     let mut items: Vec<BlacklistEntry> = s
         .store
-        .blacklist()?
+        .blacklist()
+        .await?
         .into_iter()
         .filter(|e| {
             kind.is_none_or(|k| e.kind == k)
@@ -199,14 +201,15 @@ async fn add_entry(s: &AppState, me: &Me, ip: ClientIp, d: Draft) -> Result<Blac
         created_by: Some(me.0.id.clone()),
         created_at: s.clock.now(),
     };
-    s.store.put_blacklist(&e)?;
+    s.store.put_blacklist(&e).await?;
     s.audit(
         &me.actor(),
         "blacklist.added",
         &e.id,
         ip.text(),
         json!({ "type": e.kind, "value": e.value }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     Ok(e)
 }
@@ -258,10 +261,11 @@ async fn add_blacklist(
     security(("bearer" = [])))]
 async fn delete_blacklist(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     me.require_admin()?;
-    if !s.store.delete_blacklist(&id)? {
+    if !s.store.delete_blacklist(&id).await? {
         return Err(Fail::not_found("NOT_FOUND", "Blacklist entry not found"));
     }
-    s.audit(&me.actor(), "blacklist.removed", &id, ip.text(), json!({}))?;
+    s.audit(&me.actor(), "blacklist.removed", &id, ip.text(), json!({}))
+        .await?;
     s.store.commit().await?;
     ok(json!({}))
 }
@@ -305,22 +309,17 @@ async fn events(State(s): State<AppState>, me: Me, Query(f): Query<EventFilter>)
     };
     let start = time(&f.start_date, "start_date")?;
     let end = time(&f.end_date, "end_date")?;
-    let items = s.store.security_events(|e| {
-        f.event_type.as_deref().is_none_or(|t| e.event_type == t)
-            && severity.is_none_or(|v| e.severity == v)
-            && f.license_id
-                .as_deref()
-                .is_none_or(|l| e.license_id.as_deref() == Some(l))
-            && f.ip_address
-                .as_deref()
-                .is_none_or(|i| e.ip_address.as_deref() == Some(i))
-            && f.hwid
-                .as_deref()
-                .is_none_or(|h| e.hwid.as_deref() == Some(h))
-            && f.is_blocked.is_none_or(|b| e.is_blocked == b)
-            && start.is_none_or(|t| e.created_at >= t)
-            && end.is_none_or(|t| e.created_at <= t)
-    })?;
+    let filter = SecurityEventFilter {
+        event_type: f.event_type.clone(),
+        severity,
+        license_id: f.license_id.clone(),
+        ip_address: f.ip_address.clone(),
+        hwid: f.hwid.clone(),
+        is_blocked: f.is_blocked,
+        since: start,
+        until: end,
+    };
+    let items = s.store.security_events(&filter).await?;
     let (page, pagination) = Paging {
         page: f.page,
         limit: f.limit,
@@ -340,7 +339,13 @@ async fn overview(State(s): State<AppState>, me: Me) -> Answer {
     let now = s.clock.now();
     let today = now - now.rem_euclid(86_400);
     let week = today - 6 * 86_400;
-    let recent = s.store.security_events(|e| e.created_at >= week)?;
+    let recent = s
+        .store
+        .security_events(&SecurityEventFilter {
+            since: Some(week),
+            ..SecurityEventFilter::default()
+        })
+        .await?;
     let todays: Vec<&SecurityEvent> = recent.iter().filter(|e| e.created_at >= today).collect();
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
@@ -356,13 +361,15 @@ async fn overview(State(s): State<AppState>, me: Me) -> Answer {
     }
     let active_blacklist = s
         .store
-        .blacklist()?
+        .blacklist()
+        .await?
         .iter()
         .filter(|e| e.in_force(now))
         .count();
     let active_sessions = s
         .store
-        .sessions()?
+        .sessions()
+        .await?
         .iter()
         .filter(|x| x.ended_at.is_none() && x.expires_at > now)
         .count();
@@ -402,7 +409,8 @@ async fn sessions(State(s): State<AppState>, me: Me, Query(f): Query<SessionFilt
     let now = s.clock.now();
     let mut items: Vec<Session> = s
         .store
-        .sessions()?
+        .sessions()
+        .await?
         .into_iter()
         .filter(|x| {
             f.license_id.as_deref().is_none_or(|l| x.license_id == l)
@@ -441,19 +449,21 @@ async fn terminate_session(
     me.require_admin()?;
     let mut sess = s
         .store
-        .session(&id)?
+        .session(&id)
+        .await?
         .ok_or_else(|| Fail::not_found("NOT_FOUND", "Session not found"))?;
     let now = s.clock.now();
     let reason = b.reason.unwrap_or_else(|| "terminated by an admin".into());
     if sess.end(now, &reason) {
-        s.store.put_session(&sess, &[])?;
+        s.store.put_session(&sess, &[]).await?;
         s.audit(
             &me.actor(),
             "session.terminated",
             &sess.license_id,
             ip.text(),
             json!({ "session_id": sess.id, "reason": sess.end_reason }),
-        )?;
+        )
+        .await?;
         s.store.commit().await?;
     }
     ok(session_view(&sess, now))
@@ -472,16 +482,17 @@ async fn revoke_license_sessions(
     In(b): In<Reason>,
 ) -> Answer {
     me.require_admin()?;
-    let (l, _) = me.license(&s, &id)?;
+    let (l, _) = me.license(&s, &id).await?;
     let reason = b.reason.unwrap_or_else(|| "revoked by an admin".into());
-    let n = super::licenses::end_sessions(&s, &l.id, None, &reason)?;
+    let n = super::licenses::end_sessions(&s, &l.id, None, &reason).await?;
     s.audit(
         &me.actor(),
         "session.revoked",
         &l.id,
         ip.text(),
         json!({ "count": n, "reason": reason }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     ok(json!({ "revoked": n }))
 }

@@ -29,23 +29,23 @@ struct Whose {
 }
 
 /// The products and licenses a user's figures cover (an admin's: all, or one user's).
-fn scope(s: &AppState, me: &Me, whose: &Whose) -> Result<(usize, Vec<License>), Fail> {
+async fn scope(s: &AppState, me: &Me, whose: &Whose) -> Result<(usize, Vec<License>), Fail> {
     if whose.user_id.is_some() {
         me.require_admin()?;
     }
     let products: Vec<crate::model::Product> = match &whose.user_id {
-        Some(u) => s.store.products_of_owner(u)?,
-        None => me.products(s)?,
+        Some(u) => s.store.products_of_owner(u).await?,
+        None => me.products(s).await?,
     };
-    let licenses = Me::licenses_of(s, &products)?;
+    let licenses = Me::licenses_of(s, &products).await?;
     Ok((products.len(), licenses))
 }
 
 /// Activation times (audit `client.activation` and native `machine.activated`) of `licenses`.
-fn activations(s: &AppState, licenses: &[License]) -> Result<Vec<i64>, Fail> {
+async fn activations(s: &AppState, licenses: &[License]) -> Result<Vec<i64>, Fail> {
     let mut out = Vec::new();
     for l in licenses {
-        let (events, _) = s.store.audit_of(&l.id, 0, usize::MAX)?;
+        let (events, _) = s.store.audit_of(&l.id, 0, usize::MAX).await?;
         out.extend(
             events
                 .iter()
@@ -61,11 +61,11 @@ fn activations(s: &AppState, licenses: &[License]) -> Result<Vec<i64>, Fail> {
     responses((status = 200, description = "`{success, data: {total_products, total_licenses, active_licenses, total_activations, recent_activity}}`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn dashboard(State(s): State<AppState>, me: Me, Query(whose): Query<Whose>) -> Answer {
-    let (products, licenses) = scope(&s, &me, &whose)?;
+    let (products, licenses) = scope(&s, &me, &whose).await?;
     let now = s.clock.now();
     let mut recent = Vec::new();
     for l in &licenses {
-        let (events, _) = s.store.audit_of(&l.id, 0, 10)?;
+        let (events, _) = s.store.audit_of(&l.id, 0, 10).await?;
         recent.extend(events.into_iter().map(|e| (e, l.key.clone())));
     }
     recent.sort_by_key(|r| std::cmp::Reverse(r.0.seq));
@@ -86,7 +86,7 @@ async fn dashboard(State(s): State<AppState>, me: Me, Query(whose): Query<Whose>
         "total_products": products,
         "total_licenses": licenses.len(),
         "active_licenses": licenses.iter().filter(|l| l.status_at(now) == LicenseStatus::Active).count(),
-        "total_activations": activations(&s, &licenses)?.len(),
+        "total_activations": activations(&s, &licenses).await?.len(),
         "recent_activity": recent_activity,
     }))
 }
@@ -96,11 +96,11 @@ async fn dashboard(State(s): State<AppState>, me: Me, Query(whose): Query<Whose>
     responses((status = 200, description = "`{success, data: {total_licenses, active_licenses, expired_licenses, suspended_licenses, activations_today, activations_this_week, activations_this_month}}`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn license_stats(State(s): State<AppState>, me: Me, Query(whose): Query<Whose>) -> Answer {
-    let (_, licenses) = scope(&s, &me, &whose)?;
+    let (_, licenses) = scope(&s, &me, &whose).await?;
     let now = s.clock.now();
     let count = |st: LicenseStatus| licenses.iter().filter(|l| l.status_at(now) == st).count();
     let day = now - now.rem_euclid(86_400);
-    let acts = activations(&s, &licenses)?;
+    let acts = activations(&s, &licenses).await?;
     let since = |t: i64| acts.iter().filter(|&&a| a >= t).count();
     ok(json!({
         "total_licenses": licenses.len(),
@@ -120,7 +120,8 @@ async fn license_stats(State(s): State<AppState>, me: Me, Query(whose): Query<Wh
 async fn notifications(State(s): State<AppState>, me: Me) -> Answer {
     let items: Vec<Value> = s
         .store
-        .notifications(&me.0.id)?
+        .notifications(&me.0.id)
+        .await?
         .iter()
         .take(200)
         .map(|n| {
@@ -144,7 +145,8 @@ async fn notifications(State(s): State<AppState>, me: Me) -> Answer {
 async fn unread_count(State(s): State<AppState>, me: Me) -> Answer {
     let n = s
         .store
-        .notifications(&me.0.id)?
+        .notifications(&me.0.id)
+        .await?
         .iter()
         .filter(|n| !n.is_read)
         .count();
@@ -159,11 +161,12 @@ async fn unread_count(State(s): State<AppState>, me: Me) -> Answer {
 async fn mark_read(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     let mut n = s
         .store
-        .notification(&me.0.id, &id)?
+        .notification(&me.0.id, &id)
+        .await?
         .ok_or_else(|| Fail::not_found("NOT_FOUND", "Notification not found"))?;
     if !n.is_read {
         n.is_read = true;
-        s.store.put_notification(&n)?;
+        s.store.put_notification(&n).await?;
         s.store.commit().await?;
     }
     ok(json!({ "id": n.id, "is_read": true }))
@@ -175,10 +178,10 @@ async fn mark_read(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     security(("bearer" = [])))]
 async fn mark_all_read(State(s): State<AppState>, me: Me) -> Answer {
     let mut updated = 0;
-    for mut n in s.store.notifications(&me.0.id)? {
+    for mut n in s.store.notifications(&me.0.id).await? {
         if !n.is_read {
             n.is_read = true;
-            s.store.put_notification(&n)?;
+            s.store.put_notification(&n).await?;
             updated += 1;
         }
     }

@@ -83,9 +83,10 @@ fn check_secret(secret: &str) -> Result<(), Fail> {
     Ok(())
 }
 
-fn load(s: &AppState, me: &Me, id: &str) -> Result<Webhook, Fail> {
+async fn load(s: &AppState, me: &Me, id: &str) -> Result<Webhook, Fail> {
     s.store
-        .webhook(id)?
+        .webhook(id)
+        .await?
         .filter(|w| me.is_admin() || w.owner_id == me.0.id)
         .ok_or_else(|| Fail::not_found("NOT_FOUND", "Webhook not found"))
 }
@@ -97,7 +98,8 @@ fn load(s: &AppState, me: &Me, id: &str) -> Result<Webhook, Fail> {
 async fn list(State(s): State<AppState>, me: Me) -> Answer {
     let mut hooks: Vec<Webhook> = s
         .store
-        .webhooks()?
+        .webhooks()
+        .await?
         .into_iter()
         .filter(|w| me.is_admin() || w.owner_id == me.0.id)
         .collect();
@@ -123,7 +125,8 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
     check_url(&s, &url).await?;
     let owned = s
         .store
-        .webhooks()?
+        .webhooks()
+        .await?
         .iter()
         .filter(|w| w.owner_id == me.0.id)
         .count();
@@ -152,14 +155,15 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
         is_active: b.is_active.unwrap_or(true),
         created_at: s.clock.now(),
     };
-    s.store.put_webhook(&w)?;
+    s.store.put_webhook(&w).await?;
     s.audit(
         &me.actor(),
         "webhook.created",
         &w.id,
         ip.text(),
         json!({ "url": w.url }),
-    )?;
+    )
+    .await?;
     s.store.commit().await?;
     let mut v = view(&w);
     v["secret"] = json!(secret);
@@ -172,7 +176,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
               (status = 404, description = "`NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn get(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
-    ok(view(&load(&s, &me, &id)?))
+    ok(view(&load(&s, &me, &id).await?))
 }
 
 /// Changes a webhook's `url`, `events`, `secret` or `is_active`.
@@ -187,7 +191,7 @@ async fn update(
     Id(id): Id,
     In(b): In<NewWebhook>,
 ) -> Answer {
-    let mut w = load(&s, &me, &id)?;
+    let mut w = load(&s, &me, &id).await?;
     if let Some(u) = b.url {
         let u = u.trim().to_owned();
         check_url(&s, &u).await?;
@@ -204,8 +208,9 @@ async fn update(
     if let Some(a) = b.is_active {
         w.is_active = a;
     }
-    s.store.put_webhook(&w)?;
-    s.audit(&me.actor(), "webhook.updated", &w.id, ip.text(), json!({}))?;
+    s.store.put_webhook(&w).await?;
+    s.audit(&me.actor(), "webhook.updated", &w.id, ip.text(), json!({}))
+        .await?;
     s.store.commit().await?;
     ok(view(&w))
 }
@@ -216,9 +221,10 @@ async fn update(
               (status = 404, description = "`NOT_FOUND`", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
-    let w = load(&s, &me, &id)?;
-    s.store.delete_webhook(&w.id)?;
-    s.audit(&me.actor(), "webhook.deleted", &w.id, ip.text(), json!({}))?;
+    let w = load(&s, &me, &id).await?;
+    s.store.delete_webhook(&w.id).await?;
+    s.audit(&me.actor(), "webhook.deleted", &w.id, ip.text(), json!({}))
+        .await?;
     s.store.commit().await?;
     ok(json!({}))
 }
@@ -230,7 +236,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
               (status = 502, description = "`WEBHOOK_FAILED`: the receiver could not be reached", body = serde_json::Value)),
     security(("bearer" = [])))]
 async fn test(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
-    let w = load(&s, &me, &id)?;
+    let w = load(&s, &me, &id).await?;
     let secret = s
         .keys
         .unseal(&w.sealed_secret)

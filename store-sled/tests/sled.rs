@@ -1,7 +1,8 @@
 //! The store's own guarantees, on a real sled database in a temporary directory.
 
-use licet_server::model::AuditEvent;
-use licet_server::store::Store;
+use licet_core::model::AuditEvent;
+use licet_core::store::Durability;
+use licet_store_sled::SledStore as Store;
 
 fn event(n: u64) -> AuditEvent {
     AuditEvent {
@@ -49,7 +50,13 @@ async fn sequences_survive_restarts_without_reuse() {
         "increasing across restarts: {seen:?}"
     );
     let store = reopen(&path);
-    let all = store.audit(0, 100, |_| true).expect("audit");
+    let page = licet_core::store::PageRequest {
+        after: None,
+        limit: 100,
+    };
+    let all = store
+        .audit(&licet_core::store::AuditFilter::default(), &page)
+        .expect("audit");
     let seqs: Vec<u64> = all.items.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, seen, "every entry, in order");
     let details: Vec<u64> = all
@@ -93,8 +100,8 @@ async fn every_concurrent_commit_returns() {
 }
 
 async fn futures_join(
-    tasks: Vec<tokio::task::JoinHandle<licet_server::error::ApiResult<()>>>,
-) -> Vec<licet_server::error::ApiResult<()>> {
+    tasks: Vec<tokio::task::JoinHandle<licet_core::StoreResult<()>>>,
+) -> Vec<licet_core::StoreResult<()>> {
     let mut out = Vec::new();
     for t in tasks {
         out.push(t.await.expect("task"));
@@ -102,7 +109,7 @@ async fn futures_join(
     out
 }
 
-fn machine(license: &str, fp: &str, n: u64) -> licet_server::model::Machine {
+fn machine(license: &str, fp: &str, n: u64) -> licet_core::model::Machine {
     serde_json::from_value(serde_json::json!({
         "id": format!("mch_{fp}"), "license_id": license, "fingerprint": fp,
         "hostname": null, "platform": null, "ip": null, "first_seen": 0, "last_seen": 0,

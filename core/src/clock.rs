@@ -1,4 +1,4 @@
-//! Time, injected: the server never reads the system clock except through [`Clock`].
+//! Time, injected: licet never reads the system clock except through [`Clock`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,0 +1,615 @@
+//! The storage traits: what the licensing core asks of a backend.
+//!
+//! A backend is a struct that implements a handful of small traits, one per concern (the
+//! catalogue, licenses, seats, identities, …), gathered by [`Store`]; the server holds it as an
+//! `Arc<dyn Store>`. Every method is a whole operation: it keeps its own invariants (unique
+//! codes, seat counts, once-only ids) without any lock held by the caller, so that the same
+//! guarantees hold when several processes share one database.
+//!
+//! Errors are [`StoreError`]s: a backend never decides an HTTP status. Filters and cursors are
+//! data ([`LicenseFilter`], [`PageRequest`]), so that a SQL backend can turn them into a query.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    ApiKey, AuditEvent, BlacklistEntry, BlacklistType, Customer, Delivery, Download, DownloadGrant,
+    License, LicenseStatus, Machine, Notification, Order, Policy, Price, Product, SecurityEvent,
+    Session, Severity, User, Webhook,
+};
+
+/// What went wrong in a store operation. Nothing was written when an operation fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The object the operation is about does not exist.
+    NotFound,
+    /// The operation would break a rule the store keeps: a unique key, or an object still in
+    /// use. `detail` is a message for people.
+    Conflict {
+        /// Which rule.
+        constraint: Constraint,
+        /// What collided, for people.
+        detail: String,
+    },
+    /// The backend failed (I/O, a corrupt record, a lost connection). Internal: logged, never
+    /// shown to a client in detail.
+    Backend(String),
+}
+
+/// The rules a store keeps, named so that the edge can answer each with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Constraint {
+    /// Product codes are unique.
+    ProductCode,
+    /// Product numeric ids are unique.
+    ProductNumber,
+    /// Names of products that answer by name (WemX, the Verify API) are unique among them.
+    ProductName,
+    /// License keys are unique.
+    LicenseKey,
+    /// Price ids are unique.
+    PriceId,
+    /// A product's download names are unique.
+    DownloadName,
+    /// User e-mail addresses are unique.
+    UserEmail,
+    /// The object is still used by others (a product by licenses, a policy by licenses, a
+    /// price by orders).
+    InUse,
+}
+
+impl Constraint {
+    /// The stable machine code of a violation.
+    pub fn code(self) -> &'static str {
+        match self {
+            Constraint::ProductName => "duplicate_name",
+            Constraint::InUse => "in_use",
+            _ => "duplicate",
+        }
+    }
+}
+
+impl StoreError {
+    /// A conflict with `constraint`.
+    pub fn conflict(constraint: Constraint, detail: impl Into<String>) -> StoreError {
+        StoreError::Conflict {
+            constraint,
+            detail: detail.into(),
+        }
+    }
+
+    /// A backend failure.
+    pub fn backend(e: impl std::fmt::Display) -> StoreError {
+        StoreError::Backend(e.to_string())
+    }
+
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict { constraint, .. } => constraint.code(),
+            StoreError::Backend(_) => "store_error",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::Conflict { detail, .. } => f.write_str(detail),
+            StoreError::Backend(e) => write!(f, "storage: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The revoked ids the server has published.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RevocationState {
+    /// Sequence number of the last list signed.
+    pub sequence: u64,
+    /// Revoked token ids, hex.
+    pub token_ids: BTreeSet<String>,
+    /// Revoked license ids.
+    pub license_ids: BTreeSet<String>,
+}
+
+/// A page of results and the cursor of the next page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Which page: after the cursor `after` (exclusive), at most `limit` items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// At most this many items.
+    pub limit: usize,
+}
+
+/// Which licenses a listing returns; every field that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LicenseFilter {
+    /// Of this product.
+    pub product_id: Option<String>,
+    /// Of this policy.
+    pub policy_id: Option<String>,
+    /// With this status at the given time (an active license past its expiry is expired).
+    pub status_at: Option<(LicenseStatus, i64)>,
+}
+
+impl LicenseFilter {
+    /// Whether `l` passes.
+    pub fn admits(&self, l: &License) -> bool {
+        self.product_id.as_deref().is_none_or(|p| l.product_id == p)
+            && self.policy_id.as_deref().is_none_or(|p| l.policy_id == p)
+            && self
+                .status_at
+                .is_none_or(|(st, now)| l.status_at(now) == st)
+    }
+}
+
+/// Which audit entries a listing returns; every field that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Entries about this product only (what a product-limited key may read).
+    pub product_id: Option<String>,
+    /// This action, or, ending in `.`, actions starting with it (`license.`).
+    pub action: Option<String>,
+    /// About this subject.
+    pub subject: Option<String>,
+    /// By this actor.
+    pub actor: Option<String>,
+    /// At or after this time.
+    pub since: Option<i64>,
+    /// Before this time.
+    pub until: Option<i64>,
+}
+
+impl AuditFilter {
+    /// Whether `e` passes.
+    pub fn admits(&self, e: &AuditEvent) -> bool {
+        self.product_id
+            .as_deref()
+            .is_none_or(|p| e.product_id.as_deref() == Some(p))
+            && self
+                .action
+                .as_deref()
+                .is_none_or(|a| e.action == a || (a.ends_with('.') && e.action.starts_with(a)))
+            && self.subject.as_deref().is_none_or(|x| e.subject == x)
+            && self.actor.as_deref().is_none_or(|x| e.actor == x)
+            && self.since.is_none_or(|t| e.at >= t)
+            && self.until.is_none_or(|t| e.at < t)
+    }
+}
+
+/// Which security events a listing returns; every field that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecurityEventFilter {
+    /// Of this type.
+    pub event_type: Option<String>,
+    /// Of this severity.
+    pub severity: Option<Severity>,
+    /// About this license.
+    pub license_id: Option<String>,
+    /// From this address.
+    pub ip_address: Option<String>,
+    /// From this hardware id.
+    pub hwid: Option<String>,
+    /// Blocked or not.
+    pub is_blocked: Option<bool>,
+    /// At or after this time.
+    pub since: Option<i64>,
+    /// At or before this time.
+    pub until: Option<i64>,
+}
+
+impl SecurityEventFilter {
+    /// Whether `e` passes.
+    pub fn admits(&self, e: &SecurityEvent) -> bool {
+        self.event_type.as_deref().is_none_or(|t| e.event_type == t)
+            && self.severity.is_none_or(|v| e.severity == v)
+            && self
+                .license_id
+                .as_deref()
+                .is_none_or(|l| e.license_id.as_deref() == Some(l))
+            && self
+                .ip_address
+                .as_deref()
+                .is_none_or(|i| e.ip_address.as_deref() == Some(i))
+            && self
+                .hwid
+                .as_deref()
+                .is_none_or(|h| e.hwid.as_deref() == Some(h))
+            && self.is_blocked.is_none_or(|b| e.is_blocked == b)
+            && self.since.is_none_or(|t| e.created_at >= t)
+            && self.until.is_none_or(|t| e.created_at <= t)
+    }
+}
+
+/// Signs a revocation list for a state (the core's signer, handed to [`Revocations::revoke`]
+/// so that the list published is the one stored, in the same operation).
+pub type SignList<'a> = &'a (dyn Fn(&RevocationState) -> StoreResult<Vec<u8>> + Send + Sync);
+
+/// Sequences and durability.
+#[async_trait]
+pub trait Durability: Send + Sync {
+    /// Waits until every write made so far is durable. (Being removed: issue #13 makes every
+    /// write operation durable when it returns.)
+    async fn commit(&self) -> StoreResult<()>;
+    /// The next number of a named sequence (`license`, `machine`, `price`, `customer`,
+    /// `order`, `download`): 1, 2, 3, … never reused.
+    async fn next_number(&self, sequence: &str) -> StoreResult<u64>;
+    /// How many times the backend made writes durable so far (sled: flushes), for metrics; 0
+    /// where it does not count.
+    fn flush_count(&self) -> u64 {
+        0
+    }
+}
+
+/// Products and policies.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// The next free product number.
+    async fn next_product_number(&self) -> StoreResult<u64>;
+    /// Adds a product; its code, number and (where it answers by name) name must be free.
+    async fn insert_product(&self, p: &Product) -> StoreResult<()>;
+    /// Replaces a product, keeping its code and number unique.
+    async fn update_product(&self, p: &Product) -> StoreResult<()>;
+    /// Removes a product that has no licenses, with its policies.
+    async fn delete_product(&self, p: &Product) -> StoreResult<()>;
+    /// A product by id.
+    async fn product(&self, id: &str) -> StoreResult<Option<Product>>;
+    /// A product by its code.
+    async fn product_by_code(&self, code: &str) -> StoreResult<Option<Product>>;
+    /// A product by its number.
+    async fn product_by_number(&self, n: u64) -> StoreResult<Option<Product>>;
+    /// Every product.
+    async fn products(&self) -> StoreResult<Vec<Product>>;
+    /// The products of one LicenseCM user.
+    async fn products_of_owner(&self, owner: &str) -> StoreResult<Vec<Product>>;
+    /// Adds or replaces a policy.
+    async fn put_policy(&self, p: &Policy) -> StoreResult<()>;
+    /// A policy by id.
+    async fn policy(&self, id: &str) -> StoreResult<Option<Policy>>;
+    /// Policies, of one product or all.
+    async fn policies(&self, product_id: Option<&str>) -> StoreResult<Vec<Policy>>;
+    /// Removes a policy no license uses.
+    async fn delete_policy(&self, id: &str) -> StoreResult<()>;
+}
+
+/// Licenses.
+#[async_trait]
+pub trait Licenses: Send + Sync {
+    /// Adds a license; its key must be free.
+    async fn insert_license(&self, l: &License) -> StoreResult<()>;
+    /// Adds licenses, all or none.
+    async fn insert_licenses(&self, ls: &[License]) -> StoreResult<()>;
+    /// Replaces a license.
+    async fn update_license(&self, l: &License) -> StoreResult<()>;
+    /// Removes a license with its machines.
+    async fn delete_license(&self, l: &License) -> StoreResult<()>;
+    /// A license by id.
+    async fn license(&self, id: &str) -> StoreResult<Option<License>>;
+    /// A license by its key.
+    async fn license_by_key(&self, key: &str) -> StoreResult<Option<License>>;
+    /// Licenses in id order that pass `filter`, one page.
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<License>>;
+    /// Every license of one product.
+    async fn licenses_of(&self, product_id: &str) -> StoreResult<Vec<License>>;
+    /// How many licenses there are.
+    async fn license_count(&self) -> StoreResult<usize>;
+    /// Licenses whose recorded expiry is at or before `now`: (expiry, license id). Entries
+    /// may be stale (the license was renewed); the sweep checks and forgets them.
+    async fn expiry_candidates(&self, now: i64) -> StoreResult<Vec<(i64, String)>>;
+    /// Forgets one expiry candidate.
+    async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()>;
+    /// How many times an operation walked every license since the store was opened: what no
+    /// request of a registered user or an anonymous caller may cost (issue #12). A diagnostic
+    /// for tests; 0 where the backend does not count.
+    fn license_scans(&self) -> u64 {
+        0
+    }
+}
+
+/// Machines: the seats of licenses.
+#[async_trait]
+pub trait Seats: Send + Sync {
+    /// The machines of a license.
+    async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
+    /// The machine of a license with this fingerprint.
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>>;
+    /// A machine by id.
+    async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>>;
+    /// How many machines a license has.
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64>;
+    /// How many machines there are.
+    async fn machine_total(&self) -> StoreResult<usize>;
+    /// Adds or replaces a machine, keeping the license's count.
+    async fn put_machine(&self, m: &Machine) -> StoreResult<()>;
+    /// Replaces a machine that exists.
+    async fn update_machine(&self, m: &Machine) -> StoreResult<()>;
+    /// Removes a machine; whether it existed.
+    async fn remove_machine(&self, m: &Machine) -> StoreResult<bool>;
+    /// Marks every license of a floating policy for culling.
+    async fn recheck_floating(&self) -> StoreResult<()>;
+    /// Licenses that have had floating machines.
+    async fn floating_licenses(&self) -> StoreResult<Vec<String>>;
+    /// Stops culling a license.
+    async fn unmark_floating(&self, license_id: &str) -> StoreResult<()>;
+}
+
+/// The store's prices, customers and orders (the WemX-compatible shop).
+#[async_trait]
+pub trait Shop: Send + Sync {
+    /// Adds a price; its id must be free.
+    async fn insert_price(&self, p: &Price) -> StoreResult<()>;
+    /// The next free price id.
+    async fn next_price_id(&self) -> StoreResult<u64>;
+    /// A price.
+    async fn price(&self, id: u64) -> StoreResult<Option<Price>>;
+    /// Prices, of one product or all.
+    async fn prices(&self, product_id: Option<&str>) -> StoreResult<Vec<Price>>;
+    /// Removes a price no order uses.
+    async fn delete_price(&self, id: u64) -> StoreResult<()>;
+    /// A customer.
+    async fn customer(&self, id: u64) -> StoreResult<Option<Customer>>;
+    /// A customer by e-mail.
+    async fn customer_by_email(&self, email: &str) -> StoreResult<Option<Customer>>;
+    /// Adds a customer unless one has the e-mail: (the customer stored, whether it is new).
+    async fn insert_customer_if_new(&self, c: &Customer) -> StoreResult<(Customer, bool)>;
+    /// Replaces a customer.
+    async fn update_customer(&self, c: &Customer) -> StoreResult<()>;
+    /// Customers after id `after`, at most `limit`.
+    async fn customers(&self, after: u64, limit: usize) -> StoreResult<Page<Customer>>;
+    /// An order.
+    async fn order(&self, id: u64) -> StoreResult<Option<Order>>;
+    /// A customer's orders.
+    async fn orders_of_customer(&self, customer_id: u64) -> StoreResult<Vec<Order>>;
+    /// Adds an order with its new license and machines, all or none.
+    async fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> StoreResult<()>;
+    /// Replaces an order and its license together.
+    async fn update_order(&self, o: &Order, l: &License) -> StoreResult<()>;
+}
+
+/// Product downloads and their one-time grants.
+#[async_trait]
+pub trait Downloads: Send + Sync {
+    /// Adds a download; its name must be free in its product.
+    async fn insert_download(&self, d: &Download) -> StoreResult<()>;
+    /// A download.
+    async fn download(&self, id: u64) -> StoreResult<Option<Download>>;
+    /// A product's download by name.
+    async fn download_by_name(&self, product_id: &str, name: &str)
+    -> StoreResult<Option<Download>>;
+    /// Downloads, of one product or all.
+    async fn downloads(&self, product_id: Option<&str>) -> StoreResult<Vec<Download>>;
+    /// Removes a download.
+    async fn delete_download(&self, d: &Download) -> StoreResult<()>;
+    /// Stores a grant.
+    async fn put_grant(&self, id: &[u8; 16], g: &DownloadGrant) -> StoreResult<()>;
+    /// A grant.
+    async fn grant(&self, id: &[u8; 16]) -> StoreResult<Option<DownloadGrant>>;
+    /// Spends a grant once: whether this call was the one that spent it.
+    async fn use_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool>;
+    /// Forgets grants that expired before `before`; how many.
+    async fn prune_grants(&self, before: i64) -> StoreResult<usize>;
+}
+
+/// Users, sessions and API keys.
+#[async_trait]
+pub trait Identity: Send + Sync {
+    /// Adds a user; the e-mail must be free.
+    async fn insert_user(&self, u: &User) -> StoreResult<User>;
+    /// Replaces a user.
+    async fn update_user(&self, u: &User) -> StoreResult<()>;
+    /// A user.
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// A user by e-mail.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Every user.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+    /// Stores a session, reachable by each of the token hashes.
+    async fn put_session(&self, s: &Session, token_hashes: &[&str]) -> StoreResult<()>;
+    /// The sessions of a license.
+    async fn sessions_of(&self, license_id: &str) -> StoreResult<Vec<Session>>;
+    /// Makes token hashes lead nowhere.
+    async fn forget_session_tokens(&self, token_hashes: &[String]) -> StoreResult<()>;
+    /// The session of a token hash.
+    async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// A session.
+    async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// Every session.
+    async fn sessions(&self) -> StoreResult<Vec<Session>>;
+    /// Adds or replaces an API key record.
+    async fn put_api_key(&self, k: &ApiKey) -> StoreResult<()>;
+    /// An API key record.
+    async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    /// Every API key record.
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Whether any API key exists.
+    async fn has_api_keys(&self) -> StoreResult<bool>;
+    /// Counts one use of a key on a day; the day's count so far.
+    async fn count_usage(&self, key_id: &str, day: u64) -> StoreResult<u64>;
+    /// A key's use by day: (day, count).
+    async fn usage(&self, key_id: &str) -> StoreResult<Vec<(u64, u64)>>;
+}
+
+/// The blacklist and the security log.
+#[async_trait]
+pub trait Security: Send + Sync {
+    /// Adds or replaces a blacklist entry.
+    async fn put_blacklist(&self, e: &BlacklistEntry) -> StoreResult<()>;
+    /// A blacklist entry.
+    async fn blacklist_entry(&self, id: &str) -> StoreResult<Option<BlacklistEntry>>;
+    /// The whole blacklist.
+    async fn blacklist(&self) -> StoreResult<Vec<BlacklistEntry>>;
+    /// Removes a blacklist entry; whether it existed.
+    async fn delete_blacklist(&self, id: &str) -> StoreResult<bool>;
+    /// The entries that match any of the probes (type, value), in force or not.
+    async fn blacklist_matches(
+        &self,
+        probes: &[(BlacklistType, &str)],
+    ) -> StoreResult<Vec<BlacklistEntry>>;
+    /// Appends a security event; it gets its sequence number.
+    async fn append_security_event(&self, e: SecurityEvent) -> StoreResult<SecurityEvent>;
+    /// Security events that pass `filter`, oldest first.
+    async fn security_events(
+        &self,
+        filter: &SecurityEventFilter,
+    ) -> StoreResult<Vec<SecurityEvent>>;
+}
+
+/// Webhooks, their outbox, and LicenseCM notifications.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Adds or replaces a webhook.
+    async fn put_webhook(&self, w: &Webhook) -> StoreResult<()>;
+    /// A webhook.
+    async fn webhook(&self, id: &str) -> StoreResult<Option<Webhook>>;
+    /// Every webhook.
+    async fn webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    /// Removes a webhook; whether it existed.
+    async fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
+    /// Queues deliveries; each gets its id.
+    async fn enqueue(&self, ds: &mut [Delivery]) -> StoreResult<()>;
+    /// Every queued delivery, oldest first.
+    async fn deliveries(&self) -> StoreResult<Vec<Delivery>>;
+    /// A queued delivery.
+    async fn delivery(&self, id: u64) -> StoreResult<Option<Delivery>>;
+    /// Replaces a queued delivery (after an attempt).
+    async fn update_delivery(&self, d: &Delivery) -> StoreResult<()>;
+    /// Removes a delivery from the queue.
+    async fn remove_delivery(&self, id: u64) -> StoreResult<()>;
+    /// Adds or replaces a notification.
+    async fn put_notification(&self, n: &Notification) -> StoreResult<()>;
+    /// A notification of a user.
+    async fn notification(&self, user_id: &str, id: &str) -> StoreResult<Option<Notification>>;
+    /// The notifications of a user.
+    async fn notifications(&self, user_id: &str) -> StoreResult<Vec<Notification>>;
+}
+
+/// Ids that may be used once.
+#[async_trait]
+pub trait OneTime: Send + Sync {
+    /// Claims a WemX `transaction_id` for a license: whether this call claimed it.
+    async fn claim_transaction(&self, id: &str, license_id: &str) -> StoreResult<bool>;
+    /// Whether a `transaction_id` was claimed.
+    async fn transaction_seen(&self, id: &str) -> StoreResult<bool>;
+    /// Accepts an encrypted request's MAC once: whether it is new. Entries older than
+    /// `forget_before_ms` are forgotten.
+    async fn accept_envelope(
+        &self,
+        mac: &str,
+        ts_ms: i64,
+        forget_before_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Spends a challenge nonce once: whether this call spent it. Nonces that expired before
+    /// `forget_before` are forgotten.
+    async fn spend_challenge(
+        &self,
+        nonce: &[u8],
+        expires_at: i64,
+        forget_before: i64,
+    ) -> StoreResult<bool>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait Audit: Send + Sync {
+    /// Appends an entry; its sequence number.
+    async fn append_audit(&self, e: AuditEvent) -> StoreResult<u64>;
+    /// The entries about one subject, newest first: `skip` then at most `limit`, and the total.
+    async fn audit_of(
+        &self,
+        subject: &str,
+        skip: usize,
+        limit: usize,
+    ) -> StoreResult<(Vec<AuditEvent>, usize)>;
+    /// Entries that pass `filter`, oldest first, one page (the cursor is a sequence number).
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>>;
+    /// Forgets audit and security entries older than `before`, and the oldest beyond
+    /// `max_entries` of each, at most `budget` in this call: (audit, security) removed.
+    async fn prune_logs(
+        &self,
+        before: i64,
+        max_entries: u64,
+        budget: usize,
+    ) -> StoreResult<(usize, usize)>;
+}
+
+/// The published revocation list.
+#[async_trait]
+pub trait Revocations: Send + Sync {
+    /// The revoked ids published so far.
+    async fn revocation_state(&self) -> StoreResult<RevocationState>;
+    /// The signed list last published.
+    async fn revocation_list(&self) -> StoreResult<Option<Vec<u8>>>;
+    /// Stores a state and its signed list.
+    async fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> StoreResult<()>;
+    /// Revokes a license and its tokens in one operation: the license's status, the next
+    /// state (sequence + 1) and its list as `sign` signs it, all or none. The new state.
+    async fn revoke_license(
+        &self,
+        l: &License,
+        token_ids: &[String],
+        sign: SignList<'_>,
+    ) -> StoreResult<RevocationState>;
+}
+
+/// A storage backend: every concern, in one object the server holds as `Arc<dyn Store>`.
+pub trait Store:
+    Durability
+    + Catalog
+    + Licenses
+    + Seats
+    + Shop
+    + Downloads
+    + Identity
+    + Security
+    + Outbox
+    + OneTime
+    + Audit
+    + Revocations
+    + std::fmt::Debug
+{
+}
+
+impl<T> Store for T where
+    T: Durability
+        + Catalog
+        + Licenses
+        + Seats
+        + Shop
+        + Downloads
+        + Identity
+        + Security
+        + Outbox
+        + OneTime
+        + Audit
+        + Revocations
+        + std::fmt::Debug
+{
+}

@@ -1,0 +1,103 @@
+//! The key layout: how records and index keys are written to sled's trees.
+
+use licet_core::model::*;
+use licet_core::store::*;
+use sled::transaction::ConflictableTransactionError;
+
+use crate::error::{Error, Res};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Res<Vec<u8>> {
+    serde_json::to_vec(v).map_err(Error::backend)
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(b: &[u8]) -> Res<T> {
+    serde_json::from_slice(b).map_err(|e| Error::backend(format!("corrupt record: {e}")))
+}
+
+/// A license's key in the expiry index, if it expires.
+pub(crate) fn expiry_key(l: &License) -> Option<Vec<u8>> {
+    let at = u64::try_from(l.expires_at?).unwrap_or(0);
+    let mut k = at.to_be_bytes().to_vec();
+    k.extend_from_slice(l.id.as_bytes());
+    Some(k)
+}
+
+/// A product's key in the name index: names are compared as WemX compares them, trimmed and
+/// without regard to ASCII case.
+pub(crate) fn name_key(name: &str) -> Vec<u8> {
+    name.trim().to_ascii_lowercase().into_bytes()
+}
+
+/// 409 `duplicate_name`.
+pub(crate) fn name_taken(name: &str) -> ConflictableTransactionError<Error> {
+    ConflictableTransactionError::Abort(Error::conflict(
+        Constraint::ProductName,
+        format!(
+            "a product answering by name (WemX, the Verify API) is already called {:?}",
+            name.trim()
+        ),
+    ))
+}
+
+/// `a \0 b`: a key of an index of `b`s by `a`.
+pub(crate) fn pair_key(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + 1 + b.len());
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+pub(crate) fn machine_key(license_id: &str, fingerprint: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(license_id.len() + 1 + fingerprint.len());
+    k.extend_from_slice(license_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(fingerprint.as_bytes());
+    k
+}
+
+pub(crate) fn machine_prefix(license_id: &str) -> Vec<u8> {
+    let mut k = license_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Up to `limit` records of `iter` for which `keep` holds, and the cursor of the next page if
+/// one more matching record exists.
+pub(crate) fn page<T: DeserializeOwned>(
+    iter: sled::Iter,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+    cursor: impl Fn(&T) -> String,
+) -> Res<Page<T>> {
+    let mut items = Vec::new();
+    for kv in iter {
+        let (_, v) = kv?;
+        let x: T = from_json(&v)?;
+        if keep(&x) {
+            if items.len() == limit {
+                let next = items.last().map(&cursor);
+                return Ok(Page { items, next });
+            }
+            items.push(x);
+        }
+    }
+    Ok(Page { items, next: None })
+}
+
+/// Adds `delta` to a license's machine count inside a transaction.
+pub(crate) fn bump(
+    counts: &sled::transaction::TransactionalTree,
+    license_id: &str,
+    delta: i64,
+) -> Result<(), ConflictableTransactionError<Error>> {
+    let n = counts
+        .get(license_id.as_bytes())?
+        .and_then(|b| <[u8; 8]>::try_from(&b[..]).ok())
+        .map_or(0, u64::from_be_bytes);
+    let n = n.saturating_add_signed(delta);
+    counts.insert(license_id.as_bytes(), &n.to_be_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Licenses and their indexes (by key, by product, by expiry).
+
+use async_trait::async_trait;
+use licet_core::model::*;
+use licet_core::store::*;
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use crate::SledStore;
+use crate::error::{Error, Res};
+use crate::layout::*;
+
+impl SledStore {
+    /// The licenses of a product, through the index (not every license).
+    pub fn licenses_of(&self, product_id: &str) -> Res<Vec<License>> {
+        let prefix = pair_key(product_id, "");
+        let mut out = Vec::new();
+        for k in self.product_licenses.scan_prefix(&prefix).keys() {
+            let k = k?;
+            if let Some(l) = self.license(&String::from_utf8_lossy(&k[prefix.len()..]))?
+                && l.product_id == product_id
+            {
+                out.push(l);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts a license; its key must be unused.
+    pub fn insert_license(&self, l: &License) -> Res<()> {
+        self.insert_licenses(std::slice::from_ref(l))
+    }
+
+    /// Inserts many licenses at once: all or none.
+    pub fn insert_licenses(&self, ls: &[License]) -> Res<()> {
+        let values = ls.iter().map(to_json).collect::<Res<Vec<_>>>()?;
+        self.index_expiry(ls)?;
+        self.index_products(ls)?;
+        (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
+            for (l, value) in ls.iter().zip(&values) {
+                if keys.get(l.key.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(Error::conflict(
+                        Constraint::LicenseKey,
+                        "a license with this key exists",
+                    )));
+                }
+                keys.insert(l.key.as_bytes(), l.id.as_bytes())?;
+                licenses.insert(l.id.as_bytes(), value.clone())?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Replaces a license (its key does not change).
+    pub fn update_license(&self, l: &License) -> Res<()> {
+        self.index_expiry(std::slice::from_ref(l))?;
+        self.licenses.insert(l.id.as_bytes(), to_json(l)?)?;
+        Ok(())
+    }
+
+    /// Deletes a license, its key and its machines.
+    pub fn delete_license(&self, l: &License) -> Res<()> {
+        let machines = self.machines(&l.id)?;
+        (
+            &self.licenses,
+            &self.license_keys,
+            &self.machines,
+            &self.machine_ids,
+            &self.machine_counts,
+        )
+            .transaction(|(licenses, keys, ms, ids, counts)| {
+                licenses.remove(l.id.as_bytes())?;
+                keys.remove(l.key.as_bytes())?;
+                counts.remove(l.id.as_bytes())?;
+                for m in &machines {
+                    ms.remove(machine_key(&m.license_id, &m.fingerprint))?;
+                    ids.remove(m.id.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<Error>>(())
+            })?;
+        self.product_licenses
+            .remove(pair_key(&l.product_id, &l.id))?;
+        Ok(())
+    }
+
+    /// Adds each license to its product's index, before the license is written.
+    pub(crate) fn index_products(&self, ls: &[License]) -> Res<()> {
+        for l in ls {
+            self.product_licenses
+                .insert(pair_key(&l.product_id, &l.id), &[])?;
+        }
+        Ok(())
+    }
+
+    /// Adds the expiry of each license to the sweep's index. Called before the license is
+    /// written, so a crash leaves at most a stale entry (which the sweep drops), never a
+    /// license the sweep cannot find.
+    pub(crate) fn index_expiry(&self, ls: &[License]) -> Res<()> {
+        for key in ls.iter().filter_map(expiry_key) {
+            self.license_expiry.insert(key, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Entries of the expiry index up to `now`: (expiry, license id). The license may have
+    /// changed since; the caller reads it and drops the entry with [`SledStore::forget_expiry`].
+    pub fn expiry_candidates(&self, now: i64) -> Res<Vec<(i64, String)>> {
+        let end = u64::try_from(now)
+            .unwrap_or(0)
+            .saturating_add(1)
+            .to_be_bytes();
+        self.license_expiry
+            .range(..&end[..])
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let at = <[u8; 8]>::try_from(&k[..8.min(k.len())]).map_or(0, u64::from_be_bytes);
+                let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+                Ok((i64::try_from(at).unwrap_or(i64::MAX), id))
+            })
+            .collect()
+    }
+
+    /// Drops an entry of the expiry index.
+    pub fn forget_expiry(&self, at: i64, license_id: &str) -> Res<()> {
+        let mut key = u64::try_from(at).unwrap_or(0).to_be_bytes().to_vec();
+        key.extend_from_slice(license_id.as_bytes());
+        self.license_expiry.remove(key)?;
+        Ok(())
+    }
+
+    /// Number of licenses.
+    pub fn license_count(&self) -> usize {
+        self.licenses.len()
+    }
+
+    /// A license by id.
+    pub fn license(&self, id: &str) -> Res<Option<License>> {
+        self.licenses.get(id)?.map(|b| from_json(&b)).transpose()
+    }
+
+    /// A license by its key.
+    pub fn license_by_key(&self, key: &str) -> Res<Option<License>> {
+        match self.license_keys.get(key)? {
+            Some(id) => self.license(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Licenses in id order after `after`, those for which `keep` holds, at most `limit`.
+    pub fn licenses(&self, filter: &LicenseFilter, req: &PageRequest) -> Res<Page<License>> {
+        let after = req.after.as_deref();
+        if let Some(product) = &filter.product_id {
+            // One product's licenses through its index, in id order, rather than a walk over
+            // every license.
+            let prefix = pair_key(product, "");
+            let start = pair_key(product, after.unwrap_or(""));
+            let mut items = Vec::new();
+            for k in self.product_licenses.range(start..) {
+                let k = k?.0;
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                if after.is_some_and(|a| id.as_str() <= a) {
+                    continue;
+                }
+                let Some(l) = self.license(&id)? else {
+                    continue;
+                };
+                if l.product_id != *product || !filter.admits(&l) {
+                    continue;
+                }
+                if items.len() == req.limit {
+                    let next = items.last().map(|l: &License| l.id.clone());
+                    return Ok(Page { items, next });
+                }
+                items.push(l);
+            }
+            return Ok(Page { items, next: None });
+        }
+        let start = after.map(|a| {
+            let mut k = a.as_bytes().to_vec();
+            k.push(0);
+            k
+        });
+        let iter = match start {
+            Some(s) => self.licenses.range(s..),
+            None => self.licenses.iter(),
+        };
+        page(
+            iter,
+            req.limit,
+            |l| filter.admits(l),
+            |l: &License| l.id.clone(),
+        )
+    }
+}
+
+#[async_trait]
+impl Licenses for SledStore {
+    fn license_scans(&self) -> u64 {
+        SledStore::license_scans(self)
+    }
+    async fn insert_license(&self, l: &License) -> StoreResult<()> {
+        Ok(SledStore::insert_license(self, l)?)
+    }
+    async fn insert_licenses(&self, ls: &[License]) -> StoreResult<()> {
+        Ok(SledStore::insert_licenses(self, ls)?)
+    }
+    async fn update_license(&self, l: &License) -> StoreResult<()> {
+        Ok(SledStore::update_license(self, l)?)
+    }
+    async fn delete_license(&self, l: &License) -> StoreResult<()> {
+        Ok(SledStore::delete_license(self, l)?)
+    }
+    async fn license(&self, id: &str) -> StoreResult<Option<License>> {
+        Ok(SledStore::license(self, id)?)
+    }
+    async fn license_by_key(&self, key: &str) -> StoreResult<Option<License>> {
+        Ok(SledStore::license_by_key(self, key)?)
+    }
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<License>> {
+        Ok(SledStore::licenses(self, filter, page)?)
+    }
+    async fn licenses_of(&self, product_id: &str) -> StoreResult<Vec<License>> {
+        Ok(SledStore::licenses_of(self, product_id)?)
+    }
+    async fn license_count(&self) -> StoreResult<usize> {
+        Ok(SledStore::license_count(self))
+    }
+    async fn expiry_candidates(&self, now: i64) -> StoreResult<Vec<(i64, String)>> {
+        Ok(SledStore::expiry_candidates(self, now)?)
+    }
+    async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()> {
+        Ok(SledStore::forget_expiry(self, at, license_id)?)
+    }
+}

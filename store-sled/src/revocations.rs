@@ -1,0 +1,91 @@
+//! The published revocation list.
+
+use async_trait::async_trait;
+use licet_core::model::*;
+use licet_core::store::*;
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use crate::SledStore;
+use crate::error::{Error, Res};
+use crate::layout::*;
+
+impl SledStore {
+    /// The revocation state.
+    pub fn revocation_state(&self) -> Res<RevocationState> {
+        Ok(self
+            .revocations
+            .get("state")?
+            .map(|b| from_json(&b))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Stores the state and the list signed from it, together.
+    pub fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> Res<()> {
+        let state = to_json(state)?;
+        self.revocations.transaction(|t| {
+            t.insert("state", state.clone())?;
+            t.insert("list", list)?;
+            Ok::<_, ConflictableTransactionError<Error>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Stores `l` (revoked) and publishes a list that holds it and `token_ids`, in one
+    /// transaction: a crash leaves both or neither, never a license marked revoked that no
+    /// list holds (issue #12). `sign` signs the new state, its sequence already raised.
+    pub fn revoke_license(
+        &self,
+        l: &License,
+        token_ids: &[String],
+        sign: SignList<'_>,
+    ) -> Res<RevocationState> {
+        self.index_expiry(std::slice::from_ref(l))?;
+        let value = to_json(l)?;
+        let state = (&self.licenses, &self.revocations).transaction(|(licenses, revs)| {
+            let abort = ConflictableTransactionError::Abort;
+            let mut state: RevocationState = match revs.get("state")? {
+                Some(b) => from_json(&b).map_err(abort)?,
+                None => RevocationState::default(),
+            };
+            state
+                .token_ids
+                .extend(token_ids.iter().filter(|t| !t.is_empty()).cloned());
+            state.license_ids.insert(l.id.clone());
+            state.sequence += 1;
+            let list = sign(&state).map_err(|e| abort(Error(e)))?;
+            revs.insert("state", to_json(&state).map_err(abort)?)?;
+            revs.insert("list", list)?;
+            licenses.insert(l.id.as_bytes(), value.clone())?;
+            Ok(state)
+        })?;
+        Ok(state)
+    }
+
+    /// The current signed revocation list.
+    pub fn revocation_list(&self) -> Res<Option<Vec<u8>>> {
+        Ok(self.revocations.get("list")?.map(|v| v.to_vec()))
+    }
+}
+
+#[async_trait]
+impl Revocations for SledStore {
+    async fn revocation_state(&self) -> StoreResult<RevocationState> {
+        Ok(SledStore::revocation_state(self)?)
+    }
+    async fn revocation_list(&self) -> StoreResult<Option<Vec<u8>>> {
+        Ok(SledStore::revocation_list(self)?)
+    }
+    async fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> StoreResult<()> {
+        Ok(SledStore::put_revocations(self, state, list)?)
+    }
+    async fn revoke_license(
+        &self,
+        l: &License,
+        token_ids: &[String],
+        sign: SignList<'_>,
+    ) -> StoreResult<RevocationState> {
+        Ok(SledStore::revoke_license(self, l, token_ids, sign)?)
+    }
+}
