@@ -7,6 +7,8 @@
 //! Time is injected ([`clock::Clock`]); nothing here reads the system clock on its own.
 
 pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod model;
 pub mod store;
 

@@ -9,8 +9,8 @@
 //! `DATA/seed-keys.txt` for the load generator. Also makes the server's keys. Prints the seconds
 //! the licenses took.
 
-use licet_server::model::{License, Policy, Product};
 use licet_server::SledStore as Store;
+use licet_server::model::{License, Policy, Product};
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {

@@ -1,0 +1,543 @@
+//! The storage conformance suite: what every backend of the [`Store`](crate::Store) traits must
+//! guarantee, written once and run by each backend's own tests.
+//!
+//! A backend calls [`conformance_tests!`](crate::conformance_tests) with an expression that
+//! opens a fresh, empty store and returns a [`Fixture`]: two handles on that one store. Two
+//! handles stand for two processes on one database (for sled, two clones of one `Db`; for
+//! PostgreSQL, two pools), so the races below are between handles, never inside one.
+//!
+//! Every check asserts what a bug in a backend would break: a second claim of a once-only id,
+//! a half-written batch, a page that skips or repeats, a revocation stored without its list.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::model::{AuditEvent, Delivery, DownloadGrant, License, Machine, Policy, Product};
+use crate::store::{
+    AuditFilter, Constraint, LicenseFilter, PageRequest, RevocationState, Store, StoreError,
+};
+
+/// Two handles on one fresh store, and whatever keeps it alive (a temporary directory).
+pub struct Fixture {
+    /// The first handle.
+    pub a: Arc<dyn Store>,
+    /// The second handle, on the same data.
+    pub b: Arc<dyn Store>,
+    /// Dropped after the test.
+    pub keep: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for Fixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fixture").finish_non_exhaustive()
+    }
+}
+
+/// Opens a fresh store.
+pub type Open = fn() -> Pin<Box<dyn Future<Output = Fixture> + Send>>;
+
+/// Expands to one `#[tokio::test]` per check, each on a store from `$open` (an [`Open`]). The
+/// calling crate needs `tokio` with the `macros` and multi-threaded runtime features.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($open:expr) => {
+        $crate::conformance_tests!(@each $open;
+            product_codes_numbers_and_names_are_unique,
+            a_batch_of_licenses_is_written_all_or_none,
+            license_listings_filter_and_page_without_gaps,
+            once_only_ids_are_spent_once_across_handles,
+            a_revocation_is_stored_with_its_list_or_not_at_all,
+            machine_counts_follow_the_machines,
+            the_outbox_hands_out_increasing_ids,
+            audit_filters_and_cursors,
+        );
+    };
+    (@each $open:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let open: $crate::conformance::Open = $open;
+                $crate::conformance::$name(open().await).await;
+            }
+        )*
+    };
+}
+
+const T0: i64 = 1_800_000_000;
+
+fn product(code: &str, number: u64, name: &str) -> Product {
+    serde_json::from_value(json!({
+        "id": format!("prd_{code}"), "numeric_id": number, "code": code, "name": name,
+        "key_format": "XXXX-XXXX", "key_prefix": "", "default_policy_id": null,
+        "token_lifetime": 86_400, "created_at": T0,
+    }))
+    .unwrap_or_else(|e| panic!("product: {e}"))
+}
+
+fn policy(product_id: &str) -> Policy {
+    serde_json::from_value(json!({
+        "id": format!("pol_{product_id}"), "product_id": product_id, "name": "std",
+        "floating": false, "max_machines": 2, "duration": null, "heartbeat_interval": 600,
+        "heartbeat_ttl": 1800, "offline_grace": 604_800, "refresh_after": 86_400,
+        "entitlements": [], "hwid_locked": false, "created_at": T0,
+    }))
+    .unwrap_or_else(|e| panic!("policy: {e}"))
+}
+
+fn license(id: &str, product_id: &str, status: &str, expires_at: Option<i64>) -> License {
+    serde_json::from_value(json!({
+        "id": id, "key": format!("KEY-{id}"), "product_id": product_id,
+        "policy_id": format!("pol_{product_id}"), "status": status, "kind": "subscription",
+        "expires_at": expires_at, "seats": null, "domains": [], "entitlements": [],
+        "metadata": {}, "numeric_id": 0, "created_at": T0, "updated_at": T0,
+    }))
+    .unwrap_or_else(|e| panic!("license: {e}"))
+}
+
+fn machine(license_id: &str, fingerprint: &str) -> Machine {
+    serde_json::from_value(json!({
+        "id": format!("mch_{license_id}_{fingerprint}"), "license_id": license_id,
+        "fingerprint": fingerprint, "hostname": null, "platform": null, "ip": null,
+        "first_seen": T0, "last_seen": T0, "last_heartbeat": T0, "token_id": "",
+        "numeric_id": 0,
+    }))
+    .unwrap_or_else(|e| panic!("machine: {e}"))
+}
+
+fn conflict(r: Result<(), StoreError>) -> Constraint {
+    match r {
+        Err(StoreError::Conflict { constraint, .. }) => constraint,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+/// Codes, numbers and (among products that answer by name) names are unique, whichever
+/// handle wrote the first; a refused product leaves nothing behind.
+pub async fn product_codes_numbers_and_names_are_unique(f: Fixture) {
+    f.a.insert_product(&product("acme", 1, "Acme"))
+        .await
+        .expect("first");
+    let mut same_code = product("acme", 2, "Other");
+    same_code.id = "prd_other".into();
+    assert_eq!(
+        conflict(f.b.insert_product(&same_code).await),
+        Constraint::ProductCode
+    );
+    assert_eq!(
+        conflict(f.b.insert_product(&product("beta", 1, "Beta")).await),
+        Constraint::ProductNumber
+    );
+    assert_eq!(
+        conflict(f.b.insert_product(&product("gamma", 3, " acme ")).await),
+        Constraint::ProductName,
+        "names compare trimmed and without regard to case"
+    );
+    for refused in ["prd_other", "prd_beta", "prd_gamma"] {
+        assert_eq!(f.a.product(refused).await.expect("read"), None);
+    }
+    assert!(f.a.product_by_code("beta").await.expect("read").is_none());
+    assert_eq!(
+        f.b.product_by_number(1).await.expect("read").map(|p| p.id),
+        Some("prd_acme".into())
+    );
+}
+
+/// `insert_licenses` writes every license of a batch or none: a key taken by another license
+/// refuses the whole batch. Policies and products in use cannot be deleted.
+pub async fn a_batch_of_licenses_is_written_all_or_none(f: Fixture) {
+    f.a.insert_product(&product("acme", 1, "Acme"))
+        .await
+        .expect("product");
+    f.a.insert_license(&license("lic_1", "prd_acme", "active", None))
+        .await
+        .expect("first");
+    let mut clash = license("lic_3", "prd_acme", "active", None);
+    clash.key = "KEY-lic_1".into();
+    let batch = [license("lic_2", "prd_acme", "active", None), clash];
+    match f.b.insert_licenses(&batch).await {
+        Err(StoreError::Conflict {
+            constraint: Constraint::LicenseKey,
+            ..
+        }) => {}
+        other => panic!("expected a key conflict, got {other:?}"),
+    }
+    assert_eq!(f.a.license("lic_2").await.expect("read"), None, "none");
+    assert_eq!(f.a.license_by_key("KEY-lic_2").await.expect("read"), None);
+    assert_eq!(f.a.license_count().await.expect("count"), 1);
+    f.b.insert_licenses(&batch[..1]).await.expect("alone");
+    assert_eq!(f.a.license_count().await.expect("count"), 2);
+    // A policy that licenses use stays, and so does a product that has licenses.
+    f.a.put_policy(&policy("prd_acme")).await.expect("policy");
+    assert_eq!(
+        conflict(f.b.delete_policy("pol_prd_acme").await),
+        Constraint::InUse
+    );
+    assert!(f.a.policy("pol_prd_acme").await.expect("read").is_some());
+    let acme =
+        f.a.product("prd_acme")
+            .await
+            .expect("read")
+            .expect("product");
+    assert_eq!(conflict(f.b.delete_product(&acme).await), Constraint::InUse);
+}
+
+/// Listings return what passes the filter, in id order, each license once, across pages.
+pub async fn license_listings_filter_and_page_without_gaps(f: Fixture) {
+    for (code, n) in [("acme", 1), ("beta", 2)] {
+        f.a.insert_product(&product(code, n, code))
+            .await
+            .expect("product");
+    }
+    let mut want_acme = Vec::new();
+    for i in 0..11 {
+        let id = format!("lic_{i:02}");
+        let (p, status) = if i % 3 == 0 {
+            ("prd_beta", "active")
+        } else if i % 4 == 0 {
+            ("prd_acme", "suspended")
+        } else {
+            ("prd_acme", "active")
+        };
+        // Two active acme licenses expire: by status they are expired, not active.
+        let expires = (i == 1 || i == 2).then_some(T0 - 1);
+        f.a.insert_license(&license(&id, p, status, expires))
+            .await
+            .expect("license");
+        if p == "prd_acme" {
+            want_acme.push(id);
+        }
+    }
+    let walk = |filter: LicenseFilter| {
+        let store = f.b.clone();
+        async move {
+            let mut seen = Vec::new();
+            let mut page = PageRequest {
+                after: None,
+                limit: 2,
+            };
+            loop {
+                let got = store.licenses(&filter, &page).await.expect("page");
+                assert!(got.items.len() <= 2);
+                seen.extend(got.items.into_iter().map(|l| l.id));
+                match got.next {
+                    Some(n) => page.after = Some(n),
+                    None => return seen,
+                }
+            }
+        }
+    };
+    let acme = walk(LicenseFilter {
+        product_id: Some("prd_acme".into()),
+        ..LicenseFilter::default()
+    })
+    .await;
+    assert_eq!(acme, want_acme);
+    let all = walk(LicenseFilter::default()).await;
+    let mut sorted = all.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!((all.len(), &all), (11, &sorted), "id order, each once");
+    let active_acme = walk(LicenseFilter {
+        product_id: Some("prd_acme".into()),
+        status_at: Some((crate::model::LicenseStatus::Active, T0)),
+        ..LicenseFilter::default()
+    })
+    .await;
+    assert_eq!(active_acme, ["lic_05", "lic_07", "lic_10"]);
+    let expired = walk(LicenseFilter {
+        status_at: Some((crate::model::LicenseStatus::Expired, T0)),
+        ..LicenseFilter::default()
+    })
+    .await;
+    assert_eq!(expired, ["lic_01", "lic_02"]);
+    let none = walk(LicenseFilter {
+        product_id: Some("prd_none".into()),
+        ..LicenseFilter::default()
+    })
+    .await;
+    assert!(none.is_empty());
+}
+
+/// Twenty concurrent attempts, split between the two handles, spend each once-only id exactly
+/// once: WemX transactions, download grants, LicenseCM challenges and envelopes.
+pub async fn once_only_ids_are_spent_once_across_handles(f: Fixture) {
+    // The attempts run concurrently, on the test runtime's worker threads.
+    async fn concurrently<Fut>(futs: Vec<Fut>) -> usize
+    where
+        Fut: Future<Output = Result<bool, StoreError>> + Send + 'static,
+    {
+        let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+        let mut wins = 0;
+        for h in handles {
+            if h.await.expect("task").expect("attempt") {
+                wins += 1;
+            }
+        }
+        wins
+    }
+
+    let stores = |n: usize| -> Vec<Arc<dyn Store>> {
+        (0..n)
+            .map(|i| if i % 2 == 0 { f.a.clone() } else { f.b.clone() })
+            .collect()
+    };
+    let wins = concurrently(
+        stores(20)
+            .into_iter()
+            .map(|s| async move { s.claim_transaction("tx-1", "lic_1").await })
+            .collect(),
+    )
+    .await;
+    assert_eq!(wins, 1, "transaction_id");
+    assert!(f.b.transaction_seen("tx-1").await.expect("seen"));
+    assert!(!f.b.transaction_seen("tx-2").await.expect("seen"));
+
+    let grant = DownloadGrant {
+        download_id: 1,
+        license_id: "lic_1".into(),
+        expires_at: T0 + 60,
+        used_at: None,
+    };
+    f.a.put_grant(&[7; 16], &grant).await.expect("grant");
+    let wins = concurrently(
+        stores(20)
+            .into_iter()
+            .map(|s| async move { s.use_grant(&[7; 16], T0).await })
+            .collect(),
+    )
+    .await;
+    assert_eq!(wins, 1, "download grant");
+    assert!(
+        !f.a.use_grant(&[8; 16], T0).await.expect("unknown"),
+        "unknown grant"
+    );
+
+    let wins = concurrently(
+        stores(20)
+            .into_iter()
+            .map(|s| async move { s.spend_challenge(b"nonce-1", T0 + 60, T0).await })
+            .collect(),
+    )
+    .await;
+    assert_eq!(wins, 1, "challenge");
+    let wins = concurrently(
+        stores(20)
+            .into_iter()
+            .map(|s| async move { s.accept_envelope("mac-1", T0 * 1000, 0).await })
+            .collect(),
+    )
+    .await;
+    assert_eq!(wins, 1, "envelope");
+    assert!(
+        f.b.accept_envelope("mac-2", T0 * 1000, 0)
+            .await
+            .expect("other")
+    );
+}
+
+/// A revocation stores the license's status, the next state and its signed list together:
+/// with a signer that fails, nothing changes; with one that works, all three change.
+pub async fn a_revocation_is_stored_with_its_list_or_not_at_all(f: Fixture) {
+    f.a.insert_product(&product("acme", 1, "Acme"))
+        .await
+        .expect("product");
+    let active = license("lic_1", "prd_acme", "active", None);
+    f.a.insert_license(&active).await.expect("license");
+    let mut revoked = active.clone();
+    revoked.status = crate::model::LicenseStatus::Revoked;
+    let before = f.a.revocation_state().await.expect("state");
+    let failed =
+        f.b.revoke_license(&revoked, &["t1".into()], &|_| {
+            Err(StoreError::backend("signer down"))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(f.a.revocation_state().await.expect("state"), before);
+    assert_eq!(f.a.license("lic_1").await.expect("read"), Some(active));
+    assert_eq!(f.a.revocation_list().await.expect("list"), None);
+
+    let sign = |st: &RevocationState| Ok(format!("list {}", st.sequence).into_bytes());
+    let state =
+        f.b.revoke_license(&revoked, &["t1".into(), String::new()], &sign)
+            .await
+            .expect("revoke");
+    assert_eq!(state.sequence, before.sequence + 1);
+    assert!(state.license_ids.contains("lic_1"));
+    assert_eq!(
+        state.token_ids.iter().collect::<Vec<_>>(),
+        ["t1"],
+        "empty ids are not listed"
+    );
+    assert_eq!(f.a.revocation_state().await.expect("state"), state);
+    assert_eq!(
+        f.a.revocation_list().await.expect("list"),
+        Some(format!("list {}", state.sequence).into_bytes())
+    );
+    assert_eq!(
+        f.a.license("lic_1").await.expect("read").map(|l| l.status),
+        Some(crate::model::LicenseStatus::Revoked)
+    );
+}
+
+/// A license's machine count is the number of its machines: a replaced machine is not counted
+/// twice, a removed one is no longer counted, and removing it again says so.
+pub async fn machine_counts_follow_the_machines(f: Fixture) {
+    for fp in ["fp-a", "fp-b", "fp-c"] {
+        f.a.put_machine(&machine("lic_1", fp)).await.expect("put");
+    }
+    let mut again = machine("lic_1", "fp-a");
+    again.hostname = Some("renamed".into());
+    f.b.put_machine(&again).await.expect("replace");
+    f.a.put_machine(&machine("lic_2", "fp-a"))
+        .await
+        .expect("other license");
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 3);
+    assert_eq!(
+        f.a.machine("lic_1", "fp-a")
+            .await
+            .expect("read")
+            .and_then(|m| m.hostname),
+        Some("renamed".into())
+    );
+    let b = machine("lic_1", "fp-b");
+    assert!(f.a.remove_machine(&b).await.expect("remove"));
+    assert!(!f.b.remove_machine(&b).await.expect("again"));
+    assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 2);
+    assert_eq!(f.a.machine_total().await.expect("total"), 3);
+    assert_eq!(
+        f.b.machine_by_id(&b.id).await.expect("by id"),
+        None,
+        "the id index goes with the machine"
+    );
+    let mut fps: Vec<String> =
+        f.b.machines("lic_1")
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|m| m.fingerprint)
+            .collect();
+    fps.sort();
+    assert_eq!(fps, ["fp-a", "fp-c"]);
+}
+
+/// Deliveries get increasing ids from either handle, read back oldest first, and leave the
+/// queue when removed.
+pub async fn the_outbox_hands_out_increasing_ids(f: Fixture) {
+    let delivery = |n: u32| Delivery {
+        id: 0,
+        webhook_id: "wh_1".into(),
+        event: "license.created".into(),
+        body: format!("{{\"n\":{n}}}"),
+        attempts: 0,
+        next_attempt_at: T0,
+        last_error: None,
+    };
+    let mut first = [delivery(1), delivery(2)];
+    f.a.enqueue(&mut first).await.expect("enqueue");
+    let mut second = [delivery(3)];
+    f.b.enqueue(&mut second).await.expect("enqueue");
+    assert!(first[0].id < first[1].id && first[1].id < second[0].id);
+    let queued = f.a.deliveries().await.expect("queue");
+    assert_eq!(
+        queued.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#]
+    );
+    let mut retried = queued[0].clone();
+    retried.attempts = 1;
+    retried.last_error = Some("timeout".into());
+    f.b.update_delivery(&retried).await.expect("update");
+    assert_eq!(
+        f.a.delivery(retried.id).await.expect("read"),
+        Some(retried.clone())
+    );
+    f.a.remove_delivery(retried.id).await.expect("remove");
+    assert_eq!(f.b.delivery(retried.id).await.expect("read"), None);
+    assert_eq!(f.b.deliveries().await.expect("queue").len(), 2);
+}
+
+/// Audit entries get increasing sequence numbers; filters and the cursor see each once.
+pub async fn audit_filters_and_cursors(f: Fixture) {
+    let entry = |n: i64, action: &str, product: Option<&str>| AuditEvent {
+        seq: 0,
+        at: T0 + n,
+        actor: if n % 2 == 0 { "key:a" } else { "key:b" }.into(),
+        action: action.into(),
+        subject: format!("lic_{}", n % 3),
+        ip: None,
+        detail: json!({ "n": n }),
+        product_id: product.map(str::to_owned),
+    };
+    let mut seqs = Vec::new();
+    for n in 0..9 {
+        let action = if n < 5 {
+            "license.created"
+        } else {
+            "machine.activated"
+        };
+        let product = (n % 2 == 0).then_some("prd_acme");
+        let store = if n % 2 == 0 { &f.a } else { &f.b };
+        seqs.push(
+            store
+                .append_audit(entry(n, action, product))
+                .await
+                .expect("append"),
+        );
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let read = |filter: AuditFilter| {
+        let store = f.a.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut page = PageRequest {
+                after: None,
+                limit: 2,
+            };
+            loop {
+                let got = store.audit(&filter, &page).await.expect("page");
+                out.extend(
+                    got.items
+                        .iter()
+                        .map(|e| e.detail["n"].as_i64().unwrap_or(-1)),
+                );
+                match got.next {
+                    Some(n) => page.after = Some(n),
+                    None => return out,
+                }
+            }
+        }
+    };
+    assert_eq!(
+        read(AuditFilter::default()).await,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    );
+    let prefix = AuditFilter {
+        action: Some("machine.".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(read(prefix).await, [5, 6, 7, 8]);
+    let exact_only = AuditFilter {
+        action: Some("machine".into()),
+        ..AuditFilter::default()
+    };
+    assert!(read(exact_only).await.is_empty(), "a prefix ends in a dot");
+    let product = AuditFilter {
+        product_id: Some("prd_acme".into()),
+        since: Some(T0 + 2),
+        until: Some(T0 + 8),
+        ..AuditFilter::default()
+    };
+    assert_eq!(read(product).await, [2, 4, 6]);
+    let (by_subject, total) = f.b.audit_of("lic_1", 0, 2).await.expect("subject");
+    assert_eq!(total, 3);
+    assert_eq!(
+        by_subject
+            .iter()
+            .map(|e| e.detail["n"].as_i64().unwrap_or(-1))
+            .collect::<Vec<_>>(),
+        [7, 4],
+        "newest first"
+    );
+}
