@@ -66,7 +66,7 @@ impl AppState {
         let now = self.clock.now();
         let body = json!({
             "event": event,
-            "timestamp": crate::routes::licensecm::iso(now),
+            "timestamp": crate::payload::iso(now),
             "data": data,
         })
         .to_string();
@@ -166,7 +166,7 @@ impl AppState {
             Some(l) => self.owner_of(l).await,
             None => None,
         };
-        let data = crate::routes::licensecm::security::event_view(&e);
+        let data = crate::payload::security_event(&e);
         if blocked {
             self.emit("security.blocked", owner.as_deref(), data.clone())
                 .await?;
@@ -415,7 +415,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
         s.emit(
             "license.expired",
             owner.as_deref(),
-            crate::routes::licensecm::licenses::event_data(&l),
+            crate::payload::license(&l),
         )
         .await?;
         if let Some(o) = &owner {

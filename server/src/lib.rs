@@ -28,6 +28,7 @@ pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod outbound;
+pub mod payload;
 pub mod routes;
 pub mod rules;
 pub mod serve;

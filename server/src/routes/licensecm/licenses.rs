@@ -11,6 +11,8 @@ use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
 use crate::model::{Kind, License, LicenseStatus, Product};
+use crate::payload::kind_name;
+pub use crate::payload::license as event_data;
 use crate::routes::ClientIp;
 use crate::state::AppState;
 
@@ -35,14 +37,6 @@ pub fn status_name(l: &License, now: i64) -> &'static str {
         LicenseStatus::Expired => "expired",
         LicenseStatus::Suspended => "suspended",
         LicenseStatus::Revoked => "revoked",
-    }
-}
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Trial => "trial",
-        Kind::Subscription => "subscription",
-        Kind::Lifetime => "lifetime",
     }
 }
 
@@ -95,17 +89,6 @@ pub async fn view(s: &AppState, l: &License) -> Result<Value, Fail> {
         "created_at": iso(l.created_at),
         "updated_at": iso(l.updated_at),
     })))
-}
-
-/// What webhooks are told about a license.
-pub fn event_data(l: &License) -> Value {
-    super::compact(json!({
-        "license_id": l.id,
-        "license_key": l.key,
-        "product_id": l.product_id,
-        "type": kind_name(l.kind),
-        "expires_at": l.expires_at.map(iso),
-    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -175,12 +175,7 @@ pub fn ok(data: Value) -> Answer {
     ok_with(StatusCode::OK, data)
 }
 
-/// LicenseCM's timestamps: `2025-01-01T00:00:00Z`, no fractional seconds.
-pub fn iso(t: i64) -> Value {
-    chrono::DateTime::from_timestamp(t, 0).map_or(Value::Null, |d| {
-        json!(d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-    })
-}
+pub use crate::payload::{compact, iso};
 
 /// Parses an ISO 8601 / RFC 3339 date-time or a `YYYY-MM-DD` date (UTC).
 pub fn parse_time(s: &str) -> Option<i64> {
@@ -194,21 +189,6 @@ pub fn parse_time(s: &str) -> Option<i64> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc().timestamp())
-}
-
-/// Drops `null` members of an object, recursively: LicenseCM clients expect absent fields to be
-/// left out rather than sent as null.
-pub fn compact(v: Value) -> Value {
-    match v {
-        Value::Object(o) => Value::Object(
-            o.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, compact(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
-        other => other,
-    }
 }
 
 // ----- input

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
 use crate::model::{BlacklistEntry, BlacklistType, SecurityEvent, Session, Severity};
+pub use crate::payload::security_event as event_view;
 use crate::routes::ClientIp;
 use crate::state::AppState;
 use crate::store::SecurityEventFilter;
@@ -47,22 +48,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "session_hijack",
     "rate_limit_exceeded",
 ];
-
-/// A security event as the API shows it.
-pub fn event_view(e: &SecurityEvent) -> Value {
-    super::compact(json!({
-        "id": e.seq.to_string(),
-        "event_type": e.event_type,
-        "severity": e.severity,
-        "license_id": e.license_id,
-        "product_id": e.product_id,
-        "ip_address": e.ip_address,
-        "hwid": e.hwid,
-        "is_blocked": e.is_blocked,
-        "details": e.details,
-        "created_at": iso(e.created_at),
-    }))
-}
 
 fn entry_view(e: &BlacklistEntry) -> Value {
     super::compact(json!({
