@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::model::{AuditEvent, Delivery, DownloadGrant, License, Machine, Policy, Product};
+use crate::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use crate::store::{
     AuditFilter, Constraint, LicenseFilter, PageRequest, RevocationState, Store, StoreError,
 };
@@ -51,6 +52,8 @@ macro_rules! conformance_tests {
             once_only_ids_are_spent_once_across_handles,
             a_revocation_is_stored_with_its_list_or_not_at_all,
             machine_counts_follow_the_machines,
+            concurrent_activations_never_exceed_the_seats,
+            a_seat_taken_reaps_the_dead_and_writes_its_audit_entries,
             the_outbox_hands_out_increasing_ids,
             audit_filters_and_cursors,
         );
@@ -539,5 +542,149 @@ pub async fn audit_filters_and_cursors(f: Fixture) {
             .collect::<Vec<_>>(),
         [7, 4],
         "newest first"
+    );
+}
+
+fn claim(license_id: &str, fingerprint: &str) -> SeatClaim {
+    SeatClaim {
+        license_id: license_id.into(),
+        fingerprint: fingerprint.into(),
+        parts: Vec::new(),
+    }
+}
+
+/// Thirty-two activations of one license with three seats, each a different machine, raced
+/// across both handles: exactly three take a seat, the rest are refused, and the license has
+/// three machines. The same machine again keeps its seat.
+pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
+    let rule = SeatRule {
+        max: 3,
+        floating: false,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let store = if i % 2 == 0 { f.a.clone() } else { f.b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let c = claim("lic_1", &format!("fp-{i}"));
+            store
+                .take_seat(&c, &rule, T0, &|_| {
+                    Ok((machine("lic_1", &format!("fp-{i}")), vec![]))
+                })
+                .await
+        }));
+    }
+    let (mut seated, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(s) => {
+                assert!(s.fresh);
+                seated += 1;
+            }
+            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 3 })) => refused += 1,
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+    }
+    assert_eq!((seated, refused), (3, 29));
+    assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 3);
+    assert_eq!(f.b.machines("lic_1").await.expect("list").len(), 3);
+    let one = f.a.machines("lic_1").await.expect("list")[0]
+        .fingerprint
+        .clone();
+    let again =
+        f.b.take_seat(&claim("lic_1", &one), &rule, T0, &|found| {
+            Ok((found.expect("known").machine.clone(), vec![]))
+        })
+        .await
+        .expect("a known machine keeps its seat");
+    assert!(!again.fresh);
+    assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 3);
+}
+
+/// On a full floating license a new machine takes the seat of a dead one, which is removed in
+/// the same operation as the new machine and its audit entry are written; a refusal writes
+/// nothing (`make` is not even asked).
+pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture) {
+    let rule = SeatRule {
+        max: 2,
+        floating: true,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let mut dead = machine("lic_1", "dead");
+    dead.last_heartbeat = T0 - 61;
+    f.a.put_machine(&dead).await.expect("dead");
+    f.a.put_machine(&machine("lic_1", "alive"))
+        .await
+        .expect("alive");
+    let entry = |what: &str| AuditEvent {
+        seq: 0,
+        at: T0,
+        actor: "license:lic_1".into(),
+        action: "machine.activated".into(),
+        subject: format!("mch_{what}"),
+        ip: None,
+        detail: json!({}),
+        product_id: None,
+    };
+    let seated =
+        f.b.take_seat(&claim("lic_1", "new"), &rule, T0, &|found| {
+            assert!(found.is_none());
+            Ok((machine("lic_1", "new"), vec![entry("new")]))
+        })
+        .await
+        .expect("a dead seat is given back");
+    assert_eq!(
+        seated
+            .reaped
+            .iter()
+            .map(|m| m.fingerprint.as_str())
+            .collect::<Vec<_>>(),
+        ["dead"]
+    );
+    let mut fps: Vec<String> =
+        f.a.machines("lic_1")
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|m| m.fingerprint)
+            .collect();
+    fps.sort();
+    assert_eq!(fps, ["alive", "new"]);
+    assert_eq!(f.a.audit_of("mch_new", 0, 10).await.expect("audit").1, 1);
+    // Full of live machines: refused, and nothing is built or written.
+    let refused =
+        f.a.take_seat(&claim("lic_1", "other"), &rule, T0, &|_| {
+            panic!("make is not called for a refused claim")
+        })
+        .await;
+    assert_eq!(
+        refused.map(|_| ()),
+        Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 2 }))
+    );
+    // An error from `make` writes nothing either.
+    let mut rule_3 = rule;
+    rule_3.max = 3;
+    let failed =
+        f.b.take_seat(&claim("lic_1", "other"), &rule_3, T0, &|_| {
+            Err(StoreError::backend("signer down"))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 2);
+    // A license bound to its first machine takes no second one.
+    let bound = SeatRule {
+        max: 5,
+        bound_to_first: true,
+        ..rule
+    };
+    assert_eq!(
+        f.a.take_seat(&claim("lic_1", "other"), &bound, T0, &|_| {
+            Ok((machine("lic_1", "other"), vec![]))
+        })
+        .await
+        .map(|_| ()),
+        Err(SeatError::Refused(SeatRefusal::BoundToAnother))
     );
 }

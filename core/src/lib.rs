@@ -10,6 +10,7 @@ pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod model;
+pub mod seats;
 pub mod store;
 
 pub use store::{Constraint, Page, PageRequest, Store, StoreError, StoreResult};

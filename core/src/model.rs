@@ -288,6 +288,34 @@ pub struct Machine {
     pub parts: Vec<String>,
 }
 
+impl Machine {
+    /// A machine first seen at `now`, with nothing recorded about it yet.
+    pub fn new(
+        id: String,
+        license_id: &str,
+        fingerprint: &str,
+        numeric_id: u64,
+        now: i64,
+    ) -> Machine {
+        Machine {
+            id,
+            license_id: license_id.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            hostname: None,
+            platform: None,
+            ip: None,
+            first_seen: now,
+            last_seen: now,
+            last_heartbeat: now,
+            token_id: String::new(),
+            numeric_id,
+            domain_type: None,
+            protocol: None,
+            parts: Vec::new(),
+        }
+    }
+}
+
 /// How many of `n` fingerprint parts must match: a majority plus one (at most all).
 pub fn parts_threshold(n: usize) -> usize {
     (n / 2 + 1).min(n)

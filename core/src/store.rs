@@ -19,6 +19,7 @@ use crate::model::{
     License, LicenseStatus, Machine, Notification, Order, Policy, Price, Product, SecurityEvent,
     Session, Severity, User, Webhook,
 };
+use crate::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
 
 /// What went wrong in a store operation. Nothing was written when an operation fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,9 +331,28 @@ pub trait Licenses: Send + Sync {
     }
 }
 
+/// Builds the machine to store once the seat rule has admitted a claim, from the stored machine
+/// the claim is (if any, with the parts its token may bind), and the audit entries to write with
+/// it. Called inside [`Seats::take_seat`]'s atomic operation, at most once; an error writes
+/// nothing.
+pub type MakeSeat<'a> =
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(Machine, Vec<AuditEvent>)> + Send + Sync);
+
 /// Machines: the seats of licenses.
 #[async_trait]
 pub trait Seats: Send + Sync {
+    /// Takes a seat for `claim` under `rule` at `now`, as one operation that no concurrent
+    /// seat change of the license (through any handle) can interleave with: reads the license's
+    /// machines, applies [`seats::plan`](crate::seats::plan), removes the dead floating machines
+    /// it names, stores the machine `make` builds and its audit entries. Durable when it
+    /// returns; nothing is written when it fails.
+    async fn take_seat(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeat<'_>,
+    ) -> Result<Seated, SeatError>;
     /// The machines of a license.
     async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
     /// The machine of a license with this fingerprint.

@@ -134,6 +134,28 @@ impl From<licet_core::StoreError> for ApiError {
     }
 }
 
+impl From<licet_core::seats::SeatError> for ApiError {
+    /// licet's own API: 409 `too_many_machines`, 403 `hwid_mismatch`.
+    fn from(e: licet_core::seats::SeatError) -> Self {
+        use licet_core::seats::{SeatError, SeatRefusal};
+        match e {
+            SeatError::Refused(SeatRefusal::TooManyMachines { max }) => ApiError::conflict(
+                "too_many_machines",
+                format!("the license allows {max} machine(s) and all are in use"),
+            ),
+            SeatError::Refused(SeatRefusal::BoundToAnother) => {
+                crate::rules::Refusal::HwidMismatch.into()
+            }
+            SeatError::Refused(SeatRefusal::PartsMismatch) => ApiError::forbidden_code(
+                "hwid_mismatch",
+                "the parts sent are not those of the machine activated with this fingerprint",
+            ),
+            SeatError::Store(e) => e.into(),
+            e => ApiError::internal(format!("{e:?}")),
+        }
+    }
+}
+
 /// The error body, for the OpenAPI document.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {

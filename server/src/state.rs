@@ -15,8 +15,21 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::ServerKeys;
-use crate::model::{AuditEvent, License, Policy, Product};
-use crate::store::{RevocationState, Store};
+use crate::model::{AuditEvent, License, Machine, Policy, Product};
+use crate::store::{RevocationState, Store, StoreError, StoreResult};
+use licet_core::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
+
+/// Builds a seat's machine for [`AppState::take_seat`]: from the stored machine the claim is,
+/// or the number for a new one, at the given time; with the audit entries to write with it.
+pub type MakeNumberedSeat<'a> = &'a (
+        dyn Fn(Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Vec<AuditEvent>)>
+            + Send
+            + Sync
+    );
+
+/// What a seat's `make` returns for a new machine when it was given no number (see
+/// [`AppState::take_seat`]).
+pub const NEEDS_NUMBER: StoreError = StoreError::NotFound;
 
 /// Header carrying the signature of an online answer.
 pub const SIGNATURE_HEADER: &str = "licet-signature";
@@ -144,6 +157,65 @@ impl AppState {
         self.seat_locks[h % self.seat_locks.len()].lock().await
     }
 
+    /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`),
+    /// with a number ready for a new machine: `make` gets the stored machine the claim is, or
+    /// the number to give a new one. A number is drawn only when the claim's fingerprint was
+    /// unknown just before (numbers may have gaps, never repeats); should a known machine go
+    /// away meanwhile, `make` gets `None` for both, returns [`NEEDS_NUMBER`], and the seat is
+    /// taken again with a number.
+    pub async fn take_seat(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        make: MakeNumberedSeat<'_>,
+    ) -> Result<Seated, SeatError> {
+        let known = self
+            .store
+            .machine(&claim.license_id, &claim.fingerprint)
+            .await?
+            .is_some();
+        let mut number = match known {
+            true => None,
+            false => Some(self.store.next_number("machine").await?),
+        };
+        loop {
+            let now = self.clock.now();
+            let taken = self
+                .store
+                .take_seat(claim, rule, now, &|found| make(found, number, now))
+                .await;
+            match taken {
+                Err(SeatError::Store(e)) if number.is_none() && e == NEEDS_NUMBER => {
+                    number = Some(self.store.next_number("machine").await?);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// An audit entry about an object of `product_id`, to be written with the change it records
+    /// (in the same store operation).
+    pub fn audit_entry(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        ip: Option<String>,
+        detail: serde_json::Value,
+        product_id: Option<String>,
+    ) -> AuditEvent {
+        AuditEvent {
+            seq: 0,
+            at: self.clock.now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject: subject.to_owned(),
+            ip,
+            detail,
+            product_id,
+        }
+    }
+
     /// Appends to the audit log.
     pub async fn audit(
         &self,
@@ -155,16 +227,7 @@ impl AppState {
     ) -> ApiResult<()> {
         let product_id = self.product_of(subject, &detail).await?;
         self.store
-            .append_audit(AuditEvent {
-                seq: 0,
-                at: self.clock.now(),
-                actor: actor.to_owned(),
-                action: action.to_owned(),
-                subject: subject.to_owned(),
-                ip,
-                detail,
-                product_id,
-            })
+            .append_audit(self.audit_entry(actor, action, subject, ip, detail, product_id))
             .await?;
         Ok(())
     }

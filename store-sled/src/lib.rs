@@ -148,6 +148,8 @@ pub struct SledStore {
     committer: Arc<Committer>,
     /// Walks over every license so far (see [`SledStore::license_scans`]).
     license_scans: Arc<AtomicU64>,
+    /// The seat locks, sharded by license id (see `seats.rs`).
+    seat_locks: Arc<Vec<std::sync::Mutex<()>>>,
 }
 
 impl SledStore {
@@ -229,6 +231,7 @@ impl SledStore {
             meta: t("meta")?,
             committer: Arc::new(Committer::new(db.clone())),
             license_scans: Arc::default(),
+            seat_locks: Arc::new((0..64).map(|_| std::sync::Mutex::new(())).collect()),
             db,
         };
         store.build_indexes()?;

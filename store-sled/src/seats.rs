@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use licet_core::model::*;
+use licet_core::seats::{MachinesOf, SeatClaim, SeatError, SeatRule, Seated, plan};
 use licet_core::store::*;
 
 use crate::SledStore;
@@ -66,7 +67,71 @@ impl SledStore {
     /// ordered so that whatever prefix a crash leaves, the license's count is at least its
     /// machines — never a seat too many — and [`SledStore::open`] recounts after a crash (see
     /// [`SledStore::close`]): the id index and the count first, the machine last.
+    /// The lock of one license's seats (sharded by license id). Every change of a license's
+    /// machines takes it, so that [`SledStore::take_seat`] reads and writes them as one
+    /// operation: the store keeps the seat rule's atomicity, not its callers.
+    pub(crate) fn seat_lock(&self, license_id: &str) -> std::sync::MutexGuard<'_, ()> {
+        let h = license_id.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        match self.seat_locks[h % self.seat_locks.len()].lock() {
+            Ok(g) => g,
+            // The data a panicking holder left is sled's, which stays consistent.
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Takes a seat: the machines read, the rule applied, the dead reaped and the machine and
+    /// its audit entries written under the license's seat lock. Not yet durable: the trait's
+    /// `take_seat` commits after the lock is released, so that concurrent activations of one
+    /// license share flushes.
+    pub fn take_seat(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeat<'_>,
+    ) -> Result<Seated, SeatError> {
+        struct Of<'a>(&'a SledStore, &'a str);
+        impl MachinesOf for Of<'_> {
+            fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
+                Ok(self.0.machine(self.1, fingerprint)?)
+            }
+            fn count(&self) -> Result<u64, StoreError> {
+                Ok(self.0.machine_count(self.1)?)
+            }
+            fn all(&self) -> Result<Vec<Machine>, StoreError> {
+                Ok(self.0.machines(self.1)?)
+            }
+        }
+        let _seats = self.seat_lock(&claim.license_id);
+        let plan = plan(rule, claim, &Of(self, &claim.license_id), now)?;
+        let (m, log) = make(plan.existing.as_ref())?;
+        if m.license_id != claim.license_id {
+            return Err(StoreError::backend("take_seat: a machine of another license").into());
+        }
+        for dead in &plan.reap {
+            self.remove_machine_unlocked(dead)
+                .map_err(StoreError::from)?;
+        }
+        self.put_machine_unlocked(&m).map_err(StoreError::from)?;
+        for e in log {
+            self.append_audit(e).map_err(StoreError::from)?;
+        }
+        Ok(Seated {
+            machine: m,
+            fresh: plan.existing.is_none(),
+            reaped: plan.reap,
+        })
+    }
+
+    /// Inserts or replaces a machine, under its license's seat lock.
     pub fn put_machine(&self, m: &Machine) -> Res<()> {
+        let _seats = self.seat_lock(&m.license_id);
+        self.put_machine_unlocked(m)
+    }
+
+    fn put_machine_unlocked(&self, m: &Machine) -> Res<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let value = to_json(m)?;
         let new = !self.machines.contains_key(&key)?;
@@ -92,9 +157,10 @@ impl SledStore {
     /// its id index and the license's count do not change, so this is one write, not a
     /// transaction over three trees. The caller holds the license's seat lock.
     pub fn update_machine(&self, m: &Machine) -> Res<()> {
+        let _seats = self.seat_lock(&m.license_id);
         let key = machine_key(&m.license_id, &m.fingerprint);
         if self.machines.get(&key)?.is_none() {
-            return self.put_machine(m);
+            return self.put_machine_unlocked(m);
         }
         self.machines.insert(key, to_json(m)?)?;
         Ok(())
@@ -104,6 +170,11 @@ impl SledStore {
     /// writes in crash-safe order, as in [`SledStore::put_machine`]: the machine first, then the
     /// count and the id index.
     pub fn remove_machine(&self, m: &Machine) -> Res<bool> {
+        let _seats = self.seat_lock(&m.license_id);
+        self.remove_machine_unlocked(m)
+    }
+
+    fn remove_machine_unlocked(&self, m: &Machine) -> Res<bool> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let existed = self.machines.remove(key)?.is_some();
         if existed {
@@ -136,6 +207,17 @@ impl SledStore {
 
 #[async_trait]
 impl Seats for SledStore {
+    async fn take_seat(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeat<'_>,
+    ) -> Result<Seated, SeatError> {
+        let seated = SledStore::take_seat(self, claim, rule, now, make)?;
+        self.committer.commit().await.map_err(StoreError::from)?;
+        Ok(seated)
+    }
     async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>> {
         Ok(SledStore::machines(self, license_id)?)
     }

@@ -18,6 +18,9 @@ use crate::ids::random_id;
 use crate::model::{License, Machine, Policy, Product};
 use crate::rules::{self, Probe, Refusal};
 use crate::state::AppState;
+use crate::state::NEEDS_NUMBER;
+use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts, part_hex};
+use licet_core::store::StoreError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -171,76 +174,28 @@ fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
     Ok(out)
 }
 
-/// A machine found for a request, and the request's parts that its token may bind: only those
-/// the machine was recorded with (issue #12), so a token never binds another machine's parts.
-struct Found {
-    machine: Machine,
-    parts: Vec<[u8; 8]>,
-}
-
-/// The request's parts that are among the recorded ones, in the request's order.
-fn shared_parts(recorded: &[String], request: &[[u8; 8]]) -> Vec<[u8; 8]> {
-    request
-        .iter()
-        .filter(|p| recorded.contains(&crate::state::hex(*p)))
-        .copied()
-        .collect()
-}
-
-/// Whether recorded and requested parts are of one machine: their overlap reaches the k-of-n
-/// threshold of both. One way only, a request carrying 4 of machine A's 6 parts plus machine
-/// B's own 6 would be taken for A and get a token that verifies on B.
-fn same_machine(recorded: &[String], request: &[[u8; 8]]) -> bool {
-    let shared = shared_parts(recorded, request).len();
-    !recorded.is_empty()
-        && !request.is_empty()
-        && shared >= crate::model::parts_threshold(recorded.len())
-        && shared >= crate::model::parts_threshold(request.len())
-}
-
-/// The machine of this request: by fingerprint, or else (when the request has parts) the
-/// machine whose recorded parts match the request's both ways, so a machine with one replaced
-/// disk is the same machine under its new fingerprint. A fingerprint whose recorded parts the
-/// request's do not match is refused (`hwid_mismatch`) rather than taken for that machine.
+/// The machine of this request, by the hardware-parts rule (`licet_core::seats::recognise`):
+/// by fingerprint, or else the machine whose recorded parts match the request's both ways. A
+/// fingerprint whose recorded parts the request's do not match is refused (`hwid_mismatch`).
 async fn find_machine(
     s: &AppState,
     license_id: &str,
     fingerprint: &str,
     parts: &[[u8; 8]],
-) -> ApiResult<Option<Found>> {
-    let found = |m: Machine| Found {
-        parts: shared_parts(&m.parts, parts),
-        machine: m,
+) -> ApiResult<Option<Recognised>> {
+    let claim = SeatClaim {
+        license_id: license_id.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        parts: parts.to_vec(),
     };
-    if let Some(m) = s.store.machine(license_id, fingerprint).await? {
-        if !m.parts.is_empty() && !parts.is_empty() && !same_machine(&m.parts, parts) {
-            return Err(ApiError::forbidden_code(
-                "hwid_mismatch",
-                "the parts sent are not those of the machine activated with this fingerprint",
-            ));
-        }
-        return Ok(Some(found(m)));
-    }
-    if parts.is_empty() {
-        return Ok(None);
-    }
-    Ok(s.store
-        .machines(license_id)
-        .await?
-        .into_iter()
-        .find(|m| same_machine(&m.parts, parts))
-        .map(found))
-}
-
-/// The parts a machine keeps after a request matched it: the request's when it was recorded
-/// with parts (one replaced component is learned), none when it was recorded without (parts
-/// that matched nothing are not taken on trust).
-fn learned_parts(m: &Machine, request: &[[u8; 8]]) -> Vec<String> {
-    if m.parts.is_empty() {
-        Vec::new()
-    } else {
-        request.iter().map(|p| crate::state::hex(p)).collect()
-    }
+    let by_fingerprint = s.store.machine(license_id, fingerprint).await?;
+    // The whole list only when parts must be matched against it.
+    let machines = match &by_fingerprint {
+        Some(m) => vec![m.clone()],
+        None if parts.is_empty() => Vec::new(),
+        None => s.store.machines(license_id).await?,
+    };
+    Ok(licet_core::seats::recognise(&claim, &machines[..])?)
 }
 
 fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
@@ -310,12 +265,20 @@ async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Prod
     Ok((l, product, policy))
 }
 
-/// Whether a machine still holds its seat at `now`: node-locked machines always do; floating
-/// ones until their heartbeat is overdue by more than the policy's TTL.
+/// A mutex's contents, poisoned or not (what a panicking holder left is a plain value).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether a machine still holds its seat at `now` (the seat rule's `alive`).
 pub fn alive(policy: &Policy, m: &Machine, now: i64) -> bool {
-    !policy.floating
-        || now.saturating_sub(m.last_heartbeat)
-            <= i64::try_from(policy.heartbeat_ttl).unwrap_or(i64::MAX)
+    SeatRule {
+        max: 0,
+        floating: policy.floating,
+        heartbeat_ttl: policy.heartbeat_ttl,
+        bound_to_first: false,
+    }
+    .alive(m, now)
 }
 
 fn token_answer(
@@ -354,90 +317,90 @@ async fn activate(
     let ip_text = ip.text();
     let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
     // The token depends on the request, the license and the parts of the machine it is taken
-    // for, not on the seats: it is signed before the seat lock, which then covers only the
-    // store's reads and writes (issue #7: one busy license's activations queue on that lock).
-    // Should the machine change in between, it is signed again under the lock.
-    let bind = |found: &Option<Found>| found.as_ref().map_or(parts.clone(), |f| f.parts.clone());
+    // for, not on the seats: it is signed before the seat is taken, so that the store's seat
+    // operation covers only its reads and writes (issue #7: one busy license's activations
+    // queue on it). Should the store find another machine, it is signed again there.
+    let bind = |found: Option<&Recognised>| found.map_or(parts.clone(), |f| f.parts.clone());
     let before = find_machine(&s, &license.id, &b.fingerprint, &parts).await?;
-    let mut issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(&before))?;
-    let seat = s.lock_license(&license.id).await;
-    let now = s.clock.now();
-    let max = u64::from(license.seats.unwrap_or(policy.max_machines));
-    let found = find_machine(&s, &license.id, &b.fingerprint, &parts).await?;
-    if bind(&found) != bind(&before) {
-        issued = s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(&found))?;
-    }
-    let existing = found.map(|f| f.machine);
-    let existing_id = existing.as_ref().map(|m| m.id.clone());
-    let reuses_seat = existing.as_ref().is_some_and(|m| alive(&policy, m, now));
-    if existing.is_none() {
-        rules::new_machine(&license, s.store.machine_count(&license.id).await?)?;
-    }
-    if !reuses_seat {
-        // The count is kept with the machines, so a seat check does not read them all.
-        let others = |count: u64| count.saturating_sub(u64::from(existing.is_some()));
-        let mut taken = others(s.store.machine_count(&license.id).await?);
-        if taken >= max && policy.floating {
-            // Dead floating machines give their seats back as soon as anyone needs them.
-            for dead in s
-                .store
-                .machines(&license.id)
-                .await?
-                .iter()
-                .filter(|m| Some(&m.id) != existing_id.as_ref() && !alive(&policy, m, now))
-            {
-                s.store.remove_machine(dead).await?;
-            }
-            taken = others(s.store.machine_count(&license.id).await?);
-        }
-        if taken >= max {
-            return Err(ApiError::conflict(
-                "too_many_machines",
-                format!("the license allows {max} machine(s) and all are in use"),
-            ));
-        }
-    }
-    let mut m = match existing {
-        Some(mut m) => {
-            m.parts = learned_parts(&m, &parts);
-            m
-        }
-        None => Machine {
-            id: random_id("mch_"),
-            license_id: license.id.clone(),
-            fingerprint: b.fingerprint.clone(),
-            hostname: None,
-            platform: None,
-            ip: None,
-            first_seen: now,
-            last_seen: now,
-            last_heartbeat: now,
-            token_id: String::new(),
-            numeric_id: s.store.next_number("machine").await?,
-            domain_type: None,
-            protocol: None,
-            parts: parts.iter().map(|p| crate::state::hex(p)).collect(),
-        },
+    let presigned = s.issue_token(
+        &product,
+        &policy,
+        &license,
+        &b.fingerprint,
+        &bind(before.as_ref()),
+    )?;
+    let claim = SeatClaim {
+        license_id: license.id.clone(),
+        fingerprint: b.fingerprint.clone(),
+        parts: parts.clone(),
     };
-    m.hostname = b.hostname.or(m.hostname);
-    m.platform = b.platform.or(m.platform);
-    m.ip = ip.text().or(m.ip);
-    m.last_seen = now;
-    m.last_heartbeat = now;
-    m.token_id = issued.token_id.clone();
-    s.store.put_machine(&m).await?;
-    // The seat is taken; release the lock before the audit entry and the flush, so that
-    // concurrent activations of one license share flushes (group commit).
-    drop(seat);
-    s.audit(
-        &format!("license:{}", license.id),
-        "machine.activated",
-        &m.id,
-        ip.text(),
-        json!({ "license_id": license.id, "token_id": issued.token_id }),
-    )
-    .await?;
-    s.store.commit().await?;
+    let issued = std::sync::Mutex::new(None);
+    let failed = std::sync::Mutex::new(None);
+    let taken = s
+        .take_seat(
+            &claim,
+            &SeatRule::of(&license, &policy),
+            &|found, number, now| {
+                let token = if bind(found) == bind(before.as_ref()) {
+                    presigned.clone()
+                } else {
+                    match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let msg = e.message().to_owned();
+                            *lock(&failed) = Some(e);
+                            return Err(StoreError::backend(msg));
+                        }
+                    }
+                };
+                let mut m = match (found, number) {
+                    (Some(f), _) => {
+                        let mut m = f.machine.clone();
+                        m.parts = learned_parts(&m, &parts);
+                        m
+                    }
+                    (None, None) => return Err(NEEDS_NUMBER),
+                    (None, Some(numeric_id)) => Machine {
+                        parts: parts.iter().map(part_hex).collect(),
+                        ..Machine::new(
+                            random_id("mch_"),
+                            &license.id,
+                            &b.fingerprint,
+                            numeric_id,
+                            now,
+                        )
+                    },
+                };
+                m.hostname = b.hostname.clone().or(m.hostname);
+                m.platform = b.platform.clone().or(m.platform);
+                m.ip = ip.text().or(m.ip);
+                m.last_seen = now;
+                m.last_heartbeat = now;
+                m.token_id = token.token_id.clone();
+                let entry = s.audit_entry(
+                    &format!("license:{}", license.id),
+                    "machine.activated",
+                    &m.id,
+                    ip.text(),
+                    json!({ "license_id": license.id, "token_id": token.token_id }),
+                    Some(license.product_id.clone()),
+                );
+                *lock(&issued) = Some(token);
+                Ok((m, vec![entry]))
+            },
+        )
+        .await;
+    let seated = match taken {
+        Ok(seated) => seated,
+        Err(e) => return Err(lock(&failed).take().unwrap_or_else(|| e.into())),
+    };
+    let Some(issued) = lock(&issued).take() else {
+        return Err(ApiError::internal("a seat without a token"));
+    };
+    let m = seated.machine;
+    for dead in &seated.reaped {
+        tracing::debug!(machine = %dead.id, "a dead floating seat was given back");
+    }
     s.metrics.activation();
     Ok(token_answer(
         &s,
@@ -461,7 +424,7 @@ async fn heartbeat(
     let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
     let seat = s.lock_license(&license.id).await;
     let now = s.clock.now();
-    let Found {
+    let Recognised {
         machine: mut m,
         parts: bound,
     } = find_machine(&s, &license.id, &b.fingerprint, &parts)

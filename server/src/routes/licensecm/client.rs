@@ -24,11 +24,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::envelope::{Envelope, Refused};
-use super::licenses::{end_sessions, event_data, max_uses};
+use super::licenses::{end_sessions, event_data};
 use super::{Answer, Fail, iso, ok};
 use crate::model::{License, Machine, Policy, Product, Session, Severity};
 use crate::routes::ClientIp;
 use crate::state::{AppState, hex};
+use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -552,27 +553,45 @@ async fn audit(s: &AppState, r: &Received, j: &Judged, action: &str) -> Result<(
     Ok(())
 }
 
-/// The machine of `hwid`, or why this hwid may not use the license.
-async fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
-    if let Some(m) = s.store.machine(&j.license.id, &j.hwid).await? {
-        return Ok(Some(m));
-    }
-    let used = s.store.machine_count(&j.license.id).await?;
-    if crate::rules::new_machine(&j.license, used).is_err() {
-        return Err(Fail::new(
-            StatusCode::FORBIDDEN,
-            "HWID_MISMATCH",
-            "Hardware ID does not match",
-        ));
-    }
-    if used >= u64::from(max_uses(s, &j.license).await) {
-        return Err(Fail::new(
+/// LicenseCM's answer to a seat refusal: 403 `MAX_USES_EXCEEDED` or `HWID_MISMATCH`.
+fn seat_refusal(e: SeatError) -> Fail {
+    match e {
+        SeatError::Refused(SeatRefusal::TooManyMachines { .. }) => Fail::new(
             StatusCode::FORBIDDEN,
             "MAX_USES_EXCEEDED",
             "Maximum activations reached",
-        ));
+        ),
+        SeatError::Refused(_) => Fail::new(
+            StatusCode::FORBIDDEN,
+            "HWID_MISMATCH",
+            "Hardware ID does not match",
+        ),
+        SeatError::Store(e) => e.into(),
+        e => Fail::from(crate::error::ApiError::from(e)),
     }
-    Ok(None)
+}
+
+/// The machine of `hwid`, or why this hwid may not use the license: the seat rule every family
+/// shares (`licet_core::seats`), read without taking the seat.
+async fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
+    let plan = licet_core::seats::check(
+        &*s.store,
+        &claim(j),
+        &SeatRule::of(&j.license, &j.policy),
+        s.clock.now(),
+    )
+    .await
+    .map_err(seat_refusal)?;
+    Ok(plan.existing.map(|r| r.machine))
+}
+
+/// The seat claim of a judged request: the license and the hwid (LicenseCM sends no parts).
+fn claim(j: &Judged) -> SeatClaim {
+    SeatClaim {
+        license_id: j.license.id.clone(),
+        fingerprint: j.hwid.clone(),
+        parts: Vec::new(),
+    }
 }
 
 /// Records a refused seat check as a security event.
@@ -677,40 +696,45 @@ mod paste_impl {
     pub async fn activate(s: &AppState, r: &Received) -> Answer {
         let j = judge(s, r, true).await?;
         let now = s.clock.now();
-        let seat = s.lock_license(&j.license.id).await;
-        let existing = match seat_check(s, &j).await {
-            Ok(m) => m,
-            Err(f) => {
+        // The offline token binds the hwid alone, so it is signed before the seat is taken.
+        let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid, &[])?;
+        let seated = s
+            .take_seat(
+                &claim(&j),
+                &SeatRule::of(&j.license, &j.policy),
+                &|found, number, now| {
+                    let mut m = match (found, number) {
+                        (Some(f), _) => f.machine.clone(),
+                        (None, None) => return Err(crate::state::NEEDS_NUMBER),
+                        (None, Some(numeric_id)) => Machine {
+                            hostname: j.data.hostname.clone(),
+                            platform: j.data.platform.clone(),
+                            ..Machine::new(
+                                crate::ids::random_id("mch_"),
+                                &j.license.id,
+                                &j.hwid,
+                                numeric_id,
+                                now,
+                            )
+                        },
+                    };
+                    m.ip = r.ip.text().or(m.ip);
+                    m.last_seen = now;
+                    m.last_heartbeat = now;
+                    m.token_id = issued.token_id.clone();
+                    Ok((m, Vec::new()))
+                },
+            )
+            .await;
+        let seated = match seated {
+            Ok(seated) => seated,
+            Err(e) => {
+                let f = seat_refusal(e);
                 note_refusal(s, r, &j, &f).await;
                 return Err(f);
             }
         };
-        let fresh = existing.is_none();
-        let mut m = match existing {
-            Some(m) => m,
-            None => Machine {
-                id: crate::ids::random_id("mch_"),
-                license_id: j.license.id.clone(),
-                fingerprint: j.hwid.clone(),
-                hostname: j.data.hostname.clone(),
-                platform: j.data.platform.clone(),
-                ip: None,
-                first_seen: now,
-                last_seen: now,
-                last_heartbeat: now,
-                token_id: String::new(),
-                numeric_id: s.store.next_number("machine").await?,
-                domain_type: None,
-                protocol: None,
-                parts: Vec::new(),
-            },
-        };
-        let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid, &[])?;
-        m.ip = r.ip.text().or(m.ip);
-        m.last_seen = now;
-        m.last_heartbeat = now;
-        m.token_id = issued.token_id.clone();
-        s.store.put_machine(&m).await?;
+        let fresh = seated.fresh;
         let token = hex(&crate::ids::random_bytes::<32>());
         let session = Session {
             id: crate::ids::uuid(),
@@ -729,7 +753,6 @@ mod paste_impl {
         s.store
             .put_session(&session, &[&session.token_hash])
             .await?;
-        drop(seat);
         record(
             s,
             r,

@@ -1,0 +1,436 @@
+//! The seat rule, written once: how many machines a license may have, which of them still hold
+//! a seat, and which stored machine a request is (the hardware-parts rule).
+//!
+//! Every family takes seats through [`Seats::take_seat`](crate::store::Seats::take_seat), which
+//! applies [`plan`] to the license's machines inside the store's own atomic operation, so that
+//! concurrent activations never exceed the seats whichever family or process they come through.
+
+use crate::model::{License, Machine, Policy, parts_threshold};
+use crate::store::StoreError;
+
+/// A license's seats under its policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatRule {
+    /// Machines the license may have: its own `seats`, else its policy's `max_machines`.
+    pub max: u64,
+    /// Floating: a machine holds its seat only while its heartbeat is at most `heartbeat_ttl`
+    /// overdue, and dead machines give their seats back to whoever needs one.
+    pub floating: bool,
+    /// Seconds a floating machine's heartbeat may be overdue.
+    pub heartbeat_ttl: u64,
+    /// Bound to its first machine (`hwid_locked`): no second machine, whatever the seats.
+    pub bound_to_first: bool,
+}
+
+impl SeatRule {
+    /// The rule of `license` under `policy`.
+    pub fn of(license: &License, policy: &Policy) -> SeatRule {
+        SeatRule {
+            max: u64::from(license.seats.unwrap_or(policy.max_machines)),
+            floating: policy.floating,
+            heartbeat_ttl: policy.heartbeat_ttl,
+            bound_to_first: license.hwid_locked == Some(true),
+        }
+    }
+
+    /// Whether `m` still holds its seat at `now`: node-locked machines always do; floating
+    /// ones until their heartbeat is overdue by more than the TTL.
+    pub fn alive(&self, m: &Machine, now: i64) -> bool {
+        !self.floating
+            || now.saturating_sub(m.last_heartbeat)
+                <= i64::try_from(self.heartbeat_ttl).unwrap_or(i64::MAX)
+    }
+}
+
+/// A request for a seat: the license, and the machine as the request names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatClaim {
+    /// The license.
+    pub license_id: String,
+    /// The machine's fingerprint (or, for a domain, `domain:` and the domain).
+    pub fingerprint: String,
+    /// The fingerprint's hardware parts, if the client sent them (at most 16).
+    pub parts: Vec<[u8; 8]>,
+}
+
+/// Why a machine may not have a seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SeatRefusal {
+    /// Every seat is held by a live machine.
+    TooManyMachines {
+        /// The license's seats.
+        max: u64,
+    },
+    /// The license is bound to another machine (`hwid_locked`).
+    BoundToAnother,
+    /// The parts sent are not those of the machine recorded with this fingerprint.
+    PartsMismatch,
+}
+
+impl SeatRefusal {
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SeatRefusal::TooManyMachines { .. } => "too_many_machines",
+            SeatRefusal::BoundToAnother | SeatRefusal::PartsMismatch => "hwid_mismatch",
+        }
+    }
+}
+
+/// Why [`take_seat`](crate::store::Seats::take_seat) failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SeatError {
+    /// The seat rule refused; nothing was written.
+    Refused(SeatRefusal),
+    /// The store failed; nothing was written.
+    Store(StoreError),
+}
+
+impl From<StoreError> for SeatError {
+    fn from(e: StoreError) -> Self {
+        SeatError::Store(e)
+    }
+}
+
+/// A seat taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seated {
+    /// The machine as stored.
+    pub machine: Machine,
+    /// Whether the machine is new to the license.
+    pub fresh: bool,
+    /// Dead floating machines removed to make room.
+    pub reaped: Vec<Machine>,
+}
+
+/// The stored machine a claim is, and the claim's parts that a token may bind: only those the
+/// machine was recorded with, so a token never binds another machine's parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recognised {
+    /// The stored machine.
+    pub machine: Machine,
+    /// The claim's parts that are among its recorded ones, in the claim's order.
+    pub parts: Vec<[u8; 8]>,
+}
+
+/// Lower-case hex of a part, as parts are recorded.
+pub fn part_hex(p: &[u8; 8]) -> String {
+    p.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The claim's parts that are among the recorded ones, in the claim's order.
+pub fn shared_parts(recorded: &[String], claim: &[[u8; 8]]) -> Vec<[u8; 8]> {
+    claim
+        .iter()
+        .filter(|p| recorded.contains(&part_hex(p)))
+        .copied()
+        .collect()
+}
+
+/// Whether recorded and claimed parts are of one machine: their overlap reaches the k-of-n
+/// threshold of both. One way only, a request carrying 4 of machine A's 6 parts plus machine
+/// B's own 6 would be taken for A and get a token that verifies on B (issue #12).
+pub fn same_machine(recorded: &[String], claim: &[[u8; 8]]) -> bool {
+    let shared = shared_parts(recorded, claim).len();
+    !recorded.is_empty()
+        && !claim.is_empty()
+        && shared >= parts_threshold(recorded.len())
+        && shared >= parts_threshold(claim.len())
+}
+
+/// The parts a machine keeps after a claim matched it: the claim's when it was recorded with
+/// parts (one replaced component is learned), none when it was recorded without (parts that
+/// matched nothing are not taken on trust).
+pub fn learned_parts(m: &Machine, claim: &[[u8; 8]]) -> Vec<String> {
+    if m.parts.is_empty() {
+        Vec::new()
+    } else {
+        claim.iter().map(part_hex).collect()
+    }
+}
+
+/// A license's machines as the seat rule reads them: a point read by fingerprint and a count
+/// for the common case, the whole list only when parts must be matched or dead seats reaped (a
+/// floating license may have thousands of machines).
+pub trait MachinesOf {
+    /// The machine with this fingerprint.
+    fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError>;
+    /// How many machines there are.
+    fn count(&self) -> Result<u64, StoreError>;
+    /// Every machine.
+    fn all(&self) -> Result<Vec<Machine>, StoreError>;
+}
+
+impl MachinesOf for [Machine] {
+    fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
+        Ok(self.iter().find(|m| m.fingerprint == fingerprint).cloned())
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.len() as u64)
+    }
+    fn all(&self) -> Result<Vec<Machine>, StoreError> {
+        Ok(self.to_vec())
+    }
+}
+
+/// Which of the license's machines the claim is: by fingerprint, or else (when the claim has
+/// parts) the machine whose recorded parts match the claim's both ways, so a machine with one
+/// replaced disk is the same machine under its new fingerprint. A fingerprint whose recorded
+/// parts the claim's do not match is refused rather than taken for that machine.
+pub fn recognise(
+    claim: &SeatClaim,
+    machines: &(impl MachinesOf + ?Sized),
+) -> Result<Option<Recognised>, SeatError> {
+    let found = |m: Machine| Recognised {
+        parts: shared_parts(&m.parts, &claim.parts),
+        machine: m,
+    };
+    if let Some(m) = machines.by_fingerprint(&claim.fingerprint)? {
+        if !m.parts.is_empty() && !claim.parts.is_empty() && !same_machine(&m.parts, &claim.parts) {
+            return Err(SeatError::Refused(SeatRefusal::PartsMismatch));
+        }
+        return Ok(Some(found(m)));
+    }
+    if claim.parts.is_empty() {
+        return Ok(None);
+    }
+    Ok(machines
+        .all()?
+        .into_iter()
+        .find(|m| same_machine(&m.parts, &claim.parts))
+        .map(found))
+}
+
+/// What a store holds of one license's machines, read ahead for a check outside a seat
+/// operation: the machine of the fingerprint and the count, and the whole list only when the
+/// rule will need it (parts to match, or a full floating license).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    by_fingerprint: Option<Machine>,
+    count: u64,
+    all: Vec<Machine>,
+}
+
+impl Snapshot {
+    /// Reads what the rule will read of `claim`'s license at `now`: a live machine of the
+    /// fingerprint is one read.
+    pub async fn read(
+        store: &dyn crate::store::Store,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        now: i64,
+    ) -> Result<Snapshot, StoreError> {
+        let by_fingerprint = store.machine(&claim.license_id, &claim.fingerprint).await?;
+        if by_fingerprint.as_ref().is_some_and(|m| rule.alive(m, now)) {
+            // The rule keeps a live known machine's seat (or refuses its parts) without
+            // counting the others.
+            return Ok(Snapshot {
+                by_fingerprint,
+                count: 0,
+                all: Vec::new(),
+            });
+        }
+        let count = store.machine_count(&claim.license_id).await?;
+        let needs_all = (by_fingerprint.is_none() && !claim.parts.is_empty())
+            || (rule.floating && count >= rule.max);
+        let all = if needs_all {
+            store.machines(&claim.license_id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Snapshot {
+            by_fingerprint,
+            count,
+            all,
+        })
+    }
+}
+
+impl MachinesOf for Snapshot {
+    fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
+        Ok(self
+            .by_fingerprint
+            .clone()
+            .filter(|m| m.fingerprint == fingerprint))
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.count)
+    }
+    fn all(&self) -> Result<Vec<Machine>, StoreError> {
+        Ok(self.all.clone())
+    }
+}
+
+/// The seat rule applied without taking the seat: whether `claim` would hold one now (a
+/// validation). A snapshot, so a concurrent change may make the answer stale; only
+/// [`take_seat`](crate::store::Seats::take_seat) decides atomically.
+pub async fn check(
+    store: &dyn crate::store::Store,
+    claim: &SeatClaim,
+    rule: &SeatRule,
+    now: i64,
+) -> Result<Plan, SeatError> {
+    let snapshot = Snapshot::read(store, claim, rule, now).await?;
+    plan(rule, claim, &snapshot, now)
+}
+
+/// What taking a seat does to a license's machines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The stored machine the claim is, if any.
+    pub existing: Option<Recognised>,
+    /// Dead floating machines to remove first.
+    pub reap: Vec<Machine>,
+}
+
+/// The seat rule: whether the claim may hold a seat among the license's machines at `now`, and
+/// what must change for it.
+///
+/// A known machine that is alive keeps its seat. A new machine is refused on a license bound
+/// to its first machine once it has one. Otherwise a seat is free when fewer than `max` other
+/// machines hold one; on a floating license, dead machines give their seats back first.
+pub fn plan(
+    rule: &SeatRule,
+    claim: &SeatClaim,
+    machines: &(impl MachinesOf + ?Sized),
+    now: i64,
+) -> Result<Plan, SeatError> {
+    let existing = recognise(claim, machines)?;
+    if existing
+        .as_ref()
+        .is_some_and(|r| rule.alive(&r.machine, now))
+    {
+        return Ok(Plan {
+            existing,
+            reap: Vec::new(),
+        });
+    }
+    let count = machines.count()?;
+    if existing.is_none() && rule.bound_to_first && count > 0 {
+        return Err(SeatError::Refused(SeatRefusal::BoundToAnother));
+    }
+    let existing_id = existing.as_ref().map(|r| r.machine.id.clone());
+    let mut taken = count.saturating_sub(u64::from(existing.is_some()));
+    let mut reap = Vec::new();
+    if taken >= rule.max && rule.floating {
+        // Dead floating machines give their seats back as soon as anyone needs them.
+        reap = machines
+            .all()?
+            .into_iter()
+            .filter(|m| Some(&m.id) != existing_id.as_ref() && !rule.alive(m, now))
+            .collect();
+        taken = taken.saturating_sub(reap.len() as u64);
+    }
+    if taken >= rule.max {
+        return Err(SeatError::Refused(SeatRefusal::TooManyMachines {
+            max: rule.max,
+        }));
+    }
+    Ok(Plan { existing, reap })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(id: &str, fp: &str, heartbeat: i64, parts: &[[u8; 8]]) -> Machine {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "license_id": "lic", "fingerprint": fp, "hostname": null,
+            "platform": null, "ip": null, "first_seen": 0, "last_seen": 0,
+            "last_heartbeat": heartbeat, "token_id": "", "numeric_id": 0,
+            "parts": parts.iter().map(part_hex).collect::<Vec<_>>(),
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn claim(fp: &str, parts: &[[u8; 8]]) -> SeatClaim {
+        SeatClaim {
+            license_id: "lic".into(),
+            fingerprint: fp.into(),
+            parts: parts.to_vec(),
+        }
+    }
+
+    const RULE: SeatRule = SeatRule {
+        max: 2,
+        floating: false,
+        heartbeat_ttl: 100,
+        bound_to_first: false,
+    };
+
+    #[test]
+    fn a_known_machine_keeps_its_seat_and_a_new_one_needs_a_free_one() {
+        let ms = [m("a", "fa", 0, &[]), m("b", "fb", 0, &[])];
+        let p = plan(&RULE, &claim("fa", &[]), &ms[..], 1000).expect("known");
+        assert_eq!(p.existing.map(|r| r.machine.id), Some("a".into()));
+        assert_eq!(
+            plan(&RULE, &claim("fc", &[]), &ms[..], 1000),
+            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 2 }))
+        );
+        assert!(plan(&RULE, &claim("fc", &[]), &ms[..1], 1000).is_ok());
+    }
+
+    #[test]
+    fn dead_floating_machines_give_their_seats_back_only_when_needed() {
+        let rule = SeatRule {
+            floating: true,
+            ..RULE
+        };
+        let ms = [m("a", "fa", 0, &[]), m("b", "fb", 950, &[])];
+        let p = plan(&rule, &claim("fc", &[]), &ms[..], 1000).expect("a is dead");
+        assert_eq!(
+            p.reap.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert!(
+            plan(&rule, &claim("fc", &[]), &ms[1..], 1000)
+                .expect("free")
+                .reap
+                .is_empty(),
+            "nothing is reaped while a seat is free"
+        );
+        // A dead machine coming back counts the others, not itself.
+        let p = plan(&rule, &claim("fa", &[]), &ms[..], 1000).expect("returns");
+        assert!(p.existing.is_some() && p.reap.is_empty());
+    }
+
+    #[test]
+    fn a_bound_license_takes_no_second_machine() {
+        let rule = SeatRule {
+            max: 5,
+            bound_to_first: true,
+            ..RULE
+        };
+        let ms = [m("a", "fa", 0, &[])];
+        assert_eq!(
+            plan(&rule, &claim("fb", &[]), &ms[..], 0),
+            Err(SeatError::Refused(SeatRefusal::BoundToAnother))
+        );
+        assert!(plan(&rule, &claim("fa", &[]), &ms[..], 0).is_ok());
+        assert!(plan(&rule, &claim("fb", &[]), &[][..], 0).is_ok());
+    }
+
+    #[test]
+    fn parts_match_both_ways() {
+        let a: Vec<[u8; 8]> = (1..=6u8).map(|i| [i; 8]).collect();
+        let b: Vec<[u8; 8]> = (11..=16u8).map(|i| [i; 8]).collect();
+        let ms = [m("a", "fa", 0, &a)];
+        // One replaced part: the same machine under a new fingerprint.
+        let mut one_new = a.clone();
+        one_new[0] = [99; 8];
+        let r = recognise(&claim("new", &one_new), &ms[..])
+            .expect("ok")
+            .expect("found");
+        assert_eq!(r.parts.len(), 5, "only recorded parts are bound");
+        // Four of A's parts and six of B's: not A.
+        let mixed: Vec<[u8; 8]> = a[..4].iter().chain(&b).copied().collect();
+        assert_eq!(recognise(&claim("new", &mixed), &ms[..]), Ok(None));
+        // A's fingerprint with B's parts is refused, not taken for A.
+        assert_eq!(
+            recognise(&claim("fa", &b), &ms[..]),
+            Err(SeatError::Refused(SeatRefusal::PartsMismatch))
+        );
+    }
+}
