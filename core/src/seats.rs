@@ -331,6 +331,66 @@ pub fn plan(
     Ok(Plan { existing, reap })
 }
 
+/// A license's machines as they will be once earlier claims of one operation are placed: their
+/// new machines counted, their reaped ones gone.
+struct Overlay<'a, M: MachinesOf + ?Sized> {
+    base: &'a M,
+    added: u64,
+    removed: Vec<String>,
+}
+
+impl<M: MachinesOf + ?Sized> MachinesOf for Overlay<'_, M> {
+    fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
+        Ok(self
+            .base
+            .by_fingerprint(fingerprint)?
+            .filter(|m| !self.removed.contains(&m.id)))
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok((self.base.count()? + self.added).saturating_sub(self.removed.len() as u64))
+    }
+    fn all(&self) -> Result<Vec<Machine>, StoreError> {
+        let mut all = self.base.all()?;
+        all.retain(|m| !self.removed.contains(&m.id));
+        Ok(all)
+    }
+}
+
+/// [`plan`] for several claims of one license taken together (the Verify API's domain and
+/// address): each is judged with the seats the earlier ones take already taken, and one refusal
+/// refuses them all. Claims taken together are one environment to a license bound to its first
+/// machine: it takes them all while it has no machine, and no new one once it has.
+pub fn plan_all(
+    rule: &SeatRule,
+    claims: &[SeatClaim],
+    machines: &(impl MachinesOf + ?Sized),
+    now: i64,
+) -> Result<Vec<Plan>, SeatError> {
+    let bound = rule.bound_to_first && machines.count()? > 0;
+    let unbound = SeatRule {
+        bound_to_first: false,
+        ..*rule
+    };
+    let mut view = Overlay {
+        base: machines,
+        added: 0,
+        removed: Vec::new(),
+    };
+    let mut plans = Vec::with_capacity(claims.len());
+    for claim in claims {
+        if bound && recognise(claim, &view)?.is_none() {
+            return Err(SeatError::Refused(SeatRefusal::BoundToAnother));
+        }
+        let p = plan(&unbound, claim, &view, now)?;
+        if p.existing.is_none() {
+            view.added += 1;
+        }
+        view.removed.extend(p.reap.iter().map(|m| m.id.clone()));
+        plans.push(p);
+    }
+    Ok(plans)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +470,42 @@ mod tests {
         );
         assert!(plan(&rule, &claim("fa", &[]), &ms[..], 0).is_ok());
         assert!(plan(&rule, &claim("fb", &[]), &[][..], 0).is_ok());
+    }
+
+    #[test]
+    fn claims_taken_together_count_each_other_and_share_a_refusal() {
+        let ms = [m("a", "fa", 0, &[])];
+        let two = [claim("fb", &[]), claim("fc", &[])];
+        assert_eq!(
+            plan_all(&RULE, &two, &ms[..], 0),
+            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 2 })),
+            "one seat is free, two are claimed"
+        );
+        let known_and_new = [claim("fa", &[]), claim("fb", &[])];
+        let plans = plan_all(&RULE, &known_and_new, &ms[..], 0).expect("fits");
+        assert!(plans[0].existing.is_some() && plans[1].existing.is_none());
+        // Two claims on a floating license may not reap the same dead machine twice.
+        let rule = SeatRule {
+            floating: true,
+            ..RULE
+        };
+        let ms = [m("a", "fa", 0, &[]), m("b", "fb", 1000, &[])];
+        assert_eq!(
+            plan_all(&rule, &[claim("fc", &[]), claim("fd", &[])], &ms[..], 1000),
+            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 2 }))
+        );
+        // A bound license takes claims made together while it has no machine, then no new one.
+        let bound = SeatRule {
+            max: 5,
+            bound_to_first: true,
+            ..RULE
+        };
+        assert!(plan_all(&bound, &two, &[][..], 0).is_ok());
+        let ms = [m("a", "fa", 0, &[])];
+        assert_eq!(
+            plan_all(&bound, &[claim("fa", &[]), claim("fb", &[])], &ms[..], 0),
+            Err(SeatError::Refused(SeatRefusal::BoundToAnother))
+        );
     }
 
     #[test]

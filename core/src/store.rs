@@ -338,21 +338,44 @@ pub trait Licenses: Send + Sync {
 pub type MakeSeat<'a> =
     &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(Machine, Vec<AuditEvent>)> + Send + Sync);
 
+/// [`MakeSeat`] for one of several claims, by its index.
+pub type MakeSeats<'a> = &'a (
+        dyn Fn(usize, Option<&Recognised>) -> StoreResult<(Machine, Vec<AuditEvent>)> + Send + Sync
+    );
+
 /// Machines: the seats of licenses.
 #[async_trait]
 pub trait Seats: Send + Sync {
-    /// Takes a seat for `claim` under `rule` at `now`, as one operation that no concurrent
-    /// seat change of the license (through any handle) can interleave with: reads the license's
-    /// machines, applies [`seats::plan`](crate::seats::plan), removes the dead floating machines
-    /// it names, stores the machine `make` builds and its audit entries. Durable when it
-    /// returns; nothing is written when it fails.
+    /// Takes seats for `claims` (all of one license) under `rule` at `now`, as one operation
+    /// that no concurrent seat change of the license (through any handle) can interleave with:
+    /// reads the license's machines, applies [`seats::plan_all`](crate::seats::plan_all),
+    /// removes the dead floating machines it names, stores the machines `make` builds (called
+    /// with each claim's index) and their audit entries. All or none; durable when it returns.
+    async fn take_seats(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError>;
+
+    /// [`Seats::take_seats`] for one claim.
     async fn take_seat(
         &self,
         claim: &SeatClaim,
         rule: &SeatRule,
         now: i64,
         make: MakeSeat<'_>,
-    ) -> Result<Seated, SeatError>;
+    ) -> Result<Seated, SeatError> {
+        let mut seated = self
+            .take_seats(std::slice::from_ref(claim), rule, now, &|_, found| {
+                make(found)
+            })
+            .await?;
+        seated
+            .pop()
+            .ok_or_else(|| SeatError::Store(StoreError::backend("take_seats returned nothing")))
+    }
     /// The machines of a license.
     async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
     /// The machine of a license with this fingerprint.

@@ -65,23 +65,40 @@ pub async fn new_domain(
     domain_type: Option<DomainType>,
     ip: Option<String>,
 ) -> ApiResult<Machine> {
-    let now = s.clock.now();
-    Ok(Machine {
-        id: random_id("mch_"),
-        license_id: license_id.to_owned(),
-        fingerprint: domain.fingerprint(),
+    let number = s.store.next_number("machine").await?;
+    Ok(domain_machine(
+        license_id,
+        domain,
+        domain_type,
+        ip,
+        number,
+        s.clock.now(),
+    ))
+}
+
+/// [`new_domain`] with its number drawn already, at `now` (inside a seat operation).
+pub fn domain_machine(
+    license_id: &str,
+    domain: &DomainName,
+    domain_type: Option<DomainType>,
+    ip: Option<String>,
+    numeric_id: u64,
+    now: i64,
+) -> Machine {
+    Machine {
         hostname: Some(domain.name.clone()),
         platform: Some("domain".into()),
         ip,
-        first_seen: now,
-        last_seen: now,
-        last_heartbeat: now,
-        token_id: String::new(),
-        numeric_id: s.store.next_number("machine").await?,
         domain_type: Some(domain_type.unwrap_or_else(|| DomainType::guess(&domain.name))),
         protocol: Some(domain.protocol.unwrap_or("https://").to_owned()),
-        parts: Vec::new(),
-    })
+        ..Machine::new(
+            random_id("mch_"),
+            license_id,
+            &domain.fingerprint(),
+            numeric_id,
+            now,
+        )
+    }
 }
 
 #[cfg(test)]

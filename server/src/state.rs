@@ -27,6 +27,18 @@ pub type MakeNumberedSeat<'a> = &'a (
             + Sync
     );
 
+/// [`MakeNumberedSeat`] for one of several claims, by its index.
+pub type MakeNumberedSeats<'a> = &'a (
+        dyn Fn(
+    usize,
+    Option<&Recognised>,
+    Option<u64>,
+    i64,
+) -> StoreResult<(Machine, Vec<AuditEvent>)>
+            + Send
+            + Sync
+    );
+
 /// What a seat's `make` returns for a new machine when it was given no number (see
 /// [`AppState::take_seat`]).
 pub const NEEDS_NUMBER: StoreError = StoreError::NotFound;
@@ -169,26 +181,66 @@ impl AppState {
         rule: &SeatRule,
         make: MakeNumberedSeat<'_>,
     ) -> Result<Seated, SeatError> {
-        let known = self
-            .store
-            .machine(&claim.license_id, &claim.fingerprint)
-            .await?
-            .is_some();
-        let mut number = match known {
-            true => None,
-            false => Some(self.store.next_number("machine").await?),
-        };
+        let mut seated = self
+            .take_seats(
+                std::slice::from_ref(claim),
+                rule,
+                &|_, found, number, now| make(found, number, now),
+            )
+            .await?;
+        seated
+            .pop()
+            .ok_or_else(|| SeatError::Store(StoreError::backend("no seat taken")))
+    }
+
+    /// [`AppState::take_seat`] for several claims of one license, all or none
+    /// (`Seats::take_seats`); `make` gets each claim's index.
+    pub async fn take_seats(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        make: MakeNumberedSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError> {
+        let mut numbers = Vec::with_capacity(claims.len());
+        for c in claims {
+            let known = self
+                .store
+                .machine(&c.license_id, &c.fingerprint)
+                .await?
+                .is_some();
+            numbers.push(match known {
+                true => None,
+                false => Some(self.store.next_number("machine").await?),
+            });
+        }
+        let wanted = std::sync::Mutex::new(None);
         loop {
             let now = self.clock.now();
             let taken = self
                 .store
-                .take_seat(claim, rule, now, &|found| make(found, number, now))
+                .take_seats(claims, rule, now, &|i, found| {
+                    let number = numbers.get(i).copied().flatten();
+                    let made = make(i, found, number, now);
+                    if matches!(&made, Err(e) if *e == NEEDS_NUMBER) {
+                        *wanted
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(i);
+                    }
+                    made
+                })
                 .await;
-            match taken {
-                Err(SeatError::Store(e)) if number.is_none() && e == NEEDS_NUMBER => {
-                    number = Some(self.store.next_number("machine").await?);
+            let missing = wanted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            match (taken, missing) {
+                (Err(SeatError::Store(e)), Some(i)) if e == NEEDS_NUMBER => {
+                    // A machine known a moment ago went away: number it and take the seats again.
+                    if let Some(slot) = numbers.get_mut(i) {
+                        *slot = Some(self.store.next_number("machine").await?);
+                    }
                 }
-                other => return other,
+                (other, _) => return other,
             }
         }
     }

@@ -162,3 +162,55 @@ async fn concurrent_activations_through_both_families_never_exceed_the_seats() {
     assert_eq!(seated, 3);
     assert_eq!(machines(&app, &key).await.len(), 3);
 }
+
+#[tokio::test]
+async fn the_operator_adds_domains_within_the_seats_and_never_twice() {
+    let app = TestApp::new().await;
+    let (_, key) = licensed(&app, json!({ "max_machines": 2 })).await;
+    let id = app
+        .state
+        .store
+        .license_by_key(&key)
+        .await
+        .expect("read")
+        .expect("license")
+        .id;
+    let add = |domain: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            app.admin(
+                "POST",
+                &format!("/v1/licenses/{id}/domains"),
+                Some(json!({ "domain": domain })),
+            )
+            .await
+        }
+    };
+    let (s, m) = add("https://shop.example.net").await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!(m["fingerprint"], "domain:shop.example.net");
+    let (s, v) = add("shop.example.net").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("duplicate")),
+        "{v}"
+    );
+    assert_eq!(
+        native_activate(&app, &key, "a-machine").await.0,
+        StatusCode::CREATED
+    );
+    let (s, v) = add("other.example.net").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("too_many_machines")),
+        "{v}"
+    );
+    assert_eq!(
+        machines(&app, &key).await,
+        ["a-machine", "domain:shop.example.net"]
+    );
+    let (_, audit) = app
+        .admin("GET", "/v1/audit?action=domain.added", None)
+        .await;
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+}

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use licet_core::model::*;
-use licet_core::seats::{MachinesOf, SeatClaim, SeatError, SeatRule, Seated, plan};
+use licet_core::seats::{MachinesOf, SeatClaim, SeatError, SeatRule, Seated, plan_all};
 use licet_core::store::*;
 
 use crate::SledStore;
@@ -81,17 +81,17 @@ impl SledStore {
         }
     }
 
-    /// Takes a seat: the machines read, the rule applied, the dead reaped and the machine and
-    /// its audit entries written under the license's seat lock. Not yet durable: the trait's
-    /// `take_seat` commits after the lock is released, so that concurrent activations of one
+    /// Takes seats: the machines read, the rule applied, the dead reaped and the machines and
+    /// their audit entries written under the license's seat lock. Not yet durable: the trait's
+    /// `take_seats` commits after the lock is released, so that concurrent activations of one
     /// license share flushes.
-    pub fn take_seat(
+    pub fn take_seats(
         &self,
-        claim: &SeatClaim,
+        claims: &[SeatClaim],
         rule: &SeatRule,
         now: i64,
-        make: MakeSeat<'_>,
-    ) -> Result<Seated, SeatError> {
+        make: MakeSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError> {
         struct Of<'a>(&'a SledStore, &'a str);
         impl MachinesOf for Of<'_> {
             fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
@@ -104,25 +104,40 @@ impl SledStore {
                 Ok(self.0.machines(self.1)?)
             }
         }
-        let _seats = self.seat_lock(&claim.license_id);
-        let plan = plan(rule, claim, &Of(self, &claim.license_id), now)?;
-        let (m, log) = make(plan.existing.as_ref())?;
-        if m.license_id != claim.license_id {
-            return Err(StoreError::backend("take_seat: a machine of another license").into());
+        let Some(license_id) = claims.first().map(|c| c.license_id.as_str()) else {
+            return Ok(Vec::new());
+        };
+        if claims.iter().any(|c| c.license_id != license_id) {
+            return Err(StoreError::backend("take_seats: claims of several licenses").into());
         }
-        for dead in &plan.reap {
-            self.remove_machine_unlocked(dead)
-                .map_err(StoreError::from)?;
+        let _seats = self.seat_lock(license_id);
+        let plans = plan_all(rule, claims, &Of(self, license_id), now)?;
+        // Every machine is built before anything is written: an error writes nothing.
+        let mut made = Vec::with_capacity(plans.len());
+        for (i, p) in plans.iter().enumerate() {
+            let (m, log) = make(i, p.existing.as_ref())?;
+            if m.license_id != license_id {
+                return Err(StoreError::backend("take_seats: a machine of another license").into());
+            }
+            made.push((m, log));
         }
-        self.put_machine_unlocked(&m).map_err(StoreError::from)?;
-        for e in log {
-            self.append_audit(e).map_err(StoreError::from)?;
+        let mut seated = Vec::with_capacity(plans.len());
+        for (p, (m, log)) in plans.into_iter().zip(made) {
+            for dead in &p.reap {
+                self.remove_machine_unlocked(dead)
+                    .map_err(StoreError::from)?;
+            }
+            self.put_machine_unlocked(&m).map_err(StoreError::from)?;
+            for e in log {
+                self.append_audit(e).map_err(StoreError::from)?;
+            }
+            seated.push(Seated {
+                machine: m,
+                fresh: p.existing.is_none(),
+                reaped: p.reap,
+            });
         }
-        Ok(Seated {
-            machine: m,
-            fresh: plan.existing.is_none(),
-            reaped: plan.reap,
-        })
+        Ok(seated)
     }
 
     /// Inserts or replaces a machine, under its license's seat lock.
@@ -207,14 +222,14 @@ impl SledStore {
 
 #[async_trait]
 impl Seats for SledStore {
-    async fn take_seat(
+    async fn take_seats(
         &self,
-        claim: &SeatClaim,
+        claims: &[SeatClaim],
         rule: &SeatRule,
         now: i64,
-        make: MakeSeat<'_>,
-    ) -> Result<Seated, SeatError> {
-        let seated = SledStore::take_seat(self, claim, rule, now, make)?;
+        make: MakeSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError> {
+        let seated = SledStore::take_seats(self, claims, rule, now, make)?;
         self.committer.commit().await.map_err(StoreError::from)?;
         Ok(seated)
     }

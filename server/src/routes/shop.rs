@@ -12,10 +12,13 @@ use utoipa_axum::routes;
 use super::admin::load_product;
 use super::{Body, ClientIp, Q, page_limit};
 use crate::auth::Caller;
-use crate::domains::{DomainName, new_domain};
+use crate::domains::{DomainName, domain_machine};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Customer, DomainType, Price, PriceKind, Scope};
 use crate::state::AppState;
+use crate::state::NEEDS_NUMBER;
+use crate::store::{Constraint, StoreError};
+use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 
 /// The admin routes of prices, customers, orders and license domains.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -282,36 +285,59 @@ async fn add_domain(
         .policy(&l.policy_id)
         .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
-    let seat = s.lock_license(&l.id).await;
+    let duplicate = || ApiError::conflict("duplicate", "the license already has this domain");
     if s.store
         .machine(&l.id, &domain.fingerprint())
         .await?
         .is_some()
     {
-        return Err(ApiError::conflict(
-            "duplicate",
-            "the license already has this domain",
-        ));
+        return Err(duplicate());
     }
-    let max = u64::from(l.seats.unwrap_or(policy.max_machines));
-    if s.store.machine_count(&l.id).await? >= max {
-        return Err(ApiError::conflict(
-            "too_many_machines",
-            format!("the license allows {max} domain(s) or machine(s) and all are in use"),
-        ));
-    }
-    let m = new_domain(&s, &l.id, &domain, b.domain_type, None).await?;
-    s.store.put_machine(&m).await?;
-    drop(seat);
-    s.audit(
-        &caller.actor(),
-        "domain.added",
-        &m.id,
-        ip.text(),
-        json!({ "license_id": l.id, "domain": domain.name }),
-    )
-    .await?;
-    s.store.commit().await?;
+    let claim = SeatClaim {
+        license_id: l.id.clone(),
+        fingerprint: domain.fingerprint(),
+        parts: Vec::new(),
+    };
+    // The operator adds a domain on purpose: the seat rule counts it, but a license bound to
+    // its first machine does not refuse it (the bound is the clients' rule).
+    let rule = SeatRule {
+        bound_to_first: false,
+        ..SeatRule::of(&l, &policy)
+    };
+    let was_there = std::sync::atomic::AtomicBool::new(false);
+    let taken = s
+        .take_seat(&claim, &rule, &|found, number, now| {
+            if found.is_some() {
+                // Added meanwhile by another request: this one is the duplicate.
+                was_there.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(StoreError::conflict(Constraint::InUse, "the domain exists"));
+            }
+            let Some(number) = number else {
+                return Err(NEEDS_NUMBER);
+            };
+            let m = domain_machine(&l.id, &domain, b.domain_type, None, number, now);
+            let entry = s.audit_entry(
+                &caller.actor(),
+                "domain.added",
+                &m.id,
+                ip.text(),
+                json!({ "license_id": l.id, "domain": domain.name }),
+                Some(l.product_id.clone()),
+            );
+            Ok((m, vec![entry]))
+        })
+        .await;
+    let m = match taken {
+        Ok(seated) => seated.machine,
+        Err(_) if was_there.load(std::sync::atomic::Ordering::Relaxed) => return Err(duplicate()),
+        Err(SeatError::Refused(SeatRefusal::TooManyMachines { max })) => {
+            return Err(ApiError::conflict(
+                "too_many_machines",
+                format!("the license allows {max} domain(s) or machine(s) and all are in use"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(m).map_err(ApiError::internal)?),

@@ -24,7 +24,8 @@ use crate::error::ApiError;
 use crate::ids::random_id;
 use crate::model::{DOMAIN_PREFIX, Machine};
 use crate::rules;
-use crate::state::AppState;
+use crate::state::{AppState, NEEDS_NUMBER};
+use licet_core::seats::{SeatClaim, SeatError, SeatRule};
 
 /// The Verify API route.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -213,81 +214,67 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     let mut wanted = vec![format!("{DOMAIN_PREFIX}{}", input.domain)];
     wanted.extend(ip.text().map(|ip| format!("ip:{ip}")));
 
-    let seat = s.lock_license(&l.id).await;
+    // The environments to record: new ones take slots, known ones have their last use
+    // refreshed, to the minute (a known environment used again within it is a read).
     let now = s.clock.now();
-    let mut new = Vec::new();
+    let mut claims = Vec::new();
     for fp in &wanted {
-        match s
+        let known = s
             .store
             .machine(&l.id, fp)
             .await
-            .map_err(|e| ApiError::from(e).into_response())?
-        {
-            // Last use is kept to the minute: a known environment is a read, not a write.
-            Some(mut m) if now - m.last_seen >= 60 => {
-                m.last_seen = now;
-                m.last_heartbeat = now;
-                s.store
-                    .put_machine(&m)
-                    .await
-                    .map_err(|e| ApiError::from(e).into_response())?;
-            }
-            Some(_) => {}
-            None => new.push(fp.clone()),
-        }
-    }
-    if !new.is_empty() {
-        let slots = u64::from(l.seats.unwrap_or(policy.max_machines));
-        let used = s
-            .store
-            .machine_count(&l.id)
-            .await
             .map_err(|e| ApiError::from(e).into_response())?;
-        if used + new.len() as u64 > slots || rules::new_machine(&l, used).is_err() {
-            return Err(refuse(StatusCode::FORBIDDEN, NO_SLOT));
-        }
-        for fp in &new {
-            let m = Machine {
-                id: random_id("mch_"),
+        if known.is_none_or(|m| now - m.last_seen >= 60) {
+            claims.push(SeatClaim {
                 license_id: l.id.clone(),
                 fingerprint: fp.clone(),
-                hostname: fp.strip_prefix(DOMAIN_PREFIX).map(str::to_owned),
-                platform: Some("verify-api".into()),
-                ip: ip.text(),
-                first_seen: now,
-                last_seen: now,
-                last_heartbeat: now,
-                token_id: String::new(),
-                numeric_id: s
-                    .store
-                    .next_number("machine")
-                    .await
-                    .map_err(|e| ApiError::from(e).into_response())?,
-                domain_type: fp
-                    .strip_prefix(DOMAIN_PREFIX)
-                    .map(crate::model::DomainType::guess),
-                protocol: None,
                 parts: Vec::new(),
-            };
-            s.store
-                .put_machine(&m)
-                .await
-                .map_err(|e| ApiError::from(e).into_response())?;
-            s.audit(
-                &format!("license:{}", l.id),
-                "environment.activated",
-                &m.id,
-                ip.text(),
-                json!({ "license_id": l.id, "environment": fp }),
-            )
-            .await
-            .map_err(IntoResponse::into_response)?;
+            });
         }
-        drop(seat);
-        s.store
-            .commit()
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
+    }
+    if !claims.is_empty() {
+        // Slots are seats under the one seat rule (`licet_core::seats`), all taken or none.
+        let taken = s
+            .take_seats(
+                &claims,
+                &SeatRule::of(&l, &policy),
+                &|i, found, number, now| {
+                    let fp = &claims[i].fingerprint;
+                    if let Some(f) = found {
+                        let mut m = f.machine.clone();
+                        m.last_seen = now;
+                        m.last_heartbeat = now;
+                        return Ok((m, Vec::new()));
+                    }
+                    let Some(numeric_id) = number else {
+                        return Err(NEEDS_NUMBER);
+                    };
+                    let m = Machine {
+                        hostname: fp.strip_prefix(DOMAIN_PREFIX).map(str::to_owned),
+                        platform: Some("verify-api".into()),
+                        ip: ip.text(),
+                        domain_type: fp
+                            .strip_prefix(DOMAIN_PREFIX)
+                            .map(crate::model::DomainType::guess),
+                        ..Machine::new(random_id("mch_"), &l.id, fp, numeric_id, now)
+                    };
+                    let entry = s.audit_entry(
+                        &format!("license:{}", l.id),
+                        "environment.activated",
+                        &m.id,
+                        ip.text(),
+                        json!({ "license_id": l.id, "environment": fp }),
+                        Some(l.product_id.clone()),
+                    );
+                    Ok((m, vec![entry]))
+                },
+            )
+            .await;
+        match taken {
+            Ok(_) => {}
+            Err(SeatError::Refused(_)) => return Err(refuse(StatusCode::FORBIDDEN, NO_SLOT)),
+            Err(e) => return Err(ApiError::from(e).into_response()),
+        }
     }
     let expiry = l
         .expires_at
