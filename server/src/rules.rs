@@ -114,16 +114,6 @@ pub fn product(product: &Product, p: &Probe<'_>) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Whether a machine the license has not seen may take a seat, given how many it has: never
-/// on a license bound to its first machine (`hwid_locked`) once it has one. Free seats are the
-/// seat rule's to judge.
-pub fn new_machine(l: &License, machines: u64) -> Result<(), Refusal> {
-    if l.hwid_locked == Some(true) && machines > 0 {
-        return Err(Refusal::HwidMismatch);
-    }
-    Ok(())
-}
-
 impl From<Refusal> for crate::error::ApiError {
     /// licet's own API: 403 with the refusal's code. A blacklisted client is told only that
     /// access is denied.

@@ -399,7 +399,7 @@ impl AppState {
             .expires_at(exp)
             .token_id(token_id)
             .kind(license.kind.into())
-            .seats(license.seats.unwrap_or(policy.max_machines))
+            .seats(u32::try_from(SeatRule::of(license, policy).max).unwrap_or(u32::MAX))
             .offline_grace(policy.offline_grace)
             .refresh_after(
                 now.saturating_add(i64::try_from(policy.refresh_after).unwrap_or(i64::MAX)),

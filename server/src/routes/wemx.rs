@@ -41,6 +41,7 @@ use crate::model::{
 };
 use crate::rules;
 use crate::state::AppState;
+use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 
 /// The WemX routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -451,19 +452,16 @@ async fn check(
             _ => (m, false),
         },
         None => {
-            let max = u64::from(l.seats.unwrap_or(policy.max_machines));
-            let used = s.store.machine_count(&l.id).await?;
-            if rules::new_machine(&l, used).is_err() {
-                return Err(refuse(
-                    "This license is bound to the domain it was first installed on.",
-                ));
-            }
-            if used >= max {
-                return Err(refuse(&format!(
-                    "This domain is not authorised for this license (it allows {max} domain{}).",
-                    if max == 1 { "" } else { "s" }
-                )));
-            }
+            // A new domain needs a seat under the one seat rule; it is taken, atomically, when
+            // the domain is written (`validate`).
+            licet_core::seats::check(
+                &*s.store,
+                &domain_claim(&l, domain),
+                &SeatRule::of(&l, &policy),
+                now,
+            )
+            .await
+            .map_err(domain_refusal)?;
             (new_domain(s, &l.id, domain, None, ip.text()).await?, true)
         }
     };
@@ -474,6 +472,31 @@ async fn check(
         domain: machine,
         domain_changed: changed,
     })
+}
+
+/// The seat claim of a domain.
+fn domain_claim(l: &License, domain: &DomainName) -> SeatClaim {
+    SeatClaim {
+        license_id: l.id.clone(),
+        fingerprint: domain.fingerprint(),
+        parts: Vec::new(),
+    }
+}
+
+/// WemX's answer to a seat refusal for a domain.
+fn domain_refusal(e: SeatError) -> Refusal {
+    let refuse = |m: &str| Refusal::new(StatusCode::FORBIDDEN, m);
+    match e {
+        SeatError::Refused(SeatRefusal::TooManyMachines { max }) => refuse(&format!(
+            "This domain is not authorised for this license (it allows {max} domain{}).",
+            if max == 1 { "" } else { "s" }
+        )),
+        SeatError::Refused(_) => {
+            refuse("This license is bound to the domain it was first installed on.")
+        }
+        SeatError::Store(e) => e.into(),
+        e => ApiError::from(e).into(),
+    }
 }
 
 /// [`check`], and the license's seat lock when something will be written: a first install, a
@@ -511,7 +534,7 @@ async fn license_view(s: &AppState, l: &License, policy: &Policy) -> Result<Valu
         "id": l.numeric_id,
         "order_id": l.order_id,
         "key": l.key,
-        "max_domains": l.seats.unwrap_or(policy.max_machines),
+        "max_domains": SeatRule::of(l, policy).max,
         "last_installed_at": last_installed.map_or(Value::Null, laravel_time),
         "created_at": laravel_time(l.created_at),
         "updated_at": laravel_time(last_installed.map_or(l.updated_at, |t| t.max(l.updated_at))),
@@ -607,7 +630,17 @@ async fn validate(
 
     let mut changes = Vec::new();
     if domain_changed {
-        s.store.put_machine(&machine).await?;
+        // The domain's seat, taken (or kept) in the store's seat operation: the rule is checked
+        // again there, atomically with the write, whatever else activates this license.
+        s.store
+            .take_seat(
+                &domain_claim(&l, &domain),
+                &SeatRule::of(&l, &policy),
+                now,
+                &|_| Ok((machine.clone(), Vec::new())),
+            )
+            .await
+            .map_err(domain_refusal)?;
         changes.push("domain");
     }
     if let Some(o) = &order {

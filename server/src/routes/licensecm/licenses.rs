@@ -15,6 +15,7 @@ use crate::payload::kind_name;
 pub use crate::payload::license as event_data;
 use crate::routes::ClientIp;
 use crate::state::AppState;
+use licet_core::seats::SeatRule;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,16 +57,10 @@ pub fn hwid_locked(_s: &AppState, l: &License) -> bool {
 }
 
 /// `max_uses`: the license's seats, else its policy's machines.
-pub async fn max_uses(s: &AppState, l: &License) -> u32 {
-    match l.seats {
-        Some(n) => n,
-        None => s
-            .store
-            .policy(&l.policy_id)
-            .await
-            .ok()
-            .flatten()
-            .map_or(1, |p| p.max_machines),
+pub async fn max_uses(s: &AppState, l: &License) -> u64 {
+    match s.store.policy(&l.policy_id).await.ok().flatten() {
+        Some(p) => SeatRule::of(l, &p).max,
+        None => u64::from(l.seats.unwrap_or(1)),
     }
 }
 
