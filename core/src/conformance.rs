@@ -15,10 +15,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::model::{AuditEvent, Delivery, DownloadGrant, License, Machine, Policy, Product};
+use crate::model::{
+    AuditEvent, Delivery, DownloadGrant, License, Machine, Order, Policy, Product, Session,
+};
 use crate::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use crate::store::{
-    AuditFilter, Constraint, LicenseFilter, PageRequest, RevocationState, Store, StoreError,
+    AuditFilter, Constraint, LicenseFilter, PageRequest, RevocationState, SeatChange, Store,
+    StoreError,
 };
 
 /// Two handles on one fresh store, and whatever keeps it alive (a temporary directory).
@@ -54,6 +57,11 @@ macro_rules! conformance_tests {
             machine_counts_follow_the_machines,
             concurrent_activations_never_exceed_the_seats,
             a_seat_taken_reaps_the_dead_and_writes_its_audit_entries,
+            heartbeats_and_culls_change_a_seat_one_at_a_time,
+            a_seat_change_touches_only_the_machine_it_names,
+            concurrent_license_changes_are_never_lost,
+            no_seat_is_taken_on_a_deleted_license,
+            a_session_token_rotates_once,
             the_outbox_hands_out_increasing_ids,
             audit_filters_and_cursors,
         );
@@ -272,21 +280,13 @@ pub async fn once_only_ids_are_spent_once_across_handles(f: Fixture) {
     where
         Fut: Future<Output = Result<bool, StoreError>> + Send + 'static,
     {
-        let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-        let mut wins = 0;
-        for h in handles {
-            if h.await.expect("task").expect("attempt") {
-                wins += 1;
-            }
-        }
-        wins
+        all_at_once(futs)
+            .await
+            .into_iter()
+            .filter(|won| *won.as_ref().expect("attempt"))
+            .count()
     }
-
-    let stores = |n: usize| -> Vec<Arc<dyn Store>> {
-        (0..n)
-            .map(|i| if i % 2 == 0 { f.a.clone() } else { f.b.clone() })
-            .collect()
-    };
+    let stores = |n| alternate(&f, n);
     let wins = concurrently(
         stores(20)
             .into_iter()
@@ -545,6 +545,47 @@ pub async fn audit_filters_and_cursors(f: Fixture) {
     );
 }
 
+/// Stores license `id` of product `prd_p` (seats are taken only on a stored license).
+async fn stored_license(f: &Fixture, id: &str) -> License {
+    let l = license(id, "prd_p", "active", None);
+    f.a.insert_license(&l).await.expect("license");
+    l
+}
+
+fn entry(action: &str, subject: &str) -> AuditEvent {
+    AuditEvent {
+        seq: 0,
+        at: T0,
+        actor: "server".into(),
+        action: action.into(),
+        subject: subject.into(),
+        ip: None,
+        detail: json!({}),
+        product_id: None,
+    }
+}
+
+/// Runs the futures at once on the runtime's worker threads; their results in order.
+async fn all_at_once<T, Fut>(futs: Vec<Fut>) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+/// The handles in turn, `n` times.
+fn alternate(f: &Fixture, n: usize) -> Vec<Arc<dyn Store>> {
+    (0..n)
+        .map(|i| if i % 2 == 0 { f.a.clone() } else { f.b.clone() })
+        .collect()
+}
+
 fn claim(license_id: &str, fingerprint: &str) -> SeatClaim {
     SeatClaim {
         license_id: license_id.into(),
@@ -557,6 +598,7 @@ fn claim(license_id: &str, fingerprint: &str) -> SeatClaim {
 /// across both handles: exactly three take a seat, the rest are refused, and the license has
 /// three machines. The same machine again keeps its seat.
 pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
+    stored_license(&f, "lic_1").await;
     let rule = SeatRule {
         max: 3,
         floating: false,
@@ -606,6 +648,7 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
 /// the same operation as the new machine and its audit entry are written; a refusal writes
 /// nothing (`make` is not even asked).
 pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture) {
+    stored_license(&f, "lic_1").await;
     let rule = SeatRule {
         max: 2,
         floating: true,
@@ -686,5 +729,300 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
         .await
         .map(|_| ()),
         Err(SeatError::Refused(SeatRefusal::BoundToAnother))
+    );
+}
+
+/// A seat change judges the machine as stored when it runs. Sixteen heartbeats and culls of
+/// one dead floating machine, raced across both handles: the first removes it and writes its
+/// one audit entry, and every later one finds no machine. Then sixteen heartbeats of a live
+/// machine, each renewing what it finds: none is lost.
+pub async fn heartbeats_and_culls_change_a_seat_one_at_a_time(f: Fixture) {
+    stored_license(&f, "lic_1").await;
+    let rule = SeatRule {
+        max: 5,
+        floating: true,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let mut dead = machine("lic_1", "fp");
+    dead.last_heartbeat = T0 - 61;
+    f.a.put_machine(&dead).await.expect("dead");
+    let found = all_at_once(
+        alternate(&f, 16)
+            .into_iter()
+            .map(|s| async move {
+                s.change_seat(&claim("lic_1", "fp"), &|found| match found {
+                    Some(r) if !rule.alive(&r.machine, T0) => Ok((
+                        SeatChange::Remove,
+                        vec![entry("machine.culled", &r.machine.id)],
+                    )),
+                    Some(r) => Ok((SeatChange::Update(Box::new(r.machine.clone())), vec![])),
+                    None => Ok((SeatChange::Keep, vec![])),
+                })
+                .await
+                .expect("change")
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        found.iter().filter(|f| f.is_some()).count(),
+        1,
+        "one saw it"
+    );
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
+    assert_eq!(
+        f.a.audit_of(&dead.id, 0, 10).await.expect("audit").1,
+        1,
+        "culled once"
+    );
+
+    f.b.put_machine(&machine("lic_1", "live"))
+        .await
+        .expect("live");
+    all_at_once(
+        alternate(&f, 16)
+            .into_iter()
+            .map(|s| async move {
+                s.change_seat(&claim("lic_1", "live"), &|found| {
+                    let mut m = found.expect("live").machine.clone();
+                    m.last_heartbeat += 1;
+                    Ok((SeatChange::Update(Box::new(m)), vec![]))
+                })
+                .await
+                .expect("heartbeat")
+            })
+            .collect(),
+    )
+    .await;
+    let m =
+        f.a.machine("lic_1", "live")
+            .await
+            .expect("read")
+            .expect("kept");
+    assert_eq!(m.last_heartbeat, T0 + 16, "no heartbeat was lost");
+}
+
+/// A seat change names its machine by fingerprint or, under the hardware-parts rule, by its
+/// parts; it may update or remove only that machine, and a refused change writes nothing.
+/// Clearing a license's seats removes them all with its audit entries.
+pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
+    stored_license(&f, "lic_1").await;
+    let parts: Vec<[u8; 8]> = (1..=4u8).map(|i| [i; 8]).collect();
+    let mut a = machine("lic_1", "fp-a");
+    a.parts = parts.iter().map(crate::seats::part_hex).collect();
+    f.a.put_machine(&a).await.expect("a");
+    f.a.put_machine(&machine("lic_1", "fp-b")).await.expect("b");
+    // A new fingerprint with the same parts is machine A.
+    let by_parts = SeatClaim {
+        parts: parts.clone(),
+        ..claim("lic_1", "fp-a-new")
+    };
+    let seen =
+        f.b.change_seat(&by_parts, &|_| Ok((SeatChange::Keep, vec![])))
+            .await
+            .expect("keep");
+    assert_eq!(seen.map(|r| r.machine.id), Some(a.id.clone()));
+    // Another machine in its place is refused, and nothing is written.
+    let other =
+        f.b.change_seat(&claim("lic_1", "fp-a"), &|_| {
+            Ok((
+                SeatChange::Update(Box::new(machine("lic_1", "fp-b"))),
+                vec![entry("machine.renewed", "x")],
+            ))
+        })
+        .await;
+    assert!(other.is_err(), "an update of another machine: {other:?}");
+    let refused =
+        f.a.change_seat(&claim("lic_1", "nobody"), &|found| {
+            assert!(found.is_none());
+            Ok((SeatChange::Remove, vec![entry("machine.removed", "x")]))
+        })
+        .await;
+    assert!(refused.is_err(), "a removal of no machine: {refused:?}");
+    let failed =
+        f.a.change_seat(&claim("lic_1", "fp-b"), &|_| {
+            Err(StoreError::backend("signer down"))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 2);
+    assert_eq!(f.a.audit_of("x", 0, 10).await.expect("audit").1, 0);
+    // Removed by parts, under its recorded fingerprint.
+    f.a.change_seat(&by_parts, &|_| {
+        Ok((SeatChange::Remove, vec![entry("machine.deactivated", "x")]))
+    })
+    .await
+    .expect("remove");
+    assert!(f.b.machine("lic_1", "fp-a").await.expect("read").is_none());
+    assert_eq!(f.b.audit_of("x", 0, 10).await.expect("audit").1, 1);
+    f.b.put_machine(&machine("lic_1", "fp-c")).await.expect("c");
+    let cleared =
+        f.a.clear_seats("lic_1", vec![entry("license.hwid_reset", "lic_1")])
+            .await
+            .expect("clear");
+    assert_eq!(cleared.len(), 2);
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
+    assert!(f.b.machines("lic_1").await.expect("list").is_empty());
+    assert_eq!(f.b.audit_of("lic_1", 0, 10).await.expect("audit").1, 1);
+}
+
+/// Twenty changes of one license raced across both handles, each building on what it finds:
+/// none is lost. The same holds through an order's update. A change may not touch the id or
+/// key, and a change of no license finds nothing.
+pub async fn concurrent_license_changes_are_never_lost(f: Fixture) {
+    stored_license(&f, "lic_1").await;
+    let bump = |l: &License| {
+        let mut next = l.clone();
+        next.updated_at += 1;
+        Ok(Some((next, Vec::new())))
+    };
+    all_at_once(
+        alternate(&f, 20)
+            .into_iter()
+            .map(|s| async move { s.change_license("lic_1", &bump).await.expect("change") })
+            .collect(),
+    )
+    .await;
+    let l = f.b.license("lic_1").await.expect("read").expect("stored");
+    assert_eq!(l.updated_at, T0 + 20, "no change was lost");
+    let order = Order {
+        id: 1,
+        customer_id: 1,
+        product_id: "prd_p".into(),
+        price_id: 1,
+        license_id: "lic_1".into(),
+        due_date: Some(T0 + 99),
+        created_at: T0,
+        updated_at: T0,
+    };
+    all_at_once(
+        alternate(&f, 10)
+            .into_iter()
+            .map(|s| {
+                let order = order.clone();
+                async move { s.update_order(&order, &bump).await.expect("order") }
+            })
+            .collect(),
+    )
+    .await;
+    let l = f.a.license("lic_1").await.expect("read").expect("stored");
+    assert_eq!(l.updated_at, T0 + 30, "no change through an order was lost");
+    assert_eq!(
+        f.b.order(1).await.expect("read").and_then(|o| o.due_date),
+        Some(T0 + 99)
+    );
+    let rekey =
+        f.a.change_license("lic_1", &|l| {
+            let mut next = l.clone();
+            next.key = "OTHER".into();
+            Ok(Some((next, Vec::new())))
+        })
+        .await;
+    assert!(rekey.is_err(), "a key does not change: {rekey:?}");
+    assert!(f.b.license_by_key("OTHER").await.expect("read").is_none());
+    let left =
+        f.b.change_license("lic_1", &|_| Ok(None))
+            .await
+            .expect("leave");
+    assert_eq!(left.map(|l| l.updated_at), Some(T0 + 30));
+    assert_eq!(
+        f.a.change_license("lic_none", &bump).await.expect("none"),
+        None
+    );
+}
+
+/// Seats taken while the license is deleted through the other handle never outlive it: once
+/// the deletion and the activations are done, the license has no machines, and a seat asked
+/// for afterwards is refused as not found.
+pub async fn no_seat_is_taken_on_a_deleted_license(f: Fixture) {
+    let l = stored_license(&f, "lic_1").await;
+    let rule = SeatRule {
+        max: 64,
+        floating: false,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = f.a.clone();
+        tasks.push(tokio::spawn(async move {
+            let fp = format!("fp-{i}");
+            store
+                .take_seat(&claim("lic_1", &fp), &rule, T0, &|_| {
+                    Ok((machine("lic_1", &fp), vec![]))
+                })
+                .await
+                .map(|_| ())
+        }));
+        if i == 8 {
+            f.b.delete_license(&l).await.expect("delete");
+        }
+    }
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(()) | Err(SeatError::Store(StoreError::NotFound)) => {}
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+    }
+    assert!(f.a.machines("lic_1").await.expect("list").is_empty());
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
+    assert_eq!(
+        f.a.take_seat(&claim("lic_1", "late"), &rule, T0, &|_| {
+            Ok((machine("lic_1", "late"), vec![]))
+        })
+        .await
+        .map(|_| ()),
+        Err(SeatError::Store(StoreError::NotFound))
+    );
+}
+
+/// Twenty rotations of one session token raced across both handles, each expecting the token
+/// it read: exactly one is stored, and only its token leads to the session.
+pub async fn a_session_token_rotates_once(f: Fixture) {
+    let session = Session {
+        id: "ses_1".into(),
+        token_hash: "h0".into(),
+        previous_hash: None,
+        previous_until: 0,
+        license_id: "lic_1".into(),
+        hwid: "hw".into(),
+        ip: None,
+        created_at: T0,
+        last_heartbeat: T0,
+        expires_at: T0 + 60,
+        ended_at: None,
+        end_reason: None,
+    };
+    f.a.put_session(&session, &["h0"]).await.expect("session");
+    let won = all_at_once(
+        alternate(&f, 20)
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut next = session.clone();
+                next.token_hash = format!("h-{i}");
+                async move {
+                    let h = next.token_hash.clone();
+                    let stored = s
+                        .rotate_session(&next, "h0", &[&h], &["h0".to_owned()])
+                        .await
+                        .expect("rotate");
+                    stored.then_some(h)
+                }
+            })
+            .collect(),
+    )
+    .await;
+    let winners: Vec<String> = won.into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let stored = f.b.session("ses_1").await.expect("read").expect("kept");
+    assert_eq!(stored.token_hash, winners[0]);
+    assert!(f.a.session_by_token("h0").await.expect("read").is_none());
+    assert!(
+        f.a.session_by_token(&winners[0])
+            .await
+            .expect("read")
+            .is_some()
     );
 }

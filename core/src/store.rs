@@ -302,7 +302,16 @@ pub trait Licenses: Send + Sync {
     async fn insert_licenses(&self, ls: &[License]) -> StoreResult<()>;
     /// Replaces a license.
     async fn update_license(&self, l: &License) -> StoreResult<()>;
-    /// Removes a license with its machines.
+    /// Reads license `id` and stores what `change` makes of it, as one operation that no other
+    /// change of the license interleaves with (no lost update between two writers). The
+    /// license as stored after; `None` when there is no such license.
+    async fn change_license(
+        &self,
+        id: &str,
+        change: ChangeLicense<'_>,
+    ) -> StoreResult<Option<License>>;
+    /// Removes a license with its machines, in one operation with the seat changes of the
+    /// license: no seat is taken on a license being deleted.
     async fn delete_license(&self, l: &License) -> StoreResult<()>;
     /// A license by id.
     async fn license(&self, id: &str) -> StoreResult<Option<License>>;
@@ -343,6 +352,66 @@ pub type MakeSeats<'a> = &'a (
         dyn Fn(usize, Option<&Recognised>) -> StoreResult<(Machine, Vec<AuditEvent>)> + Send + Sync
     );
 
+/// A value that a store operation's closure hands back to its caller. The closures are `Fn`
+/// (a backend may call them on another thread, at most once per operation), so what they
+/// make besides their answer goes here.
+#[derive(Debug)]
+pub struct Slot<T>(std::sync::Mutex<Option<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> Slot<T> {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts `v` in, replacing what was there.
+    pub fn put(&self, v: T) {
+        *self.lock() = Some(v);
+    }
+
+    /// Takes what is there.
+    pub fn take(&self) -> Option<T> {
+        self.lock().take()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        // What a panicking holder left is a plain value.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What [`Seats::change_seat`] does to the machine a claim names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeatChange {
+    /// Leave it (or its absence) as it is.
+    Keep,
+    /// Store this machine in its place: the same machine (id, license and fingerprint) with new
+    /// facts, as a heartbeat makes it.
+    Update(Box<Machine>),
+    /// Give its seat back.
+    Remove,
+}
+
+/// Decides a [`Seats::change_seat`] from the machine the claim is as stored now (`None`: the
+/// license has no such machine), with the audit entries to write with the change. Called
+/// inside the atomic operation, at most once; an error writes nothing.
+pub type ChangeSeat<'a> =
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(SeatChange, Vec<AuditEvent>)> + Send + Sync);
+
+/// Decides a [`Licenses::change_license`] from the license as stored now: the license to store
+/// in its place and the audit entries to write with it, or `None` to leave it. Called inside
+/// the atomic operation, at most once; an error writes nothing.
+pub type ChangeLicense<'a> =
+    &'a (dyn Fn(&License) -> StoreResult<Option<(License, Vec<AuditEvent>)>> + Send + Sync);
+
 /// Machines: the seats of licenses.
 #[async_trait]
 pub trait Seats: Send + Sync {
@@ -376,6 +445,26 @@ pub trait Seats: Send + Sync {
             .pop()
             .ok_or_else(|| SeatError::Store(StoreError::backend("take_seats returned nothing")))
     }
+    /// Changes the machine `claim` names (by fingerprint, or by its parts under the
+    /// hardware-parts rule, [`seats::recognise`](crate::seats::recognise)) as one operation that
+    /// no other seat change of the license interleaves with: `change` sees it as stored now and
+    /// says what to do, and its audit entries are written with the change. Durable when it
+    /// returns. The machine as it was before, if the license had it.
+    ///
+    /// Heartbeats, deactivations and culls go through it, so that a heartbeat cannot revive a
+    /// machine a cull just removed, nor a cull remove one a heartbeat just renewed.
+    async fn change_seat(
+        &self,
+        claim: &SeatClaim,
+        change: ChangeSeat<'_>,
+    ) -> Result<Option<Recognised>, SeatError>;
+    /// Gives back every seat of a license in one operation, with `log` written with it; the
+    /// machines removed.
+    async fn clear_seats(
+        &self,
+        license_id: &str,
+        log: Vec<AuditEvent>,
+    ) -> StoreResult<Vec<Machine>>;
     /// The machines of a license.
     async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
     /// The machine of a license with this fingerprint.
@@ -429,8 +518,13 @@ pub trait Shop: Send + Sync {
     async fn orders_of_customer(&self, customer_id: u64) -> StoreResult<Vec<Order>>;
     /// Adds an order with its new license and machines, all or none.
     async fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> StoreResult<()>;
-    /// Replaces an order and its license together.
-    async fn update_order(&self, o: &Order, l: &License) -> StoreResult<()>;
+    /// Replaces an order, and its license with what `change` makes of it as stored now,
+    /// together (one operation, as [`Licenses::change_license`]). The license as stored.
+    async fn update_order(
+        &self,
+        o: &Order,
+        change: ChangeLicense<'_>,
+    ) -> StoreResult<Option<License>>;
 }
 
 /// Product downloads and their one-time grants.
@@ -472,6 +566,16 @@ pub trait Identity: Send + Sync {
     async fn users(&self) -> StoreResult<Vec<User>>;
     /// Stores a session, reachable by each of the token hashes.
     async fn put_session(&self, s: &Session, token_hashes: &[&str]) -> StoreResult<()>;
+    /// Stores `next` in place of its session only if the stored session's `token_hash` is
+    /// still `expected_hash` (no concurrent rotation came first), pointing `token_hashes` to it
+    /// and making `forget` lead nowhere, in one operation. Whether it was stored.
+    async fn rotate_session(
+        &self,
+        next: &Session,
+        expected_hash: &str,
+        token_hashes: &[&str],
+        forget: &[String],
+    ) -> StoreResult<bool>;
     /// The sessions of a license.
     async fn sessions_of(&self, license_id: &str) -> StoreResult<Vec<Session>>;
     /// Makes token hashes lead nowhere.

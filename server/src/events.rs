@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::error::ApiResult;
 use crate::model::{Delivery, License, Notification, Role, SecurityEvent, Severity};
 use crate::state::AppState;
+use licet_core::store::Slot;
 
 /// The webhook events LicenseCM defines.
 pub const WEBHOOK_EVENTS: &[&str] = &[
@@ -382,6 +383,15 @@ pub fn run_outbox(s: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Whether `l` has expired at `now`, and whether its current expiry was announced.
+fn expiry_of(l: &License, now: i64) -> (bool, bool) {
+    let due = l.expires_at.is_some_and(|e| e <= now);
+    let announced = l
+        .expiry_announced
+        .is_some_and(|a| l.expires_at.is_some_and(|e| a >= e));
+    (due, announced)
+}
+
 /// The expiry sweeper: announces licenses that expired since the last sweep (webhook
 /// `license.expired`, a notification for the owner, an audit event); returns how many.
 pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
@@ -390,26 +400,43 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
     // The expiry index holds a candidate per expiry ever set; only those due are read, so a
     // sweep costs the licenses that expired, not every license (issue #7: 1M licenses).
     for (at, id) in s.store.expiry_candidates(now).await? {
-        let Some(mut l) = s.store.license(&id).await? else {
+        // Announced in one store operation that judges the license as stored then: a renewal
+        // or a suspension that lands meanwhile is neither lost nor announced as an expiry.
+        let announced_now = Slot::new();
+        let stored = s
+            .store
+            .change_license(&id, &|l| {
+                let (due, announced) = expiry_of(l, now);
+                if !due || announced || l.status != crate::model::LicenseStatus::Active {
+                    return Ok(None);
+                }
+                let mut next = l.clone();
+                next.expiry_announced = Some(now);
+                let entry = s.audit_entry(
+                    "server",
+                    "license.expired",
+                    &l.id,
+                    None,
+                    json!({ "expires_at": l.expires_at }),
+                    Some(l.product_id.clone()),
+                );
+                announced_now.put(());
+                Ok(Some((next, vec![entry])))
+            })
+            .await?;
+        let Some(l) = stored else {
             s.store.forget_expiry(at, &id).await?;
             continue;
         };
-        let due = l.expires_at.is_some_and(|e| e <= now);
-        let announced = l
-            .expiry_announced
-            .is_some_and(|a| l.expires_at.is_some_and(|e| a >= e));
-        if !due || announced {
-            // Extended (its new expiry has its own entry), or done.
-            s.store.forget_expiry(at, &id).await?;
-            continue;
-        }
-        if l.status != crate::model::LicenseStatus::Active {
+        if announced_now.take().is_none() {
+            let (due, announced) = expiry_of(&l, now);
+            if !due || announced {
+                // Extended (its new expiry has its own entry), or done.
+                s.store.forget_expiry(at, &id).await?;
+            }
             // Suspended or revoked: announced if it comes back while still expired.
             continue;
         }
-        let _seat = s.lock_license(&l.id).await;
-        l.expiry_announced = Some(now);
-        s.store.update_license(&l).await?;
         s.store.forget_expiry(at, &id).await?;
         let owner = s.owner_of(&l).await;
         s.emit(
@@ -427,14 +454,6 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             )
             .await?;
         }
-        s.audit(
-            "server",
-            "license.expired",
-            &l.id,
-            None,
-            json!({ "expires_at": l.expires_at }),
-        )
-        .await?;
         n += 1;
     }
     if n > 0 {

@@ -64,7 +64,6 @@ pub struct AppState {
     pub limits: Arc<crate::limits::Limits>,
     /// Metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
-    seat_locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     revocation_lock: Arc<tokio::sync::Mutex<()>>,
     /// LicenseCM's signed facts of the current minute, by facts (see
     /// `routes::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
@@ -110,7 +109,6 @@ impl AppState {
             jwt: JwtKeys { encoding, decoding },
             limits: Arc::new(crate::limits::Limits::new(&config)),
             metrics: Arc::default(),
-            seat_locks: Arc::new((0..64).map(|_| tokio::sync::Mutex::new(())).collect()),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
             signed_facts: Arc::default(),
             dispatch: Arc::default(),
@@ -161,14 +159,6 @@ impl AppState {
         Some(0)
     }
 
-    /// The lock that serialises seat changes of one license (sharded by license id).
-    pub async fn lock_license(&self, license_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        let h = license_id.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
-        self.seat_locks[h % self.seat_locks.len()].lock().await
-    }
-
     /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`),
     /// with a number ready for a new machine: `make` gets the stored machine the claim is, or
     /// the number to give a new one. A number is drawn only when the claim's fingerprint was
@@ -213,7 +203,7 @@ impl AppState {
                 false => Some(self.store.next_number("machine").await?),
             });
         }
-        let wanted = std::sync::Mutex::new(None);
+        let wanted = licet_core::store::Slot::new();
         loop {
             let now = self.clock.now();
             let taken = self
@@ -222,17 +212,12 @@ impl AppState {
                     let number = numbers.get(i).copied().flatten();
                     let made = make(i, found, number, now);
                     if matches!(&made, Err(e) if *e == NEEDS_NUMBER) {
-                        *wanted
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(i);
+                        wanted.put(i);
                     }
                     made
                 })
                 .await;
-            let missing = wanted
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
+            let missing = wanted.take();
             match (taken, missing) {
                 (Err(SeatError::Store(e)), Some(i)) if e == NEEDS_NUMBER => {
                     // A machine known a moment ago went away: number it and take the seats again.

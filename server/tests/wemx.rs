@@ -514,6 +514,50 @@ fn a_transaction_id_is_accepted_once_even_under_concurrency() {
     assert_eq!(stored["data"], json!({"version": "1.2.0"}));
 }
 
+#[test]
+fn a_domain_refused_its_seat_does_not_spend_the_transaction_id() {
+    // Eight new domains race for one seat, each with its own transaction id: the seven refused
+    // leave their ids unspent, even those that passed the first check before the seat was
+    // taken (the id is spent only once the domain holds its seat).
+    let w = Arc::new(wemx(1));
+    let l = w.license(json!({}));
+    let key = l["key"].as_str().expect("key").to_owned();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let w = Arc::clone(&w);
+            let key = key.clone();
+            std::thread::spawn(move || {
+                let (s, _) = w.validate(
+                    "203.0.113.5",
+                    json!({ "license": key, "domain": format!("site{i}.example.net"), "packages": "Example", "transaction_id": format!("txn-{i}") }),
+                );
+                (i, s)
+            })
+        })
+        .collect();
+    let answers: Vec<(usize, u16)> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    let winner = answers
+        .iter()
+        .find(|a| a.1 == 200)
+        .map(|a| a.0)
+        .expect("one domain takes the seat");
+    assert_eq!(
+        answers.iter().filter(|a| a.1 == 403).count(),
+        7,
+        "{answers:?}"
+    );
+    for (i, _) in answers.iter().filter(|a| a.1 == 403) {
+        let (s, v) = w.validate(
+            "203.0.113.5",
+            json!({ "license": key, "domain": format!("site{winner}.example.net"), "packages": "Example", "transaction_id": format!("txn-{i}") }),
+        );
+        assert_eq!(s, 200, "txn-{i} was spent by a refused request: {v}");
+    }
+}
+
 /// Sells a license through the private API and returns (key, order id).
 fn sell(w: &Wemx, email: &str, price_id: u64) -> (String, u64) {
     let (s, v) = w.private(

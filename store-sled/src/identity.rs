@@ -76,6 +76,25 @@ impl SledStore {
         Ok(())
     }
 
+    /// Rotates a session's token under its license's lock (see `Identity::rotate_session`).
+    pub fn rotate_session(
+        &self,
+        next: &Session,
+        expected_hash: &str,
+        token_hashes: &[&str],
+        forget: &[String],
+    ) -> Res<bool> {
+        let _license = self.seat_lock(&next.license_id);
+        let current = self.session(&next.id)?;
+        if current.is_none_or(|c| c.token_hash != expected_hash || c.license_id != next.license_id)
+        {
+            return Ok(false);
+        }
+        self.forget_session_tokens(forget)?;
+        self.put_session(next, token_hashes)?;
+        Ok(true)
+    }
+
     /// The sessions of one license.
     pub fn sessions_of(&self, license_id: &str) -> Res<Vec<Session>> {
         let mut prefix = license_id.as_bytes().to_vec();
@@ -194,6 +213,17 @@ impl Identity for SledStore {
     }
     async fn put_session(&self, s: &Session, token_hashes: &[&str]) -> StoreResult<()> {
         Ok(SledStore::put_session(self, s, token_hashes)?)
+    }
+    async fn rotate_session(
+        &self,
+        next: &Session,
+        expected_hash: &str,
+        token_hashes: &[&str],
+        forget: &[String],
+    ) -> StoreResult<bool> {
+        let stored = SledStore::rotate_session(self, next, expected_hash, token_hashes, forget)?;
+        self.committer.commit().await?;
+        Ok(stored)
     }
     async fn sessions_of(&self, license_id: &str) -> StoreResult<Vec<Session>> {
         Ok(SledStore::sessions_of(self, license_id)?)

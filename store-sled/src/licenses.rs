@@ -52,15 +52,47 @@ impl SledStore {
         Ok(())
     }
 
-    /// Replaces a license (its key does not change).
+    /// Replaces a license (its key does not change), under its lock, so that it never lands
+    /// in the middle of a [`SledStore::change_license`].
     pub fn update_license(&self, l: &License) -> Res<()> {
+        let _license = self.seat_lock(&l.id);
+        self.update_license_unlocked(l)
+    }
+
+    pub(crate) fn update_license_unlocked(&self, l: &License) -> Res<()> {
         self.index_expiry(std::slice::from_ref(l))?;
         self.licenses.insert(l.id.as_bytes(), to_json(l)?)?;
         Ok(())
     }
 
-    /// Deletes a license, its key and its machines.
+    /// Reads a license and stores what `change` makes of it, under the license's lock (which
+    /// every write of the license and its seats takes), with the audit entries. Not yet durable:
+    /// the trait's `change_license` commits after the lock is released.
+    pub fn change_license(&self, id: &str, change: ChangeLicense<'_>) -> Res<Option<License>> {
+        let _license = self.seat_lock(id);
+        let Some(current) = self.license(id)? else {
+            return Ok(None);
+        };
+        let Some((next, log)) = change(&current)? else {
+            return Ok(Some(current));
+        };
+        if next.id != current.id || next.key != current.key || next.product_id != current.product_id
+        {
+            return Err(Error::backend(
+                "change_license: the id, key and product of a license do not change",
+            ));
+        }
+        self.update_license_unlocked(&next)?;
+        for e in log {
+            self.append_audit(e)?;
+        }
+        Ok(Some(next))
+    }
+
+    /// Deletes a license, its key and its machines, under the license's lock: no seat is taken
+    /// meanwhile (a seat operation finds no license once it has the lock).
     pub fn delete_license(&self, l: &License) -> Res<()> {
+        let _license = self.seat_lock(&l.id);
         let machines = self.machines(&l.id)?;
         (
             &self.licenses,
@@ -212,8 +244,18 @@ impl Licenses for SledStore {
     async fn update_license(&self, l: &License) -> StoreResult<()> {
         Ok(SledStore::update_license(self, l)?)
     }
+    async fn change_license(
+        &self,
+        id: &str,
+        change: ChangeLicense<'_>,
+    ) -> StoreResult<Option<License>> {
+        let l = SledStore::change_license(self, id, change)?;
+        self.committer.commit().await?;
+        Ok(l)
+    }
     async fn delete_license(&self, l: &License) -> StoreResult<()> {
-        Ok(SledStore::delete_license(self, l)?)
+        SledStore::delete_license(self, l)?;
+        Ok(self.committer.commit().await?)
     }
     async fn license(&self, id: &str) -> StoreResult<Option<License>> {
         Ok(SledStore::license(self, id)?)

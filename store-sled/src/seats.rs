@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use licet_core::model::*;
-use licet_core::seats::{MachinesOf, SeatClaim, SeatError, SeatRule, Seated, plan_all};
+use licet_core::seats::{
+    MachinesOf, Recognised, SeatClaim, SeatError, SeatRule, Seated, plan_all, recognise,
+};
 use licet_core::store::*;
 
 use crate::SledStore;
@@ -92,18 +94,6 @@ impl SledStore {
         now: i64,
         make: MakeSeats<'_>,
     ) -> Result<Vec<Seated>, SeatError> {
-        struct Of<'a>(&'a SledStore, &'a str);
-        impl MachinesOf for Of<'_> {
-            fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
-                Ok(self.0.machine(self.1, fingerprint)?)
-            }
-            fn count(&self) -> Result<u64, StoreError> {
-                Ok(self.0.machine_count(self.1)?)
-            }
-            fn all(&self) -> Result<Vec<Machine>, StoreError> {
-                Ok(self.0.machines(self.1)?)
-            }
-        }
         let Some(license_id) = claims.first().map(|c| c.license_id.as_str()) else {
             return Ok(Vec::new());
         };
@@ -111,6 +101,14 @@ impl SledStore {
             return Err(StoreError::backend("take_seats: claims of several licenses").into());
         }
         let _seats = self.seat_lock(license_id);
+        if self
+            .license(license_id)
+            .map_err(StoreError::from)?
+            .is_none()
+        {
+            // Deleted meanwhile (deletion takes this lock too): no seat on a license that is gone.
+            return Err(StoreError::NotFound.into());
+        }
         let plans = plan_all(rule, claims, &Of(self, license_id), now)?;
         // Every machine is built before anything is written: an error writes nothing.
         let mut made = Vec::with_capacity(plans.len());
@@ -138,6 +136,52 @@ impl SledStore {
             });
         }
         Ok(seated)
+    }
+
+    /// Changes the machine a claim is, under the license's seat lock. Not yet durable: the
+    /// trait's `change_seat` commits after the lock is released.
+    pub fn change_seat(
+        &self,
+        claim: &SeatClaim,
+        change: ChangeSeat<'_>,
+    ) -> Result<Option<Recognised>, SeatError> {
+        let _seats = self.seat_lock(&claim.license_id);
+        let found = recognise(claim, &Of(self, &claim.license_id))?;
+        let (what, log) = change(found.as_ref())?;
+        match (&what, &found) {
+            (SeatChange::Keep, _) => return Ok(found),
+            (SeatChange::Update(m), Some(f))
+                if m.id == f.machine.id
+                    && m.license_id == f.machine.license_id
+                    && m.fingerprint == f.machine.fingerprint =>
+            {
+                self.update_machine_unlocked(m).map_err(StoreError::from)?;
+            }
+            (SeatChange::Remove, Some(f)) => {
+                self.remove_machine_unlocked(&f.machine)
+                    .map_err(StoreError::from)?;
+            }
+            _ => {
+                return Err(StoreError::backend("change_seat: a change of another machine").into());
+            }
+        }
+        for e in log {
+            self.append_audit(e).map_err(StoreError::from)?;
+        }
+        Ok(found)
+    }
+
+    /// Removes every machine of a license, under its seat lock, with the audit entries.
+    pub fn clear_seats(&self, license_id: &str, log: Vec<AuditEvent>) -> Res<Vec<Machine>> {
+        let _seats = self.seat_lock(license_id);
+        let machines = self.machines(license_id)?;
+        for m in &machines {
+            self.remove_machine_unlocked(m)?;
+        }
+        for e in log {
+            self.append_audit(e)?;
+        }
+        Ok(machines)
     }
 
     /// Inserts or replaces a machine, under its license's seat lock.
@@ -173,6 +217,10 @@ impl SledStore {
     /// transaction over three trees. The caller holds the license's seat lock.
     pub fn update_machine(&self, m: &Machine) -> Res<()> {
         let _seats = self.seat_lock(&m.license_id);
+        self.update_machine_unlocked(m)
+    }
+
+    fn update_machine_unlocked(&self, m: &Machine) -> Res<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         if self.machines.get(&key)?.is_none() {
             return self.put_machine_unlocked(m);
@@ -220,6 +268,22 @@ impl SledStore {
     }
 }
 
+/// A license's machines as the seat rule reads them, straight from the trees (under the
+/// license's seat lock).
+struct Of<'a>(&'a SledStore, &'a str);
+
+impl MachinesOf for Of<'_> {
+    fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
+        Ok(self.0.machine(self.1, fingerprint)?)
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.0.machine_count(self.1)?)
+    }
+    fn all(&self) -> Result<Vec<Machine>, StoreError> {
+        Ok(self.0.machines(self.1)?)
+    }
+}
+
 #[async_trait]
 impl Seats for SledStore {
     async fn take_seats(
@@ -232,6 +296,24 @@ impl Seats for SledStore {
         let seated = SledStore::take_seats(self, claims, rule, now, make)?;
         self.committer.commit().await.map_err(StoreError::from)?;
         Ok(seated)
+    }
+    async fn change_seat(
+        &self,
+        claim: &SeatClaim,
+        change: ChangeSeat<'_>,
+    ) -> Result<Option<Recognised>, SeatError> {
+        let found = SledStore::change_seat(self, claim, change)?;
+        self.committer.commit().await.map_err(StoreError::from)?;
+        Ok(found)
+    }
+    async fn clear_seats(
+        &self,
+        license_id: &str,
+        log: Vec<AuditEvent>,
+    ) -> StoreResult<Vec<Machine>> {
+        let removed = SledStore::clear_seats(self, license_id, log)?;
+        self.committer.commit().await?;
+        Ok(removed)
     }
     async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>> {
         Ok(SledStore::machines(self, license_id)?)

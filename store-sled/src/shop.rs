@@ -188,16 +188,27 @@ impl SledStore {
     }
 
     /// Stores an order and its license together (a due date moved).
-    pub fn update_order(&self, o: &Order, l: &License) -> Res<()> {
-        self.index_expiry(std::slice::from_ref(l))?;
+    pub fn update_order(&self, o: &Order, change: ChangeLicense<'_>) -> Res<Option<License>> {
+        let _license = self.seat_lock(&o.license_id);
+        let Some(current) = self.license(&o.license_id)? else {
+            return Ok(None);
+        };
+        let (l, log) = change(&current)?.unwrap_or((current, Vec::new()));
+        if l.id != o.license_id {
+            return Err(Error::backend("update_order: another license"));
+        }
+        self.index_expiry(std::slice::from_ref(&l))?;
         let order = to_json(o)?;
-        let license = to_json(l)?;
+        let license = to_json(&l)?;
         (&self.orders, &self.licenses).transaction(|(orders, licenses)| {
             orders.insert(&o.id.to_be_bytes(), order.clone())?;
             licenses.insert(l.id.as_bytes(), license.clone())?;
             Ok::<_, ConflictableTransactionError<Error>>(())
         })?;
-        Ok(())
+        for e in log {
+            self.append_audit(e)?;
+        }
+        Ok(Some(l))
     }
 }
 
@@ -242,7 +253,13 @@ impl Shop for SledStore {
     async fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> StoreResult<()> {
         Ok(SledStore::insert_order(self, o, l, machines)?)
     }
-    async fn update_order(&self, o: &Order, l: &License) -> StoreResult<()> {
-        Ok(SledStore::update_order(self, o, l)?)
+    async fn update_order(
+        &self,
+        o: &Order,
+        change: ChangeLicense<'_>,
+    ) -> StoreResult<Option<License>> {
+        let l = SledStore::update_order(self, o, change)?;
+        self.committer.commit().await?;
+        Ok(l)
     }
 }

@@ -622,20 +622,33 @@ async fn delete_machine(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
     let (m, l) = load_machine(&s, &caller, &id).await?;
-    let seat = s.lock_license(&l.id).await;
-    s.store.remove_machine(&m).await?;
-    s.audit(
-        &caller.actor(),
-        "machine.deactivated",
-        &m.id,
-        ip.text(),
-        json!({ "license_id": l.id }),
-    )
-    .await?;
-    // The write is in the log; release the seats before waiting for the flush, so
-    // that concurrent activations of one license share flushes (group commit).
-    drop(seat);
-    s.store.commit().await?;
+    let claim = licet_core::seats::SeatClaim {
+        license_id: l.id.clone(),
+        fingerprint: m.fingerprint.clone(),
+        parts: Vec::new(),
+    };
+    let removed = s
+        .store
+        .change_seat(&claim, &|found| match found {
+            Some(f) if f.machine.id == m.id => {
+                let entry = s.audit_entry(
+                    &caller.actor(),
+                    "machine.deactivated",
+                    &m.id,
+                    ip.text(),
+                    json!({ "license_id": l.id }),
+                    Some(l.product_id.clone()),
+                );
+                Ok((licet_core::store::SeatChange::Remove, vec![entry]))
+            }
+            _ => Ok((licet_core::store::SeatChange::Keep, Vec::new())),
+        })
+        .await?
+        .is_some_and(|f| f.machine.id == m.id);
+    if !removed {
+        // Deactivated meanwhile.
+        return Err(ApiError::not_found("machine"));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

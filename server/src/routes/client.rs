@@ -19,8 +19,8 @@ use crate::model::{License, Machine, Policy, Product};
 use crate::rules::{self, Probe, Refusal};
 use crate::state::AppState;
 use crate::state::NEEDS_NUMBER;
-use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts, part_hex};
-use licet_core::store::StoreError;
+use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
+use licet_core::store::{SeatChange, Slot, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -174,28 +174,25 @@ fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
     Ok(out)
 }
 
-/// The machine of this request, by the hardware-parts rule (`licet_core::seats::recognise`):
-/// by fingerprint, or else the machine whose recorded parts match the request's both ways. A
-/// fingerprint whose recorded parts the request's do not match is refused (`hwid_mismatch`).
+/// The machine of this request, by the hardware-parts rule (`licet_core::seats::recognise`)
+/// over what the seat rule would read (`Snapshot::read`). A fingerprint whose recorded parts the
+/// request's do not match is refused (`hwid_mismatch`).
 async fn find_machine(
     s: &AppState,
-    license_id: &str,
-    fingerprint: &str,
-    parts: &[[u8; 8]],
+    claim: &SeatClaim,
+    rule: &SeatRule,
 ) -> ApiResult<Option<Recognised>> {
-    let claim = SeatClaim {
-        license_id: license_id.to_owned(),
-        fingerprint: fingerprint.to_owned(),
+    let seen = Snapshot::read(&*s.store, claim, rule, s.clock.now()).await?;
+    Ok(licet_core::seats::recognise(claim, &seen)?)
+}
+
+/// The seat claim of a request.
+fn claim_of(license: &License, b: &MachineRequest, parts: &[[u8; 8]]) -> SeatClaim {
+    SeatClaim {
+        license_id: license.id.clone(),
+        fingerprint: b.fingerprint.clone(),
         parts: parts.to_vec(),
-    };
-    let by_fingerprint = s.store.machine(license_id, fingerprint).await?;
-    // The whole list only when parts must be matched against it.
-    let machines = match &by_fingerprint {
-        Some(m) => vec![m.clone()],
-        None if parts.is_empty() => Vec::new(),
-        None => s.store.machines(license_id).await?,
-    };
-    Ok(licet_core::seats::recognise(&claim, &machines[..])?)
+    }
 }
 
 fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
@@ -265,22 +262,6 @@ async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Prod
     Ok((l, product, policy))
 }
 
-/// A mutex's contents, poisoned or not (what a panicking holder left is a plain value).
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Whether a machine still holds its seat at `now` (the seat rule's `alive`).
-pub fn alive(policy: &Policy, m: &Machine, now: i64) -> bool {
-    SeatRule {
-        max: 0,
-        floating: policy.floating,
-        heartbeat_ttl: policy.heartbeat_ttl,
-        bound_to_first: false,
-    }
-    .alive(m, now)
-}
-
 fn token_answer(
     s: &AppState,
     status: StatusCode,
@@ -321,7 +302,9 @@ async fn activate(
     // operation covers only its reads and writes (issue #7: one busy license's activations
     // queue on it). Should the store find another machine, it is signed again there.
     let bind = |found: Option<&Recognised>| found.map_or(parts.clone(), |f| f.parts.clone());
-    let before = find_machine(&s, &license.id, &b.fingerprint, &parts).await?;
+    let claim = claim_of(&license, &b, &parts);
+    let rule = SeatRule::of(&license, &policy);
+    let before = find_machine(&s, &claim, &rule).await?;
     let presigned = s.issue_token(
         &product,
         &policy,
@@ -329,72 +312,63 @@ async fn activate(
         &b.fingerprint,
         &bind(before.as_ref()),
     )?;
-    let claim = SeatClaim {
-        license_id: license.id.clone(),
-        fingerprint: b.fingerprint.clone(),
-        parts: parts.clone(),
-    };
-    let issued = std::sync::Mutex::new(None);
-    let failed = std::sync::Mutex::new(None);
+    let issued = Slot::new();
+    let failed = Slot::new();
     let taken = s
-        .take_seat(
-            &claim,
-            &SeatRule::of(&license, &policy),
-            &|found, number, now| {
-                let token = if bind(found) == bind(before.as_ref()) {
-                    presigned.clone()
-                } else {
-                    match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let msg = e.message().to_owned();
-                            *lock(&failed) = Some(e);
-                            return Err(StoreError::backend(msg));
-                        }
+        .take_seat(&claim, &rule, &|found, number, now| {
+            let token = if bind(found) == bind(before.as_ref()) {
+                presigned.clone()
+            } else {
+                match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let msg = e.message().to_owned();
+                        failed.put(e);
+                        return Err(StoreError::backend(msg));
                     }
-                };
-                let mut m = match (found, number) {
-                    (Some(f), _) => {
-                        let mut m = f.machine.clone();
-                        m.parts = learned_parts(&m, &parts);
-                        m
-                    }
-                    (None, None) => return Err(NEEDS_NUMBER),
-                    (None, Some(numeric_id)) => Machine {
-                        parts: parts.iter().map(part_hex).collect(),
-                        ..Machine::new(
-                            random_id("mch_"),
-                            &license.id,
-                            &b.fingerprint,
-                            numeric_id,
-                            now,
-                        )
-                    },
-                };
-                m.hostname = b.hostname.clone().or(m.hostname);
-                m.platform = b.platform.clone().or(m.platform);
-                m.ip = ip.text().or(m.ip);
-                m.last_seen = now;
-                m.last_heartbeat = now;
-                m.token_id = token.token_id.clone();
-                let entry = s.audit_entry(
-                    &format!("license:{}", license.id),
-                    "machine.activated",
-                    &m.id,
-                    ip.text(),
-                    json!({ "license_id": license.id, "token_id": token.token_id }),
-                    Some(license.product_id.clone()),
-                );
-                *lock(&issued) = Some(token);
-                Ok((m, vec![entry]))
-            },
-        )
+                }
+            };
+            let mut m = match (found, number) {
+                (Some(f), _) => {
+                    let mut m = f.machine.clone();
+                    m.parts = learned_parts(&m, &parts);
+                    m
+                }
+                (None, None) => return Err(NEEDS_NUMBER),
+                (None, Some(numeric_id)) => Machine {
+                    parts: parts.iter().map(part_hex).collect(),
+                    ..Machine::new(
+                        random_id("mch_"),
+                        &license.id,
+                        &b.fingerprint,
+                        numeric_id,
+                        now,
+                    )
+                },
+            };
+            m.hostname = b.hostname.clone().or(m.hostname);
+            m.platform = b.platform.clone().or(m.platform);
+            m.ip = ip.text().or(m.ip);
+            m.last_seen = now;
+            m.last_heartbeat = now;
+            m.token_id = token.token_id.clone();
+            let entry = s.audit_entry(
+                &format!("license:{}", license.id),
+                "machine.activated",
+                &m.id,
+                ip.text(),
+                json!({ "license_id": license.id, "token_id": token.token_id }),
+                Some(license.product_id.clone()),
+            );
+            issued.put(token);
+            Ok((m, vec![entry]))
+        })
         .await;
     let seated = match taken {
         Ok(seated) => seated,
-        Err(e) => return Err(lock(&failed).take().unwrap_or_else(|| e.into())),
+        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
     };
-    let Some(issued) = lock(&issued).take() else {
+    let Some(issued) = issued.take() else {
         return Err(ApiError::internal("a seat without a token"));
     };
     let m = seated.machine;
@@ -422,52 +396,71 @@ async fn heartbeat(
     let parts = request_parts(&b)?;
     let ip_text = ip.text();
     let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
-    let seat = s.lock_license(&license.id).await;
-    let now = s.clock.now();
-    let Recognised {
-        machine: mut m,
-        parts: bound,
-    } = find_machine(&s, &license.id, &b.fingerprint, &parts)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "machine_not_found",
-                "this machine is not activated",
-            )
-        })?;
-    if !alive(&policy, &m, now) {
-        s.store.remove_machine(&m).await?;
-        s.audit(
-            &format!("license:{}", license.id),
-            "machine.culled",
-            &m.id,
-            ip.text(),
-            json!({ "reason": "heartbeat_dead", "license_id": license.id }),
-        )
-        .await?;
-        // The write is in the log; release the seats before waiting for the flush, so
-        // that concurrent activations of one license share flushes (group commit).
-        drop(seat);
-        s.store.commit().await?;
+    let rule = SeatRule::of(&license, &policy);
+    // Renewed or culled in the store's seat operation: a cull cannot remove a seat a heartbeat
+    // is renewing, nor a heartbeat revive one a cull removed.
+    let renewed = Slot::new();
+    let failed = Slot::new();
+    let found = s
+        .store
+        .change_seat(&claim_of(&license, &b, &parts), &|found| {
+            let Some(Recognised {
+                machine,
+                parts: bound,
+            }) = found
+            else {
+                return Ok((SeatChange::Keep, Vec::new()));
+            };
+            let now = s.clock.now();
+            if !rule.alive(machine, now) {
+                let entry = s.audit_entry(
+                    &format!("license:{}", license.id),
+                    "machine.culled",
+                    &machine.id,
+                    ip.text(),
+                    json!({ "reason": "heartbeat_dead", "license_id": license.id }),
+                    Some(license.product_id.clone()),
+                );
+                return Ok((SeatChange::Remove, vec![entry]));
+            }
+            let issued =
+                match s.issue_token(&product, &policy, &license, &machine.fingerprint, bound) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let msg = e.message().to_owned();
+                        failed.put(e);
+                        return Err(StoreError::backend(msg));
+                    }
+                };
+            let mut m = machine.clone();
+            if !parts.is_empty() {
+                m.parts = learned_parts(&m, &parts);
+            }
+            m.last_seen = now;
+            m.last_heartbeat = now;
+            m.token_id = issued.token_id.clone();
+            renewed.put((issued, m.clone()));
+            Ok((SeatChange::Update(Box::new(m)), Vec::new()))
+        })
+        .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+    };
+    if found.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "machine_not_found",
+            "this machine is not activated",
+        ));
+    }
+    let Some((issued, m)) = renewed.take() else {
         return Err(ApiError::new(
             StatusCode::GONE,
             "heartbeat_dead",
             "the heartbeat was overdue; the seat was released, activate again",
         ));
-    }
-    let issued = s.issue_token(&product, &policy, &license, &m.fingerprint, &bound)?;
-    if !parts.is_empty() {
-        m.parts = learned_parts(&m, &parts);
-    }
-    m.last_seen = now;
-    m.last_heartbeat = now;
-    m.token_id = issued.token_id.clone();
-    s.store.update_machine(&m).await?;
-    // The write is in the log; release the seats before waiting for the flush, so
-    // that concurrent activations of one license share flushes (group commit).
-    drop(seat);
-    s.store.commit().await?;
+    };
     Ok(token_answer(
         &s,
         StatusCode::OK,
@@ -493,8 +486,22 @@ async fn deactivate(
         )
     })?;
     let parts = request_parts(&b)?;
-    let seat = s.lock_license(&l.id).await;
-    let m = find_machine(&s, &l.id, &b.fingerprint, &parts)
+    let m = s
+        .store
+        .change_seat(&claim_of(&l, &b, &parts), &|found| {
+            let Some(f) = found else {
+                return Ok((SeatChange::Keep, Vec::new()));
+            };
+            let entry = s.audit_entry(
+                &format!("license:{}", l.id),
+                "machine.deactivated",
+                &f.machine.id,
+                ip.text(),
+                json!({ "license_id": l.id }),
+                Some(l.product_id.clone()),
+            );
+            Ok((SeatChange::Remove, vec![entry]))
+        })
         .await?
         .map(|f| f.machine)
         .ok_or_else(|| {
@@ -504,19 +511,6 @@ async fn deactivate(
                 "this machine is not activated",
             )
         })?;
-    s.store.remove_machine(&m).await?;
-    s.audit(
-        &format!("license:{}", l.id),
-        "machine.deactivated",
-        &m.id,
-        ip.text(),
-        json!({ "license_id": l.id }),
-    )
-    .await?;
-    // The write is in the log; release the seats before waiting for the flush, so
-    // that concurrent activations of one license share flushes (group commit).
-    drop(seat);
-    s.store.commit().await?;
     Ok(s.signed(StatusCode::OK, &json!({ "deactivated": true, "machine_id": m.id, "server_time": s.clock.now(), "nonce": b.nonce })))
 }
 
@@ -607,7 +601,7 @@ async fn check(
     if let Some(fp) = &r.fingerprint {
         match s.store.machine(&l.id, fp).await? {
             None => return verdict("no_machine", "this machine is not activated".into()),
-            Some(m) if !alive(&policy, &m, now) => {
+            Some(m) if !SeatRule::of(&l, &policy).alive(&m, now) => {
                 return verdict(
                     "heartbeat_dead",
                     "the machine's heartbeat is overdue".into(),
@@ -730,7 +724,7 @@ pub async fn dead_floating_machines(
         }
         let dead: Vec<Machine> = machines
             .into_iter()
-            .filter(|m| !alive(&policy, m, now))
+            .filter(|m| !SeatRule::of(&l, &policy).alive(m, now))
             .collect();
         if !dead.is_empty() {
             out.push((l, policy, dead));
@@ -744,27 +738,35 @@ pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut culled = 0;
     for (l, policy, dead) in dead_floating_machines(s, now, true).await? {
+        let rule = SeatRule::of(&l, &policy);
         for m in dead {
-            let _seat = s.lock_license(&l.id).await;
-            // Re-read under the lock: a heartbeat may have arrived meanwhile.
-            if let Some(fresh) = s.store.machine(&l.id, &m.fingerprint).await?
-                && !alive(&policy, &fresh, now)
-            {
-                s.store.remove_machine(&fresh).await?;
-                s.audit(
-                    "server",
-                    "machine.culled",
-                    &fresh.id,
-                    None,
-                    json!({ "reason": "heartbeat_dead", "license_id": l.id }),
-                )
+            let claim = SeatClaim {
+                license_id: l.id.clone(),
+                fingerprint: m.fingerprint.clone(),
+                parts: Vec::new(),
+            };
+            // Judged again in the seat operation: a heartbeat may have arrived meanwhile.
+            let before = s
+                .store
+                .change_seat(&claim, &|found| match found {
+                    Some(f) if !rule.alive(&f.machine, now) => {
+                        let entry = s.audit_entry(
+                            "server",
+                            "machine.culled",
+                            &f.machine.id,
+                            None,
+                            json!({ "reason": "heartbeat_dead", "license_id": l.id }),
+                            Some(l.product_id.clone()),
+                        );
+                        Ok((SeatChange::Remove, vec![entry]))
+                    }
+                    _ => Ok((SeatChange::Keep, Vec::new())),
+                })
                 .await?;
+            if before.is_some_and(|f| !rule.alive(&f.machine, now)) {
                 culled += 1;
             }
         }
-    }
-    if culled > 0 {
-        s.store.commit().await?;
     }
     Ok(culled)
 }

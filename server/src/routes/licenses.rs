@@ -449,7 +449,6 @@ async fn delete(
     // Deleting revokes first, durably: the license's tokens land on the next list, and a crash
     // before the delete leaves a revoked license that a retry deletes.
     revoke_now(&s, &caller.actor(), ip, &l).await?;
-    let seat = s.lock_license(&l.id).await;
     s.store.delete_license(&l).await?;
     s.audit(
         &caller.actor(),
@@ -459,9 +458,6 @@ async fn delete(
         json!({ "product_id": l.product_id }),
     )
     .await?;
-    // The write is in the log; release the seats before waiting for the flush, so
-    // that concurrent activations of one license share flushes (group commit).
-    drop(seat);
     s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

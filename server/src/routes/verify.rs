@@ -2,8 +2,8 @@
 //!
 //! Public, JSON in and out. The environment allow-list is kept as the license's machines: a
 //! domain is a machine with fingerprint `domain:<name>`, an IP one with `ip:<address>`, so the
-//! license's seats are its activation slots and the seat lock keeps concurrent requests from
-//! exceeding them. Each new domain or IP takes a slot; known ones do not. The IP checked is the
+//! license's seats are its activation slots and the store's seat operation keeps concurrent
+//! requests from exceeding them. Each new domain or IP takes a slot; known ones do not. The IP checked is the
 //! connection's (or a trusted proxy header's), never the body's `ip`, which is validated for
 //! format only. Choices where the document is silent are in `docs/compat.md`.
 

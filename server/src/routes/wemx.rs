@@ -42,6 +42,7 @@ use crate::model::{
 use crate::rules;
 use crate::state::AppState;
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
+use licet_core::store::{Slot, StoreError};
 
 /// The WemX routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -358,8 +359,9 @@ struct Checked {
 }
 
 /// Everything the public routes check before answering: the key, its status, the packages,
-/// and the domain (first install records the IP; an unknown domain takes a free slot). Writing
-/// what it found needs the license's seat lock: see [`check_locked`].
+/// and the domain (first install records the IP; an unknown domain takes a free slot). What it
+/// found is written through the store's seat operation, which judges the domain again:
+/// [`write_domain`].
 async fn check(
     s: &AppState,
     key: &str,
@@ -433,9 +435,7 @@ async fn check(
     let (machine, changed) = match s.store.machine(&l.id, &domain.fingerprint()).await? {
         Some(mut m) => match (&m.ip, ip.text()) {
             (Some(known), Some(caller)) if *known != caller => {
-                return Err(refuse(
-                    "This license is already installed on this domain from a different IP address.",
-                ));
+                return Err(refuse(OTHER_ADDRESS));
             }
             (None, Some(caller)) => {
                 m.ip = Some(caller);
@@ -474,6 +474,60 @@ async fn check(
     })
 }
 
+/// Writes a domain `check` found new or changed through the store's seat operation: a new
+/// domain takes a seat under the one seat rule, and a known one is judged again as stored now
+/// (an address recorded meanwhile by another caller refuses this one).
+async fn write_domain(
+    s: &AppState,
+    l: &License,
+    policy: &Policy,
+    machine: &Machine,
+    ip: ClientIp,
+    now: i64,
+) -> Result<(), Refusal> {
+    let caller = ip.text();
+    let other_address = Slot::new();
+    let taken = s
+        .store
+        .take_seat(
+            &SeatClaim {
+                license_id: l.id.clone(),
+                fingerprint: machine.fingerprint.clone(),
+                parts: Vec::new(),
+            },
+            &SeatRule::of(l, policy),
+            now,
+            &|found| match found.map(|f| &f.machine) {
+                Some(stored) => match (&stored.ip, &caller) {
+                    (Some(known), Some(c)) if known != c => {
+                        other_address.put(());
+                        Err(StoreError::backend("installed from another address"))
+                    }
+                    _ => {
+                        let mut m = stored.clone();
+                        m.ip = m.ip.or_else(|| caller.clone());
+                        m.last_seen = now;
+                        m.last_heartbeat = now;
+                        Ok((m, Vec::new()))
+                    }
+                },
+                None => Ok((machine.clone(), Vec::new())),
+            },
+        )
+        .await;
+    match taken {
+        Ok(_) => Ok(()),
+        Err(_) if other_address.take().is_some() => {
+            Err(Refusal::new(StatusCode::FORBIDDEN, OTHER_ADDRESS))
+        }
+        Err(e) => Err(domain_refusal(e)),
+    }
+}
+
+/// WemX's refusal of a known domain called from another address.
+const OTHER_ADDRESS: &str =
+    "This license is already installed on this domain from a different IP address.";
+
 /// The seat claim of a domain.
 fn domain_claim(l: &License, domain: &DomainName) -> SeatClaim {
     SeatClaim {
@@ -497,27 +551,6 @@ fn domain_refusal(e: SeatError) -> Refusal {
         SeatError::Store(e) => e.into(),
         e => ApiError::from(e).into(),
     }
-}
-
-/// [`check`], and the license's seat lock when something will be written: a first install, a
-/// refreshed last use, or a change the caller announces (`writes`). The check then runs again
-/// under the lock, so that concurrent first installs cannot overfill the domain slots, while the
-/// common read-only validation never waits for the lock.
-async fn check_locked<'a>(
-    s: &'a AppState,
-    key: &str,
-    packages: &str,
-    domain: &DomainName,
-    ip: ClientIp,
-    writes: bool,
-) -> Result<(Checked, Option<tokio::sync::MutexGuard<'a, ()>>), Refusal> {
-    let first = check(s, key, packages, domain, ip).await?;
-    if !writes && !first.domain_changed {
-        return Ok((first, None));
-    }
-    let seat = s.lock_license(&first.license.id).await;
-    let again = check(s, key, packages, domain, ip).await?;
-    Ok((again, Some(seat)))
 }
 
 /// The license as WemX shows it.
@@ -571,8 +604,7 @@ async fn validate(
         return Err(ApiError::internal("validated input missing").into());
     };
     s.limits.check_license(&key)?;
-    let writes = due.is_some() || transaction.is_some() || data.is_some();
-    let (checked, seat) = check_locked(&s, &key, &packages, &domain, ip, writes).await?;
+    let checked = check(&s, &key, &packages, &domain, ip).await?;
     let Checked {
         license: mut l,
         policy,
@@ -615,6 +647,14 @@ async fn validate(
             order = Some(o);
         }
     }
+    let data_changed = data.is_some() && data != l.data;
+
+    let mut changes = Vec::new();
+    if domain_changed {
+        write_domain(&s, &l, &policy, &machine, ip, now).await?;
+        changes.push("domain");
+    }
+    // Spent only once the domain holds its seat: a refused validation leaves the id unspent.
     if let Some(t) = &transaction
         && !s.store.claim_transaction(t, &l.id).await?
     {
@@ -623,33 +663,26 @@ async fn validate(
             "This transaction id has already been used.",
         ));
     }
-    let data_changed = data.is_some() && data != l.data;
-    if data_changed {
-        l.data = data;
-    }
-
-    let mut changes = Vec::new();
-    if domain_changed {
-        // The domain's seat, taken (or kept) in the store's seat operation: the rule is checked
-        // again there, atomically with the write, whatever else activates this license.
-        s.store
-            .take_seat(
-                &domain_claim(&l, &domain),
-                &SeatRule::of(&l, &policy),
-                now,
-                &|_| Ok((machine.clone(), Vec::new())),
-            )
-            .await
-            .map_err(domain_refusal)?;
-        changes.push("domain");
-    }
+    // The license is changed as stored now, not as read above: no concurrent change is lost.
+    let due = order.as_ref().and_then(|o| o.due_date);
+    let change = |current: &License| {
+        let mut next = current.clone();
+        if due.is_some() {
+            next.expires_at = due;
+        }
+        if data_changed {
+            next.data.clone_from(&data);
+        }
+        next.updated_at = now;
+        Ok(Some((next, Vec::new())))
+    };
     if let Some(o) = &order {
-        l.updated_at = now;
-        s.store.update_order(o, &l).await?;
+        if let Some(stored) = s.store.update_order(o, &change).await? {
+            l = stored;
+        }
         changes.push("due_date");
-    } else if data_changed {
-        l.updated_at = now;
-        s.store.update_license(&l).await?;
+    } else if data_changed && let Some(stored) = s.store.change_license(&l.id, &change).await? {
+        l = stored;
     }
     if data_changed {
         changes.push("data");
@@ -657,7 +690,6 @@ async fn validate(
     if transaction.is_some() {
         changes.push("transaction_id");
     }
-    drop(seat);
     if !changes.is_empty() {
         s.audit(
             &format!("license:{}", l.id),
@@ -799,7 +831,7 @@ async fn download(
         return Err(ApiError::internal("validated input missing").into());
     };
     s.limits.check_license(&key)?;
-    let (c, seat) = check_locked(&s, &key, &packages, &domain, ip, false).await?;
+    let c = check(&s, &key, &packages, &domain, ip).await?;
     let mut found = None;
     for p in &c.products {
         if let Some(d) = s.store.download_by_name(&p.id, &resource).await? {
@@ -809,9 +841,8 @@ async fn download(
     }
     let d = found.ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "Resource not found."))?;
     if c.domain_changed {
-        s.store.put_machine(&c.domain).await?;
+        write_domain(&s, &c.license, &c.policy, &c.domain, ip, s.clock.now()).await?;
     }
-    drop(seat);
     let id = crate::ids::random_bytes::<GRANT_ID>();
     let exp = s
         .clock
@@ -1114,14 +1145,18 @@ async fn update_due_date(
         .await?
         .filter(|o| caller.sees(&o.product_id))
         .ok_or_else(invalid)?;
-    let seat = s.lock_license(&o.license_id).await;
-    let mut l = s.store.license(&o.license_id).await?.ok_or_else(invalid)?;
     o.due_date = Some(due);
     o.updated_at = now;
-    l.expires_at = Some(due);
-    l.updated_at = now;
-    s.store.update_order(&o, &l).await?;
-    drop(seat);
+    let l = s
+        .store
+        .update_order(&o, &|current| {
+            let mut next = current.clone();
+            next.expires_at = Some(due);
+            next.updated_at = now;
+            Ok(Some((next, Vec::new())))
+        })
+        .await?
+        .ok_or_else(invalid)?;
     s.audit(
         &caller.actor(),
         "order.due_date_updated",

@@ -30,6 +30,7 @@ use crate::model::{License, Machine, Policy, Product, Session, Severity};
 use crate::routes::ClientIp;
 use crate::state::{AppState, hex};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
+use licet_core::store::SeatChange;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -788,19 +789,37 @@ mod paste_impl {
         )
     }
 
+    /// How often a heartbeat judges its session again when concurrent heartbeats rotated it
+    /// first.
+    const ROTATION_TRIES: usize = 3;
+
+    /// The seat claim of the device a request names.
+    fn device_claim(j: &Judged) -> SeatClaim {
+        SeatClaim {
+            license_id: j.license.id.clone(),
+            fingerprint: j.hwid.clone(),
+            parts: Vec::new(),
+        }
+    }
+
     pub async fn deactivate(s: &AppState, r: &Received) -> Answer {
         let j = judge(s, r, true).await?;
-        let seat = s.lock_license(&j.license.id).await;
-        let Some(m) = s.store.machine(&j.license.id, &j.hwid).await? else {
+        let removed = s
+            .store
+            .change_seat(&device_claim(&j), &|found| match found {
+                Some(_) => Ok((SeatChange::Remove, Vec::new())),
+                None => Ok((SeatChange::Keep, Vec::new())),
+            })
+            .await
+            .map_err(seat_refusal)?;
+        if removed.is_none() {
             return Err(Fail::new(
                 StatusCode::NOT_FOUND,
                 "NOT_ACTIVATED",
                 "This device is not activated",
             ));
-        };
-        s.store.remove_machine(&m).await?;
+        }
         end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated").await?;
-        drop(seat);
         record(s, r, &j, "deactivation", "license_deactivation", json!({})).await?;
         s.emit(
             "license.deactivated",
@@ -817,13 +836,22 @@ mod paste_impl {
         let now = s.clock.now();
         let ttl = i64::try_from(s.config.session_ttl).unwrap_or(86_400);
         let ended = |m: &str| Fail::new(StatusCode::UNAUTHORIZED, "SESSION_EXPIRED", m);
-        let seat = s.lock_license(&j.license.id).await;
-        let Some(mut m) = s.store.machine(&j.license.id, &j.hwid).await? else {
+        let seen = s
+            .store
+            .change_seat(&device_claim(&j), &|found| match found {
+                Some(f) => {
+                    let mut m = f.machine.clone();
+                    m.last_seen = now;
+                    m.last_heartbeat = now;
+                    Ok((SeatChange::Update(Box::new(m)), Vec::new()))
+                }
+                None => Ok((SeatChange::Keep, Vec::new())),
+            })
+            .await
+            .map_err(seat_refusal)?;
+        if seen.is_none() {
             return Err(ended("Session invalid: this device is not activated"));
-        };
-        m.last_seen = now;
-        m.last_heartbeat = now;
-        s.store.put_machine(&m).await?;
+        }
         let given = r
             .req
             .session_token
@@ -835,57 +863,69 @@ mod paste_impl {
         match given {
             Some(token) => {
                 let h = token_hash(token);
-                let mut sess = s
-                    .store
-                    .session_by_token(&h)
-                    .await?
-                    .filter(|x| x.license_id == j.license.id)
-                    .ok_or_else(|| ended("Session invalid"))?;
-                if sess.hwid != j.hwid {
-                    s.security_event(
-                        "session_hijack",
-                        Severity::High,
-                        Some(&j.license),
-                        r.ip.text(),
-                        Some(&j.hwid),
-                        true,
-                        json!({ "session_id": sess.id }),
-                    )
-                    .await?;
-                    return Err(ended("Session invalid for this device"));
+                // Rotated only if no concurrent heartbeat rotated it first; then judged again
+                // as stored (the token presented may now be the previous one, in its grace).
+                let mut rotated = None;
+                for _ in 0..ROTATION_TRIES {
+                    let mut sess = s
+                        .store
+                        .session_by_token(&h)
+                        .await?
+                        .filter(|x| x.license_id == j.license.id)
+                        .ok_or_else(|| ended("Session invalid"))?;
+                    if sess.hwid != j.hwid {
+                        s.security_event(
+                            "session_hijack",
+                            Severity::High,
+                            Some(&j.license),
+                            r.ip.text(),
+                            Some(&j.hwid),
+                            true,
+                            json!({ "session_id": sess.id }),
+                        )
+                        .await?;
+                        return Err(ended("Session invalid for this device"));
+                    }
+                    if sess.ended_at.is_some() {
+                        return Err(ended("Session invalid: it was ended"));
+                    }
+                    if sess.expires_at <= now {
+                        return Err(ended("Session expired"));
+                    }
+                    let current = bool::from(h.as_bytes().ct_eq(sess.token_hash.as_bytes()));
+                    let previous = sess
+                        .previous_hash
+                        .as_deref()
+                        .is_some_and(|p| bool::from(h.as_bytes().ct_eq(p.as_bytes())))
+                        && now < sess.previous_until;
+                    if !current && !previous {
+                        return Err(ended("Session expired: the token was rotated"));
+                    }
+                    // The token presented stays valid for a short grace (the answer carrying
+                    // its successor may be lost); every other earlier token is forgotten.
+                    let fresh = hex(&crate::ids::random_bytes::<32>());
+                    let old_current = std::mem::replace(&mut sess.token_hash, token_hash(&fresh));
+                    let old_previous = sess.previous_hash.replace(h.clone());
+                    let forget: Vec<String> = [Some(old_current.clone()), old_previous]
+                        .into_iter()
+                        .flatten()
+                        .filter(|x| *x != h)
+                        .collect();
+                    sess.previous_until = now + ROTATION_GRACE;
+                    sess.last_heartbeat = now;
+                    sess.expires_at = now + ttl;
+                    sess.ip = r.ip.text();
+                    if s.store
+                        .rotate_session(&sess, &old_current, &[&sess.token_hash, &h], &forget)
+                        .await?
+                    {
+                        rotated = Some((sess.expires_at, fresh));
+                        break;
+                    }
                 }
-                if sess.ended_at.is_some() {
-                    return Err(ended("Session invalid: it was ended"));
-                }
-                if sess.expires_at <= now {
-                    return Err(ended("Session expired"));
-                }
-                let current = bool::from(h.as_bytes().ct_eq(sess.token_hash.as_bytes()));
-                let previous = sess
-                    .previous_hash
-                    .as_deref()
-                    .is_some_and(|p| bool::from(h.as_bytes().ct_eq(p.as_bytes())))
-                    && now < sess.previous_until;
-                if !current && !previous {
-                    return Err(ended("Session expired: the token was rotated"));
-                }
-                // The token presented stays valid for a short grace (the answer carrying its
-                // successor may be lost); every other earlier token is forgotten.
-                let fresh = hex(&crate::ids::random_bytes::<32>());
-                let old_current = std::mem::replace(&mut sess.token_hash, token_hash(&fresh));
-                let old_previous = sess.previous_hash.replace(h.clone());
-                let forget: Vec<String> = [Some(old_current), old_previous]
-                    .into_iter()
-                    .flatten()
-                    .filter(|x| *x != h)
-                    .collect();
-                sess.previous_until = now + ROTATION_GRACE;
-                sess.last_heartbeat = now;
-                sess.expires_at = now + ttl;
-                sess.ip = r.ip.text();
-                s.store.forget_session_tokens(&forget).await?;
-                s.store.put_session(&sess, &[&sess.token_hash, &h]).await?;
-                expires_at = sess.expires_at;
+                let (at, fresh) =
+                    rotated.ok_or_else(|| ended("Session expired: the token was rotated"))?;
+                expires_at = at;
                 new_token = Some(fresh);
             }
             None => {
@@ -913,7 +953,6 @@ mod paste_impl {
                 }
             }
         }
-        drop(seat);
         audit(s, r, &j, "heartbeat").await?;
         s.store.commit().await?;
         r.answer(

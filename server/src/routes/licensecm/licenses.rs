@@ -406,10 +406,8 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     // Deleting revokes first, durably: the licet tokens handed out with activations land on
     // the next list (issue #12).
     crate::routes::licenses::revoke_now(&s, &me.actor(), ip, &l).await?;
-    let seat = s.lock_license(&l.id).await;
     end_sessions(&s, &l.id, None, "license deleted").await?;
     s.store.delete_license(&l).await?;
-    drop(seat);
     s.audit(
         &me.actor(),
         "license.deleted",
@@ -436,13 +434,10 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     security(("bearer" = [])))]
 async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let (l, _) = me.license(&s, &id).await?;
-    let seat = s.lock_license(&l.id).await;
-    let machines = s.store.machines(&l.id).await?;
-    for m in &machines {
-        s.store.remove_machine(m).await?;
-    }
+    // The audit entry names how many seats were released, which only the operation knows:
+    // it is written after, as the sessions are ended after.
+    let machines = s.store.clear_seats(&l.id, Vec::new()).await?;
     end_sessions(&s, &l.id, None, "hwid reset").await?;
-    drop(seat);
     s.audit(
         &me.actor(),
         "license.hwid_reset",
