@@ -16,12 +16,13 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::model::{
-    AuditEvent, Delivery, DownloadGrant, License, Machine, Order, Policy, Product, Session,
+    AuditEvent, Delivery, DeliveryState, DownloadGrant, License, Machine, Order, Policy, Product,
+    SecurityEvent, Session, Severity,
 };
 use crate::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use crate::store::{
-    AuditFilter, Constraint, LicenseFilter, PageRequest, RevocationState, SeatChange, Store,
-    StoreError,
+    AuditFilter, Constraint, LicenseFilter, PageRequest, Record, RevocationState, SeatChange,
+    Store, StoreError,
 };
 
 /// Two handles on one fresh store, and whatever keeps it alive (a temporary directory).
@@ -62,6 +63,7 @@ macro_rules! conformance_tests {
             concurrent_license_changes_are_never_lost,
             no_seat_is_taken_on_a_deleted_license,
             a_session_token_rotates_once,
+            a_change_is_written_with_its_record_and_deliveries_settle_into_a_log,
             the_outbox_hands_out_increasing_ids,
             audit_filters_and_cursors,
         );
@@ -162,13 +164,16 @@ pub async fn a_batch_of_licenses_is_written_all_or_none(f: Fixture) {
     f.a.insert_product(&product("acme", 1, "Acme"))
         .await
         .expect("product");
-    f.a.insert_license(&license("lic_1", "prd_acme", "active", None))
-        .await
-        .expect("first");
+    f.a.insert_license(
+        &license("lic_1", "prd_acme", "active", None),
+        Record::none(),
+    )
+    .await
+    .expect("first");
     let mut clash = license("lic_3", "prd_acme", "active", None);
     clash.key = "KEY-lic_1".into();
     let batch = [license("lic_2", "prd_acme", "active", None), clash];
-    match f.b.insert_licenses(&batch).await {
+    match f.b.insert_licenses(&batch, Record::none()).await {
         Err(StoreError::Conflict {
             constraint: Constraint::LicenseKey,
             ..
@@ -178,7 +183,9 @@ pub async fn a_batch_of_licenses_is_written_all_or_none(f: Fixture) {
     assert_eq!(f.a.license("lic_2").await.expect("read"), None, "none");
     assert_eq!(f.a.license_by_key("KEY-lic_2").await.expect("read"), None);
     assert_eq!(f.a.license_count().await.expect("count"), 1);
-    f.b.insert_licenses(&batch[..1]).await.expect("alone");
+    f.b.insert_licenses(&batch[..1], Record::none())
+        .await
+        .expect("alone");
     assert_eq!(f.a.license_count().await.expect("count"), 2);
     // A policy that licenses use stays, and so does a product that has licenses.
     f.a.put_policy(&policy("prd_acme")).await.expect("policy");
@@ -214,7 +221,7 @@ pub async fn license_listings_filter_and_page_without_gaps(f: Fixture) {
         };
         // Two active acme licenses expire: by status they are expired, not active.
         let expires = (i == 1 || i == 2).then_some(T0 - 1);
-        f.a.insert_license(&license(&id, p, status, expires))
+        f.a.insert_license(&license(&id, p, status, expires), Record::none())
             .await
             .expect("license");
         if p == "prd_acme" {
@@ -348,14 +355,19 @@ pub async fn a_revocation_is_stored_with_its_list_or_not_at_all(f: Fixture) {
         .await
         .expect("product");
     let active = license("lic_1", "prd_acme", "active", None);
-    f.a.insert_license(&active).await.expect("license");
+    f.a.insert_license(&active, Record::none())
+        .await
+        .expect("license");
     let mut revoked = active.clone();
     revoked.status = crate::model::LicenseStatus::Revoked;
     let before = f.a.revocation_state().await.expect("state");
     let failed =
-        f.b.revoke_license(&revoked, &["t1".into()], &|_| {
-            Err(StoreError::backend("signer down"))
-        })
+        f.b.revoke_license(
+            &revoked,
+            &["t1".into()],
+            &|_| Err(StoreError::backend("signer down")),
+            &|_| Record::from(entry("license.revoked", "lic_1")),
+        )
         .await;
     assert!(failed.is_err());
     assert_eq!(f.a.revocation_state().await.expect("state"), before);
@@ -364,9 +376,19 @@ pub async fn a_revocation_is_stored_with_its_list_or_not_at_all(f: Fixture) {
 
     let sign = |st: &RevocationState| Ok(format!("list {}", st.sequence).into_bytes());
     let state =
-        f.b.revoke_license(&revoked, &["t1".into(), String::new()], &sign)
-            .await
-            .expect("revoke");
+        f.b.revoke_license(&revoked, &["t1".into(), String::new()], &sign, &|st| {
+            let mut e = entry("license.revoked", "lic_1");
+            e.detail = json!({ "sequence": st.sequence });
+            Record::from(e)
+        })
+        .await
+        .expect("revoke");
+    let (told, n) = f.a.audit_of("lic_1", 0, 10).await.expect("audit");
+    assert_eq!(
+        n, 1,
+        "the failed revocation recorded nothing, this one its entry"
+    );
+    assert_eq!(told[0].detail["sequence"], json!(state.sequence));
     assert_eq!(state.sequence, before.sequence + 1);
     assert!(state.license_ids.contains("lic_1"));
     assert_eq!(
@@ -436,7 +458,7 @@ pub async fn the_outbox_hands_out_increasing_ids(f: Fixture) {
         body: format!("{{\"n\":{n}}}"),
         attempts: 0,
         next_attempt_at: T0,
-        last_error: None,
+        ..Delivery::default()
     };
     let mut first = [delivery(1), delivery(2)];
     f.a.enqueue(&mut first).await.expect("enqueue");
@@ -548,7 +570,9 @@ pub async fn audit_filters_and_cursors(f: Fixture) {
 /// Stores license `id` of product `prd_p` (seats are taken only on a stored license).
 async fn stored_license(f: &Fixture, id: &str) -> License {
     let l = license(id, "prd_p", "active", None);
-    f.a.insert_license(&l).await.expect("license");
+    f.a.insert_license(&l, Record::none())
+        .await
+        .expect("license");
     l
 }
 
@@ -612,7 +636,7 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
             let c = claim("lic_1", &format!("fp-{i}"));
             store
                 .take_seat(&c, &rule, T0, &|_| {
-                    Ok((machine("lic_1", &format!("fp-{i}")), vec![]))
+                    Ok((machine("lic_1", &format!("fp-{i}")), Record::none()))
                 })
                 .await
         }));
@@ -636,7 +660,7 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
         .clone();
     let again =
         f.b.take_seat(&claim("lic_1", &one), &rule, T0, &|found| {
-            Ok((found.expect("known").machine.clone(), vec![]))
+            Ok((found.expect("known").machine.clone(), Record::none()))
         })
         .await
         .expect("a known machine keeps its seat");
@@ -674,7 +698,7 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
     let seated =
         f.b.take_seat(&claim("lic_1", "new"), &rule, T0, &|found| {
             assert!(found.is_none());
-            Ok((machine("lic_1", "new"), vec![entry("new")]))
+            Ok((machine("lic_1", "new"), Record::from(entry("new"))))
         })
         .await
         .expect("a dead seat is given back");
@@ -724,7 +748,7 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
     };
     assert_eq!(
         f.a.take_seat(&claim("lic_1", "other"), &bound, T0, &|_| {
-            Ok((machine("lic_1", "other"), vec![]))
+            Ok((machine("lic_1", "other"), Record::none()))
         })
         .await
         .map(|_| ()),
@@ -754,10 +778,13 @@ pub async fn heartbeats_and_culls_change_a_seat_one_at_a_time(f: Fixture) {
                 s.change_seat(&claim("lic_1", "fp"), &|found| match found {
                     Some(r) if !rule.alive(&r.machine, T0) => Ok((
                         SeatChange::Remove,
-                        vec![entry("machine.culled", &r.machine.id)],
+                        Record::from(entry("machine.culled", &r.machine.id)),
                     )),
-                    Some(r) => Ok((SeatChange::Update(Box::new(r.machine.clone())), vec![])),
-                    None => Ok((SeatChange::Keep, vec![])),
+                    Some(r) => Ok((
+                        SeatChange::Update(Box::new(r.machine.clone())),
+                        Record::none(),
+                    )),
+                    None => Ok((SeatChange::Keep, Record::none())),
                 })
                 .await
                 .expect("change")
@@ -787,7 +814,7 @@ pub async fn heartbeats_and_culls_change_a_seat_one_at_a_time(f: Fixture) {
                 s.change_seat(&claim("lic_1", "live"), &|found| {
                     let mut m = found.expect("live").machine.clone();
                     m.last_heartbeat += 1;
-                    Ok((SeatChange::Update(Box::new(m)), vec![]))
+                    Ok((SeatChange::Update(Box::new(m)), Record::none()))
                 })
                 .await
                 .expect("heartbeat")
@@ -819,7 +846,7 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
         ..claim("lic_1", "fp-a-new")
     };
     let seen =
-        f.b.change_seat(&by_parts, &|_| Ok((SeatChange::Keep, vec![])))
+        f.b.change_seat(&by_parts, &|_| Ok((SeatChange::Keep, Record::none())))
             .await
             .expect("keep");
     assert_eq!(seen.map(|r| r.machine.id), Some(a.id.clone()));
@@ -828,7 +855,7 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
         f.b.change_seat(&claim("lic_1", "fp-a"), &|_| {
             Ok((
                 SeatChange::Update(Box::new(machine("lic_1", "fp-b"))),
-                vec![entry("machine.renewed", "x")],
+                Record::from(entry("machine.renewed", "x")),
             ))
         })
         .await;
@@ -836,7 +863,10 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
     let refused =
         f.a.change_seat(&claim("lic_1", "nobody"), &|found| {
             assert!(found.is_none());
-            Ok((SeatChange::Remove, vec![entry("machine.removed", "x")]))
+            Ok((
+                SeatChange::Remove,
+                Record::from(entry("machine.removed", "x")),
+            ))
         })
         .await;
     assert!(refused.is_err(), "a removal of no machine: {refused:?}");
@@ -850,7 +880,10 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
     assert_eq!(f.a.audit_of("x", 0, 10).await.expect("audit").1, 0);
     // Removed by parts, under its recorded fingerprint.
     f.a.change_seat(&by_parts, &|_| {
-        Ok((SeatChange::Remove, vec![entry("machine.deactivated", "x")]))
+        Ok((
+            SeatChange::Remove,
+            Record::from(entry("machine.deactivated", "x")),
+        ))
     })
     .await
     .expect("remove");
@@ -858,7 +891,7 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
     assert_eq!(f.b.audit_of("x", 0, 10).await.expect("audit").1, 1);
     f.b.put_machine(&machine("lic_1", "fp-c")).await.expect("c");
     let cleared =
-        f.a.clear_seats("lic_1", vec![entry("license.hwid_reset", "lic_1")])
+        f.a.clear_seats("lic_1", Record::from(entry("license.hwid_reset", "lic_1")))
             .await
             .expect("clear");
     assert_eq!(cleared.len(), 2);
@@ -875,7 +908,7 @@ pub async fn concurrent_license_changes_are_never_lost(f: Fixture) {
     let bump = |l: &License| {
         let mut next = l.clone();
         next.updated_at += 1;
-        Ok(Some((next, Vec::new())))
+        Ok(Some((next, Record::none())))
     };
     all_at_once(
         alternate(&f, 20)
@@ -916,7 +949,7 @@ pub async fn concurrent_license_changes_are_never_lost(f: Fixture) {
         f.a.change_license("lic_1", &|l| {
             let mut next = l.clone();
             next.key = "OTHER".into();
-            Ok(Some((next, Vec::new())))
+            Ok(Some((next, Record::none())))
         })
         .await;
     assert!(rekey.is_err(), "a key does not change: {rekey:?}");
@@ -950,13 +983,15 @@ pub async fn no_seat_is_taken_on_a_deleted_license(f: Fixture) {
             let fp = format!("fp-{i}");
             store
                 .take_seat(&claim("lic_1", &fp), &rule, T0, &|_| {
-                    Ok((machine("lic_1", &fp), vec![]))
+                    Ok((machine("lic_1", &fp), Record::none()))
                 })
                 .await
                 .map(|_| ())
         }));
         if i == 8 {
-            f.b.delete_license(&l).await.expect("delete");
+            f.b.delete_license(&l, Record::none())
+                .await
+                .expect("delete");
         }
     }
     for t in tasks {
@@ -969,7 +1004,7 @@ pub async fn no_seat_is_taken_on_a_deleted_license(f: Fixture) {
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
     assert_eq!(
         f.a.take_seat(&claim("lic_1", "late"), &rule, T0, &|_| {
-            Ok((machine("lic_1", "late"), vec![]))
+            Ok((machine("lic_1", "late"), Record::none()))
         })
         .await
         .map(|_| ()),
@@ -1024,5 +1059,133 @@ pub async fn a_session_token_rotates_once(f: Fixture) {
             .await
             .expect("read")
             .is_some()
+    );
+}
+
+/// What a change records (its audit entries and its deliveries) is written with it: a change
+/// that fails queues nothing, one that succeeds queues its deliveries, whichever operation
+/// made it. A settled delivery leaves the queue for its webhook's log, which keeps the newest
+/// [`DELIVERY_LOG`](crate::store::DELIVERY_LOG), newest first, and goes with its webhook.
+pub async fn a_change_is_written_with_its_record_and_deliveries_settle_into_a_log(f: Fixture) {
+    let told = |what: &str| Record {
+        audit: vec![entry(what, "lic_1")],
+        deliveries: vec![Delivery {
+            webhook_id: "wh_1".into(),
+            event: what.into(),
+            body: format!("{{\"event\":\"{what}\"}}"),
+            next_attempt_at: T0,
+            created_at: T0,
+            ..Delivery::default()
+        }],
+    };
+    let l = license("lic_1", "prd_p", "active", None);
+    f.a.insert_license(&l, told("license.created"))
+        .await
+        .expect("insert");
+    let failed =
+        f.b.change_license("lic_1", &|_| Err(StoreError::backend("signer down")))
+            .await;
+    assert!(failed.is_err());
+    f.b.change_license("lic_1", &|l| {
+        let mut next = l.clone();
+        next.status = crate::model::LicenseStatus::Suspended;
+        Ok(Some((next, told("license.suspended"))))
+    })
+    .await
+    .expect("suspend");
+    let e =
+        f.a.append_security_event(
+            SecurityEvent {
+                seq: 0,
+                event_type: "tamper_detected".into(),
+                severity: Severity::High,
+                license_id: Some("lic_1".into()),
+                product_id: Some("prd_p".into()),
+                ip_address: None,
+                hwid: None,
+                is_blocked: true,
+                details: json!({}),
+                created_at: T0,
+            },
+            &|e| {
+                assert!(e.seq > 0, "told once it has its number");
+                told("security.alert")
+            },
+        )
+        .await
+        .expect("security event");
+    assert!(e.seq > 0);
+    f.b.delete_license(&l, told("license.deleted"))
+        .await
+        .expect("delete");
+    let queued: Vec<String> =
+        f.a.deliveries()
+            .await
+            .expect("queue")
+            .into_iter()
+            .map(|d| d.event)
+            .collect();
+    assert_eq!(
+        queued,
+        [
+            "license.created",
+            "license.suspended",
+            "security.alert",
+            "license.deleted"
+        ]
+    );
+    assert_eq!(f.b.audit_of("lic_1", 0, 10).await.expect("audit").1, 4);
+    // Settled: out of the queue, into the log, newest first.
+    let mut first = f.a.deliveries().await.expect("queue")[0].clone();
+    first.state = DeliveryState::Delivered;
+    first.settled_at = Some(T0 + 1);
+    first.last_status = Some(204);
+    f.b.settle_delivery(&first).await.expect("settle");
+    assert!(f.a.delivery(first.id).await.expect("read").is_none());
+    let of = f.a.deliveries_of("wh_1", 10).await.expect("of");
+    assert_eq!(of.len(), 4);
+    assert!(of.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let settled = of.iter().find(|d| d.id == first.id).expect("logged");
+    assert_eq!(settled.state, DeliveryState::Delivered);
+    assert_eq!(settled.last_status, Some(204));
+    assert_eq!(f.b.deliveries_of("wh_1", 2).await.expect("of").len(), 2);
+    // The log keeps the newest of each webhook.
+    let cap = crate::store::DELIVERY_LOG;
+    let mut many: Vec<Delivery> = (0..cap + 5)
+        .map(|i| Delivery {
+            webhook_id: "wh_2".into(),
+            event: "license.created".into(),
+            body: i.to_string(),
+            ..Delivery::default()
+        })
+        .collect();
+    f.a.enqueue(&mut many).await.expect("enqueue");
+    for d in &many {
+        let mut d = d.clone();
+        d.state = DeliveryState::Failed;
+        f.b.settle_delivery(&d).await.expect("settle");
+    }
+    let kept = f.a.deliveries_of("wh_2", 1000).await.expect("of");
+    assert_eq!(kept.len(), cap);
+    assert_eq!(kept[0].id, many[cap + 4].id, "the newest is kept");
+    f.a.put_webhook(&crate::model::Webhook {
+        id: "wh_2".into(),
+        owner_id: "u".into(),
+        url: "https://example.com/hook".into(),
+        events: vec!["license.created".into()],
+        sealed_secret: String::new(),
+        is_active: true,
+        created_at: T0,
+        api: true,
+        product_id: None,
+    })
+    .await
+    .expect("webhook");
+    assert!(f.b.delete_webhook("wh_2").await.expect("delete"));
+    assert!(
+        f.a.deliveries_of("wh_2", 1000)
+            .await
+            .expect("of")
+            .is_empty()
     );
 }

@@ -9,6 +9,7 @@
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod events;
 pub mod model;
 pub mod seats;
 pub mod store;

@@ -711,10 +711,31 @@ pub struct Webhook {
     pub is_active: bool,
     /// Creation time.
     pub created_at: i64,
+    /// Made through licet's own API (`/v1/webhooks`) rather than LicenseCM's: it hears the
+    /// events of [`Webhook::product_id`], and `owner_id` names the API key that made it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub api: bool,
+    /// For an API webhook: the one product whose events it hears (a product-limited key's),
+    /// or every product's when absent (an unrestricted key's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
 }
 
-/// A delivery waiting in the webhook outbox.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Queued: sent when due, retried with backoff.
+    #[default]
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Given up after the last attempt (or its webhook's secret was lost).
+    Failed,
+}
+
+/// A webhook delivery: queued in the outbox, then kept in the delivery log once settled.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Delivery {
     /// Outbox key.
     pub id: u64,
@@ -730,6 +751,18 @@ pub struct Delivery {
     pub next_attempt_at: i64,
     /// Last failure, for the record.
     pub last_error: Option<String>,
+    /// Where it stands.
+    #[serde(default)]
+    pub state: DeliveryState,
+    /// When it was queued (0 for deliveries queued before this was recorded).
+    #[serde(default)]
+    pub created_at: i64,
+    /// When it was delivered or given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<i64>,
+    /// The receiver's last HTTP status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
 }
 
 /// A notification for a LicenseCM user.

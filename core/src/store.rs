@@ -246,6 +246,12 @@ impl SecurityEventFilter {
 /// so that the list published is the one stored, in the same operation).
 pub type SignList<'a> = &'a (dyn Fn(&RevocationState) -> StoreResult<Vec<u8>> + Send + Sync);
 
+/// Makes the record of a revocation from the state it published.
+pub type TellRevocation<'a> = &'a (dyn Fn(&RevocationState) -> Record + Send + Sync);
+
+/// Makes the record of a security event once it has its sequence number.
+pub type TellSecurity<'a> = &'a (dyn Fn(&SecurityEvent) -> Record + Send + Sync);
+
 /// Sequences and durability.
 #[async_trait]
 pub trait Durability: Send + Sync {
@@ -296,10 +302,10 @@ pub trait Catalog: Send + Sync {
 /// Licenses.
 #[async_trait]
 pub trait Licenses: Send + Sync {
-    /// Adds a license; its key must be free.
-    async fn insert_license(&self, l: &License) -> StoreResult<()>;
-    /// Adds licenses, all or none.
-    async fn insert_licenses(&self, ls: &[License]) -> StoreResult<()>;
+    /// Adds a license, with its record; its key must be free.
+    async fn insert_license(&self, l: &License, record: Record) -> StoreResult<()>;
+    /// Adds licenses with their record, all or none.
+    async fn insert_licenses(&self, ls: &[License], record: Record) -> StoreResult<()>;
     /// Replaces a license.
     async fn update_license(&self, l: &License) -> StoreResult<()>;
     /// Reads license `id` and stores what `change` makes of it, as one operation that no other
@@ -312,7 +318,7 @@ pub trait Licenses: Send + Sync {
     ) -> StoreResult<Option<License>>;
     /// Removes a license with its machines, in one operation with the seat changes of the
     /// license: no seat is taken on a license being deleted.
-    async fn delete_license(&self, l: &License) -> StoreResult<()>;
+    async fn delete_license(&self, l: &License, record: Record) -> StoreResult<()>;
     /// A license by id.
     async fn license(&self, id: &str) -> StoreResult<Option<License>>;
     /// A license by its key.
@@ -345,12 +351,51 @@ pub trait Licenses: Send + Sync {
 /// it. Called inside [`Seats::take_seat`]'s atomic operation, at most once; an error writes
 /// nothing.
 pub type MakeSeat<'a> =
-    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(Machine, Vec<AuditEvent>)> + Send + Sync);
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(Machine, Record)> + Send + Sync);
 
 /// [`MakeSeat`] for one of several claims, by its index.
-pub type MakeSeats<'a> = &'a (
-        dyn Fn(usize, Option<&Recognised>) -> StoreResult<(Machine, Vec<AuditEvent>)> + Send + Sync
-    );
+pub type MakeSeats<'a> =
+    &'a (dyn Fn(usize, Option<&Recognised>) -> StoreResult<(Machine, Record)> + Send + Sync);
+
+/// What a change writes besides itself, in the same store operation: the audit entries that
+/// record it and the webhook deliveries that announce its events. A change and its record are
+/// durable together or not at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    /// Audit entries (their sequence numbers are given by the store).
+    pub audit: Vec<AuditEvent>,
+    /// Deliveries to queue in the outbox (their ids are given by the store).
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Record {
+    /// Nothing to record.
+    pub fn none() -> Record {
+        Record::default()
+    }
+
+    /// This record and `other`'s entries.
+    pub fn and(mut self, other: Record) -> Record {
+        self.audit.extend(other.audit);
+        self.deliveries.extend(other.deliveries);
+        self
+    }
+}
+
+impl From<Vec<AuditEvent>> for Record {
+    fn from(audit: Vec<AuditEvent>) -> Record {
+        Record {
+            audit,
+            deliveries: Vec::new(),
+        }
+    }
+}
+
+impl From<AuditEvent> for Record {
+    fn from(e: AuditEvent) -> Record {
+        Record::from(vec![e])
+    }
+}
 
 /// A value that a store operation's closure hands back to its caller. The closures are `Fn`
 /// (a backend may call them on another thread, at most once per operation), so what they
@@ -404,13 +449,13 @@ pub enum SeatChange {
 /// license has no such machine), with the audit entries to write with the change. Called
 /// inside the atomic operation, at most once; an error writes nothing.
 pub type ChangeSeat<'a> =
-    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(SeatChange, Vec<AuditEvent>)> + Send + Sync);
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(SeatChange, Record)> + Send + Sync);
 
 /// Decides a [`Licenses::change_license`] from the license as stored now: the license to store
 /// in its place and the audit entries to write with it, or `None` to leave it. Called inside
 /// the atomic operation, at most once; an error writes nothing.
 pub type ChangeLicense<'a> =
-    &'a (dyn Fn(&License) -> StoreResult<Option<(License, Vec<AuditEvent>)>> + Send + Sync);
+    &'a (dyn Fn(&License) -> StoreResult<Option<(License, Record)>> + Send + Sync);
 
 /// Machines: the seats of licenses.
 #[async_trait]
@@ -458,13 +503,9 @@ pub trait Seats: Send + Sync {
         claim: &SeatClaim,
         change: ChangeSeat<'_>,
     ) -> Result<Option<Recognised>, SeatError>;
-    /// Gives back every seat of a license in one operation, with `log` written with it; the
+    /// Gives back every seat of a license in one operation, with its record; the
     /// machines removed.
-    async fn clear_seats(
-        &self,
-        license_id: &str,
-        log: Vec<AuditEvent>,
-    ) -> StoreResult<Vec<Machine>>;
+    async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>>;
     /// The machines of a license.
     async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
     /// The machine of a license with this fingerprint.
@@ -516,8 +557,14 @@ pub trait Shop: Send + Sync {
     async fn order(&self, id: u64) -> StoreResult<Option<Order>>;
     /// A customer's orders.
     async fn orders_of_customer(&self, customer_id: u64) -> StoreResult<Vec<Order>>;
-    /// Adds an order with its new license and machines, all or none.
-    async fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> StoreResult<()>;
+    /// Adds an order with its new license, machines and record, all or none.
+    async fn insert_order(
+        &self,
+        o: &Order,
+        l: &License,
+        machines: &[Machine],
+        record: Record,
+    ) -> StoreResult<()>;
     /// Replaces an order, and its license with what `change` makes of it as stored now,
     /// together (one operation, as [`Licenses::change_license`]). The license as stored.
     async fn update_order(
@@ -616,8 +663,13 @@ pub trait Security: Send + Sync {
         &self,
         probes: &[(BlacklistType, &str)],
     ) -> StoreResult<Vec<BlacklistEntry>>;
-    /// Appends a security event; it gets its sequence number.
-    async fn append_security_event(&self, e: SecurityEvent) -> StoreResult<SecurityEvent>;
+    /// Appends a security event, with the record `tell` makes of it once it has its sequence
+    /// number, in one operation.
+    async fn append_security_event(
+        &self,
+        e: SecurityEvent,
+        tell: TellSecurity<'_>,
+    ) -> StoreResult<SecurityEvent>;
     /// Security events that pass `filter`, oldest first.
     async fn security_events(
         &self,
@@ -644,8 +696,13 @@ pub trait Outbox: Send + Sync {
     async fn delivery(&self, id: u64) -> StoreResult<Option<Delivery>>;
     /// Replaces a queued delivery (after an attempt).
     async fn update_delivery(&self, d: &Delivery) -> StoreResult<()>;
-    /// Removes a delivery from the queue.
+    /// Removes a delivery from the queue, forgotten (its webhook is gone).
     async fn remove_delivery(&self, id: u64) -> StoreResult<()>;
+    /// Takes a delivery out of the queue into the delivery log, as it was settled (delivered
+    /// or given up). The log keeps the newest [`DELIVERY_LOG`] of each webhook.
+    async fn settle_delivery(&self, d: &Delivery) -> StoreResult<()>;
+    /// A webhook's deliveries, queued and settled, newest first, at most `limit`.
+    async fn deliveries_of(&self, webhook_id: &str, limit: usize) -> StoreResult<Vec<Delivery>>;
     /// Adds or replaces a notification.
     async fn put_notification(&self, n: &Notification) -> StoreResult<()>;
     /// A notification of a user.
@@ -653,6 +710,9 @@ pub trait Outbox: Send + Sync {
     /// The notifications of a user.
     async fn notifications(&self, user_id: &str) -> StoreResult<Vec<Notification>>;
 }
+
+/// Settled deliveries the log keeps per webhook.
+pub const DELIVERY_LOG: usize = 100;
 
 /// Ids that may be used once.
 #[async_trait]
@@ -717,12 +777,14 @@ pub trait Revocations: Send + Sync {
     /// Stores a state and its signed list.
     async fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> StoreResult<()>;
     /// Revokes a license and its tokens in one operation: the license's status, the next
-    /// state (sequence + 1) and its list as `sign` signs it, all or none. The new state.
+    /// state (sequence + 1) and its list as `sign` signs it, and the record `tell` makes of
+    /// the new state, all or none. The new state.
     async fn revoke_license(
         &self,
         l: &License,
         token_ids: &[String],
         sign: SignList<'_>,
+        tell: TellRevocation<'_>,
     ) -> StoreResult<RevocationState>;
 }
 

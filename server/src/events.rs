@@ -14,21 +14,77 @@ use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
 use crate::error::ApiResult;
-use crate::model::{Delivery, License, Notification, Role, SecurityEvent, Severity};
+use crate::model::{
+    AuditEvent, Delivery, DeliveryState, License, Notification, Role, SecurityEvent, Severity,
+};
 use crate::state::AppState;
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
 use licet_core::store::Slot;
 
-/// The webhook events LicenseCM defines.
-pub const WEBHOOK_EVENTS: &[&str] = &[
-    "license.created",
-    "license.activated",
-    "license.deactivated",
-    "license.expired",
-    "license.suspended",
-    "license.deleted",
-    "security.alert",
-    "security.blocked",
-];
+/// The webhook events there are (LicenseCM's eight, and licet's reinstated, renewed and
+/// revoked).
+pub use licet_core::events::EVENT_NAMES as WEBHOOK_EVENTS;
+
+/// Checks a webhook URL: `http(s)://`, at most 2048 characters, and a host that resolves only
+/// to public addresses unless the server allows private ones (`--webhook-allow-private`), so
+/// that a caller cannot make the server call into its own network. Checked again at every
+/// delivery ([`crate::outbound`]): a name may point elsewhere later. The error is a message
+/// for the caller; each family answers it in its own shape.
+pub async fn check_webhook_url(s: &AppState, url: &str) -> Result<(), String> {
+    if url.len() > 2048 {
+        return Err("url: at most 2048 characters".into());
+    }
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("url: an http:// or https:// URL".into());
+    }
+    let (owned, allow) = (url.to_owned(), s.config.webhook_allow_private);
+    let checked =
+        tokio::task::spawn_blocking(move || crate::outbound::resolve_checked(&owned, allow))
+            .await
+            .unwrap_or(Err(crate::outbound::Failure::Dns));
+    match checked {
+        Ok(_) => Ok(()),
+        Err(crate::outbound::Failure::Blocked) => Err(
+            "url: the host resolves to a loopback, private or otherwise internal address, which this server does not call".into(),
+        ),
+        Err(crate::outbound::Failure::Dns) => Err("url: the host does not resolve".into()),
+        Err(_) => Err("url: an http:// or https:// URL".into()),
+    }
+}
+
+/// Checks the events a webhook subscribes to: one or more of [`WEBHOOK_EVENTS`].
+pub fn check_webhook_events(events: &[String]) -> Result<(), String> {
+    if events.is_empty() || events.len() > WEBHOOK_EVENTS.len() {
+        return Err("events: one or more event names".into());
+    }
+    if let Some(e) = events
+        .iter()
+        .find(|e| !WEBHOOK_EVENTS.contains(&e.as_str()))
+    {
+        return Err(format!(
+            "events: {e:?} is not one of {}",
+            WEBHOOK_EVENTS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a webhook's signing secret: 1 to 256 characters.
+pub fn check_webhook_secret(secret: &str) -> Result<(), String> {
+    if secret.is_empty() || secret.len() > 256 {
+        return Err("secret: 1 to 256 characters".into());
+    }
+    Ok(())
+}
+
+/// A new webhook signing secret (shown once, to whoever made the webhook).
+pub fn new_webhook_secret() -> String {
+    format!(
+        "whsec_{}",
+        crate::ids::random_token(32).to_ascii_lowercase()
+    )
+}
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -57,44 +113,52 @@ impl AppState {
             .and_then(|p| p.owner_id)
     }
 
-    /// Queues `event` for every active webhook that subscribes to it and may see it: the
-    /// owner's, and every admin's. Durable with the next commit.
-    pub async fn emit(&self, event: &str, owner: Option<&str>, data: Value) -> ApiResult<()> {
+    /// The webhooks that hear event `name` of `product_id`: active, subscribed, and allowed
+    /// to see it. A LicenseCM webhook hears its owner's products (an admin's, every product);
+    /// an API webhook hears its key's product (an unrestricted key's, every product). Read
+    /// before the change, so that the deliveries are built and written inside its store
+    /// operation ([`Audience::record`]).
+    pub async fn audience(
+        &self,
+        name: &'static str,
+        product_id: Option<&str>,
+    ) -> ApiResult<Audience> {
         let hooks = self.store.webhooks().await?;
+        let mut heard = Vec::new();
         if hooks.is_empty() {
-            return Ok(());
+            return Ok(Audience { name, hooks: heard });
         }
-        let now = self.clock.now();
-        let body = json!({
-            "event": event,
-            "timestamp": crate::payload::iso(now),
-            "data": data,
-        })
-        .to_string();
-        let mut out = Vec::new();
+        let owner = match product_id {
+            Some(p) => self.store.product(p).await?.and_then(|p| p.owner_id),
+            None => None,
+        };
         for w in hooks {
-            if !w.is_active || !w.events.iter().any(|e| e == event || e == "*") {
+            if !w.is_active || !w.events.iter().any(|e| e == name || e == "*") {
                 continue;
             }
-            let admin = self
-                .store
-                .user(&w.owner_id)
-                .await?
-                .is_some_and(|u| u.role == Role::Admin && u.is_active);
-            if !admin && owner != Some(w.owner_id.as_str()) {
-                continue;
+            let hears = if w.api {
+                w.product_id
+                    .as_deref()
+                    .is_none_or(|p| Some(p) == product_id)
+            } else {
+                owner.as_deref() == Some(w.owner_id.as_str())
+                    || self
+                        .store
+                        .user(&w.owner_id)
+                        .await?
+                        .is_some_and(|u| u.role == Role::Admin && u.is_active)
+            };
+            if hears {
+                heard.push(w.id);
             }
-            out.push(Delivery {
-                id: 0,
-                webhook_id: w.id,
-                event: event.to_owned(),
-                body: body.clone(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-            });
         }
-        Ok(self.store.enqueue(&mut out).await?)
+        Ok(Audience { name, hooks: heard })
+    }
+
+    /// The record of `event` (known before its change): `audit` and its deliveries.
+    pub async fn tell(&self, event: &DomainEvent, audit: Vec<AuditEvent>) -> ApiResult<Record> {
+        let audience = self.audience(event.name(), event.product_id()).await?;
+        Ok(audience.record(event, self.clock.now(), audit))
     }
 
     /// A notification for a LicenseCM user.
@@ -162,29 +226,92 @@ impl AppState {
         {
             d.insert("repeats_since_last".into(), json!(repeats));
         }
-        let e = self.store.append_security_event(event).await?;
+        let product_id = event.product_id.clone();
+        let blocked_to = match blocked {
+            true => Some(
+                self.audience("security.blocked", product_id.as_deref())
+                    .await?,
+            ),
+            false => None,
+        };
+        let alert_to = match severity >= Severity::High {
+            true => Some(
+                self.audience("security.alert", product_id.as_deref())
+                    .await?,
+            ),
+            false => None,
+        };
+        let now = self.clock.now();
+        let e = self
+            .store
+            .append_security_event(event, &|e| {
+                let mut r = Record::none();
+                if let Some(a) = &blocked_to {
+                    r = r.and(a.record(&DomainEvent::SecurityBlocked(e.clone()), now, Vec::new()));
+                }
+                if let Some(a) = &alert_to {
+                    r = r.and(a.record(&DomainEvent::SecurityAlert(e.clone()), now, Vec::new()));
+                }
+                r
+            })
+            .await?;
         let owner = match license {
             Some(l) => self.owner_of(l).await,
             None => None,
         };
-        let data = crate::payload::security_event(&e);
-        if blocked {
-            self.emit("security.blocked", owner.as_deref(), data.clone())
-                .await?;
-        }
-        if severity >= Severity::High {
-            self.emit("security.alert", owner.as_deref(), data).await?;
-            if let Some(o) = &owner {
-                self.notify(
-                    o,
-                    "security_alert",
-                    "Security alert",
-                    &format!("{event_type} ({severity:?})"),
-                )
-                .await?;
-            }
+        if severity >= Severity::High
+            && let Some(o) = &owner
+        {
+            self.notify(
+                o,
+                "security_alert",
+                "Security alert",
+                &format!("{event_type} ({severity:?})"),
+            )
+            .await?;
         }
         Ok(e)
+    }
+}
+
+/// The webhooks that hear one event (see [`AppState::audience`]).
+#[derive(Debug, Clone)]
+pub struct Audience {
+    name: &'static str,
+    hooks: Vec<String>,
+}
+
+impl Audience {
+    /// The deliveries of `event` to this audience, queued at `now`.
+    pub fn deliveries(&self, event: &DomainEvent, now: i64) -> Vec<Delivery> {
+        if self.hooks.is_empty() || event.name() != self.name {
+            return Vec::new();
+        }
+        let body = json!({
+            "event": event.name(),
+            "timestamp": crate::payload::iso(now),
+            "data": crate::payload::event(event),
+        })
+        .to_string();
+        self.hooks
+            .iter()
+            .map(|w| Delivery {
+                webhook_id: w.clone(),
+                event: event.name().to_owned(),
+                body: body.clone(),
+                next_attempt_at: now,
+                created_at: now,
+                ..Delivery::default()
+            })
+            .collect()
+    }
+
+    /// `audit` and the deliveries of `event`, as one record.
+    pub fn record(&self, event: &DomainEvent, now: i64, audit: Vec<AuditEvent>) -> Record {
+        Record {
+            audit,
+            deliveries: self.deliveries(event, now),
+        }
     }
 }
 
@@ -312,7 +439,7 @@ pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
 
 /// Sends delivery `id` once, if it is still queued and due, and records the outcome durably;
 /// whether it was delivered.
-async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
+pub(crate) async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
     // Read again under the claim: another round may have sent it since it was listed.
     let Some(mut d) = s.store.delivery(id).await? else {
         return Ok(false);
@@ -327,8 +454,10 @@ async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
     };
     let Some(secret) = s.keys.unseal(&w.sealed_secret) else {
         tracing::warn!(webhook = %w.id, "webhook secret cannot be unsealed; delivery dropped");
-        s.store.remove_delivery(d.id).await?;
-        s.store.commit().await?;
+        d.state = DeliveryState::Failed;
+        d.settled_at = Some(now);
+        d.last_error = Some("the webhook's secret cannot be unsealed".into());
+        s.store.settle_delivery(&d).await?;
         return Ok(false);
     };
     let (state, url, event, body) = (s.clone(), w.url.clone(), d.event.clone(), d.body.clone());
@@ -337,6 +466,10 @@ async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
     })
     .await
     .unwrap_or(Err(crate::outbound::Failure::Connection));
+    d.last_status = match &result {
+        Ok((status, _)) | Err(crate::outbound::Failure::HttpStatus(status)) => Some(*status),
+        Err(_) => d.last_status,
+    };
     let result = result.and_then(|(status, ms)| {
         if (200..300).contains(&status) {
             Ok((status, ms))
@@ -344,25 +477,30 @@ async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> {
             Err(crate::outbound::Failure::HttpStatus(status))
         }
     });
+    d.attempts += 1;
     let delivered = match result {
         Ok(_) => {
-            s.store.remove_delivery(d.id).await?;
+            d.state = DeliveryState::Delivered;
+            d.settled_at = Some(s.clock.now());
+            d.last_error = None;
+            s.store.settle_delivery(&d).await?;
             true
         }
         Err(why) => {
-            d.attempts += 1;
+            d.last_error = Some(why.describe());
             if d.attempts >= MAX_ATTEMPTS {
                 tracing::warn!(webhook = %w.id, error = why.class(), "webhook delivery given up");
-                s.store.remove_delivery(d.id).await?;
+                d.state = DeliveryState::Failed;
+                d.settled_at = Some(s.clock.now());
+                s.store.settle_delivery(&d).await?;
             } else {
                 d.next_attempt_at = s.clock.now() + backoff(d.attempts - 1);
-                d.last_error = Some(why.describe());
                 s.store.update_delivery(&d).await?;
+                s.store.commit().await?;
             }
             false
         }
     };
-    s.store.commit().await?;
     Ok(delivered)
 }
 
@@ -402,6 +540,13 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
     for (at, id) in s.store.expiry_candidates(now).await? {
         // Announced in one store operation that judges the license as stored then: a renewal
         // or a suspension that lands meanwhile is neither lost nor announced as an expiry.
+        let Some(seen) = s.store.license(&id).await? else {
+            s.store.forget_expiry(at, &id).await?;
+            continue;
+        };
+        let audience = s
+            .audience("license.expired", Some(&seen.product_id))
+            .await?;
         let announced_now = Slot::new();
         let stored = s
             .store
@@ -421,7 +566,9 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                     Some(l.product_id.clone()),
                 );
                 announced_now.put(());
-                Ok(Some((next, vec![entry])))
+                let told =
+                    audience.record(&DomainEvent::LicenseExpired(next.clone()), now, vec![entry]);
+                Ok(Some((next, told)))
             })
             .await?;
         let Some(l) = stored else {
@@ -439,12 +586,6 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
         }
         s.store.forget_expiry(at, &id).await?;
         let owner = s.owner_of(&l).await;
-        s.emit(
-            "license.expired",
-            owner.as_deref(),
-            crate::payload::license(&l),
-        )
-        .await?;
         if let Some(o) = &owner {
             s.notify(
                 o,

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::model::{Kind, License, SecurityEvent};
+use licet_core::events::DomainEvent;
 
 /// LicenseCM's timestamps: `2025-01-01T00:00:00Z`, no fractional seconds.
 pub fn iso(t: i64) -> Value {
@@ -61,4 +62,23 @@ pub fn security_event(e: &SecurityEvent) -> Value {
         "details": e.details,
         "created_at": iso(e.created_at),
     }))
+}
+
+/// What webhooks are told of an event: the license (with the machine's fingerprint as `hwid`
+/// for seat events, LicenseCM's shape) or the security event.
+pub fn event(e: &DomainEvent) -> Value {
+    match e {
+        DomainEvent::LicenseActivated {
+            license: l,
+            machine,
+        }
+        | DomainEvent::LicenseDeactivated {
+            license: l,
+            machine,
+        } => {
+            json!({ "license": license(l), "hwid": machine.fingerprint })
+        }
+        DomainEvent::SecurityAlert(s) | DomainEvent::SecurityBlocked(s) => security_event(s),
+        other => other.license().map_or(Value::Null, license),
+    }
 }

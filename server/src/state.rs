@@ -16,25 +16,20 @@ use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::ServerKeys;
 use crate::model::{AuditEvent, License, Machine, Policy, Product};
-use crate::store::{RevocationState, Store, StoreError, StoreResult};
+use crate::store::{Record, RevocationState, Store, StoreError, StoreResult};
 use licet_core::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
 
 /// Builds a seat's machine for [`AppState::take_seat`]: from the stored machine the claim is,
 /// or the number for a new one, at the given time; with the audit entries to write with it.
 pub type MakeNumberedSeat<'a> = &'a (
-        dyn Fn(Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Vec<AuditEvent>)>
+        dyn Fn(Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Record)>
             + Send
             + Sync
     );
 
 /// [`MakeNumberedSeat`] for one of several claims, by its index.
 pub type MakeNumberedSeats<'a> = &'a (
-        dyn Fn(
-    usize,
-    Option<&Recognised>,
-    Option<u64>,
-    i64,
-) -> StoreResult<(Machine, Vec<AuditEvent>)>
+        dyn Fn(usize, Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Record)>
             + Send
             + Sync
     );
@@ -434,6 +429,7 @@ impl AppState {
         &self,
         license: &License,
         token_ids: &[String],
+        tell: licet_core::store::TellRevocation<'_>,
     ) -> ApiResult<(License, RevocationState)> {
         let mut l = license.clone();
         l.status = crate::model::LicenseStatus::Revoked;
@@ -441,12 +437,16 @@ impl AppState {
         let _guard = self.revocation_lock.lock().await;
         let state = self
             .store
-            .revoke_license(&l, token_ids, &|st| {
-                self.sign_list(st)
-                    .map_err(|e| licet_core::StoreError::backend(e.message()))
-            })
+            .revoke_license(
+                &l,
+                token_ids,
+                &|st| {
+                    self.sign_list(st)
+                        .map_err(|e| licet_core::StoreError::backend(e.message()))
+                },
+                tell,
+            )
             .await?;
-        self.store.commit().await?;
         Ok((l, state))
     }
 

@@ -6,16 +6,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aes_gcm::aead::consts::U16;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{Aes256Gcm, AesGcm};
 use base64::Engine;
-use common::{T0, TestApp, http, serve};
+use common::{T0, TestApp, deliveries, http, receiver, serve};
 use hmac::Mac;
 use licet_server::Config;
 use serde_json::{Value, json};
@@ -892,60 +891,6 @@ fn middleware_failures_have_licensecms_shape() {
     let (s, v) = l.call("POST", "/api/v1/licenses/verify", None, Some(json!({})));
     assert_eq!(s, 422);
     assert!(v.get("success").is_none(), "{v}");
-}
-
-/// One request a receiver got: its headers (names lower-cased) and body.
-type Received = (Vec<(String, String)>, String);
-
-/// A local webhook receiver: answers with the statuses given, in order (then 200), and keeps
-/// what it received (headers lower-cased, body).
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-fn receiver(statuses: Vec<u16>) -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&got);
-    std::thread::spawn(move || {
-        let mut statuses = statuses.into_iter();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut headers = Vec::new();
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                    if k == "content-length" {
-                        len = v.parse().unwrap_or(0);
-                    }
-                    headers.push((k, v));
-                }
-            }
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).expect("body");
-            sink.lock()
-                .expect("lock")
-                .push((headers, String::from_utf8_lossy(&body).into_owned()));
-            let status = statuses.next().unwrap_or(200);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-            );
-        }
-    });
-    Receiver { url, got }
-}
-
-fn deliveries(r: &Receiver) -> Vec<Received> {
-    r.got.lock().expect("lock").clone()
 }
 
 fn drain(app: &TestApp) -> usize {

@@ -590,6 +590,7 @@ async fn revoking_writes_the_status_and_the_list_in_one_store_operation() {
             },
             &[],
             &|_| Err(licet_server::store::StoreError::backend("signer down")),
+            &|_| licet_server::store::Record::none(),
         )
         .await;
     assert!(failed.is_err());
@@ -1384,6 +1385,8 @@ async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_a
         sealed_secret: app.state.keys.seal("secret"),
         is_active: true,
         created_at: common::T0,
+        api: false,
+        product_id: None,
     };
     app.state.store.put_webhook(&w).await.expect("store");
     let (s, v, _) = app

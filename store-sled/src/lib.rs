@@ -41,6 +41,7 @@
 //! | `security_events` | sequence (be u64) | [`SecurityEvent`], append-only |
 //! | `webhooks` | webhook id | [`Webhook`] |
 //! | `outbox` | delivery id (be u64) | [`Delivery`] waiting to be sent |
+//! | `delivery_log` | webhook id `\0` delivery id (be u64) | [`Delivery`] settled (the newest 100 of each webhook) |
 //! | `notifications` | user id `\0` notification id | [`Notification`] |
 //! | `seen_envelopes` | timestamp (ms, be u64) ‖ HMAC of an accepted encrypted request | empty: replay guard |
 //! | `spent_challenges` | expiry (s, be u64) ‖ nonce of an answered challenge | empty: single use |
@@ -136,6 +137,7 @@ pub struct SledStore {
     security_events: sled::Tree,
     webhooks: sled::Tree,
     outbox: sled::Tree,
+    delivery_log: sled::Tree,
     notifications: sled::Tree,
     envelopes: sled::Tree,
     spent_challenges: sled::Tree,
@@ -220,6 +222,7 @@ impl SledStore {
             security_events: t("security_events")?,
             webhooks: t("webhooks")?,
             outbox: t("outbox")?,
+            delivery_log: t("delivery_log")?,
             notifications: t("notifications")?,
             envelopes: t("seen_envelopes")?,
             spent_challenges: t("spent_challenges")?,

@@ -83,9 +83,7 @@ impl SledStore {
             ));
         }
         self.update_license_unlocked(&next)?;
-        for e in log {
-            self.append_audit(e)?;
-        }
+        self.write_record(log)?;
         Ok(Some(next))
     }
 
@@ -235,11 +233,15 @@ impl Licenses for SledStore {
     fn license_scans(&self) -> u64 {
         SledStore::license_scans(self)
     }
-    async fn insert_license(&self, l: &License) -> StoreResult<()> {
-        Ok(SledStore::insert_license(self, l)?)
+    async fn insert_license(&self, l: &License, record: Record) -> StoreResult<()> {
+        SledStore::insert_license(self, l)?;
+        self.write_record(record)?;
+        Ok(self.committer.commit().await?)
     }
-    async fn insert_licenses(&self, ls: &[License]) -> StoreResult<()> {
-        Ok(SledStore::insert_licenses(self, ls)?)
+    async fn insert_licenses(&self, ls: &[License], record: Record) -> StoreResult<()> {
+        SledStore::insert_licenses(self, ls)?;
+        self.write_record(record)?;
+        Ok(self.committer.commit().await?)
     }
     async fn update_license(&self, l: &License) -> StoreResult<()> {
         Ok(SledStore::update_license(self, l)?)
@@ -253,8 +255,9 @@ impl Licenses for SledStore {
         self.committer.commit().await?;
         Ok(l)
     }
-    async fn delete_license(&self, l: &License) -> StoreResult<()> {
+    async fn delete_license(&self, l: &License, record: Record) -> StoreResult<()> {
         SledStore::delete_license(self, l)?;
+        self.write_record(record)?;
         Ok(self.committer.commit().await?)
     }
     async fn license(&self, id: &str) -> StoreResult<Option<License>> {

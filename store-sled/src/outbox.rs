@@ -25,14 +25,66 @@ impl SledStore {
         Self::all_json(&self.webhooks)
     }
 
-    /// Deletes a webhook and its pending deliveries.
+    /// Deletes a webhook, its pending deliveries and its delivery log.
     pub fn delete_webhook(&self, id: &str) -> Res<bool> {
         for d in self.deliveries()? {
             if d.webhook_id == id {
                 self.outbox.remove(d.id.to_be_bytes())?;
             }
         }
+        for k in self.delivery_log.scan_prefix(log_prefix(id)).keys() {
+            self.delivery_log.remove(k?)?;
+        }
         Ok(self.webhooks.remove(id)?.is_some())
+    }
+
+    /// Writes what a change records: its audit entries and its deliveries. Called after the
+    /// change's own writes, so that a crash in between (sled keeps a prefix of the writes)
+    /// never leaves an announcement of a change that did not happen.
+    pub(crate) fn write_record(&self, r: Record) -> Res<()> {
+        for e in r.audit {
+            self.append_audit(e)?;
+        }
+        let mut ds = r.deliveries;
+        self.enqueue(&mut ds)
+    }
+
+    /// Moves a delivery from the queue to its webhook's log, keeping the newest
+    /// [`DELIVERY_LOG`] there.
+    pub fn settle_delivery(&self, d: &Delivery) -> Res<()> {
+        let prefix = log_prefix(&d.webhook_id);
+        let mut key = prefix.clone();
+        key.extend_from_slice(&d.id.to_be_bytes());
+        self.delivery_log.insert(key, to_json(d)?)?;
+        self.outbox.remove(d.id.to_be_bytes())?;
+        let kept: Vec<sled::IVec> = self
+            .delivery_log
+            .scan_prefix(&prefix)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for k in kept.iter().take(kept.len().saturating_sub(DELIVERY_LOG)) {
+            self.delivery_log.remove(k)?;
+        }
+        Ok(())
+    }
+
+    /// A webhook's deliveries, queued and settled, newest first.
+    pub fn deliveries_of(&self, webhook_id: &str, limit: usize) -> Res<Vec<Delivery>> {
+        let mut out: Vec<Delivery> = self
+            .deliveries()?
+            .into_iter()
+            .filter(|d| d.webhook_id == webhook_id)
+            .collect();
+        for v in self
+            .delivery_log
+            .scan_prefix(log_prefix(webhook_id))
+            .values()
+        {
+            out.push(from_json(&v?)?);
+        }
+        out.sort_by_key(|d| std::cmp::Reverse(d.id));
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// Queues deliveries (their ids assigned here).
@@ -100,6 +152,13 @@ impl SledStore {
     }
 }
 
+/// The delivery log's keys of one webhook.
+fn log_prefix(webhook_id: &str) -> Vec<u8> {
+    let mut k = webhook_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
 #[async_trait]
 impl Outbox for SledStore {
     async fn put_webhook(&self, w: &Webhook) -> StoreResult<()> {
@@ -127,7 +186,15 @@ impl Outbox for SledStore {
         Ok(SledStore::update_delivery(self, d)?)
     }
     async fn remove_delivery(&self, id: u64) -> StoreResult<()> {
-        Ok(SledStore::remove_delivery(self, id)?)
+        SledStore::remove_delivery(self, id)?;
+        Ok(self.committer.commit().await?)
+    }
+    async fn settle_delivery(&self, d: &Delivery) -> StoreResult<()> {
+        SledStore::settle_delivery(self, d)?;
+        Ok(self.committer.commit().await?)
+    }
+    async fn deliveries_of(&self, webhook_id: &str, limit: usize) -> StoreResult<Vec<Delivery>> {
+        Ok(SledStore::deliveries_of(self, webhook_id, limit)?)
     }
     async fn put_notification(&self, n: &Notification) -> StoreResult<()> {
         Ok(SledStore::put_notification(self, n)?)

@@ -85,7 +85,14 @@ impl Revocations for SledStore {
         l: &License,
         token_ids: &[String],
         sign: SignList<'_>,
+        tell: TellRevocation<'_>,
     ) -> StoreResult<RevocationState> {
-        Ok(SledStore::revoke_license(self, l, token_ids, sign)?)
+        let state = {
+            let _license = self.seat_lock(&l.id);
+            SledStore::revoke_license(self, l, token_ids, sign)?
+        };
+        self.write_record(tell(&state))?;
+        self.committer.commit().await?;
+        Ok(state)
     }
 }

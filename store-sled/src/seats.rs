@@ -126,9 +126,7 @@ impl SledStore {
                     .map_err(StoreError::from)?;
             }
             self.put_machine_unlocked(&m).map_err(StoreError::from)?;
-            for e in log {
-                self.append_audit(e).map_err(StoreError::from)?;
-            }
+            self.write_record(log).map_err(StoreError::from)?;
             seated.push(Seated {
                 machine: m,
                 fresh: p.existing.is_none(),
@@ -165,22 +163,18 @@ impl SledStore {
                 return Err(StoreError::backend("change_seat: a change of another machine").into());
             }
         }
-        for e in log {
-            self.append_audit(e).map_err(StoreError::from)?;
-        }
+        self.write_record(log).map_err(StoreError::from)?;
         Ok(found)
     }
 
     /// Removes every machine of a license, under its seat lock, with the audit entries.
-    pub fn clear_seats(&self, license_id: &str, log: Vec<AuditEvent>) -> Res<Vec<Machine>> {
+    pub fn clear_seats(&self, license_id: &str, record: Record) -> Res<Vec<Machine>> {
         let _seats = self.seat_lock(license_id);
         let machines = self.machines(license_id)?;
         for m in &machines {
             self.remove_machine_unlocked(m)?;
         }
-        for e in log {
-            self.append_audit(e)?;
-        }
+        self.write_record(record)?;
         Ok(machines)
     }
 
@@ -306,12 +300,8 @@ impl Seats for SledStore {
         self.committer.commit().await.map_err(StoreError::from)?;
         Ok(found)
     }
-    async fn clear_seats(
-        &self,
-        license_id: &str,
-        log: Vec<AuditEvent>,
-    ) -> StoreResult<Vec<Machine>> {
-        let removed = SledStore::clear_seats(self, license_id, log)?;
+    async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>> {
+        let removed = SledStore::clear_seats(self, license_id, record)?;
         self.committer.commit().await?;
         Ok(removed)
     }

@@ -118,8 +118,15 @@ impl Security for SledStore {
     ) -> StoreResult<Vec<BlacklistEntry>> {
         Ok(SledStore::blacklist_matches(self, probes)?)
     }
-    async fn append_security_event(&self, e: SecurityEvent) -> StoreResult<SecurityEvent> {
-        Ok(SledStore::append_security_event(self, e)?)
+    async fn append_security_event(
+        &self,
+        e: SecurityEvent,
+        tell: TellSecurity<'_>,
+    ) -> StoreResult<SecurityEvent> {
+        let e = SledStore::append_security_event(self, e)?;
+        self.write_record(tell(&e))?;
+        self.committer.commit().await?;
+        Ok(e)
     }
     async fn security_events(
         &self,

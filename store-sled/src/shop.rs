@@ -193,7 +193,7 @@ impl SledStore {
         let Some(current) = self.license(&o.license_id)? else {
             return Ok(None);
         };
-        let (l, log) = change(&current)?.unwrap_or((current, Vec::new()));
+        let (l, log) = change(&current)?.unwrap_or((current, Record::none()));
         if l.id != o.license_id {
             return Err(Error::backend("update_order: another license"));
         }
@@ -205,9 +205,7 @@ impl SledStore {
             licenses.insert(l.id.as_bytes(), license.clone())?;
             Ok::<_, ConflictableTransactionError<Error>>(())
         })?;
-        for e in log {
-            self.append_audit(e)?;
-        }
+        self.write_record(log)?;
         Ok(Some(l))
     }
 }
@@ -250,8 +248,16 @@ impl Shop for SledStore {
     async fn orders_of_customer(&self, customer_id: u64) -> StoreResult<Vec<Order>> {
         Ok(SledStore::orders_of_customer(self, customer_id)?)
     }
-    async fn insert_order(&self, o: &Order, l: &License, machines: &[Machine]) -> StoreResult<()> {
-        Ok(SledStore::insert_order(self, o, l, machines)?)
+    async fn insert_order(
+        &self,
+        o: &Order,
+        l: &License,
+        machines: &[Machine],
+        record: Record,
+    ) -> StoreResult<()> {
+        SledStore::insert_order(self, o, l, machines)?;
+        self.write_record(record)?;
+        Ok(self.committer.commit().await?)
     }
     async fn update_order(
         &self,

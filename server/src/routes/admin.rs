@@ -3,6 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -627,6 +629,10 @@ async fn delete_machine(
         fingerprint: m.fingerprint.clone(),
         parts: Vec::new(),
     };
+    let audience = s
+        .audience("license.deactivated", Some(&l.product_id))
+        .await?;
+    let now = s.clock.now();
     let removed = s
         .store
         .change_seat(&claim, &|found| match found {
@@ -639,9 +645,16 @@ async fn delete_machine(
                     json!({ "license_id": l.id }),
                     Some(l.product_id.clone()),
                 );
-                Ok((licet_core::store::SeatChange::Remove, vec![entry]))
+                let event = DomainEvent::LicenseDeactivated {
+                    license: l.clone(),
+                    machine: f.machine.clone(),
+                };
+                Ok((
+                    licet_core::store::SeatChange::Remove,
+                    audience.record(&event, now, vec![entry]),
+                ))
             }
-            _ => Ok((licet_core::store::SeatChange::Keep, Vec::new())),
+            _ => Ok((licet_core::store::SeatChange::Keep, Record::none())),
         })
         .await?
         .is_some_and(|f| f.machine.id == m.id);

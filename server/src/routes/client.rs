@@ -5,6 +5,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
 use licet_verifier::text::encode_text;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -312,6 +314,9 @@ async fn activate(
         &b.fingerprint,
         &bind(before.as_ref()),
     )?;
+    let audience = s
+        .audience("license.activated", Some(&license.product_id))
+        .await?;
     let issued = Slot::new();
     let failed = Slot::new();
     let taken = s
@@ -361,7 +366,19 @@ async fn activate(
                 Some(license.product_id.clone()),
             );
             issued.put(token);
-            Ok((m, vec![entry]))
+            // A machine new to the license is announced with its seat.
+            let told = match found {
+                Some(_) => Record::from(entry),
+                None => audience.record(
+                    &DomainEvent::LicenseActivated {
+                        license: license.clone(),
+                        machine: m.clone(),
+                    },
+                    now,
+                    vec![entry],
+                ),
+            };
+            Ok((m, told))
         })
         .await;
     let seated = match taken {
@@ -409,7 +426,7 @@ async fn heartbeat(
                 parts: bound,
             }) = found
             else {
-                return Ok((SeatChange::Keep, Vec::new()));
+                return Ok((SeatChange::Keep, Record::none()));
             };
             let now = s.clock.now();
             if !rule.alive(machine, now) {
@@ -421,7 +438,7 @@ async fn heartbeat(
                     json!({ "reason": "heartbeat_dead", "license_id": license.id }),
                     Some(license.product_id.clone()),
                 );
-                return Ok((SeatChange::Remove, vec![entry]));
+                return Ok((SeatChange::Remove, Record::from(entry)));
             }
             let issued =
                 match s.issue_token(&product, &policy, &license, &machine.fingerprint, bound) {
@@ -440,7 +457,7 @@ async fn heartbeat(
             m.last_heartbeat = now;
             m.token_id = issued.token_id.clone();
             renewed.put((issued, m.clone()));
-            Ok((SeatChange::Update(Box::new(m)), Vec::new()))
+            Ok((SeatChange::Update(Box::new(m)), Record::none()))
         })
         .await;
     let found = match found {
@@ -486,11 +503,15 @@ async fn deactivate(
         )
     })?;
     let parts = request_parts(&b)?;
+    let audience = s
+        .audience("license.deactivated", Some(&l.product_id))
+        .await?;
+    let now = s.clock.now();
     let m = s
         .store
         .change_seat(&claim_of(&l, &b, &parts), &|found| {
             let Some(f) = found else {
-                return Ok((SeatChange::Keep, Vec::new()));
+                return Ok((SeatChange::Keep, Record::none()));
             };
             let entry = s.audit_entry(
                 &format!("license:{}", l.id),
@@ -500,7 +521,14 @@ async fn deactivate(
                 json!({ "license_id": l.id }),
                 Some(l.product_id.clone()),
             );
-            Ok((SeatChange::Remove, vec![entry]))
+            let event = DomainEvent::LicenseDeactivated {
+                license: l.clone(),
+                machine: f.machine.clone(),
+            };
+            Ok((
+                SeatChange::Remove,
+                audience.record(&event, now, vec![entry]),
+            ))
         })
         .await?
         .map(|f| f.machine)
@@ -758,9 +786,9 @@ pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
                             json!({ "reason": "heartbeat_dead", "license_id": l.id }),
                             Some(l.product_id.clone()),
                         );
-                        Ok((SeatChange::Remove, vec![entry]))
+                        Ok((SeatChange::Remove, Record::from(entry)))
                     }
-                    _ => Ok((SeatChange::Keep, Vec::new())),
+                    _ => Ok((SeatChange::Keep, Record::none())),
                 })
                 .await?;
             if before.is_some_and(|f| !rule.alive(&f.machine, now)) {

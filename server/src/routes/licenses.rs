@@ -1,6 +1,8 @@
 //! Licenses: create (one or many), list, read, change, suspend / reinstate / revoke / renew,
 //! delete, their machines, and License-API's `GET /v1/licenses/validate`.
 
+use licet_core::events::DomainEvent;
+use licet_core::store::{Record, Slot};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -219,16 +221,18 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Scope::ReadWrite)?;
     let l = build(&s, &caller, &b).await?;
-    s.store.insert_license(&l).await?;
-    s.audit(
+    let entry = s.audit_entry(
         &caller.actor(),
         "license.created",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )
-    .await?;
-    s.store.commit().await?;
+        Some(l.product_id.clone()),
+    );
+    let told = s
+        .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
+        .await?;
+    s.store.insert_license(&l, told).await?;
     Ok((StatusCode::CREATED, Json(view(&l, s.clock.now()))))
 }
 
@@ -266,17 +270,22 @@ async fn bulk(
     for _ in 0..b.count {
         ls.push(build(&s, &caller, &b.license).await?);
     }
-    s.store.insert_licenses(&ls).await?;
-    s.audit(
+    let now = s.clock.now();
+    let entry = s.audit_entry(
         &caller.actor(),
         "license.bulk_created",
         &b.license.product_id,
         ip.text(),
         json!({ "count": ls.len() }),
-    )
-    .await?;
-    s.store.commit().await?;
-    let now = s.clock.now();
+        Some(b.license.product_id.clone()),
+    );
+    let audience = s
+        .audience("license.created", Some(&b.license.product_id))
+        .await?;
+    let told = ls.iter().fold(Record::from(entry), |r, l| {
+        r.and(audience.record(&DomainEvent::LicenseCreated(l.clone()), now, Vec::new()))
+    });
+    s.store.insert_licenses(&ls, told).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -424,16 +433,19 @@ async fn update(
         .ok_or_else(|| ApiError::internal("license without policy"))?;
     s.check_token_fits(&policy, &l)?;
     l.updated_at = s.clock.now();
-    s.store.update_license(&l).await?;
-    s.audit(
+    let entry = s.audit_entry(
         &caller.actor(),
         "license.updated",
         &l.id,
         ip.text(),
         json!({}),
-    )
-    .await?;
-    s.store.commit().await?;
+        Some(l.product_id.clone()),
+    );
+    s.store
+        .change_license(&l.id, &|_| {
+            Ok(Some((l.clone(), Record::from(entry.clone()))))
+        })
+        .await?;
     Ok(Json(view(&l, s.clock.now())))
 }
 
@@ -449,16 +461,18 @@ async fn delete(
     // Deleting revokes first, durably: the license's tokens land on the next list, and a crash
     // before the delete leaves a revoked license that a retry deletes.
     revoke_now(&s, &caller.actor(), ip, &l).await?;
-    s.store.delete_license(&l).await?;
-    s.audit(
+    let entry = s.audit_entry(
         &caller.actor(),
         "license.deleted",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )
-    .await?;
-    s.store.commit().await?;
+        Some(l.product_id.clone()),
+    );
+    let told = s
+        .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
+        .await?;
+    s.store.delete_license(&l, told).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -471,19 +485,67 @@ async fn set_status(
     action: &str,
 ) -> ApiResult<License> {
     caller.require(Scope::ReadWrite)?;
-    let mut l = load(s, caller, id).await?;
+    let l = load(s, caller, id).await?;
+    let revoked = || ApiError::conflict("revoked", "the license is revoked; revocation is final");
     if l.status == LicenseStatus::Revoked {
+        return Err(revoked());
+    }
+    let event = |l: License| match to {
+        LicenseStatus::Suspended => DomainEvent::LicenseSuspended(l),
+        _ => DomainEvent::LicenseReinstated(l),
+    };
+    let audience = s
+        .audience(event(l.clone()).name(), Some(&l.product_id))
+        .await?;
+    let now = s.clock.now();
+    let entry = s.audit_entry(
+        &caller.actor(),
+        action,
+        &l.id,
+        ip.text(),
+        json!({}),
+        Some(l.product_id.clone()),
+    );
+    // A change of status is announced once.
+    change_unless_revoked(s, &l.id, &|current| {
+        let mut next = current.clone();
+        next.status = to;
+        next.updated_at = now;
+        let told = match current.status == to {
+            true => Record::from(entry.clone()),
+            false => audience.record(&event(next.clone()), now, vec![entry.clone()]),
+        };
+        Ok((next, told))
+    })
+    .await
+}
+
+/// Changes license `id` as stored when the change is made, unless it is revoked by then
+/// (revocation is final, 409 `revoked`, even when it lands between the read and the change).
+async fn change_unless_revoked(
+    s: &AppState,
+    id: &str,
+    change: &(dyn Fn(&License) -> crate::store::StoreResult<(License, Record)> + Send + Sync),
+) -> ApiResult<License> {
+    let refused = Slot::new();
+    let stored = s
+        .store
+        .change_license(id, &|current| {
+            if current.status == LicenseStatus::Revoked {
+                refused.put(());
+                return Ok(None);
+            }
+            change(current).map(Some)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("license"))?;
+    if refused.take().is_some() {
         return Err(ApiError::conflict(
             "revoked",
             "the license is revoked; revocation is final",
         ));
     }
-    l.status = to;
-    l.updated_at = s.clock.now();
-    s.store.update_license(&l).await?;
-    s.audit(&caller.actor(), action, &l.id, ip.text(), json!({}))
-        .await?;
-    Ok(l)
+    Ok(stored)
 }
 
 /// Suspend and reinstate: the status change, durably, then the license as shown.
@@ -496,7 +558,6 @@ async fn change_status(
     action: &str,
 ) -> ApiResult<Json<Value>> {
     let l = set_status(s, caller, ip, id, to, action).await?;
-    s.store.commit().await?;
     Ok(Json(view(&l, s.clock.now())))
 }
 
@@ -574,16 +635,27 @@ pub(crate) async fn revoke_now(
         .into_iter()
         .map(|m| m.token_id)
         .collect();
-    let (l, state) = s.revoke_license(l, &tokens).await?;
-    s.audit(
-        actor,
-        "license.revoked",
-        &l.id,
-        ip.text(),
-        json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
-    )
-    .await?;
-    s.store.commit().await?;
+    let mut revoked = l.clone();
+    revoked.status = LicenseStatus::Revoked;
+    let audience = s.audience("license.revoked", Some(&l.product_id)).await?;
+    let now = s.clock.now();
+    let (l, state) = s
+        .revoke_license(l, &tokens, &|state| {
+            let entry = s.audit_entry(
+                actor,
+                "license.revoked",
+                &l.id,
+                ip.text(),
+                json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
+                Some(l.product_id.clone()),
+            );
+            audience.record(
+                &DomainEvent::LicenseRevoked(revoked.clone()),
+                now,
+                vec![entry],
+            )
+        })
+        .await?;
     Ok((l, state.sequence))
 }
 
@@ -604,7 +676,7 @@ async fn renew(
     OptionalBody(body): OptionalBody<Renew>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::ReadWrite)?;
-    let mut l = load(&s, &caller, &id).await?;
+    let l = load(&s, &caller, &id).await?;
     if l.status == LicenseStatus::Revoked {
         return Err(ApiError::conflict(
             "revoked",
@@ -626,19 +698,26 @@ async fn renew(
             )
         })?;
     let now = s.clock.now();
-    let from = l.expires_at.map_or(now, |e| e.max(now));
-    l.expires_at = Some(from.saturating_add(i64::try_from(by).unwrap_or(i64::MAX)));
-    l.updated_at = now;
-    s.store.update_license(&l).await?;
-    s.audit(
-        &caller.actor(),
-        "license.renewed",
-        &l.id,
-        ip.text(),
-        json!({ "expires_at": l.expires_at }),
-    )
+    let by = i64::try_from(by).unwrap_or(i64::MAX);
+    let audience = s.audience("license.renewed", Some(&l.product_id)).await?;
+    // Extended from the expiry as stored when it changes: two renewals extend twice.
+    let l = change_unless_revoked(&s, &l.id, &|current| {
+        let mut next = current.clone();
+        let from = next.expires_at.map_or(now, |e| e.max(now));
+        next.expires_at = Some(from.saturating_add(by));
+        next.updated_at = now;
+        let entry = s.audit_entry(
+            &caller.actor(),
+            "license.renewed",
+            &next.id,
+            ip.text(),
+            json!({ "expires_at": next.expires_at }),
+            Some(next.product_id.clone()),
+        );
+        let told = audience.record(&DomainEvent::LicenseRenewed(next.clone()), now, vec![entry]);
+        Ok((next, told))
+    })
     .await?;
-    s.store.commit().await?;
     Ok(Json(view(&l, now)))
 }
 

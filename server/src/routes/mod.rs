@@ -16,6 +16,7 @@ pub mod licenses;
 pub mod public;
 pub mod shop;
 pub mod verify;
+pub mod webhooks;
 pub mod wemx;
 
 /// A JSON body whose rejections become the API's JSON errors.
@@ -81,7 +82,8 @@ pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppS
         .merge(client::router())
         .merge(public::router())
         .merge(shop::router())
-        .merge(downloads::router());
+        .merge(downloads::router())
+        .merge(webhooks::router());
     let r = if config.compat_faxstore {
         r.merge(faxstore::router(config.compat_faxstore_v1))
     } else {

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use licet_core::events::DomainEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -304,6 +305,7 @@ async fn add_domain(
         bound_to_first: false,
         ..SeatRule::of(&l, &policy)
     };
+    let audience = s.audience("license.activated", Some(&l.product_id)).await?;
     let was_there = std::sync::atomic::AtomicBool::new(false);
     let taken = s
         .take_seat(&claim, &rule, &|found, number, now| {
@@ -324,7 +326,12 @@ async fn add_domain(
                 json!({ "license_id": l.id, "domain": domain.name }),
                 Some(l.product_id.clone()),
             );
-            Ok((m, vec![entry]))
+            let event = DomainEvent::LicenseActivated {
+                license: l.clone(),
+                machine: m.clone(),
+            };
+            let told = audience.record(&event, now, vec![entry]);
+            Ok((m, told))
         })
         .await;
     let m = match taken {

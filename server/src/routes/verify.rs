@@ -7,6 +7,8 @@
 //! connection's (or a trusted proxy header's), never the body's `ip`, which is validated for
 //! format only. Choices where the document is silent are in `docs/compat.md`.
 
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -233,6 +235,10 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         }
     }
     if !claims.is_empty() {
+        let audience = s
+            .audience("license.activated", Some(&l.product_id))
+            .await
+            .map_err(IntoResponse::into_response)?;
         // Slots are seats under the one seat rule (`licet_core::seats`), all taken or none.
         let taken = s
             .take_seats(
@@ -244,7 +250,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                         let mut m = f.machine.clone();
                         m.last_seen = now;
                         m.last_heartbeat = now;
-                        return Ok((m, Vec::new()));
+                        return Ok((m, Record::none()));
                     }
                     let Some(numeric_id) = number else {
                         return Err(NEEDS_NUMBER);
@@ -266,7 +272,13 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                         json!({ "license_id": l.id, "environment": fp }),
                         Some(l.product_id.clone()),
                     );
-                    Ok((m, vec![entry]))
+                    // A new environment is a new seat, announced with it.
+                    let event = DomainEvent::LicenseActivated {
+                        license: l.clone(),
+                        machine: m.clone(),
+                    };
+                    let told = audience.record(&event, now, vec![entry]);
+                    Ok((m, told))
                 },
             )
             .await;

@@ -15,6 +15,7 @@
 //! - The public `due_date` may set a first due date or bring it forward, never push it later:
 //!   anyone holding a key can call the public API, so only the private API extends.
 
+use licet_core::store::Record;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -41,6 +42,7 @@ use crate::model::{
 };
 use crate::rules;
 use crate::state::AppState;
+use licet_core::events::DomainEvent;
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{Slot, StoreError};
 
@@ -487,6 +489,7 @@ async fn write_domain(
 ) -> Result<(), Refusal> {
     let caller = ip.text();
     let other_address = Slot::new();
+    let audience = s.audience("license.activated", Some(&l.product_id)).await?;
     let taken = s
         .store
         .take_seat(
@@ -508,10 +511,16 @@ async fn write_domain(
                         m.ip = m.ip.or_else(|| caller.clone());
                         m.last_seen = now;
                         m.last_heartbeat = now;
-                        Ok((m, Vec::new()))
+                        Ok((m, Record::none()))
                     }
                 },
-                None => Ok((machine.clone(), Vec::new())),
+                None => {
+                    let event = DomainEvent::LicenseActivated {
+                        license: l.clone(),
+                        machine: machine.clone(),
+                    };
+                    Ok((machine.clone(), audience.record(&event, now, Vec::new())))
+                }
             },
         )
         .await;
@@ -674,7 +683,7 @@ async fn validate(
             next.data.clone_from(&data);
         }
         next.updated_at = now;
-        Ok(Some((next, Vec::new())))
+        Ok(Some((next, Record::none())))
     };
     if let Some(o) = &order {
         if let Some(stored) = s.store.update_order(o, &change).await? {
@@ -1102,15 +1111,20 @@ async fn create(
     };
     // The domain is registered now and installed (its IP recorded) on first validation.
     let machine = new_domain(&s, &license.id, &domain, None, None).await?;
-    s.store.insert_order(&order, &license, &[machine]).await?;
-    s.audit(
+    let entry = s.audit_entry(
         &caller.actor(),
         "order.created",
         &order.id.to_string(),
         ip.text(),
         json!({ "customer_id": customer.id, "license_id": license.id, "product_id": product.id, "price_id": price.id, "domain": domain.name }),
-    ).await?;
-    s.store.commit().await?;
+        Some(product.id.clone()),
+    );
+    let told = s
+        .tell(&DomainEvent::LicenseCreated(license.clone()), vec![entry])
+        .await?;
+    s.store
+        .insert_order(&order, &license, &[machine], told)
+        .await?;
     Ok(Json(json!({ "success": true })).into_response())
 }
 
@@ -1153,7 +1167,7 @@ async fn update_due_date(
             let mut next = current.clone();
             next.expires_at = Some(due);
             next.updated_at = now;
-            Ok(Some((next, Vec::new())))
+            Ok(Some((next, Record::none())))
         })
         .await?
         .ok_or_else(invalid)?;

@@ -1,6 +1,7 @@
 //! Test harness: a real router over a real (temporary) sled store, driven with `oneshot`.
 #![allow(dead_code)] // each test binary uses part of the harness
 
+use std::io::{BufRead, Read, Write};
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
@@ -245,4 +246,58 @@ pub fn http(
     let mut resp = resp.expect("transport");
     let status = resp.status().as_u16();
     (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// One request a receiver got: its headers (names lower-cased) and body.
+pub type Received = (Vec<(String, String)>, String);
+
+/// A local webhook receiver: answers with the statuses given, in order (then 200), and keeps
+/// what it received (headers lower-cased, body).
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+pub fn receiver(statuses: Vec<u16>) -> Receiver {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        let mut statuses = statuses.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+            let mut headers = Vec::new();
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                    if k == "content-length" {
+                        len = v.parse().unwrap_or(0);
+                    }
+                    headers.push((k, v));
+                }
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).expect("body");
+            sink.lock()
+                .expect("lock")
+                .push((headers, String::from_utf8_lossy(&body).into_owned()));
+            let status = statuses.next().unwrap_or(200);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            );
+        }
+    });
+    Receiver { url, got }
+}
+
+pub fn deliveries(r: &Receiver) -> Vec<Received> {
+    r.got.lock().expect("lock").clone()
 }

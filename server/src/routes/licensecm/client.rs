@@ -16,6 +16,7 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{KeyInit, Mac};
+use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -24,11 +25,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::envelope::{Envelope, Refused};
-use super::licenses::{end_sessions, event_data};
+use super::licenses::end_sessions;
 use super::{Answer, Fail, iso, ok};
 use crate::model::{License, Machine, Policy, Product, Session, Severity};
 use crate::routes::ClientIp;
 use crate::state::{AppState, hex};
+use licet_core::events::DomainEvent;
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::SeatChange;
 
@@ -699,6 +701,9 @@ mod paste_impl {
         let now = s.clock.now();
         // The offline token binds the hwid alone, so it is signed before the seat is taken.
         let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid, &[])?;
+        let audience = s
+            .audience("license.activated", Some(&j.license.product_id))
+            .await?;
         let seated = s
             .take_seat(
                 &claim(&j),
@@ -723,7 +728,19 @@ mod paste_impl {
                     m.last_seen = now;
                     m.last_heartbeat = now;
                     m.token_id = issued.token_id.clone();
-                    Ok((m, Vec::new()))
+                    // A machine new to the license is announced with its seat.
+                    let told = match found {
+                        Some(_) => Record::none(),
+                        None => audience.record(
+                            &DomainEvent::LicenseActivated {
+                                license: j.license.clone(),
+                                machine: m.clone(),
+                            },
+                            now,
+                            Vec::new(),
+                        ),
+                    };
+                    Ok((m, told))
                 },
             )
             .await;
@@ -765,12 +782,6 @@ mod paste_impl {
         .await?;
         if fresh {
             s.metrics.activation();
-            s.emit(
-                "license.activated",
-                s.owner_of(&j.license).await.as_deref(),
-                json!({ "license": event_data(&j.license), "hwid": j.hwid }),
-            )
-            .await?;
         }
         s.store.commit().await?;
         let (data, signature) = signed_facts(s, &j, true)?;
@@ -804,11 +815,25 @@ mod paste_impl {
 
     pub async fn deactivate(s: &AppState, r: &Received) -> Answer {
         let j = judge(s, r, true).await?;
+        let audience = s
+            .audience("license.deactivated", Some(&j.license.product_id))
+            .await?;
+        let now = s.clock.now();
         let removed = s
             .store
             .change_seat(&device_claim(&j), &|found| match found {
-                Some(_) => Ok((SeatChange::Remove, Vec::new())),
-                None => Ok((SeatChange::Keep, Vec::new())),
+                Some(f) => Ok((
+                    SeatChange::Remove,
+                    audience.record(
+                        &DomainEvent::LicenseDeactivated {
+                            license: j.license.clone(),
+                            machine: f.machine.clone(),
+                        },
+                        now,
+                        Vec::new(),
+                    ),
+                )),
+                None => Ok((SeatChange::Keep, Record::none())),
             })
             .await
             .map_err(seat_refusal)?;
@@ -821,12 +846,6 @@ mod paste_impl {
         }
         end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated").await?;
         record(s, r, &j, "deactivation", "license_deactivation", json!({})).await?;
-        s.emit(
-            "license.deactivated",
-            s.owner_of(&j.license).await.as_deref(),
-            json!({ "license": event_data(&j.license), "hwid": j.hwid }),
-        )
-        .await?;
         s.store.commit().await?;
         r.answer(s, json!({ "deactivated": true }))
     }
@@ -843,9 +862,9 @@ mod paste_impl {
                     let mut m = f.machine.clone();
                     m.last_seen = now;
                     m.last_heartbeat = now;
-                    Ok((SeatChange::Update(Box::new(m)), Vec::new()))
+                    Ok((SeatChange::Update(Box::new(m)), Record::none()))
                 }
-                None => Ok((SeatChange::Keep, Vec::new())),
+                None => Ok((SeatChange::Keep, Record::none())),
             })
             .await
             .map_err(seat_refusal)?;

@@ -4,6 +4,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -226,22 +228,18 @@ async fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
     security(("bearer" = [])))]
 async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLicense>) -> Answer {
     let l = build(&s, &me, &b).await?;
-    s.store.insert_license(&l).await?;
-    s.audit(
+    let entry = s.audit_entry(
         &me.actor(),
         "license.created",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )
-    .await?;
-    s.emit(
-        "license.created",
-        s.owner_of(&l).await.as_deref(),
-        event_data(&l),
-    )
-    .await?;
-    s.store.commit().await?;
+        Some(l.product_id.clone()),
+    );
+    let told = s
+        .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
+        .await?;
+    s.store.insert_license(&l, told).await?;
     ok_with(StatusCode::CREATED, view(&s, &l).await?)
 }
 
@@ -259,24 +257,21 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
     for _ in 0..count {
         ls.push(build(&s, &me, &b).await?);
     }
-    s.store.insert_licenses(&ls).await?;
-    let owner = match ls.first() {
-        Some(l) => s.owner_of(l).await,
-        None => None,
-    };
-    for l in &ls {
-        s.emit("license.created", owner.as_deref(), event_data(l))
-            .await?;
-    }
-    s.audit(
+    let product_id = ls.first().map(|l| l.product_id.clone());
+    let audience = s.audience("license.created", product_id.as_deref()).await?;
+    let now = s.clock.now();
+    let entry = s.audit_entry(
         &me.actor(),
         "license.bulk_created",
         b.product_id.as_deref().unwrap_or(""),
         ip.text(),
         json!({ "count": ls.len() }),
-    )
-    .await?;
-    s.store.commit().await?;
+        product_id,
+    );
+    let told = ls.iter().fold(Record::from(entry), |r, l| {
+        r.and(audience.record(&DomainEvent::LicenseCreated(l.clone()), now, Vec::new()))
+    });
+    s.store.insert_licenses(&ls, told).await?;
     let mut licenses = Vec::new();
     for l in ls.iter() {
         licenses.push(view(&s, l).await?);
@@ -362,19 +357,30 @@ async fn update(
         }
     }
     l.updated_at = now;
-    s.store.update_license(&l).await?;
-    s.audit(&me.actor(), "license.updated", &l.id, ip.text(), json!({}))
+    let entry = s.audit_entry(
+        &me.actor(),
+        "license.updated",
+        &l.id,
+        ip.text(),
+        json!({}),
+        Some(l.product_id.clone()),
+    );
+    let suspended = before != LicenseStatus::Suspended && l.status == LicenseStatus::Suspended;
+    let told = match suspended {
+        true => {
+            s.tell(&DomainEvent::LicenseSuspended(l.clone()), vec![entry])
+                .await?
+        }
+        false => Record::from(entry),
+    };
+    // The fields this request names, over the license as it was read: the whole record is
+    // this request's, and its events are written with it.
+    s.store
+        .change_license(&l.id, &|_| Ok(Some((l.clone(), told.clone()))))
         .await?;
-    if before != LicenseStatus::Suspended && l.status == LicenseStatus::Suspended {
-        s.emit(
-            "license.suspended",
-            s.owner_of(&l).await.as_deref(),
-            event_data(&l),
-        )
-        .await?;
+    if suspended {
         end_sessions(&s, &l.id, None, "license suspended").await?;
     }
-    s.store.commit().await?;
     ok(view(&s, &l).await?)
 }
 
@@ -407,21 +413,18 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     // the next list (issue #12).
     crate::routes::licenses::revoke_now(&s, &me.actor(), ip, &l).await?;
     end_sessions(&s, &l.id, None, "license deleted").await?;
-    s.store.delete_license(&l).await?;
-    s.audit(
+    let entry = s.audit_entry(
         &me.actor(),
         "license.deleted",
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-    )
-    .await?;
-    s.emit(
-        "license.deleted",
-        s.owner_of(&l).await.as_deref(),
-        event_data(&l),
-    )
-    .await?;
+        Some(l.product_id.clone()),
+    );
+    let told = s
+        .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
+        .await?;
+    s.store.delete_license(&l, told).await?;
     s.store.commit().await?;
     ok(json!({}))
 }
@@ -436,7 +439,7 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
     let (l, _) = me.license(&s, &id).await?;
     // The audit entry names how many seats were released, which only the operation knows:
     // it is written after, as the sessions are ended after.
-    let machines = s.store.clear_seats(&l.id, Vec::new()).await?;
+    let machines = s.store.clear_seats(&l.id, Record::none()).await?;
     end_sessions(&s, &l.id, None, "hwid reset").await?;
     s.audit(
         &me.actor(),

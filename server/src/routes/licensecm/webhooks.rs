@@ -9,7 +9,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, In, Me, iso, ok, ok_with};
-use crate::events::WEBHOOK_EVENTS;
 use crate::model::Webhook;
 use crate::routes::ClientIp;
 use crate::state::AppState;
@@ -31,63 +30,28 @@ fn view(w: &Webhook) -> Value {
     })
 }
 
-/// `http(s)://` URLs of at most 2048 characters, whose host resolves only to public addresses
-/// unless the server allows private ones (`--webhook-allow-private`), so that a user cannot
-/// make the server call into its own network. Checked again at every delivery
-/// ([`crate::outbound`]): a name may point elsewhere later.
 async fn check_url(s: &AppState, url: &str) -> Result<(), Fail> {
-    if url.len() > 2048 {
-        return Err(Fail::invalid("url: at most 2048 characters"));
-    }
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(Fail::invalid("url: an http:// or https:// URL"));
-    }
-    let (owned, allow) = (url.to_owned(), s.config.webhook_allow_private);
-    let checked =
-        tokio::task::spawn_blocking(move || crate::outbound::resolve_checked(&owned, allow))
-            .await
-            .unwrap_or(Err(crate::outbound::Failure::Dns));
-    match checked {
-        Ok(_) => Ok(()),
-        Err(crate::outbound::Failure::Blocked) => Err(Fail::invalid(
-            "url: the host resolves to a loopback, private or otherwise internal address, which this server does not call",
-        )),
-        Err(crate::outbound::Failure::Dns) => Err(Fail::invalid("url: the host does not resolve")),
-        Err(_) => Err(Fail::invalid("url: an http:// or https:// URL")),
-    }
+    crate::events::check_webhook_url(s, url)
+        .await
+        .map_err(Fail::invalid)
 }
 
 /// Webhooks one user may have: each is a stream of outbound requests the server makes.
 const MAX_WEBHOOKS_PER_USER: usize = 20;
 
 fn check_events(events: &[String]) -> Result<(), Fail> {
-    if events.is_empty() || events.len() > WEBHOOK_EVENTS.len() {
-        return Err(Fail::invalid("events: one or more event names"));
-    }
-    if let Some(e) = events
-        .iter()
-        .find(|e| !WEBHOOK_EVENTS.contains(&e.as_str()))
-    {
-        return Err(Fail::invalid(format!(
-            "events: {e:?} is not one of {}",
-            WEBHOOK_EVENTS.join(", ")
-        )));
-    }
-    Ok(())
+    crate::events::check_webhook_events(events).map_err(Fail::invalid)
 }
 
 fn check_secret(secret: &str) -> Result<(), Fail> {
-    if secret.is_empty() || secret.len() > 256 {
-        return Err(Fail::invalid("secret: 1 to 256 characters"));
-    }
-    Ok(())
+    crate::events::check_webhook_secret(secret).map_err(Fail::invalid)
 }
 
 async fn load(s: &AppState, me: &Me, id: &str) -> Result<Webhook, Fail> {
     s.store
         .webhook(id)
         .await?
-        .filter(|w| me.is_admin() || w.owner_id == me.0.id)
+        .filter(|w| !w.api && (me.is_admin() || w.owner_id == me.0.id))
         .ok_or_else(|| Fail::not_found("NOT_FOUND", "Webhook not found"))
 }
 
@@ -101,7 +65,7 @@ async fn list(State(s): State<AppState>, me: Me) -> Answer {
         .webhooks()
         .await?
         .into_iter()
-        .filter(|w| me.is_admin() || w.owner_id == me.0.id)
+        .filter(|w| !w.api && (me.is_admin() || w.owner_id == me.0.id))
         .collect();
     hooks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     ok(json!(hooks.iter().map(view).collect::<Vec<_>>()))
@@ -128,7 +92,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
         .webhooks()
         .await?
         .iter()
-        .filter(|w| w.owner_id == me.0.id)
+        .filter(|w| !w.api && w.owner_id == me.0.id)
         .count();
     if owned >= MAX_WEBHOOKS_PER_USER {
         return Err(Fail::new(
@@ -139,12 +103,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
     }
     let events = b.events.unwrap_or_default();
     check_events(&events)?;
-    let secret = b.secret.unwrap_or_else(|| {
-        format!(
-            "whsec_{}",
-            crate::ids::random_token(32).to_ascii_lowercase()
-        )
-    });
+    let secret = b.secret.unwrap_or_else(crate::events::new_webhook_secret);
     check_secret(&secret)?;
     let w = Webhook {
         id: crate::ids::uuid(),
@@ -154,6 +113,8 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
         sealed_secret: s.keys.seal(&secret),
         is_active: b.is_active.unwrap_or(true),
         created_at: s.clock.now(),
+        api: false,
+        product_id: None,
     };
     s.store.put_webhook(&w).await?;
     s.audit(
