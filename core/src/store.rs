@@ -252,12 +252,11 @@ pub type TellRevocation<'a> = &'a (dyn Fn(&RevocationState) -> Record + Send + S
 /// Makes the record of a security event once it has its sequence number.
 pub type TellSecurity<'a> = &'a (dyn Fn(&SecurityEvent) -> Record + Send + Sync);
 
-/// Sequences and durability.
+/// Sequences and durability. There is no `commit`: every write operation of every trait is
+/// durable when it returns (a backend may share one flush among concurrent operations, as
+/// sled's group commit does, but never returns before its own writes are durable).
 #[async_trait]
 pub trait Durability: Send + Sync {
-    /// Waits until every write made so far is durable. (Being removed: issue #13 makes every
-    /// write operation durable when it returns.)
-    async fn commit(&self) -> StoreResult<()>;
     /// The next number of a named sequence (`license`, `machine`, `price`, `customer`,
     /// `order`, `download`): 1, 2, 3, … never reused.
     async fn next_number(&self, sequence: &str) -> StoreResult<u64>;

@@ -449,7 +449,6 @@ pub(crate) async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> 
     }
     let Some(w) = s.store.webhook(&d.webhook_id).await? else {
         s.store.remove_delivery(d.id).await?;
-        s.store.commit().await?;
         return Ok(false);
     };
     let Some(secret) = s.keys.unseal(&w.sealed_secret) else {
@@ -496,7 +495,6 @@ pub(crate) async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> 
             } else {
                 d.next_attempt_at = s.clock.now() + backoff(d.attempts - 1);
                 s.store.update_delivery(&d).await?;
-                s.store.commit().await?;
             }
             false
         }
@@ -597,8 +595,6 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
         }
         n += 1;
     }
-    if n > 0 {
-        s.store.commit().await?;
-    }
+
     Ok(n)
 }

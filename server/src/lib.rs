@@ -192,7 +192,6 @@ pub async fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<Stri
         .put_api_key(&record)
         .await
         .map_err(|e| anyhow::anyhow!("storing the bootstrap key: {}", e.code()))?;
-    state.store.commit().await?;
     Ok(Some(full))
 }
 

@@ -418,7 +418,6 @@ impl AppState {
         let _guard = self.revocation_lock.lock().await;
         let mut state = self.store.revocation_state().await?;
         let list = self.sign_revocations(&mut state).await?;
-        self.store.commit().await?;
         Ok(list)
     }
 

@@ -117,7 +117,9 @@ impl SledStore {
 #[async_trait]
 impl Audit for SledStore {
     async fn append_audit(&self, e: AuditEvent) -> StoreResult<u64> {
-        Ok(SledStore::append_audit(self, e)?)
+        let done = SledStore::append_audit(self, e)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn audit_of(
         &self,
@@ -140,6 +142,8 @@ impl Audit for SledStore {
         max_entries: u64,
         budget: usize,
     ) -> StoreResult<(usize, usize)> {
-        Ok(SledStore::prune_logs(self, before, max_entries, budget)?)
+        let done = SledStore::prune_logs(self, before, max_entries, budget)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
 }

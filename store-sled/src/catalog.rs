@@ -213,13 +213,19 @@ impl Catalog for SledStore {
         Ok(SledStore::next_product_number(self)?)
     }
     async fn insert_product(&self, p: &Product) -> StoreResult<()> {
-        Ok(SledStore::insert_product(self, p)?)
+        let done = SledStore::insert_product(self, p)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn update_product(&self, p: &Product) -> StoreResult<()> {
-        Ok(SledStore::update_product(self, p)?)
+        let done = SledStore::update_product(self, p)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn delete_product(&self, p: &Product) -> StoreResult<()> {
-        Ok(SledStore::delete_product(self, p)?)
+        let done = SledStore::delete_product(self, p)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn product(&self, id: &str) -> StoreResult<Option<Product>> {
         Ok(SledStore::product(self, id)?)
@@ -237,7 +243,9 @@ impl Catalog for SledStore {
         Ok(SledStore::products_of_owner(self, owner)?)
     }
     async fn put_policy(&self, p: &Policy) -> StoreResult<()> {
-        Ok(SledStore::put_policy(self, p)?)
+        let done = SledStore::put_policy(self, p)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn policy(&self, id: &str) -> StoreResult<Option<Policy>> {
         Ok(SledStore::policy(self, id)?)
@@ -246,6 +254,8 @@ impl Catalog for SledStore {
         Ok(SledStore::policies(self, product_id)?)
     }
     async fn delete_policy(&self, id: &str) -> StoreResult<()> {
-        Ok(SledStore::delete_policy(self, id)?)
+        let done = SledStore::delete_policy(self, id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
 }

@@ -67,9 +67,6 @@ impl Durability for SledStore {
     fn flush_count(&self) -> u64 {
         SledStore::flush_count(self)
     }
-    async fn commit(&self) -> StoreResult<()> {
-        Ok(self.committer.commit().await?)
-    }
     async fn next_number(&self, sequence: &str) -> StoreResult<u64> {
         Ok(SledStore::next_number(self, sequence)?)
     }

@@ -138,7 +138,9 @@ impl SledStore {
 #[async_trait]
 impl Downloads for SledStore {
     async fn insert_download(&self, d: &Download) -> StoreResult<()> {
-        Ok(SledStore::insert_download(self, d)?)
+        let done = SledStore::insert_download(self, d)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn download(&self, id: u64) -> StoreResult<Option<Download>> {
         Ok(SledStore::download(self, id)?)
@@ -154,18 +156,26 @@ impl Downloads for SledStore {
         Ok(SledStore::downloads(self, product_id)?)
     }
     async fn delete_download(&self, d: &Download) -> StoreResult<()> {
-        Ok(SledStore::delete_download(self, d)?)
+        let done = SledStore::delete_download(self, d)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn put_grant(&self, id: &[u8; 16], g: &DownloadGrant) -> StoreResult<()> {
-        Ok(SledStore::put_grant(self, id, g)?)
+        let done = SledStore::put_grant(self, id, g)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn grant(&self, id: &[u8; 16]) -> StoreResult<Option<DownloadGrant>> {
         Ok(SledStore::grant(self, id)?)
     }
     async fn use_grant(&self, id: &[u8; 16], now: i64) -> StoreResult<bool> {
-        Ok(SledStore::use_grant(self, id, now)?)
+        let done = SledStore::use_grant(self, id, now)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn prune_grants(&self, before: i64) -> StoreResult<usize> {
-        Ok(SledStore::prune_grants(self, before)?)
+        let done = SledStore::prune_grants(self, before)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
 }

@@ -197,10 +197,14 @@ impl SledStore {
 #[async_trait]
 impl Identity for SledStore {
     async fn insert_user(&self, u: &User) -> StoreResult<User> {
-        Ok(SledStore::insert_user(self, u)?)
+        let done = SledStore::insert_user(self, u)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn update_user(&self, u: &User) -> StoreResult<()> {
-        Ok(SledStore::update_user(self, u)?)
+        let done = SledStore::update_user(self, u)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
         Ok(SledStore::user(self, id)?)
@@ -212,7 +216,9 @@ impl Identity for SledStore {
         Ok(SledStore::users(self)?)
     }
     async fn put_session(&self, s: &Session, token_hashes: &[&str]) -> StoreResult<()> {
-        Ok(SledStore::put_session(self, s, token_hashes)?)
+        let done = SledStore::put_session(self, s, token_hashes)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn rotate_session(
         &self,
@@ -229,7 +235,9 @@ impl Identity for SledStore {
         Ok(SledStore::sessions_of(self, license_id)?)
     }
     async fn forget_session_tokens(&self, token_hashes: &[String]) -> StoreResult<()> {
-        Ok(SledStore::forget_session_tokens(self, token_hashes)?)
+        let done = SledStore::forget_session_tokens(self, token_hashes)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<Session>> {
         Ok(SledStore::session_by_token(self, token_hash)?)
@@ -241,7 +249,9 @@ impl Identity for SledStore {
         Ok(SledStore::sessions(self)?)
     }
     async fn put_api_key(&self, k: &ApiKey) -> StoreResult<()> {
-        Ok(SledStore::put_api_key(self, k)?)
+        let done = SledStore::put_api_key(self, k)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
         Ok(SledStore::api_key(self, id)?)
@@ -253,7 +263,9 @@ impl Identity for SledStore {
         Ok(SledStore::has_api_keys(self))
     }
     async fn count_usage(&self, key_id: &str, day: u64) -> StoreResult<u64> {
-        Ok(SledStore::count_usage(self, key_id, day)?)
+        let n = SledStore::count_usage(self, key_id, day)?;
+        self.committer.commit().await?;
+        Ok(n)
     }
     async fn usage(&self, key_id: &str) -> StoreResult<Vec<(u64, u64)>> {
         Ok(SledStore::usage(self, key_id)?)

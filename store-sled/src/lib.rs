@@ -52,8 +52,10 @@
 //! | `revocations` | `state`, `list` | revoked ids; the signed list |
 //! | `meta` | counter names | be u64 |
 //!
-//! Durability: writes go to sled's log; a commit returns once a flush covering them has
-//! reached the disk. Concurrent writers share one flush (group commit).
+//! Durability: every write operation of the traits returns once a flush covering its writes
+//! has reached the disk (there is no separate commit). Concurrent operations share one flush
+//! (group commit, `commit.rs`). The inherent synchronous methods write to sled's log only;
+//! they are the building blocks of the trait's operations and of tests.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -157,9 +159,9 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
     ///
-    /// sled's own periodic background flush is switched off: a write is durable when
-    /// [`SledStore::commit`] says so, and not by the luck of a timer — which also keeps the
-    /// durability test honest.
+    /// sled's own periodic background flush is switched off: a write is durable when the
+    /// operation that made it has flushed (group commit), and not by the luck of a timer —
+    /// which also keeps the durability test honest.
     pub fn open(dir: &Path) -> sled::Result<SledStore> {
         SledStore::open_with_cache(dir, DEFAULT_CACHE_BYTES)
     }

@@ -244,7 +244,9 @@ impl Licenses for SledStore {
         Ok(self.committer.commit().await?)
     }
     async fn update_license(&self, l: &License) -> StoreResult<()> {
-        Ok(SledStore::update_license(self, l)?)
+        let done = SledStore::update_license(self, l)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn change_license(
         &self,
@@ -283,6 +285,8 @@ impl Licenses for SledStore {
         Ok(SledStore::expiry_candidates(self, now)?)
     }
     async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()> {
-        Ok(SledStore::forget_expiry(self, at, license_id)?)
+        let done = SledStore::forget_expiry(self, at, license_id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
 }

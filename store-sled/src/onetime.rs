@@ -59,7 +59,9 @@ impl SledStore {
 #[async_trait]
 impl OneTime for SledStore {
     async fn claim_transaction(&self, id: &str, license_id: &str) -> StoreResult<bool> {
-        Ok(SledStore::claim_transaction(self, id, license_id)?)
+        let done = SledStore::claim_transaction(self, id, license_id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn transaction_seen(&self, id: &str) -> StoreResult<bool> {
         Ok(SledStore::transaction_seen(self, id)?)
@@ -70,12 +72,9 @@ impl OneTime for SledStore {
         ts_ms: i64,
         forget_before_ms: i64,
     ) -> StoreResult<bool> {
-        Ok(SledStore::accept_envelope(
-            self,
-            mac,
-            ts_ms,
-            forget_before_ms,
-        )?)
+        let done = SledStore::accept_envelope(self, mac, ts_ms, forget_before_ms)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn spend_challenge(
         &self,
@@ -83,11 +82,8 @@ impl OneTime for SledStore {
         expires_at: i64,
         forget_before: i64,
     ) -> StoreResult<bool> {
-        Ok(SledStore::spend_challenge(
-            self,
-            nonce,
-            expires_at,
-            forget_before,
-        )?)
+        let done = SledStore::spend_challenge(self, nonce, expires_at, forget_before)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
 }

@@ -162,7 +162,9 @@ fn log_prefix(webhook_id: &str) -> Vec<u8> {
 #[async_trait]
 impl Outbox for SledStore {
     async fn put_webhook(&self, w: &Webhook) -> StoreResult<()> {
-        Ok(SledStore::put_webhook(self, w)?)
+        let done = SledStore::put_webhook(self, w)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
         Ok(SledStore::webhook(self, id)?)
@@ -171,10 +173,14 @@ impl Outbox for SledStore {
         Ok(SledStore::webhooks(self)?)
     }
     async fn delete_webhook(&self, id: &str) -> StoreResult<bool> {
-        Ok(SledStore::delete_webhook(self, id)?)
+        let done = SledStore::delete_webhook(self, id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn enqueue(&self, ds: &mut [Delivery]) -> StoreResult<()> {
-        Ok(SledStore::enqueue(self, ds)?)
+        let done = SledStore::enqueue(self, ds)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn deliveries(&self) -> StoreResult<Vec<Delivery>> {
         Ok(SledStore::deliveries(self)?)
@@ -183,7 +189,9 @@ impl Outbox for SledStore {
         Ok(SledStore::delivery(self, id)?)
     }
     async fn update_delivery(&self, d: &Delivery) -> StoreResult<()> {
-        Ok(SledStore::update_delivery(self, d)?)
+        let done = SledStore::update_delivery(self, d)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn remove_delivery(&self, id: u64) -> StoreResult<()> {
         SledStore::remove_delivery(self, id)?;
@@ -197,7 +205,9 @@ impl Outbox for SledStore {
         Ok(SledStore::deliveries_of(self, webhook_id, limit)?)
     }
     async fn put_notification(&self, n: &Notification) -> StoreResult<()> {
-        Ok(SledStore::put_notification(self, n)?)
+        let done = SledStore::put_notification(self, n)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn notification(&self, user_id: &str, id: &str) -> StoreResult<Option<Notification>> {
         Ok(SledStore::notification(self, user_id, id)?)

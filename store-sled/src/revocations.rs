@@ -78,7 +78,9 @@ impl Revocations for SledStore {
         Ok(SledStore::revocation_list(self)?)
     }
     async fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> StoreResult<()> {
-        Ok(SledStore::put_revocations(self, state, list)?)
+        let done = SledStore::put_revocations(self, state, list)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn revoke_license(
         &self,

@@ -321,21 +321,30 @@ impl Seats for SledStore {
         Ok(SledStore::machine_total(self))
     }
     async fn put_machine(&self, m: &Machine) -> StoreResult<()> {
-        Ok(SledStore::put_machine(self, m)?)
+        SledStore::put_machine(self, m)?;
+        Ok(self.committer.commit().await?)
     }
     async fn update_machine(&self, m: &Machine) -> StoreResult<()> {
-        Ok(SledStore::update_machine(self, m)?)
+        let done = SledStore::update_machine(self, m)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn remove_machine(&self, m: &Machine) -> StoreResult<bool> {
-        Ok(SledStore::remove_machine(self, m)?)
+        let done = SledStore::remove_machine(self, m)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn recheck_floating(&self) -> StoreResult<()> {
-        Ok(SledStore::recheck_floating(self)?)
+        let done = SledStore::recheck_floating(self)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn floating_licenses(&self) -> StoreResult<Vec<String>> {
         Ok(SledStore::floating_licenses(self)?)
     }
     async fn unmark_floating(&self, license_id: &str) -> StoreResult<()> {
-        Ok(SledStore::unmark_floating(self, license_id)?)
+        let done = SledStore::unmark_floating(self, license_id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
 }

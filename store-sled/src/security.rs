@@ -101,7 +101,9 @@ impl SledStore {
 #[async_trait]
 impl Security for SledStore {
     async fn put_blacklist(&self, e: &BlacklistEntry) -> StoreResult<()> {
-        Ok(SledStore::put_blacklist(self, e)?)
+        let done = SledStore::put_blacklist(self, e)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn blacklist_entry(&self, id: &str) -> StoreResult<Option<BlacklistEntry>> {
         Ok(SledStore::blacklist_entry(self, id)?)
@@ -110,7 +112,9 @@ impl Security for SledStore {
         Ok(SledStore::blacklist(self)?)
     }
     async fn delete_blacklist(&self, id: &str) -> StoreResult<bool> {
-        Ok(SledStore::delete_blacklist(self, id)?)
+        let done = SledStore::delete_blacklist(self, id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn blacklist_matches(
         &self,

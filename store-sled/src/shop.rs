@@ -213,7 +213,9 @@ impl SledStore {
 #[async_trait]
 impl Shop for SledStore {
     async fn insert_price(&self, p: &Price) -> StoreResult<()> {
-        Ok(SledStore::insert_price(self, p)?)
+        let done = SledStore::insert_price(self, p)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn next_price_id(&self) -> StoreResult<u64> {
         Ok(SledStore::next_price_id(self)?)
@@ -225,7 +227,9 @@ impl Shop for SledStore {
         Ok(SledStore::prices(self, product_id)?)
     }
     async fn delete_price(&self, id: u64) -> StoreResult<()> {
-        Ok(SledStore::delete_price(self, id)?)
+        let done = SledStore::delete_price(self, id)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn customer(&self, id: u64) -> StoreResult<Option<Customer>> {
         Ok(SledStore::customer(self, id)?)
@@ -234,10 +238,14 @@ impl Shop for SledStore {
         Ok(SledStore::customer_by_email(self, email)?)
     }
     async fn insert_customer_if_new(&self, c: &Customer) -> StoreResult<(Customer, bool)> {
-        Ok(SledStore::insert_customer_if_new(self, c)?)
+        let done = SledStore::insert_customer_if_new(self, c)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn update_customer(&self, c: &Customer) -> StoreResult<()> {
-        Ok(SledStore::update_customer(self, c)?)
+        let done = SledStore::update_customer(self, c)?;
+        self.committer.commit().await?;
+        Ok(done)
     }
     async fn customers(&self, after: u64, limit: usize) -> StoreResult<Page<Customer>> {
         Ok(SledStore::customers(self, after, limit)?)

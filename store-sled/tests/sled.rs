@@ -1,7 +1,7 @@
 //! The store's own guarantees, on a real sled database in a temporary directory.
 
 use licet_core::model::AuditEvent;
-use licet_core::store::Durability;
+use licet_core::store::Audit;
 use licet_store_sled::SledStore as Store;
 
 fn event(n: u64) -> AuditEvent {
@@ -41,9 +41,13 @@ async fn sequences_survive_restarts_without_reuse() {
     for round in 0..3u64 {
         let store = reopen(&path);
         for i in 0..5 {
-            seen.push(store.append_audit(event(round * 10 + i)).expect("append"));
+            // Through the trait: durable when it returns.
+            seen.push(
+                Audit::append_audit(&store, event(round * 10 + i))
+                    .await
+                    .expect("append"),
+            );
         }
-        store.commit().await.expect("commit");
     }
     assert!(
         seen.windows(2).all(|w| w[0] < w[1]),
@@ -73,8 +77,9 @@ async fn sequences_survive_restarts_without_reuse() {
     assert!(odd.iter().all(|e| e.subject == "subject-1"));
 }
 
-/// Group commit never strands a committer: in bursts of concurrent commits, every one of them
-/// returns (a lost wake-up left the last waiter of a burst asleep until some later commit).
+/// Group commit never strands a committer: in bursts of concurrent writes, each durable when it
+/// returns, every one of them returns (a lost wake-up left the last waiter of a burst asleep
+/// until some later commit).
 /// The timeout only detects a hang; it says nothing about speed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_concurrent_commit_returns() {
@@ -85,8 +90,9 @@ async fn every_concurrent_commit_returns() {
             .map(|i| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    store.append_audit(event(round * 8 + i)).expect("append");
-                    store.commit().await
+                    Audit::append_audit(&store, event(round * 8 + i))
+                        .await
+                        .map(|_| ())
                 })
             })
             .collect();

@@ -186,7 +186,6 @@ async fn create_product(
         json!({ "code": p.code }),
     )
     .await?;
-    s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(shown(p))))
 }
 
@@ -293,7 +292,6 @@ async fn update_product(
         json!({ "name": p.name, "compat": p.compat }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(Json(shown(p)))
 }
 
@@ -315,7 +313,6 @@ async fn delete_product(
         json!({ "code": p.code }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -424,7 +421,6 @@ async fn create_policy(
         json!({ "product_id": p.product_id }),
     )
     .await?;
-    s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -554,7 +550,6 @@ async fn update_policy(
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     Ok(Json(p))
 }
 
@@ -582,7 +577,6 @@ async fn delete_policy(
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -713,7 +707,6 @@ async fn create_api_key(
         json!({ "scope": record.scope }),
     )
     .await?;
-    s.store.commit().await?;
     let mut v = key_view(&record);
     v["key"] = json!(full);
     Ok((StatusCode::CREATED, Json(v)))
@@ -765,7 +758,6 @@ async fn revoke_api_key(
             json!({}),
         )
         .await?;
-        s.store.commit().await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -809,7 +801,6 @@ async fn rotate_api_key(
         json!({ "new": record.id }),
     )
     .await?;
-    s.store.commit().await?;
     let mut v = key_view(&record);
     v["key"] = json!(full);
     Ok((StatusCode::CREATED, Json(v)))

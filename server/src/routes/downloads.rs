@@ -130,7 +130,6 @@ async fn record(
         json!({ "product_id": d.product_id, "name": d.name, "file": d.file, "size": d.size }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(d)
 }
 
@@ -391,7 +390,6 @@ async fn delete(
         json!({ "product_id": d.product_id, "name": d.name }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

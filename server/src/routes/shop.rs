@@ -107,7 +107,6 @@ async fn create_price(
         json!({ "product_id": p.product_id }),
     )
     .await?;
-    s.store.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 
@@ -143,7 +142,6 @@ async fn delete_price(
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,7 +236,6 @@ async fn reset_password(
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     Ok(Json(
         json!({ "id": c.id, "email": c.email, "password": password.as_str() }),
     ))

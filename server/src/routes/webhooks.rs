@@ -169,7 +169,6 @@ async fn create(
         json!({ "url": w.url, "product_id": w.product_id }),
     )
     .await?;
-    s.store.commit().await?;
     let mut v = view(&w);
     v["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(v)))
@@ -233,7 +232,6 @@ async fn update(
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     Ok(Json(view(&w)))
 }
 
@@ -255,7 +253,6 @@ async fn delete(
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -307,7 +304,6 @@ async fn test(
         ..Delivery::default()
     }];
     s.store.enqueue(&mut queued).await?;
-    s.store.commit().await?;
     s.audit(
         &caller.actor(),
         "webhook.tested",

@@ -707,7 +707,6 @@ async fn validate(
             ip.text(),
             json!({ "domain": domain.name, "changed": changes, "transaction_id": transaction, "due_date": order.as_ref().and_then(|o| o.due_date) }),
         ).await?;
-        s.store.commit().await?;
     }
     let package = products.first().map(|p| p.name.clone()).unwrap_or_default();
     Ok(Json(json!({
@@ -876,7 +875,6 @@ async fn download(
         json!({ "resource_name": d.name, "domain": domain.name, "expires_at": exp }),
     )
     .await?;
-    s.store.commit().await?;
     let url = format!(
         "{}/api/v1/licenses/public/download/{}",
         public_url(&s, &headers),
@@ -952,7 +950,6 @@ async fn fetch(
     )
     .await?;
     // Single use must survive a crash: the mark is on disk before the first byte leaves.
-    s.store.commit().await?;
     Ok(super::downloads::stream(file, &d))
 }
 
@@ -1179,7 +1176,6 @@ async fn update_due_date(
         json!({ "license_id": l.id, "due_date": due }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(Json(json!({ "success": true })).into_response())
 }
 

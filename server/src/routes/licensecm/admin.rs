@@ -93,6 +93,5 @@ async fn update(
         json!({ "role": u.role, "is_active": u.is_active }),
     )
     .await?;
-    s.store.commit().await?;
     ok(user_view(&u))
 }

@@ -178,7 +178,6 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
         json!({ "role": user.role }),
     )
     .await?;
-    s.store.commit().await?;
     let token = mint(&s, &user)?;
     ok_with(
         StatusCode::CREATED,

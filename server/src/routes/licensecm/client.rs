@@ -783,7 +783,6 @@ mod paste_impl {
         if fresh {
             s.metrics.activation();
         }
-        s.store.commit().await?;
         let (data, signature) = signed_facts(s, &j, true)?;
         r.answer(
             s,
@@ -846,7 +845,6 @@ mod paste_impl {
         }
         end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated").await?;
         record(s, r, &j, "deactivation", "license_deactivation", json!({})).await?;
-        s.store.commit().await?;
         r.answer(s, json!({ "deactivated": true }))
     }
 
@@ -973,7 +971,6 @@ mod paste_impl {
             }
         }
         audit(s, r, &j, "heartbeat").await?;
-        s.store.commit().await?;
         r.answer(
             s,
             json!({
@@ -1031,10 +1028,8 @@ mod paste_impl {
                 true,
                 json!({ "reason": if genuine { "challenge response" } else { "challenge not issued for this license and hwid" } }),
             ).await?;
-            s.store.commit().await?;
             return Err(refused());
         }
-        s.store.commit().await?;
         r.answer(s, json!({ "valid": true }))
     }
 }

@@ -425,7 +425,6 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
         .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
         .await?;
     s.store.delete_license(&l, told).await?;
-    s.store.commit().await?;
     ok(json!({}))
 }
 
@@ -449,7 +448,6 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
         json!({ "released": machines.len() }),
     )
     .await?;
-    s.store.commit().await?;
     ok(view(&s, &l).await?)
 }
 

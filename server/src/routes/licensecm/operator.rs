@@ -125,7 +125,6 @@ async fn create_admin(
             json!({ "granted_products": u.granted_products }),
         )
         .await?;
-        s.store.commit().await?;
         return Ok((StatusCode::OK, Json(view(&u))));
     }
     let (password, shown) = match b.password {
@@ -165,7 +164,6 @@ async fn create_admin(
         json!({ "granted_products": u.granted_products }),
     )
     .await?;
-    s.store.commit().await?;
     let mut v = view(&u);
     if shown {
         v["password"] = json!(password.as_str());
@@ -240,6 +238,5 @@ async fn update_admin(
         json!({ "role": u.role, "is_active": u.is_active, "granted_products": u.granted_products }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(Json(view(&u)))
 }

@@ -136,7 +136,6 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         json!({ "name": p.name }),
     )
     .await?;
-    s.store.commit().await?;
     ok_with(StatusCode::CREATED, view(&s, &p))
 }
 
@@ -193,7 +192,6 @@ async fn update(
     s.store.update_product(&p).await?;
     s.audit(&me.actor(), "product.updated", &p.id, ip.text(), json!({}))
         .await?;
-    s.store.commit().await?;
     ok(view(&s, &p))
 }
 
@@ -221,7 +219,6 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     }
     s.audit(&me.actor(), "product.deleted", &p.id, ip.text(), json!({}))
         .await?;
-    s.store.commit().await?;
     ok(json!({}))
 }
 
@@ -243,6 +240,5 @@ async fn regenerate_secret(State(s): State<AppState>, me: Me, ip: ClientIp, Id(i
         json!({}),
     )
     .await?;
-    s.store.commit().await?;
     ok(json!({ "secret_key": secret }))
 }

@@ -195,7 +195,6 @@ async fn add_entry(s: &AppState, me: &Me, ip: ClientIp, d: Draft) -> Result<Blac
         json!({ "type": e.kind, "value": e.value }),
     )
     .await?;
-    s.store.commit().await?;
     Ok(e)
 }
 
@@ -251,7 +250,6 @@ async fn delete_blacklist(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id
     }
     s.audit(&me.actor(), "blacklist.removed", &id, ip.text(), json!({}))
         .await?;
-    s.store.commit().await?;
     ok(json!({}))
 }
 
@@ -449,7 +447,6 @@ async fn terminate_session(
             json!({ "session_id": sess.id, "reason": sess.end_reason }),
         )
         .await?;
-        s.store.commit().await?;
     }
     ok(session_view(&sess, now))
 }
@@ -478,7 +475,6 @@ async fn revoke_license_sessions(
         json!({ "count": n, "reason": reason }),
     )
     .await?;
-    s.store.commit().await?;
     ok(json!({ "revoked": n }))
 }
 

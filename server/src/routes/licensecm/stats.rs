@@ -167,7 +167,6 @@ async fn mark_read(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     if !n.is_read {
         n.is_read = true;
         s.store.put_notification(&n).await?;
-        s.store.commit().await?;
     }
     ok(json!({ "id": n.id, "is_read": true }))
 }
@@ -185,8 +184,6 @@ async fn mark_all_read(State(s): State<AppState>, me: Me) -> Answer {
             updated += 1;
         }
     }
-    if updated > 0 {
-        s.store.commit().await?;
-    }
+
     ok(json!({ "updated": updated }))
 }

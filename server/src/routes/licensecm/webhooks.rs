@@ -125,7 +125,6 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
         json!({ "url": w.url }),
     )
     .await?;
-    s.store.commit().await?;
     let mut v = view(&w);
     v["secret"] = json!(secret);
     ok_with(StatusCode::CREATED, v)
@@ -172,7 +171,6 @@ async fn update(
     s.store.put_webhook(&w).await?;
     s.audit(&me.actor(), "webhook.updated", &w.id, ip.text(), json!({}))
         .await?;
-    s.store.commit().await?;
     ok(view(&w))
 }
 
@@ -186,7 +184,6 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     s.store.delete_webhook(&w.id).await?;
     s.audit(&me.actor(), "webhook.deleted", &w.id, ip.text(), json!({}))
         .await?;
-    s.store.commit().await?;
     ok(json!({}))
 }
 
