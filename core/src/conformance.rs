@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             no_seat_is_taken_on_a_deleted_license,
             a_session_token_rotates_once,
             a_change_is_written_with_its_record_and_deliveries_settle_into_a_log,
+            a_validation_follows_the_documented_order,
             the_outbox_hands_out_increasing_ids,
             audit_filters_and_cursors,
         );
@@ -1187,5 +1188,144 @@ pub async fn a_change_is_written_with_its_record_and_deliveries_settle_into_a_lo
             .await
             .expect("of")
             .is_empty()
+    );
+}
+
+/// The core's validation ([`crate::rules::validate`]) reads what a backend stores: each verdict
+/// in its place in the order, the first failing check deciding (a blacklisted key is refused
+/// as blacklisted even though its license is also suspended).
+pub async fn a_validation_follows_the_documented_order(f: Fixture) {
+    use crate::rules::{Ask, Probe, Refusal, Verdict, validate};
+    f.a.insert_product(&product("acme", 1, "Acme"))
+        .await
+        .expect("product");
+    let mut pol = policy("prd_acme");
+    pol.entitlements = vec!["pro".into()];
+    f.a.put_policy(&pol).await.expect("policy");
+    let l = license("lic_1", "prd_acme", "active", None);
+    f.a.insert_license(&l, Record::none())
+        .await
+        .expect("license");
+    f.a.put_machine(&machine("lic_1", "fp"))
+        .await
+        .expect("machine");
+    let everyone = |_: &License| true;
+    let verdict = |ask: Ask<'static>| {
+        let store = f.b.clone();
+        async move {
+            validate(&*store, T0, &ask, &everyone)
+                .await
+                .expect("validate")
+                .verdict
+        }
+    };
+    let key: &'static str = "KEY-lic_1";
+    let probe = Probe {
+        key,
+        ..Probe::default()
+    };
+    let ask = Ask {
+        probe,
+        ..Ask::default()
+    };
+    assert_eq!(verdict(ask).await, Verdict::Valid);
+    let pro: &'static [String] = Box::leak(Box::new(["pro".to_owned()]));
+    let gold: &'static [String] = Box::leak(Box::new(["gold".to_owned()]));
+    assert_eq!(
+        verdict(Ask {
+            fingerprint: Some("fp"),
+            entitlements: pro,
+            ..ask
+        })
+        .await,
+        Verdict::Valid
+    );
+    assert_eq!(
+        verdict(Ask {
+            entitlements: gold,
+            ..ask
+        })
+        .await,
+        Verdict::EntitlementsMissing(vec!["gold".into()])
+    );
+    assert_eq!(
+        verdict(Ask {
+            fingerprint: Some("other"),
+            entitlements: gold,
+            ..ask
+        })
+        .await,
+        Verdict::NoMachine,
+        "the machine before the entitlements"
+    );
+    assert_eq!(
+        verdict(Ask {
+            probe: Probe {
+                key: "KEY-none",
+                ..probe
+            },
+            ..ask
+        })
+        .await,
+        Verdict::NotFound
+    );
+    let hidden = validate(&*f.a, T0, &ask, &|_| false)
+        .await
+        .expect("validate");
+    assert_eq!((hidden.verdict, hidden.license), (Verdict::NotFound, None));
+    assert_eq!(
+        verdict(Ask {
+            product: Some("other"),
+            fingerprint: Some("other"),
+            ..ask
+        })
+        .await,
+        Verdict::ProductScopeMismatch("other".into())
+    );
+    assert_eq!(
+        verdict(Ask {
+            product: Some("acme"),
+            ..ask
+        })
+        .await,
+        Verdict::Valid,
+        "by code"
+    );
+    f.a.change_license("lic_1", &|l| {
+        let mut next = l.clone();
+        next.status = crate::model::LicenseStatus::Suspended;
+        Ok(Some((next, Record::none())))
+    })
+    .await
+    .expect("suspend");
+    assert_eq!(
+        verdict(Ask {
+            fingerprint: Some("other"),
+            ..ask
+        })
+        .await,
+        Verdict::Refused(Refusal::Suspended),
+        "the license's state before the machine"
+    );
+    f.b.put_blacklist(&crate::model::BlacklistEntry {
+        id: "bl_1".into(),
+        kind: crate::model::BlacklistType::License,
+        value: key.into(),
+        reason: "chargeback".into(),
+        severity: Severity::High,
+        is_active: true,
+        expires_at: None,
+        created_by: None,
+        created_at: T0,
+    })
+    .await
+    .expect("blacklist");
+    let v = validate(&*f.a, T0, &ask, &everyone)
+        .await
+        .expect("validate");
+    assert_eq!(v.verdict.code(), "blacklisted", "the blacklist first");
+    assert_eq!(
+        v.license, None,
+        "a blacklisted caller learns nothing of the license"
     );
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod conformance;
 pub mod events;
 pub mod model;
+pub mod rules;
 pub mod seats;
 pub mod store;
 

@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::random_id;
 use crate::model::{License, Machine, Policy, Product};
-use crate::rules::{self, Probe, Refusal};
+use crate::rules::{self, Ask, Probe, Refusal, Validation, Verdict};
 use crate::state::AppState;
 use crate::state::NEEDS_NUMBER;
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
@@ -576,95 +576,40 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
     })
 }
 
-/// Validation, in this order (the first failing check gives the code): `blacklisted`,
-/// `not_found`, `product_scope_mismatch`, `product_inactive`, `revoked`, `suspended`,
-/// `expired`, `license_inactive`, `no_machine`, `heartbeat_dead`, `entitlements_missing`;
-/// otherwise `valid`. The blacklist and the license rules are the shared ones
-/// (`crate::rules`); `ip` is the client's address when the client itself asks.
+/// Validation, in the core's order (`licet_core::rules::Verdict`; the first failing check
+/// gives the code): `blacklisted`, `not_found`, `product_scope_mismatch`, `product_inactive`,
+/// `revoked`, `suspended`, `expired`, `license_inactive`, `no_machine`, `heartbeat_dead`,
+/// `entitlements_missing`; otherwise `valid`. `ip` is the client's address when the client
+/// itself asks.
 async fn check(
     s: &AppState,
     r: &ValidateRequest,
-    visible: impl Fn(&License) -> bool,
+    visible: &(dyn Fn(&License) -> bool + Send + Sync),
     ip: Option<&str>,
-) -> ApiResult<(String, String, Option<License>)> {
-    let now = s.clock.now();
-    let p = Probe {
-        key: &r.key,
-        ip,
-        hwid: r.fingerprint.as_deref(),
-        ..Probe::default()
+) -> ApiResult<Validation> {
+    let ask = Ask {
+        probe: Probe {
+            key: &r.key,
+            ip,
+            hwid: r.fingerprint.as_deref(),
+            ..Probe::default()
+        },
+        product: r.product.as_deref(),
+        fingerprint: r.fingerprint.as_deref(),
+        entitlements: &r.entitlements,
     };
-    if rules::blacklisted(s, &p).await?.is_some() {
-        return Ok(("blacklisted".into(), "access denied".into(), None));
-    }
-    let Some(l) = s.store.license_by_key(&r.key).await?.filter(|l| visible(l)) else {
-        return Ok(("not_found".into(), "no license with this key".into(), None));
-    };
-    let verdict = |code: &str, detail: String| Ok((code.to_owned(), detail, Some(l.clone())));
-    let product = s
-        .store
-        .product(&l.product_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without product"))?;
-    if let Some(p) = &r.product
-        && *p != product.code
-        && *p != product.id
-    {
-        return verdict(
-            "product_scope_mismatch",
-            format!("the license is not for product {p:?}"),
-        );
-    }
-    if let Err(refused) = rules::product(&product, &p).and_then(|()| rules::status(&l, now)) {
-        let detail = crate::error::ApiError::from(refused.clone())
-            .message()
-            .to_owned();
-        return verdict(refused.code(), detail);
-    }
-    let policy = s
-        .store
-        .policy(&l.policy_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without policy"))?;
-    if let Some(fp) = &r.fingerprint {
-        match s.store.machine(&l.id, fp).await? {
-            None => return verdict("no_machine", "this machine is not activated".into()),
-            Some(m) if !SeatRule::of(&l, &policy).alive(&m, now) => {
-                return verdict(
-                    "heartbeat_dead",
-                    "the machine's heartbeat is overdue".into(),
-                );
-            }
-            Some(_) => {}
-        }
-    }
-    let missing: Vec<&String> = r
-        .entitlements
-        .iter()
-        .filter(|e| !policy.entitlements.contains(e) && !l.entitlements.contains(e))
-        .collect();
-    if !missing.is_empty() {
-        return verdict(
-            "entitlements_missing",
-            format!("missing entitlements: {missing:?}"),
-        );
-    }
-    verdict("valid", "the license is valid".into())
+    Ok(licet_core::rules::validate(&*s.store, s.clock.now(), &ask, visible).await?)
 }
 
-fn validation_answer(
-    s: &AppState,
-    r: &ValidateRequest,
-    (code, detail, l): (String, String, Option<License>),
-) -> Response {
+fn validation_answer(s: &AppState, r: &ValidateRequest, v: Validation) -> Response {
     let now = s.clock.now();
     s.signed(
         StatusCode::OK,
         &json!({
-            "valid": code == "valid",
-            "code": code,
-            "detail": detail,
-            "license": l.map(|l| license_summary(&l, now)),
+            "valid": v.verdict == Verdict::Valid,
+            "code": v.verdict.code(),
+            "detail": rules::detail(&v.verdict),
+            "license": v.license.map(|l| license_summary(&l, now)),
             "server_time": now,
             "nonce": r.nonce,
         }),
@@ -704,7 +649,7 @@ async fn validate(
     Body(r): Body<ValidateRequest>,
 ) -> ApiResult<Response> {
     check_validate(&s, &r)?;
-    let verdict = check(&s, &r, |_| true, ip.text().as_deref()).await?;
+    let verdict = check(&s, &r, &|_| true, ip.text().as_deref()).await?;
     Ok(validation_answer(&s, &r, verdict))
 }
 
@@ -718,7 +663,7 @@ pub async fn validate_with_key(
 ) -> ApiResult<Response> {
     check_validate(&s, &r)?;
     // The caller is a vendor's backend, so its address says nothing about the licensee.
-    let verdict = check(&s, &r, |l| caller.sees(&l.product_id), None).await?;
+    let verdict = check(&s, &r, &|l: &License| caller.sees(&l.product_id), None).await?;
     Ok(validation_answer(&s, &r, verdict))
 }
 
