@@ -2,10 +2,10 @@
 //! `domain:<name>`), so that the store Verify API, WemX and the admin API share one notion of
 //! "where a license is installed" and the license's seats bound all of them.
 
-use crate::error::ApiResult;
+use crate::http::error::ApiResult;
+use crate::http::state::AppState;
 use crate::ids::random_id;
 use crate::model::{DOMAIN_PREFIX, DomainType, Machine};
-use crate::state::AppState;
 
 /// A domain as a client sent it, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]

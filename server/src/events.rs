@@ -13,11 +13,11 @@ use std::time::Duration;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
-use crate::error::ApiResult;
+use crate::http::error::ApiResult;
+use crate::http::state::AppState;
 use crate::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, Role, SecurityEvent, Severity,
 };
-use crate::state::AppState;
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use licet_core::store::Slot;
@@ -99,7 +99,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(body);
-    crate::state::hex(&mac.finalize().into_bytes())
+    crate::http::state::hex(&mac.finalize().into_bytes())
 }
 
 impl AppState {
@@ -315,68 +315,7 @@ impl Audience {
     }
 }
 
-/// Deliveries in flight at once to one webhook endpoint, and in all: one endpoint that never
-/// answers holds at most its own share, and delays no other (issue #12).
-pub const PER_ENDPOINT: usize = 2;
-/// Deliveries in flight at once, all endpoints together.
-pub const IN_FLIGHT: usize = 32;
-
-/// Which deliveries are being sent, so that overlapping rounds never send one twice, and how
-/// many per endpoint.
-#[derive(Debug, Default)]
-pub struct Dispatch {
-    state: std::sync::Mutex<DispatchState>,
-}
-
-#[derive(Debug, Default)]
-struct DispatchState {
-    deliveries: std::collections::HashSet<u64>,
-    per_webhook: std::collections::HashMap<String, usize>,
-}
-
-/// A claimed delivery; dropping it (also on a panic) releases the claim.
-struct Claim<'a> {
-    dispatch: &'a Dispatch,
-    id: u64,
-    webhook: String,
-}
-
-impl Dispatch {
-    /// Claims delivery `id` to `webhook` if it is not in flight and both bounds allow it.
-    fn claim(&self, id: u64, webhook: &str) -> Option<Claim<'_>> {
-        let mut st = self.state.lock().ok()?;
-        let busy = st.per_webhook.get(webhook).copied().unwrap_or(0);
-        if st.deliveries.contains(&id) || busy >= PER_ENDPOINT || st.deliveries.len() >= IN_FLIGHT {
-            return None;
-        }
-        st.deliveries.insert(id);
-        st.per_webhook.insert(webhook.to_owned(), busy + 1);
-        Some(Claim {
-            dispatch: self,
-            id,
-            webhook: webhook.to_owned(),
-        })
-    }
-
-    /// Deliveries in flight now.
-    pub fn in_flight(&self) -> usize {
-        self.state.lock().map_or(0, |st| st.deliveries.len())
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut st) = self.dispatch.state.lock() {
-            st.deliveries.remove(&self.id);
-            if let Some(n) = st.per_webhook.get_mut(&self.webhook) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    st.per_webhook.remove(&self.webhook);
-                }
-            }
-        }
-    }
-}
+pub use crate::dispatch::{Dispatch, IN_FLIGHT, PER_ENDPOINT};
 
 /// One attempt at a delivery to `url`: the receiver's status and the time it took, or why it
 /// failed (a class, never the raw error). Blocking: call it off the async workers.

@@ -74,13 +74,13 @@ impl ServerKeys {
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        crate::state::hex(&out)
+        crate::ids::hex(&out)
     }
 
     /// Opens what [`ServerKeys::seal`] sealed; `None` if it was not sealed with this key.
     pub fn unseal(&self, sealed: &str) -> Option<zeroize::Zeroizing<String>> {
         use aes_gcm::aead::{Aead, KeyInit};
-        let raw = crate::state::unhex(sealed)?;
+        let raw = crate::ids::unhex(sealed)?;
         if raw.len() < 12 + 16 {
             return None;
         }
@@ -165,4 +165,17 @@ fn load_or_create_one(dir: &Path, name: &str, spec: KeySpec) -> Result<(SigningK
     std::fs::write(&public, key.public_key().to_spki_pem())
         .with_context(|| format!("{}: cannot write", public.display()))?;
     Ok((key, true))
+}
+
+/// The JWT keys (the server's Ed25519 token key).
+#[derive(Clone)]
+pub struct JwtKeys {
+    pub(crate) encoding: jsonwebtoken::EncodingKey,
+    pub(crate) decoding: jsonwebtoken::DecodingKey,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtKeys(..)")
+    }
 }

@@ -17,22 +17,26 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-pub mod auth;
+pub mod api;
+pub mod compat;
 pub mod config;
+pub mod dispatch;
 pub mod domains;
-pub mod error;
 pub mod events;
+pub mod files;
+pub mod http;
 pub mod ids;
 pub mod keys;
-pub mod limits;
-pub mod metrics;
+pub mod licensing;
 pub mod net;
 pub mod outbound;
 pub mod payload;
 pub mod routes;
 pub mod rules;
 pub mod serve;
-pub mod state;
+
+// The HTTP layer's modules under their old names, for the binaries and tests.
+pub use http::{auth, error, limits, metrics, state};
 
 pub use config::{Args, Config};
 // The domain's records and clock live in licet-core; the embedded store in licet-store-sled.
@@ -45,7 +49,7 @@ pub mod store {
 }
 pub use state::AppState;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::model::Scope;
 
 /// The router with every route and the middleware: request ids, tracing, a body limit, JSON
@@ -56,7 +60,7 @@ pub fn app(state: AppState) -> Router {
     let api = Arc::new(openapi(api));
     router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), http::middleware::track))
         // One layer for the request timeout and the signing of client refusals, with a small
         // state of its own: every middleware that extracts `AppState` clones its few dozen
         // `Arc`s per request, contended across cores (measured: /healthz 0.79× with two
@@ -67,7 +71,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::middleware::per_ip))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         // LicenseCM's shape for every failure under its paths, the per-IP 429 and panics included.
         .layer(axum::middleware::from_fn_with_state(state.clone(), licensecm_shape))
@@ -94,7 +98,7 @@ const STREAMING_PATHS: &[&str] = &["/v1/downloads/upload"];
 /// Middleware: a request takes at most `--request-timeout`, body included (408
 /// `request_timeout`), so a client trickling its body cannot hold a handler for ever; and,
 /// inside that bound, refusals of the client routes are signed
-/// ([`routes::client::sign_refusals`]).
+/// ([`api::v1::client::sign_refusals`]).
 async fn edge(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     req: axum::extract::Request,
@@ -107,7 +111,7 @@ async fn edge(
     let limit = Duration::from_secs(state.config.request_timeout);
     let answer = async {
         if client {
-            routes::client::sign_refusals(&state, req, next).await
+            api::v1::client::sign_refusals(&state, req, next).await
         } else {
             next.run(req).await
         }
@@ -123,15 +127,15 @@ async fn edge(
     }
 }
 
-/// [`routes::licensecm::shape`] when LicenseCM is served.
+/// [`compat::licensecm::shape`] when LicenseCM is served.
 async fn licensecm_shape(
     state: axum::extract::State<AppState>,
-    ip: routes::ClientIp,
+    ip: http::extract::ClientIp,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     if state.config.compat_licensecm {
-        routes::licensecm::shape(state, ip, req, next).await
+        compat::licensecm::shape(state, ip, req, next).await
     } else {
         next.run(req).await
     }
@@ -222,7 +226,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(n) => tracing::info!(expired = n, "announced expired licenses"),
                 Err(e) => tracing::warn!(code = e.code(), "expiry sweep failed"),
             }
-            match routes::client::cull_dead_machines(&state).await {
+            match licensing::cull_dead_machines(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(culled = n, "released seats of dead machines"),
                 Err(e) => tracing::warn!(code = e.code(), "culling failed"),

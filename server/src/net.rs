@@ -5,14 +5,9 @@
 //! go through [`ClientIp`] and [`canonical`], so that `2001:0db8::1`, `2001:db8::1` and
 //! `::ffff:192.0.2.1` / `192.0.2.1` are each one address (issue #12).
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use ipnet::IpNet;
-
-use crate::error::ApiError;
-use crate::state::AppState;
 
 /// An address in the one form licet records and compares: IPv4-mapped IPv6 as IPv4.
 pub fn canonical(ip: IpAddr) -> IpAddr {
@@ -102,34 +97,6 @@ pub fn client_behind(peer: IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> IpA
 /// canonical form.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<IpAddr>);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(peer) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-        else {
-            return Ok(ClientIp(None));
-        };
-        let Some(header) = &s.config.trusted_proxy_header else {
-            return Ok(ClientIp(Some(canonical(peer))));
-        };
-        let values: Vec<&str> = parts
-            .headers
-            .get_all(header.as_str())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        Ok(ClientIp(Some(client_behind(
-            peer,
-            &values,
-            &s.config.trusted_proxies,
-        ))))
-    }
-}
 
 impl ClientIp {
     /// The address as text, for records.

@@ -3,9 +3,9 @@
 
 pub use licet_core::rules::{Ask, Probe, Refusal, Validation, Verdict, product, status};
 
-use crate::error::ApiResult;
+use crate::http::error::ApiResult;
+use crate::http::state::AppState;
 use crate::model::BlacklistEntry;
-use crate::state::AppState;
 
 /// The blacklist entry in force that matches the probe, if any
 /// ([`licet_core::rules::blacklisted`] at the server's time).
@@ -44,10 +44,10 @@ pub fn detail(v: &Verdict) -> String {
     }
 }
 
-impl From<Refusal> for crate::error::ApiError {
+impl From<Refusal> for crate::http::error::ApiError {
     /// licet's own API: 403 with the refusal's code. A blacklisted client is told only that
     /// access is denied.
     fn from(r: Refusal) -> Self {
-        crate::error::ApiError::forbidden_code(r.code(), message(&r))
+        crate::http::error::ApiError::forbidden_code(r.code(), message(&r))
     }
 }

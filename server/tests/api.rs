@@ -565,14 +565,14 @@ async fn floating_seats_are_culled_after_their_ttl() {
     // Within the TTL nothing is culled.
     app.clock.advance(120);
     assert_eq!(
-        licet_server::routes::client::cull_dead_machines(&app.state)
+        licet_server::licensing::cull_dead_machines(&app.state)
             .await
             .expect("cull"),
         0
     );
     app.clock.advance(1);
     assert_eq!(
-        licet_server::routes::client::cull_dead_machines(&app.state)
+        licet_server::licensing::cull_dead_machines(&app.state)
             .await
             .expect("cull"),
         1
@@ -614,7 +614,7 @@ async fn floating_seats_are_culled_after_their_ttl() {
     let key2 = l2["key"].as_str().expect("key");
     assert_eq!(app.activate(key2, "x").await.0, StatusCode::CREATED);
     app.clock.advance(1000);
-    let cull = || licet_server::routes::client::cull_dead_machines(&app.state);
+    let cull = || licet_server::licensing::cull_dead_machines(&app.state);
     assert_eq!(
         cull().await.expect("cull"),
         0,

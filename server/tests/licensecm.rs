@@ -737,7 +737,7 @@ fn blacklist_blocks_and_security_tools_work() {
     );
     assert_eq!(
         blocked["expires_at"],
-        licet_server::routes::licensecm::iso(T0 + 720 * 3600)
+        licet_server::compat::licensecm::iso(T0 + 720 * 3600)
     );
     let (s, v) = l.client("activate", req("bad-hw"));
     assert_eq!(s, 403);
@@ -755,7 +755,7 @@ fn blacklist_blocks_and_security_tools_work() {
     );
     assert_eq!(
         ip_block["expires_at"],
-        licet_server::routes::licensecm::iso(T0 + 24 * 3600)
+        licet_server::compat::licensecm::iso(T0 + 24 * 3600)
     );
     let (s, v) = l.client("validate", req("good-hw"));
     assert_eq!(

@@ -1,0 +1,3 @@
+//! licet's own API.
+
+pub mod v1;

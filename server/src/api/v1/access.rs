@@ -1,0 +1,23 @@
+//! The objects of the native API as a caller may reach them: missing, or of a product the
+//! caller's key is limited away from, both answer 404 (other products' objects are invisible).
+//! Shared by the resources; no handlers.
+
+use crate::http::auth::Caller;
+use crate::http::error::ApiResult;
+use crate::http::state::AppState;
+use crate::model::{License, Policy, Product};
+
+/// A product the caller may see.
+pub(crate) async fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
+    caller.visible(s.store.product(id).await?, "product", |p| &p.id)
+}
+
+/// A policy the caller may see.
+pub(crate) async fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Policy> {
+    caller.visible(s.store.policy(id).await?, "policy", |p| &p.product_id)
+}
+
+/// A license the caller may see.
+pub(crate) async fn load_license(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License> {
+    caller.visible(s.store.license(id).await?, "license", |l| &l.product_id)
+}

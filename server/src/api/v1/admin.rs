@@ -1,0 +1,899 @@
+//! Admin resources: products, policies, machines, API keys, minted JWTs and the audit log.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access::{load_policy, load_product};
+use crate::http::auth::{Caller, mint, new_api_key};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
+use crate::http::state::AppState;
+use crate::ids::{format_is_strong, random_id};
+use crate::model::{Families, Policy, Product, Scope};
+use crate::store::{LicenseFilter, PageRequest};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(create_policy, list_policies))
+        .routes(routes!(get_policy, update_policy, delete_policy))
+        .routes(routes!(get_machine, delete_machine))
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(get_api_key, revoke_api_key))
+        .routes(routes!(rotate_api_key))
+        .routes(routes!(api_key_usage))
+        .routes(routes!(mint_token))
+        .routes(routes!(audit))
+}
+
+/// Default lifetime of tokens issued by the server: 30 days.
+const DEFAULT_TOKEN_LIFETIME: u64 = 30 * 86_400;
+
+fn valid_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
+fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
+    if format.len() > 64
+        || !format_is_strong(format)
+        || !format.chars().all(|c| matches!(c, 'X' | 'h' | '-'))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "key_format: `X` for a random character, `h` for a random hex digit, `-` separators; at least 80 random bits (16 `X` or 20 `h`), at most 64 characters",
+        ));
+    }
+    if prefix.len() > 16
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "key_prefix: upper-case letters, digits and `-`, at most 16",
+        ));
+    }
+    Ok(())
+}
+
+// ----- products
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateProduct {
+    code: String,
+    name: String,
+    #[serde(default = "default_format")]
+    key_format: String,
+    #[serde(default)]
+    key_prefix: String,
+    #[serde(default = "default_lifetime")]
+    token_lifetime: u64,
+    /// The product's number in FaxStore / WemX requests, when moving from a system whose
+    /// clients already use one [default: the next free number].
+    numeric_id: Option<u64>,
+    /// The compatibility families the product answers through [default: FaxStore, WemX and the
+    /// Verify API; LicenseCM off].
+    compat: Option<FamiliesChange>,
+}
+
+/// A change of the families a product answers through: the families named are switched, the
+/// others keep their setting.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FamiliesChange {
+    faxstore: Option<bool>,
+    wemx: Option<bool>,
+    verify: Option<bool>,
+    licensecm: Option<bool>,
+}
+
+impl FamiliesChange {
+    fn apply(&self, mut f: Families) -> Families {
+        f.faxstore = self.faxstore.unwrap_or(f.faxstore);
+        f.wemx = self.wemx.unwrap_or(f.wemx);
+        f.verify = self.verify.unwrap_or(f.verify);
+        f.licensecm = self.licensecm.unwrap_or(f.licensecm);
+        f
+    }
+}
+
+fn default_format() -> String {
+    "XXXX-XXXX-XXXX-XXXX".into()
+}
+
+fn default_lifetime() -> u64 {
+    DEFAULT_TOKEN_LIFETIME
+}
+
+#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = Product), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn create_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<CreateProduct>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    // A key limited to one product cannot make a second one it would then be locked out of,
+    // nor squat a code or name another family resolves (issue #12).
+    caller.require_unrestricted()?;
+    if !valid_code(&b.code) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "code: 1–64 characters of a-z, 0-9, `-`, `_`, `.`",
+        ));
+    }
+    if b.name.trim().is_empty() || b.name.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name: 1–200 characters",
+        ));
+    }
+    if b.token_lifetime < 60 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "token_lifetime: at least 60 seconds",
+        ));
+    }
+    check_key_format(&b.key_prefix, &b.key_format)?;
+    let numeric_id = match b.numeric_id {
+        Some(0) => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "numeric_id: at least 1",
+            ));
+        }
+        Some(n) => n,
+        None => s.store.next_product_number().await?,
+    };
+    let p = Product {
+        id: random_id("prd_"),
+        numeric_id,
+        code: b.code,
+        name: b.name,
+        key_format: b.key_format,
+        key_prefix: b.key_prefix,
+        default_policy_id: None,
+        token_lifetime: b.token_lifetime,
+        description: String::new(),
+        is_active: true,
+        owner_id: None,
+        sealed_secret: None,
+        block_vm: false,
+        block_debug: false,
+        created_at: s.clock.now(),
+        compat: b
+            .compat
+            .unwrap_or_default()
+            .apply(Families::operator_default()),
+    };
+    s.store.insert_product(&p).await?;
+    s.audit(
+        &caller.actor(),
+        "product.created",
+        &p.id,
+        ip.text(),
+        json!({ "code": p.code }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(shown(p))))
+}
+
+#[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let items: Vec<Product> = s
+        .store
+        .products()
+        .await?
+        .into_iter()
+        .filter(|p| caller.sees(&p.id))
+        .map(shown)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// A product as the API shows it: without its sealed LicenseCM secret.
+fn shown(mut p: Product) -> Product {
+    p.sealed_secret = None;
+    p
+}
+
+#[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn get_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Product>> {
+    Ok(Json(shown(load_product(&s, &caller, &id).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateProduct {
+    name: Option<String>,
+    key_format: Option<String>,
+    key_prefix: Option<String>,
+    token_lifetime: Option<u64>,
+    default_policy_id: Option<String>,
+    /// Switches compatibility families on or off; those not named keep their setting.
+    compat: Option<FamiliesChange>,
+}
+
+#[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn update_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Body(b): Body<UpdateProduct>,
+) -> ApiResult<Json<Product>> {
+    caller.require(Scope::ReadWrite)?;
+    let mut p = load_product(&s, &caller, &id).await?;
+    if let Some(n) = b.name {
+        if n.trim().is_empty() || n.len() > 200 {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "name: 1–200 characters",
+            ));
+        }
+        p.name = n;
+    }
+    if b.key_format.is_some() || b.key_prefix.is_some() {
+        let format = b.key_format.unwrap_or(p.key_format.clone());
+        let prefix = b.key_prefix.unwrap_or(p.key_prefix.clone());
+        check_key_format(&prefix, &format)?;
+        p.key_format = format;
+        p.key_prefix = prefix;
+    }
+    if let Some(t) = b.token_lifetime {
+        if t < 60 {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "token_lifetime: at least 60 seconds",
+            ));
+        }
+        p.token_lifetime = t;
+    }
+    if let Some(pol) = b.default_policy_id {
+        let policy = s.store.policy(&pol).await?.ok_or_else(|| {
+            ApiError::bad_request("invalid_field", "default_policy_id: no such policy")
+        })?;
+        if policy.product_id != p.id {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "default_policy_id: the policy is of another product",
+            ));
+        }
+        p.default_policy_id = Some(pol);
+    }
+    if let Some(c) = &b.compat {
+        p.compat = c.apply(p.compat);
+    }
+    s.store.update_product(&p).await?;
+    s.audit(
+        &caller.actor(),
+        "product.updated",
+        &p.id,
+        ip.text(),
+        json!({ "name": p.name, "compat": p.compat }),
+    )
+    .await?;
+    Ok(Json(shown(p)))
+}
+
+#[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "licenses remain", body = crate::http::error::ErrorBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn delete_product(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::Admin)?;
+    let p = load_product(&s, &caller, &id).await?;
+    s.store.delete_product(&p).await?;
+    s.audit(
+        &caller.actor(),
+        "product.deleted",
+        &p.id,
+        ip.text(),
+        json!({ "code": p.code }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- policies
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreatePolicy {
+    product_id: String,
+    name: String,
+    #[serde(default)]
+    floating: bool,
+    #[serde(default = "one")]
+    max_machines: u32,
+    duration: Option<u64>,
+    #[serde(default = "default_interval")]
+    heartbeat_interval: u64,
+    heartbeat_ttl: Option<u64>,
+    #[serde(default = "default_grace")]
+    offline_grace: u64,
+    #[serde(default = "default_refresh")]
+    refresh_after: u64,
+    #[serde(default)]
+    entitlements: Vec<String>,
+    #[serde(default = "yes")]
+    hwid_locked: bool,
+    /// Make it the product's default policy.
+    #[serde(default)]
+    default: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_interval() -> u64 {
+    600
+}
+fn default_grace() -> u64 {
+    7 * 86_400
+}
+fn default_refresh() -> u64 {
+    86_400
+}
+
+fn check_policy(p: &Policy) -> ApiResult<()> {
+    let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_owned()));
+    if p.name.trim().is_empty() || p.name.len() > 200 {
+        return bad("name: 1–200 characters");
+    }
+    if p.max_machines == 0 || p.max_machines > 100_000 {
+        return bad("max_machines: 1–100000");
+    }
+    if p.heartbeat_interval < 10 {
+        return bad("heartbeat_interval: at least 10 seconds");
+    }
+    if p.heartbeat_ttl < p.heartbeat_interval {
+        return bad("heartbeat_ttl: at least heartbeat_interval");
+    }
+    if p.entitlements.len() > 64 || p.entitlements.iter().any(|e| e.is_empty() || e.len() > 255) {
+        return bad("entitlements: at most 64, each 1–255 bytes");
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = Policy), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn create_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<CreatePolicy>,
+) -> ApiResult<(StatusCode, Json<Policy>)> {
+    caller.require(Scope::ReadWrite)?;
+    let mut product = load_product(&s, &caller, &b.product_id)
+        .await
+        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+    let p = Policy {
+        id: random_id("pol_"),
+        product_id: product.id.clone(),
+        name: b.name,
+        floating: b.floating,
+        max_machines: b.max_machines,
+        duration: b.duration,
+        heartbeat_interval: b.heartbeat_interval,
+        heartbeat_ttl: b.heartbeat_ttl.unwrap_or(b.heartbeat_interval * 3),
+        offline_grace: b.offline_grace,
+        refresh_after: b.refresh_after,
+        entitlements: b.entitlements,
+        hwid_locked: b.hwid_locked,
+        created_at: s.clock.now(),
+    };
+    check_policy(&p)?;
+    s.check_lists_fit(&p.entitlements, &[], &[])?;
+    s.store.put_policy(&p).await?;
+    if b.default || product.default_policy_id.is_none() {
+        product.default_policy_id = Some(p.id.clone());
+        s.store.update_product(&product).await?;
+    }
+    s.audit(
+        &caller.actor(),
+        "policy.created",
+        &p.id,
+        ip.text(),
+        json!({ "product_id": p.product_id }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PolicyFilter {
+    product_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PolicyFilter), responses((status = 200, description = "`{items: [Policy]}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn list_policies(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(f): Q<PolicyFilter>,
+) -> ApiResult<Json<Value>> {
+    let items: Vec<Policy> = s
+        .store
+        .policies(f.product_id.as_deref())
+        .await?
+        .into_iter()
+        .filter(|p| caller.sees(&p.product_id))
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn get_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Policy>> {
+    Ok(Json(load_policy(&s, &caller, &id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdatePolicy {
+    name: Option<String>,
+    floating: Option<bool>,
+    max_machines: Option<u32>,
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
+    duration: Option<Option<u64>>,
+    heartbeat_interval: Option<u64>,
+    heartbeat_ttl: Option<u64>,
+    offline_grace: Option<u64>,
+    refresh_after: Option<u64>,
+    entitlements: Option<Vec<String>>,
+    hwid_locked: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn update_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Body(b): Body<UpdatePolicy>,
+) -> ApiResult<Json<Policy>> {
+    caller.require(Scope::ReadWrite)?;
+    let mut p = load_policy(&s, &caller, &id).await?;
+    let entitlements_change = b.entitlements.is_some();
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = b.$f { p.$f = v; } )* };
+    }
+    set!(
+        name,
+        floating,
+        max_machines,
+        duration,
+        heartbeat_interval,
+        heartbeat_ttl,
+        offline_grace,
+        refresh_after,
+        entitlements,
+        hwid_locked
+    );
+    check_policy(&p)?;
+    if entitlements_change {
+        // Every license of the policy must still get tokens: one pass over the product's
+        // licenses, on this rare admin path, rather than a failure at the next activation.
+        s.check_lists_fit(&p.entitlements, &[], &[])?;
+        let mut misfit = None;
+        let filter = LicenseFilter {
+            product_id: Some(p.product_id.clone()),
+            policy_id: Some(p.id.clone()),
+            ..LicenseFilter::default()
+        };
+        let mut page = PageRequest {
+            after: None,
+            limit: 1000,
+        };
+        'pages: loop {
+            let licenses = s.store.licenses(&filter, &page).await?;
+            for l in &licenses.items {
+                if let Err(e) = s.check_token_fits(&p, l) {
+                    misfit = Some((l.id.clone(), e));
+                    break 'pages;
+                }
+            }
+            match licenses.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        if let Some((license, e)) = misfit {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("entitlements: license {license}: {}", e.message()),
+            ));
+        }
+    }
+    s.store.put_policy(&p).await?;
+    if p.floating {
+        // Machines activated while the policy was node-locked are culled from now on too.
+        s.store.recheck_floating().await?;
+    }
+    s.audit(
+        &caller.actor(),
+        "policy.updated",
+        &p.id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
+    Ok(Json(p))
+}
+
+#[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "in use", body = crate::http::error::ErrorBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn delete_policy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::ReadWrite)?;
+    let p = load_policy(&s, &caller, &id).await?;
+    s.store.delete_policy(&p.id).await?;
+    if let Some(mut product) = s.store.product(&p.product_id).await?
+        && product.default_policy_id.as_deref() == Some(&p.id)
+    {
+        product.default_policy_id = None;
+        s.store.update_product(&product).await?;
+    }
+    s.audit(
+        &caller.actor(),
+        "policy.deleted",
+        &p.id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- machines
+
+/// A machine and its license, if the caller may see the license's product.
+async fn load_machine(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(crate::model::Machine, crate::model::License)> {
+    let m = s
+        .store
+        .machine_by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    let l = caller.visible(s.store.license(&m.license_id).await?, "machine", |l| {
+        &l.product_id
+    })?;
+    Ok((m, l))
+}
+
+#[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = crate::model::Machine), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn get_machine(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (m, _) = load_machine(&s, &caller, &id).await?;
+    Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
+}
+
+#[utoipa::path(delete, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deactivated"), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn delete_machine(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::ReadWrite)?;
+    let (m, l) = load_machine(&s, &caller, &id).await?;
+    let claim = licet_core::seats::SeatClaim {
+        license_id: l.id.clone(),
+        fingerprint: m.fingerprint.clone(),
+        parts: Vec::new(),
+    };
+    let audience = s
+        .audience("license.deactivated", Some(&l.product_id))
+        .await?;
+    let now = s.clock.now();
+    let removed = s
+        .store
+        .change_seat(&claim, &|found| match found {
+            Some(f) if f.machine.id == m.id => {
+                let entry = s.audit_entry(
+                    &caller.actor(),
+                    "machine.deactivated",
+                    &m.id,
+                    ip.text(),
+                    json!({ "license_id": l.id }),
+                    Some(l.product_id.clone()),
+                );
+                let event = DomainEvent::LicenseDeactivated {
+                    license: l.clone(),
+                    machine: f.machine.clone(),
+                };
+                Ok((
+                    licet_core::store::SeatChange::Remove,
+                    audience.record(&event, now, vec![entry]),
+                ))
+            }
+            _ => Ok((licet_core::store::SeatChange::Keep, Record::none())),
+        })
+        .await?
+        .is_some_and(|f| f.machine.id == m.id);
+    if !removed {
+        // Deactivated meanwhile.
+        return Err(ApiError::not_found("machine"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- API keys
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateApiKey {
+    name: String,
+    scope: Scope,
+    product_id: Option<String>,
+    daily_quota: Option<u64>,
+}
+
+fn key_view(k: &crate::model::ApiKey) -> Value {
+    json!({
+        "id": k.id, "name": k.name, "scope": k.scope, "product_id": k.product_id,
+        "daily_quota": k.daily_quota, "created_at": k.created_at, "revoked_at": k.revoked_at,
+    })
+}
+
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = CreateApiKey, responses((status = 201, description = "the key record with the full `key`, shown only here", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn create_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<CreateApiKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require_unrestricted()?;
+    if b.name.trim().is_empty() || b.name.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name: 1–200 characters",
+        ));
+    }
+    if let Some(p) = &b.product_id {
+        s.store
+            .product(p)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+    }
+    let (full, record) = new_api_key(&b.name, b.scope, b.product_id, b.daily_quota, s.clock.now());
+    s.store.put_api_key(&record).await?;
+    s.audit(
+        &caller.actor(),
+        "api_key.created",
+        &record.id,
+        ip.text(),
+        json!({ "scope": record.scope }),
+    )
+    .await?;
+    let mut v = key_view(&record);
+    v["key"] = json!(full);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", responses((status = 200, description = "`{items: [key]}` (never the secret)", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn list_api_keys(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require_unrestricted()?;
+    let items: Vec<Value> = s.store.api_keys().await?.iter().map(key_view).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[utoipa::path(get, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn get_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_unrestricted()?;
+    let k = s
+        .store
+        .api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    Ok(Json(key_view(&k)))
+}
+
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "revoked"), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn revoke_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require_unrestricted()?;
+    let mut k = s
+        .store
+        .api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if k.revoked_at.is_none() {
+        k.revoked_at = Some(s.clock.now());
+        s.store.put_api_key(&k).await?;
+        s.audit(
+            &caller.actor(),
+            "api_key.revoked",
+            &k.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotation: a new key with the same name, scope and limits; the old one is revoked.
+#[utoipa::path(post, path = "/v1/api-keys/{id}/rotate", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 201, description = "the new key, shown only here; the old one is revoked", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn rotate_api_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require_unrestricted()?;
+    let mut old = s
+        .store
+        .api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if old.revoked_at.is_some() {
+        return Err(ApiError::conflict(
+            "revoked",
+            "the key is revoked; create a new one",
+        ));
+    }
+    let now = s.clock.now();
+    let (full, record) = new_api_key(
+        &old.name,
+        old.scope,
+        old.product_id.clone(),
+        old.daily_quota,
+        now,
+    );
+    old.revoked_at = Some(now);
+    s.store.put_api_key(&record).await?;
+    s.store.put_api_key(&old).await?;
+    s.audit(
+        &caller.actor(),
+        "api_key.rotated",
+        &old.id,
+        ip.text(),
+        json!({ "new": record.id }),
+    )
+    .await?;
+    let mut v = key_view(&record);
+    v["key"] = json!(full);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[utoipa::path(get, path = "/v1/api-keys/{id}/usage", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "requests per day", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn api_key_usage(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if caller.key.id != id {
+        caller.require_unrestricted()?;
+    }
+    let k = s
+        .store
+        .api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    let days: Vec<Value> = s
+        .store
+        .usage(&k.id).await?
+        .into_iter()
+        .map(|(day, n)| json!({ "day": chrono::DateTime::from_timestamp(i64::try_from(day).unwrap_or(0) * 86_400, 0).map(|d| d.date_naive().to_string()), "requests": n }))
+        .collect();
+    let total: u64 = s.store.usage(&k.id).await?.iter().map(|(_, n)| n).sum();
+    Ok(Json(
+        json!({ "id": k.id, "daily_quota": k.daily_quota, "total": total, "days": days }),
+    ))
+}
+
+// ----- JWTs
+
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    ttl: Option<u64>,
+}
+
+#[utoipa::path(post, path = "/v1/auth/token", tag = "auth", request_body(content = Option<MintRequest>, description = "optional `ttl` in seconds"), responses((status = 200, description = "`{token, token_type, expires_at}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn mint_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    OptionalBody(body): OptionalBody<MintRequest>,
+) -> ApiResult<Json<Value>> {
+    if caller.via_jwt {
+        return Err(ApiError::forbidden(
+            "JWTs are minted from API keys, not from other JWTs",
+        ));
+    }
+    let ttl = body.and_then(|b| b.ttl).unwrap_or(s.config.jwt_ttl);
+    if ttl == 0 || ttl > 86_400 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "ttl: 1–86400 seconds",
+        ));
+    }
+    let (token, exp) = mint(&s, &caller.key, ttl)?;
+    Ok(Json(
+        json!({ "token": token, "token_type": "Bearer", "expires_at": exp }),
+    ))
+}
+
+// ----- audit
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AuditFilter {
+    action: Option<String>,
+    subject: Option<String>,
+    actor: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter), responses((status = 200, description = "a page of events: `{items, next}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn audit(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(f): Q<AuditFilter>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::Admin)?;
+    // A product-limited key reads its own product's entries only.
+    let filter = crate::store::AuditFilter {
+        product_id: caller.key.product_id.clone(),
+        action: f.action,
+        subject: f.subject,
+        actor: f.actor,
+        since: f.since,
+        until: f.until,
+    };
+    let page = PageRequest {
+        after: f.after.map(|a| a.to_string()),
+        limit: page_limit(f.limit),
+    };
+    let page = s.store.audit(&filter, &page).await?;
+    Ok(Json(
+        serde_json::to_value(page).map_err(ApiError::internal)?,
+    ))
+}

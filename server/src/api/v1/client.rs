@@ -1,0 +1,673 @@
+//! The client API, where the license key is the credential: activate, heartbeat, deactivate,
+//! validate. Answers a client may cache are signed (`Licet-Signature`), carry the server time and
+//! echo the client's nonce.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use licet_core::events::DomainEvent;
+use licet_core::store::Record;
+use licet_verifier::text::encode_text;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, ClientIp, Q};
+use crate::http::state::AppState;
+use crate::http::state::NEEDS_NUMBER;
+use crate::ids::random_id;
+use crate::model::{License, Machine, Policy, Product};
+use crate::rules::{self, Ask, Probe, Refusal, Validation, Verdict};
+use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
+use licet_core::store::{SeatChange, Slot, StoreError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(activate))
+        .routes(routes!(heartbeat))
+        .routes(routes!(deactivate))
+        .routes(routes!(validate))
+        .routes(routes!(validate_with_key))
+}
+
+/// Longest fingerprint accepted, in bytes.
+const MAX_FINGERPRINT: usize = 256;
+/// Longest nonce echoed, in bytes.
+const MAX_NONCE: usize = 128;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MachineRequest {
+    key: String,
+    fingerprint: String,
+    hostname: Option<String>,
+    platform: Option<String>,
+    nonce: Option<String>,
+    /// The machine's fingerprint parts (16 hex digits each, at most 16), from
+    /// `licet_verifier::fingerprint`: tokens then bind them with a k-of-n rule, and a machine
+    /// whose fingerprint changed in a few components is still recognised.
+    parts: Option<Vec<String>>,
+    /// What the client reports about where it runs; a product may refuse virtual machines or
+    /// debuggers (`block_vm`, `block_debug`), as LicenseCM clients are refused.
+    client_data: Option<ClientReport>,
+}
+
+/// Middleware for `/v1/client/*`: refusals are signed like answers (`Licet-Signature`, the
+/// server time and the request's nonce in the body), so that a client acts on a refusal only
+/// when it verifies; anyone else answering at the server's address is "unreachable", and can
+/// no longer erase a license with an unsigned `revoked` (issue #12).
+pub async fn sign_refusals(
+    s: &AppState,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, s.config.max_body_bytes).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body exceeds the server's limit",
+        )
+        .into_response_signed(s, None);
+    };
+    let nonce = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("nonce")?.as_str().map(str::to_owned))
+        .filter(|n| n.len() <= MAX_NONCE);
+    let resp = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    let status = resp.status();
+    if status.is_success()
+        || resp
+            .headers()
+            .contains_key(crate::http::state::SIGNATURE_HEADER)
+    {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut v: Value = serde_json::from_slice(&body).unwrap_or_else(
+        |_| json!({ "error": { "code": "internal", "message": "internal error" } }),
+    );
+    v["server_time"] = json!(s.clock.now());
+    v["nonce"] = json!(nonce);
+    let mut signed = s.signed(status, &v);
+    for name in [
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderName::from_static("x-request-id"),
+    ] {
+        if let Some(h) = parts.headers.get(&name) {
+            signed.headers_mut().insert(name, h.clone());
+        }
+    }
+    signed
+}
+
+impl ApiError {
+    /// This error as a signed refusal of a client route.
+    fn into_response_signed(self, s: &AppState, nonce: Option<String>) -> Response {
+        let status = self.status();
+        let v = json!({
+            "error": { "code": self.code(), "message": self.message() },
+            "server_time": s.clock.now(),
+            "nonce": nonce,
+        });
+        s.signed(status, &v)
+    }
+}
+
+/// A client's report about its environment.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ClientReport {
+    /// Signs of a virtual machine the client found (at most 32, each at most 255 bytes).
+    #[serde(default)]
+    vm_indicators: Vec<String>,
+    /// Signs of a debugger the client found.
+    #[serde(default)]
+    debug_indicators: Vec<String>,
+    /// A device fingerprint, matched against `fingerprint` blacklist entries.
+    device_fingerprint: Option<String>,
+}
+
+/// What a machine request says about who asks, for the shared rules.
+fn probe<'a>(b: &'a MachineRequest, ip: &'a Option<String>) -> Probe<'a> {
+    let report = b.client_data.as_ref();
+    Probe {
+        key: &b.key,
+        ip: ip.as_deref(),
+        hwid: Some(&b.fingerprint),
+        fingerprint: report.and_then(|r| r.device_fingerprint.as_deref()),
+        vm: report.map_or(&[], |r| &r.vm_indicators),
+        debug: report.map_or(&[], |r| &r.debug_indicators),
+    }
+}
+
+/// The request's parts, decoded; empty if none were sent.
+fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
+    let Some(parts) = &b.parts else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_field",
+            "parts: 1–16 distinct parts of 16 hex digits",
+        )
+    };
+    if parts.is_empty() || parts.len() > licet_verifier::claims::MAX_HWID_PARTS {
+        return Err(bad());
+    }
+    let mut out: Vec<[u8; 8]> = Vec::with_capacity(parts.len());
+    for p in parts {
+        let raw = crate::http::state::unhex(p)
+            .filter(|r| r.len() == 8)
+            .ok_or_else(bad)?;
+        let mut part = [0u8; 8];
+        part.copy_from_slice(&raw);
+        if out.contains(&part) {
+            return Err(bad());
+        }
+        out.push(part);
+    }
+    Ok(out)
+}
+
+/// The machine of this request, by the hardware-parts rule (`licet_core::seats::recognise`)
+/// over what the seat rule would read (`Snapshot::read`). A fingerprint whose recorded parts the
+/// request's do not match is refused (`hwid_mismatch`).
+async fn find_machine(
+    s: &AppState,
+    claim: &SeatClaim,
+    rule: &SeatRule,
+) -> ApiResult<Option<Recognised>> {
+    let seen = Snapshot::read(&*s.store, claim, rule, s.clock.now()).await?;
+    Ok(licet_core::seats::recognise(claim, &seen)?)
+}
+
+/// The seat claim of a request.
+fn claim_of(license: &License, b: &MachineRequest, parts: &[[u8; 8]]) -> SeatClaim {
+    SeatClaim {
+        license_id: license.id.clone(),
+        fingerprint: b.fingerprint.clone(),
+        parts: parts.to_vec(),
+    }
+}
+
+fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
+    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{field}: 1–{max} bytes, no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
+    check_text("key", &b.key, 128)?;
+    s.limits.check_license(&b.key)?;
+    check_text("fingerprint", &b.fingerprint, MAX_FINGERPRINT)?;
+    for (f, v) in [("hostname", &b.hostname), ("platform", &b.platform)] {
+        if let Some(v) = v {
+            check_text(f, v, 255)?;
+        }
+    }
+    if let Some(n) = &b.nonce {
+        check_text("nonce", n, MAX_NONCE)?;
+    }
+    if let Some(r) = &b.client_data {
+        let lists = [&r.vm_indicators, &r.debug_indicators];
+        if lists
+            .iter()
+            .any(|l| l.len() > 32 || l.iter().any(|x| x.is_empty() || x.len() > 255))
+        {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "client_data: at most 32 indicators of each kind, each 1–255 bytes",
+            ));
+        }
+        if let Some(f) = &r.device_fingerprint {
+            check_text("client_data.device_fingerprint", f, MAX_FINGERPRINT)?;
+        }
+    }
+    Ok(())
+}
+
+/// The license of a key, with its product and policy, refused unless the shared rules admit
+/// the client (blacklist first, then product, then the license's state: `crate::rules`).
+async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
+    if let Some(e) = rules::blacklisted(s, p).await? {
+        return Err(Refusal::Blacklisted(Box::new(e)).into());
+    }
+    let l = s.store.license_by_key(p.key).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "license_not_found",
+            "no license with this key",
+        )
+    })?;
+    let product = s
+        .store
+        .product(&l.product_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("license without product"))?;
+    rules::product(&product, p).and_then(|()| rules::status(&l, s.clock.now()))?;
+    let policy = s
+        .store
+        .policy(&l.policy_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    Ok((l, product, policy))
+}
+
+fn token_answer(
+    s: &AppState,
+    status: StatusCode,
+    issued: &crate::http::state::IssuedToken,
+    m: &Machine,
+    policy: &Policy,
+    nonce: Option<String>,
+) -> Response {
+    let heartbeat = policy
+        .floating
+        .then(|| json!({ "interval": policy.heartbeat_interval, "ttl": policy.heartbeat_ttl }));
+    s.signed(
+        status,
+        &json!({
+            "token": encode_text(&issued.token),
+            "token_id": issued.token_id,
+            "expires_at": issued.expires_at,
+            "machine": m,
+            "heartbeat": heartbeat,
+            "server_time": s.clock.now(),
+            "nonce": nonce,
+        }),
+    )
+}
+
+#[utoipa::path(post, path = "/v1/client/activate", tag = "client", request_body = MachineRequest, responses((status = 201, description = "signed: `{token, token_id, expires_at, machine, heartbeat, server_time, nonce}`", body = serde_json::Value), (status = 403, description = "revoked, suspended or expired", body = crate::http::error::ErrorBody), (status = 404, description = "license_not_found", body = crate::http::error::ErrorBody), (status = 409, description = "too_many_machines", body = crate::http::error::ErrorBody), (status = 429, description = "rate_limited", body = crate::http::error::ErrorBody)))]
+async fn activate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(b): Body<MachineRequest>,
+) -> ApiResult<Response> {
+    check_request(&s, &b)?;
+    let parts = request_parts(&b)?;
+    let ip_text = ip.text();
+    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
+    // The token depends on the request, the license and the parts of the machine it is taken
+    // for, not on the seats: it is signed before the seat is taken, so that the store's seat
+    // operation covers only its reads and writes (issue #7: one busy license's activations
+    // queue on it). Should the store find another machine, it is signed again there.
+    let bind = |found: Option<&Recognised>| found.map_or(parts.clone(), |f| f.parts.clone());
+    let claim = claim_of(&license, &b, &parts);
+    let rule = SeatRule::of(&license, &policy);
+    let before = find_machine(&s, &claim, &rule).await?;
+    let presigned = s.issue_token(
+        &product,
+        &policy,
+        &license,
+        &b.fingerprint,
+        &bind(before.as_ref()),
+    )?;
+    let audience = s
+        .audience("license.activated", Some(&license.product_id))
+        .await?;
+    let issued = Slot::new();
+    let failed = Slot::new();
+    let taken = s
+        .take_seat(&claim, &rule, &|found, number, now| {
+            let token = if bind(found) == bind(before.as_ref()) {
+                presigned.clone()
+            } else {
+                match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let msg = e.message().to_owned();
+                        failed.put(e);
+                        return Err(StoreError::backend(msg));
+                    }
+                }
+            };
+            let mut m = match (found, number) {
+                (Some(f), _) => {
+                    let mut m = f.machine.clone();
+                    m.parts = learned_parts(&m, &parts);
+                    m
+                }
+                (None, None) => return Err(NEEDS_NUMBER),
+                (None, Some(numeric_id)) => Machine {
+                    parts: parts.iter().map(part_hex).collect(),
+                    ..Machine::new(
+                        random_id("mch_"),
+                        &license.id,
+                        &b.fingerprint,
+                        numeric_id,
+                        now,
+                    )
+                },
+            };
+            m.hostname = b.hostname.clone().or(m.hostname);
+            m.platform = b.platform.clone().or(m.platform);
+            m.ip = ip.text().or(m.ip);
+            m.last_seen = now;
+            m.last_heartbeat = now;
+            m.token_id = token.token_id.clone();
+            let entry = s.audit_entry(
+                &format!("license:{}", license.id),
+                "machine.activated",
+                &m.id,
+                ip.text(),
+                json!({ "license_id": license.id, "token_id": token.token_id }),
+                Some(license.product_id.clone()),
+            );
+            issued.put(token);
+            // A machine new to the license is announced with its seat.
+            let told = match found {
+                Some(_) => Record::from(entry),
+                None => audience.record(
+                    &DomainEvent::LicenseActivated {
+                        license: license.clone(),
+                        machine: m.clone(),
+                    },
+                    now,
+                    vec![entry],
+                ),
+            };
+            Ok((m, told))
+        })
+        .await;
+    let seated = match taken {
+        Ok(seated) => seated,
+        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+    };
+    let Some(issued) = issued.take() else {
+        return Err(ApiError::internal("a seat without a token"));
+    };
+    let m = seated.machine;
+    for dead in &seated.reaped {
+        tracing::debug!(machine = %dead.id, "a dead floating seat was given back");
+    }
+    s.metrics.activation();
+    Ok(token_answer(
+        &s,
+        StatusCode::CREATED,
+        &issued,
+        &m,
+        &policy,
+        b.nonce,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/client/heartbeat", tag = "client", request_body = MachineRequest, responses((status = 200, description = "signed: a refreshed token", body = serde_json::Value), (status = 404, description = "license_not_found, machine_not_found", body = crate::http::error::ErrorBody), (status = 410, description = "heartbeat_dead", body = crate::http::error::ErrorBody)))]
+async fn heartbeat(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(b): Body<MachineRequest>,
+) -> ApiResult<Response> {
+    check_request(&s, &b)?;
+    let parts = request_parts(&b)?;
+    let ip_text = ip.text();
+    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
+    let rule = SeatRule::of(&license, &policy);
+    // Renewed or culled in the store's seat operation: a cull cannot remove a seat a heartbeat
+    // is renewing, nor a heartbeat revive one a cull removed.
+    let renewed = Slot::new();
+    let failed = Slot::new();
+    let found = s
+        .store
+        .change_seat(&claim_of(&license, &b, &parts), &|found| {
+            let Some(Recognised {
+                machine,
+                parts: bound,
+            }) = found
+            else {
+                return Ok((SeatChange::Keep, Record::none()));
+            };
+            let now = s.clock.now();
+            if !rule.alive(machine, now) {
+                let entry = s.audit_entry(
+                    &format!("license:{}", license.id),
+                    "machine.culled",
+                    &machine.id,
+                    ip.text(),
+                    json!({ "reason": "heartbeat_dead", "license_id": license.id }),
+                    Some(license.product_id.clone()),
+                );
+                return Ok((SeatChange::Remove, Record::from(entry)));
+            }
+            let issued =
+                match s.issue_token(&product, &policy, &license, &machine.fingerprint, bound) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let msg = e.message().to_owned();
+                        failed.put(e);
+                        return Err(StoreError::backend(msg));
+                    }
+                };
+            let mut m = machine.clone();
+            if !parts.is_empty() {
+                m.parts = learned_parts(&m, &parts);
+            }
+            m.last_seen = now;
+            m.last_heartbeat = now;
+            m.token_id = issued.token_id.clone();
+            renewed.put((issued, m.clone()));
+            Ok((SeatChange::Update(Box::new(m)), Record::none()))
+        })
+        .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+    };
+    if found.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "machine_not_found",
+            "this machine is not activated",
+        ));
+    }
+    let Some((issued, m)) = renewed.take() else {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "heartbeat_dead",
+            "the heartbeat was overdue; the seat was released, activate again",
+        ));
+    };
+    Ok(token_answer(
+        &s,
+        StatusCode::OK,
+        &issued,
+        &m,
+        &policy,
+        b.nonce,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/client/deactivate", tag = "client", request_body = MachineRequest, responses((status = 200, description = "signed: `{deactivated, machine_id, server_time, nonce}`", body = serde_json::Value), (status = 404, description = "license_not_found, machine_not_found", body = crate::http::error::ErrorBody)))]
+async fn deactivate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(b): Body<MachineRequest>,
+) -> ApiResult<Response> {
+    check_request(&s, &b)?;
+    let l = s.store.license_by_key(&b.key).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "license_not_found",
+            "no license with this key",
+        )
+    })?;
+    let parts = request_parts(&b)?;
+    let audience = s
+        .audience("license.deactivated", Some(&l.product_id))
+        .await?;
+    let now = s.clock.now();
+    let m = s
+        .store
+        .change_seat(&claim_of(&l, &b, &parts), &|found| {
+            let Some(f) = found else {
+                return Ok((SeatChange::Keep, Record::none()));
+            };
+            let entry = s.audit_entry(
+                &format!("license:{}", l.id),
+                "machine.deactivated",
+                &f.machine.id,
+                ip.text(),
+                json!({ "license_id": l.id }),
+                Some(l.product_id.clone()),
+            );
+            let event = DomainEvent::LicenseDeactivated {
+                license: l.clone(),
+                machine: f.machine.clone(),
+            };
+            Ok((
+                SeatChange::Remove,
+                audience.record(&event, now, vec![entry]),
+            ))
+        })
+        .await?
+        .map(|f| f.machine)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "machine_not_found",
+                "this machine is not activated",
+            )
+        })?;
+    Ok(s.signed(StatusCode::OK, &json!({ "deactivated": true, "machine_id": m.id, "server_time": s.clock.now(), "nonce": b.nonce })))
+}
+
+/// What a validation asks about.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ValidateRequest {
+    key: String,
+    /// Product code (or id) the license must be for.
+    product: Option<String>,
+    /// The machine must be activated (and, if floating, alive).
+    fingerprint: Option<String>,
+    /// Entitlements the license must carry; in a query string, comma-separated.
+    #[serde(default, deserialize_with = "comma_list")]
+    entitlements: Vec<String>,
+    nonce: Option<String>,
+}
+
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum L {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match L::deserialize(d)? {
+        L::Many(v) => v,
+        L::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Validation, in the core's order (`licet_core::rules::Verdict`; the first failing check
+/// gives the code): `blacklisted`, `not_found`, `product_scope_mismatch`, `product_inactive`,
+/// `revoked`, `suspended`, `expired`, `license_inactive`, `no_machine`, `heartbeat_dead`,
+/// `entitlements_missing`; otherwise `valid`. `ip` is the client's address when the client
+/// itself asks.
+async fn check(
+    s: &AppState,
+    r: &ValidateRequest,
+    visible: &(dyn Fn(&License) -> bool + Send + Sync),
+    ip: Option<&str>,
+) -> ApiResult<Validation> {
+    let ask = Ask {
+        probe: Probe {
+            key: &r.key,
+            ip,
+            hwid: r.fingerprint.as_deref(),
+            ..Probe::default()
+        },
+        product: r.product.as_deref(),
+        fingerprint: r.fingerprint.as_deref(),
+        entitlements: &r.entitlements,
+    };
+    Ok(licet_core::rules::validate(&*s.store, s.clock.now(), &ask, visible).await?)
+}
+
+fn validation_answer(s: &AppState, r: &ValidateRequest, v: Validation) -> Response {
+    let now = s.clock.now();
+    s.signed(
+        StatusCode::OK,
+        &json!({
+            "valid": v.verdict == Verdict::Valid,
+            "code": v.verdict.code(),
+            "detail": rules::detail(&v.verdict),
+            "license": v.license.map(|l| license_summary(&l, now)),
+            "server_time": now,
+            "nonce": r.nonce,
+        }),
+    )
+}
+
+fn license_summary(l: &License, now: i64) -> Value {
+    json!({
+        "id": l.id, "product_id": l.product_id, "status": l.status_at(now), "kind": l.kind,
+        "expires_at": l.expires_at, "entitlements": l.entitlements,
+    })
+}
+
+fn check_validate(s: &AppState, r: &ValidateRequest) -> ApiResult<()> {
+    check_text("key", &r.key, 128)?;
+    s.limits.check_license(&r.key)?;
+    if let Some(f) = &r.fingerprint {
+        check_text("fingerprint", f, MAX_FINGERPRINT)?;
+    }
+    if let Some(n) = &r.nonce {
+        check_text("nonce", n, MAX_NONCE)?;
+    }
+    if r.entitlements.len() > 64 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "entitlements: at most 64",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/client/validate`: the license key is the credential.
+#[utoipa::path(post, path = "/v1/client/validate", tag = "client", request_body = ValidateRequest, responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value)))]
+async fn validate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    Body(r): Body<ValidateRequest>,
+) -> ApiResult<Response> {
+    check_validate(&s, &r)?;
+    let verdict = check(&s, &r, &|_| true, ip.text().as_deref()).await?;
+    Ok(validation_answer(&s, &r, verdict))
+}
+
+/// `GET /v1/licenses/validate?key=…`: License-API's validation with an API key or a JWT; a key
+/// limited to one product sees only that product's licenses.
+#[utoipa::path(get, path = "/v1/licenses/validate", tag = "licenses", params(ValidateRequest), responses((status = 200, description = "signed verdict: `{valid, code, detail, license, server_time, nonce}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+pub async fn validate_with_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Q(r): Q<ValidateRequest>,
+) -> ApiResult<Response> {
+    check_validate(&s, &r)?;
+    // The caller is a vendor's backend, so its address says nothing about the licensee.
+    let verdict = check(&s, &r, &|l: &License| caller.sees(&l.product_id), None).await?;
+    Ok(validation_answer(&s, &r, verdict))
+}

@@ -1,0 +1,159 @@
+//! Public routes: health, the signed revocation list and the key set.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use licet_verifier::{PublicKey, RevocationList, Writer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Q;
+use crate::http::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(revocations))
+        .routes(routes!(keys))
+        .routes(routes!(metrics))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", content_type = "text/plain"), (status = 401, description = "`--metrics-token` is set and the request does not carry it", body = crate::http::error::ErrorBody)))]
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(want) = &s.config.metrics_token {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Digests of equal length, compared in constant time.
+        let (a, b) = (sha2::Sha256::digest(given), sha2::Sha256::digest(&want.0));
+        if !bool::from(a.ct_eq(&b)) {
+            return Err(ApiError::unauthorized("/metrics needs the metrics token"));
+        }
+    }
+    let now = s.clock.now();
+    let snap = s
+        .metrics
+        .snapshot(now, || async {
+            // Every machine holds a seat except dead floating ones.
+            let dead: usize = crate::licensing::dead_floating_machines(&s, now, false)
+                .await?
+                .iter()
+                .map(|(_, _, machines)| machines.len())
+                .sum();
+            Ok::<_, ApiError>((
+                s.store.machine_total().await?.saturating_sub(dead),
+                s.store.license_count().await?,
+            ))
+        })
+        .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics
+            .render(snap.active_seats, snap.licenses, s.store.flush_count()),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "`{status, server_time}`", body = serde_json::Value)))]
+async fn health(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "server_time": s.clock.now() }))
+}
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListFormat {
+    /// `json` (default: the list base64url-encoded with its header fields) or `cbor` (the raw
+    /// signed bytes, `application/cbor`).
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/revocations", tag = "public", params(ListFormat), responses((status = 200, description = "JSON with the list base64url-encoded, or `application/cbor`", body = serde_json::Value)))]
+async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResult<Response> {
+    let list = s.current_revocations().await?;
+    match f.format.as_deref().unwrap_or("json") {
+        "cbor" => Ok(([(header::CONTENT_TYPE, "application/cbor")], list).into_response()),
+        "json" => {
+            let l = RevocationList::verify(&list, s.keys.token.public_key(), None)
+                .map_err(ApiError::internal)?;
+            Ok(Json(json!({
+                "sequence": l.sequence(),
+                "issued_at": l.issued_at(),
+                "next_update": l.next_update(),
+                "revoked_tokens": l.token_count(),
+                "revoked_licenses": l.license_count(),
+                "list": URL_SAFE_NO_PAD.encode(&list),
+            }))
+            .into_response())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "format: json or cbor",
+        )),
+    }
+}
+
+/// A public key as a COSE_Key (RFC 9052 §7, RFC 8230) in deterministic CBOR.
+fn cose_key(k: &PublicKey) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.map(5);
+    if let Some(x) = k.ed25519_bytes() {
+        // kty OKP, kid, alg, crv Ed25519, x
+        w.int(1)
+            .int(1)
+            .int(2)
+            .bytes(k.kid().as_bytes())
+            .int(3)
+            .int(k.algorithm().cose_id());
+        w.int(-1).int(6).int(-2).bytes(x);
+    } else if let Some(r) = k.rsa_key() {
+        use rsa::traits::PublicKeyParts;
+        // kty RSA, kid, alg, n, e
+        w.int(1)
+            .int(3)
+            .int(2)
+            .bytes(k.kid().as_bytes())
+            .int(3)
+            .int(k.algorithm().cose_id());
+        w.int(-1).bytes(&r.n_bytes()).int(-2).bytes(&r.e_bytes());
+    }
+    w.into_bytes()
+}
+
+fn key_entry(k: &PublicKey, purpose: &str, valid_from: Option<i64>) -> Value {
+    json!({
+        "kid": k.kid().to_string(),
+        "alg": k.algorithm().name(),
+        "use": purpose,
+        "status": "active",
+        "valid_from": valid_from,
+        "valid_until": null,
+        "public_key_pem": k.to_spki_pem(),
+        "cose_key": URL_SAFE_NO_PAD.encode(cose_key(k)),
+    })
+}
+
+#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key}]}`", body = serde_json::Value)))]
+async fn keys(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "keys": [
+            key_entry(
+                s.keys.token.public_key(),
+                "tokens, revocation lists, signed answers, JWTs",
+                s.keys.valid_from.0
+            ),
+            key_entry(s.keys.rsa.public_key(), "compatibility endpoints", s.keys.valid_from.1),
+        ]
+    }))
+}

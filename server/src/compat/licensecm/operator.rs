@@ -1,0 +1,242 @@
+//! The operator's hold on LicenseCM, under `/v1` with an unrestricted admin API key: making
+//! LicenseCM admins and granting them operator products.
+//!
+//! A LicenseCM admin used to be whoever registered first, and administered every product on
+//! the server. Now a server never makes a stranger its admin: the operator makes them here
+//! (or with `licet server licensecm-admins`), and a LicenseCM admin reaches a product made
+//! through `/v1` only when it is granted here (issue #12).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, ClientIp};
+use crate::http::state::AppState;
+use crate::model::{Role, User};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_admin, list_admins))
+        .routes(routes!(update_admin))
+}
+
+/// A LicenseCM user as the operator sees them: with their grants, never the hash.
+fn view(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "display_name": u.display_name,
+        "role": u.role,
+        "is_active": u.is_active,
+        "granted_products": u.granted_products,
+        "created_at": u.created_at,
+    })
+}
+
+/// Checks that every granted id is an operator product (one with no LicenseCM owner): a
+/// LicenseCM user's products are reached by ownership, not grants.
+async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String>> {
+    if products.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "products: at most 1000",
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(products.len());
+    for id in products {
+        match s.store.product(id).await? {
+            Some(p) if p.owner_id.is_none() => {
+                if !out.contains(&p.id) {
+                    out.push(p.id);
+                }
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("products: {id} belongs to a LicenseCM user; admins reach it already"),
+                ));
+            }
+            None => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("products: no such product {id}"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewAdmin {
+    /// The admin's e-mail. An existing LicenseCM user with it is promoted (their password stays).
+    email: String,
+    /// 8–128 characters [default: a random one, shown once in the answer].
+    password: Option<String>,
+    display_name: Option<String>,
+    /// Operator products (made through `/v1`) the admin may administer through LicenseCM.
+    #[serde(default)]
+    products: Vec<String>,
+}
+
+/// Makes a LicenseCM admin, or promotes an existing user.
+#[utoipa::path(post, path = "/v1/licensecm/admins", tag = "licensecm-operator", request_body = NewAdmin,
+    responses((status = 201, description = "the admin; `password` only when the server made one (shown this once)", body = serde_json::Value),
+              (status = 200, description = "an existing user promoted", body = serde_json::Value),
+              crate::http::error::CommonErrors),
+    security(("bearer" = [])))]
+async fn create_admin(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Body(b): Body<NewAdmin>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require_unrestricted()?;
+    let email = b.email.trim().to_ascii_lowercase();
+    if !super::shared::valid_email(&email) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "email: a valid e-mail address",
+        ));
+    }
+    let granted = check_grants(&s, &b.products).await?;
+    if let Some(mut u) = s.store.user_by_email(&email).await? {
+        if b.password.is_some() {
+            return Err(ApiError::conflict(
+                "duplicate",
+                "a user with this e-mail exists; promote them without a password",
+            ));
+        }
+        u.role = Role::Admin;
+        u.granted_products = granted;
+        s.store.update_user(&u).await?;
+        s.audit(
+            &caller.actor(),
+            "user.promoted",
+            &u.id,
+            ip.text(),
+            json!({ "granted_products": u.granted_products }),
+        )
+        .await?;
+        return Ok((StatusCode::OK, Json(view(&u))));
+    }
+    let (password, shown) = match b.password {
+        Some(p) => {
+            if !super::shared::password_ok(&p) {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "password: 8 to 128 characters",
+                ));
+            }
+            (zeroize::Zeroizing::new(p), false)
+        }
+        None => (zeroize::Zeroizing::new(crate::ids::random_token(20)), true),
+    };
+    let display_name = super::shared::display_name(&email, b.display_name).ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "display_name: at most 100 characters")
+    })?;
+    let hash = crate::http::auth::hash_password(password.clone()).await?;
+    let u = s
+        .store
+        .insert_user(&User {
+            id: crate::ids::uuid(),
+            email,
+            display_name,
+            password_hash: hash,
+            role: Role::Admin,
+            is_active: true,
+            created_at: s.clock.now(),
+            granted_products: granted,
+        })
+        .await?;
+    s.audit(
+        &caller.actor(),
+        "user.admin_created",
+        &u.id,
+        ip.text(),
+        json!({ "granted_products": u.granted_products }),
+    )
+    .await?;
+    let mut v = view(&u);
+    if shown {
+        v["password"] = json!(password.as_str());
+    }
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// The LicenseCM admins.
+#[utoipa::path(get, path = "/v1/licensecm/admins", tag = "licensecm-operator",
+    responses((status = 200, description = "`{items: [admin]}`", body = serde_json::Value), crate::http::error::CommonErrors),
+    security(("bearer" = [])))]
+async fn list_admins(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require_unrestricted()?;
+    let mut admins: Vec<User> = s
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Admin)
+        .collect();
+    admins.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.email.cmp(&b.email)));
+    Ok(Json(
+        json!({ "items": admins.iter().map(view).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AdminChange {
+    /// Replaces the granted operator products.
+    products: Option<Vec<String>>,
+    /// `user` demotes the admin (their grants go with it).
+    role: Option<Role>,
+    is_active: Option<bool>,
+}
+
+/// Changes a LicenseCM user's grants, role or switch.
+#[utoipa::path(patch, path = "/v1/licensecm/admins/{id}", tag = "licensecm-operator", params(("id" = String, Path, description = "the user's id")), request_body = AdminChange,
+    responses((status = 200, body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
+    security(("bearer" = [])))]
+async fn update_admin(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Body(b): Body<AdminChange>,
+) -> ApiResult<Json<Value>> {
+    caller.require_unrestricted()?;
+    let mut u = s
+        .store
+        .user(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("LicenseCM user"))?;
+    if let Some(p) = &b.products {
+        u.granted_products = check_grants(&s, p).await?;
+    }
+    if let Some(r) = b.role {
+        u.role = r;
+    }
+    if u.role == Role::User {
+        u.granted_products.clear();
+    }
+    if let Some(a) = b.is_active {
+        u.is_active = a;
+    }
+    s.store.update_user(&u).await?;
+    s.audit(
+        &caller.actor(),
+        "user.updated",
+        &u.id,
+        ip.text(),
+        json!({ "role": u.role, "is_active": u.is_active, "granted_products": u.granted_products }),
+    )
+    .await?;
+    Ok(Json(view(&u)))
+}

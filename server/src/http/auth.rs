@@ -1,0 +1,278 @@
+//! Authentication as License-API describes it: long-lived API keys sent as `Authorization:
+//! Bearer`, stored only as hashes, scoped and revocable; and short-lived JWTs minted from an API
+//! key, verified here (signature, expiry, issuer, and that the key they came from still stands).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::model::{ApiKey, Scope};
+
+/// Prefix of every licet API key.
+pub const KEY_PREFIX: &str = "lk_";
+
+/// A new API key: the full secret (shown once) and the record to store.
+pub fn new_api_key(
+    name: &str,
+    scope: Scope,
+    product_id: Option<String>,
+    daily_quota: Option<u64>,
+    now: i64,
+) -> (String, ApiKey) {
+    let id = crate::ids::random_id("key_");
+    let secret = crate::ids::random_token(32);
+    let full = format!("{KEY_PREFIX}{}_{secret}", &id["key_".len()..]);
+    let record = ApiKey {
+        id,
+        name: name.to_owned(),
+        hash: hash_key(&full),
+        scope,
+        product_id,
+        daily_quota,
+        created_at: now,
+        revoked_at: None,
+    };
+    (full, record)
+}
+
+/// SHA-256 of the full key, hex. API keys are 160+ bits of randomness, so a fast hash is the
+/// right tool (a password hash would only slow every request).
+pub fn hash_key(full: &str) -> String {
+    Sha256::digest(full.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new random password (100 bits, shown once, never stored) and its argon2id hash as a PHC
+/// string. Hashing takes tens of milliseconds of CPU, so it runs off the async workers.
+pub async fn new_password() -> ApiResult<(zeroize::Zeroizing<String>, String)> {
+    let password = zeroize::Zeroizing::new(crate::ids::random_token(20));
+    let hash = hash_password(password.clone()).await?;
+    Ok((password, hash))
+}
+
+/// The argon2id hash (default parameters: 19 MiB, 2 passes) of `password`, as a PHC string.
+pub async fn hash_password(password: zeroize::Zeroizing<String>) -> ApiResult<String> {
+    use argon2::password_hash::PasswordHasher;
+    tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Whether `password` matches the PHC string `hash` (constant-time comparison inside argon2).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    argon2::password_hash::phc::PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Claims of a JWT minted from an API key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JwtClaims {
+    /// The API key id.
+    pub sub: String,
+    /// The key's scope.
+    pub scope: Scope,
+    /// The key's product limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Issuer: the server's issuer name.
+    pub iss: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry.
+    pub exp: i64,
+}
+
+/// The authenticated caller of an admin or validation route.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The API key (directly, or the one the JWT was minted from).
+    pub key: ApiKey,
+    /// Whether the request came with a JWT rather than the key itself.
+    pub via_jwt: bool,
+}
+
+impl Caller {
+    /// Fails unless the caller's scope is at least `scope`.
+    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+        if self.key.scope >= scope {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this key's scope does not allow {scope:?} operations"
+            )))
+        }
+    }
+
+    /// Fails unless the caller is an `admin` key with no product limit: the widest credential
+    /// there is. API keys, product creation and anything spanning products need it, so that no
+    /// key can mint, rotate or reach a key wider than itself (issue #12).
+    pub fn require_unrestricted(&self) -> ApiResult<()> {
+        self.require(Scope::Admin)?;
+        if self.key.product_id.is_some() {
+            return Err(ApiError::forbidden(
+                "this needs an admin key with no product limit; this key is limited to one product",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fails if the caller is limited to another product.
+    pub fn require_product(&self, product_id: &str) -> ApiResult<()> {
+        match &self.key.product_id {
+            Some(p) if p != product_id => Err(ApiError::forbidden(
+                "this key is limited to another product",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller may see `product_id`.
+    pub fn sees(&self, product_id: &str) -> bool {
+        self.key
+            .product_id
+            .as_deref()
+            .is_none_or(|p| p == product_id)
+    }
+
+    /// An object the caller may see: `found`, unless it is missing or of a product the caller's
+    /// key is limited away from, which both answer 404 (other products' objects are invisible).
+    pub fn visible<T>(
+        &self,
+        found: Option<T>,
+        what: &str,
+        product_id: impl Fn(&T) -> &str,
+    ) -> ApiResult<T> {
+        match found {
+            Some(x) if self.sees(product_id(&x)) => Ok(x),
+            _ => Err(ApiError::not_found(what)),
+        }
+    }
+
+    /// The audit actor name.
+    pub fn actor(&self) -> String {
+        self.key.id.clone()
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer header"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("Authorization must use the Bearer scheme"))?;
+        let caller = if token.starts_with(KEY_PREFIX) {
+            Caller {
+                key: api_key(state, token).await?,
+                via_jwt: false,
+            }
+        } else if token.matches('.').count() == 2 {
+            Caller {
+                key: jwt(state, token).await?,
+                via_jwt: true,
+            }
+        } else {
+            return Err(ApiError::unauthorized("not an API key or JWT"));
+        };
+        // Usage monitoring and the optional daily quota.
+        let now = state.clock.now();
+        let day = u64::try_from(now.div_euclid(86_400)).unwrap_or(0);
+        let used = state.store.count_usage(&caller.key.id, day).await?;
+        if let Some(quota) = caller.key.daily_quota
+            && used > quota
+        {
+            let retry = 86_400 - u64::try_from(now.rem_euclid(86_400)).unwrap_or(0);
+            return Err(ApiError::too_many_requests("quota_exceeded", retry));
+        }
+        Ok(caller)
+    }
+}
+
+async fn api_key(state: &AppState, full: &str) -> ApiResult<ApiKey> {
+    let rest = &full[KEY_PREFIX.len()..];
+    let (id, _) = rest
+        .split_once('_')
+        .ok_or_else(|| ApiError::unauthorized("malformed API key"))?;
+    let record = state
+        .store
+        .api_key(&format!("key_{id}"))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+    let given = hash_key(full);
+    if !bool::from(given.as_bytes().ct_eq(record.hash.as_bytes())) {
+        return Err(ApiError::unauthorized("unknown API key"));
+    }
+    if record.revoked_at.is_some() {
+        return Err(ApiError::unauthorized("this API key was revoked"));
+    }
+    Ok(record)
+}
+
+async fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    v.set_issuer(&[&state.config.issuer]);
+    v.set_required_spec_claims(&["exp", "iss", "sub"]);
+    v.leeway = 0;
+    // Expiry is checked against the injected clock below, not the library's reading of the
+    // system clock, so that one clock governs the whole server.
+    v.validate_exp = false;
+    let data = jsonwebtoken::decode::<JwtClaims>(token, &state.jwt.decoding, &v)
+        .map_err(|e| ApiError::unauthorized(format!("invalid JWT: {e}")))?;
+    if data.claims.exp <= state.clock.now() {
+        return Err(ApiError::unauthorized("invalid JWT: expired"));
+    }
+    let key = state
+        .store
+        .api_key(&data.claims.sub)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the JWT's API key no longer exists"))?;
+    if key.revoked_at.is_some() {
+        return Err(ApiError::unauthorized("the JWT's API key was revoked"));
+    }
+    Ok(key)
+}
+
+/// Mints a JWT for `key`.
+pub fn mint(state: &AppState, key: &ApiKey, ttl: u64) -> ApiResult<(String, i64)> {
+    let now = state.clock.now();
+    let exp = now + i64::try_from(ttl).unwrap_or(900);
+    let claims = JwtClaims {
+        sub: key.id.clone(),
+        scope: key.scope,
+        product: key.product_id.clone(),
+        iss: state.config.issuer.clone(),
+        iat: now,
+        exp,
+    };
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &state.jwt.encoding,
+    )
+    .map_err(ApiError::internal)?;
+    Ok((token, exp))
+}

@@ -1,0 +1,213 @@
+//! The one error type of the HTTP API.
+//!
+//! Every failure reaches the client as `{"error": {"code": "...", "message": "..."}}` with a
+//! status that says whose fault it was. Internal errors are logged with their detail and answered
+//! with a generic 500; a client's mistake is never a 5xx. The codes are listed in
+//! `docs/server.md`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error: a status, a stable code and a message for the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 403 with a code.
+    pub fn forbidden_code(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 409 with a code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(code: &'static str, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code,
+                "too many requests; retry later",
+            )
+        }
+    }
+
+    /// A 500 whose detail goes only to the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message for the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Seconds to wait before retrying, for rate limits.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl From<licet_core::StoreError> for ApiError {
+    fn from(e: licet_core::StoreError) -> Self {
+        use licet_core::StoreError;
+        match e {
+            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            StoreError::Conflict { constraint, detail } => {
+                ApiError::conflict(constraint.code(), detail)
+            }
+            // Internal: logged by `internal`, never shown in detail.
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<licet_core::seats::SeatError> for ApiError {
+    /// licet's own API: 409 `too_many_machines`, 403 `hwid_mismatch`.
+    fn from(e: licet_core::seats::SeatError) -> Self {
+        use licet_core::seats::{SeatError, SeatRefusal};
+        match e {
+            SeatError::Refused(SeatRefusal::TooManyMachines { max }) => ApiError::conflict(
+                "too_many_machines",
+                format!("the license allows {max} machine(s) and all are in use"),
+            ),
+            SeatError::Refused(SeatRefusal::BoundToAnother) => {
+                ApiError::forbidden_code("hwid_mismatch", "the license is bound to another machine")
+            }
+            SeatError::Refused(SeatRefusal::PartsMismatch) => ApiError::forbidden_code(
+                "hwid_mismatch",
+                "the parts sent are not those of the machine activated with this fingerprint",
+            ),
+            SeatError::Store(e) => e.into(),
+            e => ApiError::internal(format!("{e:?}")),
+        }
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable code and a human message.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine code (`invalid_field`, `too_many_machines`, …).
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+/// The errors any authenticated route may answer, for the OpenAPI document.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum CommonErrors {
+    /// A malformed request or a field that breaks a rule.
+    #[response(status = 400, description = "invalid_request or invalid_field")]
+    BadRequest(ErrorBody),
+    /// No valid credential.
+    #[response(status = 401, description = "unauthorized")]
+    Unauthorized(ErrorBody),
+    /// The key's scope or product does not allow it.
+    #[response(status = 403, description = "forbidden")]
+    Forbidden(ErrorBody),
+    /// Daily quota or rate limit exhausted.
+    #[response(
+        status = 429,
+        description = "quota_exceeded or rate_limited, with Retry-After"
+    )]
+    TooMany(ErrorBody),
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Turns axum's JSON and query rejections into the JSON error body with a 4xx status.
+pub fn rejection(r: impl std::fmt::Display + IntoResponse) -> ApiError {
+    let message = r.to_string();
+    let status = r.into_response().status();
+    let status = if status.is_client_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_request",
+    };
+    ApiError::new(status, code, message)
+}

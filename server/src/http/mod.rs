@@ -1,0 +1,10 @@
+//! The HTTP layer every API family stands on: the state handlers share, the extractors, the
+//! error answer, authentication, rate limits, metrics and middleware. It knows no family.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod metrics;
+pub mod middleware;
+pub mod state;

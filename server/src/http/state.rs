@@ -1,0 +1,523 @@
+//! The application state shared by every handler, and the operations several routes share:
+//! issuing tokens, publishing revocation lists, signing answers, writing the audit log.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer;
+use licet_issuer::{RevocationListBuilder, TokenBuilder};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::error::{ApiError, ApiResult};
+use crate::keys::JwtKeys;
+use crate::keys::ServerKeys;
+use crate::model::{AuditEvent, License, Machine, Policy, Product};
+use crate::store::{Record, RevocationState, Store, StoreError, StoreResult};
+use licet_core::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
+
+/// Builds a seat's machine for [`AppState::take_seat`]: from the stored machine the claim is,
+/// or the number for a new one, at the given time; with the audit entries to write with it.
+pub type MakeNumberedSeat<'a> = &'a (
+        dyn Fn(Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Record)>
+            + Send
+            + Sync
+    );
+
+/// [`MakeNumberedSeat`] for one of several claims, by its index.
+pub type MakeNumberedSeats<'a> = &'a (
+        dyn Fn(usize, Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Record)>
+            + Send
+            + Sync
+    );
+
+/// What a seat's `make` returns for a new machine when it was given no number (see
+/// [`AppState::take_seat`]).
+pub const NEEDS_NUMBER: StoreError = StoreError::NotFound;
+
+/// Header carrying the signature of an online answer.
+pub const SIGNATURE_HEADER: &str = "licet-signature";
+/// Domain-separation prefix of signed answers: never a COSE `Sig_structure`, never a JWT.
+pub const RESPONSE_CONTEXT: &[u8] = b"licet-response-v1\0";
+
+/// Everything a handler needs.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The server's keys.
+    pub keys: Arc<ServerKeys>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    pub(crate) jwt: JwtKeys,
+    /// Rate limiters.
+    pub limits: Arc<crate::http::limits::Limits>,
+    /// Metrics.
+    pub metrics: Arc<crate::http::metrics::Metrics>,
+    revocation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// LicenseCM's signed facts of the current minute, by facts (see
+    /// `compat::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
+    pub(crate) signed_facts: Arc<std::sync::Mutex<SignedFacts>>,
+    /// Webhook deliveries in flight (see `events::drain_outbox`).
+    pub dispatch: Arc<crate::dispatch::Dispatch>,
+    /// What was logged this minute (see [`AppState::first_this_minute`]).
+    logged: Arc<std::sync::Mutex<Logged>>,
+}
+
+/// Most entries [`AppState::first_this_minute`] remembers; it forgets them all past this, so
+/// the worst case is one extra log entry per key, never a missing refusal.
+const MAX_LOGGED: usize = 200_000;
+
+/// What was let through once a minute, by the SHA-256 of its parts: (minute, times passed over
+/// since).
+type Logged = std::collections::HashMap<[u8; 32], (i64, u64)>;
+
+/// Signed facts by the SHA-256 of their content: (minute, data, signature).
+pub(crate) type SignedFacts = std::collections::HashMap<[u8; 32], (i64, String, String)>;
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<ServerKeys>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> anyhow::Result<AppState> {
+        let encoding = jsonwebtoken::EncodingKey::from_ed_pem(keys.token_pem.as_bytes())?;
+        let public = keys
+            .token
+            .public_key()
+            .ed25519_bytes()
+            .copied()
+            .unwrap_or_default();
+        let decoding = jsonwebtoken::DecodingKey::from_ed_der(&public);
+        Ok(AppState {
+            store,
+            keys,
+            clock,
+            config: Arc::new(config.clone()),
+            jwt: JwtKeys { encoding, decoding },
+            limits: Arc::new(crate::http::limits::Limits::new(&config)),
+            metrics: Arc::default(),
+            revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
+            signed_facts: Arc::default(),
+            dispatch: Arc::default(),
+            logged: Arc::default(),
+        })
+    }
+
+    /// Whether the event `what` (its parts) is new this minute; it is remembered if so.
+    ///
+    /// Repeated successful checks of one license from one machine and address are logged once
+    /// a minute rather than once per request: the log keeps who checked and when, to the
+    /// minute, and a validation stops costing store writes (issue #7). Refusals are always
+    /// logged.
+    pub(crate) fn first_this_minute(&self, what: &[&str]) -> bool {
+        self.once_a_minute(what).is_some()
+    }
+
+    /// [`AppState::first_this_minute`], counting: `Some(n)` when `what` is new this minute,
+    /// with `n` the times it was passed over since it was last let through; `None` (and one
+    /// more passed over) otherwise. Events anyone can cause without a credential are recorded
+    /// this way, so that they cost one log entry a minute, not one a request (issue #12).
+    pub(crate) fn once_a_minute(&self, what: &[&str]) -> Option<u64> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in what {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        let id: [u8; 32] = h.finalize().into();
+        let minute = self.clock.now().div_euclid(60);
+        let Ok(mut seen) = self.logged.lock() else {
+            return Some(0);
+        };
+        if let Some((m, skipped)) = seen.get_mut(&id) {
+            if *m == minute {
+                *skipped += 1;
+                return None;
+            }
+            let n = *skipped;
+            *m = minute;
+            *skipped = 0;
+            return Some(n);
+        }
+        if seen.len() >= MAX_LOGGED {
+            seen.clear();
+        }
+        seen.insert(id, (minute, 0));
+        Some(0)
+    }
+
+    /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`),
+    /// with a number ready for a new machine: `make` gets the stored machine the claim is, or
+    /// the number to give a new one. A number is drawn only when the claim's fingerprint was
+    /// unknown just before (numbers may have gaps, never repeats); should a known machine go
+    /// away meanwhile, `make` gets `None` for both, returns [`NEEDS_NUMBER`], and the seat is
+    /// taken again with a number.
+    pub async fn take_seat(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        make: MakeNumberedSeat<'_>,
+    ) -> Result<Seated, SeatError> {
+        let mut seated = self
+            .take_seats(
+                std::slice::from_ref(claim),
+                rule,
+                &|_, found, number, now| make(found, number, now),
+            )
+            .await?;
+        seated
+            .pop()
+            .ok_or_else(|| SeatError::Store(StoreError::backend("no seat taken")))
+    }
+
+    /// [`AppState::take_seat`] for several claims of one license, all or none
+    /// (`Seats::take_seats`); `make` gets each claim's index.
+    pub async fn take_seats(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        make: MakeNumberedSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError> {
+        let mut numbers = Vec::with_capacity(claims.len());
+        for c in claims {
+            let known = self
+                .store
+                .machine(&c.license_id, &c.fingerprint)
+                .await?
+                .is_some();
+            numbers.push(match known {
+                true => None,
+                false => Some(self.store.next_number("machine").await?),
+            });
+        }
+        let wanted = licet_core::store::Slot::new();
+        loop {
+            let now = self.clock.now();
+            let taken = self
+                .store
+                .take_seats(claims, rule, now, &|i, found| {
+                    let number = numbers.get(i).copied().flatten();
+                    let made = make(i, found, number, now);
+                    if matches!(&made, Err(e) if *e == NEEDS_NUMBER) {
+                        wanted.put(i);
+                    }
+                    made
+                })
+                .await;
+            let missing = wanted.take();
+            match (taken, missing) {
+                (Err(SeatError::Store(e)), Some(i)) if e == NEEDS_NUMBER => {
+                    // A machine known a moment ago went away: number it and take the seats again.
+                    if let Some(slot) = numbers.get_mut(i) {
+                        *slot = Some(self.store.next_number("machine").await?);
+                    }
+                }
+                (other, _) => return other,
+            }
+        }
+    }
+
+    /// An audit entry about an object of `product_id`, to be written with the change it records
+    /// (in the same store operation).
+    pub fn audit_entry(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        ip: Option<String>,
+        detail: serde_json::Value,
+        product_id: Option<String>,
+    ) -> AuditEvent {
+        AuditEvent {
+            seq: 0,
+            at: self.clock.now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject: subject.to_owned(),
+            ip,
+            detail,
+            product_id,
+        }
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        ip: Option<String>,
+        detail: serde_json::Value,
+    ) -> ApiResult<()> {
+        let product_id = self.product_of(subject, &detail).await?;
+        self.store
+            .append_audit(self.audit_entry(actor, action, subject, ip, detail, product_id))
+            .await?;
+        Ok(())
+    }
+
+    /// The product an audit entry is about: named in its detail, or found through its subject
+    /// or the license its detail names. `None` for what spans products (API keys, customers,
+    /// users), which only unrestricted keys see.
+    async fn product_of(
+        &self,
+        subject: &str,
+        detail: &serde_json::Value,
+    ) -> ApiResult<Option<String>> {
+        if let Some(p) = detail.get("product_id").and_then(|v| v.as_str()) {
+            return Ok(Some(p.to_owned()));
+        }
+        if subject.starts_with("prd_") {
+            return Ok(Some(subject.to_owned()));
+        }
+        if subject.starts_with("pol_") {
+            return Ok(self.store.policy(subject).await?.map(|p| p.product_id));
+        }
+        let machine_license;
+        let license = if subject.starts_with("lic_") {
+            Some(subject)
+        } else if let Some(l) = detail.get("license_id").and_then(|v| v.as_str()) {
+            Some(l)
+        } else if subject.starts_with("mch_") {
+            machine_license = self
+                .store
+                .machine_by_id(subject)
+                .await?
+                .map(|m| m.license_id);
+            machine_license.as_deref()
+        } else {
+            None
+        };
+        match license {
+            Some(id) => Ok(self.store.license(id).await?.map(|l| l.product_id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Fails (400 `invalid_field`) unless every token of `license` under `policy` can be
+    /// issued: at most 64 entitlements (the policy's and the license's together) and lists
+    /// that leave a token within [`licet_verifier::MAX_TOKEN_BYTES`] whatever else it binds.
+    /// Checked when either is written, so that an activation never fails on them (issue #12).
+    pub fn check_token_fits(&self, policy: &Policy, license: &License) -> ApiResult<()> {
+        self.check_lists_fit(
+            &policy.entitlements,
+            &license.entitlements,
+            &license.domains,
+        )
+    }
+
+    /// [`AppState::check_token_fits`] for the lists themselves.
+    pub fn check_lists_fit(
+        &self,
+        policy_entitlements: &[String],
+        license_entitlements: &[String],
+        domains: &[String],
+    ) -> ApiResult<()> {
+        use licet_verifier::claims::MAX_LIST_ITEMS;
+        let entitlements: std::collections::BTreeSet<&str> = policy_entitlements
+            .iter()
+            .chain(license_entitlements)
+            .map(String::as_str)
+            .collect();
+        if entitlements.len() > MAX_LIST_ITEMS {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "entitlements: at most {MAX_LIST_ITEMS} for the policy and the license together ({} here)",
+                    entitlements.len()
+                ),
+            ));
+        }
+        // Each text costs its bytes and at most 3 bytes of CBOR header.
+        let lists: usize = entitlements
+            .iter()
+            .map(|e| e.len())
+            .chain(domains.iter().map(String::len))
+            .map(|n| n + 3)
+            .sum();
+        let budget = token_list_budget(&self.config.issuer);
+        if lists > budget {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "entitlements and domains: {lists} bytes, but a token has room for {budget}; use fewer or shorter ones"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Issues a token for a machine of `license`: bound to its fingerprint parts with a k-of-n
+    /// rule if it has parts, else to the fingerprint; expiring at the earlier of the license
+    /// expiry and now + the product's token lifetime.
+    pub fn issue_token(
+        &self,
+        product: &Product,
+        policy: &Policy,
+        license: &License,
+        fingerprint: &str,
+        parts: &[[u8; 8]],
+    ) -> ApiResult<IssuedToken> {
+        let now = self.clock.now();
+        let lifetime = i64::try_from(product.token_lifetime).unwrap_or(i64::MAX);
+        let exp = license
+            .expires_at
+            .map_or(now.saturating_add(lifetime), |e| {
+                e.min(now.saturating_add(lifetime))
+            });
+        let token_id = crate::ids::random_bytes::<16>();
+        let mut b = TokenBuilder::new(&product.code, &license.id, now)
+            .issuer(&self.config.issuer)
+            .expires_at(exp)
+            .token_id(token_id)
+            .kind(license.kind.into())
+            .seats(u32::try_from(SeatRule::of(license, policy).max).unwrap_or(u32::MAX))
+            .offline_grace(policy.offline_grace)
+            .refresh_after(
+                now.saturating_add(i64::try_from(policy.refresh_after).unwrap_or(i64::MAX)),
+            );
+        b = if parts.is_empty() {
+            b.hwid(fingerprint)
+        } else {
+            b.hwid_parts(crate::model::parts_threshold(parts.len()), parts)
+        };
+        for e in policy.entitlements.iter().chain(&license.entitlements) {
+            b = b.entitlement(e);
+        }
+        for d in &license.domains {
+            b = b.domain(d);
+        }
+        let token = b.sign(&self.keys.token).map_err(ApiError::internal)?;
+        Ok(IssuedToken {
+            token,
+            token_id: hex(&token_id),
+            expires_at: exp,
+        })
+    }
+
+    /// The current list, re-signed (sequence + 1) if there is none or it is past half its
+    /// validity, so that clients always get a list that is fresh for a while.
+    pub async fn current_revocations(&self) -> ApiResult<Vec<u8>> {
+        let now = self.clock.now();
+        let half = i64::try_from(self.config.revocation_validity / 2).unwrap_or(i64::MAX);
+        if let Some(list) = self.store.revocation_list().await?
+            && let Ok(l) =
+                licet_verifier::RevocationList::verify(&list, self.keys.token.public_key(), None)
+            && now < l.next_update() - half
+        {
+            return Ok(list);
+        }
+        let _guard = self.revocation_lock.lock().await;
+        let mut state = self.store.revocation_state().await?;
+        let list = self.sign_revocations(&mut state).await?;
+        Ok(list)
+    }
+
+    /// Revokes `license` for good: its status and a newly published list holding its id and
+    /// `token_ids` are one durable step, so a crash cannot leave a license marked revoked that
+    /// no list holds. Returns the license as stored and the published state.
+    pub async fn revoke_license(
+        &self,
+        license: &License,
+        token_ids: &[String],
+        tell: licet_core::store::TellRevocation<'_>,
+    ) -> ApiResult<(License, RevocationState)> {
+        let mut l = license.clone();
+        l.status = crate::model::LicenseStatus::Revoked;
+        l.updated_at = self.clock.now();
+        let _guard = self.revocation_lock.lock().await;
+        let state = self
+            .store
+            .revoke_license(
+                &l,
+                token_ids,
+                &|st| {
+                    self.sign_list(st)
+                        .map_err(|e| licet_core::StoreError::backend(e.message()))
+                },
+                tell,
+            )
+            .await?;
+        Ok((l, state))
+    }
+
+    async fn sign_revocations(&self, state: &mut RevocationState) -> ApiResult<Vec<u8>> {
+        state.sequence += 1;
+        let list = self.sign_list(state)?;
+        self.store.put_revocations(state, &list).await?;
+        Ok(list)
+    }
+
+    /// The signed list of `state`, as it is (sequence included), valid from now.
+    fn sign_list(&self, state: &RevocationState) -> ApiResult<Vec<u8>> {
+        let now = self.clock.now();
+        let validity = i64::try_from(self.config.revocation_validity).unwrap_or(86_400);
+        let mut b = RevocationListBuilder::new(state.sequence, now, now + validity);
+        for t in &state.token_ids {
+            if let Some(id) = unhex16(t) {
+                b.revoke_token(id);
+            }
+        }
+        for l in &state.license_ids {
+            b.revoke_license(l);
+        }
+        b.sign(&self.keys.token).map_err(ApiError::internal)
+    }
+
+    /// A JSON answer signed with the token key: `Licet-Signature: kid=<hex>, sig=<base64url>`
+    /// over `"licet-response-v1\0" || body`.
+    pub fn signed(&self, status: StatusCode, body: &serde_json::Value) -> Response {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut msg = Vec::with_capacity(RESPONSE_CONTEXT.len() + bytes.len());
+        msg.extend_from_slice(RESPONSE_CONTEXT);
+        msg.extend_from_slice(&bytes);
+        let sig = self.keys.token_dalek().sign(&msg);
+        let header = format!(
+            "kid={}, sig={}",
+            self.keys.token.kid(),
+            URL_SAFE_NO_PAD.encode(sig.to_bytes())
+        );
+        let mut resp = (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&header) {
+            resp.headers_mut().insert(SIGNATURE_HEADER, v);
+        }
+        resp
+    }
+}
+
+/// What a token spends on everything but its entitlements and domains, at most: the COSE
+/// envelope and signature (≈ 110 bytes), a 64-byte product code, the license and token ids,
+/// times, kind, seats, grace and refresh (≈ 120), and 16 hardware parts (≈ 150), with room to
+/// spare. `tests/security.rs` issues a token at exactly the budget.
+const TOKEN_FIXED_BYTES: usize = 640;
+
+/// Bytes a token has for its entitlements and domains (each text plus 3 header bytes).
+pub fn token_list_budget(issuer: &str) -> usize {
+    licet_verifier::MAX_TOKEN_BYTES.saturating_sub(TOKEN_FIXED_BYTES + issuer.len())
+}
+
+/// A token issued to a machine.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The binary token.
+    pub token: Vec<u8>,
+    /// Its id, hex.
+    pub token_id: String,
+    /// Its expiry.
+    pub expires_at: i64,
+}
+
+pub use crate::ids::{hex, unhex, unhex16};

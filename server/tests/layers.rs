@@ -1,0 +1,179 @@
+//! The server's layers (issue #13), checked on its sources: the modules of `server/src` form no
+//! import cycle; no API resource or family imports another's handlers; the compatibility
+//! families and the native API do not reach into each other; the HTTP layer knows no family.
+//! A module is a file; an import is a `crate::…` or `super::…` path in its code (comments
+//! aside). A module and its own parent or children are one unit, as `mod` makes them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Module path (`api::v1::client`) → source.
+fn modules() -> BTreeMap<String, String> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(&path, root, out);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(root).expect("inside src");
+            let mut parts: Vec<String> = rel
+                .with_extension("")
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+                parts.pop();
+            }
+            let source = std::fs::read_to_string(&path).expect("read");
+            out.insert(parts.join("::"), source);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    walk(&root, &root, &mut out);
+    out
+}
+
+/// The code of a source without its comments.
+fn code(source: &str) -> String {
+    source
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The paths after `prefix` in `code`: `crate::http::state::AppState` → `http::state::AppState`.
+fn paths_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
+    code.match_indices(prefix)
+        .map(|(i, _)| {
+            let rest = &code[i + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            rest[..end].trim_end_matches(':')
+        })
+        .collect()
+}
+
+/// The longest module that `path` starts with.
+fn resolve<'a>(path: &str, names: &'a BTreeSet<String>) -> Option<&'a String> {
+    let segs: Vec<&str> = path.split("::").collect();
+    (1..=segs.len())
+        .rev()
+        .find_map(|n| names.get(&segs[..n].join("::")))
+}
+
+fn related(a: &str, b: &str) -> bool {
+    a == b || a.starts_with(&format!("{b}::")) || b.starts_with(&format!("{a}::"))
+}
+
+/// Module → the modules it imports (its own parent and children aside).
+fn imports(mods: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+    let names: BTreeSet<String> = mods.keys().cloned().collect();
+    let mut out = BTreeMap::new();
+    for (m, source) in mods {
+        let code = code(source);
+        let parent = m.rsplit_once("::").map_or("", |(p, _)| p);
+        let mut to = BTreeSet::new();
+        for p in paths_after(&code, "crate::") {
+            to.extend(resolve(p, &names).cloned());
+        }
+        for p in paths_after(&code, "super::") {
+            let full = if parent.is_empty() {
+                p.to_owned()
+            } else {
+                format!("{parent}::{p}")
+            };
+            to.extend(resolve(&full, &names).cloned());
+        }
+        to.retain(|t: &String| !t.is_empty() && !related(m, t));
+        out.insert(m.clone(), to);
+    }
+    out
+}
+
+#[test]
+fn the_server_modules_form_no_import_cycle() {
+    let graph = imports(&modules());
+    assert!(graph.len() > 40, "the sources were read: {}", graph.len());
+    // Depth-first search for a back edge, reporting the cycle it closes.
+    fn visit(
+        m: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<String>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|s| s == m) {
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(m.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(m) {
+            return None;
+        }
+        stack.push(m.to_owned());
+        for t in graph.get(m).into_iter().flatten() {
+            if let Some(c) = visit(t, graph, done, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(m.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in graph.keys() {
+        let cycle = visit(m, &graph, &mut done, &mut Vec::new());
+        assert!(cycle.is_none(), "an import cycle: {}", cycle.unwrap_or_default().join(" → "));
+    }
+}
+
+#[test]
+fn no_resource_or_family_imports_another_s_handlers() {
+    let mods = modules();
+    let graph = imports(&mods);
+    let handlers: BTreeSet<&String> = mods
+        .iter()
+        .filter(|(_, s)| s.contains("#[utoipa::path"))
+        .map(|(m, _)| m)
+        .collect();
+    assert!(handlers.len() > 15, "handler modules found: {handlers:?}");
+    for (m, to) in &graph {
+        for t in to {
+            assert!(
+                !handlers.contains(t),
+                "{m} imports the handler module {t}: share through the core or a neutral module"
+            );
+        }
+        let family = |x: &str| {
+            x.strip_prefix("compat::")
+                .map(|r| r.split("::").next().unwrap_or(r).to_owned())
+        };
+        if m.starts_with("http") {
+            assert!(
+                to.iter()
+                    .all(|t| !t.starts_with("api") && !t.starts_with("compat")),
+                "the HTTP layer {m} knows no family: {to:?}"
+            );
+        }
+        if let Some(f) = family(m) {
+            for t in to {
+                assert!(
+                    !t.starts_with("api") && family(t).is_none_or(|g| g == f),
+                    "the family {m} reaches into {t}"
+                );
+            }
+        }
+        if m.starts_with("api") {
+            assert!(
+                to.iter().all(|t| !t.starts_with("compat")),
+                "the native API {m} reaches into a family: {to:?}"
+            );
+        }
+    }
+}
