@@ -25,7 +25,10 @@ fn modules() -> BTreeMap<String, String> {
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect();
-            if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+            if matches!(
+                parts.last().map(String::as_str),
+                Some("mod" | "lib" | "main")
+            ) {
                 parts.pop();
             }
             let source = std::fs::read_to_string(&path).expect("read");
@@ -129,7 +132,11 @@ fn the_server_modules_form_no_import_cycle() {
     let mut done = BTreeSet::new();
     for m in graph.keys() {
         let cycle = visit(m, &graph, &mut done, &mut Vec::new());
-        assert!(cycle.is_none(), "an import cycle: {}", cycle.unwrap_or_default().join(" → "));
+        assert!(
+            cycle.is_none(),
+            "an import cycle: {}",
+            cycle.unwrap_or_default().join(" → ")
+        );
     }
 }
 

@@ -485,12 +485,7 @@ impl Client {
     /// Sends a client request; the answer's JSON once its signature, nonce and time checked out.
     fn call(&self, path: &str, key: &str) -> Result<Value, ClientError> {
         let nonce = hex(&rand_nonce());
-        let body = json!({
-            "key": key,
-            "fingerprint": self.fingerprint.id(),
-            "parts": self.fingerprint.parts().iter().map(|p| hex(p)).collect::<Vec<_>>(),
-            "nonce": nonce,
-        });
+        let body = request_body(key, &self.fingerprint, &nonce);
         let url = std::format!("{}{path}", self.config.server);
         let resp = self
             .agent
@@ -522,10 +517,8 @@ impl Client {
                     "an unsigned refusal (HTTP {status}) is not the server's word"
                 )));
             }
-            return Err(ClientError::Refused {
-                code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
-                message: v["error"]["message"].as_str().unwrap_or("").to_string(),
-            });
+            let (code, message) = refusal_of(&v);
+            return Err(ClientError::Refused { code, message });
         }
         checked.map_err(ClientError::Untrusted)?;
         Ok(v)
@@ -533,11 +526,7 @@ impl Client {
 
     /// Checks and stores the token of an answer; the status it gives.
     fn accept_token(&self, answer: &Value, key: &str) -> Result<Status, ClientError> {
-        let text = answer["token"]
-            .as_str()
-            .ok_or(ClientError::Untrusted(Error::Malformed(
-                "no token in the answer",
-            )))?;
+        let text = token_text(answer).map_err(ClientError::Untrusted)?;
         let token = crate::text::decode(text.as_bytes(), "LICET LICENSE")
             .map_err(ClientError::Untrusted)?;
         let now = self.now();
@@ -553,9 +542,7 @@ impl Client {
         m.server = Some(self.config.server.clone());
         m.key = Some(key.to_string());
         m.last_contact = now;
-        m.heartbeat_interval = answer["heartbeat"]["interval"]
-            .as_u64()
-            .or(m.heartbeat_interval);
+        m.heartbeat_interval = heartbeat_interval(answer).or(m.heartbeat_interval);
         self.save_token(&token, &mut m)?;
         Ok(self.status())
     }
@@ -665,6 +652,44 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The body of a client request to `/v1/client/activate`, `heartbeat` and `deactivate`: the
+/// license key, the fingerprint's id and hex parts, and the request's nonce. This is the wire
+/// format `test-vectors/wire/client-request.json` pins, and the server's tests send that file.
+pub fn request_body(key: &str, fingerprint: &Fingerprint, nonce: &str) -> Value {
+    json!({
+        "key": key,
+        "fingerprint": fingerprint.id(),
+        "parts": fingerprint.parts().iter().map(|p| hex(p)).collect::<Vec<_>>(),
+        "nonce": nonce,
+    })
+}
+
+/// The token (text form) of a token answer (`test-vectors/wire/activate-answer.json`).
+pub fn token_text(answer: &Value) -> Result<&str, Error> {
+    answer["token"]
+        .as_str()
+        .ok_or(Error::Malformed("no token in the answer"))
+}
+
+/// The heartbeat interval a token answer asks for, if the license floats.
+pub fn heartbeat_interval(answer: &Value) -> Option<u64> {
+    answer["heartbeat"]["interval"].as_u64()
+}
+
+/// The code and message of a refusal (`test-vectors/wire/refusal-answer.json`).
+pub fn refusal_of(answer: &Value) -> (String, String) {
+    (
+        answer["error"]["code"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string(),
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    )
 }
 
 /// The public keys in a text of concatenated SPKI PEM blocks (unusable blocks are skipped).
@@ -816,4 +841,78 @@ fn rand_nonce() -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&d[..16]);
     out
+}
+
+/// The client's side of the wire files in `test-vectors/wire/` (the server's side is
+/// `server/tests/wire.rs`). `LICET_WRITE_GOLDEN=1` rewrites `client-request.json` from the
+/// client instead of checking it.
+#[cfg(test)]
+mod wire {
+    use super::*;
+
+    fn wire_file(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../test-vectors/wire")
+            .join(name)
+    }
+
+    fn read(name: &str) -> Value {
+        let text = std::fs::read_to_string(wire_file(name)).expect("a wire file");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    /// The golden machine: fixed components, so its fingerprint is the same everywhere.
+    fn machine(inputs: &Value) -> Fingerprint {
+        let components: Vec<(&'static str, String, Vec<u8>)> = inputs["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .map(|c| {
+                let name: &'static str = match c[0].as_str().expect("name") {
+                    "machine-id" => "machine-id",
+                    "cpu" => "cpu",
+                    "memory" => "memory",
+                    "disk" => "disk",
+                    "mac" => "mac",
+                    _ => "host",
+                };
+                let value = c[2].as_str().expect("value").as_bytes().to_vec();
+                (name, c[1].as_str().expect("label").to_string(), value)
+            })
+            .collect();
+        Fingerprint::from_values(inputs["product"].as_str().expect("product"), &components)
+    }
+
+    #[test]
+    fn the_client_sends_the_golden_request() {
+        let mut golden = read("client-request.json");
+        let inputs = golden["inputs"].clone();
+        let body = request_body(
+            inputs["key"].as_str().expect("key"),
+            &machine(&inputs),
+            inputs["nonce"].as_str().expect("nonce"),
+        );
+        if std::env::var_os("LICET_WRITE_GOLDEN").is_some() {
+            golden["body"] = body;
+            let text = serde_json::to_string_pretty(&golden).expect("json") + "\n";
+            std::fs::write(wire_file("client-request.json"), text).expect("write");
+            return;
+        }
+        assert_eq!(body, golden["body"], "the request the client builds");
+    }
+
+    #[test]
+    fn the_client_reads_the_golden_answers() {
+        let answer = read("activate-answer.json");
+        let text = token_text(&answer).expect("a token");
+        let token = crate::text::decode(text.as_bytes(), "LICET LICENSE").expect("its text form");
+        UnverifiedToken::decode(&token).expect("a token the client can decode");
+        assert!(heartbeat_interval(&answer).is_some_and(|i| i > 0));
+        let nonce = answer["nonce"].as_str().expect("the nonce echoed");
+        let at = answer["server_time"].as_i64().expect("server_time");
+        check_freshness(&answer, nonce, at, 0).expect("fresh");
+        let (code, message) = refusal_of(&read("refusal-answer.json"));
+        assert_eq!(code, "license_not_found");
+        assert!(!message.is_empty());
+    }
 }

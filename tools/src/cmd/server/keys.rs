@@ -1,0 +1,64 @@
+//! `licet server keys …`: API keys.
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::{Payload, Request, Shape, put};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Keys {
+    /// List API keys.
+    List,
+    /// Create an API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["read_only", "read_write", "admin"])]
+        scope: String,
+        /// Limit the key to one product.
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long)]
+        daily_quota: Option<u64>,
+    },
+    /// Revoke an API key.
+    Revoke { id: String },
+    /// Replace an API key with a new one (the old one is revoked).
+    Rotate { id: String },
+}
+
+/// The request of a command.
+pub(super) fn request(k: Keys) -> Result<Request> {
+    Ok(match k {
+        Keys::List => (
+            "GET",
+            "/v1/api-keys".into(),
+            Payload::None,
+            Shape::List(&["id", "name", "scope", "product_id", "revoked_at"]),
+        ),
+        Keys::Create {
+            name,
+            scope,
+            product,
+            daily_quota,
+        } => {
+            let mut b = json!({ "name": name, "scope": scope });
+            put(&mut b, "product_id", product.map(Value::from));
+            put(&mut b, "daily_quota", daily_quota.map(Value::from));
+            ("POST", "/v1/api-keys".into(), Payload::Json(b), Shape::One)
+        }
+        Keys::Revoke { id } => (
+            "DELETE",
+            format!("/v1/api-keys/{id}"),
+            Payload::None,
+            Shape::Done("revoked"),
+        ),
+        Keys::Rotate { id } => (
+            "POST",
+            format!("/v1/api-keys/{id}/rotate"),
+            Payload::None,
+            Shape::One,
+        ),
+    })
+}

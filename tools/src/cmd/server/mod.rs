@@ -1,0 +1,287 @@
+//! `licet server …`: manage a licet-server over its native API (`LICET_URL`, `LICET_API_KEY`).
+//!
+//! Exit codes: 0 success, 1 the server refused the request (its error code is printed), 2 usage,
+//! connection or I/O error.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::io;
+
+mod customers;
+mod downloads;
+mod keys;
+mod licensecm_admins;
+mod licenses;
+mod machines;
+mod policies;
+mod prices;
+mod products;
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Base URL of the server.
+    #[arg(
+        long,
+        env = "LICET_URL",
+        default_value = "http://127.0.0.1:47293",
+        global = true
+    )]
+    url: String,
+    /// API key (`lk_…`).
+    #[arg(long, env = "LICET_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
+    /// Print the server's JSON answers.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    what: What,
+}
+
+use customers::Customers;
+use downloads::Downloads;
+use keys::Keys;
+use licensecm_admins::LicensecmAdmins;
+use licenses::Licenses;
+use machines::Machines;
+use policies::Policies;
+use prices::Prices;
+use products::Products;
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Products.
+    #[command(subcommand)]
+    Products(Products),
+    /// Policies (how licenses may be used).
+    #[command(subcommand)]
+    Policies(Policies),
+    /// Licenses.
+    #[command(subcommand)]
+    Licenses(Licenses),
+    /// Activated machines.
+    #[command(subcommand)]
+    Machines(Machines),
+    /// API keys.
+    #[command(subcommand)]
+    Keys(Keys),
+    /// Prices of products (WemX's `price_id`).
+    #[command(subcommand)]
+    Prices(Prices),
+    /// Customers and their orders.
+    #[command(subcommand)]
+    Customers(Customers),
+    /// Files licensees may download (WemX downloads).
+    #[command(subcommand)]
+    Downloads(Downloads),
+    /// LicenseCM admins, made by the operator (nobody becomes one by registering).
+    #[command(subcommand, name = "licensecm-admins")]
+    LicensecmAdmins(LicensecmAdmins),
+}
+
+/// The compatibility families a product may answer through.
+const FAMILIES: [&str; 4] = ["faxstore", "wemx", "verify", "licensecm"];
+
+/// `{"wemx": true, "licensecm": false}` from `--enable` and `--disable`; `None` if neither.
+fn families(enable: &[String], disable: &[String]) -> Result<Option<Value>> {
+    if let Some(f) = enable.iter().find(|f| disable.contains(f)) {
+        bail!("--enable and --disable both name {f}");
+    }
+    let mut v = json!({});
+    for f in enable {
+        v[f.as_str()] = json!(true);
+    }
+    for f in disable {
+        v[f.as_str()] = json!(false);
+    }
+    Ok((!enable.is_empty() || !disable.is_empty()).then_some(v))
+}
+
+/// What a command asks of the server: method, path, body, and how to print the answer.
+type Request = (&'static str, String, Payload, Shape);
+
+struct Client {
+    agent: ureq::Agent,
+    url: String,
+    key: String,
+}
+
+enum Answer {
+    Ok(Value),
+    Refused(Value),
+}
+
+/// What a request carries.
+enum Payload {
+    None,
+    Json(Value),
+    /// A local file, streamed.
+    File(std::path::PathBuf),
+}
+
+impl Client {
+    fn call(&self, method: &str, path: &str, body: Payload) -> Result<Answer> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("authorization", format!("Bearer {}", self.key));
+        let resp = match body {
+            Payload::Json(b) => self.agent.run(
+                req.header("content-type", "application/json")
+                    .body(serde_json::to_vec(&b)?)?,
+            ),
+            Payload::File(p) => {
+                let f = std::fs::File::open(&p)
+                    .with_context(|| format!("{}: cannot open", p.display()))?;
+                let len = f.metadata()?.len();
+                self.agent.run(
+                    req.header("content-type", "application/octet-stream")
+                        .header("content-length", len.to_string())
+                        .body(ureq::SendBody::from_owned_reader(f))?,
+                )
+            }
+            Payload::None => self.agent.run(req.body(())?),
+        };
+        let mut resp = resp.with_context(|| format!("{url}: cannot reach the server"))?;
+        let status = resp.status();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let v: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(json!({ "raw": text }))
+        };
+        if status.is_success() {
+            Ok(Answer::Ok(v))
+        } else if status.is_client_error() {
+            Ok(Answer::Refused(v))
+        } else {
+            bail!(
+                "{url}: server error {status}: {}",
+                v["error"]["message"].as_str().unwrap_or("no detail")
+            )
+        }
+    }
+}
+
+pub fn run(a: ServerArgs) -> Result<ExitCode> {
+    let key = a
+        .api_key
+        .clone()
+        .context("--api-key or LICET_API_KEY: required")?;
+    let client = Client {
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into(),
+        url: a.url.clone(),
+        key,
+    };
+    let (method, path, body, shape) = match a.what {
+        What::Products(p) => products::request(p)?,
+        What::LicensecmAdmins(a) => licensecm_admins::request(a)?,
+        What::Policies(p) => policies::request(p)?,
+        What::Licenses(l) => licenses::request(l)?,
+        What::Machines(m) => machines::request(m)?,
+        What::Keys(k) => keys::request(k)?,
+        What::Prices(p) => prices::request(p)?,
+        What::Customers(c) => customers::request(c)?,
+        What::Downloads(d) => downloads::request(d)?,
+    };
+    finish(&client, method, &path, body, &shape, a.json)
+}
+
+/// Sends the request and prints the answer; the exit code says who failed.
+fn finish(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Payload,
+    shape: &Shape,
+    json: bool,
+) -> Result<ExitCode> {
+    match client.call(method, path, body)? {
+        Answer::Ok(v) => {
+            io::print(&render(&v, shape, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Answer::Refused(v) => {
+            if json {
+                io::print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
+            } else {
+                io::print(&format!(
+                    "refused: {} ({})\n",
+                    v["error"]["code"].as_str().unwrap_or("unknown"),
+                    v["error"]["message"].as_str().unwrap_or("")
+                ))?;
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+enum Shape {
+    One,
+    List(&'static [&'static str]),
+    Bulk,
+    Done(&'static str),
+}
+
+/// A query-string value, percent-encoded.
+fn encode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+fn put(b: &mut Value, key: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        b[key] = v;
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render(v: &Value, shape: &Shape, json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    }
+    match shape {
+        Shape::One => match v.as_object() {
+            Some(o) => o
+                .iter()
+                .map(|(k, v)| format!("{k}: {}\n", cell(v)))
+                .collect(),
+            None => format!("{}\n", cell(v)),
+        },
+        Shape::List(cols) => {
+            let mut out = cols.join("\t") + "\n";
+            for item in v["items"].as_array().into_iter().flatten() {
+                out += &cols
+                    .iter()
+                    .map(|c| cell(&item[*c]))
+                    .collect::<Vec<_>>()
+                    .join("\t");
+                out.push('\n');
+            }
+            out
+        }
+        Shape::Bulk => {
+            let mut out = format!("created {}\n", cell(&v["created"]));
+            for item in v["items"].as_array().into_iter().flatten() {
+                out += &format!("{}\t{}\n", cell(&item["id"]), cell(&item["key"]));
+            }
+            out
+        }
+        Shape::Done(what) => format!("{what}\n"),
+    }
+}
