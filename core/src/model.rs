@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A product: what licenses are for.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Product {
     /// `prd_…`.
     pub id: String,
@@ -53,7 +53,7 @@ pub struct Product {
 /// Which compatibility families a product answers through: an explicit per-product setting, so
 /// that a product is reachable by name or number only where its operator meant it to be.
 /// licet's own `/v1` API always answers for every product.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Families {
     /// FaxStore's checks (`/api/check/…`), by numeric id.
@@ -107,7 +107,7 @@ impl Families {
 }
 
 /// How a license may be used.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Policy {
     /// `pol_…`.
     pub id: String,
@@ -174,7 +174,7 @@ impl From<Kind> for licet_verifier::LicenseKind {
 }
 
 /// A license.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct License {
     /// `lic_…`.
     pub id: String,
@@ -251,7 +251,7 @@ impl License {
 }
 
 /// An activated machine.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Machine {
     /// `mch_…`.
     pub id: String,
@@ -375,7 +375,7 @@ pub enum PriceKind {
 }
 
 /// A price of a product ("package").
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Price {
     /// Numeric id.
     pub id: u64,
@@ -432,7 +432,7 @@ pub struct Order {
 
 /// A file licensees of a product may download (WemX "downloads"), kept in the data
 /// directory's `downloads/` folder.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Download {
     /// Numeric id.
     pub id: u64,

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::{load_policy, load_product};
+use super::body::{MachineBody, PolicyBody, ProductBody};
 use crate::http::auth::{Caller, mint, new_api_key};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
@@ -118,13 +119,13 @@ fn default_lifetime() -> u64 {
     DEFAULT_TOKEN_LIFETIME
 }
 
-#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = Product), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = ProductBody), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn create_product(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Body(b): Body<CreateProduct>,
-) -> ApiResult<(StatusCode, Json<Product>)> {
+) -> ApiResult<(StatusCode, Json<ProductBody>)> {
     // A key limited to one product cannot make a second one it would then be locked out of,
     // nor squat a code or name another family resolves (issue #12).
     caller.require_unrestricted()?;
@@ -192,7 +193,7 @@ async fn create_product(
 
 #[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let items: Vec<Product> = s
+    let items: Vec<ProductBody> = s
         .store
         .products()
         .await?
@@ -204,17 +205,16 @@ async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<J
 }
 
 /// A product as the API shows it: without its sealed LicenseCM secret.
-fn shown(mut p: Product) -> Product {
-    p.sealed_secret = None;
-    p
+fn shown(p: Product) -> ProductBody {
+    ProductBody::from(&p)
 }
 
-#[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = ProductBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn get_product(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Product>> {
+) -> ApiResult<Json<ProductBody>> {
     Ok(Json(shown(load_product(&s, &caller, &id).await?)))
 }
 
@@ -230,14 +230,14 @@ struct UpdateProduct {
     compat: Option<FamiliesChange>,
 }
 
-#[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = Product), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = ProductBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn update_product(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Path(id): Path<String>,
     Body(b): Body<UpdateProduct>,
-) -> ApiResult<Json<Product>> {
+) -> ApiResult<Json<ProductBody>> {
     caller.require(Scope::ReadWrite)?;
     let mut p = load_product(&s, &caller, &id).await?;
     if let Some(n) = b.name {
@@ -377,13 +377,13 @@ fn check_policy(p: &Policy) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = Policy), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = PolicyBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn create_policy(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Body(b): Body<CreatePolicy>,
-) -> ApiResult<(StatusCode, Json<Policy>)> {
+) -> ApiResult<(StatusCode, Json<PolicyBody>)> {
     caller.require(Scope::ReadWrite)?;
     let mut product = load_product(&s, &caller, &b.product_id)
         .await
@@ -418,7 +418,7 @@ async fn create_policy(
         json!({ "product_id": p.product_id }),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    Ok((StatusCode::CREATED, Json(PolicyBody::from(&p))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -434,23 +434,26 @@ async fn list_policies(
     caller: Caller,
     Q(f): Q<PolicyFilter>,
 ) -> ApiResult<Json<Value>> {
-    let items: Vec<Policy> = s
+    let items: Vec<PolicyBody> = s
         .store
         .policies(f.product_id.as_deref())
         .await?
-        .into_iter()
+        .iter()
         .filter(|p| caller.sees(&p.product_id))
+        .map(PolicyBody::from)
         .collect();
     Ok(Json(json!({ "items": items })))
 }
 
-#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = PolicyBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn get_policy(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Policy>> {
-    Ok(Json(load_policy(&s, &caller, &id).await?))
+) -> ApiResult<Json<PolicyBody>> {
+    Ok(Json(PolicyBody::from(
+        &load_policy(&s, &caller, &id).await?,
+    )))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -469,14 +472,14 @@ struct UpdatePolicy {
     hwid_locked: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = Policy), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = PolicyBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn update_policy(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Path(id): Path<String>,
     Body(b): Body<UpdatePolicy>,
-) -> ApiResult<Json<Policy>> {
+) -> ApiResult<Json<PolicyBody>> {
     caller.require(Scope::ReadWrite)?;
     let mut p = load_policy(&s, &caller, &id).await?;
     let entitlements_change = b.entitlements.is_some();
@@ -543,7 +546,7 @@ async fn update_policy(
         json!({}),
     )
     .await?;
-    Ok(Json(p))
+    Ok(Json(PolicyBody::from(&p)))
 }
 
 #[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deleted"), (status = 409, description = "in use", body = crate::http::error::ErrorBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -592,14 +595,16 @@ async fn load_machine(
     Ok((m, l))
 }
 
-#[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = crate::model::Machine), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = super::body::MachineBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn get_machine(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (m, _) = load_machine(&s, &caller, &id).await?;
-    Ok(Json(serde_json::to_value(m).map_err(ApiError::internal)?))
+    Ok(Json(
+        serde_json::to_value(MachineBody::from(&m)).map_err(ApiError::internal)?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deactivated"), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

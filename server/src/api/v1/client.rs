@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::body::MachineBody;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q};
@@ -286,7 +287,7 @@ fn token_answer(
             "token": encode_text(&issued.token),
             "token_id": issued.token_id,
             "expires_at": issued.expires_at,
-            "machine": m,
+            "machine": MachineBody::from(m),
             "heartbeat": heartbeat,
             "server_time": s.clock.now(),
             "nonce": nonce,

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::load_product;
+use super::body::DownloadBody;
 use crate::files::{product_folder, valid_file};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -74,7 +75,7 @@ async fn measure(path: std::path::PathBuf) -> ApiResult<Option<(u64, String)>> {
 }
 
 fn view(d: &Download) -> Value {
-    serde_json::to_value(d).unwrap_or(Value::Null)
+    serde_json::to_value(DownloadBody::from(d)).unwrap_or(Value::Null)
 }
 
 /// Stores a download (its id assigned here) and logs it.
@@ -131,7 +132,7 @@ struct RegisterDownload {
 
 /// Registers a file already in the downloads folder.
 #[utoipa::path(post, path = "/v1/downloads", tag = "downloads", request_body = RegisterDownload,
-    responses((status = 201, body = Download), (status = 404, description = "no such file in the downloads folder", body = crate::http::error::ErrorBody), (status = 409, description = "the product has a download of this name", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
+    responses((status = 201, body = DownloadBody), (status = 404, description = "no such file in the downloads folder", body = crate::http::error::ErrorBody), (status = 409, description = "the product has a download of this name", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
     security(("bearer" = [])))]
 async fn register(
     State(s): State<AppState>,
@@ -195,7 +196,7 @@ impl Drop for TempFile {
 /// leaves nothing behind.
 #[utoipa::path(post, path = "/v1/downloads/upload", tag = "downloads", params(UploadParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; at most `--max-upload-bytes`"),
-    responses((status = 201, body = Download), (status = 409, description = "the file or the name exists", body = crate::http::error::ErrorBody), (status = 413, description = "payload_too_large", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
+    responses((status = 201, body = DownloadBody), (status = 409, description = "the file or the name exists", body = crate::http::error::ErrorBody), (status = 413, description = "payload_too_large", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
     security(("bearer" = [])))]
 async fn upload(
     State(s): State<AppState>,
@@ -323,7 +324,7 @@ async fn load(s: &AppState, caller: &Caller, id: u64) -> ApiResult<Download> {
 
 /// One download.
 #[utoipa::path(get, path = "/v1/downloads/{id}", tag = "downloads", params(("id" = u64, Path, description = "the download's id")),
-    responses((status = 200, body = Download), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
+    responses((status = 200, body = DownloadBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
     security(("bearer" = [])))]
 async fn read(
     State(s): State<AppState>,

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::{load_license as load, load_policy, load_product};
+use super::body::{LicenseBody, MachineBody};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
@@ -37,9 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A license as the API shows it: the status is as of now (`expired` when past its expiry).
 pub fn view(l: &License, now: i64) -> Value {
-    let mut v = serde_json::to_value(l).unwrap_or(Value::Null);
-    v["status"] = json!(l.status_at(now));
-    v
+    serde_json::to_value(LicenseBody::of(l, now)).unwrap_or(Value::Null)
 }
 
 #[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
@@ -212,7 +211,7 @@ async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<Licen
     Ok(l)
 }
 
-#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense, responses((status = 201, body = License), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense, responses((status = 201, body = LicenseBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -334,7 +333,7 @@ async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn read(
     State(s): State<AppState>,
     caller: Caller,
@@ -368,7 +367,7 @@ struct Update {
     hwid_locked: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = License), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body = Update, responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -557,7 +556,7 @@ async fn change_status(
     Ok(Json(view(&l, s.clock.now())))
 }
 
-#[utoipa::path(post, path = "/v1/licenses/{id}/suspend", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "revoked", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/{id}/suspend", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "revoked", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn suspend(
     State(s): State<AppState>,
     caller: Caller,
@@ -575,7 +574,7 @@ async fn suspend(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/licenses/{id}/reinstate", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "revoked", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/{id}/reinstate", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "revoked", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn reinstate(
     State(s): State<AppState>,
     caller: Caller,
@@ -620,7 +619,7 @@ struct Renew {
 }
 
 /// Extends the expiry from the later of now and the current expiry.
-#[utoipa::path(post, path = "/v1/licenses/{id}/renew", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body(content = Option<Renew>, description = "optional `duration` in seconds"), responses((status = 200, body = License), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/licenses/{id}/renew", tag = "licenses", params(("id" = String, Path, description = "the object's id")), request_body(content = Option<Renew>, description = "optional `duration` in seconds"), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn renew(
     State(s): State<AppState>,
     caller: Caller,
@@ -681,6 +680,6 @@ async fn machines(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let l = load(&s, &caller, &id).await?;
-    let items = s.store.machines(&l.id).await?;
+    let items: Vec<MachineBody> = super::body::all(&s.store.machines(&l.id).await?);
     Ok(Json(json!({ "items": items })))
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod body;
 pub mod client;
 pub mod downloads;
 pub mod licenses;

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::load_product;
+use super::body::{self, MachineBody, PriceBody};
 use crate::domains::{DomainName, domain_machine};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -55,14 +56,14 @@ struct NewPrice {
 }
 
 #[utoipa::path(post, path = "/v1/products/{id}/prices", tag = "prices", params(("id" = String, Path, description = "the product's id")), request_body = NewPrice,
-    responses((status = 201, body = Price), (status = 404, description = "no such product", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+    responses((status = 201, body = PriceBody), (status = 404, description = "no such product", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn create_price(
     State(s): State<AppState>,
     caller: Caller,
     ip: ClientIp,
     Path(id): Path<String>,
     Body(b): Body<NewPrice>,
-) -> ApiResult<(StatusCode, Json<Price>)> {
+) -> ApiResult<(StatusCode, Json<PriceBody>)> {
     caller.require(Scope::Admin)?;
     let product = load_product(&s, &caller, &id).await?;
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m));
@@ -107,7 +108,7 @@ async fn create_price(
         json!({ "product_id": p.product_id }),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    Ok((StatusCode::CREATED, Json(PriceBody::from(&p))))
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}/prices", tag = "prices", params(("id" = String, Path, description = "the product's id")),
@@ -119,7 +120,7 @@ async fn list_prices(
 ) -> ApiResult<Json<Value>> {
     let product = load_product(&s, &caller, &id).await?;
     Ok(Json(
-        json!({ "items": s.store.prices(Some(&product.id)).await? }),
+        json!({ "items": body::all::<_, PriceBody>(&s.store.prices(Some(&product.id)).await?) }),
     ))
 }
 
@@ -265,7 +266,7 @@ struct NewDomain {
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/domains", tag = "licenses", params(("id" = String, Path, description = "the license's id")), request_body = NewDomain,
-    responses((status = 201, description = "the domain, as a machine of the license", body = crate::model::Machine), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "already registered, or no free slot", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+    responses((status = 201, description = "the domain, as a machine of the license", body = super::body::MachineBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "already registered, or no free slot", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn add_domain(
     State(s): State<AppState>,
     caller: Caller,
@@ -344,6 +345,6 @@ async fn add_domain(
     };
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::to_value(m).map_err(ApiError::internal)?),
+        Json(serde_json::to_value(MachineBody::from(&m)).map_err(ApiError::internal)?),
     ))
 }
