@@ -186,14 +186,31 @@ impl AppState {
         rule: &SeatRule,
         make: MakeNumberedSeats<'_>,
     ) -> Result<Vec<Seated>, SeatError> {
-        let mut numbers = Vec::with_capacity(claims.len());
+        let mut known = Vec::with_capacity(claims.len());
         for c in claims {
-            let known = self
-                .store
-                .machine(&c.license_id, &c.fingerprint)
-                .await?
-                .is_some();
-            numbers.push(match known {
+            known.push(
+                self.store
+                    .machine(&c.license_id, &c.fingerprint)
+                    .await?
+                    .is_some(),
+            );
+        }
+        self.take_seats_known(claims, rule, &known, make).await
+    }
+
+    /// [`AppState::take_seats`] for a caller that has just read whether each claim's machine
+    /// is known (`known[i]`), so that the store is not asked again: a number is drawn for the
+    /// unknown ones only.
+    pub async fn take_seats_known(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        known: &[bool],
+        make: MakeNumberedSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError> {
+        let mut numbers = Vec::with_capacity(claims.len());
+        for i in 0..claims.len() {
+            numbers.push(match known.get(i).copied().unwrap_or(false) {
                 true => None,
                 false => Some(self.store.next_number("machine").await?),
             });

@@ -325,68 +325,80 @@ async fn activate(
         .await?;
     let issued = Slot::new();
     let failed = Slot::new();
+    // The machine was read above (to presign its token): the seat operation is not preceded by
+    // a second read to decide whether it needs a number.
     let taken = s
-        .take_seat(&claim, &rule, &|found, number, now| {
-            let token = if bind(found) == bind(before.as_ref()) {
-                presigned.clone()
-            } else {
-                match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        let msg = e.message().to_owned();
-                        failed.put(e);
-                        return Err(StoreError::backend(msg));
+        .take_seats_known(
+            std::slice::from_ref(&claim),
+            &rule,
+            &[before.is_some()],
+            &|_, found, number, now| {
+                let token = if bind(found) == bind(before.as_ref()) {
+                    presigned.clone()
+                } else {
+                    match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let msg = e.message().to_owned();
+                            failed.put(e);
+                            return Err(StoreError::backend(msg));
+                        }
                     }
-                }
-            };
-            let mut m = match (found, number) {
-                (Some(f), _) => {
-                    let mut m = f.machine.clone();
-                    m.parts = learned_parts(&m, &parts);
-                    m
-                }
-                (None, None) => return Err(NEEDS_NUMBER),
-                (None, Some(numeric_id)) => Machine {
-                    parts: parts.iter().map(part_hex).collect(),
-                    ..Machine::new(
-                        random_id("mch_"),
-                        &license.id,
-                        &b.fingerprint,
-                        numeric_id,
-                        now,
-                    )
-                },
-            };
-            m.hostname = b.hostname.clone().or(m.hostname);
-            m.platform = b.platform.clone().or(m.platform);
-            m.ip = ip.text().or(m.ip);
-            m.last_seen = now;
-            m.last_heartbeat = now;
-            m.token_id = token.token_id.clone();
-            let entry = s.audit_entry(
-                &format!("license:{}", license.id),
-                "machine.activated",
-                &m.id,
-                ip.text(),
-                json!({ "license_id": license.id, "token_id": token.token_id }),
-                Some(license.product_id.clone()),
-            );
-            issued.put(token);
-            // A machine new to the license is announced with its seat.
-            let told = match found {
-                Some(_) => Record::from(entry),
-                None => audience.record(
-                    &DomainEvent::LicenseActivated {
-                        license: license.clone(),
-                        machine: m.clone(),
+                };
+                let mut m = match (found, number) {
+                    (Some(f), _) => {
+                        let mut m = f.machine.clone();
+                        m.parts = learned_parts(&m, &parts);
+                        m
+                    }
+                    (None, None) => return Err(NEEDS_NUMBER),
+                    (None, Some(numeric_id)) => Machine {
+                        parts: parts.iter().map(part_hex).collect(),
+                        ..Machine::new(
+                            random_id("mch_"),
+                            &license.id,
+                            &b.fingerprint,
+                            numeric_id,
+                            now,
+                        )
                     },
-                    now,
-                    vec![entry],
-                ),
-            };
-            Ok((m, told))
-        })
-        .await;
+                };
+                m.hostname = b.hostname.clone().or(m.hostname);
+                m.platform = b.platform.clone().or(m.platform);
+                m.ip = ip.text().or(m.ip);
+                m.last_seen = now;
+                m.last_heartbeat = now;
+                m.token_id = token.token_id.clone();
+                let entry = s.audit_entry(
+                    &format!("license:{}", license.id),
+                    "machine.activated",
+                    &m.id,
+                    ip.text(),
+                    json!({ "license_id": license.id, "token_id": token.token_id }),
+                    Some(license.product_id.clone()),
+                );
+                issued.put(token);
+                // A machine new to the license is announced with its seat.
+                let told = match found {
+                    Some(_) => Record::from(entry),
+                    None => audience.record(
+                        &DomainEvent::LicenseActivated {
+                            license: license.clone(),
+                            machine: m.clone(),
+                        },
+                        now,
+                        vec![entry],
+                    ),
+                };
+                Ok((m, told))
+            },
+        )
+        .await
+        .and_then(|mut seated| {
+            seated.pop().ok_or_else(|| {
+                licet_core::seats::SeatError::Store(StoreError::backend("no seat taken"))
+            })
+        });
     let seated = match taken {
         Ok(seated) => seated,
         Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
