@@ -396,7 +396,7 @@ pub struct Price {
 }
 
 /// A customer: someone licenses are sold to. The password is stored only as an argon2id hash.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Customer {
     /// Numeric id.
     pub id: u64,
@@ -410,7 +410,7 @@ pub struct Customer {
 }
 
 /// An order: a customer bought a product at a price, and got a license.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Order {
     /// Numeric id.
     pub id: u64,
@@ -483,7 +483,7 @@ pub enum Scope {
 }
 
 /// A stored API key: only the hash of the secret is kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ApiKey {
     /// `key_…`: also the public part of the key.
     pub id: String,
@@ -504,7 +504,7 @@ pub struct ApiKey {
 }
 
 /// One entry of the append-only audit log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditEvent {
     /// Position in the log.
     pub seq: u64,
@@ -529,7 +529,7 @@ pub struct AuditEvent {
 
 /// A LicenseCM user: owns products (and through them licenses, logs, webhooks, statistics and
 /// notifications). The password is stored only as an argon2id hash.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct User {
     /// UUID.
     pub id: String,
@@ -638,7 +638,7 @@ pub enum Severity {
 }
 
 /// A blacklist entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BlacklistEntry {
     /// UUID.
     pub id: String,
@@ -669,7 +669,7 @@ impl BlacklistEntry {
 }
 
 /// A security event (LicenseCM): validations, activations, mismatches, detections, blocks.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SecurityEvent {
     /// Position in the event log.
     pub seq: u64,
@@ -695,7 +695,7 @@ pub struct SecurityEvent {
 
 /// A webhook (LicenseCM): events of its owner's products are POSTed to `url`, signed with
 /// HMAC-SHA256 keyed by the secret.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Webhook {
     /// UUID.
     pub id: String,
@@ -766,7 +766,7 @@ pub struct Delivery {
 }
 
 /// A notification for a LicenseCM user.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Notification {
     /// UUID.
     pub id: String,

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use licet_server::routes::licensecm::envelope::Envelope;
+use licet_server::compat::licensecm::envelope::Envelope;
 
 const SECRET: &str = "sk_live_fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz";
 

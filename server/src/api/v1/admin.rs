@@ -898,6 +898,10 @@ async fn audit(
         limit: page_limit(f.limit),
     };
     let page = s.store.audit(&filter, &page).await?;
+    let page = crate::store::Page {
+        items: super::body::all::<_, super::body::AuditEntryBody>(&page.items),
+        next: page.next,
+    };
     Ok(Json(
         serde_json::to_value(page).map_err(ApiError::internal)?,
     ))

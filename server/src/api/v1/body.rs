@@ -4,8 +4,8 @@
 //! body is made from its record; the OpenAPI document describes the bodies, under the names
 //! it always gave them (`Product`, `License`, …).
 //!
-//! Products, policies, prices, downloads, licenses and machines have theirs. Customers,
-//! orders and audit entries are still answered as stored (issue #13 leaves them).
+//! Products, policies, prices, downloads, licenses, machines, orders and audit entries have
+//! theirs here; customers, API keys and webhooks are answered through views in their modules.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +14,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::model::{
-    DomainType, Download, Families, Kind, License, LicenseStatus, Machine, Policy, Price,
-    PriceKind, Product,
+    AuditEvent, DomainType, Download, Families, Kind, License, LicenseStatus, Machine, Order,
+    Policy, Price, PriceKind, Product,
 };
 
 /// A product. Its signing secret (LicenseCM's) is never shown.
@@ -372,6 +372,81 @@ impl From<&Machine> for MachineBody {
             domain_type: m.domain_type,
             protocol: m.protocol.clone(),
             parts: m.parts.clone(),
+        }
+    }
+}
+
+/// A shop order (WemX's private API sells licenses with them).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Order)]
+pub struct OrderBody {
+    /// Its number.
+    pub id: u64,
+    /// The customer.
+    pub customer_id: u64,
+    /// The product sold.
+    pub product_id: String,
+    /// The price it was sold at.
+    pub price_id: u64,
+    /// The license sold.
+    pub license_id: String,
+    /// When a recurring order is due (the license's expiry).
+    pub due_date: Option<i64>,
+    /// When it was placed.
+    pub created_at: i64,
+    /// When it last changed.
+    pub updated_at: i64,
+}
+
+impl From<&Order> for OrderBody {
+    fn from(o: &Order) -> Self {
+        OrderBody {
+            id: o.id,
+            customer_id: o.customer_id,
+            product_id: o.product_id.clone(),
+            price_id: o.price_id,
+            license_id: o.license_id.clone(),
+            due_date: o.due_date,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// An entry of the audit log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
+pub struct AuditEntryBody {
+    /// Its place in the log (the cursor of the next page).
+    pub seq: u64,
+    /// When.
+    pub at: i64,
+    /// Who: an API key's id, `license:<id>`, `server`, or a user.
+    pub actor: String,
+    /// What (`license.suspended`, `machine.activated`, …).
+    pub action: String,
+    /// The object it is about.
+    pub subject: String,
+    /// The caller's address.
+    pub ip: Option<String>,
+    /// What else the entry records.
+    pub detail: Value,
+    /// The product it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+}
+
+impl From<&AuditEvent> for AuditEntryBody {
+    fn from(e: &AuditEvent) -> Self {
+        AuditEntryBody {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            subject: e.subject.clone(),
+            ip: e.ip.clone(),
+            detail: e.detail.clone(),
+            product_id: e.product_id.clone(),
         }
     }
 }

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::load_product;
-use super::body::{self, MachineBody, PriceBody};
+use super::body::{self, MachineBody, OrderBody, PriceBody};
 use crate::domains::{DomainName, domain_machine};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -204,7 +204,7 @@ async fn get_customer(
     let mut v = customer_view(&c);
     let mut orders = Vec::new();
     for o in s.store.orders_of_customer(c.id).await? {
-        let mut ov = serde_json::to_value(&o).map_err(ApiError::internal)?;
+        let mut ov = serde_json::to_value(OrderBody::from(&o)).map_err(ApiError::internal)?;
         ov["license_key"] = json!(s.store.license(&o.license_id).await?.map(|l| l.key));
         orders.push(ov);
     }
@@ -243,14 +243,16 @@ async fn reset_password(
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "customers", params(("id" = u64, Path, description = "the order's id")),
-    responses((status = 200, body = crate::model::Order), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+    responses((status = 200, body = OrderBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn get_order(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<u64>,
 ) -> ApiResult<Json<Value>> {
     let o = caller.visible(s.store.order(id).await?, "order", |o| &o.product_id)?;
-    Ok(Json(serde_json::to_value(o).map_err(ApiError::internal)?))
+    Ok(Json(
+        serde_json::to_value(OrderBody::from(&o)).map_err(ApiError::internal)?,
+    ))
 }
 
 // ----- license domains
