@@ -481,7 +481,6 @@ async fn set_status(
 ) -> ApiResult<License> {
     caller.require(Scope::ReadWrite)?;
     let l = load(s, caller, id).await?;
-    let revoked = || ApiError::conflict("revoked", "the license is revoked; revocation is final");
     if l.status == LicenseStatus::Revoked {
         return Err(revoked());
     }
@@ -515,6 +514,11 @@ async fn set_status(
     .await
 }
 
+/// 409 `revoked`: revocation is final.
+fn revoked() -> ApiError {
+    ApiError::conflict("revoked", "the license is revoked; revocation is final")
+}
+
 /// Changes license `id` as stored when the change is made, unless it is revoked by then
 /// (revocation is final, 409 `revoked`, even when it lands between the read and the change).
 async fn change_unless_revoked(
@@ -535,10 +539,7 @@ async fn change_unless_revoked(
         .await?
         .ok_or_else(|| ApiError::not_found("license"))?;
     if refused.take().is_some() {
-        return Err(ApiError::conflict(
-            "revoked",
-            "the license is revoked; revocation is final",
-        ));
+        return Err(revoked());
     }
     Ok(stored)
 }
@@ -630,10 +631,7 @@ async fn renew(
     caller.require(Scope::ReadWrite)?;
     let l = load(&s, &caller, &id).await?;
     if l.status == LicenseStatus::Revoked {
-        return Err(ApiError::conflict(
-            "revoked",
-            "the license is revoked; revocation is final",
-        ));
+        return Err(revoked());
     }
     let policy = s
         .store
