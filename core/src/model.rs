@@ -138,7 +138,7 @@ pub struct Policy {
 }
 
 /// License status as stored; `expired` is derived from the expiry when shown.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LicenseStatus {
     /// Usable.
@@ -152,7 +152,7 @@ pub enum LicenseStatus {
 }
 
 /// License kind.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Evaluation.
@@ -325,7 +325,7 @@ pub fn parts_threshold(n: usize) -> usize {
 pub const DOMAIN_PREFIX: &str = "domain:";
 
 /// What a licensed domain is used for.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DomainType {
     /// The live site.
@@ -363,7 +363,7 @@ impl DomainType {
 }
 
 /// How a price is charged (WemX's price types).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum PriceKind {
     /// Paid once; the license does not fall due.
@@ -469,9 +469,7 @@ pub struct DownloadGrant {
 }
 
 /// What an API key may do.
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Read only.
@@ -552,7 +550,7 @@ pub struct User {
 }
 
 /// A LicenseCM user's role.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Sees and changes their own data.
@@ -606,7 +604,7 @@ impl Session {
 }
 
 /// What a blacklist entry matches.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum BlacklistType {
     /// A client IP address.
@@ -620,9 +618,7 @@ pub enum BlacklistType {
 }
 
 /// Severity of a blacklist entry or security event.
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational (events only).
@@ -722,7 +718,7 @@ pub struct Webhook {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Queued: sent when due, retried with backoff.

@@ -156,21 +156,8 @@ impl From<licet_core::seats::SeatError> for ApiError {
     }
 }
 
-/// The error body, for the OpenAPI document.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// A stable code and a human message.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable machine code (`invalid_field`, `too_many_machines`, …).
-    pub code: String,
-    /// Human-readable message.
-    pub message: String,
-}
+/// The error body, and its code and message (`licet_api::error`).
+pub use licet_api::error::{ErrorBody, ErrorDetail};
 
 /// The errors any authenticated route may answer, for the OpenAPI document.
 #[derive(Debug, utoipa::IntoResponses)]

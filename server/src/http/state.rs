@@ -490,9 +490,13 @@ impl AppState {
     }
 
     /// A JSON answer signed with the token key: `Licet-Signature: kid=<hex>, sig=<base64url>`
-    /// over `"licet-response-v1\0" || body`.
-    pub fn signed(&self, status: StatusCode, body: &serde_json::Value) -> Response {
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
+    /// over `"licet-response-v1\0" || body`. The body is written with its keys sorted (through
+    /// a `Value`), whatever type it comes from, so that the bytes signed are the canonical
+    /// form a client re-serializing the parsed answer arrives at too.
+    pub fn signed<T: serde::Serialize + ?Sized>(&self, status: StatusCode, body: &T) -> Response {
+        let bytes = serde_json::to_value(body)
+            .and_then(|v| serde_json::to_vec(&v))
+            .unwrap_or_default();
         let mut msg = Vec::with_capacity(RESPONSE_CONTEXT.len() + bytes.len());
         msg.extend_from_slice(RESPONSE_CONTEXT);
         msg.extend_from_slice(&bytes);

@@ -35,9 +35,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit))
 }
 
-/// Default lifetime of tokens issued by the server: 30 days.
-const DEFAULT_TOKEN_LIFETIME: u64 = 30 * 86_400;
-
 fn valid_code(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= 64
@@ -71,53 +68,7 @@ fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
 
 // ----- products
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateProduct {
-    code: String,
-    name: String,
-    #[serde(default = "default_format")]
-    key_format: String,
-    #[serde(default)]
-    key_prefix: String,
-    #[serde(default = "default_lifetime")]
-    token_lifetime: u64,
-    /// The product's number in FaxStore / WemX requests, when moving from a system whose
-    /// clients already use one [default: the next free number].
-    numeric_id: Option<u64>,
-    /// The compatibility families the product answers through [default: FaxStore, WemX and the
-    /// Verify API; LicenseCM off].
-    compat: Option<FamiliesChange>,
-}
-
-/// A change of the families a product answers through: the families named are switched, the
-/// others keep their setting.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FamiliesChange {
-    faxstore: Option<bool>,
-    wemx: Option<bool>,
-    verify: Option<bool>,
-    licensecm: Option<bool>,
-}
-
-impl FamiliesChange {
-    fn apply(&self, mut f: Families) -> Families {
-        f.faxstore = self.faxstore.unwrap_or(f.faxstore);
-        f.wemx = self.wemx.unwrap_or(f.wemx);
-        f.verify = self.verify.unwrap_or(f.verify);
-        f.licensecm = self.licensecm.unwrap_or(f.licensecm);
-        f
-    }
-}
-
-fn default_format() -> String {
-    "XXXX-XXXX-XXXX-XXXX".into()
-}
-
-fn default_lifetime() -> u64 {
-    DEFAULT_TOKEN_LIFETIME
-}
+use licet_api::requests::{CreatePolicy, CreateProduct, UpdateProduct};
 
 #[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = ProductBody), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn create_product(
@@ -218,18 +169,6 @@ async fn get_product(
     Ok(Json(shown(load_product(&s, &caller, &id).await?)))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct UpdateProduct {
-    name: Option<String>,
-    key_format: Option<String>,
-    key_prefix: Option<String>,
-    token_lifetime: Option<u64>,
-    default_policy_id: Option<String>,
-    /// Switches compatibility families on or off; those not named keep their setting.
-    compat: Option<FamiliesChange>,
-}
-
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = ProductBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn update_product(
     State(s): State<AppState>,
@@ -314,48 +253,6 @@ async fn delete_product(
 }
 
 // ----- policies
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreatePolicy {
-    product_id: String,
-    name: String,
-    #[serde(default)]
-    floating: bool,
-    #[serde(default = "one")]
-    max_machines: u32,
-    duration: Option<u64>,
-    #[serde(default = "default_interval")]
-    heartbeat_interval: u64,
-    heartbeat_ttl: Option<u64>,
-    #[serde(default = "default_grace")]
-    offline_grace: u64,
-    #[serde(default = "default_refresh")]
-    refresh_after: u64,
-    #[serde(default)]
-    entitlements: Vec<String>,
-    #[serde(default = "yes")]
-    hwid_locked: bool,
-    /// Make it the product's default policy.
-    #[serde(default)]
-    default: bool,
-}
-
-fn one() -> u32 {
-    1
-}
-fn yes() -> bool {
-    true
-}
-fn default_interval() -> u64 {
-    600
-}
-fn default_grace() -> u64 {
-    7 * 86_400
-}
-fn default_refresh() -> u64 {
-    86_400
-}
 
 fn check_policy(p: &Policy) -> ApiResult<()> {
     let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_owned()));
@@ -659,14 +556,7 @@ async fn delete_machine(
 
 // ----- API keys
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CreateApiKey {
-    name: String,
-    scope: Scope,
-    product_id: Option<String>,
-    daily_quota: Option<u64>,
-}
+use licet_api::requests::CreateApiKey;
 
 fn key_view(k: &crate::model::ApiKey) -> Value {
     json!({
@@ -695,7 +585,13 @@ async fn create_api_key(
             .await?
             .ok_or_else(|| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
     }
-    let (full, record) = new_api_key(&b.name, b.scope, b.product_id, b.daily_quota, s.clock.now());
+    let (full, record) = new_api_key(
+        &b.name,
+        b.scope.into(),
+        b.product_id,
+        b.daily_quota,
+        s.clock.now(),
+    );
     s.store.put_api_key(&record).await?;
     s.audit(
         &caller.actor(),

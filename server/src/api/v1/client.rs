@@ -8,7 +8,6 @@ use axum::response::Response;
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use licet_verifier::text::encode_text;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -39,22 +38,10 @@ const MAX_FINGERPRINT: usize = 256;
 /// Longest nonce echoed, in bytes.
 const MAX_NONCE: usize = 128;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct MachineRequest {
-    key: String,
-    fingerprint: String,
-    hostname: Option<String>,
-    platform: Option<String>,
-    nonce: Option<String>,
-    /// The machine's fingerprint parts (16 hex digits each, at most 16), from
-    /// `licet_verifier::fingerprint`: tokens then bind them with a k-of-n rule, and a machine
-    /// whose fingerprint changed in a few components is still recognised.
-    parts: Option<Vec<String>>,
-    /// What the client reports about where it runs; a product may refuse virtual machines or
-    /// debuggers (`block_vm`, `block_debug`), as LicenseCM clients are refused.
-    client_data: Option<ClientReport>,
-}
+/// The client API's requests and answers (`licet_api::client`, pinned by `test-vectors/wire/`).
+use licet_api::client::{
+    DeactivateAnswer, HeartbeatTerms, MachineRequest, RefusalAnswer, TokenAnswer, ValidateRequest,
+};
 
 /// Middleware for `/v1/client/*`: refusals are signed like answers (`Licet-Signature`, the
 /// server time and the request's nonce in the body), so that a client acts on a refusal only
@@ -117,27 +104,16 @@ impl ApiError {
     /// This error as a signed refusal of a client route.
     fn into_response_signed(self, s: &AppState, nonce: Option<String>) -> Response {
         let status = self.status();
-        let v = json!({
-            "error": { "code": self.code(), "message": self.message() },
-            "server_time": s.clock.now(),
-            "nonce": nonce,
-        });
+        let v = RefusalAnswer {
+            error: licet_api::error::ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.message().to_owned(),
+            },
+            server_time: s.clock.now(),
+            nonce,
+        };
         s.signed(status, &v)
     }
-}
-
-/// A client's report about its environment.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ClientReport {
-    /// Signs of a virtual machine the client found (at most 32, each at most 255 bytes).
-    #[serde(default)]
-    vm_indicators: Vec<String>,
-    /// Signs of a debugger the client found.
-    #[serde(default)]
-    debug_indicators: Vec<String>,
-    /// A device fingerprint, matched against `fingerprint` blacklist entries.
-    device_fingerprint: Option<String>,
 }
 
 /// What a machine request says about who asks, for the shared rules.
@@ -278,20 +254,21 @@ fn token_answer(
     policy: &Policy,
     nonce: Option<String>,
 ) -> Response {
-    let heartbeat = policy
-        .floating
-        .then(|| json!({ "interval": policy.heartbeat_interval, "ttl": policy.heartbeat_ttl }));
+    let heartbeat = policy.floating.then_some(HeartbeatTerms {
+        interval: policy.heartbeat_interval,
+        ttl: policy.heartbeat_ttl,
+    });
     s.signed(
         status,
-        &json!({
-            "token": encode_text(&issued.token),
-            "token_id": issued.token_id,
-            "expires_at": issued.expires_at,
-            "machine": MachineBody::from(m),
-            "heartbeat": heartbeat,
-            "server_time": s.clock.now(),
-            "nonce": nonce,
-        }),
+        &TokenAnswer {
+            token: encode_text(&issued.token),
+            token_id: issued.token_id.clone(),
+            expires_at: issued.expires_at,
+            machine: MachineBody::from(m),
+            heartbeat,
+            server_time: s.clock.now(),
+            nonce,
+        },
     )
 }
 
@@ -557,41 +534,15 @@ async fn deactivate(
                 "this machine is not activated",
             )
         })?;
-    Ok(s.signed(StatusCode::OK, &json!({ "deactivated": true, "machine_id": m.id, "server_time": s.clock.now(), "nonce": b.nonce })))
-}
-
-/// What a validation asks about.
-#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ValidateRequest {
-    key: String,
-    /// Product code (or id) the license must be for.
-    product: Option<String>,
-    /// The machine must be activated (and, if floating, alive).
-    fingerprint: Option<String>,
-    /// Entitlements the license must carry; in a query string, comma-separated.
-    #[serde(default, deserialize_with = "comma_list")]
-    entitlements: Vec<String>,
-    nonce: Option<String>,
-}
-
-fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum L {
-        Many(Vec<String>),
-        One(String),
-    }
-    Ok(match L::deserialize(d)? {
-        L::Many(v) => v,
-        L::One(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    })
+    Ok(s.signed(
+        StatusCode::OK,
+        &DeactivateAnswer {
+            deactivated: true,
+            machine_id: m.id,
+            server_time: s.clock.now(),
+            nonce: b.nonce,
+        },
+    ))
 }
 
 /// Validation, in the core's order (`licet_core::rules::Verdict`; the first failing check

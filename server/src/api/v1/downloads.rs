@@ -119,16 +119,7 @@ fn draft(
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct RegisterDownload {
-    /// The product (`prd_…`).
-    product_id: String,
-    /// The name clients ask for (`resource_name`).
-    name: String,
-    /// Path of the file relative to the product's folder, `<data>/downloads/<product id>/`.
-    file: String,
-}
+use licet_api::requests::RegisterDownload;
 
 /// Registers a file already in the downloads folder.
 #[utoipa::path(post, path = "/v1/downloads", tag = "downloads", request_body = RegisterDownload,

@@ -21,7 +21,7 @@ use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
-use crate::model::{Kind, License, LicenseStatus, Scope};
+use crate::model::{License, LicenseStatus, Scope};
 use crate::store::{LicenseFilter, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,38 +41,8 @@ pub fn view(l: &License, now: i64) -> Value {
     serde_json::to_value(LicenseBody::of(l, now)).unwrap_or(Value::Null)
 }
 
-#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewLicense {
-    product_id: String,
-    policy_id: Option<String>,
-    #[serde(default = "subscription")]
-    kind: Kind,
-    expires_at: Option<i64>,
-    seats: Option<u32>,
-    #[serde(default)]
-    domains: Vec<String>,
-    #[serde(default)]
-    entitlements: Vec<String>,
-    #[serde(default)]
-    metadata: BTreeMap<String, Value>,
-    /// The one IP address the license may be used from (FaxStore checks).
-    #[schema(value_type = Option<String>, format = "ip")]
-    ip: Option<std::net::IpAddr>,
-    /// A key of your own (when importing licenses from another system); by default one is made
-    /// from the product's key format.
-    key: Option<String>,
-    /// Further products the license also covers (WemX packages), by id.
-    #[serde(default)]
-    extra_products: Vec<String>,
-    /// Bind the license to the machine it was first activated on.
-    #[serde(default)]
-    hwid_locked: bool,
-}
-
-fn subscription() -> Kind {
-    Kind::Subscription
-}
+/// A new license's request (`licet_api::requests`).
+use licet_api::requests::{BulkRequest, NewLicense, Renew};
 
 fn check_claims(
     domains: &[String],
@@ -189,7 +159,7 @@ async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<Licen
         product_id: product.id,
         policy_id,
         status: LicenseStatus::Active,
-        kind: b.kind,
+        kind: b.kind.into(),
         expires_at,
         seats: b.seats,
         domains: b.domains.clone(),
@@ -233,13 +203,6 @@ async fn create(
         .await?;
     s.store.insert_license(&l, told).await?;
     Ok((StatusCode::CREATED, Json(view(&l, s.clock.now()))))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct BulkRequest {
-    count: usize,
-    license: NewLicense,
 }
 
 /// Most licenses one bulk request creates.
@@ -298,7 +261,7 @@ async fn bulk(
 #[into_params(parameter_in = Query)]
 struct ListFilter {
     product_id: Option<String>,
-    status: Option<LicenseStatus>,
+    status: Option<licet_api::LicenseStatus>,
     after: Option<String>,
     limit: Option<usize>,
 }
@@ -320,7 +283,7 @@ async fn list(
     };
     let filter = LicenseFilter {
         product_id,
-        status_at: f.status.map(|st| (st, now)),
+        status_at: f.status.map(|st| (st.into(), now)),
         ..LicenseFilter::default()
     };
     let page = PageRequest {
@@ -345,7 +308,7 @@ async fn read(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
-    kind: Option<Kind>,
+    kind: Option<licet_api::Kind>,
     #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     expires_at: Option<Option<i64>>,
     #[serde(default, deserialize_with = "crate::http::extract::double_option")]
@@ -390,7 +353,7 @@ async fn update(
         l.policy_id = p;
     }
     if let Some(k) = b.kind {
-        l.kind = k;
+        l.kind = k.into();
     }
     if let Some(e) = b.expires_at {
         l.expires_at = e;
@@ -610,13 +573,6 @@ async fn revoke(
     let mut v = view(&l, s.clock.now());
     v["revocation_sequence"] = json!(sequence);
     Ok(Json(v))
-}
-
-#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct Renew {
-    /// Seconds to extend by (default: the policy's duration).
-    duration: Option<u64>,
 }
 
 /// Extends the expiry from the later of now and the current expiry.

@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use crate::http::state::AppState;
 use crate::http::state::NEEDS_NUMBER;
-use crate::model::{Customer, DomainType, Price, PriceKind, Scope};
+use crate::model::{Customer, Price, PriceKind, Scope};
 use crate::store::{Constraint, StoreError};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 
@@ -36,24 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 // ----- prices
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewPrice {
-    /// Display name (`Monthly`).
-    name: String,
-    /// `single`, `recurring` or `free`.
-    kind: PriceKind,
-    /// Days between due dates; recurring prices only.
-    period_days: Option<u32>,
-    /// Amount in the smallest currency unit.
-    #[serde(default)]
-    amount: u64,
-    /// ISO 4217 code [default: USD].
-    currency: Option<String>,
-    /// The price's id, when moving from a system whose clients already use one (WemX's
-    /// `price_id`) [default: the next free id].
-    id: Option<u64>,
-}
+use licet_api::requests::{NewDomain, NewPrice};
 
 #[utoipa::path(post, path = "/v1/products/{id}/prices", tag = "prices", params(("id" = String, Path, description = "the product's id")), request_body = NewPrice,
     responses((status = 201, body = PriceBody), (status = 404, description = "no such product", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -70,7 +53,7 @@ async fn create_price(
     if b.name.trim().is_empty() || b.name.len() > 100 {
         return bad("name: 1–100 characters");
     }
-    match (b.kind, b.period_days) {
+    match (PriceKind::from(b.kind), b.period_days) {
         (PriceKind::Recurring, Some(0)) => return bad("period_days: at least 1"),
         (PriceKind::Recurring, Some(d)) if d > 36_600 => {
             return bad("period_days: at most 36600");
@@ -93,7 +76,7 @@ async fn create_price(
         id,
         product_id: product.id,
         name: b.name.trim().to_owned(),
-        kind: b.kind,
+        kind: b.kind.into(),
         period_days: b.period_days,
         amount: b.amount,
         currency,
@@ -257,16 +240,6 @@ async fn get_order(
 
 // ----- license domains
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewDomain {
-    /// Host name, optionally with protocol (`https://shop.example.net`).
-    domain: String,
-    /// `production` or `development` [default: guessed from the name].
-    #[serde(rename = "type")]
-    domain_type: Option<DomainType>,
-}
-
 #[utoipa::path(post, path = "/v1/licenses/{id}/domains", tag = "licenses", params(("id" = String, Path, description = "the license's id")), request_body = NewDomain,
     responses((status = 201, description = "the domain, as a machine of the license", body = super::body::MachineBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "already registered, or no free slot", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn add_domain(
@@ -317,7 +290,14 @@ async fn add_domain(
             let Some(number) = number else {
                 return Err(NEEDS_NUMBER);
             };
-            let m = domain_machine(&l.id, &domain, b.domain_type, None, number, now);
+            let m = domain_machine(
+                &l.id,
+                &domain,
+                b.domain_type.map(Into::into),
+                None,
+                number,
+                now,
+            );
             let entry = s.audit_entry(
                 &caller.actor(),
                 "domain.added",

@@ -11,7 +11,6 @@ use super::shared::user_view;
 use super::{Answer, Fail, Id, In, Me, Paging, Query, ok};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::Role;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,7 +48,7 @@ async fn get(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct UserChange {
-    role: Option<Role>,
+    role: Option<licet_api::Role>,
     is_active: Option<bool>,
 }
 
@@ -73,13 +72,13 @@ async fn update(
         .user(&id)
         .await?
         .ok_or_else(|| Fail::not_found("USER_NOT_FOUND", "User not found"))?;
-    if u.id == me.0.id && (b.role == Some(Role::User) || b.is_active == Some(false)) {
+    if u.id == me.0.id && (b.role == Some(licet_api::Role::User) || b.is_active == Some(false)) {
         return Err(Fail::invalid(
             "An admin cannot demote or deactivate themselves",
         ));
     }
     if let Some(r) = b.role {
-        u.role = r;
+        u.role = r.into();
     }
     if let Some(a) = b.is_active {
         u.is_active = a;

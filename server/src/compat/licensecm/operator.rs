@@ -9,7 +9,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,18 +72,7 @@ async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String
     Ok(out)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewAdmin {
-    /// The admin's e-mail. An existing LicenseCM user with it is promoted (their password stays).
-    email: String,
-    /// 8–128 characters [default: a random one, shown once in the answer].
-    password: Option<String>,
-    display_name: Option<String>,
-    /// Operator products (made through `/v1`) the admin may administer through LicenseCM.
-    #[serde(default)]
-    products: Vec<String>,
-}
+use licet_api::requests::{AdminChange, NewAdmin};
 
 /// Makes a LicenseCM admin, or promotes an existing user.
 #[utoipa::path(post, path = "/v1/licensecm/admins", tag = "licensecm-operator", request_body = NewAdmin,
@@ -190,16 +178,6 @@ async fn list_admins(State(s): State<AppState>, caller: Caller) -> ApiResult<Jso
     ))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct AdminChange {
-    /// Replaces the granted operator products.
-    products: Option<Vec<String>>,
-    /// `user` demotes the admin (their grants go with it).
-    role: Option<Role>,
-    is_active: Option<bool>,
-}
-
 /// Changes a LicenseCM user's grants, role or switch.
 #[utoipa::path(patch, path = "/v1/licensecm/admins/{id}", tag = "licensecm-operator", params(("id" = String, Path, description = "the user's id")), request_body = AdminChange,
     responses((status = 200, body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors),
@@ -221,7 +199,7 @@ async fn update_admin(
         u.granted_products = check_grants(&s, p).await?;
     }
     if let Some(r) = b.role {
-        u.role = r;
+        u.role = r.into();
     }
     if u.role == Role::User {
         u.granted_products.clear();

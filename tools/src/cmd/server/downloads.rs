@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde_json::json;
+
+use licet_api::requests::RegisterDownload;
 
 use super::{Payload, Request, Shape, encode};
 
@@ -84,7 +85,11 @@ pub(super) fn request(d: Downloads) -> Result<Request> {
         } => (
             "POST",
             "/v1/downloads".into(),
-            Payload::Json(json!({ "product_id": product, "name": name, "file": file })),
+            Payload::of(&RegisterDownload {
+                product_id: product,
+                name,
+                file,
+            })?,
             Shape::One,
         ),
         Downloads::Delete { id } => (

@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{Payload, Request, Shape, put};
+use licet_api::requests::CreateApiKey;
+
+use super::{Payload, Request, Shape, named};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Keys {
@@ -43,10 +44,13 @@ pub(super) fn request(k: Keys) -> Result<Request> {
             product,
             daily_quota,
         } => {
-            let mut b = json!({ "name": name, "scope": scope });
-            put(&mut b, "product_id", product.map(Value::from));
-            put(&mut b, "daily_quota", daily_quota.map(Value::from));
-            ("POST", "/v1/api-keys".into(), Payload::Json(b), Shape::One)
+            let b = CreateApiKey {
+                name,
+                scope: named("--scope", &scope)?,
+                product_id: product,
+                daily_quota,
+            };
+            ("POST", "/v1/api-keys".into(), Payload::of(&b)?, Shape::One)
         }
         Keys::Revoke { id } => (
             "DELETE",

@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{Payload, Request, Shape, put};
+use licet_api::requests::{AdminChange, NewAdmin};
+
+use super::{Payload, Request, Shape};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum LicensecmAdmins {
@@ -45,25 +46,35 @@ pub(super) fn request(a: LicensecmAdmins) -> Result<Request> {
             display_name,
             products,
         } => {
-            let mut b = json!({ "email": email, "products": products });
-            put(&mut b, "display_name", display_name.map(Value::from));
+            let b = NewAdmin {
+                email,
+                password: None,
+                display_name,
+                products,
+            };
             (
                 "POST",
                 "/v1/licensecm/admins".into(),
-                Payload::Json(b),
+                Payload::of(&b)?,
                 Shape::One,
             )
         }
         LicensecmAdmins::Grant { id, products } => (
             "PATCH",
             format!("/v1/licensecm/admins/{id}"),
-            Payload::Json(json!({ "products": products })),
+            Payload::of(&AdminChange {
+                products: Some(products),
+                ..AdminChange::default()
+            })?,
             Shape::One,
         ),
         LicensecmAdmins::Demote { id } => (
             "PATCH",
             format!("/v1/licensecm/admins/{id}"),
-            Payload::Json(json!({ "role": "user" })),
+            Payload::of(&AdminChange {
+                role: Some(licet_api::Role::User),
+                ..AdminChange::default()
+            })?,
             Shape::One,
         ),
     })

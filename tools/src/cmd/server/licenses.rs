@@ -1,10 +1,11 @@
 //! `licet server licenses …`: Licenses.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{Payload, Request, Shape, put};
+use licet_api::requests::{BulkRequest, NewDomain, NewLicense, Renew};
+
+use super::{Payload, Request, Shape, named};
 use crate::time;
 
 #[derive(Debug, Subcommand)]
@@ -102,23 +103,31 @@ pub(super) fn request(l: Licenses) -> Result<Request> {
             extra_products,
             count,
         } => {
-            let mut b = json!({ "product_id": product, "domains": domains, "entitlements": entitlements, "extra_products": extra_products });
-            put(&mut b, "key", key.map(Value::from));
-            put(&mut b, "policy_id", policy.map(Value::from));
-            put(&mut b, "kind", kind.map(Value::from));
-            put(&mut b, "seats", seats.map(Value::from));
-            put(&mut b, "ip", ip.map(Value::from));
-            if let Some(e) = expires {
-                b["expires_at"] = json!(time::parse("--expires", &e)?);
+            let mut b = NewLicense::of(product);
+            b.policy_id = policy;
+            if let Some(k) = kind {
+                b.kind = named("--kind", &k)?;
             }
+            b.expires_at = expires.map(|e| time::parse("--expires", &e)).transpose()?;
+            b.seats = seats;
+            b.domains = domains;
+            b.entitlements = entitlements;
+            b.ip = ip
+                .map(|i| {
+                    i.parse()
+                        .with_context(|| format!("--ip: {i:?} is not an address"))
+                })
+                .transpose()?;
+            b.key = key;
+            b.extra_products = extra_products;
             match count {
-                Some(n) => (
+                Some(count) => (
                     "POST",
                     "/v1/licenses/bulk".into(),
-                    Payload::Json(json!({ "count": n, "license": b })),
+                    Payload::of(&BulkRequest { count, license: b })?,
                     Shape::Bulk,
                 ),
-                None => ("POST", "/v1/licenses".into(), Payload::Json(b), Shape::One),
+                None => ("POST", "/v1/licenses".into(), Payload::of(&b)?, Shape::One),
             }
         }
         Licenses::Suspend { id } => (
@@ -140,9 +149,12 @@ pub(super) fn request(l: Licenses) -> Result<Request> {
             Shape::One,
         ),
         Licenses::Renew { id, days } => {
-            let body = days.map_or(Payload::None, |d| {
-                Payload::Json(json!({ "duration": d * 86_400 }))
-            });
+            let body = match days {
+                Some(d) => Payload::of(&Renew {
+                    duration: Some(d * 86_400),
+                })?,
+                None => Payload::None,
+            };
             ("POST", format!("/v1/licenses/{id}/renew"), body, Shape::One)
         }
         Licenses::AddDomain {
@@ -150,12 +162,14 @@ pub(super) fn request(l: Licenses) -> Result<Request> {
             domain,
             domain_type,
         } => {
-            let mut b = json!({ "domain": domain });
-            put(&mut b, "type", domain_type.map(Value::from));
+            let b = NewDomain {
+                domain,
+                domain_type: domain_type.map(|t| named("--type", &t)).transpose()?,
+            };
             (
                 "POST",
                 format!("/v1/licenses/{id}/domains"),
-                Payload::Json(b),
+                Payload::of(&b)?,
                 Shape::One,
             )
         }

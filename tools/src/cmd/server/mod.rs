@@ -86,19 +86,28 @@ enum What {
 /// The compatibility families a product may answer through.
 const FAMILIES: [&str; 4] = ["faxstore", "wemx", "verify", "licensecm"];
 
-/// `{"wemx": true, "licensecm": false}` from `--enable` and `--disable`; `None` if neither.
-fn families(enable: &[String], disable: &[String]) -> Result<Option<Value>> {
+/// The change `--enable` and `--disable` name; `None` if neither.
+fn families(
+    enable: &[String],
+    disable: &[String],
+) -> Result<Option<licet_api::requests::FamiliesChange>> {
     if let Some(f) = enable.iter().find(|f| disable.contains(f)) {
         bail!("--enable and --disable both name {f}");
     }
-    let mut v = json!({});
-    for f in enable {
-        v[f.as_str()] = json!(true);
+    let mut c = licet_api::requests::FamiliesChange::default();
+    for (names, on) in [(enable, true), (disable, false)] {
+        for f in names {
+            let slot = match f.as_str() {
+                "faxstore" => &mut c.faxstore,
+                "wemx" => &mut c.wemx,
+                "verify" => &mut c.verify,
+                "licensecm" => &mut c.licensecm,
+                other => bail!("no family {other:?}"),
+            };
+            *slot = Some(on);
+        }
     }
-    for f in disable {
-        v[f.as_str()] = json!(false);
-    }
-    Ok((!enable.is_empty() || !disable.is_empty()).then_some(v))
+    Ok((!c.is_empty()).then_some(c))
 }
 
 /// What a command asks of the server: method, path, body, and how to print the answer.
@@ -121,6 +130,19 @@ enum Payload {
     Json(Value),
     /// A local file, streamed.
     File(std::path::PathBuf),
+}
+
+impl Payload {
+    /// A request type of the API (`licet_api::requests`), as JSON.
+    fn of<T: serde::Serialize>(body: &T) -> Result<Payload> {
+        Ok(Payload::Json(serde_json::to_value(body)?))
+    }
+}
+
+/// A value of one of the API's enums from its name on the command line (clap has checked it
+/// against the names already).
+fn named<T: serde::de::DeserializeOwned>(flag: &str, name: &str) -> Result<T> {
+    serde_json::from_value(Value::from(name)).with_context(|| format!("{flag}: {name:?}"))
 }
 
 impl Client {
@@ -235,12 +257,6 @@ enum Shape {
 /// A query-string value, percent-encoded.
 fn encode(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
-}
-
-fn put(b: &mut Value, key: &str, v: Option<Value>) {
-    if let Some(v) = v {
-        b[key] = v;
-    }
 }
 
 fn cell(v: &Value) -> String {

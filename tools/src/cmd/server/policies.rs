@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{Payload, Request, Shape, put};
+use licet_api::requests::CreatePolicy;
+
+use super::{Payload, Request, Shape};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Policies {
@@ -55,9 +56,12 @@ pub(super) fn request(p: Policies) -> Result<Request> {
             days,
             entitlements,
         } => {
-            let mut b = json!({ "product_id": product, "name": name, "floating": floating, "max_machines": max_machines, "entitlements": entitlements });
-            put(&mut b, "duration", days.map(|d| Value::from(d * 86_400)));
-            ("POST", "/v1/policies".into(), Payload::Json(b), Shape::One)
+            let mut b = CreatePolicy::of(product, name);
+            b.floating = floating;
+            b.max_machines = max_machines;
+            b.entitlements = entitlements;
+            b.duration = days.map(|d| d * 86_400);
+            ("POST", "/v1/policies".into(), Payload::of(&b)?, Shape::One)
         }
     })
 }

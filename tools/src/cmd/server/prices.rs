@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{Payload, Request, Shape, put};
+use licet_api::requests::NewPrice;
+
+use super::{Payload, Request, Shape, named};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Prices {
@@ -53,14 +54,18 @@ pub(super) fn request(p: Prices) -> Result<Request> {
             currency,
             id,
         } => {
-            let mut b = json!({ "name": name, "kind": kind, "amount": amount });
-            put(&mut b, "period_days", period_days.map(Value::from));
-            put(&mut b, "currency", currency.map(Value::from));
-            put(&mut b, "id", id.map(Value::from));
+            let b = NewPrice {
+                name,
+                kind: named("--kind", &kind)?,
+                period_days,
+                amount,
+                currency,
+                id,
+            };
             (
                 "POST",
                 format!("/v1/products/{product}/prices"),
-                Payload::Json(b),
+                Payload::of(&b)?,
                 Shape::One,
             )
         }

@@ -2,9 +2,10 @@
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use super::{FAMILIES, Payload, Request, Shape, families, put};
+use licet_api::requests::{CreateProduct, UpdateProduct};
+
+use super::{FAMILIES, Payload, Request, Shape, families};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Products {
@@ -76,13 +77,13 @@ pub(super) fn request(p: Products) -> Result<Request> {
             enable,
             disable,
         } => {
-            let mut b = json!({ "code": code, "name": name });
-            put(&mut b, "compat", families(&enable, &disable)?);
-            put(&mut b, "numeric_id", numeric_id.map(Value::from));
-            put(&mut b, "key_format", key_format.map(Value::from));
-            put(&mut b, "key_prefix", key_prefix.map(Value::from));
-            put(&mut b, "token_lifetime", token_lifetime.map(Value::from));
-            ("POST", "/v1/products".into(), Payload::Json(b), Shape::One)
+            let mut b = CreateProduct::of(code, name);
+            b.compat = families(&enable, &disable)?;
+            b.numeric_id = numeric_id;
+            b.key_format = key_format.unwrap_or(b.key_format);
+            b.key_prefix = key_prefix.unwrap_or(b.key_prefix);
+            b.token_lifetime = token_lifetime.unwrap_or(b.token_lifetime);
+            ("POST", "/v1/products".into(), Payload::of(&b)?, Shape::One)
         }
         Products::Families {
             id,
@@ -95,7 +96,10 @@ pub(super) fn request(p: Products) -> Result<Request> {
             (
                 "PATCH",
                 format!("/v1/products/{id}"),
-                Payload::Json(json!({ "compat": change })),
+                Payload::of(&UpdateProduct {
+                    compat: Some(change),
+                    ..UpdateProduct::default()
+                })?,
                 Shape::One,
             )
         }
