@@ -20,16 +20,17 @@ struct DispatchState {
     per_webhook: std::collections::HashMap<String, usize>,
 }
 
-/// A claimed delivery; dropping it (also on a panic) releases the claim.
-pub(crate) struct Claim<'a> {
-    dispatch: &'a Dispatch,
+/// A claimed delivery; dropping it (also on a panic) releases the claim. It owns its
+/// `Dispatch`, so that a round takes its claims before it spawns the sends that hold them.
+pub(crate) struct Claim {
+    dispatch: std::sync::Arc<Dispatch>,
     id: u64,
     webhook: String,
 }
 
 impl Dispatch {
     /// Claims delivery `id` to `webhook` if it is not in flight and both bounds allow it.
-    pub(crate) fn claim(&self, id: u64, webhook: &str) -> Option<Claim<'_>> {
+    pub(crate) fn claim(self: &std::sync::Arc<Self>, id: u64, webhook: &str) -> Option<Claim> {
         let mut st = self.state.lock().ok()?;
         let busy = st.per_webhook.get(webhook).copied().unwrap_or(0);
         if st.deliveries.contains(&id) || busy >= PER_ENDPOINT || st.deliveries.len() >= IN_FLIGHT {
@@ -38,7 +39,7 @@ impl Dispatch {
         st.deliveries.insert(id);
         st.per_webhook.insert(webhook.to_owned(), busy + 1);
         Some(Claim {
-            dispatch: self,
+            dispatch: self.clone(),
             id,
             webhook: webhook.to_owned(),
         })
@@ -50,7 +51,7 @@ impl Dispatch {
     }
 }
 
-impl Drop for Claim<'_> {
+impl Drop for Claim {
     fn drop(&mut self) {
         if let Ok(mut st) = self.dispatch.state.lock() {
             st.deliveries.remove(&self.id);

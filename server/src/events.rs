@@ -356,11 +356,15 @@ pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
         if d.next_attempt_at > now {
             continue;
         }
+        // Claimed here, before any send of the round starts: a fast endpoint that answers
+        // its first deliveries before the later ones are spawned still gets only its share
+        // this round, so a round's share per endpoint does not depend on scheduling.
+        let Some(claim) = s.dispatch.claim(d.id, &d.webhook_id) else {
+            continue;
+        };
         let s = s.clone();
         round.spawn(async move {
-            let Some(_claim) = s.dispatch.claim(d.id, &d.webhook_id) else {
-                return Ok(false);
-            };
+            let _claim = claim;
             attempt(&s, d.id, now).await
         });
     }
