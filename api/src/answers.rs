@@ -5,7 +5,7 @@
 //! it always gave them (`Product`, `License`, …).
 //!
 //! Products, policies, prices, downloads, licenses, machines, orders and audit entries have
-//! theirs here; customers, API keys and webhooks are answered through views in their modules.
+//! theirs here; the server answers customers, API keys and webhooks through views of its own.
 
 use std::collections::BTreeMap;
 

@@ -530,7 +530,7 @@ fn a_store_written_by_the_previous_release_opens_unchanged() {
     assert!(
         hooks
             .to_string()
-            .contains(lcm["webhook"]["data"]["id"].as_str().unwrap_or("?")),
+            .contains(lcm["webhook"]["data"]["id"].as_str().expect("id")),
         "{hooks}"
     );
     let (s, v) = post(

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use licet_api::requests::{CreateApiKey, CreatePolicy, CreateProduct, UpdateProduct};
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use serde::Deserialize;
@@ -67,8 +68,6 @@ fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
 }
 
 // ----- products
-
-use licet_api::requests::{CreatePolicy, CreateProduct, UpdateProduct};
 
 #[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = ProductBody), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn create_product(
@@ -555,8 +554,6 @@ async fn delete_machine(
 }
 
 // ----- API keys
-
-use licet_api::requests::CreateApiKey;
 
 fn key_view(k: &crate::model::ApiKey) -> Value {
     json!({

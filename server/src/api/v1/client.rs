@@ -5,6 +5,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use licet_api::client::{
+    DeactivateAnswer, HeartbeatTerms, MachineRequest, RefusalAnswer, TokenAnswer, ValidateRequest,
+};
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use licet_verifier::text::encode_text;
@@ -37,11 +40,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 const MAX_FINGERPRINT: usize = 256;
 /// Longest nonce echoed, in bytes.
 const MAX_NONCE: usize = 128;
-
-/// The client API's requests and answers (`licet_api::client`, pinned by `test-vectors/wire/`).
-use licet_api::client::{
-    DeactivateAnswer, HeartbeatTerms, MachineRequest, RefusalAnswer, TokenAnswer, ValidateRequest,
-};
 
 /// Middleware for `/v1/client/*`: refusals are signed like answers (`Licet-Signature`, the
 /// server time and the request's nonce in the body), so that a client acts on a refusal only

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
+use licet_api::requests::RegisterDownload;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -118,8 +119,6 @@ fn draft(
         created_at: s.clock.now(),
     }
 }
-
-use licet_api::requests::RegisterDownload;
 
 /// Registers a file already in the downloads folder.
 #[utoipa::path(post, path = "/v1/downloads", tag = "downloads", request_body = RegisterDownload,

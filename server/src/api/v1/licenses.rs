@@ -1,6 +1,7 @@
 //! Licenses: create (one or many), list, read, change, suspend / reinstate / revoke / renew,
 //! delete, their machines, and License-API's `GET /v1/licenses/validate`.
 
+use licet_api::requests::{BulkRequest, NewLicense, Renew};
 use licet_core::events::DomainEvent;
 use licet_core::store::{Record, Slot};
 use std::collections::BTreeMap;
@@ -40,9 +41,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub fn view(l: &License, now: i64) -> Value {
     serde_json::to_value(LicenseBody::of(l, now)).unwrap_or(Value::Null)
 }
-
-/// A new license's request (`licet_api::requests`).
-use licet_api::requests::{BulkRequest, NewLicense, Renew};
 
 fn check_claims(
     domains: &[String],

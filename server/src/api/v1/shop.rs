@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use licet_api::requests::{NewDomain, NewPrice};
 use licet_core::events::DomainEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,8 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 // ----- prices
-
-use licet_api::requests::{NewDomain, NewPrice};
 
 #[utoipa::path(post, path = "/v1/products/{id}/prices", tag = "prices", params(("id" = String, Path, description = "the product's id")), request_body = NewPrice,
     responses((status = 201, body = PriceBody), (status = 404, description = "no such product", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

@@ -9,6 +9,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use licet_api::requests::{AdminChange, NewAdmin};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -71,8 +72,6 @@ async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String
     }
     Ok(out)
 }
-
-use licet_api::requests::{AdminChange, NewAdmin};
 
 /// Makes a LicenseCM admin, or promotes an existing user.
 #[utoipa::path(post, path = "/v1/licensecm/admins", tag = "licensecm-operator", request_body = NewAdmin,
