@@ -631,10 +631,17 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
         bound_to_first: false,
     };
     let mut tasks = Vec::new();
+    // Every claim first reads the license (a backend on a database opens its pooled
+    // connections there), then all wait for each other, so that the seat operations really run
+    // at once rather than one after another as connections come up.
+    let start = Arc::new(tokio::sync::Barrier::new(32));
     for i in 0..32 {
         let store = if i % 2 == 0 { f.a.clone() } else { f.b.clone() };
+        let start = start.clone();
         tasks.push(tokio::spawn(async move {
             let c = claim("lic_1", &format!("fp-{i}"));
+            store.license("lic_1").await.expect("read the license");
+            start.wait().await;
             store
                 .take_seat(&c, &rule, T0, &|_| {
                     Ok((machine("lic_1", &format!("fp-{i}")), Record::none()))

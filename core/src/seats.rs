@@ -105,6 +105,101 @@ pub struct Seated {
     pub reaped: Vec<Machine>,
 }
 
+/// The license every claim of one seat operation is of (`None`: no claims). Claims of several
+/// licenses are a caller's bug: every backend refuses them before it reads anything.
+pub fn license_of(claims: &[SeatClaim]) -> Result<Option<&str>, StoreError> {
+    let Some(first) = claims.first().map(|c| c.license_id.as_str()) else {
+        return Ok(None);
+    };
+    if claims.iter().any(|c| c.license_id != first) {
+        return Err(StoreError::backend(
+            "take_seats: claims of several licenses",
+        ));
+    }
+    Ok(Some(first))
+}
+
+/// One claim placed: its plan, the machine to store and the record to write with it.
+#[derive(Debug)]
+pub struct Placement {
+    /// What the seat rule decided.
+    pub plan: Plan,
+    /// The machine to store.
+    pub machine: Machine,
+    /// Its audit entries and deliveries.
+    pub record: crate::store::Record,
+}
+
+impl Placement {
+    /// The seat taken, once the placement is written.
+    pub fn seated(machine: Machine, plan: Plan) -> Seated {
+        Seated {
+            machine,
+            fresh: plan.existing.is_none(),
+            reaped: plan.reap,
+        }
+    }
+}
+
+/// Builds every machine of a seat operation with `make` before anything is written, so that an
+/// error writes nothing, and checks that each is of `license_id`. What a backend writes next,
+/// in its atomic operation: each placement's reaped machines removed, its machine stored, its
+/// record written.
+pub fn place(
+    license_id: &str,
+    plans: Vec<Plan>,
+    make: crate::store::MakeSeats<'_>,
+) -> Result<Vec<Placement>, SeatError> {
+    let mut out = Vec::with_capacity(plans.len());
+    for (i, plan) in plans.into_iter().enumerate() {
+        let (machine, record) = make(i, plan.existing.as_ref())?;
+        if machine.license_id != license_id {
+            return Err(StoreError::backend("take_seats: a machine of another license").into());
+        }
+        out.push(Placement {
+            plan,
+            machine,
+            record,
+        });
+    }
+    Ok(out)
+}
+
+/// What a [`SeatChange`](crate::store::SeatChange) asks a backend to write, checked against
+/// the machine it was decided on.
+#[derive(Debug, PartialEq)]
+pub enum Write<'a> {
+    /// Nothing.
+    Nothing,
+    /// Store this machine in place of the one found (the same id, license and fingerprint).
+    Put(&'a Machine),
+    /// Remove the machine found.
+    Remove(&'a Machine),
+}
+
+/// Checks a seat change against the machine found: a change may only update or remove the
+/// machine it was shown.
+pub fn write_of<'a>(
+    change: &'a crate::store::SeatChange,
+    found: Option<&'a Recognised>,
+) -> Result<Write<'a>, StoreError> {
+    use crate::store::SeatChange;
+    match (change, found) {
+        (SeatChange::Keep, _) => Ok(Write::Nothing),
+        (SeatChange::Update(m), Some(f))
+            if m.id == f.machine.id
+                && m.license_id == f.machine.license_id
+                && m.fingerprint == f.machine.fingerprint =>
+        {
+            Ok(Write::Put(m))
+        }
+        (SeatChange::Remove, Some(f)) => Ok(Write::Remove(&f.machine)),
+        _ => Err(StoreError::backend(
+            "change_seat: a change of another machine",
+        )),
+    }
+}
+
 /// The stored machine a claim is, and the claim's parts that a token may bind: only those the
 /// machine was recorded with, so a token never binds another machine's parts.
 #[derive(Debug, Clone, PartialEq)]

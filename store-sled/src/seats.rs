@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use licet_core::model::*;
 use licet_core::seats::{
-    MachinesOf, Recognised, SeatClaim, SeatError, SeatRule, Seated, plan_all, recognise,
+    MachinesOf, Placement, Recognised, SeatClaim, SeatError, SeatRule, Seated, Write, license_of,
+    place, plan_all, recognise, write_of,
 };
 use licet_core::store::*;
 
@@ -94,12 +95,9 @@ impl SledStore {
         now: i64,
         make: MakeSeats<'_>,
     ) -> Result<Vec<Seated>, SeatError> {
-        let Some(license_id) = claims.first().map(|c| c.license_id.as_str()) else {
+        let Some(license_id) = license_of(claims)? else {
             return Ok(Vec::new());
         };
-        if claims.iter().any(|c| c.license_id != license_id) {
-            return Err(StoreError::backend("take_seats: claims of several licenses").into());
-        }
         let _seats = self.seat_lock(license_id);
         if self
             .license(license_id)
@@ -110,28 +108,16 @@ impl SledStore {
             return Err(StoreError::NotFound.into());
         }
         let plans = plan_all(rule, claims, &Of(self, license_id), now)?;
-        // Every machine is built before anything is written: an error writes nothing.
-        let mut made = Vec::with_capacity(plans.len());
-        for (i, p) in plans.iter().enumerate() {
-            let (m, log) = make(i, p.existing.as_ref())?;
-            if m.license_id != license_id {
-                return Err(StoreError::backend("take_seats: a machine of another license").into());
-            }
-            made.push((m, log));
-        }
         let mut seated = Vec::with_capacity(plans.len());
-        for (p, (m, log)) in plans.into_iter().zip(made) {
-            for dead in &p.reap {
+        for p in place(license_id, plans, make)? {
+            for dead in &p.plan.reap {
                 self.remove_machine_unlocked(dead)
                     .map_err(StoreError::from)?;
             }
-            self.put_machine_unlocked(&m).map_err(StoreError::from)?;
-            self.write_record(log).map_err(StoreError::from)?;
-            seated.push(Seated {
-                machine: m,
-                fresh: p.existing.is_none(),
-                reaped: p.reap,
-            });
+            self.put_machine_unlocked(&p.machine)
+                .map_err(StoreError::from)?;
+            self.write_record(p.record).map_err(StoreError::from)?;
+            seated.push(Placement::seated(p.machine, p.plan));
         }
         Ok(seated)
     }
@@ -146,21 +132,11 @@ impl SledStore {
         let _seats = self.seat_lock(&claim.license_id);
         let found = recognise(claim, &Of(self, &claim.license_id))?;
         let (what, log) = change(found.as_ref())?;
-        match (&what, &found) {
-            (SeatChange::Keep, _) => return Ok(found),
-            (SeatChange::Update(m), Some(f))
-                if m.id == f.machine.id
-                    && m.license_id == f.machine.license_id
-                    && m.fingerprint == f.machine.fingerprint =>
-            {
-                self.update_machine_unlocked(m).map_err(StoreError::from)?;
-            }
-            (SeatChange::Remove, Some(f)) => {
-                self.remove_machine_unlocked(&f.machine)
-                    .map_err(StoreError::from)?;
-            }
-            _ => {
-                return Err(StoreError::backend("change_seat: a change of another machine").into());
+        match write_of(&what, found.as_ref())? {
+            Write::Nothing => return Ok(found),
+            Write::Put(m) => self.update_machine_unlocked(m).map_err(StoreError::from)?,
+            Write::Remove(m) => {
+                self.remove_machine_unlocked(m).map_err(StoreError::from)?;
             }
         }
         self.write_record(log).map_err(StoreError::from)?;

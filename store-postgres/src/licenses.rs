@@ -1,0 +1,203 @@
+//! Licenses, and the changes of one license that no other may interleave with.
+
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use licet_core::model::*;
+use licet_core::store::*;
+
+use crate::outbox::write_record;
+use crate::*;
+
+/// Rows a license listing reads at a time while it filters by status (which depends on the
+/// time, so it is judged here rather than in SQL).
+const LIST_BATCH: i64 = 256;
+
+/// Writes a license (new or not) with its expiry candidate, in `tx`.
+pub(crate) async fn put_license(tx: &Transaction<'_>, l: &License, new: bool) -> StoreResult<()> {
+    if new {
+        exec(
+            tx,
+            "INSERT INTO licenses (id, key, product_id, policy_id, data) VALUES ($1, $2, $3, $4, $5)",
+            &[&l.id, &l.key, &l.product_id, &l.policy_id, &json(l)],
+        )
+        .await?;
+    } else {
+        exec(
+            tx,
+            "UPDATE licenses SET policy_id = $2, data = $3 WHERE id = $1",
+            &[&l.id, &l.policy_id, &json(l)],
+        )
+        .await?;
+    }
+    if let Some(at) = l.expires_at {
+        exec(
+            tx,
+            "INSERT INTO license_expiry (at, license_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&at, &l.id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Locks license `id`'s row for the rest of `tx`: every change of the license and of its
+/// seats takes this lock first, so they are serialised across every instance. The license as
+/// stored, if it exists.
+pub(crate) async fn lock_license(tx: &Transaction<'_>, id: &str) -> StoreResult<Option<License>> {
+    one(
+        tx,
+        "SELECT data FROM licenses WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await
+}
+
+/// Applies `change` to the license as stored (locked), in `tx`: the license after.
+pub(crate) async fn change_in(
+    tx: &Transaction<'_>,
+    id: &str,
+    change: ChangeLicense<'_>,
+) -> StoreResult<Option<License>> {
+    let Some(current) = lock_license(tx, id).await? else {
+        return Ok(None);
+    };
+    let Some((next, log)) = change(&current)? else {
+        return Ok(Some(current));
+    };
+    if next.id != current.id || next.key != current.key || next.product_id != current.product_id {
+        return Err(StoreError::backend(
+            "change_license: the id, key and product of a license do not change",
+        ));
+    }
+    put_license(tx, &next, false).await?;
+    write_record(tx, log).await?;
+    Ok(Some(next))
+}
+
+#[async_trait]
+impl Licenses for PgStore {
+    async fn insert_license(&self, l: &License, record: Record) -> StoreResult<()> {
+        self.insert_licenses(std::slice::from_ref(l), record).await
+    }
+    async fn insert_licenses(&self, ls: &[License], record: Record) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        for l in ls {
+            put_license(&tx, l, true).await?;
+        }
+        write_record(&tx, record).await?;
+        tx.commit().await.map_err(pg)
+    }
+    async fn update_license(&self, l: &License) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        put_license(&tx, l, false).await?;
+        tx.commit().await.map_err(pg)
+    }
+    async fn change_license(
+        &self,
+        id: &str,
+        change: ChangeLicense<'_>,
+    ) -> StoreResult<Option<License>> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let l = change_in(&tx, id, change).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(l)
+    }
+    async fn delete_license(&self, l: &License, record: Record) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // Under the license's lock, as every seat change is: a seat taken after this finds
+        // no license.
+        lock_license(&tx, &l.id).await?;
+        exec(&tx, "DELETE FROM machines WHERE license_id = $1", &[&l.id]).await?;
+        exec(&tx, "DELETE FROM licenses WHERE id = $1", &[&l.id]).await?;
+        write_record(&tx, record).await?;
+        tx.commit().await.map_err(pg)
+    }
+    async fn license(&self, id: &str) -> StoreResult<Option<License>> {
+        let c = self.conn().await?;
+        one(&c, "SELECT data FROM licenses WHERE id = $1", &[&id]).await
+    }
+    async fn license_by_key(&self, key: &str) -> StoreResult<Option<License>> {
+        let c = self.conn().await?;
+        one(&c, "SELECT data FROM licenses WHERE key = $1", &[&key]).await
+    }
+    async fn licenses(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<License>> {
+        let c = self.conn().await?;
+        let mut after = page.after.clone();
+        let mut items: Vec<License> = Vec::new();
+        loop {
+            let batch: Vec<License> = all(
+                &c,
+                "SELECT data FROM licenses \
+                 WHERE ($1::text IS NULL OR product_id = $1) \
+                   AND ($2::text IS NULL OR policy_id = $2) \
+                   AND ($3::text IS NULL OR id > $3) \
+                 ORDER BY id LIMIT $4",
+                &[&filter.product_id, &filter.policy_id, &after, &LIST_BATCH],
+            )
+            .await?;
+            let last = batch.len() < usize::try_from(LIST_BATCH).unwrap_or(usize::MAX);
+            after = batch.last().map(|l| l.id.clone());
+            for l in batch {
+                if !filter.admits(&l) {
+                    continue;
+                }
+                if items.len() == page.limit {
+                    let next = items.last().map(|l| l.id.clone());
+                    return Ok(Page { items, next });
+                }
+                items.push(l);
+            }
+            if last {
+                return Ok(Page { items, next: None });
+            }
+        }
+    }
+    async fn licenses_of(&self, product_id: &str) -> StoreResult<Vec<License>> {
+        let c = self.conn().await?;
+        all(
+            &c,
+            "SELECT data FROM licenses WHERE product_id = $1 ORDER BY id",
+            &[&product_id],
+        )
+        .await
+    }
+    async fn license_count(&self) -> StoreResult<usize> {
+        let c = self.conn().await?;
+        let r = row(&c, "SELECT count(*) FROM licenses", &[]).await?;
+        let n: i64 = match r {
+            Some(r) => col(&r, 0)?,
+            None => 0,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+    async fn expiry_candidates(&self, now: i64) -> StoreResult<Vec<(i64, String)>> {
+        let c = self.conn().await?;
+        rows(
+            &c,
+            "SELECT at, license_id FROM license_expiry WHERE at <= $1 ORDER BY at, license_id",
+            &[&now],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect()
+    }
+    async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "DELETE FROM license_expiry WHERE at = $1 AND license_id = $2",
+            &[&at, &license_id],
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! The published revocation list: one row, advanced under its lock.
+
+use async_trait::async_trait;
+use licet_core::model::*;
+use licet_core::store::*;
+
+use crate::licenses::{lock_license, put_license};
+use crate::outbox::write_record;
+use crate::*;
+
+#[async_trait]
+impl Revocations for PgStore {
+    async fn revocation_state(&self) -> StoreResult<RevocationState> {
+        let c = self.conn().await?;
+        Ok(one(&c, "SELECT state FROM revocations WHERE id = 1", &[])
+            .await?
+            .unwrap_or_default())
+    }
+    async fn revocation_list(&self) -> StoreResult<Option<Vec<u8>>> {
+        let c = self.conn().await?;
+        match row(&c, "SELECT list FROM revocations WHERE id = 1", &[]).await? {
+            Some(r) => col(&r, 0),
+            None => Ok(None),
+        }
+    }
+    async fn put_revocations(&self, state: &RevocationState, list: &[u8]) -> StoreResult<()> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "UPDATE revocations SET state = $1, list = $2 WHERE id = 1",
+            &[&json(state), &list],
+        )
+        .await?;
+        Ok(())
+    }
+    async fn revoke_license(
+        &self,
+        l: &License,
+        token_ids: &[String],
+        sign: SignList<'_>,
+        tell: TellRevocation<'_>,
+    ) -> StoreResult<RevocationState> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // The license first, then the list, as every operation that takes both: two
+        // revocations at once on two instances get consecutive sequence numbers.
+        lock_license(&tx, &l.id).await?;
+        let mut state: RevocationState = one(
+            &tx,
+            "SELECT state FROM revocations WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?
+        .unwrap_or_default();
+        state
+            .token_ids
+            .extend(token_ids.iter().filter(|t| !t.is_empty()).cloned());
+        state.license_ids.insert(l.id.clone());
+        state.sequence += 1;
+        let list = sign(&state)?;
+        exec(
+            &tx,
+            "UPDATE revocations SET state = $1, list = $2 WHERE id = 1",
+            &[&json(&state), &list],
+        )
+        .await?;
+        put_license(&tx, l, false).await?;
+        write_record(&tx, tell(&state)).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(state)
+    }
+}

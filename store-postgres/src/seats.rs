@@ -1,0 +1,228 @@
+//! Machines: a license's seats, changed only under the license's row lock.
+
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use licet_core::model::*;
+use licet_core::seats::{
+    Placement, Recognised, SeatClaim, SeatError, SeatRule, Seated, Write, license_of, place,
+    plan_all, recognise, write_of,
+};
+use licet_core::store::*;
+
+use crate::licenses::lock_license;
+use crate::outbox::write_record;
+use crate::*;
+
+/// The machines of a license, in `tx` (under its lock, they are the license's seats as they
+/// stand).
+async fn machines_in<C: GenericClient>(c: &C, license_id: &str) -> StoreResult<Vec<Machine>> {
+    all(
+        c,
+        "SELECT data FROM machines WHERE license_id = $1 ORDER BY fingerprint",
+        &[&license_id],
+    )
+    .await
+}
+
+/// Inserts or replaces a machine, in `tx`; a new machine marks its license for the culler.
+async fn put_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<()> {
+    // `xmax = 0` holds for a row this statement inserted, not for one it updated.
+    let r = row(
+        tx,
+        "INSERT INTO machines (id, license_id, fingerprint, data) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (license_id, fingerprint) DO UPDATE SET id = EXCLUDED.id, data = EXCLUDED.data \
+         RETURNING (xmax = 0)",
+        &[&m.id, &m.license_id, &m.fingerprint, &json(m)],
+    )
+    .await?;
+    let fresh: bool = match r {
+        Some(r) => col(&r, 0)?,
+        None => false,
+    };
+    if fresh {
+        exec(
+            tx,
+            "INSERT INTO floating_licenses (license_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&m.license_id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes a machine, in `tx`: whether it existed.
+async fn remove_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<bool> {
+    Ok(exec(
+        tx,
+        "DELETE FROM machines WHERE license_id = $1 AND fingerprint = $2",
+        &[&m.license_id, &m.fingerprint],
+    )
+    .await?
+        > 0)
+}
+
+#[async_trait]
+impl Seats for PgStore {
+    async fn take_seats(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError> {
+        let Some(license_id) = license_of(claims)? else {
+            return Ok(Vec::new());
+        };
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // The license's row lock serialises every seat change of the license, on every
+        // instance: the machines read next are the seats as they stand until this commits.
+        if lock_license(&tx, license_id).await?.is_none() {
+            return Err(StoreError::NotFound.into());
+        }
+        let machines = machines_in(&tx, license_id).await?;
+        let plans = plan_all(rule, claims, &machines[..], now)?;
+        let mut seated = Vec::with_capacity(plans.len());
+        for p in place(license_id, plans, make)? {
+            for dead in &p.plan.reap {
+                remove_in(&tx, dead).await?;
+            }
+            put_in(&tx, &p.machine).await?;
+            write_record(&tx, p.record).await?;
+            seated.push(Placement::seated(p.machine, p.plan));
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(seated)
+    }
+    async fn change_seat(
+        &self,
+        claim: &SeatClaim,
+        change: ChangeSeat<'_>,
+    ) -> Result<Option<Recognised>, SeatError> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        lock_license(&tx, &claim.license_id).await?;
+        let machines = machines_in(&tx, &claim.license_id).await?;
+        let found = recognise(claim, &machines[..])?;
+        let (what, log) = change(found.as_ref())?;
+        match write_of(&what, found.as_ref())? {
+            Write::Nothing => return Ok(found),
+            Write::Put(m) => put_in(&tx, m).await?,
+            Write::Remove(m) => {
+                remove_in(&tx, m).await?;
+            }
+        }
+        write_record(&tx, log).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(found)
+    }
+    async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        lock_license(&tx, license_id).await?;
+        let removed = all(
+            &tx,
+            "DELETE FROM machines WHERE license_id = $1 RETURNING data",
+            &[&license_id],
+        )
+        .await?;
+        write_record(&tx, record).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(removed)
+    }
+    async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>> {
+        let c = self.conn().await?;
+        machines_in(&c, license_id).await
+    }
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
+        let c = self.conn().await?;
+        one(
+            &c,
+            "SELECT data FROM machines WHERE license_id = $1 AND fingerprint = $2",
+            &[&license_id, &fingerprint],
+        )
+        .await
+    }
+    async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>> {
+        let c = self.conn().await?;
+        one(
+            &c,
+            "SELECT data FROM machines WHERE id = $1 LIMIT 1",
+            &[&id],
+        )
+        .await
+    }
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
+        let c = self.conn().await?;
+        let r = row(
+            &c,
+            "SELECT count(*) FROM machines WHERE license_id = $1",
+            &[&license_id],
+        )
+        .await?;
+        Ok(match r {
+            Some(r) => unbig(col(&r, 0)?),
+            None => 0,
+        })
+    }
+    async fn machine_total(&self) -> StoreResult<usize> {
+        let c = self.conn().await?;
+        let r = row(&c, "SELECT count(*) FROM machines", &[]).await?;
+        let n: i64 = match r {
+            Some(r) => col(&r, 0)?,
+            None => 0,
+        };
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+    async fn put_machine(&self, m: &Machine) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        lock_license(&tx, &m.license_id).await?;
+        put_in(&tx, m).await?;
+        tx.commit().await.map_err(pg)
+    }
+    async fn update_machine(&self, m: &Machine) -> StoreResult<()> {
+        self.put_machine(m).await
+    }
+    async fn remove_machine(&self, m: &Machine) -> StoreResult<bool> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        lock_license(&tx, &m.license_id).await?;
+        let existed = remove_in(&tx, m).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(existed)
+    }
+    async fn recheck_floating(&self) -> StoreResult<()> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "INSERT INTO floating_licenses (license_id) SELECT DISTINCT license_id FROM machines \
+             ON CONFLICT DO NOTHING",
+            &[],
+        )
+        .await?;
+        Ok(())
+    }
+    async fn floating_licenses(&self) -> StoreResult<Vec<String>> {
+        let c = self.conn().await?;
+        rows(
+            &c,
+            "SELECT license_id FROM floating_licenses ORDER BY license_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| col(r, 0))
+        .collect()
+    }
+    async fn unmark_floating(&self, license_id: &str) -> StoreResult<()> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "DELETE FROM floating_licenses WHERE license_id = $1",
+            &[&license_id],
+        )
+        .await?;
+        Ok(())
+    }
+}
