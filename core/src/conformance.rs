@@ -67,6 +67,7 @@ macro_rules! conformance_tests {
             a_validation_follows_the_documented_order,
             the_outbox_hands_out_increasing_ids,
             audit_filters_and_cursors,
+            the_first_sealed_key_stored_wins,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1335,4 +1336,29 @@ pub async fn a_validation_follows_the_documented_order(f: Fixture) {
         v.license, None,
         "a blacklisted caller learns nothing of the license"
     );
+}
+
+/// Two instances starting together on one store both create signing keys: the first stored
+/// wins, and both go on with it.
+pub async fn the_first_sealed_key_stored_wins(f: Fixture) {
+    assert_eq!(f.a.sealed_key("token").await.expect("read"), None);
+    let (x, y) = tokio::join!(
+        f.a.insert_sealed_key("token", b"sealed by a"),
+        f.b.insert_sealed_key("token", b"sealed by b"),
+    );
+    let (x, y) = (x.expect("a"), y.expect("b"));
+    assert_eq!(x, y, "both handles go on with one key");
+    assert!(x == b"sealed by a" || x == b"sealed by b");
+    assert_eq!(
+        f.b.sealed_key("token").await.expect("read"),
+        Some(x.clone())
+    );
+    // A later start keeps the stored key.
+    assert_eq!(
+        f.a.insert_sealed_key("token", b"a third")
+            .await
+            .expect("again"),
+        x
+    );
+    assert_eq!(f.a.sealed_key("rsa").await.expect("other name"), None);
 }

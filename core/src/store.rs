@@ -787,6 +787,18 @@ pub trait Revocations: Send + Sync {
     ) -> StoreResult<RevocationState>;
 }
 
+/// The server's signing keys, as the server seals them: a backend stores bytes it cannot read.
+/// Where several instances share one store, the first to start creates the keys and the others
+/// load them.
+#[async_trait]
+pub trait KeyVault: Send + Sync {
+    /// A sealed key by name.
+    async fn sealed_key(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Stores a sealed key under `name` unless one is stored already, as one operation: the key
+    /// stored after it (this one, or the one another handle stored first).
+    async fn insert_sealed_key(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>>;
+}
+
 /// A storage backend: every concern, in one object the server holds as `Arc<dyn Store>`.
 pub trait Store:
     Durability
@@ -801,6 +813,7 @@ pub trait Store:
     + OneTime
     + Audit
     + Revocations
+    + KeyVault
     + std::fmt::Debug
 {
 }
@@ -818,6 +831,7 @@ impl<T> Store for T where
         + OneTime
         + Audit
         + Revocations
+        + KeyVault
         + std::fmt::Debug
 {
 }

@@ -59,6 +59,22 @@ pub struct Args {
     /// record; this bounds how much of them is kept in memory.
     #[arg(long, env = "LICET_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// PostgreSQL to store everything in instead of the sled database in `--data`
+    /// (`postgres://user:password@host/db`): several instances may share it. Needs
+    /// `--master-key-file`.
+    #[arg(long, env = "LICET_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections to PostgreSQL at most, per instance [default: 16].
+    #[arg(long, env = "LICET_DB_POOL_SIZE")]
+    pub db_pool_size: Option<usize>,
+    /// Seconds a request waits for a PostgreSQL connection before it is answered 503
+    /// [default: 5].
+    #[arg(long, env = "LICET_DB_WAIT")]
+    pub db_wait: Option<u64>,
+    /// The key-encryption key of the signing keys stored in PostgreSQL: a file of 32 random
+    /// bytes (`head -c 32 /dev/urandom`), mode 0600, the same on every instance.
+    #[arg(long, env = "LICET_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Lifetime in seconds of JWTs minted from API keys [default: 900; at most 86400].
     #[arg(long, env = "LICET_JWT_TTL")]
     pub jwt_ttl: Option<u64>,
@@ -156,6 +172,10 @@ struct FileConfig {
     request_timeout: Option<u64>,
     shutdown_timeout: Option<u64>,
     cache_mb: Option<u64>,
+    database_url: Option<String>,
+    db_pool_size: Option<usize>,
+    db_wait: Option<u64>,
+    master_key_file: Option<PathBuf>,
     jwt_ttl: Option<u64>,
     log_format: Option<String>,
     public_url: Option<String>,
@@ -209,6 +229,14 @@ pub struct Config {
     pub shutdown_timeout: u64,
     /// The store's page cache, MiB.
     pub cache_mb: u64,
+    /// PostgreSQL instead of sled, when set (it may hold a password).
+    pub database_url: Option<Redacted>,
+    /// PostgreSQL connections at most.
+    pub db_pool_size: usize,
+    /// Seconds a request waits for a PostgreSQL connection.
+    pub db_wait: u64,
+    /// The key-encryption key file (PostgreSQL).
+    pub master_key_file: Option<PathBuf>,
     /// Minted JWT lifetime, seconds.
     pub jwt_ttl: u64,
     /// `text` or `json`.
@@ -276,6 +304,10 @@ impl Default for Config {
             request_timeout: 30,
             shutdown_timeout: 30,
             cache_mb: 128,
+            database_url: None,
+            db_pool_size: 16,
+            db_wait: 5,
+            master_key_file: None,
             jwt_ttl: 900,
             log_format: "text".into(),
             public_url: None,
@@ -354,6 +386,13 @@ impl Config {
                 .or(file.shutdown_timeout)
                 .unwrap_or(d.shutdown_timeout),
             cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(d.cache_mb),
+            database_url: args.database_url.or(file.database_url).map(Redacted),
+            db_pool_size: args
+                .db_pool_size
+                .or(file.db_pool_size)
+                .unwrap_or(d.db_pool_size),
+            db_wait: args.db_wait.or(file.db_wait).unwrap_or(d.db_wait),
+            master_key_file: args.master_key_file.or(file.master_key_file),
             jwt_ttl: args.jwt_ttl.or(file.jwt_ttl).unwrap_or(d.jwt_ttl),
             log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
             public_url: args
@@ -476,6 +515,16 @@ impl Config {
             "cache-mb: 8 to 1048576"
         );
         anyhow::ensure!(
+            (1..=1024).contains(&c.db_pool_size),
+            "db-pool-size: 1 to 1024"
+        );
+        anyhow::ensure!((1..=300).contains(&c.db_wait), "db-wait: 1 to 300 seconds");
+        anyhow::ensure!(
+            c.database_url.is_none() || c.master_key_file.is_some(),
+            "database-url: PostgreSQL needs --master-key-file (32 random bytes, mode 0600, the \
+             same file on every instance)"
+        );
+        anyhow::ensure!(
             c.revocation_validity >= 60,
             "revocation-validity: at least 60 seconds"
         );
@@ -517,6 +566,42 @@ mod tests {
         })
         .expect_err("typo");
         assert!(format!("{err:#}").contains("licet.toml"));
+    }
+
+    #[test]
+    fn postgres_needs_a_master_key_and_keeps_its_url_out_of_debug() {
+        let url = "postgres://licet:hunter2@db/licet";
+        let err = Config::resolve(Args {
+            database_url: Some(url.into()),
+            ..Args::default()
+        })
+        .expect_err("no master key");
+        assert!(format!("{err:#}").contains("master-key-file"), "{err:#}");
+        let c = Config::resolve(Args {
+            database_url: Some(url.into()),
+            master_key_file: Some("master.key".into()),
+            db_pool_size: Some(4),
+            ..Args::default()
+        })
+        .expect("config");
+        assert_eq!(c.database_url.as_ref().map(|u| u.0.as_str()), Some(url));
+        assert_eq!((c.db_pool_size, c.db_wait), (4, 5));
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "the password stays out of logs"
+        );
+        for bad in [
+            Args {
+                db_pool_size: Some(0),
+                ..Args::default()
+            },
+            Args {
+                db_wait: Some(0),
+                ..Args::default()
+            },
+        ] {
+            assert!(Config::resolve(bad).is_err());
+        }
     }
 }
 

@@ -122,6 +122,143 @@ impl ServerKeys {
     }
 }
 
+/// The key-encryption key of signing keys kept in a shared store (PostgreSQL): 32 bytes from
+/// `--master-key-file`, the same on every instance. Zeroized on drop, never logged.
+pub struct MasterKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Reads the key file: exactly 32 bytes, and (on Unix) readable by its owner only, since
+    /// whoever reads it can open every signing key in the database.
+    pub fn read(path: &Path) -> Result<MasterKey> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .with_context(|| format!("{}: cannot read the master key file", path.display()))?
+                .permissions()
+                .mode();
+            anyhow::ensure!(
+                mode & 0o077 == 0,
+                "{}: the master key file is open to others (mode {:o}); make it 0600",
+                path.display(),
+                mode & 0o777
+            );
+        }
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(path)
+                .with_context(|| format!("{}: cannot read the master key file", path.display()))?,
+        );
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: a master key file holds exactly 32 bytes (head -c 32 /dev/urandom), not {}",
+                path.display(),
+                bytes.len()
+            )
+        })?;
+        Ok(MasterKey(zeroize::Zeroizing::new(key)))
+    }
+
+    /// A key from its bytes (tests).
+    pub fn from_bytes(key: [u8; 32]) -> MasterKey {
+        MasterKey(zeroize::Zeroizing::new(key))
+    }
+
+    /// nonce ‖ AES-256-GCM(`plain`), bound to `name` (the associated data), so that a sealed
+    /// key cannot be moved to another name.
+    fn seal(&self, name: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let cipher = aes_gcm::Aes256Gcm::new((&*self.0).into());
+        let nonce = crate::ids::random_bytes::<12>();
+        let ct = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: plain,
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("cannot seal the {name} key"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    fn unseal(&self, name: &str, sealed: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        anyhow::ensure!(sealed.len() > 12 + 16, "the stored {name} key is truncated");
+        let cipher = aes_gcm::Aes256Gcm::new((&*self.0).into());
+        let nonce: [u8; 12] = sealed[..12]
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the stored {name} key is truncated"))?;
+        cipher
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: &sealed[12..],
+                    aad: name.as_bytes(),
+                },
+            )
+            .map(zeroize::Zeroizing::new)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the stored {name} key does not open with this master key: every instance \
+                     must be given the same --master-key-file"
+                )
+            })
+    }
+}
+
+/// Names of the sealed keys in a shared store.
+pub const TOKEN_KEY_NAME: &str = "token-ed25519";
+/// See [`TOKEN_KEY_NAME`].
+pub const RSA_KEY_NAME: &str = "compat-rsa4096";
+
+impl ServerKeys {
+    /// Loads the keys from a shared store, sealed under `master`, creating any the store lacks.
+    /// Of several instances starting at once, the first to store a key wins and the others use
+    /// it. Returns the keys and whether this instance created any.
+    pub async fn load_or_create_in(
+        store: &dyn licet_core::store::Store,
+        master: &MasterKey,
+    ) -> Result<(ServerKeys, bool)> {
+        let (token, a) =
+            load_or_create_sealed(store, master, TOKEN_KEY_NAME, KeySpec::Ed25519).await?;
+        let (rsa, b) =
+            load_or_create_sealed(store, master, RSA_KEY_NAME, KeySpec::RsaPkcs1(4096)).await?;
+        Ok((ServerKeys::new(token, rsa)?, a || b))
+    }
+}
+
+async fn load_or_create_sealed(
+    store: &dyn licet_core::store::Store,
+    master: &MasterKey,
+    name: &str,
+    spec: KeySpec,
+) -> Result<(SigningKey, bool)> {
+    let stored = match store.sealed_key(name).await? {
+        Some(sealed) => (sealed, false),
+        None => {
+            tracing::info!(key = name, "creating signing key in the database");
+            let key = SigningKey::generate(spec)?;
+            let pem = key.to_pkcs8_pem()?;
+            let mine = master.seal(name, pem.as_bytes())?;
+            let stored = store.insert_sealed_key(name, &mine).await?;
+            let created = stored == mine;
+            (stored, created)
+        }
+    };
+    let pem = master.unseal(name, &stored.0)?;
+    let key = SigningKey::from_pkcs8(&pem)
+        .with_context(|| format!("the stored {name} key is not a usable key"))?;
+    Ok((key, stored.1))
+}
+
 fn derive(key: &ed25519_dalek::SigningKey, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -177,5 +314,42 @@ pub struct JwtKeys {
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JwtKeys(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_key_opens_only_under_its_name_and_master_key() {
+        let master = MasterKey::from_bytes([7; 32]);
+        let sealed = master.seal(TOKEN_KEY_NAME, b"pem").expect("seal");
+        assert_eq!(
+            master
+                .unseal(TOKEN_KEY_NAME, &sealed)
+                .expect("opens")
+                .as_slice(),
+            b"pem"
+        );
+        assert!(
+            master.unseal(RSA_KEY_NAME, &sealed).is_err(),
+            "bound to its name"
+        );
+        assert!(
+            MasterKey::from_bytes([8; 32])
+                .unseal(TOKEN_KEY_NAME, &sealed)
+                .is_err(),
+            "another master key"
+        );
+        let mut flipped = sealed.clone();
+        if let Some(b) = flipped.last_mut() {
+            *b ^= 1;
+        }
+        assert!(master.unseal(TOKEN_KEY_NAME, &flipped).is_err(), "tampered");
+        assert!(
+            master.unseal(TOKEN_KEY_NAME, &sealed[..20]).is_err(),
+            "truncated"
+        );
     }
 }

@@ -277,6 +277,33 @@ pub fn open(config: &Config) -> anyhow::Result<(SledStore, Arc<keys::ServerKeys>
     Ok((store, Arc::new(keys), created))
 }
 
+/// Opens the PostgreSQL store of `--database-url` (migrating it first) and its signing keys,
+/// sealed in the database under `--master-key-file`'s key (created by the first instance).
+/// `--data` is not used for the store or the keys.
+pub async fn open_postgres(
+    config: &Config,
+) -> anyhow::Result<(licet_store_postgres::PgStore, Arc<keys::ServerKeys>, bool)> {
+    let url = config
+        .database_url
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no --database-url"))?;
+    let master_file = config
+        .master_key_file
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("PostgreSQL needs --master-key-file"))?;
+    let master = keys::MasterKey::read(master_file)?;
+    let options = licet_store_postgres::Options {
+        pool_size: config.db_pool_size,
+        wait: std::time::Duration::from_secs(config.db_wait),
+    };
+    // The URL is not in the message: it may hold a password.
+    let store = licet_store_postgres::PgStore::connect(&url.0, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
+    let (keys, created) = keys::ServerKeys::load_or_create_in(&store, &master).await?;
+    Ok((store, Arc::new(keys), created))
+}
+
 /// Creates `dir` (and missing parents) with mode 0700.
 fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();

@@ -12,17 +12,24 @@ use licet_server::{AppState, Args, Config};
 async fn main() -> anyhow::Result<()> {
     let config = Config::resolve(Args::parse())?;
     init_logging(&config.log_format);
-    let (store, keys, created) = licet_server::open(&config)
-        .with_context(|| format!("{}: cannot open the data directory", config.data.display()))?;
+    // The embedded sled store in --data, or PostgreSQL shared with other instances.
+    let (store, sled, keys, created): (Arc<dyn licet_server::store::Store>, _, _, _) =
+        match &config.database_url {
+            None => {
+                let (store, keys, created) = licet_server::open(&config).with_context(|| {
+                    format!("{}: cannot open the data directory", config.data.display())
+                })?;
+                (Arc::new(store.clone()), Some(store), keys, created)
+            }
+            Some(_) => {
+                let (store, keys, created) = licet_server::open_postgres(&config).await?;
+                (Arc::new(store), None, keys, created)
+            }
+        };
     if created {
-        tracing::info!(dir = %config.data.display(), "created signing keys");
+        tracing::info!("created signing keys");
     }
-    let state = AppState::new(
-        Arc::new(store.clone()),
-        keys,
-        Arc::new(SystemClock),
-        config.clone(),
-    )?;
+    let state = AppState::new(store, keys, Arc::new(SystemClock), config.clone())?;
     if let Some(key) = licet_server::bootstrap_admin_key(&state).await? {
         // Printed once, on stdout, never logged: only its hash is stored.
         println!("bootstrap admin API key (shown once; store it now): {key}");
@@ -31,12 +38,14 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, data = %config.data.display(), "licet-server started");
+    tracing::info!(listen = %listener.local_addr()?, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
     println!("listening on {}", listener.local_addr()?);
     let timeouts = licet_server::serve::Timeouts::of(&config);
     licet_server::serve::serve(listener, licet_server::app(state), timeouts, shutdown()).await?;
     background.abort();
-    store.close()?;
+    if let Some(sled) = sled {
+        sled.close()?;
+    }
     tracing::info!("stopped; database flushed");
     Ok(())
 }

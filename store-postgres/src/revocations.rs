@@ -1,4 +1,4 @@
-//! The published revocation list: one row, advanced under its lock.
+//! The published revocation list (one row, advanced under its lock), and the sealed signing keys.
 
 use async_trait::async_trait;
 use licet_core::model::*;
@@ -68,5 +68,39 @@ impl Revocations for PgStore {
         write_record(&tx, tell(&state)).await?;
         tx.commit().await.map_err(pg)?;
         Ok(state)
+    }
+}
+
+#[async_trait]
+impl KeyVault for PgStore {
+    async fn sealed_key(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let c = self.conn().await?;
+        match row(
+            &c,
+            "SELECT sealed FROM sealed_keys WHERE name = $1",
+            &[&name],
+        )
+        .await?
+        {
+            Some(r) => Ok(Some(col(&r, 0)?)),
+            None => Ok(None),
+        }
+    }
+    async fn insert_sealed_key(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "INSERT INTO sealed_keys (name, sealed) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&name, &sealed],
+        )
+        .await?;
+        let r = row(
+            &c,
+            "SELECT sealed FROM sealed_keys WHERE name = $1",
+            &[&name],
+        )
+        .await?
+        .ok_or_else(|| StoreError::backend("a sealed key vanished"))?;
+        col(&r, 0)
     }
 }

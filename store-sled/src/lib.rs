@@ -50,6 +50,7 @@
 //! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
 //! | `audit` | sequence (be u64) | [`AuditEvent`], append-only |
 //! | `revocations` | `state`, `list` | revoked ids; the signed list |
+//! | `sealed_keys` | key name | a signing key as the server sealed it (the [`KeyVault`](licet_core::store::KeyVault); the server on sled keeps its keys in files and leaves this empty) |
 //! | `meta` | counter names | be u64 |
 //!
 //! Durability: every write operation of the traits returns once a flush covering its writes
@@ -148,6 +149,7 @@ pub struct SledStore {
     usage: sled::Tree,
     audit: sled::Tree,
     revocations: sled::Tree,
+    sealed_keys: sled::Tree,
     meta: sled::Tree,
     committer: Arc<Committer>,
     /// Walks over every license so far (see [`SledStore::license_scans`]).
@@ -233,6 +235,7 @@ impl SledStore {
             usage: t("usage")?,
             audit: t("audit")?,
             revocations: t("revocations")?,
+            sealed_keys: t("sealed_keys")?,
             meta: t("meta")?,
             committer: Arc::new(Committer::new(db.clone())),
             license_scans: Arc::default(),

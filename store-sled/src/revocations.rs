@@ -98,3 +98,27 @@ impl Revocations for SledStore {
         Ok(state)
     }
 }
+
+#[async_trait]
+impl KeyVault for SledStore {
+    async fn sealed_key(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .sealed_keys
+            .get(name)
+            .map_err(Error::from)?
+            .map(|v| v.to_vec()))
+    }
+    async fn insert_sealed_key(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        // Compare-and-swap from nothing: of two handles inserting at once, one wins.
+        let stored = match self
+            .sealed_keys
+            .compare_and_swap(name, None::<&[u8]>, Some(sealed))
+            .map_err(Error::from)?
+        {
+            Ok(()) => sealed.to_vec(),
+            Err(e) => e.current.map(|v| v.to_vec()).unwrap_or_default(),
+        };
+        self.committer.commit().await?;
+        Ok(stored)
+    }
+}

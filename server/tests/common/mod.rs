@@ -15,6 +15,8 @@ use licet_server::{AppState, Config};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+pub mod binary;
+
 /// The start time of every test.
 pub const T0: i64 = 1_800_000_000;
 
