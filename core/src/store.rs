@@ -35,9 +35,13 @@ pub enum StoreError {
         /// What collided, for people.
         detail: String,
     },
-    /// The backend failed (I/O, a corrupt record, a lost connection). Internal: logged, never
-    /// shown to a client in detail.
+    /// The backend failed (I/O, a corrupt record). Internal: logged, never shown to a client
+    /// in detail.
     Backend(String),
+    /// The backend cannot be reached now (a database that is down or restarting, no free
+    /// connection within the wait): nothing was written, and the same operation may succeed
+    /// later. `detail` is for the log.
+    Unavailable(String),
 }
 
 /// The rules a store keeps, named so that the edge can answer each with its own code.
@@ -94,6 +98,7 @@ impl StoreError {
             StoreError::NotFound => "not_found",
             StoreError::Conflict { constraint, .. } => constraint.code(),
             StoreError::Backend(_) => "store_error",
+            StoreError::Unavailable(_) => "store_unavailable",
         }
     }
 }
@@ -104,6 +109,7 @@ impl std::fmt::Display for StoreError {
             StoreError::NotFound => f.write_str("not found"),
             StoreError::Conflict { detail, .. } => f.write_str(detail),
             StoreError::Backend(e) => write!(f, "storage: {e}"),
+            StoreError::Unavailable(e) => write!(f, "storage unavailable: {e}"),
         }
     }
 }
@@ -264,6 +270,11 @@ pub trait Durability: Send + Sync {
     /// where it does not count.
     fn flush_count(&self) -> u64 {
         0
+    }
+    /// Whether the backend answers now (`/healthz`): `Unavailable` when it does not. Cheap
+    /// enough to call per request (a backend may answer from a recent probe).
+    async fn health(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
 

@@ -46,6 +46,24 @@ fn on_postgres<'a>(url: &'a str, key: &'a Path) -> [&'a str; 4] {
     ]
 }
 
+/// The fingerprints of a license's machines, as an instance lists them.
+fn fingerprints(base: &str, admin: &str, license_id: &str) -> Vec<String> {
+    let (s, ms) = call(
+        &agent(),
+        "GET",
+        &format!("{base}/v1/licenses/{license_id}/machines"),
+        Some(admin),
+        None,
+    );
+    assert_eq!(s, 200, "{ms}");
+    ms["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["fingerprint"].as_str().expect("fingerprint").to_owned())
+        .collect()
+}
+
 /// What a server start that must fail printed, and that it failed.
 fn refused_start(data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_licet-server"))
@@ -121,37 +139,29 @@ fn two_instances_share_seats_keys_and_revocations() {
         );
     }
     for base in &bases {
-        let (s, ms) = call(
-            &http,
-            "GET",
-            &format!("{base}/v1/licenses/{license_id}/machines"),
-            Some(&admin),
-            None,
-        );
-        assert_eq!(s, 200, "{ms}");
-        assert_eq!(ms["items"].as_array().map(Vec::len), Some(5), "{ms}");
+        assert_eq!(fingerprints(base, &admin, &license_id).len(), 5);
     }
 
-    // Both instances publish one key set; a token from A verifies offline with B's.
+    // Both instances publish one key set; a token verifies offline with the key set of the
+    // instance that did not issue it.
     let (_, keys_a) = call(&http, "GET", &format!("{}/v1/keys", a.base), None, None);
     let (_, keys_b) = call(&http, "GET", &format!("{}/v1/keys", b.base), None, None);
     assert_eq!(
         keys_a["keys"][0]["public_key_pem"], keys_b["keys"][0]["public_key_pem"],
         "one signing key"
     );
-    let pem = keys_b["keys"][0]["public_key_pem"].as_str().expect("pem");
+    let (issuer, answer) = (won[0].0 % 2, &won[0].2);
+    let other = if issuer == 0 { &keys_b } else { &keys_a };
+    let pem = other["keys"][0]["public_key_pem"].as_str().expect("pem");
     let pk = [licet_verifier::PublicKey::from_spki_pem(pem).expect("key")];
-    let from_a = won
-        .iter()
-        .find(|(i, _, _)| i % 2 == 0)
-        .expect("some seat went through A");
     let token = URL_SAFE_NO_PAD
-        .decode(from_a.2["token"].as_str().expect("token"))
+        .decode(answer["token"].as_str().expect("token"))
         .expect("b64");
-    let now = from_a.2["server_time"].as_i64().expect("time");
-    let fingerprint = format!("fp-{}", from_a.0);
+    let now = answer["server_time"].as_i64().expect("time");
+    let fingerprint = format!("fp-{}", won[0].0);
     let ctx = licet_verifier::Context::new(now, "acme-pro").fingerprint(&fingerprint);
-    licet_verifier::verify(&token, &pk[..], &ctx).expect("A's token verifies with B's key set");
+    licet_verifier::verify(&token, &pk[..], &ctx)
+        .expect("a token of one instance verifies with the other's key set");
 
     // A revocation made on B is in A's list.
     let (s, _) = call(
@@ -207,4 +217,127 @@ fn two_instances_share_seats_keys_and_revocations() {
     }
     let err = refused_start(&dir.path().join("c"), &on_postgres(&url, &short));
     assert!(err.contains("exactly 32 bytes"), "{err}");
+}
+
+#[test]
+fn a_database_that_goes_away_is_503_and_the_server_recovers_by_itself() {
+    let cluster = licet_store_postgres::testing::Cluster::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = cluster.url();
+    let key = master_key(dir.path(), "master.key");
+    let mut args = on_postgres(&url, &key).to_vec();
+    // No rate limits: the clients below activate as fast as the server answers.
+    args.extend([
+        "--db-wait",
+        "2",
+        "--rate-limit-ip",
+        "0",
+        "--rate-limit-license",
+        "0",
+    ]);
+    let server = Server::start(&dir.path().join("a"), &args);
+    let admin = server.bootstrap_key.clone().expect("admin key");
+    let http = agent();
+    let (_, l) = setup(&http, &server.base, &admin, 1_000);
+    let license_key = l["key"].as_str().expect("key").to_owned();
+    let license_id = l["id"].as_str().expect("id").to_owned();
+
+    // 8 clients activate new machines without pause while the database stops and comes back.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let base = server.base.clone();
+    let (acknowledged, statuses, outage) = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..8)
+            .map(|c| {
+                let (base, key, stop) = (&base, &license_key, &stop);
+                s.spawn(move || {
+                    let client = agent();
+                    let (mut acked, mut seen, mut slowest) = (Vec::new(), Vec::new(), 0u128);
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let fp = format!("fp-{c}-{n}");
+                        n += 1;
+                        let t = std::time::Instant::now();
+                        let (status, v) = call(
+                            &client,
+                            "POST",
+                            &format!("{base}/v1/client/activate"),
+                            None,
+                            Some(json!({ "key": key, "fingerprint": fp })),
+                        );
+                        slowest = slowest.max(t.elapsed().as_millis());
+                        match status {
+                            201 => acked.push(fp),
+                            503 => {
+                                assert_eq!(v["error"]["code"], "store_unavailable", "{v}");
+                                // Retry shortly, as a client told 503 would.
+                                std::thread::sleep(std::time::Duration::from_millis(50));
+                            }
+                            _ => {}
+                        }
+                        seen.push(status);
+                    }
+                    (acked, seen, slowest)
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        cluster.stop();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let (down, health) = call(&http, "GET", &format!("{base}/healthz"), None, None);
+        cluster.resume();
+        // Back without a restart of the server: /healthz answers ok again. (No assertion in
+        // here: a panic before `stop` is set would leave the clients running forever.)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut recovered = false;
+        while !recovered && std::time::Instant::now() < deadline {
+            recovered = call(&agent(), "GET", &format!("{base}/healthz"), None, None).0 == 200;
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        if recovered {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut acked = Vec::new();
+        let mut seen = Vec::new();
+        let mut slowest = 0;
+        for c in clients {
+            let (a, s, t) = c.join().expect("client");
+            acked.extend(a);
+            seen.extend(s);
+            slowest = slowest.max(t);
+        }
+        ((acked, slowest, recovered), seen, (down, health))
+    });
+    let (acknowledged, slowest_ms, recovered) = acknowledged;
+    assert!(
+        recovered,
+        "the server did not recover within 30 s of the database's return"
+    );
+    assert_eq!(
+        (outage.0, outage.1["status"].as_str()),
+        (503, Some("store_unavailable")),
+        "/healthz says the store is down"
+    );
+    assert!(
+        statuses.contains(&503),
+        "some activations met the outage: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 503),
+        "a client sees its seat or 503, never a 500 or a hang: {statuses:?}"
+    );
+    // Bounded: the pool's wait (2 s) and a connect attempt, never the client's 10 s timeout.
+    assert!(slowest_ms < 9_000, "a request took {slowest_ms} ms");
+    let after = statuses.iter().rev().take_while(|s| **s == 201).count();
+    assert!(after > 0, "activations succeed again after the outage");
+
+    // Every acknowledged activation is stored.
+    let mut stored = fingerprints(&base, &admin, &license_id);
+    let mut acked = acknowledged.clone();
+    stored.sort();
+    acked.sort();
+    for fp in &acked {
+        assert!(stored.contains(fp), "acknowledged {fp} was lost");
+    }
+    server.stop();
 }

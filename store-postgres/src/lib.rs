@@ -74,7 +74,12 @@ impl Default for Options {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// The last health probe: when, and whether the database answered.
+    probe: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
 }
+
+/// How long a health probe's answer is reused: `/healthz` costs no round trip per request.
+const PROBE_FOR: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,15 +122,50 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(StoreError::backend)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            probe: std::sync::Arc::default(),
+        })
     }
 
     /// A connection from the pool.
     pub(crate) async fn conn(&self) -> StoreResult<deadpool_postgres::Object> {
+        // Every way of not getting a connection (a timeout, a refused or failed connect) is
+        // the database being away: the request is answered 503 and may be retried.
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => pg(e),
-            e => StoreError::backend(format!("no database connection: {e}")),
+            e => StoreError::Unavailable(format!("no database connection: {e}")),
         })
+    }
+
+    /// Whether the database answers, from a probe at most [`PROBE_FOR`] old.
+    pub(crate) async fn health(&self) -> StoreResult<()> {
+        let recent = self
+            .probe
+            .lock()
+            .ok()
+            .and_then(|p| *p)
+            .filter(|(at, _)| at.elapsed() < PROBE_FOR);
+        let up = match recent {
+            Some((_, up)) => up,
+            None => {
+                let up = match self.conn().await {
+                    Ok(c) => c.simple_query("SELECT 1").await.is_ok(),
+                    Err(_) => false,
+                };
+                if let Ok(mut p) = self.probe.lock() {
+                    *p = Some((std::time::Instant::now(), up));
+                }
+                up
+            }
+        };
+        if up {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(
+                "the database does not answer".into(),
+            ))
+        }
     }
 
     /// The pool's size now and at most, for metrics and health.
@@ -163,13 +203,26 @@ async fn migrate(config: &tokio_postgres::Config) -> StoreResult<()> {
 }
 
 /// The store's error for a driver's error: a unique violation is the conflict of the rule
-/// its constraint keeps; anything else is the backend's.
+/// its constraint keeps; a lost connection or a database shutting down or starting up is
+/// [`StoreError::Unavailable`]; anything else is the backend's.
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
-    if let Some(db) = e.as_db_error()
-        && *db.code() == SqlState::UNIQUE_VIOLATION
-        && let Some((constraint, detail)) = db.constraint().and_then(constraint_of)
-    {
-        return StoreError::conflict(constraint, detail);
+    if let Some(db) = e.as_db_error() {
+        if *db.code() == SqlState::UNIQUE_VIOLATION
+            && let Some((constraint, detail)) = db.constraint().and_then(constraint_of)
+        {
+            return StoreError::conflict(constraint, detail);
+        }
+        // Class 08 (connection exception) and 57 (operator intervention: admin shutdown,
+        // crash shutdown, cannot connect now).
+        let code = db.code().code();
+        if code.starts_with("08") || code.starts_with("57") {
+            return StoreError::Unavailable(e.to_string());
+        }
+        return StoreError::backend(e);
+    }
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if e.is_closed() || io {
+        return StoreError::Unavailable(e.to_string());
     }
     StoreError::backend(e)
 }

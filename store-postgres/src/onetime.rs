@@ -27,6 +27,9 @@ impl Durability for PgStore {
     async fn next_number(&self, sequence: &str) -> StoreResult<u64> {
         self.next_counter(&format!("{sequence}_number")).await
     }
+    async fn health(&self) -> StoreResult<()> {
+        PgStore::health(self).await
+    }
 }
 
 #[async_trait]

@@ -136,7 +136,9 @@ fn as_owner(program: &Path) -> Command {
     }
 }
 
-fn start_server() -> Result<tokio_postgres::Config, String> {
+/// A new cluster in a temporary directory owned by the server's user: (binaries, directory);
+/// the data is in `directory/data` and the socket will be in `directory`.
+fn init_cluster() -> Result<(PathBuf, PathBuf), String> {
     let bin = bindir()?;
     // Kept for the life of the process (the server's directory must outlive every test).
     let dir = tempfile::Builder::new()
@@ -177,6 +179,12 @@ fn start_server() -> Result<tokio_postgres::Config, String> {
             String::from_utf8_lossy(&init.stderr)
         ));
     }
+    Ok((bin, dir))
+}
+
+fn start_server() -> Result<tokio_postgres::Config, String> {
+    let (bin, dir) = init_cluster()?;
+    let data = dir.join("data");
     // The server stops when this process ends: a watcher beside it waits for the process to
     // go, then asks it to shut down fast.
     let script = format!(
@@ -232,4 +240,72 @@ fn start_server() -> Result<tokio_postgres::Config, String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(c)
+}
+
+/// A PostgreSQL of one test's own, which the test may stop and start again (the database going
+/// away under a running server). Stopped and removed when dropped.
+#[derive(Debug)]
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// A new, running cluster on a Unix socket of its own.
+    pub fn start() -> Cluster {
+        let (bin, dir) = init_cluster().unwrap_or_else(|e| panic!("no PostgreSQL: {e}"));
+        let c = Cluster { bin, dir };
+        c.resume();
+        c
+    }
+
+    /// The connection string of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!(
+            "host={} port=5432 user=postgres dbname=postgres",
+            self.dir.display()
+        )
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> bool {
+        as_owner(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Stops it at once, as a crash or a failover would (`immediate`: sessions are cut, nothing
+    /// waits).
+    pub fn stop(&self) {
+        assert!(
+            self.pg_ctl(&["-m", "immediate", "-w", "stop"]),
+            "pg_ctl stop"
+        );
+    }
+
+    /// Starts it again (and waits until it accepts connections).
+    pub fn resume(&self) {
+        let opts = format!(
+            "-k {} -c listen_addresses= -c max_connections=100",
+            self.dir.display()
+        );
+        let log = self.dir.join("log");
+        let log = log.to_str().unwrap_or("log");
+        assert!(
+            self.pg_ctl(&["-l", log, "-w", "-o", &opts, "start"]),
+            "pg_ctl start: {}",
+            std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.pg_ctl(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -128,6 +128,16 @@ impl From<licet_core::StoreError> for ApiError {
             StoreError::Conflict { constraint, detail } => {
                 ApiError::conflict(constraint.code(), detail)
             }
+            // The database is down or has no free connection: the client may retry; nothing
+            // was written.
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "store unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store is unavailable; try again shortly",
+                )
+            }
             // Internal: logged by `internal`, never shown in detail.
             e => ApiError::internal(e),
         }

@@ -64,9 +64,19 @@ async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Res
         .into_response())
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "`{status, server_time}`", body = serde_json::Value)))]
-async fn health(State(s): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "ok", "server_time": s.clock.now() }))
+#[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "`{status, server_time}`", body = serde_json::Value), (status = 503, description = "`{status: \"store_unavailable\", server_time}`: the store does not answer", body = serde_json::Value)))]
+async fn health(State(s): State<AppState>) -> Response {
+    match s.store.health().await {
+        Ok(()) => Json(json!({ "status": "ok", "server_time": s.clock.now() })).into_response(),
+        Err(e) => {
+            tracing::warn!(code = e.code(), "health check: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": e.code(), "server_time": s.clock.now() })),
+            )
+                .into_response()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
