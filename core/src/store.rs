@@ -276,6 +276,15 @@ pub trait Durability: Send + Sync {
     async fn health(&self) -> StoreResult<()> {
         Ok(())
     }
+    /// Whether this handle leads background `task` now (the outbox drain, the expiry sweep,
+    /// culling, pruning), so that work which must happen once runs on one process at a time.
+    /// Asked before each round. Of the processes sharing a store, at most one leads a task at a
+    /// time, and a leader that dies gives it up. An embedded store has one process: it always
+    /// leads.
+    async fn lead(&self, task: &str) -> StoreResult<bool> {
+        let _ = task;
+        Ok(true)
+    }
 }
 
 /// Products and policies.

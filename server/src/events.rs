@@ -452,6 +452,11 @@ pub fn run_outbox(s: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            // On a shared store one instance drains the outbox at a time, so that no delivery
+            // is sent by two.
+            if !s.leads("outbox").await {
+                continue;
+            }
             let s = s.clone();
             tokio::spawn(async move {
                 if let Err(e) = drain_outbox(&s).await {

@@ -210,6 +210,11 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limits.shrink();
+            // The rest changes the shared store: on PostgreSQL one instance does it at a time,
+            // so that no license.expired is announced twice.
+            if !state.leads("maintenance").await {
+                continue;
+            }
             match prune_logs(&state).await {
                 Ok((0, 0)) => {}
                 Ok((audit, security)) => {

@@ -341,3 +341,61 @@ fn a_database_that_goes_away_is_503_and_the_server_recovers_by_itself() {
     }
     server.stop();
 }
+
+#[test]
+fn both_instances_running_deliver_each_event_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = database();
+    let key = master_key(dir.path(), "master.key");
+    let mut args = on_postgres(&url, &key).to_vec();
+    args.extend(["--webhook-allow-private", "true"]);
+    let a = Server::start(&dir.path().join("a"), &args);
+    let admin = a.bootstrap_key.clone().expect("admin key");
+    let b = Server::start(&dir.path().join("b"), &args);
+    let http = agent();
+    // A receiver that takes 1.5 s per answer keeps each delivery in the outbox across the
+    // drain rounds (every 2 s) of both instances: without one drain at a time, they overlap
+    // and send it twice.
+    let hook = common::slow_receiver(std::time::Duration::from_millis(1_500));
+    let (s, w) = call(
+        &http,
+        "POST",
+        &format!("{}/v1/webhooks", a.base),
+        Some(&admin),
+        Some(json!({ "url": hook.url, "events": ["license.created"] })),
+    );
+    assert_eq!(s, 201, "{w}");
+    // Ten licenses, made through both instances: ten license.created events in the outbox,
+    // which both instances' drains look at every 2 seconds.
+    let (p, first) = setup(&http, &a.base, &admin, 1);
+    let mut ids = vec![first["id"].as_str().expect("id").to_owned()];
+    for i in 0..9 {
+        let base = if i % 2 == 0 { &b.base } else { &a.base };
+        let (s, l) = call(
+            &http,
+            "POST",
+            &format!("{base}/v1/licenses"),
+            Some(&admin),
+            Some(json!({ "product_id": p["id"] })),
+        );
+        assert_eq!(s, 201, "{l}");
+        ids.push(l["id"].as_str().expect("id").to_owned());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while common::deliveries(&hook).len() < ids.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Several more rounds of both drains: a second delivery would arrive now.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let got = common::deliveries(&hook);
+    for id in &ids {
+        let n = got
+            .iter()
+            .filter(|(_, body)| body.contains(id.as_str()))
+            .count();
+        assert_eq!(n, 1, "license {id} was announced {n} times: {got:?}");
+    }
+    assert_eq!(got.len(), ids.len(), "one delivery per event");
+    a.stop();
+    b.stop();
+}

@@ -76,7 +76,17 @@ pub struct PgStore {
     pool: Pool,
     /// The last health probe: when, and whether the database answered.
     probe: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
+    /// How to open a connection outside the pool (leadership sessions).
+    config: tokio_postgres::Config,
+    /// A session of its own per background task, holding the task's advisory lock while this
+    /// process leads it; the lock ends with the session, so a leader that dies gives way.
+    leaders: std::sync::Arc<
+        tokio::sync::Mutex<std::collections::HashMap<String, tokio_postgres::Client>>,
+    >,
 }
+
+/// The first key of the leadership locks (the second is the task's name, hashed).
+const LEAD_LOCKS: i32 = 0x6c69_6365;
 
 /// How long a health probe's answer is reused: `/healthz` costs no round trip per request.
 const PROBE_FOR: Duration = Duration::from_secs(1);
@@ -106,7 +116,7 @@ impl PgStore {
     pub async fn open(config: tokio_postgres::Config, options: &Options) -> StoreResult<PgStore> {
         migrate(&config).await?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // A connection the database dropped (a restart) is found closed and replaced,
@@ -125,6 +135,8 @@ impl PgStore {
         Ok(PgStore {
             pool,
             probe: std::sync::Arc::default(),
+            config,
+            leaders: std::sync::Arc::default(),
         })
     }
 
@@ -165,6 +177,34 @@ impl PgStore {
             Err(StoreError::Unavailable(
                 "the database does not answer".into(),
             ))
+        }
+    }
+
+    /// Whether this process leads `task`: it holds the task's advisory lock, on a session kept
+    /// for the task (reconnected when the database dropped it). `pg_try_advisory_lock` never
+    /// waits, and is re-entrant for the session that holds it.
+    pub(crate) async fn lead(&self, task: &str) -> StoreResult<bool> {
+        let mut held = self.leaders.lock().await;
+        if held.get(task).is_none_or(tokio_postgres::Client::is_closed) {
+            let (client, connection) = self.config.connect(NoTls).await.map_err(pg)?;
+            tokio::spawn(connection);
+            held.insert(task.to_owned(), client);
+        }
+        let Some(client) = held.get(task) else {
+            return Ok(false);
+        };
+        let row = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&LEAD_LOCKS, &task],
+            )
+            .await;
+        match row {
+            Ok(r) => r.try_get(0).map_err(pg),
+            Err(e) => {
+                held.remove(task);
+                Err(pg(e))
+            }
         }
     }
 

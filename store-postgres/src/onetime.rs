@@ -30,6 +30,9 @@ impl Durability for PgStore {
     async fn health(&self) -> StoreResult<()> {
         PgStore::health(self).await
     }
+    async fn lead(&self, task: &str) -> StoreResult<bool> {
+        PgStore::lead(self, task).await
+    }
 }
 
 #[async_trait]

@@ -154,6 +154,23 @@ impl AppState {
         Some(0)
     }
 
+    /// Whether this instance does background `task` this round (the store's leadership: on
+    /// PostgreSQL one instance at a time, on sled always). A store that cannot tell is taken as
+    /// not leading, and logged.
+    pub async fn leads(&self, task: &str) -> bool {
+        match self.store.lead(task).await {
+            Ok(lead) => lead,
+            Err(e) => {
+                tracing::warn!(
+                    task,
+                    code = e.code(),
+                    "cannot tell whether this instance leads"
+                );
+                false
+            }
+        }
+    }
+
     /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`),
     /// with a number ready for a new machine: `make` gets the stored machine the claim is, or
     /// the number to give a new one. A number is drawn only when the claim's fingerprint was

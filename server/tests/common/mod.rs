@@ -261,6 +261,16 @@ pub struct Receiver {
 }
 
 pub fn receiver(statuses: Vec<u16>) -> Receiver {
+    receiver_with(statuses, std::time::Duration::ZERO)
+}
+
+/// [`receiver`] that takes `delay` over each answer, one request at a time: deliveries stay
+/// in flight, so that two senders of one delivery would overlap.
+pub fn slow_receiver(delay: std::time::Duration) -> Receiver {
+    receiver_with(vec![], delay)
+}
+
+fn receiver_with(statuses: Vec<u16>, delay: std::time::Duration) -> Receiver {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     let got = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -291,6 +301,7 @@ pub fn receiver(statuses: Vec<u16>) -> Receiver {
                 .expect("lock")
                 .push((headers, String::from_utf8_lossy(&body).into_owned()));
             let status = statuses.next().unwrap_or(200);
+            std::thread::sleep(delay);
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
