@@ -241,22 +241,23 @@ async fn load_or_create_sealed(
     name: &str,
     spec: KeySpec,
 ) -> Result<(SigningKey, bool)> {
-    let stored = match store.sealed_key(name).await? {
+    let (sealed, created) = match store.sealed_key(name).await? {
         Some(sealed) => (sealed, false),
         None => {
             tracing::info!(key = name, "creating signing key in the database");
             let key = SigningKey::generate(spec)?;
             let pem = key.to_pkcs8_pem()?;
             let mine = master.seal(name, pem.as_bytes())?;
+            // Another instance may have stored its key first: the stored one is the key.
             let stored = store.insert_sealed_key(name, &mine).await?;
             let created = stored == mine;
             (stored, created)
         }
     };
-    let pem = master.unseal(name, &stored.0)?;
+    let pem = master.unseal(name, &sealed)?;
     let key = SigningKey::from_pkcs8(&pem)
         .with_context(|| format!("the stored {name} key is not a usable key"))?;
-    Ok((key, stored.1))
+    Ok((key, created))
 }
 
 fn derive(key: &ed25519_dalek::SigningKey, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {

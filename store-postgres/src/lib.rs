@@ -207,12 +207,6 @@ impl PgStore {
             }
         }
     }
-
-    /// The pool's size now and at most, for metrics and health.
-    pub fn pool_status(&self) -> (usize, usize) {
-        let s = self.pool.status();
-        (s.size, s.max_size)
-    }
 }
 
 /// Applies the migrations the database lacks, on a connection of its own, holding an advisory
@@ -349,6 +343,24 @@ pub(crate) async fn row<C: GenericClient>(
 ) -> StoreResult<Option<Row>> {
     let st = c.prepare_cached(sql).await.map_err(pg)?;
     c.query_opt(&st, params).await.map_err(pg)
+}
+
+/// Column 0 of the one row a query always answers: a count, a sequence's next value, what an
+/// upsert returns.
+pub(crate) async fn scalar<C: GenericClient, T: for<'a> tokio_postgres::types::FromSql<'a>>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> StoreResult<T> {
+    let r = row(c, sql, params)
+        .await?
+        .ok_or_else(|| StoreError::backend("the query answered no row"))?;
+    col(&r, 0)
+}
+
+/// A count as a size.
+pub(crate) fn size(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
 }
 
 /// The record in column 0 of the one row a query finds, if any.

@@ -171,12 +171,9 @@ impl Licenses for PgStore {
     }
     async fn license_count(&self) -> StoreResult<usize> {
         let c = self.conn().await?;
-        let r = row(&c, "SELECT count(*) FROM licenses", &[]).await?;
-        let n: i64 = match r {
-            Some(r) => col(&r, 0)?,
-            None => 0,
-        };
-        Ok(usize::try_from(n).unwrap_or(0))
+        Ok(size(
+            scalar(&c, "SELECT count(*) FROM licenses", &[]).await?,
+        ))
     }
     async fn expiry_candidates(&self, now: i64) -> StoreResult<Vec<(i64, String)>> {
         let c = self.conn().await?;

@@ -9,10 +9,7 @@ use crate::*;
 /// Appends an audit entry in `c` (a change's transaction, or a connection of its own): its
 /// sequence number.
 pub(crate) async fn append_in<C: GenericClient>(c: &C, mut e: AuditEvent) -> StoreResult<u64> {
-    let seq: i64 = match row(c, "SELECT nextval('audit_seq')", &[]).await? {
-        Some(r) => col(&r, 0)?,
-        None => return Err(StoreError::backend("no sequence number")),
-    };
+    let seq: i64 = scalar(c, "SELECT nextval('audit_seq')", &[]).await?;
     e.seq = unbig(seq);
     exec(
         c,
@@ -70,16 +67,12 @@ impl Audit for PgStore {
         limit: usize,
     ) -> StoreResult<(Vec<AuditEvent>, usize)> {
         let c = self.conn().await?;
-        let total: i64 = match row(
+        let total: i64 = scalar(
             &c,
             "SELECT count(*) FROM audit WHERE subject = $1",
             &[&subject],
         )
-        .await?
-        {
-            Some(r) => col(&r, 0)?,
-            None => 0,
-        };
+        .await?;
         let entries = all(
             &c,
             "SELECT data FROM audit WHERE subject = $1 ORDER BY seq DESC OFFSET $2 LIMIT $3",
@@ -90,7 +83,7 @@ impl Audit for PgStore {
             ],
         )
         .await?;
-        Ok((entries, usize::try_from(total).unwrap_or(0)))
+        Ok((entries, size(total)))
     }
     async fn audit(
         &self,

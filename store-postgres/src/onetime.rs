@@ -10,15 +10,14 @@ impl PgStore {
     /// statement, so instances drawing numbers at once never draw the same one.
     pub(crate) async fn next_counter(&self, name: &str) -> StoreResult<u64> {
         let c = self.conn().await?;
-        let r = row(
+        let n: i64 = scalar(
             &c,
             "INSERT INTO counters (name, value) VALUES ($1, 1) \
              ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
             &[&name],
         )
-        .await?
-        .ok_or_else(|| StoreError::backend("the counter answered nothing"))?;
-        Ok(unbig(col(&r, 0)?))
+        .await?;
+        Ok(unbig(n))
     }
 }
 

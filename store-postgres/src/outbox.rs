@@ -19,10 +19,7 @@ pub(crate) async fn write_record(tx: &Transaction<'_>, r: Record) -> StoreResult
 
 async fn enqueue_in<C: GenericClient>(c: &C, ds: &mut [Delivery]) -> StoreResult<()> {
     for d in ds.iter_mut() {
-        let id: i64 = match row(c, "SELECT nextval('outbox_seq')", &[]).await? {
-            Some(r) => col(&r, 0)?,
-            None => return Err(StoreError::backend("no delivery id")),
-        };
+        let id: i64 = scalar(c, "SELECT nextval('outbox_seq')", &[]).await?;
         d.id = unbig(id);
         exec(
             c,

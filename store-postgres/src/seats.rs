@@ -24,22 +24,22 @@ async fn machines_in<C: GenericClient>(c: &C, license_id: &str) -> StoreResult<V
     .await
 }
 
-/// Inserts or replaces a machine, in `tx`; a new machine marks its license for the culler.
-async fn put_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<()> {
+/// Inserts or replaces a machine (by license and fingerprint), in `tx`: whether it is new.
+pub(crate) async fn upsert_machine(tx: &Transaction<'_>, m: &Machine) -> StoreResult<bool> {
     // `xmax = 0` holds for a row this statement inserted, not for one it updated.
-    let r = row(
+    scalar(
         tx,
         "INSERT INTO machines (id, license_id, fingerprint, data) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (license_id, fingerprint) DO UPDATE SET id = EXCLUDED.id, data = EXCLUDED.data \
          RETURNING (xmax = 0)",
         &[&m.id, &m.license_id, &m.fingerprint, &json(m)],
     )
-    .await?;
-    let fresh: bool = match r {
-        Some(r) => col(&r, 0)?,
-        None => false,
-    };
-    if fresh {
+    .await
+}
+
+/// Inserts or replaces a machine, in `tx`; a new machine marks its license for the culler.
+async fn put_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<()> {
+    if upsert_machine(tx, m).await? {
         exec(
             tx,
             "INSERT INTO floating_licenses (license_id) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -154,25 +154,19 @@ impl Seats for PgStore {
     }
     async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
         let c = self.conn().await?;
-        let r = row(
+        let n: i64 = scalar(
             &c,
             "SELECT count(*) FROM machines WHERE license_id = $1",
             &[&license_id],
         )
         .await?;
-        Ok(match r {
-            Some(r) => unbig(col(&r, 0)?),
-            None => 0,
-        })
+        Ok(unbig(n))
     }
     async fn machine_total(&self) -> StoreResult<usize> {
         let c = self.conn().await?;
-        let r = row(&c, "SELECT count(*) FROM machines", &[]).await?;
-        let n: i64 = match r {
-            Some(r) => col(&r, 0)?,
-            None => 0,
-        };
-        Ok(usize::try_from(n).unwrap_or(0))
+        Ok(size(
+            scalar(&c, "SELECT count(*) FROM machines", &[]).await?,
+        ))
     }
     async fn put_machine(&self, m: &Machine) -> StoreResult<()> {
         let mut c = self.conn().await?;

@@ -6,6 +6,7 @@ use licet_core::store::*;
 
 use crate::licenses::{change_in, put_license};
 use crate::outbox::write_record;
+use crate::seats::upsert_machine;
 use crate::*;
 
 #[async_trait]
@@ -159,13 +160,7 @@ impl Shop for PgStore {
         put_license(&tx, l, true).await?;
         put_order(&tx, o).await?;
         for m in machines {
-            exec(
-                &tx,
-                "INSERT INTO machines (id, license_id, fingerprint, data) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (license_id, fingerprint) DO UPDATE SET id = EXCLUDED.id, data = EXCLUDED.data",
-                &[&m.id, &m.license_id, &m.fingerprint, &json(m)],
-            )
-            .await?;
+            upsert_machine(&tx, m).await?;
         }
         write_record(&tx, record).await?;
         tx.commit().await.map_err(pg)

@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::NoTls;
 
-use crate::{Options, PgStore};
-
 /// The test database's configuration (the URL's, or the started server's).
 pub fn database() -> tokio_postgres::Config {
     static BASE: OnceLock<Result<tokio_postgres::Config, String>> = OnceLock::new();
@@ -77,14 +75,6 @@ pub async fn schema() -> (String, tokio_postgres::Config) {
     (name, c)
 }
 
-/// A store on a fresh schema.
-pub async fn store() -> PgStore {
-    let (_, config) = schema().await;
-    PgStore::open(config, &Options::default())
-        .await
-        .expect("open the store")
-}
-
 /// A number for names, different in every call and process.
 fn random() -> u64 {
     use std::hash::{BuildHasher, Hasher};
@@ -119,10 +109,14 @@ fn bindir() -> Result<PathBuf, String> {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    // Asked once: every start and every pg_ctl call needs it.
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
 }
 
 /// A command run as the `postgres` user when the tests run as root.

@@ -142,7 +142,7 @@ impl Identity for PgStore {
     }
     async fn count_usage(&self, key_id: &str, day: u64) -> StoreResult<u64> {
         let c = self.conn().await?;
-        let r = row(
+        let n: i64 = scalar(
             &c,
             "INSERT INTO api_key_usage (key_id, day, count) VALUES ($1, $2, 1) \
              ON CONFLICT (key_id, day) DO UPDATE SET count = api_key_usage.count + 1 \
@@ -150,10 +150,7 @@ impl Identity for PgStore {
             &[&key_id, &big(day)?],
         )
         .await?;
-        Ok(match r {
-            Some(r) => unbig(col(&r, 0)?),
-            None => 0,
-        })
+        Ok(unbig(n))
     }
     async fn usage(&self, key_id: &str) -> StoreResult<Vec<(u64, u64)>> {
         let c = self.conn().await?;
@@ -259,10 +256,7 @@ impl Security for PgStore {
     ) -> StoreResult<SecurityEvent> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        let seq: i64 = match row(&tx, "SELECT nextval('security_seq')", &[]).await? {
-            Some(r) => col(&r, 0)?,
-            None => return Err(StoreError::backend("no sequence number")),
-        };
+        let seq: i64 = scalar(&tx, "SELECT nextval('security_seq')", &[]).await?;
         e.seq = unbig(seq);
         exec(
             &tx,

@@ -16,7 +16,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the release binary on `data` with `extra` arguments; waits until it listens.
+    /// Starts the test build of `licet-server` on `data` with `extra` arguments; waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
             .args(["--listen", "127.0.0.1:0", "--cull-interval", "1"])
