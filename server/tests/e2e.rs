@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 mod common;
+// The harness's in-process store; these tests run the binary, whose flags choose its store.
+use common::backends::sled as backend;
 use common::binary::{Server, agent, call, setup};
 
 #[test]

@@ -44,6 +44,10 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// The connection settings [`PgStore::open`] takes (tokio-postgres's, re-exported so that a
+/// caller needs no driver dependency of its own).
+pub use tokio_postgres::Config;
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }

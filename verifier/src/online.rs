@@ -844,7 +844,7 @@ fn rand_nonce() -> [u8; 16] {
 }
 
 /// The client's side of the wire files in `test-vectors/wire/` (the server's side is
-/// `server/tests/wire.rs`). `LICET_WRITE_GOLDEN=1` rewrites `client-request.json` from the
+/// `server/tests/suite/wire.rs`). `LICET_WRITE_GOLDEN=1` rewrites `client-request.json` from the
 /// client instead of checking it.
 #[cfg(test)]
 mod wire {

@@ -539,7 +539,7 @@ impl AppState {
 /// What a token spends on everything but its entitlements and domains, at most: the COSE
 /// envelope and signature (≈ 110 bytes), a 64-byte product code, the license and token ids,
 /// times, kind, seats, grace and refresh (≈ 120), and 16 hardware parts (≈ 150), with room to
-/// spare. `tests/security.rs` issues a token at exactly the budget.
+/// spare. `tests/suite/security.rs` issues a token at exactly the budget.
 const TOKEN_FIXED_BYTES: usize = 640;
 
 /// Bytes a token has for its entitlements and domains (each text plus 3 header bytes).

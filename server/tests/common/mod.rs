@@ -1,4 +1,6 @@
-//! Test harness: a real router over a real (temporary) sled store, driven with `oneshot`.
+//! Test harness: a real router over a real store, driven with `oneshot`. The store is the
+//! test binary's `crate::backend` (one of [`backends`]): `tests/sled.rs` and
+//! `tests/postgres.rs` compile the same HTTP suite (`tests/suite/`) once per backend.
 #![allow(dead_code)] // each test binary uses part of the harness
 
 use std::io::{BufRead, Read, Write};
@@ -8,13 +10,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use licet_issuer::{KeySpec, SigningKey};
-use licet_server::SledStore;
 use licet_server::clock::ManualClock;
 use licet_server::keys::ServerKeys;
 use licet_server::{AppState, Config};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+pub mod backends;
 pub mod binary;
 
 /// The start time of every test.
@@ -78,7 +80,7 @@ impl TestApp {
     pub async fn with_config(config: Config) -> TestApp {
         let clock = ManualClock::new(T0);
         let state = AppState::new(
-            Arc::new(SledStore::temporary().expect("store")),
+            crate::backend::store().await,
             keys(),
             Arc::new(clock.clone()),
             config,

@@ -1,6 +1,6 @@
 //! Router tests: every route through `oneshot`, over a real sled store and real keys.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

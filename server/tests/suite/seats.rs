@@ -3,7 +3,7 @@
 //! seats taken through one family count in the other; concurrent activations through both
 //! never exceed a license's seats.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -2,7 +2,7 @@
 //! per numbered item, each of which failed before its fix. Driven through the real router over
 //! a real temporary sled store.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -2,7 +2,7 @@
 //! verifier applies; a machine with a replaced component is still the same machine (same
 //! seat, new parts); another machine is not.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{T0, TestApp};

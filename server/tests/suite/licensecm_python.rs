@@ -3,14 +3,13 @@
 //! encrypted requests in all three IV styles, RSA signatures checked as the SDKs check them,
 //! activate → heartbeat ×3 → validate → challenge → deactivate, and every refusal.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use common::{http, serve};
-use licet_server::SledStore;
 use licet_server::clock::SystemClock;
 use licet_server::{AppState, Config};
 use serde_json::{Value, json};
@@ -67,8 +66,9 @@ fn call(url: &str, method: &str, path: &str, token: Option<&str>, body: Value) -
 #[test]
 fn python_client_speaks_the_client_api() {
     let python = python_env();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let state = AppState::new(
-        Arc::new(SledStore::temporary().expect("store")),
+        runtime.block_on(crate::backend::store()),
         common::keys(),
         Arc::new(SystemClock),
         Config {
@@ -82,8 +82,7 @@ fn python_client_speaks_the_client_api() {
         },
     )
     .expect("state");
-    let operator = tokio::runtime::Runtime::new()
-        .expect("runtime")
+    let operator = runtime
         .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")
         .expect("first key");

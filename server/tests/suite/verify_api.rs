@@ -1,7 +1,7 @@
 //! The store Verify API: the seed's example request as written, the failure statuses, activation
 //! slots under concurrency, and Laravel-style validation errors.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

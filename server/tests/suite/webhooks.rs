@@ -3,7 +3,7 @@
 //! hear only its product; deliveries are listed with where they stand; a test send goes through
 //! the outbox and says what the receiver answered.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{TestApp, deliveries, receiver};

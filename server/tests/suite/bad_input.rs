@@ -1,7 +1,7 @@
 //! Bad input across every compatibility family: malformed, missing, mistyped, oversized and
 //! binary requests get each family's own error shape, never a 5xx, and write nothing.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -3,7 +3,7 @@
 //! it is, and the answers have the shape the client reads. `LICET_WRITE_GOLDEN=1` rewrites the
 //! answer files from this server instead of checking them.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -2,7 +2,7 @@
 //! signatures: a genuine answer passes; a changed byte, another key, a missing nonce or a far
 //! server time do not.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::Request;

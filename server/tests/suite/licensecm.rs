@@ -4,7 +4,7 @@
 //! restart), the expiry sweeper with notifications, and LicenseCM's shape for middleware
 //! failures.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -1003,11 +1003,11 @@ fn webhooks_are_signed_retried_and_tested() {
 
 #[tokio::test]
 async fn the_outbox_survives_a_restart() {
-    let dir = tempfile::tempdir().expect("tmp");
+    let place = crate::backend::Place::new().await;
     let r = receiver(vec![]);
-    let open = |t: i64| {
+    let open = async |t: i64| {
         let clock = licet_server::clock::ManualClock::new(t);
-        let store = Arc::new(licet_server::SledStore::open(&dir.path().join("db")).expect("store"));
+        let store = place.open().await;
         let state =
             licet_server::AppState::new(store, common::keys(), Arc::new(clock.clone()), config())
                 .expect("state");
@@ -1022,7 +1022,7 @@ async fn the_outbox_survives_a_restart() {
         v.1["data"].clone()
     };
     {
-        let app = open(T0);
+        let app = open(T0).await;
         let user = ok(app
             .call(
                 "POST",
@@ -1075,7 +1075,7 @@ async fn the_outbox_survives_a_restart() {
             .await);
     }
     // A new server on the same data, an hour later: the queued delivery is still there.
-    let app = open(T0 + 3600);
+    let app = open(T0 + 3600).await;
     assert_eq!(
         licet_server::events::drain_outbox(&app.state)
             .await

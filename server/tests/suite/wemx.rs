@@ -3,7 +3,7 @@
 //! `transaction_id` and `due_date` rules, single-use download URLs, the private API with
 //! customers and orders, and bad input in WemX's own error shape.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

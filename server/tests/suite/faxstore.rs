@@ -1,7 +1,7 @@
 //! FaxStore compatibility: the seed document's requests, as written there, against the real
 //! server on a loopback port; then the failure statuses, IP binding, logging and bad input.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, http, serve};
 use serde_json::{Value, json};

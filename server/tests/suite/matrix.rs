@@ -4,7 +4,7 @@
 //! and of another LicenseCM tenant. Nothing may come back or change that the caller may not
 //! see; no call may be a 5xx. New routes are covered as soon as they are in the document.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -1,0 +1,17 @@
+//! The HTTP suite: every API family through a real router. `tests/sled.rs` and
+//! `tests/postgres.rs` compile these modules once each, over their own `crate::backend`.
+
+mod api;
+mod bad_input;
+mod faxstore;
+mod hwid_parts;
+mod licensecm;
+mod licensecm_python;
+mod matrix;
+mod seats;
+mod security;
+mod signed_answers;
+mod verify_api;
+mod webhooks;
+mod wemx;
+mod wire;
