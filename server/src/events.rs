@@ -394,7 +394,7 @@ pub(crate) async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> 
         s.store.remove_delivery(d.id).await?;
         return Ok(false);
     };
-    let Some(secret) = s.keys.unseal(&w.sealed_secret) else {
+    let Some(secret) = s.keys().unseal(&w.sealed_secret) else {
         tracing::warn!(webhook = %w.id, "webhook secret cannot be unsealed; delivery dropped");
         d.state = DeliveryState::Failed;
         d.settled_at = Some(now);

@@ -205,6 +205,17 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     if state.config.compat_licensecm {
         events::run_outbox(state.clone(), Duration::from_secs(2));
     }
+    // Every instance takes up a token key another one rotated to.
+    let refresh = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(keys::ring::REFRESH);
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresh.refresh_keys().await {
+                tracing::warn!(code = e.code(), "looking for a rotated token key failed");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.config.cull_interval));
         loop {
@@ -283,11 +294,17 @@ pub fn open(config: &Config) -> anyhow::Result<(SledStore, Arc<keys::ServerKeys>
 }
 
 /// Opens the PostgreSQL store of `--database-url` (migrating it first) and its signing keys,
-/// sealed in the database under `--master-key-file`'s key (created by the first instance).
+/// sealed in the database under `--master-key-file`'s key (created by the first instance),
+/// every generation of the token key included, and where new generations go.
 /// `--data` is not used for the store or the keys.
 pub async fn open_postgres(
     config: &Config,
-) -> anyhow::Result<(licet_store_postgres::PgStore, Arc<keys::ServerKeys>, bool)> {
+) -> anyhow::Result<(
+    licet_store_postgres::PgStore,
+    Arc<keys::ServerKeys>,
+    keys::ring::KeySource,
+    bool,
+)> {
     let url = config
         .database_url
         .as_ref()
@@ -306,7 +323,9 @@ pub async fn open_postgres(
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
     let (keys, created) = keys::ServerKeys::load_or_create_in(&store, &master).await?;
-    Ok((store, Arc::new(keys), created))
+    let source = keys::ring::KeySource::Sealed(Arc::new(master));
+    let keys = keys::ring::load_newer(Arc::new(keys), &store, &source).await?;
+    Ok((store, keys, source, created))
 }
 
 /// Creates `dir` (and missing parents) with mode 0700.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use licet_server::clock::SystemClock;
+use licet_server::keys::ring::KeySource;
 use licet_server::{AppState, Args, Config};
 
 #[tokio::main]
@@ -13,23 +14,27 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::resolve(Args::parse())?;
     init_logging(&config.log_format);
     // The embedded sled store in --data, or PostgreSQL shared with other instances.
-    let (store, sled, keys, created): (Arc<dyn licet_server::store::Store>, _, _, _) =
+    let (store, sled, keys, source, created): (Arc<dyn licet_server::store::Store>, _, _, _, _) =
         match &config.database_url {
             None => {
                 let (store, keys, created) = licet_server::open(&config).with_context(|| {
                     format!("{}: cannot open the data directory", config.data.display())
                 })?;
-                (Arc::new(store.clone()), Some(store), keys, created)
+                // Rotated generations of the token key sit beside the first one.
+                let source = KeySource::Files(config.data.clone());
+                let keys = licet_server::keys::ring::load_newer(keys, &store, &source).await?;
+                (Arc::new(store.clone()), Some(store), keys, source, created)
             }
             Some(_) => {
-                let (store, keys, created) = licet_server::open_postgres(&config).await?;
-                (Arc::new(store), None, keys, created)
+                let (store, keys, source, created) = licet_server::open_postgres(&config).await?;
+                (Arc::new(store), None, keys, source, created)
             }
         };
     if created {
         tracing::info!("created signing keys");
     }
-    let state = AppState::new(store, keys, Arc::new(SystemClock), config.clone())?;
+    let state =
+        AppState::new(store, keys, Arc::new(SystemClock), config.clone())?.with_key_source(source);
     if let Some(key) = licet_server::bootstrap_admin_key(&state).await? {
         // Printed once, on stdout, never logged: only its hash is stored.
         println!("bootstrap admin API key (shown once; store it now): {key}");

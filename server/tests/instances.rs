@@ -97,7 +97,7 @@ fn two_instances_share_seats_keys_and_revocations() {
         "the second instance finds the admin key in the database"
     );
     let http = agent();
-    let (_, l) = setup(&http, &a.base, &admin, 5);
+    let (product, l) = setup(&http, &a.base, &admin, 5);
     let license_key = l["key"].as_str().expect("key").to_owned();
     let license_id = l["id"].as_str().expect("id").to_owned();
 
@@ -192,6 +192,68 @@ fn two_instances_share_seats_keys_and_revocations() {
             .map(|e| e.code()),
         Some("revoked")
     );
+
+    // The token key rotates on A; B signs with the new key within its refresh (10 s), and
+    // both the old token and B's new one verify with B's published set.
+    let (s, rotated) = call(
+        &http,
+        "POST",
+        &format!("{}/v1/keys/rotate", a.base),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(s, 200, "{rotated}");
+    let new_kid = rotated["kid"].as_str().expect("kid").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let keys_b = loop {
+        let (_, keys_b) = call(&http, "GET", &format!("{}/v1/keys", b.base), None, None);
+        if keys_b["keys"][0]["kid"] == json!(new_kid) {
+            break keys_b;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never took up the rotated key: {keys_b}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert_eq!(keys_b["keys"][1]["status"], "retiring", "{keys_b}");
+    let (s, fresh) = call(
+        &http,
+        "POST",
+        &format!("{}/v1/licenses", b.base),
+        Some(&admin),
+        Some(json!({ "product_id": product["id"] })),
+    );
+    assert_eq!(s, 201, "{fresh}");
+    let (s, answer) = call(
+        &http,
+        "POST",
+        &format!("{}/v1/client/activate", b.base),
+        None,
+        Some(json!({ "key": fresh["key"], "fingerprint": "after-rotation" })),
+    );
+    assert_eq!(s, 201, "{answer}");
+    let set: Vec<licet_verifier::PublicKey> = keys_b["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["alg"] == "EdDSA" && k["status"] != "retired")
+        .map(|k| {
+            licet_verifier::PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem"))
+                .expect("key")
+        })
+        .collect();
+    let new_token = URL_SAFE_NO_PAD
+        .decode(answer["token"].as_str().expect("token"))
+        .expect("b64");
+    let lic = licet_verifier::verify(
+        &new_token,
+        &set[..],
+        &licet_verifier::Context::new(now, "acme-pro").fingerprint("after-rotation"),
+    )
+    .expect("B's new token verifies with the set");
+    assert_eq!(lic.kid().to_string(), new_kid);
+    licet_verifier::verify(&token, &set[..], &ctx).expect("the old token still verifies");
     a.stop();
     b.stop();
 

@@ -373,6 +373,44 @@ fn the_server_key_set_is_used_only_when_trusted() {
     );
 }
 
+#[test]
+fn a_retired_key_of_the_published_set_is_not_taken_up() {
+    let pem = |k: &licet_issuer::SigningKey| k.public_key().to_spki_pem();
+    let (active, retired) = (
+        licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key"),
+        licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key"),
+    );
+    let set = |entries: Vec<(String, &str)>| {
+        json!({ "keys": entries.into_iter().map(|(pem, status)| json!({ "alg": "EdDSA", "status": status, "public_key_pem": pem })).collect::<Vec<_>>() })
+        .to_string()
+    };
+    let states = tempfile::tempdir().expect("tmp");
+    let client = |url: &str, dir: &str| {
+        let mut c = Config::new(url, "acme-desk", vec![active.public_key().clone()]);
+        c.state_dir = Some(states.path().join(dir));
+        c.trust_server_keys = true;
+        Client::new(c).expect("client")
+    };
+    let both = impostor(
+        200,
+        vec![],
+        set(vec![(pem(&active), "active"), (pem(&retired), "retired")]),
+    );
+    assert_eq!(client(&both, "a").refresh_keys().expect("key set"), 1);
+    let only_retired = impostor(200, vec![], set(vec![(pem(&retired), "retired")]));
+    assert!(client(&only_retired, "b").refresh_keys().is_err());
+    let retiring = impostor(
+        200,
+        vec![],
+        set(vec![(pem(&active), "active"), (pem(&retired), "retiring")]),
+    );
+    assert_eq!(
+        client(&retiring, "c").refresh_keys().expect("key set"),
+        2,
+        "a retiring key still verifies"
+    );
+}
+
 /// A loopback server that answers every request with `status`, `headers` and `body`.
 fn impostor(status: u16, headers: Vec<(String, String)>, body: String) -> String {
     use std::io::{Read, Write};

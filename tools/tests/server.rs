@@ -10,7 +10,7 @@ use licet_server::SledStore;
 use licet_server::clock::SystemClock;
 use licet_server::keys::ServerKeys;
 use licet_server::{AppState, Config};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Starts the server on a free port in a background thread; returns its URL and admin key.
 fn start_server(dir: &Path) -> (String, String) {
@@ -29,7 +29,11 @@ fn start_server(dir: &Path) -> (String, String) {
             ..Config::default()
         },
     )
-    .expect("state");
+    .expect("state")
+    // As licet-server on sled keeps them: rotated token keys are files of the data directory.
+    .with_key_source(licet_server::keys::ring::KeySource::Files(
+        dir.to_path_buf(),
+    ));
     let admin = tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(licet_server::bootstrap_admin_key(&state))
@@ -172,7 +176,7 @@ fn manage_a_server_from_the_command_line() {
     assert_eq!(machines["items"].as_array().map(Vec::len), Some(0));
 
     // Keys: a read-only key cannot create; revoked keys stop working.
-    let ro = cli.json(&["keys", "create", "--name", "ro", "--scope", "read_only"]);
+    let ro = cli.json(&["api-keys", "create", "--name", "ro", "--scope", "read_only"]);
     let ro_key = ro["key"].as_str().expect("key");
     let ro_cli = Cli {
         url: &url,
@@ -186,9 +190,45 @@ fn manage_a_server_from_the_command_line() {
     );
     let o = ro_cli.run(&["products", "create", "--code", "x", "--name", "x"]);
     assert_eq!(o.status.code(), Some(1));
-    let o = cli.run(&["keys", "revoke", ro["id"].as_str().expect("id")]);
+    let o = cli.run(&["api-keys", "revoke", ro["id"].as_str().expect("id")]);
     assert!(o.status.success());
     assert_eq!(ro_cli.run(&["products", "list"]).status.code(), Some(1));
+
+    // The signing keys: one token key, then a rotation, kept as a private file of the data
+    // directory; the old key is still published, as retiring.
+    let before = cli.json(&["keys", "list"]);
+    let first = before["keys"][0]["kid"].as_str().expect("kid").to_owned();
+    assert_eq!(before["keys"][0]["status"], "active");
+    assert_eq!(
+        ro_cli.run(&["keys", "rotate"]).status.code(),
+        Some(1),
+        "a revoked key rotates nothing"
+    );
+    let rotated = cli.json(&["keys", "rotate"]);
+    assert_eq!(rotated["generation"], 1);
+    assert_eq!(rotated["previous"]["kid"], json!(first));
+    let file = dir.path().join("token-ed25519.1.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("the new key's file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let o = cli.run(&["keys", "list"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("kid\talg\tstatus"), "{text}");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "two generations and the RSA key: {text}");
+    assert!(
+        rows[0].contains(rotated["kid"].as_str().expect("kid")) && rows[0].contains("\tactive\t")
+    );
+    assert!(
+        rows[1].contains(&first) && rows[1].contains("\tretiring\t"),
+        "{text}"
+    );
 
     // Text output is a table.
     let o = cli.run(&["licenses", "list"]);

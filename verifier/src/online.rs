@@ -380,6 +380,9 @@ impl Client {
             .as_array()
             .into_iter()
             .flatten()
+            // A retired generation of a rotated key verifies nothing: everything it signed
+            // has expired, so a token naming it is not one the server stands behind.
+            .filter(|k| k["status"].as_str() != Some("retired"))
             .filter_map(|k| k["public_key_pem"].as_str())
             .collect();
         let n = parse_pems(&pem).len();

@@ -772,7 +772,7 @@ const GRANT_MAC: usize = 16;
 /// The key that signs download URLs: derived from the server's token key with a label of its
 /// own, so it needs no file of its own and changes when the token key does.
 fn url_key(s: &AppState) -> zeroize::Zeroizing<[u8; 32]> {
-    s.keys.derive(b"licet-download-url-v1\0")
+    s.keys().derive(b"licet-download-url-v1\0")
 }
 
 fn url_mac(s: &AppState, id: &[u8; GRANT_ID], exp: i64) -> hmac::Hmac<Sha256> {

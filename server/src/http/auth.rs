@@ -240,7 +240,12 @@ async fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
     // Expiry is checked against the injected clock below, not the library's reading of the
     // system clock, so that one clock governs the whole server.
     v.validate_exp = false;
-    let data = jsonwebtoken::decode::<JwtClaims>(token, &state.jwt.decoding, &v)
+    let keys = state.keys();
+    let decoding = keys
+        .jwt()
+        .decoding(token, state.clock.now())
+        .ok_or_else(|| ApiError::unauthorized("invalid JWT: not signed by a key of this server"))?;
+    let data = jsonwebtoken::decode::<JwtClaims>(token, decoding, &v)
         .map_err(|e| ApiError::unauthorized(format!("invalid JWT: {e}")))?;
     if data.claims.exp <= state.clock.now() {
         return Err(ApiError::unauthorized("invalid JWT: expired"));
@@ -268,11 +273,8 @@ pub fn mint(state: &AppState, key: &ApiKey, ttl: u64) -> ApiResult<(String, i64)
         iat: now,
         exp,
     };
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &claims,
-        &state.jwt.encoding,
-    )
-    .map_err(ApiError::internal)?;
+    let keys = state.keys();
+    let token = jsonwebtoken::encode(&keys.jwt().header(), &claims, keys.jwt().encoding())
+        .map_err(ApiError::internal)?;
     Ok((token, exp))
 }

@@ -13,7 +13,6 @@ use licet_issuer::{RevocationListBuilder, TokenBuilder};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::error::{ApiError, ApiResult};
-use crate::keys::JwtKeys;
 use crate::keys::ServerKeys;
 use crate::model::{AuditEvent, License, Machine, Policy, Product};
 use crate::store::{Record, RevocationState, Store, StoreError, StoreResult};
@@ -48,13 +47,16 @@ pub const RESPONSE_CONTEXT: &[u8] = b"licet-response-v1\0";
 pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
-    /// The server's keys.
-    pub keys: Arc<ServerKeys>,
+    /// The server's keys: replaced whole when the token key rotates (see [`AppState::keys`]).
+    keys: Arc<std::sync::RwLock<Arc<ServerKeys>>>,
+    /// Where new generations of the token key are kept; `None`: the keys do not rotate.
+    key_source: Option<crate::keys::ring::KeySource>,
+    /// One rotation at a time in this process (the store orders those of several).
+    rotation_lock: Arc<tokio::sync::Mutex<()>>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Configuration.
     pub config: Arc<Config>,
-    pub(crate) jwt: JwtKeys,
     /// Rate limiters.
     pub limits: Arc<crate::http::limits::Limits>,
     /// Metrics.
@@ -67,6 +69,14 @@ pub struct AppState {
     pub dispatch: Arc<crate::dispatch::Dispatch>,
     /// What was logged this minute (see [`AppState::first_this_minute`]).
     logged: Arc<std::sync::Mutex<Logged>>,
+}
+
+/// A failure of the key ring as an answer: the store's own (503 when it is away), or a 500.
+fn key_error(e: anyhow::Error) -> ApiError {
+    match e.downcast::<StoreError>() {
+        Ok(e) => e.into(),
+        Err(e) => ApiError::internal(e),
+    }
 }
 
 /// Most entries [`AppState::first_this_minute`] remembers; it forgets them all past this, so
@@ -88,20 +98,13 @@ impl AppState {
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> anyhow::Result<AppState> {
-        let encoding = jsonwebtoken::EncodingKey::from_ed_pem(keys.token_pem.as_bytes())?;
-        let public = keys
-            .token
-            .public_key()
-            .ed25519_bytes()
-            .copied()
-            .unwrap_or_default();
-        let decoding = jsonwebtoken::DecodingKey::from_ed_der(&public);
         Ok(AppState {
             store,
-            keys,
+            keys: Arc::new(std::sync::RwLock::new(keys)),
+            key_source: None,
+            rotation_lock: Arc::default(),
             clock,
             config: Arc::new(config.clone()),
-            jwt: JwtKeys { encoding, decoding },
             limits: Arc::new(crate::http::limits::Limits::new(&config)),
             metrics: Arc::default(),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -109,6 +112,94 @@ impl AppState {
             dispatch: Arc::default(),
             logged: Arc::default(),
         })
+    }
+
+    /// Lets the token key rotate, its new generations kept in `source`.
+    #[must_use]
+    pub fn with_key_source(mut self, source: crate::keys::ring::KeySource) -> AppState {
+        self.key_source = Some(source);
+        self
+    }
+
+    /// Where new generations of the token key are kept, if they can be.
+    pub fn key_source(&self) -> Option<&crate::keys::ring::KeySource> {
+        self.key_source.as_ref()
+    }
+
+    /// The keys as they are now. A handler takes them once and signs with what it took, so
+    /// that a rotation in between cannot mix two generations in one answer.
+    pub fn keys(&self) -> Arc<ServerKeys> {
+        match self.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn set_keys(&self, keys: Arc<ServerKeys>) {
+        match self.keys.write() {
+            Ok(mut k) => *k = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    /// How long anything the signing generation signed may be presented (seconds): the longest
+    /// token lifetime of any product, the revocation list's validity, the JWTs' lifetimes.
+    async fn signed_for(&self) -> ApiResult<i64> {
+        let tokens = self
+            .store
+            .products()
+            .await?
+            .iter()
+            .map(|p| p.token_lifetime)
+            .max()
+            .unwrap_or(0);
+        let c = &self.config;
+        let longest = tokens
+            .max(c.revocation_validity)
+            .max(c.jwt_ttl)
+            .max(c.user_jwt_ttl);
+        Ok(i64::try_from(longest).unwrap_or(i64::MAX))
+    }
+
+    /// Rotates the token key: a new generation signs from now on; the one before verifies
+    /// until what it signed has expired. Returns the keys after.
+    pub async fn rotate_keys(&self) -> ApiResult<Arc<ServerKeys>> {
+        let Some(source) = &self.key_source else {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "keys_not_rotatable",
+                "this server's keys cannot be rotated (they were given to it, not stored by it)",
+            ));
+        };
+        let _one = self.rotation_lock.lock().await;
+        let window = self.signed_for().await?;
+        let keys =
+            crate::keys::ring::rotate(self.keys(), &*self.store, source, self.clock.now(), window)
+                .await
+                .map_err(key_error)?;
+        self.set_keys(Arc::clone(&keys));
+        Ok(keys)
+    }
+
+    /// Takes up any generation of the token key another instance made; whether there was one.
+    pub async fn refresh_keys(&self) -> ApiResult<bool> {
+        let Some(source) = &self.key_source else {
+            return Ok(false);
+        };
+        let _one = self.rotation_lock.lock().await;
+        let before = self.keys();
+        let after = crate::keys::ring::load_newer(Arc::clone(&before), &*self.store, source)
+            .await
+            .map_err(key_error)?;
+        let changed = after.generation() != before.generation();
+        if changed {
+            tracing::info!(
+                generation = after.generation(),
+                "took up a rotated token key"
+            );
+            self.set_keys(after);
+        }
+        Ok(changed)
     }
 
     /// Whether the event `what` (its parts) is new this minute; it is remembered if so.
@@ -429,7 +520,7 @@ impl AppState {
         for d in &license.domains {
             b = b.domain(d);
         }
-        let token = b.sign(&self.keys.token).map_err(ApiError::internal)?;
+        let token = b.sign(&self.keys().token).map_err(ApiError::internal)?;
         Ok(IssuedToken {
             token,
             token_id: hex(&token_id),
@@ -444,7 +535,7 @@ impl AppState {
         let half = i64::try_from(self.config.revocation_validity / 2).unwrap_or(i64::MAX);
         if let Some(list) = self.store.revocation_list().await?
             && let Ok(l) =
-                licet_verifier::RevocationList::verify(&list, self.keys.token.public_key(), None)
+                licet_verifier::RevocationList::verify(&list, self.keys().token.public_key(), None)
             && now < l.next_update() - half
         {
             return Ok(list);
@@ -503,7 +594,7 @@ impl AppState {
         for l in &state.license_ids {
             b.revoke_license(l);
         }
-        b.sign(&self.keys.token).map_err(ApiError::internal)
+        b.sign(&self.keys().token).map_err(ApiError::internal)
     }
 
     /// A JSON answer signed with the token key: `Licet-Signature: kid=<hex>, sig=<base64url>`
@@ -517,10 +608,11 @@ impl AppState {
         let mut msg = Vec::with_capacity(RESPONSE_CONTEXT.len() + bytes.len());
         msg.extend_from_slice(RESPONSE_CONTEXT);
         msg.extend_from_slice(&bytes);
-        let sig = self.keys.token_dalek().sign(&msg);
+        let keys = self.keys();
+        let sig = keys.token_dalek().sign(&msg);
         let header = format!(
             "kid={}, sig={}",
-            self.keys.token.kid(),
+            keys.token.kid(),
             URL_SAFE_NO_PAD.encode(sig.to_bytes())
         );
         let mut resp = (

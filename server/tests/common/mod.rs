@@ -11,7 +11,8 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use licet_issuer::{KeySpec, SigningKey};
 use licet_server::clock::ManualClock;
-use licet_server::keys::ServerKeys;
+use licet_server::keys::ring::KeySource;
+use licet_server::keys::{MasterKey, ServerKeys};
 use licet_server::{AppState, Config};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -85,7 +86,12 @@ impl TestApp {
             Arc::new(clock.clone()),
             config,
         )
-        .expect("state");
+        .expect("state")
+        // Rotated generations of the token key go to the store's vault, sealed under a master
+        // key of this app's own: the same code path on every backend.
+        .with_key_source(KeySource::Sealed(Arc::new(MasterKey::from_bytes(
+            licet_server::ids::random_bytes::<32>(),
+        ))));
         let admin = licet_server::bootstrap_admin_key(&state)
             .await
             .expect("bootstrap")

@@ -456,7 +456,7 @@ fn client_flow_sessions_signatures_and_refusals() {
         .expect("b64");
     let verified = licet_verifier::verify(
         &offline,
-        l.app.state.keys.token.public_key(),
+        l.app.state.keys().token.public_key(),
         &licet_verifier::Context::any_product(T0).fingerprint(&hwid),
     );
     assert!(verified.is_ok(), "{verified:?}");

@@ -350,6 +350,7 @@ fn may_succeed(caller: &str, method: &str, path: &str) -> bool {
         "read_only" | "read_write" => {
             path.starts_with("/v1/")
                 && !path.starts_with("/v1/api-keys")
+                && !path.starts_with("/v1/keys/")
                 && !path.starts_with("/v1/licensecm")
                 && (method == "GET" || caller == "read_write" || path == "/v1/auth/token")
         }

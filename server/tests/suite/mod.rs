@@ -8,6 +8,7 @@ mod hwid_parts;
 mod licensecm;
 mod licensecm_python;
 mod matrix;
+mod rotation;
 mod seats;
 mod security;
 mod signed_answers;

@@ -485,7 +485,7 @@ async fn published(app: &TestApp) -> Vec<u8> {
 }
 
 fn holds_license(app: &TestApp, list: &[u8], id: &str) -> bool {
-    let keys = [app.state.keys.token.public_key().clone()];
+    let keys = [app.state.keys().token.public_key().clone()];
     licet_verifier::RevocationList::verify(list, &keys[..], None)
         .expect("the list verifies")
         .contains_license(id)
@@ -1382,7 +1382,7 @@ async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_a
         owner_id: user["id"].as_str().expect("id").to_owned(),
         url: target.url.clone(),
         events: vec!["license.created".into()],
-        sealed_secret: app.state.keys.seal("secret"),
+        sealed_secret: app.state.keys().seal("secret"),
         is_active: true,
         created_at: common::T0,
         api: false,

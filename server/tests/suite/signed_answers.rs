@@ -35,7 +35,8 @@ async fn answers_are_checked_before_they_are_trusted() {
         .expect("signed")
         .to_owned();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
-    let key = app.state.keys.token.public_key();
+    let keys = app.state.keys();
+    let key = keys.token.public_key();
     assert_eq!(verify_answer(key, &header, &body), Ok(()));
     let answer: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(check_freshness(&answer, "n-42", T0, 300), Ok(()));

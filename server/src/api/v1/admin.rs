@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(get_api_key, revoke_api_key))
         .routes(routes!(rotate_api_key))
+        .routes(routes!(rotate_signing_key))
         .routes(routes!(api_key_usage))
         .routes(routes!(mint_token))
         .routes(routes!(audit))
@@ -695,6 +696,41 @@ async fn rotate_api_key(
     let mut v = key_view(&record);
     v["key"] = json!(full);
     Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[utoipa::path(post, path = "/v1/keys/rotate", tag = "keys", responses((status = 200, description = "`{generation, kid, previous: {kid, valid_until}}`: the new token key signs from now on; the one before is listed in `/v1/keys` as retiring until `valid_until`", body = serde_json::Value), (status = 409, description = "`keys_not_rotatable`", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn rotate_signing_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+) -> ApiResult<Json<Value>> {
+    // Every product's tokens change key: only an operator's unrestricted key may do it.
+    caller.require_unrestricted()?;
+    let before = s.keys().generation();
+    let keys = s.rotate_keys().await?;
+    let ring = keys.ring();
+    let new = ring
+        .last()
+        .ok_or_else(|| ApiError::internal("an empty key ring"))?;
+    let previous = ring
+        .iter()
+        .rev()
+        .nth(1)
+        .map(|k| json!({ "kid": k.public.kid().to_string(), "valid_until": k.valid_until }));
+    let kid = new.public.kid().to_string();
+    s.audit(
+        &caller.actor(),
+        "signing_key.rotated",
+        &kid,
+        ip.text(),
+        json!({ "generation": new.generation, "from_generation": before }),
+    )
+    .await?;
+    Ok(Json(json!({
+        "generation": new.generation,
+        "kid": kid,
+        "previous": previous,
+    })))
 }
 
 #[utoipa::path(get, path = "/v1/api-keys/{id}/usage", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "requests per day", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

@@ -94,8 +94,9 @@ async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResul
     match f.format.as_deref().unwrap_or("json") {
         "cbor" => Ok(([(header::CONTENT_TYPE, "application/cbor")], list).into_response()),
         "json" => {
-            let l = RevocationList::verify(&list, s.keys.token.public_key(), None)
-                .map_err(ApiError::internal)?;
+            // Any generation that verifies: the key may have rotated since the list was read.
+            let keys = s.keys().verifying_keys(s.clock.now());
+            let l = RevocationList::verify(&list, &keys[..], None).map_err(ApiError::internal)?;
             Ok(Json(json!({
                 "sequence": l.sequence(),
                 "issued_at": l.issued_at(),
@@ -141,29 +142,49 @@ fn cose_key(k: &PublicKey) -> Vec<u8> {
     w.into_bytes()
 }
 
-fn key_entry(k: &PublicKey, purpose: &str, valid_from: Option<i64>) -> Value {
+fn key_entry(
+    k: &PublicKey,
+    purpose: &str,
+    status: &str,
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+) -> Value {
     json!({
         "kid": k.kid().to_string(),
         "alg": k.algorithm().name(),
         "use": purpose,
-        "status": "active",
+        "status": status,
         "valid_from": valid_from,
-        "valid_until": null,
+        "valid_until": valid_until,
         "public_key_pem": k.to_spki_pem(),
         "cose_key": URL_SAFE_NO_PAD.encode(cose_key(k)),
     })
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key}]}`", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key}]}`: the token key's generations newest first (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = serde_json::Value)))]
 async fn keys(State(s): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "keys": [
+    let keys = s.keys();
+    let now = s.clock.now();
+    let mut list: Vec<Value> = keys
+        .ring()
+        .iter()
+        .rev()
+        .map(|k| {
             key_entry(
-                s.keys.token.public_key(),
+                &k.public,
                 "tokens, revocation lists, signed answers, JWTs",
-                s.keys.valid_from.0
-            ),
-            key_entry(s.keys.rsa.public_key(), "compatibility endpoints", s.keys.valid_from.1),
-        ]
-    }))
+                k.status(now).name(),
+                k.created_at,
+                k.valid_until,
+            )
+        })
+        .collect();
+    list.push(key_entry(
+        keys.rsa.public_key(),
+        "compatibility endpoints",
+        "active",
+        keys.rsa_valid_from,
+        None,
+    ));
+    Json(json!({ "keys": list }))
 }

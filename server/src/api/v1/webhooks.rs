@@ -159,7 +159,7 @@ async fn create(
         owner_id: caller.actor(),
         url,
         events: b.events,
-        sealed_secret: s.keys.seal(&secret),
+        sealed_secret: s.keys().seal(&secret),
         is_active: b.active.unwrap_or(true),
         created_at: s.clock.now(),
         api: true,
@@ -223,7 +223,7 @@ async fn update(
     }
     if let Some(secret) = b.secret {
         crate::events::check_webhook_secret(&secret).map_err(invalid)?;
-        w.sealed_secret = s.keys.seal(&secret);
+        w.sealed_secret = s.keys().seal(&secret);
     }
     if let Some(a) = b.active {
         w.is_active = a;

@@ -54,12 +54,9 @@ pub fn mint(s: &AppState, u: &User) -> Result<String, Fail> {
         iat: now,
         exp: now + i64::try_from(s.config.user_jwt_ttl).unwrap_or(86_400),
     };
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &claims,
-        &s.jwt.encoding,
-    )
-    .map_err(|e| crate::http::error::ApiError::internal(e).into())
+    let keys = s.keys();
+    jsonwebtoken::encode(&keys.jwt().header(), &claims, keys.jwt().encoding())
+        .map_err(|e| crate::http::error::ApiError::internal(e).into())
 }
 
 /// The claims of a valid, unexpired user token (expiry by the server's clock).
@@ -70,7 +67,9 @@ pub fn verify_token(s: &AppState, token: &str) -> Option<UserClaims> {
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     v.validate_exp = false;
     v.leeway = 0;
-    let data = jsonwebtoken::decode::<UserClaims>(token, &s.jwt.decoding, &v).ok()?;
+    let keys = s.keys();
+    let decoding = keys.jwt().decoding(token, s.clock.now())?;
+    let data = jsonwebtoken::decode::<UserClaims>(token, decoding, &v).ok()?;
     (data.claims.exp > s.clock.now()).then_some(data.claims)
 }
 

@@ -434,7 +434,7 @@ fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String
     let json_encoded =
         serde_json::to_string(&data).map_err(crate::http::error::ApiError::internal)?;
     let sig = s
-        .keys
+        .keys()
         .rsa_sign_sha512(json_encoded.as_bytes())
         .ok_or_else(|| crate::http::error::ApiError::internal("RSA signing failed"))?;
     let sig = STANDARD.encode(sig);
@@ -457,7 +457,7 @@ fn kind_text(l: &License) -> &'static str {
 
 /// A watermark unique to this answer: hex HMAC of license, hwid and time under a server key.
 fn watermark(s: &AppState, j: &Judged) -> String {
-    let key = s.keys.derive(b"licet-licensecm-watermark-v1\0");
+    let key = s.keys().derive(b"licet-licensecm-watermark-v1\0");
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(format!("{}:{}:{}", j.license.id, j.hwid, s.clock.now_ms()).as_bytes());
@@ -488,7 +488,7 @@ fn challenge_tag(
     license_id: &str,
     hwid: &str,
 ) -> [u8; 16] {
-    let key = s.keys.derive(b"licet-licensecm-challenge-v1\0");
+    let key = s.keys().derive(b"licet-licensecm-challenge-v1\0");
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(nonce);
@@ -1039,5 +1039,5 @@ mod paste_impl {
 #[utoipa::path(get, path = "/api/client/public-key", tag = "licensecm-client",
     responses((status = 200, description = "`{success, data: {public_key: \"-----BEGIN PUBLIC KEY-----…\"}}`", body = serde_json::Value)))]
 async fn public_key(State(s): State<AppState>) -> Answer {
-    ok(json!({ "public_key": s.keys.rsa.public_key().to_spki_pem() }))
+    ok(json!({ "public_key": s.keys().rsa.public_key().to_spki_pem() }))
 }

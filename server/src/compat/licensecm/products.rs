@@ -98,7 +98,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         description,
         is_active: true,
         owner_id: Some(me.0.id.clone()),
-        sealed_secret: Some(s.keys.seal(&new_secret())),
+        sealed_secret: Some(s.keys().seal(&new_secret())),
         block_vm: false,
         block_debug: false,
         created_at: now,
@@ -226,7 +226,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
 async fn regenerate_secret(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let mut p = me.product(&s, &id).await?;
     let secret = new_secret();
-    p.sealed_secret = Some(s.keys.seal(&secret));
+    p.sealed_secret = Some(s.keys().seal(&secret));
     s.store.update_product(&p).await?;
     s.audit(
         &me.actor(),

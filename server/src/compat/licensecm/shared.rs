@@ -26,7 +26,7 @@ pub async fn end_sessions(
 
 /// The product's secret, unsealed.
 pub fn secret(s: &AppState, p: &Product) -> Option<zeroize::Zeroizing<String>> {
-    p.sealed_secret.as_deref().and_then(|x| s.keys.unseal(x))
+    p.sealed_secret.as_deref().and_then(|x| s.keys().unseal(x))
 }
 
 /// LicenseCM's name of a status.

@@ -110,7 +110,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
         owner_id: me.0.id.clone(),
         url,
         events,
-        sealed_secret: s.keys.seal(&secret),
+        sealed_secret: s.keys().seal(&secret),
         is_active: b.is_active.unwrap_or(true),
         created_at: s.clock.now(),
         api: false,
@@ -163,7 +163,7 @@ async fn update(
     }
     if let Some(secret) = b.secret {
         check_secret(&secret)?;
-        w.sealed_secret = s.keys.seal(&secret);
+        w.sealed_secret = s.keys().seal(&secret);
     }
     if let Some(a) = b.is_active {
         w.is_active = a;
@@ -195,7 +195,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     security(("bearer" = [])))]
 async fn test(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     let w = load(&s, &me, &id).await?;
-    let secret = s.keys.unseal(&w.sealed_secret).ok_or_else(|| {
+    let secret = s.keys().unseal(&w.sealed_secret).ok_or_else(|| {
         crate::http::error::ApiError::internal("webhook secret cannot be unsealed")
     })?;
     let body = json!({

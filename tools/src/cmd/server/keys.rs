@@ -1,32 +1,17 @@
-//! `licet server keys …`: API keys.
+//! `licet server keys …`: the server's signing keys (API keys are `licet server api-keys`).
 
 use anyhow::Result;
 use clap::Subcommand;
 
-use licet_api::requests::CreateApiKey;
-
-use super::{Payload, Request, Shape, named};
+use super::{Payload, Request, Shape};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Keys {
-    /// List API keys.
+    /// List the published keys: every generation of the token key, and the RSA key.
     List,
-    /// Create an API key (shown once).
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long, value_parser = ["read_only", "read_write", "admin"])]
-        scope: String,
-        /// Limit the key to one product.
-        #[arg(long)]
-        product: Option<String>,
-        #[arg(long)]
-        daily_quota: Option<u64>,
-    },
-    /// Revoke an API key.
-    Revoke { id: String },
-    /// Replace an API key with a new one (the old one is revoked).
-    Rotate { id: String },
+    /// Rotate the token key: a new key signs from now on; the old one stays published as
+    /// retiring until everything it signed has expired.
+    Rotate,
 }
 
 /// The request of a command.
@@ -34,35 +19,13 @@ pub(super) fn request(k: Keys) -> Result<Request> {
     Ok(match k {
         Keys::List => (
             "GET",
-            "/v1/api-keys".into(),
+            "/v1/keys".into(),
             Payload::None,
-            Shape::List(&["id", "name", "scope", "product_id", "revoked_at"]),
+            Shape::ListIn(
+                "keys",
+                &["kid", "alg", "status", "valid_from", "valid_until", "use"],
+            ),
         ),
-        Keys::Create {
-            name,
-            scope,
-            product,
-            daily_quota,
-        } => {
-            let b = CreateApiKey {
-                name,
-                scope: named("--scope", &scope)?,
-                product_id: product,
-                daily_quota,
-            };
-            ("POST", "/v1/api-keys".into(), Payload::of(&b)?, Shape::One)
-        }
-        Keys::Revoke { id } => (
-            "DELETE",
-            format!("/v1/api-keys/{id}"),
-            Payload::None,
-            Shape::Done("revoked"),
-        ),
-        Keys::Rotate { id } => (
-            "POST",
-            format!("/v1/api-keys/{id}/rotate"),
-            Payload::None,
-            Shape::One,
-        ),
+        Keys::Rotate => ("POST", "/v1/keys/rotate".into(), Payload::None, Shape::One),
     })
 }

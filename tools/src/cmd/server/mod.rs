@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::io;
 
+mod api_keys;
 mod customers;
 mod downloads;
 mod keys;
@@ -42,6 +43,7 @@ pub struct ServerArgs {
     what: What,
 }
 
+use api_keys::ApiKeys;
 use customers::Customers;
 use downloads::Downloads;
 use keys::Keys;
@@ -67,6 +69,9 @@ enum What {
     #[command(subcommand)]
     Machines(Machines),
     /// API keys.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ApiKeys),
+    /// The server's signing keys: list, rotate.
     #[command(subcommand)]
     Keys(Keys),
     /// Prices of products (WemX's `price_id`).
@@ -210,6 +215,7 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         What::Policies(p) => policies::request(p)?,
         What::Licenses(l) => licenses::request(l)?,
         What::Machines(m) => machines::request(m)?,
+        What::ApiKeys(k) => api_keys::request(k)?,
         What::Keys(k) => keys::request(k)?,
         What::Prices(p) => prices::request(p)?,
         What::Customers(c) => customers::request(c)?,
@@ -250,6 +256,8 @@ fn finish(
 enum Shape {
     One,
     List(&'static [&'static str]),
+    /// A list under another member than `items`.
+    ListIn(&'static str, &'static [&'static str]),
     Bulk,
     Done(&'static str),
 }
@@ -279,9 +287,10 @@ fn render(v: &Value, shape: &Shape, json: bool) -> String {
                 .collect(),
             None => format!("{}\n", cell(v)),
         },
-        Shape::List(cols) => {
+        Shape::List(cols) => render(v, &Shape::ListIn("items", cols), false),
+        Shape::ListIn(member, cols) => {
             let mut out = cols.join("\t") + "\n";
-            for item in v["items"].as_array().into_iter().flatten() {
+            for item in v[*member].as_array().into_iter().flatten() {
                 out += &cols
                     .iter()
                     .map(|c| cell(&item[*c]))

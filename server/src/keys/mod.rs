@@ -3,65 +3,220 @@
 //! `token-ed25519.pem` signs license tokens, revocation lists, online answers and minted JWTs;
 //! `compat-rsa4096.pem` is for compatibility endpoints that need RSA signatures. Both are PKCS#8
 //! PEM files with mode 0600; their public halves sit beside them as `*.pub.pem`.
+//!
+//! The token key can be rotated ([`ring`]): each rotation adds a generation that becomes the
+//! signing key, and the generations before it stay published, as retiring, until the last
+//! token, list and JWT they signed has expired.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use licet_issuer::{KeySpec, SigningKey};
+use licet_verifier::PublicKey;
+
+pub mod ring;
 
 /// File name of the token signing key.
 pub const TOKEN_KEY_FILE: &str = "token-ed25519.pem";
 /// File name of the RSA key for compatibility endpoints.
 pub const RSA_KEY_FILE: &str = "compat-rsa4096.pem";
 
-/// The server's keys.
+/// The server's keys: one generation of the token ring signs; the RSA key does not rotate.
 #[derive(Debug)]
 pub struct ServerKeys {
-    /// Ed25519: tokens, revocation lists, signed answers, JWTs.
+    /// Ed25519, the ring's newest generation: tokens, revocation lists, signed answers, JWTs.
     pub token: SigningKey,
     /// RSA-4096 (RS256) for compatibility endpoints.
-    pub rsa: SigningKey,
-    /// The token key's PKCS#8 PEM, for the JWT library (zeroized on drop).
-    pub(crate) token_pem: zeroize::Zeroizing<String>,
+    pub rsa: Arc<SigningKey>,
     /// The token key as ed25519-dalek's type, for signing online answers.
     answer_signer: ed25519_dalek::SigningKey,
-    /// When each key came into use (unix seconds): the key files' modification times.
-    pub valid_from: (Option<i64>, Option<i64>),
+    /// When the RSA key came into use (unix seconds): its file's modification time.
+    pub rsa_valid_from: Option<i64>,
+    /// Every generation of the token key, oldest first; the last one signs.
+    ring: Vec<RingKey>,
+    /// The JWT keys: the signing generation's, and every generation's for checking.
+    jwt: JwtKeys,
+    /// The seed every derived secret comes from: the first generation's, kept when the key
+    /// rotates, so that a rotation changes no stored or derived secret (sealed webhook and
+    /// LicenseCM product secrets, download URLs, watermarks, challenges).
+    root: zeroize::Zeroizing<[u8; 32]>,
     /// AES-256-GCM key that seals secrets the server must read back (LicenseCM product and
-    /// webhook secrets): derived from the token key, so a copy of the database alone does not
+    /// webhook secrets): derived from the root, so a copy of the database alone does not
     /// reveal them.
     seal_key: zeroize::Zeroizing<[u8; 32]>,
     /// The RSA key as a PKCS#1 v1.5 / SHA-512 signer (LicenseCM's response signatures).
     rsa_sha512: Option<rsa::pkcs1v15::SigningKey<sha2::Sha512>>,
 }
 
+/// One generation of the token key as the ring lists it.
+#[derive(Debug, Clone)]
+pub struct RingKey {
+    /// 0 for the key the server was created with, one more for each rotation.
+    pub generation: u32,
+    pub public: PublicKey,
+    /// When it came into use, if known (the first generation's file time on sled).
+    pub created_at: Option<i64>,
+    /// When the next generation took over; `None` while it signs.
+    pub retired_at: Option<i64>,
+    /// Until when what it signed may still be presented: after that it verifies nothing.
+    pub valid_until: Option<i64>,
+}
+
+/// Where a generation of the token key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// It signs.
+    Active,
+    /// It no longer signs, and verifies what it signed until `valid_until`.
+    Retiring,
+    /// Everything it signed has expired: it verifies nothing.
+    Retired,
+}
+
+impl KeyStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Retiring => "retiring",
+            KeyStatus::Retired => "retired",
+        }
+    }
+}
+
+impl RingKey {
+    pub fn status(&self, now: i64) -> KeyStatus {
+        match (self.retired_at, self.valid_until) {
+            (None, _) => KeyStatus::Active,
+            (Some(_), Some(until)) if now < until => KeyStatus::Retiring,
+            (Some(_), None) => KeyStatus::Retiring,
+            _ => KeyStatus::Retired,
+        }
+    }
+}
+
 impl ServerKeys {
-    /// Wraps existing keys (tests build them once and share them).
+    /// Wraps existing keys (tests build them once and share them): the token key is the
+    /// ring's first generation.
     pub fn new(token: SigningKey, rsa: SigningKey) -> Result<ServerKeys> {
-        use ed25519_dalek::pkcs8::DecodePrivateKey;
-        let token_pem = token.to_pkcs8_pem()?;
-        let answer_signer = ed25519_dalek::SigningKey::from_pkcs8_pem(&token_pem)
-            .map_err(|e| anyhow::anyhow!("the token key must be Ed25519: {e}"))?;
-        let seal_key = derive(&answer_signer, b"licet-storage-seal-v1\0");
+        let root = Self::active_parts(&token)?.1.to_bytes();
         let rsa_sha512 = rsa
             .rsa_private_key()
             .map(|k| rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k.clone()));
+        let ring = vec![RingKey {
+            generation: 0,
+            public: token.public_key().clone(),
+            created_at: None,
+            retired_at: None,
+            valid_until: None,
+        }];
+        Self::assemble(
+            token,
+            Arc::new(rsa),
+            rsa_sha512,
+            None,
+            ring,
+            zeroize::Zeroizing::new(root),
+        )
+    }
+
+    /// The PEM and ed25519-dalek forms of a token key.
+    fn active_parts(
+        token: &SigningKey,
+    ) -> Result<(zeroize::Zeroizing<String>, ed25519_dalek::SigningKey)> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let token_pem = token.to_pkcs8_pem()?;
+        let dalek = ed25519_dalek::SigningKey::from_pkcs8_pem(&token_pem)
+            .map_err(|e| anyhow::anyhow!("the token key must be Ed25519: {e}"))?;
+        Ok((token_pem, dalek))
+    }
+
+    fn assemble(
+        token: SigningKey,
+        rsa: Arc<SigningKey>,
+        rsa_sha512: Option<rsa::pkcs1v15::SigningKey<sha2::Sha512>>,
+        rsa_valid_from: Option<i64>,
+        ring: Vec<RingKey>,
+        root: zeroize::Zeroizing<[u8; 32]>,
+    ) -> Result<ServerKeys> {
+        let (token_pem, answer_signer) = Self::active_parts(&token)?;
+        let jwt = JwtKeys::of(&token_pem, &ring)?;
         Ok(ServerKeys {
+            seal_key: derive(&root, b"licet-storage-seal-v1\0"),
             token,
             rsa,
-            token_pem,
             answer_signer,
-            valid_from: (None, None),
-            seal_key,
+            rsa_valid_from,
+            ring,
+            jwt,
+            root,
             rsa_sha512,
         })
     }
 
-    /// A 32-byte key for one purpose, derived from the token key: SHA-256(label ‖ seed).
+    /// These keys with `token` as generation `generation`, the signing one: the generation that
+    /// signed until now retires at `created_at` and verifies until `previous_valid_until`.
+    pub(crate) fn succeeded_by(
+        &self,
+        generation: u32,
+        token: SigningKey,
+        created_at: i64,
+        previous_valid_until: i64,
+    ) -> Result<ServerKeys> {
+        let mut ring = self.ring.clone();
+        if let Some(last) = ring.last_mut() {
+            last.retired_at = Some(created_at);
+            last.valid_until = Some(previous_valid_until);
+        }
+        ring.push(RingKey {
+            generation,
+            public: token.public_key().clone(),
+            created_at: Some(created_at),
+            retired_at: None,
+            valid_until: None,
+        });
+        Self::assemble(
+            token,
+            Arc::clone(&self.rsa),
+            self.rsa_sha512.clone(),
+            self.rsa_valid_from,
+            ring,
+            self.root.clone(),
+        )
+    }
+
+    /// The generation that signs.
+    pub fn generation(&self) -> u32 {
+        self.ring.last().map_or(0, |k| k.generation)
+    }
+
+    /// Every generation of the token key, oldest first.
+    pub fn ring(&self) -> &[RingKey] {
+        &self.ring
+    }
+
+    /// The token keys that verify at `now`: the signing one and the retiring ones, newest
+    /// first (a key set for [`licet_verifier::KeyProvider`]).
+    pub fn verifying_keys(&self, now: i64) -> Vec<PublicKey> {
+        self.ring
+            .iter()
+            .rev()
+            .filter(|k| k.status(now) != KeyStatus::Retired)
+            .map(|k| k.public.clone())
+            .collect()
+    }
+
+    /// The JWT keys.
+    pub(crate) fn jwt(&self) -> &JwtKeys {
+        &self.jwt
+    }
+
+    /// A 32-byte key for one purpose, derived from the root (the first token key's seed):
+    /// SHA-256(label ‖ seed).
     pub fn derive(&self, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
-        derive(&self.answer_signer, label)
+        derive(&self.root, label)
     }
 
     /// Seals a secret for storage: hex(nonce ‖ AES-256-GCM(ciphertext ‖ tag)).
@@ -114,10 +269,8 @@ impl ServerKeys {
         let (token, a) = load_or_create_one(dir, TOKEN_KEY_FILE, KeySpec::Ed25519)?;
         let (rsa, b) = load_or_create_one(dir, RSA_KEY_FILE, KeySpec::RsaPkcs1(4096))?;
         let mut keys = ServerKeys::new(token, rsa)?;
-        keys.valid_from = (
-            modified(&dir.join(TOKEN_KEY_FILE)),
-            modified(&dir.join(RSA_KEY_FILE)),
-        );
+        keys.ring[0].created_at = modified(&dir.join(TOKEN_KEY_FILE));
+        keys.rsa_valid_from = modified(&dir.join(RSA_KEY_FILE));
         Ok((keys, a || b))
     }
 }
@@ -235,7 +388,7 @@ impl ServerKeys {
     }
 }
 
-async fn load_or_create_sealed(
+pub(crate) async fn load_or_create_sealed(
     store: &dyn licet_core::store::Store,
     master: &MasterKey,
     name: &str,
@@ -260,11 +413,11 @@ async fn load_or_create_sealed(
     Ok((key, created))
 }
 
-fn derive(key: &ed25519_dalek::SigningKey, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+fn derive(root: &[u8; 32], label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(label);
-    h.update(key.to_bytes());
+    h.update(root);
     zeroize::Zeroizing::new(h.finalize().into())
 }
 
@@ -273,7 +426,11 @@ fn modified(path: &Path) -> Option<i64> {
     i64::try_from(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
-fn load_or_create_one(dir: &Path, name: &str, spec: KeySpec) -> Result<(SigningKey, bool)> {
+pub(crate) fn load_or_create_one(
+    dir: &Path,
+    name: &str,
+    spec: KeySpec,
+) -> Result<(SigningKey, bool)> {
     let path = dir.join(name);
     if path.exists() {
         let pem = zeroize::Zeroizing::new(
@@ -305,16 +462,67 @@ fn load_or_create_one(dir: &Path, name: &str, spec: KeySpec) -> Result<(SigningK
     Ok((key, true))
 }
 
-/// The JWT keys (the server's Ed25519 token key).
+/// The JWT keys: the signing generation's for minting, every generation's that still verifies
+/// for checking, by key id (minted JWTs name theirs in `kid`).
 #[derive(Clone)]
 pub struct JwtKeys {
-    pub(crate) encoding: jsonwebtoken::EncodingKey,
-    pub(crate) decoding: jsonwebtoken::DecodingKey,
+    encoding: jsonwebtoken::EncodingKey,
+    kid: String,
+    /// (kid, key, generation's status inputs) of every generation.
+    decoding: Vec<(String, jsonwebtoken::DecodingKey, RingKey)>,
 }
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JwtKeys(..)")
+    }
+}
+
+impl JwtKeys {
+    fn of(pem: &str, ring: &[RingKey]) -> Result<JwtKeys> {
+        let encoding = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes())?;
+        let decoding = ring
+            .iter()
+            .map(|k| {
+                let public = k.public.ed25519_bytes().copied().unwrap_or_default();
+                (
+                    k.public.kid().to_string(),
+                    jsonwebtoken::DecodingKey::from_ed_der(&public),
+                    k.clone(),
+                )
+            })
+            .collect();
+        let kid = ring
+            .last()
+            .map(|k| k.public.kid().to_string())
+            .unwrap_or_default();
+        Ok(JwtKeys {
+            encoding,
+            kid,
+            decoding,
+        })
+    }
+
+    /// The header of a JWT minted now: EdDSA, and the signing generation's key id.
+    pub(crate) fn header(&self) -> jsonwebtoken::Header {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        h.kid = Some(self.kid.clone());
+        h
+    }
+
+    pub(crate) fn encoding(&self) -> &jsonwebtoken::EncodingKey {
+        &self.encoding
+    }
+
+    /// The key that checks `token` at `now`: the generation its `kid` names, if that one still
+    /// verifies; the signing one for a JWT without a `kid` (minted before keys rotated).
+    pub(crate) fn decoding(&self, token: &str, now: i64) -> Option<&jsonwebtoken::DecodingKey> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let (_, key, k) = match header.kid {
+            Some(kid) => self.decoding.iter().find(|(id, _, _)| *id == kid)?,
+            None => self.decoding.last()?,
+        };
+        (k.status(now) != KeyStatus::Retired).then_some(key)
     }
 }
 

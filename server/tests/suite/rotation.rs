@@ -1,0 +1,331 @@
+//! Rotation of the token key (issue #14): a new generation signs, the old one stays in
+//! `/v1/keys` as retiring and verifies until what it signed has expired, then is retired;
+//! tokens name their key, so a verifier holding the published set keeps working across it.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{T0, TestApp};
+use licet_server::Config;
+use licet_verifier::{Context, PublicKey, UnverifiedToken};
+use serde_json::{Value, json};
+
+/// The token keys of a published set that verify (status active or retiring).
+fn verifying(set: &Value) -> Vec<PublicKey> {
+    set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["alg"] == "EdDSA" && k["status"] != "retired")
+        .map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem")).expect("pem"))
+        .collect()
+}
+
+fn token_of(answer: &Value) -> Vec<u8> {
+    URL_SAFE_NO_PAD
+        .decode(answer["token"].as_str().expect("token"))
+        .expect("base64url")
+}
+
+fn kid_of(token: &[u8]) -> String {
+    let t = UnverifiedToken::decode(token).expect("decode");
+    hex(t.header().kid)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn key_set(app: &TestApp) -> Value {
+    let (s, v, _) = app.call("GET", "/v1/keys", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_key_rotates_while_clients_activate_and_every_token_verifies_against_the_set() {
+    let app = Arc::new(TestApp::new().await);
+    let (p, _) = app
+        .product("rotating", json!({ "max_machines": 1000 }))
+        .await;
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key").to_owned();
+    let before = app.state.keys().token.kid().to_string();
+
+    // Eight clients activate new machines until told to stop; the key rotates among them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let tokens = Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let mut clients = Vec::new();
+    for c in 0..8 {
+        let (app, key, stop, tokens) = (app.clone(), key.clone(), stop.clone(), tokens.clone());
+        clients.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let fp = format!("client-{c}-{i}");
+                let (s, v, _) = app.activate(&key, &fp).await;
+                assert_eq!(s, StatusCode::CREATED, "{v}");
+                tokens.lock().expect("lock").push((fp, token_of(&v)));
+                i += 1;
+            }
+        }));
+    }
+    let count = |n: usize| {
+        let tokens = tokens.clone();
+        async move {
+            while tokens.lock().expect("lock").len() < n {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    };
+    count(40).await;
+    let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["generation"], 1);
+    assert_eq!(r["previous"]["kid"], json!(before));
+    let after = r["kid"].as_str().expect("kid").to_owned();
+    assert_ne!(after, before);
+    let rotated_at = tokens.lock().expect("lock").len();
+    count(rotated_at + 40).await;
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await.expect("client");
+    }
+
+    // Offline, with nothing but the published set: every token verifies, old and new.
+    let set = key_set(&app).await;
+    let keys = verifying(&set);
+    assert_eq!(keys.len(), 2, "{set}");
+    let tokens = tokens.lock().expect("lock").clone();
+    let mut by_kid = std::collections::BTreeMap::<String, usize>::new();
+    for (fp, t) in &tokens {
+        let ctx = Context::new(T0, "rotating").fingerprint(fp);
+        UnverifiedToken::decode(t)
+            .expect("decode")
+            .verify(&keys[..], &ctx)
+            .unwrap_or_else(|e| panic!("{fp}: {e:?}"));
+        *by_kid.entry(kid_of(t)).or_default() += 1;
+    }
+    assert!(
+        by_kid.get(&before).copied().unwrap_or(0) >= 40,
+        "{by_kid:?}"
+    );
+    assert!(by_kid.get(&after).copied().unwrap_or(0) >= 40, "{by_kid:?}");
+    assert_eq!(by_kid.len(), 2, "{by_kid:?}");
+    // The new key alone would not do: the old tokens need the old key, found by their kid.
+    let only_new = [keys[0].clone()];
+    let old = tokens
+        .iter()
+        .find(|(_, t)| kid_of(t) == before)
+        .expect("an old token");
+    assert_eq!(
+        UnverifiedToken::decode(&old.1)
+            .expect("decode")
+            .verify(
+                &only_new[..],
+                &Context::new(T0, "rotating").fingerprint(&old.0)
+            )
+            .err()
+            .map(|e| e.code()),
+        Some("unknown_key")
+    );
+}
+
+#[tokio::test]
+async fn a_retiring_key_verifies_until_what_it_signed_expires_then_is_retired() {
+    let app = TestApp::new().await;
+    // The longest-lived tokens: five days (longer than the revocation list and the JWTs).
+    let (s, p) = app
+        .admin(
+            "POST",
+            "/v1/products",
+            Some(json!({ "code": "long", "name": "Long", "token_lifetime": 5 * 86_400 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    let (s, pol) = app
+        .admin(
+            "POST",
+            "/v1/policies",
+            Some(json!({ "product_id": p["id"], "name": "standard", "max_machines": 5 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pol}");
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key");
+    let (s, v, _) = app.activate(key, "m-old").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let old_token = token_of(&v);
+    let (s, jwt) = app
+        .admin("POST", "/v1/auth/token", Some(json!({ "ttl": 600 })))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{jwt}");
+    let jwt = jwt["token"].as_str().expect("jwt").to_owned();
+    let sealed = app.state.keys().seal("a webhook secret");
+    let derived = app.state.keys().derive(b"a purpose");
+
+    let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let until = r["previous"]["valid_until"].as_i64().expect("valid_until");
+    assert!(
+        (T0 + 5 * 86_400..=T0 + 5 * 86_400 + 3600).contains(&until),
+        "the old key verifies as long as its longest token lives, and little more: {until}"
+    );
+    let set = key_set(&app).await;
+    let ring: Vec<(&str, &str)> = set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["alg"] == "EdDSA")
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap_or(""),
+                k["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(ring.len(), 2, "{set}");
+    assert_eq!(ring[0], (r["kid"].as_str().expect("kid"), "active"));
+    assert_eq!(ring[1].1, "retiring");
+    assert_eq!(set["keys"][1]["valid_until"], json!(until));
+
+    // What the old key did keeps working: its JWT, its sealed secrets, derived keys.
+    let (s, _, _) = app.call("GET", "/v1/licenses", Some(&jwt), None).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "a JWT of the old key still authenticates"
+    );
+    assert_eq!(
+        app.state
+            .keys()
+            .unseal(&sealed)
+            .as_deref()
+            .map(String::as_str),
+        Some("a webhook secret")
+    );
+    assert_eq!(*app.state.keys().derive(b"a purpose"), *derived);
+    // New things are the new key's: a token, and the revocation list (re-signed).
+    let (s, v, _) = app.activate(key, "m-new").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(kid_of(&token_of(&v)), r["kid"].as_str().expect("kid"));
+    let (s, list, _) = app.call("GET", "/v1/revocations", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let list = URL_SAFE_NO_PAD
+        .decode(list["list"].as_str().expect("list"))
+        .expect("base64url");
+    let new_key = [app.state.keys().token.public_key().clone()];
+    assert!(
+        licet_verifier::RevocationList::verify(&list, &new_key[..], None).is_ok(),
+        "the list is signed by the new key"
+    );
+
+    // Past its validity the old key is retired and verifies nothing.
+    app.clock.set(until);
+    let set = key_set(&app).await;
+    assert_eq!(set["keys"][1]["status"], "retired", "{set}");
+    let keys = verifying(&set);
+    assert_eq!(keys.len(), 1);
+    let ctx = Context::new(until - 1, "long").fingerprint("m-old");
+    assert!(
+        UnverifiedToken::decode(&old_token)
+            .expect("decode")
+            .verify(&keys[..], &ctx)
+            .is_err()
+    );
+    let (s, v, _) = app.call("GET", "/v1/licenses", Some(&jwt), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+}
+
+#[tokio::test]
+async fn only_an_unrestricted_admin_rotates_and_a_restart_keeps_the_ring() {
+    let app = TestApp::new().await;
+    let (p, _) = app.product("guarded", json!({})).await;
+    let mk = |scope: &'static str, product: Option<Value>| {
+        let app = &app;
+        async move {
+            let (s, v) = app
+                .admin(
+                    "POST",
+                    "/v1/api-keys",
+                    Some(json!({ "name": scope, "scope": scope, "product_id": product })),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            v["key"].as_str().expect("key").to_owned()
+        }
+    };
+    let before = app.state.keys().token.kid().to_string();
+    for (cred, want) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(mk("read_only", None).await), StatusCode::FORBIDDEN),
+        (Some(mk("read_write", None).await), StatusCode::FORBIDDEN),
+        (
+            Some(mk("admin", Some(p["id"].clone())).await),
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let (s, v, _) = app
+            .call("POST", "/v1/keys/rotate", cred.as_deref(), None)
+            .await;
+        assert_eq!(s, want, "{v}");
+    }
+    assert_eq!(app.state.keys().token.kid().to_string(), before);
+
+    // Two rotations; a server opened afresh on the same store takes up both.
+    for generation in 1..=2 {
+        let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
+        assert_eq!(
+            (s, r["generation"].as_u64()),
+            (StatusCode::OK, Some(generation)),
+            "{r}"
+        );
+    }
+    let active = app.state.keys().token.kid().to_string();
+    let reopened = licet_server::keys::ring::load_newer(
+        common::keys(),
+        &*app.state.store,
+        app.state.key_source().expect("a key source"),
+    )
+    .await
+    .expect("the ring loads");
+    assert_eq!(reopened.generation(), 2);
+    assert_eq!(reopened.token.kid().to_string(), active);
+    assert_eq!(reopened.ring().len(), 3);
+    // Another instance's refresh finds the same.
+    let other = licet_server::AppState::new(
+        app.state.store.clone(),
+        common::keys(),
+        Arc::new(app.clock.clone()),
+        Config::default(),
+    )
+    .expect("state")
+    .with_key_source(app.state.key_source().expect("a key source").clone());
+    assert!(other.refresh_keys().await.expect("refresh"));
+    assert_eq!(other.keys().token.kid().to_string(), active);
+    assert!(!other.refresh_keys().await.expect("refresh"), "nothing new");
+    // A server given its keys, with nowhere to keep new ones, says so.
+    let fixed = TestApp::with_config(Config::default()).await;
+    let fixed_state = licet_server::AppState::new(
+        fixed.state.store.clone(),
+        common::keys(),
+        Arc::new(fixed.clock.clone()),
+        Config::default(),
+    )
+    .expect("state");
+    let fixed = TestApp {
+        state: fixed_state,
+        clock: fixed.clock.clone(),
+        admin: fixed.admin.clone(),
+    };
+    let (s, v) = fixed.admin("POST", "/v1/keys/rotate", None).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("keys_not_rotatable")),
+        "{v}"
+    );
+}
