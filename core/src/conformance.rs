@@ -68,6 +68,7 @@ macro_rules! conformance_tests {
             the_outbox_hands_out_increasing_ids,
             audit_filters_and_cursors,
             the_first_sealed_key_stored_wins,
+            a_file_is_committed_once_and_read_back_in_chunks,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1361,4 +1362,74 @@ pub async fn the_first_sealed_key_stored_wins(f: Fixture) {
         x
     );
     assert_eq!(f.a.sealed_key("rsa").await.expect("other name"), None);
+}
+
+/// Download files, on a backend that keeps them: chunks become a file in one step, a path is
+/// never replaced, another handle reads what one wrote, and a broken upload is pruned while a
+/// file's chunks are kept. A backend that keeps no files answers as one with none.
+pub async fn a_file_is_committed_once_and_read_back_in_chunks(f: Fixture) {
+    if !f.a.keeps_files() {
+        assert!(!f.a.has_file("prd_a", "app.zip").await.expect("has"));
+        assert_eq!(
+            f.a.file_chunk("prd_a", "app.zip", 0).await.expect("chunk"),
+            None
+        );
+        return;
+    }
+    for (n, bytes) in [b"first ".as_slice(), b"second"].iter().enumerate() {
+        f.a.put_upload_chunk("up-1", n as u32, bytes, T0)
+            .await
+            .expect("chunk");
+    }
+    assert!(
+        !f.b.has_file("prd_a", "app.zip").await.expect("has"),
+        "chunks alone are no file"
+    );
+    assert_eq!(
+        f.b.file_chunk("prd_a", "app.zip", 0).await.expect("chunk"),
+        None
+    );
+    f.a.commit_file("up-1", "prd_a", "app.zip")
+        .await
+        .expect("commit");
+    assert!(f.b.has_file("prd_a", "app.zip").await.expect("has"));
+    assert!(
+        !f.b.has_file("prd_b", "app.zip").await.expect("has"),
+        "per product"
+    );
+    let mut read = Vec::new();
+    let mut n = 0;
+    while let Some(chunk) = f.b.file_chunk("prd_a", "app.zip", n).await.expect("chunk") {
+        read.extend_from_slice(&chunk);
+        n += 1;
+    }
+    assert_eq!((read.as_slice(), n), (b"first second".as_slice(), 2));
+    // A second upload to the same path is refused, and the first stays as it was.
+    f.b.put_upload_chunk("up-2", 0, b"other", T0)
+        .await
+        .expect("chunk");
+    assert!(matches!(
+        f.b.commit_file("up-2", "prd_a", "app.zip").await,
+        Err(StoreError::Conflict {
+            constraint: Constraint::DownloadFile,
+            ..
+        })
+    ));
+    assert_eq!(
+        f.a.file_chunk("prd_a", "app.zip", 0).await.expect("chunk"),
+        Some(b"first ".to_vec())
+    );
+    // Pruning removes the abandoned upload (one chunk), not the file's.
+    assert_eq!(f.a.prune_uploads(T0 + 1).await.expect("prune"), 1);
+    assert_eq!(
+        f.b.file_chunk("prd_a", "app.zip", 1).await.expect("chunk"),
+        Some(b"second".to_vec())
+    );
+    f.a.delete_file("prd_a", "app.zip").await.expect("delete");
+    assert!(!f.b.has_file("prd_a", "app.zip").await.expect("has"));
+    assert_eq!(
+        f.a.prune_uploads(T0 + 1).await.expect("prune"),
+        0,
+        "its chunks went with it"
+    );
 }

@@ -14,5 +14,6 @@ pub mod model;
 pub mod rules;
 pub mod seats;
 pub mod store;
+pub mod transfer;
 
 pub use store::{Constraint, Page, PageRequest, Store, StoreError, StoreResult};

@@ -62,6 +62,8 @@ pub enum Constraint {
     DownloadName,
     /// User e-mail addresses are unique.
     UserEmail,
+    /// A product's download files (their paths) are unique, and never replaced.
+    DownloadFile,
     /// The object is still used by others (a product by licenses, a policy by licenses, a
     /// price by orders).
     InUse,
@@ -819,6 +821,75 @@ pub trait KeyVault: Send + Sync {
     async fn insert_sealed_key(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>>;
 }
 
+/// The contents of download files, for a store shared by several instances: a file must not
+/// live on one instance's disk. A backend that keeps files (PostgreSQL) stores them in chunks;
+/// one that does not (sled, whose server keeps them in its data directory) keeps the defaults,
+/// and the server never calls the rest.
+///
+/// An upload is written as chunks under an upload id no one else knows, then made a file by
+/// [`FileVault::commit_file`] in one step: a broken upload leaves only chunks no file names,
+/// which [`FileVault::prune_uploads`] removes.
+#[async_trait]
+pub trait FileVault: Send + Sync {
+    /// Whether download files live in the store.
+    fn keeps_files(&self) -> bool {
+        false
+    }
+    /// Stores chunk `n` (from 0) of upload `upload`, durably.
+    async fn put_upload_chunk(
+        &self,
+        _upload: &str,
+        _n: u32,
+        _bytes: &[u8],
+        _now: i64,
+    ) -> StoreResult<()> {
+        Err(StoreError::backend("this store keeps no files"))
+    }
+    /// Makes upload `upload` the file `file` of `product_id`, unless that file exists
+    /// ([`Constraint::DownloadFile`]).
+    async fn commit_file(&self, _upload: &str, _product_id: &str, _file: &str) -> StoreResult<()> {
+        Err(StoreError::backend("this store keeps no files"))
+    }
+    /// Whether `product_id` has the file `file`.
+    async fn has_file(&self, _product_id: &str, _file: &str) -> StoreResult<bool> {
+        Ok(false)
+    }
+    /// Chunk `n` of a file; `None` past its end (or if there is no such file).
+    async fn file_chunk(
+        &self,
+        _product_id: &str,
+        _file: &str,
+        _n: u32,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    /// Removes a file and its chunks (an upload whose registration failed).
+    async fn delete_file(&self, _product_id: &str, _file: &str) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Removes chunks of uploads begun before `before` that never became a file; how many.
+    async fn prune_uploads(&self, _before: i64) -> StoreResult<u64> {
+        Ok(0)
+    }
+}
+
+/// What moving a store to another backend needs besides the other traits' reads and writes:
+/// the raw state of the sequences, the spent WemX transaction ids, API keys' daily counts and
+/// the key vault (see [`crate::transfer`]).
+#[async_trait]
+pub trait Transfer: Send + Sync {
+    /// The last number a sequence gave (0 if none), or a number past it.
+    async fn last_number(&self, sequence: &str) -> StoreResult<u64>;
+    /// Makes a sequence give only numbers above `at_least` from now on; never lowers it.
+    async fn raise_number(&self, sequence: &str, at_least: u64) -> StoreResult<()>;
+    /// Every claimed WemX `transaction_id`, with its license.
+    async fn transactions(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Sets an API key's count of one day.
+    async fn set_usage(&self, key_id: &str, day: u64, count: u64) -> StoreResult<()>;
+    /// Every entry of the key vault: (name, bytes).
+    async fn sealed_keys(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+}
+
 /// A storage backend: every concern, in one object the server holds as `Arc<dyn Store>`.
 pub trait Store:
     Durability
@@ -834,6 +905,8 @@ pub trait Store:
     + Audit
     + Revocations
     + KeyVault
+    + FileVault
+    + Transfer
     + std::fmt::Debug
 {
 }
@@ -852,6 +925,8 @@ impl<T> Store for T where
         + Audit
         + Revocations
         + KeyVault
+        + FileVault
+        + Transfer
         + std::fmt::Debug
 {
 }

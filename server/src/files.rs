@@ -1,5 +1,7 @@
-//! Download files on disk: opening one a grant allows and streaming it. Shared by the native
-//! API and WemX; no handlers.
+//! Download files: opening one a grant allows and streaming it, and writing one. On sled the
+//! files are in the data directory; on a store that keeps files (PostgreSQL, shared by several
+//! instances) they are in the store, in chunks of [`CHUNK`] bytes, so that every instance
+//! serves every file. Shared by the native API and WemX; no handlers.
 
 use axum::body::Body;
 use axum::http::header;
@@ -45,13 +47,43 @@ pub fn valid_file(file: &str) -> bool {
         })
 }
 
+/// Bytes per chunk of a file kept in the store: big enough that a file costs few round trips,
+/// small enough that serving one holds little memory.
+pub const CHUNK: usize = 256 * 1024;
+
+/// A download's content, ready to stream.
+#[derive(Debug)]
+pub enum Content {
+    /// A file of the data directory, and its length.
+    Disk(tokio::fs::File, u64),
+    /// A file the store keeps (its path within its product), of the size registered.
+    Stored {
+        product_id: String,
+        file: String,
+        size: u64,
+    },
+}
+
 /// Opens a download's file for serving; a file that vanished is the server's fault (logged).
-pub async fn open(s: &AppState, d: &Download) -> ApiResult<(tokio::fs::File, u64)> {
+pub async fn open(s: &AppState, d: &Download) -> ApiResult<Content> {
     if !valid_file(&d.file) {
         return Err(ApiError::internal(format!(
             "download {} has an invalid path",
             d.id
         )));
+    }
+    if s.store.keeps_files() {
+        if !s.store.has_file(&d.product_id, &d.file).await? {
+            return Err(ApiError::internal(format!(
+                "download {}: the store has no file {}",
+                d.id, d.file
+            )));
+        }
+        return Ok(Content::Stored {
+            product_id: d.product_id.clone(),
+            file: d.file.clone(),
+            size: d.size,
+        });
     }
     let path = path_of(s, d);
     let len = match tokio::fs::symlink_metadata(&path).await {
@@ -67,13 +99,42 @@ pub async fn open(s: &AppState, d: &Download) -> ApiResult<(tokio::fs::File, u64
     let f = tokio::fs::File::open(&path)
         .await
         .map_err(ApiError::internal)?;
-    Ok((f, len))
+    Ok(Content::Disk(f, len))
 }
 
-/// Streams an opened file as an attachment.
-pub fn stream((file, len): (tokio::fs::File, u64), d: &Download) -> Response {
+/// Streams opened content as an attachment. A stored file is read one chunk at a time, as the
+/// client takes it.
+pub fn stream(s: &AppState, content: Content, d: &Download) -> Response {
     let name = d.file.rsplit('/').next().unwrap_or("download");
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let (body, len) = match content {
+        Content::Disk(file, len) => (
+            Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+            len,
+        ),
+        Content::Stored {
+            product_id,
+            file,
+            size,
+        } => {
+            let store = std::sync::Arc::clone(&s.store);
+            let chunks = futures_util::stream::unfold(0u32, move |n| {
+                let (store, product_id, file) = (store.clone(), product_id.clone(), file.clone());
+                async move {
+                    match store.file_chunk(&product_id, &file, n).await {
+                        Ok(Some(bytes)) => Some((Ok(bytes), n + 1)),
+                        Ok(None) => None,
+                        // The answer has begun: all that is left is to cut it short, which the
+                        // client sees as a body shorter than its length.
+                        Err(e) => {
+                            tracing::warn!(code = e.code(), file = %file, "reading a stored file failed");
+                            Some((Err(std::io::Error::other(e.code())), u32::MAX))
+                        }
+                    }
+                }
+            });
+            (Body::from_stream(chunks), size)
+        }
+    };
     (
         [
             (header::CONTENT_TYPE, content_type(name).to_owned()),
@@ -87,6 +148,78 @@ pub fn stream((file, len): (tokio::fs::File, u64), d: &Download) -> Response {
         body,
     )
         .into_response()
+}
+
+/// A file being written into the store: full chunks go out as they fill, the rest at
+/// [`Upload::commit`], which makes it the product's file in one step.
+#[derive(Debug)]
+pub struct Upload {
+    id: String,
+    next: u32,
+    buf: Vec<u8>,
+    size: u64,
+    hash: sha2::Sha256,
+}
+
+impl Default for Upload {
+    fn default() -> Self {
+        Upload {
+            id: crate::ids::random_token(16),
+            next: 0,
+            buf: Vec::with_capacity(CHUNK),
+            size: 0,
+            hash: sha2::Digest::new(),
+        }
+    }
+}
+
+impl Upload {
+    /// Bytes so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Adds bytes, writing every chunk they complete.
+    pub async fn push(&mut self, s: &AppState, mut data: &[u8]) -> ApiResult<()> {
+        sha2::Digest::update(&mut self.hash, data);
+        self.size += data.len() as u64;
+        while !data.is_empty() {
+            let take = (CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == CHUNK {
+                self.flush(s).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, s: &AppState) -> ApiResult<()> {
+        s.store
+            .put_upload_chunk(&self.id, self.next, &self.buf, s.clock.now())
+            .await?;
+        self.next += 1;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes the last chunk and makes the upload `file` of `product_id` (409 `duplicate` if
+    /// the product has a file there); its size and hex SHA-256.
+    pub async fn commit(
+        mut self,
+        s: &AppState,
+        product_id: &str,
+        file: &str,
+    ) -> ApiResult<(u64, String)> {
+        if !self.buf.is_empty() || self.next == 0 {
+            self.flush(s).await?;
+        }
+        s.store.commit_file(&self.id, product_id, file).await?;
+        Ok((
+            self.size,
+            crate::ids::hex(&sha2::Digest::finalize(self.hash)),
+        ))
+    }
 }
 
 fn content_type(name: &str) -> &'static str {

@@ -237,6 +237,10 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400).await {
                 tracing::warn!(code = e.code(), "pruning download grants failed");
             }
+            // Uploads into the store that broke off a day ago will not be finished.
+            if let Err(e) = state.store.prune_uploads(state.clock.now() - 86_400).await {
+                tracing::warn!(code = e.code(), "pruning broken uploads failed");
+            }
             match events::sweep_expired(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "announced expired licenses"),

@@ -254,6 +254,52 @@ fn two_instances_share_seats_keys_and_revocations() {
     .expect("B's new token verifies with the set");
     assert_eq!(lic.kid().to_string(), new_kid);
     licet_verifier::verify(&token, &set[..], &ctx).expect("the old token still verifies");
+
+    // A download uploaded through A is served by B: the file is in the database, not on A's
+    // disk.
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut up = http
+        .post(format!(
+            "{}/v1/downloads/upload?product_id={}&name=app&file=app.bin",
+            a.base,
+            product["id"].as_str().expect("id")
+        ))
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/octet-stream")
+        .send(&content[..])
+        .expect("upload");
+    assert_eq!(
+        up.status(),
+        201,
+        "{}",
+        up.body_mut().read_to_string().unwrap_or_default()
+    );
+    assert!(
+        !dir.path().join("a/downloads").exists(),
+        "nothing on A's disk"
+    );
+    let (s, grant) = call(
+        &http,
+        "POST",
+        &format!("{}/api/v1/licenses/public/download", b.base),
+        None,
+        Some(
+            json!({ "license": fresh["key"], "domain": "shop.example.com", "packages": "Acme Pro", "resource_name": "app" }),
+        ),
+    );
+    assert_eq!(s, 200, "{grant}");
+    let mut got = http
+        .get(grant["download_url"].as_str().expect("url"))
+        .call()
+        .expect("download");
+    assert_eq!(got.status(), 200);
+    let body = got
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .expect("body");
+    assert!(body == content, "B serves the bytes uploaded through A");
     a.stop();
     b.stop();
 

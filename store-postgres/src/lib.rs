@@ -32,6 +32,7 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 mod catalog;
+mod files;
 mod licenses;
 mod logs;
 mod onetime;
@@ -284,6 +285,10 @@ fn constraint_of(name: &str) -> Option<(Constraint, &'static str)> {
             "the product already has a download of this name",
         ),
         "user_email" => (Constraint::UserEmail, "a user with this e-mail exists"),
+        "download_file" => (
+            Constraint::DownloadFile,
+            "the product already has a file at this path",
+        ),
         _ => return None,
     })
 }

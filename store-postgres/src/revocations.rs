@@ -104,3 +104,63 @@ impl KeyVault for PgStore {
         col(&r, 0)
     }
 }
+
+#[async_trait]
+impl Transfer for PgStore {
+    async fn last_number(&self, sequence: &str) -> StoreResult<u64> {
+        let c = self.conn().await?;
+        let name = format!("{sequence}_number");
+        Ok(
+            match row(&c, "SELECT value FROM counters WHERE name = $1", &[&name]).await? {
+                Some(r) => unbig(col(&r, 0)?),
+                None => 0,
+            },
+        )
+    }
+    async fn raise_number(&self, sequence: &str, at_least: u64) -> StoreResult<()> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "INSERT INTO counters (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = GREATEST(counters.value, EXCLUDED.value)",
+            &[&format!("{sequence}_number"), &big(at_least)?],
+        )
+        .await
+        .map(drop)
+    }
+    async fn transactions(&self) -> StoreResult<Vec<(String, String)>> {
+        let c = self.conn().await?;
+        rows(
+            &c,
+            "SELECT id, license_id FROM transactions ORDER BY id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect()
+    }
+    async fn set_usage(&self, key_id: &str, day: u64, count: u64) -> StoreResult<()> {
+        let c = self.conn().await?;
+        exec(
+            &c,
+            "INSERT INTO api_key_usage (key_id, day, count) VALUES ($1, $2, $3) \
+             ON CONFLICT (key_id, day) DO UPDATE SET count = EXCLUDED.count",
+            &[&key_id, &big(day)?, &big(count)?],
+        )
+        .await
+        .map(drop)
+    }
+    async fn sealed_keys(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let c = self.conn().await?;
+        rows(
+            &c,
+            "SELECT name, sealed FROM sealed_keys ORDER BY name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect()
+    }
+}

@@ -122,3 +122,61 @@ impl KeyVault for SledStore {
         Ok(stored)
     }
 }
+
+/// sled keeps download files in the server's data directory, not in the store.
+impl FileVault for SledStore {}
+
+fn be_u64(b: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(b).map_or(0, u64::from_be_bytes)
+}
+
+#[async_trait]
+impl Transfer for SledStore {
+    async fn last_number(&self, sequence: &str) -> StoreResult<u64> {
+        // A block of numbers handed to this process counts as given: the counter stands at
+        // the block's end.
+        Ok(self
+            .meta
+            .get(format!("{sequence}_number"))
+            .map_err(Error::from)?
+            .map_or(0, |v| be_u64(&v)))
+    }
+    async fn raise_number(&self, sequence: &str, at_least: u64) -> StoreResult<()> {
+        self.meta
+            .update_and_fetch(format!("{sequence}_number"), |old| {
+                Some(old.map_or(0, be_u64).max(at_least).to_be_bytes().to_vec())
+            })
+            .map_err(Error::from)?;
+        self.committer.commit().await?;
+        Ok(())
+    }
+    async fn transactions(&self) -> StoreResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for kv in self.transactions.iter() {
+            let (k, v) = kv.map_err(Error::from)?;
+            out.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(out)
+    }
+    async fn set_usage(&self, key_id: &str, day: u64, count: u64) -> StoreResult<()> {
+        let mut k = key_id.as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&day.to_be_bytes());
+        self.usage
+            .insert(k, count.to_be_bytes().to_vec())
+            .map_err(Error::from)?;
+        self.committer.commit().await?;
+        Ok(())
+    }
+    async fn sealed_keys(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for kv in self.sealed_keys.iter() {
+            let (k, v) = kv.map_err(Error::from)?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+}

@@ -950,7 +950,7 @@ async fn fetch(
     )
     .await?;
     // Single use must survive a crash: the mark is on disk before the first byte leaves.
-    Ok(crate::files::stream(file, &d))
+    Ok(crate::files::stream(&s, file, &d))
 }
 
 // ----- private API

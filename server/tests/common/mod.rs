@@ -57,6 +57,21 @@ pub async fn audit_entries(state: &AppState) -> Vec<licet_server::model::AuditEv
         .items
 }
 
+/// Whether a product's download file is kept: in the store, where it keeps files
+/// (PostgreSQL), or else in `data`'s downloads folder (sled).
+pub async fn holds_file(
+    state: &AppState,
+    data: &std::path::Path,
+    product: &str,
+    file: &str,
+) -> bool {
+    if state.store.keeps_files() {
+        state.store.has_file(product, file).await.expect("has_file")
+    } else {
+        data.join("downloads").join(product).join(file).exists()
+    }
+}
+
 /// A running application.
 pub struct TestApp {
     pub state: AppState,

@@ -1596,12 +1596,14 @@ async fn a_key_cannot_register_a_file_another_product_uploaded() {
     let (s, v, _) = app.send(upload).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert!(
-        data.path()
-            .join("downloads")
-            .join(b["id"].as_str().expect("id"))
-            .join("secret.zip")
-            .exists(),
-        "kept in B's own folder"
+        common::holds_file(
+            &app.state,
+            data.path(),
+            b["id"].as_str().expect("id"),
+            "secret.zip"
+        )
+        .await,
+        "kept as B's own"
     );
     for file in [
         "secret.zip".to_owned(),

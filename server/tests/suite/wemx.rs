@@ -28,13 +28,17 @@ struct Wemx {
 }
 
 fn wemx(seats: u32) -> Wemx {
+    wemx_with(seats, 4096)
+}
+
+fn wemx_with(seats: u32, max_upload_bytes: u64) -> Wemx {
     let data = tempfile::tempdir().expect("tmp");
     let app = TestApp::blocking(Config {
         rate_limit_ip: 0,
         rate_limit_license: 0,
         data: data.path().to_path_buf(),
         trusted_proxy_header: Some("x-forwarded-for".into()),
-        max_upload_bytes: 4096,
+        max_upload_bytes,
         ..Config::default()
     });
     let url = serve(app.state.clone());
@@ -659,6 +663,34 @@ fn due_dates_public_and_private() {
 }
 
 #[test]
+fn a_file_of_several_chunks_is_served_whole() {
+    // Past two chunks of a store that keeps files (256 KiB each), not a multiple of one.
+    let w = wemx_with(1, 1 << 20);
+    let l = w.license(json!({}));
+    let content: String = (0..700_001u32)
+        .map(|i| char::from(b'a' + u8::try_from(i % 23).unwrap_or(0)))
+        .collect();
+    let (s, up) = w.upload("big", "big.bin", &content);
+    assert_eq!((s, up["size"].as_u64()), (201, Some(700_001)), "{up}");
+    let (s, v) = w.public(
+        "/api/v1/licenses/public/download",
+        "203.0.113.5",
+        &json!({ "license": l["key"], "domain": "demo.example.net", "packages": "Example", "resource_name": "big" }).to_string(),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (s, body, _) = get_download(v["download_url"].as_str().expect("url"));
+    assert_eq!(s, 200);
+    assert_eq!(body.len(), content.len());
+    assert!(body == content.as_bytes(), "the bytes uploaded, in order");
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(json!(sha), up["sha256"]);
+}
+
+#[test]
 fn download_urls_are_single_use_expiring_and_unforgeable() {
     let w = wemx(3);
     let l = w.license(json!({}));
@@ -737,19 +769,40 @@ fn download_urls_are_single_use_expiring_and_unforgeable() {
     let big = "x".repeat(5000);
     let (s, v) = w.upload("big", "big.bin", &big);
     assert_eq!(s, 413, "{v}");
-    // Each product's files live in a folder of their own.
+    // Each product's files live in a folder of their own (or, on a store that keeps files,
+    // in the store under the product), and the refused upload left nothing.
     let folder = w._data.path().join("downloads").join(&w.product_id);
+    let holds = |file: &str| {
+        common::block_on(common::holds_file(
+            &w.app.state,
+            w._data.path(),
+            &w.product_id,
+            file,
+        ))
+    };
+    assert!(holds("v1/example.zip") && !holds("big.bin"));
     let leftovers: Vec<_> = std::fs::read_dir(&folder)
-        .expect("folder")
+        .into_iter()
+        .flatten()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(leftovers, ["v1"], "{leftovers:?}");
+    if w.app.state.store.keeps_files() {
+        assert_eq!(
+            leftovers,
+            Vec::<String>::new(),
+            "nothing on this instance's disk"
+        );
+    } else {
+        assert_eq!(leftovers, ["v1"], "{leftovers:?}");
+    }
     let (s, _) = w.upload("evil", "../evil.bin", "x");
     assert_eq!(s, 400);
     let (s, _) = w.upload("example", "other.zip", "x");
     assert_eq!(s, 409, "a name is unique per product");
-    // Registering a file an operator put in the folder.
+    // Registering a file an operator put in the folder (copied into the store where it keeps
+    // files, so that every instance serves it).
+    std::fs::create_dir_all(&folder).expect("folder");
     std::fs::write(folder.join("manual.zip"), b"hello").expect("write");
     let (s, v) = w.admin(
         "POST",
@@ -761,6 +814,7 @@ fn download_urls_are_single_use_expiring_and_unforgeable() {
         v["sha256"],
         json!("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
     );
+    assert!(holds("manual.zip"));
     let (s, _) = w.admin(
         "POST",
         "/v1/downloads",

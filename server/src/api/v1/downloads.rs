@@ -1,6 +1,8 @@
 //! Downloads: files licensees of a product may fetch through WemX's download API. The files
-//! live in the data directory's `downloads/` folder; an admin registers one that is already
-//! there, or uploads it (streamed to disk, never held in memory).
+//! live in the data directory's `downloads/` folder, or in the store where it keeps files
+//! (PostgreSQL: every instance serves them); an admin registers one that is already in this
+//! instance's folder (copied into the store there), or uploads it (streamed to disk or to the
+//! store, never held whole in memory).
 
 use axum::Json;
 use axum::body::Body;
@@ -17,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::access::load_product;
 use super::body::DownloadBody;
-use crate::files::{product_folder, valid_file};
+use crate::files::{Upload, product_folder, valid_file};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body as JsonBody, ClientIp, Q};
@@ -50,6 +52,40 @@ fn check_fields(name: &str, file: &str) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Copies a regular file of this instance's downloads folder into the store, as the product's
+/// file `file`: its size and SHA-256, or `None` if there is no such file here.
+async fn copy_into_store(
+    s: &AppState,
+    product_id: &str,
+    file: &str,
+    path: std::path::PathBuf,
+) -> ApiResult<Option<(u64, String)>> {
+    use tokio::io::AsyncReadExt;
+    match tokio::fs::symlink_metadata(&path).await {
+        Ok(m) if m.file_type().is_file() => {}
+        _ => return Ok(None),
+    }
+    if s.store.has_file(product_id, file).await? {
+        return Err(ApiError::conflict(
+            "duplicate",
+            format!("the product already has a file {file:?}"),
+        ));
+    }
+    let mut f = tokio::fs::File::open(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut up = Upload::default();
+    let mut buf = vec![0u8; crate::files::CHUNK];
+    loop {
+        let n = f.read(&mut buf).await.map_err(ApiError::internal)?;
+        if n == 0 {
+            break;
+        }
+        up.push(s, &buf[..n]).await?;
+    }
+    up.commit(s, product_id, file).await.map(Some)
 }
 
 /// Size and SHA-256 of a regular file (not a symbolic link) in the downloads folder.
@@ -135,26 +171,36 @@ async fn register(
     let product = load_product(&s, &caller, &b.product_id)
         .await
         .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
-    let (size, sha) = measure(product_folder(&s, &product.id).join(&b.file))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!(
-                    "no regular file {:?} in the product's folder, downloads/{}/",
-                    b.file, product.id
-                ),
-            )
-        })?;
+    let path = product_folder(&s, &product.id).join(&b.file);
+    let found = if s.store.keeps_files() {
+        copy_into_store(&s, &product.id, &b.file, path).await?
+    } else {
+        measure(path).await?
+    };
+    let (size, sha) = found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no regular file {:?} in the product's folder, downloads/{}/",
+                b.file, product.id
+            ),
+        )
+    })?;
     let d = record(
         &s,
         &caller,
         ip,
         draft(&s, &product.id, &b.name, &b.file, size, sha),
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(view(&d))))
+    .await;
+    if d.is_err()
+        && s.store.keeps_files()
+        && let Err(undo) = s.store.delete_file(&product.id, &b.file).await
+    {
+        tracing::warn!(code = undo.code(), "removing an unregistered copy failed");
+    }
+    Ok((StatusCode::CREATED, Json(view(&d?))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -210,6 +256,9 @@ async fn upload(
             "the product already has a download of this name",
         ));
     }
+    if s.store.keeps_files() {
+        return upload_into_store(&s, &caller, ip, &product.id, &q, body).await;
+    }
     let dir = product_folder(&s, &product.id);
     let target = dir.join(&q.file);
     if tokio::fs::symlink_metadata(&target).await.is_ok() {
@@ -239,11 +288,7 @@ async fn upload(
         };
         size += data.len() as u64;
         if size > s.config.max_upload_bytes {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("uploads are limited to {} bytes", s.config.max_upload_bytes),
-            ));
+            return Err(too_large(&s));
         }
         h.update(&data);
         out.write_all(&data).await.map_err(ApiError::internal)?;
@@ -276,6 +321,64 @@ async fn upload(
         Err(e) => {
             // The name was taken meanwhile: the file just written belongs to nobody.
             let _ = tokio::fs::remove_file(&target).await;
+            Err(e)
+        }
+    }
+}
+
+/// The error of a body over `--max-upload-bytes`.
+fn too_large(s: &AppState) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("uploads are limited to {} bytes", s.config.max_upload_bytes),
+    )
+}
+
+/// [`upload`] on a store that keeps files: the body goes to the store chunk by chunk and becomes
+/// the file at the end, so a broken upload leaves only chunks no file names (pruned later).
+async fn upload_into_store(
+    s: &AppState,
+    caller: &Caller,
+    ip: ClientIp,
+    product_id: &str,
+    q: &UploadParams,
+    mut body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if s.store.has_file(product_id, &q.file).await? {
+        return Err(ApiError::conflict(
+            "duplicate",
+            format!("the product already has a file {:?}", q.file),
+        ));
+    }
+    let mut up = Upload::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request("invalid_request", format!("reading the body: {e}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if up.size() + data.len() as u64 > s.config.max_upload_bytes {
+            return Err(too_large(s));
+        }
+        up.push(s, &data).await?;
+    }
+    let (size, sha) = up.commit(s, product_id, &q.file).await?;
+    match record(
+        s,
+        caller,
+        ip,
+        draft(s, product_id, &q.name, &q.file, size, sha),
+    )
+    .await
+    {
+        Ok(d) => Ok((StatusCode::CREATED, Json(view(&d)))),
+        Err(e) => {
+            // The name was taken meanwhile: the file just written belongs to nobody.
+            if let Err(undo) = s.store.delete_file(product_id, &q.file).await {
+                tracing::warn!(code = undo.code(), "removing an unregistered upload failed");
+            }
             Err(e)
         }
     }
