@@ -1,15 +1,16 @@
 # Shared by scripts/bench-server.sh and scripts/bench-ab.sh (sourced, not run): starting a
 # server, making the fixtures every endpoint's wrk script needs, and one wrk run.
 
-# bench_start BINARY DATA_DIR OUT_FILE: starts a server; sets BENCH_PID, BENCH_URL, BENCH_ADMIN.
+# bench_start BINARY DATA_DIR OUT_FILE [EXTRA ARGS…]: starts a server; sets BENCH_PID, BENCH_URL,
+# BENCH_ADMIN (empty for a server that found its API keys in a shared database).
 bench_start() {
     LICET_LOG=warn "$1" --data "$2" --listen 127.0.0.1:0 \
         --rate-limit-ip 0 --rate-limit-license 0 --licensecm-rate-api 0 --licensecm-rate-validation 0 --licensecm-registration true \
-        --login-rate-limit 0 >"$3" 2>/dev/null &
+        --login-rate-limit 0 "${@:4}" >"$3" 2>/dev/null &
     BENCH_PID=$!
     for _ in $(seq 1 600); do grep -q '^listening on' "$3" 2>/dev/null && break; sleep 0.1; done
     BENCH_URL="http://$(sed -n 's/^listening on //p' "$3")"
-    BENCH_ADMIN=$(grep -o 'lk_[A-Za-z0-9_]*' "$3")
+    BENCH_ADMIN=$(grep -o 'lk_[A-Za-z0-9_]*' "$3" || true)
 }
 
 # bench_fixtures URL ADMIN LUA_DIR: products, licenses, SEATS floating seats, a LicenseCM user,
@@ -52,13 +53,35 @@ LCM_PRODUCT=$(lcm /api/products '{"name":"Bench"}' | python3 -c "import sys, jso
 LCM_KEY=$(lcm /api/licenses "{\"product_id\":\"$LCM_PRODUCT\",\"max_uses\":10}" | python3 -c "import sys, json; print(json.load(sys.stdin)['data']['license_key'])")
 curl -sf -H 'content-type: application/json' -d "{\"license_key\":\"$LCM_KEY\",\"hwid\":\"bench-hwid\",\"product_id\":\"$LCM_PRODUCT\"}" "$URL/api/client/activate" >/dev/null
 
+# 1,000 more licenses, for activations spread over many licenses (as many customers make them).
+curl -sf -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+    -d "{\"count\":1000,\"license\":{\"product_id\":\"$PRODUCT\"}}" "$URL/v1/licenses/bulk" \
+    | python3 -c "import sys, json; print('\n'.join(l['key'] for l in json.load(sys.stdin)['items']))" >"$LUA/spread-keys.txt"
+{
+    echo "local keys = {"
+    sed 's/.*/"&",/' "$LUA/spread-keys.txt"
+    echo "}"
+    echo 'local threads = 0'
+    echo 'function setup(thread) thread:set("tid", threads); threads = threads + 1 end'
+    echo 'function init(args) math.randomseed(os.time() + tid * 7919 + (tonumber(tostring({}):sub(-8), 16) or 0)) end'
+    echo 'local n = 0'
+    echo 'request = function()'
+    echo '  n = n + 1'
+    echo '  local body = string.format([[{"key":"%s","fingerprint":"sp-%d-%d-%d"}]], keys[math.random(#keys)], tid, n, math.random(1, 1000000000))'
+    echo '  return wrk.format("POST", "/v1/client/activate", {["Content-Type"] = "application/json"}, body)'
+    echo 'end'
+} >"$LUA/activate-spread.lua"
+
 cat >"$LUA/activate.lua" <<LUA
 local threads = 0
 function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+-- Seeded apart per thread and process (a table's address differs between processes).
+function init(args) math.randomseed(os.time() + tid * 7919 + (tonumber(tostring({}):sub(-8), 16) or 0)) end
 local n = 0
 request = function()
   n = n + 1
-  local body = string.format('{"key":"$KEY","fingerprint":"fp-%d-%d"}', tid, n)
+  -- The random part keeps two load generators (two instances) from naming one machine.
+  local body = string.format('{"key":"$KEY","fingerprint":"fp-%d-%d-%d"}', tid, n, math.random(1, 1000000000))
   return wrk.format("POST", "/v1/client/activate", {["Content-Type"] = "application/json"}, body)
 end
 LUA

@@ -14,9 +14,35 @@ use serde::Deserialize;
 /// Every option can also be given as an environment variable (shown in brackets) or in a TOML
 /// file passed with --config (keys are the option names with `_` for `-`). Flags win over the
 /// environment, which wins over the file.
+/// What to move, and where.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// The data directory of a stopped licet-server on sled.
+    #[arg(long)]
+    pub from_data: PathBuf,
+    /// The PostgreSQL database to move it to (new, or empty).
+    #[arg(long, env = "LICET_DATABASE_URL", hide_env_values = true)]
+    pub to_database_url: String,
+    /// The key-encryption key the servers on PostgreSQL will be given (32 bytes, mode 0600):
+    /// the signing keys are sealed under it.
+    #[arg(long, env = "LICET_MASTER_KEY_FILE")]
+    pub master_key_file: PathBuf,
+}
+
+/// What licet-server does instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Moves a stopped server's sled data directory (store, signing keys, download files) to
+    /// a new PostgreSQL database, for servers started with --database-url.
+    Migrate(MigrateArgs),
+}
+
 #[derive(Debug, Parser, Default)]
 #[command(name = "licet-server", version, about, long_about)]
 pub struct Args {
+    /// Something to do other than serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// TOML configuration file.
     #[arg(long, env = "LICET_CONFIG")]
     pub config: Option<PathBuf>,

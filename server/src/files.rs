@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::model::Download;
+use crate::store::{Store, StoreError, StoreResult};
 
 /// The folder downloads are served from.
 pub fn folder(s: &AppState) -> std::path::PathBuf {
@@ -24,10 +25,16 @@ pub fn product_folder(s: &AppState, product_id: &str) -> std::path::PathBuf {
 
 /// Where a download's file is.
 pub fn path_of(s: &AppState, d: &Download) -> std::path::PathBuf {
+    path_in(&s.config.data, d)
+}
+
+/// Where a download's file is in the data directory `data`.
+pub fn path_in(data: &std::path::Path, d: &Download) -> std::path::PathBuf {
+    let folder = data.join("downloads");
     if d.product_folder {
-        product_folder(s, &d.product_id).join(&d.file)
+        folder.join(&d.product_id).join(&d.file)
     } else {
-        folder(s).join(&d.file)
+        folder.join(&d.file)
     }
 }
 
@@ -155,32 +162,34 @@ pub fn stream(s: &AppState, content: Content, d: &Download) -> Response {
 #[derive(Debug)]
 pub struct Upload {
     id: String,
+    /// When it began (chunks of uploads that never finish are pruned by age).
+    at: i64,
     next: u32,
     buf: Vec<u8>,
     size: u64,
     hash: sha2::Sha256,
 }
 
-impl Default for Upload {
-    fn default() -> Self {
+impl Upload {
+    /// An upload begun at `at`.
+    pub fn new(at: i64) -> Upload {
         Upload {
             id: crate::ids::random_token(16),
+            at,
             next: 0,
             buf: Vec::with_capacity(CHUNK),
             size: 0,
             hash: sha2::Digest::new(),
         }
     }
-}
 
-impl Upload {
     /// Bytes so far.
     pub fn size(&self) -> u64 {
         self.size
     }
 
     /// Adds bytes, writing every chunk they complete.
-    pub async fn push(&mut self, s: &AppState, mut data: &[u8]) -> ApiResult<()> {
+    pub async fn push(&mut self, store: &dyn Store, mut data: &[u8]) -> StoreResult<()> {
         sha2::Digest::update(&mut self.hash, data);
         self.size += data.len() as u64;
         while !data.is_empty() {
@@ -188,37 +197,65 @@ impl Upload {
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.buf.len() == CHUNK {
-                self.flush(s).await?;
+                self.flush(store).await?;
             }
         }
         Ok(())
     }
 
-    async fn flush(&mut self, s: &AppState) -> ApiResult<()> {
-        s.store
-            .put_upload_chunk(&self.id, self.next, &self.buf, s.clock.now())
+    async fn flush(&mut self, store: &dyn Store) -> StoreResult<()> {
+        store
+            .put_upload_chunk(&self.id, self.next, &self.buf, self.at)
             .await?;
         self.next += 1;
         self.buf.clear();
         Ok(())
     }
 
-    /// Writes the last chunk and makes the upload `file` of `product_id` (409 `duplicate` if
-    /// the product has a file there); its size and hex SHA-256.
+    /// Writes the last chunk and makes the upload `file` of `product_id` (a conflict if the
+    /// product has a file there); its size and hex SHA-256.
     pub async fn commit(
         mut self,
-        s: &AppState,
+        store: &dyn Store,
         product_id: &str,
         file: &str,
-    ) -> ApiResult<(u64, String)> {
+    ) -> StoreResult<(u64, String)> {
         if !self.buf.is_empty() || self.next == 0 {
-            self.flush(s).await?;
+            self.flush(store).await?;
         }
-        s.store.commit_file(&self.id, product_id, file).await?;
+        store.commit_file(&self.id, product_id, file).await?;
         Ok((
             self.size,
             crate::ids::hex(&sha2::Digest::finalize(self.hash)),
         ))
+    }
+
+    /// Copies a regular file of this machine into the store as `file` of `product_id`: its
+    /// size and SHA-256, or `None` if `path` is no regular file (a symbolic link is none).
+    pub async fn copy_file(
+        store: &dyn Store,
+        at: i64,
+        path: &std::path::Path,
+        product_id: &str,
+        file: &str,
+    ) -> StoreResult<Option<(u64, String)>> {
+        use tokio::io::AsyncReadExt;
+        match tokio::fs::symlink_metadata(path).await {
+            Ok(m) if m.file_type().is_file() => {}
+            _ => return Ok(None),
+        }
+        let io = |e: std::io::Error| StoreError::backend(format!("{}: {e}", path.display()));
+        let mut f = tokio::fs::File::open(path).await.map_err(io)?;
+        let mut up = Upload::new(at);
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = f.read(&mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            up.push(store, &buf[..n]).await?;
+        }
+        up.commit(store, product_id, file).await.map(Some)
     }
 }
 

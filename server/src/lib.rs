@@ -28,6 +28,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod licensing;
+pub mod migrate;
 pub mod net;
 pub mod outbound;
 pub mod payload;

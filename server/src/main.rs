@@ -11,7 +11,13 @@ use licet_server::{AppState, Args, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::resolve(Args::parse())?;
+    let args = Args::parse();
+    if let Some(licet_server::config::Command::Migrate(m)) = &args.command {
+        init_logging("text");
+        println!("{}", licet_server::migrate::run(m).await?);
+        return Ok(());
+    }
+    let config = Config::resolve(args)?;
     init_logging(&config.log_format);
     // The embedded sled store in --data, or PostgreSQL shared with other instances.
     let (store, sled, keys, source, created): (Arc<dyn licet_server::store::Store>, _, _, _, _) =

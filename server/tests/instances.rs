@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 mod common;
 // The harness's in-process store; these tests run the binary, whose flags choose its store.
 use common::backends::sled as backend;
-use common::binary::{Server, agent, call, setup};
+use common::binary::{Server, agent, call, call_once, setup};
 
 /// A fresh schema of the test database, as a connection string for the server.
 fn database() -> String {
@@ -450,6 +450,118 @@ fn a_database_that_goes_away_is_503_and_the_server_recovers_by_itself() {
         assert!(stored.contains(fp), "acknowledged {fp} was lost");
     }
     server.stop();
+}
+
+#[test]
+fn an_instance_killed_mid_activation_loses_nothing_it_acknowledged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = database();
+    let key = master_key(dir.path(), "master.key");
+    let mut args = on_postgres(&url, &key).to_vec();
+    args.extend(["--rate-limit-ip", "0", "--rate-limit-license", "0"]);
+    let a = Server::start(&dir.path().join("a"), &args);
+    let admin = a.bootstrap_key.clone().expect("admin key");
+    let b = Server::start(&dir.path().join("b"), &args);
+    let http = agent();
+    let (_, l) = setup(&http, &a.base, &admin, 100_000);
+    let license_key = l["key"].as_str().expect("key").to_owned();
+    let license_id = l["id"].as_str().expect("id").to_owned();
+    let bases = [a.base.clone(), b.base.clone()];
+
+    // 8 clients activate new machines without pause, half through each instance; a client of
+    // A that cannot reach it goes to B, as a load balancer would send it.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let killed = std::sync::atomic::AtomicBool::new(false);
+    let mut a = Some(a);
+    let (acked, calls) = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..8)
+            .map(|c| {
+                let (bases, key, stop, killed) = (&bases, &license_key, &stop, &killed);
+                s.spawn(move || {
+                    let client = agent();
+                    let (mut acked, mut calls) = (Vec::new(), Vec::new());
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let fp = format!("fp-{c}-{n}");
+                        n += 1;
+                        let mut to = c % 2;
+                        let after_kill = killed.load(std::sync::atomic::Ordering::Relaxed);
+                        let body = json!({ "key": key, "fingerprint": fp });
+                        let mut status = call_once(
+                            &client,
+                            "POST",
+                            &format!("{}/v1/client/activate", bases[to]),
+                            None,
+                            Some(body.clone()),
+                        )
+                        .0;
+                        calls.push((to, after_kill, status));
+                        if status == 0 && to == 0 {
+                            to = 1;
+                            status = call_once(
+                                &agent(),
+                                "POST",
+                                &format!("{}/v1/client/activate", bases[to]),
+                                None,
+                                Some(body),
+                            )
+                            .0;
+                            calls.push((to, after_kill, status));
+                        }
+                        if status == 201 {
+                            acked.push(fp);
+                        }
+                    }
+                    (acked, calls)
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+        if let Some(a) = a.take() {
+            a.kill9();
+        }
+        killed.store(true, std::sync::atomic::Ordering::Relaxed);
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut acked, mut calls) = (Vec::new(), Vec::new());
+        for c in clients {
+            let (x, y) = c.join().expect("client");
+            acked.extend(x);
+            calls.extend(y);
+        }
+        (acked, calls)
+    });
+    let through = |to: usize, after: bool| {
+        calls
+            .iter()
+            .filter(|(t, k, _)| *t == to && *k == after)
+            .map(|(_, _, s)| *s)
+            .collect::<Vec<u16>>()
+    };
+    assert!(
+        through(0, false).iter().filter(|s| **s == 201).count() > 0,
+        "A served before it was killed"
+    );
+    let b_after = through(1, true);
+    assert!(b_after.len() > 8, "B was asked after A died: {b_after:?}");
+    for to in [0, 1] {
+        for after in [false, true] {
+            for s in through(to, after) {
+                // A's calls end with the transport failing (0); B's all succeed.
+                assert!(
+                    s == 201 || (to == 0 && s == 0),
+                    "instance {to} (after the kill: {after}) answered {s}"
+                );
+            }
+        }
+    }
+
+    // Every activation either instance acknowledged is stored.
+    let stored = fingerprints(&b.base, &admin, &license_id);
+    let missing: Vec<&String> = acked.iter().filter(|fp| !stored.contains(fp)).collect();
+    assert!(missing.is_empty(), "acknowledged and lost: {missing:?}");
+    assert!(acked.len() > 50, "{}", acked.len());
+    b.stop();
 }
 
 #[test]

@@ -324,7 +324,7 @@ impl MasterKey {
 
     /// nonce ‖ AES-256-GCM(`plain`), bound to `name` (the associated data), so that a sealed
     /// key cannot be moved to another name.
-    fn seal(&self, name: &str, plain: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn seal(&self, name: &str, plain: &[u8]) -> Result<Vec<u8>> {
         use aes_gcm::aead::{Aead, KeyInit, Payload};
         let cipher = aes_gcm::Aes256Gcm::new((&*self.0).into());
         let nonce = crate::ids::random_bytes::<12>();
@@ -384,8 +384,37 @@ impl ServerKeys {
             load_or_create_sealed(store, master, TOKEN_KEY_NAME, KeySpec::Ed25519).await?;
         let (rsa, b) =
             load_or_create_sealed(store, master, RSA_KEY_NAME, KeySpec::RsaPkcs1(4096)).await?;
-        Ok((ServerKeys::new(token, rsa)?, a || b))
+        let mut keys = ServerKeys::new(token, rsa)?;
+        // When each came into use: recorded by the instance that made it (or by migrate, from
+        // the files' times); the first record stored is kept.
+        let now = chrono::Utc::now().timestamp();
+        keys.ring[0].created_at = Some(record_created(store, TOKEN_KEY_NAME, now).await?);
+        keys.rsa_valid_from = Some(record_created(store, RSA_KEY_NAME, now).await?);
+        Ok((keys, a || b))
     }
+}
+
+/// The vault entry of when the key `name` came into use.
+fn created_name(name: &str) -> String {
+    format!("created.{name}")
+}
+
+/// Records `at` as the time the key `name` came into use, unless a time is recorded; the time
+/// recorded.
+pub(crate) async fn record_created(
+    store: &dyn licet_core::store::Store,
+    name: &str,
+    at: i64,
+) -> Result<i64> {
+    let stored = store
+        .insert_sealed_key(&created_name(name), &at.to_be_bytes())
+        .await?;
+    Ok(<[u8; 8]>::try_from(stored.as_slice()).map_or(at, i64::from_be_bytes))
+}
+
+/// When the file at `path` was last changed (unix seconds): when a key file came into use.
+pub(crate) fn file_time(path: &Path) -> Option<i64> {
+    modified(path)
 }
 
 pub(crate) async fn load_or_create_sealed(

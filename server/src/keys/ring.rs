@@ -55,11 +55,13 @@ fn record_name(generation: u32) -> String {
     format!("token-ring.{generation}")
 }
 
-fn key_file(generation: u32) -> String {
+/// The file of generation `generation` (from 1) in the data directory.
+pub fn key_file(generation: u32) -> String {
     format!("token-ed25519.{generation}.pem")
 }
 
-fn key_name(generation: u32) -> String {
+/// The vault name of generation `generation` (from 1).
+pub fn key_name(generation: u32) -> String {
     format!("{TOKEN_KEY_NAME}.{generation}")
 }
 

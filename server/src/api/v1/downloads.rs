@@ -62,30 +62,13 @@ async fn copy_into_store(
     file: &str,
     path: std::path::PathBuf,
 ) -> ApiResult<Option<(u64, String)>> {
-    use tokio::io::AsyncReadExt;
-    match tokio::fs::symlink_metadata(&path).await {
-        Ok(m) if m.file_type().is_file() => {}
-        _ => return Ok(None),
-    }
     if s.store.has_file(product_id, file).await? {
         return Err(ApiError::conflict(
             "duplicate",
             format!("the product already has a file {file:?}"),
         ));
     }
-    let mut f = tokio::fs::File::open(&path)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut up = Upload::default();
-    let mut buf = vec![0u8; crate::files::CHUNK];
-    loop {
-        let n = f.read(&mut buf).await.map_err(ApiError::internal)?;
-        if n == 0 {
-            break;
-        }
-        up.push(s, &buf[..n]).await?;
-    }
-    up.commit(s, product_id, file).await.map(Some)
+    Ok(Upload::copy_file(&*s.store, s.clock.now(), &path, product_id, file).await?)
 }
 
 /// Size and SHA-256 of a regular file (not a symbolic link) in the downloads folder.
@@ -351,7 +334,7 @@ async fn upload_into_store(
             format!("the product already has a file {:?}", q.file),
         ));
     }
-    let mut up = Upload::default();
+    let mut up = Upload::new(s.clock.now());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::bad_request("invalid_request", format!("reading the body: {e}"))
@@ -362,9 +345,9 @@ async fn upload_into_store(
         if up.size() + data.len() as u64 > s.config.max_upload_bytes {
             return Err(too_large(s));
         }
-        up.push(s, &data).await?;
+        up.push(&*s.store, &data).await?;
     }
-    let (size, sha) = up.commit(s, product_id, &q.file).await?;
+    let (size, sha) = up.commit(&*s.store, product_id, &q.file).await?;
     match record(
         s,
         caller,
