@@ -52,7 +52,7 @@ for db in one two memory; do psql_ -c "CREATE DATABASE $db"; done
 db_url() { echo "host=$WORK/pg user=postgres dbname=$1"; }
 head -c 32 /dev/urandom >"$WORK/master.key" && chmod 600 "$WORK/master.key"
 BIN=./target/release/licet-server
-pg_args() { echo --database-url "$(db_url "$1")" --master-key-file "$WORK/master.key" --db-pool-size "$POOL"; }
+pg_args() { PG_ARGS=(--database-url "$(db_url "$1")" --master-key-file "$WORK/master.key" --db-pool-size "$POOL"); }
 
 # The setups: sled; PostgreSQL, one instance; PostgreSQL, two instances on one database.
 declare -A URL ADMIN
@@ -66,12 +66,14 @@ start() { # name, extra args…
     ADMIN[$name]=$BENCH_ADMIN
 }
 start sled
-# shellcheck disable=SC2046
-start pg1 $(pg_args one)
-# shellcheck disable=SC2046
-start pg2a $(pg_args two)
-# shellcheck disable=SC2046
-start pg2b $(pg_args two)
+pg_args one
+start pg1 "${PG_ARGS[@]}"
+pg_args two
+start pg2a "${PG_ARGS[@]}"
+start pg2b "${PG_ARGS[@]}"
+
+# Heartbeats are not measured here: few floating seats, to make the fixtures quickly.
+export SEATS=100
 for side in sled pg1 pg2a; do
     bench_fixtures "${URL[$side]}" "${ADMIN[$side]}" "$WORK/$side/lua"
 done
@@ -84,8 +86,9 @@ measure() { # setup, name, script, path
     if [ "$side" = pg2 ]; then
         local half=$((CONNS / 2)) a b
         bench_wrk "${URL[pg2a]}" "$WORK/pg2a/lua" "$name-a" "$script" "$path" "$SECS" "$half" >"$WORK/a" &
+        local first=$!
         bench_wrk "${URL[pg2b]}" "$WORK/pg2a/lua" "$name-b" "$script" "$path" "$SECS" "$half" >"$WORK/b"
-        wait
+        wait "$first"
         a=$(awk '{print $2, $5}' "$WORK/a")
         b=$(awk '{print $2, $5}' "$WORK/b")
         echo "pg2 $name $(python3 -c "a, b = '$a'.split(), '$b'.split(); print(float(a[0]) + float(b[0]), int(a[1]) + int(b[1]))")"
@@ -162,7 +165,7 @@ done
 
 # Memory: LICENSES licenses on sled, moved to PostgreSQL, each server on its store.
 kill "${PIDS[@]}" 2>/dev/null || true
-wait 2>/dev/null || true
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 SEEDED="$WORK/seeded"
 SEED=$(./target/release/examples/seed_licenses "$SEEDED" "$LICENSES")

@@ -69,6 +69,7 @@ macro_rules! conformance_tests {
             audit_filters_and_cursors,
             the_first_sealed_key_stored_wins,
             a_file_is_committed_once_and_read_back_in_chunks,
+            validation_facts_are_what_the_reads_one_by_one_find,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1431,5 +1432,70 @@ pub async fn a_file_is_committed_once_and_read_back_in_chunks(f: Fixture) {
         f.a.prune_uploads(T0 + 1).await.expect("prune"),
         0,
         "its chunks went with it"
+    );
+}
+
+/// [`crate::store::Lookups::validation_facts`] finds what the reads it stands for find, one by
+/// one, whatever of it exists: a license with its machine, without, an unknown key, and
+/// blacklist entries of several kinds (by id).
+pub async fn validation_facts_are_what_the_reads_one_by_one_find(f: Fixture) {
+    use crate::model::{BlacklistEntry, BlacklistType};
+    use crate::store::facts_one_by_one;
+    f.a.insert_product(&product("facts", 1, "Facts"))
+        .await
+        .expect("product");
+    f.a.put_policy(&policy("prd_facts")).await.expect("policy");
+    let l = license("lic_facts", "prd_facts", "active", None);
+    f.a.insert_license(&l, Record::none())
+        .await
+        .expect("license");
+    f.a.put_machine(&machine("lic_facts", "fp-1"))
+        .await
+        .expect("machine");
+    for (id, kind, value) in [
+        ("bl_2", BlacklistType::Ip, "203.0.113.9"),
+        ("bl_1", BlacklistType::License, l.key.as_str()),
+        ("bl_3", BlacklistType::Hwid, "elsewhere"),
+    ] {
+        f.a.put_blacklist(&BlacklistEntry {
+            id: id.into(),
+            kind,
+            value: value.into(),
+            reason: "test".into(),
+            severity: Severity::High,
+            is_active: true,
+            expires_at: None,
+            created_by: None,
+            created_at: T0,
+        })
+        .await
+        .expect("blacklist");
+    }
+    let probes = [
+        (BlacklistType::License, l.key.as_str()),
+        (BlacklistType::Ip, "203.0.113.9"),
+    ];
+    for (key, fp) in [
+        (l.key.as_str(), Some("fp-1")),
+        (l.key.as_str(), Some("fp-2")),
+        (l.key.as_str(), None),
+        ("KEY-nobody", Some("fp-1")),
+    ] {
+        let together = f.b.validation_facts(&probes, key, fp).await.expect("facts");
+        let apart = facts_one_by_one(&*f.b, &probes, key, fp)
+            .await
+            .expect("reads");
+        assert_eq!(together, apart, "{key} {fp:?}");
+    }
+    let found =
+        f.b.validation_facts(&probes, &l.key, Some("fp-1"))
+            .await
+            .expect("facts");
+    let ids: Vec<&str> = found.blacklist.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["bl_1", "bl_2"], "the matching entries, by id");
+    assert!(found.license.is_some() && found.product.is_some() && found.policy.is_some());
+    assert_eq!(
+        found.machine.map(|m| m.fingerprint),
+        Some("fp-1".to_owned())
     );
 }

@@ -76,6 +76,15 @@ pub async fn blacklisted(
     p: &Probe<'_>,
     now: i64,
 ) -> StoreResult<Option<BlacklistEntry>> {
+    Ok(store
+        .blacklist_matches(&probes(p))
+        .await?
+        .into_iter()
+        .find(|e| e.in_force(now)))
+}
+
+/// What of a request the blacklist is asked about.
+fn probes<'a>(p: &Probe<'a>) -> Vec<(BlacklistType, &'a str)> {
     let mut probes = vec![(BlacklistType::License, p.key)];
     if let Some(ip) = p.ip {
         probes.push((BlacklistType::Ip, ip));
@@ -86,11 +95,7 @@ pub async fn blacklisted(
     if let Some(f) = p.fingerprint.filter(|f| !f.is_empty()) {
         probes.push((BlacklistType::Fingerprint, f));
     }
-    Ok(store
-        .blacklist_matches(&probes)
-        .await?
-        .into_iter()
-        .find(|e| e.in_force(now)))
+    probes
 }
 
 /// The license's own state at `now`: usable, or why not.
@@ -194,25 +199,24 @@ pub async fn validate(
         verdict,
         license: Some(license.clone()),
     };
-    if let Some(e) = blacklisted(store, &ask.probe, now).await? {
+    // Everything it reads, at once (one round trip on a database).
+    let facts = store
+        .validation_facts(&probes(&ask.probe), ask.probe.key, ask.fingerprint)
+        .await?;
+    if let Some(e) = facts.blacklist.into_iter().find(|e| e.in_force(now)) {
         return Ok(Validation {
             verdict: Verdict::Blacklisted(Box::new(e)),
             license: None,
         });
     }
-    let Some(l) = store
-        .license_by_key(ask.probe.key)
-        .await?
-        .filter(|l| visible(l))
-    else {
+    let Some(l) = facts.license.filter(|l| visible(l)) else {
         return Ok(Validation {
             verdict: Verdict::NotFound,
             license: None,
         });
     };
-    let product = store
-        .product(&l.product_id)
-        .await?
+    let product = facts
+        .product
         .ok_or_else(|| StoreError::backend("license without product"))?;
     if let Some(p) = ask.product
         && p != product.code
@@ -223,14 +227,13 @@ pub async fn validate(
     if let Err(refused) = self::product(&product, &ask.probe).and_then(|()| status(&l, now)) {
         return Ok(about(Verdict::Refused(refused), &l));
     }
-    let policy: Policy = store
-        .policy(&l.policy_id)
-        .await?
+    let policy: Policy = facts
+        .policy
         .ok_or_else(|| StoreError::backend("license without policy"))?;
-    if let Some(fp) = ask.fingerprint {
-        match store.machine(&l.id, fp).await? {
+    if ask.fingerprint.is_some() {
+        match &facts.machine {
             None => return Ok(about(Verdict::NoMachine, &l)),
-            Some(m) if !SeatRule::of(&l, &policy).alive(&m, now) => {
+            Some(m) if !SeatRule::of(&l, &policy).alive(m, now) => {
                 return Ok(about(Verdict::HeartbeatDead, &l));
             }
             Some(_) => {}

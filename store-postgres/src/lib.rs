@@ -257,7 +257,14 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
         if code.starts_with("08") || code.starts_with("57") {
             return StoreError::Unavailable(e.to_string());
         }
-        return StoreError::backend(e);
+        // The driver's own text is only "db error": the log needs the database's message.
+        return StoreError::backend(format!(
+            "{} {}: {}{}",
+            db.severity(),
+            code,
+            db.message(),
+            db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+        ));
     }
     let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
     if e.is_closed() || io {

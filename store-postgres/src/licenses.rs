@@ -198,3 +198,48 @@ impl Licenses for PgStore {
         Ok(())
     }
 }
+
+#[async_trait]
+impl Lookups for PgStore {
+    async fn validation_facts(
+        &self,
+        probes: &[(BlacklistType, &str)],
+        key: &str,
+        fingerprint: Option<&str>,
+    ) -> StoreResult<ValidationFacts> {
+        let kinds = probes
+            .iter()
+            .map(|(k, _)| crate::users::kind_name(*k))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let values: Vec<&str> = probes.iter().map(|(_, v)| *v).collect();
+        let c = self.conn().await?;
+        // One round trip for the five reads of a validation, each row tagged with what it is.
+        let found = rows(
+            &c,
+            "WITH l AS (SELECT id, product_id, policy_id, data FROM licenses WHERE key = $3) \
+             SELECT 'b', b.data FROM blacklist b \
+               JOIN unnest($1::text[], $2::text[]) AS p(kind, value) \
+                 ON b.kind = p.kind AND b.value = p.value \
+             UNION ALL SELECT 'l', l.data FROM l \
+             UNION ALL SELECT 'p', x.data FROM products x JOIN l ON x.id = l.product_id \
+             UNION ALL SELECT 'o', x.data FROM policies x JOIN l ON x.id = l.policy_id \
+             UNION ALL SELECT 'm', m.data FROM machines m JOIN l ON m.license_id = l.id \
+               WHERE m.fingerprint = $4",
+            &[&kinds, &values, &key, &fingerprint],
+        )
+        .await?;
+        let mut f = ValidationFacts::default();
+        for r in &found {
+            let what: &str = col(r, 0)?;
+            match what {
+                "b" => f.blacklist.push(record(r, 1)?),
+                "l" => f.license = Some(record(r, 1)?),
+                "p" => f.product = Some(record(r, 1)?),
+                "o" => f.policy = Some(record(r, 1)?),
+                _ => f.machine = Some(record(r, 1)?),
+            }
+        }
+        f.blacklist.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(f)
+    }
+}

@@ -191,7 +191,7 @@ async fn put_session_in(
 }
 
 /// How a blacklist entry's type is stored: its wire name.
-fn kind_name(k: BlacklistType) -> StoreResult<String> {
+pub(crate) fn kind_name(k: BlacklistType) -> StoreResult<String> {
     match serde_json::to_value(k).map_err(StoreError::backend)? {
         serde_json::Value::String(s) => Ok(s),
         other => Err(StoreError::backend(format!(

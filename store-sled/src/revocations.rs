@@ -180,3 +180,16 @@ impl Transfer for SledStore {
         Ok(out)
     }
 }
+
+#[async_trait]
+impl Lookups for SledStore {
+    async fn validation_facts(
+        &self,
+        probes: &[(BlacklistType, &str)],
+        key: &str,
+        fingerprint: Option<&str>,
+    ) -> StoreResult<ValidationFacts> {
+        // Reads of a local store cost no round trip.
+        facts_one_by_one(self, probes, key, fingerprint).await
+    }
+}
