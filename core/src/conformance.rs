@@ -124,6 +124,25 @@ fn machine(license_id: &str, fingerprint: &str) -> Machine {
     .unwrap_or_else(|e| panic!("machine: {e}"))
 }
 
+/// An active, permanent blacklist entry.
+fn blacklist_entry(
+    id: &str,
+    kind: crate::model::BlacklistType,
+    value: &str,
+) -> crate::model::BlacklistEntry {
+    crate::model::BlacklistEntry {
+        id: id.into(),
+        kind,
+        value: value.into(),
+        reason: "chargeback".into(),
+        severity: Severity::High,
+        is_active: true,
+        expires_at: None,
+        created_by: None,
+        created_at: T0,
+    }
+}
+
 fn conflict(r: Result<(), StoreError>) -> Constraint {
     match r {
         Err(StoreError::Conflict { constraint, .. }) => constraint,
@@ -1317,17 +1336,11 @@ pub async fn a_validation_follows_the_documented_order(f: Fixture) {
         Verdict::Refused(Refusal::Suspended),
         "the license's state before the machine"
     );
-    f.b.put_blacklist(&crate::model::BlacklistEntry {
-        id: "bl_1".into(),
-        kind: crate::model::BlacklistType::License,
-        value: key.into(),
-        reason: "chargeback".into(),
-        severity: Severity::High,
-        is_active: true,
-        expires_at: None,
-        created_by: None,
-        created_at: T0,
-    })
+    f.b.put_blacklist(&blacklist_entry(
+        "bl_1",
+        crate::model::BlacklistType::License,
+        key,
+    ))
     .await
     .expect("blacklist");
     let v = validate(&*f.a, T0, &ask, &everyone)
@@ -1439,7 +1452,7 @@ pub async fn a_file_is_committed_once_and_read_back_in_chunks(f: Fixture) {
 /// one, whatever of it exists: a license with its machine, without, an unknown key, and
 /// blacklist entries of several kinds (by id).
 pub async fn validation_facts_are_what_the_reads_one_by_one_find(f: Fixture) {
-    use crate::model::{BlacklistEntry, BlacklistType};
+    use crate::model::BlacklistType;
     use crate::store::facts_one_by_one;
     f.a.insert_product(&product("facts", 1, "Facts"))
         .await
@@ -1457,19 +1470,9 @@ pub async fn validation_facts_are_what_the_reads_one_by_one_find(f: Fixture) {
         ("bl_1", BlacklistType::License, l.key.as_str()),
         ("bl_3", BlacklistType::Hwid, "elsewhere"),
     ] {
-        f.a.put_blacklist(&BlacklistEntry {
-            id: id.into(),
-            kind,
-            value: value.into(),
-            reason: "test".into(),
-            severity: Severity::High,
-            is_active: true,
-            expires_at: None,
-            created_by: None,
-            created_at: T0,
-        })
-        .await
-        .expect("blacklist");
+        f.a.put_blacklist(&blacklist_entry(id, kind, value))
+            .await
+            .expect("blacklist");
     }
     let probes = [
         (BlacklistType::License, l.key.as_str()),

@@ -98,7 +98,7 @@ async fn seal_keys(
     }
     // The first keys' times, as the sled server published them (its files' times).
     for (name, path) in &keys[..2] {
-        if let Some(at) = crate::keys::file_time(path) {
+        if let Some(at) = crate::keys::modified(path) {
             crate::keys::record_created(to, name, at).await?;
         }
     }

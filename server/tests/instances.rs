@@ -2,7 +2,7 @@
 //! seats across instances, one key set, one revocation list, and the refusals of a start
 //! without the right key-encryption key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
@@ -12,32 +12,9 @@ use serde_json::{Value, json};
 mod common;
 // The harness's in-process store; these tests run the binary, whose flags choose its store.
 use common::backends::sled as backend;
-use common::binary::{Server, agent, call, call_once, setup};
-
-/// A fresh schema of the test database, as a connection string for the server.
-fn database() -> String {
-    let name = common::block_on(async { licet_store_postgres::testing::schema().await.0 });
-    licet_store_postgres::testing::database_url(&name)
-}
-
-/// A master key file of 32 random bytes, mode 0600.
-fn master_key(dir: &Path, name: &str) -> PathBuf {
-    let path = dir.join(name);
-    let mut key = [0u8; 32];
-    {
-        use std::io::Read;
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut key))
-            .expect("random bytes");
-    }
-    std::fs::write(&path, key).expect("write the key");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
-    path
-}
+use common::binary::{
+    Server, agent, call, call_once, download, fresh_database, master_key, setup, upload,
+};
 
 fn on_postgres<'a>(url: &'a str, key: &'a Path) -> [&'a str; 4] {
     [
@@ -83,7 +60,7 @@ fn refused_start(data: &Path, args: &[&str]) -> String {
 #[test]
 fn two_instances_share_seats_keys_and_revocations() {
     let dir = tempfile::tempdir().expect("tmp");
-    let url = database();
+    let url = fresh_database();
     let key = master_key(dir.path(), "master.key");
     let pg = on_postgres(&url, &key);
     let a = Server::start(&dir.path().join("a"), &pg);
@@ -233,16 +210,7 @@ fn two_instances_share_seats_keys_and_revocations() {
         Some(json!({ "key": fresh["key"], "fingerprint": "after-rotation" })),
     );
     assert_eq!(s, 201, "{answer}");
-    let set: Vec<licet_verifier::PublicKey> = keys_b["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter(|k| k["alg"] == "EdDSA" && k["status"] != "retired")
-        .map(|k| {
-            licet_verifier::PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem"))
-                .expect("key")
-        })
-        .collect();
+    let set = common::token_keys(&keys_b);
     let new_token = URL_SAFE_NO_PAD
         .decode(answer["token"].as_str().expect("token"))
         .expect("b64");
@@ -258,21 +226,13 @@ fn two_instances_share_seats_keys_and_revocations() {
     // A download uploaded through A is served by B: the file is in the database, not on A's
     // disk.
     let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let mut up = http
-        .post(format!(
-            "{}/v1/downloads/upload?product_id={}&name=app&file=app.bin",
-            a.base,
-            product["id"].as_str().expect("id")
-        ))
-        .header("authorization", format!("Bearer {admin}"))
-        .header("content-type", "application/octet-stream")
-        .send(&content[..])
-        .expect("upload");
-    assert_eq!(
-        up.status(),
-        201,
-        "{}",
-        up.body_mut().read_to_string().unwrap_or_default()
+    upload(
+        &http,
+        &a.base,
+        &admin,
+        product["id"].as_str().expect("id"),
+        ("app", "app.bin"),
+        &content,
     );
     assert!(
         !dir.path().join("a/downloads").exists(),
@@ -288,17 +248,7 @@ fn two_instances_share_seats_keys_and_revocations() {
         ),
     );
     assert_eq!(s, 200, "{grant}");
-    let mut got = http
-        .get(grant["download_url"].as_str().expect("url"))
-        .call()
-        .expect("download");
-    assert_eq!(got.status(), 200);
-    let body = got
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_vec()
-        .expect("body");
+    let body = download(&http, grant["download_url"].as_str().expect("url"));
     assert!(body == content, "B serves the bytes uploaded through A");
     a.stop();
     b.stop();
@@ -455,7 +405,7 @@ fn a_database_that_goes_away_is_503_and_the_server_recovers_by_itself() {
 #[test]
 fn an_instance_killed_mid_activation_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().expect("tmp");
-    let url = database();
+    let url = fresh_database();
     let key = master_key(dir.path(), "master.key");
     let mut args = on_postgres(&url, &key).to_vec();
     args.extend(["--rate-limit-ip", "0", "--rate-limit-license", "0"]);
@@ -567,7 +517,7 @@ fn an_instance_killed_mid_activation_loses_nothing_it_acknowledged() {
 #[test]
 fn both_instances_running_deliver_each_event_once() {
     let dir = tempfile::tempdir().expect("tmp");
-    let url = database();
+    let url = fresh_database();
     let key = master_key(dir.path(), "master.key");
     let mut args = on_postgres(&url, &key).to_vec();
     args.extend(["--webhook-allow-private", "true"]);

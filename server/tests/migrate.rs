@@ -3,7 +3,7 @@
 //! and LicenseCM objects, moved by the release binary into a new PostgreSQL database, and a
 //! server on that database that answers for all of it as the sled one did.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
@@ -13,26 +13,7 @@ use serde_json::{Value, json};
 mod common;
 // The harness's in-process store; these tests run the binary, whose flags choose its store.
 use common::backends::sled as backend;
-use common::binary::{Server, agent, call, setup};
-
-fn database() -> String {
-    let name = common::block_on(async { licet_store_postgres::testing::schema().await.0 });
-    licet_store_postgres::testing::database_url(&name)
-}
-
-fn master_key(dir: &Path) -> PathBuf {
-    let path = dir.join("master.key");
-    let key: Vec<u8> = (0..32u8)
-        .map(|i| i.wrapping_mul(37).wrapping_add(11))
-        .collect();
-    std::fs::write(&path, key).expect("write the key");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
-    path
-}
+use common::binary::{Server, agent, call, download, fresh_database, master_key, setup, upload};
 
 fn migrate(from: &Path, url: &str, key: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_licet-server"))
@@ -106,21 +87,13 @@ fn a_sled_store_moves_to_postgresql_with_everything_it_holds() {
     );
     assert_eq!(s, 200, "{rotated}");
     let content = b"the archive's bytes".repeat(1000);
-    let mut up = http
-        .post(format!(
-            "{}/v1/downloads/upload?product_id={}&name=app&file=app.zip",
-            before.base,
-            product["id"].as_str().expect("id")
-        ))
-        .header("authorization", format!("Bearer {admin}"))
-        .header("content-type", "application/octet-stream")
-        .send(&content[..])
-        .expect("upload");
-    assert_eq!(
-        up.status(),
-        201,
-        "{}",
-        up.body_mut().read_to_string().unwrap_or_default()
+    upload(
+        &http,
+        &before.base,
+        &admin,
+        product["id"].as_str().expect("id"),
+        ("app", "app.zip"),
+        &content,
     );
     // LicenseCM: a user, their product (with its sealed secret) and license.
     let (s, user) = call(
@@ -164,8 +137,8 @@ fn a_sled_store_moves_to_postgresql_with_everything_it_holds() {
     before.stop();
 
     // The move.
-    let url = database();
-    let master = master_key(dir.path());
+    let url = fresh_database();
+    let master = master_key(dir.path(), "master.key");
     let out = migrate(&data, &url, &master);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -228,16 +201,7 @@ fn a_sled_store_moves_to_postgresql_with_everything_it_holds() {
     assert_eq!(moved_list["revoked_licenses"], json!(1));
 
     // Tokens the sled server issued verify with the moved key set; the seats are still taken.
-    let set: Vec<licet_verifier::PublicKey> = keys["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter(|k| k["alg"] == "EdDSA")
-        .map(|k| {
-            licet_verifier::PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem"))
-                .expect("key")
-        })
-        .collect();
+    let set = common::token_keys(&keys);
     for (fp, answer) in &tokens {
         let token = URL_SAFE_NO_PAD
             .decode(answer["token"].as_str().expect("token"))
@@ -312,17 +276,7 @@ fn a_sled_store_moves_to_postgresql_with_everything_it_holds() {
     );
     assert_eq!(s, 200, "{grant}");
     std::fs::remove_dir_all(data.join("downloads")).expect("remove the sled files");
-    let mut got = http
-        .get(grant["download_url"].as_str().expect("url"))
-        .call()
-        .expect("download");
-    assert_eq!(got.status(), 200);
-    let body = got
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_vec()
-        .expect("body");
+    let body = download(&http, grant["download_url"].as_str().expect("url"));
     assert!(body == content);
     after.stop();
 }

@@ -412,11 +412,6 @@ pub(crate) async fn record_created(
     Ok(<[u8; 8]>::try_from(stored.as_slice()).map_or(at, i64::from_be_bytes))
 }
 
-/// When the file at `path` was last changed (unix seconds): when a key file came into use.
-pub(crate) fn file_time(path: &Path) -> Option<i64> {
-    modified(path)
-}
-
 pub(crate) async fn load_or_create_sealed(
     store: &dyn licet_core::store::Store,
     master: &MasterKey,
@@ -450,7 +445,8 @@ fn derive(root: &[u8; 32], label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
     zeroize::Zeroizing::new(h.finalize().into())
 }
 
-fn modified(path: &Path) -> Option<i64> {
+/// When the file at `path` was last changed (unix seconds): when a key file came into use.
+pub(crate) fn modified(path: &Path) -> Option<i64> {
     let t = std::fs::metadata(path).ok()?.modified().ok()?;
     i64::try_from(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()
 }

@@ -169,3 +169,62 @@ pub fn setup(agent: &ureq::Agent, base: &str, admin: &str, seats: u32) -> (Value
     assert_eq!(s, 201, "{l}");
     (p, l)
 }
+
+/// A fresh schema of the test database, as a connection string for a server process.
+pub fn fresh_database() -> String {
+    let name = super::block_on(async { licet_store_postgres::testing::schema().await.0 });
+    licet_store_postgres::testing::database_url(&name)
+}
+
+/// A master key file of 32 random bytes, mode 0600, at `dir/name`.
+pub fn master_key(dir: &Path, name: &str) -> std::path::PathBuf {
+    use std::io::Read;
+    let path = dir.join(name);
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .expect("random bytes");
+    std::fs::write(&path, key).expect("write the key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    path
+}
+
+/// Uploads `content` as the download `name` (file `file`) of `product_id`; asserts 201.
+pub fn upload(
+    agent: &ureq::Agent,
+    base: &str,
+    admin: &str,
+    product_id: &str,
+    (name, file): (&str, &str),
+    content: &[u8],
+) {
+    let mut up = agent
+        .post(format!(
+            "{base}/v1/downloads/upload?product_id={product_id}&name={name}&file={file}"
+        ))
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/octet-stream")
+        .send(content)
+        .expect("upload");
+    assert_eq!(
+        up.status(),
+        201,
+        "{}",
+        up.body_mut().read_to_string().unwrap_or_default()
+    );
+}
+
+/// The body of a download URL (at most 1 MiB); asserts 200.
+pub fn download(agent: &ureq::Agent, url: &str) -> Vec<u8> {
+    let mut got = agent.get(url).call().expect("download");
+    assert_eq!(got.status(), 200);
+    got.body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .expect("body")
+}

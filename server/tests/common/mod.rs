@@ -57,6 +57,21 @@ pub async fn audit_entries(state: &AppState) -> Vec<licet_server::model::AuditEv
         .items
 }
 
+/// The token keys of a published key set (`/v1/keys`) that still verify: EdDSA, active or
+/// retiring.
+pub fn token_keys(set: &Value) -> Vec<licet_verifier::PublicKey> {
+    set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["alg"] == "EdDSA" && k["status"] != "retired")
+        .map(|k| {
+            licet_verifier::PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem"))
+                .expect("key")
+        })
+        .collect()
+}
+
 /// Whether a product's download file is kept: in the store, where it keeps files
 /// (PostgreSQL), or else in `data`'s downloads folder (sled).
 pub async fn holds_file(

@@ -12,19 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{T0, TestApp};
 use licet_server::Config;
-use licet_verifier::{Context, PublicKey, UnverifiedToken};
+use licet_verifier::{Context, UnverifiedToken};
 use serde_json::{Value, json};
-
-/// The token keys of a published set that verify (status active or retiring).
-fn verifying(set: &Value) -> Vec<PublicKey> {
-    set["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter(|k| k["alg"] == "EdDSA" && k["status"] != "retired")
-        .map(|k| PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem")).expect("pem"))
-        .collect()
-}
 
 fn token_of(answer: &Value) -> Vec<u8> {
     URL_SAFE_NO_PAD
@@ -34,11 +23,7 @@ fn token_of(answer: &Value) -> Vec<u8> {
 
 fn kid_of(token: &[u8]) -> String {
     let t = UnverifiedToken::decode(token).expect("decode");
-    hex(t.header().kid)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    licet_server::ids::hex(t.header().kid)
 }
 
 async fn key_set(app: &TestApp) -> Value {
@@ -98,7 +83,7 @@ async fn the_key_rotates_while_clients_activate_and_every_token_verifies_against
 
     // Offline, with nothing but the published set: every token verifies, old and new.
     let set = key_set(&app).await;
-    let keys = verifying(&set);
+    let keys = common::token_keys(&set);
     assert_eq!(keys.len(), 2, "{set}");
     let tokens = tokens.lock().expect("lock").clone();
     let mut by_kid = std::collections::BTreeMap::<String, usize>::new();
@@ -228,7 +213,7 @@ async fn a_retiring_key_verifies_until_what_it_signed_expires_then_is_retired() 
     app.clock.set(until);
     let set = key_set(&app).await;
     assert_eq!(set["keys"][1]["status"], "retired", "{set}");
-    let keys = verifying(&set);
+    let keys = common::token_keys(&set);
     assert_eq!(keys.len(), 1);
     let ctx = Context::new(until - 1, "long").fingerprint("m-old");
     assert!(

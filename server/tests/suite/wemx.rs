@@ -683,10 +683,7 @@ fn a_file_of_several_chunks_is_served_whole() {
     assert_eq!(body.len(), content.len());
     assert!(body == content.as_bytes(), "the bytes uploaded, in order");
     use sha2::Digest;
-    let sha: String = sha2::Sha256::digest(&body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = licet_server::ids::hex(&sha2::Sha256::digest(&body));
     assert_eq!(json!(sha), up["sha256"]);
 }
 
