@@ -139,6 +139,18 @@ pub struct PolicyBody {
     pub hwid_locked: bool,
     /// When it was made.
     pub created_at: i64,
+    /// Activation without a device key is refused.
+    #[serde(default)]
+    pub require_device_key: bool,
+    /// Seconds an offline activation's lease lasts; none: the product's token lifetime.
+    #[serde(default)]
+    pub offline_lease: Option<u64>,
+    /// Seconds an offline request may be old when it reaches the server.
+    #[serde(default)]
+    pub offline_window: u64,
+    /// Longest borrow of a floating seat, seconds (0: off).
+    #[serde(default)]
+    pub max_borrow: u64,
 }
 
 #[cfg(feature = "core")]
@@ -158,6 +170,10 @@ impl From<&Policy> for PolicyBody {
             entitlements: p.entitlements.clone(),
             hwid_locked: p.hwid_locked,
             created_at: p.created_at,
+            require_device_key: p.require_device_key,
+            offline_lease: p.offline_lease,
+            offline_window: p.offline_window,
+            max_borrow: p.max_borrow,
         }
     }
 }

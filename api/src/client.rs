@@ -35,6 +35,19 @@ pub struct MachineRequest {
     /// debuggers (`block_vm`, `block_debug`), as LicenseCM clients are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_data: Option<ClientReport>,
+    /// The machine's device public key (64 hex digits, Ed25519). With it, the request must be
+    /// signed by that key (`Licet-Device-Signature`: base64url of the Ed25519 signature of
+    /// `"licet/device-request/v1\0" ‖ path ‖ "\0" ‖ body`), tokens bind it (`cnf`), and later
+    /// requests for the machine must be signed by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// The client's time (unix seconds) when it signed the request; a signed request more than
+    /// five minutes off the server's time is refused (`stale_request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
+    /// `/v1/client/borrow` only: when the borrowed seat comes back (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
 }
 
 /// A client's report about its environment.

@@ -12,6 +12,7 @@ pub mod answers;
 pub mod client;
 pub mod enums;
 pub mod error;
+pub mod offline;
 pub mod requests;
 
 pub use enums::*;

@@ -347,6 +347,22 @@ pub struct CreatePolicy {
     /// Make it the product's default policy.
     #[serde(default)]
     pub default: bool,
+    /// Refuse activations without a device key.
+    #[serde(default)]
+    pub require_device_key: bool,
+    /// Seconds an offline activation's lease lasts [default: the product's token lifetime].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_lease: Option<u64>,
+    /// Seconds an offline request may be old when it reaches the server [default: 7 days].
+    #[serde(default = "default_offline_window")]
+    pub offline_window: u64,
+    /// Longest borrow of a floating seat, seconds [default: 0, borrowing off].
+    #[serde(default)]
+    pub max_borrow: u64,
+}
+
+fn default_offline_window() -> u64 {
+    7 * 86_400
 }
 
 impl CreatePolicy {
@@ -365,6 +381,10 @@ impl CreatePolicy {
             entitlements: Vec::new(),
             hwid_locked: yes(),
             default: false,
+            require_device_key: false,
+            offline_lease: None,
+            offline_window: default_offline_window(),
+            max_borrow: 0,
         }
     }
 }

@@ -70,6 +70,8 @@ macro_rules! conformance_tests {
             the_first_sealed_key_stored_wins,
             a_file_is_committed_once_and_read_back_in_chunks,
             validation_facts_are_what_the_reads_one_by_one_find,
+            a_lease_holds_its_seat_until_it_ends_then_gives_it_back,
+            tokens_are_revoked_once_and_requests_spent_once,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1500,5 +1502,123 @@ pub async fn validation_facts_are_what_the_reads_one_by_one_find(f: Fixture) {
     assert_eq!(
         found.machine.map(|m| m.fingerprint),
         Some("fp-1".to_owned())
+    );
+}
+
+/// A leased seat (offline or borrowed) on a node-locked license is held until the lease ends,
+/// whatever its heartbeats, and is given back to the next machine once it has; the lease, the
+/// device key and the kept response come back as written through the other handle, and the
+/// culler is told to watch the license.
+pub async fn a_lease_holds_its_seat_until_it_ends_then_gives_it_back(f: Fixture) {
+    stored_license(&f, "lic_1").await;
+    let rule = SeatRule {
+        max: 1,
+        floating: false,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let mut leased = machine("lic_1", "offline");
+    leased.last_heartbeat = T0 - 10_000;
+    leased.lease = Some(crate::model::Lease::Offline);
+    leased.lease_until = Some(T0 + 100);
+    leased.device_key = Some("ab".repeat(32));
+    leased.request_id = Some("cd".repeat(16));
+    leased.response = Some("response".into());
+    f.a.take_seat(&claim("lic_1", "offline"), &rule, T0, &|_| {
+        Ok((leased.clone(), Record::none()))
+    })
+    .await
+    .expect("the leased seat");
+    assert_eq!(
+        f.b.machine("lic_1", "offline").await.expect("read"),
+        Some(leased.clone()),
+        "every lease field round-trips"
+    );
+    assert!(
+        f.b.floating_licenses()
+            .await
+            .expect("index")
+            .contains(&"lic_1".to_owned()),
+        "the culler watches a license with a lease"
+    );
+    for at in [T0 + 50, T0 + 99] {
+        assert_eq!(
+            f.b.take_seat(&claim("lic_1", "other"), &rule, at, &|_| {
+                Ok((machine("lic_1", "other"), Record::none()))
+            })
+            .await,
+            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 1 })),
+            "the lease holds the seat at {at}"
+        );
+    }
+    let seated =
+        f.b.take_seat(&claim("lic_1", "other"), &rule, T0 + 100, &|_| {
+            Ok((machine("lic_1", "other"), Record::none()))
+        })
+        .await
+        .expect("the lease has ended");
+    assert_eq!(
+        seated
+            .reaped
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>(),
+        [leased.id.as_str()]
+    );
+    assert_eq!(f.a.machine("lic_1", "offline").await.expect("read"), None);
+    assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 1);
+}
+
+/// Tokens are put on the list once: the state's sequence rises, its list and record are
+/// written together, and the same tokens again (through the other handle) write nothing. A
+/// request id spent through one handle is seen as spent through the other.
+pub async fn tokens_are_revoked_once_and_requests_spent_once(f: Fixture) {
+    let before = f.a.revocation_state().await.expect("state");
+    let sign = |st: &RevocationState| Ok(format!("list {}", st.sequence).into_bytes());
+    let failed =
+        f.a.revoke_tokens(
+            &["t1".into()],
+            &|_| Err(StoreError::backend("down")),
+            &|_| Record::from(entry("token.revoked", "mch_1")),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(f.b.revocation_state().await.expect("state"), before);
+    let state =
+        f.a.revoke_tokens(&["t1".into(), String::new()], &sign, &|st| {
+            let mut e = entry("token.revoked", "mch_1");
+            e.detail = json!({ "sequence": st.sequence });
+            Record::from(e)
+        })
+        .await
+        .expect("revoke");
+    assert_eq!(state.sequence, before.sequence + 1);
+    assert_eq!(state.token_ids.iter().collect::<Vec<_>>(), ["t1"]);
+    assert_eq!(
+        f.b.revocation_list().await.expect("list"),
+        Some(format!("list {}", state.sequence).into_bytes())
+    );
+    let again =
+        f.b.revoke_tokens(&["t1".into()], &sign, &|_| {
+            Record::from(entry("token.revoked", "mch_1"))
+        })
+        .await
+        .expect("again");
+    assert_eq!(again, state, "nothing new to list: nothing written");
+    let (told, n) = f.a.audit_of("mch_1", 0, 10).await.expect("audit");
+    assert_eq!(
+        (n, told[0].detail["sequence"].clone()),
+        (1, json!(state.sequence))
+    );
+
+    let id = b"offline-request-id";
+    assert!(!f.a.challenge_spent(id, T0 + 600).await.expect("peek"));
+    assert!(f.a.spend_challenge(id, T0 + 600, T0).await.expect("spend"));
+    assert!(f.b.challenge_spent(id, T0 + 600).await.expect("peek"));
+    assert!(!f.b.spend_challenge(id, T0 + 600, T0).await.expect("again"));
+    assert!(
+        !f.b.challenge_spent(b"another", T0 + 600)
+            .await
+            .expect("peek")
     );
 }

@@ -135,6 +135,27 @@ pub struct Policy {
     pub hwid_locked: bool,
     /// Creation time.
     pub created_at: i64,
+    /// Activation without a device key is refused (`device_key_required`).
+    #[serde(default)]
+    pub require_device_key: bool,
+    /// Seconds an offline activation's lease lasts: its token's lifetime and how long its seat
+    /// is held without news [default (`None`): the product's token lifetime].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_lease: Option<u64>,
+    /// Seconds an offline request may be old when it reaches the server.
+    #[serde(default = "default_offline_window")]
+    pub offline_window: u64,
+    /// Longest borrow of a floating seat, seconds (0: borrowing is off).
+    #[serde(default)]
+    pub max_borrow: u64,
+}
+
+/// Seconds an offline activation request stays good for: a week, time to carry it out and
+/// back.
+pub const DEFAULT_OFFLINE_WINDOW: u64 = 7 * 86_400;
+
+fn default_offline_window() -> u64 {
+    DEFAULT_OFFLINE_WINDOW
 }
 
 /// License status as stored; `expired` is derived from the expiry when shown.
@@ -286,6 +307,44 @@ pub struct Machine {
     /// with a k-of-n rule, and a later request whose parts mostly match is the same machine.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<String>,
+    /// The device public key (hex) the machine's tokens bind (`cnf`): its online requests must
+    /// be signed with it, and only it can sign a deactivation receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// A seat held without heartbeats until this time (an offline activation's lease, or a
+    /// borrow); then it is freed, and the token has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+    /// What holds the lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// The offline request (hex) the machine's current token answered, and that answer (the
+    /// signed response, base64url): the same request again gets the same response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// See `request_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+}
+
+/// Why a machine holds its seat without heartbeats.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Lease {
+    /// Activated offline (a request carried out, a response carried back).
+    Offline,
+    /// A floating seat borrowed until a date.
+    Borrowed,
+}
+
+impl Lease {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lease::Offline => "offline",
+            Lease::Borrowed => "borrowed",
+        }
+    }
 }
 
 impl Machine {
@@ -312,6 +371,11 @@ impl Machine {
             domain_type: None,
             protocol: None,
             parts: Vec::new(),
+            device_key: None,
+            lease_until: None,
+            lease: None,
+            request_id: None,
+            response: None,
         }
     }
 }

@@ -33,12 +33,22 @@ impl SeatRule {
         }
     }
 
-    /// Whether `m` still holds its seat at `now`: node-locked machines always do; floating
-    /// ones until their heartbeat is overdue by more than the TTL.
+    /// Whether `m` still holds its seat at `now`: a leased machine (offline or borrowed)
+    /// until its lease ends, whatever its heartbeats; other node-locked machines always;
+    /// other floating ones until their heartbeat is overdue by more than the TTL.
     pub fn alive(&self, m: &Machine, now: i64) -> bool {
+        if let Some(until) = m.lease_until {
+            return now < until;
+        }
         !self.floating
             || now.saturating_sub(m.last_heartbeat)
                 <= i64::try_from(self.heartbeat_ttl).unwrap_or(i64::MAX)
+    }
+
+    /// Whether a license under this rule can have machines that stop holding their seat on
+    /// their own (floating ones, or any with a lease), for the culler.
+    pub fn may_expire(&self, machines: &[Machine]) -> bool {
+        self.floating || machines.iter().any(|m| m.lease_until.is_some())
     }
 }
 
@@ -328,8 +338,8 @@ impl Snapshot {
             });
         }
         let count = store.machine_count(&claim.license_id).await?;
-        let needs_all = (by_fingerprint.is_none() && !claim.parts.is_empty())
-            || (rule.floating && count >= rule.max);
+        // A full license may have dead seats to reap: floating ones, or ended leases on any.
+        let needs_all = (by_fingerprint.is_none() && !claim.parts.is_empty()) || count >= rule.max;
         let all = if needs_all {
             store.machines(&claim.license_id).await?
         } else {
@@ -409,8 +419,9 @@ pub fn plan(
     let existing_id = existing.as_ref().map(|r| r.machine.id.clone());
     let mut taken = count.saturating_sub(u64::from(existing.is_some()));
     let mut reap = Vec::new();
-    if taken >= rule.max && rule.floating {
-        // Dead floating machines give their seats back as soon as anyone needs them.
+    if taken >= rule.max {
+        // Dead machines (floating ones past their heartbeat, leases that ended) give their
+        // seats back as soon as anyone needs them.
         reap = machines
             .all()?
             .into_iter()

@@ -132,6 +132,16 @@ pub struct RevocationState {
     pub license_ids: BTreeSet<String>,
 }
 
+impl RevocationState {
+    /// Adds token ids (empty ones are no token): whether any was new.
+    pub fn add_tokens(&mut self, token_ids: &[String]) -> bool {
+        let before = self.token_ids.len();
+        self.token_ids
+            .extend(token_ids.iter().filter(|t| !t.is_empty()).cloned());
+        self.token_ids.len() != before
+    }
+}
+
 /// A page of results and the cursor of the next page.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
@@ -758,6 +768,8 @@ pub trait OneTime: Send + Sync {
         expires_at: i64,
         forget_before: i64,
     ) -> StoreResult<bool>;
+    /// Whether a nonce was spent with this `expires_at` (and not forgotten yet).
+    async fn challenge_spent(&self, nonce: &[u8], expires_at: i64) -> StoreResult<bool>;
 }
 
 /// The audit log.
@@ -803,6 +815,16 @@ pub trait Revocations: Send + Sync {
     async fn revoke_license(
         &self,
         l: &License,
+        token_ids: &[String],
+        sign: SignList<'_>,
+        tell: TellRevocation<'_>,
+    ) -> StoreResult<RevocationState>;
+    /// Revokes tokens (a seat given back before its long-lived token expired): the next state
+    /// (sequence + 1) holding `token_ids`, its list as `sign` signs it, and the record `tell`
+    /// makes, all or none. Tokens already listed are not listed twice; if every one is, nothing
+    /// is written and the current state is returned.
+    async fn revoke_tokens(
+        &self,
         token_ids: &[String],
         sign: SignList<'_>,
         tell: TellRevocation<'_>,

@@ -53,6 +53,27 @@ fn sign_payload<R: CryptoRng + ?Sized>(
     Ok(encode::sign1(&protected, payload, &signature))
 }
 
+/// An offline activation response (`licet-activation-response`): the token answering the
+/// request `request_id`, signed with the vendor's token key so that the machine can check
+/// both came from the vendor and answer its own pending request.
+pub fn sign_activation_response(
+    key: &SigningKey,
+    request_id: &[u8; 16],
+    token: &[u8],
+) -> Result<Vec<u8>, Error> {
+    use licet_verifier::offline;
+    if token.len() > licet_verifier::MAX_TOKEN_BYTES {
+        return Err(Error::TooLarge);
+    }
+    let payload = offline::encode::response_payload(request_id, token);
+    sign_payload(
+        key,
+        Some(offline::TYP_ACTIVATION_RESPONSE),
+        &payload,
+        &mut os_rng(),
+    )
+}
+
 /// A random 8-character license id in Crockford base32 (no I, L, O, U), for tools that issue
 /// tokens without an id of their own. Vendors with a license database should use its ids.
 pub fn new_license_id() -> String {

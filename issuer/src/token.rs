@@ -47,6 +47,7 @@ pub struct TokenBuilder {
     offline_grace: Option<u64>,
     refresh_after: Option<i64>,
     metadata: BTreeMap<String, MetaValue>,
+    device_key: Option<[u8; 32]>,
 }
 
 impl TokenBuilder {
@@ -73,7 +74,15 @@ impl TokenBuilder {
             offline_grace: None,
             refresh_after: None,
             metadata: BTreeMap::new(),
+            device_key: None,
         }
+    }
+
+    /// `cnf` (RFC 8747): binds the token to a device's Ed25519 public key, as a COSE_Key. The
+    /// key must be a valid point (small-order keys are refused when signing).
+    pub fn device_key(mut self, key: [u8; 32]) -> Self {
+        self.device_key = Some(key);
+        self
     }
 
     /// `iss`.
@@ -266,14 +275,19 @@ impl TokenBuilder {
     pub fn payload(&self, token_id: [u8; 16]) -> Result<Vec<u8>, Error> {
         self.validate()?;
         let mut w = Writer::new();
+        if let Some(k) = &self.device_key {
+            licet_verifier::PublicKey::ed25519(k)
+                .map_err(|_| Error::InvalidClaim("device key: not a valid Ed25519 key".into()))?;
+        }
         let top = 3 // iat, cti, licet
+            + usize::from(self.device_key.is_some())
             + usize::from(self.issuer.is_some())
             + usize::from(self.subject.is_some())
             + usize::from(self.audience.is_some())
             + usize::from(self.expires_at.is_some())
             + usize::from(self.not_before.is_some());
         w.map(top);
-        // Keys in deterministic order: 1..7 encode as 0x01..0x07, then -65537 (0x3a…).
+        // Keys in deterministic order: 1..8 encode as 0x01..0x08, then -65537 (0x3a…).
         if let Some(v) = &self.issuer {
             w.int(key::ISS).text(v);
         }
@@ -291,6 +305,12 @@ impl TokenBuilder {
         }
         w.int(key::IAT).int(self.issued_at);
         w.int(key::CTI).bytes(&token_id);
+        if let Some(k) = &self.device_key {
+            w.int(key::CNF)
+                .map(1)
+                .int(1)
+                .raw(&licet_verifier::device::cose_key(k));
+        }
         w.int(key::LICET);
         self.write_licet(&mut w)?;
         Ok(w.into_bytes())

@@ -17,6 +17,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+pub mod activation;
 pub mod api;
 pub mod compat;
 pub mod config;

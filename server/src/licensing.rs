@@ -55,7 +55,8 @@ pub async fn revoke_now(
     Ok((l, state.sequence))
 }
 
-/// The floating machines whose heartbeat is overdue at `now`, with their license and policy.
+/// The machines that no longer hold their seat at `now` (floating ones whose heartbeat is
+/// overdue, leases that ended), with their license and policy.
 ///
 /// Only licenses that have had floating machines are read (issue #7: the culler and `/metrics`
 /// read every machine every time). With `forget`, licenses that no longer have floating
@@ -77,7 +78,7 @@ pub async fn dead_floating_machines(
             continue;
         };
         let machines = s.store.machines(&l.id).await?;
-        if !policy.floating || machines.is_empty() {
+        if !SeatRule::of(&l, &policy).may_expire(&machines) {
             if forget {
                 s.store.unmark_floating(&license_id).await?;
             }
@@ -94,7 +95,16 @@ pub async fn dead_floating_machines(
     Ok(out)
 }
 
-/// Removes floating machines whose heartbeat is overdue; returns how many.
+/// Why a dead machine lost its seat (the audit's `reason`).
+pub fn dead_reason(m: &Machine) -> &'static str {
+    if m.lease_until.is_some() {
+        "lease_ended"
+    } else {
+        "heartbeat_dead"
+    }
+}
+
+/// Removes machines that no longer hold their seat; returns how many.
 pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut culled = 0;
@@ -116,7 +126,7 @@ pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
                             "machine.culled",
                             &f.machine.id,
                             None,
-                            json!({ "reason": "heartbeat_dead", "license_id": l.id }),
+                            json!({ "reason": dead_reason(&f.machine), "license_id": l.id }),
                             Some(l.product_id.clone()),
                         );
                         Ok((SeatChange::Remove, Record::from(entry)))

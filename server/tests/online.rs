@@ -276,7 +276,21 @@ fn activate_work_offline_survive_downtime_and_revocation() {
         .expect("copy");
     }
     let e = app(&url, &keys, &e_dir, machine("d", &[]));
-    assert!(e.client.status().is_licensed(), "an intact copy reads");
+    // The token binds d's device key (issue #15): the license state alone is no license.
+    assert_eq!(
+        e.client.status(),
+        Status::Invalid(licet_verifier::Error::DeviceKeyRequired),
+        "a copy without the device key does not read"
+    );
+    std::fs::copy(
+        states.path().join("d/acme-desk/device.key"),
+        e_dir.join("acme-desk/device.key"),
+    )
+    .expect("copy");
+    assert!(
+        e.client.status().is_licensed(),
+        "an intact copy of the whole state, on the same machine, reads"
+    );
     let token_file = e_dir.join("acme-desk/token.bin");
     let mut t = std::fs::read(&token_file).expect("read");
     let mid = t.len() / 2;

@@ -96,4 +96,14 @@ impl OneTime for PgStore {
         .await?;
         Ok(fresh)
     }
+    async fn challenge_spent(&self, nonce: &[u8], expires_at: i64) -> StoreResult<bool> {
+        let c = self.conn().await?;
+        Ok(row(
+            &c,
+            "SELECT 1 FROM spent_challenges WHERE expires_at = $1 AND nonce = $2",
+            &[&expires_at, &nonce],
+        )
+        .await?
+        .is_some())
+    }
 }

@@ -52,9 +52,7 @@ impl Revocations for PgStore {
         )
         .await?
         .unwrap_or_default();
-        state
-            .token_ids
-            .extend(token_ids.iter().filter(|t| !t.is_empty()).cloned());
+        state.add_tokens(token_ids);
         state.license_ids.insert(l.id.clone());
         state.sequence += 1;
         let list = sign(&state)?;
@@ -65,6 +63,36 @@ impl Revocations for PgStore {
         )
         .await?;
         put_license(&tx, l, false).await?;
+        write_record(&tx, tell(&state)).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(state)
+    }
+    async fn revoke_tokens(
+        &self,
+        token_ids: &[String],
+        sign: SignList<'_>,
+        tell: TellRevocation<'_>,
+    ) -> StoreResult<RevocationState> {
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let mut state: RevocationState = one(
+            &tx,
+            "SELECT state FROM revocations WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?
+        .unwrap_or_default();
+        if !state.add_tokens(token_ids) {
+            return Ok(state);
+        }
+        state.sequence += 1;
+        let list = sign(&state)?;
+        exec(
+            &tx,
+            "UPDATE revocations SET state = $1, list = $2 WHERE id = 1",
+            &[&json(&state), &list],
+        )
+        .await?;
         write_record(&tx, tell(&state)).await?;
         tx.commit().await.map_err(pg)?;
         Ok(state)

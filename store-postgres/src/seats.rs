@@ -37,9 +37,10 @@ pub(crate) async fn upsert_machine(tx: &Transaction<'_>, m: &Machine) -> StoreRe
     .await
 }
 
-/// Inserts or replaces a machine, in `tx`; a new machine marks its license for the culler.
+/// Inserts or replaces a machine, in `tx`; a new machine, or one with a lease, marks its
+/// license for the culler.
 async fn put_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<()> {
-    if upsert_machine(tx, m).await? {
+    if upsert_machine(tx, m).await? || m.lease_until.is_some() {
         exec(
             tx,
             "INSERT INTO floating_licenses (license_id) VALUES ($1) ON CONFLICT DO NOTHING",

@@ -86,4 +86,15 @@ impl OneTime for SledStore {
         self.committer.commit().await?;
         Ok(done)
     }
+    async fn challenge_spent(&self, nonce: &[u8], expires_at: i64) -> StoreResult<bool> {
+        let mut key = u64::try_from(expires_at)
+            .unwrap_or(0)
+            .to_be_bytes()
+            .to_vec();
+        key.extend_from_slice(nonce);
+        Ok(self
+            .spent_challenges
+            .contains_key(key)
+            .map_err(crate::error::Error::from)?)
+    }
 }

@@ -49,9 +49,7 @@ impl SledStore {
                 Some(b) => from_json(&b).map_err(abort)?,
                 None => RevocationState::default(),
             };
-            state
-                .token_ids
-                .extend(token_ids.iter().filter(|t| !t.is_empty()).cloned());
+            state.add_tokens(token_ids);
             state.license_ids.insert(l.id.clone());
             state.sequence += 1;
             let list = sign(&state).map_err(|e| abort(Error(e)))?;
@@ -59,6 +57,31 @@ impl SledStore {
             revs.insert("list", list)?;
             licenses.insert(l.id.as_bytes(), value.clone())?;
             Ok(state)
+        })?;
+        Ok(state)
+    }
+
+    /// Publishes a list that also holds `token_ids`, in one transaction; `None` if every one
+    /// was listed already (nothing written).
+    pub fn revoke_tokens(
+        &self,
+        token_ids: &[String],
+        sign: SignList<'_>,
+    ) -> Res<Option<RevocationState>> {
+        let state = self.revocations.transaction(|revs| {
+            let abort = ConflictableTransactionError::Abort;
+            let mut state: RevocationState = match revs.get("state")? {
+                Some(b) => from_json(&b).map_err(abort)?,
+                None => RevocationState::default(),
+            };
+            if !state.add_tokens(token_ids) {
+                return Ok(None);
+            }
+            state.sequence += 1;
+            let list = sign(&state).map_err(|e| abort(Error(e)))?;
+            revs.insert("state", to_json(&state).map_err(abort)?)?;
+            revs.insert("list", list)?;
+            Ok(Some(state))
         })?;
         Ok(state)
     }
@@ -92,6 +115,19 @@ impl Revocations for SledStore {
         let state = {
             let _license = self.seat_lock(&l.id);
             SledStore::revoke_license(self, l, token_ids, sign)?
+        };
+        self.write_record(tell(&state))?;
+        self.committer.commit().await?;
+        Ok(state)
+    }
+    async fn revoke_tokens(
+        &self,
+        token_ids: &[String],
+        sign: SignList<'_>,
+        tell: TellRevocation<'_>,
+    ) -> StoreResult<RevocationState> {
+        let Some(state) = SledStore::revoke_tokens(self, token_ids, sign)? else {
+            return Ok(SledStore::revocation_state(self)?);
         };
         self.write_record(tell(&state))?;
         self.committer.commit().await?;

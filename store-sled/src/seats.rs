@@ -164,7 +164,7 @@ impl SledStore {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let value = to_json(m)?;
         let new = !self.machines.contains_key(&key)?;
-        if new
+        if (new || m.lease_until.is_some())
             && !self
                 .floating_licenses
                 .contains_key(m.license_id.as_bytes())?
@@ -194,6 +194,15 @@ impl SledStore {
         let key = machine_key(&m.license_id, &m.fingerprint);
         if self.machines.get(&key)?.is_none() {
             return self.put_machine_unlocked(m);
+        }
+        if m.lease_until.is_some()
+            && !self
+                .floating_licenses
+                .contains_key(m.license_id.as_bytes())?
+        {
+            // A machine that took a lease: the culler frees it when the lease ends.
+            self.floating_licenses
+                .insert(m.license_id.as_bytes(), &[])?;
         }
         self.machines.insert(key, to_json(m)?)?;
         Ok(())

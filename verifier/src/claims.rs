@@ -23,6 +23,8 @@ pub mod key {
     pub const IAT: i64 = 6;
     /// `cti`: the 16-byte token id.
     pub const CTI: i64 = 7;
+    /// `cnf`: the confirmation claim (RFC 8747), holding the device key as a COSE_Key.
+    pub const CNF: i64 = 8;
     /// The private-use key holding licet's own claims.
     pub const LICET: i64 = -65537;
 
@@ -354,6 +356,9 @@ pub struct Claims<'a> {
     pub issued_at: i64,
     /// `cti`: the 16-byte token id (required).
     pub token_id: [u8; TOKEN_ID_LEN],
+    /// `cnf`: the Ed25519 device key the token is bound to, if any; only the holder of its
+    /// secret half can prove possession ([`Claims::verify_possession`]).
+    pub device_key: Option<[u8; crate::device::DEVICE_KEY_LEN]>,
     /// Product identifier (required).
     pub product: &'a str,
     /// License identifier (required).
@@ -387,6 +392,7 @@ impl<'a> Claims<'a> {
         let mut order = KeyOrder::default();
         let (mut iss, mut sub, mut aud, mut exp, mut nbf, mut iat, mut cti) =
             (None, None, None, None, None, None, None);
+        let mut cnf = None;
         let mut licet = None;
         for _ in 0..n {
             let (k, encoded) = r.key()?;
@@ -401,6 +407,7 @@ impl<'a> Claims<'a> {
                 Key::Int(key::CTI) => {
                     cti = Some(fixed::<TOKEN_ID_LEN>(&mut r, "cti is not 16 bytes")?)
                 }
+                Key::Int(key::CNF) => cnf = Some(crate::device::read_cnf(&mut r)?),
                 Key::Int(key::LICET) => licet = Some(LicetClaims::parse(&mut r)?),
                 _ => r.skip()?,
             }
@@ -415,6 +422,7 @@ impl<'a> Claims<'a> {
             not_before: nbf,
             issued_at: iat.ok_or(Error::Malformed("missing iat"))?,
             token_id: cti.ok_or(Error::Malformed("missing cti"))?,
+            device_key: cnf,
             product: l.product.ok_or(Error::Malformed("missing product"))?,
             license_id: l.license_id.ok_or(Error::Malformed("missing license id"))?,
             hwid: l.hwid,

@@ -61,6 +61,13 @@ pub enum Error {
     StaleRevocations,
     /// The revocation list's sequence number is lower than one already seen.
     RevocationRollback,
+    /// The device key is not the one the token (or the pending request) binds, or a device
+    /// signature does not verify with it.
+    DeviceKeyMismatch,
+    /// The token binds a device key, and no device key (or proof of possession) was given.
+    DeviceKeyRequired,
+    /// An activation response answers another request than the one pending on this machine.
+    RequestMismatch,
 }
 
 impl Error {
@@ -90,6 +97,9 @@ impl Error {
             Error::Revoked => "revoked",
             Error::StaleRevocations => "stale_revocations",
             Error::RevocationRollback => "revocation_rollback",
+            Error::DeviceKeyMismatch => "device_key_mismatch",
+            Error::DeviceKeyRequired => "device_key_required",
+            Error::RequestMismatch => "request_mismatch",
         }
     }
 }
@@ -120,6 +130,9 @@ impl fmt::Display for Error {
             Error::Revoked => "token or license revoked",
             Error::StaleRevocations => "revocation list is stale",
             Error::RevocationRollback => "revocation list is older than one already seen",
+            Error::DeviceKeyMismatch => "the device key is not the one bound",
+            Error::DeviceKeyRequired => "token is bound to a device key but none was given",
+            Error::RequestMismatch => "the response answers another request",
         };
         f.write_str(text)
     }
@@ -157,6 +170,9 @@ mod tests {
             Error::Revoked,
             Error::StaleRevocations,
             Error::RevocationRollback,
+            Error::DeviceKeyMismatch,
+            Error::DeviceKeyRequired,
+            Error::RequestMismatch,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(

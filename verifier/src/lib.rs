@@ -45,6 +45,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "online")]
+mod airgap;
 #[cfg(feature = "std")]
 pub mod answer;
 pub mod binding;
@@ -52,10 +54,12 @@ mod cbor;
 pub mod claims;
 pub mod clock;
 pub mod cose;
+pub mod device;
 mod error;
 #[cfg(feature = "hwid")]
 pub mod fingerprint;
 mod key;
+pub mod offline;
 #[cfg(feature = "online")]
 pub mod online;
 pub mod revocation;

@@ -181,6 +181,8 @@ pub enum ClientError {
     State(std::io::Error),
     /// No license key is stored (activate first).
     NotActivated,
+    /// No offline activation request is pending on this machine (`offline request` first).
+    NoPendingRequest,
 }
 
 impl core::fmt::Display for ClientError {
@@ -191,6 +193,9 @@ impl core::fmt::Display for ClientError {
             ClientError::Untrusted(e) => write!(f, "an answer did not check out: {}", e.code()),
             ClientError::State(e) => write!(f, "local license state: {e}"),
             ClientError::NotActivated => f.write_str("this machine has no license; activate first"),
+            ClientError::NoPendingRequest => {
+                f.write_str("no offline activation request is pending on this machine")
+            }
         }
     }
 }
@@ -210,18 +215,21 @@ impl From<std::io::Error> for ClientError {
 /// deleting a file, is noticed (`Status::StateRolledBack`). Restoring the whole directory at
 /// once cannot be told from the machine itself; the next contact with the server can.
 #[derive(Debug, Clone, Default)]
-struct Meta {
-    server: Option<String>,
-    key: Option<String>,
-    last_contact: i64,
+pub(crate) struct Meta {
+    pub(crate) server: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) last_contact: i64,
     heartbeat_interval: Option<u64>,
     revocation_sequence: Option<u64>,
     /// Written by a client that binds the state (older records lack the fields below).
-    bound: bool,
+    pub(crate) bound: bool,
     /// SHA-256 (hex) of the stored token; `None`: no token is stored.
-    token_digest: Option<String>,
+    pub(crate) token_digest: Option<String>,
     /// The clock guard's memory.
     clock: ClockState,
+    /// The offline request (hex) whose response the stored token came in, if it was installed
+    /// offline: a deactivation receipt names it.
+    pub(crate) request_id: Option<String>,
 }
 
 impl Meta {
@@ -236,6 +244,7 @@ impl Meta {
             "token_digest": self.token_digest,
             "clock_time": self.clock.highest_time_seen,
             "clock_iat": self.clock.highest_iat_seen,
+            "request_id": self.request_id,
         })
         .to_string()
         .into_bytes()
@@ -255,6 +264,7 @@ impl Meta {
                 highest_time_seen: v["clock_time"].as_i64().unwrap_or(i64::MIN),
                 highest_iat_seen: v["clock_iat"].as_i64().unwrap_or(i64::MIN),
             },
+            request_id: v["request_id"].as_str().map(str::to_string),
         }
     }
 }
@@ -262,9 +272,9 @@ impl Meta {
 /// The client of one product on this machine.
 #[derive(Debug)]
 pub struct Client {
-    config: Config,
-    state: LocalState,
-    fingerprint: Fingerprint,
+    pub(crate) config: Config,
+    pub(crate) state: LocalState,
+    pub(crate) fingerprint: Fingerprint,
     agent: ureq::Agent,
 }
 
@@ -304,24 +314,24 @@ impl Client {
         &self.state
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         (self.config.clock)()
     }
 
-    fn meta(&self) -> Meta {
+    pub(crate) fn meta(&self) -> Meta {
         self.state
             .load(Slot::Meta)
             .map(|b| Meta::from_bytes(&b))
             .unwrap_or_default()
     }
 
-    fn store_meta(&self, m: &Meta) -> Result<(), ClientError> {
+    pub(crate) fn store_meta(&self, m: &Meta) -> Result<(), ClientError> {
         Ok(self.state.store(Slot::Meta, &m.to_bytes())?)
     }
 
     /// Stores a token and records its digest in the record (token first: a crash between the
     /// two reads as a rollback until the next contact, never as a license it should not be).
-    fn save_token(&self, token: &[u8], m: &mut Meta) -> Result<(), ClientError> {
+    pub(crate) fn save_token(&self, token: &[u8], m: &mut Meta) -> Result<(), ClientError> {
         self.state.store(Slot::Token, token)?;
         m.token_digest = Some(digest(token));
         m.bound = true;
@@ -329,10 +339,11 @@ impl Client {
     }
 
     /// Deletes the token, and records that there is none.
-    fn forget_token(&self) -> Result<(), ClientError> {
+    pub(crate) fn forget_token(&self) -> Result<(), ClientError> {
         let mut m = self.meta();
         self.state.clear(Slot::Token)?;
         m.token_digest = None;
+        m.request_id = None;
         m.bound = true;
         self.store_meta(&m)
     }
@@ -347,7 +358,7 @@ impl Client {
 
     /// The keys tokens, answers and lists are checked with: the pinned ones, and the cached
     /// server key set if the configuration trusts it.
-    fn keys(&self) -> Vec<PublicKey> {
+    pub(crate) fn keys(&self) -> Vec<PublicKey> {
         let mut keys = self.config.keys.clone();
         if self.config.trust_server_keys
             && let Some(pem) = self.state.load(Slot::Keys)
@@ -442,14 +453,20 @@ impl Client {
             (None, Some(_)) => return Status::StateRolledBack,
             (None, None) => None,
         };
+        let device = self.state.device_key();
+        let device_public = device.as_ref().map(|d| d.public());
         let mut ctx = Context::new(now, &self.config.product)
             .hwid_parts(&parts)
             .fingerprint(&fp);
         if let Some(l) = &list {
             ctx = ctx.revocations(l);
         }
-        let verified =
-            UnverifiedToken::decode(&token).and_then(|t| t.verify(&self.keys()[..], &ctx));
+        if let Some(k) = &device_public {
+            ctx = ctx.device_key(k);
+        }
+        let verified = UnverifiedToken::decode(&token)
+            .and_then(|t| t.verify(&self.keys()[..], &ctx))
+            .and_then(|v| prove_possession(v.claims(), device.as_ref()).map(|()| v));
         let claims = match verified {
             Ok(v) => *v.claims(),
             Err(Error::Revoked) => {
@@ -486,15 +503,40 @@ impl Client {
     }
 
     /// Sends a client request; the answer's JSON once its signature, nonce and time checked out.
-    fn call(&self, path: &str, key: &str) -> Result<Value, ClientError> {
+    /// `extra` fields are added to the body. With a device key, the body carries its public
+    /// half and the time, and is signed with it (`Licet-Device-Signature`), so that the license
+    /// key and fingerprint alone cannot release or take over this machine's seat.
+    pub(crate) fn call(
+        &self,
+        path: &str,
+        key: &str,
+        device: Option<&crate::device::DeviceKey>,
+        extra: &[(&str, Value)],
+    ) -> Result<Value, ClientError> {
         let nonce = hex(&rand_nonce());
-        let body = request_body(key, &self.fingerprint, &nonce);
+        let mut body = request_body(key, &self.fingerprint, &nonce);
+        for (k, v) in extra {
+            body[*k] = v.clone();
+        }
+        if let Some(d) = device {
+            body["device_key"] = json!(hex(&d.public()));
+            body["time"] = json!(self.now());
+        }
+        let body = body.to_string();
         let url = std::format!("{}{path}", self.config.server);
-        let resp = self
+        let mut req = self
             .agent
             .post(&url)
-            .header("content-type", "application/json")
-            .send(body.to_string());
+            .header("content-type", "application/json");
+        if let Some(d) = device {
+            use base64::Engine;
+            let sig = d.sign_request(path, body.as_bytes());
+            req = req.header(
+                "licet-device-signature",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig),
+            );
+        }
+        let resp = req.send(body);
         let mut resp = resp.map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let status = resp.status().as_u16();
         let signature = resp
@@ -528,20 +570,27 @@ impl Client {
     }
 
     /// Checks and stores the token of an answer; the status it gives.
-    fn accept_token(&self, answer: &Value, key: &str) -> Result<Status, ClientError> {
+    pub(crate) fn accept_token(&self, answer: &Value, key: &str) -> Result<Status, ClientError> {
         let text = token_text(answer).map_err(ClientError::Untrusted)?;
         let token = crate::text::decode(text.as_bytes(), "LICET LICENSE")
             .map_err(ClientError::Untrusted)?;
         let now = self.now();
         let parts = self.fingerprint.parts();
         let fp = self.fingerprint.id();
-        let ctx = Context::new(now, &self.config.product)
+        let device = self.state.device_key();
+        let device_public = device.as_ref().map(|d| d.public());
+        let mut ctx = Context::new(now, &self.config.product)
             .hwid_parts(&parts)
             .fingerprint(&fp);
+        if let Some(k) = &device_public {
+            ctx = ctx.device_key(k);
+        }
         UnverifiedToken::decode(&token)
             .and_then(|t| t.verify(&self.keys()[..], &ctx))
+            .and_then(|v| prove_possession(v.claims(), device.as_ref()))
             .map_err(ClientError::Untrusted)?;
         let mut m = self.meta();
+        m.request_id = None;
         m.server = Some(self.config.server.clone());
         m.key = Some(key.to_string());
         m.last_contact = now;
@@ -572,14 +621,16 @@ impl Client {
     /// Activates this machine with a license key and stores the token. A refusal leaves the
     /// stored state alone (a mistyped key must not cost the license already there).
     pub fn activate(&self, key: &str) -> Result<Status, ClientError> {
-        let a = self.call("/v1/client/activate", key)?;
+        let device = self.state.device_key_or_new()?;
+        let a = self.call("/v1/client/activate", key, Some(&device), &[])?;
         self.accept_token(&a, key)
     }
 
     /// Checks in: a fresh token (and seat) for this machine.
     pub fn heartbeat(&self) -> Result<Status, ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
-        match self.call("/v1/client/heartbeat", &key) {
+        let device = self.state.device_key();
+        match self.call("/v1/client/heartbeat", &key, device.as_ref(), &[]) {
             Ok(a) => self.accept_token(&a, &key),
             Err(ClientError::Refused { code, .. })
                 if code == "heartbeat_dead" || code == "machine_not_found" =>
@@ -597,8 +648,11 @@ impl Client {
     /// Deactivates this machine (frees its seat) and deletes the token.
     pub fn deactivate(&self) -> Result<(), ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
-        let result = self.call("/v1/client/deactivate", &key);
+        let device = self.state.device_key();
+        let result = self.call("/v1/client/deactivate", &key, device.as_ref(), &[]);
         self.forget_token()?;
+        // The next activation makes a new device key: nothing signed by this one is of use.
+        self.state.clear(Slot::DeviceKey)?;
         match result {
             Ok(_) => Ok(()),
             Err(ClientError::Refused { code, .. }) if code == "machine_not_found" => Ok(()),
@@ -820,13 +874,27 @@ impl Client {
     }
 }
 
+/// Proves that this machine holds the device key the token binds (a fresh random challenge,
+/// signed and checked against the token's `cnf`); nothing to prove for a token that binds none.
+pub(crate) fn prove_possession(
+    claims: &crate::claims::Claims<'_>,
+    device: Option<&crate::device::DeviceKey>,
+) -> Result<(), Error> {
+    if claims.device_key.is_none() {
+        return Ok(());
+    }
+    let device = device.ok_or(Error::DeviceKeyRequired)?;
+    let challenge = rand_nonce();
+    claims.verify_possession(&challenge, &device.prove(&challenge))
+}
+
 /// SHA-256 of a stored token, hex: what the record binds.
 fn digest(token: &[u8]) -> String {
     use sha2::Digest;
     hex(&sha2::Sha256::digest(token))
 }
 
-fn rand_nonce() -> [u8; 16] {
+pub(crate) fn rand_nonce() -> [u8; 16] {
     use sha2::{Digest, Sha256};
     // Unpredictability is not needed (the nonce only binds an answer to its request); a hash
     // of the time and a process-wide counter is unique enough without an RNG dependency.

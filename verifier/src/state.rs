@@ -43,6 +43,11 @@ pub enum Slot {
     /// The public keys tokens are checked with (SPKI PEM), for tools that did not compile
     /// them in.
     Keys,
+    /// The device key's 32-byte seed (`crate::device::DeviceKey`). It never leaves the
+    /// machine; tokens bind its public half.
+    DeviceKey,
+    /// The offline activation request waiting for its response.
+    Pending,
 }
 
 impl Slot {
@@ -53,6 +58,8 @@ impl Slot {
             Slot::Clock => "clock.bin",
             Slot::Meta => "meta.bin",
             Slot::Keys => "keys.bin",
+            Slot::DeviceKey => "device.key",
+            Slot::Pending => "pending.bin",
         }
     }
 
@@ -63,6 +70,8 @@ impl Slot {
             Slot::Clock => 3,
             Slot::Meta => 4,
             Slot::Keys => 5,
+            Slot::DeviceKey => 6,
+            Slot::Pending => 7,
         }
     }
 }
@@ -196,7 +205,10 @@ impl LocalState {
                 "payload too large",
             ));
         }
-        let mut body = Vec::with_capacity(MAGIC.len() + 5 + payload.len() + MAC_LEN);
+        // Zeroized when dropped: a payload may be the device key's seed.
+        let mut body = zeroize::Zeroizing::new(Vec::with_capacity(
+            MAGIC.len() + 5 + payload.len() + MAC_LEN,
+        ));
         body.extend_from_slice(MAGIC);
         body.push(slot.tag());
         body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
@@ -248,6 +260,23 @@ impl LocalState {
                 highest_iat_seen: i64::from_be_bytes(b[8..].try_into().unwrap_or_default()),
             })
             .unwrap_or_default()
+    }
+
+    /// The device key kept in this state, if there is one (and it is this machine's file).
+    pub fn device_key(&self) -> Option<crate::device::DeviceKey> {
+        let seed = zeroize::Zeroizing::new(self.load(Slot::DeviceKey)?);
+        let seed: &[u8; 32] = seed.as_slice().try_into().ok()?;
+        Some(crate::device::DeviceKey::from_seed(seed))
+    }
+
+    /// The device key, made (from the OS's RNG) and stored (0600) if there is none yet.
+    pub fn device_key_or_new(&self) -> io::Result<crate::device::DeviceKey> {
+        if let Some(k) = self.device_key() {
+            return Ok(k);
+        }
+        let k = crate::device::DeviceKey::generate()?;
+        self.store(Slot::DeviceKey, &k.seed()[..])?;
+        Ok(k)
     }
 
     /// Stores the clock guard's memory.

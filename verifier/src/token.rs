@@ -19,6 +19,7 @@ pub struct Context<'c> {
     product: Option<&'c str>,
     fingerprint: Option<&'c str>,
     hwid_parts: Option<&'c [[u8; HWID_PART_LEN]]>,
+    device_key: Option<&'c [u8; crate::device::DEVICE_KEY_LEN]>,
     domain: Option<&'c str>,
     entitlements: &'c [&'c str],
     leeway: u64,
@@ -44,6 +45,7 @@ impl<'c> Context<'c> {
             product: None,
             fingerprint: None,
             hwid_parts: None,
+            device_key: None,
             domain: None,
             entitlements: &[],
             leeway: 0,
@@ -65,6 +67,15 @@ impl<'c> Context<'c> {
     #[must_use]
     pub fn hwid_parts(mut self, parts: &'c [[u8; HWID_PART_LEN]]) -> Self {
         self.hwid_parts = Some(parts);
+        self
+    }
+
+    /// This machine's device public key: a token bound to another device key (`cnf`) is
+    /// refused with [`Error::DeviceKeyMismatch`]. A public key alone proves nothing; check
+    /// possession too ([`crate::Claims::verify_possession`]).
+    #[must_use]
+    pub fn device_key(mut self, key: &'c [u8; crate::device::DEVICE_KEY_LEN]) -> Self {
+        self.device_key = Some(key);
         self
     }
 
@@ -163,7 +174,8 @@ impl<'a> UnverifiedToken<'a> {
     /// 6. revocation ([`Error::Revoked`], then [`Error::StaleRevocations`] if a fresh list is
     ///    required);
     /// 7. time: `nbf` ([`Error::NotYetValid`]), then `exp` ([`Error::Expired`]), each with leeway;
-    /// 8. machine ([`Error::HwidRequired`], [`Error::HwidMismatch`]);
+    /// 8. machine ([`Error::HwidRequired`], [`Error::HwidMismatch`]), then the device key if
+    ///    the context names one ([`Error::DeviceKeyMismatch`]);
     /// 9. domain ([`Error::DomainRequired`], [`Error::DomainMismatch`]);
     /// 10. entitlements ([`Error::MissingEntitlement`]).
     pub fn verify<K: KeyProvider + ?Sized>(
@@ -219,6 +231,11 @@ fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
         if !parts.accepts(machine) {
             return Err(Error::HwidMismatch);
         }
+    }
+    if let (Some(bound), Some(ours)) = (&c.device_key, ctx.device_key)
+        && bound != ours
+    {
+        return Err(Error::DeviceKeyMismatch);
     }
     if !c.domains.is_empty() {
         let host = ctx.domain.ok_or(Error::DomainRequired)?;

@@ -87,3 +87,55 @@ where
 pub fn page_limit(limit: Option<usize>) -> usize {
     limit.unwrap_or(50).clamp(1, 100)
 }
+
+/// A JSON body kept with its exact bytes, the path it was sent to and its
+/// `Licet-Device-Signature` header (base64url), for requests a device key signs: the signature
+/// covers the bytes as received, so they are checked before anything is re-encoded.
+#[derive(Debug)]
+pub struct Signed<T> {
+    /// The parsed body.
+    pub body: T,
+    /// The body as received.
+    pub raw: axum::body::Bytes,
+    /// The request's path.
+    pub path: String,
+    /// The decoded signature, if one was sent (`None` also when it is not base64url).
+    pub signature: Option<Vec<u8>>,
+    /// Whether the header was present at all.
+    pub signature_sent: bool,
+}
+
+/// The header a device signs requests in.
+pub const DEVICE_SIGNATURE_HEADER: &str = "licet-device-signature";
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use base64::Engine;
+        let path = req.uri().path().to_owned();
+        let header = req
+            .headers()
+            .get(DEVICE_SIGNATURE_HEADER)
+            .map(|v| v.to_str().unwrap_or("").trim().to_owned());
+        let signature = header.as_deref().and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        });
+        let (parts, body) = req.into_parts();
+        let raw = axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(rejection)?;
+        // The same JSON rules (content type, syntax, fields) as every other body.
+        let Body(body) =
+            Body::<T>::from_request(Request::from_parts(parts, raw.clone().into()), state).await?;
+        Ok(Signed {
+            body,
+            raw,
+            path,
+            signature,
+            signature_sent: header.is_some(),
+        })
+    }
+}

@@ -491,13 +491,31 @@ impl AppState {
         fingerprint: &str,
         parts: &[[u8; 8]],
     ) -> ApiResult<IssuedToken> {
+        self.issue_token_with(
+            product,
+            policy,
+            license,
+            fingerprint,
+            parts,
+            &TokenTerms::default(),
+        )
+    }
+
+    /// [`AppState::issue_token`] with a device key bound (`cnf`) and, for a lease, an expiry
+    /// of its own and no check-in time (a leased seat needs no heartbeats).
+    pub fn issue_token_with(
+        &self,
+        product: &Product,
+        policy: &Policy,
+        license: &License,
+        fingerprint: &str,
+        parts: &[[u8; 8]],
+        terms: &TokenTerms,
+    ) -> ApiResult<IssuedToken> {
         let now = self.clock.now();
         let lifetime = i64::try_from(product.token_lifetime).unwrap_or(i64::MAX);
-        let exp = license
-            .expires_at
-            .map_or(now.saturating_add(lifetime), |e| {
-                e.min(now.saturating_add(lifetime))
-            });
+        let until = terms.until.unwrap_or(now.saturating_add(lifetime));
+        let exp = license.expires_at.map_or(until, |e| e.min(until));
         let token_id = crate::ids::random_bytes::<16>();
         let mut b = TokenBuilder::new(&product.code, &license.id, now)
             .issuer(&self.config.issuer)
@@ -505,10 +523,15 @@ impl AppState {
             .token_id(token_id)
             .kind(license.kind.into())
             .seats(u32::try_from(SeatRule::of(license, policy).max).unwrap_or(u32::MAX))
-            .offline_grace(policy.offline_grace)
-            .refresh_after(
+            .offline_grace(policy.offline_grace);
+        if terms.until.is_none() {
+            b = b.refresh_after(
                 now.saturating_add(i64::try_from(policy.refresh_after).unwrap_or(i64::MAX)),
             );
+        }
+        if let Some(k) = terms.device_key {
+            b = b.device_key(k);
+        }
         b = if parts.is_empty() {
             b.hwid(fingerprint)
         } else {
@@ -574,6 +597,27 @@ impl AppState {
         Ok((l, state))
     }
 
+    /// Puts tokens on a newly published list (unless every one is listed already), with the
+    /// record `tell` makes: one durable step.
+    pub async fn revoke_tokens(
+        &self,
+        token_ids: &[String],
+        tell: licet_core::store::TellRevocation<'_>,
+    ) -> ApiResult<RevocationState> {
+        let _guard = self.revocation_lock.lock().await;
+        Ok(self
+            .store
+            .revoke_tokens(
+                token_ids,
+                &|st| {
+                    self.sign_list(st)
+                        .map_err(|e| licet_core::StoreError::backend(e.message()))
+                },
+                tell,
+            )
+            .await?)
+    }
+
     async fn sign_revocations(&self, state: &mut RevocationState) -> ApiResult<Vec<u8>> {
         state.sequence += 1;
         let list = self.sign_list(state)?;
@@ -630,13 +674,23 @@ impl AppState {
 
 /// What a token spends on everything but its entitlements and domains, at most: the COSE
 /// envelope and signature (≈ 110 bytes), a 64-byte product code, the license and token ids,
-/// times, kind, seats, grace and refresh (≈ 120), and 16 hardware parts (≈ 150), with room to
-/// spare. `tests/suite/security.rs` issues a token at exactly the budget.
-const TOKEN_FIXED_BYTES: usize = 640;
+/// times, kind, seats, grace and refresh (≈ 120), 16 hardware parts (≈ 150) and a device key
+/// (`cnf`, 45), with room to spare. `tests/suite/security.rs` issues a token at exactly the budget.
+const TOKEN_FIXED_BYTES: usize = 700;
 
 /// Bytes a token has for its entitlements and domains (each text plus 3 header bytes).
 pub fn token_list_budget(issuer: &str) -> usize {
     licet_verifier::MAX_TOKEN_BYTES.saturating_sub(TOKEN_FIXED_BYTES + issuer.len())
+}
+
+/// What a token binds besides the license and machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenTerms {
+    /// The device key (`cnf`).
+    pub device_key: Option<[u8; 32]>,
+    /// A lease's end: the token expires then (or with the license, if sooner) and asks for no
+    /// check-in.
+    pub until: Option<i64>,
 }
 
 /// A token issued to a machine.

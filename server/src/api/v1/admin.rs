@@ -271,6 +271,17 @@ fn check_policy(p: &Policy) -> ApiResult<()> {
     if p.entitlements.len() > 64 || p.entitlements.iter().any(|e| e.is_empty() || e.len() > 255) {
         return bad("entitlements: at most 64, each 1–255 bytes");
     }
+    // Ten years bounds every lease and borrow: a seat must come back some day.
+    const DECADE: u64 = 10 * 365 * 86_400;
+    if p.offline_lease.is_some_and(|l| !(60..=DECADE).contains(&l)) {
+        return bad("offline_lease: 60 seconds to 10 years");
+    }
+    if !(60..=DECADE).contains(&p.offline_window) {
+        return bad("offline_window: 60 seconds to 10 years");
+    }
+    if p.max_borrow > DECADE {
+        return bad("max_borrow: at most 10 years");
+    }
     Ok(())
 }
 
@@ -299,6 +310,10 @@ async fn create_policy(
         entitlements: b.entitlements,
         hwid_locked: b.hwid_locked,
         created_at: s.clock.now(),
+        require_device_key: b.require_device_key,
+        offline_lease: b.offline_lease,
+        offline_window: b.offline_window,
+        max_borrow: b.max_borrow,
     };
     check_policy(&p)?;
     s.check_lists_fit(&p.entitlements, &[], &[])?;
@@ -367,6 +382,11 @@ struct UpdatePolicy {
     refresh_after: Option<u64>,
     entitlements: Option<Vec<String>>,
     hwid_locked: Option<bool>,
+    require_device_key: Option<bool>,
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
+    offline_lease: Option<Option<u64>>,
+    offline_window: Option<u64>,
+    max_borrow: Option<u64>,
 }
 
 #[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), request_body = UpdatePolicy, responses((status = 200, body = PolicyBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -393,7 +413,11 @@ async fn update_policy(
         offline_grace,
         refresh_after,
         entitlements,
-        hwid_locked
+        hwid_locked,
+        require_device_key,
+        offline_lease,
+        offline_window,
+        max_borrow
     );
     check_policy(&p)?;
     if entitlements_change {

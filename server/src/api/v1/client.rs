@@ -8,7 +8,6 @@ use axum::response::Response;
 use licet_api::client::{
     DeactivateAnswer, HeartbeatTerms, MachineRequest, RefusalAnswer, TokenAnswer, ValidateRequest,
 };
-use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use licet_verifier::text::encode_text;
 use serde_json::{Value, json};
@@ -16,20 +15,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::MachineBody;
+use crate::activation::{self, Activation, check_device, proven_device_key, usable_license};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, ClientIp, Q};
+use crate::http::extract::{Body, ClientIp, Q, Signed};
 use crate::http::state::AppState;
-use crate::http::state::NEEDS_NUMBER;
-use crate::ids::random_id;
-use crate::model::{License, Machine, Policy, Product};
-use crate::rules::{self, Ask, Probe, Refusal, Validation, Verdict};
-use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
+use crate::model::{Lease, License, Machine, Policy};
+use crate::rules::{self, Ask, Probe, Validation, Verdict};
+use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts};
 use licet_core::store::{SeatChange, Slot, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(activate))
+        .routes(routes!(borrow))
         .routes(routes!(heartbeat))
         .routes(routes!(deactivate))
         .routes(routes!(validate))
@@ -156,18 +155,6 @@ fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
     Ok(out)
 }
 
-/// The machine of this request, by the hardware-parts rule (`licet_core::seats::recognise`)
-/// over what the seat rule would read (`Snapshot::read`). A fingerprint whose recorded parts the
-/// request's do not match is refused (`hwid_mismatch`).
-async fn find_machine(
-    s: &AppState,
-    claim: &SeatClaim,
-    rule: &SeatRule,
-) -> ApiResult<Option<Recognised>> {
-    let seen = Snapshot::read(&*s.store, claim, rule, s.clock.now()).await?;
-    Ok(licet_core::seats::recognise(claim, &seen)?)
-}
-
 /// The seat claim of a request.
 fn claim_of(license: &License, b: &MachineRequest, parts: &[[u8; 8]]) -> SeatClaim {
     SeatClaim {
@@ -217,33 +204,6 @@ fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
     Ok(())
 }
 
-/// The license of a key, with its product and policy, refused unless the shared rules admit
-/// the client (blacklist first, then product, then the license's state: `crate::rules`).
-async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
-    if let Some(e) = rules::blacklisted(s, p).await? {
-        return Err(Refusal::Blacklisted(Box::new(e)).into());
-    }
-    let l = s.store.license_by_key(p.key).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "license_not_found",
-            "no license with this key",
-        )
-    })?;
-    let product = s
-        .store
-        .product(&l.product_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without product"))?;
-    rules::product(&product, p).and_then(|()| rules::status(&l, s.clock.now()))?;
-    let policy = s
-        .store
-        .policy(&l.policy_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without policy"))?;
-    Ok((l, product, policy))
-}
-
 fn token_answer(
     s: &AppState,
     status: StatusCode,
@@ -274,138 +234,124 @@ fn token_answer(
 async fn activate(
     State(s): State<AppState>,
     ip: ClientIp,
-    Body(b): Body<MachineRequest>,
+    req: Signed<MachineRequest>,
 ) -> ApiResult<Response> {
-    check_request(&s, &b)?;
-    let parts = request_parts(&b)?;
+    let b = &req.body;
+    check_request(&s, b)?;
+    no_until(b)?;
+    let parts = request_parts(b)?;
+    let device_key = proven_device_key(&s, &req)?;
     let ip_text = ip.text();
-    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
-    // The token depends on the request, the license and the parts of the machine it is taken
-    // for, not on the seats: it is signed before the seat is taken, so that the store's seat
-    // operation covers only its reads and writes (issue #7: one busy license's activations
-    // queue on it). Should the store find another machine, it is signed again there.
-    let bind = |found: Option<&Recognised>| found.map_or(parts.clone(), |f| f.parts.clone());
-    let claim = claim_of(&license, &b, &parts);
-    let rule = SeatRule::of(&license, &policy);
-    let before = find_machine(&s, &claim, &rule).await?;
-    let presigned = s.issue_token(
-        &product,
-        &policy,
-        &license,
-        &b.fingerprint,
-        &bind(before.as_ref()),
-    )?;
-    let audience = s
-        .audience("license.activated", Some(&license.product_id))
-        .await?;
-    let issued = Slot::new();
-    let failed = Slot::new();
-    // The machine was read above (to presign its token): the seat operation is not preceded by
-    // a second read to decide whether it needs a number.
-    let taken = s
-        .take_seats_known(
-            std::slice::from_ref(&claim),
-            &rule,
-            &[before.is_some()],
-            &|_, found, number, now| {
-                let token = if bind(found) == bind(before.as_ref()) {
-                    presigned.clone()
-                } else {
-                    match s.issue_token(&product, &policy, &license, &b.fingerprint, &bind(found)) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let msg = e.message().to_owned();
-                            failed.put(e);
-                            return Err(StoreError::backend(msg));
-                        }
-                    }
-                };
-                let mut m = match (found, number) {
-                    (Some(f), _) => {
-                        let mut m = f.machine.clone();
-                        m.parts = learned_parts(&m, &parts);
-                        m
-                    }
-                    (None, None) => return Err(NEEDS_NUMBER),
-                    (None, Some(numeric_id)) => Machine {
-                        parts: parts.iter().map(part_hex).collect(),
-                        ..Machine::new(
-                            random_id("mch_"),
-                            &license.id,
-                            &b.fingerprint,
-                            numeric_id,
-                            now,
-                        )
-                    },
-                };
-                m.hostname = b.hostname.clone().or(m.hostname);
-                m.platform = b.platform.clone().or(m.platform);
-                m.ip = ip.text().or(m.ip);
-                m.last_seen = now;
-                m.last_heartbeat = now;
-                m.token_id = token.token_id.clone();
-                let entry = s.audit_entry(
-                    &format!("license:{}", license.id),
-                    "machine.activated",
-                    &m.id,
-                    ip.text(),
-                    json!({ "license_id": license.id, "token_id": token.token_id }),
-                    Some(license.product_id.clone()),
-                );
-                issued.put(token);
-                // A machine new to the license is announced with its seat.
-                let told = match found {
-                    Some(_) => Record::from(entry),
-                    None => audience.record(
-                        &DomainEvent::LicenseActivated {
-                            license: license.clone(),
-                            machine: m.clone(),
-                        },
-                        now,
-                        vec![entry],
-                    ),
-                };
-                Ok((m, told))
-            },
-        )
-        .await
-        .and_then(|mut seated| {
-            seated.pop().ok_or_else(|| {
-                licet_core::seats::SeatError::Store(StoreError::backend("no seat taken"))
-            })
-        });
-    let seated = match taken {
-        Ok(seated) => seated,
-        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
-    };
-    let Some(issued) = issued.take() else {
-        return Err(ApiError::internal("a seat without a token"));
-    };
-    let m = seated.machine;
-    for dead in &seated.reaped {
-        tracing::debug!(machine = %dead.id, "a dead floating seat was given back");
-    }
-    s.metrics.activation();
+    let admitted = usable_license(&s, &probe(b, &ip_text)).await?;
+    seat_answer(&s, ip_text, b, &parts, device_key, None, &admitted).await
+}
+
+/// Takes the seat a client asked for (online, or borrowed until a date) through the shared
+/// activation, and answers its token.
+async fn seat_answer(
+    s: &AppState,
+    ip: Option<String>,
+    b: &MachineRequest,
+    parts: &[[u8; 8]],
+    device_key: Option<[u8; 32]>,
+    lease: Option<(Lease, i64)>,
+    (license, product, policy): &(License, crate::model::Product, Policy),
+) -> ApiResult<Response> {
+    let done = activation::activate(
+        s,
+        &Activation {
+            license,
+            product,
+            policy,
+            fingerprint: &b.fingerprint,
+            parts,
+            hostname: b.hostname.clone(),
+            platform: b.platform.clone(),
+            ip,
+            device_key,
+            lease,
+            request_id: None,
+            actor: format!("license:{}", license.id),
+        },
+    )
+    .await?;
+    let issued = done
+        .issued
+        .ok_or_else(|| ApiError::internal("a client activation without a token"))?;
     Ok(token_answer(
-        &s,
+        s,
         StatusCode::CREATED,
         &issued,
-        &m,
-        &policy,
-        b.nonce,
+        &done.machine,
+        policy,
+        b.nonce.clone(),
     ))
+}
+
+/// `until` belongs to `/v1/client/borrow` only.
+fn no_until(b: &MachineRequest) -> ApiResult<()> {
+    if b.until.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "until: only /v1/client/borrow takes it",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/client/borrow", tag = "client", request_body = MachineRequest, responses((status = 201, description = "signed: a token valid until `until`, with no check-ins", body = serde_json::Value), (status = 403, description = "borrow_not_allowed, borrow_too_long, device_key_mismatch", body = crate::http::error::ErrorBody), (status = 409, description = "too_many_machines", body = crate::http::error::ErrorBody)))]
+async fn borrow(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    req: Signed<MachineRequest>,
+) -> ApiResult<Response> {
+    let b = &req.body;
+    check_request(&s, b)?;
+    let parts = request_parts(b)?;
+    let device_key = proven_device_key(&s, &req)?;
+    let Some(until) = b.until else {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "until: when the borrowed seat comes back (unix seconds) is required",
+        ));
+    };
+    let ip_text = ip.text();
+    let admitted = usable_license(&s, &probe(b, &ip_text)).await?;
+    let policy = &admitted.2;
+    let now = s.clock.now();
+    if !policy.floating || policy.max_borrow == 0 {
+        return Err(ApiError::forbidden_code(
+            "borrow_not_allowed",
+            "the license's policy does not lend seats (a floating policy with max_borrow)",
+        ));
+    }
+    let longest = now.saturating_add(i64::try_from(policy.max_borrow).unwrap_or(i64::MAX));
+    if until <= now || until > longest {
+        return Err(ApiError::forbidden_code(
+            "borrow_too_long",
+            format!(
+                "until: after now and at most max_borrow ({} s) ahead",
+                policy.max_borrow
+            ),
+        ));
+    }
+    let lease = Some((Lease::Borrowed, until));
+    seat_answer(&s, ip_text, b, &parts, device_key, lease, &admitted).await
 }
 
 #[utoipa::path(post, path = "/v1/client/heartbeat", tag = "client", request_body = MachineRequest, responses((status = 200, description = "signed: a refreshed token", body = serde_json::Value), (status = 404, description = "license_not_found, machine_not_found", body = crate::http::error::ErrorBody), (status = 410, description = "heartbeat_dead", body = crate::http::error::ErrorBody)))]
 async fn heartbeat(
     State(s): State<AppState>,
     ip: ClientIp,
-    Body(b): Body<MachineRequest>,
+    req: Signed<MachineRequest>,
 ) -> ApiResult<Response> {
-    check_request(&s, &b)?;
-    let parts = request_parts(&b)?;
+    let b = &req.body;
+    check_request(&s, b)?;
+    no_until(b)?;
+    let parts = request_parts(b)?;
+    let proven = proven_device_key(&s, &req)?;
     let ip_text = ip.text();
-    let (license, product, policy) = usable_license(&s, &probe(&b, &ip_text)).await?;
+    let (license, product, policy) = usable_license(&s, &probe(b, &ip_text)).await?;
     let rule = SeatRule::of(&license, &policy);
     // Renewed or culled in the store's seat operation: a cull cannot remove a seat a heartbeat
     // is renewing, nor a heartbeat revive one a cull removed.
@@ -413,7 +359,7 @@ async fn heartbeat(
     let failed = Slot::new();
     let found = s
         .store
-        .change_seat(&claim_of(&license, &b, &parts), &|found| {
+        .change_seat(&claim_of(&license, b, &parts), &|found| {
             let Some(Recognised {
                 machine,
                 parts: bound,
@@ -421,6 +367,11 @@ async fn heartbeat(
             else {
                 return Ok((SeatChange::Keep, Record::none()));
             };
+            if let Err(e) = check_device(machine, proven.as_ref()) {
+                let msg = e.message().to_owned();
+                failed.put(e);
+                return Err(StoreError::backend(msg));
+            }
             let now = s.clock.now();
             if !rule.alive(machine, now) {
                 let entry = s.audit_entry(
@@ -428,13 +379,22 @@ async fn heartbeat(
                     "machine.culled",
                     &machine.id,
                     ip.text(),
-                    json!({ "reason": "heartbeat_dead", "license_id": license.id }),
+                    json!({ "reason": crate::licensing::dead_reason(machine), "license_id": license.id }),
                     Some(license.product_id.clone()),
                 );
                 return Ok((SeatChange::Remove, Record::from(entry)));
             }
+            // A leased seat keeps its lease (and a token that ends with it); any seat keeps
+            // its device key.
+            let terms = crate::http::state::TokenTerms {
+                device_key: machine
+                    .device_key
+                    .as_deref()
+                    .and_then(|k| crate::activation::device_key_of(k).ok()),
+                until: machine.lease_until,
+            };
             let issued =
-                match s.issue_token(&product, &policy, &license, &machine.fingerprint, bound) {
+                match s.issue_token_with(&product, &policy, &license, &machine.fingerprint, bound, &terms) {
                     Ok(t) => t,
                     Err(e) => {
                         let msg = e.message().to_owned();
@@ -477,7 +437,7 @@ async fn heartbeat(
         &issued,
         &m,
         &policy,
-        b.nonce,
+        b.nonce.clone(),
     ))
 }
 
@@ -485,9 +445,11 @@ async fn heartbeat(
 async fn deactivate(
     State(s): State<AppState>,
     ip: ClientIp,
-    Body(b): Body<MachineRequest>,
+    req: Signed<MachineRequest>,
 ) -> ApiResult<Response> {
-    check_request(&s, &b)?;
+    let b = &req.body;
+    check_request(&s, b)?;
+    no_until(b)?;
     let l = s.store.license_by_key(&b.key).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -495,50 +457,32 @@ async fn deactivate(
             "no license with this key",
         )
     })?;
-    let parts = request_parts(&b)?;
-    let audience = s
-        .audience("license.deactivated", Some(&l.product_id))
-        .await?;
-    let now = s.clock.now();
-    let m = s
-        .store
-        .change_seat(&claim_of(&l, &b, &parts), &|found| {
-            let Some(f) = found else {
-                return Ok((SeatChange::Keep, Record::none()));
-            };
-            let entry = s.audit_entry(
-                &format!("license:{}", l.id),
-                "machine.deactivated",
-                &f.machine.id,
-                ip.text(),
-                json!({ "license_id": l.id }),
-                Some(l.product_id.clone()),
-            );
-            let event = DomainEvent::LicenseDeactivated {
-                license: l.clone(),
-                machine: f.machine.clone(),
-            };
-            Ok((
-                SeatChange::Remove,
-                audience.record(&event, now, vec![entry]),
-            ))
-        })
-        .await?
-        .map(|f| f.machine)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "machine_not_found",
-                "this machine is not activated",
-            )
-        })?;
+    let parts = request_parts(b)?;
+    let proven = proven_device_key(&s, &req)?;
+    let m = activation::release(
+        &s,
+        &l,
+        &claim_of(&l, b, &parts),
+        ip.text(),
+        &format!("license:{}", l.id),
+        false,
+        &|m| check_device(m, proven.as_ref()),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "machine_not_found",
+            "this machine is not activated",
+        )
+    })?;
     Ok(s.signed(
         StatusCode::OK,
         &DeactivateAnswer {
             deactivated: true,
             machine_id: m.id,
             server_time: s.clock.now(),
-            nonce: b.nonce,
+            nonce: b.nonce.clone(),
         },
     ))
 }

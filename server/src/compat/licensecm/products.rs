@@ -120,6 +120,10 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         entitlements: Vec::new(),
         hwid_locked: true,
         created_at: now,
+        require_device_key: false,
+        offline_lease: None,
+        offline_window: crate::model::DEFAULT_OFFLINE_WINDOW,
+        max_borrow: 0,
     };
     p.default_policy_id = Some(policy.id.clone());
     s.store.insert_product(&p).await?;

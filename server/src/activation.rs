@@ -1,0 +1,466 @@
+//! Taking a seat for a machine, written once for every way a machine asks for one: an online
+//! activation, an offline request carried in, a borrowed floating seat. Each goes through the
+//! same seat operation (`Seats::take_seats`, the license's seat lock or transaction), the same
+//! audit entry and event, and the same device-key rules; only the token's terms differ.
+//!
+//! Device keys: a machine recorded with one (`Machine::device_key`) is that key's. A request
+//! for it without that key, or without a valid signature by it, is refused
+//! (`device_key_mismatch`, `device_signature_required`, `bad_device_signature`), so that a
+//! license key and a fingerprint alone can neither take over nor release its seat.
+
+use axum::http::StatusCode;
+use licet_api::client::MachineRequest;
+use licet_core::events::DomainEvent;
+use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
+use licet_core::store::{Record, Slot, StoreError};
+use serde_json::json;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::Signed;
+use crate::http::state::{AppState, IssuedToken, NEEDS_NUMBER, TokenTerms, hex, unhex};
+use crate::ids::random_id;
+use crate::model::{Lease, License, Machine, Policy, Product};
+use crate::rules::{self, Probe, Refusal};
+
+/// Seconds a device-signed request's `time` may differ from the server's.
+pub const MAX_REQUEST_SKEW: i64 = 300;
+
+/// A device public key from its hex form.
+pub fn device_key_of(text: &str) -> ApiResult<[u8; 32]> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_field",
+            "device_key: 64 hex digits of a valid Ed25519 public key",
+        )
+    };
+    let raw: [u8; 32] = unhex(text)
+        .and_then(|r| r.try_into().ok())
+        .ok_or_else(bad)?;
+    licet_verifier::PublicKey::ed25519(&raw).map_err(|_| bad())?;
+    Ok(raw)
+}
+
+/// The device key a signed client request proves: `None` if it names none. A request naming
+/// one must carry a valid signature by it over the body as received, and a `time` within
+/// five minutes of the server's (a recorded request cannot be replayed later).
+pub fn proven_device_key(
+    s: &AppState,
+    req: &Signed<MachineRequest>,
+) -> ApiResult<Option<[u8; 32]>> {
+    let Some(text) = &req.body.device_key else {
+        if req.signature_sent {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "Licet-Device-Signature without device_key",
+            ));
+        }
+        return Ok(None);
+    };
+    let key = device_key_of(text)?;
+    let Some(sig) = &req.signature else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            if req.signature_sent {
+                "bad_device_signature"
+            } else {
+                "device_signature_required"
+            },
+            "a request naming a device key must be signed with it (Licet-Device-Signature)",
+        ));
+    };
+    licet_verifier::device::verify_request(&key, &req.path, &req.raw, sig).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_device_signature",
+            "the device signature does not verify with device_key over this body",
+        )
+    })?;
+    let skew = req
+        .body
+        .time
+        .map(|t| (t - s.clock.now()).abs())
+        .unwrap_or(i64::MAX);
+    if skew > MAX_REQUEST_SKEW {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "stale_request",
+            "a signed request must carry its time (within 5 minutes of the server's)",
+        ));
+    }
+    Ok(Some(key))
+}
+
+/// Refuses a request for `m` unless it proved `m`'s device key (when `m` has one).
+pub fn check_device(m: &Machine, proven: Option<&[u8; 32]>) -> ApiResult<()> {
+    match (&m.device_key, proven) {
+        (None, _) => Ok(()),
+        (Some(k), Some(p)) if *k == hex(p) => Ok(()),
+        (Some(_), Some(_)) => Err(device_key_mismatch()),
+        (Some(_), None) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "device_signature_required",
+            "this machine is bound to a device key: sign the request with it",
+        )),
+    }
+}
+
+/// The refusal of a request by another device than the machine's.
+pub fn device_key_mismatch() -> ApiError {
+    ApiError::forbidden_code(
+        "device_key_mismatch",
+        "this machine is bound to another device key",
+    )
+}
+
+/// The license of a key, with its product and policy, refused unless the shared rules admit
+/// the client (blacklist first, then product, then the license's state: `crate::rules`).
+pub async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
+    if let Some(e) = rules::blacklisted(s, p).await? {
+        return Err(Refusal::Blacklisted(Box::new(e)).into());
+    }
+    let l = s.store.license_by_key(p.key).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "license_not_found",
+            "no license with this key",
+        )
+    })?;
+    let product = s
+        .store
+        .product(&l.product_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("license without product"))?;
+    rules::product(&product, p).and_then(|()| rules::status(&l, s.clock.now()))?;
+    let policy = s
+        .store
+        .policy(&l.policy_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    Ok((l, product, policy))
+}
+
+/// A request for a seat, however it came.
+#[derive(Debug)]
+pub struct Activation<'a> {
+    /// The license, its product and policy (admitted by the shared rules already).
+    pub license: &'a License,
+    /// Its product.
+    pub product: &'a Product,
+    /// Its policy.
+    pub policy: &'a Policy,
+    /// The machine's fingerprint.
+    pub fingerprint: &'a str,
+    /// Its parts (possibly none).
+    pub parts: &'a [[u8; 8]],
+    /// Reported host name and platform.
+    pub hostname: Option<String>,
+    /// See `hostname`.
+    pub platform: Option<String>,
+    /// The client's address, if it asked itself.
+    pub ip: Option<String>,
+    /// The device key it proved (a signature, or an offline request signed by it).
+    pub device_key: Option<[u8; 32]>,
+    /// A lease: the seat is held without heartbeats until then.
+    pub lease: Option<(Lease, i64)>,
+    /// The offline request answered: its response is kept, so the same request again gets
+    /// the same answer and no second seat.
+    pub request_id: Option<[u8; 16]>,
+    /// Who acts, for the audit (`license:…`, or an API key's id).
+    pub actor: String,
+}
+
+/// What an activation came to.
+#[derive(Debug)]
+pub struct Activated {
+    /// The token (for a repeated offline request: the one answered the first time).
+    pub issued: Option<IssuedToken>,
+    /// The machine as stored.
+    pub machine: Machine,
+    /// The signed offline response, for an offline request.
+    pub response: Option<Vec<u8>>,
+    /// Whether this was a request already answered.
+    pub repeated: bool,
+}
+
+fn stored_response(m: &Machine, request_id: &[u8; 16]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    if m.request_id.as_deref() != Some(hex(request_id).as_str()) {
+        return None;
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(m.response.as_deref()?)
+        .ok()
+}
+
+/// Takes (or keeps) the seat of `a`'s machine and issues its token, as one seat operation.
+pub async fn activate(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
+    use base64::Engine;
+    if a.policy.require_device_key && a.device_key.is_none() {
+        return Err(ApiError::forbidden_code(
+            "device_key_required",
+            "the license's policy requires a device key: use a client that makes one",
+        ));
+    }
+    let terms = TokenTerms {
+        device_key: a.device_key,
+        until: a.lease.map(|(_, until)| until),
+    };
+    let bind = |found: Option<&Recognised>| found.map_or(a.parts.to_vec(), |f| f.parts.clone());
+    let claim = SeatClaim {
+        license_id: a.license.id.clone(),
+        fingerprint: a.fingerprint.to_owned(),
+        parts: a.parts.to_vec(),
+    };
+    let rule = SeatRule::of(a.license, a.policy);
+    let seen = Snapshot::read(&*s.store, &claim, &rule, s.clock.now()).await?;
+    let before = licet_core::seats::recognise(&claim, &seen)?;
+    if let (Some(b), Some(id)) = (&before, &a.request_id)
+        && let Some(response) = stored_response(&b.machine, id)
+    {
+        return Ok(Activated {
+            issued: None,
+            machine: b.machine.clone(),
+            response: Some(response),
+            repeated: true,
+        });
+    }
+    if let Some(b) = &before {
+        check_device(&b.machine, a.device_key.as_ref())?;
+    }
+    // The token depends on the request, the license and the parts of the machine it is taken
+    // for, not on the seats: it is signed before the seat is taken, so that the store's seat
+    // operation covers only its reads and writes (issue #7: one busy license's activations
+    // queue on it). Should the store find another machine, it is signed again there.
+    let sign = |parts: &[[u8; 8]]| {
+        s.issue_token_with(a.product, a.policy, a.license, a.fingerprint, parts, &terms)
+    };
+    let presigned = sign(&bind(before.as_ref()))?;
+    let audience = s
+        .audience("license.activated", Some(&a.license.product_id))
+        .await?;
+    let issued = Slot::new();
+    let failed = Slot::new();
+    let repeated = Slot::new();
+    let taken = s
+        .take_seats_known(
+            std::slice::from_ref(&claim),
+            &rule,
+            &[before.is_some()],
+            &|_, found, number, now| {
+                let fail = |e: ApiError| {
+                    let msg = e.message().to_owned();
+                    failed.put(e);
+                    StoreError::backend(msg)
+                };
+                if let Some(f) = found {
+                    // Decided again here, atomically: the same request twice takes one seat.
+                    if let Some(id) = &a.request_id
+                        && stored_response(&f.machine, id).is_some()
+                    {
+                        repeated.put(f.machine.clone());
+                        return Err(StoreError::backend("an offline request already answered"));
+                    }
+                    check_device(&f.machine, a.device_key.as_ref()).map_err(fail)?;
+                }
+                let token = if bind(found) == bind(before.as_ref()) {
+                    presigned.clone()
+                } else {
+                    sign(&bind(found)).map_err(fail)?
+                };
+                let mut m = match (found, number) {
+                    (Some(f), _) => {
+                        let mut m = f.machine.clone();
+                        m.parts = learned_parts(&m, a.parts);
+                        m
+                    }
+                    (None, None) => return Err(NEEDS_NUMBER),
+                    (None, Some(numeric_id)) => Machine {
+                        parts: a.parts.iter().map(part_hex).collect(),
+                        ..Machine::new(
+                            random_id("mch_"),
+                            &a.license.id,
+                            a.fingerprint,
+                            numeric_id,
+                            now,
+                        )
+                    },
+                };
+                m.hostname = a.hostname.clone().or(m.hostname);
+                m.platform = a.platform.clone().or(m.platform);
+                m.ip = a.ip.clone().or(m.ip);
+                m.last_seen = now;
+                m.last_heartbeat = now;
+                m.token_id = token.token_id.clone();
+                m.device_key = a.device_key.as_ref().map(|k| hex(k)).or(m.device_key);
+                m.lease = a.lease.map(|(l, _)| l);
+                m.lease_until = a.lease.map(|(_, until)| until);
+                let response = match &a.request_id {
+                    Some(id) => Some(
+                        licet_issuer::sign_activation_response(&s.keys().token, id, &token.token)
+                            .map_err(|e| fail(ApiError::internal(e)))?,
+                    ),
+                    None => None,
+                };
+                m.request_id = a.request_id.as_ref().map(|id| hex(id));
+                m.response = response
+                    .as_ref()
+                    .map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r));
+                let entry = s.audit_entry(
+                    &a.actor,
+                    "machine.activated",
+                    &m.id,
+                    a.ip.clone(),
+                    json!({
+                        "license_id": a.license.id,
+                        "token_id": token.token_id,
+                        "lease": m.lease.map(Lease::as_str),
+                        "lease_until": m.lease_until,
+                        "request_id": m.request_id,
+                        "device_key": m.device_key.is_some(),
+                    }),
+                    Some(a.license.product_id.clone()),
+                );
+                issued.put((token, response));
+                // A machine new to the license is announced with its seat.
+                let told = match found {
+                    Some(_) => Record::from(entry),
+                    None => audience.record(
+                        &DomainEvent::LicenseActivated {
+                            license: a.license.clone(),
+                            machine: m.clone(),
+                        },
+                        now,
+                        vec![entry],
+                    ),
+                };
+                Ok((m, told))
+            },
+        )
+        .await
+        .and_then(|mut seated| {
+            seated.pop().ok_or_else(|| {
+                licet_core::seats::SeatError::Store(StoreError::backend("no seat taken"))
+            })
+        });
+    if let (Some(m), Some(id)) = (repeated.take(), &a.request_id) {
+        return Ok(Activated {
+            issued: None,
+            response: stored_response(&m, id),
+            machine: m,
+            repeated: true,
+        });
+    }
+    let seated = match taken {
+        Ok(seated) => seated,
+        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+    };
+    let Some((issued, response)) = issued.take() else {
+        return Err(ApiError::internal("a seat without a token"));
+    };
+    for dead in &seated.reaped {
+        tracing::debug!(machine = %dead.id, "a dead seat was given back");
+    }
+    s.metrics.activation();
+    Ok(Activated {
+        issued: Some(issued),
+        machine: seated.machine,
+        response,
+        repeated: false,
+    })
+}
+
+/// Gives back the seat of the machine `claim` names, if `check` admits it (its device key;
+/// a receipt's signature): as one seat operation with its audit entry and event. A leased
+/// machine's token is long-lived (and with `revoke`, any token), so it is put on the
+/// revocation list first: should the
+/// server stop in between, the token is revoked and the seat still held, and the same request
+/// again finishes the job. The machine given back, or `None` if there was none (or it changed
+/// meanwhile).
+pub async fn release(
+    s: &AppState,
+    license: &License,
+    claim: &SeatClaim,
+    ip: Option<String>,
+    actor: &str,
+    revoke: bool,
+    check: &(dyn Fn(&Machine) -> ApiResult<()> + Send + Sync),
+) -> ApiResult<Option<Machine>> {
+    let policy = s
+        .store
+        .policy(&license.policy_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("license without policy"))?;
+    let rule = SeatRule::of(license, &policy);
+    let seen = Snapshot::read(&*s.store, claim, &rule, s.clock.now()).await?;
+    let Some(found) = licet_core::seats::recognise(claim, &seen)? else {
+        return Ok(None);
+    };
+    check(&found.machine)?;
+    let m = &found.machine;
+    if (revoke || m.lease_until.is_some()) && !m.token_id.is_empty() {
+        s.revoke_tokens(std::slice::from_ref(&m.token_id), &|state| {
+            Record::from(s.audit_entry(
+                actor,
+                "token.revoked",
+                &m.id,
+                ip.clone(),
+                json!({
+                    "license_id": license.id,
+                    "token_id": m.token_id,
+                    "reason": "seat_given_back",
+                    "revocation_sequence": state.sequence,
+                }),
+                Some(license.product_id.clone()),
+            ))
+        })
+        .await?;
+    }
+    let audience = s
+        .audience("license.deactivated", Some(&license.product_id))
+        .await?;
+    let now = s.clock.now();
+    let failed = Slot::new();
+    let removed = s
+        .store
+        .change_seat(claim, &|now_found| {
+            let Some(f) = now_found.filter(|f| {
+                f.machine.id == found.machine.id && f.machine.token_id == found.machine.token_id
+            }) else {
+                return Ok((licet_core::store::SeatChange::Keep, Record::none()));
+            };
+            if let Err(e) = check(&f.machine) {
+                let msg = e.message().to_owned();
+                failed.put(e);
+                return Err(StoreError::backend(msg));
+            }
+            let entry = s.audit_entry(
+                actor,
+                "machine.deactivated",
+                &f.machine.id,
+                ip.clone(),
+                json!({
+                    "license_id": license.id,
+                    "lease": f.machine.lease.map(Lease::as_str),
+                }),
+                Some(license.product_id.clone()),
+            );
+            let event = DomainEvent::LicenseDeactivated {
+                license: license.clone(),
+                machine: f.machine.clone(),
+            };
+            Ok((
+                licet_core::store::SeatChange::Remove,
+                audience.record(&event, now, vec![entry]),
+            ))
+        })
+        .await;
+    let removed = match removed {
+        Ok(r) => r,
+        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+    };
+    Ok(removed
+        .filter(|f| {
+            f.machine.id == found.machine.id && f.machine.token_id == found.machine.token_id
+        })
+        .map(|f| f.machine))
+}

@@ -1,0 +1,275 @@
+//! Device keys: an Ed25519 key pair a client makes on activation and never lets leave the
+//! machine. A token binds its public half as a CWT confirmation claim (`cnf`, RFC 8747, key 8)
+//! holding a COSE_Key, so that the token is only worth something next to the secret half:
+//!
+//! ```text
+//! 8: { 1: { 1: 1, -1: 6, -2: x } }   ; cnf → COSE_Key → kty OKP, crv Ed25519, x (32 bytes)
+//! ```
+//!
+//! What the device key signs is domain-separated by a label, so that no signature made for one
+//! purpose is accepted for another:
+//!
+//! | what | signed bytes |
+//! |---|---|
+//! | proof of possession | `"licet/device-pop/v1\0" ‖ challenge` |
+//! | an online request | `"licet/device-request/v1\0" ‖ path ‖ "\0" ‖ body` |
+//! | an offline request or receipt | the COSE `Sig_structure` of its COSE_Sign1 (its own `typ`) |
+//!
+//! Verifying is `no_std` with no allocator; making and keeping keys (`DeviceKey`) needs `std`.
+
+use crate::cbor::{Key, KeyOrder, Reader};
+use crate::error::Error;
+use crate::key::PublicKey;
+
+/// Size of a device public key (Ed25519).
+pub const DEVICE_KEY_LEN: usize = 32;
+/// Size of the COSE_Key encoding of a device key.
+pub const COSE_KEY_LEN: usize = 40;
+/// Label of a proof of possession.
+pub const POP_LABEL: &[u8] = b"licet/device-pop/v1\0";
+/// Label of a device-signed online request.
+pub const REQUEST_LABEL: &[u8] = b"licet/device-request/v1\0";
+
+/// The COSE_Key (RFC 9052 §7, RFC 9053 OKP) of an Ed25519 public key, in deterministic CBOR:
+/// `{1: 1, -1: 6, -2: x}`.
+pub fn cose_key(x: &[u8; DEVICE_KEY_LEN]) -> [u8; COSE_KEY_LEN] {
+    let mut out = [0u8; COSE_KEY_LEN];
+    out[..8].copy_from_slice(&[0xa3, 0x01, 0x01, 0x20, 0x06, 0x21, 0x58, 0x20]);
+    out[8..].copy_from_slice(x);
+    out
+}
+
+/// Reads a COSE_Key that must be an Ed25519 public key with exactly `kty`, `crv` and `x`, and
+/// a valid point (not of small order, canonical).
+pub(crate) fn read_cose_key(r: &mut Reader<'_>) -> Result<[u8; DEVICE_KEY_LEN], Error> {
+    let bad = Error::Malformed("device key: a COSE_Key {1: 1, -1: 6, -2: x} is expected");
+    let n = r.map()?;
+    if n != 3 {
+        return Err(bad);
+    }
+    let mut order = KeyOrder::default();
+    let (mut kty, mut crv, mut x) = (None, None, None);
+    for _ in 0..n {
+        let (k, encoded) = r.key()?;
+        order.next(encoded)?;
+        match k {
+            Key::Int(1) => kty = Some(r.int()?),
+            Key::Int(-1) => crv = Some(r.int()?),
+            Key::Int(-2) => x = Some(r.bytes()?),
+            _ => return Err(bad),
+        }
+    }
+    let x: [u8; DEVICE_KEY_LEN] = match (kty, crv, x) {
+        (Some(1), Some(6), Some(x)) => x.try_into().map_err(|_| bad)?,
+        _ => return Err(bad),
+    };
+    PublicKey::ed25519(&x).map_err(|_| Error::Malformed("device key: not a valid Ed25519 key"))?;
+    Ok(x)
+}
+
+/// Reads the `cnf` claim: a map holding only a COSE_Key (`1`). Other confirmation methods
+/// (a key id, an encrypted key) are refused: a verifier that ignored them would accept the
+/// token without the binding it asks for.
+pub(crate) fn read_cnf(r: &mut Reader<'_>) -> Result<[u8; DEVICE_KEY_LEN], Error> {
+    if r.map()? != 1 {
+        return Err(Error::Malformed("cnf: only a COSE_Key (1) is supported"));
+    }
+    match r.key()?.0 {
+        Key::Int(1) => read_cose_key(r),
+        _ => Err(Error::Malformed("cnf: only a COSE_Key (1) is supported")),
+    }
+}
+
+fn verify(device_key: &[u8; DEVICE_KEY_LEN], parts: &[&[u8]], sig: &[u8]) -> Result<(), Error> {
+    let key = PublicKey::ed25519(device_key).map_err(|_| Error::DeviceKeyMismatch)?;
+    // `verify_parts` has `verify_strict`'s semantics (see `key.rs`).
+    key.verify_parts(parts, sig)
+        .map_err(|_| Error::DeviceKeyMismatch)
+}
+
+/// Checks a proof of possession: `signature` is the device key's signature of
+/// `"licet/device-pop/v1\0" ‖ challenge`. Fails with [`Error::DeviceKeyMismatch`] unless it
+/// is. The challenge should be fresh and random (the verifier's, not the prover's).
+pub fn verify_possession(
+    device_key: &[u8; DEVICE_KEY_LEN],
+    challenge: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    verify(device_key, &[POP_LABEL, challenge], signature)
+}
+
+/// Checks the device signature of an online request: over
+/// `"licet/device-request/v1\0" ‖ path ‖ "\0" ‖ body`, the body exactly as received. Fails
+/// with [`Error::DeviceKeyMismatch`].
+pub fn verify_request(
+    device_key: &[u8; DEVICE_KEY_LEN],
+    path: &str,
+    body: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    verify(
+        device_key,
+        &[REQUEST_LABEL, path.as_bytes(), b"\0", body],
+        signature,
+    )
+}
+
+impl crate::claims::Claims<'_> {
+    /// Checks a proof of possession against the device key the token binds
+    /// ([`verify_possession`]): [`Error::DeviceKeyRequired`] if it binds none.
+    pub fn verify_possession(&self, challenge: &[u8], signature: &[u8]) -> Result<(), Error> {
+        let key = self.device_key.as_ref().ok_or(Error::DeviceKeyRequired)?;
+        verify_possession(key, challenge, signature)
+    }
+}
+
+#[cfg(feature = "std")]
+pub use secret::DeviceKey;
+
+#[cfg(feature = "std")]
+mod secret {
+    use std::vec::Vec;
+
+    use ed25519_dalek::Signer;
+
+    use super::{DEVICE_KEY_LEN, POP_LABEL, REQUEST_LABEL};
+    use crate::key::{KeyId, PublicKey};
+
+    /// A device's key pair. The secret is zeroized on drop and never shown by `Debug`.
+    pub struct DeviceKey {
+        secret: ed25519_dalek::SigningKey,
+    }
+
+    impl core::fmt::Debug for DeviceKey {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("DeviceKey")
+                .field("kid", &self.kid())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl DeviceKey {
+        /// A new key from the operating system's random number generator.
+        pub fn generate() -> std::io::Result<DeviceKey> {
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(&mut seed[..])
+                .map_err(|e| std::io::Error::other(std::format!("no random numbers: {e:?}")))?;
+            Ok(DeviceKey::from_seed(&seed))
+        }
+
+        /// The key of a 32-byte seed (what is stored).
+        pub fn from_seed(seed: &[u8; 32]) -> DeviceKey {
+            DeviceKey {
+                secret: ed25519_dalek::SigningKey::from_bytes(seed),
+            }
+        }
+
+        /// The seed, to store (0600, in the product's state).
+        pub fn seed(&self) -> zeroize::Zeroizing<[u8; 32]> {
+            zeroize::Zeroizing::new(self.secret.to_bytes())
+        }
+
+        /// The public half, as a `cnf` binds it.
+        pub fn public(&self) -> [u8; DEVICE_KEY_LEN] {
+            self.secret.verifying_key().to_bytes()
+        }
+
+        /// The public half as a verifying key.
+        pub fn public_key(&self) -> PublicKey {
+            PublicKey::ed25519(&self.public())
+                .unwrap_or_else(|_| unreachable!("a key made from a seed is a valid point"))
+        }
+
+        /// The key id of the public half (what signed artefacts name in `kid`).
+        pub fn kid(&self) -> KeyId {
+            self.public_key().kid()
+        }
+
+        fn sign_parts(&self, parts: &[&[u8]]) -> [u8; 64] {
+            let msg: Vec<u8> = parts.concat();
+            self.secret.sign(&msg).to_bytes()
+        }
+
+        /// A proof of possession of `challenge` ([`super::verify_possession`]).
+        pub fn prove(&self, challenge: &[u8]) -> [u8; 64] {
+            self.sign_parts(&[POP_LABEL, challenge])
+        }
+
+        /// The signature of an online request ([`super::verify_request`]).
+        pub fn sign_request(&self, path: &str, body: &[u8]) -> [u8; 64] {
+            self.sign_parts(&[REQUEST_LABEL, path.as_bytes(), b"\0", body])
+        }
+
+        /// A COSE_Sign1 with `typ` over `payload`, signed by this key (EdDSA, its kid).
+        pub fn sign_artefact(&self, typ: &str, payload: &[u8]) -> Vec<u8> {
+            use crate::cose::encode;
+            let protected =
+                encode::protected_header(crate::key::Algorithm::Ed25519, &self.kid(), Some(typ));
+            let tbs = encode::sig_structure(&protected, payload);
+            let sig = self.secret.sign(&tbs).to_bytes();
+            encode::sign1(&protected, payload, &sig)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X: [u8; 32] = [
+        0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07,
+        0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07,
+        0x51, 0x1a,
+    ];
+
+    #[test]
+    fn the_cose_key_reads_back_and_nothing_else_does() {
+        let k = cose_key(&X);
+        assert_eq!(read_cose_key(&mut Reader::new(&k)), Ok(X));
+        // Another curve, an extra parameter, a short x, a small-order point.
+        let mut other_crv = k;
+        other_crv[4] = 0x04;
+        assert!(read_cose_key(&mut Reader::new(&other_crv)).is_err());
+        assert!(read_cose_key(&mut Reader::new(&k[..39])).is_err());
+        let mut zero = k;
+        zero[8..].copy_from_slice(&[0; 32]);
+        zero[8] = 1; // the identity point: small order
+        assert!(read_cose_key(&mut Reader::new(&zero)).is_err());
+        let mut four = [0u8; 43];
+        four[0] = 0xa4;
+        four[1..40].copy_from_slice(&k[1..]);
+        four[40..].copy_from_slice(&[0x22, 0x41, 0x00]);
+        assert!(read_cose_key(&mut Reader::new(&four)).is_err());
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn possession_and_requests_verify_only_with_their_own_key_and_label() {
+        let a = DeviceKey::from_seed(&[1; 32]);
+        let b = DeviceKey::from_seed(&[2; 32]);
+        let proof = a.prove(b"challenge");
+        assert_eq!(verify_possession(&a.public(), b"challenge", &proof), Ok(()));
+        assert_eq!(
+            verify_possession(&b.public(), b"challenge", &proof),
+            Err(Error::DeviceKeyMismatch)
+        );
+        assert_eq!(
+            verify_possession(&a.public(), b"another", &proof),
+            Err(Error::DeviceKeyMismatch)
+        );
+        let sig = a.sign_request("/v1/client/heartbeat", b"{}");
+        assert_eq!(
+            verify_request(&a.public(), "/v1/client/heartbeat", b"{}", &sig),
+            Ok(())
+        );
+        // Not for another path, another body, nor as a proof of possession.
+        for (path, body) in [
+            ("/v1/client/deactivate", &b"{}"[..]),
+            ("/v1/client/heartbeat", b"{ }"),
+        ] {
+            assert!(verify_request(&a.public(), path, body, &sig).is_err());
+        }
+        assert!(verify_possession(&a.public(), b"/v1/client/heartbeat\0{}", &sig).is_err());
+        assert_eq!(DeviceKey::from_seed(&a.seed()).public(), a.public());
+    }
+}
