@@ -11,6 +11,7 @@ pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppS
         .merge(api::v1::admin::router())
         .merge(api::v1::licenses::router())
         .merge(api::v1::client::router())
+        .merge(api::v1::offline::router())
         .merge(api::v1::public::router())
         .merge(api::v1::shop::router())
         .merge(api::v1::downloads::router())

@@ -9,6 +9,7 @@ mod hwid_parts;
 mod licensecm;
 mod licensecm_python;
 mod matrix;
+mod offline;
 mod rotation;
 mod seats;
 mod security;

@@ -7,6 +7,7 @@ pub mod body;
 pub mod client;
 pub mod downloads;
 pub mod licenses;
+pub mod offline;
 pub mod public;
 pub mod shop;
 pub mod webhooks;

@@ -1,0 +1,281 @@
+//! Air-gapped activation (`/v1/offline/*`): an activation request carried out of an offline
+//! machine is answered with a signed response carried back; a deactivation receipt carried out
+//! gives the seat back. The caller is an API key that sees the product, or nobody: then the
+//! license key inside the (device-signed) request is the credential, as on the client API.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use licet_api::offline::{
+    OfflineActivated, OfflineActivation, OfflineDeactivated, OfflineDeactivation, decode, qr_text,
+};
+use licet_core::model::Scope;
+use licet_core::seats::SeatClaim;
+use licet_verifier::offline::{
+    ActivationRequest, LABEL_RECEIPT, LABEL_REQUEST, LABEL_RESPONSE, UnverifiedReceipt,
+};
+use licet_verifier::text::encode_armor;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::activation::{self, Activation, device_key_of, usable_license};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Body, ClientIp};
+use crate::http::state::{AppState, hex};
+use crate::model::Lease;
+use crate::rules::Probe;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(activate))
+        .routes(routes!(deactivate))
+}
+
+/// Seconds a request may be dated ahead of the server's clock.
+const FUTURE_SKEW: i64 = 300;
+
+/// The API key, if the request came with one (a bad one is refused, not ignored).
+async fn caller(s: &AppState, headers: &HeaderMap) -> ApiResult<Option<Caller>> {
+    if !headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let mut parts = axum::http::Request::builder()
+        .body(())
+        .map_err(ApiError::internal)?
+        .into_parts()
+        .0;
+    parts.headers = headers.clone();
+    use axum::extract::FromRequestParts;
+    Ok(Some(Caller::from_request_parts(&mut parts, s).await?))
+}
+
+fn artefact_error(e: licet_verifier::Error) -> ApiError {
+    ApiError::bad_request(e.code(), format!("{e}"))
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "license_not_found",
+        "no license with this key",
+    )
+}
+
+#[utoipa::path(post, path = "/v1/offline/activations", tag = "offline", request_body = OfflineActivation, responses((status = 201, body = OfflineActivated), (status = 200, description = "the request was answered before: the same response", body = OfflineActivated), (status = 400, description = "bad_signature, malformed, wrong_type, request_expired", body = crate::http::error::ErrorBody), (status = 409, description = "too_many_machines, request_replayed", body = crate::http::error::ErrorBody)))]
+async fn activate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Body(b): Body<OfflineActivation>,
+) -> ApiResult<Response> {
+    let caller = caller(&s, &headers).await?;
+    if let Some(c) = &caller {
+        c.require(Scope::ReadWrite)?;
+    }
+    let bytes = decode(b.request.as_bytes(), LABEL_REQUEST)
+        .map_err(|m| ApiError::bad_request("bad_encoding", m))?;
+    let req = ActivationRequest::verify(&bytes).map_err(artefact_error)?;
+    s.limits.check_license(req.license_key)?;
+    // A vendor's key acts for the vendor; without one the request speaks for itself, from
+    // wherever it was carried to (its address says nothing about the offline machine).
+    let ip_text = if caller.is_some() { None } else { ip.text() };
+    let probe = Probe {
+        key: req.license_key,
+        ip: ip_text.as_deref(),
+        hwid: Some(req.fingerprint),
+        ..Probe::default()
+    };
+    let (license, product, policy) = usable_license(&s, &probe).await?;
+    if let Some(c) = &caller
+        && !c.sees(&license.product_id)
+    {
+        return Err(not_found());
+    }
+    if req.product != product.code {
+        return Err(ApiError::forbidden_code(
+            "wrong_product",
+            "the request is for another product than its license",
+        ));
+    }
+    let now = s.clock.now();
+    let window = i64::try_from(policy.offline_window).unwrap_or(i64::MAX);
+    if now.saturating_sub(req.created_at) > window {
+        return Err(ApiError::bad_request(
+            "request_expired",
+            format!(
+                "the request is older than the policy's offline_window ({} s): make a new one",
+                policy.offline_window
+            ),
+        ));
+    }
+    if req.created_at > now.saturating_add(FUTURE_SKEW) {
+        return Err(ApiError::bad_request(
+            "request_from_future",
+            "the request is dated ahead of the server's clock",
+        ));
+    }
+    let spent_until = req.created_at.saturating_add(window);
+    let lease =
+        i64::try_from(policy.offline_lease.unwrap_or(product.token_lifetime)).unwrap_or(i64::MAX);
+    // A request answered once and then given back (or lapsed) is spent: it cannot take a
+    // seat again. The same request while its machine still holds the answer is a repeat,
+    // answered again below.
+    let id_hex = hex(&req.request_id);
+    if s.store
+        .challenge_spent(&req.request_id, spent_until)
+        .await?
+        && !s
+            .store
+            .machines(&license.id)
+            .await?
+            .iter()
+            .any(|m| m.request_id.as_deref() == Some(id_hex.as_str()))
+    {
+        return Err(ApiError::conflict(
+            "request_replayed",
+            "this request was answered and its seat given back: make a new request",
+        ));
+    }
+    let done = activation::activate(
+        &s,
+        &Activation {
+            license: &license,
+            product: &product,
+            policy: &policy,
+            fingerprint: req.fingerprint,
+            parts: req.parts(),
+            hostname: None,
+            platform: None,
+            ip: ip_text.clone(),
+            device_key: Some(req.device_key),
+            lease: Some((Lease::Offline, now.saturating_add(lease))),
+            request_id: Some(req.request_id),
+            actor: caller
+                .as_ref()
+                .map_or_else(|| format!("license:{}", license.id), Caller::actor),
+        },
+    )
+    .await?;
+    if !done.repeated {
+        s.store
+            .spend_challenge(&req.request_id, spent_until, now)
+            .await?;
+    }
+    let response = done
+        .response
+        .ok_or_else(|| ApiError::internal("an offline activation without a response"))?;
+    let token_id = done.machine.token_id.clone();
+    let answer = OfflineActivated {
+        response: encode_armor(&response, LABEL_RESPONSE),
+        response_qr: qr_text(&response),
+        token_id,
+        lease_until: done.machine.lease_until.unwrap_or(now),
+        machine_id: done.machine.id.clone(),
+        repeated: done.repeated,
+    };
+    let status = if done.repeated {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(answer)).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/offline/deactivations", tag = "offline", request_body = OfflineDeactivation, responses((status = 200, body = OfflineDeactivated), (status = 403, description = "device_key_mismatch, bad_signature, device_key_required", body = crate::http::error::ErrorBody), (status = 409, description = "receipt_replayed, token_not_current", body = crate::http::error::ErrorBody)))]
+async fn deactivate(
+    State(s): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Body(b): Body<OfflineDeactivation>,
+) -> ApiResult<Response> {
+    let caller = caller(&s, &headers).await?;
+    if let Some(c) = &caller {
+        c.require(Scope::ReadWrite)?;
+    }
+    let bytes = decode(b.receipt.as_bytes(), LABEL_RECEIPT)
+        .map_err(|m| ApiError::bad_request("bad_encoding", m))?;
+    let receipt = UnverifiedReceipt::decode(&bytes).map_err(artefact_error)?;
+    let said = receipt.unverified();
+    let license = s
+        .store
+        .license(said.license_id)
+        .await?
+        .filter(|l| caller.as_ref().is_none_or(|c| c.sees(&l.product_id)))
+        .ok_or_else(not_found)?;
+    let product = s
+        .store
+        .product(&license.product_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("license without product"))?;
+    if said.product != product.code {
+        return Err(ApiError::forbidden_code(
+            "wrong_product",
+            "the receipt names another product than its license's",
+        ));
+    }
+    let token_id = hex(&said.token_id);
+    let Some(machine) = s
+        .store
+        .machines(&license.id)
+        .await?
+        .into_iter()
+        .find(|m| m.token_id == token_id)
+    else {
+        let revoked = s.store.revocation_state().await?;
+        return Err(if revoked.token_ids.contains(&token_id) {
+            ApiError::conflict("receipt_replayed", "this token was given back already")
+        } else {
+            ApiError::conflict(
+                "token_not_current",
+                "no machine of the license holds this token (a newer one replaced it)",
+            )
+        });
+    };
+    let device = machine
+        .device_key
+        .as_deref()
+        .map(device_key_of)
+        .transpose()?
+        .ok_or_else(|| {
+            ApiError::forbidden_code(
+                "device_key_required",
+                "the machine has no device key: give its seat back online",
+            )
+        })?;
+    receipt
+        .verify(&device)
+        .map_err(|e| ApiError::forbidden_code(e.code(), format!("{e}")))?;
+    let claim = SeatClaim {
+        license_id: license.id.clone(),
+        fingerprint: machine.fingerprint.clone(),
+        parts: Vec::new(),
+    };
+    let actor = caller
+        .as_ref()
+        .map_or_else(|| format!("license:{}", license.id), Caller::actor);
+    let ip_text = if caller.is_some() { None } else { ip.text() };
+    let released = activation::release(&s, &license, &claim, ip_text, &actor, true, &|m| {
+        if m.token_id == token_id {
+            Ok(())
+        } else {
+            Err(ApiError::conflict(
+                "token_not_current",
+                "the machine's token changed meanwhile",
+            ))
+        }
+    })
+    .await?
+    .ok_or_else(|| ApiError::conflict("token_not_current", "the machine changed meanwhile"))?;
+    let state = s.store.revocation_state().await?;
+    Ok((
+        StatusCode::OK,
+        axum::Json(OfflineDeactivated {
+            deactivated: true,
+            machine_id: released.id,
+            token_id,
+            revocation_sequence: state.sequence,
+        }),
+    )
+        .into_response())
+}
