@@ -46,6 +46,13 @@ enum Command {
     Status(cmd::client::StatusArgs),
     /// Deactivate this machine (frees its seat on the server).
     Deactivate(cmd::client::DeactivateArgs),
+    /// Air-gapped activation: write a request, install the response, write a receipt.
+    #[command(subcommand)]
+    Offline(cmd::offline::Offline),
+    /// Borrow a floating seat until a date (a token that needs no check-ins).
+    Borrow(cmd::offline::BorrowArgs),
+    /// Return a borrowed seat early (online).
+    Return(cmd::client::DeactivateArgs),
     /// Manage a licet-server: products, policies, licenses, machines, API keys.
     Server(Box<cmd::server::ServerArgs>),
 }
@@ -62,6 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Activate(a) => cmd::client::activate(a),
         Command::Status(a) => cmd::client::status(a),
         Command::Deactivate(a) => cmd::client::deactivate(a),
+        Command::Offline(o) => cmd::offline::run(o),
+        Command::Borrow(a) => cmd::offline::borrow(a),
+        Command::Return(a) => cmd::client::deactivate(a),
         Command::Server(a) => cmd::server::run(*a),
     }
 }

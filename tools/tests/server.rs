@@ -648,3 +648,250 @@ fn status_online_checks_in_now_and_reports_a_revocation_at_once() {
     assert_eq!((code, out.trim()), (Some(1), "revoked"));
     assert_eq!(licet(&["status"]).0, Some(1), "and it is forgotten");
 }
+
+/// The air-gapped walk through the CLI (issue #15): the machine's side never reaches a server
+/// (no URL is given to it), the vendor's side is a real server; the seat is counted after each
+/// step, and the receipt comes back the same way.
+#[test]
+fn the_air_gapped_walk_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+    let p = cli.json(&["products", "create", "--code", "air-cli", "--name", "Air"]);
+    let pid = p["id"].as_str().expect("id");
+    let pol = cli.json(&[
+        "policies",
+        "create",
+        "--product",
+        pid,
+        "--name",
+        "std",
+        "--offline-lease",
+        "3600",
+        "--require-device-key",
+    ]);
+    assert_eq!(
+        (
+            pol["offline_lease"].as_u64(),
+            pol["require_device_key"].as_bool()
+        ),
+        (Some(3600), Some(true))
+    );
+    let lic = cli.json(&["licenses", "create", "--product", pid]);
+    let key = lic["key"].as_str().expect("key");
+    let seats = || {
+        cli.json(&["machines", "list", lic["id"].as_str().expect("id")])["items"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    // The vendor's published key, as the application would carry it.
+    let set: Value = ureq::get(&format!("{url}/v1/keys"))
+        .call()
+        .expect("keys")
+        .body_mut()
+        .read_json()
+        .expect("json");
+    let pem: String = set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["alg"] == "EdDSA")
+        .filter_map(|k| k["public_key_pem"].as_str())
+        .collect();
+    let pubkey = dir.path().join("vendor.pem");
+    std::fs::write(&pubkey, pem).expect("pem");
+    let pubkey = pubkey.to_str().expect("utf-8");
+    let state = dir.path().join("state");
+    let state = state.to_str().expect("utf-8");
+    let file = |n: &str| dir.path().join(n).to_str().expect("utf-8").to_owned();
+    let licet = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+            .args(args)
+            .env_remove("LICET_STATE_DIR")
+            .env_remove("LICET_URL")
+            .output()
+            .expect("licet runs");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+
+    let (code, _, err) = licet(&[
+        "offline",
+        "request",
+        "--product",
+        "air-cli",
+        "--key",
+        key,
+        "--note",
+        "hall 3",
+        "--out",
+        &file("request.txt"),
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("bytes, QR version"), "{err}");
+    // The QR form prints too, and a PNG image is written.
+    let (code, out, err) = licet(&[
+        "offline",
+        "request",
+        "--product",
+        "air-cli",
+        "--key",
+        key,
+        "--qr",
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains('█') || out.contains('▀'),
+        "a QR code in the terminal"
+    );
+    let (code, _, err) = licet(&[
+        "offline",
+        "request",
+        "--product",
+        "air-cli",
+        "--key",
+        key,
+        "--qr",
+        "--out",
+        &file("request.png"),
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        std::fs::read(file("request.png"))
+            .expect("png")
+            .starts_with(b"\x89PNG")
+    );
+    assert_eq!(seats(), 0, "a request takes no seat");
+    // The last request is the pending one: the earlier file answers another request.
+    let (code, _, err) = licet(&[
+        "offline",
+        "request",
+        "--product",
+        "air-cli",
+        "--key",
+        key,
+        "--out",
+        &file("request.txt"),
+        "--pubkey",
+        pubkey,
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+
+    let o = cli.run(&[
+        "offline",
+        "activate",
+        &file("request.txt"),
+        "--out",
+        &file("response.txt"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(seats(), 1);
+    let o = cli.run(&[
+        "offline",
+        "activate",
+        &file("request.txt"),
+        "--out",
+        &file("again.txt"),
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no second seat"));
+    assert_eq!(
+        std::fs::read(file("again.txt")).ok(),
+        std::fs::read(file("response.txt")).ok()
+    );
+    assert_eq!(seats(), 1);
+
+    let (code, out, _) = licet(&["status", "--product", "air-cli", "--state-dir", state]);
+    assert_eq!(
+        code,
+        Some(1),
+        "not licensed before the response is installed: {out}"
+    );
+    let (code, out, err) = licet(&[
+        "offline",
+        "install",
+        &file("response.txt"),
+        "--product",
+        "air-cli",
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, _) = licet(&[
+        "status",
+        "--product",
+        "air-cli",
+        "--state-dir",
+        state,
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).expect("json")["licensed"],
+        true
+    );
+
+    // A machine with another device key (another state) cannot install the response.
+    let other = dir.path().join("other");
+    let other = other.to_str().expect("utf-8");
+    licet(&[
+        "offline",
+        "request",
+        "--product",
+        "air-cli",
+        "--key",
+        key,
+        "--state-dir",
+        other,
+    ]);
+    let (code, out, _) = licet(&[
+        "offline",
+        "install",
+        &file("response.txt"),
+        "--product",
+        "air-cli",
+        "--pubkey",
+        pubkey,
+        "--state-dir",
+        other,
+    ]);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(1), "not installed: device_key_mismatch")
+    );
+
+    // The receipt: the license is gone at once, the seat when the vendor takes the receipt.
+    let (code, _, err) = licet(&[
+        "offline",
+        "deactivate",
+        "--product",
+        "air-cli",
+        "--out",
+        &file("receipt.txt"),
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, _) = licet(&["status", "--product", "air-cli", "--state-dir", state]);
+    assert_eq!(code, Some(1), "no license next to its receipt");
+    assert_eq!(seats(), 1);
+    let v = cli.json(&["offline", "deactivate", &file("receipt.txt")]);
+    assert_eq!(v["deactivated"], true);
+    assert_eq!(seats(), 0);
+    let o = cli.run(&["offline", "deactivate", &file("receipt.txt")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("receipt_replayed"));
+}

@@ -200,6 +200,13 @@ async fn the_air_gapped_walk_and_its_refusals() {
     );
     assert_eq!(seats(&app, &l).await, 1);
     let receipt = a.offline_deactivate().expect("receipt");
+    // The sizes the documentation quotes (four fingerprint parts here; six add 18 bytes).
+    eprintln!(
+        "sizes: request {} B, response {} B, receipt {} B",
+        request.len(),
+        response_bytes(&first).len(),
+        receipt.len()
+    );
     assert_eq!(
         a.status(),
         Status::NeedsActivation,

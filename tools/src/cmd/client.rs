@@ -64,7 +64,7 @@ pub struct DeactivateArgs {
     state_dir: Option<PathBuf>,
 }
 
-fn base(dir: &Option<PathBuf>) -> Result<PathBuf> {
+pub(crate) fn base(dir: &Option<PathBuf>) -> Result<PathBuf> {
     dir.clone()
         .or_else(default_base_dir)
         .ok_or_else(|| anyhow!("--state-dir: required (no per-user data directory found)"))
@@ -75,11 +75,16 @@ fn state(dir: &Option<PathBuf>, product: &str) -> Result<LocalState> {
     LocalState::open(&base(dir)?, product, &fp.stable_id()).context("opening the license state")
 }
 
-fn keys_from_pem(pem: &str) -> Vec<PublicKey> {
+pub(crate) fn keys_from_pem(pem: &str) -> Vec<PublicKey> {
     licet_verifier::online::parse_pems(pem)
 }
 
-fn client(url: &str, product: &str, keys: Vec<PublicKey>, dir: &Option<PathBuf>) -> Result<Client> {
+pub(crate) fn client(
+    url: &str,
+    product: &str,
+    keys: Vec<PublicKey>,
+    dir: &Option<PathBuf>,
+) -> Result<Client> {
     let mut c = Config::new(url, product, keys);
     c.state_dir = Some(base(dir)?);
     Client::new(c).map_err(|e| anyhow!("{e}"))
@@ -120,7 +125,7 @@ fn describe(s: &Status) -> (String, bool) {
     }
 }
 
-fn report(s: &Status, json: bool) -> Result<ExitCode> {
+pub(crate) fn report(s: &Status, json: bool) -> Result<ExitCode> {
     let (text, ok) = describe(s);
     if json {
         io::print(
@@ -176,7 +181,7 @@ pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
     }
 }
 
-fn stored(product: &str, dir: &Option<PathBuf>) -> Result<Client> {
+pub(crate) fn stored(product: &str, dir: &Option<PathBuf>) -> Result<Client> {
     let st = state(dir, product)?;
     let pem = st
         .load(Slot::Keys)

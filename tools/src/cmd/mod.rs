@@ -5,6 +5,7 @@ pub mod hwid;
 pub mod inspect;
 pub mod issue;
 pub mod keygen;
+pub mod offline;
 pub mod revoke;
 pub mod server;
 pub mod verify;

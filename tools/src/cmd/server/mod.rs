@@ -19,6 +19,7 @@ mod keys;
 mod licensecm_admins;
 mod licenses;
 mod machines;
+mod offline;
 mod policies;
 mod prices;
 mod products;
@@ -50,6 +51,7 @@ use keys::Keys;
 use licensecm_admins::LicensecmAdmins;
 use licenses::Licenses;
 use machines::Machines;
+use offline::Offline;
 use policies::Policies;
 use prices::Prices;
 use products::Products;
@@ -86,6 +88,9 @@ enum What {
     /// LicenseCM admins, made by the operator (nobody becomes one by registering).
     #[command(subcommand, name = "licensecm-admins")]
     LicensecmAdmins(LicensecmAdmins),
+    /// Air-gapped activation: answer requests, take receipts.
+    #[command(subcommand)]
+    Offline(Offline),
 }
 
 /// The compatibility families a product may answer through.
@@ -220,8 +225,62 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         What::Prices(p) => prices::request(p)?,
         What::Customers(c) => customers::request(c)?,
         What::Downloads(d) => downloads::request(d)?,
+        What::Offline(o) => match offline::request(o)? {
+            ((method, path, body, _), Some(out)) => {
+                return respond(&client, method, &path, body, out, a.json);
+            }
+            (r, None) => r,
+        },
     };
     finish(&client, method, &path, body, &shape, a.json)
+}
+
+/// An offline activation: the response to `out` (or standard output), what was done to
+/// standard error.
+fn respond(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Payload,
+    out: Option<std::path::PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    let v = match client.call(method, path, body)? {
+        Answer::Ok(v) => v,
+        Answer::Refused(v) => {
+            return finish_refusal(&v, json);
+        }
+    };
+    let response = v["response"].as_str().unwrap_or_default();
+    match &out {
+        Some(p) => io::write_atomic(p, response.as_bytes())?,
+        None => io::print(response)?,
+    }
+    eprintln!(
+        "{} machine {}, token {}, lease until {}",
+        if v["repeated"].as_bool() == Some(true) {
+            "answered again (no second seat):"
+        } else {
+            "activated:"
+        },
+        v["machine_id"].as_str().unwrap_or("-"),
+        v["token_id"].as_str().unwrap_or("-"),
+        crate::time::display(v["lease_until"].as_i64().unwrap_or(0)),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn finish_refusal(v: &Value, json: bool) -> Result<ExitCode> {
+    if json {
+        io::print(&(serde_json::to_string_pretty(v)? + "\n"))?;
+    } else {
+        io::print(&format!(
+            "refused: {} ({})\n",
+            v["error"]["code"].as_str().unwrap_or("unknown"),
+            v["error"]["message"].as_str().unwrap_or("")
+        ))?;
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// Sends the request and prints the answer; the exit code says who failed.
@@ -238,18 +297,7 @@ fn finish(
             io::print(&render(&v, shape, json))?;
             Ok(ExitCode::SUCCESS)
         }
-        Answer::Refused(v) => {
-            if json {
-                io::print(&(serde_json::to_string_pretty(&v)? + "\n"))?;
-            } else {
-                io::print(&format!(
-                    "refused: {} ({})\n",
-                    v["error"]["code"].as_str().unwrap_or("unknown"),
-                    v["error"]["message"].as_str().unwrap_or("")
-                ))?;
-            }
-            Ok(ExitCode::from(1))
-        }
+        Answer::Refused(v) => finish_refusal(&v, json),
     }
 }
 

@@ -31,6 +31,18 @@ pub(super) enum Policies {
         /// Entitlement; repeatable.
         #[arg(long = "entitlement")]
         entitlements: Vec<String>,
+        /// Refuse activations without a device key.
+        #[arg(long)]
+        require_device_key: bool,
+        /// Seconds an offline activation's lease lasts [default: the token lifetime].
+        #[arg(long)]
+        offline_lease: Option<u64>,
+        /// Seconds an offline request may be old when it is answered [default: 7 days].
+        #[arg(long)]
+        offline_window: Option<u64>,
+        /// Longest borrow of a floating seat, seconds [default: 0, off].
+        #[arg(long, default_value_t = 0)]
+        max_borrow: u64,
     },
 }
 
@@ -55,12 +67,22 @@ pub(super) fn request(p: Policies) -> Result<Request> {
             max_machines,
             days,
             entitlements,
+            require_device_key,
+            offline_lease,
+            offline_window,
+            max_borrow,
         } => {
             let mut b = CreatePolicy::of(product, name);
             b.floating = floating;
             b.max_machines = max_machines;
             b.entitlements = entitlements;
             b.duration = days.map(|d| d * 86_400);
+            b.require_device_key = require_device_key;
+            b.offline_lease = offline_lease;
+            b.max_borrow = max_borrow;
+            if let Some(w) = offline_window {
+                b.offline_window = w;
+            }
             ("POST", "/v1/policies".into(), Payload::of(&b)?, Shape::One)
         }
     })
