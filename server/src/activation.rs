@@ -104,6 +104,14 @@ pub fn check_device(m: &Machine, proven: Option<&[u8; 32]>) -> ApiResult<()> {
     }
 }
 
+/// Keeps an API error for after a store operation, whose closure can only fail with a
+/// [`StoreError`]: the caller answers with the error kept, the store sees its message.
+pub fn park(failed: &Slot<ApiError>, e: ApiError) -> StoreError {
+    let msg = e.message().to_owned();
+    failed.put(e);
+    StoreError::backend(msg)
+}
+
 /// The refusal of a request by another device than the machine's.
 pub fn device_key_mismatch() -> ApiError {
     ApiError::forbidden_code(
@@ -247,11 +255,7 @@ pub async fn activate(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> 
             &rule,
             &[before.is_some()],
             &|_, found, number, now| {
-                let fail = |e: ApiError| {
-                    let msg = e.message().to_owned();
-                    failed.put(e);
-                    StoreError::backend(msg)
-                };
+                let fail = |e: ApiError| park(&failed, e);
                 if let Some(f) = found {
                     // Decided again here, atomically: the same request twice takes one seat.
                     if let Some(id) = &a.request_id
@@ -428,11 +432,7 @@ pub async fn release(
             }) else {
                 return Ok((licet_core::store::SeatChange::Keep, Record::none()));
             };
-            if let Err(e) = check(&f.machine) {
-                let msg = e.message().to_owned();
-                failed.put(e);
-                return Err(StoreError::backend(msg));
-            }
+            check(&f.machine).map_err(|e| park(&failed, e))?;
             let entry = s.audit_entry(
                 actor,
                 "machine.deactivated",

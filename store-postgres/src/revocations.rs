@@ -1,12 +1,41 @@
 //! The published revocation list (one row, advanced under its lock), and the sealed signing keys.
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use licet_core::model::*;
 use licet_core::store::*;
 
 use crate::licenses::{lock_license, put_license};
 use crate::outbox::write_record;
 use crate::*;
+
+/// The published revocation state, its row locked until `tx` ends.
+async fn locked_state(tx: &Transaction<'_>) -> StoreResult<RevocationState> {
+    Ok(one(
+        tx,
+        "SELECT state FROM revocations WHERE id = 1 FOR UPDATE",
+        &[],
+    )
+    .await?
+    .unwrap_or_default())
+}
+
+/// Raises the sequence of `state` and stores it with the list `sign` makes of it, in `tx`.
+async fn publish(
+    tx: &Transaction<'_>,
+    state: &mut RevocationState,
+    sign: SignList<'_>,
+) -> StoreResult<()> {
+    state.sequence += 1;
+    let list = sign(state)?;
+    exec(
+        tx,
+        "UPDATE revocations SET state = $1, list = $2 WHERE id = 1",
+        &[&json(&*state), &list],
+    )
+    .await?;
+    Ok(())
+}
 
 #[async_trait]
 impl Revocations for PgStore {
@@ -45,23 +74,10 @@ impl Revocations for PgStore {
         // The license first, then the list, as every operation that takes both: two
         // revocations at once on two instances get consecutive sequence numbers.
         lock_license(&tx, &l.id).await?;
-        let mut state: RevocationState = one(
-            &tx,
-            "SELECT state FROM revocations WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await?
-        .unwrap_or_default();
+        let mut state = locked_state(&tx).await?;
         state.add_tokens(token_ids);
         state.license_ids.insert(l.id.clone());
-        state.sequence += 1;
-        let list = sign(&state)?;
-        exec(
-            &tx,
-            "UPDATE revocations SET state = $1, list = $2 WHERE id = 1",
-            &[&json(&state), &list],
-        )
-        .await?;
+        publish(&tx, &mut state, sign).await?;
         put_license(&tx, l, false).await?;
         write_record(&tx, tell(&state)).await?;
         tx.commit().await.map_err(pg)?;
@@ -75,24 +91,11 @@ impl Revocations for PgStore {
     ) -> StoreResult<RevocationState> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        let mut state: RevocationState = one(
-            &tx,
-            "SELECT state FROM revocations WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await?
-        .unwrap_or_default();
+        let mut state = locked_state(&tx).await?;
         if !state.add_tokens(token_ids) {
             return Ok(state);
         }
-        state.sequence += 1;
-        let list = sign(&state)?;
-        exec(
-            &tx,
-            "UPDATE revocations SET state = $1, list = $2 WHERE id = 1",
-            &[&json(&state), &list],
-        )
-        .await?;
+        publish(&tx, &mut state, sign).await?;
         write_record(&tx, tell(&state)).await?;
         tx.commit().await.map_err(pg)?;
         Ok(state)

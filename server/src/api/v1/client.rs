@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::MachineBody;
-use crate::activation::{self, Activation, check_device, proven_device_key, usable_license};
+use crate::activation::{self, Activation, check_device, park, proven_device_key, usable_license};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, Signed};
@@ -23,7 +23,7 @@ use crate::http::state::AppState;
 use crate::model::{Lease, License, Machine, Policy};
 use crate::rules::{self, Ask, Probe, Validation, Verdict};
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts};
-use licet_core::store::{SeatChange, Slot, StoreError};
+use licet_core::store::{SeatChange, Slot};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -367,11 +367,7 @@ async fn heartbeat(
             else {
                 return Ok((SeatChange::Keep, Record::none()));
             };
-            if let Err(e) = check_device(machine, proven.as_ref()) {
-                let msg = e.message().to_owned();
-                failed.put(e);
-                return Err(StoreError::backend(msg));
-            }
+            check_device(machine, proven.as_ref()).map_err(|e| park(&failed, e))?;
             let now = s.clock.now();
             if !rule.alive(machine, now) {
                 let entry = s.audit_entry(
@@ -396,11 +392,7 @@ async fn heartbeat(
             let issued =
                 match s.issue_token_with(&product, &policy, &license, &machine.fingerprint, bound, &terms) {
                     Ok(t) => t,
-                    Err(e) => {
-                        let msg = e.message().to_owned();
-                        failed.put(e);
-                        return Err(StoreError::backend(msg));
-                    }
+                    Err(e) => return Err(park(&failed, e)),
                 };
             let mut m = machine.clone();
             if !parts.is_empty() {
