@@ -12,7 +12,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 fi
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(token_decode revocation_decode cose_key licensecm_envelope)
+    TARGETS=(token_decode revocation_decode cose_key licensecm_envelope offline_artefacts)
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

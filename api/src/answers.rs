@@ -383,6 +383,15 @@ pub struct MachineBody {
     /// Its fingerprint's parts, hex.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<String>,
+    /// The device key its token binds (hex), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// How the seat is held without heartbeats: `offline` (activated offline) or `borrowed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
+    /// When that lease ends and the seat comes back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
 }
 
 #[cfg(feature = "core")]
@@ -403,6 +412,9 @@ impl From<&Machine> for MachineBody {
             domain_type: m.domain_type.map(Into::into),
             protocol: m.protocol.clone(),
             parts: m.parts.clone(),
+            device_key: m.device_key.clone(),
+            lease: m.lease.map(|l| l.as_str().to_owned()),
+            lease_until: m.lease.and(m.lease_until),
         }
     }
 }

@@ -5,7 +5,9 @@ requirements.txt). Run by test-vectors/tests/interop.rs; not meant to be run by 
 
 1. Every golden vector whose signature is valid must verify with pycose, and every tampered one
    must be refused, using only the public key numbers from expected.json.
-2. Fresh tokens issued by licet-issuer at the current time must decode with cwt.decode (which
+2. Every air-gapped artefact (offline.json) must verify, or be refused, with the key that
+   should have signed it.
+3. Fresh tokens issued by licet-issuer at the current time must decode with cwt.decode (which
    checks the signature, exp and nbf itself) to the claims the manifest lists.
 
 Prints one line per check and a final "N passed, M failed"; exits 1 if anything failed.
@@ -102,6 +104,26 @@ def golden(vectors):
     report(checked >= 20, f"pycose checked {checked} golden vectors")
 
 
+def offline(vectors):
+    """The air-gapped artefacts: each signature judged by pycose with the key that should
+    have made it (a device key for requests and receipts, a vendor key for responses)."""
+    expected = json.load(open(os.path.join(vectors, "expected.json")))
+    manifest = json.load(open(os.path.join(vectors, "offline.json")))
+    checked = 0
+    for case in manifest["cases"]:
+        signer = case["signer"]
+        if signer in manifest["device_keys"]:
+            key = OKPKey(crv=Ed25519, x=bytes.fromhex(manifest["device_keys"][signer]))
+        else:
+            key = pycose_key(expected["keys"][signer])
+        blob = open(os.path.join(vectors, case["file"]), "rb").read()
+        ok = pycose_verifies(blob, key) == case["signature_valid"]
+        verb = "verifies" if case["signature_valid"] else "refuses"
+        report(ok, f"pycose {verb} offline {case['name']}")
+        checked += 1
+    report(checked >= 20, f"pycose checked {checked} offline vectors")
+
+
 def fresh(manifest):
     for t in json.load(open(manifest))["tokens"]:
         token = bytes.fromhex(t["token_hex"])
@@ -135,6 +157,7 @@ def fresh(manifest):
 
 if __name__ == "__main__":
     golden(sys.argv[1])
+    offline(sys.argv[1])
     fresh(sys.argv[2])
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod offline;
+
 use licet_issuer::{KeySpec, RevocationListBuilder, SigningKey, TokenBuilder};
 use licet_verifier::claims::key;
 use licet_verifier::cose::encode;
@@ -1010,6 +1012,7 @@ pub fn generate() -> Files {
         doc_example(&k.ed_a, &valid),
     );
     files.insert("verifier/nostd-check/src/key.rs".into(), nostd_key(&k.ed_a));
+    offline::generate(&mut files, &k, &ed_b);
     files
 }
 
@@ -1025,6 +1028,8 @@ fn readme(e: &Expected) -> Vec<u8> {
          - `tokens/NAME.cbor` (binary) and `tokens/NAME.txt` (base64url text form) for every case; \
            `tokens/valid-ed25519.armor` shows the armored file form.\n\
          - `revocations/NAME.cbor` and `.armor`: signed revocation lists used by the cases.\n\
+         - `offline/` and `offline.json`: the air-gapped artefacts (activation requests, responses, \
+           deactivation receipts) with the state each is checked in; see `offline/README.md`.\n\
          - `expected.json`: for each case the key set, the verification context (time `now`, product, \
            fingerprint, domain, required entitlements, leeway, revocation list, last seen list sequence, \
            whether a fresh list is required) and the expected outcome: `valid` or an error code of \

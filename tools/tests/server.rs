@@ -652,6 +652,22 @@ fn status_online_checks_in_now_and_reports_a_revocation_at_once() {
 /// The air-gapped walk through the CLI (issue #15): the machine's side never reaches a server
 /// (no URL is given to it), the vendor's side is a real server; the seat is counted after each
 /// step, and the receipt comes back the same way.
+/// Runs the `licet` binary with no state or server taken from the environment: exit code,
+/// standard output and standard error.
+fn run_licet(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(args)
+        .env_remove("LICET_STATE_DIR")
+        .env_remove("LICET_URL")
+        .output()
+        .expect("licet runs");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn the_air_gapped_walk_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -707,19 +723,7 @@ fn the_air_gapped_walk_from_the_command_line() {
     let state = dir.path().join("state");
     let state = state.to_str().expect("utf-8");
     let file = |n: &str| dir.path().join(n).to_str().expect("utf-8").to_owned();
-    let licet = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_licet"))
-            .args(args)
-            .env_remove("LICET_STATE_DIR")
-            .env_remove("LICET_URL")
-            .output()
-            .expect("licet runs");
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    };
+    let licet = run_licet;
 
     let (code, _, err) = licet(&[
         "offline",
@@ -894,4 +898,136 @@ fn the_air_gapped_walk_from_the_command_line() {
     let o = cli.run(&["offline", "deactivate", &file("receipt.txt")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("receipt_replayed"));
+}
+
+#[test]
+fn borrow_and_return_a_floating_seat_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (url, admin) = start_server(dir.path());
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+    let p = cli.json(&["products", "create", "--code", "trip-cli", "--name", "Trip"]);
+    let pid = p["id"].as_str().expect("id");
+    let pol = cli.json(&[
+        "policies",
+        "create",
+        "--product",
+        pid,
+        "--name",
+        "floating",
+        "--floating",
+        "--max-machines",
+        "1",
+        "--max-borrow",
+        "86400",
+    ]);
+    assert_eq!(pol["max_borrow"].as_u64(), Some(86_400));
+    let lic = cli.json(&["licenses", "create", "--product", pid]);
+    let (key, lid) = (
+        lic["key"].as_str().expect("key"),
+        lic["id"].as_str().expect("id"),
+    );
+    let machines = || {
+        cli.json(&["machines", "list", lid])["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let licet = |state: &str, args: &[&str]| {
+        let (code, out, _) = run_licet(&[args, &["--state-dir", state]].concat());
+        (code, out)
+    };
+    let laptop = dir.path().join("laptop");
+    let laptop = laptop.to_str().expect("utf-8");
+    let (code, out) = licet(
+        laptop,
+        &[
+            "activate",
+            "--url",
+            &url,
+            "--key",
+            key,
+            "--product",
+            "trip-cli",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let rfc3339 = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .expect("time")
+            .to_rfc3339()
+    };
+
+    // Longer than max_borrow: refused, and the seat is still an ordinary one.
+    let (code, out) = licet(
+        laptop,
+        &[
+            "borrow",
+            "--product",
+            "trip-cli",
+            "--until",
+            &rfc3339(now + 2 * 86_400),
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("borrow_too_long"), "{out}");
+    assert_eq!(machines()[0].get("lease"), None);
+
+    // Twelve hours: a token valid until then, and a seat leased until then.
+    let until = now + 12 * 3600;
+    let (code, out) = licet(
+        laptop,
+        &[
+            "borrow",
+            "--product",
+            "trip-cli",
+            "--until",
+            &rfc3339(until),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("valid until"), "{out}");
+    let m = machines();
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        (m[0]["lease"].as_str(), m[0]["lease_until"].as_i64()),
+        (Some("borrowed"), Some(until))
+    );
+    assert!(m[0]["device_key"].as_str().is_some_and(|k| k.len() == 64));
+    let (code, out) = licet(laptop, &["status", "--product", "trip-cli", "--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let shown = rfc3339(until);
+    assert!(
+        out.contains(&shown),
+        "status shows the borrow's end {shown}: {out}"
+    );
+
+    // The one seat is lent: another machine (its own fingerprint) cannot take it.
+    let desk = || {
+        post_json(
+            &format!("{url}/v1/client/activate"),
+            &serde_json::json!({ "key": key, "fingerprint": "desk-4242" }),
+        )
+    };
+    let (status, body) = desk();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("too_many_machines")),
+        "{body}"
+    );
+
+    // Back early: the seat returns at once, and the desk gets it.
+    let (code, out) = licet(laptop, &["return", "--product", "trip-cli"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(machines().is_empty());
+    let (code, _) = licet(laptop, &["status", "--product", "trip-cli"]);
+    assert_eq!(code, Some(1), "no license after the return");
+    let (status, body) = desk();
+    assert_eq!(status, 201, "{body}");
 }

@@ -104,22 +104,14 @@ impl Client {
             ActivationResponse::verify(response, &keys[..]).map_err(ClientError::Untrusted)?;
         let parts = self.fingerprint.parts();
         let fp = self.fingerprint.id();
-        let public = device.public();
         let ctx = Context::new(self.now(), &self.config.product)
             .hwid_parts(&parts)
-            .fingerprint(&fp)
-            .device_key(&public);
-        let verified = UnverifiedToken::decode(answer.token)
-            .and_then(|t| t.verify(&keys[..], &ctx))
+            .fingerprint(&fp);
+        let verified = answer
+            .verify_token(&keys[..], &req, ctx)
             .map_err(ClientError::Untrusted)?;
-        // A token that binds no device key would be copyable: an offline token must bind ours.
-        if verified.claims().device_key.is_none() {
-            return Err(ClientError::Untrusted(Error::DeviceKeyRequired));
-        }
+        // Belt and braces: the key we hold is the one the token binds.
         prove_possession(verified.claims(), Some(&device)).map_err(ClientError::Untrusted)?;
-        answer
-            .answers(&req.request_id)
-            .map_err(ClientError::Untrusted)?;
         let mut m = self.meta();
         m.key = Some(req.license_key.to_string());
         m.last_contact = self.now();

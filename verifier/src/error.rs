@@ -68,6 +68,14 @@ pub enum Error {
     DeviceKeyRequired,
     /// An activation response answers another request than the one pending on this machine.
     RequestMismatch,
+    /// An activation request is older than the window its vendor accepts: make a new one.
+    RequestExpired,
+    /// An activation request is dated further ahead than the allowed clock skew.
+    RequestFromFuture,
+    /// A deactivation receipt names a token that was given back already.
+    ReceiptReplayed,
+    /// A deactivation receipt names a token no machine holds any more (a newer one replaced it).
+    TokenNotCurrent,
 }
 
 impl Error {
@@ -100,6 +108,10 @@ impl Error {
             Error::DeviceKeyMismatch => "device_key_mismatch",
             Error::DeviceKeyRequired => "device_key_required",
             Error::RequestMismatch => "request_mismatch",
+            Error::RequestExpired => "request_expired",
+            Error::RequestFromFuture => "request_from_future",
+            Error::ReceiptReplayed => "receipt_replayed",
+            Error::TokenNotCurrent => "token_not_current",
         }
     }
 }
@@ -133,6 +145,10 @@ impl fmt::Display for Error {
             Error::DeviceKeyMismatch => "the device key is not the one bound",
             Error::DeviceKeyRequired => "token is bound to a device key but none was given",
             Error::RequestMismatch => "the response answers another request",
+            Error::RequestExpired => "the request is older than the vendor accepts",
+            Error::RequestFromFuture => "the request is dated in the future",
+            Error::ReceiptReplayed => "the token was given back already",
+            Error::TokenNotCurrent => "no machine holds this token any more",
         };
         f.write_str(text)
     }
@@ -173,6 +189,10 @@ mod tests {
             Error::DeviceKeyMismatch,
             Error::DeviceKeyRequired,
             Error::RequestMismatch,
+            Error::RequestExpired,
+            Error::RequestFromFuture,
+            Error::ReceiptReplayed,
+            Error::TokenNotCurrent,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(

@@ -17,7 +17,7 @@ use crate::cose::Sign1;
 use crate::device::{DEVICE_KEY_LEN, read_cose_key};
 use crate::error::Error;
 use crate::key::{KeyProvider, PublicKey};
-use crate::token::MAX_TOKEN_BYTES;
+use crate::token::{Context, MAX_TOKEN_BYTES, UnverifiedToken, VerifiedLicense};
 
 /// `typ` of an offline activation request.
 pub const TYP_ACTIVATION_REQUEST: &str = "licet-activation-request";
@@ -45,6 +45,9 @@ pub const REQUEST_ID_LEN: usize = 16;
 pub const MAX_FINGERPRINT_LEN: usize = 256;
 /// Longest license key a request carries.
 pub const MAX_LICENSE_KEY_LEN: usize = 128;
+/// How far ahead of the vendor's clock a request may be dated (seconds): an air-gapped
+/// machine's clock drifts, but a request from the future would stay fresh for too long.
+pub const MAX_REQUEST_SKEW: i64 = 300;
 
 /// Payload keys.
 pub mod key {
@@ -143,6 +146,27 @@ impl<'a> ActivationRequest<'a> {
     /// The fingerprint parts (possibly none).
     pub fn parts(&self) -> &[[u8; HWID_PART_LEN]] {
         &self.parts[..usize::from(self.n_parts)]
+    }
+
+    /// The vendor's check of the request's age at `now`: [`Error::RequestExpired`] if it was
+    /// made more than `window` seconds ago, [`Error::RequestFromFuture`] if it is dated more
+    /// than [`MAX_REQUEST_SKEW`] ahead. A request's id stays spent for `window` after it was
+    /// made ([`ActivationRequest::spent_until`]), so no replay outlives the window.
+    pub fn check_age(&self, now: i64, window: u64) -> Result<(), Error> {
+        let window = i64::try_from(window).unwrap_or(i64::MAX);
+        if now.saturating_sub(self.created_at) > window {
+            return Err(Error::RequestExpired);
+        }
+        if self.created_at > now.saturating_add(MAX_REQUEST_SKEW) {
+            return Err(Error::RequestFromFuture);
+        }
+        Ok(())
+    }
+
+    /// Until when the vendor must remember the request's id as spent, for a `window`.
+    pub fn spent_until(&self, window: u64) -> i64 {
+        self.created_at
+            .saturating_add(i64::try_from(window).unwrap_or(i64::MAX))
     }
 
     /// Parses a request and checks its signature with the device key it carries:
@@ -279,6 +303,27 @@ impl<'a> ActivationResponse<'a> {
         }
     }
 
+    /// The machine's check before it installs the response: the token inside verified like any
+    /// token in `ctx` (which names this machine's product, fingerprint and time) and bound to
+    /// the pending request's device key ([`Error::DeviceKeyMismatch`] on another machine); a
+    /// token that binds no device key is refused ([`Error::DeviceKeyRequired`]: it could be
+    /// copied), and the response must answer the pending request ([`Error::RequestMismatch`]:
+    /// an answer to another, or an earlier, request).
+    pub fn verify_token<K: KeyProvider + ?Sized>(
+        &self,
+        keys: &K,
+        pending: &ActivationRequest<'_>,
+        ctx: Context<'_>,
+    ) -> Result<VerifiedLicense<'a>, Error> {
+        let ctx = ctx.device_key(&pending.device_key);
+        let verified = UnverifiedToken::decode(self.token)?.verify(keys, &ctx)?;
+        if verified.claims().device_key.is_none() {
+            return Err(Error::DeviceKeyRequired);
+        }
+        self.answers(&pending.request_id)?;
+        Ok(verified)
+    }
+
     /// Checks that the response answers `pending` ([`Error::RequestMismatch`] otherwise).
     pub fn answers(&self, pending: &[u8; REQUEST_ID_LEN]) -> Result<(), Error> {
         // Not secret: a plain comparison.
@@ -303,6 +348,17 @@ pub struct DeactivationReceipt<'a> {
     pub request_id: Option<[u8; REQUEST_ID_LEN]>,
     /// When the machine erased its license.
     pub at: i64,
+}
+
+/// What the vendor knows of the token a receipt names, found by its token id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHolder<'k> {
+    /// A machine holds the token now; the device key recorded for it, if any.
+    Machine(Option<&'k [u8; DEVICE_KEY_LEN]>),
+    /// No machine holds it and it is revoked: it was given back already.
+    Revoked,
+    /// No machine holds it and it is not revoked: a newer token replaced it.
+    Replaced,
 }
 
 /// A receipt whose signature has not been checked: the server reads which token it names,
@@ -364,6 +420,20 @@ impl<'a> UnverifiedReceipt<'a> {
     /// What the receipt says, **not verified**.
     pub fn unverified(&self) -> &DeactivationReceipt<'a> {
         &self.claims
+    }
+
+    /// The vendor's whole check of a receipt, given what it knows of the token named:
+    /// [`Error::ReceiptReplayed`] for a token given back already, [`Error::TokenNotCurrent`]
+    /// for one a newer token replaced, [`Error::DeviceKeyRequired`] for a machine with no
+    /// device key (its seat is given back online), then [`UnverifiedReceipt::verify`] with
+    /// the machine's key.
+    pub fn check(&self, holder: TokenHolder<'_>) -> Result<DeactivationReceipt<'a>, Error> {
+        match holder {
+            TokenHolder::Revoked => Err(Error::ReceiptReplayed),
+            TokenHolder::Replaced => Err(Error::TokenNotCurrent),
+            TokenHolder::Machine(None) => Err(Error::DeviceKeyRequired),
+            TokenHolder::Machine(Some(key)) => self.verify(key),
+        }
     }
 
     /// Verifies the receipt with the device key the named token binds:

@@ -30,9 +30,10 @@ fn der_from_pem(pem: &str) -> Vec<u8> {
     out
 }
 
-fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Error> {
+/// The public keys named in `names`, as `expected.json` describes them.
+fn load_keys(names: &Value, expected: &Value) -> Result<Vec<PublicKey>, licet_verifier::Error> {
     let mut keys = Vec::new();
-    for name in case["keys"].as_array().expect("keys") {
+    for name in names.as_array().expect("keys") {
         let info = &expected["keys"][name.as_str().expect("name")];
         let pem = String::from_utf8(read(info["spki_pem"].as_str().expect("pem"))).expect("utf8");
         let key = PublicKey::from_spki_der(&der_from_pem(&pem))?;
@@ -43,6 +44,11 @@ fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Err
         );
         keys.push(key);
     }
+    Ok(keys)
+}
+
+fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Error> {
+    let keys = load_keys(&case["keys"], expected)?;
     let token = read(case["token"].as_str().expect("token"));
     let c = &case["context"];
     let list_bytes = c["revocations"].as_str().map(read);
@@ -144,4 +150,110 @@ fn armored_vector_decodes_to_the_binary_one() {
     let mut buf = [0u8; 1024];
     let bin = text::decode_armor(&armored, LABEL_LICENSE, &mut buf).expect("armor");
     assert_eq!(bin, &read("tokens/valid-ed25519.cbor")[..]);
+}
+
+fn unhex32(h: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    assert_eq!(h.len(), 64, "a device key is 32 bytes");
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    out
+}
+
+/// Checks one air-gapped artefact as its reader would: the vendor for requests and receipts,
+/// the machine for responses, with the functions the server and the client call.
+fn offline_outcome(
+    case: &Value,
+    offline: &Value,
+    expected: &Value,
+) -> Result<(), licet_verifier::Error> {
+    use licet_verifier::offline::{
+        ActivationRequest, ActivationResponse, LABEL_RECEIPT, LABEL_REQUEST, LABEL_RESPONSE,
+        TokenHolder, UnverifiedReceipt,
+    };
+    let bytes = read(case["file"].as_str().expect("file"));
+    let c = &case["context"];
+    let now = c["now"].as_i64().expect("now");
+    let kind = case["kind"].as_str().expect("kind");
+    // The armored file carries the same bytes.
+    let label = match kind {
+        "request" => LABEL_REQUEST,
+        "response" => LABEL_RESPONSE,
+        _ => LABEL_RECEIPT,
+    };
+    let armored = String::from_utf8(read(case["armor"].as_str().expect("armor"))).expect("utf8");
+    let mut buf = vec![0u8; armored.len()];
+    assert_eq!(
+        text::decode_armor(&armored, label, &mut buf).expect("armor"),
+        &bytes[..],
+        "{}: armor",
+        case["name"]
+    );
+    match kind {
+        "request" => {
+            let req = ActivationRequest::verify(&bytes)?;
+            req.check_age(now, c["window"].as_u64().expect("window"))
+        }
+        "response" => {
+            let keys = load_keys(&c["keys"], expected)?;
+            let pending = read(c["pending_request"].as_str().expect("pending"));
+            let req = ActivationRequest::verify(&pending).expect("the pending request is valid");
+            let answer = ActivationResponse::verify(&bytes, &keys[..])?;
+            let ctx = Context::new(now, c["product"].as_str().expect("product"))
+                .fingerprint(c["fingerprint"].as_str().expect("fingerprint"));
+            let license = answer.verify_token(&keys[..], &req, ctx)?;
+            assert_eq!(
+                license.claims().device_key,
+                Some(req.device_key),
+                "an installed token binds the pending device key"
+            );
+            Ok(())
+        }
+        "receipt" => {
+            let receipt = UnverifiedReceipt::decode(&bytes)?;
+            let key = c["holder_device_key"]
+                .as_str()
+                .map(|n| unhex32(offline["device_keys"][n].as_str().expect("device key")));
+            let holder = match c["holder"].as_str().expect("holder") {
+                "machine" => TokenHolder::Machine(key.as_ref()),
+                "revoked" => TokenHolder::Revoked,
+                "replaced" => TokenHolder::Replaced,
+                other => panic!("unknown holder {other}"),
+            };
+            let said = receipt.check(holder)?;
+            assert_eq!(
+                said,
+                *receipt.unverified(),
+                "a checked receipt says what it said"
+            );
+            Ok(())
+        }
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+#[test]
+fn every_offline_vector_gives_its_expected_outcome() {
+    let expected: Value = serde_json::from_slice(&read("expected.json")).expect("expected.json");
+    let offline: Value = serde_json::from_slice(&read("offline.json")).expect("offline.json");
+    let cases = offline["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 20, "the offline vector set shrank");
+    let mut failures = Vec::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for case in cases {
+        let name = case["name"].as_str().expect("name");
+        let want = case["expected"].as_str().expect("expected");
+        let got = match offline_outcome(case, &offline, &expected) {
+            Ok(()) => "valid".to_owned(),
+            Err(e) => e.code().to_owned(),
+        };
+        if got != want {
+            failures.push(format!("{name}: expected {want}, got {got}"));
+        }
+        kinds.insert((case["kind"].as_str().expect("kind"), want == "valid"));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Each artefact has valid cases and refused ones.
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
 }

@@ -297,3 +297,52 @@ async fn an_unrenewed_lease_frees_the_seat_and_a_renewal_keeps_it() {
     );
     assert_eq!(seats(&app, &l).await, 0);
 }
+
+/// Copies a product's state (one directory of files) from one base directory to another.
+fn copy_state(from: &std::path::Path, to: &std::path::Path) {
+    let (src, dst) = (from.join("air"), to.join("air"));
+    std::fs::create_dir_all(&dst).expect("mkdir");
+    for e in std::fs::read_dir(&src).expect("read state") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), dst.join(e.file_name())).expect("copy");
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_from_a_restored_backup_is_refused_after_a_renewal() {
+    let app = TestApp::new().await;
+    let (p, _) = app.product("air", json!({ "max_machines": 1 })).await;
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key");
+    let dirs = tempfile::tempdir().expect("tmp");
+    let (live, backup) = (dirs.path().join("live"), dirs.path().join("backup"));
+    let a = client(&app, &live, machine("a"));
+    let (s, v) = answer(&app, &a.offline_request(key, None).expect("req")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    a.offline_install(&response_bytes(&v)).expect("install");
+    // A backup of the machine's state, holding the first token.
+    copy_state(&live, &backup);
+    let (s, r) = answer(&app, &a.offline_request(key, None).expect("renewal")).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    a.offline_install(&response_bytes(&r)).expect("renewed");
+    assert_ne!(r["token_id"], v["token_id"], "a renewal issues a new token");
+
+    // The restored backup gives back the replaced token: refused, and the seat stays.
+    let restored = client(&app, &backup, machine("a"));
+    assert!(
+        restored.status().is_licensed(),
+        "the backup reads on its machine"
+    );
+    let stale = restored.offline_deactivate().expect("receipt");
+    let (s, e) = give_back(&app, &stale).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("token_not_current")),
+        "{e}"
+    );
+    assert_eq!(seats(&app, &l).await, 1);
+    // The live machine's receipt is taken.
+    let (s, e) = give_back(&app, &a.offline_deactivate().expect("receipt")).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(seats(&app, &l).await, 0);
+}
