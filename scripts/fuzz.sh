@@ -16,7 +16,8 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-cargo +nightly fuzz build
+# No separate `cargo fuzz build`: `fuzz run` builds with flags of its own (line tables only)
+# and would build everything a second time. The first run builds the shared dependencies.
 for t in "${TARGETS[@]}"; do
     mkdir -p "$WORK/$t"
     cp -r "corpus/$t/." "$WORK/$t/"

@@ -302,6 +302,41 @@ pub async fn license_listings_filter_and_page_without_gaps(f: Fixture) {
     })
     .await;
     assert!(none.is_empty());
+
+    // Searching: the last four characters of a key in any case, a whole key or id, a
+    // customer, a metadata value; each across pages of two, with the other filters.
+    let mut tagged = license("lic_99", "prd_beta", "active", None);
+    tagged.customer_id = Some(42);
+    tagged.metadata.insert("order".into(), json!("A-991"));
+    f.a.insert_license(&tagged, Record::none())
+        .await
+        .expect("license");
+    let search = |text: &str, customer: Option<u64>| LicenseFilter {
+        search: Some(crate::store::LicenseSearch::new(text, customer)),
+        ..LicenseFilter::default()
+    };
+    assert_eq!(walk(search("c_05", None)).await, ["lic_05"]);
+    assert_eq!(walk(search(" KEY-lic_07 ", None)).await, ["lic_07"]);
+    assert_eq!(walk(search("lic_10", None)).await, ["lic_10"]);
+    assert_eq!(walk(search("A-991", None)).await, ["lic_99"]);
+    assert_eq!(
+        walk(search("someone@example.com", Some(42))).await,
+        ["lic_99"]
+    );
+    assert!(
+        walk(search("A-99", None)).await.is_empty(),
+        "values match whole"
+    );
+    assert!(
+        walk(search("_05", None)).await.is_empty(),
+        "a tail is four characters"
+    );
+    let beta_only = walk(LicenseFilter {
+        product_id: Some("prd_acme".into()),
+        ..search("A-991", None)
+    })
+    .await;
+    assert!(beta_only.is_empty(), "the search keeps the other filters");
 }
 
 /// Twenty concurrent attempts, split between the two handles, spend each once-only id exactly
@@ -580,6 +615,16 @@ pub async fn audit_filters_and_cursors(f: Fixture) {
         ..AuditFilter::default()
     };
     assert_eq!(read(product).await, [2, 4, 6]);
+    // About a license: the license, and what names it (a machine's entry).
+    let mut about = entry(9, "machine.deactivated", None);
+    about.subject = "mch_x".into();
+    about.detail = json!({ "n": 9, "license_id": "lic_1" });
+    f.b.append_audit(about).await.expect("append");
+    let license = AuditFilter {
+        license: Some("lic_1".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(read(license).await, [1, 4, 7, 9]);
     let (by_subject, total) = f.b.audit_of("lic_1", 0, 2).await.expect("subject");
     assert_eq!(total, 3);
     assert_eq!(

@@ -169,6 +169,52 @@ pub struct LicenseFilter {
     pub policy_id: Option<String>,
     /// With this status at the given time (an active license past its expiry is expired).
     pub status_at: Option<(LicenseStatus, i64)>,
+    /// Matching what a support person types (see [`LicenseSearch`]).
+    pub search: Option<LicenseSearch>,
+}
+
+/// What a support person searches licenses by: a license key in full or its last four
+/// characters, a license id, a customer (found by e-mail first) or a metadata value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LicenseSearch {
+    /// The text typed, trimmed.
+    pub text: String,
+    /// The customer whose e-mail the text is, if there is one.
+    pub customer_id: Option<u64>,
+}
+
+impl LicenseSearch {
+    /// A search for `text` (trimmed), by e-mail too when `customer_id` is the customer whose
+    /// e-mail it is.
+    pub fn new(text: &str, customer_id: Option<u64>) -> LicenseSearch {
+        LicenseSearch {
+            text: text.trim().to_owned(),
+            customer_id,
+        }
+    }
+
+    /// Whether `l` matches. Four characters match the end of a key, regardless of case
+    /// (keys are shown in groups, and read out over the phone); anything else must be a whole
+    /// key, id or metadata value.
+    pub fn matches(&self, l: &License) -> bool {
+        let t = self.text.as_str();
+        if t.is_empty() {
+            return true;
+        }
+        let last4 = t.chars().count() == 4
+            && l.key.len() >= 4
+            && l.key.is_char_boundary(l.key.len() - 4)
+            && l.key[l.key.len() - 4..].eq_ignore_ascii_case(t);
+        last4
+            || l.key == t
+            || l.id == t
+            || self.customer_id.is_some_and(|c| l.customer_id == Some(c))
+            || l.metadata.values().any(|v| match v {
+                serde_json::Value::String(s) => s == t,
+                serde_json::Value::Number(n) => n.to_string() == t,
+                _ => false,
+            })
+    }
 }
 
 impl LicenseFilter {
@@ -179,6 +225,7 @@ impl LicenseFilter {
             && self
                 .status_at
                 .is_none_or(|(st, now)| l.status_at(now) == st)
+            && self.search.as_ref().is_none_or(|s| s.matches(l))
     }
 }
 
@@ -193,6 +240,9 @@ pub struct AuditFilter {
     pub subject: Option<String>,
     /// By this actor.
     pub actor: Option<String>,
+    /// About this license: the license itself, or anything whose detail names it as
+    /// `license_id` (its machines' activations and deactivations).
+    pub license: Option<String>,
     /// At or after this time.
     pub since: Option<i64>,
     /// Before this time.
@@ -211,6 +261,9 @@ impl AuditFilter {
                 .is_none_or(|a| e.action == a || (a.ends_with('.') && e.action.starts_with(a)))
             && self.subject.as_deref().is_none_or(|x| e.subject == x)
             && self.actor.as_deref().is_none_or(|x| e.actor == x)
+            && self.license.as_deref().is_none_or(|x| {
+                e.subject == x || e.detail.get("license_id").and_then(|v| v.as_str()) == Some(x)
+            })
             && self.since.is_none_or(|t| e.at >= t)
             && self.until.is_none_or(|t| e.at < t)
     }

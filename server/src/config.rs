@@ -172,6 +172,12 @@ pub struct Args {
     /// counted at most once a minute, so scraping costs little) [default: none].
     #[arg(long, env = "LICET_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Serve the admin dashboard at `/admin` [default: true].
+    #[arg(long, env = "LICET_DASHBOARD", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dashboard: Option<bool>,
+    /// Seconds a dashboard session lasts from sign-in [default: 28800, 8 hours].
+    #[arg(long, env = "LICET_DASHBOARD_SESSION_TTL")]
+    pub dashboard_session_ttl: Option<u64>,
     /// Days the audit log and the security log keep an entry; older ones are pruned in the
     /// background [default: 365].
     #[arg(long, env = "LICET_LOG_RETENTION_DAYS")]
@@ -226,6 +232,8 @@ struct FileConfig {
     log_retention_days: Option<u64>,
     log_max_entries: Option<u64>,
     metrics_token: Option<String>,
+    dashboard: Option<bool>,
+    dashboard_session_ttl: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -309,6 +317,10 @@ pub struct Config {
     pub webhook_timeout: u64,
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<Redacted>,
+    /// Whether `/admin` serves the dashboard.
+    pub dashboard: bool,
+    /// Seconds a dashboard session lasts.
+    pub dashboard_session_ttl: u64,
     /// Days the audit and security logs keep an entry.
     pub log_retention_days: u64,
     /// Most entries each of the audit and security logs keeps.
@@ -358,6 +370,8 @@ impl Default for Config {
             log_retention_days: 365,
             metrics_token: None,
             log_max_entries: 10_000_000,
+            dashboard: true,
+            dashboard_session_ttl: 8 * 3600,
         }
     }
 }
@@ -511,7 +525,16 @@ impl Config {
                 .log_max_entries
                 .or(file.log_max_entries)
                 .unwrap_or(d.log_max_entries),
+            dashboard: args.dashboard.or(file.dashboard).unwrap_or(d.dashboard),
+            dashboard_session_ttl: args
+                .dashboard_session_ttl
+                .or(file.dashboard_session_ttl)
+                .unwrap_or(d.dashboard_session_ttl),
         };
+        anyhow::ensure!(
+            (60..=30 * 86_400).contains(&c.dashboard_session_ttl),
+            "dashboard-session-ttl: 60..=2592000 seconds"
+        );
         anyhow::ensure!(
             (60..=30 * 86_400).contains(&c.user_jwt_ttl),
             "user-jwt-ttl: 60..=2592000 seconds"

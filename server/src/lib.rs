@@ -21,6 +21,7 @@ pub mod activation;
 pub mod api;
 pub mod compat;
 pub mod config;
+pub mod dashboard;
 pub mod dispatch;
 pub mod domains;
 pub mod events;
@@ -60,6 +61,17 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let (router, api) = routes::router(&state.config).split_for_parts();
     let api = Arc::new(openapi(api));
+    // The dashboard's pages call the same API in-process (`dashboard::api`); it is not part of
+    // the OpenAPI document.
+    let router = if state.config.dashboard {
+        let inner = routes::router(&state.config)
+            .split_for_parts()
+            .0
+            .with_state(state.clone());
+        router.merge(dashboard::router(inner))
+    } else {
+        router
+    };
     router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), http::middleware::track))

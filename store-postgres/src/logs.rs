@@ -108,6 +108,8 @@ impl Audit for PgStore {
                AND ($5::text IS NULL OR actor = $5) \
                AND ($6::bigint IS NULL OR at >= $6) \
                AND ($7::bigint IS NULL OR at < $7) \
+               AND ($9::text IS NULL OR subject = $9 \
+                    OR data->'detail'->>'license_id' = $9) \
              ORDER BY seq LIMIT $8",
             &[
                 &after,
@@ -118,6 +120,7 @@ impl Audit for PgStore {
                 &filter.since,
                 &filter.until,
                 &take,
+                &filter.license,
             ],
         )
         .await?;

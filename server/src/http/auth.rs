@@ -169,6 +169,11 @@ impl Caller {
     }
 }
 
+/// A caller already authenticated, set by the dashboard on the requests it dispatches to the
+/// API in-process (a request from the network cannot carry an extension).
+#[derive(Debug, Clone)]
+pub struct Acting(pub Caller);
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -176,6 +181,10 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(Acting(caller)) = parts.extensions.get::<Acting>() {
+            count_usage(state, caller).await?;
+            return Ok(caller.clone());
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -198,17 +207,36 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             return Err(ApiError::unauthorized("not an API key or JWT"));
         };
-        // Usage monitoring and the optional daily quota.
-        let now = state.clock.now();
-        let day = u64::try_from(now.div_euclid(86_400)).unwrap_or(0);
-        let used = state.store.count_usage(&caller.key.id, day).await?;
-        if let Some(quota) = caller.key.daily_quota
-            && used > quota
-        {
-            let retry = 86_400 - u64::try_from(now.rem_euclid(86_400)).unwrap_or(0);
-            return Err(ApiError::too_many_requests("quota_exceeded", retry));
-        }
+        count_usage(state, &caller).await?;
         Ok(caller)
+    }
+}
+
+/// Usage monitoring and the optional daily quota, for every request a key makes (through the
+/// dashboard too).
+async fn count_usage(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    let now = state.clock.now();
+    let day = u64::try_from(now.div_euclid(86_400)).unwrap_or(0);
+    let used = state.store.count_usage(&caller.key.id, day).await?;
+    if let Some(quota) = caller.key.daily_quota
+        && used > quota
+    {
+        let retry = 86_400 - u64::try_from(now.rem_euclid(86_400)).unwrap_or(0);
+        return Err(ApiError::too_many_requests("quota_exceeded", retry));
+    }
+    Ok(())
+}
+
+/// The record of a full API key given at sign-in, checked as a request's would be: `None`
+/// for an unknown, wrong or revoked key.
+pub async fn authenticate_key(state: &AppState, full: &str) -> ApiResult<Option<ApiKey>> {
+    if !full.starts_with(KEY_PREFIX) {
+        return Ok(None);
+    }
+    match api_key(state, full).await {
+        Ok(k) => Ok(Some(k)),
+        Err(e) if e.status() == axum::http::StatusCode::UNAUTHORIZED => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

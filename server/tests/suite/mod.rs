@@ -3,6 +3,7 @@
 
 mod api;
 mod bad_input;
+mod dashboard;
 mod devices;
 mod faxstore;
 mod hwid_parts;

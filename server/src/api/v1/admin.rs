@@ -824,6 +824,8 @@ struct AuditFilter {
     action: Option<String>,
     subject: Option<String>,
     actor: Option<String>,
+    /// About this license: its own entries and its machines'.
+    license: Option<String>,
     since: Option<i64>,
     until: Option<i64>,
     after: Option<u64>,
@@ -843,6 +845,7 @@ async fn audit(
         action: f.action,
         subject: f.subject,
         actor: f.actor,
+        license: f.license,
         since: f.since,
         until: f.until,
     };

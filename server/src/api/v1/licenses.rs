@@ -23,7 +23,7 @@ use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
 use crate::model::{License, LicenseStatus, Scope};
-use crate::store::{LicenseFilter, PageRequest};
+use crate::store::{LicenseFilter, LicenseSearch, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -259,12 +259,16 @@ async fn bulk(
 #[into_params(parameter_in = Query)]
 struct ListFilter {
     product_id: Option<String>,
+    policy_id: Option<String>,
     status: Option<licet_api::LicenseStatus>,
+    /// Search: a license key in full or its last 4 characters, a license id, a customer's
+    /// e-mail or a metadata value (at most 200 characters).
+    q: Option<String>,
     after: Option<String>,
     limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`; with `q`, the licenses it finds (a search reads every license of the other filters' choosing, so narrow it by product on large stores)", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
@@ -279,10 +283,27 @@ async fn list(
         }
         (mine, asked) => mine.or(asked),
     };
+    let search = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) if q.len() > 200 => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "q: at most 200 characters",
+            ));
+        }
+        Some(q) => {
+            let customer = match q.contains('@') {
+                true => s.store.customer_by_email(q).await?.map(|c| c.id),
+                false => None,
+            };
+            Some(LicenseSearch::new(q, customer))
+        }
+        None => None,
+    };
     let filter = LicenseFilter {
         product_id,
+        policy_id: f.policy_id,
         status_at: f.status.map(|st| (st.into(), now)),
-        ..LicenseFilter::default()
+        search,
     };
     let page = PageRequest {
         after: f.after,

@@ -1,0 +1,138 @@
+//! The admin dashboard at `/admin` (issue #16): server-rendered pages for the people who
+//! answer "my license stopped working" and the vendors who change policies.
+//!
+//! - Templates are compiled into the binary (askama), the stylesheet is embedded, nothing is
+//!   loaded from another origin, and every page works as plain forms and links
+//!   ([`page::CSP`]).
+//! - Signing in exchanges an admin API key for a session cookie ([`session`]); every form
+//!   carries the session's CSRF token; destructive actions ask once more.
+//! - Pages read and act through the native API in-process ([`api`]), with the signed-in key as
+//!   the caller: a product-limited key sees and changes only its product, and every action is
+//!   the API's own, audited with that key as the actor.
+
+pub mod api;
+pub mod page;
+pub mod session;
+pub mod templates;
+
+mod licenses;
+mod products;
+mod sign_in;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::http::state::AppState;
+
+use self::api::{Api, Desk, Refusal};
+use self::templates::Notice;
+
+/// The stylesheet, embedded.
+const CSS: &str = include_str!("../../assets/admin.css");
+
+/// The dashboard's routes, under `/admin`; `api_router` is the API the pages call.
+pub fn router(api_router: Router) -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/", get(overview))
+        .route("/admin/assets/admin.css", get(css))
+        .route("/admin/sign-in", get(sign_in::form).post(sign_in::sign_in))
+        .route("/admin/sign-out", post(sign_in::sign_out))
+        .route(
+            "/admin/licenses",
+            get(licenses::list).post(licenses::create),
+        )
+        .route("/admin/licenses/{id}", get(licenses::show))
+        .route("/admin/licenses/{id}/{action}", post(licenses::act))
+        .route(
+            "/admin/machines/{id}/deactivate",
+            post(licenses::deactivate_machine),
+        )
+        .route(
+            "/admin/products",
+            get(products::list).post(products::create_product),
+        )
+        .route("/admin/policies", post(products::create_policy))
+        .route("/admin/revocations", get(products::revocations))
+        .fallback(|| async { page::failure(&crate::http::error::ApiError::not_found("page")) })
+        .layer(axum::Extension(Api(api_router)))
+}
+
+async fn css() -> Response {
+    let mut r = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    page::secure_headers(r.headers_mut());
+    r
+}
+
+/// A refusal of the API as a notice on the page that asked.
+fn refused(r: &Refusal) -> Notice {
+    Notice {
+        kind: "error",
+        text: format!("Refused ({}): {}", r.code, r.message),
+    }
+}
+
+/// A page for a refusal that leaves nothing to show (the object is not there, or not the
+/// viewer's to see).
+fn refusal_page(r: &Refusal) -> Response {
+    let t = templates::Failure {
+        status: r.status.as_u16(),
+        code: r.code.clone(),
+        message: r.message.clone(),
+    };
+    page::render(r.status, &t)
+}
+
+/// The notice a redirect carries in its query (`?done=…` or `?refused=code:message`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Flash {
+    done: Option<String>,
+    refused: Option<String>,
+}
+
+impl Flash {
+    fn notice(&self) -> Option<Notice> {
+        if let Some(r) = &self.refused {
+            return Some(Notice {
+                kind: "error",
+                text: format!("Refused: {r}"),
+            });
+        }
+        self.done.as_ref().map(|d| Notice {
+            kind: "ok",
+            text: d.clone(),
+        })
+    }
+
+    /// The query of a redirect after `r`.
+    fn of(r: &Result<String, Refusal>) -> String {
+        match r {
+            Ok(done) => format!("done={}", page::q(done)),
+            Err(e) => format!(
+                "refused={}",
+                page::q(&format!("{} ({})", e.message, e.code))
+            ),
+        }
+    }
+}
+
+async fn overview(d: Desk) -> Response {
+    let products = match d.get("/v1/products").await {
+        Ok(p) => p["items"].as_array().map_or(0, Vec::len),
+        Err(e) => return refusal_page(&e),
+    };
+    let now = d.s.clock.now();
+    let t = templates::Overview {
+        chrome: d.v.chrome("overview"),
+        notice: None,
+        products,
+        as_of: page::when(now, now),
+    };
+    page::render(StatusCode::OK, &t)
+}

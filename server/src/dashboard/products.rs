@@ -1,0 +1,213 @@
+//! Products and policies, and the signing keys with the revocation list.
+
+use axum::extract::Query;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::api::{Desk, Posted};
+use super::page::{self, text, when};
+use super::templates::{self, KeyRow, PolicyRow, ProductRow};
+use super::{Flash, refusal_page};
+
+fn seconds(v: &Value) -> String {
+    match v.as_u64() {
+        None => "—".into(),
+        Some(s) if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        Some(s) if s % 3600 == 0 => format!("{} h", s / 3600),
+        Some(s) => format!("{s} s"),
+    }
+}
+
+/// `GET /admin/products`.
+pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
+    let v = &d.v;
+    let products = match d.send(Method::GET, "/v1/products", None).await {
+        Ok(p) => p,
+        Err(e) => return refusal_page(&e),
+    };
+    let policies = match d.send(Method::GET, "/v1/policies", None).await {
+        Ok(p) => p,
+        Err(e) => return refusal_page(&e),
+    };
+    let rows = products["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let id = text(&p["id"]);
+            let families: Vec<&str> = ["faxstore", "wemx", "verify", "licensecm"]
+                .into_iter()
+                .filter(|f| p["compat"][*f].as_bool() == Some(true))
+                .collect();
+            ProductRow {
+                code: text(&p["code"]),
+                name: text(&p["name"]),
+                lifetime: seconds(&p["token_lifetime"]),
+                families: if families.is_empty() {
+                    "licet's own API only".into()
+                } else {
+                    format!("licet and {}", families.join(", "))
+                },
+                policies: policies["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|q| q["product_id"] == p["id"])
+                    .map(|q| PolicyRow {
+                        id: text(&q["id"]),
+                        name: text(&q["name"]),
+                        seats: format!(
+                            "{}{}",
+                            text(&q["max_machines"]),
+                            if q["floating"].as_bool() == Some(true) {
+                                " floating"
+                            } else {
+                                ""
+                            }
+                        ),
+                        offline: format!(
+                            "lease {}, window {}, borrow {}{}",
+                            match q["offline_lease"].as_u64() {
+                                Some(_) => seconds(&q["offline_lease"]),
+                                None => "= token lifetime".into(),
+                            },
+                            seconds(&q["offline_window"]),
+                            match q["max_borrow"].as_u64() {
+                                Some(0) | None => "off".into(),
+                                Some(_) => seconds(&q["max_borrow"]),
+                            },
+                            if q["require_device_key"].as_bool() == Some(true) {
+                                ", device key required"
+                            } else {
+                                ""
+                            }
+                        ),
+                        default: p["default_policy_id"] == q["id"],
+                    })
+                    .collect(),
+                id,
+            }
+        })
+        .collect();
+    let t = templates::Products {
+        chrome: v.chrome("products"),
+        notice: flash.notice(),
+        products: rows,
+    };
+    page::render(StatusCode::OK, &t)
+}
+
+/// `POST /admin/products` (`POST /v1/products`).
+pub async fn create_product(Posted { d, form }: Posted) -> Response {
+    let body = json!({
+        "code": form.get("code").unwrap_or(""),
+        "name": form.get("name").unwrap_or(""),
+        "compat": {
+            "faxstore": form.ticked("faxstore"),
+            "wemx": form.ticked("wemx"),
+            "verify": form.ticked("verify"),
+            "licensecm": form.ticked("licensecm"),
+        },
+    });
+    let result = d
+        .send(Method::POST, "/v1/products", Some(body))
+        .await
+        .map(|p| format!("Product {} created: add a policy next.", text(&p["code"])));
+    page::see_other(&format!("/admin/products?{}", Flash::of(&result)))
+}
+
+/// `POST /admin/policies` (`POST /v1/policies`).
+pub async fn create_policy(Posted { d, form }: Posted) -> Response {
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        form.get(name)
+            .map(|t| {
+                t.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("{name}: a whole number (invalid_field)"))
+            })
+            .transpose()
+    };
+    let fields = (
+        number("max_machines"),
+        number("offline_lease"),
+        number("max_borrow"),
+    );
+    let (max_machines, offline_lease, max_borrow) = match fields {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return page::see_other(&format!("/admin/products?refused={}", page::q(&e)));
+        }
+    };
+    let mut body = json!({
+        "product_id": form.get("product_id").unwrap_or(""),
+        "name": form.get("name").unwrap_or(""),
+        "floating": form.ticked("floating"),
+        "require_device_key": form.ticked("require_device_key"),
+        "default": form.ticked("default"),
+        "max_borrow": max_borrow.unwrap_or(0),
+    });
+    if let Some(n) = max_machines {
+        body["max_machines"] = json!(n);
+    }
+    if let Some(n) = offline_lease {
+        body["offline_lease"] = json!(n);
+    }
+    let result = d
+        .send(Method::POST, "/v1/policies", Some(body))
+        .await
+        .map(|p| format!("Policy {} added.", text(&p["name"])));
+    page::see_other(&format!("/admin/products?{}", Flash::of(&result)))
+}
+
+/// `GET /admin/revocations`: the current list and the signing keys.
+pub async fn revocations(d: Desk) -> Response {
+    let (s, v) = (&d.s, &d.v);
+    let now = s.clock.now();
+    let list = match d
+        .send(Method::GET, "/v1/revocations?format=json", None)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return refusal_page(&e),
+    };
+    let keys = match d.send(Method::GET, "/v1/keys", None).await {
+        Ok(k) => k,
+        Err(e) => return refusal_page(&e),
+    };
+    let size = list["list"].as_str().map_or(0, |b| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b)
+            .map_or(0, |v| v.len())
+    });
+    let t = templates::Revocations {
+        chrome: v.chrome("revocations"),
+        notice: None,
+        sequence: text(&list["sequence"]),
+        size,
+        licenses: list["revoked_licenses"].as_u64().unwrap_or(0) as usize,
+        tokens: list["revoked_tokens"].as_u64().unwrap_or(0) as usize,
+        issued: list["issued_at"]
+            .as_i64()
+            .map_or_else(String::new, |t| when(t, now)),
+        next_update: list["next_update"]
+            .as_i64()
+            .map_or_else(String::new, |t| when(t, now)),
+        keys: keys["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| KeyRow {
+                kid: text(&k["kid"]),
+                alg: text(&k["alg"]),
+                use_: text(&k["use"]),
+                status: text(&k["status"]),
+                until: k["valid_until"]
+                    .as_i64()
+                    .map_or_else(|| "—".into(), |t| when(t, now)),
+            })
+            .collect(),
+    };
+    page::render(StatusCode::OK, &t)
+}

@@ -1,0 +1,216 @@
+//! The pages' templates (askama, compiled into the binary from `server/templates/admin/`),
+//! each with the rows it shows. Askama escapes every value for HTML.
+
+use askama::Template;
+
+/// The facts of the layout: who is signed in, with what reach, and the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The API key's name.
+    pub who: String,
+    /// The key's id.
+    pub key_id: String,
+    /// The product the key is limited to, if it is.
+    pub limited_to: Option<String>,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Which section of the navigation is current.
+    pub section: &'static str,
+}
+
+/// A flash line at the top of a page: what the last action did or why it was refused.
+#[derive(Debug, Clone, Default)]
+pub struct Notice {
+    /// `ok` or `error`.
+    pub kind: &'static str,
+    /// The text.
+    pub text: String,
+}
+
+impl Notice {
+    /// Nothing to say.
+    pub fn none() -> Option<Notice> {
+        None
+    }
+}
+
+/// A plain page for a failure.
+#[derive(Debug, Template)]
+#[template(path = "admin/failure.html")]
+pub struct Failure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// The sign-in page.
+#[derive(Debug, Template)]
+#[template(path = "admin/sign_in.html")]
+pub struct SignIn {
+    pub csrf: String,
+    pub notice: Option<Notice>,
+}
+
+/// The overview.
+#[derive(Debug, Template)]
+#[template(path = "admin/overview.html")]
+pub struct Overview {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub products: usize,
+    pub as_of: String,
+}
+
+/// A product in a choice.
+#[derive(Debug, Clone)]
+pub struct ProductChoice {
+    pub id: String,
+    pub code: String,
+}
+
+/// A license in the list.
+#[derive(Debug, Clone)]
+pub struct LicenseRow {
+    pub id: String,
+    pub key: String,
+    pub product: String,
+    pub status: String,
+    pub expires: String,
+    pub created: String,
+}
+
+/// The license list and search.
+#[derive(Debug, Template)]
+#[template(path = "admin/licenses.html")]
+pub struct Licenses {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub q: String,
+    pub product: String,
+    pub status: String,
+    pub statuses: Vec<String>,
+    pub products: Vec<ProductChoice>,
+    pub rows: Vec<LicenseRow>,
+    pub next: Option<String>,
+}
+
+/// One license as its page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseView {
+    pub id: String,
+    pub key: String,
+    pub status: String,
+    pub product: String,
+    pub policy: String,
+    pub kind: String,
+    pub expires: String,
+    pub seats: String,
+    pub entitlements: String,
+    pub domains: String,
+    pub metadata: String,
+    pub created: String,
+}
+
+/// A machine of a license.
+#[derive(Debug, Clone)]
+pub struct MachineRow {
+    pub id: String,
+    pub fingerprint: String,
+    pub short: String,
+    pub host: String,
+    pub state: String,
+    pub state_class: &'static str,
+    pub heartbeat: String,
+    pub first_seen: String,
+}
+
+/// An entry of a license's timeline.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub at: String,
+    pub action: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+/// One license.
+#[derive(Debug, Template)]
+#[template(path = "admin/license.html")]
+pub struct License {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub l: LicenseView,
+    /// (path segment, label, destructive)
+    pub actions: Vec<(&'static str, &'static str, bool)>,
+    pub machines: Vec<MachineRow>,
+    pub events: Vec<EventRow>,
+}
+
+/// A destructive action, asked once more.
+#[derive(Debug, Template)]
+#[template(path = "admin/confirm.html")]
+pub struct Confirm {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub question: String,
+    pub consequence: String,
+    pub verb: String,
+    pub action: String,
+    pub back: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// A policy in the products page.
+#[derive(Debug, Clone)]
+pub struct PolicyRow {
+    pub id: String,
+    pub name: String,
+    pub seats: String,
+    pub offline: String,
+    pub default: bool,
+}
+
+/// A product with its policies.
+#[derive(Debug, Clone)]
+pub struct ProductRow {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub lifetime: String,
+    pub families: String,
+    pub policies: Vec<PolicyRow>,
+}
+
+/// Products and policies.
+#[derive(Debug, Template)]
+#[template(path = "admin/products.html")]
+pub struct Products {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub products: Vec<ProductRow>,
+}
+
+/// A signing key.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub use_: String,
+    pub status: String,
+    pub until: String,
+}
+
+/// Signing keys and the revocation list.
+#[derive(Debug, Template)]
+#[template(path = "admin/revocations.html")]
+pub struct Revocations {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub sequence: String,
+    pub size: usize,
+    pub licenses: usize,
+    pub tokens: usize,
+    pub issued: String,
+    pub next_update: String,
+    pub keys: Vec<KeyRow>,
+}

@@ -1,0 +1,545 @@
+//! The admin dashboard in a real browser: headless Chromium driven over WebDriver
+//! (fantoccini), against the server on a loopback port.
+//!
+//! The WebDriver is `LICET_TEST_WEBDRIVER_URL` (`.ci/run` starts chromedriver), or, without
+//! it, a chromedriver this test starts from `PATH`. Without either the tests fail: they are
+//! never skipped. Each test saves a screenshot under `target/tmp/screenshots/`.
+
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, serve};
+
+/// A WebDriver to talk to, and the chromedriver behind it if this test started one.
+struct Driver {
+    url: String,
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn driver() -> Driver {
+    if let Ok(url) = std::env::var("LICET_TEST_WEBDRIVER_URL") {
+        return Driver { url, child: None };
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect(
+            "the dashboard tests need chromedriver (Debian: chromium and chromium-driver) or \
+             LICET_TEST_WEBDRIVER_URL",
+        );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver {
+        url,
+        child: Some(child),
+    }
+}
+
+/// A headless Chromium at 1280×800.
+async fn browser(d: &Driver) -> Client {
+    let binary =
+        std::env::var("LICET_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,800"],
+        },
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&d.url)
+        .await
+        .expect("a WebDriver session")
+}
+
+/// Saves a screenshot of the page as `<backend>-<name>.png`.
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let backend = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .and_then(|s| s.split('-').next().map(str::to_owned))
+        .unwrap_or_else(|| "test".into());
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshots dir");
+    std::fs::write(dir.join(format!("{backend}-{name}.png")), png).expect("write screenshot");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    e.clear().await.expect("clear");
+    e.send_keys(value).await.expect("type");
+}
+
+/// Clicks, and when the click loads another page (a link, a form), waits until it has.
+async fn click(c: &Client, css: &str) {
+    let before = c.find(Locator::Css("html")).await.expect("a page");
+    let target = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let navigates = target
+        .find(Locator::XPath(
+            "ancestor-or-self::*[self::a[@href] or self::form or self::button[@type='submit']]",
+        ))
+        .await
+        .is_ok();
+    target
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    if !navigates {
+        return;
+    }
+    // The old document's root goes stale once the new page replaces it.
+    for _ in 0..200 {
+        if before.tag_name().await.is_err() {
+            let ready = c.execute("return document.readyState", vec![]).await.ok();
+            if ready.as_ref().and_then(Value::as_str) == Some("complete") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("clicking {css} did not load a page");
+}
+
+async fn sign_in(c: &Client, base: &str, key: &str) {
+    c.goto(&format!("{base}/admin")).await.expect("goto");
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/admin/sign-in"),
+        "a visitor is sent to sign in"
+    );
+    fill(c, "#api_key", key).await;
+    click(c, "#sign-in").await;
+}
+
+/// The session cookie the browser holds, as a `Cookie` header value.
+async fn session_cookie(c: &Client) -> String {
+    let cookie = c
+        .get_named_cookie("licet_admin")
+        .await
+        .expect("the session cookie");
+    format!("licet_admin={}", cookie.value())
+}
+
+/// The CSRF token of the page the browser shows.
+async fn csrf_of_page(c: &Client) -> String {
+    c.find(Locator::Css("input[name=csrf]"))
+        .await
+        .expect("a form with a CSRF token")
+        .attr("value")
+        .await
+        .expect("attr")
+        .expect("value")
+}
+
+/// A form post outside the browser: (status, location, body).
+fn post_form(url: &str, cookie: &str, body: &str) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut r = agent
+        .post(url)
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(body)
+        .expect("transport");
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (
+        r.status().as_u16(),
+        location,
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+async fn license_status(app: &TestApp, id: &str) -> String {
+    let (_, l) = app.admin("GET", &format!("/v1/licenses/{id}"), None).await;
+    l["status"].as_str().unwrap_or("").to_owned()
+}
+
+/// A license of a new product, its page open in a signed-in browser, and the session's
+/// cookie and CSRF token as a script outside the browser would replay them.
+struct Scene {
+    app: TestApp,
+    id: String,
+    base: String,
+    d: Driver,
+    c: Client,
+    cookie: String,
+    csrf: String,
+}
+
+async fn on_a_license_page(code: &str) -> Scene {
+    let app = TestApp::new().await;
+    let (p, _) = app.product(code, json!({})).await;
+    let l = app.license(&p, json!({})).await;
+    let id = l["id"].as_str().expect("id").to_owned();
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/licenses/{id}"))
+        .await
+        .expect("goto");
+    let cookie = session_cookie(&c).await;
+    let csrf = csrf_of_page(&c).await;
+    Scene {
+        app,
+        id,
+        base,
+        d,
+        c,
+        cookie,
+        csrf,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_walk_from_sign_in_to_a_revocation() {
+    let app = TestApp::new().await;
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+
+    sign_in(&c, &base, &app.admin).await;
+    assert_eq!(text_of(&c, "h1").await, "Overview");
+    assert!(text_of(&c, "header .who").await.contains("bootstrap admin"));
+
+    // A product, a policy and a license, through the forms.
+    c.goto(&format!("{base}/admin/products"))
+        .await
+        .expect("goto");
+    fill(&c, "#prod-code", "walk-pro").await;
+    fill(&c, "#prod-name", "Walk Pro").await;
+    click(&c, "#create-product").await;
+    assert!(text_of(&c, "#notice").await.contains("walk-pro created"));
+    click(&c, "section details summary").await;
+    let pid = app.admin("GET", "/v1/products", None).await.1["items"][0]["id"]
+        .as_str()
+        .expect("product id")
+        .to_owned();
+    fill(&c, &format!("#pol-name-{pid}"), "standard").await;
+    fill(&c, &format!("#pol-max-{pid}"), "2").await;
+    click(&c, "#create-policy-walk-pro").await;
+    assert!(
+        text_of(&c, "#notice")
+            .await
+            .contains("Policy standard added"),
+        "{}",
+        text_of(&c, "main").await
+    );
+    screenshot(&c, "products").await;
+    c.goto(&format!("{base}/admin/licenses"))
+        .await
+        .expect("goto");
+    click(&c, "details.card summary").await;
+    click(&c, "#create-license").await;
+    assert_eq!(text_of(&c, "#notice").await, "License created.");
+    let key = text_of(&c, "#license-key").await;
+    let license_id =
+        c.current_url().await.expect("url").path()["/admin/licenses/".len()..].to_owned();
+
+    // A machine activates through the API.
+    let (s, v, _) = app.activate(&key, "walk-machine-0001").await;
+    assert_eq!(s.as_u16(), 201, "{v}");
+
+    // Found by the last four characters of its key, in lower case as read out on the phone.
+    c.goto(&format!("{base}/admin/licenses"))
+        .await
+        .expect("goto");
+    fill(&c, "#q", &key[key.len() - 4..].to_lowercase()).await;
+    click(&c, "#search").await;
+    let rows = c
+        .find_all(Locator::Css("#licenses tbody a"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1, "one license ends so");
+    assert_eq!(rows[0].text().await.expect("text"), key);
+    screenshot(&c, "licenses").await;
+    click(&c, "#licenses tbody a").await;
+    let machines = text_of(&c, "#machines").await;
+    assert!(machines.contains("walk-machine-0001"), "{machines}");
+    assert!(machines.contains("alive"), "{machines}");
+    assert!(text_of(&c, "#timeline").await.contains("machine.activated"));
+    screenshot(&c, "license").await;
+
+    // Revoked, after a confirmation.
+    let before = app.admin("GET", "/v1/revocations", None).await.1["sequence"]
+        .as_u64()
+        .expect("sequence");
+    click(&c, "#action-revoke").await;
+    assert_eq!(text_of(&c, "h1").await, "Revoke this license?");
+    assert_eq!(
+        license_status(&app, &license_id).await,
+        "active",
+        "nothing happens before the confirmation"
+    );
+    click(&c, "#confirm").await;
+    assert!(text_of(&c, "#notice").await.starts_with("Revoked"));
+    assert_eq!(text_of(&c, "#license-status").await, "revoked");
+    assert!(text_of(&c, "#timeline").await.contains("license.revoked"));
+
+    // The revocation list page shows the new sequence, and /v1/revocations holds the license.
+    c.goto(&format!("{base}/admin/revocations"))
+        .await
+        .expect("goto");
+    let shown: u64 = text_of(&c, "#revocation-sequence")
+        .await
+        .parse()
+        .expect("a number");
+    assert!(shown > before, "the list moved on: {before} → {shown}");
+    screenshot(&c, "revocations").await;
+    let (status, list, _) = app
+        .call("GET", "/v1/revocations?format=json", None, None)
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(list["sequence"].as_u64(), Some(shown));
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(list["list"].as_str().expect("list"))
+        .expect("base64url");
+    let keys = app.state.keys().verifying_keys(app.state.clock.now());
+    let verified =
+        licet_verifier::RevocationList::verify(&bytes, &keys[..], None).expect("a signed list");
+    assert!(verified.contains_license(&license_id));
+
+    // The audit log names the key that acted.
+    let (_, audit) = app
+        .admin("GET", "/v1/audit?action=license.revoked", None)
+        .await;
+    let admin_id = format!(
+        "key_{}",
+        app.admin
+            .trim_start_matches("lk_")
+            .split('_')
+            .next()
+            .expect("id")
+    );
+    assert_eq!(audit["items"][0]["actor"], admin_id);
+    c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_its_csrf_token_is_refused() {
+    let Scene {
+        app,
+        id,
+        base,
+        d,
+        c,
+        cookie,
+        csrf,
+    } = on_a_license_page("csrf-pro").await;
+    let id = id.as_str();
+    let url = format!("{base}/admin/licenses/{id}/suspend");
+    for body in [String::new(), "csrf=forged".to_owned()] {
+        let (status, _, page) = post_form(&url, &cookie, &body);
+        assert_eq!(status, 403, "{body:?}");
+        assert!(page.contains("csrf_failed"), "{page}");
+        assert_eq!(license_status(&app, id).await, "active");
+    }
+    // Another session's token is not this one's.
+    let other = {
+        let c2 = browser(&d).await;
+        sign_in(&c2, &base, &app.admin).await;
+        let t = csrf_of_page(&c2).await;
+        c2.close().await.expect("close");
+        t
+    };
+    assert_ne!(other, csrf);
+    let (status, _, _) = post_form(&url, &cookie, &format!("csrf={}", other));
+    assert_eq!(status, 403);
+    // With the token, the same post acts.
+    let (status, location, _) = post_form(&url, &cookie, &format!("csrf={csrf}"));
+    assert_eq!(status, 303);
+    assert!(location.contains("done="), "{location}");
+    assert_eq!(license_status(&app, id).await, "suspended");
+    c.goto(&format!("{base}/admin/licenses/{id}"))
+        .await
+        .expect("goto");
+    screenshot(&c, "csrf").await;
+    c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_limited_key_cannot_open_another_product_s_license() {
+    let app = TestApp::new().await;
+    let (mine, _) = app.product("mine-pro", json!({})).await;
+    let (theirs, _) = app.product("theirs-pro", json!({})).await;
+    let my_license = app.license(&mine, json!({})).await;
+    let their_license = app.license(&theirs, json!({})).await;
+    let (s, k) = app
+        .admin(
+            "POST",
+            "/v1/api-keys",
+            Some(json!({ "name": "mine support", "scope": "admin", "product_id": mine["id"] })),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{k}");
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, k["key"].as_str().expect("key")).await;
+    assert!(
+        text_of(&c, "#limited")
+            .await
+            .contains(mine["id"].as_str().expect("id")),
+        "the dashboard shows that the key is limited"
+    );
+    // Its own product's license opens; the other's, by URL, is not found.
+    c.goto(&format!(
+        "{base}/admin/licenses/{}",
+        my_license["id"].as_str().expect("id")
+    ))
+    .await
+    .expect("goto");
+    assert_eq!(
+        text_of(&c, "#license-key").await,
+        my_license["key"].as_str().expect("key")
+    );
+    c.goto(&format!(
+        "{base}/admin/licenses/{}",
+        their_license["id"].as_str().expect("id")
+    ))
+    .await
+    .expect("goto");
+    let page = c.source().await.expect("source");
+    assert!(page.contains("404"), "{page}");
+    assert!(!page.contains(their_license["key"].as_str().expect("key")));
+    screenshot(&c, "limited").await;
+    // Nor is it listed, even when searched for by its key.
+    c.goto(&format!(
+        "{base}/admin/licenses?q={}",
+        their_license["key"].as_str().expect("key")
+    ))
+    .await
+    .expect("goto");
+    assert!(
+        text_of(&c, "#licenses")
+            .await
+            .contains("No license matches")
+    );
+    // Nor can it act on it.
+    let cookie = session_cookie(&c).await;
+    c.goto(&format!("{base}/admin/licenses"))
+        .await
+        .expect("goto");
+    let csrf = csrf_of_page(&c).await;
+    let (status, location, _) = post_form(
+        &format!(
+            "{base}/admin/licenses/{}/suspend",
+            their_license["id"].as_str().expect("id")
+        ),
+        &cookie,
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(status, 303);
+    assert!(location.contains("refused="), "{location}");
+    assert_eq!(
+        license_status(&app, their_license["id"].as_str().expect("id")).await,
+        "active"
+    );
+    c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_out_session_cannot_act() {
+    let Scene {
+        app,
+        id,
+        base,
+        d: _driver,
+        c,
+        cookie,
+        csrf,
+    } = on_a_license_page("out-pro").await;
+    let id = id.as_str();
+    click(&c, "#sign-out").await;
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/admin/sign-in")
+    );
+    screenshot(&c, "signed-out").await;
+    // The old cookie and token, replayed: sent to sign in, and nothing changes.
+    let (status, location, _) = post_form(
+        &format!("{base}/admin/licenses/{id}/suspend"),
+        &cookie,
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!((status, location.as_str()), (303, "/admin/sign-in"));
+    assert_eq!(license_status(&app, id).await, "active");
+    let (_, audit) = app.admin("GET", "/v1/audit?action=dashboard.", None).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["dashboard.signed_in", "dashboard.signed_out"]);
+    // A wrong key is refused, audited, and gets no cookie.
+    fill(&c, "#api_key", "lk_nothere_0000").await;
+    click(&c, "#sign-in").await;
+    assert!(
+        text_of(&c, "#notice")
+            .await
+            .contains("Not an admin API key")
+    );
+    assert!(c.get_named_cookie("licet_admin").await.is_err());
+    c.close().await.expect("close");
+}
