@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 
 use super::api::{Desk, Posted, Refusal};
 use super::page::{self, q, text, when};
-use super::session::Viewer;
 use super::templates::{self, EventRow, LicenseRow, LicenseView, MachineRow, ProductChoice};
-use super::{Flash, refusal_page, refused};
+use super::{Ask, Flash, confirm, refusal_page, refused};
 
 const STATUSES: [&str; 5] = ["", "active", "suspended", "expired", "revoked"];
 
@@ -306,28 +305,6 @@ fn action_of(action: &str) -> Option<(Method, &'static str, bool, &'static str)>
     })
 }
 
-fn confirm_page(
-    v: &Viewer,
-    question: String,
-    consequence: &str,
-    verb: &str,
-    action: String,
-    back: String,
-    fields: Vec<(String, String)>,
-) -> Response {
-    let t = templates::Confirm {
-        chrome: v.chrome("licenses"),
-        notice: None,
-        question,
-        consequence: consequence.to_owned(),
-        verb: verb.to_owned(),
-        action,
-        back,
-        fields,
-    };
-    page::render(StatusCode::OK, &t)
-}
-
 /// `POST /admin/licenses/{id}/{action}`: suspend, reinstate, renew, revoke or delete.
 pub async fn act(
     Path((id, action)): Path<(String, String)>,
@@ -349,18 +326,21 @@ pub async fn act(
                 "Its record, machines and key are removed; clients holding tokens keep them until they expire.",
             ),
         };
-        return confirm_page(
+        return confirm(
             v,
-            question.to_owned(),
-            consequence,
-            if action == "revoke" {
-                "Revoke"
-            } else {
-                "Delete"
+            "licenses",
+            Ask {
+                question,
+                consequence,
+                verb: if action == "revoke" {
+                    "Revoke"
+                } else {
+                    "Delete"
+                },
+                action: format!("{back}/{action}"),
+                back,
+                fields: Vec::new(),
             },
-            format!("{back}/{action}"),
-            back,
-            Vec::new(),
         );
     }
     let uri = if path.is_empty() {
@@ -382,14 +362,17 @@ pub async fn deactivate_machine(Path(id): Path<String>, Posted { d, form }: Post
     let license = form.get("license").unwrap_or("").to_owned();
     let back = format!("/admin/licenses/{}", q(&license));
     if form.get("confirm") != Some("yes") {
-        return confirm_page(
+        return confirm(
             v,
-            "Deactivate this machine?".to_owned(),
-            "Its seat is freed at once; the machine keeps its token until it expires or checks in.",
-            "Deactivate",
-            format!("/admin/machines/{}/deactivate", q(&id)),
-            back,
-            vec![("license".to_owned(), license)],
+            "licenses",
+            Ask {
+                question: "Deactivate this machine?",
+                consequence: "Its seat is freed at once; the machine keeps its token until it expires or checks in.",
+                verb: "Deactivate",
+                action: format!("/admin/machines/{}/deactivate", q(&id)),
+                back,
+                fields: vec![("license".to_owned(), license)],
+            },
         );
     }
     let result = d

@@ -15,6 +15,8 @@ pub mod page;
 pub mod session;
 pub mod templates;
 
+mod audit;
+mod keys;
 mod licenses;
 mod products;
 mod sign_in;
@@ -56,6 +58,9 @@ pub fn router(api_router: Router) -> Router<AppState> {
         )
         .route("/admin/policies", post(products::create_policy))
         .route("/admin/revocations", get(products::revocations))
+        .route("/admin/audit", get(audit::list))
+        .route("/admin/api-keys", get(keys::list).post(keys::create))
+        .route("/admin/api-keys/{id}/{action}", post(keys::act))
         .fallback(|| async { page::failure(&crate::http::error::ApiError::not_found("page")) })
         .layer(axum::Extension(Api(api_router)))
 }
@@ -87,6 +92,31 @@ fn refusal_page(r: &Refusal) -> Response {
         message: r.message.clone(),
     };
     page::render(r.status, &t)
+}
+
+/// A destructive action, asked once more: the question, what follows, the button, where the
+/// confirmed form posts (with `confirm=yes` and `fields`) and where "Cancel" goes.
+pub(crate) struct Ask<'a> {
+    question: &'a str,
+    consequence: &'a str,
+    verb: &'a str,
+    action: String,
+    back: String,
+    fields: Vec<(String, String)>,
+}
+
+fn confirm(v: &session::Viewer, section: &'static str, a: Ask<'_>) -> Response {
+    let t = templates::Confirm {
+        chrome: v.chrome(section),
+        notice: None,
+        question: a.question.to_owned(),
+        consequence: a.consequence.to_owned(),
+        verb: a.verb.to_owned(),
+        action: a.action,
+        back: a.back,
+        fields: a.fields,
+    };
+    page::render(StatusCode::OK, &t)
 }
 
 /// The notice a redirect carries in its query (`?done=…` or `?refused=code:message`).

@@ -214,3 +214,55 @@ pub struct Revocations {
     pub next_update: String,
     pub keys: Vec<KeyRow>,
 }
+
+/// An audit entry in the log page.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub ip: String,
+    pub detail: String,
+}
+
+/// The audit log.
+#[derive(Debug, Template)]
+#[template(path = "admin/audit.html")]
+pub struct Audit {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub action: String,
+    pub subject: String,
+    pub actor: String,
+    pub since: String,
+    pub until: String,
+    pub rows: Vec<AuditRow>,
+    pub next: Option<String>,
+}
+
+/// An API key in the keys page.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub product: String,
+    pub today: String,
+    pub quota: String,
+    pub created: String,
+    pub state: String,
+    pub live: bool,
+}
+
+/// API keys.
+#[derive(Debug, Template)]
+#[template(path = "admin/api_keys.html")]
+pub struct ApiKeys {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    /// A secret just made, shown this once (never in a URL).
+    pub shown: Option<String>,
+    pub keys: Vec<ApiKeyRow>,
+    pub products: Vec<ProductChoice>,
+}

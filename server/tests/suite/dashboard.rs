@@ -360,14 +360,7 @@ async fn the_dashboard_walk_from_sign_in_to_a_revocation() {
     let (_, audit) = app
         .admin("GET", "/v1/audit?action=license.revoked", None)
         .await;
-    let admin_id = format!(
-        "key_{}",
-        app.admin
-            .trim_start_matches("lk_")
-            .split('_')
-            .next()
-            .expect("id")
-    );
+    let admin_id = key_id_of(&app.admin);
     assert_eq!(audit["items"][0]["actor"], admin_id);
     c.close().await.expect("close");
 }
@@ -542,4 +535,132 @@ async fn a_signed_out_session_cannot_act() {
     );
     assert!(c.get_named_cookie("licet_admin").await.is_err());
     c.close().await.expect("close");
+}
+
+/// `GET url` with a bearer key: the status.
+fn get_with_key(url: &str, key: &str) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(url)
+        .header("authorization", &format!("Bearer {key}"))
+        .call()
+        .expect("transport");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_json().unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_shown_once_rotated_and_revoked_and_the_audit_log_finds_it() {
+    let app = TestApp::new().await;
+    let (mine, _) = app.product("desk-pro", json!({})).await;
+    app.product("other-pro", json!({})).await;
+    let pid = mine["id"].as_str().expect("id");
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/api-keys"))
+        .await
+        .expect("goto");
+    fill(&c, "#key-name", "support desk").await;
+    c.find(Locator::Css("#key-scope"))
+        .await
+        .expect("scope")
+        .select_by_value("admin")
+        .await
+        .expect("select");
+    c.find(Locator::Css("#key-product"))
+        .await
+        .expect("product")
+        .select_by_value(pid)
+        .await
+        .expect("select");
+    click(&c, "#create-key").await;
+    let secret = text_of(&c, "#new-secret").await;
+    assert!(secret.starts_with("lk_"), "{secret}");
+    assert!(
+        !c.current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains(&secret),
+        "a secret never goes in a URL"
+    );
+    screenshot(&c, "api-keys").await;
+    // It works, within its product, and the page counts its use.
+    let (status, list) = get_with_key(&format!("{base}/v1/products"), &secret);
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    c.goto(&format!("{base}/admin/api-keys"))
+        .await
+        .expect("goto");
+    assert!(
+        c.find(Locator::Css("#new-secret")).await.is_err(),
+        "shown once"
+    );
+    let key_id = key_id_of(&secret);
+    let row = text_of(&c, "#api-keys").await;
+    assert!(row.contains(&key_id) && row.contains(pid), "{row}");
+
+    // Rotated: a new secret, the old one refused.
+    click(
+        &c,
+        &format!("form[action='/admin/api-keys/{key_id}/rotate'] button"),
+    )
+    .await;
+    assert_eq!(text_of(&c, "h1").await, "Rotate this API key?");
+    click(&c, "#confirm").await;
+    let rotated = text_of(&c, "#new-secret").await;
+    assert_ne!(rotated, secret);
+    assert_eq!(get_with_key(&format!("{base}/v1/products"), &secret).0, 401);
+    assert_eq!(
+        get_with_key(&format!("{base}/v1/products"), &rotated).0,
+        200
+    );
+
+    // Revoked: refused too.
+    let new_id = key_id_of(&rotated);
+    click(
+        &c,
+        &format!("form[action='/admin/api-keys/{new_id}/revoke'] button"),
+    )
+    .await;
+    click(&c, "#confirm").await;
+    assert_eq!(text_of(&c, "#notice").await, "Key revoked.");
+    assert_eq!(
+        get_with_key(&format!("{base}/v1/products"), &rotated).0,
+        401
+    );
+
+    // The audit log, filtered by an action prefix and the actor, shows the three steps.
+    c.goto(&format!("{base}/admin/audit")).await.expect("goto");
+    fill(&c, "#action", "api_key.").await;
+    fill(&c, "#actor", &key_id_of(&app.admin)).await;
+    click(&c, "#filter").await;
+    let log = text_of(&c, "#audit").await;
+    for action in ["api_key.created", "api_key.rotated", "api_key.revoked"] {
+        assert!(log.contains(action), "{action} in {log}");
+    }
+    assert!(!log.contains("dashboard.signed_in"), "the prefix filters");
+    screenshot(&c, "audit").await;
+    fill(&c, "#actor", "key_nobody").await;
+    click(&c, "#filter").await;
+    assert!(text_of(&c, "#audit").await.contains("No entry matches"));
+    c.close().await.expect("close");
+}
+
+/// The id of a full API key.
+fn key_id_of(full: &str) -> String {
+    format!(
+        "key_{}",
+        full.trim_start_matches("lk_")
+            .split('_')
+            .next()
+            .expect("id")
+    )
 }
