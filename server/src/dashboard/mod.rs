@@ -18,6 +18,7 @@ pub mod templates;
 mod audit;
 mod keys;
 mod licenses;
+mod offline;
 mod products;
 mod sign_in;
 
@@ -59,6 +60,9 @@ pub fn router(api_router: Router) -> Router<AppState> {
         .route("/admin/policies", post(products::create_policy))
         .route("/admin/revocations", get(products::revocations))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/offline", get(offline::page))
+        .route("/admin/offline/activate", post(offline::activate))
+        .route("/admin/offline/deactivate", post(offline::deactivate))
         .route("/admin/api-keys", get(keys::list).post(keys::create))
         .route("/admin/api-keys/{id}/{action}", post(keys::act))
         .fallback(|| async { page::failure(&crate::http::error::ApiError::not_found("page")) })

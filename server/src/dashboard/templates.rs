@@ -266,3 +266,32 @@ pub struct ApiKeys {
     pub keys: Vec<ApiKeyRow>,
     pub products: Vec<ProductChoice>,
 }
+
+/// An answered activation request.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub repeated: bool,
+    pub machine: String,
+    pub token: String,
+    pub lease_until: String,
+    pub response: String,
+    pub response_b64: String,
+}
+
+/// A seat given back by receipt.
+#[derive(Debug, Clone)]
+pub struct GivenBack {
+    pub machine: String,
+    pub token: String,
+    pub sequence: String,
+}
+
+/// The offline desk.
+#[derive(Debug, Template)]
+#[template(path = "admin/offline.html")]
+pub struct Offline {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub answer: Option<Answered>,
+    pub given_back: Option<GivenBack>,
+}

@@ -664,3 +664,83 @@ fn key_id_of(full: &str) -> String {
             .expect("id")
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offline_desk_answers_a_request_file_and_takes_a_receipt() {
+    use licet_verifier::offline::{LABEL_RECEIPT, LABEL_REQUEST, LABEL_RESPONSE};
+    use licet_verifier::text::{decode_armor, encode_armor};
+    let app = TestApp::new().await;
+    let (p, _) = app.product("air", json!({ "max_machines": 1 })).await;
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key");
+    let dirs = tempfile::tempdir().expect("tmp");
+    let machine = super::offline::client(&app, dirs.path(), super::offline::machine("desk"));
+    let request = machine.offline_request(key, None).expect("request");
+    let file = dirs.path().join("request.txt");
+    std::fs::write(&file, encode_armor(&request, LABEL_REQUEST)).expect("write");
+    let seats = || async {
+        app.admin(
+            "GET",
+            &format!("/v1/licenses/{}/machines", l["id"].as_str().expect("id")),
+            None,
+        )
+        .await
+        .1["items"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/offline"))
+        .await
+        .expect("goto");
+    c.find(Locator::Css("#request-file"))
+        .await
+        .expect("file input")
+        .send_keys(file.to_str().expect("utf-8"))
+        .await
+        .expect("choose the file");
+    click(&c, "#answer-request").await;
+    assert_eq!(text_of(&c, "#answer-h").await, "Activated");
+    assert_eq!(seats().await, 1);
+    let armored = c
+        .find(Locator::Css("#response-text"))
+        .await
+        .expect("response")
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("text");
+    let href = c
+        .find(Locator::Css("#download-response"))
+        .await
+        .expect("link")
+        .attr("href")
+        .await
+        .expect("attr")
+        .expect("href");
+    assert!(href.starts_with("data:text/plain"), "{href}");
+    screenshot(&c, "offline").await;
+    let mut buf = vec![0u8; armored.len()];
+    let response = decode_armor(&armored, LABEL_RESPONSE, &mut buf).expect("an armored response");
+    machine.offline_install(response).expect("installs");
+    assert!(machine.status().is_licensed());
+
+    // The receipt comes back as pasted text: the seat is freed, the token revoked.
+    let receipt = encode_armor(
+        &machine.offline_deactivate().expect("receipt"),
+        LABEL_RECEIPT,
+    );
+    fill(&c, "#receipt-text", &receipt).await;
+    click(&c, "#take-receipt").await;
+    assert_eq!(text_of(&c, "#back-h").await, "Seat freed");
+    assert_eq!(seats().await, 0);
+    // The same receipt again: refused with its code.
+    fill(&c, "#receipt-text", &receipt).await;
+    click(&c, "#take-receipt").await;
+    assert!(text_of(&c, "#notice").await.contains("receipt_replayed"));
+    c.close().await.expect("close");
+}

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
-fn machine(tag: &str) -> Fingerprint {
+pub(crate) fn machine(tag: &str) -> Fingerprint {
     let values: Vec<(&'static str, String, Vec<u8>)> = [
         ("machine-id", format!("id-{tag}")),
         ("cpu", "cpu|4".to_owned()),
@@ -32,7 +32,7 @@ fn machine(tag: &str) -> Fingerprint {
     Fingerprint::from_values("air", &values)
 }
 
-fn client(app: &TestApp, dir: &std::path::Path, fp: Fingerprint) -> Client {
+pub(crate) fn client(app: &TestApp, dir: &std::path::Path, fp: Fingerprint) -> Client {
     let mut c = Config::new("", "air", vec![app.state.keys().token.public_key().clone()]);
     c.state_dir = Some(dir.to_path_buf());
     c.fingerprint = Some(fp);
