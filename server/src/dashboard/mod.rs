@@ -21,6 +21,7 @@ mod licenses;
 mod offline;
 mod products;
 mod sign_in;
+mod webhooks;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -64,6 +65,15 @@ pub fn router(api_router: Router) -> Router<AppState> {
         .route("/admin/offline/activate", post(offline::activate))
         .route("/admin/offline/deactivate", post(offline::deactivate))
         .route("/admin/api-keys", get(keys::list).post(keys::create))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/admin/webhooks/{id}/{action}", post(webhooks::act))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/resend",
+            post(webhooks::resend),
+        )
         .route("/admin/api-keys/{id}/{action}", post(keys::act))
         .fallback(|| async { page::failure(&crate::http::error::ApiError::not_found("page")) })
         .layer(axum::Extension(Api(api_router)))

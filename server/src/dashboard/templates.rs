@@ -295,3 +295,38 @@ pub struct Offline {
     pub answer: Option<Answered>,
     pub given_back: Option<GivenBack>,
 }
+
+/// A delivery of a webhook.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event: String,
+    pub state: String,
+    pub attempts: String,
+    pub queued: String,
+    pub next: String,
+    pub last: String,
+}
+
+/// A webhook with its recent deliveries.
+#[derive(Debug, Clone)]
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub events: String,
+    pub product: String,
+    pub active: bool,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+/// Webhooks.
+#[derive(Debug, Template)]
+#[template(path = "admin/webhooks.html")]
+pub struct Webhooks {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub shown: Option<String>,
+    pub hooks: Vec<WebhookRow>,
+    pub events: Vec<String>,
+    pub products: Vec<ProductChoice>,
+}

@@ -744,3 +744,42 @@ async fn the_offline_desk_answers_a_request_file_and_takes_a_receipt() {
     assert!(text_of(&c, "#notice").await.contains("receipt_replayed"));
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_added_tested_and_a_failed_delivery_resent() {
+    let app = super::webhooks::app().await;
+    // The receiver fails the first delivery, then takes everything.
+    let r = crate::common::receiver(vec![503]);
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/webhooks"))
+        .await
+        .expect("goto");
+    fill(&c, "#hook-url", &r.url).await;
+    click(&c, "#create-hook").await;
+    assert!(text_of(&c, "#new-secret").await.starts_with("whsec_"));
+    let (_, hooks) = app.admin("GET", "/v1/webhooks", None).await;
+    let id = hooks["items"][0]["id"].as_str().expect("id").to_owned();
+
+    click(&c, &format!("#test-{id}")).await;
+    assert_eq!(text_of(&c, "#notice").await, "Test delivery sent: pending.");
+    let table = text_of(&c, &format!("#deliveries-{id}")).await;
+    assert!(
+        table.contains("webhook.test") && table.contains("HTTP 503"),
+        "{table}"
+    );
+    screenshot(&c, "webhooks").await;
+
+    click(&c, &format!("#deliveries-{id} .resend")).await;
+    assert_eq!(text_of(&c, "#notice").await, "Sent again: delivered.");
+    let got = crate::common::deliveries(&r);
+    assert_eq!(got.len(), 2, "the first attempt and the resend");
+    assert_eq!(got[0].1, got[1].1, "the same body again");
+    let (_, audit) = app
+        .admin("GET", "/v1/audit?action=webhook.resent", None)
+        .await;
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1));
+    c.close().await.expect("close");
+}

@@ -10,7 +10,7 @@ use common::{TestApp, deliveries, receiver};
 use licet_server::Config;
 use serde_json::{Value, json};
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     TestApp::with_config(Config {
         rate_limit_ip: 0,
         rate_limit_license: 0,

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read, update, delete))
         .routes(routes!(deliveries))
         .routes(routes!(test))
+        .routes(routes!(resend))
 }
 
 /// API webhooks there may be, all keys together.
@@ -282,6 +283,55 @@ async fn deliveries(
     Ok(Json(
         json!({ "items": items.iter().map(delivery_view).collect::<Vec<_>>() }),
     ))
+}
+
+/// Sends a delivery of the log again: a new delivery with the same event and body, queued
+/// now and attempted at once (the one before stays in the log as it was).
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery}/resend", tag = "webhooks", params(("id" = String, Path, description = "the webhook's id"), ("delivery" = u64, Path, description = "the delivery's id")), responses((status = 200, description = "the new delivery as it stands after its first attempt", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn resend(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path((id, delivery)): Path<(String, u64)>,
+) -> ApiResult<Json<Value>> {
+    admin(&caller)?;
+    let w = load(&s, &caller, &id).await?;
+    let log = s
+        .store
+        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
+        .await?;
+    let old = log
+        .into_iter()
+        .find(|d| d.id == delivery)
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    let now = s.clock.now();
+    let mut queued = [Delivery {
+        webhook_id: w.id.clone(),
+        event: old.event.clone(),
+        body: old.body.clone(),
+        next_attempt_at: now,
+        created_at: now,
+        ..Delivery::default()
+    }];
+    s.store.enqueue(&mut queued).await?;
+    let [d] = queued;
+    s.audit(
+        &caller.actor(),
+        "webhook.resent",
+        &w.id,
+        ip.text(),
+        json!({ "delivery": old.id, "as": d.id, "event": old.event }),
+    )
+    .await?;
+    crate::events::attempt(&s, d.id, now).await?;
+    let after = s
+        .store
+        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
+        .await?
+        .into_iter()
+        .find(|x| x.id == d.id)
+        .unwrap_or(d);
+    Ok(Json(delivery_view(&after)))
 }
 
 #[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "the test delivery as it stands after its first attempt (`state`, `last_status`, `last_error`): it is in the outbox like any other, and retried if the receiver failed", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
