@@ -27,13 +27,6 @@ pub struct Notice {
     pub text: String,
 }
 
-impl Notice {
-    /// Nothing to say.
-    pub fn none() -> Option<Notice> {
-        None
-    }
-}
-
 /// A plain page for a failure.
 #[derive(Debug, Template)]
 #[template(path = "admin/failure.html")]

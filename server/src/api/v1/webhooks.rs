@@ -285,6 +285,35 @@ async fn deliveries(
     ))
 }
 
+/// Queues a delivery of `body` to `w`, due now.
+async fn queue_now(s: &AppState, w: &Webhook, event: &str, body: String) -> ApiResult<Delivery> {
+    let now = s.clock.now();
+    let mut queued = [Delivery {
+        webhook_id: w.id.clone(),
+        event: event.to_owned(),
+        body,
+        next_attempt_at: now,
+        created_at: now,
+        ..Delivery::default()
+    }];
+    s.store.enqueue(&mut queued).await?;
+    let [d] = queued;
+    Ok(d)
+}
+
+/// Makes the first attempt of `d` now, and shows it as it then stands.
+async fn attempted(s: &AppState, w: &Webhook, d: Delivery) -> ApiResult<Value> {
+    crate::events::attempt(s, d.id, s.clock.now()).await?;
+    let after = s
+        .store
+        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
+        .await?
+        .into_iter()
+        .find(|x| x.id == d.id)
+        .unwrap_or(d);
+    Ok(delivery_view(&after))
+}
+
 /// Sends a delivery of the log again: a new delivery with the same event and body, queued
 /// now and attempted at once (the one before stays in the log as it was).
 #[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery}/resend", tag = "webhooks", params(("id" = String, Path, description = "the webhook's id"), ("delivery" = u64, Path, description = "the delivery's id")), responses((status = 200, description = "the new delivery as it stands after its first attempt", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -304,17 +333,7 @@ async fn resend(
         .into_iter()
         .find(|d| d.id == delivery)
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    let now = s.clock.now();
-    let mut queued = [Delivery {
-        webhook_id: w.id.clone(),
-        event: old.event.clone(),
-        body: old.body.clone(),
-        next_attempt_at: now,
-        created_at: now,
-        ..Delivery::default()
-    }];
-    s.store.enqueue(&mut queued).await?;
-    let [d] = queued;
+    let d = queue_now(&s, &w, &old.event, old.body.clone()).await?;
     s.audit(
         &caller.actor(),
         "webhook.resent",
@@ -323,15 +342,7 @@ async fn resend(
         json!({ "delivery": old.id, "as": d.id, "event": old.event }),
     )
     .await?;
-    crate::events::attempt(&s, d.id, now).await?;
-    let after = s
-        .store
-        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
-        .await?
-        .into_iter()
-        .find(|x| x.id == d.id)
-        .unwrap_or(d);
-    Ok(Json(delivery_view(&after)))
+    Ok(Json(attempted(&s, &w, d).await?))
 }
 
 #[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "the test delivery as it stands after its first attempt (`state`, `last_status`, `last_error`): it is in the outbox like any other, and retried if the receiver failed", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -350,15 +361,7 @@ async fn test(
         "data": { "webhook_id": w.id, "message": "This is a test delivery from licet-server." },
     })
     .to_string();
-    let mut queued = [Delivery {
-        webhook_id: w.id.clone(),
-        event: "webhook.test".into(),
-        body,
-        next_attempt_at: now,
-        created_at: now,
-        ..Delivery::default()
-    }];
-    s.store.enqueue(&mut queued).await?;
+    let d = queue_now(&s, &w, "webhook.test", body).await?;
     s.audit(
         &caller.actor(),
         "webhook.tested",
@@ -367,14 +370,5 @@ async fn test(
         json!({}),
     )
     .await?;
-    let [d] = queued;
-    crate::events::attempt(&s, d.id, now).await?;
-    let after = s
-        .store
-        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
-        .await?
-        .into_iter()
-        .find(|x| x.id == d.id)
-        .unwrap_or(d);
-    Ok(Json(delivery_view(&after)))
+    Ok(Json(attempted(&s, &w, d).await?))
 }
