@@ -72,6 +72,8 @@ macro_rules! conformance_tests {
             validation_facts_are_what_the_reads_one_by_one_find,
             a_lease_holds_its_seat_until_it_ends_then_gives_it_back,
             tokens_are_revoked_once_and_requests_spent_once,
+            daily_counts_add_up_across_handles,
+            the_overview_reads_expiries_and_seat_counts_from_indexes,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1665,5 +1667,121 @@ pub async fn tokens_are_revoked_once_and_requests_spent_once(f: Fixture) {
         !f.b.challenge_spent(b"another", T0 + 600)
             .await
             .expect("peek")
+    );
+}
+
+fn count(day: i64, name: &str, product: &str) -> crate::store::CountKey {
+    crate::store::CountKey {
+        day,
+        name: name.into(),
+        product_id: product.into(),
+    }
+}
+
+/// Counts from two handles adding at once add up (nothing is overwritten), a read covers the
+/// days asked for in key order, negative days included, and a prune removes only older days.
+pub async fn daily_counts_add_up_across_handles(f: Fixture) {
+    let day = 20_000;
+    let mut tasks = Vec::new();
+    for (i, s) in [f.a.clone(), f.b.clone(), f.a.clone(), f.b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let batch = vec![
+                    (count(day, "validation", "prd_a"), 1),
+                    (count(day, "refusal:expired", "prd_a"), 2),
+                    // The same key twice in one batch adds both.
+                    (count(day + 1, "validation", ""), 1),
+                    (count(day + 1, "validation", ""), 1),
+                    (count(day - 1, "activation", &format!("prd_{i}")), 1),
+                ];
+                s.add_counts(&batch).await.expect("add");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    f.a.add_counts(&[(count(-3, "validation", "prd_a"), 7)])
+        .await
+        .expect("a day before 1970");
+    f.a.add_counts(&[]).await.expect("nothing to add");
+    let got = f.b.counts(day, day + 1).await.expect("read");
+    assert_eq!(
+        got,
+        vec![
+            (count(day, "refusal:expired", "prd_a"), 80),
+            (count(day, "validation", "prd_a"), 40),
+            (count(day + 1, "validation", ""), 80),
+        ],
+        "four writers' additions, in key order"
+    );
+    let all = f.a.counts(i64::MIN, i64::MAX).await.expect("all");
+    assert_eq!(all.first(), Some(&(count(-3, "validation", "prd_a"), 7)));
+    assert_eq!(
+        all.len(),
+        4 + 3 + 1,
+        "four products' activations, three keys, one old day"
+    );
+    assert_eq!(f.a.counts(day + 1, day).await.expect("empty range"), vec![]);
+    assert_eq!(f.a.prune_counts(day).await.expect("prune"), 5);
+    let left = f.b.counts(i64::MIN, i64::MAX).await.expect("left");
+    assert!(left.iter().all(|(k, _)| k.day >= day), "{left:?}");
+    assert_eq!(left.len(), 3);
+}
+
+/// The overview's reads: licenses expiring in a window come from the expiry index, soonest
+/// first and bounded, and each license's machine count from the counts kept with them.
+pub async fn the_overview_reads_expiries_and_seat_counts_from_indexes(f: Fixture) {
+    let p = product("ovw", 1, "Overview");
+    f.a.insert_product(&p).await.expect("product");
+    f.a.put_policy(&policy(&p.id)).await.expect("policy");
+    for (id, at) in [
+        ("lic_past", Some(T0 - 10)),
+        ("lic_edge", Some(T0)),
+        ("lic_soon", Some(T0 + 100)),
+        ("lic_soon2", Some(T0 + 100)),
+        ("lic_later", Some(T0 + 5_000)),
+        ("lic_far", Some(T0 + 1_000_000)),
+        ("lic_never", None),
+    ] {
+        f.a.insert_license(&license(id, &p.id, "active", at), Record::none())
+            .await
+            .expect("license");
+    }
+    let ids = |v: Vec<(i64, String)>| v.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(f.b.expiring(T0, T0 + 10_000, 10).await.expect("window")),
+        ["lic_soon", "lic_soon2", "lic_later"],
+        "after `from`, up to and including `to`, soonest first"
+    );
+    assert_eq!(
+        ids(f.b.expiring(T0 - 1, T0 + 10_000, 2).await.expect("bounded")),
+        ["lic_edge", "lic_soon"]
+    );
+    assert!(f.a.expiring(T0, T0, 10).await.expect("empty").is_empty());
+    for fp in ["a", "b", "c"] {
+        f.a.put_machine(&machine("lic_soon", fp))
+            .await
+            .expect("machine");
+    }
+    f.b.put_machine(&machine("lic_edge", "a"))
+        .await
+        .expect("machine");
+    f.a.remove_machine(&machine("lic_soon", "b"))
+        .await
+        .expect("remove");
+    f.a.put_machine(&machine("lic_far", "a"))
+        .await
+        .expect("machine");
+    f.a.remove_machine(&machine("lic_far", "a"))
+        .await
+        .expect("remove");
+    assert_eq!(
+        f.b.seat_counts().await.expect("counts"),
+        vec![("lic_edge".to_owned(), 1), ("lic_soon".to_owned(), 2)],
+        "licenses with machines only, in id order"
     );
 }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod rules;
 pub mod seats;
 pub mod store;
+pub mod tally;
 pub mod transfer;
 
 pub use store::{Constraint, Page, PageRequest, Store, StoreError, StoreResult};

@@ -422,6 +422,11 @@ pub trait Licenses: Send + Sync {
     async fn expiry_candidates(&self, now: i64) -> StoreResult<Vec<(i64, String)>>;
     /// Forgets one expiry candidate.
     async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()>;
+    /// Entries of the expiry index after `from` and at or before `to`, soonest first, at
+    /// most `limit`: (expiry, license id). Read from the sweep's index, never by walking the
+    /// licenses; entries may be stale like [`Licenses::expiry_candidates`]' (the caller reads
+    /// each license).
+    async fn expiring(&self, from: i64, to: i64, limit: usize) -> StoreResult<Vec<(i64, String)>>;
     /// How many times an operation walked every license since the store was opened: what no
     /// request of a registered user or an anonymous caller may cost (issue #12). A diagnostic
     /// for tests; 0 where the backend does not count.
@@ -600,6 +605,9 @@ pub trait Seats: Send + Sync {
     async fn machine_count(&self, license_id: &str) -> StoreResult<u64>;
     /// How many machines there are.
     async fn machine_total(&self) -> StoreResult<usize>;
+    /// How many machines each license has, for the licenses that have any: (license id,
+    /// count), in license id order. Read from the counts the store keeps with the machines.
+    async fn seat_counts(&self) -> StoreResult<Vec<(String, u64)>>;
     /// Adds or replaces a machine, keeping the license's count.
     async fn put_machine(&self, m: &Machine) -> StoreResult<()>;
     /// Replaces a machine that exists.
@@ -884,6 +892,33 @@ pub trait Revocations: Send + Sync {
     ) -> StoreResult<RevocationState>;
 }
 
+/// One day's count of one thing for one product: what the dashboard's overview charts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CountKey {
+    /// Days since 1970-01-01, UTC.
+    pub day: i64,
+    /// What is counted: `activation`, `validation`, or `refusal:<code>` with the stable code
+    /// of a refused activation or validation. Names come from the server's code, never from
+    /// a request, so there are as many as there are codes.
+    pub name: String,
+    /// The product, or `""` when the request named no license the server knows.
+    pub product_id: String,
+}
+
+/// Daily counts, added to by every instance that shares the store: each keeps its own tally
+/// in memory and adds it now and then ([`crate::tally::Tally`]), so that counting costs a
+/// request nothing and a chart costs one read, not a walk over the audit log.
+#[async_trait]
+pub trait Counters: Send + Sync {
+    /// Adds each count to its key's total, as one operation: all or none. Additions, never
+    /// overwrites, so that instances flushing at once lose nothing.
+    async fn add_counts(&self, counts: &[(CountKey, u64)]) -> StoreResult<()>;
+    /// The totals of the days `from..=to`, in key order.
+    async fn counts(&self, from: i64, to: i64) -> StoreResult<Vec<(CountKey, u64)>>;
+    /// Removes the days before `before`; how many totals went.
+    async fn prune_counts(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// The server's signing keys, as the server seals them: a backend stores bytes it cannot read.
 /// Where several instances share one store, the first to start creates the keys and the others
 /// load them.
@@ -1043,6 +1078,7 @@ pub trait Store:
     + FileVault
     + Transfer
     + Lookups
+    + Counters
     + std::fmt::Debug
 {
 }
@@ -1064,6 +1100,7 @@ impl<T> Store for T where
         + FileVault
         + Transfer
         + Lookups
+        + Counters
         + std::fmt::Debug
 {
 }

@@ -4,9 +4,9 @@
 //!
 //! What is carried: products, policies, licenses with their machines, prices, customers and
 //! orders, downloads (their records: the files are the server's to move), users, sessions, API
-//! keys and their daily counts, the blacklist, security events, webhooks, queued deliveries
-//! and the delivery log, notifications, the audit log, the revocation list and its state, the
-//! spent WemX transaction ids, the sequences and the key vault.
+//! keys and their daily counts, the blacklist, security events, webhooks, queued deliveries and
+//! the delivery log, notifications, the audit log, the overview's daily counts, the revocation list and
+//! its state, the spent WemX transaction ids, the sequences and the key vault.
 //!
 //! What is not: download grants, answered challenges and seen envelopes. They live for minutes
 //! and keep replays out of their own short windows; a server stopped for the move outlives
@@ -243,6 +243,10 @@ pub async fn copy(
             None => break,
         }
     }
+
+    let counts = from.counts(i64::MIN, i64::MAX).await?;
+    to.add_counts(&counts).await?;
+    done(&mut c, "daily counts", counts.len() as u64);
 
     let state = from.revocation_state().await?;
     if let Some(list) = from.revocation_list().await? {

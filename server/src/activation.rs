@@ -122,23 +122,35 @@ pub fn device_key_mismatch() -> ApiError {
 
 /// The license of a key, with its product and policy, refused unless the shared rules admit
 /// the client (blacklist first, then product, then the license's state: `crate::rules`).
+///
+/// A refusal is counted for the overview (`crate::stats`), with the license's product when the
+/// key names one.
 pub async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
+    let refuse = |product_id: &str, e: ApiError| {
+        crate::stats::refused(s, product_id, &e);
+        e
+    };
     if let Some(e) = rules::blacklisted(s, p).await? {
-        return Err(Refusal::Blacklisted(Box::new(e)).into());
+        return Err(refuse("", Refusal::Blacklisted(Box::new(e)).into()));
     }
-    let l = s.store.license_by_key(p.key).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "license_not_found",
-            "no license with this key",
-        )
-    })?;
+    let Some(l) = s.store.license_by_key(p.key).await? else {
+        return Err(refuse(
+            "",
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "license_not_found",
+                "no license with this key",
+            ),
+        ));
+    };
     let product = s
         .store
         .product(&l.product_id)
         .await?
         .ok_or_else(|| ApiError::internal("license without product"))?;
-    rules::product(&product, p).and_then(|()| rules::status(&l, s.clock.now()))?;
+    rules::product(&product, p)
+        .and_then(|()| rules::status(&l, s.clock.now()))
+        .map_err(|r| refuse(&l.product_id, r.into()))?;
     let policy = s
         .store
         .policy(&l.policy_id)
@@ -201,7 +213,23 @@ fn stored_response(m: &Machine, request_id: &[u8; 16]) -> Option<Vec<u8>> {
 }
 
 /// Takes (or keeps) the seat of `a`'s machine and issues its token, as one seat operation.
+/// The outcome is counted for the overview: an activation, or a refusal by its code (an
+/// offline request answered again is neither).
 pub async fn activate(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
+    let done = take_seat(s, a).await;
+    match &done {
+        Ok(d) if d.repeated => {}
+        Ok(_) => crate::stats::count(
+            s,
+            &a.license.product_id,
+            licet_core::tally::Count::Activation,
+        ),
+        Err(e) => crate::stats::refused(s, &a.license.product_id, e),
+    }
+    done
+}
+
+async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     use base64::Engine;
     if a.policy.require_device_key && a.device_key.is_none() {
         return Err(ApiError::forbidden_code(

@@ -37,6 +37,7 @@ pub mod payload;
 pub mod routes;
 pub mod rules;
 pub mod serve;
+pub mod stats;
 
 // The HTTP layer's modules under their old names, for the binaries and tests.
 pub use http::{auth, error, limits, metrics, state};
@@ -214,11 +215,13 @@ pub async fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<Stri
 }
 
 /// Background work: culls dead floating machines every `cull_interval` seconds, announces
-/// expired licenses, and sends the webhook outbox (every 2 seconds).
+/// expired licenses, sends the webhook outbox (every 2 seconds) and adds the daily counts to
+/// the store (every 10).
 pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     if state.config.compat_licensecm {
         events::run_outbox(state.clone(), Duration::from_secs(2));
     }
+    stats::run(state.clone());
     // Every instance takes up a token key another one rotated to.
     let refresh = state.clone();
     tokio::spawn(async move {
@@ -254,6 +257,10 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
             // Uploads into the store that broke off a day ago will not be finished.
             if let Err(e) = state.store.prune_uploads(state.clock.now() - 86_400).await {
                 tracing::warn!(code = e.code(), "pruning broken uploads failed");
+            }
+            let old = licet_core::tally::day_of(state.clock.now()) - stats::DAYS_KEPT;
+            if let Err(e) = state.store.prune_counts(old).await {
+                tracing::warn!(code = e.code(), "pruning old daily counts failed");
             }
             match events::sweep_expired(&state).await {
                 Ok(0) => {}

@@ -52,8 +52,21 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
     println!("listening on {}", listener.local_addr()?);
     let timeouts = licet_server::serve::Timeouts::of(&config);
-    licet_server::serve::serve(listener, licet_server::app(state), timeouts, shutdown()).await?;
+    licet_server::serve::serve(
+        listener,
+        licet_server::app(state.clone()),
+        timeouts,
+        shutdown(),
+    )
+    .await?;
     background.abort();
+    // What this instance counted since the last flush goes to the store before it closes.
+    if let Err(e) = licet_server::stats::flush(&state).await {
+        tracing::warn!(
+            code = e.code(),
+            "adding the last daily counts to the store failed"
+        );
+    }
     if let Some(sled) = sled {
         sled.close()?;
     }

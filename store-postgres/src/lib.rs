@@ -32,6 +32,7 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 mod catalog;
+mod counts;
 mod files;
 mod licenses;
 mod logs;

@@ -187,6 +187,19 @@ impl Licenses for PgStore {
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
         .collect()
     }
+    async fn expiring(&self, from: i64, to: i64, limit: usize) -> StoreResult<Vec<(i64, String)>> {
+        let c = self.conn().await?;
+        rows(
+            &c,
+            "SELECT at, license_id FROM license_expiry WHERE at > $1 AND at <= $2 \
+             ORDER BY at, license_id LIMIT $3",
+            &[&from, &to, &i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+        .collect()
+    }
     async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()> {
         let c = self.conn().await?;
         exec(

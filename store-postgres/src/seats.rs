@@ -169,6 +169,18 @@ impl Seats for PgStore {
             scalar(&c, "SELECT count(*) FROM machines", &[]).await?,
         ))
     }
+    async fn seat_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        let c = self.conn().await?;
+        rows(
+            &c,
+            "SELECT license_id, count(*) FROM machines GROUP BY license_id ORDER BY license_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((col(r, 0)?, unbig(col(r, 1)?))))
+        .collect()
+    }
     async fn put_machine(&self, m: &Machine) -> StoreResult<()> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(pg)?;

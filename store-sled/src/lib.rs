@@ -48,6 +48,7 @@
 //! | `audit_subjects` | subject `\0` sequence (be u64) | empty: the audit events of one object |
 //! | `api_keys` | key id | [`ApiKey`] |
 //! | `usage` | key id `\0` day number (be u64) | request count (be u64) |
+//! | `counts` | day (be u64, offset so that negative days sort first) ‖ name `\0` product id | a day's count (be u64): activations, validations and refusals by code, added to by every flush |
 //! | `audit` | sequence (be u64) | [`AuditEvent`], append-only |
 //! | `revocations` | `state`, `list` | revoked ids; the signed list |
 //! | `sealed_keys` | key name | a signing key as the server sealed it (the [`KeyVault`](licet_core::store::KeyVault); the server on sled keeps its keys in files and leaves this empty) |
@@ -72,6 +73,7 @@ use serde::de::DeserializeOwned;
 mod audit;
 mod catalog;
 mod commit;
+mod counters;
 mod downloads;
 mod error;
 mod identity;
@@ -147,6 +149,7 @@ pub struct SledStore {
     audit_subjects: sled::Tree,
     api_keys: sled::Tree,
     usage: sled::Tree,
+    counts: sled::Tree,
     audit: sled::Tree,
     revocations: sled::Tree,
     sealed_keys: sled::Tree,
@@ -233,6 +236,7 @@ impl SledStore {
             audit_subjects: t("audit_subjects")?,
             api_keys: t("api_keys")?,
             usage: t("usage")?,
+            counts: t("counts")?,
             audit: t("audit")?,
             revocations: t("revocations")?,
             sealed_keys: t("sealed_keys")?,

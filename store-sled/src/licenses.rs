@@ -10,6 +10,13 @@ use crate::SledStore;
 use crate::error::{Error, Res};
 use crate::layout::*;
 
+/// An entry of the expiry index: (expiry, license id).
+fn expiry_entry(k: &[u8]) -> (i64, String) {
+    let at = <[u8; 8]>::try_from(&k[..8.min(k.len())]).map_or(0, u64::from_be_bytes);
+    let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
+    (i64::try_from(at).unwrap_or(i64::MAX), id)
+}
+
 impl SledStore {
     /// The licenses of a product, through the index (not every license).
     pub fn licenses_of(&self, product_id: &str) -> Res<Vec<License>> {
@@ -143,12 +150,26 @@ impl SledStore {
         self.license_expiry
             .range(..&end[..])
             .keys()
-            .map(|k| {
-                let k = k?;
-                let at = <[u8; 8]>::try_from(&k[..8.min(k.len())]).map_or(0, u64::from_be_bytes);
-                let id = String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned();
-                Ok((i64::try_from(at).unwrap_or(i64::MAX), id))
-            })
+            .map(|k| Ok(expiry_entry(&k?)))
+            .collect()
+    }
+
+    /// Entries of the expiry index in `(from, to]`, soonest first, at most `limit`.
+    pub fn expiring(&self, from: i64, to: i64, limit: usize) -> Res<Vec<(i64, String)>> {
+        let bound = |t: i64| {
+            u64::try_from(t)
+                .unwrap_or(0)
+                .saturating_add(1)
+                .to_be_bytes()
+        };
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        self.license_expiry
+            .range(&bound(from)[..]..&bound(to)[..])
+            .keys()
+            .take(limit)
+            .map(|k| Ok(expiry_entry(&k?)))
             .collect()
     }
 
@@ -283,6 +304,9 @@ impl Licenses for SledStore {
     }
     async fn expiry_candidates(&self, now: i64) -> StoreResult<Vec<(i64, String)>> {
         Ok(SledStore::expiry_candidates(self, now)?)
+    }
+    async fn expiring(&self, from: i64, to: i64, limit: usize) -> StoreResult<Vec<(i64, String)>> {
+        Ok(SledStore::expiring(self, from, to, limit)?)
     }
     async fn forget_expiry(&self, at: i64, license_id: &str) -> StoreResult<()> {
         let done = SledStore::forget_expiry(self, at, license_id)?;

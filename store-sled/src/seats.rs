@@ -237,6 +237,19 @@ impl SledStore {
         Ok(())
     }
 
+    /// Machines per license, from the counts kept with them.
+    pub fn seat_counts(&self) -> Res<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for kv in self.machine_counts.iter() {
+            let (k, v) = kv?;
+            let n = <[u8; 8]>::try_from(&v[..]).map_or(0, u64::from_be_bytes);
+            if n > 0 {
+                out.push((String::from_utf8_lossy(&k).into_owned(), n));
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of machines of a license, without reading them.
     pub fn machine_count(&self, license_id: &str) -> Res<u64> {
         Ok(self
@@ -304,6 +317,9 @@ impl Seats for SledStore {
     }
     async fn machine_total(&self) -> StoreResult<usize> {
         Ok(SledStore::machine_total(self))
+    }
+    async fn seat_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        Ok(SledStore::seat_counts(self)?)
     }
     async fn put_machine(&self, m: &Machine) -> StoreResult<()> {
         SledStore::put_machine(self, m)?;

@@ -74,6 +74,17 @@ impl Outcome {
         }
     }
 
+    /// The refusal's code in the overview's counts (`crate::stats`); `None` when authorised.
+    fn refusal(self) -> Option<&'static str> {
+        match self {
+            Outcome::Authorised => None,
+            Outcome::KeyDisabled => Some("license_disabled"),
+            Outcome::NotActive => Some("license_inactive"),
+            Outcome::NotAuthorised => Some("not_authorised_here"),
+            Outcome::NoProduct | Outcome::NoKey => Some("not_found"),
+        }
+    }
+
     fn details(self, url: &str) -> String {
         match self {
             Outcome::Authorised => format!("Authorisation completed - {url}"),
@@ -287,6 +298,11 @@ async fn log_check(
     ip: ClientIp,
     route: &str,
 ) {
+    crate::stats::validated(
+        s,
+        license.map_or("", |l| l.product_id.as_str()),
+        outcome.refusal(),
+    );
     if !p.log {
         return;
     }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod figures;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;

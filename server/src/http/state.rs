@@ -61,6 +61,8 @@ pub struct AppState {
     pub limits: Arc<crate::http::limits::Limits>,
     /// Metrics.
     pub metrics: Arc<crate::http::metrics::Metrics>,
+    /// The overview's daily counts and summary (see `crate::stats`).
+    pub stats: Arc<crate::http::figures::Stats>,
     revocation_lock: Arc<tokio::sync::Mutex<()>>,
     /// LicenseCM's signed facts of the current minute, by facts (see
     /// `compat::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
@@ -107,6 +109,7 @@ impl AppState {
             config: Arc::new(config.clone()),
             limits: Arc::new(crate::http::limits::Limits::new(&config)),
             metrics: Arc::default(),
+            stats: Arc::default(),
             revocation_lock: Arc::new(tokio::sync::Mutex::new(())),
             signed_facts: Arc::default(),
             dispatch: Arc::default(),

@@ -501,7 +501,13 @@ async fn check(
         fingerprint: r.fingerprint.as_deref(),
         entitlements: &r.entitlements,
     };
-    Ok(licet_core::rules::validate(&*s.store, s.clock.now(), &ask, visible).await?)
+    let v = licet_core::rules::validate(&*s.store, s.clock.now(), &ask, visible).await?;
+    crate::stats::validated(
+        s,
+        v.license.as_ref().map_or("", |l| l.product_id.as_str()),
+        (v.verdict != Verdict::Valid).then(|| v.verdict.code()),
+    );
+    Ok(v)
 }
 
 fn validation_answer(s: &AppState, r: &ValidateRequest, v: Validation) -> Response {
