@@ -15,7 +15,8 @@ pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppS
         .merge(api::v1::public::router())
         .merge(api::v1::shop::router())
         .merge(api::v1::downloads::router())
-        .merge(api::v1::webhooks::router());
+        .merge(api::v1::webhooks::router())
+        .merge(api::v1::stats::router());
     let r = if config.compat_faxstore {
         r.merge(compat::faxstore::router(config.compat_faxstore_v1))
     } else {

@@ -162,10 +162,29 @@ async fn verify(
     }
 }
 
+/// A refusal of a validation, counted for the overview by its stable code (`product_id`
+/// `""` where no license was found).
+fn refused(
+    s: &AppState,
+    product_id: &str,
+    code: &str,
+    status: StatusCode,
+    reason: &str,
+) -> Response {
+    crate::stats::validated(s, product_id, Some(code));
+    refuse(status, reason)
+}
+
 async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Response> {
     let input = validate(body).map_err(invalid)?;
     if !is_cp_key(&input.key) {
-        return Err(refuse(StatusCode::FORBIDDEN, INVALID_FORMAT));
+        return Err(refused(
+            s,
+            "",
+            "invalid_format",
+            StatusCode::FORBIDDEN,
+            INVALID_FORMAT,
+        ));
     }
     s.limits
         .check_license(&input.key)
@@ -184,14 +203,20 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .map_err(IntoResponse::into_response)?
         .is_some()
     {
-        return Err(refuse(StatusCode::FORBIDDEN, NOT_FOUND));
+        return Err(refused(
+            s,
+            "",
+            "blacklisted",
+            StatusCode::FORBIDDEN,
+            NOT_FOUND,
+        ));
     }
     let l = s
         .store
         .license_by_key(&input.key)
         .await
         .map_err(|e| ApiError::from(e).into_response())?
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
+        .ok_or_else(|| refused(s, "", "license_not_found", StatusCode::NOT_FOUND, NOT_FOUND))?;
     // The license's product must be enabled for the Verify API; a license of any other
     // product is not found here, so it cannot pass for a product whose name it copied.
     let product = s
@@ -200,12 +225,37 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .await
         .map_err(|e| ApiError::from(e).into_response())?
         .filter(|p| p.compat.verify)
-        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, NOT_FOUND))?;
+        .ok_or_else(|| {
+            refused(
+                s,
+                &l.product_id,
+                "family_disabled",
+                StatusCode::NOT_FOUND,
+                NOT_FOUND,
+            )
+        })?;
     match rules::product(&product, &probe).and_then(|()| rules::status(&l, s.clock.now())) {
         Ok(()) => {}
-        Err(rules::Refusal::Expired) => return Err(refuse(StatusCode::FORBIDDEN, EXPIRED)),
-        // Suspended, revoked, an inactive owner or product: the document has one reason.
-        Err(_) => return Err(refuse(StatusCode::FORBIDDEN, REVOKED)),
+        Err(r @ rules::Refusal::Expired) => {
+            return Err(refused(
+                s,
+                &l.product_id,
+                r.code(),
+                StatusCode::FORBIDDEN,
+                EXPIRED,
+            ));
+        }
+        // Suspended, revoked, an inactive owner or product: the document has one reason (the
+        // overview keeps the real one).
+        Err(r) => {
+            return Err(refused(
+                s,
+                &l.product_id,
+                r.code(),
+                StatusCode::FORBIDDEN,
+                REVOKED,
+            ));
+        }
     }
     let policy = s
         .store
@@ -283,8 +333,21 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
             )
             .await;
         match taken {
-            Ok(_) => {}
-            Err(SeatError::Refused(_)) => return Err(refuse(StatusCode::FORBIDDEN, NO_SLOT)),
+            Ok(seated) => {
+                for _ in seated.iter().filter(|m| m.fresh) {
+                    crate::stats::count(s, &l.product_id, licet_core::tally::Count::Activation);
+                }
+            }
+            Err(SeatError::Refused(r)) => {
+                let code = ApiError::from(SeatError::Refused(r)).code();
+                return Err(refused(
+                    s,
+                    &l.product_id,
+                    code,
+                    StatusCode::FORBIDDEN,
+                    NO_SLOT,
+                ));
+            }
             Err(e) => return Err(ApiError::from(e).into_response()),
         }
     }
@@ -292,6 +355,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         .expires_at
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|d| d.date_naive().format("%Y-%m-%d").to_string());
+    crate::stats::validated(s, &l.product_id, None);
     // The answer's `product` is the name of the license's own product, as it is now.
     let product = product.name;
     Ok(Json(json!({ "valid": true, "product": product, "expiry": expiry, "lifetime": l.expires_at.is_none() })).into_response())

@@ -71,6 +71,9 @@ pub struct Refusal {
     message: String,
     errors: Option<BTreeMap<&'static str, Vec<String>>>,
     retry_after: Option<u64>,
+    /// The product (`""`: no license found) and stable code the overview counts this refusal
+    /// of a check under; `None` for what is not the license saying no (bad input, a fault).
+    counted: Option<(String, &'static str)>,
 }
 
 impl Refusal {
@@ -80,7 +83,14 @@ impl Refusal {
             message: message.into(),
             errors: None,
             retry_after: None,
+            counted: None,
         }
+    }
+
+    /// This refusal, counted for the overview as `code` of `product_id`.
+    fn counted(mut self, product_id: &str, code: &'static str) -> Self {
+        self.counted = Some((product_id.to_owned(), code));
+        self
     }
 
     /// Laravel's validation answer: the first message, "(and N more errors)", and every field.
@@ -363,8 +373,28 @@ struct Checked {
 /// Everything the public routes check before answering: the key, its status, the packages,
 /// and the domain (first install records the IP; an unknown domain takes a free slot). What it
 /// found is written through the store's seat operation, which judges the domain again:
-/// [`write_domain`].
+/// [`write_domain`]. Each check is counted for the overview: a validation, and a refusal by
+/// its code.
 async fn check(
+    s: &AppState,
+    key: &str,
+    packages: &str,
+    domain: &DomainName,
+    ip: ClientIp,
+) -> Result<Checked, Refusal> {
+    let checked = judge(s, key, packages, domain, ip).await;
+    match &checked {
+        Ok(c) => crate::stats::validated(s, &c.license.product_id, None),
+        Err(Refusal {
+            counted: Some((product_id, code)),
+            ..
+        }) => crate::stats::validated(s, product_id, Some(code)),
+        Err(_) => {}
+    }
+    checked
+}
+
+async fn judge(
     s: &AppState,
     key: &str,
     packages: &str,
@@ -383,19 +413,19 @@ async fn check(
         ..rules::Probe::default()
     };
     if rules::blacklisted(s, &probe).await?.is_some() {
-        return Err(refuse("Access denied."));
+        return Err(refuse("Access denied.").counted("", "blacklisted"));
     }
-    let l = s
-        .store
-        .license_by_key(key)
-        .await?
-        .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "License not found."))?;
-    match rules::status(&l, s.clock.now()) {
-        Ok(()) => {}
-        Err(rules::Refusal::Suspended) => return Err(refuse("This license is suspended.")),
-        Err(rules::Refusal::Revoked) => return Err(refuse("This license has been revoked.")),
-        Err(rules::Refusal::Expired) => return Err(refuse("This license has expired.")),
-        Err(_) => return Err(refuse("This license is not active.")),
+    let l = s.store.license_by_key(key).await?.ok_or_else(|| {
+        Refusal::new(StatusCode::NOT_FOUND, "License not found.").counted("", "license_not_found")
+    })?;
+    if let Err(r) = rules::status(&l, s.clock.now()) {
+        let message = match r {
+            rules::Refusal::Suspended => "This license is suspended.",
+            rules::Refusal::Revoked => "This license has been revoked.",
+            rules::Refusal::Expired => "This license has expired.",
+            _ => "This license is not active.",
+        };
+        return Err(refuse(message).counted(&l.product_id, r.code()));
     }
     let mut covered = Vec::new();
     for p in std::iter::once(&l.product_id).chain(&l.extra_products) {
@@ -424,9 +454,10 @@ async fn check(
         }
     }
     if products.is_empty() {
-        return Err(refuse(
-            "This license is not valid for the requested package.",
-        ));
+        return Err(
+            refuse("This license is not valid for the requested package.")
+                .counted(&l.product_id, "package_not_covered"),
+        );
     }
     let policy = s
         .store
@@ -437,7 +468,7 @@ async fn check(
     let (machine, changed) = match s.store.machine(&l.id, &domain.fingerprint()).await? {
         Some(mut m) => match (&m.ip, ip.text()) {
             (Some(known), Some(caller)) if *known != caller => {
-                return Err(refuse(OTHER_ADDRESS));
+                return Err(refuse(OTHER_ADDRESS).counted(&l.product_id, "other_address"));
             }
             (None, Some(caller)) => {
                 m.ip = Some(caller);
@@ -463,7 +494,14 @@ async fn check(
                 now,
             )
             .await
-            .map_err(domain_refusal)?;
+            .map_err(|e| {
+                let code = seat_code(&e);
+                let r = domain_refusal(e);
+                match code {
+                    Some(code) => r.counted(&l.product_id, code),
+                    None => r,
+                }
+            })?;
             (new_domain(s, &l.id, domain, None, ip.text()).await?, true)
         }
     };
@@ -547,6 +585,14 @@ fn domain_claim(l: &License, domain: &DomainName) -> SeatClaim {
 }
 
 /// WemX's answer to a seat refusal for a domain.
+/// The stable code of a seat refused (`None`: a fault, not a refusal).
+fn seat_code(e: &SeatError) -> Option<&'static str> {
+    match e {
+        SeatError::Refused(r) => Some(ApiError::from(SeatError::Refused(r.clone())).code()),
+        _ => None,
+    }
+}
+
 fn domain_refusal(e: SeatError) -> Refusal {
     let refuse = |m: &str| Refusal::new(StatusCode::FORBIDDEN, m);
     match e {

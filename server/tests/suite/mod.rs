@@ -15,6 +15,7 @@ mod rotation;
 mod seats;
 mod security;
 mod signed_answers;
+mod stats;
 mod verify_api;
 mod webhooks;
 mod wemx;

@@ -10,4 +10,5 @@ pub mod licenses;
 pub mod offline;
 pub mod public;
 pub mod shop;
+pub mod stats;
 pub mod webhooks;

@@ -615,6 +615,36 @@ async fn note_refusal(s: &AppState, r: &Received, j: &Judged, f: &Fail) {
     }
 }
 
+/// How the overview counts a refused validation: the stable code it is counted under, and
+/// whether the license (of the request's product) was found. `None`: not the license saying
+/// no (bad input, a rate limit, a fault), not counted.
+fn counted_as(f: &Fail) -> Option<(&'static str, bool)> {
+    Some(match f.code()? {
+        "BLACKLISTED" => ("blacklisted", false),
+        "LICENSE_NOT_FOUND" => ("license_not_found", false),
+        "PRODUCT_NOT_FOUND" => ("product_not_found", false),
+        "LICENSE_EXPIRED" => ("expired", true),
+        "LICENSE_SUSPENDED" => ("suspended", true),
+        "HWID_MISMATCH" => ("hwid_mismatch", true),
+        "MAX_USES_EXCEEDED" => ("too_many_machines", true),
+        "SECURITY_VIOLATION" => ("security_violation", true),
+        _ => return None,
+    })
+}
+
+/// Counts a refused validation for the overview. A refusal is of the
+/// request's product only where the license was found in it: a product id never found is not
+/// a key to count under, or a client could make as many as it liked.
+fn count_refusal(s: &AppState, r: &Received, f: &Fail) {
+    if let Some((code, found)) = counted_as(f) {
+        let product = match found {
+            true => r.req.product_id.as_deref().unwrap_or_default(),
+            false => "",
+        };
+        crate::stats::validated(s, product, Some(code));
+    }
+}
+
 macro_rules! client_route {
     ($name:ident, $path:literal, $doc:literal, $ok:literal) => {
         #[doc = $doc]
@@ -673,11 +703,15 @@ mod paste_impl {
     use super::*;
 
     pub async fn validate(s: &AppState, r: &Received) -> Answer {
-        let j = judge(s, r, true).await?;
+        let j = judge(s, r, true)
+            .await
+            .inspect_err(|f| count_refusal(s, r, f))?;
         if let Err(f) = seat_check(s, &j).await {
+            count_refusal(s, r, &f);
             note_refusal(s, r, &j, &f).await;
             return Err(f);
         }
+        crate::stats::validated(s, &j.license.product_id, None);
         let ip = r.ip.text().unwrap_or_default();
         let agent = r.user_agent.as_deref().unwrap_or_default();
         if s.first_this_minute(&["licensecm.validation", &j.license.id, &j.hwid, &ip, agent]) {
