@@ -19,6 +19,7 @@ mod audit;
 mod keys;
 mod licenses;
 mod offline;
+mod overview;
 mod products;
 mod sign_in;
 mod webhooks;
@@ -30,7 +31,7 @@ use axum::routing::{get, post};
 
 use crate::http::state::AppState;
 
-use self::api::{Api, Desk, Refusal};
+use self::api::{Api, Refusal};
 use self::templates::Notice;
 
 /// The stylesheet, embedded.
@@ -39,8 +40,8 @@ const CSS: &str = include_str!("../../assets/admin.css");
 /// The dashboard's routes, under `/admin`; `api_router` is the API the pages call.
 pub fn router(api_router: Router) -> Router<AppState> {
     Router::new()
-        .route("/admin", get(overview))
-        .route("/admin/", get(overview))
+        .route("/admin", get(overview::overview))
+        .route("/admin/", get(overview::overview))
         .route("/admin/assets/admin.css", get(css))
         .route("/admin/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/admin/sign-out", post(sign_in::sign_out))
@@ -164,19 +165,4 @@ impl Flash {
             ),
         }
     }
-}
-
-async fn overview(d: Desk) -> Response {
-    let products = match d.get("/v1/products").await {
-        Ok(p) => p["items"].as_array().map_or(0, Vec::len),
-        Err(e) => return refusal_page(&e),
-    };
-    let now = d.s.clock.now();
-    let t = templates::Overview {
-        chrome: d.v.chrome("overview"),
-        notice: None,
-        products,
-        as_of: page::when(now, now),
-    };
-    page::render(StatusCode::OK, &t)
 }

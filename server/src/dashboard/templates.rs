@@ -50,8 +50,73 @@ pub struct SignIn {
 pub struct Overview {
     pub chrome: Chrome,
     pub notice: Option<Notice>,
-    pub products: usize,
+    pub tiles: Vec<Tile>,
+    pub charts: Vec<Chart>,
+    /// The charts' figures as a table: day, activations, validations, refusals.
+    pub days: Vec<(String, u64, u64, u64)>,
+    /// Refusals by code, the most first.
+    pub refusals: Vec<(String, u64)>,
+    pub expiring: Vec<ExpiringRow>,
+    pub expiring_more: bool,
+    pub products: Vec<ProductFigures>,
     pub as_of: String,
+    /// When licenses and seats were summed up.
+    pub summed_up: String,
+}
+
+/// A figure in a tile.
+#[derive(Debug, Clone)]
+pub struct Tile {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub n: u64,
+}
+
+/// A bar chart, in SVG units.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The bars' CSS class.
+    pub class: &'static str,
+    pub total: u64,
+    pub max: u64,
+    pub bars: Vec<Bar>,
+    pub width: u32,
+    pub height: u32,
+    /// The first and last day shown.
+    pub first: String,
+    pub last: String,
+}
+
+/// One day's bar.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+    pub value: u64,
+    /// "YYYY-MM-DD: n", the bar's tooltip.
+    pub label: String,
+}
+
+/// A license about to expire.
+#[derive(Debug, Clone)]
+pub struct ExpiringRow {
+    pub id: String,
+    pub key: String,
+    pub product: String,
+    pub expires: String,
+}
+
+/// One product's licenses (active, expired, suspended, revoked) and seats.
+#[derive(Debug, Clone)]
+pub struct ProductFigures {
+    pub code: String,
+    pub name: String,
+    pub licenses: [u64; 4],
+    pub seats: u64,
 }
 
 /// A product in a choice.

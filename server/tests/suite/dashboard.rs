@@ -783,3 +783,105 @@ async fn a_webhook_is_added_tested_and_a_failed_delivery_resent() {
     assert_eq!(audit["items"].as_array().map(Vec::len), Some(1));
     c.close().await.expect("close");
 }
+
+/// The `data-value`s of a chart's bars, oldest day first.
+async fn bars_of(c: &Client, chart: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    for b in c
+        .find_all(Locator::Css(&format!("#{chart} rect.bar")))
+        .await
+        .expect("bars")
+    {
+        let v = b
+            .attr("data-value")
+            .await
+            .expect("attr")
+            .unwrap_or_default();
+        out.push(v.parse().expect("a count"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_charts_what_was_counted_and_lists_what_expires() {
+    let app = TestApp::new().await;
+    let (p, _) = app.product("chartco", json!({ "max_machines": 1 })).await;
+    let now = crate::common::T0;
+    let soon = app
+        .license(&p, json!({ "expires_at": now + 2 * 86_400 }))
+        .await;
+    let key = soon["key"].as_str().expect("key");
+    // Yesterday a validation; today an activation, two validations and two refusals (a
+    // second machine, and a key nobody issued).
+    app.call(
+        "POST",
+        "/v1/client/validate",
+        None,
+        Some(json!({ "key": key })),
+    )
+    .await;
+    app.clock.advance(86_400);
+    let (s, v, _) = app.activate(key, "m-1").await;
+    assert_eq!(s.as_u16(), 201, "{v}");
+    let (s, v, _) = app.activate(key, "m-2").await;
+    assert_eq!(v["error"]["code"], json!("too_many_machines"), "{s} {v}");
+    for k in [key, "NOBODY-S-KEY"] {
+        app.call(
+            "POST",
+            "/v1/client/validate",
+            None,
+            Some(json!({ "key": k })),
+        )
+        .await;
+    }
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    assert_eq!(text_of(&c, "h1").await, "Overview");
+    assert_eq!(text_of(&c, "#count-products").await, "1");
+    assert_eq!(text_of(&c, "#count-active").await, "1");
+    assert_eq!(text_of(&c, "#count-seats").await, "1");
+    let validations = bars_of(&c, "chart-validations").await;
+    assert_eq!(validations.len(), 30);
+    assert_eq!(
+        validations[28..],
+        [1, 2],
+        "yesterday's and today's: {validations:?}"
+    );
+    assert_eq!(validations.iter().sum::<u64>(), 3, "{validations:?}");
+    assert_eq!(
+        bars_of(&c, "chart-activations").await.iter().sum::<u64>(),
+        1
+    );
+    let refusals = bars_of(&c, "chart-refusals").await;
+    assert_eq!(refusals.last(), Some(&2), "{refusals:?}");
+    let table = text_of(&c, "#refusals").await;
+    assert!(table.contains("too_many_machines"), "{table}");
+    assert!(table.contains("not_found"), "{table}");
+    let expiring = text_of(&c, "#expiring").await;
+    assert!(expiring.contains(key), "{expiring}");
+    assert!(expiring.contains("in 1 d"), "a relative hint: {expiring}");
+    // The charts' tooltips name the day and the count.
+    let title = c
+        .find(Locator::Css(
+            "#chart-validations rect.bar:last-of-type title",
+        ))
+        .await
+        .expect("a tooltip")
+        .html(true)
+        .await
+        .expect("text");
+    assert!(title.ends_with(": 2"), "{title}");
+    screenshot(&c, "overview").await;
+    // The license's page is one click away.
+    click(&c, "#expiring a").await;
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with(soon["id"].as_str().expect("id"))
+    );
+    c.close().await.expect("close");
+}
