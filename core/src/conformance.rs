@@ -627,6 +627,18 @@ pub async fn audit_filters_and_cursors(f: Fixture) {
         ..AuditFilter::default()
     };
     assert_eq!(read(license).await, [1, 4, 7, 9]);
+    // Newest first, a page at a time, with the same filters.
+    let newest = AuditFilter {
+        newest_first: true,
+        ..AuditFilter::default()
+    };
+    assert_eq!(read(newest).await, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    let newest_of_license = AuditFilter {
+        license: Some("lic_1".into()),
+        newest_first: true,
+        ..AuditFilter::default()
+    };
+    assert_eq!(read(newest_of_license).await, [9, 7, 4, 1]);
     let (by_subject, total) = f.b.audit_of("lic_1", 0, 2).await.expect("subject");
     assert_eq!(total, 3);
     assert_eq!(

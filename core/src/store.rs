@@ -247,6 +247,9 @@ pub struct AuditFilter {
     pub since: Option<i64>,
     /// Before this time.
     pub until: Option<i64>,
+    /// Newest first (a page's `next` then reads on towards older entries); oldest first if
+    /// not.
+    pub newest_first: bool,
 }
 
 impl AuditFilter {

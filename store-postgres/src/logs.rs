@@ -90,17 +90,17 @@ impl Audit for PgStore {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<AuditEvent>> {
-        let after = page
-            .after
-            .as_deref()
-            .and_then(|a| a.parse::<i64>().ok())
-            .unwrap_or(0);
+        let after = page.after.as_deref().and_then(|a| a.parse::<i64>().ok());
+        // Newest first reads down from the cursor, oldest first up from it.
+        let (after, cursor, order) = match filter.newest_first {
+            true => (after.unwrap_or(i64::MAX), "seq < $1", "seq DESC"),
+            false => (after.unwrap_or(0), "seq > $1", "seq"),
+        };
         let take = i64::try_from(page.limit).unwrap_or(i64::MAX - 1) + 1;
         let c = self.conn().await?;
-        let mut items: Vec<AuditEvent> = all(
-            &c,
+        let sql = format!(
             "SELECT data FROM audit \
-             WHERE seq > $1 \
+             WHERE {cursor} \
                AND ($2::text IS NULL OR product_id = $2) \
                AND ($3::text IS NULL OR action = $3 \
                     OR (right($3, 1) = '.' AND starts_with(action, $3))) \
@@ -110,7 +110,11 @@ impl Audit for PgStore {
                AND ($7::bigint IS NULL OR at < $7) \
                AND ($9::text IS NULL OR subject = $9 \
                     OR data->'detail'->>'license_id' = $9) \
-             ORDER BY seq LIMIT $8",
+             ORDER BY {order} LIMIT $8"
+        );
+        let mut items: Vec<AuditEvent> = all(
+            &c,
+            &sql,
             &[
                 &after,
                 &filter.product_id,

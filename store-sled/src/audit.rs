@@ -100,13 +100,20 @@ impl SledStore {
 
     /// Events after `after` (exclusive) for which `keep` holds, oldest first, at most `limit`.
     pub fn audit(&self, filter: &AuditFilter, req: &PageRequest) -> Res<Page<AuditEvent>> {
-        let after = req
-            .after
-            .as_deref()
-            .and_then(|a| a.parse::<u64>().ok())
-            .unwrap_or(0);
+        let after = req.after.as_deref().and_then(|a| a.parse::<u64>().ok());
+        let entries = match filter.newest_first {
+            true => Box::new(
+                self.audit
+                    .range(..after.unwrap_or(u64::MAX).to_be_bytes())
+                    .rev(),
+            ) as Box<dyn Iterator<Item = _>>,
+            false => Box::new(
+                self.audit
+                    .range(after.unwrap_or(0).saturating_add(1).to_be_bytes()..),
+            ),
+        };
         page(
-            self.audit.range(after.saturating_add(1).to_be_bytes()..),
+            entries,
             req.limit,
             |e| filter.admits(e),
             |e: &AuditEvent| e.seq.to_string(),

@@ -67,7 +67,7 @@ pub(crate) fn machine_prefix(license_id: &str) -> Vec<u8> {
 /// Up to `limit` records of `iter` for which `keep` holds, and the cursor of the next page if
 /// one more matching record exists.
 pub(crate) fn page<T: DeserializeOwned>(
-    iter: sled::Iter,
+    iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     limit: usize,
     keep: impl Fn(&T) -> bool,
     cursor: impl Fn(&T) -> String,

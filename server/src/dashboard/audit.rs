@@ -46,7 +46,8 @@ impl AuditQuery {
 /// product's entries only).
 pub async fn list(d: Desk, Query(f): Query<AuditQuery>) -> Response {
     let now = d.s.clock.now();
-    let mut uri = String::from("/v1/audit?limit=100");
+    // Newest first: what happened last is what a support person looks for.
+    let mut uri = String::from("/v1/audit?limit=100&order=newest");
     for (name, value) in [
         ("action", &f.action),
         ("subject", &f.subject),

@@ -222,12 +222,17 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
     };
     // The timeline needs an admin key (it reads the audit log); a page without it still
     // shows the license.
-    let events = match call(format!("/v1/audit?license={}&limit=100", q(&id))).await {
+    // The newest 100 entries, newest first.
+    let events = match call(format!(
+        "/v1/audit?license={}&limit=100&order=newest",
+        q(&id)
+    ))
+    .await
+    {
         Ok(a) => a["items"]
             .as_array()
             .into_iter()
             .flatten()
-            .rev()
             .map(|e| EventRow {
                 at: time_or(&e["at"], now, ""),
                 action: text(&e["action"]),

@@ -424,6 +424,34 @@ async fn products_policies_and_licenses_crud() {
             "license.deleted"
         ]
     );
+    // Newest first, two at a time: the pages read back towards the oldest.
+    let mut newest = Vec::new();
+    let mut uri = format!("/v1/audit?subject={lid}&order=newest&limit=2");
+    loop {
+        let (s, v) = app.admin("GET", &uri, None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        newest.extend(
+            v["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|e| e["action"].as_str().map(str::to_owned)),
+        );
+        match v["next"].as_str() {
+            Some(n) => uri = format!("/v1/audit?subject={lid}&order=newest&limit=2&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        newest,
+        actions
+            .iter()
+            .rev()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    );
+    let (s, v) = app.admin("GET", "/v1/audit?order=sideways", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (_, v) = app.admin("GET", "/v1/audit?action=policy.", None).await;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(1));
 }

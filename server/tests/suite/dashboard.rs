@@ -885,3 +885,40 @@ async fn the_overview_charts_what_was_counted_and_lists_what_expires() {
     );
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_license_s_timeline_shows_its_newest_hundred_entries() {
+    let s = on_a_license_page("timeline").await;
+    // 1 creation + 120 changes: the page shows the last 100, the newest at the top.
+    for i in 0..60 {
+        for action in ["suspend", "reinstate"] {
+            let (st, v) = s
+                .app
+                .admin("POST", &format!("/v1/licenses/{}/{action}", s.id), None)
+                .await;
+            assert_eq!(st.as_u16(), 200, "{i} {action}: {v}");
+        }
+    }
+    let (st, v) = s
+        .app
+        .admin("POST", &format!("/v1/licenses/{}/suspend", s.id), None)
+        .await;
+    assert_eq!(st.as_u16(), 200, "{v}");
+    s.c.goto(&format!("{}/admin/licenses/{}", s.base, s.id))
+        .await
+        .expect("goto");
+    let entries =
+        s.c.find_all(Locator::Css("#timeline > li"))
+            .await
+            .expect("entries");
+    assert_eq!(entries.len(), 100);
+    let first = entries[0].text().await.expect("text");
+    assert!(first.contains("license.suspended"), "{first}");
+    let last = entries[99].text().await.expect("text");
+    assert!(
+        !last.contains("license.created"),
+        "the oldest entry is beyond the newest hundred: {last}"
+    );
+    let _ = &s.d;
+    s.c.close().await.expect("close");
+}

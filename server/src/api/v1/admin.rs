@@ -828,8 +828,19 @@ struct AuditFilter {
     license: Option<String>,
     since: Option<i64>,
     until: Option<i64>,
+    /// `oldest` first (the default) or `newest`; `after` is the `next` of a page in the same
+    /// order.
+    order: Option<Order>,
     after: Option<u64>,
     limit: Option<usize>,
+}
+
+/// Which end of the log a page starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Order {
+    Oldest,
+    Newest,
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditFilter), responses((status = 200, description = "a page of events: `{items, next}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -848,6 +859,7 @@ async fn audit(
         license: f.license,
         since: f.since,
         until: f.until,
+        newest_first: f.order == Some(Order::Newest),
     };
     let page = PageRequest {
         after: f.after.map(|a| a.to_string()),
