@@ -141,3 +141,55 @@ pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     }
     Ok(culled)
 }
+
+/// Frees machine `m`'s seat on `l`, as one seat operation with its audit entry
+/// (`machine.deactivated`, with `why` in the detail when given) and its `license.deactivated`
+/// event; whether it was still there to free.
+pub async fn deactivate(
+    s: &AppState,
+    actor: &str,
+    ip: &ClientIp,
+    l: &License,
+    m: &Machine,
+    why: Option<&str>,
+) -> ApiResult<bool> {
+    let claim = SeatClaim {
+        license_id: l.id.clone(),
+        fingerprint: m.fingerprint.clone(),
+        parts: Vec::new(),
+    };
+    let audience = s
+        .audience("license.deactivated", Some(&l.product_id))
+        .await?;
+    let now = s.clock.now();
+    let mut detail = json!({ "license_id": l.id });
+    if let Some(why) = why {
+        detail["reason"] = json!(why);
+    }
+    let removed = s
+        .store
+        .change_seat(&claim, &|found| match found {
+            Some(f) if f.machine.id == m.id => {
+                let entry = s.audit_entry(
+                    actor,
+                    "machine.deactivated",
+                    &m.id,
+                    ip.text(),
+                    detail.clone(),
+                    Some(l.product_id.clone()),
+                );
+                let event = DomainEvent::LicenseDeactivated {
+                    license: l.clone(),
+                    machine: f.machine.clone(),
+                };
+                Ok((
+                    SeatChange::Remove,
+                    audience.record(&event, now, vec![entry]),
+                ))
+            }
+            _ => Ok((SeatChange::Keep, Record::none())),
+        })
+        .await?
+        .is_some_and(|f| f.machine.id == m.id);
+    Ok(removed)
+}

@@ -257,6 +257,9 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
         actions.push(("renew", "Renew", false));
         actions.push(("revoke", "Revoke", true));
     }
+    if machines["items"].as_array().is_some_and(|m| !m.is_empty()) {
+        actions.push(("reset-machines", "Reset all machines", true));
+    }
     actions.push(("delete", "Delete", true));
     let view = LicenseView {
         id: text(&l["id"]),
@@ -306,11 +309,18 @@ fn action_of(action: &str) -> Option<(Method, &'static str, bool, &'static str)>
             "Revoked: the revocation list names it now.",
         ),
         "delete" => (Method::DELETE, "", true, "Deleted."),
+        "reset-machines" => (
+            Method::DELETE,
+            "machines",
+            true,
+            "Every machine deactivated: their seats are free.",
+        ),
         _ => return None,
     })
 }
 
-/// `POST /admin/licenses/{id}/{action}`: suspend, reinstate, renew, revoke or delete.
+/// `POST /admin/licenses/{id}/{action}`: suspend, reinstate, renew, revoke, delete, or reset
+/// the machines.
 pub async fn act(
     Path((id, action)): Path<(String, String)>,
     Posted { d, form }: Posted,
@@ -321,14 +331,21 @@ pub async fn act(
     };
     let back = format!("/admin/licenses/{}", q(&id));
     if destructive && form.get("confirm") != Some("yes") {
-        let (question, consequence) = match action.as_str() {
+        let (question, consequence, verb) = match action.as_str() {
             "revoke" => (
                 "Revoke this license?",
                 "Revocation is final: every token of the license fails once a client has the new revocation list.",
+                "Revoke",
+            ),
+            "reset-machines" => (
+                "Deactivate every machine of this license?",
+                "All its seats are freed at once, so that it can be activated elsewhere; the machines keep their tokens until they expire or check in.",
+                "Reset all machines",
             ),
             _ => (
                 "Delete this license?",
                 "Its record, machines and key are removed; clients holding tokens keep them until they expire.",
+                "Delete",
             ),
         };
         return confirm(
@@ -337,11 +354,7 @@ pub async fn act(
             Ask {
                 question,
                 consequence,
-                verb: if action == "revoke" {
-                    "Revoke"
-                } else {
-                    "Delete"
-                },
+                verb,
                 action: format!("{back}/{action}"),
                 back,
                 fields: Vec::new(),

@@ -922,3 +922,55 @@ async fn a_license_s_timeline_shows_its_newest_hundred_entries() {
     let _ = &s.d;
     s.c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_all_machines_asks_first_then_frees_every_seat() {
+    let s = on_a_license_page("resetco").await;
+    let (_, l) = s
+        .app
+        .admin("GET", &format!("/v1/licenses/{}", s.id), None)
+        .await;
+    let key = l["key"].as_str().expect("key");
+    // The license's policy allows one machine.
+    let (st, v, _) = s.app.activate(key, "desk-1").await;
+    assert_eq!(st.as_u16(), 201, "{v}");
+    s.c.goto(&format!("{}/admin/licenses/{}", s.base, s.id))
+        .await
+        .expect("goto");
+    assert!(text_of(&s.c, "#machines-h").await.contains("(1)"));
+    click(&s.c, "#action-reset-machines").await;
+    assert!(text_of(&s.c, "h1").await.contains("every machine"));
+    let (_, left) = s
+        .app
+        .admin("GET", &format!("/v1/licenses/{}/machines", s.id), None)
+        .await;
+    assert_eq!(
+        left["items"].as_array().map(Vec::len),
+        Some(1),
+        "nothing before the confirmation"
+    );
+    click(&s.c, "#confirm").await;
+    assert!(
+        text_of(&s.c, ".notice")
+            .await
+            .contains("Every machine deactivated")
+    );
+    assert!(text_of(&s.c, "#machines-h").await.contains("(0)"));
+    let (_, left) = s
+        .app
+        .admin("GET", &format!("/v1/licenses/{}/machines", s.id), None)
+        .await;
+    assert_eq!(left["items"], json!([]));
+    let (_, audit) = s
+        .app
+        .admin("GET", "/v1/audit?action=license.machines_reset", None)
+        .await;
+    assert_eq!(
+        audit["items"][0]["actor"],
+        json!(key_id_of(&s.app.admin)),
+        "{audit}"
+    );
+    screenshot(&s.c, "license-reset").await;
+    let _ = &s.d;
+    s.c.close().await.expect("close");
+}

@@ -214,3 +214,66 @@ async fn the_operator_adds_domains_within_the_seats_and_never_twice() {
         .await;
     assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
 }
+
+#[tokio::test]
+async fn resetting_a_license_s_machines_frees_every_seat_with_an_entry_each() {
+    let app = TestApp::new().await;
+    let (p, _) = app
+        .product("resettable", json!({ "max_machines": 2 }))
+        .await;
+    let l = app.license(&p, json!({})).await;
+    let (key, id) = (
+        l["key"].as_str().expect("key"),
+        l["id"].as_str().expect("id"),
+    );
+    for fp in ["m-1", "m-2"] {
+        assert_eq!(app.activate(key, fp).await.0, StatusCode::CREATED);
+    }
+    assert_eq!(app.activate(key, "m-3").await.0, StatusCode::CONFLICT);
+    let (other, _) = app.product("other", json!({})).await;
+    let key_of = |body: Value| {
+        let app = &app;
+        async move {
+            let (s, k) = app.admin("POST", "/v1/api-keys", Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{k}");
+            k["key"].as_str().expect("key").to_owned()
+        }
+    };
+    let elsewhere =
+        key_of(json!({ "name": "other", "scope": "read_write", "product_id": other["id"] })).await;
+    let reader = key_of(json!({ "name": "ro", "scope": "read_only" })).await;
+    let uri = format!("/v1/licenses/{id}/machines");
+    let (s, v, _) = app.call("DELETE", &uri, Some(&elsewhere), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another product's key: {v}");
+    let (s, v, _) = app.call("DELETE", &uri, Some(&reader), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a read-only key: {v}");
+    assert_eq!(machines(&app, key).await.len(), 2, "nothing changed");
+
+    let (s, v) = app.admin("DELETE", &uri, None).await;
+    assert_eq!((s, &v), (StatusCode::OK, &json!({ "released": 2 })));
+    assert!(machines(&app, key).await.is_empty());
+    let (_, audit) = app
+        .admin(
+            "GET",
+            &format!("/v1/audit?license={id}&order=newest&limit=3"),
+            None,
+        )
+        .await;
+    let entries = audit["items"].as_array().expect("items");
+    assert_eq!(entries[0]["action"], json!("license.machines_reset"));
+    assert_eq!(entries[0]["detail"]["released"], json!(2));
+    for e in &entries[1..] {
+        assert_eq!(e["action"], json!("machine.deactivated"), "{e}");
+        assert_eq!(e["detail"]["reason"], json!("reset"), "{e}");
+    }
+    // The seats are free for other machines; a second reset has nothing to do.
+    assert_eq!(app.activate(key, "m-3").await.0, StatusCode::CREATED);
+    let (s, v) = app.admin("DELETE", &uri, None).await;
+    assert_eq!((s, &v), (StatusCode::OK, &json!({ "released": 1 })));
+    let (s, v) = app.admin("DELETE", &uri, None).await;
+    assert_eq!((s, &v), (StatusCode::OK, &json!({ "released": 0 })));
+    let (s, _) = app
+        .admin("DELETE", "/v1/licenses/lic_nonesuch/machines", None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

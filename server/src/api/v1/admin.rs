@@ -4,8 +4,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use licet_api::requests::{CreateApiKey, CreatePolicy, CreateProduct, UpdateProduct};
-use licet_core::events::DomainEvent;
-use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -537,40 +535,7 @@ async fn delete_machine(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::ReadWrite)?;
     let (m, l) = load_machine(&s, &caller, &id).await?;
-    let claim = licet_core::seats::SeatClaim {
-        license_id: l.id.clone(),
-        fingerprint: m.fingerprint.clone(),
-        parts: Vec::new(),
-    };
-    let audience = s
-        .audience("license.deactivated", Some(&l.product_id))
-        .await?;
-    let now = s.clock.now();
-    let removed = s
-        .store
-        .change_seat(&claim, &|found| match found {
-            Some(f) if f.machine.id == m.id => {
-                let entry = s.audit_entry(
-                    &caller.actor(),
-                    "machine.deactivated",
-                    &m.id,
-                    ip.text(),
-                    json!({ "license_id": l.id }),
-                    Some(l.product_id.clone()),
-                );
-                let event = DomainEvent::LicenseDeactivated {
-                    license: l.clone(),
-                    machine: f.machine.clone(),
-                };
-                Ok((
-                    licet_core::store::SeatChange::Remove,
-                    audience.record(&event, now, vec![entry]),
-                ))
-            }
-            _ => Ok((licet_core::store::SeatChange::Keep, Record::none())),
-        })
-        .await?
-        .is_some_and(|f| f.machine.id == m.id);
+    let removed = crate::licensing::deactivate(&s, &caller.actor(), &ip, &l, &m, None).await?;
     if !removed {
         // Deactivated meanwhile.
         return Err(ApiError::not_found("machine"));

@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reinstate))
         .routes(routes!(revoke))
         .routes(routes!(renew))
-        .routes(routes!(machines))
+        .routes(routes!(machines, reset_machines))
 }
 
 /// A license as the API shows it: the status is as of now (`expired` when past its expiry).
@@ -655,4 +655,33 @@ async fn machines(
     let l = load(&s, &caller, &id).await?;
     let items: Vec<MachineBody> = super::body::all(&s.store.machines(&l.id).await?);
     Ok(Json(json!({ "items": items })))
+}
+
+#[utoipa::path(delete, path = "/v1/licenses/{id}/machines", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "`{released}`: every machine of the license deactivated, each with its audit entry and `license.deactivated` event", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn reset_machines(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Scope::ReadWrite)?;
+    let l = load(&s, &caller, &id).await?;
+    // Machine by machine, each freed as one seat operation with its own entry and event, as
+    // a single deactivation is: a webhook hears of every seat, and a machine activated while
+    // this runs keeps its seat. The machines a license may hold are bounded by its seats.
+    let mut released = 0usize;
+    for m in s.store.machines(&l.id).await? {
+        if crate::licensing::deactivate(&s, &caller.actor(), &ip, &l, &m, Some("reset")).await? {
+            released += 1;
+        }
+    }
+    s.audit(
+        &caller.actor(),
+        "license.machines_reset",
+        &l.id,
+        ip.text(),
+        json!({ "released": released }),
+    )
+    .await?;
+    Ok(Json(json!({ "released": released })))
 }
