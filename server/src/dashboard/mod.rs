@@ -59,7 +59,15 @@ pub fn router(api_router: Router) -> Router<AppState> {
             "/admin/products",
             get(products::list).post(products::create_product),
         )
+        .route(
+            "/admin/products/{id}",
+            get(products::edit_product).post(products::update_product),
+        )
         .route("/admin/policies", post(products::create_policy))
+        .route(
+            "/admin/policies/{id}",
+            get(products::edit_policy).post(products::update_policy),
+        )
         .route("/admin/revocations", get(products::revocations))
         .route("/admin/audit", get(audit::list))
         .route("/admin/offline", get(offline::page))

@@ -211,3 +211,218 @@ pub async fn revocations(d: Desk) -> Response {
     };
     page::render(StatusCode::OK, &t)
 }
+
+/// A whole number typed into field `name`: `None` when left empty.
+fn whole(form: &page::Form, name: &str) -> Result<Option<u64>, String> {
+    form.get(name)
+        .map(|t| {
+            t.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{name}: a whole number (invalid_field)"))
+        })
+        .transpose()
+}
+
+/// A number as a form shows it: empty when unset.
+fn shown(v: &Value) -> String {
+    v.as_u64().map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// `GET /admin/products/{id}`: the product's edit form.
+pub async fn edit_product(
+    axum::extract::Path(id): axum::extract::Path<String>,
+    d: Desk,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let p = match d
+        .send(Method::GET, &format!("/v1/products/{}", page::q(&id)), None)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return refusal_page(&e),
+    };
+    let policies = match d
+        .send(
+            Method::GET,
+            &format!("/v1/policies?product_id={}", page::q(&id)),
+            None,
+        )
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return refusal_page(&e),
+    };
+    let t = templates::ProductEdit {
+        chrome: d.v.chrome("products"),
+        notice: flash.notice(),
+        id: text(&p["id"]),
+        code: text(&p["code"]),
+        name: text(&p["name"]),
+        key_prefix: text(&p["key_prefix"]),
+        key_format: text(&p["key_format"]),
+        token_lifetime: shown(&p["token_lifetime"]),
+        policies: policies["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|q| q["product_id"] == p["id"])
+            .map(|q| {
+                (
+                    text(&q["id"]),
+                    text(&q["name"]),
+                    p["default_policy_id"] == q["id"],
+                )
+            })
+            .collect(),
+        families: FAMILIES
+            .iter()
+            .map(|(f, label)| (*f, *label, p["compat"][*f].as_bool() == Some(true)))
+            .collect(),
+    };
+    page::render(StatusCode::OK, &t)
+}
+
+/// The compatibility families, as forms name and label them.
+const FAMILIES: [(&str, &str); 4] = [
+    ("faxstore", "FaxStore"),
+    ("wemx", "WemX"),
+    ("verify", "Verify API"),
+    ("licensecm", "LicenseCM"),
+];
+
+/// `POST /admin/products/{id}` (`PATCH /v1/products/{id}`): every field of the form.
+pub async fn update_product(
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Posted { d, form }: Posted,
+) -> Response {
+    let back = format!("/admin/products/{}", page::q(&id));
+    let lifetime = match whole(&form, "token_lifetime") {
+        Ok(n) => n,
+        Err(e) => return page::see_other(&format!("{back}?refused={}", page::q(&e))),
+    };
+    let mut compat = serde_json::Map::new();
+    for (f, _) in FAMILIES {
+        compat.insert(f.to_owned(), json!(form.ticked(f)));
+    }
+    let mut body = json!({
+        "name": form.get("name").unwrap_or(""),
+        "key_prefix": form.get("key_prefix").unwrap_or(""),
+        "key_format": form.get("key_format").unwrap_or(""),
+        "compat": compat,
+    });
+    if let Some(n) = lifetime {
+        body["token_lifetime"] = json!(n);
+    }
+    if let Some(p) = form.get("default_policy_id") {
+        body["default_policy_id"] = json!(p);
+    }
+    let result = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/products/{}", page::q(&id)),
+            Some(body),
+        )
+        .await
+        .map(|p| format!("Product {} saved.", text(&p["code"])));
+    match result {
+        Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&result))),
+        Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&result))),
+    }
+}
+
+/// `GET /admin/policies/{id}`: the policy's edit form.
+pub async fn edit_policy(
+    axum::extract::Path(id): axum::extract::Path<String>,
+    d: Desk,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let q = match d
+        .send(Method::GET, &format!("/v1/policies/{}", page::q(&id)), None)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return refusal_page(&e),
+    };
+    let flag = |name: &str| q[name].as_bool() == Some(true);
+    let t = templates::PolicyEdit {
+        chrome: d.v.chrome("products"),
+        notice: flash.notice(),
+        id: text(&q["id"]),
+        product_id: text(&q["product_id"]),
+        name: text(&q["name"]),
+        max_machines: shown(&q["max_machines"]),
+        floating: flag("floating"),
+        duration: shown(&q["duration"]),
+        heartbeat_interval: shown(&q["heartbeat_interval"]),
+        heartbeat_ttl: shown(&q["heartbeat_ttl"]),
+        offline_grace: shown(&q["offline_grace"]),
+        refresh_after: shown(&q["refresh_after"]),
+        entitlements: q["entitlements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        hwid_locked: flag("hwid_locked"),
+        require_device_key: flag("require_device_key"),
+        offline_lease: shown(&q["offline_lease"]),
+        offline_window: shown(&q["offline_window"]),
+        max_borrow: shown(&q["max_borrow"]),
+    };
+    page::render(StatusCode::OK, &t)
+}
+
+/// `POST /admin/policies/{id}` (`PATCH /v1/policies/{id}`): every field of the form, an
+/// empty optional one unset.
+pub async fn update_policy(
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Posted { d, form }: Posted,
+) -> Response {
+    let back = format!("/admin/policies/{}", page::q(&id));
+    let mut body = json!({
+        "name": form.get("name").unwrap_or(""),
+        "floating": form.ticked("floating"),
+        "hwid_locked": form.ticked("hwid_locked"),
+        "require_device_key": form.ticked("require_device_key"),
+        "entitlements": form
+            .get("entitlements")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect::<Vec<_>>(),
+    });
+    // Required numbers are sent only when typed (the API keeps what is stored otherwise);
+    // optional ones are sent as null when left empty, which unsets them.
+    for (name, optional) in [
+        ("max_machines", false),
+        ("duration", true),
+        ("heartbeat_interval", false),
+        ("heartbeat_ttl", false),
+        ("refresh_after", false),
+        ("offline_grace", false),
+        ("offline_lease", true),
+        ("offline_window", false),
+        ("max_borrow", false),
+    ] {
+        match whole(&form, name) {
+            Ok(Some(n)) => body[name] = json!(n),
+            Ok(None) if optional => body[name] = Value::Null,
+            Ok(None) => {}
+            Err(e) => return page::see_other(&format!("{back}?refused={}", page::q(&e))),
+        }
+    }
+    let result = d
+        .send(
+            Method::PATCH,
+            &format!("/v1/policies/{}", page::q(&id)),
+            Some(body),
+        )
+        .await
+        .map(|p| format!("Policy {} saved.", text(&p["name"])));
+    match result {
+        Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&result))),
+        Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&result))),
+    }
+}

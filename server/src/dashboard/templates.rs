@@ -388,3 +388,45 @@ pub struct Webhooks {
     pub events: Vec<String>,
     pub products: Vec<ProductChoice>,
 }
+
+/// A product's edit form, filled with what is stored.
+#[derive(Debug, Template)]
+#[template(path = "admin/product_edit.html")]
+pub struct ProductEdit {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub key_format: String,
+    pub token_lifetime: String,
+    /// The product's policies: (id, name, whether the default).
+    pub policies: Vec<(String, String, bool)>,
+    /// The families: (form name, label, on).
+    pub families: Vec<(&'static str, &'static str, bool)>,
+}
+
+/// A policy's edit form, filled with what is stored. Optional numbers are empty when unset.
+#[derive(Debug, Template)]
+#[template(path = "admin/policy_edit.html")]
+pub struct PolicyEdit {
+    pub chrome: Chrome,
+    pub notice: Option<Notice>,
+    pub id: String,
+    pub product_id: String,
+    pub name: String,
+    pub max_machines: String,
+    pub floating: bool,
+    pub duration: String,
+    pub heartbeat_interval: String,
+    pub heartbeat_ttl: String,
+    pub offline_grace: String,
+    pub refresh_after: String,
+    pub entitlements: String,
+    pub hwid_locked: bool,
+    pub require_device_key: bool,
+    pub offline_lease: String,
+    pub offline_window: String,
+    pub max_borrow: String,
+}

@@ -145,6 +145,16 @@ async fn click(c: &Client, css: &str) {
     panic!("clicking {css} did not load a page");
 }
 
+/// Toggles a checkbox (a click that loads no page).
+async fn toggle(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
 async fn sign_in(c: &Client, base: &str, key: &str) {
     c.goto(&format!("{base}/admin")).await.expect("goto");
     assert!(
@@ -973,4 +983,91 @@ async fn reset_all_machines_asks_first_then_frees_every_seat() {
     screenshot(&s.c, "license-reset").await;
     let _ = &s.d;
     s.c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_and_policies_are_edited_through_their_forms() {
+    let app = TestApp::new().await;
+    let (p, pol) = app
+        .product(
+            "editco",
+            json!({ "max_machines": 1, "duration": 86_400, "offline_lease": 3_600 }),
+        )
+        .await;
+    let (pid, polid) = (
+        p["id"].as_str().expect("id").to_owned(),
+        pol["id"].as_str().expect("id").to_owned(),
+    );
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/products"))
+        .await
+        .expect("goto");
+    click(&c, "#edit-product-editco").await;
+    assert!(text_of(&c, "h1").await.contains("editco"));
+    // A key format too weak is refused by the API, shown, and changes nothing.
+    fill(&c, "#key_format", "XXXX").await;
+    fill(&c, "#name", "Edited Co").await;
+    click(&c, "#save-product").await;
+    assert!(text_of(&c, ".notice").await.contains("invalid_field"));
+    let (_, stored) = app.admin("GET", &format!("/v1/products/{pid}"), None).await;
+    assert_eq!(stored["name"], json!("editco"), "nothing saved: {stored}");
+    // Now a valid change: the name, the families.
+    fill(&c, "#key_format", "XXXXXXXX-XXXXXXXX-XXXXXXXX").await;
+    fill(&c, "#name", "Edited Co").await;
+    toggle(&c, "#family-wemx").await;
+    toggle(&c, "#family-licensecm").await;
+    click(&c, "#save-product").await;
+    assert!(text_of(&c, ".notice").await.contains("saved"));
+    let (_, stored) = app.admin("GET", &format!("/v1/products/{pid}"), None).await;
+    assert_eq!(stored["name"], json!("Edited Co"));
+    assert_eq!(stored["key_format"], json!("XXXXXXXX-XXXXXXXX-XXXXXXXX"));
+    assert_eq!(stored["compat"]["wemx"], json!(false), "{stored}");
+    assert_eq!(stored["compat"]["licensecm"], json!(true), "{stored}");
+    assert_eq!(stored["compat"]["faxstore"], json!(true), "{stored}");
+    assert_eq!(stored["default_policy_id"], json!(polid));
+
+    // The policy: seats, entitlements, the duration and the lease unset, borrowing on.
+    click(&c, &format!("#edit-policy-{polid}")).await;
+    assert_eq!(
+        c.find(Locator::Css("#offline_lease"))
+            .await
+            .expect("field")
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("3600"),
+        "the form shows what is stored"
+    );
+    fill(&c, "#max_machines", "5").await;
+    fill(&c, "#entitlements", "pro, export").await;
+    fill(&c, "#duration", "").await;
+    fill(&c, "#offline_lease", "").await;
+    fill(&c, "#max_borrow", "7200").await;
+    toggle(&c, "#floating").await;
+    screenshot(&c, "policy-edit").await;
+    click(&c, "#save-policy").await;
+    assert!(text_of(&c, ".notice").await.contains("saved"));
+    let (_, stored) = app
+        .admin("GET", &format!("/v1/policies/{polid}"), None)
+        .await;
+    assert_eq!(stored["max_machines"], json!(5), "{stored}");
+    assert_eq!(stored["entitlements"], json!(["pro", "export"]));
+    assert_eq!(stored["duration"], Value::Null, "{stored}");
+    assert_eq!(stored["offline_lease"], Value::Null, "{stored}");
+    assert_eq!(stored["max_borrow"], json!(7200));
+    assert_eq!(stored["floating"], json!(true));
+    // Both changes are audited with the dashboard's key as the actor.
+    let (_, audit) = app
+        .admin("GET", "/v1/audit?action=policy.updated", None)
+        .await;
+    assert_eq!(
+        audit["items"][0]["actor"],
+        json!(key_id_of(&app.admin)),
+        "{audit}"
+    );
+    c.close().await.expect("close");
 }
