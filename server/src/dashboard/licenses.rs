@@ -1,8 +1,8 @@
 //! Licenses: the list and search, one license with its machines and timeline, and its actions.
 
 use axum::extract::{Path, Query};
-use axum::http::{Method, StatusCode};
-use axum::response::Response;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::{Desk, Posted, Refusal};
@@ -179,6 +179,37 @@ fn machine_row(m: &Value, now: i64, ttl: Option<i64>) -> MachineRow {
         state_class: class,
         heartbeat: time_or(&m["last_heartbeat"], now, "—"),
         first_seen: time_or(&m["first_seen"], now, "—"),
+        offline_file: m["lease"].as_str() == Some("offline")
+            && m["lease_until"].as_i64().is_some_and(|u| u > now),
+    }
+}
+
+/// `GET /admin/machines/{id}/license-file`: the response an offline machine was activated
+/// with, as the file the customer installs (`GET /v1/offline/activations/{id}`).
+pub async fn license_file(d: Desk, Path(id): Path<String>) -> Response {
+    match d.get(&format!("/v1/offline/activations/{}", q(&id))).await {
+        Ok(a) => {
+            let name = format!(
+                "licet-activation-response-{}.txt",
+                id.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            );
+            let mut r = (
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                text(&a["response"]),
+            )
+                .into_response();
+            page::secure_headers(r.headers_mut());
+            r
+        }
+        Err(e) => refusal_page(&e),
     }
 }
 

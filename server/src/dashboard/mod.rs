@@ -56,6 +56,10 @@ pub fn router(api_router: Router) -> Router<AppState> {
             post(licenses::deactivate_machine),
         )
         .route(
+            "/admin/machines/{id}/license-file",
+            get(licenses::license_file),
+        )
+        .route(
             "/admin/products",
             get(products::list).post(products::create_product),
         )

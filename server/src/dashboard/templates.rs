@@ -180,6 +180,8 @@ pub struct MachineRow {
     pub state_class: &'static str,
     pub heartbeat: String,
     pub first_seen: String,
+    /// Activated offline with a lease still running: its license file can be downloaded.
+    pub offline_file: bool,
 }
 
 /// An entry of a license's timeline.

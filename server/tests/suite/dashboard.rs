@@ -1071,3 +1071,140 @@ async fn products_and_policies_are_edited_through_their_forms() {
     );
     c.close().await.expect("close");
 }
+
+/// A page fetched outside the browser with the session's cookie: (status, headers, body).
+fn get_with_cookie(url: &str, cookie: &str) -> (u16, Option<String>, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut r = agent
+        .get(url)
+        .header("cookie", cookie)
+        .call()
+        .expect("transport");
+    let disposition = r
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (
+        r.status().as_u16(),
+        disposition,
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_machine_s_license_file_can_be_downloaded_again() {
+    use licet_verifier::offline::{LABEL_REQUEST, LABEL_RESPONSE};
+    use licet_verifier::text::{decode_armor, encode_armor};
+    let app = TestApp::new().await;
+    let (p, _) = app.product("air", json!({ "max_machines": 2 })).await;
+    let l = app.license(&p, json!({})).await;
+    let (key, lid) = (
+        l["key"].as_str().expect("key"),
+        l["id"].as_str().expect("id"),
+    );
+    let dirs = tempfile::tempdir().expect("tmp");
+    let machine = super::offline::client(&app, dirs.path(), super::offline::machine("lost"));
+    let request = machine.offline_request(key, None).expect("request");
+    let (s, answered) = app
+        .admin(
+            "POST",
+            "/v1/offline/activations",
+            Some(json!({ "request": encode_armor(&request, LABEL_REQUEST) })),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{answered}");
+    let offline_id = answered["machine_id"].as_str().expect("id").to_owned();
+    let (s, v, _) = app.activate(key, "online-1").await;
+    assert_eq!(s.as_u16(), 201, "{v}");
+    let (_, machines) = app
+        .admin("GET", &format!("/v1/licenses/{lid}/machines"), None)
+        .await;
+    let online_id = machines["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["fingerprint"] == json!("online-1"))
+        .and_then(|m| m["id"].as_str())
+        .expect("the online machine")
+        .to_owned();
+
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/licenses/{lid}"))
+        .await
+        .expect("goto");
+    let links = c
+        .find_all(Locator::Css("a[id^=license-file-]"))
+        .await
+        .expect("links");
+    assert_eq!(links.len(), 1, "only the offline machine has a file");
+    let href = links[0].attr("href").await.expect("attr").expect("href");
+    assert!(
+        href.ends_with(&format!("/{offline_id}/license-file")),
+        "{href}"
+    );
+    let cookie = session_cookie(&c).await;
+    let (status, disposition, body) = get_with_cookie(&format!("{base}{href}"), &cookie);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        disposition
+            .as_deref()
+            .is_some_and(|d| d.starts_with("attachment;")),
+        "{disposition:?}"
+    );
+    assert_eq!(
+        body,
+        answered["response"].as_str().expect("response"),
+        "the same response"
+    );
+    // The customer who lost the file installs the one downloaded.
+    let mut buf = vec![0u8; body.len()];
+    let response = decode_armor(&body, LABEL_RESPONSE, &mut buf).expect("an armored response");
+    machine.offline_install(response).expect("installs");
+    assert!(machine.status().is_licensed());
+    screenshot(&c, "license-offline-file").await;
+
+    // A machine activated online has no file; another product's key sees no machine; a
+    // suspended license's file is not handed out.
+    let (s, v) = app
+        .admin("GET", &format!("/v1/offline/activations/{online_id}"), None)
+        .await;
+    assert_eq!(
+        (s.as_u16(), &v["error"]["code"]),
+        (404, &json!("no_offline_response")),
+        "{v}"
+    );
+    let (other, _) = app.product("other", json!({})).await;
+    let (_, k) = app
+        .admin(
+            "POST",
+            "/v1/api-keys",
+            Some(json!({ "name": "other", "scope": "read_write", "product_id": other["id"] })),
+        )
+        .await;
+    let (s, _, _) = app
+        .call(
+            "GET",
+            &format!("/v1/offline/activations/{offline_id}"),
+            k["key"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(s.as_u16(), 404);
+    let (s, _) = app
+        .admin("POST", &format!("/v1/licenses/{lid}/suspend"), None)
+        .await;
+    assert_eq!(s.as_u16(), 200);
+    let (status, disposition, body) = get_with_cookie(&format!("{base}{href}"), &cookie);
+    assert_eq!(status, 403, "{body}");
+    assert!(disposition.is_none());
+    assert!(body.contains("suspended"), "{body}");
+    c.close().await.expect("close");
+}

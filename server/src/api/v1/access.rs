@@ -3,9 +3,9 @@
 //! Shared by the resources; no handlers.
 
 use crate::http::auth::Caller;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::model::{License, Policy, Product};
+use crate::model::{License, Machine, Policy, Product};
 
 /// A product the caller may see.
 pub(crate) async fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {
@@ -20,4 +20,21 @@ pub(crate) async fn load_policy(s: &AppState, caller: &Caller, id: &str) -> ApiR
 /// A license the caller may see.
 pub(crate) async fn load_license(s: &AppState, caller: &Caller, id: &str) -> ApiResult<License> {
     caller.visible(s.store.license(id).await?, "license", |l| &l.product_id)
+}
+
+/// A machine the caller may see, with its license.
+pub(crate) async fn load_machine(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(Machine, License)> {
+    let m = s
+        .store
+        .machine_by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("machine"))?;
+    let l = caller.visible(s.store.license(&m.license_id).await?, "machine", |l| {
+        &l.product_id
+    })?;
+    Ok((m, l))
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{load_policy, load_product};
+use super::access::{load_machine, load_policy, load_product};
 use super::body::{MachineBody, PolicyBody, ProductBody};
 use crate::http::auth::{Caller, mint, new_api_key};
 use crate::http::error::{ApiError, ApiResult};
@@ -496,23 +496,6 @@ async fn delete_policy(
 }
 
 // ----- machines
-
-/// A machine and its license, if the caller may see the license's product.
-async fn load_machine(
-    s: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> ApiResult<(crate::model::Machine, crate::model::License)> {
-    let m = s
-        .store
-        .machine_by_id(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("machine"))?;
-    let l = caller.visible(s.store.license(&m.license_id).await?, "machine", |l| {
-        &l.product_id
-    })?;
-    Ok((m, l))
-}
 
 #[utoipa::path(get, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = super::body::MachineBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn get_machine(

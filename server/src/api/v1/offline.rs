@@ -3,7 +3,7 @@
 //! gives the seat back. The caller is an API key that sees the product, or nobody: then the
 //! license key inside the (device-signed) request is the credential, as on the client API.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use licet_api::offline::{
@@ -29,6 +29,7 @@ use crate::rules::Probe;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(activate))
+        .routes(routes!(answer_again))
         .routes(routes!(deactivate))
 }
 
@@ -279,4 +280,70 @@ async fn deactivate(
         }),
     )
         .into_response())
+}
+
+/// The response an offline machine was activated with, again: the license file a customer
+/// installs, for one who lost it. It is bound to that machine's fingerprint and device key,
+/// so it works nowhere else; its lease ends when it did the first time.
+#[utoipa::path(get, path = "/v1/offline/activations/{machine_id}", tag = "offline",
+    params(("machine_id" = String, Path, description = "the machine activated offline")),
+    responses((status = 200, description = "the same answer as the activation's, `repeated: true`", body = OfflineActivated),
+              (status = 403, description = "`revoked`, `suspended`: the license may not be used", body = crate::http::error::ErrorBody),
+              (status = 404, description = "`not_found` (no such machine the key sees) or `no_offline_response` (the machine was not activated offline)", body = crate::http::error::ErrorBody),
+              (status = 409, description = "`lease_ended`: the lease the response carries is over", body = crate::http::error::ErrorBody),
+              crate::http::error::CommonErrors),
+    security(("bearer" = [])))]
+async fn answer_again(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(machine_id): Path<String>,
+) -> ApiResult<axum::Json<OfflineActivated>> {
+    let (m, l) = super::access::load_machine(&s, &caller, &machine_id).await?;
+    // A file that would not work is not handed out as if it would.
+    let now = s.clock.now();
+    match l.status_at(now) {
+        crate::model::LicenseStatus::Revoked => {
+            return Err(ApiError::forbidden_code(
+                "revoked",
+                "the license was revoked",
+            ));
+        }
+        crate::model::LicenseStatus::Suspended => {
+            return Err(ApiError::forbidden_code(
+                "suspended",
+                "the license is suspended",
+            ));
+        }
+        _ => {}
+    }
+    if m.lease_until.is_some_and(|t| t <= now) {
+        return Err(ApiError::conflict(
+            "lease_ended",
+            "this machine's offline lease has ended: answer a new activation request instead",
+        ));
+    }
+    let response = m
+        .response
+        .as_deref()
+        .and_then(|r| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(r)
+                .ok()
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_offline_response",
+                "this machine was not activated offline: it has no response to download",
+            )
+        })?;
+    Ok(axum::Json(OfflineActivated {
+        response: encode_armor(&response, LABEL_RESPONSE),
+        response_qr: qr_text(&response),
+        token_id: m.token_id.clone(),
+        lease_until: m.lease_until.unwrap_or(now),
+        machine_id: m.id.clone(),
+        repeated: true,
+    }))
 }
