@@ -73,6 +73,7 @@ pub fn router(api_router: Router) -> Router<AppState> {
             get(products::edit_policy).post(products::update_policy),
         )
         .route("/admin/revocations", get(products::revocations))
+        .route("/admin/keys/rotate", post(products::rotate_keys))
         .route("/admin/audit", get(audit::list))
         .route("/admin/offline", get(offline::page))
         .route("/admin/offline/activate", post(offline::activate))

@@ -162,7 +162,7 @@ pub async fn create_policy(Posted { d, form }: Posted) -> Response {
 }
 
 /// `GET /admin/revocations`: the current list and the signing keys.
-pub async fn revocations(d: Desk) -> Response {
+pub async fn revocations(d: Desk, Query(flash): Query<Flash>) -> Response {
     let (s, v) = (&d.s, &d.v);
     let now = s.clock.now();
     let list = match d
@@ -183,7 +183,7 @@ pub async fn revocations(d: Desk) -> Response {
     });
     let t = templates::Revocations {
         chrome: v.chrome("revocations"),
-        notice: None,
+        notice: flash.notice(),
         sequence: text(&list["sequence"]),
         size,
         licenses: list["revoked_licenses"].as_u64().unwrap_or(0) as usize,
@@ -425,4 +425,33 @@ pub async fn update_policy(
         Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&result))),
         Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&result))),
     }
+}
+
+/// `POST /admin/keys/rotate` (`POST /v1/keys/rotate`), after a confirmation.
+pub async fn rotate_keys(Posted { d, form }: Posted) -> Response {
+    if form.get("confirm") != Some("yes") {
+        return super::confirm(
+            &d.v,
+            "revocations",
+            super::Ask {
+                question: "Rotate the token signing key?",
+                consequence: "Every product's tokens are signed with a new key from now on. Tokens signed before keep verifying until they expire, but a verifier that only has the old public key built in will not accept new tokens until it has the new one.",
+                verb: "Rotate",
+                action: "/admin/keys/rotate".to_owned(),
+                back: "/admin/revocations".to_owned(),
+                fields: Vec::new(),
+            },
+        );
+    }
+    let result = d
+        .send(Method::POST, "/v1/keys/rotate", Some(json!({})))
+        .await
+        .map(|k| {
+            format!(
+                "Rotated: key {} signs from now on (generation {}).",
+                text(&k["kid"]),
+                text(&k["generation"])
+            )
+        });
+    page::see_other(&format!("/admin/revocations?{}", Flash::of(&result)))
 }

@@ -1208,3 +1208,69 @@ async fn an_offline_machine_s_license_file_can_be_downloaded_again() {
     assert!(body.contains("suspended"), "{body}");
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signing_key_is_rotated_after_a_confirmation_by_an_unrestricted_key_only() {
+    let app = TestApp::new().await;
+    let (p, _) = app.product("rotco", json!({})).await;
+    let (_, before) = app.admin("GET", "/v1/keys", None).await;
+    let kids = |v: &Value| -> Vec<String> {
+        v["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .filter(|k| k["alg"] == json!("EdDSA"))
+            .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let old = kids(&before);
+    let base = serve(app.state.clone());
+    let d = driver();
+
+    // A key limited to a product sees no button, and a post made by hand is refused.
+    let (_, k) = app
+        .admin(
+            "POST",
+            "/v1/api-keys",
+            Some(json!({ "name": "limited admin", "scope": "admin", "product_id": p["id"] })),
+        )
+        .await;
+    let c = browser(&d).await;
+    sign_in(&c, &base, k["key"].as_str().expect("key")).await;
+    c.goto(&format!("{base}/admin/revocations"))
+        .await
+        .expect("goto");
+    assert!(c.find(Locator::Css("#rotate-keys")).await.is_err());
+    let (status, location, _) = post_form(
+        &format!("{base}/admin/keys/rotate"),
+        &session_cookie(&c).await,
+        &format!("csrf={}&confirm=yes", csrf_of_page(&c).await),
+    );
+    assert_eq!(status, 303);
+    assert!(location.contains("refused="), "{location}");
+    let (_, same) = app.admin("GET", "/v1/keys", None).await;
+    assert_eq!(kids(&same), old, "nothing rotated");
+    c.close().await.expect("close");
+
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/revocations"))
+        .await
+        .expect("goto");
+    click(&c, "#rotate-keys").await;
+    assert!(text_of(&c, "h1").await.contains("Rotate"));
+    let (_, unchanged) = app.admin("GET", "/v1/keys", None).await;
+    assert_eq!(kids(&unchanged), old, "nothing before the confirmation");
+    click(&c, "#confirm").await;
+    assert!(text_of(&c, "#notice").await.contains("Rotated"));
+    let (_, after) = app.admin("GET", "/v1/keys", None).await;
+    let now = kids(&after);
+    assert_eq!(now.len(), old.len() + 1, "{after}");
+    let table = text_of(&c, "#keys").await;
+    for kid in &now {
+        assert!(table.contains(kid.as_str()), "{table}");
+    }
+    assert!(table.contains("retiring"), "{table}");
+    screenshot(&c, "keys-rotated").await;
+    c.close().await.expect("close");
+}
