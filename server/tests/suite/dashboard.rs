@@ -1274,3 +1274,76 @@ async fn the_signing_key_is_rotated_after_a_confirmation_by_an_unrestricted_key_
     screenshot(&c, "keys-rotated").await;
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_phone_width_window() {
+    let s = on_a_license_page("phoneco").await;
+    let (_, l) = s
+        .app
+        .admin("GET", &format!("/v1/licenses/{}", s.id), None)
+        .await;
+    let (st, v, _) = s
+        .app
+        .activate(
+            l["key"].as_str().expect("key"),
+            "a-rather-long-fingerprint-of-a-phone-width-test-machine-0123456789",
+        )
+        .await;
+    assert_eq!(st.as_u16(), 201, "{v}");
+    s.c.set_window_size(390, 844).await.expect("resize");
+    let (_, pol) = s.app.admin("GET", "/v1/policies", None).await;
+    let policy = pol["items"][0]["id"].as_str().expect("policy").to_owned();
+    let (_, prods) = s.app.admin("GET", "/v1/products", None).await;
+    let product = prods["items"][0]["id"]
+        .as_str()
+        .expect("product")
+        .to_owned();
+    for path in [
+        "/admin".to_owned(),
+        "/admin/licenses".to_owned(),
+        format!("/admin/licenses/{}", s.id),
+        "/admin/products".to_owned(),
+        format!("/admin/products/{product}"),
+        format!("/admin/policies/{policy}"),
+        "/admin/offline".to_owned(),
+        "/admin/audit".to_owned(),
+        "/admin/api-keys".to_owned(),
+        "/admin/webhooks".to_owned(),
+        "/admin/revocations".to_owned(),
+    ] {
+        s.c.goto(&format!("{}{path}", s.base)).await.expect("goto");
+        let widths = s
+            .c
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+                vec![],
+            )
+            .await
+            .expect("script");
+        let (scroll, client) = (
+            widths[0].as_u64().expect("scroll width"),
+            widths[1].as_u64().expect("client width"),
+        );
+        if scroll > client {
+            // Name the widest elements, to say what to fix.
+            let wide = s
+                .c
+                .execute(
+                    "const w = document.documentElement.clientWidth; \
+                     return [...document.querySelectorAll('body *')] \
+                       .filter(e => e.getBoundingClientRect().right > w + 1) \
+                       .slice(0, 40) \
+                       .map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + ' ' + getComputedStyle(e).overflowX + ' ' + getComputedStyle(e).display);",
+                    vec![],
+                )
+                .await
+                .expect("script");
+            panic!("{path} scrolls sideways at phone width: {scroll} > {client}: {wide}");
+        }
+        if path.starts_with("/admin/licenses/") {
+            screenshot(&s.c, "license-phone").await;
+        }
+    }
+    let _ = &s.d;
+    s.c.close().await.expect("close");
+}
