@@ -21,6 +21,8 @@ pub struct ListQuery {
     product: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    policy: String,
     after: Option<String>,
     #[serde(flatten)]
     flash: Flash,
@@ -68,9 +70,32 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
     if !f.status.is_empty() {
         uri.push_str(&format!("&status={}", q(&f.status)));
     }
+    if !f.policy.is_empty() {
+        uri.push_str(&format!("&policy_id={}", q(&f.policy)));
+    }
     if let Some(a) = &f.after {
         uri.push_str(&format!("&after={}", q(a)));
     }
+    // The policies to filter by: those of the products the viewer sees, named with their
+    // product's code.
+    let policies = match d.get("/v1/policies").await {
+        Ok(p) => p["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| {
+                let product = products
+                    .iter()
+                    .find(|p| p.id == text(&q["product_id"]))
+                    .map_or_else(String::new, |p| p.code.clone());
+                ProductChoice {
+                    id: text(&q["id"]),
+                    code: format!("{product} · {}", text(&q["name"])),
+                }
+            })
+            .collect(),
+        Err(e) => return refusal_page(&e),
+    };
     let (rows, next, notice) = match d.send(Method::GET, &uri, None).await {
         Ok(page) => {
             let code_of = |id: &str| {
@@ -94,9 +119,10 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
                 .collect();
             let next = page["next"].as_str().map(|n| {
                 format!(
-                    "/admin/licenses?q={}&product={}&status={}&after={}",
+                    "/admin/licenses?q={}&product={}&policy={}&status={}&after={}",
                     q(&f.q),
                     q(&f.product),
+                    q(&f.policy),
                     q(&f.status),
                     q(n)
                 )
@@ -111,6 +137,8 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
         q: f.q,
         product: f.product,
         status: f.status,
+        policy: f.policy,
+        policies,
         statuses: STATUSES.iter().map(|s| (*s).to_owned()).collect(),
         products,
         rows,

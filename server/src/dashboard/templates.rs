@@ -148,6 +148,9 @@ pub struct Licenses {
     pub status: String,
     pub statuses: Vec<String>,
     pub products: Vec<ProductChoice>,
+    /// The policy filtered by, and the choices (id, "product · name").
+    pub policy: String,
+    pub policies: Vec<ProductChoice>,
     pub rows: Vec<LicenseRow>,
     pub next: Option<String>,
 }

@@ -1347,3 +1347,48 @@ async fn every_page_fits_a_phone_width_window() {
     let _ = &s.d;
     s.c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn licenses_are_filtered_by_policy() {
+    let app = TestApp::new().await;
+    let (p, basic) = app.product("tiers", json!({ "name": "basic" })).await;
+    let (s, pro) = app
+        .admin(
+            "POST",
+            "/v1/policies",
+            Some(json!({ "product_id": p["id"], "name": "pro", "max_machines": 3 })),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{pro}");
+    let on_basic = app.license(&p, json!({ "policy_id": basic["id"] })).await;
+    let on_pro = app.license(&p, json!({ "policy_id": pro["id"] })).await;
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/licenses"))
+        .await
+        .expect("goto");
+    let all = text_of(&c, "#licenses").await;
+    for l in [&on_basic, &on_pro] {
+        assert!(all.contains(l["key"].as_str().expect("key")), "{all}");
+    }
+    c.find(Locator::Css("#policy"))
+        .await
+        .expect("the policy filter")
+        .select_by_value(pro["id"].as_str().expect("id"))
+        .await
+        .expect("choose");
+    click(&c, "#search").await;
+    let only = text_of(&c, "#licenses").await;
+    assert!(
+        only.contains(on_pro["key"].as_str().expect("key")),
+        "{only}"
+    );
+    assert!(
+        !only.contains(on_basic["key"].as_str().expect("key")),
+        "{only}"
+    );
+    assert!(text_of(&c, "#policy").await.contains("tiers · pro"));
+    c.close().await.expect("close");
+}
