@@ -91,6 +91,20 @@ impl Api {
         uri: &str,
         body: Option<Value>,
     ) -> Result<Value, Refusal> {
+        self.call_as(s, v, origin, method, uri, body).await
+    }
+
+    /// [`Api::call`], the answer read into `T`: a page that shows many rows reads only the
+    /// fields it shows, rather than building a JSON tree of everything first.
+    pub async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        s: &AppState,
+        v: &Viewer,
+        origin: &Origin,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Result<T, Refusal> {
         let mut req = Request::builder().method(method).uri(uri);
         if body.is_some() {
             req = req.header("content-type", "application/json");
@@ -120,16 +134,17 @@ impl Api {
         let bytes = axum::body::to_bytes(resp.into_body(), s.config.max_body_bytes.max(1 << 20))
             .await
             .unwrap_or_default();
-        let json: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
         if status.is_success() {
-            Ok(json)
-        } else {
-            Err(Refusal::of(status, &json))
+            let empty: &[u8] = b"null";
+            let bytes = if bytes.is_empty() { empty } else { &bytes[..] };
+            return serde_json::from_slice(bytes).map_err(|e| Refusal {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal".into(),
+                message: format!("the API's answer did not read: {e}"),
+            });
         }
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(Refusal::of(status, &json))
     }
 }
 
@@ -169,6 +184,13 @@ impl Desk {
     /// `GET uri` of the API, as the viewer.
     pub async fn get(&self, uri: &str) -> Result<Value, Refusal> {
         self.send(Method::GET, uri, None).await
+    }
+
+    /// `GET uri` of the API, as the viewer, read into `T`.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(&self, uri: &str) -> Result<T, Refusal> {
+        self.api
+            .call_as(&self.s, &self.v, &self.origin, Method::GET, uri, None)
+            .await
     }
 
     /// A request to the API, as the viewer.

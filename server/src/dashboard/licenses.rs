@@ -55,6 +55,23 @@ pub(super) async fn choices(d: &Desk) -> Result<Vec<ProductChoice>, Refusal> {
         .unwrap_or_default())
 }
 
+/// A page of `GET /v1/licenses`, the fields the list shows.
+#[derive(Debug, serde::Deserialize)]
+struct ListPage {
+    items: Vec<ListedLicense>,
+    next: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListedLicense {
+    id: String,
+    key: String,
+    product_id: String,
+    status: String,
+    expires_at: Option<i64>,
+    created_at: i64,
+}
+
 /// `GET /admin/licenses`.
 pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
     let (s, v) = (&d.s, &d.v);
@@ -96,7 +113,7 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
             .collect(),
         Err(e) => return refusal_page(&e),
     };
-    let (rows, next, notice) = match d.send(Method::GET, &uri, None).await {
+    let (rows, next, notice) = match d.get_as::<ListPage>(&uri).await {
         Ok(page) => {
             let code_of = |id: &str| {
                 products
@@ -104,20 +121,21 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
                     .find(|p| p.id == id)
                     .map_or_else(|| id.to_owned(), |p| p.code.clone())
             };
-            let rows = page["items"]
-                .as_array()
+            let rows = page
+                .items
                 .into_iter()
-                .flatten()
                 .map(|l| LicenseRow {
-                    id: text(&l["id"]),
-                    key: text(&l["key"]),
-                    product: code_of(&text(&l["product_id"])),
-                    status: text(&l["status"]),
-                    expires: time_or(&l["expires_at"], now, "never"),
-                    created: time_or(&l["created_at"], now, ""),
+                    product: code_of(&l.product_id),
+                    expires: l
+                        .expires_at
+                        .map_or_else(|| "never".to_owned(), |t| when(t, now)),
+                    created: when(l.created_at, now),
+                    id: l.id,
+                    key: l.key,
+                    status: l.status,
                 })
                 .collect();
-            let next = page["next"].as_str().map(|n| {
+            let next = page.next.as_deref().map(|n| {
                 format!(
                     "/admin/licenses?q={}&product={}&policy={}&status={}&after={}",
                     q(&f.q),

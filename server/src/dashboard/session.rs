@@ -231,12 +231,17 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(_) => return Err(SignInFirst.into_response()),
             Err(e) => return Err(super::page::failure(&crate::http::error::ApiError::from(e))),
         };
+        let caller = Caller {
+            key,
+            via_jwt: false,
+        };
+        // A page is one request of its key, however many API calls it makes.
+        if let Err(e) = crate::http::auth::count_usage(s, &caller).await {
+            return Err(super::page::failure(&e));
+        }
         Ok(Viewer {
             csrf: csrf_of(s, &claims.sid),
-            caller: Caller {
-                key,
-                via_jwt: false,
-            },
+            caller,
             session: claims,
             tls,
         })

@@ -182,7 +182,8 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(Acting(caller)) = parts.extensions.get::<Acting>() {
-            count_usage(state, caller).await?;
+            // Counted once, for the page that made this call ([`count_usage`] by the
+            // dashboard's session), not once per call a page makes.
             return Ok(caller.clone());
         }
         let header = parts
@@ -214,7 +215,8 @@ impl FromRequestParts<AppState> for Caller {
 
 /// Usage monitoring and the optional daily quota, for every request a key makes (through the
 /// dashboard too).
-async fn count_usage(state: &AppState, caller: &Caller) -> ApiResult<()> {
+/// Counts one request of `caller`'s key for today, refusing it past the key's daily quota.
+pub async fn count_usage(state: &AppState, caller: &Caller) -> ApiResult<()> {
     let now = state.clock.now();
     let day = u64::try_from(now.div_euclid(86_400)).unwrap_or(0);
     let used = state.store.count_usage(&caller.key.id, day).await?;
