@@ -625,6 +625,20 @@ pub enum Role {
     Admin,
 }
 
+impl User {
+    /// Whether the user may see and change product `p`: their own; for a LicenseCM admin, any
+    /// LicenseCM user's, and an operator product (no owner) only when an unrestricted API key
+    /// granted it. What every surface a user signs in to (LicenseCM's API, the dashboard)
+    /// applies.
+    pub fn reaches(&self, p: &Product) -> bool {
+        let admin = self.role == Role::Admin;
+        match p.owner_id.as_deref() {
+            Some(owner) => owner == self.id || admin,
+            None => admin && self.granted_products.contains(&p.id),
+        }
+    }
+}
+
 /// A client session (LicenseCM): opened by activation, kept alive by heartbeats. Only hashes
 /// of its tokens are stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

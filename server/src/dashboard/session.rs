@@ -1,4 +1,5 @@
-//! Dashboard sessions: an admin API key exchanged for a signed cookie.
+//! Dashboard sessions: an admin API key, or a LicenseCM admin's e-mail and password, exchanged
+//! for a signed cookie.
 //!
 //! The cookie holds a random session id, the API key's id and the session's times, signed
 //! with HMAC-SHA256 under a key derived from the server's root secret, so that every instance
@@ -38,8 +39,11 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 pub struct Claims {
     /// The session id (hex of 16 random bytes).
     pub sid: String,
-    /// The API key signed in with.
+    /// The API key signed in with (empty for a LicenseCM admin's session).
     pub key: String,
+    /// A LicenseCM admin's session: the user, and the one product it acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserSession>,
     /// When the session began.
     pub iat: i64,
     /// When it ends.
@@ -56,12 +60,35 @@ fn mac(s: &AppState, parts: &[&[u8]]) -> Hmac<Sha256> {
     m
 }
 
-/// The cookie value of a new session for `key_id`.
-pub fn issue(s: &AppState, key_id: &str) -> (String, Claims) {
+/// Whose session a LicenseCM admin's is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserSession {
+    /// The user's id.
+    pub id: String,
+    /// The product chosen at sign-in, one the user reaches.
+    pub product: String,
+}
+
+/// Who signs in.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// An admin API key, by id.
+    Key(String),
+    /// A LicenseCM admin, acting on one product.
+    User(UserSession),
+}
+
+/// The cookie value of a new session for `who`.
+pub fn issue(s: &AppState, who: Principal) -> (String, Claims) {
     let now = s.clock.now();
+    let (key, user) = match who {
+        Principal::Key(k) => (k, None),
+        Principal::User(u) => (String::new(), Some(u)),
+    };
     let claims = Claims {
         sid: crate::ids::hex(&crate::ids::random_bytes::<16>()),
-        key: key_id.to_owned(),
+        key,
+        user,
         iat: now,
         exp: now.saturating_add(i64::try_from(s.config.dashboard_session_ttl).unwrap_or(i64::MAX)),
     };
@@ -226,10 +253,22 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(true) => return Err(SignInFirst.into_response()),
             Err(e) => return Err(super::page::failure(&crate::http::error::ApiError::from(e))),
         }
-        let key = match s.store.api_key(&claims.key).await {
-            Ok(Some(k)) if k.revoked_at.is_none() => k,
-            Ok(_) => return Err(SignInFirst.into_response()),
-            Err(e) => return Err(super::page::failure(&crate::http::error::ApiError::from(e))),
+        let fault = |e: licet_core::StoreError| {
+            super::page::failure(&crate::http::error::ApiError::from(e))
+        };
+        let key = match &claims.user {
+            None => match s.store.api_key(&claims.key).await {
+                Ok(Some(k)) if k.revoked_at.is_none() => k,
+                Ok(_) => return Err(SignInFirst.into_response()),
+                Err(e) => return Err(fault(e)),
+            },
+            // Reloaded on every request, as a key is: a user disabled, no longer an admin, or
+            // no longer reaching the product ends the session at once.
+            Some(us) => match user_key(s, us).await {
+                Ok(Some(k)) => k,
+                Ok(None) => return Err(SignInFirst.into_response()),
+                Err(e) => return Err(fault(e)),
+            },
         };
         let caller = Caller {
             key,
@@ -246,6 +285,37 @@ impl FromRequestParts<AppState> for Viewer {
             tls,
         })
     }
+}
+
+/// The credential a LicenseCM admin's session acts with: a key of the user's own, read-write
+/// and limited to the product chosen at sign-in (`None` if the user may no longer sign in or
+/// reach it). Read-write, not admin: API keys, webhooks, the audit log and the signing keys are
+/// an operator's, which LicenseCM's role never was. Its id, `user:<id>`, is the actor
+/// LicenseCM's own API audits the user as.
+pub async fn user_key(
+    s: &AppState,
+    us: &UserSession,
+) -> Result<Option<crate::model::ApiKey>, licet_core::StoreError> {
+    let Some(u) = s.store.user(&us.id).await? else {
+        return Ok(None);
+    };
+    if !u.is_active || u.role != crate::model::Role::Admin {
+        return Ok(None);
+    }
+    match s.store.product(&us.product).await? {
+        Some(p) if u.reaches(&p) => {}
+        _ => return Ok(None),
+    }
+    Ok(Some(crate::model::ApiKey {
+        id: format!("user:{}", u.id),
+        name: format!("{} (LicenseCM admin)", u.email),
+        hash: String::new(),
+        scope: crate::model::Scope::ReadWrite,
+        product_id: Some(us.product.clone()),
+        daily_quota: None,
+        created_at: u.created_at,
+        revoked_at: None,
+    }))
 }
 
 /// Ends a session on the server: its id is spent until the session would have ended.

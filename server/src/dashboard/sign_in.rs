@@ -58,6 +58,9 @@ pub async fn sign_in(
             "The sign-in form was stale or not this server's (csrf_failed): try again.",
         );
     }
+    if form.get("email").is_some() {
+        return sign_in_user(&s, ip, tls, &form).await;
+    }
     let given = form.get("api_key").unwrap_or("").trim();
     // The key's id part names the account being tried; the secret never reaches a log.
     let key_id = given
@@ -91,7 +94,7 @@ pub async fn sign_in(
             "Not an admin API key of this server (a revoked key, or a read-only one, cannot sign in).",
         );
     };
-    let (cookie, claims) = session::issue(&s, &key.id);
+    let (cookie, claims) = session::issue(&s, session::Principal::Key(key.id.clone()));
     if let Err(e) = s
         .audit(
             &key.id,
@@ -104,14 +107,113 @@ pub async fn sign_in(
     {
         return page::failure(&e);
     }
+    signed_in(&cookie, &claims, tls)
+}
+
+/// The answer to a sign-in: the session's cookie, and the overview.
+fn signed_in(cookie: &str, claims: &session::Claims, tls: session::Tls) -> Response {
     let mut r = page::see_other("/admin");
     if let Ok(v) = HeaderValue::from_str(&session::set_cookie(
-        Some((&cookie, claims.exp - claims.iat)),
+        Some((cookie, claims.exp - claims.iat)),
         tls.0,
     )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
+}
+
+/// A LicenseCM admin's e-mail and password for a session on one product they reach (named by
+/// its code, or the only one). Rate limited with LicenseCM's own logins (per address and per
+/// e-mail), the password checked against a decoy hash for an unknown address so that both
+/// take as long, and audited whether it succeeds or not.
+async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form) -> Response {
+    let email = form.get("email").unwrap_or("").trim().to_ascii_lowercase();
+    let password = zeroize::Zeroizing::new(form.get("password").unwrap_or("").to_owned());
+    if let Err(e) = s.limits.check_login(ip.0, &email) {
+        return refuse(
+            s,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many attempts ({}): wait a minute.", e.code()),
+        );
+    }
+    let user = match s.store.user_by_email(&email).await {
+        Ok(u) => u,
+        Err(e) => return page::failure(&e.into()),
+    };
+    let hash = user.as_ref().map_or_else(
+        || crate::http::auth::decoy_password_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let matches =
+        tokio::task::spawn_blocking(move || crate::http::auth::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+    let refused = |reason: &'static str| async move {
+        let _ = s
+            .audit(
+                "anonymous",
+                "dashboard.sign_in_refused",
+                &format!("email:{email}"),
+                ip.text(),
+                json!({ "reason": reason }),
+            )
+            .await;
+    };
+    let Some(user) = user.filter(|u| matches && u.is_active && u.role == crate::model::Role::Admin)
+    else {
+        refused("not an active LicenseCM admin with this password").await;
+        return refuse(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "Not an active LicenseCM admin with this e-mail and password (a LicenseCM user who is not an admin cannot sign in).",
+        );
+    };
+    let reachable: Vec<crate::model::Product> = match s.store.products().await {
+        Ok(ps) => ps.into_iter().filter(|p| user.reaches(p)).collect(),
+        Err(e) => return page::failure(&e.into()),
+    };
+    let wanted = form.get("product").map(str::trim);
+    let product = match wanted {
+        Some(code) => reachable.iter().find(|p| p.code == code || p.id == code),
+        None if reachable.len() == 1 => reachable.first(),
+        None => None,
+    };
+    let Some(product) = product else {
+        refused("no product chosen that the admin reaches").await;
+        let mut codes: Vec<&str> = reachable.iter().map(|p| p.code.as_str()).collect();
+        codes.sort_unstable();
+        let text = match (wanted, codes.is_empty()) {
+            (_, true) => "This LicenseCM admin reaches no product yet.".to_owned(),
+            (Some(_), false) => format!(
+                "That product is not one this admin reaches: choose one of {}.",
+                codes.join(", ")
+            ),
+            (None, false) => format!(
+                "Choose the product to work on: one of {}.",
+                codes.join(", ")
+            ),
+        };
+        return refuse(s, StatusCode::UNPROCESSABLE_ENTITY, &text);
+    };
+    let us = session::UserSession {
+        id: user.id.clone(),
+        product: product.id.clone(),
+    };
+    let (cookie, claims) = session::issue(s, session::Principal::User(us));
+    let actor = format!("user:{}", user.id);
+    if let Err(e) = s
+        .audit(
+            &actor,
+            "dashboard.signed_in",
+            &actor,
+            ip.text(),
+            json!({ "session_expires_at": claims.exp, "product_id": product.id }),
+        )
+        .await
+    {
+        return page::failure(&e);
+    }
+    signed_in(&cookie, &claims, tls)
 }
 
 /// `POST /admin/sign-out`: ends the session on the server, then in the browser.

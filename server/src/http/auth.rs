@@ -308,3 +308,16 @@ pub fn mint(state: &AppState, key: &ApiKey, ttl: u64) -> ApiResult<(String, i64)
         .map_err(ApiError::internal)?;
     Ok((token, exp))
 }
+
+/// A PHC hash of a password nobody has, verified when the e-mail is unknown so that a wrong
+/// address takes as long as a wrong password.
+pub fn decoy_password_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        use argon2::password_hash::PasswordHasher;
+        argon2::Argon2::default()
+            .hash_password(crate::ids::random_token(20).as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}

@@ -1392,3 +1392,123 @@ async fn licenses_are_filtered_by_policy() {
     assert!(text_of(&c, "#policy").await.contains("tiers · pro"));
     c.close().await.expect("close");
 }
+
+/// Signs in on the LicenseCM admin's form; the notice, if the page shows one.
+async fn sign_in_as_user(c: &Client, base: &str, email: &str, password: &str, product: &str) {
+    c.goto(&format!("{base}/admin/sign-in"))
+        .await
+        .expect("goto");
+    fill(c, "#email", email).await;
+    fill(c, "#password", password).await;
+    fill(c, "#product", product).await;
+    click(c, "#sign-in-user").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licensecm_admin_signs_in_to_one_product_it_reaches() {
+    let app = TestApp::new().await;
+    let (alpha, _) = app.product("alpha", json!({})).await;
+    let (beta, _) = app.product("beta", json!({})).await;
+    let (gamma, _) = app.product("gamma", json!({})).await;
+    let mine = app.license(&alpha, json!({})).await;
+    let theirs = app.license(&gamma, json!({})).await;
+    let (s, admin) = app
+        .admin(
+            "POST",
+            "/v1/licensecm/admins",
+            Some(
+                json!({ "email": "support@example.com", "password": "correct horse",
+                         "products": [alpha["id"], beta["id"]] }),
+            ),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{admin}");
+    let user_id = admin["id"].as_str().expect("id").to_owned();
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+
+    // A wrong password, a product it does not reach, and no choice among two: no session.
+    for (password, product, says) in [
+        ("wrong horse", "alpha", "Not an active LicenseCM admin"),
+        ("correct horse", "gamma", "not one this admin reaches"),
+        ("correct horse", "", "Choose the product"),
+    ] {
+        sign_in_as_user(&c, &base, "support@example.com", password, product).await;
+        let notice = text_of(&c, "#notice").await;
+        assert!(notice.contains(says), "{password}/{product}: {notice}");
+        assert!(
+            c.get_named_cookie("licet_admin").await.is_err(),
+            "no session"
+        );
+    }
+    assert!(text_of(&c, "#notice").await.contains("alpha, beta"));
+
+    sign_in_as_user(&c, &base, "Support@Example.com", "correct horse", "alpha").await;
+    assert_eq!(text_of(&c, "h1").await, "Overview");
+    assert!(
+        text_of(&c, "header .who")
+            .await
+            .contains("support@example.com")
+    );
+    assert!(
+        text_of(&c, "#limited")
+            .await
+            .contains(alpha["id"].as_str().expect("id"))
+    );
+    // Its product's license opens and acts, audited as the user; another product's does not.
+    c.goto(&format!(
+        "{base}/admin/licenses/{}",
+        mine["id"].as_str().expect("id")
+    ))
+    .await
+    .expect("goto");
+    click(&c, "#action-suspend").await;
+    assert!(text_of(&c, "#notice").await.contains("Suspended"));
+    assert_eq!(
+        license_status(&app, mine["id"].as_str().expect("id")).await,
+        "suspended"
+    );
+    let (_, audit) = app
+        .admin("GET", "/v1/audit?action=license.suspended", None)
+        .await;
+    assert_eq!(
+        audit["items"][0]["actor"],
+        json!(format!("user:{user_id}")),
+        "{audit}"
+    );
+    c.goto(&format!(
+        "{base}/admin/licenses/{}",
+        theirs["id"].as_str().expect("id")
+    ))
+    .await
+    .expect("goto");
+    assert!(text_of(&c, "body").await.contains("not_found"));
+    // Read-write, not admin: the API keys are an operator's.
+    c.goto(&format!("{base}/admin/api-keys"))
+        .await
+        .expect("goto");
+    assert!(text_of(&c, "body").await.contains("forbidden"));
+    screenshot(&c, "licensecm-admin").await;
+
+    // Disabled by the operator: the session ends at the next request.
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/licensecm/admins/{user_id}"),
+            Some(json!({ "is_active": false })),
+        )
+        .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    c.goto(&format!("{base}/admin/licenses"))
+        .await
+        .expect("goto");
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/admin/sign-in")
+    );
+    c.close().await.expect("close");
+}

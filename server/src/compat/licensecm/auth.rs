@@ -154,19 +154,6 @@ struct Login {
     password: Option<String>,
 }
 
-/// A PHC hash of a password nobody has, verified when the e-mail is unknown so that a wrong
-/// address takes as long as a wrong password.
-fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default()
-            .hash_password(crate::ids::random_token(20).as_bytes())
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
 /// Signs a user in.
 #[utoipa::path(post, path = "/api/auth/login", tag = "licensecm", request_body = Login,
     responses((status = 200, description = "`{success, data: {token, user}}`", body = serde_json::Value),
@@ -181,9 +168,10 @@ async fn login(State(s): State<AppState>, ip: ClientIp, In(b): In<Login>) -> Ans
     }
     s.limits.check_login(ip.0, &email)?;
     let user = s.store.user_by_email(&email).await?;
-    let hash = user
-        .as_ref()
-        .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+    let hash = user.as_ref().map_or_else(
+        || crate::http::auth::decoy_password_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
     let password = zeroize::Zeroizing::new(password);
     let matches =
         tokio::task::spawn_blocking(move || crate::http::auth::verify_password(&password, &hash))

@@ -309,10 +309,7 @@ impl Me {
     /// Whether the user may see and change `p`: their own; for an admin, any LicenseCM user's,
     /// and an operator product (no owner) only when an unrestricted API key granted it.
     pub fn owns(&self, p: &Product) -> bool {
-        match p.owner_id.as_deref() {
-            Some(owner) => owner == self.0.id || self.is_admin(),
-            None => self.is_admin() && self.0.granted_products.contains(&p.id),
-        }
+        self.0.reaches(p)
     }
 
     /// The products the user may see and change. A plain user's come from the owner index, so
