@@ -16,6 +16,11 @@ const HEIGHT: u32 = 150;
 /// The statuses shown, in this order.
 const STATUSES: [&str; 4] = ["active", "expired", "suspended", "revoked"];
 
+/// The elements of a JSON array (none if it is not one).
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
 pub async fn overview(d: Desk) -> Response {
     let v = match d.get("/v1/stats").await {
         Ok(v) => v,
@@ -45,11 +50,7 @@ pub async fn overview(d: Desk) -> Response {
         label: "seats held",
         n: n(&v["seats"]),
     });
-    let days: Vec<(String, [u64; 3])> = v["days"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+    let days: Vec<(String, [u64; 3])> = items(&v["days"])
         .map(|d| {
             (
                 page::text(&d["day"]),
@@ -66,25 +67,13 @@ pub async fn overview(d: Desk) -> Response {
         chart("chart-validations", "Validations", "validation", &days, 1),
         chart("chart-refusals", "Refusals", "refusal", &days, 2),
     ];
-    let refusals: Vec<(String, u64)> = v["refusals"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+    let refusals: Vec<(String, u64)> = items(&v["refusals"])
         .map(|r| (page::text(&r["code"]), n(&r["count"])))
         .collect();
-    let code_of: std::collections::HashMap<String, String> = v["by_product"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+    let code_of: std::collections::HashMap<String, String> = items(&v["by_product"])
         .map(|p| (page::text(&p["product_id"]), page::text(&p["code"])))
         .collect();
-    let expiring = v["expiring"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+    let expiring = items(&v["expiring"])
         .map(|e| {
             let product_id = page::text(&e["product_id"]);
             ExpiringRow {
@@ -95,11 +84,7 @@ pub async fn overview(d: Desk) -> Response {
             }
         })
         .collect();
-    let products = v["by_product"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+    let products = items(&v["by_product"])
         .map(|p| ProductFigures {
             code: page::text(&p["code"]),
             name: page::text(&p["name"]),

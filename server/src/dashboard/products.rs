@@ -234,19 +234,12 @@ pub async fn edit_product(
     d: Desk,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let p = match d
-        .send(Method::GET, &format!("/v1/products/{}", page::q(&id)), None)
-        .await
-    {
+    let p = match d.get(&format!("/v1/products/{}", page::q(&id))).await {
         Ok(p) => p,
         Err(e) => return refusal_page(&e),
     };
     let policies = match d
-        .send(
-            Method::GET,
-            &format!("/v1/policies?product_id={}", page::q(&id)),
-            None,
-        )
+        .get(&format!("/v1/policies?product_id={}", page::q(&id)))
         .await
     {
         Ok(p) => p,
@@ -265,7 +258,6 @@ pub async fn edit_product(
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|q| q["product_id"] == p["id"])
             .map(|q| {
                 (
                     text(&q["id"]),
@@ -336,10 +328,7 @@ pub async fn edit_policy(
     d: Desk,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let q = match d
-        .send(Method::GET, &format!("/v1/policies/{}", page::q(&id)), None)
-        .await
-    {
+    let q = match d.get(&format!("/v1/policies/{}", page::q(&id))).await {
         Ok(p) => p,
         Err(e) => return refusal_page(&e),
     };
