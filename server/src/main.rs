@@ -9,6 +9,9 @@ use licet_server::clock::SystemClock;
 use licet_server::keys::ring::KeySource;
 use licet_server::{AppState, Args, Config};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
