@@ -315,32 +315,46 @@ pub struct LicenseBody {
     pub updated_at: i64,
 }
 
+/// A page of licenses (`GET /v1/licenses`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LicensePage {
+    /// The licenses, in id order.
+    pub items: Vec<LicenseBody>,
+    /// The cursor of the next page (`after`), if there is one.
+    pub next: Option<String>,
+}
+
 #[cfg(feature = "core")]
 impl LicenseBody {
     /// The body of `l` at `now`.
     pub fn of(l: &License, now: i64) -> LicenseBody {
+        LicenseBody::owned(l.clone(), now)
+    }
+
+    /// [`LicenseBody::of`] a license the caller no longer needs (nothing is copied).
+    pub fn owned(l: License, now: i64) -> LicenseBody {
         LicenseBody {
-            id: l.id.clone(),
-            key: l.key.clone(),
-            product_id: l.product_id.clone(),
-            policy_id: l.policy_id.clone(),
             status: l.status_at(now).into(),
+            id: l.id,
+            key: l.key,
+            product_id: l.product_id,
+            policy_id: l.policy_id,
             kind: l.kind.into(),
             expires_at: l.expires_at,
             seats: l.seats,
-            domains: l.domains.clone(),
-            entitlements: l.entitlements.clone(),
-            metadata: l.metadata.clone(),
-            ip: l.ip.clone(),
-            product_name: l.product_name.clone(),
+            domains: l.domains,
+            entitlements: l.entitlements,
+            metadata: l.metadata,
+            ip: l.ip,
+            product_name: l.product_name,
             owner_active: l.owner_active,
             numeric_id: l.numeric_id,
-            extra_products: l.extra_products.clone(),
+            extra_products: l.extra_products,
             customer_id: l.customer_id,
             order_id: l.order_id,
             hwid_locked: l.hwid_locked,
             expiry_announced: l.expiry_announced,
-            data: l.data.clone(),
+            data: l.data,
             created_at: l.created_at,
             updated_at: l.updated_at,
         }

@@ -50,6 +50,18 @@ api_enum! {
     }
 }
 
+impl LicenseStatus {
+    /// Its name, as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseStatus::Active => "active",
+            LicenseStatus::Suspended => "suspended",
+            LicenseStatus::Revoked => "revoked",
+            LicenseStatus::Expired => "expired",
+        }
+    }
+}
+
 api_enum! {
     /// A license's kind.
     "lowercase" Kind { Trial, Subscription, Lifetime }
@@ -101,5 +113,25 @@ api_enum! {
         Delivered,
         /// Given up after the last attempt (or its webhook's secret was lost).
         Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LicenseStatus;
+
+    #[test]
+    fn a_status_name_is_the_one_serde_writes() {
+        for s in [
+            LicenseStatus::Active,
+            LicenseStatus::Suspended,
+            LicenseStatus::Revoked,
+            LicenseStatus::Expired,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).expect("serializes"),
+                serde_json::json!(s.as_str())
+            );
+        }
     }
 }

@@ -334,6 +334,12 @@ pub trait Durability: Send + Sync {
     /// The next number of a named sequence (`license`, `machine`, `price`, `customer`,
     /// `order`, `download`): 1, 2, 3, … never reused.
     async fn next_number(&self, sequence: &str) -> StoreResult<u64>;
+    /// Makes durable the writes the backend took without waiting for the disk
+    /// ([`Identity::count_usage`]); cheap when there are none. The server calls it on its
+    /// periodic tick, which bounds what a crash can forget.
+    async fn settle(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// How many times the backend made writes durable so far (sled: flushes), for metrics; 0
     /// where it does not count.
     fn flush_count(&self) -> u64 {
@@ -737,6 +743,11 @@ pub trait Identity: Send + Sync {
     /// Whether any API key exists.
     async fn has_api_keys(&self) -> StoreResult<bool>;
     /// Counts one use of a key on a day; the day's count so far.
+    ///
+    /// Unlike every other write, the count need not be durable when this returns (it is
+    /// taken on every keyed request, reads included): a backend may leave it for its next
+    /// flush or for [`Durability::settle`]. A crash can then forget the last seconds of
+    /// counts, letting a key with a daily quota make that many requests more that day.
     async fn count_usage(&self, key_id: &str, day: u64) -> StoreResult<u64>;
     /// A key's use by day: (day, count).
     async fn usage(&self, key_id: &str) -> StoreResult<Vec<(u64, u64)>>;

@@ -86,7 +86,7 @@ pub async fn flush(s: &AppState) -> ApiResult<()> {
 }
 
 /// Flushes every [`FLUSH_EVERY`] until the process ends (the server flushes once more at
-/// shutdown).
+/// shutdown), and settles the store's lazy writes.
 pub fn run(s: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(FLUSH_EVERY);
@@ -97,6 +97,11 @@ pub fn run(s: AppState) -> tokio::task::JoinHandle<()> {
                     code = e.code(),
                     "adding the daily counts to the store failed"
                 );
+            }
+            // The keys' usage counts, taken without waiting for the disk, are durable at the
+            // latest one tick after they were counted.
+            if let Err(e) = s.store.settle().await {
+                tracing::warn!(code = e.code(), "flushing the keys' usage counts failed");
             }
         }
     })

@@ -6,7 +6,7 @@ use licet_core::store::*;
 
 use crate::error::{Error, Res};
 use crate::{SEQUENCE_BLOCK, SledStore};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 impl SledStore {
     /// The next number of an internal sequence (audit, security events, outbox): increasing,
@@ -70,6 +70,9 @@ impl Durability for SledStore {
     async fn next_number(&self, sequence: &str) -> StoreResult<u64> {
         Ok(SledStore::next_number(self, sequence)?)
     }
+    async fn settle(&self) -> StoreResult<()> {
+        Ok(self.committer.settle().await?)
+    }
 }
 
 /// Group commit: the first writer to need a flush performs it for everyone waiting.
@@ -77,6 +80,9 @@ impl Durability for SledStore {
 pub(crate) struct Committer {
     db: sled::Db,
     requested: AtomicU64,
+    /// Whether a write was made without waiting for its flush (a key's usage count) and no
+    /// flush has covered it yet: [`Committer::settle`] then has something to do.
+    lazy: AtomicBool,
     pub(crate) flushes: AtomicU64,
     flushed: tokio::sync::watch::Sender<u64>,
     leader: tokio::sync::Mutex<()>,
@@ -87,10 +93,29 @@ impl Committer {
         Committer {
             db,
             requested: AtomicU64::new(0),
+            lazy: AtomicBool::new(false),
             flushes: AtomicU64::new(0),
             flushed: tokio::sync::watch::channel(0).0,
             leader: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Notes a write left for a later flush to carry to the disk (any commit does: sled's log
+    /// is flushed whole, in order).
+    pub(crate) fn later(&self) {
+        self.lazy.store(true, Ordering::SeqCst);
+    }
+
+    /// Flushes if a write noted by [`Committer::later`] may not be on the disk yet; nothing
+    /// otherwise, so an idle server does not flush on every tick.
+    pub(crate) async fn settle(&self) -> Res<()> {
+        if self.lazy.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.commit().await
+        {
+            self.lazy.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok(())
     }
 
     pub(crate) async fn commit(&self) -> Res<()> {

@@ -263,8 +263,11 @@ impl Identity for SledStore {
         Ok(SledStore::has_api_keys(self))
     }
     async fn count_usage(&self, key_id: &str, day: u64) -> StoreResult<u64> {
+        // Not flushed here: every keyed request counts, reads too, and a flush per read was a
+        // tenth of the dashboard's list page. The next durable write, the server's tick
+        // ([`Durability::settle`]) or the shutdown flush carries the count to the disk.
         let n = SledStore::count_usage(self, key_id, day)?;
-        self.committer.commit().await?;
+        self.committer.later();
         Ok(n)
     }
     async fn usage(&self, key_id: &str) -> StoreResult<Vec<(u64, u64)>> {

@@ -167,3 +167,44 @@ async fn seat_counts_are_recounted_after_a_crash() {
     assert_eq!(store.machine_count("lic_a").expect("count"), 2);
     assert_eq!(store.machines("lic_a").expect("machines").len(), 2);
 }
+
+/// A key's usage count is taken without a flush (every keyed request counts, reads too), and
+/// `settle` flushes exactly when such a count may not be on the disk yet: once after counts,
+/// not again with nothing new, and after the next count again.
+#[tokio::test]
+async fn usage_counts_wait_for_settle_not_for_a_flush_of_their_own() {
+    use licet_core::store::{Durability, Identity};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("db")).expect("open");
+    let before = store.flush_count();
+    for n in 1..=5 {
+        assert_eq!(
+            Identity::count_usage(&store, "key-a", 7)
+                .await
+                .expect("count"),
+            n
+        );
+    }
+    assert_eq!(store.flush_count(), before, "counting flushed");
+    Durability::settle(&store).await.expect("settle");
+    assert_eq!(
+        store.flush_count(),
+        before + 1,
+        "settle did not flush the counts"
+    );
+    Durability::settle(&store).await.expect("settle");
+    assert_eq!(
+        store.flush_count(),
+        before + 1,
+        "settle flushed with nothing new"
+    );
+    Identity::count_usage(&store, "key-a", 7)
+        .await
+        .expect("count");
+    Durability::settle(&store).await.expect("settle");
+    assert_eq!(store.flush_count(), before + 2);
+    assert_eq!(
+        Identity::usage(&store, "key-a").await.expect("usage"),
+        vec![(7, 6)]
+    );
+}

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::http::auth::Acting;
+use crate::http::extract::Typed;
 use crate::http::state::AppState;
 
 use super::session::Viewer;
@@ -94,9 +95,9 @@ impl Api {
         self.call_as(s, v, origin, method, uri, body).await
     }
 
-    /// [`Api::call`], the answer read into `T`: a page that shows many rows reads only the
-    /// fields it shows, rather than building a JSON tree of everything first.
-    pub async fn call_as<T: serde::de::DeserializeOwned>(
+    /// [`Api::call`], the answer read into `T`: the handler's own value when it answers typed
+    /// ([`crate::http::extract::Reply`]) and `T` is its type, else read from its JSON.
+    pub async fn call_as<T: serde::de::DeserializeOwned + 'static>(
         &self,
         s: &AppState,
         v: &Viewer,
@@ -131,6 +132,15 @@ impl Api {
             .await
             .unwrap_or_else(|never| match never {});
         let status = resp.status();
+        if let Some(typed) = resp.extensions().get::<Typed>()
+            && let Some(answer) = typed.take::<T>()
+        {
+            return answer.map_err(|e| Refusal {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal".into(),
+                message: format!("the API's answer did not read: {e}"),
+            });
+        }
         let bytes = axum::body::to_bytes(resp.into_body(), s.config.max_body_bytes.max(1 << 20))
             .await
             .unwrap_or_default();
@@ -187,7 +197,10 @@ impl Desk {
     }
 
     /// `GET uri` of the API, as the viewer, read into `T`.
-    pub async fn get_as<T: serde::de::DeserializeOwned>(&self, uri: &str) -> Result<T, Refusal> {
+    pub async fn get_as<T: serde::de::DeserializeOwned + 'static>(
+        &self,
+        uri: &str,
+    ) -> Result<T, Refusal> {
         self.api
             .call_as(&self.s, &self.v, &self.origin, Method::GET, uri, None)
             .await

@@ -6,9 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::{Desk, Posted, Refusal};
-use super::page::{self, q, text, when};
+use super::page::{self, When, q, text, when};
 use super::templates::{self, EventRow, LicenseRow, LicenseView, MachineRow, ProductChoice};
 use super::{Ask, Flash, confirm, refusal_page, refused};
+use licet_api::answers::LicensePage;
 
 const STATUSES: [&str; 5] = ["", "active", "suspended", "expired", "revoked"];
 
@@ -55,23 +56,6 @@ pub(super) async fn choices(d: &Desk) -> Result<Vec<ProductChoice>, Refusal> {
         .unwrap_or_default())
 }
 
-/// A page of `GET /v1/licenses`, the fields the list shows.
-#[derive(Debug, serde::Deserialize)]
-struct ListPage {
-    items: Vec<ListedLicense>,
-    next: Option<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ListedLicense {
-    id: String,
-    key: String,
-    product_id: String,
-    status: String,
-    expires_at: Option<i64>,
-    created_at: i64,
-}
-
 /// `GET /admin/licenses`.
 pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
     let (s, v) = (&d.s, &d.v);
@@ -113,7 +97,7 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
             .collect(),
         Err(e) => return refusal_page(&e),
     };
-    let (rows, next, notice) = match d.get_as::<ListPage>(&uri).await {
+    let (rows, next, notice) = match d.get_as::<LicensePage>(&uri).await {
         Ok(page) => {
             let code_of = |id: &str| {
                 products
@@ -126,13 +110,11 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
                 .into_iter()
                 .map(|l| LicenseRow {
                     product: code_of(&l.product_id),
-                    expires: l
-                        .expires_at
-                        .map_or_else(|| "never".to_owned(), |t| when(t, now)),
-                    created: when(l.created_at, now),
+                    expires: l.expires_at.map(|t| When(t, now)),
+                    created: When(l.created_at, now),
                     id: l.id,
                     key: l.key,
-                    status: l.status,
+                    status: l.status.as_str(),
                 })
                 .collect();
             let next = page.next.as_deref().map(|n| {

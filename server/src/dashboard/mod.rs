@@ -14,6 +14,7 @@ pub mod api;
 pub mod page;
 pub mod session;
 pub mod templates;
+pub mod time;
 
 mod audit;
 mod keys;

@@ -12,42 +12,7 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data
                        script-src 'self'; form-action 'self'; frame-ancestors 'none'; \
                        base-uri 'none'";
 
-/// A time in UTC as a page shows it, with a relative hint ("3 h ago").
-pub fn when(t: i64, now: i64) -> String {
-    use chrono::{Datelike, Timelike};
-    // Written field by field: chrono's `format` parses its pattern again for every call, and a
-    // list page shows a hundred times (a twentieth of its profile).
-    match chrono::DateTime::from_timestamp(t, 0) {
-        Some(d) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC ({})",
-            d.year(),
-            d.month(),
-            d.day(),
-            d.hour(),
-            d.minute(),
-            relative(t, now)
-        ),
-        None => format!("{t} ({})", relative(t, now)),
-    }
-}
-
-/// "3 h ago", "in 2 d", "now".
-pub fn relative(t: i64, now: i64) -> String {
-    let d = t - now;
-    let a = d.unsigned_abs();
-    let amount = match a {
-        0..=59 => return "now".into(),
-        60..=3599 => format!("{} min", a / 60),
-        3600..=86_399 => format!("{} h", a / 3600),
-        86_400..=5_183_999 => format!("{} d", a / 86_400),
-        _ => format!("{} mo", a / 2_592_000),
-    };
-    if d < 0 {
-        format!("{amount} ago")
-    } else {
-        format!("in {amount}")
-    }
-}
+pub use super::time::{When, relative, when};
 
 /// An HTML page with the dashboard's headers.
 pub fn html(status: StatusCode, body: String) -> Response {
@@ -115,26 +80,6 @@ pub fn text(v: &serde_json::Value) -> String {
 /// Percent-encodes a query value.
 pub fn q(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_read_as_people_say_them() {
-        let now = 1_800_000_000;
-        assert_eq!(relative(now - 3 * 3600, now), "3 h ago");
-        assert_eq!(relative(now + 2 * 86_400, now), "in 2 d");
-        assert_eq!(relative(now - 30, now), "now");
-        assert_eq!(relative(now - 90, now), "1 min ago");
-        assert_eq!(when(now, now), "2027-01-15 08:00 UTC (now)");
-        // Every field padded, as the format string did.
-        assert_eq!(
-            when(3 * 86_400 + 5 * 3600 + 7 * 60, 0),
-            "1970-01-04 05:07 UTC (in 3 d)"
-        );
-    }
 }
 
 /// A posted form, its fields in order. Its CSRF token is checked by

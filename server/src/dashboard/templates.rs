@@ -132,9 +132,10 @@ pub struct LicenseRow {
     pub id: String,
     pub key: String,
     pub product: String,
-    pub status: String,
-    pub expires: String,
-    pub created: String,
+    pub status: &'static str,
+    /// None: never.
+    pub expires: Option<super::time::When>,
+    pub created: super::time::When,
 }
 
 /// The license list and search.

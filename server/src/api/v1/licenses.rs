@@ -15,10 +15,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::{load_license as load, load_policy, load_product};
-use super::body::{LicenseBody, MachineBody};
+use super::body::{LicenseBody, LicensePage, MachineBody};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
+use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
@@ -272,14 +272,15 @@ struct ListFilter {
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
+    reply: Reply,
     Q(f): Q<ListFilter>,
-) -> ApiResult<Json<LicensePage>> {
+) -> ApiResult<Answer<LicensePage>> {
     let now = s.clock.now();
     // A product-limited key lists its own product's licenses only: the limit is the filter,
     // and asking for another product finds nothing.
     let product_id = match (caller.key.product_id.clone(), f.product_id) {
         (Some(mine), Some(asked)) if mine != asked => {
-            return Ok(Json(LicensePage {
+            return Ok(reply.with(LicensePage {
                 items: Vec::new(),
                 next: None,
             }));
@@ -315,17 +316,14 @@ async fn list(
     let page = s.store.licenses(&filter, &page).await?;
     // Serialized straight from the typed bodies: a page of licenses built as a JSON value
     // first spent most of its time allocating maps.
-    Ok(Json(LicensePage {
-        items: page.items.iter().map(|l| LicenseBody::of(l, now)).collect(),
+    Ok(reply.with(LicensePage {
+        items: page
+            .items
+            .into_iter()
+            .map(|l| LicenseBody::owned(l, now))
+            .collect(),
         next: page.next,
     }))
-}
-
-/// A page of licenses.
-#[derive(Debug, serde::Serialize)]
-struct LicensePage {
-    items: Vec<LicenseBody>,
-    next: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
