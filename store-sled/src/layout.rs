@@ -87,6 +87,25 @@ pub(crate) fn page<T: DeserializeOwned>(
     Ok(Page { items, next: None })
 }
 
+/// [`page`] of every record: the one past the page is only looked at, not read (its key
+/// says that there is a next page).
+pub(crate) fn page_all<T: DeserializeOwned>(
+    mut iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    limit: usize,
+    cursor: impl Fn(&T) -> String,
+) -> Res<Page<T>> {
+    let mut items = Vec::with_capacity(limit.min(1000));
+    for kv in iter.by_ref() {
+        if items.len() == limit {
+            kv?;
+            let next = items.last().map(&cursor);
+            return Ok(Page { items, next });
+        }
+        items.push(from_json(&kv?.1)?);
+    }
+    Ok(Page { items, next: None })
+}
+
 /// Adds `delta` to a license's machine count inside a transaction.
 pub(crate) fn bump(
     counts: &sled::transaction::TransactionalTree,

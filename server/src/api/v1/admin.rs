@@ -13,7 +13,7 @@ use super::access::{load_machine, load_policy, load_product};
 use super::body::{MachineBody, PolicyBody, ProductBody};
 use crate::http::auth::{Caller, mint, new_api_key};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
+use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{format_is_strong, random_id};
 use crate::model::{Families, Policy, Product, Scope};
@@ -141,7 +141,11 @@ async fn create_product(
 }
 
 #[utoipa::path(get, path = "/v1/products", tag = "products", responses((status = 200, description = "`{items: [Product]}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
-async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+async fn list_products(
+    State(s): State<AppState>,
+    caller: Caller,
+    reply: Reply,
+) -> ApiResult<Answer<Value>> {
     let items: Vec<ProductBody> = s
         .store
         .products()
@@ -150,7 +154,7 @@ async fn list_products(State(s): State<AppState>, caller: Caller) -> ApiResult<J
         .filter(|p| caller.sees(&p.id))
         .map(shown)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(reply.with(json!({ "items": items })))
 }
 
 /// A product as the API shows it: without its sealed LicenseCM secret.
@@ -342,8 +346,9 @@ struct PolicyFilter {
 async fn list_policies(
     State(s): State<AppState>,
     caller: Caller,
+    reply: Reply,
     Q(f): Q<PolicyFilter>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Value>> {
     let items: Vec<PolicyBody> = s
         .store
         .policies(f.product_id.as_deref())
@@ -352,7 +357,7 @@ async fn list_policies(
         .filter(|p| caller.sees(&p.product_id))
         .map(PolicyBody::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(reply.with(json!({ "items": items })))
 }
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = PolicyBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
