@@ -14,7 +14,7 @@ use serde_json::Value;
 
 #[cfg(feature = "core")]
 use licet_core::model::{
-    AuditEvent, Download, Families, License, Machine, Order, Policy, Price, Product,
+    AuditEvent, Download, Families, License, LicenseRow, Machine, Order, Policy, Price, Product,
 };
 
 use crate::enums::{DomainType, Kind, LicenseStatus, PriceKind};
@@ -322,6 +322,53 @@ pub struct LicensePage {
     pub items: Vec<LicenseBody>,
     /// The cursor of the next page (`after`), if there is one.
     pub next: Option<String>,
+}
+
+/// A license as a list shows it (`GET /v1/licenses?summary=true`): what tells licenses apart
+/// at a glance, without their metadata, domains, entitlements or reported data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = LicenseSummary))]
+pub struct LicenseSummaryBody {
+    /// `lic_…`.
+    pub id: String,
+    /// The license key.
+    pub key: String,
+    /// Its product.
+    pub product_id: String,
+    /// Its policy.
+    pub policy_id: String,
+    /// Its status now.
+    pub status: LicenseStatus,
+    /// When it expires; none: never.
+    pub expires_at: Option<i64>,
+    /// When it was made.
+    pub created_at: i64,
+}
+
+/// A page of license summaries (`GET /v1/licenses?summary=true`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LicenseSummaryPage {
+    /// The licenses, in id order.
+    pub items: Vec<LicenseSummaryBody>,
+    /// The cursor of the next page (`after`), if there is one.
+    pub next: Option<String>,
+}
+
+#[cfg(feature = "core")]
+impl LicenseSummaryBody {
+    /// The summary of a license with row `r`, at `now`.
+    pub fn of(r: LicenseRow, now: i64) -> LicenseSummaryBody {
+        LicenseSummaryBody {
+            status: r.status_at(now).into(),
+            id: r.id,
+            key: r.key,
+            product_id: r.product_id,
+            policy_id: r.policy_id,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
 }
 
 #[cfg(feature = "core")]

@@ -53,6 +53,7 @@ macro_rules! conformance_tests {
             product_codes_numbers_and_names_are_unique,
             a_batch_of_licenses_is_written_all_or_none,
             license_listings_filter_and_page_without_gaps,
+            license_rows_are_the_listed_licenses_through_every_change,
             once_only_ids_are_spent_once_across_handles,
             a_revocation_is_stored_with_its_list_or_not_at_all,
             machine_counts_follow_the_machines,
@@ -341,7 +342,169 @@ pub async fn license_listings_filter_and_page_without_gaps(f: Fixture) {
     assert!(beta_only.is_empty(), "the search keeps the other filters");
 }
 
-/// Twenty concurrent attempts, split between the two handles, spend each once-only id exactly
+/// A page of rows is the page of licenses it stands for, row by row and cursor by cursor,
+/// for every filter, after each kind of change a license goes through: created alone or in a
+/// batch, replaced, changed, moved through an order, revoked and deleted.
+pub async fn license_rows_are_the_listed_licenses_through_every_change(f: Fixture) {
+    use crate::model::{LicenseRow, LicenseStatus};
+    use crate::store::LicenseSearch;
+    for (code, n) in [("acme", 1), ("beta", 2)] {
+        f.a.insert_product(&product(code, n, code))
+            .await
+            .expect("product");
+    }
+    let filters = || {
+        let mut out = vec![LicenseFilter::default()];
+        for p in ["prd_acme", "prd_beta"] {
+            out.push(LicenseFilter {
+                product_id: Some(p.into()),
+                ..LicenseFilter::default()
+            });
+        }
+        out.push(LicenseFilter {
+            policy_id: Some("pol_other".into()),
+            ..LicenseFilter::default()
+        });
+        for st in [
+            LicenseStatus::Active,
+            LicenseStatus::Expired,
+            LicenseStatus::Suspended,
+            LicenseStatus::Revoked,
+        ] {
+            out.push(LicenseFilter {
+                status_at: Some((st, T0)),
+                ..LicenseFilter::default()
+            });
+            out.push(LicenseFilter {
+                product_id: Some("prd_acme".into()),
+                status_at: Some((st, T0)),
+                ..LicenseFilter::default()
+            });
+        }
+        out.push(LicenseFilter {
+            search: Some(LicenseSearch::new("c_03", None)),
+            ..LicenseFilter::default()
+        });
+        out
+    };
+    // Both listings walked side by side from `reader`: each page of rows must be the page of
+    // licenses, mapped. Returns how many rows the unfiltered walk saw.
+    let compare = |reader: Arc<dyn Store>, stage: &'static str| async move {
+        let mut seen = 0;
+        for filter in filters() {
+            for limit in [2, 50] {
+                let mut page = PageRequest { after: None, limit };
+                loop {
+                    let ls = reader.licenses(&filter, &page).await.expect("licenses");
+                    let rows = reader.license_rows(&filter, &page).await.expect("rows");
+                    let want: Vec<LicenseRow> = ls.items.iter().map(LicenseRow::of).collect();
+                    assert_eq!(rows.items, want, "{stage}: {filter:?}, {page:?}");
+                    assert_eq!(rows.next, ls.next, "{stage}: {filter:?}, {page:?}");
+                    if filter == LicenseFilter::default() && limit == 50 {
+                        seen += rows.items.len();
+                    }
+                    match rows.next {
+                        Some(n) => page.after = Some(n),
+                        None => break,
+                    }
+                }
+            }
+        }
+        seen
+    };
+    for i in 0..5 {
+        let p = if i % 2 == 0 { "prd_acme" } else { "prd_beta" };
+        f.a.insert_license(
+            &license(&format!("lic_{i:02}"), p, "active", None),
+            Record::none(),
+        )
+        .await
+        .expect("license");
+    }
+    let batch: Vec<License> = (5..9)
+        .map(|i| license(&format!("lic_{i:02}"), "prd_acme", "suspended", None))
+        .collect();
+    f.b.insert_licenses(&batch, Record::none())
+        .await
+        .expect("batch");
+    assert_eq!(compare(f.a.clone(), "created").await, 9);
+
+    // Replaced: another policy and an expiry in the past (active, but expired by then).
+    let mut l = f.a.license("lic_00").await.expect("read").expect("stored");
+    l.policy_id = "pol_other".into();
+    l.expires_at = Some(T0 - 1);
+    f.a.update_license(&l).await.expect("update");
+    // Changed: suspended, then reinstated with an expiry ahead.
+    f.b.change_license("lic_01", &|l| {
+        let mut next = l.clone();
+        next.status = LicenseStatus::Suspended;
+        Ok(Some((next, Record::none())))
+    })
+    .await
+    .expect("change");
+    f.a.change_license("lic_05", &|l| {
+        let mut next = l.clone();
+        next.status = LicenseStatus::Active;
+        next.expires_at = Some(T0 + 10);
+        Ok(Some((next, Record::none())))
+    })
+    .await
+    .expect("change");
+    // Through an order: its due date is the expiry.
+    let order = Order {
+        id: 7,
+        customer_id: 1,
+        product_id: "prd_acme".into(),
+        price_id: 1,
+        license_id: "lic_02".into(),
+        due_date: Some(T0 - 5),
+        created_at: T0,
+        updated_at: T0,
+    };
+    f.b.update_order(&order, &|l| {
+        let mut next = l.clone();
+        next.expires_at = Some(T0 - 5);
+        Ok(Some((next, Record::none())))
+    })
+    .await
+    .expect("order");
+    let mut revoked = f.a.license("lic_04").await.expect("read").expect("stored");
+    revoked.status = LicenseStatus::Revoked;
+    f.a.revoke_license(
+        &revoked,
+        &[],
+        &|st| Ok(vec![u8::try_from(st.sequence % 256).unwrap_or(0)]),
+        &|_| Record::none(),
+    )
+    .await
+    .expect("revoke");
+    let gone = f.a.license("lic_06").await.expect("read").expect("stored");
+    f.b.delete_license(&gone, Record::none())
+        .await
+        .expect("delete");
+    assert_eq!(compare(f.b.clone(), "changed").await, 8);
+    let rows =
+        f.a.license_rows(
+            &LicenseFilter {
+                status_at: Some((LicenseStatus::Expired, T0)),
+                ..LicenseFilter::default()
+            },
+            &PageRequest {
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
+        .expect("rows");
+    let expired: Vec<&str> = rows.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        expired,
+        ["lic_00", "lic_02"],
+        "the rows carry the new expiries"
+    );
+}
+
+/// Twenty concurrent attempts, split between the two handles/// Twenty concurrent attempts, split between the two handles, spend each once-only id exactly
 /// once: WemX transactions, download grants, LicenseCM challenges and envelopes.
 pub async fn once_only_ids_are_spent_once_across_handles(f: Fixture) {
     // The attempts run concurrently, on the test runtime's worker threads.

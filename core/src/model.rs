@@ -264,10 +264,55 @@ fn yes() -> bool {
 impl License {
     /// The status as of `now`: an active license past its expiry is `expired`.
     pub fn status_at(&self, now: i64) -> LicenseStatus {
-        match (self.status, self.expires_at) {
-            (LicenseStatus::Active, Some(exp)) if now >= exp => LicenseStatus::Expired,
-            (s, _) => s,
+        status_at(self.status, self.expires_at, now)
+    }
+}
+
+fn status_at(stored: LicenseStatus, expires_at: Option<i64>, now: i64) -> LicenseStatus {
+    match (stored, expires_at) {
+        (LicenseStatus::Active, Some(exp)) if now >= exp => LicenseStatus::Expired,
+        (s, _) => s,
+    }
+}
+
+/// What a list of licenses shows of each (the dashboard's rows): a few fields a store can
+/// keep apart from the whole license, so that a page of them reads no metadata, domains or
+/// reported data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LicenseRow {
+    /// `lic_…`.
+    pub id: String,
+    /// The license key.
+    pub key: String,
+    /// The product.
+    pub product_id: String,
+    /// The policy.
+    pub policy_id: String,
+    /// Stored status.
+    pub status: LicenseStatus,
+    /// Expiry, unix seconds.
+    pub expires_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl LicenseRow {
+    /// The row of `l`.
+    pub fn of(l: &License) -> LicenseRow {
+        LicenseRow {
+            id: l.id.clone(),
+            key: l.key.clone(),
+            product_id: l.product_id.clone(),
+            policy_id: l.policy_id.clone(),
+            status: l.status,
+            expires_at: l.expires_at,
+            created_at: l.created_at,
         }
+    }
+
+    /// The status as of `now`, as [`License::status_at`].
+    pub fn status_at(&self, now: i64) -> LicenseStatus {
+        status_at(self.status, self.expires_at, now)
     }
 }
 

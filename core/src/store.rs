@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     ApiKey, AuditEvent, BlacklistEntry, BlacklistType, Customer, Delivery, Download, DownloadGrant,
-    License, LicenseStatus, Machine, Notification, Order, Policy, Price, Product, SecurityEvent,
-    Session, Severity, User, Webhook,
+    License, LicenseRow, LicenseStatus, Machine, Notification, Order, Policy, Price, Product,
+    SecurityEvent, Session, Severity, User, Webhook,
 };
 use crate::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
 
@@ -218,6 +218,21 @@ impl LicenseSearch {
 }
 
 impl LicenseFilter {
+    /// Whether a license with row `r` passes, when the row is enough to tell: `None` for a
+    /// filter with a search, which needs the whole license.
+    pub fn admits_row(&self, r: &LicenseRow) -> Option<bool> {
+        if self.search.is_some() {
+            return None;
+        }
+        Some(
+            self.product_id.as_deref().is_none_or(|p| r.product_id == p)
+                && self.policy_id.as_deref().is_none_or(|p| r.policy_id == p)
+                && self
+                    .status_at
+                    .is_none_or(|(st, now)| r.status_at(now) == st),
+        )
+    }
+
     /// Whether `l` passes.
     pub fn admits(&self, l: &License) -> bool {
         self.product_id.as_deref().is_none_or(|p| l.product_id == p)
@@ -422,6 +437,20 @@ pub trait Licenses: Send + Sync {
         filter: &LicenseFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<License>>;
+    /// [`Licenses::licenses`] as rows: the same licenses, pages and cursors. A backend that
+    /// keeps rows apart reads a page without the whole licenses (a filter with a search still
+    /// reads them).
+    async fn license_rows(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<LicenseRow>> {
+        let p = self.licenses(filter, page).await?;
+        Ok(Page {
+            items: p.items.iter().map(LicenseRow::of).collect(),
+            next: p.next,
+        })
+    }
     /// Every license of one product.
     async fn licenses_of(&self, product_id: &str) -> StoreResult<Vec<License>>;
     /// How many licenses there are.

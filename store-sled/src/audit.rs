@@ -115,6 +115,7 @@ impl SledStore {
         page(
             entries,
             req.limit,
+            from_json,
             |e| filter.admits(e),
             |e: &AuditEvent| e.seq.to_string(),
         )

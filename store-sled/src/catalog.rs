@@ -194,8 +194,7 @@ impl SledStore {
     /// Deletes a policy no license uses.
     pub fn delete_policy(&self, id: &str) -> Res<()> {
         for v in self.licenses.iter().values() {
-            let l: License = from_json(&v?)?;
-            if l.policy_id == id {
+            if stored_row(&v?)?.policy_id == id {
                 return Err(Error::conflict(
                     Constraint::InUse,
                     "licenses still use the policy",

@@ -16,6 +16,59 @@ pub(crate) fn from_json<T: DeserializeOwned>(b: &[u8]) -> Res<T> {
     serde_json::from_slice(b).map_err(|e| Error::backend(format!("corrupt record: {e}")))
 }
 
+/// The first byte of a license as the `licenses` tree holds it since rows were kept: then the
+/// row's length (be u32), the [`LicenseRow`] as JSON, and the whole license as JSON. A page of
+/// rows reads the few bytes in front and stops. A value written before rows existed is the
+/// license's JSON alone, which starts with `{`: it is still read (and rewritten once at open,
+/// [`SledStore::build_license_rows`](crate::SledStore)).
+const ROW_TAG: u8 = 1;
+
+/// A license as the `licenses` tree holds it, its row in front.
+pub(crate) fn license_value(l: &License) -> Res<Vec<u8>> {
+    let row = to_json(&LicenseRow::of(l))?;
+    let len = u32::try_from(row.len()).map_err(Error::backend)?;
+    let mut v = Vec::with_capacity(5 + row.len() + 512);
+    v.push(ROW_TAG);
+    v.extend_from_slice(&len.to_be_bytes());
+    v.extend_from_slice(&row);
+    serde_json::to_writer(&mut v, l).map_err(Error::backend)?;
+    Ok(v)
+}
+
+/// A stored license's row (if it has one of its own) and the license's JSON.
+fn split_license(b: &[u8]) -> Res<(Option<&[u8]>, &[u8])> {
+    if b.first() != Some(&ROW_TAG) {
+        return Ok((None, b));
+    }
+    let corrupt = || Error::backend("corrupt record: a license row past its value");
+    let len = b
+        .get(1..5)
+        .and_then(|n| <[u8; 4]>::try_from(n).ok())
+        .map(u32::from_be_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(corrupt)?;
+    let row = b.get(5..5 + len).ok_or_else(corrupt)?;
+    Ok((Some(row), &b[5 + len..]))
+}
+
+/// Whether a stored license is in the format of [`license_value`].
+pub(crate) fn has_row(b: &[u8]) -> bool {
+    b.first() == Some(&ROW_TAG)
+}
+
+/// The license of a value of the `licenses` tree.
+pub(crate) fn stored_license(b: &[u8]) -> Res<License> {
+    from_json(split_license(b)?.1)
+}
+
+/// The row of a value of the `licenses` tree, without reading the rest when it has one.
+pub(crate) fn stored_row(b: &[u8]) -> Res<LicenseRow> {
+    match split_license(b)? {
+        (Some(row), _) => from_json(row),
+        (None, l) => Ok(LicenseRow::of(&from_json(l)?)),
+    }
+}
+
 /// A license's key in the expiry index, if it expires.
 pub(crate) fn expiry_key(l: &License) -> Option<Vec<u8>> {
     let at = u64::try_from(l.expires_at?).unwrap_or(0);
@@ -66,16 +119,17 @@ pub(crate) fn machine_prefix(license_id: &str) -> Vec<u8> {
 
 /// Up to `limit` records of `iter` for which `keep` holds, and the cursor of the next page if
 /// one more matching record exists.
-pub(crate) fn page<T: DeserializeOwned>(
+pub(crate) fn page<T>(
     iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     limit: usize,
+    read: impl Fn(&[u8]) -> Res<T>,
     keep: impl Fn(&T) -> bool,
     cursor: impl Fn(&T) -> String,
 ) -> Res<Page<T>> {
     let mut items = Vec::new();
     for kv in iter {
         let (_, v) = kv?;
-        let x: T = from_json(&v)?;
+        let x: T = read(&v)?;
         if keep(&x) {
             if items.len() == limit {
                 let next = items.last().map(&cursor);
@@ -89,9 +143,10 @@ pub(crate) fn page<T: DeserializeOwned>(
 
 /// [`page`] of every record: the one past the page is only looked at, not read (its key
 /// says that there is a next page).
-pub(crate) fn page_all<T: DeserializeOwned>(
+pub(crate) fn page_all<T>(
     mut iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     limit: usize,
+    read: impl Fn(&[u8]) -> Res<T>,
     cursor: impl Fn(&T) -> String,
 ) -> Res<Page<T>> {
     let mut items = Vec::with_capacity(limit.min(1000));
@@ -101,7 +156,7 @@ pub(crate) fn page_all<T: DeserializeOwned>(
             let next = items.last().map(&cursor);
             return Ok(Page { items, next });
         }
-        items.push(from_json(&kv?.1)?);
+        items.push(read(&kv?.1)?);
     }
     Ok(Page { items, next: None })
 }

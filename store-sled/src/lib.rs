@@ -15,7 +15,7 @@
 //! | `product_numbers` | numeric id (be u64) | product id (lookup by FaxStore-style integer) |
 //! | `product_names` | name, trimmed and lower-case | product id: names of products that families address by name (WemX, the Verify API) are unique among them |
 //! | `policies` | policy id | [`Policy`] |
-//! | `licenses` | license id | [`License`] |
+//! | `licenses` | license id | its [`LicenseRow`] (length-prefixed), then the [`License`]: a list page reads the rows alone |
 //! | `license_keys` | license key | license id (uniqueness index, lookup) |
 //! | `product_licenses` | product id `\0` license id | empty: the licenses of one product (written before the license, so a stale entry is skipped, never a license missed) |
 //! | `owner_products` | LicenseCM user id `\0` product id | empty: the products of one user (likewise) |
@@ -249,6 +249,7 @@ impl SledStore {
         store.build_indexes()?;
         store.build_name_index()?;
         store.build_owner_indexes()?;
+        store.build_license_rows()?;
         store.recount_after_crash()?;
         Ok(store)
     }

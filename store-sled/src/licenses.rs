@@ -42,7 +42,7 @@ impl SledStore {
 
     /// Inserts many licenses at once: all or none.
     pub fn insert_licenses(&self, ls: &[License]) -> Res<()> {
-        let values = ls.iter().map(to_json).collect::<Res<Vec<_>>>()?;
+        let values = ls.iter().map(license_value).collect::<Res<Vec<_>>>()?;
         self.index_expiry(ls)?;
         self.index_products(ls)?;
         (&self.licenses, &self.license_keys).transaction(|(licenses, keys)| {
@@ -70,7 +70,7 @@ impl SledStore {
 
     pub(crate) fn update_license_unlocked(&self, l: &License) -> Res<()> {
         self.index_expiry(std::slice::from_ref(l))?;
-        self.licenses.insert(l.id.as_bytes(), to_json(l)?)?;
+        self.licenses.insert(l.id.as_bytes(), license_value(l)?)?;
         Ok(())
     }
 
@@ -190,7 +190,10 @@ impl SledStore {
 
     /// A license by id.
     pub fn license(&self, id: &str) -> Res<Option<License>> {
-        self.licenses.get(id)?.map(|b| from_json(&b)).transpose()
+        self.licenses
+            .get(id)?
+            .map(|b| stored_license(&b))
+            .transpose()
     }
 
     /// A license by its key.
@@ -201,12 +204,43 @@ impl SledStore {
         }
     }
 
-    /// Licenses in id order after `after`, those for which `keep` holds, at most `limit`.
+    /// Licenses in id order after `after` that pass `filter`, at most `limit`.
     pub fn licenses(&self, filter: &LicenseFilter, req: &PageRequest) -> Res<Page<License>> {
+        self.walk(filter, req, stored_license, |l| filter.admits(l), |l| &l.id)
+    }
+
+    /// [`SledStore::licenses`] as rows, read without the rest of each license; a filter with
+    /// a search reads the licenses.
+    pub fn license_rows(&self, filter: &LicenseFilter, req: &PageRequest) -> Res<Page<LicenseRow>> {
+        if filter.search.is_some() {
+            let p = self.licenses(filter, req)?;
+            return Ok(Page {
+                items: p.items.iter().map(LicenseRow::of).collect(),
+                next: p.next,
+            });
+        }
+        self.walk(
+            filter,
+            req,
+            stored_row,
+            |r| filter.admits_row(r) == Some(true),
+            |r| &r.id,
+        )
+    }
+
+    /// One page of stored licenses, each read by `read`, those that `keep`, in id order.
+    fn walk<T>(
+        &self,
+        filter: &LicenseFilter,
+        req: &PageRequest,
+        read: impl Fn(&[u8]) -> Res<T>,
+        keep: impl Fn(&T) -> bool,
+        id: impl Fn(&T) -> &String,
+    ) -> Res<Page<T>> {
         let after = req.after.as_deref();
         if let Some(product) = &filter.product_id {
             // One product's licenses through its index, in id order, rather than a walk over
-            // every license.
+            // every license. `keep` checks the product too: an index entry may be stale.
             let prefix = pair_key(product, "");
             let start = pair_key(product, after.unwrap_or(""));
             let mut items = Vec::new();
@@ -215,21 +249,22 @@ impl SledStore {
                 if !k.starts_with(&prefix) {
                     break;
                 }
-                let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-                if after.is_some_and(|a| id.as_str() <= a) {
+                let license_id = &k[prefix.len()..];
+                if after.is_some_and(|a| license_id <= a.as_bytes()) {
                     continue;
                 }
-                let Some(l) = self.license(&id)? else {
+                let Some(v) = self.licenses.get(license_id)? else {
                     continue;
                 };
-                if l.product_id != *product || !filter.admits(&l) {
+                let x = read(&v)?;
+                if !keep(&x) {
                     continue;
                 }
                 if items.len() == req.limit {
-                    let next = items.last().map(|l: &License| l.id.clone());
+                    let next = items.last().map(|x| id(x).clone());
                     return Ok(Page { items, next });
                 }
-                items.push(l);
+                items.push(x);
             }
             return Ok(Page { items, next: None });
         }
@@ -247,14 +282,9 @@ impl SledStore {
             None => self.licenses.iter(),
         };
         if filter.policy_id.is_none() && filter.status_at.is_none() && filter.search.is_none() {
-            return page_all(iter, req.limit, |l: &License| l.id.clone());
+            return page_all(iter, req.limit, read, |x| id(x).clone());
         }
-        page(
-            iter,
-            req.limit,
-            |l| filter.admits(l),
-            |l: &License| l.id.clone(),
-        )
+        page(iter, req.limit, read, keep, |x| id(x).clone())
     }
 }
 
@@ -304,6 +334,13 @@ impl Licenses for SledStore {
         page: &PageRequest,
     ) -> StoreResult<Page<License>> {
         Ok(SledStore::licenses(self, filter, page)?)
+    }
+    async fn license_rows(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<LicenseRow>> {
+        Ok(SledStore::license_rows(self, filter, page)?)
     }
     async fn licenses_of(&self, product_id: &str) -> StoreResult<Vec<License>> {
         Ok(SledStore::licenses_of(self, product_id)?)

@@ -15,7 +15,7 @@ impl SledStore {
             return Ok(());
         }
         for v in self.licenses.iter().values() {
-            if let Ok(l) = serde_json::from_slice::<License>(&v?)
+            if let Ok(l) = stored_license(&v?)
                 && let Some(key) = expiry_key(&l)
             {
                 self.license_expiry.insert(key, &[])?;
@@ -35,7 +35,7 @@ impl SledStore {
             return Ok(());
         }
         for v in self.licenses.iter().values() {
-            if let Ok(l) = serde_json::from_slice::<License>(&v?) {
+            if let Ok(l) = stored_license(&v?) {
                 self.product_licenses
                     .insert(pair_key(&l.product_id, &l.id), &[])?;
             }
@@ -45,6 +45,27 @@ impl SledStore {
                 && let Some(owner) = &p.owner_id
             {
                 self.owner_products.insert(pair_key(owner, &p.id), &[])?;
+            }
+        }
+        self.meta.insert(MARKER, &[])?;
+        Ok(())
+    }
+
+    /// Rewrites once every license stored before licenses kept their rows in front
+    /// ([`license_value`]), so that a page of rows never reads a whole license. Values that do
+    /// not read are left as they are, for the reads that find them to report.
+    pub(crate) fn build_license_rows(&self) -> sled::Result<()> {
+        const MARKER: &str = "license_rows_v1";
+        if self.meta.contains_key(MARKER)? {
+            return Ok(());
+        }
+        for kv in self.licenses.iter() {
+            let (k, v) = kv?;
+            if has_row(&v) {
+                continue;
+            }
+            if let Ok(value) = stored_license(&v).and_then(|l| license_value(&l)) {
+                self.licenses.insert(k, value)?;
             }
         }
         self.meta.insert(MARKER, &[])?;

@@ -42,7 +42,7 @@ impl SledStore {
         sign: SignList<'_>,
     ) -> Res<RevocationState> {
         self.index_expiry(std::slice::from_ref(l))?;
-        let value = to_json(l)?;
+        let value = license_value(l)?;
         let state = (&self.licenses, &self.revocations).transaction(|(licenses, revs)| {
             let abort = ConflictableTransactionError::Abort;
             let mut state: RevocationState = match revs.get("state")? {

@@ -124,6 +124,7 @@ impl SledStore {
         page(
             self.customers.range((after + 1).to_be_bytes()..),
             limit,
+            from_json,
             |_: &Customer| true,
             |c: &Customer| c.id.to_string(),
         )
@@ -155,7 +156,7 @@ impl SledStore {
         self.index_expiry(std::slice::from_ref(l))?;
         self.index_products(std::slice::from_ref(l))?;
         let order = to_json(o)?;
-        let license = to_json(l)?;
+        let license = license_value(l)?;
         let ms_values = machines.iter().map(to_json).collect::<Res<Vec<_>>>()?;
         (
             &self.orders,
@@ -199,7 +200,7 @@ impl SledStore {
         }
         self.index_expiry(std::slice::from_ref(&l))?;
         let order = to_json(o)?;
-        let license = to_json(&l)?;
+        let license = license_value(&l)?;
         (&self.orders, &self.licenses).transaction(|(orders, licenses)| {
             orders.insert(&o.id.to_be_bytes(), order.clone())?;
             licenses.insert(l.id.as_bytes(), license.clone())?;

@@ -208,3 +208,80 @@ async fn usage_counts_wait_for_settle_not_for_a_flush_of_their_own() {
         vec![(7, 6)]
     );
 }
+
+/// A database written before licenses kept their rows in front holds each license as its
+/// JSON alone. Such a license reads as before, and the store rewrites it once, when opened,
+/// into the format whose row a list page reads alone: the rows then say what the licenses say.
+#[tokio::test]
+async fn licenses_stored_without_rows_are_read_and_rewritten_once() {
+    use licet_core::model::{License, LicenseRow};
+    use licet_core::store::{LicenseFilter, PageRequest};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let license = |id: &str, status: &str| -> License {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "key": format!("KEY-{id}"), "product_id": "prd_a",
+            "policy_id": "pol_a", "status": status, "kind": "lifetime", "expires_at": null,
+            "seats": null, "domains": [], "entitlements": [], "metadata": {"plan": "gold"},
+            "numeric_id": 1, "created_at": 5, "updated_at": 5,
+        }))
+        .expect("license")
+    };
+    let old = [license("lic_a", "active"), license("lic_b", "suspended")];
+    let raw = || {
+        (0..100)
+            .find_map(|_| {
+                sled::open(&path)
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+                    .ok()
+            })
+            .expect("sled")
+    };
+    {
+        reopen(&path).close().expect("close");
+    }
+    {
+        // As an older server left it: JSON values, and no marker of the rewrite.
+        let db = raw();
+        let licenses = db.open_tree("licenses").expect("tree");
+        for l in &old {
+            licenses
+                .insert(l.id.as_bytes(), serde_json::to_vec(l).expect("json"))
+                .expect("insert");
+        }
+        db.open_tree("meta")
+            .expect("meta")
+            .remove("license_rows_v1")
+            .expect("remove");
+        db.flush().expect("flush");
+    }
+    {
+        let store = reopen(&path);
+        assert_eq!(store.license("lic_b").expect("read"), Some(old[1].clone()));
+        let rows = store
+            .license_rows(
+                &LicenseFilter::default(),
+                &PageRequest {
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .expect("rows");
+        assert_eq!(
+            rows.items,
+            old.iter().map(LicenseRow::of).collect::<Vec<_>>()
+        );
+        store.close().expect("close");
+    }
+    let db = raw();
+    let licenses = db.open_tree("licenses").expect("tree");
+    for l in &old {
+        let v = licenses.get(l.id.as_bytes()).expect("get").expect("stored");
+        assert_ne!(
+            v.first(),
+            Some(&b'{'),
+            "{} was rewritten with its row",
+            l.id
+        );
+    }
+}

@@ -9,7 +9,7 @@ use super::api::{Desk, Posted, Refusal};
 use super::page::{self, When, q, text, when};
 use super::templates::{self, EventRow, LicenseRow, LicenseView, MachineRow, ProductChoice};
 use super::{Ask, Flash, confirm, refusal_page, refused};
-use licet_api::answers::LicensePage;
+use licet_api::answers::LicenseSummaryPage;
 
 const STATUSES: [&str; 5] = ["", "active", "suspended", "expired", "revoked"];
 
@@ -64,7 +64,7 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
         Ok(p) => p,
         Err(e) => return refusal_page(&e),
     };
-    let mut uri = format!("/v1/licenses?limit=50&q={}", q(&f.q));
+    let mut uri = format!("/v1/licenses?summary=true&limit=50&q={}", q(&f.q));
     if !f.product.is_empty() {
         uri.push_str(&format!("&product_id={}", q(&f.product)));
     }
@@ -97,7 +97,7 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
             .collect(),
         Err(e) => return refusal_page(&e),
     };
-    let (rows, next, notice) = match d.get_as::<LicensePage>(&uri).await {
+    let (rows, next, notice) = match d.get_as::<LicenseSummaryPage>(&uri).await {
         Ok(page) => {
             let code_of = |id: &str| {
                 products

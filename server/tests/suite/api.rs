@@ -332,6 +332,59 @@ async fn products_policies_and_licenses_crud() {
     }
     assert_eq!(seen.len(), 26);
 
+    // `summary=true` lists the same licenses, page by page and cursor by cursor, each as the
+    // seven fields of a summary with the values of the whole license.
+    let fields = [
+        "id",
+        "key",
+        "product_id",
+        "policy_id",
+        "status",
+        "expires_at",
+        "created_at",
+    ];
+    let mut after = String::new();
+    let mut pages = 0;
+    loop {
+        let cursor = if after.is_empty() {
+            String::new()
+        } else {
+            format!("&after={after}")
+        };
+        let (_, whole) = app
+            .admin("GET", &format!("/v1/licenses?limit=7{cursor}"), None)
+            .await;
+        let (s, summary) = app
+            .admin(
+                "GET",
+                &format!("/v1/licenses?limit=7&summary=true{cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{summary}");
+        let want: Vec<Value> = whole["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|l| {
+                Value::Object(
+                    fields
+                        .iter()
+                        .map(|f| ((*f).to_owned(), l[*f].clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(summary["items"], Value::Array(want));
+        assert_eq!(summary["next"], whole["next"]);
+        pages += 1;
+        match summary["next"].as_str() {
+            Some(n) => after = n.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4, "26 licenses, 7 a page");
+
     let (s, v) = app
         .admin("POST", &format!("/v1/licenses/{lid}/suspend"), None)
         .await;
@@ -343,6 +396,17 @@ async fn products_policies_and_licenses_crud() {
         .admin("GET", "/v1/licenses?status=suspended", None)
         .await;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(1));
+    let (_, v) = app
+        .admin("GET", "/v1/licenses?status=suspended&summary=true", None)
+        .await;
+    assert_eq!(
+        (
+            v["items"][0]["id"].as_str(),
+            v["items"][0]["status"].as_str()
+        ),
+        (Some(lid.as_str()), Some("suspended")),
+        "a summary says the status after the change"
+    );
     let (_, v) = app
         .admin("POST", &format!("/v1/licenses/{lid}/reinstate"), None)
         .await;

@@ -472,6 +472,49 @@ async fn a_product_limited_key_reads_only_its_products_audit_entries() {
     );
 }
 
+/// A product-limited key lists only its product's licenses, whole or as summaries, and
+/// asking for another product's finds none.
+#[tokio::test]
+async fn a_product_limited_key_lists_only_its_products_licenses() {
+    let app = TestApp::new().await;
+    let (a, _) = app.product("app-a", json!({})).await;
+    let (b, _) = app.product("app-b", json!({})).await;
+    let la = app.license(&a, json!({})).await;
+    app.license(&b, json!({})).await;
+    let limited = api_key(&app, "admin", Some(&a)).await;
+    for view in ["", "&summary=true"] {
+        let (s, v, _) = app
+            .call(
+                "GET",
+                &format!("/v1/licenses?limit=50{view}"),
+                Some(&limited),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let ids: Vec<&Value> = v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|l| &l["id"])
+            .collect();
+        assert_eq!(ids, [&la["id"]], "{view}: {v}");
+        let (s, v, _) = app
+            .call(
+                "GET",
+                &format!(
+                    "/v1/licenses?product_id={}{view}",
+                    b["id"].as_str().expect("id")
+                ),
+                Some(&limited),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["items"], json!([]), "{view}: {v}");
+    }
+}
+
 // ----- 6. and 7. revocation
 
 /// The published list, verified with the server's key.

@@ -9,16 +9,17 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::{load_license as load, load_policy, load_product};
-use super::body::{LicenseBody, LicensePage, MachineBody};
+use super::body::{LicenseBody, LicensePage, LicenseSummaryBody, LicenseSummaryPage, MachineBody};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
+use crate::http::extract::{Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
@@ -266,24 +267,39 @@ struct ListFilter {
     q: Option<String>,
     after: Option<String>,
     limit: Option<usize>,
+    /// `true`: each license as a `LicenseSummary` (id, key, product, policy, status, expiry,
+    /// creation), what a list shows; the store reads a page of them without the whole
+    /// licenses.
+    summary: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`; with `q`, the licenses it finds (a search reads every license of the other filters' choosing, so narrow it by product on large stores)", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(ListFilter), responses((status = 200, description = "a page: `{items: [License], next}`, or with `summary=true` `{items: [LicenseSummary], next}`; with `q`, the licenses it finds (a search reads every license of the other filters' choosing, so narrow it by product on large stores)", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
     caller: Caller,
     reply: Reply,
     Q(f): Q<ListFilter>,
-) -> ApiResult<Answer<LicensePage>> {
+) -> ApiResult<Response> {
     let now = s.clock.now();
+    let summary = f.summary == Some(true);
     // A product-limited key lists its own product's licenses only: the limit is the filter,
     // and asking for another product finds nothing.
     let product_id = match (caller.key.product_id.clone(), f.product_id) {
         (Some(mine), Some(asked)) if mine != asked => {
-            return Ok(reply.with(LicensePage {
-                items: Vec::new(),
-                next: None,
-            }));
+            return Ok(match summary {
+                true => reply
+                    .with(LicenseSummaryPage {
+                        items: Vec::new(),
+                        next: None,
+                    })
+                    .into_response(),
+                false => reply
+                    .with(LicensePage {
+                        items: Vec::new(),
+                        next: None,
+                    })
+                    .into_response(),
+            });
         }
         (mine, asked) => mine.or(asked),
     };
@@ -313,17 +329,32 @@ async fn list(
         after: f.after,
         limit: page_limit(f.limit),
     };
+    if summary {
+        let rows = s.store.license_rows(&filter, &page).await?;
+        return Ok(reply
+            .with(LicenseSummaryPage {
+                items: rows
+                    .items
+                    .into_iter()
+                    .map(|r| LicenseSummaryBody::of(r, now))
+                    .collect(),
+                next: rows.next,
+            })
+            .into_response());
+    }
     let page = s.store.licenses(&filter, &page).await?;
     // Serialized straight from the typed bodies: a page of licenses built as a JSON value
     // first spent most of its time allocating maps.
-    Ok(reply.with(LicensePage {
-        items: page
-            .items
-            .into_iter()
-            .map(|l| LicenseBody::owned(l, now))
-            .collect(),
-        next: page.next,
-    }))
+    Ok(reply
+        .with(LicensePage {
+            items: page
+                .items
+                .into_iter()
+                .map(|l| LicenseBody::owned(l, now))
+                .collect(),
+            next: page.next,
+        })
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
