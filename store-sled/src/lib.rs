@@ -6,7 +6,7 @@
 //! one module per storage trait (`catalog`, `licenses`, `seats`, `shop`, `downloads`,
 //! `identity`, `security`, `outbox`, `onetime`, `audit`, `revocations`).
 //!
-//! Values are JSON. Trees:
+//! Values are JSON (a license with its row in front, see `licenses`). Trees:
 //!
 //! | tree | key | value |
 //! |---|---|---|
