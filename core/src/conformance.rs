@@ -473,7 +473,7 @@ pub async fn license_rows_are_the_listed_licenses_through_every_change(f: Fixtur
     f.a.revoke_license(
         &revoked,
         &[],
-        &|st| Ok(vec![u8::try_from(st.sequence % 256).unwrap_or(0)]),
+        &|st| Ok(st.sequence.to_be_bytes().to_vec()),
         &|_| Record::none(),
     )
     .await

@@ -151,6 +151,24 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page with nothing on it, and no next page.
+    pub fn empty() -> Page<T> {
+        Page {
+            items: Vec::new(),
+            next: None,
+        }
+    }
+
+    /// The same page, each item made into another by `f`; the same cursor.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
 /// Which page: after the cursor `after` (exclusive), at most `limit` items.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageRequest {
@@ -445,11 +463,10 @@ pub trait Licenses: Send + Sync {
         filter: &LicenseFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<LicenseRow>> {
-        let p = self.licenses(filter, page).await?;
-        Ok(Page {
-            items: p.items.iter().map(LicenseRow::of).collect(),
-            next: p.next,
-        })
+        Ok(self
+            .licenses(filter, page)
+            .await?
+            .map(|l| LicenseRow::of(&l)))
     }
     /// Every license of one product.
     async fn licenses_of(&self, product_id: &str) -> StoreResult<Vec<License>>;

@@ -213,11 +213,7 @@ impl SledStore {
     /// a search reads the licenses.
     pub fn license_rows(&self, filter: &LicenseFilter, req: &PageRequest) -> Res<Page<LicenseRow>> {
         if filter.search.is_some() {
-            let p = self.licenses(filter, req)?;
-            return Ok(Page {
-                items: p.items.iter().map(LicenseRow::of).collect(),
-                next: p.next,
-            });
+            return Ok(self.licenses(filter, req)?.map(|l| LicenseRow::of(&l)));
         }
         self.walk(
             filter,

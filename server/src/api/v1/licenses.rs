@@ -3,7 +3,7 @@
 
 use licet_api::requests::{BulkRequest, NewLicense, Renew};
 use licet_core::events::DomainEvent;
-use licet_core::store::{Record, Slot};
+use licet_core::store::{Page, Record, Slot};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -23,7 +23,7 @@ use crate::http::extract::{Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
-use crate::model::{License, LicenseStatus, Scope};
+use crate::model::{License, LicenseRow, LicenseStatus, Scope};
 use crate::store::{LicenseFilter, LicenseSearch, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -287,18 +287,8 @@ async fn list(
     let product_id = match (caller.key.product_id.clone(), f.product_id) {
         (Some(mine), Some(asked)) if mine != asked => {
             return Ok(match summary {
-                true => reply
-                    .with(LicenseSummaryPage {
-                        items: Vec::new(),
-                        next: None,
-                    })
-                    .into_response(),
-                false => reply
-                    .with(LicensePage {
-                        items: Vec::new(),
-                        next: None,
-                    })
-                    .into_response(),
+                true => summaries(reply, Page::empty(), now),
+                false => licenses(reply, Page::empty(), now),
             });
         }
         (mine, asked) => mine.or(asked),
@@ -329,32 +319,33 @@ async fn list(
         after: f.after,
         limit: page_limit(f.limit),
     };
-    if summary {
-        let rows = s.store.license_rows(&filter, &page).await?;
-        return Ok(reply
-            .with(LicenseSummaryPage {
-                items: rows
-                    .items
-                    .into_iter()
-                    .map(|r| LicenseSummaryBody::of(r, now))
-                    .collect(),
-                next: rows.next,
-            })
-            .into_response());
-    }
-    let page = s.store.licenses(&filter, &page).await?;
-    // Serialized straight from the typed bodies: a page of licenses built as a JSON value
-    // first spent most of its time allocating maps.
-    Ok(reply
+    Ok(match summary {
+        true => summaries(reply, s.store.license_rows(&filter, &page).await?, now),
+        false => licenses(reply, s.store.licenses(&filter, &page).await?, now),
+    })
+}
+
+/// A page of licenses answered whole. Serialized straight from the typed bodies: a page of
+/// licenses built as a JSON value first spent most of its time allocating maps.
+fn licenses(reply: Reply, page: Page<License>, now: i64) -> Response {
+    let page = page.map(|l| LicenseBody::owned(l, now));
+    reply
         .with(LicensePage {
-            items: page
-                .items
-                .into_iter()
-                .map(|l| LicenseBody::owned(l, now))
-                .collect(),
+            items: page.items,
             next: page.next,
         })
-        .into_response())
+        .into_response()
+}
+
+/// A page of licenses answered as summaries (`summary=true`).
+fn summaries(reply: Reply, page: Page<LicenseRow>, now: i64) -> Response {
+    let page = page.map(|r| LicenseSummaryBody::of(r, now));
+    reply
+        .with(LicenseSummaryPage {
+            items: page.items,
+            next: page.next,
+        })
+        .into_response()
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
