@@ -337,8 +337,19 @@ pub struct Machine {
     pub last_seen: i64,
     /// Last heartbeat (or activation).
     pub last_heartbeat: i64,
-    /// Id of the last token issued to the machine, hex.
+    /// Id of the last token issued to the machine, hex. Tokens re-signed for the same grant (a
+    /// check-in, an online activation of a machine that holds an online seat) keep it, so that
+    /// one entry on a revocation list ends every one of them.
     pub token_id: String,
+    /// When the current token (`token_id`) expires; `None` for machines recorded before this
+    /// was kept, whose token is then taken to be unexpired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<i64>,
+    /// Tokens the machine was given before its current one, under other ids, that had not
+    /// expired when they were replaced (a lease's token replaced by an online activation or a
+    /// renewal): freeing the seat revokes them with the current one ([`Machine::live_tokens`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_tokens: Vec<HeldToken>,
     /// A small stable number (WemX's domain `id`), assigned when the machine is first recorded.
     #[serde(default)]
     pub numeric_id: u64,
@@ -371,6 +382,20 @@ pub struct Machine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
 }
+
+/// A token a machine holds besides its current one (see [`Machine::held_tokens`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeldToken {
+    /// Its id, hex.
+    pub token_id: String,
+    /// When it expires.
+    pub expires_at: i64,
+}
+
+/// How many replaced, unexpired tokens a machine may hold (see [`Machine::held_tokens`]).
+/// Each is revoked with the seat, so the number is bounded; a request that would replace
+/// one more is refused (`too_many_tokens`) until some expire or the seat is given back.
+pub const MAX_HELD_TOKENS: usize = 16;
 
 /// Why a machine holds its seat without heartbeats.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -412,6 +437,8 @@ impl Machine {
             last_seen: now,
             last_heartbeat: now,
             token_id: String::new(),
+            token_expires_at: None,
+            held_tokens: Vec::new(),
             numeric_id,
             domain_type: None,
             protocol: None,
@@ -422,6 +449,71 @@ impl Machine {
             request_id: None,
             response: None,
         }
+    }
+}
+
+impl Machine {
+    /// Whether the current token is unexpired at `now` (a token of unknown expiry is).
+    fn current_live(&self, now: i64) -> bool {
+        !self.token_id.is_empty() && self.token_expires_at.is_none_or(|e| e > now)
+    }
+
+    /// The current token's id while it is unexpired at `now`: what a check-in, which keeps the
+    /// seat's terms, re-signs under.
+    pub fn live_token_id(&self, now: i64) -> Option<&str> {
+        self.current_live(now).then_some(self.token_id.as_str())
+    }
+
+    /// The id a token for the same grant as the machine's current one re-uses: the current
+    /// id, when that token is an online one (no lease) and unexpired, and the new token is
+    /// online too. A lease's token, a renewal or a token after a lapse gets an id of its own.
+    pub fn reusable_token_id(&self, leased: bool, now: i64) -> Option<&str> {
+        match !leased && self.lease_until.is_none() {
+            true => self.live_token_id(now),
+            false => None,
+        }
+    }
+
+    /// Whether giving the machine a token with id `token_id` at `now` would hold one token
+    /// too many ([`MAX_HELD_TOKENS`]).
+    pub fn holds_too_many(&self, token_id: &str, now: i64) -> bool {
+        let kept = self
+            .held_tokens
+            .iter()
+            .filter(|t| t.expires_at > now)
+            .count();
+        let replaced = token_id != self.token_id && self.current_live(now);
+        kept + usize::from(replaced) > MAX_HELD_TOKENS
+    }
+
+    /// Makes `token_id` (expiring at `expires_at`) the machine's current token at `now`: a
+    /// replaced token that has not expired is held, and held tokens that have expired are
+    /// forgotten.
+    pub fn give_token(&mut self, token_id: String, expires_at: i64, now: i64) {
+        if token_id != self.token_id && self.current_live(now) {
+            self.held_tokens.push(HeldToken {
+                token_id: std::mem::take(&mut self.token_id),
+                expires_at: self.token_expires_at.unwrap_or(i64::MAX),
+            });
+        }
+        self.held_tokens.retain(|t| t.expires_at > now);
+        self.token_id = token_id;
+        self.token_expires_at = Some(expires_at);
+    }
+
+    /// Every token the machine was given that has not expired at `now`, current and held:
+    /// what freeing its seat must revoke.
+    pub fn live_tokens(&self, now: i64) -> Vec<String> {
+        let current = self.current_live(now).then(|| self.token_id.clone());
+        current
+            .into_iter()
+            .chain(
+                self.held_tokens
+                    .iter()
+                    .filter(|t| t.expires_at > now)
+                    .map(|t| t.token_id.clone()),
+            )
+            .collect()
     }
 }
 
@@ -902,4 +994,77 @@ pub struct Notification {
     pub is_read: bool,
     /// Creation time.
     pub created_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine() -> Machine {
+        Machine::new("mch_1".into(), "lic_1", "fp", 1, 100)
+    }
+
+    #[test]
+    fn a_replaced_token_is_held_until_it_expires() {
+        let mut m = machine();
+        m.give_token("a".into(), 1_000, 100);
+        assert_eq!(m.live_tokens(100), ["a"]);
+        // A lease's token replaced by an online one: both are live, both are revoked.
+        m.give_token("b".into(), 500, 200);
+        assert_eq!(m.live_tokens(200), ["b", "a"]);
+        // The same id again (a check-in) holds nothing more.
+        m.give_token("b".into(), 600, 300);
+        assert_eq!(m.live_tokens(300), ["b", "a"]);
+        // Expired ones are neither live nor kept once the machine is given another.
+        assert_eq!(m.live_tokens(800), ["a"]);
+        m.give_token("c".into(), 2_000, 1_100);
+        assert_eq!(m.live_tokens(1_100), ["c"]);
+        assert!(m.held_tokens.is_empty());
+    }
+
+    #[test]
+    fn a_token_of_unknown_expiry_is_taken_to_be_live() {
+        let mut m = machine();
+        m.token_id = "old".into();
+        assert_eq!(m.live_tokens(i64::MAX - 1), ["old"]);
+        m.give_token("new".into(), 10, 5);
+        assert_eq!(m.live_tokens(5), ["new", "old"]);
+    }
+
+    #[test]
+    fn only_an_online_grant_is_re_signed_under_its_id() {
+        let mut m = machine();
+        assert_eq!(m.reusable_token_id(false, 100), None, "no token yet");
+        m.give_token("a".into(), 1_000, 100);
+        assert_eq!(m.reusable_token_id(false, 200), Some("a"));
+        assert_eq!(
+            m.reusable_token_id(true, 200),
+            None,
+            "a lease is a new grant"
+        );
+        assert_eq!(m.reusable_token_id(false, 1_000), None, "expired");
+        m.lease_until = Some(900);
+        assert_eq!(m.reusable_token_id(false, 200), None, "the seat is leased");
+        assert_eq!(
+            m.live_token_id(200),
+            Some("a"),
+            "a check-in keeps the lease's id"
+        );
+    }
+
+    #[test]
+    fn a_machine_holds_a_bounded_number_of_tokens() {
+        let mut m = machine();
+        for i in 0..=MAX_HELD_TOKENS {
+            assert!(!m.holds_too_many(&format!("t{i}"), 100), "{i}");
+            m.give_token(format!("t{i}"), 1_000, 100);
+        }
+        assert_eq!(m.held_tokens.len(), MAX_HELD_TOKENS);
+        assert!(m.holds_too_many("next", 100));
+        assert!(
+            !m.holds_too_many(&m.token_id.clone(), 100),
+            "the same id adds none"
+        );
+        assert!(!m.holds_too_many("next", 1_000), "all expired");
+    }
 }

@@ -175,3 +175,51 @@ fn successor_lists_keep_entries_and_raise_the_sequence() {
         "next-update must follow issued-at"
     );
 }
+
+#[test]
+fn a_context_that_requires_a_device_binding_refuses_a_token_without_one() {
+    let device = [9u8; 32];
+    let device = ed25519_dalek::SigningKey::from_bytes(&device)
+        .verifying_key()
+        .to_bytes();
+    let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32])
+        .verifying_key()
+        .to_bytes();
+    let public = key().public_key().clone();
+    let keys = [public];
+    let bound = TokenBuilder::new("acme-pro", "LIC-1", NOW)
+        .expires_at(NOW + 1000)
+        .device_key(device)
+        .sign(&key())
+        .expect("sign");
+    let unbound = TokenBuilder::new("acme-pro", "LIC-1", NOW)
+        .expires_at(NOW + 1000)
+        .sign(&key())
+        .expect("sign");
+    let verify = |token: &[u8], ctx: &Context<'_>| {
+        UnverifiedToken::decode(token)
+            .expect("decode")
+            .verify(&keys[..], ctx)
+            .map(|_| ())
+            .map_err(|e| e.code())
+    };
+    let lenient = Context::new(NOW, "acme-pro").device_key(&device);
+    assert_eq!(
+        verify(&unbound, &lenient),
+        Ok(()),
+        "by default, unbound is accepted"
+    );
+    let strict = Context::new(NOW, "acme-pro")
+        .device_key(&device)
+        .require_device_binding();
+    assert_eq!(verify(&bound, &strict), Ok(()));
+    assert_eq!(verify(&unbound, &strict), Err("device_key_required"));
+    let elsewhere = Context::new(NOW, "acme-pro")
+        .device_key(&other)
+        .require_device_binding();
+    assert_eq!(verify(&bound, &elsewhere), Err("device_key_mismatch"));
+    // Without a key of its own, the requirement still refuses an unbound token.
+    let any_key = Context::new(NOW, "acme-pro").require_device_binding();
+    assert_eq!(verify(&bound, &any_key), Ok(()));
+    assert_eq!(verify(&unbound, &any_key), Err("device_key_required"));
+}

@@ -15,7 +15,7 @@ use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts
 use licet_core::store::{Record, Slot, StoreError};
 use serde_json::json;
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, park};
 use crate::http::extract::Signed;
 use crate::http::state::{AppState, IssuedToken, NEEDS_NUMBER, TokenTerms, hex, unhex};
 use crate::ids::random_id;
@@ -104,12 +104,13 @@ pub fn check_device(m: &Machine, proven: Option<&[u8; 32]>) -> ApiResult<()> {
     }
 }
 
-/// Keeps an API error for after a store operation, whose closure can only fail with a
-/// [`StoreError`]: the caller answers with the error kept, the store sees its message.
-pub fn park(failed: &Slot<ApiError>, e: ApiError) -> StoreError {
-    let msg = e.message().to_owned();
-    failed.put(e);
-    StoreError::backend(msg)
+/// The refusal of a token that would make a machine hold more replaced, unexpired tokens than
+/// [`licet_core::model::MAX_HELD_TOKENS`].
+pub fn too_many_tokens() -> ApiError {
+    ApiError::conflict(
+        "too_many_tokens",
+        "this machine holds too many unexpired tokens from earlier leases: give its seat back, or wait until they expire",
+    )
 }
 
 /// The refusal of a request by another device than the machine's.
@@ -237,17 +238,26 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
             "the license's policy requires a device key: use a client that makes one",
         ));
     }
-    let terms = TokenTerms {
+    let rule = SeatRule::of(a.license, a.policy);
+    let terms = |token_id: Option<[u8; 16]>| TokenTerms {
         device_key: a.device_key,
         until: a.lease.map(|(_, until)| until),
+        token_id,
     };
     let bind = |found: Option<&Recognised>| found.map_or(a.parts.to_vec(), |f| f.parts.clone());
+    // A machine that holds an online seat and asks online again gets its grant re-signed
+    // under the same token id (one revocation entry ends them all); anything else, a new id.
+    let grant = |found: Option<&Recognised>, now: i64| {
+        found
+            .filter(|f| rule.alive(&f.machine, now))
+            .and_then(|f| f.machine.reusable_token_id(a.lease.is_some(), now))
+            .and_then(crate::ids::unhex16)
+    };
     let claim = SeatClaim {
         license_id: a.license.id.clone(),
         fingerprint: a.fingerprint.to_owned(),
         parts: a.parts.to_vec(),
     };
-    let rule = SeatRule::of(a.license, a.policy);
     let seen = Snapshot::read(&*s.store, &claim, &rule, s.clock.now()).await?;
     let before = licet_core::seats::recognise(&claim, &seen)?;
     if let (Some(b), Some(id)) = (&before, &a.request_id)
@@ -267,10 +277,18 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     // for, not on the seats: it is signed before the seat is taken, so that the store's seat
     // operation covers only its reads and writes (issue #7: one busy license's activations
     // queue on it). Should the store find another machine, it is signed again there.
-    let sign = |parts: &[[u8; 8]]| {
-        s.issue_token_with(a.product, a.policy, a.license, a.fingerprint, parts, &terms)
+    let sign = |found: Option<&Recognised>, now: i64| {
+        s.issue_token_with(
+            a.product,
+            a.policy,
+            a.license,
+            a.fingerprint,
+            &bind(found),
+            &terms(grant(found, now)),
+        )
     };
-    let presigned = sign(&bind(before.as_ref()))?;
+    let seen_at = s.clock.now();
+    let presigned = sign(before.as_ref(), seen_at)?;
     let audience = s
         .audience("license.activated", Some(&a.license.product_id))
         .await?;
@@ -294,11 +312,18 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                     }
                     check_device(&f.machine, a.device_key.as_ref()).map_err(fail)?;
                 }
-                let token = if bind(found) == bind(before.as_ref()) {
+                let token = if bind(found) == bind(before.as_ref())
+                    && grant(found, now) == grant(before.as_ref(), seen_at)
+                {
                     presigned.clone()
                 } else {
-                    sign(&bind(found)).map_err(fail)?
+                    sign(found, now).map_err(fail)?
                 };
+                if let Some(f) = found
+                    && f.machine.holds_too_many(&token.token_id, now)
+                {
+                    return Err(fail(too_many_tokens()));
+                }
                 let mut m = match (found, number) {
                     (Some(f), _) => {
                         let mut m = f.machine.clone();
@@ -322,7 +347,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                 m.ip = a.ip.clone().or(m.ip);
                 m.last_seen = now;
                 m.last_heartbeat = now;
-                m.token_id = token.token_id.clone();
+                m.give_token(token.token_id.clone(), token.expires_at, now);
                 m.device_key = a.device_key.as_ref().map(|k| hex(k)).or(m.device_key);
                 m.lease = a.lease.map(|(l, _)| l);
                 m.lease_until = a.lease.map(|(_, until)| until);
@@ -402,93 +427,16 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
 }
 
 /// Gives back the seat of the machine `claim` names, if `check` admits it (its device key;
-/// a receipt's signature): as one seat operation with its audit entry and event. A leased
-/// machine's token is long-lived (and with `revoke`, any token), so it is put on the
-/// revocation list first: should the
-/// server stop in between, the token is revoked and the seat still held, and the same request
-/// again finishes the job. The machine given back, or `None` if there was none (or it changed
-/// meanwhile).
+/// a receipt's signature), revoking every token it still holds first
+/// ([`crate::licensing::free_seat`]). The machine given back, or `None` if there was none.
 pub async fn release(
     s: &AppState,
     license: &License,
     claim: &SeatClaim,
     ip: Option<String>,
     actor: &str,
-    revoke: bool,
     check: &(dyn Fn(&Machine) -> ApiResult<()> + Send + Sync),
 ) -> ApiResult<Option<Machine>> {
-    let policy = s
-        .store
-        .policy(&license.policy_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without policy"))?;
-    let rule = SeatRule::of(license, &policy);
-    let seen = Snapshot::read(&*s.store, claim, &rule, s.clock.now()).await?;
-    let Some(found) = licet_core::seats::recognise(claim, &seen)? else {
-        return Ok(None);
-    };
-    check(&found.machine)?;
-    let m = &found.machine;
-    if (revoke || m.lease_until.is_some()) && !m.token_id.is_empty() {
-        s.revoke_tokens(std::slice::from_ref(&m.token_id), &|state| {
-            Record::from(s.audit_entry(
-                actor,
-                "token.revoked",
-                &m.id,
-                ip.clone(),
-                json!({
-                    "license_id": license.id,
-                    "token_id": m.token_id,
-                    "reason": "seat_given_back",
-                    "revocation_sequence": state.sequence,
-                }),
-                Some(license.product_id.clone()),
-            ))
-        })
-        .await?;
-    }
-    let audience = s
-        .audience("license.deactivated", Some(&license.product_id))
-        .await?;
-    let now = s.clock.now();
-    let failed = Slot::new();
-    let removed = s
-        .store
-        .change_seat(claim, &|now_found| {
-            let Some(f) = now_found.filter(|f| {
-                f.machine.id == found.machine.id && f.machine.token_id == found.machine.token_id
-            }) else {
-                return Ok((licet_core::store::SeatChange::Keep, Record::none()));
-            };
-            check(&f.machine).map_err(|e| park(&failed, e))?;
-            let entry = s.audit_entry(
-                actor,
-                "machine.deactivated",
-                &f.machine.id,
-                ip.clone(),
-                json!({
-                    "license_id": license.id,
-                    "lease": f.machine.lease.map(Lease::as_str),
-                }),
-                Some(license.product_id.clone()),
-            );
-            let event = DomainEvent::LicenseDeactivated {
-                license: license.clone(),
-                machine: f.machine.clone(),
-            };
-            Ok((
-                licet_core::store::SeatChange::Remove,
-                audience.record(&event, now, vec![entry]),
-            ))
-        })
-        .await;
-    let removed = match removed {
-        Ok(r) => r,
-        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
-    };
-    Ok(removed
-        .filter(|f| {
-            f.machine.id == found.machine.id && f.machine.token_id == found.machine.token_id
-        })
-        .map(|f| f.machine))
+    let how = crate::licensing::Freeing::deactivated(actor, ip);
+    crate::licensing::free_seat(s, license, claim, &how, &|m, _| check(m).map(|()| true)).await
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 use crate::model::{
-    AuditEvent, Delivery, DeliveryState, License, Notification, Role, SecurityEvent, Severity,
+    AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,
 };
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
@@ -128,8 +128,8 @@ impl AppState {
         if hooks.is_empty() {
             return Ok(Audience { name, hooks: heard });
         }
-        let owner = match product_id {
-            Some(p) => self.store.product(p).await?.and_then(|p| p.owner_id),
+        let product = match product_id {
+            Some(p) => self.store.product(p).await?,
             None => None,
         };
         for w in hooks {
@@ -141,12 +141,18 @@ impl AppState {
                     .as_deref()
                     .is_none_or(|p| Some(p) == product_id)
             } else {
-                owner.as_deref() == Some(w.owner_id.as_str())
-                    || self
+                // A LicenseCM user's webhook hears the products the user reaches, by the rule
+                // every surface it signs in to applies (`User::reaches`: its own; an admin's,
+                // every LicenseCM user's and the operator products granted to it), and nothing
+                // that names no product.
+                match &product {
+                    Some(p) => self
                         .store
                         .user(&w.owner_id)
                         .await?
-                        .is_some_and(|u| u.role == Role::Admin && u.is_active)
+                        .is_some_and(|u| u.is_active && u.reaches(p)),
+                    None => false,
+                }
             };
             if hears {
                 heard.push(w.id);

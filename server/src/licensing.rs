@@ -7,10 +7,10 @@ use serde_json::json;
 use crate::http::error::ApiResult;
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::{License, LicenseStatus, Machine, Policy};
+use crate::model::{Lease, License, LicenseStatus, Machine, Policy};
 use licet_core::events::DomainEvent;
-use licet_core::seats::{SeatClaim, SeatRule};
-use licet_core::store::{Record, SeatChange};
+use licet_core::seats::{SeatClaim, SeatRule, Snapshot};
+use licet_core::store::{Record, SeatChange, Slot};
 
 /// Puts `l` and its machines' tokens on a newly published list, unless a list holds it
 /// already; returns the license as stored and the sequence of the list that holds it.
@@ -104,37 +104,24 @@ pub fn dead_reason(m: &Machine) -> &'static str {
     }
 }
 
-/// Removes machines that no longer hold their seat; returns how many.
+/// Removes machines that no longer hold their seat, revoking what they still hold; returns
+/// how many.
 pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut culled = 0;
     for (l, policy, dead) in dead_floating_machines(s, now, true).await? {
         let rule = SeatRule::of(&l, &policy);
         for m in dead {
-            let claim = SeatClaim {
-                license_id: l.id.clone(),
-                fingerprint: m.fingerprint.clone(),
-                parts: Vec::new(),
-            };
             // Judged again in the seat operation: a heartbeat may have arrived meanwhile.
-            let before = s
-                .store
-                .change_seat(&claim, &|found| match found {
-                    Some(f) if !rule.alive(&f.machine, now) => {
-                        let entry = s.audit_entry(
-                            "server",
-                            "machine.culled",
-                            &f.machine.id,
-                            None,
-                            json!({ "reason": dead_reason(&f.machine), "license_id": l.id }),
-                            Some(l.product_id.clone()),
-                        );
-                        Ok((SeatChange::Remove, Record::from(entry)))
-                    }
-                    _ => Ok((SeatChange::Keep, Record::none())),
-                })
-                .await?;
-            if before.is_some_and(|f| !rule.alive(&f.machine, now)) {
+            let freed = free_seat(
+                s,
+                &l,
+                &claim_of(&l, &m),
+                &Freeing::culled("server", None),
+                &|f, now| Ok(f.id == m.id && !rule.alive(f, now)),
+            )
+            .await?;
+            if freed.is_some() {
                 culled += 1;
             }
         }
@@ -142,9 +129,18 @@ pub async fn cull_dead_machines(s: &AppState) -> ApiResult<usize> {
     Ok(culled)
 }
 
-/// Frees machine `m`'s seat on `l`, as one seat operation with its audit entry
-/// (`machine.deactivated`, with `why` in the detail when given) and its `license.deactivated`
-/// event; whether it was still there to free.
+/// The seat claim of a stored machine: its license and exact fingerprint.
+pub fn claim_of(l: &License, m: &Machine) -> SeatClaim {
+    SeatClaim {
+        license_id: l.id.clone(),
+        fingerprint: m.fingerprint.clone(),
+        parts: Vec::new(),
+    }
+}
+
+/// Frees machine `m`'s seat on `l`, revoking what it holds, as [`free_seat`] does, with its
+/// audit entry (`machine.deactivated`, with `why` in the detail when given) and its
+/// `license.deactivated` event; whether it was still there to free.
 pub async fn deactivate(
     s: &AppState,
     actor: &str,
@@ -153,43 +149,168 @@ pub async fn deactivate(
     m: &Machine,
     why: Option<&str>,
 ) -> ApiResult<bool> {
-    let claim = SeatClaim {
-        license_id: l.id.clone(),
-        fingerprint: m.fingerprint.clone(),
-        parts: Vec::new(),
+    let how = Freeing {
+        why,
+        ..Freeing::deactivated(actor, ip.text())
     };
-    let audience = s
-        .audience("license.deactivated", Some(&l.product_id))
-        .await?;
-    let now = s.clock.now();
-    let mut detail = json!({ "license_id": l.id });
-    if let Some(why) = why {
-        detail["reason"] = json!(why);
+    let freed = free_seat(s, l, &claim_of(l, m), &how, &|f, _| Ok(f.id == m.id)).await?;
+    Ok(freed.is_some())
+}
+
+/// How a seat is freed, for its audit entry and event.
+#[derive(Debug, Clone)]
+pub struct Freeing<'a> {
+    /// Who acts (`license:…`, an API key's id, `server`).
+    pub actor: &'a str,
+    /// The client's address, when it asked itself.
+    pub ip: Option<String>,
+    /// A culled seat (`machine.culled`, no event) rather than a deactivated one
+    /// (`machine.deactivated` and `license.deactivated`).
+    pub culled: bool,
+    /// Why, in the audit entry's detail (`reset`, `heartbeat_dead`, …).
+    pub why: Option<&'a str>,
+}
+
+impl<'a> Freeing<'a> {
+    /// A seat given back.
+    pub fn deactivated(actor: &'a str, ip: Option<String>) -> Freeing<'a> {
+        Freeing {
+            actor,
+            ip,
+            culled: false,
+            why: None,
+        }
     }
-    let removed = s
+
+    /// A seat that no longer holds (an overdue heartbeat, a lease ended).
+    pub fn culled(actor: &'a str, ip: Option<String>) -> Freeing<'a> {
+        Freeing {
+            actor,
+            ip,
+            culled: true,
+            why: None,
+        }
+    }
+}
+
+/// How often [`free_seat`] reads a machine again when it changed between the revocation and
+/// the seat operation (a renewal gave it a token under a new id).
+const FREE_TRIES: usize = 3;
+
+/// Frees the seat of the machine `claim` names on `l`, if `admit` lets it go (`Ok(false)`
+/// leaves it; an error refuses), revoking first every token the machine still holds
+/// ([`Machine::live_tokens`]: its current token and the replaced ones that have not expired).
+/// The revocation is published before the seat is freed, so that a crash in between leaves
+/// a revoked machine in its seat (the same request again finishes the job), never a free
+/// seat with a live token. The seat operation frees it only if everything the machine holds
+/// then was revoked; a machine given a new token meanwhile is read and revoked again. This
+/// is the one way a seat is given back, by every family, the culler and an operator: the
+/// machine freed, or `None` if there was none to free.
+pub async fn free_seat(
+    s: &AppState,
+    l: &License,
+    claim: &SeatClaim,
+    how: &Freeing<'_>,
+    admit: &(dyn Fn(&Machine, i64) -> ApiResult<bool> + Send + Sync),
+) -> ApiResult<Option<Machine>> {
+    let policy = s
         .store
-        .change_seat(&claim, &|found| match found {
-            Some(f) if f.machine.id == m.id => {
+        .policy(&l.policy_id)
+        .await?
+        .ok_or_else(|| crate::http::error::ApiError::internal("license without policy"))?;
+    let rule = SeatRule::of(l, &policy);
+    let audience = match how.culled {
+        true => None,
+        false => Some(
+            s.audience("license.deactivated", Some(&l.product_id))
+                .await?,
+        ),
+    };
+    for _ in 0..FREE_TRIES {
+        let now = s.clock.now();
+        let seen = Snapshot::read(&*s.store, claim, &rule, now).await?;
+        let Some(found) = licet_core::seats::recognise(claim, &seen)? else {
+            return Ok(None);
+        };
+        if !admit(&found.machine, now)? {
+            return Ok(None);
+        }
+        let revoked = found.machine.live_tokens(now);
+        s.revoke_held(l, &found.machine, &revoked, how.actor, how.ip.clone())
+            .await?;
+        let failed = Slot::new();
+        let moved = Slot::new();
+        let removed = s
+            .store
+            .change_seat(claim, &|now_found| {
+                let keep = Ok((SeatChange::Keep, Record::none()));
+                let Some(f) = now_found.filter(|f| f.machine.id == found.machine.id) else {
+                    return keep;
+                };
+                let now = s.clock.now();
+                match admit(&f.machine, now) {
+                    Ok(true) => {}
+                    Ok(false) => return keep,
+                    Err(e) => return Err(crate::http::error::park(&failed, e)),
+                }
+                if !f
+                    .machine
+                    .live_tokens(now)
+                    .iter()
+                    .all(|t| revoked.contains(t))
+                {
+                    moved.put(());
+                    return keep;
+                }
+                let mut detail = json!({
+                    "license_id": l.id,
+                    "lease": f.machine.lease.map(Lease::as_str),
+                });
+                if how.culled {
+                    detail["reason"] = json!(dead_reason(&f.machine));
+                }
+                if let Some(why) = how.why {
+                    detail["reason"] = json!(why);
+                }
+                let action = match how.culled {
+                    true => "machine.culled",
+                    false => "machine.deactivated",
+                };
                 let entry = s.audit_entry(
-                    actor,
-                    "machine.deactivated",
-                    &m.id,
-                    ip.text(),
-                    detail.clone(),
+                    how.actor,
+                    action,
+                    &f.machine.id,
+                    how.ip.clone(),
+                    detail,
                     Some(l.product_id.clone()),
                 );
-                let event = DomainEvent::LicenseDeactivated {
-                    license: l.clone(),
-                    machine: f.machine.clone(),
+                let told = match &audience {
+                    None => Record::from(entry),
+                    Some(a) => a.record(
+                        &DomainEvent::LicenseDeactivated {
+                            license: l.clone(),
+                            machine: f.machine.clone(),
+                        },
+                        now,
+                        vec![entry],
+                    ),
                 };
-                Ok((
-                    SeatChange::Remove,
-                    audience.record(&event, now, vec![entry]),
-                ))
-            }
-            _ => Ok((SeatChange::Keep, Record::none())),
-        })
-        .await?
-        .is_some_and(|f| f.machine.id == m.id);
-    Ok(removed)
+                Ok((SeatChange::Remove, told))
+            })
+            .await;
+        let removed = match removed {
+            Ok(r) => r,
+            Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+        };
+        if moved.take().is_some() {
+            continue;
+        }
+        return Ok(removed
+            .filter(|f| f.machine.id == found.machine.id)
+            .map(|f| f.machine));
+    }
+    Err(crate::http::error::ApiError::conflict(
+        "machine_busy",
+        "the machine kept changing while its seat was being freed; try again",
+    ))
 }

@@ -218,8 +218,11 @@ fn activate_work_offline_survive_downtime_and_revocation() {
     }
     // Offline, the stored token is enough.
     assert!(a.client.status().is_licensed());
-    // Heartbeats rotate the token.
+    // Heartbeats rotate the token: the same grant (token id) re-signed with the time of the
+    // check-in, so a second passes first (the server's clock is real; within one second the
+    // same grant signs to the same bytes).
     let first = a.client.state().load(Slot::Token).expect("token");
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
     a.client.heartbeat().expect("heartbeat");
     let second = a.client.state().load(Slot::Token).expect("token");
     assert_ne!(first, second, "a fresh token each check-in");

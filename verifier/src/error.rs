@@ -64,7 +64,9 @@ pub enum Error {
     /// The device key is not the one the token (or the pending request) binds, or a device
     /// signature does not verify with it.
     DeviceKeyMismatch,
-    /// The token binds a device key, and no device key (or proof of possession) was given.
+    /// A device key binding is missing: the token binds a device key and no device key (or
+    /// proof of possession) was given, or the caller requires a token bound to a device key
+    /// (`Context::require_device_binding`, an offline response) and it binds none.
     DeviceKeyRequired,
     /// An activation response answers another request than the one pending on this machine.
     RequestMismatch,

@@ -461,8 +461,10 @@ impl Client {
         if let Some(l) = &list {
             ctx = ctx.revocations(l);
         }
+        // A machine that holds a device key accepts only tokens bound to it: one issued
+        // without `cnf` (by an API that cannot bind it) does not stand in for its own.
         if let Some(k) = &device_public {
-            ctx = ctx.device_key(k);
+            ctx = ctx.device_key(k).require_device_binding();
         }
         let verified = UnverifiedToken::decode(&token)
             .and_then(|t| t.verify(&self.keys()[..], &ctx))
@@ -582,8 +584,10 @@ impl Client {
         let mut ctx = Context::new(now, &self.config.product)
             .hwid_parts(&parts)
             .fingerprint(&fp);
+        // A machine that holds a device key accepts only tokens bound to it: one issued
+        // without `cnf` (by an API that cannot bind it) does not stand in for its own.
         if let Some(k) = &device_public {
-            ctx = ctx.device_key(k);
+            ctx = ctx.device_key(k).require_device_binding();
         }
         UnverifiedToken::decode(&token)
             .and_then(|t| t.verify(&self.keys()[..], &ctx))

@@ -20,6 +20,7 @@ pub struct Context<'c> {
     fingerprint: Option<&'c str>,
     hwid_parts: Option<&'c [[u8; HWID_PART_LEN]]>,
     device_key: Option<&'c [u8; crate::device::DEVICE_KEY_LEN]>,
+    require_device_binding: bool,
     domain: Option<&'c str>,
     entitlements: &'c [&'c str],
     leeway: u64,
@@ -46,6 +47,7 @@ impl<'c> Context<'c> {
             fingerprint: None,
             hwid_parts: None,
             device_key: None,
+            require_device_binding: false,
             domain: None,
             entitlements: &[],
             leeway: 0,
@@ -76,6 +78,16 @@ impl<'c> Context<'c> {
     #[must_use]
     pub fn device_key(mut self, key: &'c [u8; crate::device::DEVICE_KEY_LEN]) -> Self {
         self.device_key = Some(key);
+        self
+    }
+
+    /// Refuses a token that binds no device key (`cnf`) with [`Error::DeviceKeyRequired`]: for
+    /// an application that holds a device key, so that a token issued without one (by a path
+    /// that cannot bind it, or copied from another machine's unbound seat) does not unlock it.
+    /// With [`Context::device_key`], the token must bind that key.
+    #[must_use]
+    pub fn require_device_binding(mut self) -> Self {
+        self.require_device_binding = true;
         self
     }
 
@@ -175,7 +187,8 @@ impl<'a> UnverifiedToken<'a> {
     ///    required);
     /// 7. time: `nbf` ([`Error::NotYetValid`]), then `exp` ([`Error::Expired`]), each with leeway;
     /// 8. machine ([`Error::HwidRequired`], [`Error::HwidMismatch`]), then the device key if
-    ///    the context names one ([`Error::DeviceKeyMismatch`]);
+    ///    the context names one ([`Error::DeviceKeyMismatch`]) and a device binding if it
+    ///    requires one ([`Error::DeviceKeyRequired`]);
     /// 9. domain ([`Error::DomainRequired`], [`Error::DomainMismatch`]);
     /// 10. entitlements ([`Error::MissingEntitlement`]).
     pub fn verify<K: KeyProvider + ?Sized>(
@@ -236,6 +249,9 @@ fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
         && bound != ours
     {
         return Err(Error::DeviceKeyMismatch);
+    }
+    if ctx.require_device_binding && c.device_key.is_none() {
+        return Err(Error::DeviceKeyRequired);
     }
     if !c.domains.is_empty() {
         let host = ctx.domain.ok_or(Error::DomainRequired)?;

@@ -174,6 +174,33 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct Acting(pub Caller);
 
+/// The caller of a route that also answers anonymous requests (a license key speaking for
+/// itself): `None` without credentials, the caller with them, whether they came as an
+/// `Authorization` header or from the dashboard in-process ([`Acting`]), so that a signed-in
+/// person is judged, and audited, as the key they act with.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credentials = parts.extensions.get::<Acting>().is_some()
+            || parts
+                .headers
+                .contains_key(axum::http::header::AUTHORIZATION);
+        match credentials {
+            true => Ok(MaybeCaller(Some(
+                Caller::from_request_parts(parts, state).await?,
+            ))),
+            false => Ok(MaybeCaller(None)),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

@@ -208,3 +208,12 @@ pub fn rejection(r: impl std::fmt::Display + IntoResponse) -> ApiError {
     };
     ApiError::new(status, code, message)
 }
+
+/// Keeps an API error for after a store operation, whose closure can only fail with a
+/// [`licet_core::StoreError`]: the caller answers with the error kept, the store sees its
+/// message.
+pub fn park(failed: &licet_core::store::Slot<ApiError>, e: ApiError) -> licet_core::StoreError {
+    let msg = e.message().to_owned();
+    failed.put(e);
+    licet_core::StoreError::backend(msg)
+}

@@ -146,7 +146,8 @@ impl AppState {
     }
 
     /// How long anything the signing generation signed may be presented (seconds): the longest
-    /// token lifetime of any product, the revocation list's validity, the JWTs' lifetimes.
+    /// token lifetime of any product, offline lease and borrow of any policy, the revocation
+    /// list's validity, the JWTs' lifetimes.
     async fn signed_for(&self) -> ApiResult<i64> {
         let tokens = self
             .store
@@ -156,8 +157,17 @@ impl AppState {
             .map(|p| p.token_lifetime)
             .max()
             .unwrap_or(0);
+        let leases = self
+            .store
+            .policies(None)
+            .await?
+            .iter()
+            .map(|p| p.offline_lease.unwrap_or(0).max(p.max_borrow))
+            .max()
+            .unwrap_or(0);
         let c = &self.config;
         let longest = tokens
+            .max(leases)
             .max(c.revocation_validity)
             .max(c.jwt_ttl)
             .max(c.user_jwt_ttl);
@@ -348,9 +358,66 @@ impl AppState {
                         *slot = Some(self.store.next_number("machine").await?);
                     }
                 }
+                (Ok(seated), _) => {
+                    self.revoke_reaped(&seated).await?;
+                    return Ok(seated);
+                }
                 (other, _) => return other,
             }
         }
+    }
+
+    /// Revokes what the dead seats a seat operation gave back still held: their machines'
+    /// unexpired tokens (a floating seat's current token lives on after its heartbeats stop).
+    /// Done after the operation, which alone knows which seats it reaped: a crash in between
+    /// leaves those tokens unrevoked until they expire.
+    async fn revoke_reaped(&self, seated: &[Seated]) -> Result<(), SeatError> {
+        let now = self.clock.now();
+        for dead in seated.iter().flat_map(|s| &s.reaped) {
+            let tokens = dead.live_tokens(now);
+            if tokens.is_empty() {
+                continue;
+            }
+            let Some(l) = self.store.license(&dead.license_id).await? else {
+                continue;
+            };
+            self.revoke_held(&l, dead, &tokens, "server", None)
+                .await
+                .map_err(|e| SeatError::Store(StoreError::backend(e.message())))?;
+        }
+        Ok(())
+    }
+
+    /// Puts `tokens` (what machine `m` of `l` holds) on a newly published revocation list,
+    /// with a `token.revoked` entry, unless every one is listed already.
+    pub async fn revoke_held(
+        &self,
+        l: &License,
+        m: &Machine,
+        tokens: &[String],
+        actor: &str,
+        ip: Option<String>,
+    ) -> ApiResult<()> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        self.revoke_tokens(tokens, &|state| {
+            Record::from(self.audit_entry(
+                actor,
+                "token.revoked",
+                &m.id,
+                ip.clone(),
+                serde_json::json!({
+                    "license_id": l.id,
+                    "token_ids": tokens,
+                    "reason": "seat_given_back",
+                    "revocation_sequence": state.sequence,
+                }),
+                Some(l.product_id.clone()),
+            ))
+        })
+        .await?;
+        Ok(())
     }
 
     /// An audit entry about an object of `product_id`, to be written with the change it records
@@ -519,7 +586,9 @@ impl AppState {
         let lifetime = i64::try_from(product.token_lifetime).unwrap_or(i64::MAX);
         let until = terms.until.unwrap_or(now.saturating_add(lifetime));
         let exp = license.expires_at.map_or(until, |e| e.min(until));
-        let token_id = crate::ids::random_bytes::<16>();
+        let token_id = terms
+            .token_id
+            .unwrap_or_else(crate::ids::random_bytes::<16>);
         let mut b = TokenBuilder::new(&product.code, &license.id, now)
             .issuer(&self.config.issuer)
             .expires_at(exp)
@@ -694,6 +763,9 @@ pub struct TokenTerms {
     /// A lease's end: the token expires then (or with the license, if sooner) and asks for no
     /// check-in.
     pub until: Option<i64>,
+    /// The id of the grant the token re-signs (`Machine::reusable_token_id`); a new random
+    /// id if `None`.
+    pub token_id: Option<[u8; 16]>,
 }
 
 /// A token issued to a machine.

@@ -1188,7 +1188,11 @@ async fn machines_by_id_and_policy_changes() {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    assert_eq!(actions, ["machine.activated", "machine.deactivated"]);
+    // Freeing the seat revoked the machine's token first.
+    assert_eq!(
+        actions,
+        ["machine.activated", "token.revoked", "machine.deactivated"]
+    );
 }
 
 #[tokio::test]

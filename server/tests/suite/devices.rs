@@ -10,7 +10,13 @@ use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
-fn signed(app: &TestApp, path: &str, device: &DeviceKey, mut body: Value) -> Request<Body> {
+/// A client request signed with `device` (`Licet-Device-Signature`), naming its key and time.
+pub(crate) fn signed(
+    app: &TestApp,
+    path: &str,
+    device: &DeviceKey,
+    mut body: Value,
+) -> Request<Body> {
     body["device_key"] = json!(licet_server::ids::hex(&device.public()));
     body["time"] = json!(app.state.clock.now());
     let bytes = serde_json::to_vec(&body).expect("json");

@@ -2,6 +2,7 @@
 //! `tests/postgres.rs` compile these modules once each, over their own `crate::backend`.
 
 mod api;
+mod audience;
 mod bad_input;
 mod dashboard;
 mod devices;
@@ -11,7 +12,9 @@ mod licensecm;
 mod licensecm_python;
 mod matrix;
 mod offline;
+mod privilege;
 mod rotation;
+mod seat_release;
 mod seats;
 mod security;
 mod signed_answers;

@@ -346,3 +346,126 @@ async fn a_receipt_from_a_restored_backup_is_refused_after_a_renewal() {
     assert_eq!(s, StatusCode::OK, "{e}");
     assert_eq!(seats(&app, &l).await, 0);
 }
+
+#[tokio::test]
+async fn an_online_activation_does_not_free_an_offline_lease_s_token() {
+    let app = TestApp::new().await;
+    let (p, _) = app
+        .product(
+            "air",
+            json!({ "max_machines": 1, "offline_lease": 365 * 86_400 }),
+        )
+        .await;
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key");
+    let dirs = tempfile::tempdir().expect("tmp");
+    let fp = machine("a");
+    let a = client(&app, dirs.path(), machine("a"));
+    let (s, v) = answer(&app, &a.offline_request(key, None).expect("req")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    a.offline_install(&response_bytes(&v)).expect("install");
+    let offline_token = v["token_id"].as_str().expect("id").to_owned();
+
+    // The licensee signs an online activation and a deactivation with the device key from
+    // the machine's state directory.
+    let device = a.state().device_key().expect("the machine's device key");
+    let body = json!({ "key": key, "fingerprint": fp.id(), "nonce": "n" });
+    for path in ["/v1/client/activate", "/v1/client/deactivate"] {
+        let (s, v, _) = app
+            .send(super::devices::signed(&app, path, &device, body.clone()))
+            .await;
+        assert!(s.is_success(), "{path}: {s} {v}");
+    }
+    // The seat is free for a second machine; the year-long offline token is revoked.
+    let (s, v, _) = app.activate(key, "machine-b").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let revoked = app.state.store.revocation_state().await.expect("state");
+    assert!(
+        revoked.token_ids.contains(&offline_token),
+        "the offline machine's token outlived its seat"
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
+    let app = TestApp::new().await;
+    let (mine, _) = app.product("air", json!({ "max_machines": 1 })).await;
+    let (theirs, _) = app.product("other", json!({ "max_machines": 1 })).await;
+    let (s, k) = app
+        .admin(
+            "POST",
+            "/v1/api-keys",
+            Some(json!({ "name": "desk", "scope": "read_write", "product_id": mine["id"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let key_id = k["id"].as_str().expect("id").to_owned();
+    let stored = app
+        .state
+        .store
+        .api_key(&key_id)
+        .await
+        .expect("read")
+        .expect("key");
+    // The dashboard's in-process call: the signed-in key as an extension, no header.
+    let desk = |request: &[u8]| {
+        let text = encode_armor(request, licet_verifier::offline::LABEL_REQUEST);
+        let mut req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/v1/offline/activations")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({ "request": text }).to_string(),
+            ))
+            .expect("request");
+        req.extensions_mut()
+            .insert(licet_server::http::auth::Acting(
+                licet_server::http::auth::Caller {
+                    key: stored.clone(),
+                    via_jwt: false,
+                },
+            ));
+        req
+    };
+    let dirs = tempfile::tempdir().expect("tmp");
+    let theirs_license = app.license(&theirs, json!({})).await;
+    let mut c = Config::new(
+        "",
+        "other",
+        vec![app.state.keys().token.public_key().clone()],
+    );
+    c.state_dir = Some(dirs.path().join("other"));
+    c.fingerprint = Some(machine("b"));
+    let other_client = Client::new(c).expect("client");
+    let request = other_client
+        .offline_request(theirs_license["key"].as_str().expect("key"), None)
+        .expect("request");
+    let (s, v, _) = app.send(desk(&request)).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("license_not_found")),
+        "another product's license is out of the session's reach: {v}"
+    );
+    let machines = app
+        .state
+        .store
+        .machines(theirs_license["id"].as_str().expect("id"))
+        .await
+        .expect("m");
+    assert!(machines.is_empty(), "no seat taken");
+
+    // Its own product's: answered, and audited as the key, not as the license.
+    let l = app.license(&mine, json!({})).await;
+    let a = client(&app, &dirs.path().join("air"), machine("a"));
+    let request = a
+        .offline_request(l["key"].as_str().expect("key"), None)
+        .expect("request");
+    let (s, v, _) = app.send(desk(&request)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let entries = crate::common::audit_entries(&app.state).await;
+    let activated = entries
+        .iter()
+        .find(|e| e.action == "machine.activated")
+        .expect("an entry");
+    assert_eq!(activated.actor, key_id);
+}

@@ -314,3 +314,36 @@ async fn only_an_unrestricted_admin_rotates_and_a_restart_keeps_the_ring() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn a_retiring_key_verifies_as_long_as_its_longest_lease_or_borrow() {
+    for (policy, lasts) in [
+        (json!({ "offline_lease": 40 * 86_400 }), 40 * 86_400),
+        (
+            json!({ "floating": true, "max_borrow": 50 * 86_400 }),
+            50 * 86_400,
+        ),
+    ] {
+        let app = TestApp::new().await;
+        let (s, p) = app
+            .admin(
+                "POST",
+                "/v1/products",
+                Some(json!({ "code": "leased", "name": "Leased", "token_lifetime": 60 })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        let mut body = policy.clone();
+        body["product_id"] = p["id"].clone();
+        body["name"] = json!("leases");
+        let (s, pol) = app.admin("POST", "/v1/policies", Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{pol}");
+        let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let until = r["previous"]["valid_until"].as_i64().expect("valid_until");
+        assert!(
+            (T0 + lasts..=T0 + lasts + 3600).contains(&until),
+            "{policy}: a lease's token outlives the key's published end: {until}"
+        );
+    }
+}

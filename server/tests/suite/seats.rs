@@ -255,17 +255,21 @@ async fn resetting_a_license_s_machines_frees_every_seat_with_an_entry_each() {
     let (_, audit) = app
         .admin(
             "GET",
-            &format!("/v1/audit?license={id}&order=newest&limit=3"),
+            &format!("/v1/audit?license={id}&order=newest&limit=5"),
             None,
         )
         .await;
     let entries = audit["items"].as_array().expect("items");
     assert_eq!(entries[0]["action"], json!("license.machines_reset"));
     assert_eq!(entries[0]["detail"]["released"], json!(2));
-    for e in &entries[1..] {
-        assert_eq!(e["action"], json!("machine.deactivated"), "{e}");
-        assert_eq!(e["detail"]["reason"], json!("reset"), "{e}");
+    // Each machine: its token revoked, then its seat freed (newest first).
+    for pair in entries[1..].chunks(2) {
+        assert_eq!(pair[0]["action"], json!("machine.deactivated"), "{pair:?}");
+        assert_eq!(pair[0]["detail"]["reason"], json!("reset"), "{pair:?}");
+        assert_eq!(pair[1]["action"], json!("token.revoked"), "{pair:?}");
+        assert_eq!(pair[1]["subject"], pair[0]["subject"], "{pair:?}");
     }
+    assert_eq!(entries.len(), 5);
     // The seats are free for other machines; a second reset has nothing to do.
     assert_eq!(app.activate(key, "m-3").await.0, StatusCode::CREATED);
     let (s, v) = app.admin("DELETE", &uri, None).await;

@@ -255,16 +255,26 @@ async fn wemx_and_verify_answer_only_for_products_enabled_for_them_and_names_can
         (s, &v["error"]["code"]),
         (StatusCode::CONFLICT, &json!("duplicate_name"))
     );
-    // Nor can a key limited to product B rename B to it.
+    // Nor can a key limited to product B rename B (a name a family resolves is the
+    // operator's), nor the operator rename B to it.
     let (b, _) = app.product("product-b", json!({})).await;
     let limited = api_key(&app, "admin", Some(&b)).await;
+    let b_uri = format!("/v1/products/{}", b["id"].as_str().expect("id"));
     let (s, v, _) = app
         .call(
             "PATCH",
-            &format!("/v1/products/{}", b["id"].as_str().expect("id")),
+            &b_uri,
             Some(&limited),
             Some(json!({ "name": "PRODUCT A" })),
         )
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::FORBIDDEN, &json!("forbidden")),
+        "{v}"
+    );
+    let (s, v) = app
+        .admin("PATCH", &b_uri, Some(json!({ "name": "PRODUCT A" })))
         .await;
     assert_eq!(
         (s, &v["error"]["code"]),

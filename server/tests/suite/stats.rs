@@ -188,12 +188,12 @@ async fn every_family_counts_validations_and_refusals_under_the_product_and_code
         "machine-1 and the shop's domain: {all}"
     );
 
-    // A key limited to alpha, reading only: alpha's figures and nothing else.
+    // A key limited to alpha: alpha's figures and nothing else.
     let (s, k) = app
         .admin(
             "POST",
             "/v1/api-keys",
-            Some(json!({ "name": "alpha figures", "scope": "read_only", "product_id": a["id"] })),
+            Some(json!({ "name": "alpha figures", "scope": "read_write", "product_id": a["id"] })),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{k}");

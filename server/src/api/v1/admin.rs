@@ -181,6 +181,19 @@ async fn update_product(
 ) -> ApiResult<Json<ProductBody>> {
     caller.require(Scope::ReadWrite)?;
     let mut p = load_product(&s, &caller, &id).await?;
+    // Which families answer for a product, and the name a family resolves it by, are the
+    // operator's: a key limited to the product may not switch a family on (nor off), nor
+    // take a name another product of the operator's would then be refused.
+    if b.compat
+        .as_ref()
+        .is_some_and(|c| c.apply(p.compat) != p.compat)
+    {
+        caller.require_unrestricted()?;
+    }
+    let renamed = b.name.as_ref().is_some_and(|n| *n != p.name);
+    if renamed && p.compat.by_name() {
+        caller.require_unrestricted()?;
+    }
     if let Some(n) = b.name {
         if n.trim().is_empty() || n.len() > 200 {
             return Err(ApiError::bad_request(
@@ -264,11 +277,18 @@ fn check_policy(p: &Policy) -> ApiResult<()> {
     if p.max_machines == 0 || p.max_machines > 100_000 {
         return bad("max_machines: 1–100000");
     }
-    if p.heartbeat_interval < 10 {
-        return bad("heartbeat_interval: at least 10 seconds");
+    // A day bounds how long a floating seat goes without news before it is culled; a year
+    // bounds the check-in times (they are added to the clock).
+    const DAY: u64 = 86_400;
+    const YEAR: u64 = 365 * DAY;
+    if !(10..=DAY).contains(&p.heartbeat_interval) {
+        return bad("heartbeat_interval: 10 seconds to 1 day");
     }
-    if p.heartbeat_ttl < p.heartbeat_interval {
-        return bad("heartbeat_ttl: at least heartbeat_interval");
+    if p.heartbeat_ttl < p.heartbeat_interval || p.heartbeat_ttl > 7 * DAY {
+        return bad("heartbeat_ttl: at least heartbeat_interval, at most 7 days");
+    }
+    if p.offline_grace > YEAR || p.refresh_after > YEAR {
+        return bad("offline_grace and refresh_after: at most 1 year");
     }
     if p.entitlements.len() > 64 || p.entitlements.iter().any(|e| e.is_empty() || e.len() > 255) {
         return bad("entitlements: at most 64, each 1–255 bytes");
@@ -306,7 +326,9 @@ async fn create_policy(
         max_machines: b.max_machines,
         duration: b.duration,
         heartbeat_interval: b.heartbeat_interval,
-        heartbeat_ttl: b.heartbeat_ttl.unwrap_or(b.heartbeat_interval * 3),
+        heartbeat_ttl: b
+            .heartbeat_ttl
+            .unwrap_or(b.heartbeat_interval.saturating_mul(3)),
         offline_grace: b.offline_grace,
         refresh_after: b.refresh_after,
         entitlements: b.entitlements,

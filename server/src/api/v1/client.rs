@@ -15,9 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body::MachineBody;
-use crate::activation::{self, Activation, check_device, park, proven_device_key, usable_license};
+use crate::activation::{self, Activation, check_device, proven_device_key, usable_license};
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, park};
 use crate::http::extract::{Body, ClientIp, Q, Signed};
 use crate::http::state::AppState;
 use crate::model::{Lease, License, Machine, Policy};
@@ -357,6 +357,7 @@ async fn heartbeat(
     // is renewing, nor a heartbeat revive one a cull removed.
     let renewed = Slot::new();
     let failed = Slot::new();
+    let dead = Slot::new();
     let found = s
         .store
         .change_seat(&claim_of(&license, b, &parts), &|found| {
@@ -370,15 +371,9 @@ async fn heartbeat(
             check_device(machine, proven.as_ref()).map_err(|e| park(&failed, e))?;
             let now = s.clock.now();
             if !rule.alive(machine, now) {
-                let entry = s.audit_entry(
-                    &format!("license:{}", license.id),
-                    "machine.culled",
-                    &machine.id,
-                    ip.text(),
-                    json!({ "reason": crate::licensing::dead_reason(machine), "license_id": license.id }),
-                    Some(license.product_id.clone()),
-                );
-                return Ok((SeatChange::Remove, Record::from(entry)));
+                // Freed below, its tokens revoked first (`licensing::free_seat`).
+                dead.put(machine.clone());
+                return Ok((SeatChange::Keep, Record::none()));
             }
             // A leased seat keeps its lease (and a token that ends with it); any seat keeps
             // its device key.
@@ -388,19 +383,27 @@ async fn heartbeat(
                     .as_deref()
                     .and_then(|k| crate::activation::device_key_of(k).ok()),
                 until: machine.lease_until,
+                // The same grant, re-signed: one revocation entry ends every check-in's token.
+                token_id: machine.live_token_id(now).and_then(crate::ids::unhex16),
             };
-            let issued =
-                match s.issue_token_with(&product, &policy, &license, &machine.fingerprint, bound, &terms) {
-                    Ok(t) => t,
-                    Err(e) => return Err(park(&failed, e)),
-                };
+            let issued = match s.issue_token_with(
+                &product,
+                &policy,
+                &license,
+                &machine.fingerprint,
+                bound,
+                &terms,
+            ) {
+                Ok(t) => t,
+                Err(e) => return Err(park(&failed, e)),
+            };
             let mut m = machine.clone();
             if !parts.is_empty() {
                 m.parts = learned_parts(&m, &parts);
             }
             m.last_seen = now;
             m.last_heartbeat = now;
-            m.token_id = issued.token_id.clone();
+            m.give_token(issued.token_id.clone(), issued.expires_at, now);
             renewed.put((issued, m.clone()));
             Ok((SeatChange::Update(Box::new(m)), Record::none()))
         })
@@ -417,6 +420,18 @@ async fn heartbeat(
         ));
     }
     let Some((issued, m)) = renewed.take() else {
+        if let Some(d) = dead.take() {
+            let actor = format!("license:{}", license.id);
+            let how = crate::licensing::Freeing::culled(&actor, ip.text());
+            crate::licensing::free_seat(
+                &s,
+                &license,
+                &crate::licensing::claim_of(&license, &d),
+                &how,
+                &|f, now| Ok(f.id == d.id && !rule.alive(f, now)),
+            )
+            .await?;
+        }
         return Err(ApiError::new(
             StatusCode::GONE,
             "heartbeat_dead",
@@ -457,7 +472,6 @@ async fn deactivate(
         &claim_of(&l, b, &parts),
         ip.text(),
         &format!("license:{}", l.id),
-        false,
         &|m| check_device(m, proven.as_ref()),
     )
     .await?

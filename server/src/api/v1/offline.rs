@@ -4,7 +4,7 @@
 //! license key inside the (device-signed) request is the credential, as on the client API.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use licet_api::offline::{
     OfflineActivated, OfflineActivation, OfflineDeactivated, OfflineDeactivation, decode, qr_text,
@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activation::{self, Activation, device_key_of, usable_license};
-use crate::http::auth::Caller;
+use crate::http::auth::{Caller, MaybeCaller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp};
 use crate::http::state::{AppState, hex};
@@ -31,21 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(activate))
         .routes(routes!(answer_again))
         .routes(routes!(deactivate))
-}
-
-/// The API key, if the request came with one (a bad one is refused, not ignored).
-async fn caller(s: &AppState, headers: &HeaderMap) -> ApiResult<Option<Caller>> {
-    if !headers.contains_key(axum::http::header::AUTHORIZATION) {
-        return Ok(None);
-    }
-    let mut parts = axum::http::Request::builder()
-        .body(())
-        .map_err(ApiError::internal)?
-        .into_parts()
-        .0;
-    parts.headers = headers.clone();
-    use axum::extract::FromRequestParts;
-    Ok(Some(Caller::from_request_parts(&mut parts, s).await?))
 }
 
 fn artefact_error(e: licet_verifier::Error) -> ApiError {
@@ -64,10 +49,9 @@ fn not_found() -> ApiError {
 async fn activate(
     State(s): State<AppState>,
     ip: ClientIp,
-    headers: HeaderMap,
+    MaybeCaller(caller): MaybeCaller,
     Body(b): Body<OfflineActivation>,
 ) -> ApiResult<Response> {
-    let caller = caller(&s, &headers).await?;
     if let Some(c) = &caller {
         c.require(Scope::ReadWrite)?;
     }
@@ -178,10 +162,9 @@ async fn activate(
 async fn deactivate(
     State(s): State<AppState>,
     ip: ClientIp,
-    headers: HeaderMap,
+    MaybeCaller(caller): MaybeCaller,
     Body(b): Body<OfflineDeactivation>,
 ) -> ApiResult<Response> {
-    let caller = caller(&s, &headers).await?;
     if let Some(c) = &caller {
         c.require(Scope::ReadWrite)?;
     }
@@ -257,7 +240,7 @@ async fn deactivate(
         .as_ref()
         .map_or_else(|| format!("license:{}", license.id), Caller::actor);
     let ip_text = if caller.is_some() { None } else { ip.text() };
-    let released = activation::release(&s, &license, &claim, ip_text, &actor, true, &|m| {
+    let released = activation::release(&s, &license, &claim, ip_text, &actor, &|m| {
         if m.token_id == token_id {
             Ok(())
         } else {

@@ -29,8 +29,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resend))
 }
 
-/// API webhooks there may be, all keys together.
+/// API webhooks that hear every product there may be (an unrestricted key's).
 const MAX_API_WEBHOOKS: usize = 50;
+
+/// API webhooks there may be for one product: a quota of the product's own, so that a key
+/// limited to one product cannot use up another's, nor the operator's.
+const MAX_PRODUCT_WEBHOOKS: usize = 10;
 
 /// A webhook as the API shows it: never its secret, which is shown once, on creation.
 fn view(w: &Webhook) -> Value {
@@ -149,10 +153,21 @@ async fn create(
     let secret = b.secret.unwrap_or_else(crate::events::new_webhook_secret);
     crate::events::check_webhook_secret(&secret).map_err(invalid)?;
     let existing = s.store.webhooks().await?;
-    if existing.iter().filter(|w| w.api).count() >= MAX_API_WEBHOOKS {
+    let alike = existing
+        .iter()
+        .filter(|w| w.api && w.product_id == product_id)
+        .count();
+    let most = match product_id {
+        Some(_) => MAX_PRODUCT_WEBHOOKS,
+        None => MAX_API_WEBHOOKS,
+    };
+    if alike >= most {
         return Err(ApiError::conflict(
             "limit_reached",
-            format!("at most {MAX_API_WEBHOOKS} webhooks"),
+            match product_id {
+                Some(_) => format!("at most {most} webhooks for one product"),
+                None => format!("at most {most} webhooks for every product"),
+            },
         ));
     }
     let w = Webhook {

@@ -27,12 +27,13 @@ use utoipa_axum::routes;
 use super::envelope::{Envelope, Refused};
 use super::shared::end_sessions;
 use super::{Answer, Fail, iso, ok};
+use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::http::state::{AppState, hex};
 use crate::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::events::DomainEvent;
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::SeatChange;
+use licet_core::store::{SeatChange, Slot};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -586,7 +587,36 @@ async fn seat_check(s: &AppState, j: &Judged) -> Result<Option<Machine>, Fail> {
     )
     .await
     .map_err(seat_refusal)?;
-    Ok(plan.existing.map(|r| r.machine))
+    let existing = plan.existing.map(|r| r.machine);
+    existing.as_ref().map(unbound).transpose()?;
+    Ok(existing)
+}
+
+/// LicenseCM's clients cannot sign with a device key, so a machine bound to one (a licet
+/// client's, an offline or borrowed lease's) is changed, released or answered for only by
+/// licet's own API, and a policy that requires device keys takes no LicenseCM activation.
+fn device_bound() -> Fail {
+    Fail::new(
+        StatusCode::FORBIDDEN,
+        "DEVICE_KEY_REQUIRED",
+        "This device is bound to a device key: use a licet client",
+    )
+}
+
+/// Keeps a refusal for after a store operation, whose closure can only fail with a
+/// [`licet_core::StoreError`].
+fn park_fail(slot: &Slot<Fail>, f: Fail) -> licet_core::StoreError {
+    let code = f.code().unwrap_or("REFUSED").to_owned();
+    slot.put(f);
+    licet_core::StoreError::backend(code)
+}
+
+/// Refuses a machine bound to a device key (see [`device_bound`]).
+fn unbound(m: &Machine) -> Result<(), Fail> {
+    match m.device_key {
+        Some(_) => Err(device_bound()),
+        None => Ok(()),
+    }
 }
 
 /// The seat claim of a judged request: the license and the hwid (LicenseCM sends no parts).
@@ -733,59 +763,106 @@ mod paste_impl {
 
     pub async fn activate(s: &AppState, r: &Received) -> Answer {
         let j = judge(s, r, true).await?;
+        if j.policy.require_device_key {
+            return Err(device_bound());
+        }
         let now = s.clock.now();
-        // The offline token binds the hwid alone, so it is signed before the seat is taken.
-        let issued = s.issue_token(&j.product, &j.policy, &j.license, &j.hwid, &[])?;
+        // The offline token binds the hwid alone, so it is signed before the seat is taken,
+        // under a new id or, for a machine that holds an online seat, its grant's id again
+        // (decided again in the seat operation).
+        let rule = SeatRule::of(&j.license, &j.policy);
+        let grant = |found: Option<&licet_core::seats::Recognised>, now: i64| {
+            found
+                .filter(|f| rule.alive(&f.machine, now))
+                .and_then(|f| f.machine.reusable_token_id(false, now))
+                .and_then(crate::ids::unhex16)
+        };
+        let sign = |token_id: Option<[u8; 16]>| {
+            s.issue_token_with(
+                &j.product,
+                &j.policy,
+                &j.license,
+                &j.hwid,
+                &[],
+                &crate::http::state::TokenTerms {
+                    token_id,
+                    ..Default::default()
+                },
+            )
+        };
+        let known = s.store.machine(&j.license.id, &j.hwid).await?;
+        let known_grant = known.as_ref().and_then(|m| {
+            (rule.alive(m, now))
+                .then(|| m.reusable_token_id(false, now))
+                .flatten()
+                .and_then(crate::ids::unhex16)
+        });
+        let presigned = sign(known_grant)?;
+        let issued = Slot::new();
+        let failed = Slot::new();
         let audience = s
             .audience("license.activated", Some(&j.license.product_id))
             .await?;
         let seated = s
-            .take_seat(
-                &claim(&j),
-                &SeatRule::of(&j.license, &j.policy),
-                &|found, number, now| {
-                    let mut m = match (found, number) {
-                        (Some(f), _) => f.machine.clone(),
-                        (None, None) => return Err(crate::http::state::NEEDS_NUMBER),
-                        (None, Some(numeric_id)) => Machine {
-                            hostname: j.data.hostname.clone(),
-                            platform: j.data.platform.clone(),
-                            ..Machine::new(
-                                crate::ids::random_id("mch_"),
-                                &j.license.id,
-                                &j.hwid,
-                                numeric_id,
-                                now,
-                            )
-                        },
-                    };
-                    m.ip = r.ip.text().or(m.ip);
-                    m.last_seen = now;
-                    m.last_heartbeat = now;
-                    m.token_id = issued.token_id.clone();
-                    // A machine new to the license is announced with its seat.
-                    let told = match found {
-                        Some(_) => Record::none(),
-                        None => audience.record(
-                            &DomainEvent::LicenseActivated {
-                                license: j.license.clone(),
-                                machine: m.clone(),
-                            },
+            .take_seat(&claim(&j), &rule, &|found, number, now| {
+                let fail = |f: Fail| park_fail(&failed, f);
+                if let Some(f) = found {
+                    unbound(&f.machine).map_err(fail)?;
+                }
+                let token = match grant(found, now) {
+                    g if g == known_grant => presigned.clone(),
+                    g => sign(g).map_err(|e| fail(e.into()))?,
+                };
+                if let Some(f) = found
+                    && f.machine.holds_too_many(&token.token_id, now)
+                {
+                    return Err(fail(crate::activation::too_many_tokens().into()));
+                }
+                let mut m = match (found, number) {
+                    (Some(f), _) => f.machine.clone(),
+                    (None, None) => return Err(crate::http::state::NEEDS_NUMBER),
+                    (None, Some(numeric_id)) => Machine {
+                        hostname: j.data.hostname.clone(),
+                        platform: j.data.platform.clone(),
+                        ..Machine::new(
+                            crate::ids::random_id("mch_"),
+                            &j.license.id,
+                            &j.hwid,
+                            numeric_id,
                             now,
-                            Vec::new(),
-                        ),
-                    };
-                    Ok((m, told))
-                },
-            )
+                        )
+                    },
+                };
+                m.ip = r.ip.text().or(m.ip);
+                m.last_seen = now;
+                m.last_heartbeat = now;
+                m.give_token(token.token_id.clone(), token.expires_at, now);
+                issued.put(token);
+                // A machine new to the license is announced with its seat.
+                let told = match found {
+                    Some(_) => Record::none(),
+                    None => audience.record(
+                        &DomainEvent::LicenseActivated {
+                            license: j.license.clone(),
+                            machine: m.clone(),
+                        },
+                        now,
+                        Vec::new(),
+                    ),
+                };
+                Ok((m, told))
+            })
             .await;
         let seated = match seated {
             Ok(seated) => seated,
             Err(e) => {
-                let f = seat_refusal(e);
+                let f = failed.take().unwrap_or_else(|| seat_refusal(e));
                 note_refusal(s, r, &j, &f).await;
                 return Err(f);
             }
+        };
+        let Some(issued) = issued.take() else {
+            return Err(ApiError::internal("a seat without a token").into());
         };
         let fresh = seated.fresh;
         let token = hex(&crate::ids::random_bytes::<32>());
@@ -849,28 +926,20 @@ mod paste_impl {
 
     pub async fn deactivate(s: &AppState, r: &Received) -> Answer {
         let j = judge(s, r, true).await?;
-        let audience = s
-            .audience("license.deactivated", Some(&j.license.product_id))
-            .await?;
-        let now = s.clock.now();
-        let removed = s
-            .store
-            .change_seat(&device_claim(&j), &|found| match found {
-                Some(f) => Ok((
-                    SeatChange::Remove,
-                    audience.record(
-                        &DomainEvent::LicenseDeactivated {
-                            license: j.license.clone(),
-                            machine: f.machine.clone(),
-                        },
-                        now,
-                        Vec::new(),
-                    ),
+        // Freed as every seat is: what the machine holds is revoked first.
+        let actor = format!("license:{}", j.license.id);
+        let how = crate::licensing::Freeing::deactivated(&actor, r.ip.text());
+        let removed =
+            crate::licensing::free_seat(s, &j.license, &device_claim(&j), &how, &|m, _| match m
+                .device_key
+            {
+                Some(_) => Err(ApiError::forbidden_code(
+                    "device_key_required",
+                    "This device is bound to a device key: use a licet client",
                 )),
-                None => Ok((SeatChange::Keep, Record::none())),
+                None => Ok(true),
             })
-            .await
-            .map_err(seat_refusal)?;
+            .await?;
         if removed.is_none() {
             return Err(Fail::new(
                 StatusCode::NOT_FOUND,
@@ -888,9 +957,13 @@ mod paste_impl {
         let now = s.clock.now();
         let ttl = i64::try_from(s.config.session_ttl).unwrap_or(86_400);
         let ended = |m: &str| Fail::new(StatusCode::UNAUTHORIZED, "SESSION_EXPIRED", m);
+        let failed = Slot::new();
         let seen = s
             .store
             .change_seat(&device_claim(&j), &|found| match found {
+                Some(f) if f.machine.device_key.is_some() => {
+                    Err(park_fail(&failed, device_bound()))
+                }
                 Some(f) => {
                     let mut m = f.machine.clone();
                     m.last_seen = now;
@@ -900,7 +973,7 @@ mod paste_impl {
                 None => Ok((SeatChange::Keep, Record::none())),
             })
             .await
-            .map_err(seat_refusal)?;
+            .map_err(|e| failed.take().unwrap_or_else(|| seat_refusal(e)))?;
         if seen.is_none() {
             return Err(ended("Session invalid: this device is not activated"));
         }

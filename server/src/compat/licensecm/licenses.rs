@@ -410,9 +410,22 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     security(("bearer" = [])))]
 async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let (l, _) = me.license(&s, &id).await?;
-    // The audit entry names how many seats were released, which only the operation knows:
-    // it is written after, as the sessions are ended after.
-    let machines = s.store.clear_seats(&l.id, Record::none()).await?;
+    // Each seat is freed as every seat is, its tokens revoked first; the audit entry names how
+    // many were released, written after, as the sessions are ended after.
+    let actor = me.actor();
+    let mut machines = Vec::new();
+    for m in s.store.machines(&l.id).await? {
+        let how = crate::licensing::Freeing {
+            why: Some("hwid_reset"),
+            ..crate::licensing::Freeing::deactivated(&actor, ip.text())
+        };
+        let claim = crate::licensing::claim_of(&l, &m);
+        if let Some(freed) =
+            crate::licensing::free_seat(&s, &l, &claim, &how, &|f, _| Ok(f.id == m.id)).await?
+        {
+            machines.push(freed);
+        }
+    }
     end_sessions(&s, &l.id, None, "hwid reset").await?;
     s.audit(
         &me.actor(),
