@@ -297,15 +297,20 @@ async fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
     // Expiry is checked against the injected clock below, not the library's reading of the
     // system clock, so that one clock governs the whole server.
     v.validate_exp = false;
+    v.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
     let keys = state.keys();
-    let decoding = keys
+    let (decoding, retired_at) = keys
         .jwt()
         .decoding(token, state.clock.now())
         .ok_or_else(|| ApiError::unauthorized("invalid JWT: not signed by a key of this server"))?;
     let data = jsonwebtoken::decode::<JwtClaims>(token, decoding, &v)
         .map_err(|e| ApiError::unauthorized(format!("invalid JWT: {e}")))?;
-    if data.claims.exp <= state.clock.now() {
-        return Err(ApiError::unauthorized("invalid JWT: expired"));
+    let longest = MAX_JWT_TTL.max(state.config.jwt_ttl);
+    let (iat, exp) = (data.claims.iat, data.claims.exp);
+    if !crate::keys::JwtKeys::admits(iat, exp, retired_at, state.clock.now(), longest) {
+        return Err(ApiError::unauthorized(
+            "invalid JWT: expired, or not issued as this server issues them",
+        ));
     }
     let key = state
         .store
@@ -317,6 +322,9 @@ async fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
     }
     Ok(key)
 }
+
+/// The longest a JWT minted from an API key lives (`POST /v1/auth/token`'s `ttl`).
+pub const MAX_JWT_TTL: u64 = 86_400;
 
 /// Mints a JWT for `key`.
 pub fn mint(state: &AppState, key: &ApiKey, ttl: u64) -> ApiResult<(String, i64)> {

@@ -540,14 +540,39 @@ impl JwtKeys {
     }
 
     /// The key that checks `token` at `now`: the generation its `kid` names, if that one still
-    /// verifies; the signing one for a JWT without a `kid` (minted before keys rotated).
-    pub(crate) fn decoding(&self, token: &str, now: i64) -> Option<&jsonwebtoken::DecodingKey> {
+    /// verifies; the signing one for a JWT without a `kid` (minted before keys rotated). With
+    /// it, when that generation stopped signing: a JWT it checks must have been issued before
+    /// then ([`JwtKeys::admits`]).
+    pub(crate) fn decoding(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Option<(&jsonwebtoken::DecodingKey, Option<i64>)> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let (_, key, k) = match header.kid {
             Some(kid) => self.decoding.iter().find(|(id, _, _)| *id == kid)?,
             None => self.decoding.last()?,
         };
-        (k.status(now) != KeyStatus::Retired).then_some(key)
+        (k.status(now) != KeyStatus::Retired).then_some((key, k.retired_at))
+    }
+
+    /// Whether a JWT whose signature checked with a generation retired at `retired_at` (`None`:
+    /// the signing one) may be taken at `now`: issued no later than now, living at most
+    /// `longest` seconds, and, for a retiring generation, issued before it retired. So a
+    /// generation's leaked key mints nothing that outlives its retirement by more than
+    /// `longest`, whatever expiry the forger writes.
+    pub(crate) fn admits(
+        iat: i64,
+        exp: i64,
+        retired_at: Option<i64>,
+        now: i64,
+        longest: u64,
+    ) -> bool {
+        let longest = i64::try_from(longest).unwrap_or(i64::MAX);
+        iat <= now
+            && exp > now
+            && exp.saturating_sub(iat) <= longest
+            && retired_at.is_none_or(|r| iat <= r)
     }
 }
 

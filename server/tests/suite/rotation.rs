@@ -347,3 +347,55 @@ async fn a_retiring_key_verifies_as_long_as_its_longest_lease_or_borrow() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_leaked_retiring_key_mints_no_jwt_that_outlives_its_retirement() {
+    let app = TestApp::new().await;
+    // The generation that signs now leaks; then the operator rotates.
+    let old = app.state.keys();
+    let pem = old.token.to_pkcs8_pem().expect("pem");
+    let kid = old.token.public_key().kid().to_string();
+    let (s, k) = app
+        .admin(
+            "POST",
+            "/v1/api-keys",
+            Some(json!({ "name": "victim", "scope": "admin" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let sub = k["id"].as_str().expect("id").to_owned();
+    app.clock.advance(10);
+    let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let rotated_at = app.state.clock.now();
+    app.clock.advance(10);
+
+    let forge = |iat: i64, exp: i64| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        h.kid = Some(kid.clone());
+        let claims = json!({ "sub": sub, "scope": "admin", "iss": app.state.config.issuer, "iat": iat, "exp": exp });
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).expect("key");
+        jsonwebtoken::encode(&h, &claims, &key).expect("jwt")
+    };
+    let now = app.state.clock.now();
+    for (why, iat, exp) in [
+        ("issued after the key retired", now, now + 600),
+        ("twenty days long", rotated_at - 5, rotated_at + 20 * 86_400),
+        ("issued in the future", now + 3_600, now + 4_000),
+    ] {
+        let (s, v, _) = app
+            .call("GET", "/v1/licenses", Some(&forge(iat, exp)), None)
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{why}: {v}");
+    }
+    // One the old key really issued before it retired, within the longest life, still works.
+    let (s, v, _) = app
+        .call(
+            "GET",
+            "/v1/licenses",
+            Some(&forge(rotated_at - 5, rotated_at + 600)),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}

@@ -778,7 +778,7 @@ async fn mint_token(
         ));
     }
     let ttl = body.and_then(|b| b.ttl).unwrap_or(s.config.jwt_ttl);
-    if ttl == 0 || ttl > 86_400 {
+    if ttl == 0 || ttl > crate::http::auth::MAX_JWT_TTL.max(s.config.jwt_ttl) {
         return Err(ApiError::bad_request(
             "invalid_field",
             "ttl: 1–86400 seconds",

@@ -64,13 +64,15 @@ pub fn verify_token(s: &AppState, token: &str) -> Option<UserClaims> {
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     v.set_issuer(&[&s.config.issuer]);
     v.set_audience(&[AUDIENCE]);
-    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud", "iat"]);
     v.validate_exp = false;
     v.leeway = 0;
     let keys = s.keys();
-    let decoding = keys.jwt().decoding(token, s.clock.now())?;
+    let (decoding, retired_at) = keys.jwt().decoding(token, s.clock.now())?;
     let data = jsonwebtoken::decode::<UserClaims>(token, decoding, &v).ok()?;
-    (data.claims.exp > s.clock.now()).then_some(data.claims)
+    let (iat, exp) = (data.claims.iat, data.claims.exp);
+    crate::keys::JwtKeys::admits(iat, exp, retired_at, s.clock.now(), s.config.user_jwt_ttl)
+        .then_some(data.claims)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
