@@ -44,6 +44,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let state =
         AppState::new(store, keys, Arc::new(SystemClock), config.clone())?.with_key_source(source);
+    state
+        .take_up_root()
+        .await
+        .context("cannot load or make the root secret")?;
     if let Some(key) = licet_server::bootstrap_admin_key(&state).await? {
         // Printed once, on stdout, never logged: only its hash is stored.
         println!("bootstrap admin API key (shown once; store it now): {key}");

@@ -96,13 +96,24 @@ async fn seal_keys(
         let sealed = master.seal(name, &pem)?;
         to.insert_sealed_key(name, &sealed).await?;
     }
+    // Every version of the root secret, so that sessions, sealed secrets and URLs carry over.
+    let mut roots = 0;
+    for version in 1.. {
+        let name = crate::keys::root::name(version);
+        let Some(raw) = crate::keys::root::read_file(&data.join(&name))? else {
+            break;
+        };
+        to.insert_sealed_key(&name, &master.seal(&name, &raw)?)
+            .await?;
+        roots += 1;
+    }
     // The first keys' times, as the sled server published them (its files' times).
     for (name, path) in &keys[..2] {
         if let Some(at) = crate::keys::modified(path) {
             crate::keys::record_created(to, name, at).await?;
         }
     }
-    Ok(keys.len())
+    Ok(keys.len() + roots)
 }
 
 /// Copies every download's file into the database; how many.

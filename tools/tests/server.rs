@@ -34,8 +34,10 @@ fn start_server(dir: &Path) -> (String, String) {
     .with_key_source(licet_server::keys::ring::KeySource::Files(
         dir.to_path_buf(),
     ));
-    let admin = tokio::runtime::Runtime::new()
-        .expect("runtime")
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // As licet-server starts: the root secret taken up (made on first start), then the key.
+    rt.block_on(state.take_up_root()).expect("root secret");
+    let admin = rt
         .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")
         .expect("key");
@@ -213,6 +215,20 @@ fn manage_a_server_from_the_command_line() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file)
             .expect("the new key's file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The root secret: a private file of the data directory beside the keys, rotated on its
+    // own into the next one.
+    let rooted = cli.json(&["keys", "rotate-root"]);
+    let version = rooted["version"].as_u64().expect("version");
+    assert!(version >= 2, "{rooted}");
+    #[cfg(unix)]
+    for v in [version - 1, version] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(format!("root-secret.{v}")))
+            .expect("the root secret's file")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);

@@ -174,16 +174,21 @@ impl AppState {
         Ok(i64::try_from(longest).unwrap_or(i64::MAX))
     }
 
-    /// Rotates the token key: a new generation signs from now on; the one before verifies
-    /// until what it signed has expired. Returns the keys after.
-    pub async fn rotate_keys(&self) -> ApiResult<Arc<ServerKeys>> {
-        let Some(source) = &self.key_source else {
-            return Err(ApiError::new(
+    /// Where rotated keys go, or why there is nowhere (a server given fixed keys).
+    fn rotatable(&self) -> ApiResult<&crate::keys::ring::KeySource> {
+        self.key_source.as_ref().ok_or_else(|| {
+            ApiError::new(
                 StatusCode::CONFLICT,
                 "keys_not_rotatable",
                 "this server's keys cannot be rotated (they were given to it, not stored by it)",
-            ));
-        };
+            )
+        })
+    }
+
+    /// Rotates the token key: a new generation signs from now on; the one before verifies
+    /// until what it signed has expired. Returns the keys after.
+    pub async fn rotate_keys(&self) -> ApiResult<Arc<ServerKeys>> {
+        let source = self.rotatable()?;
         let _one = self.rotation_lock.lock().await;
         let window = self.signed_for().await?;
         let keys =
@@ -194,7 +199,8 @@ impl AppState {
         Ok(keys)
     }
 
-    /// Takes up any generation of the token key another instance made; whether there was one.
+    /// Takes up any generation of the token key, or version of the root secret, another
+    /// instance made; whether there was one.
     pub async fn refresh_keys(&self) -> ApiResult<bool> {
         let Some(source) = &self.key_source else {
             return Ok(false);
@@ -204,15 +210,60 @@ impl AppState {
         let after = crate::keys::ring::load_newer(Arc::clone(&before), &*self.store, source)
             .await
             .map_err(key_error)?;
-        let changed = after.generation() != before.generation();
-        if changed {
+        let after = crate::keys::root::load_newer(after, &*self.store, source)
+            .await
+            .map_err(key_error)?;
+        if after.generation() != before.generation() {
             tracing::info!(
                 generation = after.generation(),
                 "took up a rotated token key"
             );
+        }
+        if after.root_version() != before.root_version() {
+            tracing::info!(
+                version = after.root_version(),
+                "took up a rotated root secret"
+            );
+        }
+        let changed = !Arc::ptr_eq(&before, &after);
+        if changed {
             self.set_keys(after);
         }
         Ok(changed)
+    }
+
+    /// Takes up the root secret where the keys are kept, making its first version if there is
+    /// none (then sealing again what the first token key's seed sealed). A server without a
+    /// key source keeps deriving from its token key. Called once at start.
+    pub async fn take_up_root(&self) -> anyhow::Result<()> {
+        let Some(source) = &self.key_source else {
+            return Ok(());
+        };
+        let _one = self.rotation_lock.lock().await;
+        let (keys, made) =
+            crate::keys::root::load_or_create(self.keys(), &*self.store, source).await?;
+        self.set_keys(Arc::clone(&keys));
+        if made {
+            let n = crate::keys::root::reseal(&keys, &*self.store).await?;
+            tracing::info!(resealed = n, "made the root secret");
+        }
+        Ok(())
+    }
+
+    /// Makes the next version of the root secret and seals every stored secret again under it;
+    /// the new version and how many secrets were sealed again. Dashboard sessions, download
+    /// URLs and challenges made before end at once (their keys derive from the root).
+    pub async fn rotate_root(&self) -> ApiResult<(u32, usize)> {
+        let source = self.rotatable()?;
+        let _one = self.rotation_lock.lock().await;
+        let keys = crate::keys::root::rotate(self.keys(), &*self.store, source)
+            .await
+            .map_err(key_error)?;
+        self.set_keys(Arc::clone(&keys));
+        let n = crate::keys::root::reseal(&keys, &*self.store)
+            .await
+            .map_err(key_error)?;
+        Ok((keys.root_version(), n))
     }
 
     /// Whether the event `what` (its parts) is new this minute; it is remembered if so.

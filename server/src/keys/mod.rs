@@ -7,6 +7,11 @@
 //! The token key can be rotated ([`ring`]): each rotation adds a generation that becomes the
 //! signing key, and the generations before it stay published, as retiring, until the last
 //! token, list and JWT they signed has expired.
+//!
+//! Every other secret the server derives (dashboard sessions and their CSRF tokens, sealed
+//! LicenseCM and webhook secrets, download URLs, challenges, watermarks) comes from a root
+//! secret of its own ([`root`]), random and versioned, rotated on its own: a leaked signing key
+//! unlocks none of them.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -18,6 +23,7 @@ use licet_issuer::{KeySpec, SigningKey};
 use licet_verifier::PublicKey;
 
 pub mod ring;
+pub mod root;
 
 /// File name of the token signing key.
 pub const TOKEN_KEY_FILE: &str = "token-ed25519.pem";
@@ -39,14 +45,11 @@ pub struct ServerKeys {
     ring: Vec<RingKey>,
     /// The JWT keys: the signing generation's, and every generation's for checking.
     jwt: JwtKeys,
-    /// The seed every derived secret comes from: the first generation's, kept when the key
-    /// rotates, so that a rotation changes no stored or derived secret (sealed webhook and
-    /// LicenseCM product secrets, download URLs, watermarks, challenges).
-    root: zeroize::Zeroizing<[u8; 32]>,
-    /// AES-256-GCM key that seals secrets the server must read back (LicenseCM product and
-    /// webhook secrets): derived from the root, so a copy of the database alone does not
-    /// reveal them.
-    seal_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The versions of the root secret every derived secret comes from, oldest first; the
+    /// newest derives and seals, the older ones only open what they sealed. Version 0 is the
+    /// first token key's seed, which roots were derived from before they had secrets of their
+    /// own: it opens what was sealed then, and derives nothing once a version 1 exists.
+    roots: Vec<root::Root>,
     /// The RSA key as a PKCS#1 v1.5 / SHA-512 signer (LicenseCM's response signatures).
     rsa_sha512: Option<rsa::pkcs1v15::SigningKey<sha2::Sha512>>,
 }
@@ -101,7 +104,7 @@ impl ServerKeys {
     /// Wraps existing keys (tests build them once and share them): the token key is the
     /// ring's first generation.
     pub fn new(token: SigningKey, rsa: SigningKey) -> Result<ServerKeys> {
-        let root = Self::active_parts(&token)?.1.to_bytes();
+        let legacy = root::Root::legacy(Self::active_parts(&token)?.1.to_bytes());
         let rsa_sha512 = rsa
             .rsa_private_key()
             .map(|k| rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k.clone()));
@@ -112,14 +115,7 @@ impl ServerKeys {
             retired_at: None,
             valid_until: None,
         }];
-        Self::assemble(
-            token,
-            Arc::new(rsa),
-            rsa_sha512,
-            None,
-            ring,
-            zeroize::Zeroizing::new(root),
-        )
+        Self::assemble(token, Arc::new(rsa), rsa_sha512, None, ring, vec![legacy])
     }
 
     /// The PEM and ed25519-dalek forms of a token key.
@@ -139,21 +135,48 @@ impl ServerKeys {
         rsa_sha512: Option<rsa::pkcs1v15::SigningKey<sha2::Sha512>>,
         rsa_valid_from: Option<i64>,
         ring: Vec<RingKey>,
-        root: zeroize::Zeroizing<[u8; 32]>,
+        roots: Vec<root::Root>,
     ) -> Result<ServerKeys> {
         let (token_pem, answer_signer) = Self::active_parts(&token)?;
         let jwt = JwtKeys::of(&token_pem, &ring)?;
         Ok(ServerKeys {
-            seal_key: derive(&root, b"licet-storage-seal-v1\0"),
             token,
             rsa,
             answer_signer,
             rsa_valid_from,
             ring,
             jwt,
-            root,
+            roots,
             rsa_sha512,
         })
+    }
+
+    /// These keys with the root secret's versions `roots` (oldest first) in place of theirs.
+    pub(crate) fn with_roots(&self, roots: Vec<root::Root>) -> Result<ServerKeys> {
+        let token = SigningKey::from_pkcs8(self.token.to_pkcs8_pem()?.as_bytes())?;
+        Self::assemble(
+            token,
+            Arc::clone(&self.rsa),
+            self.rsa_sha512.clone(),
+            self.rsa_valid_from,
+            self.ring.clone(),
+            roots,
+        )
+    }
+
+    /// The root secret's versions, oldest first.
+    pub(crate) fn roots(&self) -> &[root::Root] {
+        &self.roots
+    }
+
+    /// The version of the root secret that derives and seals now.
+    pub fn root_version(&self) -> u32 {
+        self.current_root().version
+    }
+
+    fn current_root(&self) -> &root::Root {
+        // Never empty: every constructor gives version 0.
+        self.roots.last().unwrap_or(&self.roots[0])
     }
 
     /// These keys with `token` as generation `generation`, the signing one: the generation that
@@ -183,7 +206,7 @@ impl ServerKeys {
             self.rsa_sha512.clone(),
             self.rsa_valid_from,
             ring,
-            self.root.clone(),
+            self.roots.clone(),
         )
     }
 
@@ -213,36 +236,51 @@ impl ServerKeys {
         &self.jwt
     }
 
-    /// A 32-byte key for one purpose, derived from the root (the first token key's seed):
-    /// SHA-256(label ‖ seed).
+    /// A 32-byte key for one purpose, derived from the current root secret:
+    /// SHA-256(label ‖ root). A new version of the root changes every such key.
     pub fn derive(&self, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
-        derive(&self.root, label)
+        derive(&self.current_root().secret, label)
     }
 
-    /// Seals a secret for storage: hex(nonce ‖ AES-256-GCM(ciphertext ‖ tag)).
+    /// Seals a secret for storage under the current root: `v<version>.` (for version 1 on)
+    /// and hex(nonce ‖ AES-256-GCM(ciphertext ‖ tag)).
     pub fn seal(&self, plain: &str) -> String {
         use aes_gcm::aead::{Aead, KeyInit};
-        let cipher = aes_gcm::Aes256Gcm::new((&*self.seal_key).into());
+        let root = self.current_root();
+        let key = derive(&root.secret, SEAL_LABEL);
+        let cipher = aes_gcm::Aes256Gcm::new((&*key).into());
         let nonce = crate::ids::random_bytes::<12>();
         let ct = cipher
             .encrypt(&nonce.into(), plain.as_bytes())
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        crate::ids::hex(&out)
+        match root.version {
+            0 => crate::ids::hex(&out),
+            v => format!("v{v}.{}", crate::ids::hex(&out)),
+        }
     }
 
-    /// Opens what [`ServerKeys::seal`] sealed; `None` if it was not sealed with this key.
+    /// Opens what [`ServerKeys::seal`] sealed, under the root version it names; `None` if it
+    /// was not sealed by a root these keys hold.
     pub fn unseal(&self, sealed: &str) -> Option<zeroize::Zeroizing<String>> {
         use aes_gcm::aead::{Aead, KeyInit};
-        let raw = crate::ids::unhex(sealed)?;
+        let (version, body) = sealed_version(sealed)?;
+        let root = self.roots.iter().find(|r| r.version == version)?;
+        let raw = crate::ids::unhex(body)?;
         if raw.len() < 12 + 16 {
             return None;
         }
-        let cipher = aes_gcm::Aes256Gcm::new((&*self.seal_key).into());
+        let key = derive(&root.secret, SEAL_LABEL);
+        let cipher = aes_gcm::Aes256Gcm::new((&*key).into());
         let nonce: [u8; 12] = raw[..12].try_into().ok()?;
         let plain = cipher.decrypt(&nonce.into(), &raw[12..]).ok()?;
         String::from_utf8(plain).ok().map(zeroize::Zeroizing::new)
+    }
+
+    /// Whether `sealed` was sealed under the current root (a rotation seals the others again).
+    pub fn sealed_now(&self, sealed: &str) -> bool {
+        sealed_version(sealed).is_some_and(|(v, _)| v == self.root_version())
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-512 over `message` by the RSA key (blinded).
@@ -342,7 +380,7 @@ impl MasterKey {
         Ok(out)
     }
 
-    fn unseal(&self, name: &str, sealed: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    pub(crate) fn unseal(&self, name: &str, sealed: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         use aes_gcm::aead::{Aead, KeyInit, Payload};
         anyhow::ensure!(sealed.len() > 12 + 16, "the stored {name} key is truncated");
         let cipher = aes_gcm::Aes256Gcm::new((&*self.0).into());
@@ -435,6 +473,20 @@ pub(crate) async fn load_or_create_sealed(
     let key = SigningKey::from_pkcs8(&pem)
         .with_context(|| format!("the stored {name} key is not a usable key"))?;
     Ok((key, created))
+}
+
+/// The label of the key that seals stored secrets.
+const SEAL_LABEL: &[u8] = b"licet-storage-seal-v1\0";
+
+/// The root version a sealed value names, and its hex body (no prefix: version 0).
+fn sealed_version(sealed: &str) -> Option<(u32, &str)> {
+    match sealed.strip_prefix('v') {
+        Some(rest) => {
+            let (v, body) = rest.split_once('.')?;
+            Some((v.parse().ok()?, body))
+        }
+        None => Some((0, sealed)),
+    }
 }
 
 fn derive(root: &[u8; 32], label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_api_key, revoke_api_key))
         .routes(routes!(rotate_api_key))
         .routes(routes!(rotate_signing_key))
+        .routes(routes!(rotate_root_secret))
         .routes(routes!(api_key_usage))
         .routes(routes!(mint_token))
         .routes(routes!(audit))
@@ -730,6 +731,26 @@ async fn rotate_signing_key(
         "kid": kid,
         "previous": previous,
     })))
+}
+
+#[utoipa::path(post, path = "/v1/keys/rotate-root", tag = "keys", responses((status = 200, description = "`{version, resealed}`: a new version of the root secret derives every session, CSRF, URL and sealing key from now on; `resealed` stored secrets were sealed again under it. Dashboard sessions end.", body = serde_json::Value), (status = 409, description = "`keys_not_rotatable`", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
+async fn rotate_root_secret(
+    State(s): State<AppState>,
+    caller: Caller,
+    ip: ClientIp,
+) -> ApiResult<Json<Value>> {
+    caller.require_unrestricted()?;
+    let before = s.keys().root_version();
+    let (version, resealed) = s.rotate_root().await?;
+    s.audit(
+        &caller.actor(),
+        "root_secret.rotated",
+        &format!("root-secret.{version}"),
+        ip.text(),
+        json!({ "version": version, "from_version": before, "resealed": resealed }),
+    )
+    .await?;
+    Ok(Json(json!({ "version": version, "resealed": resealed })))
 }
 
 #[utoipa::path(get, path = "/v1/api-keys/{id}/usage", tag = "api-keys", params(("id" = String, Path, description = "the object's id")), responses((status = 200, description = "requests per day", body = serde_json::Value), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

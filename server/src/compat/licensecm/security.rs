@@ -78,6 +78,39 @@ fn session_view(s: &Session, now: i64) -> Value {
     }))
 }
 
+/// What of the security tooling's data an admin reaches: the products it may see
+/// ([`Me::owns`]) and their licenses. Security events and client sessions of other products
+/// (the operator's, unless granted) do not exist for it.
+struct Reach {
+    products: std::collections::HashSet<String>,
+    licenses: std::collections::HashSet<String>,
+}
+
+impl Reach {
+    async fn of(s: &AppState, me: &Me) -> Result<Reach, Fail> {
+        let products = me.products(s).await?;
+        let licenses = Me::licenses_of(s, &products).await?;
+        Ok(Reach {
+            products: products.into_iter().map(|p| p.id).collect(),
+            licenses: licenses.into_iter().map(|l| l.id).collect(),
+        })
+    }
+
+    /// An event about a product it reaches; or one that names no product and carries no
+    /// license key (an address or a hardware id the blacklist stopped before any license was
+    /// read), since a key in it may be another product's.
+    fn sees_event(&self, e: &SecurityEvent) -> bool {
+        match &e.product_id {
+            Some(p) => self.products.contains(p),
+            None => e.license_id.is_none() && e.details.get("license_key").is_none(),
+        }
+    }
+
+    fn sees_session(&self, x: &Session) -> bool {
+        self.licenses.contains(&x.license_id)
+    }
+}
+
 fn parse_severity(v: &str) -> Result<Severity, Fail> {
     serde_json::from_value(json!(v))
         .map_err(|_| Fail::invalid("severity: info, low, medium, high or critical"))
@@ -174,6 +207,19 @@ async fn add_entry(s: &AppState, me: &Me, ip: ClientIp, d: Draft) -> Result<Blac
     };
     if reason.chars().count() > 500 {
         return Err(Fail::invalid("reason: at most 500 characters"));
+    }
+    // A license key is blocked only where the admin reaches its license: another product's
+    // key (or one of no license) answers as if there were none, so the blacklist neither
+    // blocks a licensee of a product the admin was not given nor tells which keys exist.
+    if kind == BlacklistType::License {
+        let found = s.store.license_by_key(value.trim()).await?;
+        let reached = match &found {
+            Some(l) => me.license(s, &l.id).await.is_ok(),
+            None => false,
+        };
+        if !reached {
+            return Err(Fail::not_found("LICENSE_NOT_FOUND", "License not found"));
+        }
     }
     let e = BlacklistEntry {
         id: crate::ids::uuid(),
@@ -302,7 +348,14 @@ async fn events(State(s): State<AppState>, me: Me, Query(f): Query<EventFilter>)
         since: start,
         until: end,
     };
-    let items = s.store.security_events(&filter).await?;
+    let reach = Reach::of(&s, &me).await?;
+    let items: Vec<SecurityEvent> = s
+        .store
+        .security_events(&filter)
+        .await?
+        .into_iter()
+        .filter(|e| reach.sees_event(e))
+        .collect();
     let (page, pagination) = Paging {
         page: f.page,
         limit: f.limit,
@@ -322,13 +375,17 @@ async fn overview(State(s): State<AppState>, me: Me) -> Answer {
     let now = s.clock.now();
     let today = now - now.rem_euclid(86_400);
     let week = today - 6 * 86_400;
-    let recent = s
+    let reach = Reach::of(&s, &me).await?;
+    let recent: Vec<SecurityEvent> = s
         .store
         .security_events(&SecurityEventFilter {
             since: Some(week),
             ..SecurityEventFilter::default()
         })
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|e| reach.sees_event(e))
+        .collect();
     let todays: Vec<&SecurityEvent> = recent.iter().filter(|e| e.created_at >= today).collect();
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_severity: BTreeMap<Severity, usize> = BTreeMap::new();
@@ -354,7 +411,7 @@ async fn overview(State(s): State<AppState>, me: Me) -> Answer {
         .sessions()
         .await?
         .iter()
-        .filter(|x| x.ended_at.is_none() && x.expires_at > now)
+        .filter(|x| reach.sees_session(x) && x.ended_at.is_none() && x.expires_at > now)
         .count();
     ok(json!({
         "overview": {
@@ -390,13 +447,15 @@ struct SessionFilter {
 async fn sessions(State(s): State<AppState>, me: Me, Query(f): Query<SessionFilter>) -> Answer {
     me.require_admin()?;
     let now = s.clock.now();
+    let reach = Reach::of(&s, &me).await?;
     let mut items: Vec<Session> = s
         .store
         .sessions()
         .await?
         .into_iter()
         .filter(|x| {
-            f.license_id.as_deref().is_none_or(|l| x.license_id == l)
+            reach.sees_session(x)
+                && f.license_id.as_deref().is_none_or(|l| x.license_id == l)
                 && f.is_active
                     .is_none_or(|a| (x.ended_at.is_none() && x.expires_at > now) == a)
         })
@@ -430,11 +489,12 @@ async fn terminate_session(
     In(b): In<Reason>,
 ) -> Answer {
     me.require_admin()?;
-    let mut sess = s
-        .store
-        .session(&id)
-        .await?
-        .ok_or_else(|| Fail::not_found("NOT_FOUND", "Session not found"))?;
+    let missing = || Fail::not_found("NOT_FOUND", "Session not found");
+    let mut sess = s.store.session(&id).await?.ok_or_else(missing)?;
+    // Another product's session does not exist for this admin.
+    me.license(&s, &sess.license_id)
+        .await
+        .map_err(|_| missing())?;
     let now = s.clock.now();
     let reason = b.reason.unwrap_or_else(|| "terminated by an admin".into());
     if sess.end(now, &reason) {

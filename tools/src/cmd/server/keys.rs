@@ -12,6 +12,10 @@ pub(super) enum Keys {
     /// Rotate the token key: a new key signs from now on; the old one stays published as
     /// retiring until everything it signed has expired.
     Rotate,
+    /// Rotate the root secret every session, CSRF, URL and sealing key derives from: every
+    /// dashboard session ends and stored secrets are sealed again under the new one. Do it
+    /// after the data directory, a key file or a database copy may have leaked.
+    RotateRoot,
 }
 
 /// The request of a command.
@@ -27,5 +31,11 @@ pub(super) fn request(k: Keys) -> Result<Request> {
             ),
         ),
         Keys::Rotate => ("POST", "/v1/keys/rotate".into(), Payload::None, Shape::One),
+        Keys::RotateRoot => (
+            "POST",
+            "/v1/keys/rotate-root".into(),
+            Payload::None,
+            Shape::One,
+        ),
     })
 }
