@@ -57,7 +57,7 @@ pub async fn list(d: Desk, Query(f): Query<AuditQuery>) -> Response {
             uri.push_str(&format!("&{name}={}", q(value.trim())));
         }
     }
-    let mut notice = f.flash.notice();
+    let mut notice = f.flash.notice(&d);
     for (name, value) in [("since", &f.since), ("until", &f.until)] {
         if value.trim().is_empty() {
             continue;

@@ -79,7 +79,7 @@ async fn page_of(d: &Desk, shown: Option<String>, notice: Option<templates::Noti
 
 /// `GET /admin/api-keys`.
 pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
-    page_of(&d, None, flash.notice()).await
+    page_of(&d, None, flash.notice(&d)).await
 }
 
 /// `POST /admin/api-keys` (`POST /v1/api-keys`): the answer page shows the secret once.
@@ -96,8 +96,8 @@ pub async fn create(Posted { d, form }: Posted) -> Response {
             Ok(n) => body["daily_quota"] = json!(n),
             Err(_) => {
                 return page::see_other(&format!(
-                    "/admin/api-keys?refused={}",
-                    q("daily_quota: a whole number (invalid_field)")
+                    "/admin/api-keys?{}",
+                    Flash::refusal(&d, "daily_quota: a whole number (invalid_field)")
                 ));
             }
         }
@@ -110,7 +110,7 @@ pub async fn create(Posted { d, form }: Posted) -> Response {
             };
             page_of(&d, Some(text(&k["key"])), Some(notice)).await
         }
-        Err(e) => page::see_other(&format!("/admin/api-keys?{}", Flash::of(&Err(e)))),
+        Err(e) => page::see_other(&format!("/admin/api-keys?{}", Flash::of(&d, &Err(e)))),
     }
 }
 
@@ -166,12 +166,12 @@ pub async fn act(
                 };
                 page_of(&d, Some(text(&k["key"])), Some(notice)).await
             }
-            Err(e) => page::see_other(&format!("/admin/api-keys?{}", Flash::of(&Err(e)))),
+            Err(e) => page::see_other(&format!("/admin/api-keys?{}", Flash::of(&d, &Err(e)))),
         };
     }
     let result = d
         .send(Method::DELETE, &format!("/v1/api-keys/{}", q(&id)), None)
         .await
         .map(|_| "Key revoked.".to_owned());
-    page::see_other(&format!("/admin/api-keys?{}", Flash::of(&result)))
+    page::see_other(&format!("/admin/api-keys?{}", Flash::of(&d, &result)))
 }

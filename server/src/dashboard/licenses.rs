@@ -127,7 +127,7 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
                     q(n)
                 )
             });
-            (rows, next, f.flash.notice())
+            (rows, next, f.flash.notice(&d))
         }
         Err(e) => (Vec::new(), None, Some(refused(&e))),
     };
@@ -158,19 +158,19 @@ pub async fn create(Posted { d, form }: Posted) -> Response {
             Some(t) => body["expires_at"] = json!(t),
             None => {
                 return page::see_other(&format!(
-                    "/admin/licenses?refused={}",
-                    q("expires: a date as YYYY-MM-DD (invalid_field)")
+                    "/admin/licenses?{}",
+                    Flash::refusal(&d, "expires: a date as YYYY-MM-DD (invalid_field)")
                 ));
             }
         }
     }
     match d.send(Method::POST, "/v1/licenses", Some(body)).await {
         Ok(l) => page::see_other(&format!(
-            "/admin/licenses/{}?done={}",
+            "/admin/licenses/{}?{}",
             q(&text(&l["id"])),
-            q("License created.")
+            Flash::of(&d, &Ok("License created.".to_owned()))
         )),
-        Err(e) => page::see_other(&format!("/admin/licenses?{}", Flash::of(&Err(e)))),
+        Err(e) => page::see_other(&format!("/admin/licenses?{}", Flash::of(&d, &Err(e)))),
     }
 }
 
@@ -341,7 +341,7 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
     };
     let t = templates::License {
         chrome: v.chrome("licenses"),
-        notice: flash.notice(),
+        notice: flash.notice(&d),
         l: view,
         actions,
         machines: machines["items"]
@@ -428,9 +428,9 @@ pub async fn act(
     let body = (method == Method::POST).then(|| json!({}));
     let result = d.send(method, &uri, body).await.map(|_| done.to_owned());
     if action == "delete" && result.is_ok() {
-        return page::see_other(&format!("/admin/licenses?{}", Flash::of(&result)));
+        return page::see_other(&format!("/admin/licenses?{}", Flash::of(&d, &result)));
     }
-    page::see_other(&format!("{back}?{}", Flash::of(&result)))
+    page::see_other(&format!("{back}?{}", Flash::of(&d, &result)))
 }
 
 /// `POST /admin/machines/{id}/deactivate`: frees the machine's seat (`DELETE /v1/machines/…`).
@@ -456,5 +456,5 @@ pub async fn deactivate_machine(Path(id): Path<String>, Posted { d, form }: Post
         .send(Method::DELETE, &format!("/v1/machines/{}", q(&id)), None)
         .await
         .map(|_| "Machine deactivated: its seat is free.".to_owned());
-    page::see_other(&format!("{back}?{}", Flash::of(&result)))
+    page::see_other(&format!("{back}?{}", Flash::of(&d, &result)))
 }

@@ -148,35 +148,49 @@ fn confirm(v: &session::Viewer, section: &'static str, a: Ask<'_>) -> Response {
     page::render(StatusCode::OK, &t)
 }
 
-/// The notice a redirect carries in its query (`?done=…` or `?refused=code:message`).
+/// The notice a redirect carries in its query (`?done=…` or `?refused=…`), with its tag
+/// (`n`): a notice is shown only when the tag is this session's for that text
+/// ([`session::flash_tag`]).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Flash {
     done: Option<String>,
     refused: Option<String>,
+    n: Option<String>,
 }
 
 impl Flash {
-    fn notice(&self) -> Option<Notice> {
+    fn notice(&self, d: &api::Desk) -> Option<Notice> {
+        let tag = self.n.as_deref()?;
+        let sid = &d.v.session.sid;
         if let Some(r) = &self.refused {
-            return Some(Notice {
+            let ok = session::flash_tag_ok(&d.s, sid, &format!("refused:{r}"), tag);
+            return ok.then(|| Notice {
                 kind: "error",
                 text: format!("Refused: {r}"),
             });
         }
-        self.done.as_ref().map(|d| Notice {
+        let done = self.done.as_ref()?;
+        session::flash_tag_ok(&d.s, sid, &format!("done:{done}"), tag).then(|| Notice {
             kind: "ok",
-            text: d.clone(),
+            text: done.clone(),
         })
     }
 
     /// The query of a redirect after `r`.
-    fn of(r: &Result<String, Refusal>) -> String {
+    fn of(d: &api::Desk, r: &Result<String, Refusal>) -> String {
         match r {
-            Ok(done) => format!("done={}", page::q(done)),
-            Err(e) => format!(
-                "refused={}",
-                page::q(&format!("{} ({})", e.message, e.code))
-            ),
+            Ok(done) => Self::query(d, "done", done),
+            Err(e) => Self::refusal(d, &format!("{} ({})", e.message, e.code)),
         }
+    }
+
+    /// The query of a redirect that says why the form was refused.
+    fn refusal(d: &api::Desk, text: &str) -> String {
+        Self::query(d, "refused", text)
+    }
+
+    fn query(d: &api::Desk, kind: &str, text: &str) -> String {
+        let tag = session::flash_tag(&d.s, &d.v.session.sid, &format!("{kind}:{text}"));
+        format!("{kind}={}&n={}", page::q(text), page::q(&tag))
     }
 }

@@ -93,7 +93,7 @@ pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
         .collect();
     let t = templates::Products {
         chrome: v.chrome("products"),
-        notice: flash.notice(),
+        notice: flash.notice(&d),
         products: rows,
     };
     page::render(StatusCode::OK, &t)
@@ -115,7 +115,7 @@ pub async fn create_product(Posted { d, form }: Posted) -> Response {
         .send(Method::POST, "/v1/products", Some(body))
         .await
         .map(|p| format!("Product {} created: add a policy next.", text(&p["code"])));
-    page::see_other(&format!("/admin/products?{}", Flash::of(&result)))
+    page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result)))
 }
 
 /// `POST /admin/policies` (`POST /v1/policies`).
@@ -137,7 +137,7 @@ pub async fn create_policy(Posted { d, form }: Posted) -> Response {
     let (max_machines, offline_lease, max_borrow) = match fields {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            return page::see_other(&format!("/admin/products?refused={}", page::q(&e)));
+            return page::see_other(&format!("/admin/products?{}", Flash::refusal(&d, &e)));
         }
     };
     let mut body = json!({
@@ -158,7 +158,7 @@ pub async fn create_policy(Posted { d, form }: Posted) -> Response {
         .send(Method::POST, "/v1/policies", Some(body))
         .await
         .map(|p| format!("Policy {} added.", text(&p["name"])));
-    page::see_other(&format!("/admin/products?{}", Flash::of(&result)))
+    page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result)))
 }
 
 /// `GET /admin/revocations`: the current list and the signing keys.
@@ -183,7 +183,7 @@ pub async fn revocations(d: Desk, Query(flash): Query<Flash>) -> Response {
     });
     let t = templates::Revocations {
         chrome: v.chrome("revocations"),
-        notice: flash.notice(),
+        notice: flash.notice(&d),
         sequence: text(&list["sequence"]),
         size,
         licenses: list["revoked_licenses"].as_u64().unwrap_or(0) as usize,
@@ -247,7 +247,7 @@ pub async fn edit_product(
     };
     let t = templates::ProductEdit {
         chrome: d.v.chrome("products"),
-        notice: flash.notice(),
+        notice: flash.notice(&d),
         id: text(&p["id"]),
         code: text(&p["code"]),
         name: text(&p["name"]),
@@ -290,7 +290,7 @@ pub async fn update_product(
     let back = format!("/admin/products/{}", page::q(&id));
     let lifetime = match whole(&form, "token_lifetime") {
         Ok(n) => n,
-        Err(e) => return page::see_other(&format!("{back}?refused={}", page::q(&e))),
+        Err(e) => return page::see_other(&format!("{back}?{}", Flash::refusal(&d, &e))),
     };
     let mut compat = serde_json::Map::new();
     for (f, _) in FAMILIES {
@@ -317,8 +317,8 @@ pub async fn update_product(
         .await
         .map(|p| format!("Product {} saved.", text(&p["code"])));
     match result {
-        Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&result))),
-        Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&result))),
+        Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result))),
+        Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&d, &result))),
     }
 }
 
@@ -335,7 +335,7 @@ pub async fn edit_policy(
     let flag = |name: &str| q[name].as_bool() == Some(true);
     let t = templates::PolicyEdit {
         chrome: d.v.chrome("products"),
-        notice: flash.notice(),
+        notice: flash.notice(&d),
         id: text(&q["id"]),
         product_id: text(&q["product_id"]),
         name: text(&q["name"]),
@@ -399,7 +399,7 @@ pub async fn update_policy(
             Ok(Some(n)) => body[name] = json!(n),
             Ok(None) if optional => body[name] = Value::Null,
             Ok(None) => {}
-            Err(e) => return page::see_other(&format!("{back}?refused={}", page::q(&e))),
+            Err(e) => return page::see_other(&format!("{back}?{}", Flash::refusal(&d, &e))),
         }
     }
     let result = d
@@ -411,8 +411,8 @@ pub async fn update_policy(
         .await
         .map(|p| format!("Policy {} saved.", text(&p["name"])));
     match result {
-        Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&result))),
-        Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&result))),
+        Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result))),
+        Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&d, &result))),
     }
 }
 
@@ -442,5 +442,5 @@ pub async fn rotate_keys(Posted { d, form }: Posted) -> Response {
                 text(&k["generation"])
             )
         });
-    page::see_other(&format!("/admin/revocations?{}", Flash::of(&result)))
+    page::see_other(&format!("/admin/revocations?{}", Flash::of(&d, &result)))
 }

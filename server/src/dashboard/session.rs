@@ -119,15 +119,47 @@ pub fn csrf_of(s: &AppState, sid: &str) -> String {
     B64.encode(mac(s, &[b"csrf", sid.as_bytes()]).finalize().into_bytes())
 }
 
-/// A CSRF token for the sign-in form: its issue time and a MAC of it.
-pub fn sign_in_token(s: &AppState) -> String {
+/// The tag of a notice a redirect carries to session `sid`'s next page: only a notice this
+/// server wrote for this session is shown, so a link elsewhere cannot put its own words on a
+/// page of the dashboard.
+pub fn flash_tag(s: &AppState, sid: &str, text: &str) -> String {
+    B64.encode(
+        mac(s, &[b"flash", sid.as_bytes(), text.as_bytes()])
+            .finalize()
+            .into_bytes(),
+    )
+}
+
+/// Whether `tag` is [`flash_tag`]'s for `sid` and `text` (constant-time comparison).
+pub fn flash_tag_ok(s: &AppState, sid: &str, text: &str, tag: &str) -> bool {
+    let Ok(tag) = B64.decode(tag) else {
+        return false;
+    };
+    mac(s, &[b"flash", sid.as_bytes(), text.as_bytes()])
+        .verify_slice(&tag)
+        .is_ok()
+}
+
+/// The cookie that binds a sign-in form to the browser it was served to.
+pub const SIGN_IN_COOKIE: &str = "licet_sign_in";
+
+/// A CSRF token for the sign-in form, bound to the browser's `nonce` (the sign-in cookie): its
+/// issue time and a MAC of it and the nonce. A page elsewhere cannot post a sign-in with a
+/// token of its own (login CSRF): the browser's cookie is SameSite=Strict, so a cross-site post
+/// carries none, and a token served to another browser names another nonce.
+pub fn sign_in_token(s: &AppState, nonce: &str) -> String {
     let at = s.clock.now().to_string();
-    let tag = B64.encode(mac(s, &[b"sign-in", at.as_bytes()]).finalize().into_bytes());
+    let tag = B64.encode(
+        mac(s, &[b"sign-in", at.as_bytes(), nonce.as_bytes()])
+            .finalize()
+            .into_bytes(),
+    );
     format!("{at}.{tag}")
 }
 
-/// Whether `token` is a sign-in form token of this server, issued within the last hour.
-pub fn sign_in_token_ok(s: &AppState, token: &str) -> bool {
+/// Whether `token` is a sign-in form token of this server for the browser's `nonce`, issued
+/// within the last hour.
+pub fn sign_in_token_ok(s: &AppState, token: &str, nonce: &str) -> bool {
     let Some((at, tag)) = token.split_once('.') else {
         return false;
     };
@@ -137,10 +169,29 @@ pub fn sign_in_token_ok(s: &AppState, token: &str) -> bool {
     let fresh = at
         .parse::<i64>()
         .is_ok_and(|t| (0..=SIGN_IN_FORM_TTL).contains(&(s.clock.now() - t)));
-    fresh
-        && mac(s, &[b"sign-in", at.as_bytes()])
+    !nonce.is_empty()
+        && fresh
+        && mac(s, &[b"sign-in", at.as_bytes(), nonce.as_bytes()])
             .verify_slice(&tag)
             .is_ok()
+}
+
+/// The `Set-Cookie` value of a sign-in form's nonce.
+pub fn sign_in_cookie(nonce: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SIGN_IN_COOKIE}={nonce}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={SIGN_IN_FORM_TTL}{secure}"
+    )
+}
+
+/// The value of cookie `name` of a request, if it sent one.
+pub fn cookie_named<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Whether the request came over TLS: `--public-url` says https, or a trusted proxy says so.
@@ -179,13 +230,7 @@ pub fn set_cookie(value: Option<(&str, i64)>, secure: bool) -> String {
 }
 
 fn cookie_value(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+    cookie_named(&parts.headers, COOKIE)
 }
 
 /// The signed-in user of a dashboard request: the API key's caller, the session and its CSRF

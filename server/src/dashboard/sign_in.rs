@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -14,24 +14,36 @@ use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
 use crate::model::Scope;
 
-fn form_page(s: &AppState, status: StatusCode, notice: Option<Notice>) -> Response {
-    page::render(
+/// The sign-in form, with a token bound to a fresh nonce the browser keeps as a cookie.
+fn form_page(
+    s: &AppState,
+    tls: session::Tls,
+    status: StatusCode,
+    notice: Option<Notice>,
+) -> Response {
+    let nonce = crate::ids::hex(&crate::ids::random_bytes::<16>());
+    let mut r = page::render(
         status,
         &templates::SignIn {
-            csrf: session::sign_in_token(s),
+            csrf: session::sign_in_token(s, &nonce),
             notice,
         },
-    )
+    );
+    if let Ok(v) = HeaderValue::from_str(&session::sign_in_cookie(&nonce, tls.0)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 /// `GET /admin/sign-in`.
-pub async fn form(State(s): State<AppState>) -> Response {
-    form_page(&s, StatusCode::OK, None)
+pub async fn form(State(s): State<AppState>, tls: session::Tls) -> Response {
+    form_page(&s, tls, StatusCode::OK, None)
 }
 
-fn refuse(s: &AppState, status: StatusCode, text: &str) -> Response {
+fn refuse(s: &AppState, tls: session::Tls, status: StatusCode, text: &str) -> Response {
     form_page(
         s,
+        tls,
         status,
         Some(Notice {
             kind: "error",
@@ -40,20 +52,34 @@ fn refuse(s: &AppState, status: StatusCode, text: &str) -> Response {
     )
 }
 
+/// Whether a sign-in was posted by the dashboard's own form in this browser: its token is
+/// bound to the browser's sign-in cookie, and a browser that says where the post came from
+/// (`Sec-Fetch-Site`) says it came from this site.
+fn posted_here(s: &AppState, headers: &HeaderMap, form: &Form) -> bool {
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("same-origin");
+    let nonce = session::cookie_named(headers, session::SIGN_IN_COOKIE).unwrap_or("");
+    matches!(site, "same-origin" | "none")
+        && form
+            .get("csrf")
+            .is_some_and(|t| session::sign_in_token_ok(s, t, nonce))
+}
+
 /// `POST /admin/sign-in`: an admin API key for a session. Rate limited with the other logins
 /// (per address, and per key id), and audited whether it succeeds or not.
 pub async fn sign_in(
     State(s): State<AppState>,
     ip: ClientIp,
     tls: session::Tls,
+    headers: HeaderMap,
     form: Form,
 ) -> Response {
-    if !form
-        .get("csrf")
-        .is_some_and(|t| session::sign_in_token_ok(&s, t))
-    {
+    if !posted_here(&s, &headers, &form) {
         return refuse(
             &s,
+            tls,
             StatusCode::FORBIDDEN,
             "The sign-in form was stale or not this server's (csrf_failed): try again.",
         );
@@ -62,14 +88,23 @@ pub async fn sign_in(
         return sign_in_user(&s, ip, tls, &form).await;
     }
     let given = form.get("api_key").unwrap_or("").trim();
-    // The key's id part names the account being tried; the secret never reaches a log.
+    // The key's id part names the account being tried; the secret never reaches a log. The
+    // attempts are counted per address, and per key id from that address: an API key's
+    // secret is 256 random bits, which no rate of guesses reaches, so counting a key id's
+    // attempts from everywhere together would only let anyone who knows the id (it is in
+    // audit rows) lock its owner out.
     let key_id = given
         .strip_prefix(crate::http::auth::KEY_PREFIX)
         .and_then(|r| r.split_once('_'))
         .map_or("unknown", |(id, _)| id);
-    if let Err(e) = s.limits.check_login(ip.0, &format!("dashboard:{key_id}")) {
+    let from = ip.text().unwrap_or_default();
+    if let Err(e) = s
+        .limits
+        .check_login(ip.0, &format!("dashboard:{from}:{key_id}"))
+    {
         return refuse(
             &s,
+            tls,
             StatusCode::TOO_MANY_REQUESTS,
             &format!("Too many attempts ({}): wait a minute.", e.code()),
         );
@@ -90,6 +125,7 @@ pub async fn sign_in(
             .await;
         return refuse(
             &s,
+            tls,
             StatusCode::UNAUTHORIZED,
             "Not an admin API key of this server (a revoked key, or a read-only one, cannot sign in).",
         );
@@ -132,6 +168,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
     if let Err(e) = s.limits.check_login(ip.0, &email) {
         return refuse(
             s,
+            tls,
             StatusCode::TOO_MANY_REQUESTS,
             &format!("Too many attempts ({}): wait a minute.", e.code()),
         );
@@ -164,6 +201,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
         refused("not an active LicenseCM admin with this password").await;
         return refuse(
             s,
+            tls,
             StatusCode::UNAUTHORIZED,
             "Not an active LicenseCM admin with this e-mail and password (a LicenseCM user who is not an admin cannot sign in).",
         );
@@ -193,7 +231,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
                 codes.join(", ")
             ),
         };
-        return refuse(s, StatusCode::UNPROCESSABLE_ENTITY, &text);
+        return refuse(s, tls, StatusCode::UNPROCESSABLE_ENTITY, &text);
     };
     let us = session::UserSession {
         id: user.id.clone(),

@@ -83,7 +83,7 @@ async fn page_of(d: &Desk, shown: Option<String>, notice: Option<Notice>) -> Res
 
 /// `GET /admin/webhooks`.
 pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
-    page_of(&d, None, flash.notice()).await
+    page_of(&d, None, flash.notice(&d)).await
 }
 
 /// `POST /admin/webhooks` (`POST /v1/webhooks`): the answer page shows the secret once.
@@ -106,7 +106,7 @@ pub async fn create(Posted { d, form }: Posted) -> Response {
             };
             page_of(&d, Some(text(&w["secret"])), Some(notice)).await
         }
-        Err(e) => page::see_other(&format!("/admin/webhooks?{}", Flash::of(&Err(e)))),
+        Err(e) => page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &Err(e)))),
     }
 }
 
@@ -145,7 +145,7 @@ pub async fn act(
         }
         _ => return page::failure(&crate::http::error::ApiError::not_found("action")),
     };
-    page::see_other(&format!("/admin/webhooks?{}", Flash::of(&result)))
+    page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &result)))
 }
 
 /// `POST /admin/webhooks/{id}/deliveries/{delivery}/resend`.
@@ -161,5 +161,5 @@ pub async fn resend(
         )
         .await
         .map(|x| format!("Sent again: {}.", text(&x["state"])));
-    page::see_other(&format!("/admin/webhooks?{}", Flash::of(&result)))
+    page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &result)))
 }

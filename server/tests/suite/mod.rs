@@ -5,6 +5,7 @@ mod api;
 mod audience;
 mod bad_input;
 mod dashboard;
+mod dashboard_forms;
 mod devices;
 mod faxstore;
 mod hwid_parts;
