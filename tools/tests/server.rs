@@ -37,6 +37,12 @@ fn start_server(dir: &Path) -> (String, String) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // As licet-server starts: the root secret taken up (made on first start), then the key.
     rt.block_on(state.take_up_root()).expect("root secret");
+    // The vendor's public key as an application ships it: a file of its own, pinned.
+    std::fs::write(
+        dir.join("pinned.pem"),
+        state.keys().token.public_key().to_spki_pem(),
+    )
+    .expect("pinned key");
     let admin = rt
         .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")
@@ -470,10 +476,12 @@ fn activate_status_deactivate_this_machine() {
     let key = lic["key"].as_str().expect("key");
     let state = dir.path().join("state");
     let state = state.to_str().expect("utf-8");
+    let pinned = dir.path().join("pinned.pem");
     let licet = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_licet"))
             .args(args)
             .env_remove("LICET_STATE_DIR")
+            .env("LICET_PUBKEY", &pinned)
             .output()
             .expect("licet runs")
     };
@@ -509,6 +517,36 @@ fn activate_status_deactivate_this_machine() {
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["licensed"], Value::Bool(true));
+    // The trust anchor is the pinned key, never a key kept in the license state: without it
+    // nothing is judged, and with another vendor's key the license does not verify.
+    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["status", "--product", "acme-cli", "--state-dir", state])
+        .env_remove("LICET_STATE_DIR")
+        .env_remove("LICET_PUBKEY")
+        .output()
+        .expect("licet runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--pubkey"));
+    let other = dir.path().join("other.pem");
+    let other_key = SigningKey::generate(KeySpec::Ed25519).expect("key");
+    std::fs::write(&other, other_key.public_key().to_spki_pem()).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["status", "--product", "acme-cli", "--state-dir", state])
+        .env_remove("LICET_STATE_DIR")
+        .env("LICET_PUBKEY", &other)
+        .output()
+        .expect("licet runs");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let kept = walk_files(Path::new(state));
+    assert!(
+        !kept.iter().any(|f| f.ends_with("keys.bin")),
+        "no keys are kept in the state: {kept:?}"
+    );
     // The seat is taken on the server.
     let machines = cli.json(&["machines", "list", lic["id"].as_str().expect("id")]);
     assert_eq!(machines["items"].as_array().map(Vec::len), Some(1));
@@ -634,11 +672,13 @@ fn status_online_checks_in_now_and_reports_a_revocation_at_once() {
     let lic = cli.json(&["licenses", "create", "--product", pid]);
     let state = dir.path().join("state");
     let state = state.to_str().expect("utf-8");
+    let pinned = dir.path().join("pinned.pem");
     let licet = |args: &[&str]| {
         let o = Command::new(env!("CARGO_BIN_EXE_licet"))
             .args(args)
             .args(["--product", "acme-on", "--state-dir", state])
             .env_remove("LICET_STATE_DIR")
+            .env("LICET_PUBKEY", &pinned)
             .output()
             .expect("licet runs");
         (
@@ -670,13 +710,17 @@ fn status_online_checks_in_now_and_reports_a_revocation_at_once() {
 /// step, and the receipt comes back the same way.
 /// Runs the `licet` binary with no state or server taken from the environment: exit code,
 /// standard output and standard error.
-fn run_licet(args: &[&str]) -> (Option<i32>, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
-        .args(args)
+/// Runs it with the vendor's keys pinned in `LICET_PUBKEY` when `pubkey` names them.
+fn run_licet_pinned(pubkey: Option<&Path>, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_licet"));
+    c.args(args)
         .env_remove("LICET_STATE_DIR")
         .env_remove("LICET_URL")
-        .output()
-        .expect("licet runs");
+        .env_remove("LICET_PUBKEY");
+    if let Some(p) = pubkey {
+        c.env("LICET_PUBKEY", p);
+    }
+    let o = c.output().expect("licet runs");
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -739,7 +783,8 @@ fn the_air_gapped_walk_from_the_command_line() {
     let state = dir.path().join("state");
     let state = state.to_str().expect("utf-8");
     let file = |n: &str| dir.path().join(n).to_str().expect("utf-8").to_owned();
-    let licet = run_licet;
+    let pinned = dir.path().join("pinned.pem");
+    let licet = |args: &[&str]| run_licet_pinned(Some(&pinned), args);
 
     let (code, _, err) = licet(&[
         "offline",
@@ -951,8 +996,10 @@ fn borrow_and_return_a_floating_seat_from_the_command_line() {
             .cloned()
             .unwrap_or_default()
     };
+    let pinned = dir.path().join("pinned.pem");
     let licet = |state: &str, args: &[&str]| {
-        let (code, out, _) = run_licet(&[args, &["--state-dir", state]].concat());
+        let (code, out, _) =
+            run_licet_pinned(Some(&pinned), &[args, &["--state-dir", state]].concat());
         (code, out)
     };
     let laptop = dir.path().join("laptop");
@@ -1046,4 +1093,18 @@ fn borrow_and_return_a_floating_seat_from_the_command_line() {
     assert_eq!(code, Some(1), "no license after the return");
     let (status, body) = desk();
     assert_eq!(status, 201, "{body}");
+}
+
+/// Every file under `dir`.
+fn walk_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use licet_verifier::PublicKey;
 use licet_verifier::online::{Client, ClientError, Config, Status, stored_server};
-use licet_verifier::state::{LocalState, Slot, default_base_dir};
+use licet_verifier::state::{LocalState, default_base_dir};
 use serde_json::json;
 
 use crate::io;
@@ -24,9 +24,10 @@ pub struct ActivateArgs {
     /// The product code.
     #[arg(long)]
     product: String,
-    /// The public key tokens are signed with (SPKI PEM); without it, the server's published
-    /// keys (`/v1/keys`) are fetched and pinned for later runs.
-    #[arg(long)]
+    /// The vendor's public keys tokens are signed with (SPKI PEM file); without it, the keys
+    /// the server publishes (`/v1/keys`) are taken for this activation only: later runs check
+    /// with `--pubkey` again, never with keys kept in the license state.
+    #[arg(long, env = "LICET_PUBKEY")]
     pubkey: Option<PathBuf>,
     /// Base directory of license state [default: $LICET_STATE_DIR or the user's data dir].
     #[arg(long)]
@@ -52,6 +53,10 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// The vendor's public keys (SPKI PEM file), the trust anchor tokens are checked with.
+    /// Never read from the license state, which whoever runs as this user can rewrite.
+    #[arg(long, env = "LICET_PUBKEY")]
+    pubkey: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +67,10 @@ pub struct DeactivateArgs {
     /// Base directory of license state.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The vendor's public keys (SPKI PEM file), the trust anchor tokens are checked with.
+    /// Never read from the license state, which whoever runs as this user can rewrite.
+    #[arg(long, env = "LICET_PUBKEY")]
+    pubkey: Option<PathBuf>,
 }
 
 pub(crate) fn base(dir: &Option<PathBuf>) -> Result<PathBuf> {
@@ -169,9 +178,6 @@ pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
         return Err(anyhow!("no usable public key"));
     }
     let c = client(&a.url, &a.product, keys, &a.state_dir)?;
-    c.state()
-        .store(Slot::Keys, pem.as_bytes())
-        .context("storing the keys")?;
     match c.activate(&a.key) {
         Ok(s) => report(&s, false),
         Err(e) => {
@@ -181,25 +187,35 @@ pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
     }
 }
 
-pub(crate) fn stored(product: &str, dir: &Option<PathBuf>) -> Result<Client> {
+/// The vendor's pinned keys from `--pubkey` (or `LICET_PUBKEY`): required, since keys kept in
+/// the license state could have been written by the user it licenses.
+pub(crate) fn pinned(pubkey: &Option<PathBuf>) -> Result<Vec<PublicKey>> {
+    let p = pubkey.as_ref().ok_or_else(|| {
+        anyhow!("--pubkey (or LICET_PUBKEY): the vendor's public key file is required; keys are never taken from the license state")
+    })?;
+    let pem =
+        std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let keys = keys_from_pem(&pem);
+    if keys.is_empty() {
+        return Err(anyhow!("{}: no usable public key", p.display()));
+    }
+    Ok(keys)
+}
+
+/// A client of this machine's license of `product`, checking with the pinned keys only.
+pub(crate) fn stored(
+    product: &str,
+    dir: &Option<PathBuf>,
+    pubkey: &Option<PathBuf>,
+) -> Result<Client> {
+    let keys = pinned(pubkey)?;
     let st = state(dir, product)?;
-    let pem = st
-        .load(Slot::Keys)
-        .ok_or_else(|| anyhow!("{product}: not activated on this machine (no keys stored)"))?;
     let url = stored_server(&st).unwrap_or_default();
-    client(
-        &url,
-        product,
-        keys_from_pem(&String::from_utf8_lossy(&pem)),
-        dir,
-    )
+    client(&url, product, keys, dir)
 }
 
 pub fn status(a: StatusArgs) -> Result<ExitCode> {
-    let c = match stored(&a.product, &a.state_dir) {
-        Ok(c) => c,
-        Err(_) => return report(&Status::NeedsActivation, a.json),
-    };
+    let c = stored(&a.product, &a.state_dir, &a.pubkey)?;
     let s = if a.online {
         // The stored revocation list is refreshed too, so an offline revocation is seen even
         // if the check-in itself is refused for another reason.
@@ -221,7 +237,7 @@ pub fn status(a: StatusArgs) -> Result<ExitCode> {
 }
 
 pub fn deactivate(a: DeactivateArgs) -> Result<ExitCode> {
-    let c = stored(&a.product, &a.state_dir)?;
+    let c = stored(&a.product, &a.state_dir, &a.pubkey)?;
     c.deactivate().map_err(|e| anyhow!("{e}"))?;
     io::print("deactivated\n")?;
     Ok(ExitCode::SUCCESS)

@@ -8,10 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Subcommand};
 use licet_verifier::offline::{LABEL_RECEIPT, LABEL_REQUEST, LABEL_RESPONSE};
-use licet_verifier::state::Slot;
 use licet_verifier::text::encode_armor;
 
-use super::client::{base, client, keys_from_pem, report, stored};
+use super::client::{client, keys_from_pem, report, stored};
 use crate::io;
 
 #[derive(Debug, Subcommand)]
@@ -42,8 +41,9 @@ pub struct RequestArgs {
     /// Print the request as a QR code in the terminal.
     #[arg(long)]
     qr: bool,
-    /// The vendor's public key (SPKI PEM), kept to check the response with.
-    #[arg(long)]
+    /// The vendor's public keys (SPKI PEM file), the trust anchor the response is checked
+    /// with at install [also `LICET_PUBKEY`].
+    #[arg(long, env = "LICET_PUBKEY")]
     pubkey: Option<PathBuf>,
     /// Base directory of license state.
     #[arg(long)]
@@ -57,8 +57,9 @@ pub struct InstallArgs {
     /// The product code.
     #[arg(long)]
     product: String,
-    /// The vendor's public key (SPKI PEM) [default: the one kept by `offline request`].
-    #[arg(long)]
+    /// The vendor's public keys (SPKI PEM file), the trust anchor tokens are checked with.
+    /// Never read from the license state, which whoever runs as this user can rewrite.
+    #[arg(long, env = "LICET_PUBKEY")]
     pubkey: Option<PathBuf>,
     /// Base directory of license state.
     #[arg(long)]
@@ -79,6 +80,10 @@ pub struct DeactivateArgs {
     /// Base directory of license state.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The vendor's public keys (SPKI PEM file), the trust anchor tokens are checked with.
+    /// Never read from the license state, which whoever runs as this user can rewrite.
+    #[arg(long, env = "LICET_PUBKEY")]
+    pubkey: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +100,10 @@ pub struct BorrowArgs {
     /// Base directory of license state.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The vendor's public keys (SPKI PEM file), the trust anchor tokens are checked with.
+    /// Never read from the license state, which whoever runs as this user can rewrite.
+    #[arg(long, env = "LICET_PUBKEY")]
+    pubkey: Option<PathBuf>,
 }
 
 pub fn run(o: Offline) -> Result<ExitCode> {
@@ -109,19 +118,14 @@ fn read_pem(p: &PathBuf) -> Result<String> {
     std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))
 }
 
-/// A client of the product's state with no server (only the keys stored there, or given).
+/// A client of the product's state with no server, checking with the keys given (none for a
+/// request, which checks nothing).
 fn offline_client(
     product: &str,
     dir: &Option<PathBuf>,
     pem: Option<&str>,
 ) -> Result<licet_verifier::online::Client> {
-    let c = client("", product, pem.map(keys_from_pem).unwrap_or_default(), dir)?;
-    if let Some(pem) = pem {
-        c.state()
-            .store(Slot::Keys, pem.as_bytes())
-            .context("storing the keys")?;
-    }
-    Ok(c)
+    client("", product, pem.map(keys_from_pem).unwrap_or_default(), dir)
 }
 
 /// Writes an artefact: armored to `out` or standard output, and as a QR code with `qr` (in the
@@ -177,15 +181,9 @@ fn install(a: InstallArgs) -> Result<ExitCode> {
     let pem = match &a.pubkey {
         Some(p) => read_pem(p)?,
         None => {
-            let st = licet_verifier::state::LocalState::open(
-                &base(&a.state_dir)?,
-                &a.product,
-                &licet_verifier::fingerprint::Fingerprint::collect(&a.product).stable_id(),
-            )?;
-            let stored = st
-                .load(Slot::Keys)
-                .ok_or_else(|| anyhow!("--pubkey: required (no vendor key kept here)"))?;
-            String::from_utf8_lossy(&stored).into_owned()
+            return Err(anyhow!(
+                "--pubkey (or LICET_PUBKEY): the vendor's public key file is required; keys are never taken from the license state"
+            ));
         }
     };
     let c = offline_client(&a.product, &a.state_dir, Some(&pem))?;
@@ -209,7 +207,7 @@ fn refusal(e: &licet_verifier::online::ClientError) -> String {
 }
 
 fn deactivate(a: DeactivateArgs) -> Result<ExitCode> {
-    let c = stored(&a.product, &a.state_dir)?;
+    let c = stored(&a.product, &a.state_dir, &a.pubkey)?;
     let receipt = c.offline_deactivate().map_err(|e| anyhow!("{e}"))?;
     // The license is erased already: a failure to write the receipt loses only the receipt
     // (the seat then comes back with the lease), never leaves a license next to one.
@@ -219,7 +217,7 @@ fn deactivate(a: DeactivateArgs) -> Result<ExitCode> {
 
 pub fn borrow(a: BorrowArgs) -> Result<ExitCode> {
     let until = crate::time::parse("--until", &a.until)?;
-    let c = stored(&a.product, &a.state_dir)?;
+    let c = stored(&a.product, &a.state_dir, &a.pubkey)?;
     match c.borrow(a.key.as_deref(), until) {
         Ok(s) => report(&s, false),
         Err(e) => {
