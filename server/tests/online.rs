@@ -327,11 +327,16 @@ fn background_heartbeats_rotate_the_token_and_stop() {
     let beats = Arc::clone(&client).spawn_heartbeats(move |r| {
         let _ = tx.send(matches!(r, Ok(s) if s.is_licensed()));
     });
-    for _ in 0..3 {
+    // Check-ins for longer than a second: each re-signs the seat's grant with the time it
+    // was made, so a token of a later second differs from the first.
+    let since = std::time::Instant::now();
+    let mut beats_seen = 0;
+    while beats_seen < 3 || since.elapsed() < std::time::Duration::from_millis(1_100) {
         let ok = rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("a heartbeat");
         assert!(ok);
+        beats_seen += 1;
     }
     beats.stop();
     assert_ne!(client.state().load(Slot::Token).expect("token"), first);
@@ -349,7 +354,8 @@ fn background_heartbeats_rotate_the_token_and_stop() {
 
 #[test]
 fn the_server_key_set_is_used_only_when_trusted() {
-    let mut f = fixture(json!({ "max_machines": 2 }));
+    // Each client's activation takes a seat on the server, trusted by the client or not.
+    let mut f = fixture(json!({ "max_machines": 5 }));
     let states = tempfile::tempdir().expect("tmp");
     let url = f.url.clone();
     let license_key = f.license_key.clone();
@@ -376,16 +382,38 @@ fn the_server_key_set_is_used_only_when_trusted() {
         strict.activate(license_key).is_err(),
         "fetched keys are not trusted by default"
     );
-    // Trusting the server's key set: fetched, cached, used.
+    // Trusting the server's key set does not trust a key that no pinned key vouches for: the
+    // set is fetched and cached, and still refused.
     let open = Client::new(config(true, "o")).expect("client");
     assert!(open.refresh_keys().expect("key set") >= 1);
-    assert!(matches!(
-        open.activate(license_key),
-        Ok(Status::Valid { .. })
-    ));
+    assert!(
+        open.activate(license_key).is_err(),
+        "a published key no pinned key endorsed"
+    );
+    assert_eq!(open.state().load(Slot::Token), None);
+
+    // Pinned to the server's key as it was before a rotation: the new key is taken up from the
+    // set through the old one's endorsement; without trusting the set it is not.
+    admin(&url, &f.admin, "POST", "/v1/keys/rotate", json!({}));
+    let pinned_old = |trust: bool, dir: &str| {
+        let mut c = Config::new(&url, "acme-desk", f.keys.clone());
+        c.state_dir = Some(states.path().join(dir));
+        c.fingerprint = Some(machine(dir, &[]));
+        c.trust_server_keys = trust;
+        Client::new(c).expect("client")
+    };
+    let stale = pinned_old(false, "p1");
+    assert!(
+        stale.activate(license_key).is_err(),
+        "the new key is not pinned"
+    );
+    let chained = pinned_old(true, "p2");
+    assert!(chained.refresh_keys().expect("key set") >= 2);
+    let got = chained.activate(license_key);
+    assert!(matches!(got, Ok(Status::Valid { .. })), "{got:?}");
     f.stop();
     assert!(
-        open.status().is_licensed(),
+        chained.status().is_licensed(),
         "the cached key set works offline"
     );
 }
@@ -566,4 +594,69 @@ fn copied_back_or_removed_state_files_are_noticed() {
     std::fs::remove_file(files.join("revocations.bin")).expect("rm");
     assert_eq!(a.client.status(), Status::StateRolledBack);
     assert!(!a.client.status().is_licensed());
+}
+
+#[test]
+fn a_cached_key_set_is_trusted_only_along_endorsements_from_a_pinned_key() {
+    use base64::Engine;
+    use licet_verifier::online::trusted_from;
+    let new_key =
+        || licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key");
+    let (g0, g1, g2, rogue) = (new_key(), new_key(), new_key(), new_key());
+    // `by` vouches for `of` the way a rotation does.
+    let endorse = |by: &licet_issuer::SigningKey, of: &licet_issuer::SigningKey| {
+        use ed25519_dalek::Signer;
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let dalek = ed25519_dalek::SigningKey::from_pkcs8_pem(&by.to_pkcs8_pem().expect("pem"))
+            .expect("ed25519");
+        let mut m = licet_verifier::KEY_ENDORSEMENT_LABEL.to_vec();
+        m.extend_from_slice(of.public_key().ed25519_bytes().expect("ed25519"));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(dalek.sign(&m).to_bytes())
+    };
+    let entry = |k: &licet_issuer::SigningKey, by: Option<(&licet_issuer::SigningKey, String)>| {
+        let mut e = json!({ "alg": "EdDSA", "status": "active", "public_key_pem": k.public_key().to_spki_pem() });
+        if let Some((b, sig)) = by {
+            e["endorsed_by"] = json!(b.public_key().kid().to_string());
+            e["endorsement"] = json!(sig);
+        }
+        e
+    };
+    let forged = new_key();
+    let stranger = new_key();
+    let set = json!({ "keys": [
+        // Listed newest first, as the server lists them: the chain is followed in any order.
+        entry(&g2, Some((&g1, endorse(&g1, &g2)))),
+        entry(&g1, Some((&g0, endorse(&g0, &g1)))),
+        entry(&g0, None),
+        // Naming the pinned key as endorser, signed by another.
+        entry(&forged, Some((&g0, endorse(&rogue, &forged)))),
+        // Endorsed by a key nobody trusts.
+        entry(&stranger, Some((&rogue, endorse(&rogue, &stranger)))),
+        entry(&rogue, None),
+    ]})
+    .to_string();
+    let kids = |keys: Vec<licet_verifier::PublicKey>| -> Vec<String> {
+        keys.iter().map(|k| k.kid().to_string()).collect()
+    };
+    let trusted = kids(trusted_from(vec![g0.public_key().clone()], set.as_bytes()));
+    let want = |k: &licet_issuer::SigningKey| k.public_key().kid().to_string();
+    assert_eq!(trusted.len(), 3, "{trusted:?}");
+    for k in [&g0, &g1, &g2] {
+        assert!(trusted.contains(&want(k)));
+    }
+    // Pinned to a later generation only, the earlier ones are not taken up.
+    assert_eq!(
+        kids(trusted_from(vec![g2.public_key().clone()], set.as_bytes())),
+        [want(&g2)]
+    );
+    // A set in the old form (PEMs) vouches for nothing.
+    let pems = format!(
+        "{}{}",
+        g1.public_key().to_spki_pem(),
+        rogue.public_key().to_spki_pem()
+    );
+    assert_eq!(
+        kids(trusted_from(vec![g0.public_key().clone()], pems.as_bytes())),
+        [want(&g0)]
+    );
 }

@@ -50,6 +50,10 @@ impl Algorithm {
     }
 }
 
+/// The label of a key endorsement: a signing key's signature over this and the next key's 32
+/// bytes says the next key is its successor.
+pub const KEY_ENDORSEMENT_LABEL: &[u8] = b"licet/key-endorsement/v1\0";
+
 /// Length of a licet key id in bytes.
 pub const KID_LEN: usize = 8;
 
@@ -284,6 +288,19 @@ impl PublicKey {
             &self.to_spki_der(),
         )
         .unwrap_or_default()
+    }
+
+    /// Whether `signature` is this key's endorsement of `endorsed` ([`KEY_ENDORSEMENT_LABEL`]
+    /// followed by the endorsed Ed25519 key's 32 bytes, checked as `verify_strict` does): how a
+    /// rotated server key set is trusted from a key pinned before the rotation. Only Ed25519
+    /// keys endorse and are endorsed.
+    pub fn endorses(&self, endorsed: &PublicKey, signature: &[u8]) -> bool {
+        match (&self.inner, endorsed.ed25519_bytes()) {
+            (Inner::Ed25519(_), Some(raw)) => self
+                .verify_parts(&[KEY_ENDORSEMENT_LABEL, raw], signature)
+                .is_ok(),
+            _ => false,
+        }
     }
 
     /// Verifies `signature` over the concatenation of `parts`, without copying them together.

@@ -75,7 +75,7 @@ pub use clock::{ClockCheck, ClockState};
 pub use error::Error;
 #[cfg(feature = "alloc")]
 pub use key::rsa_algorithm_identifier;
-pub use key::{Algorithm, KID_LEN, KeyId, KeyProvider, PublicKey};
+pub use key::{Algorithm, KEY_ENDORSEMENT_LABEL, KID_LEN, KeyId, KeyProvider, PublicKey};
 pub use revocation::{Freshness, RevocationList};
 pub use token::{Context, MAX_TOKEN_BYTES, UnverifiedToken, VerifiedLicense, verify};
 

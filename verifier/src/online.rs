@@ -356,20 +356,16 @@ impl Client {
         }
     }
 
-    /// The keys tokens, answers and lists are checked with: the pinned ones, and the cached
-    /// server key set if the configuration trusts it.
+    /// The keys tokens, answers and lists are checked with: the pinned ones and, if the
+    /// configuration trusts the server's key set, the keys of the cached set that a trusted key
+    /// endorsed ([`trusted_from`]). The cache is state a user can rewrite, so it is a list of
+    /// candidates, never an anchor: a key in it that no pinned key vouches for is not used.
     pub(crate) fn keys(&self) -> Vec<PublicKey> {
-        let mut keys = self.config.keys.clone();
-        if self.config.trust_server_keys
-            && let Some(pem) = self.state.load(Slot::Keys)
-        {
-            for k in parse_pems(&String::from_utf8_lossy(&pem)) {
-                if !keys.iter().any(|x| x.kid() == k.kid()) {
-                    keys.push(k);
-                }
-            }
+        let pinned = self.config.keys.clone();
+        match self.state.load(Slot::Keys) {
+            Some(set) if self.config.trust_server_keys => trusted_from(pinned, &set),
+            _ => pinned,
         }
-        keys
     }
 
     /// Fetches the server's published key set (`/v1/keys`) and caches its SPKI PEMs; how many
@@ -387,23 +383,28 @@ impl Client {
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let v: Value = serde_json::from_slice(&bytes)
             .map_err(|_| ClientError::Untrusted(Error::Malformed("the key set is not JSON")))?;
-        let pem: String = v["keys"]
+        let usable: Vec<Value> = v["keys"]
             .as_array()
             .into_iter()
             .flatten()
             // A retired generation of a rotated key verifies nothing: everything it signed
             // has expired, so a token naming it is not one the server stands behind.
             .filter(|k| k["status"].as_str() != Some("retired"))
-            .filter_map(|k| k["public_key_pem"].as_str())
+            .filter(|k| {
+                k["public_key_pem"]
+                    .as_str()
+                    .is_some_and(|p| !parse_pems(p).is_empty())
+            })
+            .cloned()
             .collect();
-        let n = parse_pems(&pem).len();
-        if n == 0 {
+        if usable.is_empty() {
             return Err(ClientError::Untrusted(Error::Malformed(
                 "the key set holds no usable key",
             )));
         }
-        self.state.store(Slot::Keys, pem.as_bytes())?;
-        Ok(n)
+        let set = json!({ "keys": usable }).to_string();
+        self.state.store(Slot::Keys, set.as_bytes())?;
+        Ok(usable.len())
     }
 
     /// How the clock compares with what was seen before.
@@ -874,6 +875,52 @@ impl Client {
         Heartbeats {
             stop,
             thread: Some(thread),
+        }
+    }
+}
+
+/// The keys to check with: `pinned`, and each key of the published `set` (`/v1/keys` JSON) that
+/// a key already trusted endorsed (`endorsed_by`, `endorsement`; see
+/// [`PublicKey::endorses`]), following the chain of rotations from a pinned key. A key nobody
+/// trusted vouches for is left out, whatever else the set says.
+pub fn trusted_from(pinned: Vec<PublicKey>, set: &[u8]) -> Vec<PublicKey> {
+    use base64::Engine;
+    let mut trusted = pinned;
+    let Ok(v) = serde_json::from_slice::<Value>(set) else {
+        return trusted;
+    };
+    let candidates: Vec<(PublicKey, String, Vec<u8>)> = v["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| {
+            let key = parse_pems(k["public_key_pem"].as_str()?)
+                .into_iter()
+                .next()?;
+            let by = k["endorsed_by"].as_str()?.to_string();
+            let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k["endorsement"].as_str()?)
+                .ok()?;
+            Some((key, by, sig))
+        })
+        .collect();
+    // Each pass takes up the keys the trusted ones vouch for; a chain of n rotations takes at
+    // most n passes.
+    loop {
+        let before = trusted.len();
+        for (key, by, sig) in &candidates {
+            if trusted.iter().any(|t| t.kid() == key.kid()) {
+                continue;
+            }
+            let vouched = trusted
+                .iter()
+                .any(|t| t.kid().to_string() == *by && t.endorses(key, sig));
+            if vouched {
+                trusted.push(key.clone());
+            }
+        }
+        if trusted.len() == before {
+            return trusted;
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct RingKey {
     pub retired_at: Option<i64>,
     /// Until when what it signed may still be presented: after that it verifies nothing.
     pub valid_until: Option<i64>,
+    /// The generation before's endorsement of this one (an Ed25519 signature), if it made one.
+    pub endorsement: Option<Vec<u8>>,
 }
 
 /// Where a generation of the token key stands.
@@ -114,6 +116,7 @@ impl ServerKeys {
             created_at: None,
             retired_at: None,
             valid_until: None,
+            endorsement: None,
         }];
         Self::assemble(token, Arc::new(rsa), rsa_sha512, None, ring, vec![legacy])
     }
@@ -187,6 +190,7 @@ impl ServerKeys {
         token: SigningKey,
         created_at: i64,
         previous_valid_until: i64,
+        endorsement: Option<Vec<u8>>,
     ) -> Result<ServerKeys> {
         let mut ring = self.ring.clone();
         if let Some(last) = ring.last_mut() {
@@ -199,6 +203,7 @@ impl ServerKeys {
             created_at: Some(created_at),
             retired_at: None,
             valid_until: None,
+            endorsement,
         });
         Self::assemble(
             token,

@@ -49,6 +49,11 @@ struct RingRecord {
     created_at: i64,
     /// Until when the generation before it verifies.
     previous_valid_until: i64,
+    /// The generation before's endorsement of this one's public key (base64url; see
+    /// `licet_verifier::PublicKey::endorses`): what lets a client that pinned the older key
+    /// trust this one from the published set. Absent for generations made before endorsements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endorsement: Option<String>,
 }
 
 fn record_name(generation: u32) -> String {
@@ -127,11 +132,18 @@ pub async fn load_newer(
         let key = source.load(store, generation).await?.with_context(|| {
             format!("the ring names generation {generation} of the token key, whose key is missing")
         })?;
+        let endorsement = record.endorsement.as_deref().and_then(|e| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(e)
+                .ok()
+        });
         keys = Arc::new(keys.succeeded_by(
             generation,
             key,
             record.created_at,
             record.previous_valid_until,
+            endorsement,
         )?);
     }
 }
@@ -150,13 +162,23 @@ pub async fn rotate(
     // Another instance may have rotated already: build on the newest generation.
     let keys = load_newer(keys, store, source).await?;
     let generation = keys.generation() + 1;
-    source.create(store, generation).await?;
+    let next = source.create(store, generation).await?;
     let notice = i64::try_from(REFRESH.as_secs() * 2).unwrap_or(20);
+    // The signing generation vouches for its successor before it retires.
+    let endorsement = next.public_key().ed25519_bytes().map(|raw| {
+        use base64::Engine;
+        use ed25519_dalek::Signer;
+        let mut message = licet_verifier::KEY_ENDORSEMENT_LABEL.to_vec();
+        message.extend_from_slice(raw);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(keys.token_dalek().sign(&message).to_bytes())
+    });
     let record = RingRecord {
         created_at: now,
         previous_valid_until: now
             .saturating_add(window)
             .saturating_add(notice + CLOCK_LEEWAY),
+        endorsement,
     };
     store
         .insert_sealed_key(&record_name(generation), &serde_json::to_vec(&record)?)

@@ -399,3 +399,43 @@ async fn a_leaked_retiring_key_mints_no_jwt_that_outlives_its_retirement() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+#[tokio::test]
+async fn each_generation_is_vouched_for_by_the_one_before_it() {
+    let app = TestApp::new().await;
+    let first = app.state.keys().token.public_key().clone();
+    for _ in 0..2 {
+        let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let set = key_set(&app).await;
+    let ring: Vec<&Value> = set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["alg"] == "EdDSA")
+        .collect();
+    assert_eq!(ring.len(), 3);
+    let key = |k: &Value| {
+        licet_verifier::PublicKey::from_spki_pem(k["public_key_pem"].as_str().expect("pem"))
+            .expect("key")
+    };
+    assert_eq!(
+        key(ring[2]).kid(),
+        first.kid(),
+        "the first generation, last"
+    );
+    assert!(ring[2].get("endorsement").is_none());
+    for pair in ring.windows(2) {
+        let (newer, older) = (pair[0], pair[1]);
+        assert_eq!(newer["endorsed_by"], older["kid"]);
+        let sig = URL_SAFE_NO_PAD
+            .decode(newer["endorsement"].as_str().expect("endorsement"))
+            .expect("base64url");
+        assert!(key(older).endorses(&key(newer), &sig));
+        assert!(!key(newer).endorses(&key(older), &sig), "one way only");
+    }
+    // A client that pinned the first generation trusts all three from the set.
+    let trusted = licet_verifier::online::trusted_from(vec![first], set.to_string().as_bytes());
+    assert_eq!(trusted.len(), 3);
+}

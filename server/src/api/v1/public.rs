@@ -161,22 +161,32 @@ fn key_entry(
     })
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key}]}`: the token key's generations newest first (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = serde_json::Value)))]
+#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key, endorsed_by?, endorsement?}]}`: the token key's generations newest first, each after the first vouched for by the one before it (`endorsement`: base64url Ed25519 signature over `\"licet/key-endorsement/v1\\0\"` and the key's 32 bytes) (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = serde_json::Value)))]
 async fn keys(State(s): State<AppState>) -> Json<Value> {
     let keys = s.keys();
     let now = s.clock.now();
-    let mut list: Vec<Value> = keys
-        .ring()
+    let ring = keys.ring();
+    let mut list: Vec<Value> = ring
         .iter()
+        .enumerate()
         .rev()
-        .map(|k| {
-            key_entry(
+        .map(|(i, k)| {
+            let mut e = key_entry(
                 &k.public,
                 "tokens, revocation lists, signed answers, JWTs",
                 k.status(now).name(),
                 k.created_at,
                 k.valid_until,
-            )
+            );
+            // The generation before vouches for this one: a client that pinned it may trust
+            // this key from the set.
+            if let (Some(sig), Some(prev)) =
+                (&k.endorsement, i.checked_sub(1).and_then(|p| ring.get(p)))
+            {
+                e["endorsed_by"] = json!(prev.public.kid().to_string());
+                e["endorsement"] = json!(URL_SAFE_NO_PAD.encode(sig));
+            }
+            e
         })
         .collect();
     list.push(key_entry(
