@@ -1,4 +1,4 @@
-//! The authorization matrix (issue #12): every operation in `/openapi.json`, called by every
+//! The authorization matrix: every operation in `/openapi.json`, called by every
 //! kind of caller — nobody, `read_only`, `read_write`, an `admin` key limited to product A, an
 //! unrestricted admin, a LicenseCM user and a LicenseCM admin — against objects of product B
 //! and of another LicenseCM tenant. Nothing may come back or change that the caller may not
@@ -30,6 +30,9 @@ struct World {
     t2_license_key: String,
     t2_webhook: String,
     blacklist_entry: String,
+    /// A LicenseCM client session of B's license (B answers LicenseCM's clients), which a
+    /// LicenseCM admin not granted B may neither see nor end.
+    b_session: String,
 }
 
 /// The callers: (name, bearer credential).
@@ -178,7 +181,55 @@ async fn world(app: &TestApp) -> (World, Callers) {
         json!({ "type": "hwid", "value": "blocked-hw" }),
     )
     .await;
+    // B answers LicenseCM's clients too: its licensee has a client session, and a security
+    // event names its license; neither is for a LicenseCM admin it was not granted to.
+    ok(
+        app,
+        "PATCH",
+        &format!("/v1/products/{bid}"),
+        adm,
+        json!({ "compat": { "licensecm": true } }),
+    )
+    .await;
+    ok(
+        app,
+        "POST",
+        "/api/client/activate",
+        None,
+        json!({ "license_key": b_license["key"], "hwid": "b-lcm-hw", "product_id": bid }),
+    )
+    .await;
+    let b_session = app
+        .state
+        .store
+        .sessions()
+        .await
+        .expect("sessions")
+        .into_iter()
+        .find(|x| x.license_id == b_license["id"].as_str().unwrap_or(""))
+        .expect("B's client session")
+        .id;
+    let b_stored = app
+        .state
+        .store
+        .license(b_license["id"].as_str().expect("id"))
+        .await
+        .expect("read")
+        .expect("B's license");
+    app.state
+        .security_event(
+            "hwid_mismatch",
+            licet_server::model::Severity::High,
+            Some(&b_stored),
+            None,
+            Some("b-lcm-hw"),
+            true,
+            json!({}),
+        )
+        .await
+        .expect("event");
     let world = World {
+        b_session,
         b_policy: b_pol["id"].as_str().expect("id").to_owned(),
         b_machine: m["machine"]["id"].as_str().expect("id").to_owned(),
         b_license,
@@ -241,6 +292,8 @@ fn fill(path: &str, w: &World) -> String {
         w.t2_webhook.clone()
     } else if path.starts_with("/api/security/blacklist/") {
         w.blacklist_entry.clone()
+    } else if path.starts_with("/api/security/sessions/") {
+        w.b_session.clone()
     } else {
         "no-such-object".to_owned()
     };
@@ -324,7 +377,12 @@ fn secrets_for(caller: &str, w: &World) -> Vec<String> {
         .collect(),
         // Key ids name actors in its audit entries; keys themselves it may not list.
         "admin_limited_to_a" => vec![b_key, b_id, w.t2_license_key.clone()],
-        "licensecm_admin" => vec![b_key, b_id],
+        // And B's license, which its security events and client sessions would name.
+        "licensecm_admin" => vec![
+            b_key,
+            b_id,
+            w.b_license["id"].as_str().unwrap_or("").to_owned(),
+        ],
         _ => vec![],
     }
 }
@@ -371,7 +429,10 @@ fn may_succeed(caller: &str, method: &str, path: &str) -> bool {
                 && !path.starts_with("/api/admin")
                 && !path.starts_with("/api/security")
         }
-        "licensecm_admin" => path.starts_with("/api/"),
+        // Not B's client session, which is the operator's.
+        "licensecm_admin" => {
+            path.starts_with("/api/") && !path.starts_with("/api/security/sessions/{id}")
+        }
         _ => false,
     }
 }
@@ -493,6 +554,14 @@ async fn no_caller_reaches_past_its_credential_on_any_documented_operation() {
                 );
             }
             assert_eq!(l["status"], "active", "{l}");
+            let session = app
+                .state
+                .store
+                .session(&w.b_session)
+                .await
+                .expect("read")
+                .expect("B's session");
+            assert!(session.ended_at.is_none(), "B's client session was ended");
         }
     }
     assert!(checked >= 7 * 100, "{checked}");
