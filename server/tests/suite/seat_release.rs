@@ -97,6 +97,17 @@ impl Scene {
         v
     }
 
+    /// The scene's machine as stored.
+    async fn stored(&self) -> licet_server::model::Machine {
+        self.app
+            .state
+            .store
+            .machine_by_id(&self.machine_id)
+            .await
+            .expect("read")
+            .expect("machine")
+    }
+
     fn license_id(&self) -> &str {
         self.license["id"].as_str().expect("id")
     }
@@ -235,14 +246,7 @@ async fn check_ins_re_sign_one_grant_and_leases_get_their_own() {
     // An online activation again keeps the grant too.
     s.ask("/v1/client/activate", json!({})).await;
     assert_eq!(s.tokens[3].id, s.tokens[1].id);
-    let m = s
-        .app
-        .state
-        .store
-        .machine_by_id(&s.machine_id)
-        .await
-        .expect("read")
-        .expect("machine");
+    let m = s.stored().await;
     assert_eq!(
         m.live_tokens(s.app.state.clock.now()),
         [s.tokens[1].id.clone(), s.tokens[0].id.clone()],
@@ -274,14 +278,7 @@ async fn licensecm(s: &Scene, path: &str, hwid: &str) -> (StatusCode, Value) {
 async fn licensecm_refuses_a_device_bound_machine_on_every_route() {
     let s = Scene::new().await;
     answer_licensecm(&s.app, &s.license["product_id"]).await;
-    let before = s
-        .app
-        .state
-        .store
-        .machine_by_id(&s.machine_id)
-        .await
-        .expect("read")
-        .expect("machine");
+    let before = s.stored().await;
     for path in ["activate", "heartbeat", "validate", "deactivate"] {
         let (st, v) = licensecm(&s, path, "fp-a").await;
         assert_eq!(
@@ -290,14 +287,7 @@ async fn licensecm_refuses_a_device_bound_machine_on_every_route() {
             "{path}: {v}"
         );
     }
-    let after = s
-        .app
-        .state
-        .store
-        .machine_by_id(&s.machine_id)
-        .await
-        .expect("read")
-        .expect("the seat is still the device's");
+    let after = s.stored().await;
     assert_eq!(after, before, "nothing about the machine changed");
 }
 
