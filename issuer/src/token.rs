@@ -48,6 +48,7 @@ pub struct TokenBuilder {
     refresh_after: Option<i64>,
     metadata: BTreeMap<String, MetaValue>,
     device_key: Option<[u8; 32]>,
+    device_key_required: bool,
 }
 
 impl TokenBuilder {
@@ -75,7 +76,16 @@ impl TokenBuilder {
             refresh_after: None,
             metadata: BTreeMap::new(),
             device_key: None,
+            device_key_required: false,
         }
+    }
+
+    /// Marks the token as one whose license requires a device binding (licet claim 12): a
+    /// verifier refuses it unless it binds a device key. Signing fails without
+    /// [`TokenBuilder::device_key`].
+    pub fn device_key_required(mut self) -> Self {
+        self.device_key_required = true;
+        self
     }
 
     /// `cnf` (RFC 8747): binds the token to a device's Ed25519 public key, as a COSE_Key. The
@@ -240,6 +250,13 @@ impl TokenBuilder {
                 )));
             }
         }
+        if self.device_key_required && self.device_key.is_none() {
+            // Such a token would be refused by every verifier: a bug of the caller's, not a
+            // token to hand out.
+            return Err(Error::InvalidClaim(
+                "a device key is required but none is bound".into(),
+            ));
+        }
         if self.metadata.len() > claims::MAX_METADATA_ENTRIES {
             return Err(Error::InvalidClaim(format!(
                 "more than {} metadata entries",
@@ -327,7 +344,8 @@ impl TokenBuilder {
             + usize::from(self.offline_grace.is_some())
             + usize::from(self.refresh_after.is_some())
             + usize::from(!self.metadata.is_empty())
-            + usize::from(self.hwid_parts.is_some());
+            + usize::from(self.hwid_parts.is_some())
+            + usize::from(self.device_key_required);
         if self.hwid_parts_invalid {
             return Err(Error::InvalidClaim(
                 "hwid parts: 1 to 16 parts and a threshold k with 1 ≤ k ≤ parts".into(),
@@ -393,6 +411,9 @@ impl TokenBuilder {
             for part in p.parts() {
                 w.bytes(part);
             }
+        }
+        if self.device_key_required {
+            w.int(k::DEVICE_KEY_REQUIRED).bool(true);
         }
         Ok(())
     }

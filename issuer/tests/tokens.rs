@@ -140,6 +140,11 @@ fn invalid_claims_are_refused_with_a_code() {
         big = big.metadata(format!("k{i}"), MetaValue::Text("v".repeat(200)));
     }
     assert_eq!(code(big), Err("invalid_claim"), "metadata over 1024 bytes");
+    assert_eq!(
+        code(TokenBuilder::new("p", "L", NOW).device_key_required()),
+        Err("invalid_claim"),
+        "a device key required and none bound"
+    );
     assert!(
         TokenBuilder::new("p", "L", NOW)
             .domain("*.example.com")
@@ -222,4 +227,24 @@ fn a_context_that_requires_a_device_binding_refuses_a_token_without_one() {
     let any_key = Context::new(NOW, "acme-pro").require_device_binding();
     assert_eq!(verify(&bound, &any_key), Ok(()));
     assert_eq!(verify(&unbound, &any_key), Err("device_key_required"));
+}
+
+#[test]
+fn a_token_whose_policy_requires_a_device_key_says_so_and_binds_one() {
+    let device = ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+        .verifying_key()
+        .to_bytes();
+    let keys = [key().public_key().clone()];
+    let token = TokenBuilder::new("acme-pro", "LIC-1", NOW)
+        .expires_at(NOW + 1000)
+        .device_key(device)
+        .device_key_required()
+        .sign(&key())
+        .expect("sign");
+    let t = UnverifiedToken::decode(&token).expect("decode");
+    let v = t
+        .verify(&keys[..], &Context::new(NOW, "acme-pro"))
+        .expect("valid with its binding, even where the context asks for none");
+    assert!(v.claims().device_key_required);
+    assert_eq!(v.claims().device_key, Some(device));
 }

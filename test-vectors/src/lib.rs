@@ -102,6 +102,12 @@ pub struct ContextSpec {
     pub last_seen_sequence: Option<u64>,
     /// Whether a stale list is refused.
     pub require_fresh: bool,
+    /// This machine's device public key (hex), which a `cnf` must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// Whether a token must bind a device key (`Context::require_device_binding`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_device_binding: bool,
 }
 
 /// The generated files: path relative to the workspace root, and content.
@@ -392,7 +398,13 @@ pub fn generate() -> Files {
         .refresh_after(NOW + DAY)
         .metadata("plan", licet_issuer::MetaValue::Text("team".into()))
         .metadata("max_projects", licet_issuer::MetaValue::Int(20))
-        .metadata("beta", licet_issuer::MetaValue::Bool(true));
+        .metadata("beta", licet_issuer::MetaValue::Bool(true))
+        .device_key(
+            ed25519_dalek::SigningKey::from_bytes(&[0xd1; 32])
+                .verifying_key()
+                .to_bytes(),
+        )
+        .device_key_required();
     add(
         &mut files,
         "valid-all-claims",
@@ -978,6 +990,87 @@ pub fn generate() -> Files {
             ..ctx()
         },
         "unsupported_claim",
+        true,
+    );
+    // Device binding: a `cnf` naming this machine's device key, and the claim (licet 12) that
+    // the license's policy requires one.
+    let device = |seed: u8| {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+            .verifying_key()
+            .to_bytes()
+    };
+    let on_device = |seed: u8| ContextSpec {
+        device_key: Some(hex(&device(seed))),
+        ..ctx()
+    };
+    let bound = sign(
+        typical().device_key(device(0xd1)).device_key_required(),
+        &k.ed_a,
+        31,
+    );
+    add(
+        &mut files,
+        "device-bound",
+        "binds this machine's device key (cnf) and says its policy requires one",
+        bound.clone(),
+        &a,
+        on_device(0xd1),
+        "valid",
+        true,
+    );
+    add(
+        &mut files,
+        "device-key-mismatch",
+        "binds another device key than this machine's",
+        bound,
+        &a,
+        on_device(0xd2),
+        "device_key_mismatch",
+        true,
+    );
+    let claimed = raw_claims(&[], &[(12, &[0xf5])]);
+    add(
+        &mut files,
+        "device-key-required-unbound",
+        "says its policy requires a device key (licet 12) but binds none",
+        sign_raw(&k.ed_a_raw, &ed_header(&k.ed_a.kid()), &claimed),
+        &a,
+        ContextSpec {
+            fingerprint: None,
+            domain: None,
+            entitlements: vec![],
+            ..ctx()
+        },
+        "device_key_required",
+        true,
+    );
+    let falsely = raw_claims(&[], &[(12, &[0xf4])]);
+    add(
+        &mut files,
+        "device-key-required-false",
+        "licet 12 written as false, which has no encoding of its own (absent is false)",
+        sign_raw(&k.ed_a_raw, &ed_header(&k.ed_a.kid()), &falsely),
+        &a,
+        ContextSpec {
+            fingerprint: None,
+            domain: None,
+            entitlements: vec![],
+            ..ctx()
+        },
+        "malformed",
+        true,
+    );
+    add(
+        &mut files,
+        "device-binding-required-by-context",
+        "an unbound token where the application requires a device binding",
+        valid.clone(),
+        &a,
+        ContextSpec {
+            require_device_binding: true,
+            ..on_device(0xd1)
+        },
+        "device_key_required",
         true,
     );
     let mut big = vec![0x59, 0x10, 0x00];

@@ -53,6 +53,10 @@ pub mod key {
         /// Hardware parts: `[k, part₁, …, partₙ]`, each part an 8-byte hash of one component
         /// of the machine's fingerprint; at least `k` must match.
         pub const HWID_PARTS: i64 = 11;
+        /// Device key required: `true` when the license's policy demands a device binding.
+        /// Such a token is refused unless it binds a device key (`cnf`), so a token issued
+        /// without one (by a path that cannot bind it) unlocks nothing.
+        pub const DEVICE_KEY_REQUIRED: i64 = 12;
     }
 }
 
@@ -381,6 +385,9 @@ pub struct Claims<'a> {
     pub refresh_after: Option<i64>,
     /// Metadata.
     pub metadata: Metadata<'a>,
+    /// Whether the license's policy requires a device binding: then the token is valid only
+    /// if it binds a device key (`cnf`).
+    pub device_key_required: bool,
 }
 
 impl<'a> Claims<'a> {
@@ -434,6 +441,7 @@ impl<'a> Claims<'a> {
             offline_grace: l.offline_grace,
             refresh_after: l.refresh_after,
             metadata: l.metadata,
+            device_key_required: l.device_key_required,
         })
     }
 }
@@ -451,6 +459,7 @@ struct LicetClaims<'a> {
     offline_grace: Option<u64>,
     refresh_after: Option<i64>,
     metadata: Metadata<'a>,
+    device_key_required: bool,
 }
 
 impl<'a> LicetClaims<'a> {
@@ -484,6 +493,13 @@ impl<'a> LicetClaims<'a> {
                 Key::Int(k::REFRESH_AFTER) => c.refresh_after = Some(time(r)?),
                 Key::Int(k::METADATA) => c.metadata = Metadata::parse(r)?,
                 Key::Int(k::HWID_PARTS) => c.hwid_parts = Some(HwidParts::parse(r)?),
+                Key::Int(k::DEVICE_KEY_REQUIRED) => {
+                    // Only `true` is written: one encoding per meaning (absent is `false`).
+                    if !r.bool()? {
+                        return Err(Error::Malformed("device key required is not true"));
+                    }
+                    c.device_key_required = true;
+                }
                 _ => return Err(Error::UnsupportedClaim),
             }
         }

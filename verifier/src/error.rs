@@ -66,7 +66,8 @@ pub enum Error {
     DeviceKeyMismatch,
     /// A device key binding is missing: the token binds a device key and no device key (or
     /// proof of possession) was given, or the caller requires a token bound to a device key
-    /// (`Context::require_device_binding`, an offline response) and it binds none.
+    /// (`Context::require_device_binding`, an offline response) or the token's own claim does
+    /// (its license's policy requires device keys) and it binds none.
     DeviceKeyRequired,
     /// An activation response answers another request than the one pending on this machine.
     RequestMismatch,

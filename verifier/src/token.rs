@@ -187,8 +187,8 @@ impl<'a> UnverifiedToken<'a> {
     ///    required);
     /// 7. time: `nbf` ([`Error::NotYetValid`]), then `exp` ([`Error::Expired`]), each with leeway;
     /// 8. machine ([`Error::HwidRequired`], [`Error::HwidMismatch`]), then the device key if
-    ///    the context names one ([`Error::DeviceKeyMismatch`]) and a device binding if it
-    ///    requires one ([`Error::DeviceKeyRequired`]);
+    ///    the context names one ([`Error::DeviceKeyMismatch`]) and a device binding if the
+    ///    context or the token's own claim requires one ([`Error::DeviceKeyRequired`]);
     /// 9. domain ([`Error::DomainRequired`], [`Error::DomainMismatch`]);
     /// 10. entitlements ([`Error::MissingEntitlement`]).
     pub fn verify<K: KeyProvider + ?Sized>(
@@ -250,7 +250,7 @@ fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
     {
         return Err(Error::DeviceKeyMismatch);
     }
-    if ctx.require_device_binding && c.device_key.is_none() {
+    if (ctx.require_device_binding || c.device_key_required) && c.device_key.is_none() {
         return Err(Error::DeviceKeyRequired);
     }
     if !c.domains.is_empty() {

@@ -97,6 +97,19 @@ fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Err
     if let Some(d) = c["domain"].as_str() {
         ctx = ctx.domain(d);
     }
+    let device: Option<[u8; 32]> = c["device_key"].as_str().map(|h| {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex");
+        }
+        k
+    });
+    if let Some(k) = &device {
+        ctx = ctx.device_key(k);
+    }
+    if c["require_device_binding"].as_bool() == Some(true) {
+        ctx = ctx.require_device_binding();
+    }
     if let Some(l) = &list {
         ctx = ctx.revocations(l);
         if c["require_fresh"].as_bool() == Some(true) {

@@ -633,6 +633,14 @@ impl AppState {
         parts: &[[u8; 8]],
         terms: &TokenTerms,
     ) -> ApiResult<IssuedToken> {
+        if policy.require_device_key && terms.device_key.is_none() {
+            // The token would say so and bind nothing, and every verifier would refuse it; a
+            // seat taken before the policy required device keys is re-activated with one.
+            return Err(ApiError::forbidden_code(
+                "device_key_required",
+                "the license's policy requires a device key: use a client that makes one",
+            ));
+        }
         let now = self.clock.now();
         let lifetime = i64::try_from(product.token_lifetime).unwrap_or(i64::MAX);
         let until = terms.until.unwrap_or(now.saturating_add(lifetime));
@@ -654,6 +662,9 @@ impl AppState {
         }
         if let Some(k) = terms.device_key {
             b = b.device_key(k);
+        }
+        if policy.require_device_key {
+            b = b.device_key_required();
         }
         b = if parts.is_empty() {
             b.hwid(fingerprint)

@@ -141,6 +141,68 @@ async fn a_policy_may_require_a_device_key() {
         ))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The token says so (licet claim 12), so a verifier refuses any token of this license that
+    // binds no device key, whichever path issued it.
+    let claims_of = |v: &Value| {
+        let text = v["token"].as_str().expect("token").to_owned();
+        let bytes = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("text");
+        let t = licet_verifier::UnverifiedToken::decode(&bytes).expect("token");
+        let c = t.unverified_claims().expect("claims");
+        (c.device_key_required, c.device_key)
+    };
+    assert_eq!(claims_of(&v), (true, Some(d.public())));
+}
+
+#[tokio::test]
+async fn a_seat_taken_before_its_policy_required_device_keys_gets_no_unbound_token() {
+    let app = TestApp::new().await;
+    let (p, pol) = app.product("late", json!({})).await;
+    let l = app.license(&p, json!({})).await;
+    let key = l["key"].as_str().expect("key");
+    let (s, v, _) = app.activate(key, "fp").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let text = v["token"].as_str().expect("token").to_owned();
+    let bytes = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("text");
+    let t = licet_verifier::UnverifiedToken::decode(&bytes).expect("token");
+    assert!(
+        !t.unverified_claims().expect("claims").device_key_required,
+        "a policy without the requirement does not claim it"
+    );
+    let (s, v) = app
+        .admin(
+            "PATCH",
+            &format!("/v1/policies/{}", pol["id"].as_str().expect("id")),
+            Some(json!({ "require_device_key": true })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The check-in would re-sign the grant without a device key under a policy that now
+    // demands one: refused with the policy's code, not a server error.
+    let (s, v, _) = app
+        .call(
+            "POST",
+            "/v1/client/heartbeat",
+            None,
+            Some(json!({ "key": key, "fingerprint": "fp" })),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("device_key_required")),
+        "{v}"
+    );
+    // Activated again with a device key, the seat is that key's and its token binds it.
+    let d = DeviceKey::from_seed(&[5; 32]);
+    let (s, v, _) = app
+        .send(signed(
+            &app,
+            "/v1/client/activate",
+            &d,
+            json!({ "key": key, "fingerprint": "fp" }),
+        ))
+        .await;
+    assert!(s.is_success(), "{s}: {v}");
+    assert_eq!(token_claims(&v).0, Some(d.public()));
 }
 
 #[tokio::test]
