@@ -45,7 +45,7 @@ pub struct Product {
     /// Creation time.
     pub created_at: i64,
     /// The compatibility families the product answers through. Products stored before this
-    /// setting existed answer everywhere, as they did (issue #12).
+    /// setting existed answer everywhere, as they did.
     #[serde(default = "Families::all")]
     pub compat: Families,
 }
@@ -720,7 +720,7 @@ pub struct AuditEvent {
     /// Details.
     pub detail: serde_json::Value,
     /// The product the event is about, when it is about one: what a product-limited key may
-    /// see of the log (issue #12). Entries written before it existed have none and are shown
+    /// see of the log. Entries written before it existed have none and are shown
     /// only to unrestricted keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
@@ -745,7 +745,7 @@ pub struct User {
     /// Creation time.
     pub created_at: i64,
     /// Operator products (made through `/v1`, no owner) this admin may administer through
-    /// LicenseCM: granted only by an unrestricted admin API key (issue #12).
+    /// LicenseCM: granted only by an unrestricted admin API key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granted_products: Vec<String>,
 }

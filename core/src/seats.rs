@@ -236,7 +236,7 @@ pub fn shared_parts(recorded: &[String], claim: &[[u8; 8]]) -> Vec<[u8; 8]> {
 
 /// Whether recorded and claimed parts are of one machine: their overlap reaches the k-of-n
 /// threshold of both. One way only, a request carrying 4 of machine A's 6 parts plus machine
-/// B's own 6 would be taken for A and get a token that verifies on B (issue #12).
+/// B's own 6 would be taken for A and get a token that verifies on B.
 pub fn same_machine(recorded: &[String], claim: &[[u8; 8]]) -> bool {
     let shared = shared_parts(recorded, claim).len();
     !recorded.is_empty()

@@ -483,7 +483,7 @@ pub trait Licenses: Send + Sync {
     /// each license).
     async fn expiring(&self, from: i64, to: i64, limit: usize) -> StoreResult<Vec<(i64, String)>>;
     /// How many times an operation walked every license since the store was opened: what no
-    /// request of a registered user or an anonymous caller may cost (issue #12). A diagnostic
+    /// request of a registered user or an anonymous caller may cost. A diagnostic
     /// for tests; 0 where the backend does not count.
     fn license_scans(&self) -> u64 {
         0

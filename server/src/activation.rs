@@ -275,7 +275,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     }
     // The token depends on the request, the license and the parts of the machine it is taken
     // for, not on the seats: it is signed before the seat is taken, so that the store's seat
-    // operation covers only its reads and writes (issue #7: one busy license's activations
+    // operation covers only its reads and writes (one busy license's activations
     // queue on it). Should the store find another machine, it is signed again there.
     let sign = |found: Option<&Recognised>, now: i64| {
         s.issue_token_with(

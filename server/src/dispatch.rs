@@ -2,7 +2,7 @@
 //! outbox never send one twice and one endpoint never holds more than its share.
 
 /// Deliveries in flight at once to one webhook endpoint, and in all: one endpoint that never
-/// answers holds at most its own share, and delays no other (issue #12).
+/// answers holds at most its own share, and delays no other.
 pub const PER_ENDPOINT: usize = 2;
 /// Deliveries in flight at once, all endpoints together.
 pub const IN_FLIGHT: usize = 32;

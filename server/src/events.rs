@@ -488,7 +488,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
     let now = s.clock.now();
     let mut n = 0;
     // The expiry index holds a candidate per expiry ever set; only those due are read, so a
-    // sweep costs the licenses that expired, not every license (issue #7: 1M licenses).
+    // sweep costs the licenses that expired, not every license (1M licenses).
     for (at, id) in s.store.expiry_candidates(now).await? {
         // Announced in one store operation that judges the license as stored then: a renewal
         // or a suspension that lands meanwhile is neither lost nor announced as an expiry.

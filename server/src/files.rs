@@ -18,7 +18,7 @@ pub fn folder(s: &AppState) -> std::path::PathBuf {
 }
 
 /// A product's own folder: every product's files are kept apart, so a key can register only
-/// files of its own product, which it could have uploaded itself (issue #12).
+/// files of its own product, which it could have uploaded itself.
 pub fn product_folder(s: &AppState, product_id: &str) -> std::path::PathBuf {
     folder(s).join(product_id)
 }

@@ -281,7 +281,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
 const PRUNE_BUDGET: usize = 10_000;
 
 /// Drops audit and security log entries past `--log-retention-days` or beyond
-/// `--log-max-entries` (issue #12: the logs had no bound); returns how many of each.
+/// `--log-max-entries` (the logs had no bound); returns how many of each.
 pub async fn prune_logs(state: &AppState) -> error::ApiResult<(usize, usize)> {
     let days = i64::try_from(state.config.log_retention_days).unwrap_or(i64::MAX / 86_400);
     let before = state
@@ -298,7 +298,7 @@ pub async fn prune_logs(state: &AppState) -> error::ApiResult<(usize, usize)> {
 ///
 /// The directory holds license keys (`db/`) and signing keys, so it is the server's alone:
 /// created 0700, its files 0600, and an existing directory that others can read is tightened
-/// at start, with a log line saying what changed (issue #12).
+/// at start, with a log line saying what changed.
 pub fn open(config: &Config) -> anyhow::Result<(SledStore, Arc<keys::ServerKeys>, bool)> {
     let existed = config.data.exists();
     create_private_dir(&config.data)?;

@@ -58,7 +58,7 @@ pub async fn revoke_now(
 /// The machines that no longer hold their seat at `now` (floating ones whose heartbeat is
 /// overdue, leases that ended), with their license and policy.
 ///
-/// Only licenses that have had floating machines are read (issue #7: the culler and `/metrics`
+/// Only licenses that have had floating machines are read (the culler and `/metrics`
 /// read every machine every time). With `forget`, licenses that no longer have floating
 /// machines (gone, emptied, or a policy that no longer floats) leave the culler's index.
 pub async fn dead_floating_machines(

@@ -3,7 +3,7 @@
 //! Every record of an address (audit entries, machines, blacklist entries, FaxStore's IP
 //! binding) and every per-address rule (rate limits, the IP blacklist, WemX's domain–IP binding)
 //! go through [`ClientIp`] and [`canonical`], so that `2001:0db8::1`, `2001:db8::1` and
-//! `::ffff:192.0.2.1` / `192.0.2.1` are each one address (issue #12).
+//! `::ffff:192.0.2.1` / `192.0.2.1` are each one address.
 
 use std::net::{IpAddr, Ipv6Addr};
 

@@ -1,6 +1,6 @@
 //! Requests the server makes on a user's behalf (webhook deliveries): only to public
 //! addresses, to the very address that was checked, and failures told as a small set of
-//! classes, never as raw error text (issue #12).
+//! classes, never as raw error text.
 //!
 //! A webhook URL is a user's choice of where the server connects. Checked as text, it let
 //! `http://127.1/`, `http://2130706433/`, `http://[::ffff:127.0.0.1]/` or any name that

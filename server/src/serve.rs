@@ -1,4 +1,4 @@
-//! Serving the router on a socket, with every wait bounded (issue #12).
+//! Serving the router on a socket, with every wait bounded.
 //!
 //! `axum::serve` gives hyper no timer, so a client that sends half a request, or keeps an idle
 //! connection open, holds it for as long as it likes, and a graceful shutdown waits for it.

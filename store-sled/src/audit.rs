@@ -67,7 +67,7 @@ impl SledStore {
         let value = to_json(&e)?;
         // Two plain writes, the index first: a crash between them leaves an index entry
         // without its event, which `audit_of` skips, never an event it cannot find. (A
-        // transaction here cost more than the writes themselves; issue #7.)
+        // transaction here cost more than the writes themselves.)
         self.audit_subjects.insert(subject, &[])?;
         self.audit.insert(e.seq.to_be_bytes(), value)?;
         Ok(e.seq)

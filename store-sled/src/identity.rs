@@ -13,7 +13,7 @@ use crate::layout::*;
 impl SledStore {
     /// Inserts a user as given; the e-mail must be unused (checked and claimed in one
     /// transaction, so two registrations of one address cannot both win). Nobody becomes an
-    /// admin by registering: admins are made by the operator (issue #12).
+    /// admin by registering: admins are made by the operator.
     pub fn insert_user(&self, u: &User) -> Res<User> {
         let value = to_json(u)?;
         (&self.users, &self.user_emails).transaction(|(users, emails)| {

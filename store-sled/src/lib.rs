@@ -273,7 +273,7 @@ impl SledStore {
     }
 
     /// How many times every license was read, since the store was opened: what no request of
-    /// a registered user or an anonymous caller may cost (issue #12).
+    /// a registered user or an anonymous caller may cost.
     pub fn license_scans(&self) -> u64 {
         self.license_scans.load(Ordering::Relaxed)
     }

@@ -34,7 +34,7 @@ impl SledStore {
 
     /// Stores `l` (revoked) and publishes a list that holds it and `token_ids`, in one
     /// transaction: a crash leaves both or neither, never a license marked revoked that no
-    /// list holds (issue #12). `sign` signs the new state, its sequence already raised.
+    /// list holds. `sign` signs the new state, its sequence already raised.
     pub fn revoke_license(
         &self,
         l: &License,

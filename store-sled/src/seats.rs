@@ -66,7 +66,7 @@ impl SledStore {
     /// Inserts or replaces a machine. The caller holds the license's seat lock.
     ///
     /// Three plain writes, not a transaction: sled's multi-tree transactions were most of an
-    /// activation's cost (issue #7: the same writes run 4–5× faster without one). They are
+    /// activation's cost (the same writes run 4–5× faster without one). They are
     /// ordered so that whatever prefix a crash leaves, the license's count is at least its
     /// machines — never a seat too many — and [`SledStore::open`] recounts after a crash (see
     /// [`SledStore::close`]): the id index and the count first, the machine last.

@@ -142,6 +142,26 @@ fn quickstart_keygen_issue_verify() {
     let o = verify(&["--domain", "example.com", "--now", "2100-01-01"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("expired"));
+    // The refusal names the token's expiry, in words and as data.
+    let exp = {
+        let o = licet(d, &["inspect", "--json", &token]);
+        let v: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+        v["claims"]["exp"].as_i64().expect("exp")
+    };
+    let when = chrono::DateTime::from_timestamp(exp, 0)
+        .expect("time")
+        .to_rfc3339();
+    assert!(
+        out(&o).contains(&format!("it expired {when}")),
+        "{}",
+        out(&o)
+    );
+    let o = verify(&["--domain", "example.com", "--now", "2100-01-01", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+    assert_eq!(
+        (v["code"].as_str(), v["expires_at"].as_i64()),
+        (Some("expired"), Some(exp))
+    );
 
     // From standard input, and the armored file form.
     let o = licet_stdin(
@@ -563,4 +583,58 @@ fn hwid_parts_bind_a_token_to_this_machine_with_tolerance() {
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", err(&o));
         assert!(err(&o).contains("--hwid-parts"), "{}", err(&o));
     }
+}
+
+/// The offline quickstart as written: a token bound to this machine's fingerprint (`licet hwid`)
+/// verifies with `--this-machine`, and `issue --out` says what it wrote.
+#[test]
+fn a_token_bound_to_this_machine_verifies_with_this_machine() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    keygen(d, "ed25519", "keys");
+    let o = licet(d, &["hwid", "--product", "acme-pro"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let fp = out(&o).trim().to_owned();
+    let o = licet(
+        d,
+        &[
+            "issue",
+            "--key",
+            "keys/private-key.pem",
+            "--product",
+            "acme-pro",
+            "--hwid",
+            &fp,
+            "--days",
+            "30",
+            "--armor",
+            "--out",
+            "license.lic",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let said = out(&o);
+    assert!(
+        said.starts_with("wrote license.lic: license ")
+            && said.contains("for acme-pro, bound to a machine, expires "),
+        "{said}"
+    );
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--pubkey",
+            "keys/public-key.pem",
+            "--product",
+            "acme-pro",
+        ];
+        args.extend_from_slice(extra);
+        args.push("license.lic");
+        licet(d, &args)
+    };
+    let o = verify(&["--this-machine"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    // Without the machine, the refusal says a fingerprint is needed.
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("hwid_required"), "{}", out(&o));
 }

@@ -157,6 +157,26 @@ fn manage_a_server_from_the_command_line() {
     assert_eq!(bulk["created"], 3);
     let all = cli.json(&["licenses", "list", "--product", pid]);
     assert_eq!(all["items"].as_array().map(Vec::len), Some(5));
+    // A product's code works wherever its id does; an unknown one is named.
+    let by_code = cli.json(&["licenses", "create", "--product", "acme-pro"]);
+    assert_eq!(by_code["product_id"], pid, "{by_code}");
+    let all = cli.json(&["licenses", "list", "--product", "acme-pro"]);
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(6));
+    let o = cli.run(&["licenses", "create", "--product", "acme-nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("acme-nope"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Without --json, times read as RFC 3339, not unix seconds.
+    let shown = cli.run(&["licenses", "show", by_code["id"].as_str().expect("id")]);
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let created = by_code["created_at"].as_i64().expect("created_at");
+    let rfc = chrono::DateTime::from_timestamp(created, 0)
+        .expect("time")
+        .to_rfc3339();
+    assert!(text.contains(&format!("created_at: {rfc}")), "{text}");
 
     assert_eq!(
         cli.json(&["licenses", "suspend", lid])["status"],
@@ -206,6 +226,21 @@ fn manage_a_server_from_the_command_line() {
     // directory; the old key is still published, as retiring.
     let before = cli.json(&["keys", "list"]);
     let first = before["keys"][0]["kid"].as_str().expect("kid").to_owned();
+    // The public key a vendor embeds: shown in the list, exported as PEM without an API key.
+    let pem = before["keys"][0]["public_key_pem"].as_str().expect("pem");
+    let listed = String::from_utf8_lossy(&cli.run(&["keys", "list"]).stdout).into_owned();
+    let one_line: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(listed.contains(&one_line), "{listed}");
+    let exported = dir.path().join("vendor.pem");
+    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["server", "keys", "export", "--pem", "--out"])
+        .arg(&exported)
+        .env("LICET_URL", &url)
+        .env_remove("LICET_API_KEY")
+        .output()
+        .expect("licet runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&exported).expect("pem"), pem);
     assert_eq!(before["keys"][0]["status"], "active");
     assert_eq!(
         ro_cli.run(&["keys", "rotate"]).status.code(),
@@ -256,7 +291,7 @@ fn manage_a_server_from_the_command_line() {
     let o = cli.run(&["licenses", "list"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.starts_with("id\tkey\tstatus"), "{text}");
-    assert_eq!(text.lines().count(), 6);
+    assert_eq!(text.lines().count(), 7, "a header and six licenses");
 
     // No server, or no key: exit 2.
     let nowhere = Cli {
@@ -517,6 +552,20 @@ fn activate_status_deactivate_this_machine() {
     assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["licensed"], Value::Bool(true));
+    assert_eq!(v["status"], "valid", "{v}");
+    let (exp, refresh) = (
+        v["expires_at"].as_i64().expect("expires_at"),
+        v["refresh_after"].as_i64().expect("refresh_after"),
+    );
+    assert!(refresh < exp, "{v}");
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.contains(
+            &chrono::DateTime::from_timestamp(exp, 0)
+                .expect("time")
+                .to_rfc3339()
+        )),
+        "{v}"
+    );
     // The trust anchor is the pinned key, never a key kept in the license state: without it
     // nothing is judged, and with another vendor's key the license does not verify.
     let o = Command::new(env!("CARGO_BIN_EXE_licet"))

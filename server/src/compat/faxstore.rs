@@ -309,7 +309,7 @@ async fn log_check(
     let ip_text = ip.text();
     // A check without a known key proves nothing about the caller: such checks are recorded
     // once a minute per route, outcome and address, with how many were passed over, and keep
-    // less of `info` (issue #12: 1000-character entries, one per request, without bound).
+    // less of `info` (1000-character entries, one per request, without bound).
     let (actor, subject, max_info, repeats) = match license {
         Some(l) => (format!("license:{}", l.id), l.id.clone(), MAX_INFO, 0),
         None => {

@@ -430,7 +430,7 @@ async fn judge(
     let mut covered = Vec::new();
     for p in std::iter::once(&l.product_id).chain(&l.extra_products) {
         // `packages` resolves only among products enabled for WemX, whose names are unique
-        // among them: another product cannot answer for a name it copied (issue #12).
+        // among them: another product cannot answer for a name it copied.
         if let Some(p) = s
             .store
             .product(p)

@@ -1,4 +1,4 @@
-//! The admin dashboard at `/admin` (issue #16): server-rendered pages for the people who
+//! The admin dashboard at `/admin`: server-rendered pages for the people who
 //! answer "my license stopped working" and the vendors who change policies.
 //!
 //! - Templates are compiled into the binary (askama), the stylesheet is embedded, nothing is

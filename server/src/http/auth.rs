@@ -120,7 +120,7 @@ impl Caller {
 
     /// Fails unless the caller is an `admin` key with no product limit: the widest credential
     /// there is. API keys, product creation and anything spanning products need it, so that no
-    /// key can mint, rotate or reach a key wider than itself (issue #12).
+    /// key can mint, rotate or reach a key wider than itself.
     pub fn require_unrestricted(&self) -> ApiResult<()> {
         self.require(Scope::Admin)?;
         if self.key.product_id.is_some() {

@@ -39,7 +39,7 @@ pub struct Snapshot {
 }
 
 /// Seconds a snapshot serves scrapes before it is counted again: a scrape is cheap however
-/// often anyone asks, and the store is walked at most once a minute (issue #12).
+/// often anyone asks, and the store is walked at most once a minute.
 pub const SNAPSHOT_TTL: i64 = 60;
 
 impl Metrics {

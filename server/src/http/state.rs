@@ -270,7 +270,7 @@ impl AppState {
     ///
     /// Repeated successful checks of one license from one machine and address are logged once
     /// a minute rather than once per request: the log keeps who checked and when, to the
-    /// minute, and a validation stops costing store writes (issue #7). Refusals are always
+    /// minute, and a validation stops costing store writes. Refusals are always
     /// logged.
     pub(crate) fn first_this_minute(&self, what: &[&str]) -> bool {
         self.once_a_minute(what).is_some()
@@ -279,7 +279,7 @@ impl AppState {
     /// [`AppState::first_this_minute`], counting: `Some(n)` when `what` is new this minute,
     /// with `n` the times it was passed over since it was last let through; `None` (and one
     /// more passed over) otherwise. Events anyone can cause without a credential are recorded
-    /// this way, so that they cost one log entry a minute, not one a request (issue #12).
+    /// this way, so that they cost one log entry a minute, not one a request.
     pub(crate) fn once_a_minute(&self, what: &[&str]) -> Option<u64> {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
@@ -551,7 +551,7 @@ impl AppState {
     /// Fails (400 `invalid_field`) unless every token of `license` under `policy` can be
     /// issued: at most 64 entitlements (the policy's and the license's together) and lists
     /// that leave a token within [`licet_verifier::MAX_TOKEN_BYTES`] whatever else it binds.
-    /// Checked when either is written, so that an activation never fails on them (issue #12).
+    /// Checked when either is written, so that an activation never fails on them.
     pub fn check_token_fits(&self, policy: &Policy, license: &License) -> ApiResult<()> {
         self.check_lists_fit(
             &policy.entitlements,

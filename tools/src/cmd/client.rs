@@ -134,12 +134,46 @@ fn describe(s: &Status) -> (String, bool) {
     }
 }
 
+/// A status as data: a stable `status` code, its times in unix seconds, and the sentence.
+fn status_json(s: &Status, message: &str, ok: bool) -> serde_json::Value {
+    let mut v = json!({ "licensed": ok, "message": message });
+    let code = match s {
+        Status::Valid {
+            until,
+            refresh_after,
+        } => {
+            v["expires_at"] = json!(until);
+            v["refresh_after"] = json!(refresh_after);
+            "valid"
+        }
+        Status::Grace { until } => {
+            v["grace_until"] = json!(until);
+            "grace"
+        }
+        Status::GraceEnded => "grace_ended",
+        Status::NeedsActivation => "not_activated",
+        Status::Revoked => "revoked",
+        Status::Suspended => "suspended",
+        Status::Expired => "expired",
+        Status::ClockRolledBack { behind_by } => {
+            v["behind_by"] = json!(behind_by);
+            "clock_rolled_back"
+        }
+        Status::Invalid(e) => {
+            v["code"] = json!(e.code());
+            "invalid"
+        }
+        Status::StateRolledBack => "state_rolled_back",
+        _ => "unknown",
+    };
+    v["status"] = json!(code);
+    v
+}
+
 pub(crate) fn report(s: &Status, json: bool) -> Result<ExitCode> {
     let (text, ok) = describe(s);
     if json {
-        io::print(
-            &(serde_json::to_string_pretty(&json!({ "licensed": ok, "status": text }))? + "\n"),
-        )?;
+        io::print(&(serde_json::to_string_pretty(&status_json(s, &text, ok))? + "\n"))?;
     } else {
         io::print(&format!("{text}\n"))?;
     }

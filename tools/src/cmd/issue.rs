@@ -286,10 +286,36 @@ pub fn run(a: IssueArgs) -> Result<ExitCode> {
         text::encode_text(&token) + "\n"
     };
     match &a.out {
-        Some(path) => io::write_atomic(path, text.as_bytes())?,
+        Some(path) => {
+            io::write_atomic(path, text.as_bytes())?;
+            io::print(&(confirmation(&token, path) + "\n"))?;
+        }
         None => io::print(&text)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `issue --out` wrote, read back from the token it signed: the file, license, product,
+/// binding and expiry.
+fn confirmation(token: &[u8], path: &Path) -> String {
+    let Ok(c) = licet_verifier::UnverifiedToken::decode(token).and_then(|t| t.unverified_claims())
+    else {
+        return format!("wrote {}", path.display());
+    };
+    let mut s = format!(
+        "wrote {}: license {} for {}",
+        path.display(),
+        c.license_id,
+        c.product
+    );
+    if c.hwid.is_some() || c.hwid_parts.is_some() {
+        s += ", bound to a machine";
+    }
+    s += &match c.expires_at {
+        Some(t) => format!(", expires {}", time::display(t)),
+        None => ", no expiry".into(),
+    };
+    s + &format!(" ({} bytes)", token.len())
 }
 
 fn batch(

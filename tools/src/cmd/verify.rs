@@ -20,9 +20,9 @@ pub struct VerifyArgs {
     /// This machine's fingerprint, for machine-bound tokens.
     #[arg(long)]
     hwid: Option<String>,
-    /// Check tokens bound to fingerprint parts against this machine's (needs --product, the
-    /// fingerprint's salt).
-    #[arg(long, requires = "product")]
+    /// Check a machine-bound token against this machine: its fingerprint (as `licet hwid`
+    /// prints it) and its fingerprint parts (needs --product, the fingerprint's salt).
+    #[arg(long, requires = "product", conflicts_with = "hwid")]
     this_machine: bool,
     /// This domain, for domain-bound tokens.
     #[arg(long)]
@@ -71,23 +71,25 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
     let list = match &list_bytes {
         Some(b) => match RevocationList::verify(b, &keys, None) {
             Ok(l) => Some(l),
-            Err(e) => return report(&a, Err(e), Some("revocation list")),
+            Err(e) => return report(&a, None, Err(e), Some("revocation list")),
         },
         None => None,
     };
 
     let entitlements: Vec<&str> = a.entitlements.iter().map(String::as_str).collect();
-    let machine_parts = match (&a.product, a.this_machine) {
-        (Some(p), true) => licet_verifier::fingerprint::Fingerprint::collect(p).parts(),
-        _ => Vec::new(),
+    let machine = match (&a.product, a.this_machine) {
+        (Some(p), true) => Some(licet_verifier::fingerprint::Fingerprint::collect(p)),
+        _ => None,
     };
+    let machine_parts = machine.as_ref().map(|m| m.parts()).unwrap_or_default();
+    let machine_id = machine.as_ref().map(|m| m.id());
     let mut ctx = match &a.product {
         Some(p) => VerifyContext::new(now, p),
         None => VerifyContext::any_product(now),
     }
     .entitlements(&entitlements)
     .leeway(a.leeway);
-    if let Some(h) = &a.hwid {
+    if let Some(h) = a.hwid.as_deref().or(machine_id.as_deref()) {
         ctx = ctx.fingerprint(h);
     }
     if a.this_machine {
@@ -102,9 +104,18 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
             ctx = ctx.require_fresh_revocations();
         }
     }
-    let result = UnverifiedToken::decode(&bytes).and_then(|t| t.verify(&keys, &ctx));
+    let token = UnverifiedToken::decode(&bytes);
+    let result = token.and_then(|t| t.verify(&keys, &ctx));
+    // An expired or not-yet-valid refusal comes after the signature check, so the token's own
+    // dates can be named.
+    let when = match (&result, token.and_then(|t| t.unverified_claims())) {
+        (Err(Error::Expired), Ok(c)) => c.expires_at.map(|t| ("expires_at", t)),
+        (Err(Error::NotYetValid), Ok(c)) => c.not_before.map(|t| ("not_before", t)),
+        _ => None,
+    };
     report(
         &a,
+        when,
         result.map(|l| {
             (
                 json::claims(l.claims()),
@@ -121,6 +132,7 @@ type Verified = (serde_json::Value, String, &'static str, bool);
 
 fn report(
     a: &VerifyArgs,
+    when: Option<(&str, i64)>,
     result: Result<Verified, Error>,
     subject: Option<&str>,
 ) -> Result<ExitCode> {
@@ -148,13 +160,22 @@ fn report(
         }
         Err(e) => {
             let text = if a.json {
-                serde_json::to_string_pretty(&json!({
+                let mut v = json!({
                     "valid": false, "code": e.code(), "message": e.to_string(), "in": subject.unwrap_or("token")
-                }))? + "\n"
+                });
+                if let Some((field, t)) = when {
+                    v[field] = json!(t);
+                }
+                serde_json::to_string_pretty(&v)? + "\n"
             } else {
+                let date = match when {
+                    Some(("expires_at", t)) => format!("; it expired {}", time::display(t)),
+                    Some((_, t)) => format!("; it is valid from {}", time::display(t)),
+                    None => String::new(),
+                };
                 match subject {
                     Some(s) => format!("invalid: {} ({s}: {e})\n", e.code()),
-                    None => format!("invalid: {} ({e})\n", e.code()),
+                    None => format!("invalid: {} ({e}{date})\n", e.code()),
                 }
             };
             (text, ExitCode::from(1))

@@ -77,7 +77,7 @@ async fn create_product(
     Body(b): Body<CreateProduct>,
 ) -> ApiResult<(StatusCode, Json<ProductBody>)> {
     // A key limited to one product cannot make a second one it would then be locked out of,
-    // nor squat a code or name another family resolves (issue #12).
+    // nor squat a code or name another family resolves.
     caller.require_unrestricted()?;
     if !valid_code(&b.code) {
         return Err(ApiError::bad_request(

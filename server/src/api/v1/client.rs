@@ -43,7 +43,7 @@ const MAX_NONCE: usize = 128;
 /// Middleware for `/v1/client/*`: refusals are signed like answers (`Licet-Signature`, the
 /// server time and the request's nonce in the body), so that a client acts on a refusal only
 /// when it verifies; anyone else answering at the server's address is "unreachable", and can
-/// no longer erase a license with an unsigned `revoked` (issue #12).
+/// no longer erase a license with an unsigned `revoked`.
 pub async fn sign_refusals(
     s: &AppState,
     req: axum::extract::Request,

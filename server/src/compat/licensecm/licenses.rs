@@ -384,7 +384,7 @@ async fn update(
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let (l, _) = me.license(&s, &id).await?;
     // Deleting revokes first, durably: the licet tokens handed out with activations land on
-    // the next list (issue #12).
+    // the next list.
     crate::licensing::revoke_now(&s, &me.actor(), ip, &l).await?;
     end_sessions(&s, &l.id, None, "license deleted").await?;
     let entry = s.audit_entry(

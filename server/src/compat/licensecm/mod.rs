@@ -313,8 +313,8 @@ impl Me {
     }
 
     /// The products the user may see and change. A plain user's come from the owner index, so
-    /// a registered user's request reads their own data, not every product on the server
-    /// (issue #12); an admin (made by the operator) reads them all.
+    /// a registered user's request reads their own data, not every product on the server; an
+    /// admin (made by the operator) reads them all.
     pub async fn products(&self, s: &AppState) -> Result<Vec<Product>, Fail> {
         let all = if self.is_admin() {
             s.store.products().await?

@@ -4,7 +4,7 @@
 //! A LicenseCM admin used to be whoever registered first, and administered every product on
 //! the server. Now a server never makes a stranger its admin: the operator makes them here
 //! (or with `licet server licensecm-admins`), and a LicenseCM admin reaches a product made
-//! through `/v1` only when it is granted here (issue #12).
+//! through `/v1` only when it is granted here.
 
 use axum::Json;
 use axum::extract::{Path, State};

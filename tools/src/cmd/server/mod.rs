@@ -126,7 +126,7 @@ type Request = (&'static str, String, Payload, Shape);
 struct Client {
     agent: ureq::Agent,
     url: String,
-    key: String,
+    key: Option<String>,
 }
 
 enum Answer {
@@ -156,12 +156,35 @@ fn named<T: serde::de::DeserializeOwned>(flag: &str, name: &str) -> Result<T> {
 }
 
 impl Client {
+    /// A product's id from its id or its code: ids (`prd_…`) pass as they are; a code is
+    /// looked up among the products this key sees.
+    fn product_id(&self, given: &str) -> Result<String> {
+        if given.starts_with("prd_") {
+            return Ok(given.to_owned());
+        }
+        let v = match self.call("GET", "/v1/products", Payload::None)? {
+            Answer::Ok(v) => v,
+            Answer::Refused(v) => bail!(
+                "looking up product {given:?}: refused: {}",
+                v["error"]["code"].as_str().unwrap_or("unknown")
+            ),
+        };
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["code"] == given)
+            .and_then(|p| p["id"].as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("no product with the code or id {given:?}"))
+    }
+
     fn call(&self, method: &str, path: &str, body: Payload) -> Result<Answer> {
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let req = ureq::http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header("authorization", format!("Bearer {}", self.key));
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(key) = &self.key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
         let resp = match body {
             Payload::Json(b) => self.agent.run(
                 req.header("content-type", "application/json")
@@ -201,10 +224,13 @@ impl Client {
 }
 
 pub fn run(a: ServerArgs) -> Result<ExitCode> {
-    let key = a
-        .api_key
-        .clone()
-        .context("--api-key or LICET_API_KEY: required")?;
+    // The published keys are public: listing and exporting them needs no API key.
+    let public = matches!(a.what, What::Keys(Keys::List | Keys::Export { .. }));
+    let key = match (a.api_key.clone(), public) {
+        (Some(k), _) => Some(k),
+        (None, true) => None,
+        (None, false) => bail!("--api-key or LICET_API_KEY: required"),
+    };
     let client = Client {
         agent: ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -214,7 +240,26 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         url: a.url.clone(),
         key,
     };
-    let (method, path, body, shape) = match a.what {
+    if let What::Keys(Keys::Export { kid, out, .. }) = &a.what {
+        let v = match client.call("GET", "/v1/keys", Payload::None)? {
+            Answer::Ok(v) => v,
+            Answer::Refused(v) => return finish_refusal(&v, a.json),
+        };
+        let pem = keys::pem_of(&v, kid.as_deref())?;
+        match out {
+            Some(p) => {
+                io::write_atomic(p, pem.as_bytes())?;
+                eprintln!("wrote {}", p.display());
+            }
+            None => io::print(&pem)?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut what = a.what;
+    for p in product_args(&mut what) {
+        *p = client.product_id(p)?;
+    }
+    let (method, path, body, shape) = match what {
         What::Products(p) => products::request(p)?,
         What::LicensecmAdmins(a) => licensecm_admins::request(a)?,
         What::Policies(p) => policies::request(p)?,
@@ -233,6 +278,34 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         },
     };
     finish(&client, method, &path, body, &shape, a.json)
+}
+
+/// The arguments of a command that name a product: each takes the product's code or its id.
+fn product_args(what: &mut What) -> Vec<&mut String> {
+    match what {
+        What::Licenses(Licenses::List {
+            product: Some(p), ..
+        })
+        | What::Policies(Policies::List { product: Some(p) })
+        | What::Policies(Policies::Create { product: p, .. })
+        | What::Prices(Prices::List { product: p })
+        | What::Prices(Prices::Create { product: p, .. })
+        | What::Downloads(Downloads::List { product: Some(p) })
+        | What::Downloads(Downloads::Upload { product: p, .. })
+        | What::Downloads(Downloads::Register { product: p, .. })
+        | What::ApiKeys(ApiKeys::Create {
+            product: Some(p), ..
+        }) => vec![p],
+        What::Licenses(Licenses::Create {
+            product,
+            extra_products,
+            ..
+        }) => std::iter::once(product).chain(extra_products).collect(),
+        What::LicensecmAdmins(
+            LicensecmAdmins::Create { products, .. } | LicensecmAdmins::Grant { products, .. },
+        ) => products.iter_mut().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// An offline activation: the response to `out` (or standard output), what was done to
@@ -323,6 +396,40 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// Whether a field of the API's answers holds a time (unix seconds in JSON, RFC 3339 here).
+fn is_time(field: &str) -> bool {
+    field.ends_with("_at")
+        || field.ends_with("_until")
+        || matches!(
+            field,
+            "valid_from" | "last_seen" | "last_heartbeat" | "time" | "expires" | "not_before"
+        )
+}
+
+/// A field's value for people: times as RFC 3339, a PEM key as its one base64 line.
+fn shown(field: &str, v: &Value) -> String {
+    match v {
+        Value::Number(n) if is_time(field) => {
+            n.as_i64().map_or_else(|| cell(v), crate::time::display)
+        }
+        _ => cell(v),
+    }
+}
+
+/// A list row's cell: `public_key` is read from the PEM, on one line.
+fn column(item: &Value, col: &str) -> String {
+    if col == "public_key" {
+        let pem = item["public_key_pem"].as_str().unwrap_or_default();
+        let body: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::trim)
+            .collect();
+        return if body.is_empty() { "-".into() } else { body };
+    }
+    shown(col, &item[col])
+}
+
 fn render(v: &Value, shape: &Shape, json: bool) -> String {
     if json {
         return serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
@@ -331,7 +438,7 @@ fn render(v: &Value, shape: &Shape, json: bool) -> String {
         Shape::One => match v.as_object() {
             Some(o) => o
                 .iter()
-                .map(|(k, v)| format!("{k}: {}\n", cell(v)))
+                .map(|(k, v)| format!("{k}: {}\n", shown(k, v)))
                 .collect(),
             None => format!("{}\n", cell(v)),
         },
@@ -341,7 +448,7 @@ fn render(v: &Value, shape: &Shape, json: bool) -> String {
             for item in v[*member].as_array().into_iter().flatten() {
                 out += &cols
                     .iter()
-                    .map(|c| cell(&item[*c]))
+                    .map(|c| column(item, c))
                     .collect::<Vec<_>>()
                     .join("\t");
                 out.push('\n');
