@@ -48,16 +48,23 @@ async fn main() -> anyhow::Result<()> {
         .take_up_root()
         .await
         .context("cannot load or make the root secret")?;
-    if let Some(key) = licet_server::bootstrap_admin_key(&state).await? {
-        // Printed once, on stdout, never logged: only its hash is stored.
-        println!("bootstrap admin API key (shown once; store it now): {key}");
-    }
-    let background = licet_server::spawn_background(state.clone());
+    // The listener first: a start that cannot listen (the port in use) makes no admin key, so
+    // the one-time key is never printed by a server that then stops.
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
-    println!("listening on {}", listener.local_addr()?);
+    let bootstrap = licet_server::bootstrap_admin_key(&state).await?;
+    let background = licet_server::spawn_background(state.clone());
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
+    println!("listening on {local}");
+    if let Some(key) = bootstrap {
+        // Printed once, on stdout, never logged: only its hash is stored.
+        println!("bootstrap admin API key (shown once; store it now): {key}");
+    }
+    if config.dashboard {
+        println!("dashboard: http://{local}/admin (sign in with an admin API key)");
+    }
     let timeouts = licet_server::serve::Timeouts::of(&config);
     licet_server::serve::serve(
         listener,

@@ -16,7 +16,7 @@ use crate::io;
 #[derive(Debug, Args)]
 pub struct ActivateArgs {
     /// The license server's base URL.
-    #[arg(long, env = "LICET_URL")]
+    #[arg(long, env = "LICET_URL", default_value = "http://127.0.0.1:47293")]
     url: String,
     /// The license key.
     #[arg(long)]
