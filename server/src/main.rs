@@ -81,18 +81,23 @@ async fn main() -> anyhow::Result<()> {
             "adding the last daily counts to the store failed"
         );
     }
-    if let Some(sled) = sled {
-        sled.close()?;
+    match sled {
+        Some(sled) => {
+            sled.close()?;
+            tracing::info!("stopped; database flushed");
+        }
+        None => tracing::info!("stopped"),
     }
-    tracing::info!("stopped; database flushed");
     Ok(())
 }
 
 fn init_logging(format: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("LICET_LOG").unwrap_or_else(|_| "info".into());
+    // Colour only for a person at a terminal: a log file or journald gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

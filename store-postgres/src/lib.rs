@@ -217,8 +217,35 @@ impl PgStore {
 
 /// Applies the migrations the database lacks, on a connection of its own, holding an advisory
 /// lock: a second instance starting at the same time waits, then finds nothing to do.
+/// Where a configuration connects (`host:port`, or the socket directory), for an error that
+/// must say which server refused. Never the password.
+pub fn target(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match h {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(dir) => {
+                    format!("{}/.s.PGSQL.{port}", dir.display())
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn migrate(config: &tokio_postgres::Config) -> StoreResult<()> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(pg)?;
+    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "no connection to PostgreSQL at {}: {e}",
+            target(config)
+        ))
+    })?;
     let driver = tokio::spawn(connection);
     let run = async {
         client

@@ -46,3 +46,21 @@ async fn one_store_leads_a_task_and_another_takes_over_when_it_goes() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// A refused connection names the server it tried (host and port), never the password.
+#[tokio::test]
+async fn a_refused_connection_names_the_host_and_port() {
+    // A loopback port just given back: nothing listens there, so the connect is refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let url = format!("postgres://licet:hunter2@127.0.0.1:{port}/licet");
+    let e = match PgStore::connect(&url, &Options::default()).await {
+        Ok(_) => panic!("nothing listens on {port}"),
+        Err(e) => e,
+    };
+    let text = e.to_string();
+    assert_eq!(e.code(), "store_unavailable", "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

@@ -216,8 +216,13 @@ impl FromRequestParts<AppState> for Caller {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer header"))?;
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer header"))?
+            .to_str()
+            .map_err(|_| {
+                ApiError::unauthorized(
+                    "the Authorization header holds characters other than visible ASCII",
+                )
+            })?;
         let token = header
             .strip_prefix("Bearer ")
             .map(str::trim)

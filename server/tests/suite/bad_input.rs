@@ -184,3 +184,33 @@ async fn every_family_refuses_bad_input_in_its_own_shape() {
         "bad input changed state"
     );
 }
+
+/// An Authorization header that is not visible ASCII is named as such, not as a missing one.
+#[tokio::test]
+async fn a_non_ascii_authorization_header_is_named() {
+    let app = TestApp::new().await;
+    let req = Request::builder()
+        .method("GET")
+        .uri("/v1/products")
+        .header(
+            "authorization",
+            axum::http::HeaderValue::from_bytes(b"Bearer lk_caf\xc3\xa9").expect("obs-text"),
+        )
+        .body(Body::empty())
+        .expect("request");
+    let (s, v, _) = app.send(req).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("visible ASCII"), "{message}");
+    let (s, v, _) = app.call("GET", "/v1/products", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("missing Authorization")),
+        "{v}"
+    );
+}
