@@ -57,11 +57,12 @@ async fn main() -> anyhow::Result<()> {
     let background = licet_server::spawn_background(state.clone());
     let local = listener.local_addr()?;
     tracing::info!(listen = %local, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
-    println!("listening on {local}");
     if let Some(key) = bootstrap {
-        // Printed once, on stdout, never logged: only its hash is stored.
+        // Printed once, on stdout, never logged: only its hash is stored. Before the
+        // `listening on` line, which scripts and tests read as "started".
         println!("bootstrap admin API key (shown once; store it now): {key}");
     }
+    println!("listening on {local}");
     if config.dashboard {
         println!("dashboard: http://{local}/admin (sign in with an admin API key)");
     }
