@@ -3,7 +3,7 @@
 # dashboard in a real headless Chromium, the python interop test), the doc tests, the verifier
 # in its no-allocator build, the examples against a real server and the README's quickstarts.
 #
-#   scripts/test.sh
+#   ./scripts/test.sh
 #
 # It needs, beside the Rust toolchain: Python 3 with venv and pip, a C compiler, curl,
 # PostgreSQL's server binaries (initdb, pg_ctl), and Chromium with chromedriver.
@@ -45,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     else
         echo "The tests need packages this machine lacks. On Debian or Ubuntu, run as root:" >&2
         echo "  apt-get update && $cmd" >&2
-        echo "then run scripts/test.sh again." >&2
+        echo "then run ./scripts/test.sh again." >&2
         exit 2
     fi
 fi

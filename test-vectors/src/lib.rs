@@ -167,6 +167,16 @@ fn typical() -> TokenBuilder {
         .entitlement("sso")
 }
 
+/// The context for the minimal claims of `raw_claims`: no machine, domain or entitlement.
+fn bare() -> ContextSpec {
+    ContextSpec {
+        fingerprint: None,
+        domain: None,
+        entitlements: vec![],
+        ..ctx()
+    }
+}
+
 fn ctx() -> ContextSpec {
     ContextSpec {
         now: NOW,
@@ -967,12 +977,7 @@ pub fn generate() -> Files {
         "nbf written as a float (signed)",
         sign_raw(&k.ed_a_raw, &ed_header(&k.ed_a.kid()), &float_time),
         &a,
-        ContextSpec {
-            fingerprint: None,
-            domain: None,
-            entitlements: vec![],
-            ..ctx()
-        },
+        bare(),
         "malformed",
         true,
     );
@@ -983,12 +988,7 @@ pub fn generate() -> Files {
         "a licet claim this verifier does not know (must not be skipped)",
         sign_raw(&k.ed_a_raw, &ed_header(&k.ed_a.kid()), &unknown),
         &a,
-        ContextSpec {
-            fingerprint: None,
-            domain: None,
-            entitlements: vec![],
-            ..ctx()
-        },
+        bare(),
         "unsupported_claim",
         true,
     );
@@ -1035,12 +1035,7 @@ pub fn generate() -> Files {
         "says its policy requires a device key (licet 12) but binds none",
         sign_raw(&k.ed_a_raw, &ed_header(&k.ed_a.kid()), &claimed),
         &a,
-        ContextSpec {
-            fingerprint: None,
-            domain: None,
-            entitlements: vec![],
-            ..ctx()
-        },
+        bare(),
         "device_key_required",
         true,
     );
@@ -1051,12 +1046,7 @@ pub fn generate() -> Files {
         "licet 12 written as false, which has no encoding of its own (absent is false)",
         sign_raw(&k.ed_a_raw, &ed_header(&k.ed_a.kid()), &falsely),
         &a,
-        ContextSpec {
-            fingerprint: None,
-            domain: None,
-            entitlements: vec![],
-            ..ctx()
-        },
+        bare(),
         "malformed",
         true,
     );

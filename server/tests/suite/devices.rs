@@ -33,12 +33,18 @@ pub(crate) fn signed(
         .expect("request")
 }
 
-fn token_claims(v: &Value) -> (Option<[u8; 32]>, Option<i64>, Option<i64>, [u8; 16]) {
+/// Reads the claims of the token in an activation answer.
+fn with_claims<T>(v: &Value, read: impl FnOnce(&licet_verifier::Claims<'_>) -> T) -> T {
     let text = v["token"].as_str().expect("token");
     let bytes = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("text");
     let t = licet_verifier::UnverifiedToken::decode(&bytes).expect("token");
-    let c = t.unverified_claims().expect("claims");
-    (c.device_key, c.expires_at, c.refresh_after, c.token_id)
+    read(&t.unverified_claims().expect("claims"))
+}
+
+fn token_claims(v: &Value) -> (Option<[u8; 32]>, Option<i64>, Option<i64>, [u8; 16]) {
+    with_claims(v, |c| {
+        (c.device_key, c.expires_at, c.refresh_after, c.token_id)
+    })
 }
 
 #[tokio::test]
@@ -143,14 +149,10 @@ async fn a_policy_may_require_a_device_key() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     // The token says so (licet claim 12), so a verifier refuses any token of this license that
     // binds no device key, whichever path issued it.
-    let claims_of = |v: &Value| {
-        let text = v["token"].as_str().expect("token").to_owned();
-        let bytes = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("text");
-        let t = licet_verifier::UnverifiedToken::decode(&bytes).expect("token");
-        let c = t.unverified_claims().expect("claims");
-        (c.device_key_required, c.device_key)
-    };
-    assert_eq!(claims_of(&v), (true, Some(d.public())));
+    assert_eq!(
+        with_claims(&v, |c| (c.device_key_required, c.device_key)),
+        (true, Some(d.public()))
+    );
 }
 
 #[tokio::test]
@@ -161,11 +163,8 @@ async fn a_seat_taken_before_its_policy_required_device_keys_gets_no_unbound_tok
     let key = l["key"].as_str().expect("key");
     let (s, v, _) = app.activate(key, "fp").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let text = v["token"].as_str().expect("token").to_owned();
-    let bytes = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("text");
-    let t = licet_verifier::UnverifiedToken::decode(&bytes).expect("token");
     assert!(
-        !t.unverified_claims().expect("claims").device_key_required,
+        !with_claims(&v, |c| c.device_key_required),
         "a policy without the requirement does not claim it"
     );
     let (s, v) = app
