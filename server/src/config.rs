@@ -35,6 +35,40 @@ pub enum Command {
     /// Moves a stopped server's sled data directory (store, signing keys, download files) to
     /// a new PostgreSQL database, for servers started with --database-url.
     Migrate(MigrateArgs),
+    /// API keys made on the server's own machine, without the API: a new admin key when every
+    /// admin key is lost. Uses the store of --data (the server stopped) or --database-url
+    /// (running or not); the audit log records it as made from the console.
+    #[command(name = "api-keys", subcommand)]
+    ApiKeys(ApiKeysCommand),
+}
+
+/// `licet-server api-keys …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ApiKeysCommand {
+    /// Makes an API key and prints it once on stdout.
+    Create(CreateKeyArgs),
+}
+
+/// A new API key.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CreateKeyArgs {
+    /// What the key may do.
+    #[arg(long, value_enum)]
+    pub scope: ConsoleScope,
+    /// A name for the key, shown in listings and the audit log.
+    #[arg(long, default_value = "console")]
+    pub name: String,
+}
+
+/// The scopes of an API key.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConsoleScope {
+    /// Everything, API keys included.
+    Admin,
+    /// Products, policies, licenses and machines.
+    ReadWrite,
+    /// Reading only.
+    ReadOnly,
 }
 
 #[derive(Debug, Parser, Default)]
@@ -44,10 +78,10 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// TOML configuration file.
-    #[arg(long, env = "LICET_CONFIG")]
+    #[arg(long, env = "LICET_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Data directory: the sled database and the server's signing keys [default: ./licet-data].
-    #[arg(long, env = "LICET_DATA")]
+    #[arg(long, env = "LICET_DATA", global = true)]
     pub data: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:47293].
     #[arg(long, env = "LICET_LISTEN")]
@@ -88,7 +122,12 @@ pub struct Args {
     /// PostgreSQL to store everything in instead of the sled database in `--data`
     /// (`postgres://user:password@host/db`): several instances may share it. Needs
     /// `--master-key-file`.
-    #[arg(long, env = "LICET_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LICET_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
     /// Connections to PostgreSQL at most, per instance [default: 16].
     #[arg(long, env = "LICET_DB_POOL_SIZE")]
@@ -99,7 +138,7 @@ pub struct Args {
     pub db_wait: Option<u64>,
     /// The key-encryption key of the signing keys stored in PostgreSQL: a file of 32 random
     /// bytes (`head -c 32 /dev/urandom`), mode 0600, the same on every instance.
-    #[arg(long, env = "LICET_MASTER_KEY_FILE")]
+    #[arg(long, env = "LICET_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
     /// Lifetime in seconds of JWTs minted from API keys [default: 900; at most 86400].
     #[arg(long, env = "LICET_JWT_TTL")]
@@ -107,6 +146,11 @@ pub struct Args {
     /// Log format: text or json [default: text].
     #[arg(long, env = "LICET_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Log one line per request (target `licet::access`: client address, method, route
+    /// template, status, milliseconds, request id). Route templates, not paths, so that a
+    /// license key in a path never reaches the log [default: false].
+    #[arg(long, env = "LICET_ACCESS_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    pub access_log: Option<bool>,
     /// The server's public base URL, used in answers that name the server (FaxStore's
     /// "Authorisation completed - <url>") [default: http://<Host header>].
     #[arg(long, env = "LICET_PUBLIC_URL")]
@@ -210,6 +254,7 @@ struct FileConfig {
     master_key_file: Option<PathBuf>,
     jwt_ttl: Option<u64>,
     log_format: Option<String>,
+    access_log: Option<bool>,
     public_url: Option<String>,
     trusted_proxy_header: Option<String>,
     trusted_proxies: Option<String>,
@@ -275,6 +320,8 @@ pub struct Config {
     pub jwt_ttl: u64,
     /// `text` or `json`.
     pub log_format: String,
+    /// One log line per request.
+    pub access_log: bool,
     /// Public base URL, if configured.
     pub public_url: Option<String>,
     /// Trusted proxy header (lower-case), if any.
@@ -348,6 +395,7 @@ impl Default for Config {
             master_key_file: None,
             jwt_ttl: 900,
             log_format: "text".into(),
+            access_log: false,
             public_url: None,
             trusted_proxy_header: None,
             trusted_proxies: crate::net::default_trusted_proxies(),
@@ -435,6 +483,7 @@ impl Config {
             master_key_file: args.master_key_file.or(file.master_key_file),
             jwt_ttl: args.jwt_ttl.or(file.jwt_ttl).unwrap_or(d.jwt_ttl),
             log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+            access_log: args.access_log.or(file.access_log).unwrap_or(d.access_log),
             public_url: args
                 .public_url
                 .or(file.public_url)
@@ -588,6 +637,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+        // The store's options may follow a subcommand that works on the store.
+        let a = Args::try_parse_from([
+            "licet-server",
+            "api-keys",
+            "create",
+            "--scope",
+            "admin",
+            "--data",
+            "d",
+        ])
+        .expect("parses");
+        assert_eq!(a.data, Some(PathBuf::from("d")));
+    }
 
     #[test]
     fn flags_over_file_over_defaults() {

@@ -21,6 +21,7 @@ pub mod activation;
 pub mod api;
 pub mod compat;
 pub mod config;
+pub mod console;
 pub mod dashboard;
 pub mod dispatch;
 pub mod domains;
@@ -73,7 +74,7 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     };
-    router
+    let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), http::middleware::track))
         // One layer for the request timeout and the signing of client refusals, with a small
@@ -101,6 +102,17 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        ;
+    // Only when asked for: a server without it pays nothing per request.
+    let router = if state.config.access_log {
+        router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::middleware::access_log,
+        ))
+    } else {
+        router
+    };
+    router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)

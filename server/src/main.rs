@@ -20,7 +20,13 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", licet_server::migrate::run(m).await?);
         return Ok(());
     }
+    let command = args.command.clone();
     let config = Config::resolve(args)?;
+    if let Some(licet_server::config::Command::ApiKeys(c)) = &command {
+        init_logging("text");
+        println!("{}", licet_server::console::api_keys(&config, c).await?);
+        return Ok(());
+    }
     init_logging(&config.log_format);
     // The embedded sled store in --data, or PostgreSQL shared with other instances.
     let (store, sled, keys, source, created): (Arc<dyn licet_server::store::Store>, _, _, _, _) =

@@ -61,12 +61,48 @@ pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Respo
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     s.metrics.record(
         &method,
         &route,
         resp.status().as_u16(),
         start.elapsed().as_secs_f64(),
+    );
+    if s.config.access_log {
+        // For the access log, outside the router, where the route is no longer known.
+        resp.extensions_mut().insert(Route(route));
+    }
+    resp
+}
+
+/// The route template that answered, carried out to the access log on the response.
+#[derive(Debug, Clone)]
+struct Route(String);
+
+/// Middleware (with `--access-log`): one line per request, 404s and refusals of the outer
+/// layers included. The route template stands for the path, which may hold a license key.
+pub async fn access_log(ip: ClientIp, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let resp = next.run(req).await;
+    let route = resp
+        .extensions()
+        .get::<Route>()
+        .map_or("unmatched", |r| r.0.as_str());
+    tracing::info!(
+        target: "licet::access",
+        ip = %ip.0.map_or_else(|| "-".to_owned(), |i| i.to_string()),
+        method = %method,
+        route,
+        status = resp.status().as_u16(),
+        ms = start.elapsed().as_millis() as u64,
+        request_id = %request_id,
     );
     resp
 }

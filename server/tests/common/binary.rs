@@ -18,14 +18,19 @@ pub struct Server {
 impl Server {
     /// Starts the test build of `licet-server` on `data` with `extra` arguments; waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_with(data, extra, Stdio::null(), "warn")
+    }
+
+    /// As [`Server::start`], its log (at `level`) going to `stderr`.
+    pub fn start_with(data: &Path, extra: &[&str], stderr: Stdio, level: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_licet-server"))
             .args(["--listen", "127.0.0.1:0", "--cull-interval", "1"])
             .args(extra)
             .arg("--data")
             .arg(data)
-            .env("LICET_LOG", "warn")
+            .env("LICET_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("licet-server starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -42,9 +47,17 @@ impl Server {
                 bootstrap_key = Some(k.trim().to_owned());
             }
             if let Some(addr) = line.strip_prefix("listening on ") {
-                break format!("http://{}", addr.trim());
+                break addr.trim().to_owned();
             }
         };
+        let base = format!(
+            "{}://{base}",
+            if extra.contains(&"--tls-cert") {
+                "https"
+            } else {
+                "http"
+            }
+        );
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Server {

@@ -398,7 +398,7 @@ fn may_succeed(caller: &str, method: &str, path: &str) -> bool {
         || path.starts_with("/api/v1/licenses/public/")
         || matches!(
             path,
-            "/healthz" | "/metrics" | "/v1/keys" | "/v1/revocations" | "/openapi.json"
+            "/" | "/healthz" | "/metrics" | "/v1/keys" | "/v1/revocations" | "/openapi.json"
         );
     if public {
         return true;

@@ -18,6 +18,7 @@ use crate::http::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(home))
         .routes(routes!(health))
         .routes(routes!(revocations))
         .routes(routes!(keys))
@@ -62,6 +63,45 @@ async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Res
             .render(snap.active_seats, snap.licenses, s.store.flush_count()),
     )
         .into_response())
+}
+
+/// Where the documentation lives (the server carries no copy of it).
+const DOCS: &str = "https://github.com/licet-rs/licet/tree/main/docs";
+
+#[utoipa::path(get, path = "/", tag = "public", responses((status = 200, description = "`{name, version, dashboard, openapi, health, docs}`; a small page of the same links for a browser", body = serde_json::Value)))]
+/// What a person or a script that opens the server's address finds: where to go next.
+async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let dashboard = s.config.dashboard.then_some("/admin");
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if !browser {
+        return Json(json!({
+            "name": "licet-server",
+            "version": env!("CARGO_PKG_VERSION"),
+            "dashboard": dashboard,
+            "openapi": "/openapi.json",
+            "health": "/healthz",
+            "docs": DOCS,
+        }))
+        .into_response();
+    }
+    // Nothing here comes from a request or the store: the page is fixed text.
+    let admin = match dashboard {
+        Some(path) => {
+            format!("<li><a href=\"{path}\">Dashboard</a> (sign in with an admin API key)</li>")
+        }
+        None => String::new(),
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>licet-server</title></head><body><h1>licet-server {}</h1>\
+         <ul>{admin}<li><a href=\"/openapi.json\">OpenAPI document</a></li>\
+         <li><a href=\"/healthz\">Health</a></li><li><a href=\"{DOCS}\">Documentation</a></li></ul></body></html>",
+        env!("CARGO_PKG_VERSION")
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "`{status, server_time}`", body = serde_json::Value), (status = 503, description = "`{status: \"store_unavailable\", server_time}`: the store does not answer", body = serde_json::Value)))]
