@@ -40,6 +40,40 @@ pub enum Command {
     /// (running or not); the audit log records it as made from the console.
     #[command(name = "api-keys", subcommand)]
     ApiKeys(ApiKeysCommand),
+    /// Copies the sled data directory of --data (store, signing keys, root secret, download
+    /// files) into one encrypted file, while the server keeps answering (or with it stopped).
+    /// On PostgreSQL, use pg_dump and keep the master key file (see deployment.md).
+    Backup(BackupArgs),
+    /// Brings a backup back into --data, a new or empty directory, and checks that it opens.
+    Restore(RestoreArgs),
+}
+
+/// Where a backup goes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    /// The backup file to write (never replaced; mode 0600): an age file, encrypted with the
+    /// passphrase.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// A file whose first line is the passphrase (at least 12 characters) [default: the
+    /// LICET_BACKUP_PASSPHRASE environment variable].
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Where a backup comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// A file whose first line is the passphrase [default: the LICET_BACKUP_PASSPHRASE
+    /// environment variable].
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Filled from --data: where the data directory is restored.
+    #[arg(skip)]
+    pub data: PathBuf,
 }
 
 /// `licet-server api-keys …`.

@@ -464,6 +464,9 @@ pub fn run_outbox(s: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
                 continue;
             }
             let s = s.clone();
+            // Not held back by a backup's gate: a drain waits on webhook receivers for up to
+            // --webhook-timeout, and a copy that catches a delivery half-recorded at worst sends
+            // it again after a restore (deliveries are at least once in any case).
             tokio::spawn(async move {
                 if let Err(e) = drain_outbox(&s).await {
                     tracing::warn!(code = e.code(), "webhook outbox failed");

@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod activation;
 pub mod api;
+pub mod backup;
 pub mod compat;
 pub mod config;
 pub mod console;
@@ -131,6 +132,12 @@ async fn edge(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    // Held back while a backup copies the store (only then: entering is two atomic
+    // operations). The health and metrics probes write nothing and answer throughout.
+    let _pass = match req.uri().path() {
+        "/healthz" | "/metrics" => None,
+        _ => Some(state.gate.enter().await),
+    };
     if STREAMING_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
@@ -255,6 +262,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
             if !state.leads("maintenance").await {
                 continue;
             }
+            let _pass = state.gate.enter().await;
             match prune_logs(&state).await {
                 Ok((0, 0)) => {}
                 Ok((audit, security)) => {
@@ -366,7 +374,7 @@ pub async fn open_postgres(
 }
 
 /// Creates `dir` (and missing parents) with mode 0700.
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -22,10 +22,38 @@ async fn main() -> anyhow::Result<()> {
     }
     let command = args.command.clone();
     let config = Config::resolve(args)?;
-    if let Some(licet_server::config::Command::ApiKeys(c)) = &command {
-        init_logging("text");
-        println!("{}", licet_server::console::api_keys(&config, c).await?);
-        return Ok(());
+    match &command {
+        Some(licet_server::config::Command::ApiKeys(c)) => {
+            init_logging("text");
+            println!("{}", licet_server::console::api_keys(&config, c).await?);
+            return Ok(());
+        }
+        Some(licet_server::config::Command::Backup(b)) => {
+            init_logging("text");
+            anyhow::ensure!(
+                config.database_url.is_none(),
+                "backup copies a sled data directory; on PostgreSQL, use pg_dump and keep the \
+                 master key file (see docs/deployment.md)"
+            );
+            let (data, b) = (config.data.clone(), b.clone());
+            println!(
+                "{}",
+                tokio::task::spawn_blocking(move || licet_server::backup::backup(&data, &b))
+                    .await??
+            );
+            return Ok(());
+        }
+        Some(licet_server::config::Command::Restore(r)) => {
+            init_logging("text");
+            let mut r = r.clone();
+            r.data = config.data.clone();
+            println!(
+                "{}",
+                tokio::task::spawn_blocking(move || licet_server::backup::restore(&r)).await??
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     init_logging(&config.log_format);
     // The embedded sled store in --data, or PostgreSQL shared with other instances.
@@ -61,6 +89,16 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bootstrap = licet_server::bootstrap_admin_key(&state).await?;
     let background = licet_server::spawn_background(state.clone());
+    // On sled, `licet-server backup` asks this process for a snapshot over a socket.
+    #[cfg(unix)]
+    let control = match &sled {
+        Some(sled) => Some(licet_server::backup::serve_control(
+            state.gate.clone(),
+            sled.clone(),
+            config.data.clone(),
+        )?),
+        None => None,
+    };
     let local = listener.local_addr()?;
     tracing::info!(listen = %local, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
     if let Some(key) = bootstrap {
@@ -81,6 +119,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     background.abort();
+    #[cfg(unix)]
+    if let Some(control) = control {
+        control.abort();
+        let _ = std::fs::remove_file(config.data.join(licet_server::backup::SOCKET));
+    }
     // What this instance counted since the last flush goes to the store before it closes.
     if let Err(e) = licet_server::stats::flush(&state).await {
         tracing::warn!(

@@ -92,6 +92,7 @@ pub fn run(s: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         loop {
             tick.tick().await;
+            let _pass = s.gate.enter().await;
             if let Err(e) = flush(&s).await {
                 tracing::warn!(
                     code = e.code(),

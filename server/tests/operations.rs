@@ -1,15 +1,21 @@
 //! What an operator does around the running server, with the real `licet-server` binary on a
 //! loopback port: a lost admin key remade from the console, the pointers at `/`, the access
-//! log.
+//! log, a backup taken under load and restored.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
 
 mod common;
 // The harness's in-process store; these tests run the binary, whose flags choose its store.
 use common::backends::sled as backend;
-use common::binary::{Server, agent, call, fresh_database, master_key};
+use common::binary::{Server, agent, call, fresh_database, master_key, setup};
 
 /// `licet-server api-keys create …` with `args`: (exit status, stdout, stderr).
 fn console(args: &[&str]) -> (bool, String, String) {
@@ -266,4 +272,214 @@ fn the_access_log_has_a_line_per_request_and_no_license_key() {
             .expect("log")
             .contains("licet::access")
     );
+}
+
+/// One acknowledged activation: its fingerprint, when its answer came, its token.
+struct Acked {
+    fingerprint: String,
+    at: Instant,
+    token: Vec<u8>,
+}
+
+#[test]
+fn a_backup_taken_under_load_restores_every_acknowledged_activation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let limits = ["--rate-limit-ip", "0", "--rate-limit-license", "0"];
+    let server = Server::start(&data, &limits);
+    let admin = server.bootstrap_key.clone().expect("bootstrap key");
+    let base = server.base.clone();
+    let (_, license) = setup(&agent(), &base, &admin, 10_000);
+    let key = license["key"].as_str().expect("key").to_owned();
+
+    // A steady stream of activations, each remembered when its 201 arrives.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, base, key) = (stop.clone(), base.clone(), key.clone());
+        std::thread::spawn(move || {
+            let a = agent();
+            let mut acked = Vec::new();
+            let mut failed = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                let fingerprint = format!("fp-{i}");
+                let (s, v) = call(
+                    &a,
+                    "POST",
+                    &format!("{base}/v1/client/activate"),
+                    None,
+                    Some(json!({ "key": key, "fingerprint": fingerprint })),
+                );
+                if s == 201 {
+                    let token = URL_SAFE_NO_PAD
+                        .decode(v["token"].as_str().expect("token"))
+                        .expect("b64");
+                    acked.push(Acked {
+                        fingerprint,
+                        at: Instant::now(),
+                        token,
+                    });
+                } else {
+                    failed.push((s, v));
+                }
+            }
+            (acked, failed)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let passphrase = dir.path().join("passphrase");
+    std::fs::write(&passphrase, "a passphrase of some length\n").expect("write");
+    let backup = dir.path().join("licet.backup");
+    let began = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .args(["backup", "--to"])
+        .arg(&backup)
+        .arg("--passphrase-file")
+        .arg(&passphrase)
+        .arg("--data")
+        .arg(&data)
+        .env("LICET_LOG", "warn")
+        .output()
+        .expect("backup runs");
+    let ended = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let (acked, failed) = load.join().expect("load");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("the running server held writes for"),
+        "{said}"
+    );
+    assert!(
+        failed.is_empty(),
+        "every activation is answered: {failed:?}"
+    );
+    let before: Vec<&Acked> = acked.iter().filter(|a| a.at < began).collect();
+    let during = acked
+        .iter()
+        .filter(|a| a.at > began && a.at < ended)
+        .count();
+    assert!(before.len() >= 5, "{} before", before.len());
+    assert!(during > 0, "the server kept answering while the backup ran");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup)
+            .expect("backup")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The signing key is not in the file in the clear.
+    let sealed = std::fs::read(&backup).expect("read");
+    let pem = std::fs::read_to_string(data.join("token-ed25519.pem")).expect("pem");
+    let body = pem.lines().nth(1).expect("a base64 line");
+    assert!(!String::from_utf8_lossy(&sealed).contains(body));
+    assert!(!data.read_dir().expect("dir").any(|e| {
+        e.expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .starts_with("backup-")
+    }));
+    server.stop();
+
+    let restore = |to: &Path, passphrase: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_licet-server"))
+            .args(["restore", "--from"])
+            .arg(&backup)
+            .arg("--passphrase-file")
+            .arg(passphrase)
+            .arg("--data")
+            .arg(to)
+            .env("LICET_LOG", "warn")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("restore runs")
+    };
+    // A wrong passphrase restores nothing, and says so.
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase at all").expect("write");
+    let restored = dir.path().join("restored");
+    let out = restore(&restored, &wrong);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot decrypt"));
+    assert!(!restored.exists());
+    // Nor into a directory that holds something.
+    let out = restore(&data, &passphrase);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+
+    let out = restore(&restored, &passphrase);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&restored, &limits);
+    assert!(
+        server.bootstrap_key.is_none(),
+        "the restored store has its keys"
+    );
+    let (s, machines) = call(
+        &agent(),
+        "GET",
+        &format!(
+            "{}/v1/licenses/{}/machines",
+            server.base,
+            license["id"].as_str().expect("id")
+        ),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(s, 200, "{machines}");
+    let there: std::collections::HashSet<&str> = machines["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["fingerprint"].as_str().expect("fingerprint"))
+        .collect();
+    for a in &before {
+        assert!(
+            there.contains(a.fingerprint.as_str()),
+            "{} is lost",
+            a.fingerprint
+        );
+    }
+    // Tokens issued before the backup verify against the restored server's keys, and it
+    // signs new ones with the same key.
+    let (_, keys) = call(
+        &agent(),
+        "GET",
+        &format!("{}/v1/keys", server.base),
+        None,
+        None,
+    );
+    let pem = keys["keys"][0]["public_key_pem"].as_str().expect("pem");
+    let pk = [licet_verifier::PublicKey::from_spki_pem(pem).expect("key")];
+    for a in [before[0], before[before.len() - 1]] {
+        let now = chrono_now();
+        let ctx = licet_verifier::Context::new(now, "acme-pro").fingerprint(&a.fingerprint);
+        licet_verifier::verify(&a.token, &pk[..], &ctx).expect("an old token verifies");
+    }
+    let (s, v) = call(
+        &agent(),
+        "POST",
+        &format!("{}/v1/client/activate", server.base),
+        None,
+        Some(json!({ "key": key, "fingerprint": "after-restore" })),
+    );
+    assert_eq!(s, 201, "{v}");
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
 }

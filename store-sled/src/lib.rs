@@ -86,6 +86,7 @@ mod revocations;
 mod seats;
 mod security;
 mod shop;
+mod snapshot;
 
 pub use error::Error;
 

@@ -71,6 +71,8 @@ pub struct AppState {
     pub dispatch: Arc<crate::dispatch::Dispatch>,
     /// What was logged this minute (see [`AppState::first_this_minute`]).
     logged: Arc<std::sync::Mutex<Logged>>,
+    /// Holds every writer back while a backup copies the store (see `crate::backup`).
+    pub gate: Arc<crate::backup::Gate>,
 }
 
 /// A failure of the key ring as an answer: the store's own (503 when it is away), or a 500.
@@ -114,6 +116,7 @@ impl AppState {
             signed_facts: Arc::default(),
             dispatch: Arc::default(),
             logged: Arc::default(),
+            gate: Arc::default(),
         })
     }
 
