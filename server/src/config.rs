@@ -120,6 +120,14 @@ pub struct Args {
     /// Address to listen on [default: 127.0.0.1:47293].
     #[arg(long, env = "LICET_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. The files
+    /// are read again when they change and on SIGHUP, without dropping connections
+    /// [default: plain HTTP].
+    #[arg(long, env = "LICET_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "LICET_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Issuer name written into tokens (`iss`) and minted JWTs [default: licet-server].
     #[arg(long, env = "LICET_ISSUER")]
     pub issuer: Option<String>,
@@ -272,6 +280,8 @@ pub struct Args {
 struct FileConfig {
     data: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     issuer: Option<String>,
     max_body_bytes: Option<usize>,
     rate_limit_ip: Option<u32>,
@@ -322,6 +332,8 @@ pub struct Config {
     pub data: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
+    /// The TLS certificate chain and key files, when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Issuer name.
     pub issuer: String,
     /// Body size limit.
@@ -413,6 +425,7 @@ impl Default for Config {
         Config {
             data: PathBuf::from("licet-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 47293)),
+            tls: None,
             issuer: "licet-server".into(),
             max_body_bytes: 64 * 1024,
             rate_limit_ip: 600,
@@ -474,6 +487,14 @@ impl Config {
         let c = Config {
             data: args.data.or(file.data).unwrap_or(d.data),
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            tls: match (
+                args.tls_cert.or(file.tls_cert),
+                args.tls_key.or(file.tls_key),
+            ) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => anyhow::bail!("tls-cert and tls-key: give both, or neither"),
+            },
             issuer: args.issuer.or(file.issuer).unwrap_or(d.issuer),
             max_body_bytes: args
                 .max_body_bytes

@@ -40,6 +40,7 @@ pub mod routes;
 pub mod rules;
 pub mod serve;
 pub mod stats;
+pub mod tls;
 
 // The HTTP layer's modules under their old names, for the binaries and tests.
 pub use http::{auth, error, limits, metrics, state};

@@ -84,6 +84,10 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot load or make the root secret")?;
     // The listener first: a start that cannot listen (the port in use) makes no admin key, so
     // the one-time key is never printed by a server that then stops.
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(licet_server::tls::Certificates::load(cert, key)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -107,14 +111,23 @@ async fn main() -> anyhow::Result<()> {
         println!("bootstrap admin API key (shown once; store it now): {key}");
     }
     println!("listening on {local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
     if config.dashboard {
-        println!("dashboard: http://{local}/admin (sign in with an admin API key)");
+        println!("dashboard: {scheme}://{local}/admin (sign in with an admin API key)");
     }
+    let acceptor = match &tls {
+        Some(certs) => {
+            certs.clone().watch();
+            Some(certs.acceptor()?)
+        }
+        None => None,
+    };
     let timeouts = licet_server::serve::Timeouts::of(&config);
     licet_server::serve::serve(
         listener,
         licet_server::app(state.clone()),
         timeouts,
+        acceptor,
         shutdown(),
     )
     .await?;

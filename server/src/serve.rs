@@ -38,11 +38,13 @@ impl Timeouts {
 }
 
 /// Serves `app` on `listener` until `signal` completes, then shuts down within
-/// `t.shutdown`. Peers' addresses reach handlers as `ConnectInfo<SocketAddr>`.
+/// `t.shutdown`. Peers' addresses reach handlers as `ConnectInfo<SocketAddr>`. With `tls`,
+/// every connection is a TLS one; its handshake has the header timeout too.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     t: Timeouts,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     signal: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -77,12 +79,38 @@ pub async fn serve(
             Ok(s) => s,
             Err(never) => match never {},
         };
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let service = TowerToHyperService::new(service);
+        let Some(tls) = tls.clone() else {
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            connections.spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's own task: a slow client never holds the
+        // accept loop.
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         connections.spawn(async move {
-            if let Err(e) = conn.await {
+            let stream = match tokio::time::timeout(t.header, tls.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("TLS handshake timed out");
+                    return;
+                }
+            };
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

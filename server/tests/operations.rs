@@ -483,3 +483,149 @@ fn chrono_now() -> i64 {
         .expect("clock")
         .as_secs() as i64
 }
+
+/// A certificate authority made for one test, and a server certificate it signed for
+/// `localhost` and 127.0.0.1: (CA certificate DER, server chain PEM, server key PEM).
+fn authority(name: &str) -> (Vec<u8>, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, name);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("leaf");
+    (ca.der().to_vec(), leaf.pem(), key.serialize_pem())
+}
+
+/// An agent that trusts only `ca`.
+fn trusting(ca: &[u8]) -> ureq::Agent {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let root = Certificate::from_der(ca).to_owned();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&[root]))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The status of `GET url` through `agent`, or the transport error.
+fn status(agent: &ureq::Agent, url: &str) -> Result<u16, String> {
+    agent
+        .get(url)
+        .call()
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn tls_serves_https_and_takes_up_a_renewed_certificate_without_dropping_connections() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let write = |chain: &str, k: &str| {
+        std::fs::write(&cert, chain).expect("cert");
+        std::fs::write(&key, k).expect("key");
+    };
+    let (ca1, chain1, key1) = authority("first CA");
+    write(&chain1, &key1);
+    let tls = [
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ];
+    let server = Server::start(&dir.path().join("data"), &tls);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let health = format!("{}/healthz", server.base);
+    let old = trusting(&ca1);
+    assert_eq!(status(&old, &health), Ok(200));
+    // The API works over it.
+    let (s, v) = call(
+        &old,
+        "GET",
+        &format!("{}/v1/api-keys", server.base),
+        server.bootstrap_key.as_deref(),
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    // Nobody else's CA is trusted, and plain HTTP gets no answer.
+    let (ca_other, _, _) = authority("another CA");
+    assert!(status(&trusting(&ca_other), &health).is_err());
+    assert!(status(&agent(), &health.replacen("https", "http", 1)).is_err());
+
+    // A renewal by a new CA, taken up on SIGHUP: new handshakes get it, the open keep-alive
+    // connection (made under the first certificate) goes on answering.
+    let (ca2, chain2, key2) = authority("second CA");
+    write(&chain2, &key2);
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&trusting(&ca2), &health).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not taken up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        status(&old, &health),
+        Ok(200),
+        "the open connection was kept"
+    );
+    assert!(
+        status(&trusting(&ca1), &health).is_err(),
+        "new handshakes get the new one"
+    );
+
+    // A renewal written without a signal is seen by its files' change.
+    std::thread::sleep(Duration::from_millis(1100)); // a new modification time
+    let (ca3, chain3, key3) = authority("third CA");
+    write(&chain3, &key3);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status(&trusting(&ca3), &health).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the changed files were not taken up"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A broken renewal (a key that is not the certificate's) is refused; the certificate in
+    // use stays.
+    write(&chain1, &key2);
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&trusting(&ca3), &health), Ok(200));
+    server.stop();
+
+    // And a start with one is refused with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_licet-server"))
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .args(tls)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not the certificate's"), "{err}");
+}

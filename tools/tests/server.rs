@@ -14,6 +14,14 @@ use serde_json::{Value, json};
 
 /// Starts the server on a free port in a background thread; returns its URL and admin key.
 fn start_server(dir: &Path) -> (String, String) {
+    start_server_with(dir, None)
+}
+
+/// As [`start_server`], serving HTTPS with `tls` when given.
+fn start_server_with(
+    dir: &Path,
+    tls: Option<Arc<licet_server::tls::Certificates>>,
+) -> (String, String) {
     let keys = ServerKeys::new(
         SigningKey::generate(KeySpec::Ed25519).expect("ed25519"),
         SigningKey::generate(KeySpec::RsaPkcs1(2048)).expect("rsa"),
@@ -47,6 +55,7 @@ fn start_server(dir: &Path) -> (String, String) {
         .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")
         .expect("key");
+    let https = tls.is_some();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     listener.set_nonblocking(true).expect("nonblocking");
@@ -59,13 +68,15 @@ fn start_server(dir: &Path) -> (String, String) {
                 listener,
                 licet_server::app(state),
                 timeouts,
+                tls.map(|t| t.acceptor().expect("acceptor")),
                 std::future::pending(),
             )
             .await
             .expect("serve");
         });
     });
-    (format!("http://{addr}"), admin)
+    let scheme = if https { "https" } else { "http" };
+    (format!("{scheme}://{addr}"), admin)
 }
 
 struct Cli<'a> {
@@ -1156,4 +1167,107 @@ fn walk_files(dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+#[test]
+fn https_with_a_given_ca_and_a_warning_for_plain_http_elsewhere() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "licet test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("key")).expect("CA");
+    let key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("leaf");
+    let (ca_file, cert, key_file) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    std::fs::write(&ca_file, ca.pem()).expect("ca");
+    std::fs::write(&cert, leaf.pem()).expect("cert");
+    std::fs::write(&key_file, key.serialize_pem()).expect("key");
+    let tls = licet_server::tls::Certificates::load(&cert, &key_file).expect("tls");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("dir");
+    let (url, admin) = start_server_with(&data, Some(tls));
+    assert!(url.starts_with("https://"));
+    let ca_arg = ca_file.to_str().expect("utf-8");
+    let cli = Cli {
+        url: &url,
+        key: &admin,
+    };
+
+    // With the CA the server's certificate chains to, the CLI manages the server over HTTPS.
+    let product = cli.json(&[
+        "--ca-cert",
+        ca_arg,
+        "products",
+        "create",
+        "--code",
+        "acme-pro",
+        "--name",
+        "Acme Pro",
+    ]);
+    let pid = product["id"].as_str().expect("id");
+    cli.json(&[
+        "--ca-cert",
+        ca_arg,
+        "policies",
+        "create",
+        "--product",
+        pid,
+        "--name",
+        "std",
+    ]);
+    let license = cli.json(&["--ca-cert", ca_arg, "licenses", "create", "--product", pid]);
+    // Without it, the system's roots do not know the test CA, and nothing is sent.
+    let o = cli.run(&["products", "list"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert!(
+        err.contains("certificate") || err.contains("issuer"),
+        "{err}"
+    );
+
+    // The online client activates over HTTPS with the same CA (from the environment).
+    let o = Command::new(env!("CARGO_BIN_EXE_licet"))
+        .args(["activate", "--url", &url, "--product", "acme-pro", "--key"])
+        .arg(license["key"].as_str().expect("key"))
+        .arg("--pubkey")
+        .arg(data.join("pinned.pem"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env("LICET_CA_CERT", &ca_file)
+        .output()
+        .expect("licet runs");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("valid"),
+        "{o:?}"
+    );
+
+    // Plain HTTP to another machine is warned about; to this one it is not.
+    let o = Cli {
+        url: "http://licet-test.invalid:47293",
+        key: &admin,
+    }
+    .run(&["products", "list"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("plain HTTP to another machine"), "{err}");
+    let o = Cli {
+        url: &url.replacen("https://", "http://", 1),
+        key: &admin,
+    }
+    .run(&["products", "list"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("plain HTTP"));
 }

@@ -72,6 +72,10 @@ pub struct Config {
     pub max_skew: u64,
     /// HTTP timeout [default: 10 s].
     pub timeout: Duration,
+    /// The certificate authorities (PEM) the server's TLS certificate must chain to, instead of
+    /// the system's roots: for a server whose certificate a private CA signed [default: none,
+    /// the system's roots].
+    pub ca_certificates: Option<Vec<u8>>,
     /// Also trust the keys the server publishes (`/v1/keys`, fetched at check-ins and cached)
     /// besides `keys` [default: false]. On, a server can rotate its token key without an
     /// application update, at the price of trusting whoever answers at `server` over TLS.
@@ -106,6 +110,7 @@ impl Config {
             rollback: RollbackPolicy::Refuse,
             max_skew: 300,
             timeout: Duration::from_secs(10),
+            ca_certificates: None,
             heartbeat_interval: None,
             trust_server_keys: false,
             clock: Arc::new(|| {
@@ -269,6 +274,63 @@ impl Meta {
     }
 }
 
+/// An HTTP agent for a license server: HTTPS checked against the system's roots, or only
+/// against `ca_pem`'s certificates when given (a PEM without one is refused).
+pub fn http_agent(timeout: Duration, ca_pem: Option<&[u8]>) -> Result<ureq::Agent, ClientError> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let roots = match ca_pem {
+        None => RootCerts::PlatformVerifier,
+        Some(pem) => {
+            let certs: Vec<_> = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(ClientError::State(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the CA file holds no PEM certificate",
+                )));
+            }
+            RootCerts::new_with_certs(&certs)
+        }
+    };
+    Ok(ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into())
+}
+
+/// A warning for a server reached over plain HTTP anywhere but this machine: license keys,
+/// API keys and answers would cross the network readable and changeable by anyone on the way
+/// (answers are signed, but keys are not secret from them).
+pub fn plain_http_warning(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.rsplit_once('@') {
+        Some((_, h)) => h,
+        None => authority,
+    };
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| {
+        std::format!(
+            "warning: {url} is plain HTTP to another machine: keys and answers cross the network \
+             unencrypted; use https://"
+        )
+    })
+}
+
 /// The client of one product on this machine.
 #[derive(Debug)]
 pub struct Client {
@@ -296,11 +358,7 @@ impl Client {
                 ))
             })?;
         let state = LocalState::open(&base, &config.product, &fingerprint.stable_id())?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .build()
-            .into();
+        let agent = http_agent(config.timeout, config.ca_certificates.as_deref())?;
         Ok(Client {
             config,
             state,
@@ -1036,5 +1094,42 @@ mod wire {
         let (code, message) = refusal_of(&read("refusal-answer.json"));
         assert_eq!(code, "license_not_found");
         assert!(!message.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod transport {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_flagged_unless_it_stays_on_this_machine() {
+        for quiet in [
+            "http://127.0.0.1:47293",
+            "http://localhost/",
+            "http://LOCALHOST:8080/x",
+            "http://[::1]:47293",
+            "http://127.9.9.9",
+            "https://licenses.example.com",
+            "https://10.0.0.5:8443",
+        ] {
+            assert_eq!(plain_http_warning(quiet), None, "{quiet}");
+        }
+        for loud in [
+            "http://licenses.example.com",
+            "http://10.0.0.5:47293/v1",
+            "http://[2001:db8::1]:80",
+            "http://localhost.example.com",
+            "http://user@192.0.2.7",
+        ] {
+            let w = plain_http_warning(loud).expect(loud);
+            assert!(w.contains(loud) && w.contains("https://"), "{w}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        let err =
+            http_agent(Duration::from_secs(1), Some(b"not a certificate")).expect_err("no CA");
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
     }
 }

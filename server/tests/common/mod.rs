@@ -256,6 +256,7 @@ pub fn serve(state: AppState) -> String {
                 listener,
                 licet_server::app(state),
                 timeouts,
+                None,
                 std::future::pending(),
             )
             .await

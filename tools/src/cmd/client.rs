@@ -32,6 +32,10 @@ pub struct ActivateArgs {
     /// Base directory of license state [default: $LICET_STATE_DIR or the user's data dir].
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// The certificate authorities (PEM file) the server's TLS certificate must chain to,
+    /// instead of the system's roots (later check-ins read LICET_CA_CERT).
+    #[arg(long, env = "LICET_CA_CERT")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -88,14 +92,43 @@ pub(crate) fn keys_from_pem(pem: &str) -> Vec<PublicKey> {
     licet_verifier::online::parse_pems(pem)
 }
 
+/// The CA file's certificates: `ca`, else `LICET_CA_CERT`, else none (the system's roots).
+fn ca_pem(ca: Option<&std::path::Path>) -> Result<Option<Vec<u8>>> {
+    let path = ca
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| std::env::var_os("LICET_CA_CERT").map(PathBuf::from));
+    path.map(|p| {
+        std::fs::read(&p).with_context(|| format!("{}: cannot read the CA file", p.display()))
+    })
+    .transpose()
+}
+
+/// An HTTP agent for the server at `url` (HTTPS checked against the system's roots or `ca`),
+/// warning on stderr when `url` is plain HTTP to another machine.
+pub(crate) fn agent(
+    url: &str,
+    ca: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+) -> Result<ureq::Agent> {
+    if let Some(w) = licet_verifier::online::plain_http_warning(url) {
+        eprintln!("{w}");
+    }
+    licet_verifier::online::http_agent(timeout, ca_pem(ca)?.as_deref()).map_err(|e| anyhow!("{e}"))
+}
+
 pub(crate) fn client(
     url: &str,
     product: &str,
     keys: Vec<PublicKey>,
     dir: &Option<PathBuf>,
+    ca: Option<&std::path::Path>,
 ) -> Result<Client> {
+    if let Some(w) = licet_verifier::online::plain_http_warning(url) {
+        eprintln!("{w}");
+    }
     let mut c = Config::new(url, product, keys);
     c.state_dir = Some(base(dir)?);
+    c.ca_certificates = ca_pem(ca)?;
     Client::new(c).map_err(|e| anyhow!("{e}"))
 }
 
@@ -191,7 +224,13 @@ pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
         }
         None => {
             let url = format!("{}/v1/keys", a.url.trim_end_matches('/'));
-            let mut resp = ureq::get(&url)
+            let agent = agent(
+                &a.url,
+                a.ca_cert.as_deref(),
+                std::time::Duration::from_secs(30),
+            )?;
+            let mut resp = agent
+                .get(&url)
                 .call()
                 .with_context(|| format!("{url}: cannot reach the server"))?;
             let v: serde_json::Value = resp
@@ -211,7 +250,7 @@ pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
     if keys.is_empty() {
         return Err(anyhow!("no usable public key"));
     }
-    let c = client(&a.url, &a.product, keys, &a.state_dir)?;
+    let c = client(&a.url, &a.product, keys, &a.state_dir, a.ca_cert.as_deref())?;
     match c.activate(&a.key) {
         Ok(s) => report(&s, false),
         Err(e) => {
@@ -245,7 +284,7 @@ pub(crate) fn stored(
     let keys = pinned(pubkey)?;
     let st = state(dir, product)?;
     let url = stored_server(&st).unwrap_or_default();
-    client(&url, product, keys, dir)
+    client(&url, product, keys, dir, None)
 }
 
 pub fn status(a: StatusArgs) -> Result<ExitCode> {

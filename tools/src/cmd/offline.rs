@@ -125,7 +125,13 @@ fn offline_client(
     dir: &Option<PathBuf>,
     pem: Option<&str>,
 ) -> Result<licet_verifier::online::Client> {
-    client("", product, pem.map(keys_from_pem).unwrap_or_default(), dir)
+    client(
+        "",
+        product,
+        pem.map(keys_from_pem).unwrap_or_default(),
+        dir,
+        None,
+    )
 }
 
 /// Writes an artefact: armored to `out` or standard output, and as a QR code with `qr` (in the

@@ -40,6 +40,10 @@ pub struct ServerArgs {
     /// Print the server's JSON answers.
     #[arg(long, global = true)]
     json: bool,
+    /// The certificate authorities (PEM file) the server's TLS certificate must chain to,
+    /// instead of the system's roots.
+    #[arg(long, env = "LICET_CA_CERT", global = true)]
+    ca_cert: Option<std::path::PathBuf>,
     #[command(subcommand)]
     what: What,
 }
@@ -232,11 +236,7 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         (None, false) => bail!("--api-key or LICET_API_KEY: required"),
     };
     let client = Client {
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into(),
+        agent: crate::cmd::client::agent(&a.url, a.ca_cert.as_deref(), Duration::from_secs(30))?,
         url: a.url.clone(),
         key,
     };
