@@ -6,7 +6,7 @@
 #   ./scripts/test.sh
 #
 # It needs, beside the Rust toolchain: Python 3 with venv and pip, a C compiler, curl,
-# PostgreSQL's server binaries (initdb, pg_ctl), and Chromium with chromedriver.
+# PostgreSQL's server binaries (initdb, pg_ctl), Chromium with chromedriver, and systemd-analyze.
 # As root on Debian or Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # command that would and stops with exit 2. It starts a throwaway PostgreSQL (Unix socket only,
 # in a temporary directory) and a chromedriver on a loopback port, and stops both when it ends,
@@ -20,6 +20,8 @@ missing=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv python3-pip)
 command -v cc >/dev/null || missing+=(build-essential)
 command -v curl >/dev/null || missing+=(curl)
+# `systemd-analyze verify` checks the packaged unit file.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 { command -v chromedriver >/dev/null && { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null; }; } \
     || missing+=(chromium chromium-driver)
 

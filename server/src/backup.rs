@@ -262,6 +262,18 @@ pub fn backup(data: &Path, a: &BackupArgs) -> Result<String> {
         "{}: no store here (give the server's data directory with --data)",
         data.display()
     );
+    // A backup inside the directory it copies would be in the next one, and the next.
+    let parent = match a.to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let (Ok(p), Ok(d)) = (parent.canonicalize(), data.canonicalize()) {
+        anyhow::ensure!(
+            !p.starts_with(&d),
+            "{}: inside the data directory; write backups elsewhere",
+            a.to.display()
+        );
+    }
     let snap = match ask_server(data)? {
         Some(s) => s,
         None => snapshot_stopped(data)?,

@@ -120,7 +120,21 @@ async fn main() -> anyhow::Result<()> {
             certs.clone().watch();
             Some(certs.acceptor()?)
         }
-        None => None,
+        None => {
+            // SIGHUP (`systemctl reload`) would otherwise end the process: without TLS there
+            // is nothing to take up again.
+            #[cfg(unix)]
+            if let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: nothing to reload (no TLS certificate)");
+                    }
+                });
+            }
+            None
+        }
     };
     let timeouts = licet_server::serve::Timeouts::of(&config);
     licet_server::serve::serve(

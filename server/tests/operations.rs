@@ -629,3 +629,166 @@ fn tls_serves_https_and_takes_up_a_renewed_certificate_without_dropping_connecti
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not the certificate's"), "{err}");
 }
+
+/// A file of the repository's `packaging/` or root.
+fn repository_file(path: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn the_systemd_unit_is_valid_hardened_and_its_settings_run_the_server() {
+    let unit = repository_file("packaging/licet-server.service");
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=licet",
+        "StateDirectoryMode=0700",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "PrivateTmp=yes",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(
+            unit.lines().any(|l| l.trim() == line),
+            "the unit lacks {line}"
+        );
+    }
+    // systemd's own check, with the binary where the unit expects it (this test build).
+    let dir = tempfile::tempdir().expect("tmp");
+    let checked = dir.path().join("licet-server.service");
+    let binary = env!("CARGO_BIN_EXE_licet-server");
+    std::fs::write(
+        &checked,
+        unit.replace("/usr/local/bin/licet-server", binary),
+    )
+    .expect("write");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&checked)
+        .output()
+        .expect("systemd-analyze runs (the test command installs systemd)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+
+    // The environment the unit sets is one the server starts with, and the unit's reload
+    // (SIGHUP) leaves a server without TLS running.
+    let env: Vec<(String, String)> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "LICET_DATA" && v == "/var/lib/licet"),
+        "{env:?}"
+    );
+    let mut child = Command::new(binary)
+        .envs(env.iter().filter(|(k, _)| k != "LICET_DATA").cloned())
+        .env("LICET_DATA", dir.path().join("state"))
+        .env("LICET_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = loop {
+        let line = lines.next().expect("listening").expect("utf-8");
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let reload = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecReload="))
+        .expect("ExecReload");
+    assert!(reload.contains("-HUP"), "{reload}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "SIGHUP ended the server"
+    );
+    let (s, _) = call(
+        &agent(),
+        "GET",
+        &format!("http://{addr}/healthz"),
+        None,
+        None,
+    );
+    assert_eq!(s, 200);
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "a clean stop on SIGTERM: {status:?}");
+}
+
+#[test]
+fn the_container_recipe_builds_in_one_stage_and_runs_unprivileged_on_a_volume() {
+    let recipe = repository_file("Dockerfile");
+    let lines: Vec<&str> = recipe
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let instruction = |name: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(name).map(str::trim))
+            .collect()
+    };
+    let stages = instruction("FROM ");
+    assert_eq!(stages.len(), 2, "a build stage and a run stage: {stages:?}");
+    assert!(stages[0].ends_with(" AS build"), "{stages:?}");
+    assert!(recipe.contains("cargo build --release --locked -p licet-server"));
+    assert!(recipe.contains("COPY --from=build"));
+    // Everything after the last FROM is the image that runs.
+    let run = &recipe[recipe.rfind("\nFROM ").expect("run stage")..];
+    let user = run
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("USER "))
+        .expect("the run stage names a user");
+    let uid = user.split(':').next().expect("uid");
+    assert!(uid != "0" && uid != "root", "runs as {user}");
+    assert!(
+        run.contains(&format!("--uid {uid}")),
+        "the user {uid} is made in the image"
+    );
+    let volume = run
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("VOLUME "))
+        .expect("a volume");
+    assert!(volume.contains("\"/var/lib/licet\""), "{volume}");
+    assert!(
+        run.contains("LICET_DATA=/var/lib/licet"),
+        "the data directory is the volume"
+    );
+    assert!(run.contains("install -d -m 0700 -o licet -g licet /var/lib/licet"));
+    let port = run
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("EXPOSE "))
+        .expect("a port");
+    assert!(
+        run.contains(&format!("LICET_LISTEN=0.0.0.0:{port}")),
+        "{port}"
+    );
+    assert!(run.contains("ENTRYPOINT [\"/usr/local/bin/licet-server\"]"));
+    // The build context leaves out what is big and not needed.
+    let ignore = repository_file(".dockerignore");
+    assert!(ignore.lines().any(|l| l.trim() == "target"));
+}
