@@ -27,9 +27,16 @@ field() { python3 -c "import sys, json; print(json.load(sys.stdin)['$1'])"; }
 PRODUCT=$(post /v1/products '{"code":"acme-desk","name":"Acme Desk"}' | field id)
 post /v1/policies "{\"product_id\":\"$PRODUCT\",\"name\":\"desk\",\"max_machines\":1}" >/dev/null
 KEY=$(post /v1/licenses "{\"product_id\":\"$PRODUCT\"}" | field key)
-curl -sf "$URL/v1/keys" | python3 -c "import sys, json; print(json.load(sys.stdin)['keys'][0]['public_key_pem'], end='')" >"$WORK/public-key.pem"
+# Written as `jq -r` would: the PEM's own final newline and one more.
+curl -sf "$URL/v1/keys" | python3 -c "import sys, json; print(json.load(sys.stdin)['keys'][0]['public_key_pem'])" >"$WORK/public-key.pem"
 
 DESKTOP=./target/debug/examples/desktop
+# A key file that is not a key is reported, not dropped without a word.
+echo "not a key" >"$WORK/garbage.pem"
+if "$DESKTOP" --server "$URL" --product acme-desk --pubkey "$WORK/garbage.pem" 2>"$WORK/err"; then
+    echo "the desktop example started with an unreadable key" >&2; exit 1
+fi
+grep -q "not a public key PEM" "$WORK/err"
 ARGS=(--server "$URL" --product acme-desk --pubkey "$WORK/public-key.pem" --state-dir "$WORK/state")
 first=$("$DESKTOP" "${ARGS[@]}" --key "$KEY")
 echo "$first"

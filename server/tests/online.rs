@@ -660,3 +660,46 @@ fn a_cached_key_set_is_trusted_only_along_endorsements_from_a_pinned_key() {
         [want(&g0)]
     );
 }
+
+#[test]
+fn the_client_names_its_host_and_platform_unless_told_not_to() {
+    let f = fixture(json!({ "max_machines": 3 }));
+    let states = tempfile::tempdir().expect("tmp");
+    let told = app(&f.url, &f.keys, &states.path().join("a"), machine("a", &[]));
+    told.client.activate(&f.license_key).expect("activate");
+    let mut c = Config::new(&f.url, "acme-desk", f.keys.clone());
+    c.state_dir = Some(states.path().join("b"));
+    c.fingerprint = Some(machine("b", &[]));
+    c.send_host_details = false;
+    Client::new(c)
+        .expect("client")
+        .activate(&f.license_key)
+        .expect("activate");
+    let ms = admin(
+        &f.url,
+        &f.admin,
+        "GET",
+        &format!("/v1/licenses/{}/machines", f.license_id),
+        json!({}),
+    );
+    let by_fp = |fp: &Fingerprint| {
+        ms["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|m| m["fingerprint"] == fp.id())
+            .cloned()
+            .expect("the machine")
+    };
+    let a = by_fp(&machine("a", &[]));
+    let host = sysinfo::System::host_name().expect("this machine has a host name");
+    assert_eq!(a["hostname"], json!(host), "{a}");
+    assert_eq!(
+        a["platform"],
+        json!(licet_verifier::online::platform()),
+        "{a}"
+    );
+    assert!(a["platform"].as_str().expect("platform").contains('-'));
+    let b = by_fp(&machine("b", &[]));
+    assert!(b["hostname"].is_null() && b["platform"].is_null(), "{b}");
+}

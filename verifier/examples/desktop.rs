@@ -29,7 +29,15 @@ fn main() {
         eprintln!("{pubkey}: {e}");
         std::process::exit(2);
     });
-    let keys: Vec<PublicKey> = PublicKey::from_spki_pem(&pem).into_iter().collect();
+    // A key that cannot be read is said so, not dropped: every token would then be refused
+    // for want of a key, with nothing to say why.
+    let keys: Vec<PublicKey> = match PublicKey::from_spki_pem(&pem) {
+        Ok(k) => vec![k],
+        Err(e) => {
+            eprintln!("{pubkey}: not a public key PEM ({})", e.code());
+            std::process::exit(2);
+        }
+    };
     let mut config = Config::new(&server, &product, keys);
     config.state_dir = arg("--state-dir").map(Into::into);
     let client = match Client::new(config) {

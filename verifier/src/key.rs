@@ -164,8 +164,11 @@ impl PublicKey {
     #[cfg(feature = "alloc")]
     pub fn from_spki_pem(pem: &str) -> Result<PublicKey, Error> {
         use spki::der::Decode;
+        // Blank space around the armour is how PEMs arrive from shells, JSON and editors
+        // (`jq -r` adds a newline to one that ends in a newline); RFC 7468's parser does not
+        // take it, so it is trimmed here. Inside the armour the parser is as strict as ever.
         let (label, der) =
-            spki::der::pem::decode_vec(pem.as_bytes()).map_err(|_| Error::InvalidKey)?;
+            spki::der::pem::decode_vec(pem.trim().as_bytes()).map_err(|_| Error::InvalidKey)?;
         if label != "PUBLIC KEY" {
             return Err(Error::InvalidKey);
         }
@@ -559,6 +562,34 @@ mod tests {
         for a in [Algorithm::Ed25519, Algorithm::Ps256, Algorithm::Rs256] {
             assert_eq!(Algorithm::from_cose_id(a.cose_id()), Ok(a));
         }
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn a_pem_is_read_whatever_its_line_ends_and_surrounding_blank_space() {
+        use alloc::string::String;
+        use base64::Engine;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        let raw = sk.verifying_key().to_bytes();
+        let mut spki = [0u8; 44];
+        spki[..12].copy_from_slice(&ED25519_SPKI_PREFIX);
+        spki[12..].copy_from_slice(&raw);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(spki);
+        let pem = alloc::format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+        let want = PublicKey::ed25519(&raw).expect("key").kid();
+        let variants: [String; 5] = [
+            pem.clone(),
+            alloc::format!("{pem}\n"), // `jq -r` of a PEM that already ends in a newline
+            pem.replace('\n', "\r\n"), // written on Windows
+            alloc::format!("\n  {pem}  \n\t"), // pasted with blank space around it
+            pem.trim_end().into(),     // no final newline
+        ];
+        for v in &variants {
+            let got = PublicKey::from_spki_pem(v).map(|k| k.kid());
+            assert_eq!(got, Ok(want), "{v:?}");
+        }
+        // Blank space inside the armour is still refused, as is any other label.
+        assert!(PublicKey::from_spki_pem(&pem.replace("PUBLIC KEY", "PRIVATE KEY")).is_err());
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct Config {
     /// the system's roots: for a server whose certificate a private CA signed [default: none,
     /// the system's roots].
     pub ca_certificates: Option<Vec<u8>>,
+    /// Send this machine's host name and platform (`linux-x86_64`, …) on activation, so that
+    /// the vendor's support can tell a customer's machines apart [default: true].
+    pub send_host_details: bool,
     /// Also trust the keys the server publishes (`/v1/keys`, fetched at check-ins and cached)
     /// besides `keys` [default: false]. On, a server can rotate its token key without an
     /// application update, at the price of trusting whoever answers at `server` over TLS.
@@ -111,6 +114,7 @@ impl Config {
             max_skew: 300,
             timeout: Duration::from_secs(10),
             ca_certificates: None,
+            send_host_details: true,
             heartbeat_interval: None,
             trust_server_keys: false,
             clock: Arc::new(|| {
@@ -685,7 +689,20 @@ impl Client {
     /// stored state alone (a mistyped key must not cost the license already there).
     pub fn activate(&self, key: &str) -> Result<Status, ClientError> {
         let device = self.state.device_key_or_new()?;
-        let a = self.call("/v1/client/activate", key, Some(&device), &[])?;
+        let mut details = std::vec::Vec::new();
+        if self.config.send_host_details {
+            if let Some(mut host) = sysinfo::System::host_name() {
+                // The server takes at most 255 bytes: cut at a character's edge.
+                let mut end = host.len().min(255);
+                while !host.is_char_boundary(end) {
+                    end -= 1;
+                }
+                host.truncate(end);
+                details.push(("hostname", json!(host)));
+            }
+            details.push(("platform", json!(platform())));
+        }
+        let a = self.call("/v1/client/activate", key, Some(&device), &details)?;
         self.accept_token(&a, key)
     }
 
@@ -784,6 +801,12 @@ pub fn request_body(key: &str, fingerprint: &Fingerprint, nonce: &str) -> Value 
         "parts": fingerprint.parts().iter().map(|p| hex(p)).collect::<Vec<_>>(),
         "nonce": nonce,
     })
+}
+
+/// This machine's platform as the client reports it: operating system and architecture
+/// (`linux-x86_64`, `windows-aarch64`, `macos-aarch64`).
+pub fn platform() -> String {
+    std::format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 /// The token (text form) of a token answer (`test-vectors/wire/activate-answer.json`).

@@ -52,7 +52,8 @@ pub(super) fn request(k: Keys) -> Result<Request> {
                 ],
             ),
         ),
-        Keys::Export { .. } => unreachable!("exported by `export`"),
+        // The key set, as `list` reads it; `run` picks the key out of it and writes its PEM.
+        Keys::Export { .. } => ("GET", "/v1/keys".into(), Payload::None, Shape::One),
         Keys::Rotate => ("POST", "/v1/keys/rotate".into(), Payload::None, Shape::One),
         Keys::RotateRoot => (
             "POST",

@@ -240,8 +240,13 @@ pub fn run(a: ServerArgs) -> Result<ExitCode> {
         url: a.url.clone(),
         key,
     };
-    if let What::Keys(Keys::Export { kid, out, .. }) = &a.what {
-        let v = match client.call("GET", "/v1/keys", Payload::None)? {
+    if let What::Keys(Keys::Export { kid, out, pem }) = &a.what {
+        let (method, path, body, _) = keys::request(Keys::Export {
+            kid: kid.clone(),
+            out: out.clone(),
+            pem: *pem,
+        })?;
+        let v = match client.call(method, &path, body)? {
             Answer::Ok(v) => v,
             Answer::Refused(v) => return finish_refusal(&v, a.json),
         };
