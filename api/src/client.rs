@@ -17,6 +17,10 @@ pub struct MachineRequest {
     pub key: String,
     /// The machine's fingerprint.
     pub fingerprint: String,
+    /// The product (code or id) the client is for: a license of another product is refused
+    /// (`wrong_product`) before a seat is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
     /// Its host name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,

@@ -703,3 +703,38 @@ fn the_client_names_its_host_and_platform_unless_told_not_to() {
     let b = by_fp(&machine("b", &[]));
     assert!(b["hostname"].is_null() && b["platform"].is_null(), "{b}");
 }
+
+#[test]
+fn a_client_for_another_product_is_refused_before_a_seat_is_taken() {
+    let f = fixture(json!({ "max_machines": 1 }));
+    let states = tempfile::tempdir().expect("tmp");
+    let mut c = Config::new(&f.url, "acme-other", f.keys.clone());
+    c.state_dir = Some(states.path().join("other"));
+    c.fingerprint = Some(machine("o", &[]));
+    let other = Client::new(c).expect("client");
+    match other.activate(&f.license_key) {
+        Err(licet_verifier::online::ClientError::Refused { code, .. }) => {
+            assert_eq!(code, "wrong_product");
+        }
+        got => panic!("{got:?}"),
+    }
+    let ms = admin(
+        &f.url,
+        &f.admin,
+        "GET",
+        &format!("/v1/licenses/{}/machines", f.license_id),
+        json!({}),
+    );
+    assert_eq!(ms["items"], json!([]), "no seat was taken");
+    // The one seat is still there for the right product.
+    let right = app(
+        &f.url,
+        &f.keys,
+        &states.path().join("right"),
+        machine("r", &[]),
+    );
+    assert!(matches!(
+        right.client.activate(&f.license_key),
+        Ok(Status::Valid { .. })
+    ));
+}

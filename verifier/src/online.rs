@@ -689,7 +689,7 @@ impl Client {
     /// stored state alone (a mistyped key must not cost the license already there).
     pub fn activate(&self, key: &str) -> Result<Status, ClientError> {
         let device = self.state.device_key_or_new()?;
-        let mut details = std::vec::Vec::new();
+        let mut details = std::vec![("product", json!(self.config.product))];
         if self.config.send_host_details {
             if let Some(mut host) = sysinfo::System::host_name() {
                 // The server takes at most 255 bytes: cut at a character's edge.

@@ -178,7 +178,11 @@ fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
     check_text("key", &b.key, 128)?;
     s.limits.check_license(&b.key)?;
     check_text("fingerprint", &b.fingerprint, MAX_FINGERPRINT)?;
-    for (f, v) in [("hostname", &b.hostname), ("platform", &b.platform)] {
+    for (f, v) in [
+        ("product", &b.product),
+        ("hostname", &b.hostname),
+        ("platform", &b.platform),
+    ] {
         if let Some(v) = v {
             check_text(f, v, 255)?;
         }
@@ -257,6 +261,16 @@ async fn seat_answer(
     lease: Option<(Lease, i64)>,
     (license, product, policy): &(License, crate::model::Product, Policy),
 ) -> ApiResult<Response> {
+    // A client for another product would take a seat for a token it then refuses.
+    if let Some(p) = &b.product
+        && *p != product.code
+        && *p != product.id
+    {
+        return Err(ApiError::forbidden_code(
+            "wrong_product",
+            "the license is for another product than the client's",
+        ));
+    }
     let done = activation::activate(
         s,
         &Activation {
