@@ -158,6 +158,17 @@ fn fixture(policy: Value) -> Fixture {
 }
 
 impl Fixture {
+    /// The license's machines, as the admin API lists them.
+    fn machines(&self) -> Value {
+        admin(
+            &self.url,
+            &self.admin,
+            "GET",
+            &format!("/v1/licenses/{}/machines", self.license_id),
+            json!({}),
+        )
+    }
+
     fn revoke(&self) {
         admin(
             &self.url,
@@ -675,13 +686,7 @@ fn the_client_names_its_host_and_platform_unless_told_not_to() {
         .expect("client")
         .activate(&f.license_key)
         .expect("activate");
-    let ms = admin(
-        &f.url,
-        &f.admin,
-        "GET",
-        &format!("/v1/licenses/{}/machines", f.license_id),
-        json!({}),
-    );
+    let ms = f.machines();
     let by_fp = |fp: &Fingerprint| {
         ms["items"]
             .as_array()
@@ -718,13 +723,7 @@ fn a_client_for_another_product_is_refused_before_a_seat_is_taken() {
         }
         got => panic!("{got:?}"),
     }
-    let ms = admin(
-        &f.url,
-        &f.admin,
-        "GET",
-        &format!("/v1/licenses/{}/machines", f.license_id),
-        json!({}),
-    );
+    let ms = f.machines();
     assert_eq!(ms["items"], json!([]), "no seat was taken");
     // The one seat is still there for the right product.
     let right = app(

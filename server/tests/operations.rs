@@ -565,13 +565,7 @@ fn tls_serves_https_and_takes_up_a_renewed_certificate_without_dropping_connecti
     let (ca2, chain2, key2) = authority("second CA");
     write(&chain2, &key2);
     let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    hang_up(&pid);
     let deadline = Instant::now() + Duration::from_secs(10);
     while status(&trusting(&ca2), &health).is_err() {
         assert!(
@@ -606,13 +600,7 @@ fn tls_serves_https_and_takes_up_a_renewed_certificate_without_dropping_connecti
     // A broken renewal (a key that is not the certificate's) is refused; the certificate in
     // use stays.
     write(&chain1, &key2);
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    hang_up(&pid);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(status(&trusting(&ca3), &health), Ok(200));
     server.stop();
@@ -628,6 +616,15 @@ fn tls_serves_https_and_takes_up_a_renewed_certificate_without_dropping_connecti
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not the certificate's"), "{err}");
+}
+
+/// Sends SIGHUP to the process `pid`, as `systemctl reload` does.
+fn hang_up(pid: &str) {
+    let sent = Command::new("kill")
+        .args(["-HUP", pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
 }
 
 /// A file of the repository's `packaging/` or root.
@@ -713,13 +710,7 @@ fn the_systemd_unit_is_valid_hardened_and_its_settings_run_the_server() {
         .expect("ExecReload");
     assert!(reload.contains("-HUP"), "{reload}");
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    hang_up(&pid);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         child.try_wait().expect("wait").is_none(),
