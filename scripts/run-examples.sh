@@ -13,7 +13,7 @@ echo "== example: embedded"
 cargo run -q -p licet-verifier --example embedded
 
 echo "== example: desktop (against a real server)"
-cargo build -q -p licet-server -p licet-verifier --features licet-verifier/online --example desktop
+cargo build -q -p licet-server -p licet-client --example desktop
 WORK=$(mktemp -d)
 OUT="$WORK/server.out"
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -1,6 +1,6 @@
 //! The client API (`/v1/client/*`): what a licensed application sends and what it is
 //! answered. The server reads these requests and writes these answers; the online client
-//! (`licet_verifier::online`) writes the requests and reads the answers. Their wire format is
+//! (`licet_client::online`) writes the requests and reads the answers. Their wire format is
 //! pinned by `test-vectors/wire/`.
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ pub struct MachineRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     /// The machine's fingerprint parts (16 hex digits each, at most 16), from
-    /// `licet_verifier::fingerprint`: tokens then bind them with a k-of-n rule, and a machine
+    /// `licet_client::fingerprint`: tokens then bind them with a k-of-n rule, and a machine
     /// whose fingerprint changed in a few components is still recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<String>>,

@@ -1,5 +1,5 @@
 //! licet-server's native API as data: the request and answer types that the server, the
-//! `licet` CLI and the online client (`licet_verifier::online`) share, so that no side writes
+//! `licet` CLI and the online client (`licet_client::online`) share, so that no side writes
 //! the other's JSON by hand.
 //!
 //! These types are apart from the records the store keeps (`licet_core::model`): renaming a

@@ -7,7 +7,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use licet_verifier::device::DeviceKey;
+use licet_client::device::DeviceKey;
 use licet_verifier::offline::{
     ActivationRequest, ActivationResponse, LABEL_RECEIPT, LABEL_REQUEST, LABEL_RESPONSE,
     MAX_REQUEST_SKEW, TYP_ACTIVATION_RESPONSE, TokenHolder, UnverifiedReceipt,

@@ -10,10 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use licet_client::fingerprint::Fingerprint;
+use licet_client::online::{Client, Config, Status};
+use licet_client::state::Slot;
 use licet_verifier::PublicKey;
-use licet_verifier::fingerprint::Fingerprint;
-use licet_verifier::online::{Client, Config, Status};
-use licet_verifier::state::Slot;
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
@@ -383,7 +383,7 @@ fn the_server_key_set_is_used_only_when_trusted() {
     let strict = Client::new(config(false, "s")).expect("client");
     assert!(matches!(
         strict.activate(license_key),
-        Err(licet_verifier::online::ClientError::Untrusted(
+        Err(licet_client::online::ClientError::Untrusted(
             licet_verifier::Error::UnknownKey
         ))
     ));
@@ -549,7 +549,7 @@ fn unsigned_or_replayed_refusals_do_not_erase_a_license() {
         let victim = app(&fake, &keys, &dir, machine("a", &[]));
         let e = victim.client.heartbeat().expect_err(what);
         assert!(
-            matches!(e, licet_verifier::online::ClientError::Unreachable(_)),
+            matches!(e, licet_client::online::ClientError::Unreachable(_)),
             "{what}: {e:?}"
         );
         assert!(
@@ -610,7 +610,7 @@ fn copied_back_or_removed_state_files_are_noticed() {
 #[test]
 fn a_cached_key_set_is_trusted_only_along_endorsements_from_a_pinned_key() {
     use base64::Engine;
-    use licet_verifier::online::trusted_from;
+    use licet_client::online::trusted_from;
     let new_key =
         || licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key");
     let (g0, g1, g2, rogue) = (new_key(), new_key(), new_key(), new_key());
@@ -701,7 +701,7 @@ fn the_client_names_its_host_and_platform_unless_told_not_to() {
     assert_eq!(a["hostname"], json!(host), "{a}");
     assert_eq!(
         a["platform"],
-        json!(licet_verifier::online::platform()),
+        json!(licet_client::online::platform()),
         "{a}"
     );
     assert!(a["platform"].as_str().expect("platform").contains('-'));
@@ -718,7 +718,7 @@ fn a_client_for_another_product_is_refused_before_a_seat_is_taken() {
     c.fingerprint = Some(machine("o", &[]));
     let other = Client::new(c).expect("client");
     match other.activate(&f.license_key) {
-        Err(licet_verifier::online::ClientError::Refused { code, .. }) => {
+        Err(licet_client::online::ClientError::Refused { code, .. }) => {
             assert_eq!(code, "wrong_product");
         }
         got => panic!("{got:?}"),

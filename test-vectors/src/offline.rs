@@ -4,10 +4,10 @@
 //! token a receipt names) and the expected outcome. Written as `vectors/offline/` and
 //! `vectors/offline.json`.
 
+use licet_client::device::DeviceKey;
 use licet_issuer::{SigningKey, TokenBuilder, sign_activation_response};
 use licet_verifier::Algorithm;
 use licet_verifier::cose::encode;
-use licet_verifier::device::DeviceKey;
 use licet_verifier::offline::encode::{
     RequestFields, receipt_payload, request_payload, response_payload,
 };

@@ -314,7 +314,7 @@ impl PublicKey {
     /// order, and `R == [S]B - [k]A`. It is done through the streaming verifier so that the COSE
     /// `Sig_structure`, which is not contiguous in the token, is hashed in place: no buffer on
     /// the stack and no allocation, whatever the size of the payload.
-    pub(crate) fn verify_parts(&self, parts: &[&[u8]], signature: &[u8]) -> Result<(), Error> {
+    pub fn verify_parts(&self, parts: &[&[u8]], signature: &[u8]) -> Result<(), Error> {
         match &self.inner {
             Inner::Ed25519(key) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature)

@@ -7,7 +7,9 @@
 //!
 //! It is `#![no_std]`. The default features verify Ed25519 tokens with **no allocator**: the
 //! token is read in place and the signed bytes are hashed where they lie. The `alloc` feature
-//! adds RSA and owned decoding; `std` adds std conveniences.
+//! adds RSA and owned decoding; `std` adds std conveniences. An application's side of the
+//! online service (activation, the license state on disk, this machine's fingerprint, device
+//! keys) is the `licet-client` crate, built on this one.
 //!
 //! # What is guaranteed, and what is not
 //!
@@ -45,10 +47,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "online")]
-mod airgap;
-#[cfg(feature = "std")]
-pub mod answer;
 pub mod binding;
 mod cbor;
 pub mod claims;
@@ -56,15 +54,9 @@ pub mod clock;
 pub mod cose;
 pub mod device;
 mod error;
-#[cfg(feature = "hwid")]
-pub mod fingerprint;
 mod key;
 pub mod offline;
-#[cfg(feature = "online")]
-pub mod online;
 pub mod revocation;
-#[cfg(feature = "std")]
-pub mod state;
 pub mod text;
 mod token;
 

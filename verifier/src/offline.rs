@@ -537,7 +537,30 @@ pub mod encode {
 mod tests {
     use super::encode::{RequestFields, receipt_payload, request_payload, response_payload};
     use super::*;
-    use crate::device::DeviceKey;
+    use ed25519_dalek::Signer;
+
+    /// The signing half of a device key, as the tests need it (the client's `DeviceKey` is
+    /// another crate's, built on this one).
+    struct DeviceKey(ed25519_dalek::SigningKey);
+
+    impl DeviceKey {
+        fn from_seed(seed: &[u8; 32]) -> DeviceKey {
+            DeviceKey(ed25519_dalek::SigningKey::from_bytes(seed))
+        }
+        fn public(&self) -> [u8; 32] {
+            self.0.verifying_key().to_bytes()
+        }
+        fn public_key(&self) -> crate::PublicKey {
+            crate::PublicKey::ed25519(&self.public()).expect("a valid point")
+        }
+        fn sign_artefact(&self, typ: &str, payload: &[u8]) -> alloc::vec::Vec<u8> {
+            use crate::cose::encode;
+            let kid = self.public_key().kid();
+            let protected = encode::protected_header(crate::Algorithm::Ed25519, &kid, Some(typ));
+            let tbs = encode::sig_structure(&protected, payload);
+            encode::sign1(&protected, payload, &self.0.sign(&tbs).to_bytes())
+        }
+    }
 
     fn fields(device: &DeviceKey) -> RequestFields<'static> {
         RequestFields {

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine;
-use licet_verifier::device::DeviceKey;
+use licet_client::device::DeviceKey;
 use serde_json::{Value, json};
 
 use crate::common::TestApp;

@@ -6,7 +6,7 @@ use crate::common;
 
 use base64::Engine;
 use common::{T0, TestApp};
-use licet_verifier::fingerprint::{Fingerprint, hex};
+use licet_client::fingerprint::{Fingerprint, hex};
 use serde_json::{Value, json};
 
 /// Six components of one machine, some replaced (by parts named after `tag`).

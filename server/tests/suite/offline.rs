@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use licet_client::device::DeviceKey;
+use licet_client::fingerprint::Fingerprint;
+use licet_client::online::{Client, ClientError, Config, Status};
 use licet_verifier::Error as VError;
-use licet_verifier::device::DeviceKey;
-use licet_verifier::fingerprint::Fingerprint;
 use licet_verifier::offline::encode::{RequestFields, receipt_payload, request_payload};
 use licet_verifier::offline::{
     DeactivationReceipt, TYP_ACTIVATION_REQUEST, TYP_DEACTIVATION_RECEIPT,
 };
-use licet_verifier::online::{Client, ClientError, Config, Status};
 use licet_verifier::text::encode_armor;
 use serde_json::{Value, json};
 

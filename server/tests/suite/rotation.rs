@@ -436,6 +436,6 @@ async fn each_generation_is_vouched_for_by_the_one_before_it() {
         assert!(!key(newer).endorses(&key(older), &sig), "one way only");
     }
     // A client that pinned the first generation trusts all three from the set.
-    let trusted = licet_verifier::online::trusted_from(vec![first], set.to_string().as_bytes());
+    let trusted = licet_client::online::trusted_from(vec![first], set.to_string().as_bytes());
     assert_eq!(trusted.len(), 3);
 }

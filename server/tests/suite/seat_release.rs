@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use base64::Engine;
-use licet_verifier::device::DeviceKey;
+use licet_client::device::DeviceKey;
 use serde_json::{Value, json};
 
 use super::devices::signed;

@@ -1,4 +1,4 @@
-//! The client's check of signed answers (`licet_verifier::answer`) against the real server's
+//! The client's check of signed answers (`licet_client::answer`) against the real server's
 //! signatures: a genuine answer passes; a changed byte, another key, a missing nonce or a far
 //! server time do not.
 
@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{T0, TestApp};
 use http_body_util::BodyExt;
-use licet_verifier::answer::{check_freshness, verify_answer};
+use licet_client::answer::{check_freshness, verify_answer};
 use serde_json::json;
 use tower::ServiceExt;
 

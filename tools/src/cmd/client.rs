@@ -1,14 +1,14 @@
 //! `licet activate`, `licet status`, `licet deactivate`: this machine's license of a product,
-//! through `licet_verifier::online` (what an application embeds), for operators and scripts.
+//! through `licet_client::online` (what an application embeds), for operators and scripts.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
+use licet_client::online::{Client, ClientError, Config, Status, stored_server};
+use licet_client::state::{LocalState, default_base_dir};
 use licet_verifier::PublicKey;
-use licet_verifier::online::{Client, ClientError, Config, Status, stored_server};
-use licet_verifier::state::{LocalState, default_base_dir};
 use serde_json::json;
 
 use crate::io;
@@ -84,12 +84,12 @@ pub(crate) fn base(dir: &Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn state(dir: &Option<PathBuf>, product: &str) -> Result<LocalState> {
-    let fp = licet_verifier::fingerprint::Fingerprint::collect(product);
+    let fp = licet_client::fingerprint::Fingerprint::collect(product);
     LocalState::open(&base(dir)?, product, &fp.stable_id()).context("opening the license state")
 }
 
 pub(crate) fn keys_from_pem(pem: &str) -> Vec<PublicKey> {
-    licet_verifier::online::parse_pems(pem)
+    licet_client::online::parse_pems(pem)
 }
 
 /// The CA file's certificates: `ca`, else `LICET_CA_CERT`, else none (the system's roots).
@@ -110,10 +110,10 @@ pub(crate) fn agent(
     ca: Option<&std::path::Path>,
     timeout: std::time::Duration,
 ) -> Result<ureq::Agent> {
-    if let Some(w) = licet_verifier::online::plain_http_warning(url) {
+    if let Some(w) = licet_client::online::plain_http_warning(url) {
         eprintln!("{w}");
     }
-    licet_verifier::online::http_agent(timeout, ca_pem(ca)?.as_deref()).map_err(|e| anyhow!("{e}"))
+    licet_client::online::http_agent(timeout, ca_pem(ca)?.as_deref()).map_err(|e| anyhow!("{e}"))
 }
 
 pub(crate) fn client(
@@ -123,7 +123,7 @@ pub(crate) fn client(
     dir: &Option<PathBuf>,
     ca: Option<&std::path::Path>,
 ) -> Result<Client> {
-    if let Some(w) = licet_verifier::online::plain_http_warning(url) {
+    if let Some(w) = licet_client::online::plain_http_warning(url) {
         eprintln!("{w}");
     }
     let mut c = Config::new(url, product, keys);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use licet_verifier::fingerprint::{Fingerprint, hex};
+use licet_client::fingerprint::{Fingerprint, hex};
 use serde_json::json;
 
 use crate::io;

@@ -1,6 +1,6 @@
 //! `licet offline request|install|deactivate` and `licet borrow`: this machine's side of
 //! air-gapped activation, with no network (`borrow` excepted), through the same client library
-//! an application embeds (`licet_verifier::online::Client`).
+//! an application embeds (`licet_client::online::Client`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,7 +124,7 @@ fn offline_client(
     product: &str,
     dir: &Option<PathBuf>,
     pem: Option<&str>,
-) -> Result<licet_verifier::online::Client> {
+) -> Result<licet_client::online::Client> {
     client(
         "",
         product,
@@ -205,9 +205,9 @@ fn install(a: InstallArgs) -> Result<ExitCode> {
 }
 
 /// A client error's stable code where it has one.
-fn refusal(e: &licet_verifier::online::ClientError) -> String {
+fn refusal(e: &licet_client::online::ClientError) -> String {
     match e {
-        licet_verifier::online::ClientError::Untrusted(v) => v.code().to_owned(),
+        licet_client::online::ClientError::Untrusted(v) => v.code().to_owned(),
         other => other.to_string(),
     }
 }

@@ -78,7 +78,7 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
 
     let entitlements: Vec<&str> = a.entitlements.iter().map(String::as_str).collect();
     let machine = match (&a.product, a.this_machine) {
-        (Some(p), true) => Some(licet_verifier::fingerprint::Fingerprint::collect(p)),
+        (Some(p), true) => Some(licet_client::fingerprint::Fingerprint::collect(p)),
         _ => None,
     };
     let machine_parts = machine.as_ref().map(|m| m.parts()).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! The online client (feature `online`): activate once, then work offline; check in when the
+//! The online client: activate once, then work offline; check in when the
 //! token asks for it; survive the server being down for the grace period; never readmit a
 //! revoked license; notice a clock that was moved back.
 //!
@@ -29,16 +29,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
 
+use licet_api::client::MachineRequest;
 use serde_json::{Value, json};
 
 use crate::answer::{check_freshness, verify_answer};
-use crate::clock::{ClockCheck, ClockState};
-use crate::error::Error;
 use crate::fingerprint::{Fingerprint, hex};
-use crate::key::PublicKey;
-use crate::revocation::RevocationList;
 use crate::state::{LocalState, Slot, default_base_dir};
-use crate::token::{Context, UnverifiedToken};
+use licet_verifier::Error;
+use licet_verifier::PublicKey;
+use licet_verifier::RevocationList;
+use licet_verifier::clock::{ClockCheck, ClockState};
+use licet_verifier::{Context, UnverifiedToken};
 
 /// What to do when the clock reads earlier than a time already seen (beyond the tolerance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -568,7 +569,7 @@ impl Client {
     }
 
     /// Sends a client request; the answer's JSON once its signature, nonce and time checked out.
-    /// `extra` fields are added to the body. With a device key, the body carries its public
+    /// `fill` adds what the request carries beyond the key, fingerprint and nonce. With a device key, the body carries its public
     /// half and the time, and is signed with it (`Licet-Device-Signature`), so that the license
     /// key and fingerprint alone cannot release or take over this machine's seat.
     pub(crate) fn call(
@@ -576,18 +577,17 @@ impl Client {
         path: &str,
         key: &str,
         device: Option<&crate::device::DeviceKey>,
-        extra: &[(&str, Value)],
+        fill: impl FnOnce(&mut MachineRequest),
     ) -> Result<Value, ClientError> {
         let nonce = hex(&rand_nonce());
         let mut body = request_body(key, &self.fingerprint, &nonce);
-        for (k, v) in extra {
-            body[*k] = v.clone();
-        }
+        fill(&mut body);
         if let Some(d) = device {
-            body["device_key"] = json!(hex(&d.public()));
-            body["time"] = json!(self.now());
+            body.device_key = Some(hex(&d.public()));
+            body.time = Some(self.now());
         }
-        let body = body.to_string();
+        let body = serde_json::to_string(&body)
+            .map_err(|e| ClientError::State(std::io::Error::other(e)))?;
         let url = std::format!("{}{path}", self.config.server);
         let mut req = self
             .agent
@@ -637,7 +637,7 @@ impl Client {
     /// Checks and stores the token of an answer; the status it gives.
     pub(crate) fn accept_token(&self, answer: &Value, key: &str) -> Result<Status, ClientError> {
         let text = token_text(answer).map_err(ClientError::Untrusted)?;
-        let token = crate::text::decode(text.as_bytes(), "LICET LICENSE")
+        let token = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE")
             .map_err(ClientError::Untrusted)?;
         let now = self.now();
         let parts = self.fingerprint.parts();
@@ -689,20 +689,25 @@ impl Client {
     /// stored state alone (a mistyped key must not cost the license already there).
     pub fn activate(&self, key: &str) -> Result<Status, ClientError> {
         let device = self.state.device_key_or_new()?;
-        let mut details = std::vec![("product", json!(self.config.product))];
-        if self.config.send_host_details {
-            if let Some(mut host) = sysinfo::System::host_name() {
+        let hostname = self
+            .config
+            .send_host_details
+            .then(sysinfo::System::host_name)
+            .flatten()
+            .map(|mut host| {
                 // The server takes at most 255 bytes: cut at a character's edge.
                 let mut end = host.len().min(255);
                 while !host.is_char_boundary(end) {
                     end -= 1;
                 }
                 host.truncate(end);
-                details.push(("hostname", json!(host)));
-            }
-            details.push(("platform", json!(platform())));
-        }
-        let a = self.call("/v1/client/activate", key, Some(&device), &details)?;
+                host
+            });
+        let a = self.call("/v1/client/activate", key, Some(&device), |r| {
+            r.product = Some(self.config.product.clone());
+            r.hostname = hostname;
+            r.platform = self.config.send_host_details.then(platform);
+        })?;
         self.accept_token(&a, key)
     }
 
@@ -710,7 +715,7 @@ impl Client {
     pub fn heartbeat(&self) -> Result<Status, ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
         let device = self.state.device_key();
-        match self.call("/v1/client/heartbeat", &key, device.as_ref(), &[]) {
+        match self.call("/v1/client/heartbeat", &key, device.as_ref(), |_| {}) {
             Ok(a) => self.accept_token(&a, &key),
             Err(ClientError::Refused { code, .. })
                 if code == "heartbeat_dead" || code == "machine_not_found" =>
@@ -729,7 +734,7 @@ impl Client {
     pub fn deactivate(&self) -> Result<(), ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
         let device = self.state.device_key();
-        let result = self.call("/v1/client/deactivate", &key, device.as_ref(), &[]);
+        let result = self.call("/v1/client/deactivate", &key, device.as_ref(), |_| {});
         self.forget_token()?;
         // The next activation makes a new device key: nothing signed by this one is of use.
         self.state.clear(Slot::DeviceKey)?;
@@ -794,13 +799,14 @@ impl Client {
 /// The body of a client request to `/v1/client/activate`, `heartbeat` and `deactivate`: the
 /// license key, the fingerprint's id and hex parts, and the request's nonce. This is the wire
 /// format `test-vectors/wire/client-request.json` pins, and the server's tests send that file.
-pub fn request_body(key: &str, fingerprint: &Fingerprint, nonce: &str) -> Value {
-    json!({
-        "key": key,
-        "fingerprint": fingerprint.id(),
-        "parts": fingerprint.parts().iter().map(|p| hex(p)).collect::<Vec<_>>(),
-        "nonce": nonce,
-    })
+pub fn request_body(key: &str, fingerprint: &Fingerprint, nonce: &str) -> MachineRequest {
+    MachineRequest {
+        key: key.to_owned(),
+        fingerprint: fingerprint.id(),
+        parts: Some(fingerprint.parts().iter().map(|p| hex(p)).collect()),
+        nonce: Some(nonce.to_owned()),
+        ..MachineRequest::default()
+    }
 }
 
 /// This machine's platform as the client reports it: operating system and architecture
@@ -1009,7 +1015,7 @@ pub fn trusted_from(pinned: Vec<PublicKey>, set: &[u8]) -> Vec<PublicKey> {
 /// Proves that this machine holds the device key the token binds (a fresh random challenge,
 /// signed and checked against the token's `cnf`); nothing to prove for a token that binds none.
 pub(crate) fn prove_possession(
-    claims: &crate::claims::Claims<'_>,
+    claims: &licet_verifier::Claims<'_>,
     device: Option<&crate::device::DeviceKey>,
 ) -> Result<(), Error> {
     if claims.device_key.is_none() {
@@ -1096,19 +1102,24 @@ mod wire {
             inputs["nonce"].as_str().expect("nonce"),
         );
         if std::env::var_os("LICET_WRITE_GOLDEN").is_some() {
-            golden["body"] = body;
+            golden["body"] = serde_json::to_value(&body).expect("json");
             let text = serde_json::to_string_pretty(&golden).expect("json") + "\n";
             std::fs::write(wire_file("client-request.json"), text).expect("write");
             return;
         }
-        assert_eq!(body, golden["body"], "the request the client builds");
+        assert_eq!(
+            serde_json::to_value(&body).expect("json"),
+            golden["body"],
+            "the request the client builds"
+        );
     }
 
     #[test]
     fn the_client_reads_the_golden_answers() {
         let answer = read("activate-answer.json");
         let text = token_text(&answer).expect("a token");
-        let token = crate::text::decode(text.as_bytes(), "LICET LICENSE").expect("its text form");
+        let token =
+            licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("its text form");
         UnverifiedToken::decode(&token).expect("a token the client can decode");
         assert!(heartbeat_interval(&answer).is_some_and(|i| i > 0));
         let nonce = answer["nonce"].as_str().expect("the nonce echoed");

@@ -3,12 +3,12 @@
 //! the offline grace when the server is down. It prints its status the way an application's
 //! "About" box would.
 //!
-//!     cargo run -p licet-verifier --features online --example desktop -- \
+//!     cargo run -p licet-client --example desktop -- \
 //!         --server http://127.0.0.1:47293 --product acme-desk --pubkey public-key.pem \
 //!         [--key XXXX-XXXX-XXXX-XXXX] [--state-dir DIR]
 
+use licet_client::online::{Client, Config, Status};
 use licet_verifier::PublicKey;
-use licet_verifier::online::{Client, Config, Status};
 
 fn arg(name: &str) -> Option<String> {
     let mut args = std::env::args();

@@ -1,5 +1,5 @@
-//! This machine's fingerprint (feature `hwid`): several components, each hashed on its own with
-//! the product as salt ([`crate::binding::hwid_part`]), so that a token can bind them with a
+//! This machine's fingerprint: several components, each hashed on its own with
+//! the product as salt ([`licet_verifier::binding::hwid_part`]), so that a token can bind them with a
 //! k-of-n rule and no raw value ever leaves the machine or lands in a file.
 //!
 //! What goes in (see `docs/token-format.md`, "Hardware parts"):
@@ -23,8 +23,8 @@
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use crate::binding::hwid_part;
-use crate::claims::{HWID_PART_LEN, MAX_HWID_PARTS};
+use licet_verifier::binding::hwid_part;
+use licet_verifier::claims::{HWID_PART_LEN, MAX_HWID_PARTS};
 
 /// One component of a fingerprint: its kind, a label that identifies it without revealing it
 /// (an interface or disk name), and its hash.
@@ -77,7 +77,7 @@ impl Fingerprint {
         &self.components
     }
 
-    /// The parts, for [`crate::Context::hwid_parts`] and for activation requests.
+    /// The parts, for [`licet_verifier::Context::hwid_parts`] and for activation requests.
     pub fn parts(&self) -> Vec<[u8; HWID_PART_LEN]> {
         self.components.iter().map(|c| c.part).collect()
     }
@@ -205,7 +205,7 @@ fn read_components() -> Vec<(&'static str, String, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::HwidParts;
+    use licet_verifier::claims::HwidParts;
     use std::vec;
 
     fn machine(changes: &[&str]) -> Vec<(&'static str, String, Vec<u8>)> {

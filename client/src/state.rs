@@ -20,7 +20,7 @@ use std::vec::Vec;
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::clock::ClockState;
+use licet_verifier::clock::ClockState;
 
 const MAGIC: &[u8; 8] = b"LICETST1";
 const MAC_LEN: usize = 32;

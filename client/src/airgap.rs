@@ -1,4 +1,4 @@
-//! Air-gapped activation on the client (feature `online`, though nothing here touches the
+//! Air-gapped activation on the client (though nothing here touches the
 //! network): write a request, install the response, give the seat back with a receipt; and
 //! borrowing a floating seat for a while.
 //!
@@ -10,19 +10,17 @@
 use std::string::ToString;
 use std::vec::Vec;
 
-use serde_json::json;
-
 use crate::device::DeviceKey;
-use crate::error::Error;
 use crate::fingerprint::hex;
-use crate::offline::encode::{RequestFields, receipt_payload, request_payload};
-use crate::offline::{
+use crate::online::{Client, ClientError, Status, prove_possession, rand_nonce};
+use crate::state::Slot;
+use licet_verifier::Error;
+use licet_verifier::offline::encode::{RequestFields, receipt_payload, request_payload};
+use licet_verifier::offline::{
     ActivationRequest, ActivationResponse, DeactivationReceipt, TYP_ACTIVATION_REQUEST,
     TYP_DEACTIVATION_RECEIPT,
 };
-use crate::online::{Client, ClientError, Status, prove_possession, rand_nonce};
-use crate::state::Slot;
-use crate::token::{Context, UnverifiedToken};
+use licet_verifier::{Context, UnverifiedToken};
 
 fn request_id() -> [u8; 16] {
     let mut id = [0u8; 16];
@@ -160,12 +158,9 @@ impl Client {
             None => self.meta().key.ok_or(ClientError::NotActivated)?,
         };
         let device = self.state.device_key_or_new()?;
-        let a = self.call(
-            "/v1/client/borrow",
-            &key,
-            Some(&device),
-            &[("until", json!(until))],
-        )?;
+        let a = self.call("/v1/client/borrow", &key, Some(&device), |r| {
+            r.until = Some(until)
+        })?;
         self.accept_token(&a, &key)
     }
 

@@ -8,8 +8,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::Error;
-use crate::key::KeyProvider;
+use licet_verifier::Error;
+use licet_verifier::KeyProvider;
 
 /// The domain-separation prefix of signed answers (never a COSE `Sig_structure`, never a JWT).
 pub const RESPONSE_CONTEXT: &[u8] = b"licet-response-v1\0";
