@@ -110,10 +110,15 @@ pub(crate) fn agent(
     ca: Option<&std::path::Path>,
     timeout: std::time::Duration,
 ) -> Result<ureq::Agent> {
+    warn_plain_http(url);
+    licet_client::online::http_agent(timeout, ca_pem(ca)?.as_deref()).map_err(|e| anyhow!("{e}"))
+}
+
+/// Says on stderr when `url` is plain HTTP to another machine.
+fn warn_plain_http(url: &str) {
     if let Some(w) = licet_client::online::plain_http_warning(url) {
         eprintln!("{w}");
     }
-    licet_client::online::http_agent(timeout, ca_pem(ca)?.as_deref()).map_err(|e| anyhow!("{e}"))
 }
 
 pub(crate) fn client(
@@ -123,9 +128,6 @@ pub(crate) fn client(
     dir: &Option<PathBuf>,
     ca: Option<&std::path::Path>,
 ) -> Result<Client> {
-    if let Some(w) = licet_client::online::plain_http_warning(url) {
-        eprintln!("{w}");
-    }
     let mut c = Config::new(url, product, keys);
     c.state_dir = Some(base(dir)?);
     c.ca_certificates = ca_pem(ca)?;
@@ -218,17 +220,18 @@ pub(crate) fn report(s: &Status, json: bool) -> Result<ExitCode> {
 }
 
 pub fn activate(a: ActivateArgs) -> Result<ExitCode> {
+    warn_plain_http(&a.url);
     let pem = match &a.pubkey {
         Some(p) => {
             std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?
         }
         None => {
             let url = format!("{}/v1/keys", a.url.trim_end_matches('/'));
-            let agent = agent(
-                &a.url,
-                a.ca_cert.as_deref(),
+            let agent = licet_client::online::http_agent(
                 std::time::Duration::from_secs(30),
-            )?;
+                ca_pem(a.ca_cert.as_deref())?.as_deref(),
+            )
+            .map_err(|e| anyhow!("{e}"))?;
             let mut resp = agent
                 .get(&url)
                 .call()
@@ -284,6 +287,7 @@ pub(crate) fn stored(
     let keys = pinned(pubkey)?;
     let st = state(dir, product)?;
     let url = stored_server(&st).unwrap_or_default();
+    warn_plain_http(&url);
     client(&url, product, keys, dir, None)
 }
 
