@@ -171,3 +171,51 @@ pub struct RefusalAnswer {
     /// The request's nonce.
     pub nonce: Option<String>,
 }
+
+/// The server's published keys (`GET /v1/keys`): the token key's generations newest first,
+/// then the RSA key of the compatibility endpoints. A client that pinned one generation trusts
+/// a later one only through the chain of endorsements.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeySet {
+    /// The keys.
+    pub keys: Vec<PublishedKey>,
+}
+
+/// One published public key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublishedKey {
+    /// Its key id (hex), as tokens name it.
+    pub kid: String,
+    /// `EdDSA` or `RS256`.
+    pub alg: String,
+    /// What it signs.
+    #[serde(rename = "use")]
+    pub purpose: String,
+    /// `active` signs; `retiring` verifies what it signed until `valid_until`; `retired`
+    /// verifies nothing.
+    pub status: String,
+    /// When it began signing.
+    pub valid_from: Option<i64>,
+    /// When it stops verifying.
+    pub valid_until: Option<i64>,
+    /// The key as SubjectPublicKeyInfo PEM: what an application pins.
+    pub public_key_pem: String,
+    /// The key as a COSE_Key (RFC 9052 §7), deterministic CBOR, base64url.
+    pub cose_key: String,
+    /// The kid of the generation before, which vouches for this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endorsed_by: Option<String>,
+    /// That generation's Ed25519 signature over `"licet/key-endorsement/v1\0"` and this key's
+    /// 32 bytes, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endorsement: Option<String>,
+}
+
+impl PublishedKey {
+    /// A retired generation verifies nothing: everything it signed has expired.
+    pub fn is_retired(&self) -> bool {
+        self.status == "retired"
+    }
+}

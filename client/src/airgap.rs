@@ -158,9 +158,10 @@ impl Client {
             None => self.meta().key.ok_or(ClientError::NotActivated)?,
         };
         let device = self.state.device_key_or_new()?;
-        let a = self.call("/v1/client/borrow", &key, Some(&device), |r| {
-            r.until = Some(until)
-        })?;
+        let a: licet_api::client::TokenAnswer =
+            self.call("/v1/client/borrow", &key, Some(&device), |r| {
+                r.until = Some(until)
+            })?;
         self.accept_token(&a, &key)
     }
 

@@ -8,6 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use licet_api::client::{DeactivateAnswer, RefusalAnswer, TokenAnswer};
 use licet_verifier::Error;
 use licet_verifier::KeyProvider;
 
@@ -43,24 +44,42 @@ pub fn verify_answer<K: KeyProvider + ?Sized>(
     key.verify_parts(&[RESPONSE_CONTEXT, body], &sig)
 }
 
+/// What every signed answer says about itself: the nonce it echoes and the server's clock.
+pub trait SignedAnswer {
+    /// The request's nonce, echoed.
+    fn nonce(&self) -> Option<&str>;
+    /// The server's clock when it answered (unix seconds).
+    fn server_time(&self) -> i64;
+}
+
+macro_rules! signed_answer {
+    ($($t:ty),*) => {$(
+        impl SignedAnswer for $t {
+            fn nonce(&self) -> Option<&str> {
+                self.nonce.as_deref()
+            }
+            fn server_time(&self) -> i64 {
+                self.server_time
+            }
+        }
+    )*};
+}
+signed_answer!(TokenAnswer, DeactivateAnswer, RefusalAnswer);
+
 /// Checks what a signed answer says about itself: that it echoes `nonce`, and that its
 /// `server_time` is within `max_skew` seconds of `now` (a replayed or stale answer is refused).
 pub fn check_freshness(
-    answer: &serde_json::Value,
+    answer: &impl SignedAnswer,
     nonce: &str,
     now: i64,
     max_skew: u64,
 ) -> Result<(), Error> {
-    if answer.get("nonce").and_then(|n| n.as_str()) != Some(nonce) {
+    if answer.nonce() != Some(nonce) {
         return Err(Error::Malformed(
             "the answer does not echo the request's nonce",
         ));
     }
-    let t = answer
-        .get("server_time")
-        .and_then(serde_json::Value::as_i64)
-        .ok_or(Error::Malformed("the answer has no server_time"))?;
-    if t.abs_diff(now) > max_skew {
+    if answer.server_time().abs_diff(now) > max_skew {
         return Err(Error::Malformed(
             "the answer's server_time is far from the local clock",
         ));

@@ -29,10 +29,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::vec::Vec;
 
-use licet_api::client::MachineRequest;
-use serde_json::{Value, json};
+use licet_api::client::{
+    DeactivateAnswer, KeySet, MachineRequest, PublishedKey, RefusalAnswer, TokenAnswer,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::answer::{check_freshness, verify_answer};
+use crate::answer::{SignedAnswer, check_freshness, verify_answer};
 use crate::fingerprint::{Fingerprint, hex};
 use crate::state::{LocalState, Slot, default_base_dir};
 use licet_verifier::Error;
@@ -242,39 +245,56 @@ pub(crate) struct Meta {
     pub(crate) request_id: Option<String>,
 }
 
+/// `meta.bin` as written: its field names are the record's format, kept by every version.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct MetaRecord {
+    server: Option<String>,
+    key: Option<String>,
+    last_contact: i64,
+    heartbeat_interval: Option<u64>,
+    revocation_sequence: Option<u64>,
+    bound: bool,
+    token_digest: Option<String>,
+    clock_time: Option<i64>,
+    clock_iat: Option<i64>,
+    request_id: Option<String>,
+}
+
 impl Meta {
     fn to_bytes(&self) -> Vec<u8> {
-        json!({
-            "server": self.server,
-            "key": self.key,
-            "last_contact": self.last_contact,
-            "heartbeat_interval": self.heartbeat_interval,
-            "revocation_sequence": self.revocation_sequence,
-            "bound": true,
-            "token_digest": self.token_digest,
-            "clock_time": self.clock.highest_time_seen,
-            "clock_iat": self.clock.highest_iat_seen,
-            "request_id": self.request_id,
-        })
-        .to_string()
-        .into_bytes()
+        let record = MetaRecord {
+            server: self.server.clone(),
+            key: self.key.clone(),
+            last_contact: self.last_contact,
+            heartbeat_interval: self.heartbeat_interval,
+            revocation_sequence: self.revocation_sequence,
+            bound: true,
+            token_digest: self.token_digest.clone(),
+            clock_time: Some(self.clock.highest_time_seen),
+            clock_iat: Some(self.clock.highest_iat_seen),
+            request_id: self.request_id.clone(),
+        };
+        serde_json::to_vec(&record).unwrap_or_default()
     }
 
+    /// A record that does not parse reads as none (`bound: false`): the state checks then
+    /// refuse what it should have anchored.
     fn from_bytes(b: &[u8]) -> Meta {
-        let v: Value = serde_json::from_slice(b).unwrap_or(Value::Null);
+        let r: MetaRecord = serde_json::from_slice(b).unwrap_or_default();
         Meta {
-            server: v["server"].as_str().map(str::to_string),
-            key: v["key"].as_str().map(str::to_string),
-            last_contact: v["last_contact"].as_i64().unwrap_or(0),
-            heartbeat_interval: v["heartbeat_interval"].as_u64(),
-            revocation_sequence: v["revocation_sequence"].as_u64(),
-            bound: v["bound"].as_bool().unwrap_or(false),
-            token_digest: v["token_digest"].as_str().map(str::to_string),
+            server: r.server,
+            key: r.key,
+            last_contact: r.last_contact,
+            heartbeat_interval: r.heartbeat_interval,
+            revocation_sequence: r.revocation_sequence,
+            bound: r.bound,
+            token_digest: r.token_digest,
             clock: ClockState {
-                highest_time_seen: v["clock_time"].as_i64().unwrap_or(i64::MIN),
-                highest_iat_seen: v["clock_iat"].as_i64().unwrap_or(i64::MIN),
+                highest_time_seen: r.clock_time.unwrap_or(i64::MIN),
+                highest_iat_seen: r.clock_iat.unwrap_or(i64::MIN),
             },
-            request_id: v["request_id"].as_str().map(str::to_string),
+            request_id: r.request_id,
         }
     }
 }
@@ -444,30 +464,26 @@ impl Client {
             .body_mut()
             .read_to_vec()
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        let v: Value = serde_json::from_slice(&bytes)
+        let set: KeySet = serde_json::from_slice(&bytes)
             .map_err(|_| ClientError::Untrusted(Error::Malformed("the key set is not JSON")))?;
-        let usable: Vec<Value> = v["keys"]
-            .as_array()
+        let usable: Vec<PublishedKey> = set
+            .keys
             .into_iter()
-            .flatten()
             // A retired generation of a rotated key verifies nothing: everything it signed
             // has expired, so a token naming it is not one the server stands behind.
-            .filter(|k| k["status"].as_str() != Some("retired"))
-            .filter(|k| {
-                k["public_key_pem"]
-                    .as_str()
-                    .is_some_and(|p| !parse_pems(p).is_empty())
-            })
-            .cloned()
+            .filter(|k| !k.is_retired())
+            .filter(|k| !parse_pems(&k.public_key_pem).is_empty())
             .collect();
         if usable.is_empty() {
             return Err(ClientError::Untrusted(Error::Malformed(
                 "the key set holds no usable key",
             )));
         }
-        let set = json!({ "keys": usable }).to_string();
-        self.state.store(Slot::Keys, set.as_bytes())?;
-        Ok(usable.len())
+        let count = usable.len();
+        let set = serde_json::to_vec(&KeySet { keys: usable })
+            .map_err(|e| ClientError::State(std::io::Error::other(e)))?;
+        self.state.store(Slot::Keys, &set)?;
+        Ok(count)
     }
 
     /// How the clock compares with what was seen before.
@@ -568,17 +584,17 @@ impl Client {
         }
     }
 
-    /// Sends a client request; the answer's JSON once its signature, nonce and time checked out.
+    /// Sends a client request; the answer once its signature, nonce and time checked out.
     /// `fill` adds what the request carries beyond the key, fingerprint and nonce. With a device key, the body carries its public
     /// half and the time, and is signed with it (`Licet-Device-Signature`), so that the license
     /// key and fingerprint alone cannot release or take over this machine's seat.
-    pub(crate) fn call(
+    pub(crate) fn call<T: DeserializeOwned + SignedAnswer>(
         &self,
         path: &str,
         key: &str,
         device: Option<&crate::device::DeviceKey>,
         fill: impl FnOnce(&mut MachineRequest),
-    ) -> Result<Value, ClientError> {
+    ) -> Result<T, ClientError> {
         let nonce = hex(&rand_nonce());
         let mut body = request_body(key, &self.fingerprint, &nonce);
         fill(&mut body);
@@ -613,31 +629,45 @@ impl Client {
             .body_mut()
             .read_to_vec()
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let checked = signature
+        let signed = signature
             .ok_or(Error::Malformed("the answer is not signed"))
-            .and_then(|sig| verify_answer(&self.keys()[..], &sig, &bytes))
-            .and_then(|()| check_freshness(&v, &nonce, self.now(), self.config.max_skew));
+            .and_then(|sig| verify_answer(&self.keys()[..], &sig, &bytes));
         if !(200..300).contains(&status) {
             // A refusal is acted on only when the server signed it for this request: anyone
             // else answering at the server's address is the server being unreachable, and
             // cannot make the client forget a license.
-            if checked.is_err() {
-                return Err(ClientError::Unreachable(std::format!(
-                    "an unsigned refusal (HTTP {status}) is not the server's word"
-                )));
-            }
-            let (code, message) = refusal_of(&v);
-            return Err(ClientError::Refused { code, message });
+            let refusal = signed
+                .ok()
+                .and_then(|()| serde_json::from_slice::<RefusalAnswer>(&bytes).ok())
+                .filter(|r| check_freshness(r, &nonce, self.now(), self.config.max_skew).is_ok());
+            return Err(match refusal {
+                Some(r) => ClientError::Refused {
+                    code: r.error.code,
+                    message: r.error.message,
+                },
+                None => ClientError::Unreachable(std::format!(
+                    "a refusal (HTTP {status}) not signed for this request is not the server's word"
+                )),
+            });
         }
-        checked.map_err(ClientError::Untrusted)?;
-        Ok(v)
+        signed.map_err(ClientError::Untrusted)?;
+        let answer: T = serde_json::from_slice(&bytes).map_err(|_| {
+            ClientError::Untrusted(Error::Malformed(
+                "the signed answer is not the one this request expects",
+            ))
+        })?;
+        check_freshness(&answer, &nonce, self.now(), self.config.max_skew)
+            .map_err(ClientError::Untrusted)?;
+        Ok(answer)
     }
 
     /// Checks and stores the token of an answer; the status it gives.
-    pub(crate) fn accept_token(&self, answer: &Value, key: &str) -> Result<Status, ClientError> {
-        let text = token_text(answer).map_err(ClientError::Untrusted)?;
-        let token = licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE")
+    pub(crate) fn accept_token(
+        &self,
+        answer: &TokenAnswer,
+        key: &str,
+    ) -> Result<Status, ClientError> {
+        let token = licet_verifier::text::decode(answer.token.as_bytes(), "LICET LICENSE")
             .map_err(ClientError::Untrusted)?;
         let now = self.now();
         let parts = self.fingerprint.parts();
@@ -661,7 +691,10 @@ impl Client {
         m.server = Some(self.config.server.clone());
         m.key = Some(key.to_string());
         m.last_contact = now;
-        m.heartbeat_interval = heartbeat_interval(answer).or(m.heartbeat_interval);
+        m.heartbeat_interval = answer
+            .heartbeat
+            .map(|h| h.interval)
+            .or(m.heartbeat_interval);
         self.save_token(&token, &mut m)?;
         Ok(self.status())
     }
@@ -703,7 +736,7 @@ impl Client {
                 host.truncate(end);
                 host
             });
-        let a = self.call("/v1/client/activate", key, Some(&device), |r| {
+        let a: TokenAnswer = self.call("/v1/client/activate", key, Some(&device), |r| {
             r.product = Some(self.config.product.clone());
             r.hostname = hostname;
             r.platform = self.config.send_host_details.then(platform);
@@ -715,7 +748,7 @@ impl Client {
     pub fn heartbeat(&self) -> Result<Status, ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
         let device = self.state.device_key();
-        match self.call("/v1/client/heartbeat", &key, device.as_ref(), |_| {}) {
+        match self.call::<TokenAnswer>("/v1/client/heartbeat", &key, device.as_ref(), |_| {}) {
             Ok(a) => self.accept_token(&a, &key),
             Err(ClientError::Refused { code, .. })
                 if code == "heartbeat_dead" || code == "machine_not_found" =>
@@ -734,7 +767,8 @@ impl Client {
     pub fn deactivate(&self) -> Result<(), ClientError> {
         let key = self.meta().key.ok_or(ClientError::NotActivated)?;
         let device = self.state.device_key();
-        let result = self.call("/v1/client/deactivate", &key, device.as_ref(), |_| {});
+        let result: Result<DeactivateAnswer, _> =
+            self.call("/v1/client/deactivate", &key, device.as_ref(), |_| {});
         self.forget_token()?;
         // The next activation makes a new device key: nothing signed by this one is of use.
         self.state.clear(Slot::DeviceKey)?;
@@ -813,32 +847,6 @@ pub fn request_body(key: &str, fingerprint: &Fingerprint, nonce: &str) -> Machin
 /// (`linux-x86_64`, `windows-aarch64`, `macos-aarch64`).
 pub fn platform() -> String {
     std::format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
-}
-
-/// The token (text form) of a token answer (`test-vectors/wire/activate-answer.json`).
-pub fn token_text(answer: &Value) -> Result<&str, Error> {
-    answer["token"]
-        .as_str()
-        .ok_or(Error::Malformed("no token in the answer"))
-}
-
-/// The heartbeat interval a token answer asks for, if the license floats.
-pub fn heartbeat_interval(answer: &Value) -> Option<u64> {
-    answer["heartbeat"]["interval"].as_u64()
-}
-
-/// The code and message of a refusal (`test-vectors/wire/refusal-answer.json`).
-pub fn refusal_of(answer: &Value) -> (String, String) {
-    (
-        answer["error"]["code"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_string(),
-        answer["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-    )
 }
 
 /// The public keys in a text of concatenated SPKI PEM blocks (unusable blocks are skipped).
@@ -973,22 +981,18 @@ impl Client {
 pub fn trusted_from(pinned: Vec<PublicKey>, set: &[u8]) -> Vec<PublicKey> {
     use base64::Engine;
     let mut trusted = pinned;
-    let Ok(v) = serde_json::from_slice::<Value>(set) else {
+    let Ok(set) = serde_json::from_slice::<KeySet>(set) else {
         return trusted;
     };
-    let candidates: Vec<(PublicKey, String, Vec<u8>)> = v["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let candidates: Vec<(PublicKey, String, Vec<u8>)> = set
+        .keys
+        .iter()
         .filter_map(|k| {
-            let key = parse_pems(k["public_key_pem"].as_str()?)
-                .into_iter()
-                .next()?;
-            let by = k["endorsed_by"].as_str()?.to_string();
+            let key = parse_pems(&k.public_key_pem).into_iter().next()?;
             let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(k["endorsement"].as_str()?)
+                .decode(k.endorsement.as_deref()?)
                 .ok()?;
-            Some((key, by, sig))
+            Some((key, k.endorsed_by.clone()?, sig))
         })
         .collect();
     // Each pass takes up the keys the trusted ones vouch for; a chain of n rotations takes at
@@ -1065,6 +1069,8 @@ mod wire {
             .join(name)
     }
 
+    use serde_json::Value;
+
     fn read(name: &str) -> Value {
         let text = std::fs::read_to_string(wire_file(name)).expect("a wire file");
         serde_json::from_str(&text).expect("JSON")
@@ -1116,18 +1122,20 @@ mod wire {
 
     #[test]
     fn the_client_reads_the_golden_answers() {
-        let answer = read("activate-answer.json");
-        let text = token_text(&answer).expect("a token");
-        let token =
-            licet_verifier::text::decode(text.as_bytes(), "LICET LICENSE").expect("its text form");
+        let answer: TokenAnswer = serde_json::from_value(read("activate-answer.json"))
+            .expect("the golden token answer reads as the client's type");
+        let token = licet_verifier::text::decode(answer.token.as_bytes(), "LICET LICENSE")
+            .expect("its text form");
         UnverifiedToken::decode(&token).expect("a token the client can decode");
-        assert!(heartbeat_interval(&answer).is_some_and(|i| i > 0));
-        let nonce = answer["nonce"].as_str().expect("the nonce echoed");
-        let at = answer["server_time"].as_i64().expect("server_time");
-        check_freshness(&answer, nonce, at, 0).expect("fresh");
-        let (code, message) = refusal_of(&read("refusal-answer.json"));
-        assert_eq!(code, "license_not_found");
-        assert!(!message.is_empty());
+        assert!(answer.heartbeat.is_some_and(|h| h.interval > 0));
+        let nonce = answer.nonce.clone().expect("the nonce echoed");
+        check_freshness(&answer, &nonce, answer.server_time, 0).expect("fresh");
+        assert!(check_freshness(&answer, "another nonce", answer.server_time, 0).is_err());
+        assert!(check_freshness(&answer, &nonce, answer.server_time + 301, 300).is_err());
+        let refusal: RefusalAnswer = serde_json::from_value(read("refusal-answer.json"))
+            .expect("the golden refusal reads as the client's type");
+        assert_eq!(refusal.error.code, "license_not_found");
+        assert!(!refusal.error.message.is_empty());
     }
 }
 

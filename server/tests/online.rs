@@ -431,13 +431,12 @@ fn the_server_key_set_is_used_only_when_trusted() {
 
 #[test]
 fn a_retired_key_of_the_published_set_is_not_taken_up() {
-    let pem = |k: &licet_issuer::SigningKey| k.public_key().to_spki_pem();
     let (active, retired) = (
         licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key"),
         licet_issuer::SigningKey::generate(licet_issuer::KeySpec::Ed25519).expect("key"),
     );
-    let set = |entries: Vec<(String, &str)>| {
-        json!({ "keys": entries.into_iter().map(|(pem, status)| json!({ "alg": "EdDSA", "status": status, "public_key_pem": pem })).collect::<Vec<_>>() })
+    let set = |entries: Vec<(&licet_issuer::SigningKey, &str)>| {
+        json!({ "keys": entries.into_iter().map(|(k, status)| published(k, status)).collect::<Vec<_>>() })
         .to_string()
     };
     let states = tempfile::tempdir().expect("tmp");
@@ -450,21 +449,38 @@ fn a_retired_key_of_the_published_set_is_not_taken_up() {
     let both = impostor(
         200,
         vec![],
-        set(vec![(pem(&active), "active"), (pem(&retired), "retired")]),
+        set(vec![(&active, "active"), (&retired, "retired")]),
     );
     assert_eq!(client(&both, "a").refresh_keys().expect("key set"), 1);
-    let only_retired = impostor(200, vec![], set(vec![(pem(&retired), "retired")]));
+    let only_retired = impostor(200, vec![], set(vec![(&retired, "retired")]));
     assert!(client(&only_retired, "b").refresh_keys().is_err());
     let retiring = impostor(
         200,
         vec![],
-        set(vec![(pem(&active), "active"), (pem(&retired), "retiring")]),
+        set(vec![(&active, "active"), (&retired, "retiring")]),
     );
     assert_eq!(
         client(&retiring, "c").refresh_keys().expect("key set"),
         2,
         "a retiring key still verifies"
     );
+}
+
+/// A key-set entry as the server publishes it.
+fn published(k: &licet_issuer::SigningKey, status: &str) -> serde_json::Value {
+    serde_json::to_value(licet_api::client::PublishedKey {
+        kid: k.public_key().kid().to_string(),
+        alg: "EdDSA".into(),
+        purpose: "tokens".into(),
+        status: status.into(),
+        valid_from: None,
+        valid_until: None,
+        public_key_pem: k.public_key().to_spki_pem(),
+        cose_key: String::new(),
+        endorsed_by: None,
+        endorsement: None,
+    })
+    .expect("json")
 }
 
 /// A loopback server that answers every request with `status`, `headers` and `body`.
@@ -625,7 +641,7 @@ fn a_cached_key_set_is_trusted_only_along_endorsements_from_a_pinned_key() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(dalek.sign(&m).to_bytes())
     };
     let entry = |k: &licet_issuer::SigningKey, by: Option<(&licet_issuer::SigningKey, String)>| {
-        let mut e = json!({ "alg": "EdDSA", "status": "active", "public_key_pem": k.public_key().to_spki_pem() });
+        let mut e = published(k, "active");
         if let Some((b, sig)) = by {
             e["endorsed_by"] = json!(b.public_key().kid().to_string());
             e["endorsement"] = json!(sig);

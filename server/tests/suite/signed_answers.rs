@@ -38,7 +38,8 @@ async fn answers_are_checked_before_they_are_trusted() {
     let keys = app.state.keys();
     let key = keys.token.public_key();
     assert_eq!(verify_answer(key, &header, &body), Ok(()));
-    let answer: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let answer: licet_api::client::TokenAnswer =
+        serde_json::from_slice(&body).expect("a token answer");
     assert_eq!(check_freshness(&answer, "n-42", T0, 300), Ok(()));
     assert!(
         check_freshness(&answer, "n-43", T0, 300).is_err(),

@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use licet_api::client::{KeySet, PublishedKey};
 use licet_verifier::{PublicKey, RevocationList, Writer};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -188,25 +189,27 @@ fn key_entry(
     status: &str,
     valid_from: Option<i64>,
     valid_until: Option<i64>,
-) -> Value {
-    json!({
-        "kid": k.kid().to_string(),
-        "alg": k.algorithm().name(),
-        "use": purpose,
-        "status": status,
-        "valid_from": valid_from,
-        "valid_until": valid_until,
-        "public_key_pem": k.to_spki_pem(),
-        "cose_key": URL_SAFE_NO_PAD.encode(cose_key(k)),
-    })
+) -> PublishedKey {
+    PublishedKey {
+        kid: k.kid().to_string(),
+        alg: k.algorithm().name().to_owned(),
+        purpose: purpose.to_owned(),
+        status: status.to_owned(),
+        valid_from,
+        valid_until,
+        public_key_pem: k.to_spki_pem(),
+        cose_key: URL_SAFE_NO_PAD.encode(cose_key(k)),
+        endorsed_by: None,
+        endorsement: None,
+    }
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "`{keys: [{kid, alg, use, status, valid_from, valid_until, public_key_pem, cose_key, endorsed_by?, endorsement?}]}`: the token key's generations newest first, each after the first vouched for by the one before it (`endorsement`: base64url Ed25519 signature over `\"licet/key-endorsement/v1\\0\"` and the key's 32 bytes) (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = serde_json::Value)))]
-async fn keys(State(s): State<AppState>) -> Json<Value> {
+#[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "the token key's generations newest first, each after the first vouched for by the one before it (`endorsement`: base64url Ed25519 signature over `\"licet/key-endorsement/v1\\0\"` and the key's 32 bytes) (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = KeySet)))]
+async fn keys(State(s): State<AppState>) -> Json<KeySet> {
     let keys = s.keys();
     let now = s.clock.now();
     let ring = keys.ring();
-    let mut list: Vec<Value> = ring
+    let mut list: Vec<PublishedKey> = ring
         .iter()
         .enumerate()
         .rev()
@@ -223,8 +226,8 @@ async fn keys(State(s): State<AppState>) -> Json<Value> {
             if let (Some(sig), Some(prev)) =
                 (&k.endorsement, i.checked_sub(1).and_then(|p| ring.get(p)))
             {
-                e["endorsed_by"] = json!(prev.public.kid().to_string());
-                e["endorsement"] = json!(URL_SAFE_NO_PAD.encode(sig));
+                e.endorsed_by = Some(prev.public.kid().to_string());
+                e.endorsement = Some(URL_SAFE_NO_PAD.encode(sig));
             }
             e
         })
@@ -236,5 +239,5 @@ async fn keys(State(s): State<AppState>) -> Json<Value> {
         keys.rsa_valid_from,
         None,
     ));
-    Json(json!({ "keys": list }))
+    Json(KeySet { keys: list })
 }
