@@ -807,6 +807,19 @@ impl Client {
         Ok(())
     }
 
+    /// Checks in with the server now, whatever the token asks (`licet status --online`): the
+    /// revocation list is refreshed first, so that a revocation published offline is seen even
+    /// when the check-in itself is refused for another reason, then a heartbeat takes a fresh
+    /// token. A machine with no license is [`Status::NeedsActivation`]; an unreachable server is
+    /// an error here (the offline status is [`Client::status`]), unlike in [`Client::ensure`].
+    pub fn check_in(&self) -> Result<Status, ClientError> {
+        let _ = self.refresh_revocations();
+        match self.heartbeat() {
+            Err(ClientError::NotActivated) => Ok(Status::NeedsActivation),
+            other => other,
+        }
+    }
+
     /// The start-up call: the status from local state, refreshed online when the token asks
     /// for a check-in; the server being down is not an error (the grace applies).
     pub fn ensure(&self) -> Result<Status, ClientError> {

@@ -294,15 +294,11 @@ pub(crate) fn stored(
 pub fn status(a: StatusArgs) -> Result<ExitCode> {
     let c = stored(&a.product, &a.state_dir, &a.pubkey)?;
     let s = if a.online {
-        // The stored revocation list is refreshed too, so an offline revocation is seen even
-        // if the check-in itself is refused for another reason.
-        let _ = c.refresh_revocations();
-        match c.heartbeat() {
+        match c.check_in() {
             Ok(s) => s,
             Err(e @ ClientError::Unreachable(_)) => {
                 return Err(anyhow!("{e}; offline: {}", describe(&c.status()).0));
             }
-            Err(ClientError::NotActivated) => Status::NeedsActivation,
             Err(e) => return Err(anyhow!("{e}")),
         }
     } else if a.online_if_due {
