@@ -5,8 +5,9 @@
 #
 #   ./scripts/test.sh
 #
-# It needs, beside the Rust toolchain: Python 3 with venv and pip, a C compiler, curl,
-# PostgreSQL's server binaries (initdb, pg_ctl), Chromium with chromedriver, and systemd-analyze.
+# It needs, beside the Rust toolchain: Python 3 with venv and pip, C and C++ compilers and make,
+# valgrind and cJSON's headers (the C binding's tests), curl, PostgreSQL's server binaries
+# (initdb, pg_ctl), Chromium with chromedriver, and systemd-analyze.
 # As root on Debian or Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # command that would and stops with exit 2. It starts a throwaway PostgreSQL (Unix socket only,
 # in a temporary directory) and a chromedriver on a loopback port, and stops both when it ends,
@@ -18,7 +19,10 @@ cd "$(dirname "$0")/.."
 
 missing=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv python3-pip)
-command -v cc >/dev/null || missing+=(build-essential)
+{ command -v cc && command -v c++ && command -v make; } >/dev/null || missing+=(build-essential)
+# The C binding's programs run under valgrind memcheck; its vector runner reads JSON with cJSON.
+command -v valgrind >/dev/null || missing+=(valgrind)
+[ -f /usr/include/cjson/cJSON.h ] || missing+=(libcjson-dev)
 command -v curl >/dev/null || missing+=(curl)
 # `systemd-analyze verify` checks the packaged unit file.
 command -v systemd-analyze >/dev/null || missing+=(systemd)

@@ -384,13 +384,36 @@ fn static_code(code: &str) -> *const c_char {
         };
     }
     codes!(
-        "malformed", "too_large", "bad_encoding", "buffer_too_small", "unsupported_alg",
-        "unsupported_critical", "unsupported_claim", "wrong_type", "unknown_key", "alg_mismatch",
-        "bad_signature", "invalid_key", "expired", "not_yet_valid", "wrong_product",
-        "hwid_required", "hwid_mismatch", "domain_required", "domain_mismatch",
-        "missing_entitlement", "revoked", "stale_revocations", "revocation_rollback",
-        "device_key_mismatch", "device_key_required", "request_mismatch", "request_expired",
-        "request_from_future", "receipt_replayed", "token_not_current"
+        "malformed",
+        "too_large",
+        "bad_encoding",
+        "buffer_too_small",
+        "unsupported_alg",
+        "unsupported_critical",
+        "unsupported_claim",
+        "wrong_type",
+        "unknown_key",
+        "alg_mismatch",
+        "bad_signature",
+        "invalid_key",
+        "expired",
+        "not_yet_valid",
+        "wrong_product",
+        "hwid_required",
+        "hwid_mismatch",
+        "domain_required",
+        "domain_mismatch",
+        "missing_entitlement",
+        "revoked",
+        "stale_revocations",
+        "revocation_rollback",
+        "device_key_mismatch",
+        "device_key_required",
+        "request_mismatch",
+        "request_expired",
+        "request_from_future",
+        "receipt_replayed",
+        "token_not_current"
     )
 }
 

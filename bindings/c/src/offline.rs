@@ -322,7 +322,9 @@ fn with_receipt<T: Copy>(
 /// `r` is NULL or live; the string lives as long as `r`. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_receipt_product(r: *const licet_receipt) -> licet_str {
-    with_receipt(r, licet_str::NONE, |r| licet_str::of(r.unverified().product))
+    with_receipt(r, licet_str::NONE, |r| {
+        licet_str::of(r.unverified().product)
+    })
 }
 
 /// The license id the receipt names.
@@ -331,7 +333,9 @@ pub unsafe extern "C" fn licet_receipt_product(r: *const licet_receipt) -> licet
 /// As `licet_receipt_product`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_receipt_license_id(r: *const licet_receipt) -> licet_str {
-    with_receipt(r, licet_str::NONE, |r| licet_str::of(r.unverified().license_id))
+    with_receipt(r, licet_str::NONE, |r| {
+        licet_str::of(r.unverified().license_id)
+    })
 }
 
 /// Copies the 16-byte id of the token given back to `out`.
@@ -341,7 +345,9 @@ pub unsafe extern "C" fn licet_receipt_license_id(r: *const licet_receipt) -> li
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_receipt_token_id(r: *const licet_receipt, out: *mut u8) -> bool {
     // SAFETY: the caller promises 16 writable bytes at `out`.
-    with_receipt(r, false, |r| unsafe { write_fixed(out, &r.unverified().token_id) })
+    with_receipt(r, false, |r| unsafe {
+        write_fixed(out, &r.unverified().token_id)
+    })
 }
 
 /// Copies the 16-byte id of the request the token answered to `out`; false when the receipt
@@ -365,7 +371,9 @@ pub unsafe extern "C" fn licet_receipt_request_id(r: *const licet_receipt, out: 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_receipt_at(r: *const licet_receipt, out: *mut i64) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with_receipt(r, false, |r| unsafe { write_opt(out, Some(r.unverified().at)) })
+    with_receipt(r, false, |r| unsafe {
+        write_opt(out, Some(r.unverified().at))
+    })
 }
 
 /// Frees a receipt. NULL is accepted.

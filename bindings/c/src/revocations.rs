@@ -66,7 +66,11 @@ pub unsafe extern "C" fn licet_revocations_verify(
     })
 }
 
-fn with<T: Copy>(list: *const licet_revocations, fallback: T, f: impl FnOnce(&RevocationList<'_>) -> T) -> T {
+fn with<T: Copy>(
+    list: *const licet_revocations,
+    fallback: T,
+    f: impl FnOnce(&RevocationList<'_>) -> T,
+) -> T {
     guard(fallback, || {
         // SAFETY: every caller is an entry point whose caller promises `list` is NULL or live.
         match unsafe { list.as_ref() } {
@@ -108,7 +112,10 @@ pub unsafe extern "C" fn licet_revocations_next_update(list: *const licet_revoca
 /// # Safety
 /// `list` is NULL (true) or live. Any thread.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn licet_revocations_is_stale(list: *const licet_revocations, now: i64) -> bool {
+pub unsafe extern "C" fn licet_revocations_is_stale(
+    list: *const licet_revocations,
+    now: i64,
+) -> bool {
     with(list, true, |l| l.is_stale(now))
 }
 

@@ -69,7 +69,11 @@ impl Owned {
 ///
 /// # Safety
 /// `ptr` is NULL or valid for reading `len` bytes for `'a`.
-pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8], Failure> {
+pub(crate) unsafe fn bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8], Failure> {
     if ptr.is_null() {
         return if len == 0 {
             Ok(&[])
@@ -85,7 +89,11 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result
 ///
 /// # Safety
 /// As [`bytes`].
-pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, what: &str) -> Result<&'a str, Failure> {
+pub(crate) unsafe fn text<'a>(
+    ptr: *const c_char,
+    len: usize,
+    what: &str,
+) -> Result<&'a str, Failure> {
     // SAFETY: forwarded from the caller's promise.
     let b = unsafe { bytes(ptr.cast(), len, what) }?;
     std::str::from_utf8(b)

@@ -522,7 +522,9 @@ pub unsafe extern "C" fn licet_license_is_verified(l: *const licet_license) -> b
 /// `l` is NULL or live; the string lives as long as `l`. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_id(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| licet_str::of_owned(&l.strings.license_id))
+    with(l, licet_str::NONE, |l| {
+        licet_str::of_owned(&l.strings.license_id)
+    })
 }
 
 /// The product code.
@@ -531,7 +533,9 @@ pub unsafe extern "C" fn licet_license_id(l: *const licet_license) -> licet_str 
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_product(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| licet_str::of_owned(&l.strings.product))
+    with(l, licet_str::NONE, |l| {
+        licet_str::of_owned(&l.strings.product)
+    })
 }
 
 /// The issuer (`iss`), or `data == NULL`.
@@ -541,7 +545,10 @@ pub unsafe extern "C" fn licet_license_product(l: *const licet_license) -> licet
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_issuer(l: *const licet_license) -> licet_str {
     with(l, licet_str::NONE, |l| {
-        l.strings.issuer.as_ref().map_or(licet_str::NONE, licet_str::of_owned)
+        l.strings
+            .issuer
+            .as_ref()
+            .map_or(licet_str::NONE, licet_str::of_owned)
     })
 }
 
@@ -552,7 +559,10 @@ pub unsafe extern "C" fn licet_license_issuer(l: *const licet_license) -> licet_
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_subject(l: *const licet_license) -> licet_str {
     with(l, licet_str::NONE, |l| {
-        l.strings.subject.as_ref().map_or(licet_str::NONE, licet_str::of_owned)
+        l.strings
+            .subject
+            .as_ref()
+            .map_or(licet_str::NONE, licet_str::of_owned)
     })
 }
 
@@ -563,7 +573,10 @@ pub unsafe extern "C" fn licet_license_subject(l: *const licet_license) -> licet
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_audience(l: *const licet_license) -> licet_str {
     with(l, licet_str::NONE, |l| {
-        l.strings.audience.as_ref().map_or(licet_str::NONE, licet_str::of_owned)
+        l.strings
+            .audience
+            .as_ref()
+            .map_or(licet_str::NONE, licet_str::of_owned)
     })
 }
 
@@ -583,7 +596,9 @@ pub unsafe extern "C" fn licet_license_issued_at(l: *const licet_license) -> i64
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_expires_at(l: *const licet_license, out: *mut i64) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe { write_opt(out, l.held().claims.expires_at) })
+    with(l, false, |l| unsafe {
+        write_opt(out, l.held().claims.expires_at)
+    })
 }
 
 /// Writes the not-before time (`nbf`) to `*out`; false when the token has none.
@@ -593,7 +608,9 @@ pub unsafe extern "C" fn licet_license_expires_at(l: *const licet_license, out: 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_not_before(l: *const licet_license, out: *mut i64) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe { write_opt(out, l.held().claims.not_before) })
+    with(l, false, |l| unsafe {
+        write_opt(out, l.held().claims.not_before)
+    })
 }
 
 /// Writes when the application should check in (`refresh_after`) to `*out`; false when the
@@ -607,7 +624,9 @@ pub unsafe extern "C" fn licet_license_refresh_after(
     out: *mut i64,
 ) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe { write_opt(out, l.held().claims.refresh_after) })
+    with(l, false, |l| unsafe {
+        write_opt(out, l.held().claims.refresh_after)
+    })
 }
 
 /// Writes the offline grace (seconds the application may run without reaching the server) to
@@ -621,7 +640,9 @@ pub unsafe extern "C" fn licet_license_offline_grace(
     out: *mut u64,
 ) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe { write_opt(out, l.held().claims.offline_grace) })
+    with(l, false, |l| unsafe {
+        write_opt(out, l.held().claims.offline_grace)
+    })
 }
 
 /// Writes the seat count to `*out`; false when the token has none.
@@ -631,7 +652,9 @@ pub unsafe extern "C" fn licet_license_offline_grace(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_seats(l: *const licet_license, out: *mut u32) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe { write_opt(out, l.held().claims.seats) })
+    with(l, false, |l| unsafe {
+        write_opt(out, l.held().claims.seats)
+    })
 }
 
 /// The license kind: `trial`, `subscription` or `lifetime`, or `data == NULL`.
@@ -659,7 +682,9 @@ pub unsafe extern "C" fn licet_license_kind(l: *const licet_license) -> licet_st
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_token_id(l: *const licet_license, out: *mut u8) -> bool {
     // SAFETY: the caller promises 16 writable bytes at `out`.
-    with(l, false, |l| unsafe { write_fixed(out, &l.held().claims.token_id) })
+    with(l, false, |l| unsafe {
+        write_fixed(out, &l.held().claims.token_id)
+    })
 }
 
 /// Copies the 8-byte id of the key that signed the token to `out`.
@@ -723,7 +748,10 @@ pub unsafe extern "C" fn licet_license_domain_count(l: *const licet_license) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_domain(l: *const licet_license, i: usize) -> licet_str {
     with(l, licet_str::NONE, |l| {
-        l.strings.domains.get(i).map_or(licet_str::NONE, licet_str::of_owned)
+        l.strings
+            .domains
+            .get(i)
+            .map_or(licet_str::NONE, licet_str::of_owned)
     })
 }
 

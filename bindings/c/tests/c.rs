@@ -42,7 +42,14 @@ fn lib_dir() -> PathBuf {
             };
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let o = Command::new(cargo)
-                .args(["build", "--workspace", "--lib", "--tests", "--locked", "--profile"])
+                .args([
+                    "build",
+                    "--workspace",
+                    "--lib",
+                    "--tests",
+                    "--locked",
+                    "--profile",
+                ])
                 .arg(&profile)
                 .current_dir(crate_dir())
                 .output()
@@ -311,11 +318,17 @@ fn the_online_client_from_c_against_a_real_server() {
     };
     let fp = app.run(&["fingerprint"]);
     let hex = fp.strip_prefix("fingerprint=").expect(&fp);
-    assert!(hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{fp}");
+    assert!(
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{fp}"
+    );
 
     assert_eq!(app.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
     let refused = app.run(&["activate", "NOT-A-KEY"]);
-    assert!(refused.starts_with("error 1 license_not_found:"), "{refused}");
+    assert!(
+        refused.starts_with("error 1 license_not_found:"),
+        "{refused}"
+    );
     assert_eq!(app.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
 
     assert_eq!(
@@ -339,7 +352,11 @@ fn the_online_client_from_c_against_a_real_server() {
         .body_mut()
         .read_json()
         .expect("json");
-    assert_eq!(machines["items"].as_array().map(Vec::len), Some(1), "{machines}");
+    assert_eq!(
+        machines["items"].as_array().map(Vec::len),
+        Some(1),
+        "{machines}"
+    );
 
     // Revoked on the server: the next check-in says so at once and forgets the token.
     admin.post(&format!("/v1/licenses/{license}/revoke"), json!({}));
@@ -357,7 +374,10 @@ fn the_online_client_from_c_against_a_real_server() {
             tmp.path().join("state").to_str().expect("utf-8").into(),
         ],
     };
-    assert_eq!(app2.run(&["activate", &other_key]), "state=VALID licensed=1");
+    assert_eq!(
+        app2.run(&["activate", &other_key]),
+        "state=VALID licensed=1"
+    );
     assert_eq!(app2.run(&["deactivate"]), "deactivated");
     assert_eq!(app2.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
     let machines: Value = ureq::get(&format!("{}/v1/licenses/{other}/machines", admin.url))
@@ -367,7 +387,11 @@ fn the_online_client_from_c_against_a_real_server() {
         .body_mut()
         .read_json()
         .expect("json");
-    assert_eq!(machines["items"].as_array().map(Vec::len), Some(0), "{machines}");
+    assert_eq!(
+        machines["items"].as_array().map(Vec::len),
+        Some(0),
+        "{machines}"
+    );
 
     // No server at the address: unreachable, and the stored state is untouched.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -407,9 +431,15 @@ fn the_air_gapped_walk_from_c() {
         ],
     };
     let file = |n: &str| tmp.path().join(n).to_str().expect("utf-8").to_owned();
-    assert!(app.run(&["request", &license_key, &file("request.txt")]).starts_with("wrote "));
+    assert!(
+        app.run(&["request", &license_key, &file("request.txt")])
+            .starts_with("wrote ")
+    );
     let request = std::fs::read_to_string(file("request.txt")).expect("request");
-    assert!(request.starts_with("-----BEGIN LICET ACTIVATION REQUEST-----"), "{request}");
+    assert!(
+        request.starts_with("-----BEGIN LICET ACTIVATION REQUEST-----"),
+        "{request}"
+    );
     assert_eq!(app.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
 
     // The vendor answers it at the desk.
@@ -438,7 +468,10 @@ fn the_air_gapped_walk_from_c() {
     );
 
     // Given back without a network: the receipt frees the seat at the desk.
-    assert!(app.run(&["receipt", &file("receipt.txt")]).starts_with("wrote "));
+    assert!(
+        app.run(&["receipt", &file("receipt.txt")])
+            .starts_with("wrote ")
+    );
     assert_eq!(app.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
     let receipt = std::fs::read_to_string(file("receipt.txt")).expect("receipt");
     admin.post("/v1/offline/deactivations", json!({ "receipt": receipt }));
@@ -449,5 +482,61 @@ fn the_air_gapped_walk_from_c() {
         .body_mut()
         .read_json()
         .expect("json");
-    assert_eq!(machines["items"].as_array().map(Vec::len), Some(0), "{machines}");
+    assert_eq!(
+        machines["items"].as_array().map(Vec::len),
+        Some(0),
+        "{machines}"
+    );
+}
+
+#[test]
+fn the_makefile_example_checks_a_license() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = Command::new("make")
+        .arg("-f")
+        .arg(crate_dir().join("examples/Makefile"))
+        .arg(format!("LIB={}", lib_dir().display()))
+        .arg(format!("OUT={}", tmp.path().display()))
+        .output()
+        .expect("make must be installed (Debian: build-essential)");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A license issued now, bound to a machine, as the vendor's CLI would make it.
+    let key = SigningKey::generate(KeySpec::Ed25519).expect("key");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let token = licet_issuer::TokenBuilder::new("acme-pro", "LIC-MAKE", now - 60)
+        .expires_at(now + 3600)
+        .hwid("fp-make")
+        .sign(&key)
+        .expect("sign");
+    let pem = tmp.path().join("vendor.pem");
+    std::fs::write(&pem, key.public_key().to_spki_pem()).expect("pem");
+    let file = tmp.path().join("license.txt");
+    std::fs::write(
+        &file,
+        licet_verifier::text::encode_armor(&token, licet_verifier::text::LABEL_LICENSE),
+    )
+    .expect("license");
+    let exe = tmp.path().join("check_license");
+    let (pem, file) = (pem.to_str().expect("utf-8"), file.to_str().expect("utf-8"));
+    let o = valgrind(&exe, &[pem, file, "acme-pro", "fp-make"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("licensed: LIC-MAKE, until {}\n", now + 3600)
+    );
+    let o = valgrind(&exe, &[pem, file, "acme-pro", "fp-other"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("not licensed: hwid_mismatch"),
+        "{}",
+        stdout(&o)
+    );
 }
