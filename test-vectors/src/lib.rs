@@ -54,6 +54,40 @@ pub struct KeyInfo {
     pub raw: BTreeMap<String, String>,
 }
 
+/// The claims a valid case's license carries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExpectedClaims {
+    /// The license id.
+    pub license_id: String,
+    /// The product code.
+    pub product: String,
+    /// `iat`, unix seconds.
+    pub issued_at: i64,
+    /// `exp`, unix seconds; none for a token that never expires.
+    pub expires_at: Option<i64>,
+    /// `cti`, hex.
+    pub token_id: String,
+    /// The entitlements, in the token's (sorted) order.
+    pub entitlements: Vec<String>,
+}
+
+impl ExpectedClaims {
+    /// What a token says: read from its bytes at generation time (the python interop test
+    /// checks the same claims with independent COSE and CWT libraries).
+    fn of(token: &[u8]) -> ExpectedClaims {
+        let t = licet_verifier::UnverifiedToken::decode(token).expect("a valid case decodes");
+        let c = t.unverified_claims().expect("its claims parse");
+        ExpectedClaims {
+            license_id: c.license_id.to_owned(),
+            product: c.product.to_owned(),
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            token_id: hex(&c.token_id),
+            entitlements: c.entitlements.iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
 /// One test case.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Case {
@@ -71,9 +105,10 @@ pub struct Case {
     pub context: ContextSpec,
     /// `valid` or the expected error code.
     pub expected: String,
-    /// For valid cases: the license id the verified token must carry.
+    /// For valid cases: the claims the verified license must carry, so that every binding is
+    /// held to reading them alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub license_id: Option<String>,
+    pub claims: Option<ExpectedClaims>,
     /// Whether independent COSE implementations must accept the signature (python interop).
     pub signature_valid: bool,
 }
@@ -349,6 +384,7 @@ pub fn generate() -> Files {
             format!("{DIR}/{txt}"),
             (text::encode_text(&token) + "\n").into_bytes(),
         );
+        let claims = (expected == "valid").then(|| ExpectedClaims::of(&token));
         files.insert(format!("{DIR}/{bin}"), token);
         cases.push(Case {
             name: name.into(),
@@ -358,7 +394,7 @@ pub fn generate() -> Files {
             keys: keys.iter().map(|s| s.to_string()).collect(),
             context,
             expected: expected.into(),
-            license_id: None,
+            claims,
             signature_valid,
         });
     };
@@ -1116,7 +1152,8 @@ fn readme(e: &Expected) -> Vec<u8> {
          - `expected.json`: for each case the key set, the verification context (time `now`, product, \
            fingerprint, domain, required entitlements, leeway, revocation list, last seen list sequence, \
            whether a fresh list is required) and the expected outcome: `valid` or an error code of \
-           `licet_verifier::Error::code`. `signature_valid` says whether an independent COSE \
+           `licet_verifier::Error::code`; a valid case lists the claims its license carries (license \
+           id, product, issue and expiry times, token id, entitlements). `signature_valid` says whether an independent COSE \
            implementation must accept the signature.\n\n\
          Every case is checked by `verifier/tests/vectors.rs` (in the default no-alloc build and with \
          `alloc`; without `alloc`, RSA keys are refused with `invalid_key`) and by the python \

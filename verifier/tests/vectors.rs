@@ -124,6 +124,20 @@ fn outcome(case: &Value, expected: &Value) -> Result<String, licet_verifier::Err
         text::decode_text(&txt, &mut buf).expect("text form"),
         &token[..]
     );
+    // A valid case lists the claims its license carries.
+    if let Some(want) = case.get("claims") {
+        let c = license.claims();
+        let hex: String = c.token_id.iter().map(|b| format!("{b:02x}")).collect();
+        let got = serde_json::json!({
+            "license_id": c.license_id,
+            "product": c.product,
+            "issued_at": c.issued_at,
+            "expires_at": c.expires_at,
+            "token_id": hex,
+            "entitlements": c.entitlements.iter().collect::<Vec<_>>(),
+        });
+        assert_eq!(&got, want, "{}: the claims", case["name"]);
+    }
     Ok(license.claims().license_id.to_owned())
 }
 
