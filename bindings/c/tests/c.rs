@@ -261,6 +261,18 @@ impl Admin {
         v
     }
 
+    /// How many machines hold a seat of `license`.
+    fn machines(&self, license: &str) -> usize {
+        let v: Value = ureq::get(&format!("{}/v1/licenses/{license}/machines", self.url))
+            .header("authorization", &format!("Bearer {}", self.key))
+            .call()
+            .expect("machines")
+            .body_mut()
+            .read_json()
+            .expect("json");
+        v["items"].as_array().expect("items").len()
+    }
+
     /// A product with one policy and a license of it: the license's id and key.
     fn license(&self, code: &str, policy: Value) -> (String, String) {
         let p = self.post("/v1/products", json!({ "code": code, "name": code }));
@@ -345,18 +357,7 @@ fn the_online_client_from_c_against_a_real_server() {
     assert_eq!(app.run(&["check-in"]), "state=VALID licensed=1");
 
     // One seat is held, by this machine.
-    let machines: Value = ureq::get(&format!("{}/v1/licenses/{license}/machines", admin.url))
-        .header("authorization", &format!("Bearer {}", admin.key))
-        .call()
-        .expect("machines")
-        .body_mut()
-        .read_json()
-        .expect("json");
-    assert_eq!(
-        machines["items"].as_array().map(Vec::len),
-        Some(1),
-        "{machines}"
-    );
+    assert_eq!(admin.machines(&license), 1);
 
     // Revoked on the server: the next check-in says so at once and forgets the token.
     admin.post(&format!("/v1/licenses/{license}/revoke"), json!({}));
@@ -380,18 +381,7 @@ fn the_online_client_from_c_against_a_real_server() {
     );
     assert_eq!(app2.run(&["deactivate"]), "deactivated");
     assert_eq!(app2.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
-    let machines: Value = ureq::get(&format!("{}/v1/licenses/{other}/machines", admin.url))
-        .header("authorization", &format!("Bearer {}", admin.key))
-        .call()
-        .expect("machines")
-        .body_mut()
-        .read_json()
-        .expect("json");
-    assert_eq!(
-        machines["items"].as_array().map(Vec::len),
-        Some(0),
-        "{machines}"
-    );
+    assert_eq!(admin.machines(&other), 0);
 
     // No server at the address: unreachable, and the stored state is untouched.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -475,18 +465,7 @@ fn the_air_gapped_walk_from_c() {
     assert_eq!(app.run(&["status"]), "state=NEEDS_ACTIVATION licensed=0");
     let receipt = std::fs::read_to_string(file("receipt.txt")).expect("receipt");
     admin.post("/v1/offline/deactivations", json!({ "receipt": receipt }));
-    let machines: Value = ureq::get(&format!("{}/v1/licenses/{license}/machines", admin.url))
-        .header("authorization", &format!("Bearer {}", admin.key))
-        .call()
-        .expect("machines")
-        .body_mut()
-        .read_json()
-        .expect("json");
-    assert_eq!(
-        machines["items"].as_array().map(Vec::len),
-        Some(0),
-        "{machines}"
-    );
+    assert_eq!(admin.machines(&license), 0);
 }
 
 #[test]
