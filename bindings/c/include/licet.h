@@ -120,6 +120,16 @@ typedef struct licet_receipt licet_receipt;
 // it is set on, so it may be freed before them.
 typedef struct licet_revocations licet_revocations;
 
+// A string handed out by licet: UTF-8, `len` bytes at `data` (a NUL follows them when the
+// string came from licet's own storage, so `data` may be printed with `%s` too). `data` is NULL
+// when the value is absent. Valid as long as the handle it came from.
+typedef struct {
+  // The bytes, or NULL.
+  const char *data;
+  // How many.
+  size_t len;
+} licet_str;
+
 // A license's status.
 typedef struct {
   // Where the license stands.
@@ -134,19 +144,9 @@ typedef struct {
   int64_t refresh_after;
   // `CLOCK_ROLLED_BACK`: by how many seconds.
   uint64_t behind_by;
-  // `INVALID`: the verifier's code, NUL-terminated, static; else NULL.
-  const char *code;
+  // `INVALID`: the verifier's code (static); else `data == NULL`.
+  licet_str code;
 } licet_license_status;
-
-// A string handed out by licet: UTF-8, `len` bytes at `data` (a NUL follows them when the
-// string came from licet's own storage, so `data` may be printed with `%s` too). `data` is NULL
-// when the value is absent. Valid as long as the handle it came from.
-typedef struct {
-  // The bytes, or NULL.
-  const char *data;
-  // How many.
-  size_t len;
-} licet_str;
 
 // A metadata entry of a token.
 typedef struct {

@@ -12,7 +12,7 @@ use licet_verifier::text::encode_armor;
 
 use crate::error::{Failure, free, invalid, licet_error, licet_status, put, run};
 use crate::keys::{keyset, licet_keyset};
-use crate::text::{bytes, licet_bytes, opt_text, text};
+use crate::text::{bytes, licet_bytes, licet_str, opt_text, text};
 
 /// The length of a fingerprint id: 64 hex digits (a buffer needs one more for the NUL).
 pub const LICET_FINGERPRINT_LEN: usize = 64;
@@ -319,8 +319,8 @@ pub struct licet_license_status {
     pub refresh_after: i64,
     /// `CLOCK_ROLLED_BACK`: by how many seconds.
     pub behind_by: u64,
-    /// `INVALID`: the verifier's code, NUL-terminated, static; else NULL.
-    pub code: *const c_char,
+    /// `INVALID`: the verifier's code (static); else `data == NULL`.
+    pub code: licet_str,
 }
 
 fn status_of(s: &Status) -> licet_license_status {
@@ -331,7 +331,7 @@ fn status_of(s: &Status) -> licet_license_status {
         has_refresh_after: false,
         refresh_after: 0,
         behind_by: 0,
-        code: std::ptr::null(),
+        code: licet_str::NONE,
     };
     out.state = match s {
         Status::Valid {
@@ -359,62 +359,18 @@ fn status_of(s: &Status) -> licet_license_status {
             licet_license_state::ClockRolledBack
         }
         Status::Invalid(e) => {
-            out.code = static_code(e.code());
+            out.code = licet_str::of(e.code());
             licet_license_state::Invalid
         }
         Status::StateRolledBack => licet_license_state::StateRolledBack,
         // A status a newer client adds reads as invalid, never as licensed.
         _ => {
             out.licensed = false;
-            out.code = c"unknown".as_ptr();
+            out.code = licet_str::of("unknown");
             licet_license_state::Invalid
         }
     };
     out
-}
-
-/// The verifier's codes as static C strings.
-fn static_code(code: &str) -> *const c_char {
-    macro_rules! codes {
-        ($($c:literal),*) => {
-            match code {
-                $($c => concat!($c, "\0").as_ptr().cast(),)*
-                _ => c"unknown".as_ptr(),
-            }
-        };
-    }
-    codes!(
-        "malformed",
-        "too_large",
-        "bad_encoding",
-        "buffer_too_small",
-        "unsupported_alg",
-        "unsupported_critical",
-        "unsupported_claim",
-        "wrong_type",
-        "unknown_key",
-        "alg_mismatch",
-        "bad_signature",
-        "invalid_key",
-        "expired",
-        "not_yet_valid",
-        "wrong_product",
-        "hwid_required",
-        "hwid_mismatch",
-        "domain_required",
-        "domain_mismatch",
-        "missing_entitlement",
-        "revoked",
-        "stale_revocations",
-        "revocation_rollback",
-        "device_key_mismatch",
-        "device_key_required",
-        "request_mismatch",
-        "request_expired",
-        "request_from_future",
-        "receipt_replayed",
-        "token_not_current"
-    )
 }
 
 /// Runs a client operation that gives a status.

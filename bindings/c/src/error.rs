@@ -136,6 +136,18 @@ pub(crate) fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
+/// Runs an infallible accessor on a handle: `fallback` for NULL (or a caught panic).
+pub(crate) fn read<H, T: Copy>(handle: *const H, fallback: T, f: impl FnOnce(&H) -> T) -> T {
+    guard(fallback, || {
+        // SAFETY: every caller is an entry point whose caller promises `handle` is NULL or a
+        // live handle of this library.
+        match unsafe { handle.as_ref() } {
+            Some(h) => f(h),
+            None => fallback,
+        }
+    })
+}
+
 /// Moves `value` into a new handle at `*out`.
 ///
 /// # Safety

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use licet_verifier::{Error, PublicKey};
 
-use crate::error::{Failure, free, guard, licet_error, licet_status, put, run};
+use crate::error::{Failure, free, licet_error, licet_status, put, read, run};
 use crate::text::{bytes, fixed, text};
 
 /// A set of public keys (Ed25519 or RSA). A token names its key by kid; only a key of the set
@@ -140,8 +140,7 @@ pub unsafe extern "C" fn licet_keyset_add_cose_key(
 /// `keys` is NULL or a live key set. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_keyset_len(keys: *const licet_keyset) -> usize {
-    // SAFETY: the caller promises `keys` is NULL or live.
-    guard(0, || unsafe { keys.as_ref() }.map_or(0, |k| k.keys.len()))
+    read(keys, 0, |k| k.keys.len())
 }
 
 /// Frees a key set. NULL is accepted.

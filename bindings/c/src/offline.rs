@@ -7,7 +7,7 @@ use licet_verifier::offline::{
     TokenHolder, UnverifiedReceipt,
 };
 
-use crate::error::{free, guard, invalid, licet_error, licet_status, put, run};
+use crate::error::{free, invalid, licet_error, licet_status, put, read, run};
 use crate::keys::{keyset, licet_keyset};
 use crate::text::{bytes, fixed, licet_str, write_fixed, write_opt};
 use crate::verify::{Held, LicenseCell, licet_context, licet_license};
@@ -76,13 +76,7 @@ fn with_request<T: Copy>(
     fallback: T,
     f: impl FnOnce(&ActivationRequest<'_>) -> T,
 ) -> T {
-    guard(fallback, || {
-        // SAFETY: every caller is an entry point whose caller promises `r` is NULL or live.
-        match unsafe { r.as_ref() } {
-            Some(r) => f(r.cell.borrow_dependent()),
-            None => fallback,
-        }
-    })
+    read(r, fallback, |r| f(r.cell.borrow_dependent()))
 }
 
 /// The request's product code (not NUL-terminated: use the length).
@@ -307,13 +301,7 @@ fn with_receipt<T: Copy>(
     fallback: T,
     f: impl FnOnce(&UnverifiedReceipt<'_>) -> T,
 ) -> T {
-    guard(fallback, || {
-        // SAFETY: every caller is an entry point whose caller promises `r` is NULL or live.
-        match unsafe { r.as_ref() } {
-            Some(r) => f(r.cell.borrow_dependent()),
-            None => fallback,
-        }
-    })
+    read(r, fallback, |r| f(r.cell.borrow_dependent()))
 }
 
 /// The product the receipt names (not verified until `licet_receipt_check`).

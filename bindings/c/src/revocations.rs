@@ -6,7 +6,7 @@ use std::sync::Arc;
 use licet_verifier::RevocationList;
 use licet_verifier::text::LABEL_REVOCATION_LIST;
 
-use crate::error::{free, guard, invalid, licet_error, licet_status, put, run};
+use crate::error::{free, invalid, licet_error, licet_status, put, read, run};
 use crate::keys::{keyset, licet_keyset};
 use crate::text::{bytes, fixed, text};
 
@@ -71,13 +71,7 @@ fn with<T: Copy>(
     fallback: T,
     f: impl FnOnce(&RevocationList<'_>) -> T,
 ) -> T {
-    guard(fallback, || {
-        // SAFETY: every caller is an entry point whose caller promises `list` is NULL or live.
-        match unsafe { list.as_ref() } {
-            Some(l) => f(l.cell.borrow_dependent()),
-            None => fallback,
-        }
-    })
+    read(list, fallback, |l| f(l.cell.borrow_dependent()))
 }
 
 /// The list's sequence number: each new list has a higher one (0 for NULL).

@@ -7,7 +7,7 @@ use licet_verifier::claims::{Claims, LicenseKind, MetaValue};
 use licet_verifier::text::LABEL_LICENSE;
 use licet_verifier::{Algorithm, Context, Error, UnverifiedToken};
 
-use crate::error::{Failure, free, guard, invalid, licet_error, licet_status, put, run};
+use crate::error::{Failure, free, invalid, licet_error, licet_status, put, read, run};
 use crate::keys::{keyset, licet_keyset};
 use crate::revocations::{ListCell, licet_revocations};
 use crate::text::{Owned, bytes, fixed, licet_str, opt_text, text, write_fixed, write_opt};
@@ -496,24 +496,13 @@ pub unsafe extern "C" fn licet_inspect(
     })
 }
 
-/// Runs an accessor on a license; `fallback` for NULL.
-fn with<T: Copy>(l: *const licet_license, fallback: T, f: impl FnOnce(&licet_license) -> T) -> T {
-    guard(fallback, || {
-        // SAFETY: every caller is an entry point whose caller promises `l` is NULL or live.
-        match unsafe { l.as_ref() } {
-            Some(l) => f(l),
-            None => fallback,
-        }
-    })
-}
-
 /// Whether the license came from `licet_verify` (true) or `licet_inspect` (false).
 ///
 /// # Safety
 /// `l` is NULL or live. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_is_verified(l: *const licet_license) -> bool {
-    with(l, false, |l| l.held().verified)
+    read(l, false, |l| l.held().verified)
 }
 
 /// The license id (`LIC-…`).
@@ -522,7 +511,7 @@ pub unsafe extern "C" fn licet_license_is_verified(l: *const licet_license) -> b
 /// `l` is NULL or live; the string lives as long as `l`. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_id(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         licet_str::of_owned(&l.strings.license_id)
     })
 }
@@ -533,7 +522,7 @@ pub unsafe extern "C" fn licet_license_id(l: *const licet_license) -> licet_str 
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_product(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         licet_str::of_owned(&l.strings.product)
     })
 }
@@ -544,7 +533,7 @@ pub unsafe extern "C" fn licet_license_product(l: *const licet_license) -> licet
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_issuer(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         l.strings
             .issuer
             .as_ref()
@@ -558,7 +547,7 @@ pub unsafe extern "C" fn licet_license_issuer(l: *const licet_license) -> licet_
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_subject(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         l.strings
             .subject
             .as_ref()
@@ -572,7 +561,7 @@ pub unsafe extern "C" fn licet_license_subject(l: *const licet_license) -> licet
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_audience(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         l.strings
             .audience
             .as_ref()
@@ -586,7 +575,7 @@ pub unsafe extern "C" fn licet_license_audience(l: *const licet_license) -> lice
 /// `l` is NULL (0) or live. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_issued_at(l: *const licet_license) -> i64 {
-    with(l, 0, |l| l.held().claims.issued_at)
+    read(l, 0, |l| l.held().claims.issued_at)
 }
 
 /// Writes the expiry (`exp`, unix seconds) to `*out`; false for a token that never expires.
@@ -596,7 +585,7 @@ pub unsafe extern "C" fn licet_license_issued_at(l: *const licet_license) -> i64
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_expires_at(l: *const licet_license, out: *mut i64) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe {
+    read(l, false, |l| unsafe {
         write_opt(out, l.held().claims.expires_at)
     })
 }
@@ -608,7 +597,7 @@ pub unsafe extern "C" fn licet_license_expires_at(l: *const licet_license, out: 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_not_before(l: *const licet_license, out: *mut i64) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe {
+    read(l, false, |l| unsafe {
         write_opt(out, l.held().claims.not_before)
     })
 }
@@ -624,7 +613,7 @@ pub unsafe extern "C" fn licet_license_refresh_after(
     out: *mut i64,
 ) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe {
+    read(l, false, |l| unsafe {
         write_opt(out, l.held().claims.refresh_after)
     })
 }
@@ -640,7 +629,7 @@ pub unsafe extern "C" fn licet_license_offline_grace(
     out: *mut u64,
 ) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe {
+    read(l, false, |l| unsafe {
         write_opt(out, l.held().claims.offline_grace)
     })
 }
@@ -652,7 +641,7 @@ pub unsafe extern "C" fn licet_license_offline_grace(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_seats(l: *const licet_license, out: *mut u32) -> bool {
     // SAFETY: the caller promises `out` is NULL or writable.
-    with(l, false, |l| unsafe {
+    read(l, false, |l| unsafe {
         write_opt(out, l.held().claims.seats)
     })
 }
@@ -663,7 +652,7 @@ pub unsafe extern "C" fn licet_license_seats(l: *const licet_license, out: *mut 
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_kind(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         l.held().claims.kind.map_or(licet_str::NONE, |k| {
             licet_str::of_c(match k {
                 LicenseKind::Trial => c"trial",
@@ -682,7 +671,7 @@ pub unsafe extern "C" fn licet_license_kind(l: *const licet_license) -> licet_st
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_token_id(l: *const licet_license, out: *mut u8) -> bool {
     // SAFETY: the caller promises 16 writable bytes at `out`.
-    with(l, false, |l| unsafe {
+    read(l, false, |l| unsafe {
         write_fixed(out, &l.held().claims.token_id)
     })
 }
@@ -694,7 +683,7 @@ pub unsafe extern "C" fn licet_license_token_id(l: *const licet_license, out: *m
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_kid(l: *const licet_license, out: *mut u8) -> bool {
     // SAFETY: the caller promises 8 writable bytes at `out`.
-    with(l, false, |l| unsafe { write_fixed(out, &l.held().kid) })
+    read(l, false, |l| unsafe { write_fixed(out, &l.held().kid) })
 }
 
 /// The signature algorithm (`EdDSA`, `PS256`, `RS256`).
@@ -703,7 +692,7 @@ pub unsafe extern "C" fn licet_license_kid(l: *const licet_license, out: *mut u8
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_algorithm(l: *const licet_license) -> licet_str {
-    with(l, licet_str::NONE, |l| licet_str::of_c(l.held().algorithm))
+    read(l, licet_str::NONE, |l| licet_str::of_c(l.held().algorithm))
 }
 
 /// Copies the 16-byte machine binding (`hwid`) to `out`; false when the token binds no machine.
@@ -712,7 +701,7 @@ pub unsafe extern "C" fn licet_license_algorithm(l: *const licet_license) -> lic
 /// `l` is NULL or live; `out` NULL or valid for 16 bytes. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_hwid(l: *const licet_license, out: *mut u8) -> bool {
-    with(l, false, |l| match &l.held().claims.hwid {
+    read(l, false, |l| match &l.held().claims.hwid {
         // SAFETY: the caller promises 16 writable bytes at `out`.
         Some(h) => unsafe { write_fixed(out, h) },
         None => false,
@@ -725,7 +714,7 @@ pub unsafe extern "C" fn licet_license_hwid(l: *const licet_license, out: *mut u
 /// `l` is NULL or live; `out` NULL or valid for 32 bytes. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_device_key(l: *const licet_license, out: *mut u8) -> bool {
-    with(l, false, |l| match &l.held().claims.device_key {
+    read(l, false, |l| match &l.held().claims.device_key {
         // SAFETY: the caller promises 32 writable bytes at `out`.
         Some(k) => unsafe { write_fixed(out, k) },
         None => false,
@@ -738,7 +727,7 @@ pub unsafe extern "C" fn licet_license_device_key(l: *const licet_license, out: 
 /// `l` is NULL (0) or live. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_domain_count(l: *const licet_license) -> usize {
-    with(l, 0, |l| l.strings.domains.len())
+    read(l, 0, |l| l.strings.domains.len())
 }
 
 /// Domain `i` (`data == NULL` past the end).
@@ -747,7 +736,7 @@ pub unsafe extern "C" fn licet_license_domain_count(l: *const licet_license) -> 
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_domain(l: *const licet_license, i: usize) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         l.strings
             .domains
             .get(i)
@@ -761,7 +750,7 @@ pub unsafe extern "C" fn licet_license_domain(l: *const licet_license, i: usize)
 /// `l` is NULL (0) or live. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_entitlement_count(l: *const licet_license) -> usize {
-    with(l, 0, |l| l.strings.entitlements.len())
+    read(l, 0, |l| l.strings.entitlements.len())
 }
 
 /// Entitlement `i` (`data == NULL` past the end).
@@ -770,7 +759,7 @@ pub unsafe extern "C" fn licet_license_entitlement_count(l: *const licet_license
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_entitlement(l: *const licet_license, i: usize) -> licet_str {
-    with(l, licet_str::NONE, |l| {
+    read(l, licet_str::NONE, |l| {
         l.strings
             .entitlements
             .get(i)
@@ -788,7 +777,7 @@ pub unsafe extern "C" fn licet_license_has_entitlement(
     entitlement: *const c_char,
     len: usize,
 ) -> bool {
-    with(l, false, |l| {
+    read(l, false, |l| {
         // SAFETY: the caller promises `len` readable bytes at `entitlement`.
         unsafe { text(entitlement, len, "entitlement") }
             .is_ok_and(|e| l.held().claims.entitlements.contains(e))
@@ -863,7 +852,7 @@ impl licet_meta {
 /// `l` is NULL (0) or live. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_metadata_count(l: *const licet_license) -> usize {
-    with(l, 0, |l| l.strings.metadata.len())
+    read(l, 0, |l| l.strings.metadata.len())
 }
 
 /// Metadata entry `i`, in the token's (sorted) order; `kind == LICET_META_KIND_NONE` past the end.
@@ -872,7 +861,7 @@ pub unsafe extern "C" fn licet_license_metadata_count(l: *const licet_license) -
 /// As `licet_license_id`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_metadata(l: *const licet_license, i: usize) -> licet_meta {
-    with(l, licet_meta::NONE, |l| {
+    read(l, licet_meta::NONE, |l| {
         l.strings
             .metadata
             .get(i)
@@ -890,7 +879,7 @@ pub unsafe extern "C" fn licet_license_metadata_get(
     key: *const c_char,
     len: usize,
 ) -> licet_meta {
-    with(l, licet_meta::NONE, |l| {
+    read(l, licet_meta::NONE, |l| {
         // SAFETY: the caller promises `len` readable bytes at `key`.
         let Ok(key) = (unsafe { text(key, len, "key") }) else {
             return licet_meta::NONE;
@@ -910,7 +899,7 @@ pub unsafe extern "C" fn licet_license_metadata_get(
 /// `l` is NULL (false) or live. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn licet_license_revocations_stale(l: *const licet_license) -> bool {
-    with(l, false, |l| l.held().stale)
+    read(l, false, |l| l.held().stale)
 }
 
 /// Checks a device's proof of possession of the key this token binds: `signature` (64 bytes)

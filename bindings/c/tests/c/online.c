@@ -62,7 +62,7 @@ static int fail(licet_status st, licet_error *err) {
 
 static void print_status(const licet_license_status *s) {
     printf("state=%s licensed=%d", state_name(s->state), s->licensed ? 1 : 0);
-    if (s->code) printf(" code=%s", s->code);
+    if (s->code.data) printf(" code=%.*s", (int)s->code.len, s->code.data);
     if (s->state == LICET_LICENSE_STATE_VALID && s->until <= time(NULL)) printf(" until=past");
     printf("\n");
 }
