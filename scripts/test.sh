@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of licet: the workspace's tests (sled and a PostgreSQL of their own, the
 # dashboard in a real headless Chromium, the python interop test), the doc tests, the verifier
-# in its no-allocator build, the examples against a real server and the README's quickstarts.
+# in its no-allocator build, the bindings (scripts/test-bindings.sh), the examples against a
+# real server and the README's quickstarts.
 #
 #   ./scripts/test.sh
 #
 # It needs, beside the Rust toolchain: Python 3 with venv and pip, C and C++ compilers and make,
-# valgrind and cJSON's headers (the C binding's tests), curl, PostgreSQL's server binaries
-# (initdb, pg_ctl), Chromium with chromedriver, and systemd-analyze.
+# valgrind and cJSON's headers (the C binding's tests), Node with npm, Debian's rustc-web,
+# rust-web-src and lld (the JavaScript binding's WebAssembly), curl, PostgreSQL's server
+# binaries (initdb, pg_ctl), Chromium with chromedriver, and systemd-analyze.
 # As root on Debian or Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # command that would and stops with exit 2. It starts a throwaway PostgreSQL (Unix socket only,
 # in a temporary directory) and a chromedriver on a loopback port, and stops both when it ends,
@@ -37,6 +39,11 @@ pg_bin() {
     if [ -n "$b" ] && [ -x "$b/initdb" ]; then echo "$b"; fi
 }
 [ -n "$(pg_bin)" ] || missing+=(postgresql)
+# The JavaScript binding's WebAssembly: Debian's compiler for every LLVM target, the standard
+# library's sources, and LLVM's wasm-ld (bindings/js/build.sh).
+{ [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; } || missing+=(rustc-web rust-web-src)
+command -v wasm-ld >/dev/null || missing+=(lld)
+command -v npm >/dev/null || missing+=(npm)
 # PostgreSQL refuses to run as root: as root the server runs as the postgres user.
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then missing+=(postgresql); fi
 
@@ -98,11 +105,14 @@ export LICET_TEST_WEBDRIVER_URL="http://127.0.0.1:$DRIVER_PORT"
 # `&&` would not stop the script.
 
 echo "== the workspace's tests"
-cargo nextest run --workspace --locked --no-fail-fast
+# The C binding's tests run with the other bindings' (scripts/test-bindings.sh), once.
+cargo nextest run --workspace --locked --no-fail-fast -E 'not package(licet-ffi)'
 echo "== doc tests"
 cargo test --workspace --locked --doc
 echo "== the verifier in its default build (no std, no allocator)"
 cargo nextest run -p licet-verifier --locked
+echo "== the bindings (C, Python, JavaScript)"
+bash scripts/test-bindings.sh
 echo "== examples"
 bash scripts/run-examples.sh
 echo "== the README's quickstarts"

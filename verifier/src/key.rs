@@ -109,9 +109,9 @@ pub struct PublicKey {
 #[derive(Clone)]
 enum Inner {
     Ed25519(VerifyingKey),
-    #[cfg(feature = "alloc")]
+    #[cfg(feature = "rsa")]
     Ps256(alloc::boxed::Box<rsa::pss::VerifyingKey<Sha256>>),
-    #[cfg(feature = "alloc")]
+    #[cfg(feature = "rsa")]
     Rs256(alloc::boxed::Box<rsa::pkcs1v15::VerifyingKey<Sha256>>),
 }
 
@@ -142,7 +142,7 @@ impl PublicKey {
         })
     }
 
-    /// A key from its SubjectPublicKeyInfo DER encoding. Without `alloc` only Ed25519 keys are
+    /// A key from its SubjectPublicKeyInfo DER encoding. Without `rsa` only Ed25519 keys are
     /// understood; with it, also RSA (`rsaEncryption` → RS256, `id-RSASSA-PSS` → PS256).
     pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, Error> {
         if der.len() == 44 && der[..12] == ED25519_SPKI_PREFIX {
@@ -150,11 +150,11 @@ impl PublicKey {
             raw.copy_from_slice(&der[12..]);
             return PublicKey::ed25519(&raw);
         }
-        #[cfg(feature = "alloc")]
+        #[cfg(feature = "rsa")]
         {
             rsa_spki::decode(der)
         }
-        #[cfg(not(feature = "alloc"))]
+        #[cfg(not(feature = "rsa"))]
         {
             Err(Error::InvalidKey)
         }
@@ -177,14 +177,36 @@ impl PublicKey {
         PublicKey::from_spki_der(&der)
     }
 
-    /// An RSA key for the given algorithm (PS256 or RS256). The modulus must be 2048–4096 bits.
+    /// Every `PUBLIC KEY` block of a PEM text, each read as [`PublicKey::from_spki_pem`] does:
+    /// a vendor's key file may hold several (a key and its successor during a rotation). One
+    /// unreadable block refuses the whole text, and a text with no block is refused too: a key
+    /// file that silently yields fewer keys than it shows would fail only in the field.
     #[cfg(feature = "alloc")]
+    pub fn all_from_pem(pem: &str) -> Result<alloc::vec::Vec<PublicKey>, Error> {
+        const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+        const END: &str = "-----END PUBLIC KEY-----";
+        let mut keys = alloc::vec::Vec::new();
+        let mut rest = pem;
+        while let Some(start) = rest.find(BEGIN) {
+            let after = &rest[start..];
+            let end = after.find(END).ok_or(Error::InvalidKey)? + END.len();
+            keys.push(PublicKey::from_spki_pem(&after[..end])?);
+            rest = &after[end..];
+        }
+        if keys.is_empty() {
+            return Err(Error::InvalidKey);
+        }
+        Ok(keys)
+    }
+
+    /// An RSA key for the given algorithm (PS256 or RS256). The modulus must be 2048–4096 bits.
+    #[cfg(feature = "rsa")]
     pub fn rsa(key: rsa::PublicKey, alg: Algorithm) -> Result<PublicKey, Error> {
         rsa_spki::from_key(key, alg)
     }
 
     /// A key from a COSE_Key (RFC 9052 §7): `kty` OKP with `crv` Ed25519 and `x` (RFC 9053), or,
-    /// with `alloc`, `kty` RSA with `n`, `e` and an `alg` of PS256 or RS256 (RFC 8230). A `kid`
+    /// with `rsa`, `kty` RSA with `n`, `e` and an `alg` of PS256 or RS256 (RFC 8230). A `kid`
     /// or `alg` that is present must be the key's own; other parameters are skipped. What
     /// licet-server publishes in `/v1/keys` (`cose_key`) reads back to the same key.
     pub fn from_cose_key(bytes: &[u8]) -> Result<PublicKey, Error> {
@@ -219,7 +241,7 @@ impl PublicKey {
                 let x: &[u8; 32] = p2.ok_or_else(bad)?.try_into().map_err(|_| bad())?;
                 PublicKey::ed25519(x)?
             }
-            #[cfg(feature = "alloc")]
+            #[cfg(feature = "rsa")]
             Some(3) => {
                 let alg = alg.filter(|a| *a != Algorithm::Ed25519).ok_or_else(bad)?;
                 rsa_spki::from_parts(p1.ok_or_else(bad)?, p2.ok_or_else(bad)?, alg)?
@@ -241,9 +263,9 @@ impl PublicKey {
     pub fn algorithm(&self) -> Algorithm {
         match &self.inner {
             Inner::Ed25519(_) => Algorithm::Ed25519,
-            #[cfg(feature = "alloc")]
+            #[cfg(feature = "rsa")]
             Inner::Ps256(_) => Algorithm::Ps256,
-            #[cfg(feature = "alloc")]
+            #[cfg(feature = "rsa")]
             Inner::Rs256(_) => Algorithm::Rs256,
         }
     }
@@ -252,13 +274,13 @@ impl PublicKey {
     pub fn ed25519_bytes(&self) -> Option<&[u8; 32]> {
         match &self.inner {
             Inner::Ed25519(k) => Some(k.as_bytes()),
-            #[cfg(feature = "alloc")]
+            #[cfg(feature = "rsa")]
             _ => None,
         }
     }
 
     /// The RSA public key, if this is an RSA key.
-    #[cfg(feature = "alloc")]
+    #[cfg(feature = "rsa")]
     pub fn rsa_key(&self) -> Option<&rsa::PublicKey> {
         match &self.inner {
             Inner::Ed25519(_) => None,
@@ -277,7 +299,9 @@ impl PublicKey {
                 v.extend_from_slice(k.as_bytes());
                 v
             }
+            #[cfg(feature = "rsa")]
             Inner::Ps256(k) => rsa_spki::encode(k.as_ref().as_ref(), Algorithm::Ps256),
+            #[cfg(feature = "rsa")]
             Inner::Rs256(k) => rsa_spki::encode(k.as_ref().as_ref(), Algorithm::Rs256),
         }
     }
@@ -334,7 +358,7 @@ impl PublicKey {
                     .finalize_and_verify()
                     .map_err(|_| Error::BadSignature)
             }
-            #[cfg(feature = "alloc")]
+            #[cfg(feature = "rsa")]
             Inner::Ps256(key) => {
                 use rsa::signature::hazmat::PrehashVerifier;
                 let digest = sha256_parts(parts);
@@ -343,7 +367,7 @@ impl PublicKey {
                 key.verify_prehash(&digest, &sig)
                     .map_err(|_| Error::BadSignature)
             }
-            #[cfg(feature = "alloc")]
+            #[cfg(feature = "rsa")]
             Inner::Rs256(key) => {
                 use rsa::signature::hazmat::PrehashVerifier;
                 let digest = sha256_parts(parts);
@@ -356,7 +380,7 @@ impl PublicKey {
     }
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(feature = "rsa")]
 fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
@@ -365,10 +389,10 @@ fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
-#[cfg(feature = "alloc")]
+#[cfg(feature = "rsa")]
 pub use rsa_spki::rsa_algorithm_identifier;
 
-#[cfg(feature = "alloc")]
+#[cfg(feature = "rsa")]
 mod rsa_spki {
     //! RSA keys in SubjectPublicKeyInfo form. The algorithm identifier carries the scheme:
     //! `rsaEncryption` (with NULL parameters) for RS256 and `id-RSASSA-PSS` (parameters absent,
@@ -590,6 +614,53 @@ mod tests {
         }
         // Blank space inside the armour is still refused, as is any other label.
         assert!(PublicKey::from_spki_pem(&pem.replace("PUBLIC KEY", "PRIVATE KEY")).is_err());
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn a_key_file_gives_every_block_or_nothing() {
+        let a = PublicKey::ed25519(
+            &ed25519_dalek::SigningKey::from_bytes(&[3u8; 32])
+                .verifying_key()
+                .to_bytes(),
+        )
+        .expect("key");
+        let b = PublicKey::ed25519(
+            &ed25519_dalek::SigningKey::from_bytes(&[4u8; 32])
+                .verifying_key()
+                .to_bytes(),
+        )
+        .expect("key");
+        let two = alloc::format!(
+            "{}\r\n\n{}\n",
+            a.to_spki_pem(),
+            b.to_spki_pem().replace('\n', "\r\n")
+        );
+        let kids: alloc::vec::Vec<KeyId> = PublicKey::all_from_pem(&two)
+            .expect("two keys")
+            .iter()
+            .map(PublicKey::kid)
+            .collect();
+        assert_eq!(kids, [a.kid(), b.kid()]);
+        // One bad block, an unterminated one, or none at all refuses the whole text.
+        let broken = alloc::format!(
+            "{}{}",
+            a.to_spki_pem(),
+            b.to_spki_pem().replace("MCow", "MCox")
+        );
+        assert_eq!(
+            PublicKey::all_from_pem(&broken).map(|k| k.len()),
+            Err(Error::InvalidKey)
+        );
+        let cut = &two[..two.len() - 10];
+        assert_eq!(
+            PublicKey::all_from_pem(cut).map(|k| k.len()),
+            Err(Error::InvalidKey)
+        );
+        assert_eq!(
+            PublicKey::all_from_pem("no key here").map(|k| k.len()),
+            Err(Error::InvalidKey)
+        );
     }
 
     #[test]

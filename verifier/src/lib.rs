@@ -7,7 +7,8 @@
 //!
 //! It is `#![no_std]`. The default features verify Ed25519 tokens with **no allocator**: the
 //! token is read in place and the signed bytes are hashed where they lie. The `alloc` feature
-//! adds RSA and owned decoding; `std` adds std conveniences. An application's side of the
+//! adds owned decoding and PEM keys, `rsa` adds RSA keys (PS256 / RS256), and `std` adds std
+//! conveniences with both. An application's side of the
 //! online service (activation, the license state on disk, this machine's fingerprint, device
 //! keys) is the `licet-client` crate, built on this one.
 //!
@@ -65,10 +66,12 @@ pub use cbor::Writer;
 pub use claims::{Claims, HwidParts, LicenseKind, MetaValue, Metadata, TextList};
 pub use clock::{ClockCheck, ClockState};
 pub use error::Error;
-#[cfg(feature = "alloc")]
+#[cfg(feature = "rsa")]
 pub use key::rsa_algorithm_identifier;
 pub use key::{Algorithm, KEY_ENDORSEMENT_LABEL, KID_LEN, KeyId, KeyProvider, PublicKey};
 pub use revocation::{Freshness, RevocationList};
+#[cfg(feature = "alloc")]
+pub use token::OwnedContext;
 pub use token::{Context, MAX_TOKEN_BYTES, UnverifiedToken, VerifiedLicense, verify};
 
 /// Material for the crate-level example: a public key, a token and a time at which it is valid.

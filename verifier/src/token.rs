@@ -134,6 +134,79 @@ impl<'c> Context<'c> {
     }
 }
 
+/// A [`Context`]'s settings, owned: for a caller that keeps them between checks or receives
+/// them as values (the C, Python and JavaScript bindings). [`OwnedContext::with`] lends the
+/// borrowed [`Context`] the checks take, built the one way every binding builds it.
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedContext {
+    /// Unix seconds, from the caller's clock.
+    pub now: i64,
+    /// The product; `None` accepts any product ([`Context::any_product`]).
+    pub product: Option<alloc::string::String>,
+    /// This machine's fingerprint.
+    pub fingerprint: Option<alloc::string::String>,
+    /// This machine's hardware parts (none: not given).
+    pub hwid_parts: alloc::vec::Vec<[u8; HWID_PART_LEN]>,
+    /// This machine's device public key.
+    pub device_key: Option<[u8; crate::device::DEVICE_KEY_LEN]>,
+    /// [`Context::require_device_binding`].
+    pub require_device_binding: bool,
+    /// The domain the application serves.
+    pub domain: Option<alloc::string::String>,
+    /// Entitlements the token must all carry.
+    pub entitlements: alloc::vec::Vec<alloc::string::String>,
+    /// Seconds of tolerance on `exp` and `nbf`.
+    pub leeway: u64,
+    /// [`Context::require_fresh_revocations`], when a list is given to [`OwnedContext::with`].
+    pub require_fresh_revocations: bool,
+}
+
+#[cfg(feature = "alloc")]
+impl OwnedContext {
+    /// Runs `f` with the [`Context`] of these settings, checking against `revocations` if
+    /// given.
+    pub fn with<R>(
+        &self,
+        revocations: Option<&RevocationList<'_>>,
+        f: impl FnOnce(Context<'_>) -> R,
+    ) -> R {
+        let entitlements: alloc::vec::Vec<&str> = self
+            .entitlements
+            .iter()
+            .map(alloc::string::String::as_str)
+            .collect();
+        let mut ctx = match &self.product {
+            Some(p) => Context::new(self.now, p),
+            None => Context::any_product(self.now),
+        }
+        .entitlements(&entitlements)
+        .leeway(self.leeway);
+        if let Some(f) = &self.fingerprint {
+            ctx = ctx.fingerprint(f);
+        }
+        if !self.hwid_parts.is_empty() {
+            ctx = ctx.hwid_parts(&self.hwid_parts);
+        }
+        if let Some(d) = &self.domain {
+            ctx = ctx.domain(d);
+        }
+        if let Some(k) = &self.device_key {
+            ctx = ctx.device_key(k);
+        }
+        if self.require_device_binding {
+            ctx = ctx.require_device_binding();
+        }
+        if let Some(list) = revocations {
+            ctx = ctx.revocations(list);
+            if self.require_fresh_revocations {
+                ctx = ctx.require_fresh_revocations();
+            }
+        }
+        f(ctx)
+    }
+}
+
 /// A decoded token whose signature has not been checked. Everything it shows is the token
 /// holder's claim, not the issuer's.
 #[derive(Debug, Clone, Copy)]

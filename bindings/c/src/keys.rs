@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use licet_verifier::{Error, PublicKey};
+use licet_verifier::PublicKey;
 
 use crate::error::{Failure, free, licet_error, licet_status, put, read, run};
 use crate::text::{bytes, fixed, text};
@@ -12,25 +12,6 @@ use crate::text::{bytes, fixed, text};
 #[derive(Debug, Default)]
 pub struct licet_keyset {
     pub(crate) keys: Vec<PublicKey>,
-}
-
-const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
-const END: &str = "-----END PUBLIC KEY-----";
-
-/// The SPKI PEM blocks of `pem`, each read strictly: one bad block refuses the whole text.
-pub(crate) fn keys_of_pem(pem: &str) -> Result<Vec<PublicKey>, Error> {
-    let mut keys = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start..];
-        let end = after.find(END).ok_or(Error::InvalidKey)? + END.len();
-        keys.push(PublicKey::from_spki_pem(&after[..end])?);
-        rest = &after[end..];
-    }
-    if keys.is_empty() {
-        return Err(Error::InvalidKey);
-    }
-    Ok(keys)
 }
 
 /// A new, empty key set at `*out`.
@@ -65,7 +46,7 @@ pub unsafe extern "C" fn licet_keyset_add_pem(
         let set = unsafe { keys.as_mut() }.ok_or_else(|| crate::error::invalid("keys is NULL"))?;
         // SAFETY: the caller promises `len` readable bytes at `pem`.
         let pem = unsafe { text(pem, len, "pem") }?;
-        set.keys.extend(keys_of_pem(pem)?);
+        set.keys.extend(PublicKey::all_from_pem(pem)?);
         Ok(())
     })
 }

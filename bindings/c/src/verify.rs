@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use licet_verifier::claims::{Claims, LicenseKind, MetaValue};
 use licet_verifier::text::LABEL_LICENSE;
-use licet_verifier::{Algorithm, Context, Error, UnverifiedToken};
+use licet_verifier::{Algorithm, Context, Error, OwnedContext, UnverifiedToken};
 
 use crate::error::{Failure, free, invalid, licet_error, licet_status, put, read, run};
 use crate::keys::{keyset, licet_keyset};
@@ -18,51 +18,15 @@ use crate::text::{Owned, bytes, fixed, licet_str, opt_text, text, write_fixed, w
 /// domain-bound token needs its fingerprint or domain (`hwid_required`, `domain_required`).
 #[derive(Debug)]
 pub struct licet_context {
-    now: i64,
-    product: Option<String>,
-    fingerprint: Option<String>,
-    parts: Vec<[u8; 8]>,
-    device_key: Option<[u8; 32]>,
-    require_device_binding: bool,
-    domain: Option<String>,
-    entitlements: Vec<String>,
-    leeway: u64,
+    settings: OwnedContext,
     revocations: Option<Arc<ListCell>>,
-    require_fresh: bool,
 }
 
 impl licet_context {
     /// Runs `f` with the verifier's context for these settings.
     pub(crate) fn with<R>(&self, f: impl FnOnce(Context<'_>) -> R) -> R {
-        let ents: Vec<&str> = self.entitlements.iter().map(String::as_str).collect();
-        let mut ctx = match &self.product {
-            Some(p) => Context::new(self.now, p),
-            None => Context::any_product(self.now),
-        }
-        .entitlements(&ents)
-        .leeway(self.leeway);
-        if let Some(f) = &self.fingerprint {
-            ctx = ctx.fingerprint(f);
-        }
-        if !self.parts.is_empty() {
-            ctx = ctx.hwid_parts(&self.parts);
-        }
-        if let Some(d) = &self.domain {
-            ctx = ctx.domain(d);
-        }
-        if let Some(k) = &self.device_key {
-            ctx = ctx.device_key(k);
-        }
-        if self.require_device_binding {
-            ctx = ctx.require_device_binding();
-        }
-        if let Some(list) = &self.revocations {
-            ctx = ctx.revocations(list.borrow_dependent());
-            if self.require_fresh {
-                ctx = ctx.require_fresh_revocations();
-            }
-        }
-        f(ctx)
+        let list = self.revocations.as_deref().map(ListCell::borrow_dependent);
+        self.settings.with(list, f)
     }
 }
 
@@ -83,17 +47,12 @@ pub unsafe extern "C" fn licet_context_new(
         // SAFETY: the caller promises `product` is NULL or readable.
         let product = unsafe { opt_text(product, product_len, "product") }?;
         let ctx = licet_context {
-            now,
-            product: product.map(str::to_owned),
-            fingerprint: None,
-            parts: Vec::new(),
-            device_key: None,
-            require_device_binding: false,
-            domain: None,
-            entitlements: Vec::new(),
-            leeway: 0,
+            settings: OwnedContext {
+                now,
+                product: product.map(str::to_owned),
+                ..OwnedContext::default()
+            },
             revocations: None,
-            require_fresh: false,
         };
         // SAFETY: the caller promises `out` is writable.
         unsafe { put(out, ctx) }
@@ -132,7 +91,7 @@ pub unsafe extern "C" fn licet_context_set_fingerprint(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            c.fingerprint = Some(text(fingerprint, len, "fingerprint")?.to_owned());
+            c.settings.fingerprint = Some(text(fingerprint, len, "fingerprint")?.to_owned());
             Ok(())
         })
     }
@@ -152,13 +111,13 @@ pub unsafe extern "C" fn licet_context_set_this_machine(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            let product = c
-                .product
-                .as_deref()
-                .ok_or_else(|| invalid("a context for any product has no machine fingerprint"))?;
+            let product =
+                c.settings.product.as_deref().ok_or_else(|| {
+                    invalid("a context for any product has no machine fingerprint")
+                })?;
             let fp = ::licet_client::fingerprint::Fingerprint::collect(product);
-            c.fingerprint = Some(fp.id());
-            c.parts = fp.parts();
+            c.settings.fingerprint = Some(fp.id());
+            c.settings.hwid_parts = fp.parts();
             Ok(())
         })
     }
@@ -182,7 +141,7 @@ pub unsafe extern "C" fn licet_context_set_hwid_parts(
                 .checked_mul(8)
                 .ok_or_else(|| invalid("too many parts"))?;
             let raw = bytes(parts, len, "parts")?;
-            c.parts = raw
+            c.settings.hwid_parts = raw
                 .chunks_exact(8)
                 .map(|p| <[u8; 8]>::try_from(p).unwrap_or_default())
                 .collect();
@@ -206,7 +165,7 @@ pub unsafe extern "C" fn licet_context_set_device_key(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            c.device_key = Some(fixed(key, len, "a device key")?);
+            c.settings.device_key = Some(fixed(key, len, "a device key")?);
             Ok(())
         })
     }
@@ -224,7 +183,7 @@ pub unsafe extern "C" fn licet_context_require_device_binding(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            c.require_device_binding = true;
+            c.settings.require_device_binding = true;
             Ok(())
         })
     }
@@ -244,7 +203,7 @@ pub unsafe extern "C" fn licet_context_set_domain(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            c.domain = Some(text(domain, len, "domain")?.to_owned());
+            c.settings.domain = Some(text(domain, len, "domain")?.to_owned());
             Ok(())
         })
     }
@@ -265,7 +224,8 @@ pub unsafe extern "C" fn licet_context_add_entitlement(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            c.entitlements
+            c.settings
+                .entitlements
                 .push(text(entitlement, len, "entitlement")?.to_owned());
             Ok(())
         })
@@ -285,7 +245,7 @@ pub unsafe extern "C" fn licet_context_set_leeway(
     // SAFETY: forwarded from the caller's promise.
     unsafe {
         set(ctx, err, |c| {
-            c.leeway = seconds;
+            c.settings.leeway = seconds;
             Ok(())
         })
     }
@@ -309,7 +269,7 @@ pub unsafe extern "C" fn licet_context_set_revocations(
         set(ctx, err, |c| {
             let l = list.as_ref().ok_or_else(|| invalid("list is NULL"))?;
             c.revocations = Some(l.cell.clone());
-            c.require_fresh = require_fresh;
+            c.settings.require_fresh_revocations = require_fresh;
             Ok(())
         })
     }

@@ -41,7 +41,29 @@ fn lib_dir() -> PathBuf {
                 Some(other) => other.to_owned(),
             };
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let o = Command::new(cargo)
+            let mut cmd = Command::new(cargo);
+            // What cargo sets for this test process only: build scripts that watch these (ring
+            // watches CARGO_MANIFEST_DIR) would see a change, and rebuild half the workspace
+            // here and again in the next top-level build.
+            for (k, _) in std::env::vars_os() {
+                let k = k.to_string_lossy();
+                if k == "OUT_DIR"
+                    || k.starts_with("CARGO_PKG_")
+                    || k.starts_with("CARGO_BIN_")
+                    || k.starts_with("NEXTEST")
+                    || matches!(
+                        &*k,
+                        "CARGO_MANIFEST_DIR"
+                            | "CARGO_MANIFEST_PATH"
+                            | "CARGO_CRATE_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                            | "CARGO_TARGET_TMPDIR"
+                    )
+                {
+                    cmd.env_remove(&*k);
+                }
+            }
+            let o = cmd
                 .args([
                     "build",
                     "--workspace",
