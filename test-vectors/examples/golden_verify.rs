@@ -32,5 +32,8 @@ fn main() {
     for _ in 0..n {
         std::hint::black_box(verify());
     }
-    println!("{:.0}", start.elapsed().as_nanos() as f64 / f64::from(n.max(1)));
+    println!(
+        "{:.0}",
+        start.elapsed().as_nanos() as f64 / f64::from(n.max(1))
+    );
 }
