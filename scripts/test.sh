@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of licet: the workspace's tests (sled and a PostgreSQL of their own, the
 # dashboard in a real headless Chromium, the python interop test), the doc tests, the verifier
-# in its no-allocator build, the bindings (scripts/test-bindings.sh), the examples against a
-# real server and the README's quickstarts.
+# in its no-allocator build, the bindings (scripts/test-bindings.sh), the firmware on three
+# microcontroller targets in QEMU (scripts/firmware.sh), the examples against a real server and
+# the README's quickstarts.
 #
 #   ./scripts/test.sh
 #
 # It needs, beside the Rust toolchain: Python 3 with venv and pip, C and C++ compilers and make,
 # valgrind and cJSON's headers (the C binding's tests), Node with npm, Debian's rustc-web,
-# rust-web-src and lld (the JavaScript binding's WebAssembly), curl, PostgreSQL's server
-# binaries (initdb, pg_ctl), Chromium with chromedriver, and systemd-analyze.
+# rust-web-src and lld (the JavaScript binding's WebAssembly and the firmware), QEMU for Arm and
+# RISC-V (the firmware), curl, PostgreSQL's server binaries (initdb, pg_ctl), Chromium with
+# chromedriver, and systemd-analyze.
 # As root on Debian or Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # command that would and stops with exit 2. It starts a throwaway PostgreSQL (Unix socket only,
 # in a temporary directory) and a chromedriver on a loopback port, and stops both when it ends,
@@ -113,6 +115,8 @@ echo "== the verifier in its default build (no std, no allocator)"
 cargo nextest run -p licet-verifier --locked
 echo "== the bindings (C, Python, JavaScript)"
 bash scripts/test-bindings.sh
+echo "== the verifier on microcontrollers, in QEMU (Cortex-M4, Cortex-M0, RISC-V)"
+bash scripts/firmware.sh
 echo "== examples"
 bash scripts/run-examples.sh
 echo "== the README's quickstarts"

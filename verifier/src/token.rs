@@ -270,8 +270,7 @@ impl<'a> UnverifiedToken<'a> {
         ctx: &Context<'_>,
     ) -> Result<VerifiedLicense<'a>, Error> {
         let key = self.sign1.verify(keys, None)?;
-        let claims = Claims::parse(self.sign1.payload)?;
-        check(&claims, ctx)?;
+        let claims = checked_claims(self.sign1.payload, ctx)?;
         Ok(VerifiedLicense {
             claims,
             kid: key.kid(),
@@ -279,6 +278,16 @@ impl<'a> UnverifiedToken<'a> {
             revocations_stale: ctx.revocations.is_some_and(|l| l.is_stale(ctx.now)),
         })
     }
+}
+
+/// The claims, parsed and checked in `ctx`. Not inlined into [`UnverifiedToken::verify`]: its
+/// locals would otherwise sit in that frame while the signature is checked below it, the
+/// deepest point of a verify (a microcontroller's stack is measured there).
+#[inline(never)]
+fn checked_claims<'a>(payload: &'a [u8], ctx: &Context<'_>) -> Result<Claims<'a>, Error> {
+    let claims = Claims::parse(payload)?;
+    check(&claims, ctx)?;
+    Ok(claims)
 }
 
 fn check(c: &Claims<'_>, ctx: &Context<'_>) -> Result<(), Error> {
