@@ -4,7 +4,8 @@
 #
 #   C       liblicet.a / liblicet.so and the committed header; C and C++ programs compiled
 #           by the system's compilers, run under valgrind (cargo nextest, package licet-ffi)
-#   Python  an abi3 wheel built by maturin, installed into a virtual environment, and pytest
+#   Python  an abi3 wheel built by maturin, installed into a virtual environment, pytest, and
+#           mypy --strict over code using the type stubs
 #   JS      the npm package @licet/verifier (WebAssembly, bindings/js/build.sh); Node's test
 #           runner through `require` and `import`, the same cases in headless Chromium over
 #           WebDriver, and its TypeScript declarations compiled by tsc
@@ -14,8 +15,8 @@
 # scripts/test.sh runs it after the workspace's other tests (so the workspace is built once);
 # on its own it builds what it needs. It needs what scripts/test.sh installs (C and C++
 # compilers, valgrind, cJSON's headers, Python 3 with venv, Node with npm, Chromium and
-# chromedriver, Debian's rustc-web, rust-web-src and lld). maturin and pytest come from PyPI at
-# the versions bindings/python/requirements-dev.txt pins, into target/bindings/venv;
+# chromedriver, Debian's rustc-web, rust-web-src and lld). maturin, pytest and mypy come from PyPI
+# at the versions bindings/python/requirements-dev.txt pins, into target/bindings/venv;
 # TypeScript from npm at the version bindings/js/package-lock.json pins. A chromedriver is
 # started unless LICET_TEST_WEBDRIVER_URL names one.
 set -euo pipefail
@@ -43,6 +44,8 @@ rm -rf "$WHEELS"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/licet-*.whl
 (cd bindings/python && LICET_SERVER="$ROOT/target/debug/licet-server" \
     "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests)
+# The stubs (.pyi) against code written as an application writes it.
+(cd bindings/python && "$VENV/bin/mypy" --strict --no-incremental tests/typed_usage.py)
 
 echo "== bindings: JavaScript (bindings/js)"
 PKG=$ROOT/target/bindings/js/package
