@@ -45,7 +45,7 @@ rm -rf "$WHEELS"
 (cd bindings/python && LICET_SERVER="$ROOT/target/debug/licet-server" \
     "$VENV/bin/python" -m pytest -p no:cacheprovider -q tests)
 # The stubs (.pyi) against code written as an application writes it.
-(cd bindings/python && "$VENV/bin/mypy" --strict --no-incremental tests/typed_usage.py)
+(cd bindings/python && "$VENV/bin/mypy" --strict --cache-dir=/dev/null tests/typed_usage.py)
 
 echo "== bindings: JavaScript (bindings/js)"
 PKG=$ROOT/target/bindings/js/package
