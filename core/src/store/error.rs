@@ -1,0 +1,101 @@
+//! Errors of store operations.
+
+/// What went wrong in a store operation. Nothing was written when an operation fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The object the operation is about does not exist.
+    NotFound,
+    /// The operation would break a rule the store keeps: a unique key, or an object still in
+    /// use. `detail` is a message for people.
+    Conflict {
+        /// Which rule.
+        constraint: Constraint,
+        /// What collided, for people.
+        detail: String,
+    },
+    /// The backend failed (I/O, a corrupt record). Internal: logged, never shown to a client
+    /// in detail.
+    Backend(String),
+    /// The backend cannot be reached now (a database that is down or restarting, no free
+    /// connection within the wait): nothing was written, and the same operation may succeed
+    /// later. `detail` is for the log.
+    Unavailable(String),
+}
+
+/// The rules a store keeps, named so that the edge can answer each with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Constraint {
+    /// Product codes are unique.
+    ProductCode,
+    /// Product numeric ids are unique.
+    ProductNumber,
+    /// Names of products that answer by name (WemX, the Verify API) are unique among them.
+    ProductName,
+    /// License keys are unique.
+    LicenseKey,
+    /// Price ids are unique.
+    PriceId,
+    /// A product's download names are unique.
+    DownloadName,
+    /// User e-mail addresses are unique.
+    UserEmail,
+    /// A product's download files (their paths) are unique, and never replaced.
+    DownloadFile,
+    /// The object is still used by others (a product by licenses, a policy by licenses, a
+    /// price by orders).
+    InUse,
+}
+
+impl Constraint {
+    /// The stable machine code of a violation.
+    pub fn code(self) -> &'static str {
+        match self {
+            Constraint::ProductName => "duplicate_name",
+            Constraint::InUse => "in_use",
+            _ => "duplicate",
+        }
+    }
+}
+
+impl StoreError {
+    /// A conflict with `constraint`.
+    pub fn conflict(constraint: Constraint, detail: impl Into<String>) -> StoreError {
+        StoreError::Conflict {
+            constraint,
+            detail: detail.into(),
+        }
+    }
+
+    /// A backend failure.
+    pub fn backend(e: impl std::fmt::Display) -> StoreError {
+        StoreError::Backend(e.to_string())
+    }
+
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict { constraint, .. } => constraint.code(),
+            StoreError::Backend(_) => "store_error",
+            StoreError::Unavailable(_) => "store_unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::Conflict { detail, .. } => f.write_str(detail),
+            StoreError::Backend(e) => write!(f, "storage: {e}"),
+            StoreError::Unavailable(e) => write!(f, "storage unavailable: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;

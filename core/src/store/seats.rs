@@ -1,0 +1,150 @@
+//! Machines on seats: activation, heartbeats, releases.
+
+use super::*;
+
+/// Builds the machine to store once the seat rule has admitted a claim, from the stored machine
+/// the claim is (if any, with the parts its token may bind), and the audit entries to write with
+/// it. Called inside [`Seats::take_seat`]'s atomic operation, at most once; an error writes
+/// nothing.
+pub type MakeSeat<'a> =
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(Machine, Record)> + Send + Sync);
+
+/// [`MakeSeat`] for one of several claims, by its index.
+pub type MakeSeats<'a> =
+    &'a (dyn Fn(usize, Option<&Recognised>) -> StoreResult<(Machine, Record)> + Send + Sync);
+
+/// A value that a store operation's closure hands back to its caller. The closures are `Fn`
+/// (a backend may call them on another thread, at most once per operation), so what they
+/// make besides their answer goes here.
+#[derive(Debug)]
+pub struct Slot<T>(std::sync::Mutex<Option<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> Slot<T> {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts `v` in, replacing what was there.
+    pub fn put(&self, v: T) {
+        *self.lock() = Some(v);
+    }
+
+    /// Takes what is there.
+    pub fn take(&self) -> Option<T> {
+        self.lock().take()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        // What a panicking holder left is a plain value.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What [`Seats::change_seat`] does to the machine a claim names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeatChange {
+    /// Leave it (or its absence) as it is.
+    Keep,
+    /// Store this machine in its place: the same machine (id, license and fingerprint) with new
+    /// facts, as a heartbeat makes it.
+    Update(Box<Machine>),
+    /// Give its seat back.
+    Remove,
+}
+
+/// Decides a [`Seats::change_seat`] from the machine the claim is as stored now (`None`: the
+/// license has no such machine), with the audit entries to write with the change. Called
+/// inside the atomic operation, at most once; an error writes nothing.
+pub type ChangeSeat<'a> =
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(SeatChange, Record)> + Send + Sync);
+
+/// Decides a [`Licenses::change_license`] from the license as stored now: the license to store
+/// in its place and the audit entries to write with it, or `None` to leave it. Called inside
+/// the atomic operation, at most once; an error writes nothing.
+pub type ChangeLicense<'a> =
+    &'a (dyn Fn(&License) -> StoreResult<Option<(License, Record)>> + Send + Sync);
+
+/// Machines: the seats of licenses.
+#[async_trait]
+pub trait Seats: Send + Sync {
+    /// Takes seats for `claims` (all of one license) under `rule` at `now`, as one operation
+    /// that no concurrent seat change of the license (through any handle) can interleave with:
+    /// reads the license's machines, applies [`seats::plan_all`](crate::seats::plan_all),
+    /// removes the dead floating machines it names, stores the machines `make` builds (called
+    /// with each claim's index) and their audit entries. All or none; durable when it returns.
+    async fn take_seats(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeats<'_>,
+    ) -> Result<Vec<Seated>, SeatError>;
+
+    /// [`Seats::take_seats`] for one claim.
+    async fn take_seat(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        now: i64,
+        make: MakeSeat<'_>,
+    ) -> Result<Seated, SeatError> {
+        let mut seated = self
+            .take_seats(std::slice::from_ref(claim), rule, now, &|_, found| {
+                make(found)
+            })
+            .await?;
+        seated
+            .pop()
+            .ok_or_else(|| SeatError::Store(StoreError::backend("take_seats returned nothing")))
+    }
+    /// Changes the machine `claim` names (by fingerprint, or by its parts under the
+    /// hardware-parts rule, [`seats::recognise`](crate::seats::recognise)) as one operation that
+    /// no other seat change of the license interleaves with: `change` sees it as stored now and
+    /// says what to do, and its audit entries are written with the change. Durable when it
+    /// returns. The machine as it was before, if the license had it.
+    ///
+    /// Heartbeats, deactivations and culls go through it, so that a heartbeat cannot revive a
+    /// machine a cull just removed, nor a cull remove one a heartbeat just renewed.
+    async fn change_seat(
+        &self,
+        claim: &SeatClaim,
+        change: ChangeSeat<'_>,
+    ) -> Result<Option<Recognised>, SeatError>;
+    /// Gives back every seat of a license in one operation, with its record; the
+    /// machines removed.
+    async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>>;
+    /// The machines of a license.
+    async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
+    /// The machine of a license with this fingerprint.
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>>;
+    /// A machine by id.
+    async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>>;
+    /// How many machines a license has.
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64>;
+    /// How many machines there are.
+    async fn machine_total(&self) -> StoreResult<usize>;
+    /// How many machines each license has, for the licenses that have any: (license id,
+    /// count), in license id order. Read from the counts the store keeps with the machines.
+    async fn seat_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Adds or replaces a machine, keeping the license's count.
+    async fn put_machine(&self, m: &Machine) -> StoreResult<()>;
+    /// Replaces a machine that exists.
+    async fn update_machine(&self, m: &Machine) -> StoreResult<()>;
+    /// Removes a machine; whether it existed.
+    async fn remove_machine(&self, m: &Machine) -> StoreResult<bool>;
+    /// Marks every license of a floating policy for culling.
+    async fn recheck_floating(&self) -> StoreResult<()>;
+    /// Licenses that have had floating machines.
+    async fn floating_licenses(&self) -> StoreResult<Vec<String>>;
+    /// Stops culling a license.
+    async fn unmark_floating(&self, license_id: &str) -> StoreResult<()>;
+}
