@@ -1,7 +1,7 @@
 //! The Python package `licet`: its extension module `licet._licet`. The Python half
 //! (`python/licet`) re-exports it and defines the exceptions; this half converts Python values
 //! at the edge and calls licet-verifier and licet-client, with the GIL released while they
-//! verify signatures or wait on the network.
+//! verify tokens and revocation lists or wait on the network.
 
 use pyo3::prelude::*;
 
