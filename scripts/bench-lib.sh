@@ -1,6 +1,31 @@
 # Shared by scripts/bench-server.sh and scripts/bench-ab.sh (sourced, not run): starting a
 # server, making the fixtures every endpoint's wrk script needs, and one wrk run.
 
+# bench_workdir PREFIX: a temporary WORK directory holding a throwaway PostgreSQL (a Unix socket
+# in WORK/pg, the defaults: fsync and synchronous_commit on) and a master key (WORK/master.key),
+# both gone on exit with every server in PIDS. Sets WORK, PG_BIN, PIDS; defines as_postgres
+# and psql_. Run as root, PostgreSQL runs as the postgres user.
+bench_workdir() {
+    PG_BIN=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    PIDS=()
+    as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    psql_() { as_postgres "$PG_BIN/psql" -h "$WORK/pg" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+    bench_cleanup() {
+        kill "${PIDS[@]}" 2>/dev/null || true
+        as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
+        rm -rf "$WORK"
+    }
+    trap bench_cleanup EXIT
+    chmod 755 "$WORK"
+    mkdir "$WORK/pg"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$WORK/pg"; fi
+    as_postgres "$PG_BIN/initdb" -U postgres -A trust -E UTF8 --no-locale -D "$WORK/pg" >/dev/null
+    as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w \
+        -o "-k $WORK/pg -c listen_addresses='' -c max_connections=300" start >/dev/null
+    head -c 32 /dev/urandom >"$WORK/master.key" && chmod 600 "$WORK/master.key"
+}
+
 # bench_start BINARY DATA_DIR OUT_FILE [EXTRA ARGS…]: starts a server; sets BENCH_PID, BENCH_URL,
 # BENCH_ADMIN (empty for a server that found its API keys in a shared database).
 bench_start() {
@@ -11,6 +36,18 @@ bench_start() {
     for _ in $(seq 1 600); do grep -q '^listening on' "$3" 2>/dev/null && break; sleep 0.1; done
     BENCH_URL="http://$(sed -n 's/^listening on //p' "$3")"
     BENCH_ADMIN=$(grep -o 'lk_[A-Za-z0-9_]*' "$3" || true)
+}
+
+# bench_named NAME [EXTRA ARGS…]: starts $BIN with its data in WORK/NAME (and a WORK/NAME/lua for
+# its wrk scripts), and records it in the caller's PIDS and associative arrays URL and ADMIN.
+bench_named() {
+    local name=$1
+    shift
+    mkdir -p "$WORK/$name/data" "$WORK/$name/lua"
+    bench_start "$BIN" "$WORK/$name/data" "$WORK/$name/out" "$@"
+    PIDS+=("$BENCH_PID")
+    URL[$name]=$BENCH_URL
+    ADMIN[$name]=$BENCH_ADMIN
 }
 
 # bench_fixtures URL ADMIN LUA_DIR: products, licenses, SEATS floating seats, a LicenseCM user,

@@ -27,50 +27,24 @@ CONNS=${3:-64}
 LICENSES=${4:-1000000}
 POOL=16
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-PG_BIN=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 cargo build --release -q --locked -p licet-server --bin licet-server --example seed_licenses
 
-WORK=$(mktemp -d /tmp/licet-bench-pg.XXXXXX)
-PIDS=()
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-    kill "${PIDS[@]}" 2>/dev/null || true
-    as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-chmod 755 "$WORK"
-mkdir "$WORK/pg"
-if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$WORK/pg"; fi
-as_postgres "$PG_BIN/initdb" -U postgres -A trust -E UTF8 --no-locale -D "$WORK/pg" >/dev/null
-as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg/log" -w \
-    -o "-k $WORK/pg -c listen_addresses='' -c max_connections=300" start >/dev/null
-psql_() { as_postgres "$PG_BIN/psql" -h "$WORK/pg" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+bench_workdir licet-bench-pg
 for db in one two memory; do psql_ -c "CREATE DATABASE $db"; done
 db_url() { echo "host=$WORK/pg user=postgres dbname=$1"; }
-head -c 32 /dev/urandom >"$WORK/master.key" && chmod 600 "$WORK/master.key"
 BIN=./target/release/licet-server
 pg_args() { PG_ARGS=(--database-url "$(db_url "$1")" --master-key-file "$WORK/master.key" --db-pool-size "$POOL"); }
 
 # The setups: sled; PostgreSQL, one instance; PostgreSQL, two instances on one database.
 declare -A URL ADMIN
-start() { # name, extra args…
-    local name=$1
-    shift
-    mkdir -p "$WORK/$name/data" "$WORK/$name/lua"
-    bench_start "$BIN" "$WORK/$name/data" "$WORK/$name/out" "$@"
-    PIDS+=("$BENCH_PID")
-    URL[$name]=$BENCH_URL
-    ADMIN[$name]=$BENCH_ADMIN
-}
-start sled
+bench_named sled
 pg_args one
-start pg1 "${PG_ARGS[@]}"
+bench_named pg1 "${PG_ARGS[@]}"
 pg_args two
-start pg2a "${PG_ARGS[@]}"
-start pg2b "${PG_ARGS[@]}"
+bench_named pg2a "${PG_ARGS[@]}"
+bench_named pg2b "${PG_ARGS[@]}"
 
 # Heartbeats are not measured here: few floating seats, to make the fixtures quickly.
 export SEATS=100

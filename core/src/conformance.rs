@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             tokens_are_revoked_once_and_requests_spent_once,
             daily_counts_add_up_across_handles,
             the_overview_reads_expiries_and_seat_counts_from_indexes,
+            the_seat_rule_finds_ended_seats_and_parts_through_indexes,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {
@@ -1958,5 +1959,182 @@ pub async fn the_overview_reads_expiries_and_seat_counts_from_indexes(f: Fixture
         f.b.seat_counts().await.expect("counts"),
         vec![("lic_edge".to_owned(), 1), ("lic_soon".to_owned(), 2)],
         "licenses with machines only, in id order"
+    );
+}
+
+/// The seat rule's bounded reads, which every backend answers from indexes kept with the
+/// machines: the seats that ended (leases by their end, floating machines by their last
+/// heartbeat, soonest first, as many as asked), followed through heartbeats, new leases and
+/// removals; the machines by their indexed parts, followed through learned parts; a full
+/// license that needs one seat reaps one dead machine, the longest dead, not every one.
+pub async fn the_seat_rule_finds_ended_seats_and_parts_through_indexes(f: Fixture) {
+    use crate::seats::{indexed_parts, part_hex};
+    stored_license(&f, "lic_1").await;
+    let floating = SeatRule {
+        max: 3,
+        floating: true,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let node_locked = SeatRule {
+        floating: false,
+        ..floating
+    };
+    // Five silent machines (heartbeats 100 to 500 s ago), two leases (one ended), one live.
+    for (i, ago) in [300, 100, 500, 200, 400].into_iter().enumerate() {
+        let mut m = machine("lic_1", &format!("silent-{i}"));
+        m.last_heartbeat = T0 - ago;
+        f.a.put_machine(&m).await.expect("put");
+    }
+    let mut ended = machine("lic_1", "lease-ended");
+    ended.lease_until = Some(T0 - 5);
+    ended.last_heartbeat = T0 - 10_000;
+    f.b.put_machine(&ended).await.expect("put");
+    let mut running = machine("lic_1", "lease-running");
+    running.lease_until = Some(T0 + 5);
+    running.last_heartbeat = T0 - 10_000;
+    f.b.put_machine(&running).await.expect("put");
+    f.a.put_machine(&machine("lic_1", "live"))
+        .await
+        .expect("put");
+    let fps = |ms: Vec<Machine>| ms.into_iter().map(|m| m.fingerprint).collect::<Vec<_>>();
+    assert_eq!(
+        fps(f
+            .a
+            .ended_machines("lic_1", &node_locked, T0, 10)
+            .await
+            .expect("ended")),
+        ["lease-ended"],
+        "a node-locked seat ends only with its lease"
+    );
+    assert_eq!(
+        fps(f
+            .b
+            .ended_machines("lic_1", &floating, T0, 3)
+            .await
+            .expect("ended")),
+        ["lease-ended", "silent-2", "silent-4"],
+        "ended leases, then the longest silent, as many as asked"
+    );
+    // A heartbeat takes a machine out; a lease that ended on a silent one puts it back first.
+    let mut beat = machine("lic_1", "silent-2");
+    beat.last_heartbeat = T0;
+    f.a.update_machine(&beat).await.expect("heartbeat");
+    let mut leased = machine("lic_1", "silent-4");
+    leased.last_heartbeat = T0;
+    leased.lease_until = Some(T0 - 1);
+    f.b.update_machine(&leased).await.expect("lease");
+    assert_eq!(
+        fps(f
+            .a
+            .ended_machines("lic_1", &floating, T0, 10)
+            .await
+            .expect("ended")),
+        [
+            "lease-ended",
+            "silent-4",
+            "silent-0",
+            "silent-3",
+            "silent-1"
+        ],
+    );
+    assert!(f.b.remove_machine(&ended).await.expect("remove"));
+    assert_eq!(
+        fps(f
+            .b
+            .ended_machines("lic_1", &floating, T0, 1)
+            .await
+            .expect("ended")),
+        ["silent-4"],
+        "a removed machine leaves the index"
+    );
+    // A full floating license reaps as many dead seats as the claim needs: one, the lease,
+    // though four are dead.
+    let before = f.a.machine_count("lic_1").await.expect("count");
+    assert_eq!(before, 7);
+    let full = SeatRule { max: 7, ..floating };
+    let seated =
+        f.a.take_seat(&claim("lic_1", "new"), &full, T0, &|_| {
+            Ok((machine("lic_1", "new"), Record::none()))
+        })
+        .await
+        .expect("a dead seat is given back");
+    assert_eq!(fps(seated.reaped), ["silent-4"]);
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), before);
+
+    // Parts: a machine is found by the parts it is indexed under, and by nothing else.
+    let parts: Vec<[u8; 8]> = (1..=6u8).map(|i| [i; 8]).collect();
+    let mut hw = machine("lic_1", "hw");
+    hw.parts = parts.iter().map(part_hex).collect();
+    f.a.put_machine(&hw).await.expect("put");
+    let indexed: Vec<String> = indexed_parts(&hw.parts)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(indexed.len(), 3, "half of six distinct parts, rounded up");
+    for p in &parts {
+        let found = fps(f
+            .b
+            .machines_sharing_parts("lic_1", &[*p])
+            .await
+            .expect("parts"));
+        let expect: &[&str] = if indexed.contains(&part_hex(p)) {
+            &["hw"]
+        } else {
+            &[]
+        };
+        assert_eq!(found, expect, "part {}", part_hex(p));
+    }
+    // One disk replaced: the same machine under a new fingerprint, its parts learned.
+    let mut swapped = parts.clone();
+    swapped[0] = [99; 8];
+    let claim_swapped = SeatClaim {
+        license_id: "lic_1".into(),
+        fingerprint: "hw-new-disk".into(),
+        parts: swapped.clone(),
+    };
+    let again =
+        f.b.take_seat(&claim_swapped, &node_locked, T0, &|found| {
+            let found = found.expect("recognised by its parts");
+            let mut m = found.machine.clone();
+            m.parts = swapped.iter().map(part_hex).collect();
+            Ok((m, Record::none()))
+        })
+        .await
+        .expect("the same machine");
+    assert!(!again.fresh);
+    assert_eq!(
+        fps(f
+            .a
+            .machines_sharing_parts("lic_1", &[[99; 8]])
+            .await
+            .expect("parts")),
+        ["hw"],
+        "the learned part is indexed"
+    );
+    assert!(
+        f.a.machines_sharing_parts("lic_1", &[parts[0]])
+            .await
+            .expect("parts")
+            .is_empty(),
+        "the replaced part is not"
+    );
+    // One known part sent four times is one part, not a match.
+    let repeated = SeatClaim {
+        license_id: "lic_1".into(),
+        fingerprint: "impostor".into(),
+        parts: vec![[99; 8]; 4],
+    };
+    let seen = crate::seats::Snapshot::read(&*f.b, std::slice::from_ref(&repeated), None)
+        .await
+        .expect("read");
+    assert_eq!(crate::seats::recognise(&repeated, &seen), Ok(None));
+    assert!(f.b.remove_machine(&hw).await.expect("remove"));
+    assert!(
+        f.b.machines_sharing_parts("lic_1", &[[99; 8], parts[1], parts[2]])
+            .await
+            .expect("parts")
+            .is_empty(),
+        "a removed machine is found by no part"
     );
 }

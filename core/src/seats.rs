@@ -6,7 +6,15 @@
 //! concurrent activations never exceed the seats whichever family or process they come through.
 
 use crate::model::{License, Machine, Policy, parts_threshold};
-use crate::store::StoreError;
+use crate::store::{StoreError, StoreResult};
+
+/// Machines read per hardware part when a claim is matched by its parts: a bound on what one
+/// request can make the store read, whatever the license holds.
+pub const PART_CANDIDATES: usize = 64;
+
+/// Dead seats one seat operation reaps at most; the culler frees the rest. A bound on what one
+/// activation can make the store read and write, whatever the license holds.
+pub const REAP_MAX: usize = 256;
 
 /// A license's seats under its policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,24 +233,56 @@ pub fn part_hex(p: &[u8; 8]) -> String {
     p.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The claim's parts that are among the recorded ones, in the claim's order.
+/// The claim's parts that are among the recorded ones, in the claim's order, each once.
 pub fn shared_parts(recorded: &[String], claim: &[[u8; 8]]) -> Vec<[u8; 8]> {
-    claim
-        .iter()
+    distinct(claim)
+        .into_iter()
         .filter(|p| recorded.contains(&part_hex(p)))
-        .copied()
         .collect()
 }
 
-/// Whether recorded and claimed parts are of one machine: their overlap reaches the k-of-n
-/// threshold of both. One way only, a request carrying 4 of machine A's 6 parts plus machine
-/// B's own 6 would be taken for A and get a token that verifies on B.
+/// `parts` in their order, each once: a part sent twice counts once, so a claim cannot reach
+/// the threshold by repeating the one part it knows.
+fn distinct<T: PartialEq + Clone>(parts: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(parts.len());
+    for p in parts {
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Whether recorded and claimed parts are of one machine: their overlap (of distinct parts)
+/// reaches the k-of-n threshold of both. One way only, a request carrying 4 of machine A's 6
+/// parts plus machine B's own 6 would be taken for A and get a token that verifies on B.
 pub fn same_machine(recorded: &[String], claim: &[[u8; 8]]) -> bool {
-    let shared = shared_parts(recorded, claim).len();
+    let recorded = distinct(recorded);
+    let claim = distinct(claim);
+    let shared = shared_parts(&recorded, &claim).len();
     !recorded.is_empty()
         && !claim.is_empty()
         && shared >= parts_threshold(recorded.len())
         && shared >= parts_threshold(claim.len())
+}
+
+/// The recorded parts a store indexes a machine by, so that a claim is matched by its parts
+/// without reading every machine of the license: the first `d - t + 1` of the `d` distinct
+/// recorded parts, where `t` is their threshold. A claim that is the same machine shares at
+/// least `t` of the distinct parts, so it shares at least one of any `d - t + 1` of them.
+pub fn indexed_parts(recorded: &[String]) -> Vec<&str> {
+    let d = distinct(recorded);
+    let keep = d.len() - parts_threshold(d.len()) + usize::from(!d.is_empty());
+    let mut out: Vec<&str> = Vec::with_capacity(keep);
+    for p in recorded {
+        if out.len() == keep {
+            break;
+        }
+        if !out.contains(&p.as_str()) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The parts a machine keeps after a claim matched it: the claim's when it was recorded with
@@ -256,16 +296,25 @@ pub fn learned_parts(m: &Machine, claim: &[[u8; 8]]) -> Vec<String> {
     }
 }
 
-/// A license's machines as the seat rule reads them: a point read by fingerprint and a count
-/// for the common case, the whole list only when parts must be matched or dead seats reaped (a
-/// floating license may have thousands of machines).
+/// A license's machines as the seat rule reads them: point reads and bounded queries, so that
+/// what taking or refusing a seat costs does not grow with the machines the license has.
 pub trait MachinesOf {
     /// The machine with this fingerprint.
     fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError>;
-    /// How many machines there are.
+    /// How many machines there are (a count kept with the license, not a scan).
     fn count(&self) -> Result<u64, StoreError>;
-    /// Every machine.
-    fn all(&self) -> Result<Vec<Machine>, StoreError>;
+    /// The machines indexed under any of `parts` ([`indexed_parts`]), at most
+    /// [`PART_CANDIDATES`] a part: the only machines a claim with these parts can be.
+    fn sharing_parts(&self, parts: &[[u8; 8]]) -> Result<Vec<Machine>, StoreError>;
+    /// Up to `limit` machines whose seat has ended at `now` under `rule`, none of `except`:
+    /// leases that ended and, on a floating rule, machines whose heartbeat is overdue.
+    fn ended(
+        &self,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+        except: &[String],
+    ) -> Result<Vec<Machine>, StoreError>;
 }
 
 impl MachinesOf for [Machine] {
@@ -275,8 +324,82 @@ impl MachinesOf for [Machine] {
     fn count(&self) -> Result<u64, StoreError> {
         Ok(self.len() as u64)
     }
-    fn all(&self) -> Result<Vec<Machine>, StoreError> {
-        Ok(self.to_vec())
+    fn sharing_parts(&self, parts: &[[u8; 8]]) -> Result<Vec<Machine>, StoreError> {
+        let wanted: Vec<String> = parts.iter().map(part_hex).collect();
+        Ok(self
+            .iter()
+            .filter(|m| {
+                indexed_parts(&m.parts)
+                    .iter()
+                    .any(|p| wanted.iter().any(|w| w == p))
+            })
+            .cloned()
+            .collect())
+    }
+    fn ended(
+        &self,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+        except: &[String],
+    ) -> Result<Vec<Machine>, StoreError> {
+        Ok(self
+            .iter()
+            .filter(|m| !except.contains(&m.id) && !rule.alive(m, now))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+/// What a store reads of one license's machines for the seat rule: the trait a backend answers
+/// inside its atomic operation (or a [`Store`](crate::store::Store) outside one), from which a
+/// [`Snapshot`] is read ahead.
+#[async_trait::async_trait]
+pub trait SeatReads: Send + Sync {
+    /// The machine of a license with this fingerprint.
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>>;
+    /// How many machines a license has.
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64>;
+    /// [`MachinesOf::sharing_parts`] of a license.
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>>;
+    /// [`MachinesOf::ended`] of a license (no exceptions), soonest ended first.
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>>;
+}
+
+#[async_trait::async_trait]
+impl<T: crate::store::Seats + ?Sized> SeatReads for T {
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
+        crate::store::Seats::machine(self, license_id, fingerprint).await
+    }
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
+        crate::store::Seats::machine_count(self, license_id).await
+    }
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>> {
+        crate::store::Seats::machines_sharing_parts(self, license_id, parts).await
+    }
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>> {
+        crate::store::Seats::ended_machines(self, license_id, rule, now, limit).await
     }
 }
 
@@ -301,55 +424,70 @@ pub fn recognise(
     if claim.parts.is_empty() {
         return Ok(None);
     }
-    Ok(machines
-        .all()?
+    let mut candidates = machines.sharing_parts(&claim.parts)?;
+    candidates.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    Ok(candidates
         .into_iter()
         .find(|m| same_machine(&m.parts, &claim.parts))
         .map(found))
 }
 
-/// What a store holds of one license's machines, read ahead for a check outside a seat
-/// operation: the machine of the fingerprint and the count, and the whole list only when the
-/// rule will need it (parts to match, or a full floating license).
+/// What a store holds of one license's machines, read ahead of the seat rule: the machines of
+/// the claims' fingerprints, the count, and only when the rule may need them, the machines
+/// sharing the claims' parts and the seats that ended. Every read is a point read or bounded,
+/// so a snapshot costs the same on a license with ten machines and on one with a million.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    by_fingerprint: Option<Machine>,
+    by_fingerprint: Vec<Machine>,
     count: u64,
-    all: Vec<Machine>,
+    sharing: Vec<Machine>,
+    ended: Vec<Machine>,
 }
 
 impl Snapshot {
-    /// Reads what the rule will read of `claim`'s license at `now`: a live machine of the
-    /// fingerprint is one read.
+    /// Reads what the rule will read of the claims' license (all claims are of one license).
+    /// With `reap`, the rule and the time at which a full license may reap ended seats; without,
+    /// only what recognising the claims needs.
     pub async fn read(
-        store: &dyn crate::store::Store,
-        claim: &SeatClaim,
-        rule: &SeatRule,
-        now: i64,
+        store: &(impl SeatReads + ?Sized),
+        claims: &[SeatClaim],
+        reap: Option<(&SeatRule, i64)>,
     ) -> Result<Snapshot, StoreError> {
-        let by_fingerprint = store.machine(&claim.license_id, &claim.fingerprint).await?;
-        if by_fingerprint.as_ref().is_some_and(|m| rule.alive(m, now)) {
-            // The rule keeps a live known machine's seat (or refuses its parts) without
-            // counting the others.
-            return Ok(Snapshot {
-                by_fingerprint,
-                count: 0,
-                all: Vec::new(),
-            });
-        }
-        let count = store.machine_count(&claim.license_id).await?;
-        // A full license may have dead seats to reap: floating ones, or ended leases on any.
-        let needs_all = (by_fingerprint.is_none() && !claim.parts.is_empty()) || count >= rule.max;
-        let all = if needs_all {
-            store.machines(&claim.license_id).await?
-        } else {
-            Vec::new()
+        let Some(license_id) = license_of(claims)? else {
+            return Ok(Snapshot::default());
         };
-        Ok(Snapshot {
-            by_fingerprint,
-            count,
-            all,
-        })
+        let mut snapshot = Snapshot::default();
+        let mut unknown_parts: Vec<[u8; 8]> = Vec::new();
+        for claim in claims {
+            match store.machine(license_id, &claim.fingerprint).await? {
+                Some(m) => snapshot.by_fingerprint.push(m),
+                None => unknown_parts.extend(&claim.parts),
+            }
+        }
+        if !unknown_parts.is_empty() {
+            snapshot.sharing = store
+                .machines_sharing_parts(license_id, &distinct(&unknown_parts))
+                .await?;
+        }
+        let Some((rule, now)) = reap else {
+            return Ok(snapshot);
+        };
+        if snapshot.by_fingerprint.len() == claims.len()
+            && snapshot.by_fingerprint.iter().all(|m| rule.alive(m, now))
+        {
+            // Every claim is a live known machine: the rule keeps their seats without counting
+            // the others (`plan` returns before it reads the count).
+            return Ok(snapshot);
+        }
+        snapshot.count = store.machine_count(license_id).await?;
+        // A full license may have ended seats to reap: as many as the claims may need, and as
+        // many again for the claims' own machines, which are never reaped for themselves.
+        let need = (snapshot.count + claims.len() as u64).saturating_sub(rule.max);
+        if need > 0 {
+            let limit = usize::try_from(need).unwrap_or(usize::MAX).min(REAP_MAX) + claims.len();
+            snapshot.ended = store.ended_machines(license_id, rule, now, limit).await?;
+        }
+        Ok(snapshot)
     }
 }
 
@@ -357,14 +495,25 @@ impl MachinesOf for Snapshot {
     fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
         Ok(self
             .by_fingerprint
-            .clone()
-            .filter(|m| m.fingerprint == fingerprint))
+            .iter()
+            .chain(&self.sharing)
+            .find(|m| m.fingerprint == fingerprint)
+            .cloned())
     }
     fn count(&self) -> Result<u64, StoreError> {
         Ok(self.count)
     }
-    fn all(&self) -> Result<Vec<Machine>, StoreError> {
-        Ok(self.all.clone())
+    fn sharing_parts(&self, parts: &[[u8; 8]]) -> Result<Vec<Machine>, StoreError> {
+        self.sharing[..].sharing_parts(parts)
+    }
+    fn ended(
+        &self,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+        except: &[String],
+    ) -> Result<Vec<Machine>, StoreError> {
+        self.ended[..].ended(rule, now, limit, except)
     }
 }
 
@@ -377,7 +526,7 @@ pub async fn check(
     rule: &SeatRule,
     now: i64,
 ) -> Result<Plan, SeatError> {
-    let snapshot = Snapshot::read(store, claim, rule, now).await?;
+    let snapshot = Snapshot::read(store, std::slice::from_ref(claim), Some((rule, now))).await?;
     plan(rule, claim, &snapshot, now)
 }
 
@@ -421,13 +570,14 @@ pub fn plan(
     let mut reap = Vec::new();
     if taken >= rule.max {
         // Dead machines (floating ones past their heartbeat, leases that ended) give their
-        // seats back as soon as anyone needs them.
-        reap = machines
-            .all()?
-            .into_iter()
-            .filter(|m| Some(&m.id) != existing_id.as_ref() && !rule.alive(m, now))
-            .collect();
-        taken = taken.saturating_sub(reap.len() as u64);
+        // seats back as soon as anyone needs them: as many as this claim needs, the culler
+        // frees the rest.
+        let need = usize::try_from(taken - rule.max + 1).unwrap_or(usize::MAX);
+        if need <= REAP_MAX {
+            let except: Vec<String> = existing_id.into_iter().collect();
+            reap = machines.ended(rule, now, need, &except)?;
+            taken = taken.saturating_sub(reap.len() as u64);
+        }
     }
     if taken >= rule.max {
         return Err(SeatError::Refused(SeatRefusal::TooManyMachines {
@@ -455,10 +605,20 @@ impl<M: MachinesOf + ?Sized> MachinesOf for Overlay<'_, M> {
     fn count(&self) -> Result<u64, StoreError> {
         Ok((self.base.count()? + self.added).saturating_sub(self.removed.len() as u64))
     }
-    fn all(&self) -> Result<Vec<Machine>, StoreError> {
-        let mut all = self.base.all()?;
-        all.retain(|m| !self.removed.contains(&m.id));
-        Ok(all)
+    fn sharing_parts(&self, parts: &[[u8; 8]]) -> Result<Vec<Machine>, StoreError> {
+        let mut found = self.base.sharing_parts(parts)?;
+        found.retain(|m| !self.removed.contains(&m.id));
+        Ok(found)
+    }
+    fn ended(
+        &self,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+        except: &[String],
+    ) -> Result<Vec<Machine>, StoreError> {
+        let except: Vec<String> = except.iter().chain(&self.removed).cloned().collect();
+        self.base.ended(rule, now, limit, &except)
     }
 }
 

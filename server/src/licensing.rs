@@ -213,12 +213,6 @@ pub async fn free_seat(
     how: &Freeing<'_>,
     admit: &(dyn Fn(&Machine, i64) -> ApiResult<bool> + Send + Sync),
 ) -> ApiResult<Option<Machine>> {
-    let policy = s
-        .store
-        .policy(&l.policy_id)
-        .await?
-        .ok_or_else(|| crate::http::error::ApiError::internal("license without policy"))?;
-    let rule = SeatRule::of(l, &policy);
     let audience = match how.culled {
         true => None,
         false => Some(
@@ -228,7 +222,7 @@ pub async fn free_seat(
     };
     for _ in 0..FREE_TRIES {
         let now = s.clock.now();
-        let seen = Snapshot::read(&*s.store, claim, &rule, now).await?;
+        let seen = Snapshot::read(&*s.store, std::slice::from_ref(claim), None).await?;
         let Some(found) = licet_core::seats::recognise(claim, &seen)? else {
             return Ok(None);
         };

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use licet_core::model::*;
 use licet_core::seats::{
-    Placement, Recognised, SeatClaim, SeatError, SeatRule, Seated, Write, license_of, place,
-    plan_all, recognise, write_of,
+    PART_CANDIDATES, Placement, Recognised, SeatClaim, SeatError, SeatReads, SeatRule, Seated,
+    Snapshot, Write, license_of, part_hex, place, plan_all, recognise, write_of,
 };
 use licet_core::store::*;
 
@@ -13,8 +13,87 @@ use crate::licenses::lock_license;
 use crate::outbox::write_record;
 use crate::*;
 
-/// The machines of a license, in `tx` (under its lock, they are the license's seats as they
-/// stand).
+/// What the seat rule reads of a license's machines through `C`: in a transaction that holds
+/// the license's row lock, the seats as they stand. Point reads and bounded queries only.
+struct Reads<'a, C>(&'a C);
+
+#[async_trait]
+impl<C: GenericClient + Sync> SeatReads for Reads<'_, C> {
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
+        one(
+            self.0,
+            "SELECT data FROM machines WHERE license_id = $1 AND fingerprint = $2",
+            &[&license_id, &fingerprint],
+        )
+        .await
+    }
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
+        // Kept by the machines table's triggers (migration V6).
+        let n: Option<i64> = row(
+            self.0,
+            "SELECT n FROM seat_counts WHERE license_id = $1",
+            &[&license_id],
+        )
+        .await?
+        .map(|r| col(&r, 0))
+        .transpose()?;
+        Ok(n.map_or(0, unbig))
+    }
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>> {
+        let parts: Vec<String> = parts.iter().map(part_hex).collect();
+        all(
+            self.0,
+            "SELECT m.data FROM machines m WHERE m.license_id = $1 AND m.fingerprint IN ( \
+               SELECT c.fingerprint FROM unnest($2::text[]) AS q(part) CROSS JOIN LATERAL ( \
+                 SELECT fingerprint FROM machine_parts p \
+                  WHERE p.license_id = $1 AND p.part = q.part ORDER BY fingerprint LIMIT $3) c) \
+             ORDER BY m.fingerprint",
+            &[&license_id, &parts, &big(PART_CANDIDATES as u64)?],
+        )
+        .await
+    }
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>> {
+        // The partial indexes machines_lease_end and machines_heartbeat answer these in the
+        // order asked, so each reads at most `limit` rows.
+        let mut out: Vec<Machine> = all(
+            self.0,
+            "SELECT data FROM machines WHERE license_id = $1 AND data->>'lease_until' IS NOT NULL \
+               AND (data->>'lease_until')::bigint <= $2 \
+             ORDER BY (data->>'lease_until')::bigint LIMIT $3",
+            &[&license_id, &now, &big(limit as u64)?],
+        )
+        .await?;
+        if rule.floating && out.len() < limit {
+            let ttl = i64::try_from(rule.heartbeat_ttl).unwrap_or(i64::MAX);
+            let more: Vec<Machine> = all(
+                self.0,
+                "SELECT data FROM machines WHERE license_id = $1 AND data->>'lease_until' IS NULL \
+                   AND (data->>'last_heartbeat')::bigint < $2 \
+                 ORDER BY (data->>'last_heartbeat')::bigint LIMIT $3",
+                &[
+                    &license_id,
+                    &now.saturating_sub(ttl),
+                    &big((limit - out.len()) as u64)?,
+                ],
+            )
+            .await?;
+            out.extend(more);
+        }
+        Ok(out)
+    }
+}
+
+/// The machines of a license (a list for an operator, never the seat rule's read).
 async fn machines_in<C: GenericClient>(c: &C, license_id: &str) -> StoreResult<Vec<Machine>> {
     all(
         c,
@@ -81,8 +160,8 @@ impl Seats for PgStore {
         if lock_license(&tx, license_id).await?.is_none() {
             return Err(StoreError::NotFound.into());
         }
-        let machines = machines_in(&tx, license_id).await?;
-        let plans = plan_all(rule, claims, &machines[..], now)?;
+        let seen = Snapshot::read(&Reads(&tx), claims, Some((rule, now))).await?;
+        let plans = plan_all(rule, claims, &seen, now)?;
         let mut seated = Vec::with_capacity(plans.len());
         for p in place(license_id, plans, make)? {
             for dead in &p.plan.reap {
@@ -103,8 +182,8 @@ impl Seats for PgStore {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(pg)?;
         lock_license(&tx, &claim.license_id).await?;
-        let machines = machines_in(&tx, &claim.license_id).await?;
-        let found = recognise(claim, &machines[..])?;
+        let seen = Snapshot::read(&Reads(&tx), std::slice::from_ref(claim), None).await?;
+        let found = recognise(claim, &seen)?;
         let (what, log) = change(found.as_ref())?;
         match write_of(&what, found.as_ref())? {
             Write::Nothing => return Ok(found),
@@ -137,12 +216,7 @@ impl Seats for PgStore {
     }
     async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
         let c = self.conn().await?;
-        one(
-            &c,
-            "SELECT data FROM machines WHERE license_id = $1 AND fingerprint = $2",
-            &[&license_id, &fingerprint],
-        )
-        .await
+        Reads(&c).machine(license_id, fingerprint).await
     }
     async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>> {
         let c = self.conn().await?;
@@ -155,13 +229,25 @@ impl Seats for PgStore {
     }
     async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
         let c = self.conn().await?;
-        let n: i64 = scalar(
-            &c,
-            "SELECT count(*) FROM machines WHERE license_id = $1",
-            &[&license_id],
-        )
-        .await?;
-        Ok(unbig(n))
+        Reads(&c).machine_count(license_id).await
+    }
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>> {
+        let c = self.conn().await?;
+        Reads(&c).machines_sharing_parts(license_id, parts).await
+    }
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>> {
+        let c = self.conn().await?;
+        Reads(&c).ended_machines(license_id, rule, now, limit).await
     }
     async fn machine_total(&self) -> StoreResult<usize> {
         let c = self.conn().await?;
@@ -173,7 +259,7 @@ impl Seats for PgStore {
         let c = self.conn().await?;
         rows(
             &c,
-            "SELECT license_id, count(*) FROM machines GROUP BY license_id ORDER BY license_id",
+            "SELECT license_id, n FROM seat_counts WHERE n > 0 ORDER BY license_id",
             &[],
         )
         .await?

@@ -111,6 +111,57 @@ pub(crate) fn machine_key(license_id: &str, fingerprint: &str) -> Vec<u8> {
     k
 }
 
+/// A time as 8 bytes that sort as the times do, negative ones first.
+pub(crate) fn sortable_time(t: i64) -> [u8; 8] {
+    (t.cast_unsigned() ^ (1 << 63)).to_be_bytes()
+}
+
+/// Where a machine's seat may end, in `seat_ends`: its lease's end, or else its last heartbeat
+/// (which ends the seat only under a floating rule).
+pub(crate) fn seat_end_key(m: &Machine) -> Vec<u8> {
+    let (kind, at) = match m.lease_until {
+        Some(until) => (LEASE_ENDS, until),
+        None => (HEARTBEATS, m.last_heartbeat),
+    };
+    let mut k = seat_ends_prefix(&m.license_id, kind);
+    k.extend_from_slice(&sortable_time(at));
+    k.extend_from_slice(m.fingerprint.as_bytes());
+    k
+}
+
+/// `seat_ends` entries of leases.
+pub(crate) const LEASE_ENDS: u8 = b'l';
+/// `seat_ends` entries of machines without a lease, by last heartbeat.
+pub(crate) const HEARTBEATS: u8 = b'h';
+
+/// The `seat_ends` entries of one license of one kind.
+pub(crate) fn seat_ends_prefix(license_id: &str, kind: u8) -> Vec<u8> {
+    let mut k = machine_prefix(license_id);
+    k.push(kind);
+    k
+}
+
+/// The `machine_parts` entries of one license and part.
+pub(crate) fn part_prefix(license_id: &str, part_hex: &str) -> Vec<u8> {
+    let mut k = machine_prefix(license_id);
+    k.extend_from_slice(part_hex.as_bytes());
+    k.push(0);
+    k
+}
+
+/// A machine's index entries: where its seat may end, and its indexed parts.
+pub(crate) fn machine_index_keys(m: &Machine) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let parts = licet_core::seats::indexed_parts(&m.parts)
+        .into_iter()
+        .map(|p| {
+            let mut k = part_prefix(&m.license_id, p);
+            k.extend_from_slice(m.fingerprint.as_bytes());
+            k
+        })
+        .collect();
+    (seat_end_key(m), parts)
+}
+
 pub(crate) fn machine_prefix(license_id: &str) -> Vec<u8> {
     let mut k = license_id.as_bytes().to_vec();
     k.push(0);

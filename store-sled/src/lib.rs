@@ -22,6 +22,8 @@
 //! | `machines` | license id `\0` fingerprint | [`Machine`] |
 //! | `machine_ids` | machine id | license id `\0` fingerprint (lookup) |
 //! | `machine_counts` | license id | number of machines (be u64), kept with `machines` in one transaction |
+//! | `seat_ends` | license id `\0` `l` lease end, or `h` last heartbeat (s, be u64, offset so that negative times sort first) ‖ fingerprint | empty: the seats that may end, soonest first (written before the machine, dropped after it; a stale entry is skipped) |
+//! | `machine_parts` | license id `\0` part (hex) `\0` fingerprint | empty: the machines by their indexed hardware parts (`seats::indexed_parts`; likewise) |
 //! | `prices` | price id (be u64) | [`Price`] |
 //! | `customers` | customer id (be u64) | [`Customer`] |
 //! | `customer_emails` | e-mail (lower-case) | customer id (be u64) (uniqueness index) |
@@ -119,6 +121,8 @@ pub struct SledStore {
     machines: sled::Tree,
     machine_ids: sled::Tree,
     machine_counts: sled::Tree,
+    seat_ends: sled::Tree,
+    machine_parts: sled::Tree,
     prices: sled::Tree,
     customers: sled::Tree,
     customer_emails: sled::Tree,
@@ -209,6 +213,8 @@ impl SledStore {
             machines: t("machines")?,
             machine_ids: t("machine_ids")?,
             machine_counts: t("machine_counts")?,
+            seat_ends: t("seat_ends")?,
+            machine_parts: t("machine_parts")?,
             prices: t("prices")?,
             customers: t("customers")?,
             customer_emails: t("customer_emails")?,
@@ -251,6 +257,7 @@ impl SledStore {
         store.build_name_index()?;
         store.build_owner_indexes()?;
         store.build_license_rows()?;
+        store.build_seat_indexes()?;
         store.recount_after_crash()?;
         Ok(store)
     }

@@ -95,6 +95,26 @@ impl SledStore {
         Ok(())
     }
 
+    /// Builds the seat-end and hardware-part indexes of machines once, for a database written
+    /// before they existed: one streaming pass, then a marker in `meta`.
+    pub(crate) fn build_seat_indexes(&self) -> sled::Result<()> {
+        const MARKER: &str = "seat_indexes_v1";
+        if self.meta.contains_key(MARKER)? {
+            return Ok(());
+        }
+        for v in self.machines.iter().values() {
+            if let Ok(m) = serde_json::from_slice::<Machine>(&v?) {
+                let (end, parts) = machine_index_keys(&m);
+                self.seat_ends.insert(end, &[])?;
+                for k in parts {
+                    self.machine_parts.insert(k, &[])?;
+                }
+            }
+        }
+        self.meta.insert(MARKER, &[])?;
+        Ok(())
+    }
+
     pub(crate) fn mark_licenses_with_machines(&self) -> sled::Result<()> {
         for k in self.machine_counts.iter().keys() {
             self.floating_licenses.insert(k?, &[])?;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use licet_core::model::*;
 use licet_core::seats::{
-    MachinesOf, Placement, Recognised, SeatClaim, SeatError, SeatRule, Seated, Write, license_of,
-    place, plan_all, recognise, write_of,
+    MachinesOf, PART_CANDIDATES, Placement, Recognised, SeatClaim, SeatError, SeatRule, Seated,
+    Write, indexed_parts, license_of, part_hex, place, plan_all, recognise, write_of,
 };
 use licet_core::store::*;
 
@@ -163,7 +163,12 @@ impl SledStore {
     fn put_machine_unlocked(&self, m: &Machine) -> Res<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
         let value = to_json(m)?;
-        let new = !self.machines.contains_key(&key)?;
+        let old: Option<Machine> = self
+            .machines
+            .get(&key)?
+            .map(|b| from_json(&b))
+            .transpose()?;
+        let new = old.is_none();
         if (new || m.lease_until.is_some())
             && !self
                 .floating_licenses
@@ -178,8 +183,118 @@ impl SledStore {
         if new {
             self.add_to_count(&m.license_id, 1)?;
         }
+        self.index_machine(old.as_ref(), m)?;
         self.machines.insert(key, value)?;
+        self.unindex_machine(old.as_ref(), Some(m))?;
         Ok(())
+    }
+
+    /// Writes `m`'s index entries that `old` (the machine it replaces) lacks. Before the
+    /// machine itself, so that a crash never leaves a machine its indexes miss.
+    fn index_machine(&self, old: Option<&Machine>, m: &Machine) -> Res<()> {
+        let (end, parts) = machine_index_keys(m);
+        let (old_end, old_parts) = old.map(machine_index_keys).unwrap_or_default();
+        if end != old_end {
+            self.seat_ends.insert(end, &[])?;
+        }
+        for k in parts {
+            if !old_parts.contains(&k) {
+                self.machine_parts.insert(k, &[])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops `old`'s index entries that `now` (the machine in its place, if any) does not
+    /// have. After the machine is written or removed: a crash leaves a stale entry at most,
+    /// which every read checks against the machine and skips.
+    fn unindex_machine(&self, old: Option<&Machine>, now: Option<&Machine>) -> Res<()> {
+        let Some(old) = old else {
+            return Ok(());
+        };
+        let (end, parts) = machine_index_keys(old);
+        let (new_end, new_parts) = now.map(machine_index_keys).unwrap_or_default();
+        if end != new_end {
+            self.seat_ends.remove(end)?;
+        }
+        for k in parts {
+            if !new_parts.contains(&k) {
+                self.machine_parts.remove(k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The machines of a license indexed under any of `parts`, at most [`PART_CANDIDATES`] a
+    /// part, each once.
+    pub fn machines_sharing_parts(&self, license_id: &str, parts: &[[u8; 8]]) -> Res<Vec<Machine>> {
+        let mut out: Vec<Machine> = Vec::new();
+        for part in parts {
+            let hex = part_hex(part);
+            let prefix = part_prefix(license_id, &hex);
+            for k in self
+                .machine_parts
+                .scan_prefix(&prefix)
+                .keys()
+                .take(PART_CANDIDATES)
+            {
+                let k = k?;
+                let fingerprint = String::from_utf8_lossy(&k[prefix.len()..]);
+                let Some(m) = self.machine(license_id, &fingerprint)? else {
+                    continue;
+                };
+                if indexed_parts(&m.parts).contains(&hex.as_str())
+                    && !out.iter().any(|o| o.id == m.id)
+                {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` machines of a license whose seat has ended at `now` under `rule`, none of
+    /// `except`: ended leases first, then (floating) the longest silent, from `seat_ends`.
+    pub fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+        except: &[String],
+    ) -> Res<Vec<Machine>> {
+        let mut out = Vec::new();
+        // A lease has ended when `until <= now`; a floating seat when its heartbeat is older
+        // than `now - ttl` (see `SeatRule::alive`).
+        let ttl = i64::try_from(rule.heartbeat_ttl).unwrap_or(i64::MAX);
+        let mut ranges = vec![(LEASE_ENDS, now.checked_add(1))];
+        if rule.floating {
+            ranges.push((HEARTBEATS, Some(now.saturating_sub(ttl))));
+        }
+        for (kind, before) in ranges {
+            let from = seat_ends_prefix(license_id, kind);
+            let mut to = from.clone();
+            match before {
+                Some(t) => to.extend_from_slice(&sortable_time(t)),
+                None => to.push(0xff),
+            }
+            let skip = from.len() + 8;
+            for k in self.seat_ends.range(from..to).keys() {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                let k = k?;
+                let fingerprint = String::from_utf8_lossy(&k[skip..]);
+                let Some(m) = self.machine(license_id, &fingerprint)? else {
+                    continue;
+                };
+                if seat_end_key(&m) == k.as_ref() && !rule.alive(&m, now) && !except.contains(&m.id)
+                {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Rewrites a machine that exists under the same license and fingerprint (a heartbeat):
@@ -192,9 +307,10 @@ impl SledStore {
 
     fn update_machine_unlocked(&self, m: &Machine) -> Res<()> {
         let key = machine_key(&m.license_id, &m.fingerprint);
-        if self.machines.get(&key)?.is_none() {
+        let Some(old) = self.machines.get(&key)? else {
             return self.put_machine_unlocked(m);
-        }
+        };
+        let old: Machine = from_json(&old)?;
         if m.lease_until.is_some()
             && !self
                 .floating_licenses
@@ -204,7 +320,9 @@ impl SledStore {
             self.floating_licenses
                 .insert(m.license_id.as_bytes(), &[])?;
         }
+        self.index_machine(Some(&old), m)?;
         self.machines.insert(key, to_json(m)?)?;
+        self.unindex_machine(Some(&old), Some(m))?;
         Ok(())
     }
 
@@ -218,11 +336,15 @@ impl SledStore {
 
     fn remove_machine_unlocked(&self, m: &Machine) -> Res<bool> {
         let key = machine_key(&m.license_id, &m.fingerprint);
-        let existed = self.machines.remove(key)?.is_some();
+        let old = self.machines.remove(key)?;
+        let existed = old.is_some();
         if existed {
             self.add_to_count(&m.license_id, -1)?;
         }
         self.machine_ids.remove(m.id.as_bytes())?;
+        // The entries of the machine as it was stored (a value that does not read: as given).
+        let old = old.and_then(|b| from_json::<Machine>(&b).ok());
+        self.unindex_machine(Some(old.as_ref().unwrap_or(m)), None)?;
         Ok(existed)
     }
 
@@ -271,8 +393,17 @@ impl MachinesOf for Of<'_> {
     fn count(&self) -> Result<u64, StoreError> {
         Ok(self.0.machine_count(self.1)?)
     }
-    fn all(&self) -> Result<Vec<Machine>, StoreError> {
-        Ok(self.0.machines(self.1)?)
+    fn sharing_parts(&self, parts: &[[u8; 8]]) -> Result<Vec<Machine>, StoreError> {
+        Ok(self.0.machines_sharing_parts(self.1, parts)?)
+    }
+    fn ended(
+        &self,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+        except: &[String],
+    ) -> Result<Vec<Machine>, StoreError> {
+        Ok(self.0.ended_machines(self.1, rule, now, limit, except)?)
     }
 }
 
@@ -317,6 +448,29 @@ impl Seats for SledStore {
     }
     async fn machine_total(&self) -> StoreResult<usize> {
         Ok(SledStore::machine_total(self))
+    }
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>> {
+        Ok(SledStore::machines_sharing_parts(self, license_id, parts)?)
+    }
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>> {
+        Ok(SledStore::ended_machines(
+            self,
+            license_id,
+            rule,
+            now,
+            limit,
+            &[],
+        )?)
     }
     async fn seat_counts(&self) -> StoreResult<Vec<(String, u64)>> {
         Ok(SledStore::seat_counts(self)?)

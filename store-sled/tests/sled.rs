@@ -31,6 +31,18 @@ fn reopen(path: &std::path::Path) -> Store {
     panic!("cannot reopen the store: {last:?}");
 }
 
+/// The database at `path` opened with sled itself, as an older server or a crash left it (once
+/// the store's handle has let go of it).
+fn raw_db(path: &std::path::Path) -> sled::Db {
+    (0..100)
+        .find_map(|_| {
+            sled::open(path)
+                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+                .ok()
+        })
+        .expect("sled")
+}
+
 /// Audit sequence numbers increase and are never reused across restarts, although they are
 /// handed out from reserved blocks; the log reads back in order, and by subject.
 #[tokio::test]
@@ -132,13 +144,7 @@ async fn seat_counts_are_recounted_after_a_crash() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let set_count = |n: u64| {
-        let db = (0..100)
-            .find_map(|_| {
-                sled::open(&path)
-                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
-                    .ok()
-            })
-            .expect("sled");
+        let db = raw_db(&path);
         db.open_tree("machine_counts")
             .expect("tree")
             .insert("lic_a", &n.to_be_bytes())
@@ -228,15 +234,7 @@ async fn licenses_stored_without_rows_are_read_and_rewritten_once() {
         .expect("license")
     };
     let old = [license("lic_a", "active"), license("lic_b", "suspended")];
-    let raw = || {
-        (0..100)
-            .find_map(|_| {
-                sled::open(&path)
-                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
-                    .ok()
-            })
-            .expect("sled")
-    };
+    let raw = || raw_db(&path);
     {
         reopen(&path).close().expect("close");
     }
@@ -284,4 +282,100 @@ async fn licenses_stored_without_rows_are_read_and_rewritten_once() {
             l.id
         );
     }
+}
+
+/// A database written before machines were indexed by seat end and parts gets both indexes
+/// built once when it is opened, and a stale entry (what a crash between a machine's writes
+/// leaves) is checked against the machine and skipped.
+#[tokio::test]
+async fn seat_indexes_are_built_for_an_older_database_and_stale_entries_skipped() {
+    use licet_core::seats::{SeatRule, part_hex};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let floating = SeatRule {
+        max: 1,
+        floating: true,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let parts: Vec<[u8; 8]> = (1..=4u8).map(|i| [i; 8]).collect();
+    let mut dead = machine("lic_a", "dead", 1);
+    dead.last_heartbeat = 1_000;
+    dead.parts = parts.iter().map(part_hex).collect();
+    let mut live = machine("lic_a", "live", 2);
+    live.last_heartbeat = 2_000;
+    {
+        let store = reopen(&path);
+        store.put_machine(&dead).expect("put");
+        store.put_machine(&live).expect("put");
+        store.close().expect("close");
+    }
+    let raw = || raw_db(&path);
+    {
+        // As an older server left it: no index trees and no marker.
+        let db = raw();
+        for tree in ["seat_ends", "machine_parts"] {
+            db.drop_tree(tree).expect("drop");
+        }
+        db.open_tree("meta")
+            .expect("meta")
+            .remove("seat_indexes_v1")
+            .expect("remove");
+        db.flush().expect("flush");
+    }
+    {
+        let store = reopen(&path);
+        let ended = store
+            .ended_machines("lic_a", &floating, 2_030, 10, &[])
+            .expect("ended");
+        assert_eq!(
+            ended,
+            [dead.clone()],
+            "the rebuilt index finds the dead seat"
+        );
+        assert_eq!(
+            store
+                .machines_sharing_parts("lic_a", &parts[..1])
+                .expect("parts"),
+            [dead.clone()]
+        );
+        store.close().expect("close");
+    }
+    {
+        // A crash after a heartbeat's new entry and machine, before its old entry went: the
+        // old entry names a machine that is now alive.
+        let store = reopen(&path);
+        let mut beat = dead.clone();
+        beat.last_heartbeat = 2_020;
+        store.update_machine(&beat).expect("heartbeat");
+        store.close().expect("close");
+        drop(store);
+        let db = raw();
+        let mut stale = b"lic_a\0h".to_vec();
+        stale.extend_from_slice(&(1_000i64.cast_unsigned() ^ (1 << 63)).to_be_bytes());
+        stale.extend_from_slice(b"dead");
+        db.open_tree("seat_ends")
+            .expect("tree")
+            .insert(stale, &[])
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let store = reopen(&path);
+    assert_eq!(
+        store
+            .ended_machines("lic_a", &floating, 2_030, 10, &[])
+            .expect("ended"),
+        [],
+        "the stale entry is skipped: the machine it names is alive"
+    );
+    assert_eq!(
+        store
+            .ended_machines("lic_a", &floating, 2_081, 10, &[])
+            .expect("ended")
+            .into_iter()
+            .map(|m| m.fingerprint)
+            .collect::<Vec<_>>(),
+        ["live", "dead"],
+        "each machine once, by its current entry, longest silent first"
+    );
 }

@@ -78,8 +78,9 @@ pub type ChangeLicense<'a> =
 pub trait Seats: Send + Sync {
     /// Takes seats for `claims` (all of one license) under `rule` at `now`, as one operation
     /// that no concurrent seat change of the license (through any handle) can interleave with:
-    /// reads the license's machines, applies [`seats::plan_all`](crate::seats::plan_all),
-    /// removes the dead floating machines it names, stores the machines `make` builds (called
+    /// reads what the rule needs of the license's machines (point reads and bounded queries,
+    /// never the whole list), applies [`seats::plan_all`](crate::seats::plan_all), removes the
+    /// dead machines it names, stores the machines `make` builds (called
     /// with each claim's index) and their audit entries. All or none; durable when it returns.
     async fn take_seats(
         &self,
@@ -128,8 +129,26 @@ pub trait Seats: Send + Sync {
     async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>>;
     /// A machine by id.
     async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>>;
-    /// How many machines a license has.
+    /// How many machines a license has, from the count kept with the license (not a scan).
     async fn machine_count(&self, license_id: &str) -> StoreResult<u64>;
+    /// The machines of a license indexed under any of `parts`
+    /// ([`seats::indexed_parts`](crate::seats::indexed_parts)), at most
+    /// [`PART_CANDIDATES`](crate::seats::PART_CANDIDATES) a part, whatever the license holds.
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>>;
+    /// Up to `limit` machines of a license whose seat has ended at `now` under `rule` (leases
+    /// that ended; on a floating rule, heartbeats overdue by more than its TTL), soonest ended
+    /// first, read from an index of seat ends: the cost is the `limit`'s, not the license's.
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>>;
     /// How many machines there are.
     async fn machine_total(&self) -> StoreResult<usize>;
     /// How many machines each license has, for the licenses that have any: (license id,
