@@ -14,6 +14,7 @@
 # alternates between the big and the small license, on one backend after the other; the table
 # gives medians and the ratio big/small (1.0: the cost does not grow with the machines).
 # Needs wrk, curl, python3 and the PostgreSQL binaries (run as the postgres user when root).
+# LICET_SERVER_BIN names another build to measure (an older commit's, for a before and after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MACHINES=${1:-100000}
@@ -26,7 +27,7 @@ source scripts/bench-lib.sh
 cargo build --release -q --locked -p licet-server --bin licet-server
 
 bench_workdir licet-bench-seats
-BIN=./target/release/licet-server
+BIN=${LICET_SERVER_BIN:-./target/release/licet-server}
 
 declare -A URL ADMIN
 bench_named sled
