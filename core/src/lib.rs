@@ -6,6 +6,7 @@
 //!
 //! Time is injected ([`clock::Clock`]); nothing here reads the system clock on its own.
 
+pub mod audit;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;

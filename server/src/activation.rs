@@ -8,8 +8,10 @@
 //! (`device_key_mismatch`, `device_signature_required`, `bad_device_signature`), so that a
 //! license key and a fingerprint alone can neither take over nor release its seat.
 
+use crate::http::error::ErrorCode;
 use axum::http::StatusCode;
 use licet_api::client::MachineRequest;
+use licet_core::audit::AuditAction;
 use licet_core::events::DomainEvent;
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
 use licet_core::store::{Record, Slot, StoreError};
@@ -29,7 +31,7 @@ pub const MAX_REQUEST_SKEW: i64 = 300;
 pub fn device_key_of(text: &str) -> ApiResult<[u8; 32]> {
     let bad = || {
         ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "device_key: 64 hex digits of a valid Ed25519 public key",
         )
     };
@@ -50,7 +52,7 @@ pub fn proven_device_key(
     let Some(text) = &req.body.device_key else {
         if req.signature_sent {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "Licet-Device-Signature without device_key",
             ));
         }
@@ -61,9 +63,9 @@ pub fn proven_device_key(
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             if req.signature_sent {
-                "bad_device_signature"
+                ErrorCode::BadDeviceSignature
             } else {
-                "device_signature_required"
+                ErrorCode::DeviceSignatureRequired
             },
             "a request naming a device key must be signed with it (Licet-Device-Signature)",
         ));
@@ -71,7 +73,7 @@ pub fn proven_device_key(
     licet_verifier::device::verify_request(&key, &req.path, &req.raw, sig).map_err(|_| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "bad_device_signature",
+            ErrorCode::BadDeviceSignature,
             "the device signature does not verify with device_key over this body",
         )
     })?;
@@ -83,7 +85,7 @@ pub fn proven_device_key(
     if skew > MAX_REQUEST_SKEW {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "stale_request",
+            ErrorCode::StaleRequest,
             "a signed request must carry its time (within 5 minutes of the server's)",
         ));
     }
@@ -98,7 +100,7 @@ pub fn check_device(m: &Machine, proven: Option<&[u8; 32]>) -> ApiResult<()> {
         (Some(_), Some(_)) => Err(device_key_mismatch()),
         (Some(_), None) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "device_signature_required",
+            ErrorCode::DeviceSignatureRequired,
             "this machine is bound to a device key: sign the request with it",
         )),
     }
@@ -108,7 +110,7 @@ pub fn check_device(m: &Machine, proven: Option<&[u8; 32]>) -> ApiResult<()> {
 /// [`licet_core::model::MAX_HELD_TOKENS`].
 pub fn too_many_tokens() -> ApiError {
     ApiError::conflict(
-        "too_many_tokens",
+        ErrorCode::TooManyTokens,
         "this machine holds too many unexpired tokens from earlier leases: give its seat back, or wait until they expire",
     )
 }
@@ -116,7 +118,7 @@ pub fn too_many_tokens() -> ApiError {
 /// The refusal of a request by another device than the machine's.
 pub fn device_key_mismatch() -> ApiError {
     ApiError::forbidden_code(
-        "device_key_mismatch",
+        ErrorCode::DeviceKeyMismatch,
         "this machine is bound to another device key",
     )
 }
@@ -139,7 +141,7 @@ pub async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, 
             "",
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "license_not_found",
+                ErrorCode::LicenseNotFound,
                 "no license with this key",
             ),
         ));
@@ -234,7 +236,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     use base64::Engine;
     if a.policy.require_device_key && a.device_key.is_none() {
         return Err(ApiError::forbidden_code(
-            "device_key_required",
+            ErrorCode::DeviceKeyRequired,
             "the license's policy requires a device key: use a client that makes one",
         ));
     }
@@ -364,7 +366,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                     .map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r));
                 let entry = s.audit_entry(
                     &a.actor,
-                    "machine.activated",
+                    AuditAction::MachineActivated,
                     &m.id,
                     a.ip.clone(),
                     json!({

@@ -52,7 +52,7 @@ async fn create(store: &dyn Store, a: &CreateKeyArgs) -> Result<String> {
             seq: 0,
             at: now,
             actor: ACTOR.into(),
-            action: "api_key.created".into(),
+            action: licet_core::audit::AuditAction::ApiKeyCreated.as_str().into(),
             subject: record.id.clone(),
             ip: None,
             detail: serde_json::json!({ "scope": record.scope, "name": record.name, "via": "licet-server api-keys create" }),

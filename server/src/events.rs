@@ -8,6 +8,7 @@
 //! (also `X-Webhook-Signature: <hex>`), retried with exponential backoff (10 s doubling, at most
 //! an hour apart, 10 attempts); the outbox lives in sled, so a restart loses nothing.
 
+use licet_core::audit::AuditAction;
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
@@ -379,7 +380,10 @@ pub async fn drain_outbox(s: &AppState) -> ApiResult<usize> {
         match r {
             Ok(Ok(true)) => sent += 1,
             Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::warn!(code = e.code(), "webhook delivery failed to record"),
+            Ok(Err(e)) => tracing::warn!(
+                code = e.code().as_str(),
+                "webhook delivery failed to record"
+            ),
             Err(e) => tracing::warn!(error = %e, "webhook delivery task failed"),
         }
     }
@@ -469,7 +473,7 @@ pub fn run_outbox(s: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
             // it again after a restore (deliveries are at least once in any case).
             tokio::spawn(async move {
                 if let Err(e) = drain_outbox(&s).await {
-                    tracing::warn!(code = e.code(), "webhook outbox failed");
+                    tracing::warn!(code = e.code().as_str(), "webhook outbox failed");
                 }
             });
         }
@@ -514,7 +518,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                 next.expiry_announced = Some(now);
                 let entry = s.audit_entry(
                     "server",
-                    "license.expired",
+                    AuditAction::LicenseExpired,
                     &l.id,
                     None,
                     json!({ "expires_at": l.expires_at }),

@@ -4,6 +4,7 @@
 //! `main.rs` parses the configuration and starts; [`app`] builds the [`axum::Router`] from an
 //! [`AppState`], so tests drive it with `oneshot` and no socket.
 
+use crate::http::error::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,7 +156,7 @@ async fn edge(
         Ok(resp) => resp,
         Err(_) => ApiError::new(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             format!("the request took longer than {} s", limit.as_secs()),
         )
         .into_response(),
@@ -249,7 +250,10 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             if let Err(e) = refresh.refresh_keys().await {
-                tracing::warn!(code = e.code(), "looking for a rotated token key failed");
+                tracing::warn!(
+                    code = e.code().as_str(),
+                    "looking for a rotated token key failed"
+                );
             }
         }
     });
@@ -269,7 +273,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok((audit, security)) => {
                     tracing::info!(audit, security, "pruned the oldest log entries");
                 }
-                Err(e) => tracing::warn!(code = e.code(), "pruning the logs failed"),
+                Err(e) => tracing::warn!(code = e.code().as_str(), "pruning the logs failed"),
             }
             // Download grants are kept a day past their expiry (for the audit trail), then dropped.
             if let Err(e) = state.store.prune_grants(state.clock.now() - 86_400).await {
@@ -286,12 +290,12 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
             match events::sweep_expired(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "announced expired licenses"),
-                Err(e) => tracing::warn!(code = e.code(), "expiry sweep failed"),
+                Err(e) => tracing::warn!(code = e.code().as_str(), "expiry sweep failed"),
             }
             match licensing::cull_dead_machines(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(culled = n, "released seats of dead machines"),
-                Err(e) => tracing::warn!(code = e.code(), "culling failed"),
+                Err(e) => tracing::warn!(code = e.code().as_str(), "culling failed"),
             }
         }
     })

@@ -2,6 +2,8 @@
 //! need the server's keys or clock as well as the store: revoking for good, finding and
 //! culling dead floating seats. No handlers.
 
+use crate::http::error::ErrorCode;
+use licet_core::audit::AuditAction;
 use serde_json::json;
 
 use crate::http::error::ApiResult;
@@ -39,7 +41,7 @@ pub async fn revoke_now(
         .revoke_license(l, &tokens, &|state| {
             let entry = s.audit_entry(
                 actor,
-                "license.revoked",
+                AuditAction::LicenseRevoked,
                 &l.id,
                 ip.text(),
                 json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
@@ -267,8 +269,8 @@ pub async fn free_seat(
                     detail["reason"] = json!(why);
                 }
                 let action = match how.culled {
-                    true => "machine.culled",
-                    false => "machine.deactivated",
+                    true => AuditAction::MachineCulled,
+                    false => AuditAction::MachineDeactivated,
                 };
                 let entry = s.audit_entry(
                     how.actor,
@@ -304,7 +306,7 @@ pub async fn free_seat(
             .map(|f| f.machine));
     }
     Err(crate::http::error::ApiError::conflict(
-        "machine_busy",
+        ErrorCode::MachineBusy,
         "the machine kept changing while its seat was being freed; try again",
     ))
 }

@@ -154,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
     // What this instance counted since the last flush goes to the store before it closes.
     if let Err(e) = licet_server::stats::flush(&state).await {
         tracing::warn!(
-            code = e.code(),
+            code = e.code().as_str(),
             "adding the last daily counts to the store failed"
         );
     }

@@ -48,6 +48,6 @@ impl From<Refusal> for crate::http::error::ApiError {
     /// licet's own API: 403 with the refusal's code. A blacklisted client is told only that
     /// access is denied.
     fn from(r: Refusal) -> Self {
-        crate::http::error::ApiError::forbidden_code(r.code(), message(&r))
+        crate::http::error::ApiError::forbidden_code((&r).into(), message(&r))
     }
 }

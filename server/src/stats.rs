@@ -66,7 +66,7 @@ pub fn validated(s: &AppState, product_id: &str, refusal: Option<&str>) {
 pub fn refused(s: &AppState, product_id: &str, e: &ApiError) {
     let status = e.status();
     if status.is_client_error() && status != axum::http::StatusCode::TOO_MANY_REQUESTS {
-        count(s, product_id, Count::Refusal(e.code()));
+        count(s, product_id, Count::Refusal(e.code().as_str()));
     }
 }
 
@@ -95,7 +95,7 @@ pub fn run(s: AppState) -> tokio::task::JoinHandle<()> {
             let _pass = s.gate.enter().await;
             if let Err(e) = flush(&s).await {
                 tracing::warn!(
-                    code = e.code(),
+                    code = e.code().as_str(),
                     "adding the daily counts to the store failed"
                 );
             }
@@ -254,7 +254,7 @@ pub async fn overview(s: &AppState, whose: Whose<'_>) -> ApiResult<Overview> {
         // The figures of other flushes are still there to show; this instance's wait in its
         // tally for the next one.
         tracing::warn!(
-            code = e.code(),
+            code = e.code().as_str(),
             "adding the daily counts to the store failed"
         );
     }

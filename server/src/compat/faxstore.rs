@@ -16,6 +16,7 @@
 //! - Checks are logged in the audit log as `faxstore.check` ("previous auths") with `info`, the
 //!   IP and the outcome unless `log` is false; they are flushed with the next durable write.
 
+use licet_core::audit::AuditAction;
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
@@ -336,10 +337,16 @@ async fn log_check(
         detail["repeats_since_last"] = json!(repeats);
     }
     if let Err(e) = s
-        .audit(&actor, "faxstore.check", &subject, ip_text, detail)
+        .audit(
+            &actor,
+            AuditAction::FaxstoreCheck,
+            &subject,
+            ip_text,
+            detail,
+        )
         .await
     {
-        tracing::warn!(code = e.code(), "could not log a FaxStore check");
+        tracing::warn!(code = e.code().as_str(), "could not log a FaxStore check");
     }
 }
 

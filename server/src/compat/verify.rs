@@ -7,6 +7,7 @@
 //! connection's (or a trusted proxy header's), never the body's `ip`, which is validated for
 //! format only. Choices where the document is silent are in `docs/compat.md`.
 
+use licet_core::audit::AuditAction;
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use std::collections::BTreeMap;
@@ -316,7 +317,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     };
                     let entry = s.audit_entry(
                         &format!("license:{}", l.id),
-                        "environment.activated",
+                        AuditAction::EnvironmentActivated,
                         &m.id,
                         ip.text(),
                         json!({ "license_id": l.id, "environment": fp }),
@@ -339,7 +340,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                 }
             }
             Err(SeatError::Refused(r)) => {
-                let code = ApiError::from(SeatError::Refused(r)).code();
+                let code = ApiError::from(SeatError::Refused(r)).code().as_str();
                 return Err(refused(
                     s,
                     &l.product_id,

@@ -2,6 +2,7 @@
 //! to carry back, and a deactivation receipt taken, through `/v1/offline/*` with the
 //! signed-in key (so the request's license must be of a product the key sees).
 
+use crate::http::error::ErrorCode;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +36,7 @@ impl FromRequest<AppState> for Uploaded {
         let mut m = Multipart::from_request(Request::from_parts(parts, body), s)
             .await
             .map_err(|e| page::failure(&crate::http::error::rejection(e)))?;
-        let bad = |m: String| page::failure(&ApiError::bad_request("invalid_request", m));
+        let bad = |m: String| page::failure(&ApiError::bad_request(ErrorCode::InvalidRequest, m));
         let mut fields = Vec::new();
         while let Some(field) = m.next_field().await.map_err(|e| bad(e.to_string()))? {
             let name = field.name().unwrap_or("").to_owned();
@@ -43,7 +44,7 @@ impl FromRequest<AppState> for Uploaded {
             if bytes.len() > MAX_FIELD {
                 return Err(page::failure(&ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
+                    ErrorCode::TooLarge,
                     format!("{name}: at most {MAX_FIELD} bytes"),
                 )));
             }

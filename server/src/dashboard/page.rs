@@ -1,6 +1,7 @@
 //! What every page shares: the layout's facts, times as people read them, and the answers a
 //! page gives (HTML with the dashboard's security headers, redirects, refusals).
 
+use crate::http::error::ErrorCode;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -53,7 +54,7 @@ pub fn render<T: askama::Template>(status: StatusCode, t: &T) -> Response {
 pub fn failure(e: &ApiError) -> Response {
     let t = super::templates::Failure {
         status: e.status().as_u16(),
-        code: e.code().to_owned(),
+        code: e.code().as_str().to_owned(),
         message: e.message().to_owned(),
     };
     let body = askama::Template::render(&t).unwrap_or_else(|_| "error".to_owned());
@@ -94,9 +95,12 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Form {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| failure(&crate::http::error::rejection(e)))?;
-        serde_urlencoded::from_bytes(&bytes)
-            .map(Form)
-            .map_err(|e| failure(&ApiError::bad_request("invalid_request", e.to_string())))
+        serde_urlencoded::from_bytes(&bytes).map(Form).map_err(|e| {
+            failure(&ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                e.to_string(),
+            ))
+        })
     }
 }
 
@@ -122,7 +126,7 @@ pub struct CsrfFailed;
 impl IntoResponse for CsrfFailed {
     fn into_response(self) -> Response {
         failure(&ApiError::forbidden_code(
-            "csrf_failed",
+            ErrorCode::CsrfFailed,
             "the form did not carry this session's CSRF token: reload the page and try again",
         ))
     }

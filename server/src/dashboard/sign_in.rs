@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use licet_core::audit::AuditAction;
 use serde_json::json;
 
 use super::page::{self, Form};
@@ -117,7 +118,7 @@ pub async fn sign_in(
         let _ = s
             .audit(
                 "anonymous",
-                "dashboard.sign_in_refused",
+                AuditAction::DashboardSignInRefused,
                 &format!("key_{key_id}"),
                 ip.text(),
                 json!({ "reason": "not an admin API key of this server" }),
@@ -134,7 +135,7 @@ pub async fn sign_in(
     if let Err(e) = s
         .audit(
             &key.id,
-            "dashboard.signed_in",
+            AuditAction::DashboardSignedIn,
             &key.id,
             ip.text(),
             json!({ "session_expires_at": claims.exp }),
@@ -189,7 +190,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
         let _ = s
             .audit(
                 "anonymous",
-                "dashboard.sign_in_refused",
+                AuditAction::DashboardSignInRefused,
                 &format!("email:{email}"),
                 ip.text(),
                 json!({ "reason": reason }),
@@ -242,7 +243,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
     if let Err(e) = s
         .audit(
             &actor,
-            "dashboard.signed_in",
+            AuditAction::DashboardSignedIn,
             &actor,
             ip.text(),
             json!({ "session_expires_at": claims.exp, "product_id": product.id }),
@@ -265,7 +266,7 @@ pub async fn sign_out(State(s): State<AppState>, ip: ClientIp, v: Viewer, form: 
     let _ = s
         .audit(
             &v.caller.key.id,
-            "dashboard.signed_out",
+            AuditAction::DashboardSignedOut,
             &v.caller.key.id,
             ip.text(),
             json!({}),

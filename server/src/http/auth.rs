@@ -2,6 +2,7 @@
 //! Bearer`, stored only as hashes, scoped and revocable; and short-lived JWTs minted from an API
 //! key, verified here (signature, expiry, issuer, and that the key they came from still stands).
 
+use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -256,7 +257,7 @@ pub async fn count_usage(state: &AppState, caller: &Caller) -> ApiResult<()> {
         && used > quota
     {
         let retry = 86_400 - u64::try_from(now.rem_euclid(86_400)).unwrap_or(0);
-        return Err(ApiError::too_many_requests("quota_exceeded", retry));
+        return Err(ApiError::too_many_requests(ErrorCode::QuotaExceeded, retry));
     }
     Ok(())
 }

@@ -10,18 +10,20 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+pub use licet_api::error::ErrorCode;
+
 /// An API error: a status, a stable code and a message for the client.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with this status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -31,7 +33,7 @@ impl ApiError {
     }
 
     /// 400 with a code.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -39,33 +41,33 @@ impl ApiError {
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no such {what}"),
         )
     }
 
     /// 401 `unauthorized`.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
     /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     /// 403 with a code.
-    pub fn forbidden_code(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden_code(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
     /// 409 with a code.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
     /// 429 with `Retry-After`.
-    pub fn too_many_requests(code: &'static str, retry_after: u64) -> Self {
+    pub fn too_many_requests(code: ErrorCode, retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after.max(1)),
             ..Self::new(
@@ -81,13 +83,13 @@ impl ApiError {
         tracing::error!(error = %detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal server error",
         )
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -109,7 +111,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
@@ -124,9 +126,11 @@ impl From<licet_core::StoreError> for ApiError {
     fn from(e: licet_core::StoreError) -> Self {
         use licet_core::StoreError;
         match e {
-            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found"),
+            StoreError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "not found")
+            }
             StoreError::Conflict { constraint, detail } => {
-                ApiError::conflict(constraint.code(), detail)
+                ApiError::conflict(ErrorCode::from(constraint), detail)
             }
             // The database is down or has no free connection: the client may retry; nothing
             // was written.
@@ -134,7 +138,7 @@ impl From<licet_core::StoreError> for ApiError {
                 tracing::warn!(%detail, "store unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     "the store is unavailable; try again shortly",
                 )
             }
@@ -150,14 +154,15 @@ impl From<licet_core::seats::SeatError> for ApiError {
         use licet_core::seats::{SeatError, SeatRefusal};
         match e {
             SeatError::Refused(SeatRefusal::TooManyMachines { max }) => ApiError::conflict(
-                "too_many_machines",
+                ErrorCode::TooManyMachines,
                 format!("the license allows {max} machine(s) and all are in use"),
             ),
-            SeatError::Refused(SeatRefusal::BoundToAnother) => {
-                ApiError::forbidden_code("hwid_mismatch", "the license is bound to another machine")
-            }
+            SeatError::Refused(SeatRefusal::BoundToAnother) => ApiError::forbidden_code(
+                ErrorCode::HwidMismatch,
+                "the license is bound to another machine",
+            ),
             SeatError::Refused(SeatRefusal::PartsMismatch) => ApiError::forbidden_code(
-                "hwid_mismatch",
+                ErrorCode::HwidMismatch,
                 "the parts sent are not those of the machine activated with this fingerprint",
             ),
             SeatError::Store(e) => e.into(),
@@ -202,9 +207,9 @@ pub fn rejection(r: impl std::fmt::Display + IntoResponse) -> ApiError {
         StatusCode::BAD_REQUEST
     };
     let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        _ => "invalid_request",
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        _ => ErrorCode::InvalidRequest,
     };
     ApiError::new(status, code, message)
 }

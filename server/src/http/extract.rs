@@ -1,5 +1,6 @@
 //! The extractors and small helpers every API family's handlers share.
 
+use crate::http::error::ErrorCode;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -39,7 +40,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
         serde_json::from_slice(&bytes)
             .map(|v| OptionalBody(Some(v)))
             .map_err(|e| {
-                ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}"))
+                ApiError::bad_request(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}"))
             })
     }
 }

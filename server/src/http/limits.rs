@@ -1,6 +1,7 @@
 //! Rate limits: per client IP (every route) and per license key (client routes). Each is a
 //! token bucket refilled evenly over a minute; 0 switches a limit off.
 
+use crate::http::error::ErrorCode;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
@@ -29,7 +30,7 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKe
 fn refused(r: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) -> ApiResult<()> {
     r.map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::too_many_requests("rate_limited", wait.as_secs() + 1)
+        ApiError::too_many_requests(ErrorCode::RateLimited, wait.as_secs() + 1)
     })
 }
 

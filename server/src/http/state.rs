@@ -1,6 +1,8 @@
 //! The application state shared by every handler, and the operations several routes share:
 //! issuing tokens, publishing revocation lists, signing answers, writing the audit log.
 
+use crate::http::error::ErrorCode;
+use licet_core::audit::AuditAction;
 use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -182,7 +184,7 @@ impl AppState {
         self.key_source.as_ref().ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
-                "keys_not_rotatable",
+                ErrorCode::KeysNotRotatable,
                 "this server's keys cannot be rotated (they were given to it, not stored by it)",
             )
         })
@@ -458,7 +460,7 @@ impl AppState {
         self.revoke_tokens(tokens, &|state| {
             Record::from(self.audit_entry(
                 actor,
-                "token.revoked",
+                AuditAction::TokenRevoked,
                 &m.id,
                 ip.clone(),
                 serde_json::json!({
@@ -479,7 +481,7 @@ impl AppState {
     pub fn audit_entry(
         &self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         ip: Option<String>,
         detail: serde_json::Value,
@@ -489,7 +491,7 @@ impl AppState {
             seq: 0,
             at: self.clock.now(),
             actor: actor.to_owned(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             subject: subject.to_owned(),
             ip,
             detail,
@@ -501,7 +503,7 @@ impl AppState {
     pub async fn audit(
         &self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         ip: Option<String>,
         detail: serde_json::Value,
@@ -578,7 +580,7 @@ impl AppState {
             .collect();
         if entitlements.len() > MAX_LIST_ITEMS {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!(
                     "entitlements: at most {MAX_LIST_ITEMS} for the policy and the license together ({} here)",
                     entitlements.len()
@@ -595,7 +597,7 @@ impl AppState {
         let budget = token_list_budget(&self.config.issuer);
         if lists > budget {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!(
                     "entitlements and domains: {lists} bytes, but a token has room for {budget}; use fewer or shorter ones"
                 ),
@@ -640,7 +642,7 @@ impl AppState {
             // The token would say so and bind nothing, and every verifier would refuse it; a
             // seat taken before the policy required device keys is re-activated with one.
             return Err(ApiError::forbidden_code(
-                "device_key_required",
+                ErrorCode::DeviceKeyRequired,
                 "the license's policy requires a device key: use a client that makes one",
             ));
         }

@@ -2,6 +2,7 @@
 //! validate. Answers a client may cache are signed (`Licet-Signature`), carry the server time and
 //! echo the client's nonce.
 
+use crate::http::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -53,7 +54,7 @@ pub async fn sign_refusals(
     let Ok(bytes) = axum::body::to_bytes(body, s.config.max_body_bytes).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             "the body exceeds the server's limit",
         )
         .into_response_signed(s, None);
@@ -81,7 +82,7 @@ pub async fn sign_refusals(
         .await
         .unwrap_or_default();
     let mut v: Value = serde_json::from_slice(&body).unwrap_or_else(
-        |_| json!({ "error": { "code": "internal", "message": "internal error" } }),
+        |_| json!({ "error": { "code": ErrorCode::Internal.as_str(), "message": "internal error" } }),
     );
     v["server_time"] = json!(s.clock.now());
     v["nonce"] = json!(nonce);
@@ -103,7 +104,7 @@ impl ApiError {
         let status = self.status();
         let v = RefusalAnswer {
             error: licet_api::error::ErrorDetail {
-                code: self.code().to_owned(),
+                code: self.code().as_str().to_owned(),
                 message: self.message().to_owned(),
             },
             server_time: s.clock.now(),
@@ -133,7 +134,7 @@ fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
     };
     let bad = || {
         ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "parts: 1–16 distinct parts of 16 hex digits",
         )
     };
@@ -167,7 +168,7 @@ fn claim_of(license: &License, b: &MachineRequest, parts: &[[u8; 8]]) -> SeatCla
 fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
     if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("{field}: 1–{max} bytes, no control characters"),
         ));
     }
@@ -197,7 +198,7 @@ fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
             .any(|l| l.len() > 32 || l.iter().any(|x| x.is_empty() || x.len() > 255))
         {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "client_data: at most 32 indicators of each kind, each 1–255 bytes",
             ));
         }
@@ -267,7 +268,7 @@ async fn seat_answer(
         && *p != product.id
     {
         return Err(ApiError::forbidden_code(
-            "wrong_product",
+            ErrorCode::WrongProduct,
             "the license is for another product than the client's",
         ));
     }
@@ -306,7 +307,7 @@ async fn seat_answer(
 fn no_until(b: &MachineRequest) -> ApiResult<()> {
     if b.until.is_some() {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "until: only /v1/client/borrow takes it",
         ));
     }
@@ -325,7 +326,7 @@ async fn borrow(
     let device_key = proven_device_key(&s, &req)?;
     let Some(until) = b.until else {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "until: when the borrowed seat comes back (unix seconds) is required",
         ));
     };
@@ -335,14 +336,14 @@ async fn borrow(
     let now = s.clock.now();
     if !policy.floating || policy.max_borrow == 0 {
         return Err(ApiError::forbidden_code(
-            "borrow_not_allowed",
+            ErrorCode::BorrowNotAllowed,
             "the license's policy does not lend seats (a floating policy with max_borrow)",
         ));
     }
     let longest = now.saturating_add(i64::try_from(policy.max_borrow).unwrap_or(i64::MAX));
     if until <= now || until > longest {
         return Err(ApiError::forbidden_code(
-            "borrow_too_long",
+            ErrorCode::BorrowTooLong,
             format!(
                 "until: after now and at most max_borrow ({} s) ahead",
                 policy.max_borrow
@@ -429,7 +430,7 @@ async fn heartbeat(
     if found.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "machine_not_found",
+            ErrorCode::MachineNotFound,
             "this machine is not activated",
         ));
     }
@@ -448,7 +449,7 @@ async fn heartbeat(
         }
         return Err(ApiError::new(
             StatusCode::GONE,
-            "heartbeat_dead",
+            ErrorCode::HeartbeatDead,
             "the heartbeat was overdue; the seat was released, activate again",
         ));
     };
@@ -474,7 +475,7 @@ async fn deactivate(
     let l = s.store.license_by_key(&b.key).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "license_not_found",
+            ErrorCode::LicenseNotFound,
             "no license with this key",
         )
     })?;
@@ -492,7 +493,7 @@ async fn deactivate(
     .ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "machine_not_found",
+            ErrorCode::MachineNotFound,
             "this machine is not activated",
         )
     })?;
@@ -571,7 +572,7 @@ fn check_validate(s: &AppState, r: &ValidateRequest) -> ApiResult<()> {
     }
     if r.entitlements.len() > 64 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "entitlements: at most 64",
         ));
     }

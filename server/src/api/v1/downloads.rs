@@ -4,12 +4,14 @@
 //! instance's folder (copied into the store there), or uploads it (streamed to disk or to the
 //! store, never held whole in memory).
 
+use crate::http::error::ErrorCode;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use licet_api::requests::RegisterDownload;
+use licet_core::audit::AuditAction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -41,13 +43,13 @@ fn valid_name(name: &str) -> bool {
 fn check_fields(name: &str, file: &str) -> ApiResult<()> {
     if !valid_name(name) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "name: 1–255 characters",
         ));
     }
     if !valid_file(file) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "file: a path inside the downloads folder: segments of letters, digits, `.`, `_`, `-`; no `..`",
         ));
     }
@@ -64,7 +66,7 @@ async fn copy_into_store(
 ) -> ApiResult<Option<(u64, String)>> {
     if s.store.has_file(product_id, file).await? {
         return Err(ApiError::conflict(
-            "duplicate",
+            ErrorCode::Duplicate,
             format!("the product already has a file {file:?}"),
         ));
     }
@@ -109,7 +111,7 @@ async fn record(
     s.store.insert_download(&d).await?;
     s.audit(
         &caller.actor(),
-        "download.registered",
+        AuditAction::DownloadRegistered,
         &d.id.to_string(),
         ip.text(),
         json!({ "product_id": d.product_id, "name": d.name, "file": d.file, "size": d.size }),
@@ -153,7 +155,9 @@ async fn register(
     check_fields(&b.name, &b.file)?;
     let product = load_product(&s, &caller, &b.product_id)
         .await
-        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+        .map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
+        })?;
     let path = product_folder(&s, &product.id).join(&b.file);
     let found = if s.store.keeps_files() {
         copy_into_store(&s, &product.id, &b.file, path).await?
@@ -163,7 +167,7 @@ async fn register(
     let (size, sha) = found.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!(
                 "no regular file {:?} in the product's folder, downloads/{}/",
                 b.file, product.id
@@ -228,14 +232,16 @@ async fn upload(
     check_fields(&q.name, &q.file)?;
     let product = load_product(&s, &caller, &q.product_id)
         .await
-        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+        .map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
+        })?;
     if s.store
         .download_by_name(&product.id, q.name.trim())
         .await?
         .is_some()
     {
         return Err(ApiError::conflict(
-            "duplicate",
+            ErrorCode::Duplicate,
             "the product already has a download of this name",
         ));
     }
@@ -246,7 +252,7 @@ async fn upload(
     let target = dir.join(&q.file);
     if tokio::fs::symlink_metadata(&target).await.is_ok() {
         return Err(ApiError::conflict(
-            "duplicate",
+            ErrorCode::Duplicate,
             format!("{:?} exists in the downloads folder", q.file),
         ));
     }
@@ -264,7 +270,7 @@ async fn upload(
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ApiError::bad_request("invalid_request", format!("reading the body: {e}"))
+            ApiError::bad_request(ErrorCode::InvalidRequest, format!("reading the body: {e}"))
         })?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -284,7 +290,7 @@ async fn upload(
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(ApiError::conflict(
-                "duplicate",
+                ErrorCode::Duplicate,
                 format!("{:?} exists in the downloads folder", q.file),
             ));
         }
@@ -313,7 +319,7 @@ async fn upload(
 fn too_large(s: &AppState) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("uploads are limited to {} bytes", s.config.max_upload_bytes),
     )
 }
@@ -330,14 +336,14 @@ async fn upload_into_store(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if s.store.has_file(product_id, &q.file).await? {
         return Err(ApiError::conflict(
-            "duplicate",
+            ErrorCode::Duplicate,
             format!("the product already has a file {:?}", q.file),
         ));
     }
     let mut up = Upload::new(s.clock.now());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ApiError::bad_request("invalid_request", format!("reading the body: {e}"))
+            ApiError::bad_request(ErrorCode::InvalidRequest, format!("reading the body: {e}"))
         })?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -425,7 +431,7 @@ async fn delete(
     s.store.delete_download(&d).await?;
     s.audit(
         &caller.actor(),
-        "download.unregistered",
+        AuditAction::DownloadUnregistered,
         &d.id.to_string(),
         ip.text(),
         json!({ "product_id": d.product_id, "name": d.name }),

@@ -1,7 +1,9 @@
 //! Licenses: create (one or many), list, read, change, suspend / reinstate / revoke / renew,
 //! delete, their machines, and License-API's `GET /v1/licenses/validate`.
 
+use crate::http::error::ErrorCode;
 use licet_api::requests::{BulkRequest, NewLicense, Renew};
+use licet_core::audit::AuditAction;
 use licet_core::events::DomainEvent;
 use licet_core::store::{Page, Record, Slot};
 use std::collections::BTreeMap;
@@ -49,7 +51,7 @@ fn check_claims(
     metadata: &BTreeMap<String, Value>,
     seats: Option<u32>,
 ) -> ApiResult<()> {
-    let bad = |m: String| Err(ApiError::bad_request("invalid_field", m));
+    let bad = |m: String| Err(ApiError::bad_request(ErrorCode::InvalidField, m));
     if domains.len() > 64 {
         return bad("domains: at most 64".into());
     }
@@ -93,44 +95,47 @@ async fn check_extra_products(
 ) -> ApiResult<()> {
     if extra.len() > 32 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "extra_products: at most 32",
         ));
     }
     for (i, p) in extra.iter().enumerate() {
         if p == own || extra[..i].contains(p) {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!("extra_products: {p:?} is listed twice or is the license's own product"),
             ));
         }
         load_product(s, caller, p).await.map_err(|_| {
-            ApiError::bad_request("invalid_field", format!("extra_products: no product {p:?}"))
+            ApiError::bad_request(
+                ErrorCode::InvalidField,
+                format!("extra_products: no product {p:?}"),
+            )
         })?;
     }
     Ok(())
 }
 
 async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
-    let product = load_product(s, caller, &b.product_id)
-        .await
-        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+    let product = load_product(s, caller, &b.product_id).await.map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
+    })?;
     let policy_id = b
         .policy_id
         .clone()
         .or(product.default_policy_id.clone())
         .ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "policy_id: required (the product has no default policy)",
             )
         })?;
     let policy = load_policy(s, caller, &policy_id)
         .await
-        .map_err(|_| ApiError::bad_request("invalid_field", "policy_id: no such policy"))?;
+        .map_err(|_| ApiError::bad_request(ErrorCode::InvalidField, "policy_id: no such policy"))?;
     if policy.product_id != product.id {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "policy_id: the policy is of another product",
         ));
     }
@@ -140,7 +145,7 @@ async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<Licen
         && (k.len() < 8 || k.len() > 128 || !k.bytes().all(|c| c.is_ascii_graphic()))
     {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "key: 8–128 printable ASCII characters, no spaces",
         ));
     }
@@ -191,7 +196,7 @@ async fn create(
     let l = build(&s, &caller, &b).await?;
     let entry = s.audit_entry(
         &caller.actor(),
-        "license.created",
+        AuditAction::LicenseCreated,
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
@@ -217,13 +222,13 @@ async fn bulk(
     caller.require(Scope::ReadWrite)?;
     if b.count == 0 || b.count > MAX_BULK {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("count: 1–{MAX_BULK}"),
         ));
     }
     if b.license.key.is_some() {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "license.key: a bulk request makes its own keys",
         ));
     }
@@ -234,7 +239,7 @@ async fn bulk(
     let now = s.clock.now();
     let entry = s.audit_entry(
         &caller.actor(),
-        "license.bulk_created",
+        AuditAction::LicenseBulkCreated,
         &b.license.product_id,
         ip.text(),
         json!({ "count": ls.len() }),
@@ -296,7 +301,7 @@ async fn list(
     let search = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         Some(q) if q.len() > 200 => {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "q: at most 200 characters",
             ));
         }
@@ -393,12 +398,12 @@ async fn update(
     caller.require(Scope::ReadWrite)?;
     let mut l = load(&s, &caller, &id).await?;
     if let Some(p) = b.policy_id {
-        let policy = load_policy(&s, &caller, &p)
-            .await
-            .map_err(|_| ApiError::bad_request("invalid_field", "policy_id: no such policy"))?;
+        let policy = load_policy(&s, &caller, &p).await.map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidField, "policy_id: no such policy")
+        })?;
         if policy.product_id != l.product_id {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "policy_id: the policy is of another product",
             ));
         }
@@ -445,7 +450,7 @@ async fn update(
     l.updated_at = s.clock.now();
     let entry = s.audit_entry(
         &caller.actor(),
-        "license.updated",
+        AuditAction::LicenseUpdated,
         &l.id,
         ip.text(),
         json!({}),
@@ -473,7 +478,7 @@ async fn delete(
     revoke_now(&s, &caller.actor(), ip, &l).await?;
     let entry = s.audit_entry(
         &caller.actor(),
-        "license.deleted",
+        AuditAction::LicenseDeleted,
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
@@ -492,7 +497,7 @@ async fn set_status(
     ip: ClientIp,
     id: &str,
     to: LicenseStatus,
-    action: &str,
+    action: AuditAction,
 ) -> ApiResult<License> {
     caller.require(Scope::ReadWrite)?;
     let l = load(s, caller, id).await?;
@@ -531,7 +536,10 @@ async fn set_status(
 
 /// 409 `revoked`: revocation is final.
 fn revoked() -> ApiError {
-    ApiError::conflict("revoked", "the license is revoked; revocation is final")
+    ApiError::conflict(
+        ErrorCode::Revoked,
+        "the license is revoked; revocation is final",
+    )
 }
 
 /// Changes license `id` as stored when the change is made, unless it is revoked by then
@@ -566,7 +574,7 @@ async fn change_status(
     ip: ClientIp,
     id: &str,
     to: LicenseStatus,
-    action: &str,
+    action: AuditAction,
 ) -> ApiResult<Json<Value>> {
     let l = set_status(s, caller, ip, id, to, action).await?;
     Ok(Json(view(&l, s.clock.now())))
@@ -585,7 +593,7 @@ async fn suspend(
         ip,
         &id,
         LicenseStatus::Suspended,
-        "license.suspended",
+        AuditAction::LicenseSuspended,
     )
     .await
 }
@@ -603,7 +611,7 @@ async fn reinstate(
         ip,
         &id,
         LicenseStatus::Active,
-        "license.reinstated",
+        AuditAction::LicenseReinstated,
     )
     .await
 }
@@ -651,7 +659,7 @@ async fn renew(
         .or(policy.duration)
         .ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "duration: required (the policy has no duration)",
             )
         })?;
@@ -666,7 +674,7 @@ async fn renew(
         next.updated_at = now;
         let entry = s.audit_entry(
             &caller.actor(),
-            "license.renewed",
+            AuditAction::LicenseRenewed,
             &next.id,
             ip.text(),
             json!({ "expires_at": next.expires_at }),
@@ -710,7 +718,7 @@ async fn reset_machines(
     }
     s.audit(
         &caller.actor(),
-        "license.machines_reset",
+        AuditAction::LicenseMachinesReset,
         &l.id,
         ip.text(),
         json!({ "released": released }),

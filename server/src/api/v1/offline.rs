@@ -3,6 +3,7 @@
 //! gives the seat back. The caller is an API key that sees the product, or nobody: then the
 //! license key inside the (device-signed) request is the credential, as on the client API.
 
+use crate::http::error::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -34,13 +35,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn artefact_error(e: licet_verifier::Error) -> ApiError {
-    ApiError::bad_request(e.code(), format!("{e}"))
+    ApiError::bad_request(ErrorCode::of_artefact(&e), format!("{e}"))
 }
 
 fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "license_not_found",
+        ErrorCode::LicenseNotFound,
         "no license with this key",
     )
 }
@@ -56,7 +57,7 @@ async fn activate(
         c.require(Scope::ReadWrite)?;
     }
     let bytes = decode(b.request.as_bytes(), LABEL_REQUEST)
-        .map_err(|m| ApiError::bad_request("bad_encoding", m))?;
+        .map_err(|m| ApiError::bad_request(ErrorCode::BadEncoding, m))?;
     let req = ActivationRequest::verify(&bytes).map_err(artefact_error)?;
     s.limits.check_license(req.license_key)?;
     // A vendor's key acts for the vendor; without one the request speaks for itself, from
@@ -76,7 +77,7 @@ async fn activate(
     }
     if req.product != product.code {
         return Err(ApiError::forbidden_code(
-            "wrong_product",
+            ErrorCode::WrongProduct,
             "the request is for another product than its license",
         ));
     }
@@ -89,7 +90,7 @@ async fn activate(
             ),
             _ => "the request is dated ahead of the server's clock".to_owned(),
         };
-        ApiError::bad_request(e.code(), hint)
+        ApiError::bad_request(ErrorCode::of_artefact(&e), hint)
     })?;
     let spent_until = req.spent_until(policy.offline_window);
     let lease =
@@ -109,7 +110,7 @@ async fn activate(
             .any(|m| m.request_id.as_deref() == Some(id_hex.as_str()))
     {
         return Err(ApiError::conflict(
-            "request_replayed",
+            ErrorCode::RequestReplayed,
             "this request was answered and its seat given back: make a new request",
         ));
     }
@@ -169,7 +170,7 @@ async fn deactivate(
         c.require(Scope::ReadWrite)?;
     }
     let bytes = decode(b.receipt.as_bytes(), LABEL_RECEIPT)
-        .map_err(|m| ApiError::bad_request("bad_encoding", m))?;
+        .map_err(|m| ApiError::bad_request(ErrorCode::BadEncoding, m))?;
     let receipt = UnverifiedReceipt::decode(&bytes).map_err(artefact_error)?;
     let said = receipt.unverified();
     let license = s
@@ -185,7 +186,7 @@ async fn deactivate(
         .ok_or_else(|| ApiError::internal("license without product"))?;
     if said.product != product.code {
         return Err(ApiError::forbidden_code(
-            "wrong_product",
+            ErrorCode::WrongProduct,
             "the receipt names another product than its license's",
         ));
     }
@@ -224,9 +225,9 @@ async fn deactivate(
         };
         match e {
             licet_verifier::Error::ReceiptReplayed | licet_verifier::Error::TokenNotCurrent => {
-                ApiError::conflict(e.code(), message)
+                ApiError::conflict(ErrorCode::of_artefact(&e), message)
             }
-            _ => ApiError::forbidden_code(e.code(), format!("{message}: {e}")),
+            _ => ApiError::forbidden_code(ErrorCode::of_artefact(&e), format!("{message}: {e}")),
         }
     })?;
     let machine =
@@ -245,13 +246,15 @@ async fn deactivate(
             Ok(())
         } else {
             Err(ApiError::conflict(
-                "token_not_current",
+                ErrorCode::TokenNotCurrent,
                 "the machine's token changed meanwhile",
             ))
         }
     })
     .await?
-    .ok_or_else(|| ApiError::conflict("token_not_current", "the machine changed meanwhile"))?;
+    .ok_or_else(|| {
+        ApiError::conflict(ErrorCode::TokenNotCurrent, "the machine changed meanwhile")
+    })?;
     let state = s.store.revocation_state().await?;
     Ok((
         StatusCode::OK,
@@ -287,13 +290,13 @@ async fn answer_again(
     match l.status_at(now) {
         crate::model::LicenseStatus::Revoked => {
             return Err(ApiError::forbidden_code(
-                "revoked",
+                ErrorCode::Revoked,
                 "the license was revoked",
             ));
         }
         crate::model::LicenseStatus::Suspended => {
             return Err(ApiError::forbidden_code(
-                "suspended",
+                ErrorCode::Suspended,
                 "the license is suspended",
             ));
         }
@@ -301,7 +304,7 @@ async fn answer_again(
     }
     if m.lease_until.is_some_and(|t| t <= now) {
         return Err(ApiError::conflict(
-            "lease_ended",
+            ErrorCode::LeaseEnded,
             "this machine's offline lease has ended: answer a new activation request instead",
         ));
     }
@@ -317,7 +320,7 @@ async fn answer_again(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no_offline_response",
+                ErrorCode::NoOfflineResponse,
                 "this machine was not activated offline: it has no response to download",
             )
         })?;

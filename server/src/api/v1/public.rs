@@ -1,5 +1,6 @@
 //! Public routes: health, the signed revocation list and the key set.
 
+use crate::http::error::ErrorCode;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -150,7 +151,7 @@ async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResul
         }
         _ => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_field",
+            ErrorCode::InvalidField,
             "format: json or cbor",
         )),
     }

@@ -1,10 +1,12 @@
 //! What licenses are sold with: prices of products, customers and their orders, and the
 //! domains of a license. WemX's private API creates these; the admin API manages them.
 
+use crate::http::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use licet_api::requests::{NewDomain, NewPrice};
+use licet_core::audit::AuditAction;
 use licet_core::events::DomainEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -48,7 +50,7 @@ async fn create_price(
 ) -> ApiResult<(StatusCode, Json<PriceBody>)> {
     caller.require(Scope::Admin)?;
     let product = load_product(&s, &caller, &id).await?;
-    let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m));
+    let bad = |m: &str| Err(ApiError::bad_request(ErrorCode::InvalidField, m));
     if b.name.trim().is_empty() || b.name.len() > 100 {
         return bad("name: 1–100 characters");
     }
@@ -84,7 +86,7 @@ async fn create_price(
     s.store.insert_price(&p).await?;
     s.audit(
         &caller.actor(),
-        "price.created",
+        AuditAction::PriceCreated,
         &p.id.to_string(),
         ip.text(),
         json!({ "product_id": p.product_id }),
@@ -119,7 +121,7 @@ async fn delete_price(
     s.store.delete_price(p.id).await?;
     s.audit(
         &caller.actor(),
-        "price.deleted",
+        AuditAction::PriceDeleted,
         &p.id.to_string(),
         ip.text(),
         json!({}),
@@ -213,7 +215,7 @@ async fn reset_password(
     s.store.update_customer(&c).await?;
     s.audit(
         &caller.actor(),
-        "customer.password_reset",
+        AuditAction::CustomerPasswordReset,
         &c.id.to_string(),
         ip.text(),
         json!({}),
@@ -251,14 +253,18 @@ async fn add_domain(
     caller.require(Scope::ReadWrite)?;
     let l = super::access::load_license(&s, &caller, &id).await?;
     let domain = DomainName::parse(&b.domain).ok_or_else(|| {
-        ApiError::bad_request("invalid_field", "domain: not a host name or IP address")
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "domain: not a host name or IP address",
+        )
     })?;
     let policy = s
         .store
         .policy(&l.policy_id)
         .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
-    let duplicate = || ApiError::conflict("duplicate", "the license already has this domain");
+    let duplicate =
+        || ApiError::conflict(ErrorCode::Duplicate, "the license already has this domain");
     if s.store
         .machine(&l.id, &domain.fingerprint())
         .await?
@@ -299,7 +305,7 @@ async fn add_domain(
             );
             let entry = s.audit_entry(
                 &caller.actor(),
-                "domain.added",
+                AuditAction::DomainAdded,
                 &m.id,
                 ip.text(),
                 json!({ "license_id": l.id, "domain": domain.name }),
@@ -318,7 +324,7 @@ async fn add_domain(
         Err(_) if was_there.load(std::sync::atomic::Ordering::Relaxed) => return Err(duplicate()),
         Err(SeatError::Refused(SeatRefusal::TooManyMachines { max })) => {
             return Err(ApiError::conflict(
-                "too_many_machines",
+                ErrorCode::TooManyMachines,
                 format!("the license allows {max} domain(s) or machine(s) and all are in use"),
             ));
         }

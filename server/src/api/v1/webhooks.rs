@@ -6,9 +6,11 @@
 //! admin key limited to one product makes webhooks that hear only that product's events and
 //! sees only those webhooks; an unrestricted key's hear every product's.
 
+use crate::http::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use licet_core::audit::AuditAction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -88,7 +90,7 @@ async fn load(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Webhook> {
 }
 
 fn invalid(message: String) -> ApiError {
-    ApiError::bad_request("invalid_field", message)
+    ApiError::bad_request(ErrorCode::InvalidField, message)
 }
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", responses((status = 200, description = "`{items: [{id, url, events, active, product_id, created_by, created_at}]}`", body = serde_json::Value), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -163,7 +165,7 @@ async fn create(
     };
     if alike >= most {
         return Err(ApiError::conflict(
-            "limit_reached",
+            ErrorCode::LimitReached,
             match product_id {
                 Some(_) => format!("at most {most} webhooks for one product"),
                 None => format!("at most {most} webhooks for every product"),
@@ -184,7 +186,7 @@ async fn create(
     s.store.put_webhook(&w).await?;
     s.audit(
         &caller.actor(),
-        "webhook.created",
+        AuditAction::WebhookCreated,
         &w.id,
         ip.text(),
         json!({ "url": w.url, "product_id": w.product_id }),
@@ -247,7 +249,7 @@ async fn update(
     s.store.put_webhook(&w).await?;
     s.audit(
         &caller.actor(),
-        "webhook.updated",
+        AuditAction::WebhookUpdated,
         &w.id,
         ip.text(),
         json!({}),
@@ -268,7 +270,7 @@ async fn delete(
     s.store.delete_webhook(&w.id).await?;
     s.audit(
         &caller.actor(),
-        "webhook.deleted",
+        AuditAction::WebhookDeleted,
         &w.id,
         ip.text(),
         json!({}),
@@ -351,7 +353,7 @@ async fn resend(
     let d = queue_now(&s, &w, &old.event, old.body.clone()).await?;
     s.audit(
         &caller.actor(),
-        "webhook.resent",
+        AuditAction::WebhookResent,
         &w.id,
         ip.text(),
         json!({ "delivery": old.id, "as": d.id, "event": old.event }),
@@ -379,7 +381,7 @@ async fn test(
     let d = queue_now(&s, &w, "webhook.test", body).await?;
     s.audit(
         &caller.actor(),
-        "webhook.tested",
+        AuditAction::WebhookTested,
         &w.id,
         ip.text(),
         json!({}),

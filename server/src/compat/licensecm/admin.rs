@@ -2,6 +2,7 @@
 //! off.
 
 use axum::extract::State;
+use licet_core::audit::AuditAction;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -86,7 +87,7 @@ async fn update(
     s.store.update_user(&u).await?;
     s.audit(
         &me.actor(),
-        "user.updated",
+        AuditAction::UserUpdated,
         &u.id,
         ip.text(),
         json!({ "role": u.role, "is_active": u.is_active }),

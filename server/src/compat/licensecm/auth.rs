@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
+use licet_core::audit::AuditAction;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -137,7 +138,7 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
         })?;
     s.audit(
         &format!("user:{}", user.id),
-        "user.registered",
+        AuditAction::UserRegistered,
         &user.id,
         ip.text(),
         json!({ "role": user.role }),

@@ -8,6 +8,7 @@
 //! in quotes). A `challenge` for `verify-challenge` rides along with validate, activate and
 //! heartbeat answers. Activations also get a licet offline token (`offline_token`).
 
+use crate::http::error::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -16,6 +17,7 @@ use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{KeyInit, Mac};
+use licet_core::audit::AuditAction;
 use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -528,7 +530,7 @@ async fn record(
     s: &AppState,
     r: &Received,
     j: &Judged,
-    action: &str,
+    action: AuditAction,
     event: &str,
     details: Value,
 ) -> Result<(), Fail> {
@@ -546,10 +548,10 @@ async fn record(
     Ok(())
 }
 
-async fn audit(s: &AppState, r: &Received, j: &Judged, action: &str) -> Result<(), Fail> {
+async fn audit(s: &AppState, r: &Received, j: &Judged, action: AuditAction) -> Result<(), Fail> {
     s.audit(
         &format!("license:{}", j.license.id),
-        &format!("client.{action}"),
+        action,
         &j.license.id,
         r.ip.text(),
         json!({ "hwid": j.hwid, "user_agent": r.user_agent }),
@@ -745,7 +747,15 @@ mod paste_impl {
         let ip = r.ip.text().unwrap_or_default();
         let agent = r.user_agent.as_deref().unwrap_or_default();
         if s.first_this_minute(&["licensecm.validation", &j.license.id, &j.hwid, &ip, agent]) {
-            record(s, r, &j, "validation", "license_validation", json!({})).await?;
+            record(
+                s,
+                r,
+                &j,
+                AuditAction::ClientValidation,
+                "license_validation",
+                json!({}),
+            )
+            .await?;
         }
         let (data, signature) = signed_facts(s, &j, true)?;
         r.answer(
@@ -887,7 +897,7 @@ mod paste_impl {
             s,
             r,
             &j,
-            "activation",
+            AuditAction::ClientActivation,
             "license_activation",
             json!({ "new_machine": fresh }),
         )
@@ -934,7 +944,7 @@ mod paste_impl {
                 .device_key
             {
                 Some(_) => Err(ApiError::forbidden_code(
-                    "device_key_required",
+                    ErrorCode::DeviceKeyRequired,
                     "This device is bound to a device key: use a licet client",
                 )),
                 None => Ok(true),
@@ -948,7 +958,15 @@ mod paste_impl {
             ));
         }
         end_sessions(s, &j.license.id, Some(&j.hwid), "deactivated").await?;
-        record(s, r, &j, "deactivation", "license_deactivation", json!({})).await?;
+        record(
+            s,
+            r,
+            &j,
+            AuditAction::ClientDeactivation,
+            "license_deactivation",
+            json!({}),
+        )
+        .await?;
         r.answer(s, json!({ "deactivated": true }))
     }
 
@@ -1078,7 +1096,7 @@ mod paste_impl {
                 }
             }
         }
-        audit(s, r, &j, "heartbeat").await?;
+        audit(s, r, &j, AuditAction::ClientHeartbeat).await?;
         r.answer(
             s,
             json!({

@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use licet_core::audit::AuditAction;
 use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use serde::Deserialize;
@@ -222,7 +223,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLi
     let l = build(&s, &me, &b).await?;
     let entry = s.audit_entry(
         &me.actor(),
-        "license.created",
+        AuditAction::LicenseCreated,
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
@@ -254,7 +255,7 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
     let now = s.clock.now();
     let entry = s.audit_entry(
         &me.actor(),
-        "license.bulk_created",
+        AuditAction::LicenseBulkCreated,
         b.product_id.as_deref().unwrap_or(""),
         ip.text(),
         json!({ "count": ls.len() }),
@@ -351,7 +352,7 @@ async fn update(
     l.updated_at = now;
     let entry = s.audit_entry(
         &me.actor(),
-        "license.updated",
+        AuditAction::LicenseUpdated,
         &l.id,
         ip.text(),
         json!({}),
@@ -389,7 +390,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     end_sessions(&s, &l.id, None, "license deleted").await?;
     let entry = s.audit_entry(
         &me.actor(),
-        "license.deleted",
+        AuditAction::LicenseDeleted,
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
@@ -429,7 +430,7 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
     end_sessions(&s, &l.id, None, "hwid reset").await?;
     s.audit(
         &me.actor(),
-        "license.hwid_reset",
+        AuditAction::LicenseHwidReset,
         &l.id,
         ip.text(),
         json!({ "released": machines.len() }),

@@ -135,7 +135,7 @@ impl From<ApiError> for Fail {
         Fail {
             status: e.status(),
             message,
-            code: Some(e.code().to_ascii_uppercase()),
+            code: Some(e.code().as_str().to_ascii_uppercase()),
             blocked: None,
             retry_after: e.retry_after(),
         }

@@ -6,10 +6,12 @@
 //! (or with `licet server licensecm-admins`), and a LicenseCM admin reaches a product made
 //! through `/v1` only when it is granted here.
 
+use crate::http::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use licet_api::requests::{AdminChange, NewAdmin};
+use licet_core::audit::AuditAction;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,7 +46,7 @@ fn view(u: &User) -> Value {
 async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String>> {
     if products.len() > 1000 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "products: at most 1000",
         ));
     }
@@ -58,13 +60,13 @@ async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String
             }
             Some(_) => {
                 return Err(ApiError::bad_request(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     format!("products: {id} belongs to a LicenseCM user; admins reach it already"),
                 ));
             }
             None => {
                 return Err(ApiError::bad_request(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     format!("products: no such product {id}"),
                 ));
             }
@@ -89,7 +91,7 @@ async fn create_admin(
     let email = b.email.trim().to_ascii_lowercase();
     if !super::shared::valid_email(&email) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "email: a valid e-mail address",
         ));
     }
@@ -97,7 +99,7 @@ async fn create_admin(
     if let Some(mut u) = s.store.user_by_email(&email).await? {
         if b.password.is_some() {
             return Err(ApiError::conflict(
-                "duplicate",
+                ErrorCode::Duplicate,
                 "a user with this e-mail exists; promote them without a password",
             ));
         }
@@ -106,7 +108,7 @@ async fn create_admin(
         s.store.update_user(&u).await?;
         s.audit(
             &caller.actor(),
-            "user.promoted",
+            AuditAction::UserPromoted,
             &u.id,
             ip.text(),
             json!({ "granted_products": u.granted_products }),
@@ -118,7 +120,7 @@ async fn create_admin(
         Some(p) => {
             if !super::shared::password_ok(&p) {
                 return Err(ApiError::bad_request(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     "password: 8 to 128 characters",
                 ));
             }
@@ -127,7 +129,10 @@ async fn create_admin(
         None => (zeroize::Zeroizing::new(crate::ids::random_token(20)), true),
     };
     let display_name = super::shared::display_name(&email, b.display_name).ok_or_else(|| {
-        ApiError::bad_request("invalid_field", "display_name: at most 100 characters")
+        ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "display_name: at most 100 characters",
+        )
     })?;
     let hash = crate::http::auth::hash_password(password.clone()).await?;
     let u = s
@@ -145,7 +150,7 @@ async fn create_admin(
         .await?;
     s.audit(
         &caller.actor(),
-        "user.admin_created",
+        AuditAction::UserAdminCreated,
         &u.id,
         ip.text(),
         json!({ "granted_products": u.granted_products }),
@@ -209,7 +214,7 @@ async fn update_admin(
     s.store.update_user(&u).await?;
     s.audit(
         &caller.actor(),
-        "user.updated",
+        AuditAction::UserUpdated,
         &u.id,
         ip.text(),
         json!({ "role": u.role, "is_active": u.is_active, "granted_products": u.granted_products }),

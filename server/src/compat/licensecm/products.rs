@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use licet_core::audit::AuditAction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -130,7 +131,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
     s.store.put_policy(&policy).await?;
     s.audit(
         &me.actor(),
-        "product.created",
+        AuditAction::ProductCreated,
         &p.id,
         ip.text(),
         json!({ "name": p.name }),
@@ -190,8 +191,14 @@ async fn update(
         p.block_debug = v;
     }
     s.store.update_product(&p).await?;
-    s.audit(&me.actor(), "product.updated", &p.id, ip.text(), json!({}))
-        .await?;
+    s.audit(
+        &me.actor(),
+        AuditAction::ProductUpdated,
+        &p.id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
     ok(view(&s, &p))
 }
 
@@ -217,8 +224,14 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     for pol in s.store.policies(Some(&p.id)).await? {
         s.store.delete_policy(&pol.id).await?;
     }
-    s.audit(&me.actor(), "product.deleted", &p.id, ip.text(), json!({}))
-        .await?;
+    s.audit(
+        &me.actor(),
+        AuditAction::ProductDeleted,
+        &p.id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
     ok(json!({}))
 }
 
@@ -234,7 +247,7 @@ async fn regenerate_secret(State(s): State<AppState>, me: Me, ip: ClientIp, Id(i
     s.store.update_product(&p).await?;
     s.audit(
         &me.actor(),
-        "product.secret_regenerated",
+        AuditAction::ProductSecretRegenerated,
         &p.id,
         ip.text(),
         json!({}),

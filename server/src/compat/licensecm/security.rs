@@ -1,6 +1,7 @@
 //! LicenseCM's security tooling (admins only): the blacklist, security events and their
 //! overview, client sessions, and quick blocks of an IP or a HWID.
 
+use licet_core::audit::AuditAction;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -240,7 +241,7 @@ async fn add_entry(s: &AppState, me: &Me, ip: ClientIp, d: Draft) -> Result<Blac
     s.store.put_blacklist(&e).await?;
     s.audit(
         &me.actor(),
-        "blacklist.added",
+        AuditAction::BlacklistAdded,
         &e.id,
         ip.text(),
         json!({ "type": e.kind, "value": e.value }),
@@ -299,8 +300,14 @@ async fn delete_blacklist(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id
     if !s.store.delete_blacklist(&id).await? {
         return Err(Fail::not_found("NOT_FOUND", "Blacklist entry not found"));
     }
-    s.audit(&me.actor(), "blacklist.removed", &id, ip.text(), json!({}))
-        .await?;
+    s.audit(
+        &me.actor(),
+        AuditAction::BlacklistRemoved,
+        &id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
     ok(json!({}))
 }
 
@@ -506,7 +513,7 @@ async fn terminate_session(
         s.store.put_session(&sess, &[]).await?;
         s.audit(
             &me.actor(),
-            "session.terminated",
+            AuditAction::SessionTerminated,
             &sess.license_id,
             ip.text(),
             json!({ "session_id": sess.id, "reason": sess.end_reason }),
@@ -534,7 +541,7 @@ async fn revoke_license_sessions(
     let n = super::shared::end_sessions(&s, &l.id, None, &reason).await?;
     s.audit(
         &me.actor(),
-        "session.revoked",
+        AuditAction::SessionRevoked,
         &l.id,
         ip.text(),
         json!({ "count": n, "reason": reason }),

@@ -2,6 +2,7 @@
 //! licenses; an admin's cover everything.
 
 use axum::extract::State;
+use licet_core::audit::AuditAction;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,7 +50,10 @@ async fn activations(s: &AppState, licenses: &[License]) -> Result<Vec<i64>, Fai
         out.extend(
             events
                 .iter()
-                .filter(|e| e.action == "client.activation" || e.action == "machine.activated")
+                .filter(|e| {
+                    e.action == AuditAction::ClientActivation.as_str()
+                        || e.action == AuditAction::MachineActivated.as_str()
+                })
                 .map(|e| e.at),
         );
     }

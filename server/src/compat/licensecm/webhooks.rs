@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use licet_core::audit::AuditAction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -119,7 +120,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
     s.store.put_webhook(&w).await?;
     s.audit(
         &me.actor(),
-        "webhook.created",
+        AuditAction::WebhookCreated,
         &w.id,
         ip.text(),
         json!({ "url": w.url }),
@@ -169,8 +170,14 @@ async fn update(
         w.is_active = a;
     }
     s.store.put_webhook(&w).await?;
-    s.audit(&me.actor(), "webhook.updated", &w.id, ip.text(), json!({}))
-        .await?;
+    s.audit(
+        &me.actor(),
+        AuditAction::WebhookUpdated,
+        &w.id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
     ok(view(&w))
 }
 
@@ -182,8 +189,14 @@ async fn update(
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let w = load(&s, &me, &id).await?;
     s.store.delete_webhook(&w.id).await?;
-    s.audit(&me.actor(), "webhook.deleted", &w.id, ip.text(), json!({}))
-        .await?;
+    s.audit(
+        &me.actor(),
+        AuditAction::WebhookDeleted,
+        &w.id,
+        ip.text(),
+        json!({}),
+    )
+    .await?;
     ok(json!({}))
 }
 

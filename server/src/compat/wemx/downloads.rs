@@ -1,6 +1,7 @@
 //! Downloads: signed, expiring URLs to a package's files.
 
 use super::*;
+use licet_core::audit::AuditAction;
 
 /// Length of a download grant id.
 pub(super) const GRANT_ID: usize = 16;
@@ -107,7 +108,7 @@ pub(super) async fn download(
         .await?;
     s.audit(
         &format!("license:{}", c.license.id),
-        "download.granted",
+        AuditAction::DownloadGranted,
         &d.id.to_string(),
         ip.text(),
         json!({ "resource_name": d.name, "domain": domain.name, "expires_at": exp }),
@@ -181,7 +182,7 @@ pub(super) async fn fetch(
     }
     s.audit(
         &format!("license:{}", l.id),
-        "download.served",
+        AuditAction::DownloadServed,
         &d.id.to_string(),
         ip.text(),
         json!({ "resource_name": d.name, "file": d.file }),

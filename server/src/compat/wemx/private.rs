@@ -1,6 +1,7 @@
 //! The private API: creating licenses and extending them, for a WemX panel with an API key.
 
 use super::*;
+use licet_core::audit::AuditAction;
 
 /// The caller of the private API (a bearer API key or JWT allowed to write licenses) and the
 /// request's input.
@@ -93,7 +94,7 @@ pub(super) async fn create(
             if created {
                 s.audit(
                     &caller.actor(),
-                    "customer.created",
+                    AuditAction::CustomerCreated,
                     &c.id.to_string(),
                     ip.text(),
                     json!({ "email": c.email }),
@@ -157,7 +158,7 @@ pub(super) async fn create(
     let machine = new_domain(&s, &license.id, &domain, None, None).await?;
     let entry = s.audit_entry(
         &caller.actor(),
-        "order.created",
+        AuditAction::OrderCreated,
         &order.id.to_string(),
         ip.text(),
         json!({ "customer_id": customer.id, "license_id": license.id, "product_id": product.id, "price_id": price.id, "domain": domain.name }),
@@ -217,7 +218,7 @@ pub(super) async fn update_due_date(
         .ok_or_else(invalid)?;
     s.audit(
         &caller.actor(),
-        "order.due_date_updated",
+        AuditAction::OrderDueDateUpdated,
         &o.id.to_string(),
         ip.text(),
         json!({ "license_id": l.id, "due_date": due }),

@@ -1,6 +1,7 @@
 //! The public check: validation and the domain list, each license's domains as seats.
 
 use super::*;
+use licet_core::audit::AuditAction;
 
 /// The license, the packages it was found valid for, and what the domain check found.
 pub(super) struct Checked {
@@ -231,7 +232,11 @@ pub(super) fn domain_claim(l: &License, domain: &DomainName) -> SeatClaim {
 /// The stable code of a seat refused (`None`: a fault, not a refusal).
 pub(super) fn seat_code(e: &SeatError) -> Option<&'static str> {
     match e {
-        SeatError::Refused(r) => Some(ApiError::from(SeatError::Refused(r.clone())).code()),
+        SeatError::Refused(r) => Some(
+            ApiError::from(SeatError::Refused(r.clone()))
+                .code()
+                .as_str(),
+        ),
         _ => None,
     }
 }
@@ -395,7 +400,7 @@ pub(super) async fn validate(
     if !changes.is_empty() {
         s.audit(
             &format!("license:{}", l.id),
-            "wemx.validated",
+            AuditAction::WemxValidated,
             &l.id,
             ip.text(),
             json!({ "domain": domain.name, "changed": changes, "transaction_id": transaction, "due_date": order.as_ref().and_then(|o| o.due_date) }),

@@ -1,6 +1,8 @@
 //! API keys (made, listed, revoked, rotated, their usage) and the rotation of the signing key and root secret.
 
 use super::*;
+use crate::http::error::ErrorCode;
+use licet_core::audit::AuditAction;
 
 pub(super) fn key_view(k: &crate::model::ApiKey) -> Value {
     json!({
@@ -19,15 +21,14 @@ pub(super) async fn create_api_key(
     caller.require_unrestricted()?;
     if b.name.trim().is_empty() || b.name.len() > 200 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "name: 1–200 characters",
         ));
     }
     if let Some(p) = &b.product_id {
-        s.store
-            .product(p)
-            .await?
-            .ok_or_else(|| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+        s.store.product(p).await?.ok_or_else(|| {
+            ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
+        })?;
     }
     let (full, record) = new_api_key(
         &b.name,
@@ -39,7 +40,7 @@ pub(super) async fn create_api_key(
     s.store.put_api_key(&record).await?;
     s.audit(
         &caller.actor(),
-        "api_key.created",
+        AuditAction::ApiKeyCreated,
         &record.id,
         ip.text(),
         json!({ "scope": record.scope }),
@@ -93,7 +94,7 @@ pub(super) async fn revoke_api_key(
         s.store.put_api_key(&k).await?;
         s.audit(
             &caller.actor(),
-            "api_key.revoked",
+            AuditAction::ApiKeyRevoked,
             &k.id,
             ip.text(),
             json!({}),
@@ -119,7 +120,7 @@ pub(super) async fn rotate_api_key(
         .ok_or_else(|| ApiError::not_found("API key"))?;
     if old.revoked_at.is_some() {
         return Err(ApiError::conflict(
-            "revoked",
+            ErrorCode::Revoked,
             "the key is revoked; create a new one",
         ));
     }
@@ -136,7 +137,7 @@ pub(super) async fn rotate_api_key(
     s.store.put_api_key(&old).await?;
     s.audit(
         &caller.actor(),
-        "api_key.rotated",
+        AuditAction::ApiKeyRotated,
         &old.id,
         ip.text(),
         json!({ "new": record.id }),
@@ -169,7 +170,7 @@ pub(super) async fn rotate_signing_key(
     let kid = new.public.kid().to_string();
     s.audit(
         &caller.actor(),
-        "signing_key.rotated",
+        AuditAction::SigningKeyRotated,
         &kid,
         ip.text(),
         json!({ "generation": new.generation, "from_generation": before }),
@@ -193,7 +194,7 @@ pub(super) async fn rotate_root_secret(
     let (version, resealed) = s.rotate_root().await?;
     s.audit(
         &caller.actor(),
-        "root_secret.rotated",
+        AuditAction::RootSecretRotated,
         &format!("root-secret.{version}"),
         ip.text(),
         json!({ "version": version, "from_version": before, "resealed": resealed }),

@@ -1,5 +1,6 @@
 //! Admin resources: products, policies, machines, API keys, minted JWTs and the audit log.
 
+use crate::http::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -50,7 +51,7 @@ fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
         || !format.chars().all(|c| matches!(c, 'X' | 'h' | '-'))
     {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "key_format: `X` for a random character, `h` for a random hex digit, `-` separators; at least 80 random bits (16 `X` or 20 `h`), at most 64 characters",
         ));
     }
@@ -60,7 +61,7 @@ fn check_key_format(prefix: &str, format: &str) -> ApiResult<()> {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
     {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "key_prefix: upper-case letters, digits and `-`, at most 16",
         ));
     }

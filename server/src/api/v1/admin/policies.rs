@@ -1,9 +1,11 @@
 //! Policies: the terms a license is issued under.
 
 use super::*;
+use crate::http::error::ErrorCode;
+use licet_core::audit::AuditAction;
 
 pub(super) fn check_policy(p: &Policy) -> ApiResult<()> {
-    let bad = |m: &str| Err(ApiError::bad_request("invalid_field", m.to_owned()));
+    let bad = |m: &str| Err(ApiError::bad_request(ErrorCode::InvalidField, m.to_owned()));
     if p.name.trim().is_empty() || p.name.len() > 200 {
         return bad("name: 1–200 characters");
     }
@@ -50,7 +52,9 @@ pub(super) async fn create_policy(
     caller.require(Scope::ReadWrite)?;
     let mut product = load_product(&s, &caller, &b.product_id)
         .await
-        .map_err(|_| ApiError::bad_request("invalid_field", "product_id: no such product"))?;
+        .map_err(|_| {
+            ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
+        })?;
     let p = Policy {
         id: random_id("pol_"),
         product_id: product.id.clone(),
@@ -81,7 +85,7 @@ pub(super) async fn create_policy(
     }
     s.audit(
         &caller.actor(),
-        "policy.created",
+        AuditAction::PolicyCreated,
         &p.id,
         ip.text(),
         json!({ "product_id": p.product_id }),
@@ -207,7 +211,7 @@ pub(super) async fn update_policy(
         }
         if let Some((license, e)) = misfit {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 format!("entitlements: license {license}: {}", e.message()),
             ));
         }
@@ -219,7 +223,7 @@ pub(super) async fn update_policy(
     }
     s.audit(
         &caller.actor(),
-        "policy.updated",
+        AuditAction::PolicyUpdated,
         &p.id,
         ip.text(),
         json!({}),
@@ -246,7 +250,7 @@ pub(super) async fn delete_policy(
     }
     s.audit(
         &caller.actor(),
-        "policy.deleted",
+        AuditAction::PolicyDeleted,
         &p.id,
         ip.text(),
         json!({}),

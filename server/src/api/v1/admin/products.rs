@@ -1,6 +1,8 @@
 //! Products: create, list, read, change, delete.
 
 use super::*;
+use crate::http::error::ErrorCode;
+use licet_core::audit::AuditAction;
 
 #[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = ProductBody), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
 pub(super) async fn create_product(
@@ -14,19 +16,19 @@ pub(super) async fn create_product(
     caller.require_unrestricted()?;
     if !valid_code(&b.code) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "code: 1–64 characters of a-z, 0-9, `-`, `_`, `.`",
         ));
     }
     if b.name.trim().is_empty() || b.name.len() > 200 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "name: 1–200 characters",
         ));
     }
     if b.token_lifetime < 60 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "token_lifetime: at least 60 seconds",
         ));
     }
@@ -34,7 +36,7 @@ pub(super) async fn create_product(
     let numeric_id = match b.numeric_id {
         Some(0) => {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "numeric_id: at least 1",
             ));
         }
@@ -65,7 +67,7 @@ pub(super) async fn create_product(
     s.store.insert_product(&p).await?;
     s.audit(
         &caller.actor(),
-        "product.created",
+        AuditAction::ProductCreated,
         &p.id,
         ip.text(),
         json!({ "code": p.code }),
@@ -131,7 +133,7 @@ pub(super) async fn update_product(
     if let Some(n) = b.name {
         if n.trim().is_empty() || n.len() > 200 {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "name: 1–200 characters",
             ));
         }
@@ -147,7 +149,7 @@ pub(super) async fn update_product(
     if let Some(t) = b.token_lifetime {
         if t < 60 {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "token_lifetime: at least 60 seconds",
             ));
         }
@@ -155,11 +157,11 @@ pub(super) async fn update_product(
     }
     if let Some(pol) = b.default_policy_id {
         let policy = s.store.policy(&pol).await?.ok_or_else(|| {
-            ApiError::bad_request("invalid_field", "default_policy_id: no such policy")
+            ApiError::bad_request(ErrorCode::InvalidField, "default_policy_id: no such policy")
         })?;
         if policy.product_id != p.id {
             return Err(ApiError::bad_request(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "default_policy_id: the policy is of another product",
             ));
         }
@@ -171,7 +173,7 @@ pub(super) async fn update_product(
     s.store.update_product(&p).await?;
     s.audit(
         &caller.actor(),
-        "product.updated",
+        AuditAction::ProductUpdated,
         &p.id,
         ip.text(),
         json!({ "name": p.name, "compat": p.compat }),
@@ -192,7 +194,7 @@ pub(super) async fn delete_product(
     s.store.delete_product(&p).await?;
     s.audit(
         &caller.actor(),
-        "product.deleted",
+        AuditAction::ProductDeleted,
         &p.id,
         ip.text(),
         json!({ "code": p.code }),

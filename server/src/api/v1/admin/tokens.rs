@@ -1,6 +1,7 @@
 //! JWTs minted for an API key's holder.
 
 use super::*;
+use crate::http::error::ErrorCode;
 
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +23,7 @@ pub(super) async fn mint_token(
     let ttl = body.and_then(|b| b.ttl).unwrap_or(s.config.jwt_ttl);
     if ttl == 0 || ttl > crate::http::auth::MAX_JWT_TTL.max(s.config.jwt_ttl) {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "ttl: 1–86400 seconds",
         ));
     }
