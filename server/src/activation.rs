@@ -21,8 +21,8 @@ use crate::http::error::{ApiError, ApiResult, park};
 use crate::http::extract::Signed;
 use crate::http::state::{AppState, IssuedToken, NEEDS_NUMBER, TokenTerms, hex, unhex};
 use crate::ids::random_id;
-use crate::model::{Lease, License, Machine, Policy, Product};
 use crate::rules::{self, Probe, Refusal};
+use licet_core::model::{Lease, License, Machine, Policy, Product};
 
 /// Seconds a device-signed request's `time` may differ from the server's.
 pub const MAX_REQUEST_SKEW: i64 = 300;

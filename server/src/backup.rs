@@ -98,7 +98,7 @@ impl Gate {
 
 /// Copies the data directory `data` into the new directory `to`: the store (`db/`) with nothing
 /// writing, the key files and root secrets beside it, and the download files.
-pub fn snapshot(store: &crate::SledStore, data: &Path, to: &Path) -> Result<u64> {
+pub fn snapshot(store: &licet_store_sled::SledStore, data: &Path, to: &Path) -> Result<u64> {
     let entries = store.copy_to(&to.join("db")).context("copying the store")?;
     for entry in std::fs::read_dir(data)? {
         let entry = entry?;
@@ -125,7 +125,7 @@ pub fn snapshot(store: &crate::SledStore, data: &Path, to: &Path) -> Result<u64>
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    crate::create_private_dir(to)?;
+    crate::datadir::create_private_dir(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -154,7 +154,7 @@ fn snapshot_dir(data: &Path) -> Result<PathBuf> {
 #[cfg(unix)]
 pub fn serve_control(
     gate: std::sync::Arc<Gate>,
-    store: crate::SledStore,
+    store: licet_store_sled::SledStore,
     data: PathBuf,
 ) -> Result<tokio::task::JoinHandle<()>> {
     use std::os::unix::fs::PermissionsExt;
@@ -206,7 +206,11 @@ pub fn serve_control(
 }
 
 /// A snapshot taken by the server that holds the store: (its directory's name, entries).
-async fn snapshot_here(gate: &Gate, store: crate::SledStore, data: &Path) -> Result<(String, u64)> {
+async fn snapshot_here(
+    gate: &Gate,
+    store: licet_store_sled::SledStore,
+    data: &Path,
+) -> Result<(String, u64)> {
     let dir = snapshot_dir(data)?;
     let (to, from) = (dir.clone(), data.to_path_buf());
     let made = gate
@@ -346,7 +350,7 @@ fn ask_server(_data: &Path) -> Result<Option<Snapshot>> {
 
 /// With no server running: opens the store and copies it.
 fn snapshot_stopped(data: &Path) -> Result<Snapshot> {
-    let store = crate::SledStore::open(&data.join("db")).with_context(|| {
+    let store = licet_store_sled::SledStore::open(&data.join("db")).with_context(|| {
         format!(
             "{}: cannot open the store, and no server answered on {SOCKET}",
             data.display()
@@ -437,7 +441,7 @@ pub fn restore(a: &RestoreArgs) -> Result<String> {
             .map_or("data".into(), |n| n.to_string_lossy()),
         crate::ids::random_token(8)
     ));
-    crate::create_private_dir(&work)?;
+    crate::datadir::create_private_dir(&work)?;
     let checked = (|| -> Result<u64> {
         tar::Archive::new(plain)
             .unpack(&work)
@@ -455,8 +459,9 @@ pub fn restore(a: &RestoreArgs) -> Result<String> {
             work.join(crate::keys::TOKEN_KEY_FILE).is_file(),
             "the backup has no token signing key"
         );
-        crate::tighten(&work)?;
-        let store = crate::SledStore::open(&work.join("db")).context("the restored store")?;
+        crate::datadir::tighten(&work)?;
+        let store =
+            licet_store_sled::SledStore::open(&work.join("db")).context("the restored store")?;
         store.close()?;
         Ok(manifest["store_entries"].as_u64().unwrap_or(0))
     })();

@@ -11,13 +11,13 @@ use anyhow::{Context, Result};
 use licet_core::model::{AuditEvent, Scope};
 
 use crate::config::{ApiKeysCommand, ConsoleScope, CreateKeyArgs};
-use crate::store::Store;
+use licet_core::store::Store;
 
 /// The audit log's actor for what was done from the console.
 pub const ACTOR: &str = "console";
 
 /// Runs `licet-server api-keys …`; what to print on stdout.
-pub async fn api_keys(config: &crate::Config, command: &ApiKeysCommand) -> Result<String> {
+pub async fn api_keys(config: &crate::config::Config, command: &ApiKeysCommand) -> Result<String> {
     match command {
         ApiKeysCommand::Create(a) => {
             let (store, sled) = open(config).await?;
@@ -41,7 +41,7 @@ async fn create(store: &dyn Store, a: &CreateKeyArgs) -> Result<String> {
         ConsoleScope::ReadWrite => Scope::ReadWrite,
         ConsoleScope::ReadOnly => Scope::ReadOnly,
     };
-    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let now = licet_core::clock::Clock::now(&licet_core::clock::SystemClock);
     let (full, record) = crate::http::auth::new_api_key(name, scope, None, None, now);
     store
         .put_api_key(&record)
@@ -69,7 +69,9 @@ async fn create(store: &dyn Store, a: &CreateKeyArgs) -> Result<String> {
 
 /// The configured store: PostgreSQL, or the sled database of `--data`, which only one process
 /// may open (so the server must be stopped).
-async fn open(config: &crate::Config) -> Result<(Arc<dyn Store>, Option<crate::SledStore>)> {
+async fn open(
+    config: &crate::config::Config,
+) -> Result<(Arc<dyn Store>, Option<licet_store_sled::SledStore>)> {
     match &config.database_url {
         Some(url) => {
             let store = licet_store_postgres::PgStore::connect(
@@ -87,7 +89,7 @@ async fn open(config: &crate::Config) -> Result<(Arc<dyn Store>, Option<crate::S
                 "{}: no store here (give the data directory of the server with --data)",
                 config.data.display()
             );
-            let store = crate::SledStore::open(&db).with_context(|| {
+            let store = licet_store_sled::SledStore::open(&db).with_context(|| {
                 format!(
                     "{}: cannot open the store (a licet-server running on it holds it: stop it \
                      first, or make the key through the API)",

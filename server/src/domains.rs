@@ -5,7 +5,7 @@
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 use crate::ids::random_id;
-use crate::model::{DOMAIN_PREFIX, DomainType, Machine};
+use licet_core::model::{DOMAIN_PREFIX, DomainType, Machine};
 
 /// A domain as a client sent it, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]

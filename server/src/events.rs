@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
-use crate::model::{
+use licet_core::events::DomainEvent;
+use licet_core::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,
 };
-use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use licet_core::store::Slot;
 
@@ -511,7 +511,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             .store
             .change_license(&id, &|l| {
                 let (due, announced) = expiry_of(l, now);
-                if !due || announced || l.status != crate::model::LicenseStatus::Active {
+                if !due || announced || l.status != licet_core::model::LicenseStatus::Active {
                     return Ok(None);
                 }
                 let mut next = l.clone();

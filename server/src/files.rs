@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::model::Download;
-use crate::store::{Store, StoreError, StoreResult};
+use licet_core::model::Download;
+use licet_core::store::{Store, StoreError, StoreResult};
 
 /// The folder downloads are served from.
 pub fn folder(s: &AppState) -> std::path::PathBuf {

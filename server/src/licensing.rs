@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::http::error::ApiResult;
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::{Lease, License, LicenseStatus, Machine, Policy};
 use licet_core::events::DomainEvent;
+use licet_core::model::{Lease, License, LicenseStatus, Machine, Policy};
 use licet_core::seats::{SeatClaim, SeatRule, Snapshot};
 use licet_core::store::{Record, SeatChange, Slot};
 

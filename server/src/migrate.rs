@@ -28,7 +28,7 @@ pub async fn run(a: &MigrateArgs) -> Result<String> {
             );
         }
     }
-    let from = crate::SledStore::open(&data.join("db")).with_context(|| {
+    let from = licet_store_sled::SledStore::open(&data.join("db")).with_context(|| {
         format!(
             "{}: cannot open the store (is a licet-server still running on it? stop it first)",
             data.display()

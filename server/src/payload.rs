@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{Kind, License, SecurityEvent};
 use licet_core::events::DomainEvent;
+use licet_core::model::{Kind, License, SecurityEvent};
 
 /// LicenseCM's timestamps: `2025-01-01T00:00:00Z`, no fractional seconds.
 pub fn iso(t: i64) -> Value {

@@ -6,7 +6,7 @@ use crate::{api, compat};
 
 /// Builds the router and, from the same registrations, the OpenAPI document. Compatibility
 /// families are included as the configuration switches them on.
-pub fn router(config: &crate::Config) -> utoipa_axum::router::OpenApiRouter<AppState> {
+pub fn router(config: &crate::config::Config) -> utoipa_axum::router::OpenApiRouter<AppState> {
     let r = utoipa_axum::router::OpenApiRouter::new()
         .merge(api::v1::admin::router())
         .merge(api::v1::licenses::router())

@@ -5,7 +5,7 @@ pub use licet_core::rules::{Ask, Probe, Refusal, Validation, Verdict, product, s
 
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
-use crate::model::BlacklistEntry;
+use licet_core::model::BlacklistEntry;
 
 /// The blacklist entry in force that matches the probe, if any
 /// ([`licet_core::rules::blacklisted`] at the server's time).

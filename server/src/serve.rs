@@ -29,7 +29,7 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// The configured timeouts.
-    pub fn of(c: &crate::Config) -> Timeouts {
+    pub fn of(c: &crate::config::Config) -> Timeouts {
         Timeouts {
             header: Duration::from_secs(c.header_timeout),
             shutdown: Duration::from_secs(c.shutdown_timeout),

@@ -361,7 +361,7 @@ async fn expiring(
         };
         // The index may be behind a renewal, a revocation or a deletion: the license says.
         if l.expires_at != Some(at)
-            || l.status_at(now) != crate::model::LicenseStatus::Active
+            || l.status_at(now) != licet_core::model::LicenseStatus::Active
             || !whose.covers(&l.product_id)
         {
             continue;

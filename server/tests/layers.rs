@@ -184,3 +184,28 @@ fn no_resource_or_family_imports_another_s_handlers() {
         }
     }
 }
+
+/// Every `crate::…` path of a module names the module it comes from: none goes through the
+/// names `lib.rs` gives the binaries and the tests (`crate::model`, `crate::AppState`, …),
+/// which would hide an edge from the cycle check above and make `lib.rs` a hub.
+#[test]
+fn no_module_imports_through_the_crate_root() {
+    let mods = modules();
+    let names: BTreeSet<String> = mods.keys().cloned().collect();
+    let mut through_root = Vec::new();
+    for (m, source) in &mods {
+        if m.is_empty() {
+            continue; // lib.rs (and main.rs, which uses the library by its name)
+        }
+        for p in paths_after(&code(source), "crate::") {
+            // `crate::{a, b}` names modules, each a file.
+            if !p.is_empty() && resolve(p, &names).is_none_or(|t| t.is_empty()) {
+                through_root.push(format!("{m}: crate::{p}"));
+            }
+        }
+    }
+    assert!(
+        through_root.is_empty(),
+        "imports through lib.rs (name the module instead): {through_root:#?}"
+    );
+}

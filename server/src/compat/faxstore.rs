@@ -30,8 +30,8 @@ use utoipa_axum::routes;
 
 use crate::http::extract::{ClientIp, public_url};
 use crate::http::state::AppState;
-use crate::model::{License, Product};
 use crate::rules::{self, Probe, Refusal};
+use licet_core::model::{License, Product};
 
 /// The FaxStore routes.
 pub fn router(v1: bool) -> OpenApiRouter<AppState> {

@@ -26,8 +26,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::http::state::{AppState, NEEDS_NUMBER};
 use crate::ids::random_id;
-use crate::model::{DOMAIN_PREFIX, Machine};
 use crate::rules;
+use licet_core::model::{DOMAIN_PREFIX, Machine};
 use licet_core::seats::{SeatClaim, SeatError, SeatRule};
 
 /// The Verify API route.
@@ -312,7 +312,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                         ip: ip.text(),
                         domain_type: fp
                             .strip_prefix(DOMAIN_PREFIX)
-                            .map(crate::model::DomainType::guess),
+                            .map(licet_core::model::DomainType::guess),
                         ..Machine::new(random_id("mch_"), &l.id, fp, numeric_id, now)
                     };
                     let entry = s.audit_entry(

@@ -340,22 +340,22 @@ impl FromRequestParts<AppState> for Viewer {
 pub async fn user_key(
     s: &AppState,
     us: &UserSession,
-) -> Result<Option<crate::model::ApiKey>, licet_core::StoreError> {
+) -> Result<Option<licet_core::model::ApiKey>, licet_core::StoreError> {
     let Some(u) = s.store.user(&us.id).await? else {
         return Ok(None);
     };
-    if !u.is_active || u.role != crate::model::Role::Admin {
+    if !u.is_active || u.role != licet_core::model::Role::Admin {
         return Ok(None);
     }
     match s.store.product(&us.product).await? {
         Some(p) if u.reaches(&p) => {}
         _ => return Ok(None),
     }
-    Ok(Some(crate::model::ApiKey {
+    Ok(Some(licet_core::model::ApiKey {
         id: format!("user:{}", u.id),
         name: format!("{} (LicenseCM admin)", u.email),
         hash: String::new(),
-        scope: crate::model::Scope::ReadWrite,
+        scope: licet_core::model::Scope::ReadWrite,
         product_id: Some(us.product.clone()),
         daily_quota: None,
         created_at: u.created_at,

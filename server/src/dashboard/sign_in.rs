@@ -13,7 +13,7 @@ use super::templates::Notice;
 use crate::http::auth::authenticate_key;
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::Scope;
+use licet_core::model::Scope;
 
 /// The sign-in form, with a token bound to a fresh nonce the browser keeps as a cookie.
 fn form_page(
@@ -197,7 +197,8 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
             )
             .await;
     };
-    let Some(user) = user.filter(|u| matches && u.is_active && u.role == crate::model::Role::Admin)
+    let Some(user) =
+        user.filter(|u| matches && u.is_active && u.role == licet_core::model::Role::Admin)
     else {
         refused("not an active LicenseCM admin with this password").await;
         return refuse(
@@ -207,7 +208,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
             "Not an active LicenseCM admin with this e-mail and password (a LicenseCM user who is not an admin cannot sign in).",
         );
     };
-    let reachable: Vec<crate::model::Product> = match s.store.products().await {
+    let reachable: Vec<licet_core::model::Product> = match s.store.products().await {
         Ok(ps) => ps.into_iter().filter(|p| user.reaches(p)).collect(),
         Err(e) => return page::failure(&e.into()),
     };

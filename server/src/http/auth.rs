@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::model::{ApiKey, Scope};
+use licet_core::model::{ApiKey, Scope};
 
 /// Prefix of every licet API key.
 pub const KEY_PREFIX: &str = "lk_";

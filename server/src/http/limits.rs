@@ -36,7 +36,7 @@ fn refused(r: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) ->
 
 impl Limits {
     /// Limiters with the configured per-minute quotas.
-    pub fn new(c: &crate::Config) -> Limits {
+    pub fn new(c: &crate::config::Config) -> Limits {
         Limits {
             per_ip: limiter(c.rate_limit_ip),
             per_license: limiter(c.rate_limit_license),

@@ -12,13 +12,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer;
 use licet_issuer::{RevocationListBuilder, TokenBuilder};
 
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::error::{ApiError, ApiResult};
 use crate::keys::ServerKeys;
-use crate::model::{AuditEvent, License, Machine, Policy, Product};
-use crate::store::{Record, RevocationState, Store, StoreError, StoreResult};
+use licet_core::clock::Clock;
+use licet_core::model::{AuditEvent, License, Machine, Policy, Product};
 use licet_core::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
+use licet_core::store::{Record, RevocationState, Store, StoreError, StoreResult};
 
 /// Builds a seat's machine for [`AppState::take_seat`]: from the stored machine the claim is,
 /// or the number for a new one, at the given time; with the audit entries to write with it.
@@ -674,7 +674,7 @@ impl AppState {
         b = if parts.is_empty() {
             b.hwid(fingerprint)
         } else {
-            b.hwid_parts(crate::model::parts_threshold(parts.len()), parts)
+            b.hwid_parts(licet_core::model::parts_threshold(parts.len()), parts)
         };
         for e in policy.entitlements.iter().chain(&license.entitlements) {
             b = b.entitlement(e);
@@ -718,7 +718,7 @@ impl AppState {
         tell: licet_core::store::TellRevocation<'_>,
     ) -> ApiResult<(License, RevocationState)> {
         let mut l = license.clone();
-        l.status = crate::model::LicenseStatus::Revoked;
+        l.status = licet_core::model::LicenseStatus::Revoked;
         l.updated_at = self.clock.now();
         let _guard = self.revocation_lock.lock().await;
         let state = self

@@ -5,7 +5,7 @@
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::model::{License, Machine, Policy, Product};
+use licet_core::model::{License, Machine, Policy, Product};
 
 /// A product the caller may see.
 pub(crate) async fn load_product(s: &AppState, caller: &Caller, id: &str) -> ApiResult<Product> {

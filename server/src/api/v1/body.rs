@@ -7,7 +7,7 @@ pub use licet_api::answers::*;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{License, Machine, Product};
+    use licet_core::model::{License, Machine, Product};
 
     /// The bodies say what the API said when it answered with the records themselves (the
     /// wire format the OpenAPI document and the clients know), and never a product's secret.

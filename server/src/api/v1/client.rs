@@ -21,8 +21,8 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, park};
 use crate::http::extract::{Body, ClientIp, Q, Signed};
 use crate::http::state::AppState;
-use crate::model::{Lease, License, Machine, Policy};
 use crate::rules::{self, Ask, Probe, Validation, Verdict};
+use licet_core::model::{Lease, License, Machine, Policy};
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts};
 use licet_core::store::{SeatChange, Slot};
 
@@ -260,7 +260,7 @@ async fn seat_answer(
     parts: &[[u8; 8]],
     device_key: Option<[u8; 32]>,
     lease: Option<(Lease, i64)>,
-    (license, product, policy): &(License, crate::model::Product, Policy),
+    (license, product, policy): &(License, licet_core::model::Product, Policy),
 ) -> ApiResult<Response> {
     // A client for another product would take a seat for a token it then refuses.
     if let Some(p) = &b.product

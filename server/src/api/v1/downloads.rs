@@ -26,7 +26,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body as JsonBody, ClientIp, Q};
 use crate::http::state::{AppState, hex};
-use crate::model::{Download, Scope};
+use licet_core::model::{Download, Scope};
 
 /// The admin routes of downloads.
 pub fn router() -> OpenApiRouter<AppState> {

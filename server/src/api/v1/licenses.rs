@@ -25,8 +25,8 @@ use crate::http::extract::{Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
-use crate::model::{License, LicenseRow, LicenseStatus, Scope};
-use crate::store::{LicenseFilter, LicenseSearch, PageRequest};
+use licet_core::model::{License, LicenseRow, LicenseStatus, Scope};
+use licet_core::store::{LicenseFilter, LicenseSearch, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -547,7 +547,7 @@ fn revoked() -> ApiError {
 async fn change_unless_revoked(
     s: &AppState,
     id: &str,
-    change: &(dyn Fn(&License) -> crate::store::StoreResult<(License, Record)> + Send + Sync),
+    change: &(dyn Fn(&License) -> licet_core::store::StoreResult<(License, Record)> + Send + Sync),
 ) -> ApiResult<License> {
     let refused = Slot::new();
     let stored = s

@@ -24,8 +24,8 @@ use crate::http::auth::{Caller, MaybeCaller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp};
 use crate::http::state::{AppState, hex};
-use crate::model::Lease;
 use crate::rules::Probe;
+use licet_core::model::Lease;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -288,13 +288,13 @@ async fn answer_again(
     // A file that would not work is not handed out as if it would.
     let now = s.clock.now();
     match l.status_at(now) {
-        crate::model::LicenseStatus::Revoked => {
+        licet_core::model::LicenseStatus::Revoked => {
             return Err(ApiError::forbidden_code(
                 ErrorCode::Revoked,
                 "the license was revoked",
             ));
         }
-        crate::model::LicenseStatus::Suspended => {
+        licet_core::model::LicenseStatus::Suspended => {
             return Err(ApiError::forbidden_code(
                 ErrorCode::Suspended,
                 "the license is suspended",

@@ -21,9 +21,9 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use crate::http::state::AppState;
 use crate::http::state::NEEDS_NUMBER;
-use crate::model::{Customer, Price, PriceKind, Scope};
-use crate::store::{Constraint, StoreError};
+use licet_core::model::{Customer, Price, PriceKind, Scope};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
+use licet_core::store::{Constraint, StoreError};
 
 /// The admin routes of prices, customers, orders and license domains.
 pub fn router() -> OpenApiRouter<AppState> {

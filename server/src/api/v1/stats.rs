@@ -40,7 +40,7 @@ async fn stats(
 ) -> ApiResult<Json<Overview>> {
     // The figures of those who act on licenses (read-write and admin keys, and the dashboard
     // sessions that act as them); a read-only key reads licenses, not the server's traffic.
-    caller.require(crate::model::Scope::ReadWrite)?;
+    caller.require(licet_core::model::Scope::ReadWrite)?;
     let product = match (&q.product_id, &caller.key.product_id) {
         (Some(asked), _) => Some(load_product(&s, &caller, asked).await?.id),
         (None, Some(own)) => Some(own.clone()),

@@ -20,7 +20,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use crate::http::state::AppState;
-use crate::model::{Delivery, DeliveryState, Scope, Webhook};
+use licet_core::model::{Delivery, DeliveryState, Scope, Webhook};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -323,7 +323,7 @@ async fn attempted(s: &AppState, w: &Webhook, d: Delivery) -> ApiResult<Value> {
     crate::events::attempt(s, d.id, s.clock.now()).await?;
     let after = s
         .store
-        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
+        .deliveries_of(&w.id, licet_core::store::DELIVERY_LOG + 1)
         .await?
         .into_iter()
         .find(|x| x.id == d.id)
@@ -344,7 +344,7 @@ async fn resend(
     let w = load(&s, &caller, &id).await?;
     let log = s
         .store
-        .deliveries_of(&w.id, crate::store::DELIVERY_LOG + 1)
+        .deliveries_of(&w.id, licet_core::store::DELIVERY_LOG + 1)
         .await?;
     let old = log
         .into_iter()

@@ -14,7 +14,7 @@ use super::shared::{display_name, password_ok, user_view, valid_email};
 use super::{Answer, Fail, In, Me, ok, ok_with};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::{Role, User};
+use licet_core::model::{Role, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -183,7 +183,7 @@ async fn login(State(s): State<AppState>, ip: ClientIp, In(b): In<Login>) -> Ans
     let Some(user) = user.filter(|_| matches) else {
         s.security_event(
             "brute_force",
-            crate::model::Severity::Low,
+            licet_core::model::Severity::Low,
             None,
             ip.text(),
             None,

@@ -32,8 +32,8 @@ use super::{Answer, Fail, iso, ok};
 use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::http::state::{AppState, hex};
-use crate::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::events::DomainEvent;
+use licet_core::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{SeatChange, Slot};
 
@@ -452,9 +452,9 @@ fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String
 
 fn kind_text(l: &License) -> &'static str {
     match l.kind {
-        crate::model::Kind::Trial => "trial",
-        crate::model::Kind::Subscription => "subscription",
-        crate::model::Kind::Lifetime => "lifetime",
+        licet_core::model::Kind::Trial => "trial",
+        licet_core::model::Kind::Subscription => "subscription",
+        licet_core::model::Kind::Lifetime => "lifetime",
     }
 }
 

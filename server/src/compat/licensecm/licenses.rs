@@ -17,9 +17,9 @@ use super::shared::status_name;
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::{Kind, License, LicenseStatus, Product};
 use crate::payload::kind_name;
 pub use crate::payload::license as event_data;
+use licet_core::model::{Kind, License, LicenseStatus, Product};
 use licet_core::seats::SeatRule;
 
 pub fn router() -> OpenApiRouter<AppState> {

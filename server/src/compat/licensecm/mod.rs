@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::model::{License, Product, Role, User};
+use licet_core::model::{License, Product, Role, User};
 
 pub mod admin;
 pub mod auth;

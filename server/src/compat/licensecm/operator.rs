@@ -20,7 +20,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp};
 use crate::http::state::AppState;
-use crate::model::{Role, User};
+use licet_core::model::{Role, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -13,7 +13,7 @@ use super::shared::secret;
 use super::{Answer, Fail, Id, In, Me, iso, ok, ok_with};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::{Policy, Product};
+use licet_core::model::{Policy, Product};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -105,7 +105,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         created_at: now,
         // A LicenseCM user's product answers through LicenseCM only: enabling another family
         // (where it would be reachable by name or number) takes an operator's key.
-        compat: crate::model::Families::licensecm_only(),
+        compat: licet_core::model::Families::licensecm_only(),
     };
     let policy = Policy {
         id: crate::ids::random_id("pol_"),
@@ -123,7 +123,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         created_at: now,
         require_device_key: false,
         offline_lease: None,
-        offline_window: crate::model::DEFAULT_OFFLINE_WINDOW,
+        offline_window: licet_core::model::DEFAULT_OFFLINE_WINDOW,
         max_borrow: 0,
     };
     p.default_policy_id = Some(policy.id.clone());

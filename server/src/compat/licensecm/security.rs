@@ -14,9 +14,9 @@ use utoipa_axum::routes;
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::{BlacklistEntry, BlacklistType, SecurityEvent, Session, Severity};
 pub use crate::payload::security_event as event_view;
-use crate::store::SecurityEventFilter;
+use licet_core::model::{BlacklistEntry, BlacklistType, SecurityEvent, Session, Severity};
+use licet_core::store::SecurityEventFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{Fail, iso};
 use crate::http::state::AppState;
-use crate::model::{License, LicenseStatus, Product, User};
+use licet_core::model::{License, LicenseStatus, Product, User};
 
 /// Ends every open session of a license (of one machine, if `hwid` is given); how many.
 pub async fn end_sessions(

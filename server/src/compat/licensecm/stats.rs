@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, Me, Query, iso, ok};
 use crate::http::state::AppState;
-use crate::model::{License, LicenseStatus};
+use licet_core::model::{License, LicenseStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,7 +34,7 @@ async fn scope(s: &AppState, me: &Me, whose: &Whose) -> Result<(usize, Vec<Licen
     if whose.user_id.is_some() {
         me.require_admin()?;
     }
-    let products: Vec<crate::model::Product> = match &whose.user_id {
+    let products: Vec<licet_core::model::Product> = match &whose.user_id {
         Some(u) => s.store.products_of_owner(u).await?,
         None => me.products(s).await?,
     };

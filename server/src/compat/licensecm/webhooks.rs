@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::{Answer, Fail, Id, In, Me, iso, ok, ok_with};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use crate::model::Webhook;
+use licet_core::model::Webhook;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

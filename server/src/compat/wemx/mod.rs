@@ -37,12 +37,12 @@ use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{ClientIp, public_url};
 use crate::http::state::AppState;
-use crate::model::{
+use crate::rules;
+use licet_core::events::DomainEvent;
+use licet_core::model::{
     Customer, DOMAIN_PREFIX, DownloadGrant, Kind, License, LicenseStatus, Machine, Order, Policy,
     PriceKind, Product, Scope,
 };
-use crate::rules;
-use licet_core::events::DomainEvent;
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{Slot, StoreError};
 

@@ -411,7 +411,7 @@ pub(super) async fn validate(
         "success": true,
         "message": "License verified successfully.",
         "package": package,
-        "type": machine.domain_type.unwrap_or(crate::model::DomainType::Production).as_str(),
+        "type": machine.domain_type.unwrap_or(licet_core::model::DomainType::Production).as_str(),
         "license": license_view(&s, &l, &policy).await?,
     }))
     .into_response())
@@ -451,7 +451,7 @@ pub(super) async fn domains(
             json!({
                 "id": m.numeric_id,
                 "license_id": l.numeric_id,
-                "type": m.domain_type.unwrap_or_else(|| crate::model::DomainType::guess(name)).as_str(),
+                "type": m.domain_type.unwrap_or_else(|| licet_core::model::DomainType::guess(name)).as_str(),
                 "protocol": m.protocol.as_deref().unwrap_or("https://"),
                 "domain": name,
                 "last_used_at": laravel_time(m.last_seen),

@@ -36,7 +36,7 @@ pub(super) async fn audit(
 ) -> ApiResult<Json<Value>> {
     caller.require(Scope::Admin)?;
     // A product-limited key reads its own product's entries only.
-    let filter = crate::store::AuditFilter {
+    let filter = licet_core::store::AuditFilter {
         product_id: caller.key.product_id.clone(),
         action: f.action,
         subject: f.subject,
@@ -51,7 +51,7 @@ pub(super) async fn audit(
         limit: page_limit(f.limit),
     };
     let page = s.store.audit(&filter, &page).await?;
-    let page = crate::store::Page {
+    let page = licet_core::store::Page {
         items: crate::api::v1::body::all::<_, crate::api::v1::body::AuditEntryBody>(&page.items),
         next: page.next,
     };

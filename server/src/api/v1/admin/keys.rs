@@ -4,7 +4,7 @@ use super::*;
 use crate::http::error::ErrorCode;
 use licet_core::audit::AuditAction;
 
-pub(super) fn key_view(k: &crate::model::ApiKey) -> Value {
+pub(super) fn key_view(k: &licet_core::model::ApiKey) -> Value {
     json!({
         "id": k.id, "name": k.name, "scope": k.scope, "product_id": k.product_id,
         "daily_quota": k.daily_quota, "created_at": k.created_at, "revoked_at": k.revoked_at,

@@ -17,8 +17,8 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::http::state::AppState;
 use crate::ids::{format_is_strong, random_id};
-use crate::model::{Families, Policy, Product, Scope};
-use crate::store::{LicenseFilter, PageRequest};
+use licet_core::model::{Families, Policy, Product, Scope};
+use licet_core::store::{LicenseFilter, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
