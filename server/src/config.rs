@@ -112,59 +112,74 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// TOML configuration file.
-    #[arg(long, env = "LICET_CONFIG", global = true)]
+    #[arg(help_heading = "Storage", long, env = "LICET_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Data directory: the sled database and the server's signing keys [default: ./licet-data].
-    #[arg(long, env = "LICET_DATA", global = true)]
+    #[arg(help_heading = "Storage", long, env = "LICET_DATA", global = true)]
     pub data: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:47293].
-    #[arg(long, env = "LICET_LISTEN")]
+    #[arg(help_heading = "Network", long, env = "LICET_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. The files
     /// are read again when they change and on SIGHUP, without dropping connections
     /// [default: plain HTTP].
-    #[arg(long, env = "LICET_TLS_CERT", requires = "tls_key")]
+    #[arg(
+        help_heading = "Network",
+        long,
+        env = "LICET_TLS_CERT",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, env = "LICET_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        help_heading = "Network",
+        long,
+        env = "LICET_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Issuer name written into tokens (`iss`) and minted JWTs [default: licet-server].
-    #[arg(long, env = "LICET_ISSUER")]
+    #[arg(help_heading = "Tokens and seats", long, env = "LICET_ISSUER")]
     pub issuer: Option<String>,
     /// Largest request body accepted, in bytes [default: 65536].
-    #[arg(long, env = "LICET_MAX_BODY_BYTES")]
+    #[arg(help_heading = "Limits", long, env = "LICET_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Requests per minute allowed from one client IP [default: 600].
-    #[arg(long, env = "LICET_RATE_LIMIT_IP")]
+    #[arg(help_heading = "Limits", long, env = "LICET_RATE_LIMIT_IP")]
     pub rate_limit_ip: Option<u32>,
     /// Client requests per minute allowed for one license key [default: 60].
-    #[arg(long, env = "LICET_RATE_LIMIT_LICENSE")]
+    #[arg(help_heading = "Limits", long, env = "LICET_RATE_LIMIT_LICENSE")]
     pub rate_limit_license: Option<u32>,
     /// Seconds a published revocation list is valid before clients should fetch a newer one
     /// [default: 86400].
-    #[arg(long, env = "LICET_REVOCATION_VALIDITY")]
+    #[arg(
+        help_heading = "Tokens and seats",
+        long,
+        env = "LICET_REVOCATION_VALIDITY"
+    )]
     pub revocation_validity: Option<u64>,
     /// How often, in seconds, dead floating machines are culled [default: 10].
-    #[arg(long, env = "LICET_CULL_INTERVAL")]
+    #[arg(help_heading = "Tokens and seats", long, env = "LICET_CULL_INTERVAL")]
     pub cull_interval: Option<u64>,
     /// Seconds a client has to send a request's headers; also how long an idle keep-alive
     /// connection waits for its next request [default: 10].
-    #[arg(long, env = "LICET_HEADER_TIMEOUT")]
+    #[arg(help_heading = "Network", long, env = "LICET_HEADER_TIMEOUT")]
     pub header_timeout: Option<u64>,
     /// Seconds a request may take, body included, on every route but uploads [default: 30].
-    #[arg(long, env = "LICET_REQUEST_TIMEOUT")]
+    #[arg(help_heading = "Network", long, env = "LICET_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,
     /// Seconds a shutdown waits for open connections before closing them [default: 30].
-    #[arg(long, env = "LICET_SHUTDOWN_TIMEOUT")]
+    #[arg(help_heading = "Network", long, env = "LICET_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Option<u64>,
     /// Memory for the store's page cache, MiB [default: 128]. The store's files are the
     /// record; this bounds how much of them is kept in memory.
-    #[arg(long, env = "LICET_CACHE_MB")]
+    #[arg(help_heading = "Storage", long, env = "LICET_CACHE_MB")]
     pub cache_mb: Option<u64>,
     /// PostgreSQL to store everything in instead of the sled database in `--data`
     /// (`postgres://user:password@host/db`): several instances may share it. Needs
     /// `--master-key-file`.
     #[arg(
+        help_heading = "Storage",
         long,
         env = "LICET_DATABASE_URL",
         hide_env_values = true,
@@ -172,105 +187,131 @@ pub struct Args {
     )]
     pub database_url: Option<String>,
     /// Connections to PostgreSQL at most, per instance [default: 16].
-    #[arg(long, env = "LICET_DB_POOL_SIZE")]
+    #[arg(help_heading = "Storage", long, env = "LICET_DB_POOL_SIZE")]
     pub db_pool_size: Option<usize>,
     /// Seconds a request waits for a PostgreSQL connection before it is answered 503
     /// [default: 5].
-    #[arg(long, env = "LICET_DB_WAIT")]
+    #[arg(help_heading = "Storage", long, env = "LICET_DB_WAIT")]
     pub db_wait: Option<u64>,
     /// The key-encryption key of the signing keys stored in PostgreSQL: a file of 32 random
     /// bytes (`head -c 32 /dev/urandom`), mode 0600, the same on every instance.
-    #[arg(long, env = "LICET_MASTER_KEY_FILE", global = true)]
+    #[arg(
+        help_heading = "Storage",
+        long,
+        env = "LICET_MASTER_KEY_FILE",
+        global = true
+    )]
     pub master_key_file: Option<PathBuf>,
     /// Lifetime in seconds of JWTs minted from API keys [default: 900; at most 86400].
-    #[arg(long, env = "LICET_JWT_TTL")]
+    #[arg(help_heading = "Tokens and seats", long, env = "LICET_JWT_TTL")]
     pub jwt_ttl: Option<u64>,
     /// Log format: text or json [default: text].
-    #[arg(long, env = "LICET_LOG_FORMAT")]
+    #[arg(help_heading = "Logging and metrics", long, env = "LICET_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// Log one line per request (target `licet::access`: client address, method, route
     /// template, status, milliseconds, request id). Route templates, not paths, so that a
     /// license key in a path never reaches the log [default: false].
-    #[arg(long, env = "LICET_ACCESS_LOG", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Logging and metrics", long, env = "LICET_ACCESS_LOG", value_parser = clap::builder::BoolishValueParser::new())]
     pub access_log: Option<bool>,
     /// The server's public base URL, used in answers that name the server (FaxStore's
     /// "Authorisation completed - <url>") [default: http://<Host header>].
-    #[arg(long, env = "LICET_PUBLIC_URL")]
+    #[arg(help_heading = "Network", long, env = "LICET_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// A header carrying the client IP set by a reverse proxy (e.g. `x-forwarded-for`), read
     /// only on requests from a trusted proxy (`--trusted-proxies`) [default: none, use the peer].
-    #[arg(long, env = "LICET_TRUSTED_PROXY_HEADER")]
+    #[arg(help_heading = "Network", long, env = "LICET_TRUSTED_PROXY_HEADER")]
     pub trusted_proxy_header: Option<String>,
     /// The proxies whose forwarding header is believed: CIDR ranges or addresses,
     /// comma-separated. The client is the right-most address in the header that is not one of
     /// them [default: 127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7].
-    #[arg(long, env = "LICET_TRUSTED_PROXIES")]
+    #[arg(help_heading = "Network", long, env = "LICET_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
     /// Serve the store Verify API (`POST /api/v1/licenses/verify`) [default: true].
-    #[arg(long, env = "LICET_COMPAT_VERIFY", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Families", long, env = "LICET_COMPAT_VERIFY", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_verify: Option<bool>,
     /// Serve FaxStore's license-check endpoints (`/api/check/…`) [default: true].
-    #[arg(long, env = "LICET_COMPAT_FAXSTORE", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Families", long, env = "LICET_COMPAT_FAXSTORE", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_faxstore: Option<bool>,
     /// Also serve FaxStore's removed V1 route `/api/checkitem/…` [default: false].
-    #[arg(long, env = "LICET_COMPAT_FAXSTORE_V1", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Families", long, env = "LICET_COMPAT_FAXSTORE_V1", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_faxstore_v1: Option<bool>,
     /// Serve WemX's licensing API (`/api/v1/licenses/public/…`, `/private/…`) [default: true].
-    #[arg(long, env = "LICET_COMPAT_WEMX", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Families", long, env = "LICET_COMPAT_WEMX", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_wemx: Option<bool>,
     /// Seconds a download URL handed out stays valid [default: 300].
-    #[arg(long, env = "LICET_DOWNLOAD_URL_TTL")]
+    #[arg(
+        help_heading = "Tokens and seats",
+        long,
+        env = "LICET_DOWNLOAD_URL_TTL"
+    )]
     pub download_url_ttl: Option<u64>,
     /// Largest file an admin may upload as a download, in bytes [default: 1073741824].
-    #[arg(long, env = "LICET_MAX_UPLOAD_BYTES")]
+    #[arg(help_heading = "Limits", long, env = "LICET_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
     /// Serve LicenseCM's API (`/api/auth`, `/api/products`, `/api/licenses`, `/api/client`, …) [default: true].
-    #[arg(long, env = "LICET_COMPAT_LICENSECM", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Families", long, env = "LICET_COMPAT_LICENSECM", value_parser = clap::builder::BoolishValueParser::new())]
     pub compat_licensecm: Option<bool>,
     /// Let anyone register a LicenseCM user (`POST /api/auth/register`); registered users are plain users, never admins [default: false].
-    #[arg(long, env = "LICET_LICENSECM_REGISTRATION", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Families", long, env = "LICET_LICENSECM_REGISTRATION", value_parser = clap::builder::BoolishValueParser::new())]
     pub licensecm_registration: Option<bool>,
     /// LicenseCM API requests per minute per client IP [default: 100].
-    #[arg(long, env = "LICET_LICENSECM_RATE_API")]
+    #[arg(help_heading = "Families", long, env = "LICET_LICENSECM_RATE_API")]
     pub licensecm_rate_api: Option<u32>,
     /// LicenseCM client requests per minute per license key [default: 10].
-    #[arg(long, env = "LICET_LICENSECM_RATE_VALIDATION")]
+    #[arg(
+        help_heading = "Families",
+        long,
+        env = "LICET_LICENSECM_RATE_VALIDATION"
+    )]
     pub licensecm_rate_validation: Option<u32>,
     /// Login attempts per minute per client IP and per e-mail address [default: 10].
-    #[arg(long, env = "LICET_LOGIN_RATE_LIMIT")]
+    #[arg(help_heading = "Limits", long, env = "LICET_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<u32>,
     /// Lifetime in seconds of a LicenseCM user's JWT [default: 86400].
-    #[arg(long, env = "LICET_USER_JWT_TTL")]
+    #[arg(help_heading = "Families", long, env = "LICET_USER_JWT_TTL")]
     pub user_jwt_ttl: Option<u64>,
     /// Seconds a LicenseCM client session lives after its last heartbeat [default: 86400].
-    #[arg(long, env = "LICET_SESSION_TTL")]
+    #[arg(help_heading = "Families", long, env = "LICET_SESSION_TTL")]
     pub session_ttl: Option<u64>,
     /// Seconds an encrypted LicenseCM request's timestamp may differ from the server's clock [default: 300].
-    #[arg(long, env = "LICET_ENVELOPE_WINDOW")]
+    #[arg(help_heading = "Families", long, env = "LICET_ENVELOPE_WINDOW")]
     pub envelope_window: Option<u64>,
     /// Allow webhook URLs on loopback and private networks [default: false].
-    #[arg(long, env = "LICET_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Webhooks", long, env = "LICET_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private: Option<bool>,
     /// Seconds one webhook delivery may take [default: 10].
-    #[arg(long, env = "LICET_WEBHOOK_TIMEOUT")]
+    #[arg(help_heading = "Webhooks", long, env = "LICET_WEBHOOK_TIMEOUT")]
     pub webhook_timeout: Option<u64>,
     /// A bearer token `/metrics` requires; without one, `/metrics` is public (its figures are
     /// counted at most once a minute, so scraping costs little) [default: none].
-    #[arg(long, env = "LICET_METRICS_TOKEN", hide_env_values = true)]
+    #[arg(
+        help_heading = "Logging and metrics",
+        long,
+        env = "LICET_METRICS_TOKEN",
+        hide_env_values = true
+    )]
     pub metrics_token: Option<String>,
     /// Serve the admin dashboard at `/admin` [default: true].
-    #[arg(long, env = "LICET_DASHBOARD", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(help_heading = "Dashboard", long, env = "LICET_DASHBOARD", value_parser = clap::builder::BoolishValueParser::new())]
     pub dashboard: Option<bool>,
     /// Seconds a dashboard session lasts from sign-in [default: 28800, 8 hours].
-    #[arg(long, env = "LICET_DASHBOARD_SESSION_TTL")]
+    #[arg(help_heading = "Dashboard", long, env = "LICET_DASHBOARD_SESSION_TTL")]
     pub dashboard_session_ttl: Option<u64>,
     /// Days the audit log and the security log keep an entry; older ones are pruned in the
     /// background [default: 365].
-    #[arg(long, env = "LICET_LOG_RETENTION_DAYS")]
+    #[arg(
+        help_heading = "Logging and metrics",
+        long,
+        env = "LICET_LOG_RETENTION_DAYS"
+    )]
     pub log_retention_days: Option<u64>,
     /// Most entries each of the audit log and the security log keeps; the oldest go first
     /// [default: 10000000].
-    #[arg(long, env = "LICET_LOG_MAX_ENTRIES")]
+    #[arg(
+        help_heading = "Logging and metrics",
+        long,
+        env = "LICET_LOG_MAX_ENTRIES"
+    )]
     pub log_max_entries: Option<u64>,
 }
 
@@ -709,6 +750,36 @@ mod tests {
         ])
         .expect("parses");
         assert_eq!(a.data, Some(PathBuf::from("d")));
+    }
+
+    /// `--help` groups the options: every one of the server's own is under a heading, and
+    /// the headings are the few an operator looks for.
+    #[test]
+    fn every_option_is_under_a_heading() {
+        use clap::CommandFactory;
+        let cmd = Args::command();
+        let mut headings = std::collections::BTreeSet::new();
+        for a in cmd.get_arguments() {
+            if matches!(a.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            let h = a.get_help_heading();
+            assert!(h.is_some(), "--{} is under no heading", a.get_id());
+            headings.extend(h);
+        }
+        assert_eq!(
+            headings.into_iter().collect::<Vec<_>>(),
+            [
+                "Dashboard",
+                "Families",
+                "Limits",
+                "Logging and metrics",
+                "Network",
+                "Storage",
+                "Tokens and seats",
+                "Webhooks"
+            ]
+        );
     }
 
     #[test]
