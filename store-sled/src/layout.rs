@@ -149,8 +149,12 @@ pub(crate) fn part_prefix(license_id: &str, part_hex: &str) -> Vec<u8> {
     k
 }
 
+/// A machine's index entries: its `seat_ends` key and its `machine_parts` keys (none of either
+/// for no machine).
+pub(crate) type IndexKeys = (Vec<u8>, Vec<Vec<u8>>);
+
 /// A machine's index entries: where its seat may end, and its indexed parts.
-pub(crate) fn machine_index_keys(m: &Machine) -> (Vec<u8>, Vec<Vec<u8>>) {
+pub(crate) fn machine_index_keys(m: &Machine) -> IndexKeys {
     let parts = licet_core::seats::indexed_parts(&m.parts)
         .into_iter()
         .map(|p| {

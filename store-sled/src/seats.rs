@@ -183,44 +183,39 @@ impl SledStore {
         if new {
             self.add_to_count(&m.license_id, 1)?;
         }
-        self.index_machine(old.as_ref(), m)?;
+        // Each machine's keys once, for both halves of the index change.
+        let keys = (
+            old.as_ref().map(machine_index_keys).unwrap_or_default(),
+            machine_index_keys(m),
+        );
+        self.index_machine(&keys.0, &keys.1)?;
         self.machines.insert(key, value)?;
-        self.unindex_machine(old.as_ref(), Some(m))?;
+        self.unindex_machine(&keys.0, &keys.1)?;
         Ok(())
     }
 
-    /// Writes `m`'s index entries that `old` (the machine it replaces) lacks. Before the
-    /// machine itself, so that a crash never leaves a machine its indexes miss.
-    fn index_machine(&self, old: Option<&Machine>, m: &Machine) -> Res<()> {
-        let (end, parts) = machine_index_keys(m);
-        let (old_end, old_parts) = old.map(machine_index_keys).unwrap_or_default();
-        if end != old_end {
-            self.seat_ends.insert(end, &[])?;
+    /// Writes the index entries `to` has and `from` lacks (the keys of the machine replaced and
+    /// of its replacement, [`machine_index_keys`]). Before the machine itself, so that a crash
+    /// never leaves a machine its indexes miss.
+    fn index_machine(&self, from: &IndexKeys, to: &IndexKeys) -> Res<()> {
+        if to.0 != from.0 {
+            self.seat_ends.insert(to.0.as_slice(), &[])?;
         }
-        for k in parts {
-            if !old_parts.contains(&k) {
-                self.machine_parts.insert(k, &[])?;
-            }
+        for k in to.1.iter().filter(|k| !from.1.contains(k)) {
+            self.machine_parts.insert(k.as_slice(), &[])?;
         }
         Ok(())
     }
 
-    /// Drops `old`'s index entries that `now` (the machine in its place, if any) does not
-    /// have. After the machine is written or removed: a crash leaves a stale entry at most,
-    /// which every read checks against the machine and skips.
-    fn unindex_machine(&self, old: Option<&Machine>, now: Option<&Machine>) -> Res<()> {
-        let Some(old) = old else {
-            return Ok(());
-        };
-        let (end, parts) = machine_index_keys(old);
-        let (new_end, new_parts) = now.map(machine_index_keys).unwrap_or_default();
-        if end != new_end {
-            self.seat_ends.remove(end)?;
+    /// Drops the index entries `from` has and `to` lacks (`to` empty: the machine is gone).
+    /// After the machine is written or removed: a crash leaves a stale entry at most, which
+    /// every read checks against the machine and skips.
+    fn unindex_machine(&self, from: &IndexKeys, to: &IndexKeys) -> Res<()> {
+        if from.0 != to.0 && !from.0.is_empty() {
+            self.seat_ends.remove(from.0.as_slice())?;
         }
-        for k in parts {
-            if !new_parts.contains(&k) {
-                self.machine_parts.remove(k)?;
-            }
+        for k in from.1.iter().filter(|k| !to.1.contains(k)) {
+            self.machine_parts.remove(k.as_slice())?;
         }
         Ok(())
     }
@@ -320,9 +315,10 @@ impl SledStore {
             self.floating_licenses
                 .insert(m.license_id.as_bytes(), &[])?;
         }
-        self.index_machine(Some(&old), m)?;
+        let keys = (machine_index_keys(&old), machine_index_keys(m));
+        self.index_machine(&keys.0, &keys.1)?;
         self.machines.insert(key, to_json(m)?)?;
-        self.unindex_machine(Some(&old), Some(m))?;
+        self.unindex_machine(&keys.0, &keys.1)?;
         Ok(())
     }
 
@@ -344,7 +340,10 @@ impl SledStore {
         self.machine_ids.remove(m.id.as_bytes())?;
         // The entries of the machine as it was stored (a value that does not read: as given).
         let old = old.and_then(|b| from_json::<Machine>(&b).ok());
-        self.unindex_machine(Some(old.as_ref().unwrap_or(m)), None)?;
+        self.unindex_machine(
+            &machine_index_keys(old.as_ref().unwrap_or(m)),
+            &IndexKeys::default(),
+        )?;
         Ok(existed)
     }
 
