@@ -103,18 +103,10 @@ async fn main() -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let local = listener.local_addr()?;
-    tracing::info!(listen = %local, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
-    if let Some(key) = bootstrap {
-        // Printed once, on stdout, never logged: only its hash is stored. Before the
-        // `listening on` line, which scripts and tests read as "started".
-        println!("bootstrap admin API key (shown once; store it now): {key}");
-    }
-    println!("listening on {local}");
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    if config.dashboard {
-        println!("dashboard: {scheme}://{local}/admin (sign in with an admin API key)");
-    }
+    // Every signal handler is in place before the `listening on` line: a supervisor or a
+    // script that signals the moment the server says it started must not find the default
+    // action (which ends the process) still there.
+    let stop = Shutdown::install();
     let acceptor = match &tls {
         Some(certs) => {
             certs.clone().watch();
@@ -136,13 +128,25 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     };
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, backend = if config.database_url.is_some() { "postgres" } else { "sled" }, "licet-server started");
+    if let Some(key) = bootstrap {
+        // Printed once, on stdout, never logged: only its hash is stored. Before the
+        // `listening on` line, which scripts and tests read as "started".
+        println!("bootstrap admin API key (shown once; store it now): {key}");
+    }
+    println!("listening on {local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if config.dashboard {
+        println!("dashboard: {scheme}://{local}/admin (sign in with an admin API key)");
+    }
     let timeouts = licet_server::serve::Timeouts::of(&config);
     licet_server::serve::serve(
         listener,
         licet_server::app(state.clone()),
         timeouts,
         acceptor,
-        shutdown(),
+        stop.wait(),
     )
     .await?;
     background.abort();
@@ -183,22 +187,42 @@ fn init_logging(format: &str) {
     }
 }
 
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The signals that stop the server, listened for from [`Shutdown::install`] on.
+struct Shutdown {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Shutdown {
+    /// Takes SIGTERM over now, so one sent at any later moment is a graceful stop and not the
+    /// default action. (Ctrl-C's handler is installed on first poll by tokio, which is fine
+    /// for a person at a terminal.)
+    fn install() -> Self {
+        Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests (at most --shutdown-timeout)");
+
+    async fn wait(self) {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match self.term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
+        }
+        tracing::info!("shutting down: finishing in-flight requests (at most --shutdown-timeout)");
+    }
 }

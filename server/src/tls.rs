@@ -87,11 +87,12 @@ impl Certificates {
     }
 
     /// Reloads on SIGHUP and when the files change (looked at every [`POLL`]).
+    /// The SIGHUP handler is installed before this returns, not when the task first runs, so
+    /// a reload sent right after start-up is taken up rather than ending the process.
     pub fn watch(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         tokio::spawn(async move {
-            #[cfg(unix)]
-            let mut hup =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             let mut tick = tokio::time::interval(POLL);
             loop {
                 #[cfg(unix)]
