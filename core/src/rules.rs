@@ -3,13 +3,18 @@
 //!
 //! Each family used to decide for itself, so a machine LicenseCM refused as `HWID_MISMATCH` or
 //! `BLACKLISTED` got a 30-day token from `/v1/client/activate`. The rules are decided here,
-//! once, as a typed [`Refusal`] (and, for a validation, a [`Verdict`] in the documented order);
-//! each family maps it to its own wire shape and message. A refusal in one family is a refusal
-//! in all of them.
+//! once: [`admit`] decides whether a client may use a license at all, in one documented order,
+//! and [`validate`] adds the machine and entitlement checks of a validation. Each family maps
+//! the typed [`Denial`] to its own wire shape and message, and where a family must differ to
+//! stay compatible with its real clients the difference is a parameter ([`Asked`], [`Family`]),
+//! not a second chain. A refusal in one family is a refusal in all of them, and when two rules
+//! refuse at once every family names the same one.
 
-use crate::model::{BlacklistEntry, BlacklistType, License, LicenseStatus, Policy, Product};
+use crate::model::{
+    BlacklistEntry, BlacklistType, License, LicenseStatus, Machine, Policy, Product,
+};
 use crate::seats::SeatRule;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Store, StoreError, StoreResult, ValidationFacts};
 
 /// Why a client may not use a license, whichever family it asked through.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,20 +74,6 @@ pub struct Probe<'a> {
     pub debug: &'a [String],
 }
 
-/// The blacklist entry in force that matches the probe, if any. Checked before anything about
-/// the license is revealed, so a blocked client learns nothing about it.
-pub async fn blacklisted(
-    store: &dyn Store,
-    p: &Probe<'_>,
-    now: i64,
-) -> StoreResult<Option<BlacklistEntry>> {
-    Ok(store
-        .blacklist_matches(&probes(p))
-        .await?
-        .into_iter()
-        .find(|e| e.in_force(now)))
-}
-
 /// What of a request the blacklist is asked about.
 fn probes<'a>(p: &Probe<'a>) -> Vec<(BlacklistType, &'a str)> {
     let mut probes = vec![(BlacklistType::License, p.key)];
@@ -99,7 +90,7 @@ fn probes<'a>(p: &Probe<'a>) -> Vec<(BlacklistType, &'a str)> {
 }
 
 /// The license's own state at `now`: usable, or why not.
-pub fn status(l: &License, now: i64) -> Result<(), Refusal> {
+fn status(l: &License, now: i64) -> Result<(), Refusal> {
     match l.status_at(now) {
         LicenseStatus::Active if !l.owner_active => Err(Refusal::OwnerInactive),
         LicenseStatus::Active => Ok(()),
@@ -121,6 +112,224 @@ pub fn product(product: &Product, p: &Probe<'_>) -> Result<(), Refusal> {
         return Err(Refusal::DebugBlocked);
     }
     Ok(())
+}
+
+/// Which product a request is about, beside its key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Asked<'a> {
+    /// The license's own product, whatever it is: licet's own activation, the Verify API and
+    /// WemX (whose packages are matched to the license's products after admission).
+    #[default]
+    Own,
+    /// The product the request names, by code or id: a license of another product is not for
+    /// it. licet's validation with `product`, FaxStore's numbered checks and LicenseCM's
+    /// `product_id`.
+    Named(&'a str),
+}
+
+/// The API family a request came through. A product answers a compatibility family only
+/// when its operator enabled it for that family ([`Product::compat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Family {
+    /// licet's own `/v1` API, which answers for every product.
+    Native,
+    /// FaxStore's checks.
+    FaxStore,
+    /// WemX. The license's own product must be enabled for it, as in every family; the
+    /// packages a request names are then matched among the own and extra products that are.
+    WemX,
+    /// The store Verify API.
+    Verify,
+    /// LicenseCM's client API.
+    LicenseCm,
+}
+
+impl Family {
+    /// Whether `product` answers this family.
+    fn answers(self, product: &Product) -> bool {
+        match self {
+            Family::Native => true,
+            Family::FaxStore => product.compat.faxstore,
+            Family::WemX => product.compat.wemx,
+            Family::Verify => product.compat.verify,
+            Family::LicenseCm => product.compat.licensecm,
+        }
+    }
+}
+
+/// What an admission asks.
+#[derive(Debug, Clone, Copy)]
+pub struct Admit<'a> {
+    /// Who asks, with which key, and what the client reports about itself.
+    pub probe: Probe<'a>,
+    /// The product the request is about.
+    pub asked: Asked<'a>,
+    /// The family it came through.
+    pub family: Family,
+}
+
+/// Why [`admit`] refused a client. The checks run in this order and the first that fails
+/// decides:
+///
+/// 1. the blacklist (a blocked client learns nothing else);
+/// 2. the license (unknown, or not the caller's to see);
+/// 3. the product asked for (the license is for another);
+/// 4. the family (the product does not answer it);
+/// 5. the product's rules (switched off, a virtual machine, a debugger);
+/// 6. the license's state (its owner inactive, suspended, revoked, expired).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Denial {
+    /// A blacklist entry in force matches the request.
+    Blacklisted(Box<BlacklistEntry>),
+    /// No license with this key (or none the caller may see).
+    NotFound,
+    /// The license is for another product than the one asked for (the one asked, as asked).
+    ProductScopeMismatch(String),
+    /// The license's product is not enabled for the family asked through.
+    FamilyDisabled,
+    /// The product's rules or the license's state refuse it.
+    Refused(Refusal),
+}
+
+impl Denial {
+    /// The stable code of licet's own API (and of the overview's refusal counts).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::Blacklisted(_) => "blacklisted",
+            Denial::NotFound => "license_not_found",
+            Denial::ProductScopeMismatch(_) => "product_scope_mismatch",
+            Denial::FamilyDisabled => "family_disabled",
+            Denial::Refused(r) => r.code(),
+        }
+    }
+}
+
+impl From<Denial> for Verdict {
+    fn from(d: Denial) -> Self {
+        match d {
+            Denial::Blacklisted(e) => Verdict::Blacklisted(e),
+            // licet's own API answers for every product; another family's switch tells a
+            // validation no more than that the license is not there.
+            Denial::NotFound | Denial::FamilyDisabled => Verdict::NotFound,
+            Denial::ProductScopeMismatch(p) => Verdict::ProductScopeMismatch(p),
+            Denial::Refused(r) => Verdict::Refused(r),
+        }
+    }
+}
+
+/// A license a client may use, with its product and policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Admitted {
+    /// The license.
+    pub license: License,
+    /// Its product.
+    pub product: Product,
+    /// Its policy.
+    pub policy: Policy,
+}
+
+/// Whether the client of `ask` may use the license of its key at `now`, by the rules every
+/// family shares, in the order of [`Denial`]. Everything it reads is read at once (one round
+/// trip on a database). A license `visible` refuses is not found.
+pub async fn admit(
+    store: &dyn Store,
+    now: i64,
+    ask: &Admit<'_>,
+    visible: &(dyn Fn(&License) -> bool + Send + Sync),
+) -> StoreResult<Result<Admitted, Denied>> {
+    let facts = admission_facts(store, &ask.probe).await?;
+    admit_facts(facts, now, ask, visible)
+}
+
+/// What [`admit`] reads about a probe, in one round trip: for a family that judges one request
+/// against several products ([`admit_facts`] on each), without reading again.
+pub async fn admission_facts(store: &dyn Store, probe: &Probe<'_>) -> StoreResult<ValidationFacts> {
+    store
+        .validation_facts(&probes(probe), probe.key, None)
+        .await
+}
+
+/// [`admit`] over facts [`admission_facts`] read for the same probe.
+pub fn admit_facts(
+    facts: ValidationFacts,
+    now: i64,
+    ask: &Admit<'_>,
+    visible: &(dyn Fn(&License) -> bool + Send + Sync),
+) -> StoreResult<Result<Admitted, Denied>> {
+    Ok(admission(facts, now, ask, visible)?.map(|(a, _)| a))
+}
+
+/// A refusal of [`admit`], with the license it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denied {
+    /// Why.
+    pub denial: Denial,
+    /// The license, when the denial is about one the client may be told of (a product
+    /// mismatch, the product's rules, the license's state); none for a blocked client, an
+    /// unknown key or a family the product does not answer.
+    pub license: Option<License>,
+}
+
+impl Denied {
+    fn of(denial: Denial, license: Option<License>) -> Self {
+        Denied { denial, license }
+    }
+
+    /// The product of the license it is about, if any (the overview counts refusals by it).
+    pub fn product_id(&self) -> &str {
+        self.license.as_ref().map_or("", |l| l.product_id.as_str())
+    }
+}
+
+/// What [`admission`] found: the admitted license with the machine read beside it.
+type Judged = Result<(Admitted, Option<Machine>), Denied>;
+
+/// [`admit`] over facts already read.
+fn admission(
+    facts: ValidationFacts,
+    now: i64,
+    ask: &Admit<'_>,
+    visible: &(dyn Fn(&License) -> bool + Send + Sync),
+) -> StoreResult<Judged> {
+    if let Some(e) = facts.blacklist.into_iter().find(|e| e.in_force(now)) {
+        return Ok(Err(Denied::of(Denial::Blacklisted(Box::new(e)), None)));
+    }
+    let Some(license) = facts.license.filter(|l| visible(l)) else {
+        return Ok(Err(Denied::of(Denial::NotFound, None)));
+    };
+    let product = facts
+        .product
+        .ok_or_else(|| StoreError::backend("license without product"))?;
+    if let Asked::Named(p) = ask.asked
+        && p != product.code
+        && p != product.id
+    {
+        return Ok(Err(Denied::of(
+            Denial::ProductScopeMismatch(p.to_owned()),
+            Some(license),
+        )));
+    }
+    if !ask.family.answers(&product) {
+        // Told as "not found" wherever it is answered: not about this license.
+        return Ok(Err(Denied::of(Denial::FamilyDisabled, None)));
+    }
+    if let Err(r) = self::product(&product, &ask.probe).and_then(|()| status(&license, now)) {
+        return Ok(Err(Denied::of(Denial::Refused(r), Some(license))));
+    }
+    let policy = facts
+        .policy
+        .ok_or_else(|| StoreError::backend("license without policy"))?;
+    Ok(Ok((
+        Admitted {
+            license,
+            product,
+            policy,
+        },
+        facts.machine,
+    )))
 }
 
 /// What a validation asks about a license.
@@ -195,43 +404,33 @@ pub async fn validate(
     ask: &Ask<'_>,
     visible: &(dyn Fn(&License) -> bool + Send + Sync),
 ) -> StoreResult<Validation> {
-    let about = |verdict: Verdict, license: &License| Validation {
-        verdict,
-        license: Some(license.clone()),
-    };
     // Everything it reads, at once (one round trip on a database).
     let facts = store
         .validation_facts(&probes(&ask.probe), ask.probe.key, ask.fingerprint)
         .await?;
-    if let Some(e) = facts.blacklist.into_iter().find(|e| e.in_force(now)) {
-        return Ok(Validation {
-            verdict: Verdict::Blacklisted(Box::new(e)),
-            license: None,
-        });
-    }
-    let Some(l) = facts.license.filter(|l| visible(l)) else {
-        return Ok(Validation {
-            verdict: Verdict::NotFound,
-            license: None,
-        });
+    let admit = Admit {
+        probe: ask.probe,
+        asked: ask.product.map_or(Asked::Own, Asked::Named),
+        family: Family::Native,
     };
-    let product = facts
-        .product
-        .ok_or_else(|| StoreError::backend("license without product"))?;
-    if let Some(p) = ask.product
-        && p != product.code
-        && p != product.id
-    {
-        return Ok(about(Verdict::ProductScopeMismatch(p.to_owned()), &l));
-    }
-    if let Err(refused) = self::product(&product, &ask.probe).and_then(|()| status(&l, now)) {
-        return Ok(about(Verdict::Refused(refused), &l));
-    }
-    let policy: Policy = facts
-        .policy
-        .ok_or_else(|| StoreError::backend("license without policy"))?;
+    let (admitted, machine) = match admission(facts, now, &admit, visible)? {
+        Ok(admitted) => admitted,
+        Err(Denied { denial, license }) => {
+            return Ok(Validation {
+                verdict: denial.into(),
+                license,
+            });
+        }
+    };
+    let Admitted {
+        license: l, policy, ..
+    } = admitted;
+    let about = |verdict: Verdict, license: &License| Validation {
+        verdict,
+        license: Some(license.clone()),
+    };
     if ask.fingerprint.is_some() {
-        match &facts.machine {
+        match &machine {
             None => return Ok(about(Verdict::NoMachine, &l)),
             Some(m) if !SeatRule::of(&l, &policy).alive(m, now) => {
                 return Ok(about(Verdict::HeartbeatDead, &l));

@@ -12,7 +12,7 @@ use crate::http::error::ErrorCode;
 use axum::http::StatusCode;
 use licet_api::client::MachineRequest;
 use licet_core::audit::AuditAction;
-use licet_core::events::DomainEvent;
+use licet_core::events::kind;
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
 use licet_core::store::{Record, Slot, StoreError};
 use serde_json::json;
@@ -21,7 +21,7 @@ use crate::http::error::{ApiError, ApiResult, park};
 use crate::http::extract::Signed;
 use crate::http::state::{AppState, IssuedToken, NEEDS_NUMBER, TokenTerms, hex, unhex};
 use crate::ids::random_id;
-use crate::rules::{self, Probe, Refusal};
+use crate::rules::{self, Admit, Asked, Family, Probe};
 use licet_core::model::{Lease, License, Machine, Policy, Product};
 
 /// Seconds a device-signed request's `time` may differ from the server's.
@@ -124,42 +124,25 @@ pub fn device_key_mismatch() -> ApiError {
 }
 
 /// The license of a key, with its product and policy, refused unless the shared rules admit
-/// the client (blacklist first, then product, then the license's state: `crate::rules`).
+/// the client (`licet_core::rules::admit`, in its documented order).
 ///
 /// A refusal is counted for the overview (`crate::stats`), with the license's product when the
-/// key names one.
+/// refusal is about one.
 pub async fn usable_license(s: &AppState, p: &Probe<'_>) -> ApiResult<(License, Product, Policy)> {
-    let refuse = |product_id: &str, e: ApiError| {
-        crate::stats::refused(s, product_id, &e);
-        e
+    let ask = Admit {
+        probe: *p,
+        asked: Asked::Own,
+        family: Family::Native,
     };
-    if let Some(e) = rules::blacklisted(s, p).await? {
-        return Err(refuse("", Refusal::Blacklisted(Box::new(e)).into()));
+    match rules::admit(s, &ask).await? {
+        Ok(a) => Ok((a.license, a.product, a.policy)),
+        Err(denied) => {
+            let product_id = denied.product_id().to_owned();
+            let e = ApiError::from(denied.denial);
+            crate::stats::refused(s, &product_id, &e);
+            Err(e)
+        }
     }
-    let Some(l) = s.store.license_by_key(p.key).await? else {
-        return Err(refuse(
-            "",
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::LicenseNotFound,
-                "no license with this key",
-            ),
-        ));
-    };
-    let product = s
-        .store
-        .product(&l.product_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without product"))?;
-    rules::product(&product, p)
-        .and_then(|()| rules::status(&l, s.clock.now()))
-        .map_err(|r| refuse(&l.product_id, r.into()))?;
-    let policy = s
-        .store
-        .policy(&l.policy_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without policy"))?;
-    Ok((l, product, policy))
 }
 
 /// A request for a seat, however it came.
@@ -292,7 +275,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     let seen_at = s.clock.now();
     let presigned = sign(before.as_ref(), seen_at)?;
     let audience = s
-        .audience("license.activated", Some(&a.license.product_id))
+        .audience(kind::LicenseActivated, Some(&a.license.product_id))
         .await?;
     let issued = Slot::new();
     let failed = Slot::new();
@@ -383,14 +366,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                 // A machine new to the license is announced with its seat.
                 let told = match found {
                     Some(_) => Record::from(entry),
-                    None => audience.record(
-                        &DomainEvent::LicenseActivated {
-                            license: a.license.clone(),
-                            machine: m.clone(),
-                        },
-                        now,
-                        vec![entry],
-                    ),
+                    None => audience.record((a.license.clone(), m.clone()), now, vec![entry]),
                 };
                 Ok((m, told))
             },

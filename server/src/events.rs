@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::http::error::ApiResult;
 use crate::http::state::AppState;
-use licet_core::events::DomainEvent;
+use licet_core::events::{DomainEvent, EventKind, Kind, kind};
 use licet_core::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,
 };
@@ -119,15 +119,24 @@ impl AppState {
     /// an API webhook hears its key's product (an unrestricted key's, every product). Read
     /// before the change, so that the deliveries are built and written inside its store
     /// operation ([`Audience::record`]).
-    pub async fn audience(
+    pub async fn audience<K: Kind>(
         &self,
-        name: &'static str,
+        kind: K,
         product_id: Option<&str>,
-    ) -> ApiResult<Audience> {
+    ) -> ApiResult<Audience<K>> {
+        Ok(Audience {
+            kind,
+            hooks: self.hearers(K::KIND, product_id).await?,
+        })
+    }
+
+    /// The ids of the webhooks that hear events of `kind` about `product_id`.
+    async fn hearers(&self, kind: EventKind, product_id: Option<&str>) -> ApiResult<Vec<String>> {
+        let name = kind.name();
         let hooks = self.store.webhooks().await?;
         let mut heard = Vec::new();
         if hooks.is_empty() {
-            return Ok(Audience { name, hooks: heard });
+            return Ok(heard);
         }
         let product = match product_id {
             Some(p) => self.store.product(p).await?,
@@ -159,13 +168,16 @@ impl AppState {
                 heard.push(w.id);
             }
         }
-        Ok(Audience { name, hooks: heard })
+        Ok(heard)
     }
 
     /// The record of `event` (known before its change): `audit` and its deliveries.
     pub async fn tell(&self, event: &DomainEvent, audit: Vec<AuditEvent>) -> ApiResult<Record> {
-        let audience = self.audience(event.name(), event.product_id()).await?;
-        Ok(audience.record(event, self.clock.now(), audit))
+        let hooks = self.hearers(event.kind(), event.product_id()).await?;
+        Ok(Record {
+            audit,
+            deliveries: deliveries(&hooks, event, self.clock.now()),
+        })
     }
 
     /// A notification for a LicenseCM user.
@@ -236,14 +248,14 @@ impl AppState {
         let product_id = event.product_id.clone();
         let blocked_to = match blocked {
             true => Some(
-                self.audience("security.blocked", product_id.as_deref())
+                self.audience(kind::SecurityBlocked, product_id.as_deref())
                     .await?,
             ),
             false => None,
         };
         let alert_to = match severity >= Severity::High {
             true => Some(
-                self.audience("security.alert", product_id.as_deref())
+                self.audience(kind::SecurityAlert, product_id.as_deref())
                     .await?,
             ),
             false => None,
@@ -254,10 +266,10 @@ impl AppState {
             .append_security_event(event, &|e| {
                 let mut r = Record::none();
                 if let Some(a) = &blocked_to {
-                    r = r.and(a.record(&DomainEvent::SecurityBlocked(e.clone()), now, Vec::new()));
+                    r = r.and(a.record(e.clone(), now, Vec::new()));
                 }
                 if let Some(a) = &alert_to {
-                    r = r.and(a.record(&DomainEvent::SecurityAlert(e.clone()), now, Vec::new()));
+                    r = r.and(a.record(e.clone(), now, Vec::new()));
                 }
                 r
             })
@@ -281,45 +293,46 @@ impl AppState {
     }
 }
 
-/// The webhooks that hear one event (see [`AppState::audience`]).
+/// The webhooks that hear one kind of event (see [`AppState::audience`]). What it tells is
+/// built by its kind from the kind's payload, so it cannot tell another kind of event.
 #[derive(Debug, Clone)]
-pub struct Audience {
-    name: &'static str,
+pub struct Audience<K> {
+    kind: K,
     hooks: Vec<String>,
 }
 
-impl Audience {
-    /// The deliveries of `event` to this audience, queued at `now`.
-    pub fn deliveries(&self, event: &DomainEvent, now: i64) -> Vec<Delivery> {
-        if self.hooks.is_empty() || event.name() != self.name {
-            return Vec::new();
-        }
-        let body = json!({
-            "event": event.name(),
-            "timestamp": crate::payload::iso(now),
-            "data": crate::payload::event(event),
-        })
-        .to_string();
-        self.hooks
-            .iter()
-            .map(|w| Delivery {
-                webhook_id: w.clone(),
-                event: event.name().to_owned(),
-                body: body.clone(),
-                next_attempt_at: now,
-                created_at: now,
-                ..Delivery::default()
-            })
-            .collect()
-    }
-
-    /// `audit` and the deliveries of `event`, as one record.
-    pub fn record(&self, event: &DomainEvent, now: i64, audit: Vec<AuditEvent>) -> Record {
+impl<K: Kind> Audience<K> {
+    /// `audit` and the deliveries of the event of `payload` queued at `now`, as one record.
+    pub fn record(&self, payload: K::Payload, now: i64, audit: Vec<AuditEvent>) -> Record {
         Record {
             audit,
-            deliveries: self.deliveries(event, now),
+            deliveries: deliveries(&self.hooks, &self.kind.event(payload), now),
         }
     }
+}
+
+/// The deliveries of `event` to `hooks`, queued at `now`.
+fn deliveries(hooks: &[String], event: &DomainEvent, now: i64) -> Vec<Delivery> {
+    if hooks.is_empty() {
+        return Vec::new();
+    }
+    let body = json!({
+        "event": event.name(),
+        "timestamp": crate::payload::iso(now),
+        "data": crate::payload::event(event),
+    })
+    .to_string();
+    hooks
+        .iter()
+        .map(|w| Delivery {
+            webhook_id: w.clone(),
+            event: event.name().to_owned(),
+            body: body.clone(),
+            next_attempt_at: now,
+            created_at: now,
+            ..Delivery::default()
+        })
+        .collect()
 }
 
 pub use crate::dispatch::{Dispatch, IN_FLIGHT, PER_ENDPOINT};
@@ -504,7 +517,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             continue;
         };
         let audience = s
-            .audience("license.expired", Some(&seen.product_id))
+            .audience(kind::LicenseExpired, Some(&seen.product_id))
             .await?;
         let announced_now = Slot::new();
         let stored = s
@@ -525,8 +538,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                     Some(l.product_id.clone()),
                 );
                 announced_now.put(());
-                let told =
-                    audience.record(&DomainEvent::LicenseExpired(next.clone()), now, vec![entry]);
+                let told = audience.record(next.clone(), now, vec![entry]);
                 Ok(Some((next, told)))
             })
             .await?;

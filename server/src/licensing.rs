@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::http::error::ApiResult;
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
-use licet_core::events::DomainEvent;
+use licet_core::events::kind;
 use licet_core::model::{Lease, License, LicenseStatus, Machine, Policy};
 use licet_core::seats::{SeatClaim, SeatRule, Snapshot};
 use licet_core::store::{Record, SeatChange, Slot};
@@ -35,7 +35,9 @@ pub async fn revoke_now(
         .collect();
     let mut revoked = l.clone();
     revoked.status = LicenseStatus::Revoked;
-    let audience = s.audience("license.revoked", Some(&l.product_id)).await?;
+    let audience = s
+        .audience(kind::LicenseRevoked, Some(&l.product_id))
+        .await?;
     let now = s.clock.now();
     let (l, state) = s
         .revoke_license(l, &tokens, &|state| {
@@ -47,11 +49,7 @@ pub async fn revoke_now(
                 json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
                 Some(l.product_id.clone()),
             );
-            audience.record(
-                &DomainEvent::LicenseRevoked(revoked.clone()),
-                now,
-                vec![entry],
-            )
+            audience.record(revoked.clone(), now, vec![entry])
         })
         .await?;
     Ok((l, state.sequence))
@@ -218,7 +216,7 @@ pub async fn free_seat(
     let audience = match how.culled {
         true => None,
         false => Some(
-            s.audience("license.deactivated", Some(&l.product_id))
+            s.audience(kind::LicenseDeactivated, Some(&l.product_id))
                 .await?,
         ),
     };
@@ -282,14 +280,7 @@ pub async fn free_seat(
                 );
                 let told = match &audience {
                     None => Record::from(entry),
-                    Some(a) => a.record(
-                        &DomainEvent::LicenseDeactivated {
-                            license: l.clone(),
-                            machine: f.machine.clone(),
-                        },
-                        now,
-                        vec![entry],
-                    ),
+                    Some(a) => a.record((l.clone(), f.machine.clone()), now, vec![entry]),
                 };
                 Ok((SeatChange::Remove, told))
             })

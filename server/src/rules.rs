@@ -1,16 +1,41 @@
 //! The license rules every client path shares live in the core (`licet_core::rules`); this
 //! module gives them the server's state and licet's own wire answer.
 
-pub use licet_core::rules::{Ask, Probe, Refusal, Validation, Verdict, product, status};
+pub use licet_core::rules::{
+    Admit, Admitted, Ask, Asked, Denial, Denied, Family, Probe, Refusal, Validation, Verdict,
+    product,
+};
 
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use licet_core::model::BlacklistEntry;
+use axum::http::StatusCode;
+use licet_api::error::ErrorCode;
+use licet_core::store::ValidationFacts;
 
-/// The blacklist entry in force that matches the probe, if any
-/// ([`licet_core::rules::blacklisted`] at the server's time).
-pub async fn blacklisted(s: &AppState, p: &Probe<'_>) -> ApiResult<Option<BlacklistEntry>> {
-    Ok(licet_core::rules::blacklisted(&*s.store, p, s.clock.now()).await?)
+/// Whether the client may use the license of its key, by the rules every family shares
+/// ([`licet_core::rules::admit`] at the server's time). Client routes answer for any license
+/// a key names, so nothing is hidden from them.
+pub async fn admit(s: &AppState, ask: &Admit<'_>) -> ApiResult<Result<Admitted, Denied>> {
+    Ok(licet_core::rules::admit(&*s.store, s.clock.now(), ask, &|_| true).await?)
+}
+
+/// What [`admit`] reads about a probe, read once for a request judged against several products.
+pub async fn admission_facts(s: &AppState, p: &Probe<'_>) -> ApiResult<ValidationFacts> {
+    Ok(licet_core::rules::admission_facts(&*s.store, p).await?)
+}
+
+/// [`admit`] over facts [`admission_facts`] read.
+pub fn admit_facts(
+    s: &AppState,
+    facts: ValidationFacts,
+    ask: &Admit<'_>,
+) -> ApiResult<Result<Admitted, Denied>> {
+    Ok(licet_core::rules::admit_facts(
+        facts,
+        s.clock.now(),
+        ask,
+        &|_| true,
+    )?)
 }
 
 /// The message of licet's own API for a refusal.
@@ -41,6 +66,25 @@ pub fn detail(v: &Verdict) -> String {
         Verdict::HeartbeatDead => "the machine's heartbeat is overdue".into(),
         Verdict::EntitlementsMissing(missing) => format!("missing entitlements: {missing:?}"),
         _ => "the license may not be used".into(),
+    }
+}
+
+impl From<Denial> for ApiError {
+    /// licet's own API: a refusal is 403 with its code; a key that names no license (or none
+    /// for the product asked) is 404.
+    fn from(d: Denial) -> Self {
+        match d {
+            Denial::Refused(r) => r.into(),
+            Denial::Blacklisted(e) => Refusal::Blacklisted(e).into(),
+            Denial::NotFound | Denial::FamilyDisabled | Denial::ProductScopeMismatch(_) => {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::LicenseNotFound,
+                    "no license with this key",
+                )
+            }
+            _ => ApiError::forbidden_code(ErrorCode::Forbidden, "the license may not be used"),
+        }
     }
 }
 

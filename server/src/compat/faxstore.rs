@@ -30,8 +30,9 @@ use utoipa_axum::routes;
 
 use crate::http::extract::{ClientIp, public_url};
 use crate::http::state::AppState;
-use crate::rules::{self, Probe, Refusal};
+use crate::rules::{self, Admit, Asked, Denial, Family, Probe, Refusal};
 use licet_core::model::{License, Product};
+use licet_core::store::ValidationFacts;
 
 /// The FaxStore routes.
 pub fn router(v1: bool) -> OpenApiRouter<AppState> {
@@ -248,40 +249,43 @@ fn license_key(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Judges one product for a key, with the rules every family shares (`crate::rules`): the
-/// blacklist first (a blocked caller is "not authorised" and learns nothing else), then the
-/// product and the license's state, then FaxStore's own IP binding.
-async fn judge(
+/// Judges one product for a key by the rules every family shares (`crate::rules::admit`, on
+/// facts read once per request), mapped to FaxStore's outcomes, then FaxStore's own IP binding.
+/// A blocked caller is "not authorised" and learns nothing else; a product FaxStore does not
+/// know is "no product" before anything about the key is said.
+fn judge(
     s: &AppState,
     product: Option<&Product>,
+    facts: &ValidationFacts,
     key: &str,
-    license: Option<&License>,
     ip: ClientIp,
 ) -> Result<Outcome, Fail> {
     let ip_text = ip.text();
-    let probe = Probe {
-        key,
-        ip: ip_text.as_deref(),
-        ..Probe::default()
+    let ask = Admit {
+        probe: Probe {
+            key,
+            ip: ip_text.as_deref(),
+            ..Probe::default()
+        },
+        asked: Asked::Named(product.map_or("", |p| p.id.as_str())),
+        family: Family::FaxStore,
     };
-    if rules::blacklisted(s, &probe).await?.is_some() {
-        return Ok(Outcome::NotAuthorised);
-    }
-    let Some(product) = product else {
-        return Ok(Outcome::NoProduct);
+    let l = match rules::admit_facts(s, facts.clone(), &ask)? {
+        Ok(admitted) => admitted.license,
+        Err(denied) => {
+            return Ok(match denied.denial {
+                Denial::Blacklisted(_) => Outcome::NotAuthorised,
+                _ if product.is_none() => Outcome::NoProduct,
+                Denial::Refused(Refusal::Suspended | Refusal::Revoked) => Outcome::KeyDisabled,
+                Denial::Refused(_) => Outcome::NotActive,
+                _ => Outcome::NoKey,
+            });
+        }
     };
-    let Some(l) = license.filter(|l| l.product_id == product.id) else {
-        return Ok(Outcome::NoKey);
-    };
-    match rules::product(product, &probe).and_then(|()| rules::status(l, s.clock.now())) {
-        Ok(()) => {}
-        Err(Refusal::Suspended | Refusal::Revoked) => return Ok(Outcome::KeyDisabled),
-        Err(_) => return Ok(Outcome::NotActive),
-    }
     Ok(
         if l.ip
             .as_ref()
-            .is_some_and(|bound| ip.text().as_deref() != Some(bound.as_str()))
+            .is_some_and(|bound| ip_text.as_deref() != Some(bound.as_str()))
         {
             Outcome::NotAuthorised
         } else {
@@ -352,8 +356,15 @@ async fn log_check(
 
 struct Request {
     key: Option<String>,
-    license: Option<License>,
+    /// What admission reads about the key and the caller, read once for every product asked.
+    facts: ValidationFacts,
     params: Params,
+}
+
+impl Request {
+    fn license(&self) -> Option<&License> {
+        self.facts.license.as_ref()
+    }
 }
 
 async fn prepare(
@@ -361,21 +372,24 @@ async fn prepare(
     headers: &HeaderMap,
     query: Option<&str>,
     body: &Bytes,
+    ip: ClientIp,
 ) -> Result<Request, Fail> {
     let params = parse(query, headers, body).map_err(Fail::Bad)?;
     let key = license_key(headers);
-    if let Some(k) = &key {
-        s.limits.check_license(k)?;
-    }
-    let license = match &key {
-        Some(k) => s.store.license_by_key(k).await?,
-        None => None,
+    let facts = match &key {
+        Some(k) => {
+            s.limits.check_license(k)?;
+            let ip_text = ip.text();
+            let probe = Probe {
+                key: k,
+                ip: ip_text.as_deref(),
+                ..Probe::default()
+            };
+            rules::admission_facts(s, &probe).await?
+        }
+        None => ValidationFacts::default(),
     };
-    Ok(Request {
-        key,
-        license,
-        params,
-    })
+    Ok(Request { key, facts, params })
 }
 
 async fn product(s: &AppState, id: &str) -> Result<Option<Product>, Fail> {
@@ -400,15 +414,15 @@ async fn check_one(
     body: &Bytes,
     route: &str,
 ) -> Result<Outcome, Fail> {
-    let req = prepare(s, headers, query, body).await?;
+    let req = prepare(s, headers, query, body, ip).await?;
     let product = product(s, product_id).await?;
     let outcome = match &req.key {
         None => Outcome::NoKey,
-        Some(key) => judge(s, product.as_ref(), key, req.license.as_ref(), ip).await?,
+        Some(key) => judge(s, product.as_ref(), &req.facts, key, ip)?,
     };
     log_check(
         s,
-        req.license.as_ref(),
+        req.license(),
         product_id,
         outcome,
         &req.params,
@@ -459,7 +473,7 @@ async fn check_multiple(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Fail> {
     let body = body?;
-    let req = prepare(&s, &headers, q.as_deref(), &body).await?;
+    let req = prepare(&s, &headers, q.as_deref(), &body, ip).await?;
     if req.params.pro_ids.is_empty() {
         return Err(Fail::Bad(
             "proIds: at least one product id is required".into(),
@@ -488,7 +502,7 @@ async fn check_multiple(
             .filter(|p| p.compat.faxstore);
         let outcome = match &req.key {
             None => Outcome::NoKey,
-            Some(key) => judge(&s, product.as_ref(), key, req.license.as_ref(), ip).await?,
+            Some(key) => judge(&s, product.as_ref(), &req.facts, key, ip)?,
         };
         let rank = |o: Outcome| match o {
             Outcome::Authorised => 3,
@@ -506,7 +520,7 @@ async fn check_multiple(
     let (outcome, pro_id) = best.unwrap_or((Outcome::NoProduct, 0));
     log_check(
         &s,
-        req.license.as_ref(),
+        req.license(),
         &pro_id.to_string(),
         outcome,
         &req.params,

@@ -8,7 +8,7 @@
 //! format only. Choices where the document is silent are in `docs/compat.md`.
 
 use licet_core::audit::AuditAction;
-use licet_core::events::DomainEvent;
+use licet_core::events::kind;
 use licet_core::store::Record;
 use std::collections::BTreeMap;
 
@@ -190,80 +190,48 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     s.limits
         .check_license(&input.key)
         .map_err(IntoResponse::into_response)?;
-    // The rules every family shares (`crate::rules`): the blacklist first, and a blocked
-    // caller is told no more than that the license is not found.
+    // The rules every family shares (`crate::rules::admit`), mapped to the document's three
+    // reasons: a blocked caller, an unknown key and a product not enabled for the Verify API
+    // are all "not found", so a license of another product cannot pass for one whose name it
+    // copied; an expired license is "expired"; every other refusal is "revoked" (the overview
+    // keeps the real one).
     let ip_text = ip.text();
-    let probe = rules::Probe {
-        key: &input.key,
-        ip: ip_text.as_deref(),
-        hwid: Some(&format!("{DOMAIN_PREFIX}{}", input.domain)),
-        ..rules::Probe::default()
+    let environment = format!("{DOMAIN_PREFIX}{}", input.domain);
+    let ask = rules::Admit {
+        probe: rules::Probe {
+            key: &input.key,
+            ip: ip_text.as_deref(),
+            hwid: Some(&environment),
+            ..rules::Probe::default()
+        },
+        asked: rules::Asked::Own,
+        family: rules::Family::Verify,
     };
-    if rules::blacklisted(s, &probe)
+    let rules::Admitted {
+        license: l,
+        product,
+        policy,
+    } = match rules::admit(s, &ask)
         .await
         .map_err(IntoResponse::into_response)?
-        .is_some()
     {
-        return Err(refused(
-            s,
-            "",
-            "blacklisted",
-            StatusCode::FORBIDDEN,
-            NOT_FOUND,
-        ));
-    }
-    let l = s
-        .store
-        .license_by_key(&input.key)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?
-        .ok_or_else(|| refused(s, "", "license_not_found", StatusCode::NOT_FOUND, NOT_FOUND))?;
-    // The license's product must be enabled for the Verify API; a license of any other
-    // product is not found here, so it cannot pass for a product whose name it copied.
-    let product = s
-        .store
-        .product(&l.product_id)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?
-        .filter(|p| p.compat.verify)
-        .ok_or_else(|| {
-            refused(
-                s,
-                &l.product_id,
-                "family_disabled",
-                StatusCode::NOT_FOUND,
-                NOT_FOUND,
-            )
-        })?;
-    match rules::product(&product, &probe).and_then(|()| rules::status(&l, s.clock.now())) {
-        Ok(()) => {}
-        Err(r @ rules::Refusal::Expired) => {
+        Ok(admitted) => admitted,
+        Err(denied) => {
+            let (status, reason) = match &denied.denial {
+                rules::Denial::Blacklisted(_) => (StatusCode::FORBIDDEN, NOT_FOUND),
+                rules::Denial::Refused(rules::Refusal::Expired) => (StatusCode::FORBIDDEN, EXPIRED),
+                rules::Denial::Refused(_) => (StatusCode::FORBIDDEN, REVOKED),
+                _ => (StatusCode::NOT_FOUND, NOT_FOUND),
+            };
             return Err(refused(
                 s,
-                &l.product_id,
-                r.code(),
-                StatusCode::FORBIDDEN,
-                EXPIRED,
+                denied.product_id(),
+                denied.denial.code(),
+                status,
+                reason,
             ));
         }
-        // Suspended, revoked, an inactive owner or product: the document has one reason (the
-        // overview keeps the real one).
-        Err(r) => {
-            return Err(refused(
-                s,
-                &l.product_id,
-                r.code(),
-                StatusCode::FORBIDDEN,
-                REVOKED,
-            ));
-        }
-    }
-    let policy = s
-        .store
-        .policy(&l.policy_id)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?
-        .ok_or_else(|| ApiError::internal("license without policy").into_response())?;
+    };
     let mut wanted = vec![format!("{DOMAIN_PREFIX}{}", input.domain)];
     wanted.extend(ip.text().map(|ip| format!("ip:{ip}")));
 
@@ -287,7 +255,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     }
     if !claims.is_empty() {
         let audience = s
-            .audience("license.activated", Some(&l.product_id))
+            .audience(kind::LicenseActivated, Some(&l.product_id))
             .await
             .map_err(IntoResponse::into_response)?;
         // Slots are seats under the one seat rule (`licet_core::seats`), all taken or none.
@@ -324,11 +292,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                         Some(l.product_id.clone()),
                     );
                     // A new environment is a new seat, announced with it.
-                    let event = DomainEvent::LicenseActivated {
-                        license: l.clone(),
-                        machine: m.clone(),
-                    };
-                    let told = audience.record(&event, now, vec![entry]);
+                    let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
                     Ok((m, told))
                 },
             )

@@ -1,6 +1,7 @@
 //! The HTTP suite: every API family through a real router. `tests/sled.rs` and
 //! `tests/postgres.rs` compile these modules once each, over their own `crate::backend`.
 
+mod admission;
 mod api;
 mod audience;
 mod bad_input;

@@ -1161,16 +1161,23 @@ async fn blacklisted_addresses_are_one_address_in_every_textual_form() {
     }
     // A request from the canonical address meets the entry written in another form.
     let ip = licet_server::net::parse_canonical("2001:db8::1").expect("ip");
-    let probe = licet_server::rules::Probe {
-        key: "no-such-key",
-        ip: Some(&ip.to_string()),
-        ..Default::default()
+    let ip = ip.to_string();
+    let ask = licet_server::rules::Admit {
+        probe: licet_server::rules::Probe {
+            key: "no-such-key",
+            ip: Some(&ip),
+            ..Default::default()
+        },
+        asked: licet_server::rules::Asked::Own,
+        family: licet_server::rules::Family::Native,
     };
+    let denied = licet_server::rules::admit(&app.state, &ask)
+        .await
+        .expect("store")
+        .expect_err("blocked");
     assert!(
-        licet_server::rules::blacklisted(&app.state, &probe)
-            .await
-            .expect("store")
-            .is_some()
+        matches!(denied.denial, licet_server::rules::Denial::Blacklisted(_)),
+        "{denied:?}"
     );
 }
 

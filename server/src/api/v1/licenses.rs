@@ -4,7 +4,7 @@
 use crate::http::error::ErrorCode;
 use licet_api::requests::{BulkRequest, NewLicense, Renew};
 use licet_core::audit::AuditAction;
-use licet_core::events::DomainEvent;
+use licet_core::events::{DomainEvent, Kind, kind};
 use licet_core::store::{Page, Record, Slot};
 use std::collections::BTreeMap;
 
@@ -246,10 +246,10 @@ async fn bulk(
         Some(b.license.product_id.clone()),
     );
     let audience = s
-        .audience("license.created", Some(&b.license.product_id))
+        .audience(kind::LicenseCreated, Some(&b.license.product_id))
         .await?;
     let told = ls.iter().fold(Record::from(entry), |r, l| {
-        r.and(audience.record(&DomainEvent::LicenseCreated(l.clone()), now, Vec::new()))
+        r.and(audience.record(l.clone(), now, Vec::new()))
     });
     s.store.insert_licenses(&ls, told).await?;
     Ok((
@@ -491,30 +491,41 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_status(
+/// A change of a license's status that suspend and reinstate make: the status it sets, its
+/// audit action and its event, tied to the event's kind so that they cannot disagree.
+trait StatusChange: Kind<Payload = License> {
+    const TO: LicenseStatus;
+    const ACTION: AuditAction;
+}
+
+impl StatusChange for kind::LicenseSuspended {
+    const TO: LicenseStatus = LicenseStatus::Suspended;
+    const ACTION: AuditAction = AuditAction::LicenseSuspended;
+}
+
+impl StatusChange for kind::LicenseReinstated {
+    const TO: LicenseStatus = LicenseStatus::Active;
+    const ACTION: AuditAction = AuditAction::LicenseReinstated;
+}
+
+async fn set_status<K: StatusChange>(
     s: &AppState,
     caller: &Caller,
     ip: ClientIp,
     id: &str,
-    to: LicenseStatus,
-    action: AuditAction,
+    change: K,
 ) -> ApiResult<License> {
     caller.require(Scope::ReadWrite)?;
     let l = load(s, caller, id).await?;
     if l.status == LicenseStatus::Revoked {
         return Err(revoked());
     }
-    let event = |l: License| match to {
-        LicenseStatus::Suspended => DomainEvent::LicenseSuspended(l),
-        _ => DomainEvent::LicenseReinstated(l),
-    };
-    let audience = s
-        .audience(event(l.clone()).name(), Some(&l.product_id))
-        .await?;
+    let to = K::TO;
+    let audience = s.audience(change, Some(&l.product_id)).await?;
     let now = s.clock.now();
     let entry = s.audit_entry(
         &caller.actor(),
-        action,
+        K::ACTION,
         &l.id,
         ip.text(),
         json!({}),
@@ -527,7 +538,7 @@ async fn set_status(
         next.updated_at = now;
         let told = match current.status == to {
             true => Record::from(entry.clone()),
-            false => audience.record(&event(next.clone()), now, vec![entry.clone()]),
+            false => audience.record(next.clone(), now, vec![entry.clone()]),
         };
         Ok((next, told))
     })
@@ -568,15 +579,14 @@ async fn change_unless_revoked(
 }
 
 /// Suspend and reinstate: the status change, durably, then the license as shown.
-async fn change_status(
+async fn change_status<K: StatusChange>(
     s: &AppState,
     caller: &Caller,
     ip: ClientIp,
     id: &str,
-    to: LicenseStatus,
-    action: AuditAction,
+    change: K,
 ) -> ApiResult<Json<Value>> {
-    let l = set_status(s, caller, ip, id, to, action).await?;
+    let l = set_status(s, caller, ip, id, change).await?;
     Ok(Json(view(&l, s.clock.now())))
 }
 
@@ -587,15 +597,7 @@ async fn suspend(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    change_status(
-        &s,
-        &caller,
-        ip,
-        &id,
-        LicenseStatus::Suspended,
-        AuditAction::LicenseSuspended,
-    )
-    .await
+    change_status(&s, &caller, ip, &id, kind::LicenseSuspended).await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/reinstate", tag = "licenses", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = LicenseBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), (status = 409, description = "revoked", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -605,15 +607,7 @@ async fn reinstate(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    change_status(
-        &s,
-        &caller,
-        ip,
-        &id,
-        LicenseStatus::Active,
-        AuditAction::LicenseReinstated,
-    )
-    .await
+    change_status(&s, &caller, ip, &id, kind::LicenseReinstated).await
 }
 
 /// Revocation is final: the license id goes on the revocation list (every token of the license
@@ -665,7 +659,9 @@ async fn renew(
         })?;
     let now = s.clock.now();
     let by = i64::try_from(by).unwrap_or(i64::MAX);
-    let audience = s.audience("license.renewed", Some(&l.product_id)).await?;
+    let audience = s
+        .audience(kind::LicenseRenewed, Some(&l.product_id))
+        .await?;
     // Extended from the expiry as stored when it changes: two renewals extend twice.
     let l = change_unless_revoked(&s, &l.id, &|current| {
         let mut next = current.clone();
@@ -680,7 +676,7 @@ async fn renew(
             json!({ "expires_at": next.expires_at }),
             Some(next.product_id.clone()),
         );
-        let told = audience.record(&DomainEvent::LicenseRenewed(next.clone()), now, vec![entry]);
+        let told = audience.record(next.clone(), now, vec![entry]);
         Ok((next, told))
     })
     .await?;

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use licet_api::requests::{NewDomain, NewPrice};
 use licet_core::audit::AuditAction;
-use licet_core::events::DomainEvent;
+use licet_core::events::kind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -283,7 +283,9 @@ async fn add_domain(
         bound_to_first: false,
         ..SeatRule::of(&l, &policy)
     };
-    let audience = s.audience("license.activated", Some(&l.product_id)).await?;
+    let audience = s
+        .audience(kind::LicenseActivated, Some(&l.product_id))
+        .await?;
     let was_there = std::sync::atomic::AtomicBool::new(false);
     let taken = s
         .take_seat(&claim, &rule, &|found, number, now| {
@@ -311,11 +313,7 @@ async fn add_domain(
                 json!({ "license_id": l.id, "domain": domain.name }),
                 Some(l.product_id.clone()),
             );
-            let event = DomainEvent::LicenseActivated {
-                license: l.clone(),
-                machine: m.clone(),
-            };
-            let told = audience.record(&event, now, vec![entry]);
+            let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
             Ok((m, told))
         })
         .await;

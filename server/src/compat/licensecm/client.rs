@@ -32,7 +32,8 @@ use super::{Answer, Fail, iso, ok};
 use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::http::state::{AppState, hex};
-use licet_core::events::DomainEvent;
+use crate::rules::{Admit, Admitted, Asked, Denial, Denied, Family, Probe, Refusal};
+use licet_core::events::kind;
 use licet_core::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{SeatChange, Slot};
@@ -295,89 +296,136 @@ async fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fa
         r.req.hwid.clone().unwrap_or_default()
     };
     let data = client_data(r.req.client_data.as_ref());
-    let license = s.store.license_by_key(&key).await?;
-    // The blacklist comes first: a blocked client learns nothing about the license.
-    let now = s.clock.now();
-    let ip = r.ip.text();
-    // The rules every family shares (`crate::rules`), blacklist first.
-    let probe = crate::rules::Probe {
-        key: &key,
-        ip: ip.as_deref(),
-        hwid: Some(&hwid),
-        fingerprint: data.fingerprint.as_deref(),
-        vm: &data.vm,
-        debug: &data.debug,
-    };
-    if let Some(e) = crate::rules::blacklisted(s, &probe).await? {
-        let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
-        s.security_event(
-            "blacklist_hit",
-            e.severity.max(Severity::Medium),
-            license.as_ref(),
-            ip.clone(),
-            Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
-            true,
-            json!({ "blacklist_id": e.id, "type": kind }),
-        )
-        .await?;
-        return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
-    }
     let product_id = r
         .req
         .product_id
         .as_deref()
         .ok_or_else(|| Fail::invalid("product_id is required"))?;
-    let product = s
-        .store
-        .product(product_id)
-        .await?
-        // A product answers LicenseCM clients only when it is enabled for LicenseCM.
-        .filter(|p| p.is_active && p.compat.licensecm)
-        .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
-    let license = license
-        .filter(|l| l.product_id == product.id)
-        .ok_or_else(|| Fail::not_found("LICENSE_NOT_FOUND", "License not found"))?;
-    match crate::rules::status(&license, now) {
-        Ok(()) => {}
-        Err(crate::rules::Refusal::Expired) => {
-            return Err(Fail::new(
-                StatusCode::FORBIDDEN,
-                "LICENSE_EXPIRED",
-                "License has expired",
-            ));
+    let ip = r.ip.text();
+    // The rules every family shares (`crate::rules::admit`), mapped to LicenseCM's codes.
+    let ask = Admit {
+        probe: Probe {
+            key: &key,
+            ip: ip.as_deref(),
+            hwid: Some(&hwid),
+            fingerprint: data.fingerprint.as_deref(),
+            vm: &data.vm,
+            debug: &data.debug,
+        },
+        asked: Asked::Named(product_id),
+        family: Family::LicenseCm,
+    };
+    let admitted = match crate::rules::admit(s, &ask).await? {
+        Ok(a) => a,
+        Err(Denied {
+            denial: Denial::Blacklisted(e),
+            ..
+        }) => {
+            // The admin's view names the license the blocked client asked about; the client
+            // learns nothing of it.
+            let license = s.store.license_by_key(&key).await?;
+            let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
+            s.security_event(
+                "blacklist_hit",
+                e.severity.max(Severity::Medium),
+                license.as_ref(),
+                ip.clone(),
+                Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
+                true,
+                json!({ "blacklist_id": e.id, "type": kind }),
+            )
+            .await?;
+            return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
         }
-        Err(crate::rules::Refusal::Revoked) => {
-            return Err(Fail::new(
-                StatusCode::FORBIDDEN,
-                "LICENSE_SUSPENDED",
-                "License has been revoked",
-            ));
+        Err(Denied {
+            denial: Denial::Refused(r @ (Refusal::VmBlocked | Refusal::DebugBlocked)),
+            license: Some(license),
+        }) => {
+            return Err(detections(s, &license, &data, &hwid, ip, Some(&r))
+                .await?
+                .unwrap_or_else(|| Fail::blocked("client", "client")));
         }
-        Err(crate::rules::Refusal::OwnerInactive) => {
-            return Err(Fail::new(
-                StatusCode::FORBIDDEN,
-                "LICENSE_SUSPENDED",
-                "License is not active",
-            ));
+        Err(Denied { denial, .. }) => return Err(refusal(s, &denial, product_id).await?),
+    };
+    detections(s, &admitted.license, &data, &hwid, ip, None).await?;
+    let Admitted {
+        license,
+        product,
+        policy,
+    } = admitted;
+    Ok(Judged {
+        license,
+        product,
+        policy,
+        hwid,
+        data,
+    })
+}
+
+/// LicenseCM's answer to a refusal of the shared rules other than the blacklist and the
+/// client's detections. LicenseCM names a product it does not serve before anything about the
+/// key, so a key unknown or of another product is `PRODUCT_NOT_FOUND` when the product asked
+/// for does not answer LicenseCM clients, `LICENSE_NOT_FOUND` when it does.
+async fn refusal(s: &AppState, denial: &Denial, product_id: &str) -> Result<Fail, Fail> {
+    let product_not_found = || Fail::not_found("PRODUCT_NOT_FOUND", "Product not found");
+    let forbidden = |code: &str, message: &str| Fail::new(StatusCode::FORBIDDEN, code, message);
+    Ok(match denial {
+        Denial::NotFound | Denial::ProductScopeMismatch(_) => {
+            let served = s
+                .store
+                .product(product_id)
+                .await?
+                .is_some_and(|p| p.is_active && p.compat.licensecm);
+            if served {
+                Fail::not_found("LICENSE_NOT_FOUND", "License not found")
+            } else {
+                product_not_found()
+            }
         }
-        Err(_) => {
-            return Err(Fail::new(
-                StatusCode::FORBIDDEN,
-                "LICENSE_SUSPENDED",
-                "License is suspended",
-            ));
+        Denial::FamilyDisabled | Denial::Refused(Refusal::ProductInactive) => product_not_found(),
+        Denial::Refused(Refusal::Expired) => forbidden("LICENSE_EXPIRED", "License has expired"),
+        Denial::Refused(Refusal::Revoked) => {
+            forbidden("LICENSE_SUSPENDED", "License has been revoked")
         }
-    }
-    let hw = Some(hwid.as_str()).filter(|h| !h.is_empty());
+        Denial::Refused(Refusal::OwnerInactive) => {
+            forbidden("LICENSE_SUSPENDED", "License is not active")
+        }
+        Denial::Refused(Refusal::Suspended) => {
+            forbidden("LICENSE_SUSPENDED", "License is suspended")
+        }
+        _ => Fail::forbidden("Access denied"),
+    })
+}
+
+/// Records what the client reported about itself (a virtual machine, a debugger) as security
+/// events, blocked where the shared rules refused it (`refused`); the answer for the one that
+/// blocked.
+async fn detections(
+    s: &AppState,
+    license: &License,
+    data: &ClientData,
+    hwid: &str,
+    ip: Option<String>,
+    refused: Option<&Refusal>,
+) -> Result<Option<Fail>, Fail> {
+    let hw = Some(hwid).filter(|h| !h.is_empty());
     for (found, kind, block) in [
-        (&data.vm, "vm_detected", product.block_vm),
-        (&data.debug, "debug_detected", product.block_debug),
+        (
+            &data.vm,
+            "vm_detected",
+            refused == Some(&Refusal::VmBlocked),
+        ),
+        (
+            &data.debug,
+            "debug_detected",
+            refused == Some(&Refusal::DebugBlocked),
+        ),
     ] {
         if !found.is_empty() {
             s.security_event(
                 kind,
                 Severity::Medium,
-                Some(&license),
+                Some(license),
                 ip.clone(),
                 hw,
                 block,
@@ -387,22 +435,11 @@ async fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fa
             if block {
                 let mut f = Fail::blocked(kind, "client");
                 f.code_mut("SECURITY_VIOLATION");
-                return Err(f);
+                return Ok(Some(f));
             }
         }
     }
-    let policy = s
-        .store
-        .policy(&license.policy_id)
-        .await?
-        .ok_or_else(|| crate::http::error::ApiError::internal("license without policy"))?;
-    Ok(Judged {
-        license,
-        product,
-        policy,
-        hwid,
-        data,
-    })
+    Ok(None)
 }
 
 /// Most signed facts kept for reuse; the cache is emptied when it grows past this.
@@ -811,7 +848,7 @@ mod paste_impl {
         let issued = Slot::new();
         let failed = Slot::new();
         let audience = s
-            .audience("license.activated", Some(&j.license.product_id))
+            .audience(kind::LicenseActivated, Some(&j.license.product_id))
             .await?;
         let seated = s
             .take_seat(&claim(&j), &rule, &|found, number, now| {
@@ -851,14 +888,7 @@ mod paste_impl {
                 // A machine new to the license is announced with its seat.
                 let told = match found {
                     Some(_) => Record::none(),
-                    None => audience.record(
-                        &DomainEvent::LicenseActivated {
-                            license: j.license.clone(),
-                            machine: m.clone(),
-                        },
-                        now,
-                        Vec::new(),
-                    ),
+                    None => audience.record((j.license.clone(), m.clone()), now, Vec::new()),
                 };
                 Ok((m, told))
             })

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use licet_core::audit::AuditAction;
-use licet_core::events::DomainEvent;
+use licet_core::events::{DomainEvent, kind};
 use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -251,7 +251,9 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
         ls.push(build(&s, &me, &b).await?);
     }
     let product_id = ls.first().map(|l| l.product_id.clone());
-    let audience = s.audience("license.created", product_id.as_deref()).await?;
+    let audience = s
+        .audience(kind::LicenseCreated, product_id.as_deref())
+        .await?;
     let now = s.clock.now();
     let entry = s.audit_entry(
         &me.actor(),
@@ -262,7 +264,7 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
         product_id,
     );
     let told = ls.iter().fold(Record::from(entry), |r, l| {
-        r.and(audience.record(&DomainEvent::LicenseCreated(l.clone()), now, Vec::new()))
+        r.and(audience.record(l.clone(), now, Vec::new()))
     });
     s.store.insert_licenses(&ls, told).await?;
     let mut licenses = Vec::new();

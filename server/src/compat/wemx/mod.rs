@@ -38,7 +38,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ClientIp, public_url};
 use crate::http::state::AppState;
 use crate::rules;
-use licet_core::events::DomainEvent;
+use licet_core::events::{DomainEvent, kind};
 use licet_core::model::{
     Customer, DOMAIN_PREFIX, DownloadGrant, Kind, License, LicenseStatus, Machine, Order, Policy,
     PriceKind, Product, Scope,

@@ -46,40 +46,59 @@ pub(super) async fn judge(
     ip: ClientIp,
 ) -> Result<Checked, Refusal> {
     let refuse = |m: &str| Refusal::new(StatusCode::FORBIDDEN, m);
-    // The rules every family shares (`crate::rules`): the blacklist first, so a blocked caller
-    // learns nothing about the license; then its state; the product's switch is applied to
-    // the packages below.
+    // The rules every family shares (`crate::rules::admit`), on the license's own product; a
+    // blocked caller learns nothing about the license. The packages are then matched among
+    // the own and extra products enabled for WemX.
     let ip_text = ip.text();
-    let probe = rules::Probe {
-        key,
-        ip: ip_text.as_deref(),
-        hwid: Some(&domain.fingerprint()),
-        ..rules::Probe::default()
+    let environment = domain.fingerprint();
+    let ask = rules::Admit {
+        probe: rules::Probe {
+            key,
+            ip: ip_text.as_deref(),
+            hwid: Some(&environment),
+            ..rules::Probe::default()
+        },
+        asked: rules::Asked::Own,
+        family: rules::Family::WemX,
     };
-    if rules::blacklisted(s, &probe).await?.is_some() {
-        return Err(refuse("Access denied.").counted("", "blacklisted"));
-    }
-    let l = s.store.license_by_key(key).await?.ok_or_else(|| {
-        Refusal::new(StatusCode::NOT_FOUND, "License not found.").counted("", "license_not_found")
-    })?;
-    if let Err(r) = rules::status(&l, s.clock.now()) {
-        let message = match r {
-            rules::Refusal::Suspended => "This license is suspended.",
-            rules::Refusal::Revoked => "This license has been revoked.",
-            rules::Refusal::Expired => "This license has expired.",
-            _ => "This license is not active.",
-        };
-        return Err(refuse(message).counted(&l.product_id, r.code()));
-    }
-    let mut covered = Vec::new();
-    for p in std::iter::once(&l.product_id).chain(&l.extra_products) {
-        // `packages` resolves only among products enabled for WemX, whose names are unique
-        // among them: another product cannot answer for a name it copied.
+    let rules::Admitted {
+        license: l,
+        product: own,
+        policy,
+    } = match rules::admit(s, &ask).await? {
+        Ok(admitted) => admitted,
+        Err(denied) => {
+            let refusal = match &denied.denial {
+                rules::Denial::Blacklisted(_) => refuse("Access denied."),
+                rules::Denial::Refused(rules::Refusal::Suspended) => {
+                    refuse("This license is suspended.")
+                }
+                rules::Denial::Refused(rules::Refusal::Revoked) => {
+                    refuse("This license has been revoked.")
+                }
+                rules::Denial::Refused(rules::Refusal::Expired) => {
+                    refuse("This license has expired.")
+                }
+                // A switched-off product, or one WemX does not serve, covers no package.
+                rules::Denial::Refused(rules::Refusal::ProductInactive)
+                | rules::Denial::FamilyDisabled => {
+                    refuse("This license is not valid for the requested package.")
+                }
+                rules::Denial::Refused(_) => refuse("This license is not active."),
+                _ => Refusal::new(StatusCode::NOT_FOUND, "License not found."),
+            };
+            return Err(refusal.counted(denied.product_id(), denied.denial.code()));
+        }
+    };
+    // `packages` resolves only among products enabled for WemX, whose names are unique among
+    // them: another product cannot answer for a name it copied.
+    let mut covered = vec![own];
+    for p in &l.extra_products {
         if let Some(p) = s
             .store
             .product(p)
             .await?
-            .filter(|p| p.compat.wemx && rules::product(p, &probe).is_ok())
+            .filter(|p| p.compat.wemx && rules::product(p, &ask.probe).is_ok())
         {
             covered.push(p);
         }
@@ -103,11 +122,6 @@ pub(super) async fn judge(
                 .counted(&l.product_id, "package_not_covered"),
         );
     }
-    let policy = s
-        .store
-        .policy(&l.policy_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("license without policy"))?;
     let now = s.clock.now();
     let (machine, changed) = match s.store.machine(&l.id, &domain.fingerprint()).await? {
         Some(mut m) => match (&m.ip, ip.text()) {
@@ -171,7 +185,9 @@ pub(super) async fn write_domain(
 ) -> Result<(), Refusal> {
     let caller = ip.text();
     let other_address = Slot::new();
-    let audience = s.audience("license.activated", Some(&l.product_id)).await?;
+    let audience = s
+        .audience(kind::LicenseActivated, Some(&l.product_id))
+        .await?;
     let taken = s
         .store
         .take_seat(
@@ -196,13 +212,10 @@ pub(super) async fn write_domain(
                         Ok((m, Record::none()))
                     }
                 },
-                None => {
-                    let event = DomainEvent::LicenseActivated {
-                        license: l.clone(),
-                        machine: machine.clone(),
-                    };
-                    Ok((machine.clone(), audience.record(&event, now, Vec::new())))
-                }
+                None => Ok((
+                    machine.clone(),
+                    audience.record((l.clone(), machine.clone()), now, Vec::new()),
+                )),
             },
         )
         .await;
