@@ -21,7 +21,7 @@ use crate::model::{
 };
 use crate::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use crate::store::{
-    AuditFilter, Constraint, LicenseFilter, PageRequest, Record, RevocationState, SeatChange,
+    AuditFilter, Constraint, LicenseFilter, PageRequest, Record, RevocationState, Seat, SeatChange,
     Store, StoreError,
 };
 
@@ -890,17 +890,24 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
             store.license("lic_1").await.expect("read the license");
             start.wait().await;
             store
-                .take_seat(&c, &rule, T0, &|_| {
-                    Ok((machine("lic_1", &format!("fp-{i}")), Record::none()))
+                .take_seat(&c, &rule, T0, &|seat| {
+                    let Seat::New { number } = seat else {
+                        panic!("a machine new to the license is given a number");
+                    };
+                    let mut m = machine("lic_1", &format!("fp-{i}"));
+                    m.numeric_id = number;
+                    Ok((m, Record::none()))
                 })
                 .await
         }));
     }
     let (mut seated, mut refused) = (0, 0);
+    let mut numbers = std::collections::BTreeSet::new();
     for t in tasks {
         match t.await.expect("task") {
             Ok(s) => {
                 assert!(s.fresh);
+                numbers.insert(s.machine.numeric_id);
                 seated += 1;
             }
             Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 3 })) => refused += 1,
@@ -908,14 +915,19 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
         }
     }
     assert_eq!((seated, refused), (3, 29));
+    // The numbers were drawn inside the operations, raced across handles: never one twice, and
+    // a number drawn outside a seat operation comes after them.
+    assert_eq!(numbers.len(), 3, "{numbers:?}");
+    let next = f.b.next_number("machine").await.expect("number");
+    assert!(numbers.iter().all(|n| *n < next), "{numbers:?} then {next}");
     assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 3);
     assert_eq!(f.b.machines("lic_1").await.expect("list").len(), 3);
     let one = f.a.machines("lic_1").await.expect("list")[0]
         .fingerprint
         .clone();
     let again =
-        f.b.take_seat(&claim("lic_1", &one), &rule, T0, &|found| {
-            Ok((found.expect("known").machine.clone(), Record::none()))
+        f.b.take_seat(&claim("lic_1", &one), &rule, T0, &|seat| {
+            Ok((seat.found().expect("known").machine.clone(), Record::none()))
         })
         .await
         .expect("a known machine keeps its seat");
@@ -951,8 +963,8 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
         product_id: None,
     };
     let seated =
-        f.b.take_seat(&claim("lic_1", "new"), &rule, T0, &|found| {
-            assert!(found.is_none());
+        f.b.take_seat(&claim("lic_1", "new"), &rule, T0, &|seat| {
+            assert!(seat.found().is_none());
             Ok((machine("lic_1", "new"), Record::from(entry("new"))))
         })
         .await
@@ -2094,8 +2106,8 @@ pub async fn the_seat_rule_finds_ended_seats_and_parts_through_indexes(f: Fixtur
         parts: swapped.clone(),
     };
     let again =
-        f.b.take_seat(&claim_swapped, &node_locked, T0, &|found| {
-            let found = found.expect("recognised by its parts");
+        f.b.take_seat(&claim_swapped, &node_locked, T0, &|seat| {
+            let found = seat.found().expect("recognised by its parts");
             let mut m = found.machine.clone();
             m.parts = swapped.iter().map(part_hex).collect();
             Ok((m, Record::none()))

@@ -5,8 +5,8 @@
 //! applies [`plan`] to the license's machines inside the store's own atomic operation, so that
 //! concurrent activations never exceed the seats whichever family or process they come through.
 
+use crate::error::{StoreError, StoreResult};
 use crate::model::{License, Machine, Policy, parts_threshold};
-use crate::store::{StoreError, StoreResult};
 
 /// Machines read per hardware part when a claim is matched by its parts: a bound on what one
 /// request can make the store read, whatever the license holds.
@@ -135,87 +135,6 @@ pub fn license_of(claims: &[SeatClaim]) -> Result<Option<&str>, StoreError> {
         ));
     }
     Ok(Some(first))
-}
-
-/// One claim placed: its plan, the machine to store and the record to write with it.
-#[derive(Debug)]
-pub struct Placement {
-    /// What the seat rule decided.
-    pub plan: Plan,
-    /// The machine to store.
-    pub machine: Machine,
-    /// Its audit entries and deliveries.
-    pub record: crate::store::Record,
-}
-
-impl Placement {
-    /// The seat taken, once the placement is written.
-    pub fn seated(machine: Machine, plan: Plan) -> Seated {
-        Seated {
-            machine,
-            fresh: plan.existing.is_none(),
-            reaped: plan.reap,
-        }
-    }
-}
-
-/// Builds every machine of a seat operation with `make` before anything is written, so that an
-/// error writes nothing, and checks that each is of `license_id`. What a backend writes next,
-/// in its atomic operation: each placement's reaped machines removed, its machine stored, its
-/// record written.
-pub fn place(
-    license_id: &str,
-    plans: Vec<Plan>,
-    make: crate::store::MakeSeats<'_>,
-) -> Result<Vec<Placement>, SeatError> {
-    let mut out = Vec::with_capacity(plans.len());
-    for (i, plan) in plans.into_iter().enumerate() {
-        let (machine, record) = make(i, plan.existing.as_ref())?;
-        if machine.license_id != license_id {
-            return Err(StoreError::backend("take_seats: a machine of another license").into());
-        }
-        out.push(Placement {
-            plan,
-            machine,
-            record,
-        });
-    }
-    Ok(out)
-}
-
-/// What a [`SeatChange`](crate::store::SeatChange) asks a backend to write, checked against
-/// the machine it was decided on.
-#[derive(Debug, PartialEq)]
-pub enum Write<'a> {
-    /// Nothing.
-    Nothing,
-    /// Store this machine in place of the one found (the same id, license and fingerprint).
-    Put(&'a Machine),
-    /// Remove the machine found.
-    Remove(&'a Machine),
-}
-
-/// Checks a seat change against the machine found: a change may only update or remove the
-/// machine it was shown.
-pub fn write_of<'a>(
-    change: &'a crate::store::SeatChange,
-    found: Option<&'a Recognised>,
-) -> Result<Write<'a>, StoreError> {
-    use crate::store::SeatChange;
-    match (change, found) {
-        (SeatChange::Keep, _) => Ok(Write::Nothing),
-        (SeatChange::Update(m), Some(f))
-            if m.id == f.machine.id
-                && m.license_id == f.machine.license_id
-                && m.fingerprint == f.machine.fingerprint =>
-        {
-            Ok(Write::Put(m))
-        }
-        (SeatChange::Remove, Some(f)) => Ok(Write::Remove(&f.machine)),
-        _ => Err(StoreError::backend(
-            "change_seat: a change of another machine",
-        )),
-    }
 }
 
 /// The stored machine a claim is, and the claim's parts that a token may bind: only those the
@@ -377,32 +296,6 @@ pub trait SeatReads: Send + Sync {
     ) -> StoreResult<Vec<Machine>>;
 }
 
-#[async_trait::async_trait]
-impl<T: crate::store::Seats + ?Sized> SeatReads for T {
-    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
-        crate::store::Seats::machine(self, license_id, fingerprint).await
-    }
-    async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
-        crate::store::Seats::machine_count(self, license_id).await
-    }
-    async fn machines_sharing_parts(
-        &self,
-        license_id: &str,
-        parts: &[[u8; 8]],
-    ) -> StoreResult<Vec<Machine>> {
-        crate::store::Seats::machines_sharing_parts(self, license_id, parts).await
-    }
-    async fn ended_machines(
-        &self,
-        license_id: &str,
-        rule: &SeatRule,
-        now: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<Machine>> {
-        crate::store::Seats::ended_machines(self, license_id, rule, now, limit).await
-    }
-}
-
 /// Which of the license's machines the claim is: by fingerprint, or else (when the claim has
 /// parts) the machine whose recorded parts match the claim's both ways, so a machine with one
 /// replaced disk is the same machine under its new fingerprint. A fingerprint whose recorded
@@ -521,7 +414,7 @@ impl MachinesOf for Snapshot {
 /// validation). A snapshot, so a concurrent change may make the answer stale; only
 /// [`take_seat`](crate::store::Seats::take_seat) decides atomically.
 pub async fn check(
-    store: &dyn crate::store::Store,
+    store: &(impl SeatReads + ?Sized),
     claim: &SeatClaim,
     rule: &SeatRule,
     now: i64,

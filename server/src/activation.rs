@@ -14,12 +14,12 @@ use licet_api::client::MachineRequest;
 use licet_core::audit::AuditAction;
 use licet_core::events::kind;
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
-use licet_core::store::{Record, Slot, StoreError};
+use licet_core::store::{Record, Seat, Slot, StoreError};
 use serde_json::json;
 
 use crate::http::error::{ApiError, ApiResult, park};
 use crate::http::extract::Signed;
-use crate::http::state::{AppState, IssuedToken, NEEDS_NUMBER, TokenTerms, hex, unhex};
+use crate::http::state::{AppState, IssuedToken, TokenTerms, hex, unhex};
 use crate::ids::random_id;
 use crate::rules::{self, Admit, Asked, Family, Probe};
 use licet_core::model::{Lease, License, Machine, Policy, Product};
@@ -281,102 +281,92 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     let failed = Slot::new();
     let repeated = Slot::new();
     let taken = s
-        .take_seats_known(
-            std::slice::from_ref(&claim),
-            &rule,
-            &[before.is_some()],
-            &|_, found, number, now| {
-                let fail = |e: ApiError| park(&failed, e);
-                if let Some(f) = found {
-                    // Decided again here, atomically: the same request twice takes one seat.
-                    if let Some(id) = &a.request_id
-                        && stored_response(&f.machine, id).is_some()
-                    {
-                        repeated.put(f.machine.clone());
-                        return Err(StoreError::backend("an offline request already answered"));
-                    }
-                    check_device(&f.machine, a.device_key.as_ref()).map_err(fail)?;
-                }
-                let token = if bind(found) == bind(before.as_ref())
-                    && grant(found, now) == grant(before.as_ref(), seen_at)
+        .take_seat(&claim, &rule, &|seat, now| {
+            let found = seat.found();
+            let fail = |e: ApiError| park(&failed, e);
+            if let Some(f) = found {
+                // Decided again here, atomically: the same request twice takes one seat.
+                if let Some(id) = &a.request_id
+                    && stored_response(&f.machine, id).is_some()
                 {
-                    presigned.clone()
-                } else {
-                    sign(found, now).map_err(fail)?
-                };
-                if let Some(f) = found
-                    && f.machine.holds_too_many(&token.token_id, now)
-                {
-                    return Err(fail(too_many_tokens()));
+                    repeated.put(f.machine.clone());
+                    return Err(StoreError::backend("an offline request already answered"));
                 }
-                let mut m = match (found, number) {
-                    (Some(f), _) => {
-                        let mut m = f.machine.clone();
-                        m.parts = learned_parts(&m, a.parts);
-                        m
-                    }
-                    (None, None) => return Err(NEEDS_NUMBER),
-                    (None, Some(numeric_id)) => Machine {
-                        parts: a.parts.iter().map(part_hex).collect(),
-                        ..Machine::new(
-                            random_id("mch_"),
-                            &a.license.id,
-                            a.fingerprint,
-                            numeric_id,
-                            now,
-                        )
-                    },
-                };
-                m.hostname = a.hostname.clone().or(m.hostname);
-                m.platform = a.platform.clone().or(m.platform);
-                m.ip = a.ip.clone().or(m.ip);
-                m.last_seen = now;
-                m.last_heartbeat = now;
-                m.give_token(token.token_id.clone(), token.expires_at, now);
-                m.device_key = a.device_key.as_ref().map(|k| hex(k)).or(m.device_key);
-                m.lease = a.lease.map(|(l, _)| l);
-                m.lease_until = a.lease.map(|(_, until)| until);
-                let response = match &a.request_id {
-                    Some(id) => Some(
-                        licet_issuer::sign_activation_response(&s.keys().token, id, &token.token)
-                            .map_err(|e| fail(ApiError::internal(e)))?,
-                    ),
-                    None => None,
-                };
-                m.request_id = a.request_id.as_ref().map(|id| hex(id));
-                m.response = response
-                    .as_ref()
-                    .map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r));
-                let entry = s.audit_entry(
-                    &a.actor,
-                    AuditAction::MachineActivated,
-                    &m.id,
-                    a.ip.clone(),
-                    json!({
-                        "license_id": a.license.id,
-                        "token_id": token.token_id,
-                        "lease": m.lease.map(Lease::as_str),
-                        "lease_until": m.lease_until,
-                        "request_id": m.request_id,
-                        "device_key": m.device_key.is_some(),
-                    }),
-                    Some(a.license.product_id.clone()),
-                );
-                issued.put((token, response));
-                // A machine new to the license is announced with its seat.
-                let told = match found {
-                    Some(_) => Record::from(entry),
-                    None => audience.record((a.license.clone(), m.clone()), now, vec![entry]),
-                };
-                Ok((m, told))
-            },
-        )
-        .await
-        .and_then(|mut seated| {
-            seated.pop().ok_or_else(|| {
-                licet_core::seats::SeatError::Store(StoreError::backend("no seat taken"))
-            })
-        });
+                check_device(&f.machine, a.device_key.as_ref()).map_err(fail)?;
+            }
+            let token = if bind(found) == bind(before.as_ref())
+                && grant(found, now) == grant(before.as_ref(), seen_at)
+            {
+                presigned.clone()
+            } else {
+                sign(found, now).map_err(fail)?
+            };
+            if let Some(f) = found
+                && f.machine.holds_too_many(&token.token_id, now)
+            {
+                return Err(fail(too_many_tokens()));
+            }
+            let mut m = match seat {
+                Seat::Known(f) => {
+                    let mut m = f.machine.clone();
+                    m.parts = learned_parts(&m, a.parts);
+                    m
+                }
+                Seat::New { number: numeric_id } => Machine {
+                    parts: a.parts.iter().map(part_hex).collect(),
+                    ..Machine::new(
+                        random_id("mch_"),
+                        &a.license.id,
+                        a.fingerprint,
+                        numeric_id,
+                        now,
+                    )
+                },
+            };
+            m.hostname = a.hostname.clone().or(m.hostname);
+            m.platform = a.platform.clone().or(m.platform);
+            m.ip = a.ip.clone().or(m.ip);
+            m.last_seen = now;
+            m.last_heartbeat = now;
+            m.give_token(token.token_id.clone(), token.expires_at, now);
+            m.device_key = a.device_key.as_ref().map(|k| hex(k)).or(m.device_key);
+            m.lease = a.lease.map(|(l, _)| l);
+            m.lease_until = a.lease.map(|(_, until)| until);
+            let response = match &a.request_id {
+                Some(id) => Some(
+                    licet_issuer::sign_activation_response(&s.keys().token, id, &token.token)
+                        .map_err(|e| fail(ApiError::internal(e)))?,
+                ),
+                None => None,
+            };
+            m.request_id = a.request_id.as_ref().map(|id| hex(id));
+            m.response = response
+                .as_ref()
+                .map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r));
+            let entry = s.audit_entry(
+                &a.actor,
+                AuditAction::MachineActivated,
+                &m.id,
+                a.ip.clone(),
+                json!({
+                    "license_id": a.license.id,
+                    "token_id": token.token_id,
+                    "lease": m.lease.map(Lease::as_str),
+                    "lease_until": m.lease_until,
+                    "request_id": m.request_id,
+                    "device_key": m.device_key.is_some(),
+                }),
+                Some(a.license.product_id.clone()),
+            );
+            issued.put((token, response));
+            // A machine new to the license is announced with its seat.
+            let told = match found {
+                Some(_) => Record::from(entry),
+                None => audience.record((a.license.clone(), m.clone()), now, vec![entry]),
+            };
+            Ok((m, told))
+        })
+        .await;
     if let (Some(m), Some(id)) = (repeated.take(), &a.request_id) {
         return Ok(Activated {
             issued: None,

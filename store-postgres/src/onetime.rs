@@ -24,6 +24,14 @@ impl PgStore {
 #[async_trait]
 impl Durability for PgStore {
     async fn next_number(&self, sequence: &str) -> StoreResult<u64> {
+        // Machines are numbered inside seat operations, from a sequence of their own.
+        if sequence == "machine" {
+            let c = self.conn().await?;
+            return crate::seats::machine_numbers(&c, 1)
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::backend("no machine number drawn"));
+        }
         self.next_counter(&format!("{sequence}_number")).await
     }
     async fn health(&self) -> StoreResult<()> {

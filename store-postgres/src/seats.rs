@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use licet_core::model::*;
 use licet_core::seats::{
-    PART_CANDIDATES, Placement, Recognised, SeatClaim, SeatError, SeatReads, SeatRule, Seated,
-    Snapshot, Write, license_of, part_hex, place, plan_all, recognise, write_of,
+    PART_CANDIDATES, Recognised, SeatClaim, SeatError, SeatReads, SeatRule, Seated, Snapshot,
+    license_of, part_hex, plan_all, recognise,
 };
 use licet_core::store::*;
 
@@ -116,6 +116,22 @@ pub(crate) async fn upsert_machine(tx: &Transaction<'_>, m: &Machine) -> StoreRe
     .await
 }
 
+/// `n` new machine numbers, from the `machine_numbers` sequence.
+pub(crate) async fn machine_numbers<C: GenericClient>(c: &C, n: usize) -> StoreResult<Vec<u64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let n = i64::try_from(n).map_err(|_| StoreError::backend("too many new machines"))?;
+    let rows = c
+        .query(
+            "SELECT nextval('machine_numbers') FROM generate_series(1, $1::bigint)",
+            &[&n],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows.iter().map(|r| unbig(r.get::<_, i64>(0))).collect())
+}
+
 /// Inserts or replaces a machine, in `tx`; a new machine, or one with a lease, marks its
 /// license for the culler.
 async fn put_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<()> {
@@ -162,8 +178,11 @@ impl Seats for PgStore {
         }
         let seen = Snapshot::read(&Reads(&tx), claims, Some((rule, now))).await?;
         let plans = plan_all(rule, claims, &seen, now)?;
+        // Numbers for the new machines from a sequence: drawing one takes no lock that lives
+        // until commit, so activations of other licenses do not wait on this one.
+        let numbers = machine_numbers(&tx, new_machines(&plans)).await?;
         let mut seated = Vec::with_capacity(plans.len());
-        for p in place(license_id, plans, make)? {
+        for p in place(license_id, plans, numbers, make)? {
             for dead in &p.plan.reap {
                 remove_in(&tx, dead).await?;
             }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use licet_core::model::*;
 use licet_core::seats::{
-    MachinesOf, PART_CANDIDATES, Placement, Recognised, SeatClaim, SeatError, SeatRule, Seated,
-    Write, indexed_parts, license_of, part_hex, place, plan_all, recognise, write_of,
+    MachinesOf, PART_CANDIDATES, Recognised, SeatClaim, SeatError, SeatRule, Seated, indexed_parts,
+    license_of, part_hex, plan_all, recognise,
 };
 use licet_core::store::*;
 
@@ -108,8 +108,13 @@ impl SledStore {
             return Err(StoreError::NotFound.into());
         }
         let plans = plan_all(rule, claims, &Of(self, license_id), now)?;
+        // Numbers for the new machines, drawn here where the rule has just said which are new.
+        let numbers = (0..new_machines(&plans))
+            .map(|_| self.next_number("machine"))
+            .collect::<Res<Vec<u64>>>()
+            .map_err(StoreError::from)?;
         let mut seated = Vec::with_capacity(plans.len());
-        for p in place(license_id, plans, make)? {
+        for p in place(license_id, plans, numbers, make)? {
             for dead in &p.plan.reap {
                 self.remove_machine_unlocked(dead)
                     .map_err(StoreError::from)?;

@@ -506,3 +506,15 @@ impl<'a> LicetClaims<'a> {
         Ok(c)
     }
 }
+
+/// A token's device binding (`cnf`) is the device module's to check; the claims only say
+/// which key they bind. (This method lives with the claims so that `device` needs nothing
+/// from here.)
+impl Claims<'_> {
+    /// Checks a proof of possession against the device key the token binds
+    /// ([`crate::device::verify_possession`]): [`Error::DeviceKeyRequired`] if it binds none.
+    pub fn verify_possession(&self, challenge: &[u8], signature: &[u8]) -> Result<(), Error> {
+        let key = self.device_key.as_ref().ok_or(Error::DeviceKeyRequired)?;
+        crate::device::verify_possession(key, challenge, signature)
+    }
+}

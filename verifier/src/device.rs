@@ -115,15 +115,6 @@ pub fn verify_request(
     )
 }
 
-impl crate::claims::Claims<'_> {
-    /// Checks a proof of possession against the device key the token binds
-    /// ([`verify_possession`]): [`Error::DeviceKeyRequired`] if it binds none.
-    pub fn verify_possession(&self, challenge: &[u8], signature: &[u8]) -> Result<(), Error> {
-        let key = self.device_key.as_ref().ok_or(Error::DeviceKeyRequired)?;
-        verify_possession(key, challenge, signature)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,17 +1,40 @@
 //! Machines on seats: activation, heartbeats, releases.
 
 use super::*;
+use crate::seats::{Plan, SeatReads};
 
-/// Builds the machine to store once the seat rule has admitted a claim, from the stored machine
-/// the claim is (if any, with the parts its token may bind), and the audit entries to write with
-/// it. Called inside [`Seats::take_seat`]'s atomic operation, at most once; an error writes
-/// nothing.
-pub type MakeSeat<'a> =
-    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(Machine, Record)> + Send + Sync);
+/// The seat a claim takes, as the seat operation found it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seat<'a> {
+    /// The stored machine the claim is (with the parts its token may bind).
+    Known(&'a Recognised),
+    /// A machine new to the license, with the number the operation drew for it: numbers are
+    /// drawn inside the operation, for the new machines only (they may have gaps, never
+    /// repeats).
+    New {
+        /// The machine's number.
+        number: u64,
+    },
+}
+
+impl<'a> Seat<'a> {
+    /// The stored machine, if the claim is one.
+    pub fn found(self) -> Option<&'a Recognised> {
+        match self {
+            Seat::Known(r) => Some(r),
+            Seat::New { .. } => None,
+        }
+    }
+}
+
+/// Builds the machine to store once the seat rule has admitted a claim, from the seat it takes,
+/// and the audit entries to write with it. Called inside [`Seats::take_seat`]'s atomic
+/// operation, at most once; an error writes nothing.
+pub type MakeSeat<'a> = &'a (dyn Fn(Seat<'_>) -> StoreResult<(Machine, Record)> + Send + Sync);
 
 /// [`MakeSeat`] for one of several claims, by its index.
 pub type MakeSeats<'a> =
-    &'a (dyn Fn(usize, Option<&Recognised>) -> StoreResult<(Machine, Record)> + Send + Sync);
+    &'a (dyn Fn(usize, Seat<'_>) -> StoreResult<(Machine, Record)> + Send + Sync);
 
 /// A value that a store operation's closure hands back to its caller. The closures are `Fn`
 /// (a backend may call them on another thread, at most once per operation), so what they
@@ -80,8 +103,9 @@ pub trait Seats: Send + Sync {
     /// that no concurrent seat change of the license (through any handle) can interleave with:
     /// reads what the rule needs of the license's machines (point reads and bounded queries,
     /// never the whole list), applies [`seats::plan_all`](crate::seats::plan_all), removes the
-    /// dead machines it names, stores the machines `make` builds (called
-    /// with each claim's index) and their audit entries. All or none; durable when it returns.
+    /// dead machines it names, draws a number for each new machine, stores the machines `make`
+    /// builds (called with each claim's index and [`Seat`]) and their audit entries. All or
+    /// none; durable when it returns.
     async fn take_seats(
         &self,
         claims: &[SeatClaim],
@@ -99,8 +123,8 @@ pub trait Seats: Send + Sync {
         make: MakeSeat<'_>,
     ) -> Result<Seated, SeatError> {
         let mut seated = self
-            .take_seats(std::slice::from_ref(claim), rule, now, &|_, found| {
-                make(found)
+            .take_seats(std::slice::from_ref(claim), rule, now, &|_, seat| {
+                make(seat)
             })
             .await?;
         seated
@@ -166,4 +190,128 @@ pub trait Seats: Send + Sync {
     async fn floating_licenses(&self) -> StoreResult<Vec<String>>;
     /// Stops culling a license.
     async fn unmark_floating(&self, license_id: &str) -> StoreResult<()>;
+}
+
+/// Every store's seats answer the seat rule's reads.
+#[async_trait::async_trait]
+impl<T: Seats + ?Sized> SeatReads for T {
+    async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
+        Seats::machine(self, license_id, fingerprint).await
+    }
+    async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {
+        Seats::machine_count(self, license_id).await
+    }
+    async fn machines_sharing_parts(
+        &self,
+        license_id: &str,
+        parts: &[[u8; 8]],
+    ) -> StoreResult<Vec<Machine>> {
+        Seats::machines_sharing_parts(self, license_id, parts).await
+    }
+    async fn ended_machines(
+        &self,
+        license_id: &str,
+        rule: &SeatRule,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Machine>> {
+        Seats::ended_machines(self, license_id, rule, now, limit).await
+    }
+}
+
+/// One claim placed: its plan, the machine to store and the record to write with it.
+#[derive(Debug)]
+pub struct Placement {
+    /// What the seat rule decided.
+    pub plan: Plan,
+    /// The machine to store.
+    pub machine: Machine,
+    /// Its audit entries and deliveries.
+    pub record: Record,
+}
+
+impl Placement {
+    /// The seat taken, once the placement is written.
+    pub fn seated(machine: Machine, plan: Plan) -> Seated {
+        Seated {
+            machine,
+            fresh: plan.existing.is_none(),
+            reaped: plan.reap,
+        }
+    }
+}
+
+/// How many of `plans` are of machines new to the license: the numbers a backend draws,
+/// inside its operation, before [`place`].
+pub fn new_machines(plans: &[Plan]) -> usize {
+    plans.iter().filter(|p| p.existing.is_none()).count()
+}
+
+/// Builds every machine of a seat operation with `make` before anything is written, so that an
+/// error writes nothing, and checks that each is of `license_id`. `numbers` are those drawn for
+/// the new machines ([`new_machines`] of them), given out in order. What a backend writes next,
+/// in its atomic operation: each placement's reaped machines removed, its machine stored, its
+/// record written.
+pub fn place(
+    license_id: &str,
+    plans: Vec<Plan>,
+    numbers: Vec<u64>,
+    make: MakeSeats<'_>,
+) -> Result<Vec<Placement>, SeatError> {
+    let mut numbers = numbers.into_iter();
+    let mut out = Vec::with_capacity(plans.len());
+    for (i, plan) in plans.into_iter().enumerate() {
+        let seat = match &plan.existing {
+            Some(r) => Seat::Known(r),
+            None => Seat::New {
+                number: numbers
+                    .next()
+                    .ok_or_else(|| StoreError::backend("take_seats: a new machine unnumbered"))?,
+            },
+        };
+        let (machine, record) = make(i, seat)?;
+        if machine.license_id != license_id {
+            return Err(StoreError::backend("take_seats: a machine of another license").into());
+        }
+        out.push(Placement {
+            plan,
+            machine,
+            record,
+        });
+    }
+    Ok(out)
+}
+
+/// What a [`SeatChange`] asks a backend to write, checked against
+/// the machine it was decided on.
+#[derive(Debug, PartialEq)]
+pub enum Write<'a> {
+    /// Nothing.
+    Nothing,
+    /// Store this machine in place of the one found (the same id, license and fingerprint).
+    Put(&'a Machine),
+    /// Remove the machine found.
+    Remove(&'a Machine),
+}
+
+/// Checks a seat change against the machine found: a change may only update or remove the
+/// machine it was shown.
+pub fn write_of<'a>(
+    change: &'a SeatChange,
+    found: Option<&'a Recognised>,
+) -> Result<Write<'a>, StoreError> {
+    match (change, found) {
+        (SeatChange::Keep, _) => Ok(Write::Nothing),
+        (SeatChange::Update(m), Some(f))
+            if m.id == f.machine.id
+                && m.license_id == f.machine.license_id
+                && m.fingerprint == f.machine.fingerprint =>
+        {
+            Ok(Write::Put(m))
+        }
+        (SeatChange::Remove, Some(f)) => Ok(Write::Remove(&f.machine)),
+        _ => Err(StoreError::backend(
+            "change_seat: a change of another machine",
+        )),
+    }
 }

@@ -9,7 +9,7 @@
 
 use licet_core::audit::AuditAction;
 use licet_core::events::kind;
-use licet_core::store::Record;
+use licet_core::store::{Record, Seat};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
-use crate::http::state::{AppState, NEEDS_NUMBER};
+use crate::http::state::AppState;
 use crate::ids::random_id;
 use crate::rules;
 use licet_core::model::{DOMAIN_PREFIX, Machine};
@@ -260,42 +260,38 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
             .map_err(IntoResponse::into_response)?;
         // Slots are seats under the one seat rule (`licet_core::seats`), all taken or none.
         let taken = s
-            .take_seats(
-                &claims,
-                &SeatRule::of(&l, &policy),
-                &|i, found, number, now| {
-                    let fp = &claims[i].fingerprint;
-                    if let Some(f) = found {
+            .take_seats(&claims, &SeatRule::of(&l, &policy), &|i, seat, now| {
+                let fp = &claims[i].fingerprint;
+                let numeric_id = match seat {
+                    Seat::Known(f) => {
                         let mut m = f.machine.clone();
                         m.last_seen = now;
                         m.last_heartbeat = now;
                         return Ok((m, Record::none()));
                     }
-                    let Some(numeric_id) = number else {
-                        return Err(NEEDS_NUMBER);
-                    };
-                    let m = Machine {
-                        hostname: fp.strip_prefix(DOMAIN_PREFIX).map(str::to_owned),
-                        platform: Some("verify-api".into()),
-                        ip: ip.text(),
-                        domain_type: fp
-                            .strip_prefix(DOMAIN_PREFIX)
-                            .map(licet_core::model::DomainType::guess),
-                        ..Machine::new(random_id("mch_"), &l.id, fp, numeric_id, now)
-                    };
-                    let entry = s.audit_entry(
-                        &format!("license:{}", l.id),
-                        AuditAction::EnvironmentActivated,
-                        &m.id,
-                        ip.text(),
-                        json!({ "license_id": l.id, "environment": fp }),
-                        Some(l.product_id.clone()),
-                    );
-                    // A new environment is a new seat, announced with it.
-                    let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
-                    Ok((m, told))
-                },
-            )
+                    Seat::New { number } => number,
+                };
+                let m = Machine {
+                    hostname: fp.strip_prefix(DOMAIN_PREFIX).map(str::to_owned),
+                    platform: Some("verify-api".into()),
+                    ip: ip.text(),
+                    domain_type: fp
+                        .strip_prefix(DOMAIN_PREFIX)
+                        .map(licet_core::model::DomainType::guess),
+                    ..Machine::new(random_id("mch_"), &l.id, fp, numeric_id, now)
+                };
+                let entry = s.audit_entry(
+                    &format!("license:{}", l.id),
+                    AuditAction::EnvironmentActivated,
+                    &m.id,
+                    ip.text(),
+                    json!({ "license_id": l.id, "environment": fp }),
+                    Some(l.product_id.clone()),
+                );
+                // A new environment is a new seat, announced with it.
+                let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
+                Ok((m, told))
+            })
             .await;
         match taken {
             Ok(seated) => {

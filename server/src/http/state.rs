@@ -17,27 +17,18 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::keys::ServerKeys;
 use licet_core::clock::Clock;
 use licet_core::model::{AuditEvent, License, Machine, Policy, Product};
-use licet_core::seats::{Recognised, SeatClaim, SeatError, SeatRule, Seated};
-use licet_core::store::{Record, RevocationState, Store, StoreError, StoreResult};
+use licet_core::seats::{SeatClaim, SeatError, SeatRule, Seated};
+use licet_core::store::{Record, RevocationState, Seat, Store, StoreError, StoreResult};
 
-/// Builds a seat's machine for [`AppState::take_seat`]: from the stored machine the claim is,
-/// or the number for a new one, at the given time; with the audit entries to write with it.
-pub type MakeNumberedSeat<'a> = &'a (
-        dyn Fn(Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Record)>
-            + Send
-            + Sync
-    );
+/// Builds a seat's machine for [`AppState::take_seat`]: from the seat the claim takes (the
+/// stored machine, or a new one's number, drawn inside the operation), at the operation's time;
+/// with the audit entries to write with it.
+pub type MakeSeatAt<'a> =
+    &'a (dyn Fn(Seat<'_>, i64) -> StoreResult<(Machine, Record)> + Send + Sync);
 
-/// [`MakeNumberedSeat`] for one of several claims, by its index.
-pub type MakeNumberedSeats<'a> = &'a (
-        dyn Fn(usize, Option<&Recognised>, Option<u64>, i64) -> StoreResult<(Machine, Record)>
-            + Send
-            + Sync
-    );
-
-/// What a seat's `make` returns for a new machine when it was given no number (see
-/// [`AppState::take_seat`]).
-pub const NEEDS_NUMBER: StoreError = StoreError::NotFound;
+/// [`MakeSeatAt`] for one of several claims, by its index.
+pub type MakeSeatsAt<'a> =
+    &'a (dyn Fn(usize, Seat<'_>, i64) -> StoreResult<(Machine, Record)> + Send + Sync);
 
 /// Header carrying the signature of an online answer.
 pub const SIGNATURE_HEADER: &str = "licet-signature";
@@ -331,24 +322,19 @@ impl AppState {
         }
     }
 
-    /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`),
-    /// with a number ready for a new machine: `make` gets the stored machine the claim is, or
-    /// the number to give a new one. A number is drawn only when the claim's fingerprint was
-    /// unknown just before (numbers may have gaps, never repeats); should a known machine go
-    /// away meanwhile, `make` gets `None` for both, returns [`NEEDS_NUMBER`], and the seat is
-    /// taken again with a number.
+    /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`):
+    /// `make` gets the seat the claim takes (the stored machine, or the number the operation
+    /// drew for a new one) and the time. What the reaped seats still held is revoked after.
     pub async fn take_seat(
         &self,
         claim: &SeatClaim,
         rule: &SeatRule,
-        make: MakeNumberedSeat<'_>,
+        make: MakeSeatAt<'_>,
     ) -> Result<Seated, SeatError> {
         let mut seated = self
-            .take_seats(
-                std::slice::from_ref(claim),
-                rule,
-                &|_, found, number, now| make(found, number, now),
-            )
+            .take_seats(std::slice::from_ref(claim), rule, &|_, seat, now| {
+                make(seat, now)
+            })
             .await?;
         seated
             .pop()
@@ -361,66 +347,15 @@ impl AppState {
         &self,
         claims: &[SeatClaim],
         rule: &SeatRule,
-        make: MakeNumberedSeats<'_>,
+        make: MakeSeatsAt<'_>,
     ) -> Result<Vec<Seated>, SeatError> {
-        let mut known = Vec::with_capacity(claims.len());
-        for c in claims {
-            known.push(
-                self.store
-                    .machine(&c.license_id, &c.fingerprint)
-                    .await?
-                    .is_some(),
-            );
-        }
-        self.take_seats_known(claims, rule, &known, make).await
-    }
-
-    /// [`AppState::take_seats`] for a caller that has just read whether each claim's machine
-    /// is known (`known[i]`), so that the store is not asked again: a number is drawn for the
-    /// unknown ones only.
-    pub async fn take_seats_known(
-        &self,
-        claims: &[SeatClaim],
-        rule: &SeatRule,
-        known: &[bool],
-        make: MakeNumberedSeats<'_>,
-    ) -> Result<Vec<Seated>, SeatError> {
-        let mut numbers = Vec::with_capacity(claims.len());
-        for i in 0..claims.len() {
-            numbers.push(match known.get(i).copied().unwrap_or(false) {
-                true => None,
-                false => Some(self.store.next_number("machine").await?),
-            });
-        }
-        let wanted = licet_core::store::Slot::new();
-        loop {
-            let now = self.clock.now();
-            let taken = self
-                .store
-                .take_seats(claims, rule, now, &|i, found| {
-                    let number = numbers.get(i).copied().flatten();
-                    let made = make(i, found, number, now);
-                    if matches!(&made, Err(e) if *e == NEEDS_NUMBER) {
-                        wanted.put(i);
-                    }
-                    made
-                })
-                .await;
-            let missing = wanted.take();
-            match (taken, missing) {
-                (Err(SeatError::Store(e)), Some(i)) if e == NEEDS_NUMBER => {
-                    // A machine known a moment ago went away: number it and take the seats again.
-                    if let Some(slot) = numbers.get_mut(i) {
-                        *slot = Some(self.store.next_number("machine").await?);
-                    }
-                }
-                (Ok(seated), _) => {
-                    self.revoke_reaped(&seated).await?;
-                    return Ok(seated);
-                }
-                (other, _) => return other,
-            }
-        }
+        let now = self.clock.now();
+        let seated = self
+            .store
+            .take_seats(claims, rule, now, &|i, seat| make(i, seat, now))
+            .await?;
+        self.revoke_reaped(&seated).await?;
+        Ok(seated)
     }
 
     /// Revokes what the dead seats a seat operation gave back still held: their machines'

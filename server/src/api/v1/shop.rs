@@ -20,10 +20,9 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use crate::http::state::AppState;
-use crate::http::state::NEEDS_NUMBER;
 use licet_core::model::{Customer, Price, PriceKind, Scope};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{Constraint, StoreError};
+use licet_core::store::{Constraint, Seat, StoreError};
 
 /// The admin routes of prices, customers, orders and license domains.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -288,14 +287,11 @@ async fn add_domain(
         .await?;
     let was_there = std::sync::atomic::AtomicBool::new(false);
     let taken = s
-        .take_seat(&claim, &rule, &|found, number, now| {
-            if found.is_some() {
+        .take_seat(&claim, &rule, &|seat, now| {
+            let Seat::New { number } = seat else {
                 // Added meanwhile by another request: this one is the duplicate.
                 was_there.store(true, std::sync::atomic::Ordering::Relaxed);
                 return Err(StoreError::conflict(Constraint::InUse, "the domain exists"));
-            }
-            let Some(number) = number else {
-                return Err(NEEDS_NUMBER);
             };
             let m = domain_machine(
                 &l.id,

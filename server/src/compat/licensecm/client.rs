@@ -36,7 +36,7 @@ use crate::rules::{Admit, Admitted, Asked, Denial, Denied, Family, Probe, Refusa
 use licet_core::events::kind;
 use licet_core::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{SeatChange, Slot};
+use licet_core::store::{Seat, SeatChange, Slot};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -851,7 +851,8 @@ mod paste_impl {
             .audience(kind::LicenseActivated, Some(&j.license.product_id))
             .await?;
         let seated = s
-            .take_seat(&claim(&j), &rule, &|found, number, now| {
+            .take_seat(&claim(&j), &rule, &|seat, now| {
+                let found = seat.found();
                 let fail = |f: Fail| park_fail(&failed, f);
                 if let Some(f) = found {
                     unbound(&f.machine).map_err(fail)?;
@@ -865,10 +866,9 @@ mod paste_impl {
                 {
                     return Err(fail(crate::activation::too_many_tokens().into()));
                 }
-                let mut m = match (found, number) {
-                    (Some(f), _) => f.machine.clone(),
-                    (None, None) => return Err(crate::http::state::NEEDS_NUMBER),
-                    (None, Some(numeric_id)) => Machine {
+                let mut m = match seat {
+                    Seat::Known(f) => f.machine.clone(),
+                    Seat::New { number: numeric_id } => Machine {
                         hostname: j.data.hostname.clone(),
                         platform: j.data.platform.clone(),
                         ..Machine::new(

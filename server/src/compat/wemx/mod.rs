@@ -32,7 +32,7 @@ use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domains::{DomainName, new_domain};
+use crate::domains::{DomainName, domain_machine, new_domain};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{ClientIp, public_url};
@@ -44,7 +44,7 @@ use licet_core::model::{
     PriceKind, Product, Scope,
 };
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{Slot, StoreError};
+use licet_core::store::{Seat, Slot, StoreError};
 
 /// The WemX routes.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -160,7 +160,8 @@ pub(super) async fn judge(
                     None => r,
                 }
             })?;
-            (new_domain(s, &l.id, domain, None, ip.text()).await?, true)
+            // Numbered by the seat operation that stores it.
+            (domain_machine(&l.id, domain, None, ip.text(), 0, now), true)
         }
     };
     Ok(Checked {
@@ -198,24 +199,33 @@ pub(super) async fn write_domain(
             },
             &SeatRule::of(l, policy),
             now,
-            &|found| match found.map(|f| &f.machine) {
-                Some(stored) => match (&stored.ip, &caller) {
-                    (Some(known), Some(c)) if known != c => {
-                        other_address.put(());
-                        Err(StoreError::backend("installed from another address"))
+            &|seat| match seat {
+                Seat::Known(f) => {
+                    let stored = &f.machine;
+                    match (&stored.ip, &caller) {
+                        (Some(known), Some(c)) if known != c => {
+                            other_address.put(());
+                            Err(StoreError::backend("installed from another address"))
+                        }
+                        _ => {
+                            let mut m = stored.clone();
+                            m.ip = m.ip.or_else(|| caller.clone());
+                            m.last_seen = now;
+                            m.last_heartbeat = now;
+                            Ok((m, Record::none()))
+                        }
                     }
-                    _ => {
-                        let mut m = stored.clone();
-                        m.ip = m.ip.or_else(|| caller.clone());
-                        m.last_seen = now;
-                        m.last_heartbeat = now;
-                        Ok((m, Record::none()))
-                    }
-                },
-                None => Ok((
-                    machine.clone(),
-                    audience.record((l.clone(), machine.clone()), now, Vec::new()),
-                )),
+                }
+                Seat::New { number } => {
+                    let machine = Machine {
+                        numeric_id: number,
+                        ..machine.clone()
+                    };
+                    Ok((
+                        machine.clone(),
+                        audience.record((l.clone(), machine), now, Vec::new()),
+                    ))
+                }
             },
         )
         .await;

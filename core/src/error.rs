@@ -1,4 +1,5 @@
-//! Errors of store operations.
+//! Errors of store operations (re-exported by [`crate::store`]): the seat rule and the store
+//! share them, so they live beside both.
 
 /// What went wrong in a store operation. Nothing was written when an operation fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
