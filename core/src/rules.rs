@@ -240,25 +240,9 @@ pub async fn admit(
     ask: &Admit<'_>,
     visible: &(dyn Fn(&License) -> bool + Send + Sync),
 ) -> StoreResult<Result<Admitted, Denied>> {
-    let facts = admission_facts(store, &ask.probe).await?;
-    admit_facts(facts, now, ask, visible)
-}
-
-/// What [`admit`] reads about a probe, in one round trip: for a family that judges one request
-/// against several products ([`admit_facts`] on each), without reading again.
-pub async fn admission_facts(store: &dyn Store, probe: &Probe<'_>) -> StoreResult<ValidationFacts> {
-    store
-        .validation_facts(&probes(probe), probe.key, None)
-        .await
-}
-
-/// [`admit`] over facts [`admission_facts`] read for the same probe.
-pub fn admit_facts(
-    facts: ValidationFacts,
-    now: i64,
-    ask: &Admit<'_>,
-    visible: &(dyn Fn(&License) -> bool + Send + Sync),
-) -> StoreResult<Result<Admitted, Denied>> {
+    let facts = store
+        .validation_facts(&probes(&ask.probe), ask.probe.key, None)
+        .await?;
     Ok(admission(facts, now, ask, visible)?.map(|(a, _)| a))
 }
 
@@ -287,6 +271,67 @@ impl Denied {
 /// What [`admission`] found: the admitted license with the machine read beside it.
 type Judged = Result<(Admitted, Option<Machine>), Denied>;
 
+/// The rule itself, in the order of [`Denial`], over what was read: the blacklist entries
+/// that match the probe, the license of the key and its product (`None` only when the license
+/// is not the product asked for, or is unknown). A denial says whether it is about the license
+/// (which the caller may then be told of).
+fn judge(
+    blacklist: &[BlacklistEntry],
+    license: Option<&License>,
+    product: Option<&Product>,
+    now: i64,
+    ask: &Admit<'_>,
+    visible: &(dyn Fn(&License) -> bool + Send + Sync),
+) -> StoreResult<Result<(), (Denial, bool)>> {
+    if let Some(e) = blacklist.iter().find(|e| e.in_force(now)) {
+        return Ok(Err((Denial::Blacklisted(Box::new(e.clone())), false)));
+    }
+    let Some(license) = license.filter(|l| visible(l)) else {
+        return Ok(Err((Denial::NotFound, false)));
+    };
+    if let Asked::Named(p) = ask.asked
+        && p != license.product_id
+        && product.is_none_or(|pr| p != pr.code)
+    {
+        return Ok(Err((Denial::ProductScopeMismatch(p.to_owned()), true)));
+    }
+    let product = product.ok_or_else(|| StoreError::backend("license without product"))?;
+    if !ask.family.answers(product) {
+        // Told as "not found" wherever it is answered: not about this license.
+        return Ok(Err((Denial::FamilyDisabled, false)));
+    }
+    if let Err(r) = self::product(product, &ask.probe).and_then(|()| status(license, now)) {
+        return Ok(Err((Denial::Refused(r), true)));
+    }
+    Ok(Ok(()))
+}
+
+/// [`admit`] for a family that has read the blacklist's matches of the probe and the license
+/// of its key itself, and holds the product it asks about: `product` is that product when it
+/// is the license's (`None` otherwise, which the rule finds a mismatch). FaxStore's checks
+/// judge several products against one read this way. No policy is read or needed.
+pub fn admit_read(
+    blacklist: &[BlacklistEntry],
+    license: Option<&License>,
+    product: Option<&Product>,
+    now: i64,
+    ask: &Admit<'_>,
+) -> StoreResult<Result<(), Denied>> {
+    Ok(judge(blacklist, license, product, now, ask, &|_| true)?
+        .map_err(|(denial, about)| Denied::of(denial, license.filter(|_| about).cloned())))
+}
+
+/// What [`admit_read`] needs read about a probe: the blacklist entries that match it (in
+/// force or not) and the license of its key; the product and policy are not read (the caller
+/// holds the product it asks about).
+pub async fn admission_reads(store: &dyn Store, probe: &Probe<'_>) -> StoreResult<ValidationFacts> {
+    Ok(ValidationFacts {
+        blacklist: store.blacklist_matches(&probes(probe)).await?,
+        license: store.license_by_key(probe.key).await?,
+        ..ValidationFacts::default()
+    })
+}
+
 /// [`admit`] over facts already read.
 fn admission(
     facts: ValidationFacts,
@@ -294,34 +339,20 @@ fn admission(
     ask: &Admit<'_>,
     visible: &(dyn Fn(&License) -> bool + Send + Sync),
 ) -> StoreResult<Judged> {
-    if let Some(e) = facts.blacklist.into_iter().find(|e| e.in_force(now)) {
-        return Ok(Err(Denied::of(Denial::Blacklisted(Box::new(e)), None)));
+    if let Err((denial, about)) = judge(
+        &facts.blacklist,
+        facts.license.as_ref(),
+        facts.product.as_ref(),
+        now,
+        ask,
+        visible,
+    )? {
+        return Ok(Err(Denied::of(denial, facts.license.filter(|_| about))));
     }
-    let Some(license) = facts.license.filter(|l| visible(l)) else {
-        return Ok(Err(Denied::of(Denial::NotFound, None)));
+    let (Some(license), Some(product), Some(policy)) = (facts.license, facts.product, facts.policy)
+    else {
+        return Err(StoreError::backend("license without product or policy"));
     };
-    let product = facts
-        .product
-        .ok_or_else(|| StoreError::backend("license without product"))?;
-    if let Asked::Named(p) = ask.asked
-        && p != product.code
-        && p != product.id
-    {
-        return Ok(Err(Denied::of(
-            Denial::ProductScopeMismatch(p.to_owned()),
-            Some(license),
-        )));
-    }
-    if !ask.family.answers(&product) {
-        // Told as "not found" wherever it is answered: not about this license.
-        return Ok(Err(Denied::of(Denial::FamilyDisabled, None)));
-    }
-    if let Err(r) = self::product(&product, &ask.probe).and_then(|()| status(&license, now)) {
-        return Ok(Err(Denied::of(Denial::Refused(r), Some(license))));
-    }
-    let policy = facts
-        .policy
-        .ok_or_else(|| StoreError::backend("license without policy"))?;
     Ok(Ok((
         Admitted {
             license,

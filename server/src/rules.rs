@@ -10,6 +10,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use axum::http::StatusCode;
 use licet_api::error::ErrorCode;
+use licet_core::model::Product;
 use licet_core::store::ValidationFacts;
 
 /// Whether the client may use the license of its key, by the rules every family shares
@@ -19,22 +20,28 @@ pub async fn admit(s: &AppState, ask: &Admit<'_>) -> ApiResult<Result<Admitted, 
     Ok(licet_core::rules::admit(&*s.store, s.clock.now(), ask, &|_| true).await?)
 }
 
-/// What [`admit`] reads about a probe, read once for a request judged against several products.
-pub async fn admission_facts(s: &AppState, p: &Probe<'_>) -> ApiResult<ValidationFacts> {
-    Ok(licet_core::rules::admission_facts(&*s.store, p).await?)
+/// What [`admit_read`] needs read about a probe (the blacklist's matches and the license),
+/// read once for a request judged against several products.
+pub async fn admission_reads(s: &AppState, p: &Probe<'_>) -> ApiResult<ValidationFacts> {
+    Ok(licet_core::rules::admission_reads(&*s.store, p).await?)
 }
 
-/// [`admit`] over facts [`admission_facts`] read.
-pub fn admit_facts(
+/// [`admit`] over what [`admission_reads`] read, for the product the caller holds
+/// (`licet_core::rules::admit_read`).
+pub fn admit_read(
     s: &AppState,
-    facts: ValidationFacts,
+    read: &ValidationFacts,
+    product: Option<&Product>,
     ask: &Admit<'_>,
-) -> ApiResult<Result<Admitted, Denied>> {
-    Ok(licet_core::rules::admit_facts(
-        facts,
+) -> ApiResult<Result<(), Denied>> {
+    // The product is the license's only when the license is of it.
+    let product = product.filter(|p| read.license.as_ref().is_some_and(|l| l.product_id == p.id));
+    Ok(licet_core::rules::admit_read(
+        &read.blacklist,
+        read.license.as_ref(),
+        product,
         s.clock.now(),
         ask,
-        &|_| true,
     )?)
 }
 

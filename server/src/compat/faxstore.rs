@@ -249,8 +249,9 @@ fn license_key(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Judges one product for a key by the rules every family shares (`crate::rules::admit`, on
-/// facts read once per request), mapped to FaxStore's outcomes, then FaxStore's own IP binding.
+/// Judges one product for a key by the rules every family shares (`crate::rules::admit_read`,
+/// on the blacklist's matches and the license read once per request), mapped to FaxStore's
+/// outcomes, then FaxStore's own IP binding.
 /// A blocked caller is "not authorised" and learns nothing else; a product FaxStore does not
 /// know is "no product" before anything about the key is said.
 fn judge(
@@ -270,9 +271,10 @@ fn judge(
         asked: Asked::Named(product.map_or("", |p| p.id.as_str())),
         family: Family::FaxStore,
     };
-    let l = match rules::admit_facts(s, facts.clone(), &ask)? {
-        Ok(admitted) => admitted.license,
-        Err(denied) => {
+    let l = match (rules::admit_read(s, facts, product, &ask)?, &facts.license) {
+        (Ok(()), Some(l)) => l,
+        (Ok(()), None) => return Ok(Outcome::NoKey),
+        (Err(denied), _) => {
             return Ok(match denied.denial {
                 Denial::Blacklisted(_) => Outcome::NotAuthorised,
                 _ if product.is_none() => Outcome::NoProduct,
@@ -385,7 +387,7 @@ async fn prepare(
                 ip: ip_text.as_deref(),
                 ..Probe::default()
             };
-            rules::admission_facts(s, &probe).await?
+            rules::admission_reads(s, &probe).await?
         }
         None => ValidationFacts::default(),
     };
