@@ -19,10 +19,10 @@ use crate::model::{
     AuditEvent, Delivery, DeliveryState, DownloadGrant, License, Machine, Order, Policy, Product,
     SecurityEvent, Session, Severity,
 };
-use crate::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
+use crate::seats::{Recognised, SeatClaim, SeatError, SeatRefusal, SeatRule, Seated};
 use crate::store::{
-    AuditFilter, Constraint, LicenseFilter, PageRequest, Record, RevocationState, Seat, SeatChange,
-    Store, StoreError,
+    AuditFilter, Constraint, Halted, LicenseFilter, LicensesWith, PageRequest, Record,
+    RevocationState, Seat, SeatChange, SeatsWith, Store, StoreError,
 };
 
 /// Two handles on one fresh store, and whatever keeps it alive (a temporary directory).
@@ -61,6 +61,7 @@ macro_rules! conformance_tests {
             a_seat_taken_reaps_the_dead_and_writes_its_audit_entries,
             heartbeats_and_culls_change_a_seat_one_at_a_time,
             a_seat_change_touches_only_the_machine_it_names,
+            a_declined_operation_writes_nothing_and_hands_back_its_reason,
             concurrent_license_changes_are_never_lost,
             no_seat_is_taken_on_a_deleted_license,
             a_session_token_rotates_once,
@@ -866,6 +867,52 @@ fn claim(license_id: &str, fingerprint: &str) -> SeatClaim {
     }
 }
 
+/// A seat error, whether the closure declined (with a store error of its own) or the
+/// operation failed.
+fn seat_error(h: Halted<StoreError, SeatError>) -> SeatError {
+    match h {
+        Halted::Declined(e) => SeatError::Store(e),
+        Halted::Failed(e) => e,
+    }
+}
+
+/// A test's seat closure: the machine and its record, or a store error.
+type Make<'a> =
+    &'a (dyn for<'s> Fn(Seat<'s>) -> Result<(Machine, Record), StoreError> + Send + Sync);
+
+/// A test's seat change: what to do and its record, or a store error.
+type Decide<'a> = &'a (
+        dyn for<'s> Fn(Option<&'s Recognised>) -> Result<(SeatChange, Record), StoreError>
+            + Send
+            + Sync
+    );
+
+/// One seat taken through the typed method, its closure making nothing besides the machine.
+async fn take(
+    s: &Arc<dyn Store>,
+    c: &SeatClaim,
+    rule: &SeatRule,
+    now: i64,
+    make: Make<'_>,
+) -> Result<Seated, SeatError> {
+    s.take_seat_with(c, rule, now, &|seat| make(seat).map(|(m, r)| (m, r, ())))
+        .await
+        .map(|(seat, ())| seat)
+        .map_err(seat_error)
+}
+
+/// One seat changed through the typed method; the machine as it was.
+async fn change(
+    s: &Arc<dyn Store>,
+    c: &SeatClaim,
+    decide: Decide<'_>,
+) -> Result<Option<Recognised>, SeatError> {
+    s.change_seat_with(c, &|found| decide(found).map(|(what, r)| (what, r, ())))
+        .await
+        .map(|(found, ())| found)
+        .map_err(seat_error)
+}
+
 /// Thirty-two activations of one license with three seats, each a different machine, raced
 /// across both handles: exactly three take a seat, the rest are refused, and the license has
 /// three machines. The same machine again keeps its seat.
@@ -889,16 +936,15 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
             let c = claim("lic_1", &format!("fp-{i}"));
             store.license("lic_1").await.expect("read the license");
             start.wait().await;
-            store
-                .take_seat(&c, &rule, T0, &|seat| {
-                    let Seat::New { number } = seat else {
-                        panic!("a machine new to the license is given a number");
-                    };
-                    let mut m = machine("lic_1", &format!("fp-{i}"));
-                    m.numeric_id = number;
-                    Ok((m, Record::none()))
-                })
-                .await
+            take(&store, &c, &rule, T0, &|seat| {
+                let Seat::New { number } = seat else {
+                    panic!("a machine new to the license is given a number");
+                };
+                let mut m = machine("lic_1", &format!("fp-{i}"));
+                m.numeric_id = number;
+                Ok((m, Record::none()))
+            })
+            .await
         }));
     }
     let (mut seated, mut refused) = (0, 0);
@@ -925,12 +971,11 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
     let one = f.a.machines("lic_1").await.expect("list")[0]
         .fingerprint
         .clone();
-    let again =
-        f.b.take_seat(&claim("lic_1", &one), &rule, T0, &|seat| {
-            Ok((seat.found().expect("known").machine.clone(), Record::none()))
-        })
-        .await
-        .expect("a known machine keeps its seat");
+    let again = take(&f.b, &claim("lic_1", &one), &rule, T0, &|seat| {
+        Ok((seat.found().expect("known").machine.clone(), Record::none()))
+    })
+    .await
+    .expect("a known machine keeps its seat");
     assert!(!again.fresh);
     assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 3);
 }
@@ -962,13 +1007,12 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
         detail: json!({}),
         product_id: None,
     };
-    let seated =
-        f.b.take_seat(&claim("lic_1", "new"), &rule, T0, &|seat| {
-            assert!(seat.found().is_none());
-            Ok((machine("lic_1", "new"), Record::from(entry("new"))))
-        })
-        .await
-        .expect("a dead seat is given back");
+    let seated = take(&f.b, &claim("lic_1", "new"), &rule, T0, &|seat| {
+        assert!(seat.found().is_none());
+        Ok((machine("lic_1", "new"), Record::from(entry("new"))))
+    })
+    .await
+    .expect("a dead seat is given back");
     assert_eq!(
         seated
             .reaped
@@ -988,23 +1032,24 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
     assert_eq!(fps, ["alive", "new"]);
     assert_eq!(f.a.audit_of("mch_new", 0, 10).await.expect("audit").1, 1);
     // Full of live machines: refused, and nothing is built or written.
-    let refused =
-        f.a.take_seat(&claim("lic_1", "other"), &rule, T0, &|_| {
-            panic!("make is not called for a refused claim")
-        })
-        .await;
-    assert_eq!(
-        refused.map(|_| ()),
-        Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 2 }))
+    let refused = take(&f.a, &claim("lic_1", "other"), &rule, T0, &|_| {
+        panic!("make is not called for a refused claim")
+    })
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 2 }))
+        ),
+        "{refused:?}"
     );
     // An error from `make` writes nothing either.
     let mut rule_3 = rule;
     rule_3.max = 3;
-    let failed =
-        f.b.take_seat(&claim("lic_1", "other"), &rule_3, T0, &|_| {
-            Err(StoreError::backend("signer down"))
-        })
-        .await;
+    let failed = take(&f.b, &claim("lic_1", "other"), &rule_3, T0, &|_| {
+        Err(StoreError::backend("signer down"))
+    })
+    .await;
     assert!(failed.is_err());
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 2);
     // A license bound to its first machine takes no second one.
@@ -1013,14 +1058,136 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
         bound_to_first: true,
         ..rule
     };
+    let second = take(&f.a, &claim("lic_1", "other"), &bound, T0, &|_| {
+        Ok((machine("lic_1", "other"), Record::none()))
+    })
+    .await;
+    assert!(
+        matches!(second, Err(SeatError::Refused(SeatRefusal::BoundToAnother))),
+        "{second:?}"
+    );
+}
+
+/// A caller's own reason to decline, as the typed store methods hand it back.
+#[derive(Debug, PartialEq)]
+enum Reason {
+    Mine(u32),
+}
+
+/// A closure that declines writes nothing and its caller gets its reason back, as given: a
+/// seat operation over several claims declined by its second claim (after the first was
+/// built), a seat change, a license change. What a closure makes beside the machine comes back
+/// with each seat, by claim.
+pub async fn a_declined_operation_writes_nothing_and_hands_back_its_reason(f: Fixture) {
+    stored_license(&f, "lic_1").await;
+    let rule = SeatRule {
+        max: 5,
+        floating: false,
+        heartbeat_ttl: 60,
+        bound_to_first: false,
+    };
+    let claims = [claim("lic_1", "fp-0"), claim("lic_1", "fp-1")];
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let declined =
+        f.a.take_seats_with(&claims, &rule, T0, &|i, _| {
+            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if i == 1 {
+                return Err(Reason::Mine(7));
+            }
+            Ok((
+                machine("lic_1", "fp-0"),
+                Record::from(entry("machine.activated", "declined")),
+                "made",
+            ))
+        })
+        .await;
+    assert!(
+        matches!(declined, Err(Halted::Declined(Reason::Mine(7)))),
+        "{declined:?}"
+    );
     assert_eq!(
-        f.a.take_seat(&claim("lic_1", "other"), &bound, T0, &|_| {
-            Ok((machine("lic_1", "other"), Record::none()))
+        made.into_inner(),
+        2,
+        "both claims were built before the decline"
+    );
+    assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
+    assert!(f.b.machines("lic_1").await.expect("list").is_empty());
+    assert_eq!(f.b.audit_of("declined", 0, 10).await.expect("audit").1, 0);
+
+    // Taken: each seat with what its claim's closure made.
+    let seated =
+        f.b.take_seats_with(&claims, &rule, T0, &|i, _| {
+            Ok::<_, Reason>((machine("lic_1", &format!("fp-{i}")), Record::none(), i * 10))
         })
         .await
-        .map(|_| ()),
-        Err(SeatError::Refused(SeatRefusal::BoundToAnother))
+        .expect("two seats");
+    let got: Vec<(String, usize)> = seated
+        .into_iter()
+        .map(|(s, made)| (s.machine.fingerprint, made))
+        .collect();
+    assert_eq!(got, [("fp-0".to_owned(), 0), ("fp-1".to_owned(), 10)]);
+
+    // A seat change declined: the machine stays as it was, no entry is written.
+    let before =
+        f.a.machine("lic_1", "fp-0")
+            .await
+            .expect("read")
+            .expect("kept");
+    let declined =
+        f.a.change_seat_with(&claim("lic_1", "fp-0"), &|found| {
+            let found = found.expect("the machine");
+            if found.machine.fingerprint == "fp-0" {
+                return Err(Reason::Mine(8));
+            }
+            Ok((
+                SeatChange::Remove,
+                Record::from(entry("machine.removed", "declined")),
+                (),
+            ))
+        })
+        .await;
+    assert!(
+        matches!(declined, Err(Halted::Declined(Reason::Mine(8)))),
+        "{declined:?}"
     );
+    assert_eq!(
+        f.b.machine("lic_1", "fp-0").await.expect("read"),
+        Some(before)
+    );
+    assert_eq!(f.b.audit_of("declined", 0, 10).await.expect("audit").1, 0);
+    let (found, carried) =
+        f.b.change_seat_with(&claim("lic_1", "fp-1"), &|found| {
+            let m = found.expect("the machine").machine.clone();
+            Ok::<_, Reason>((SeatChange::Keep, Record::none(), m.id))
+        })
+        .await
+        .expect("kept");
+    assert_eq!(found.map(|r| r.machine.id), Some(carried));
+
+    // A license change declined: the license stays as it was.
+    let license_before = f.a.license("lic_1").await.expect("read").expect("stored");
+    let declined =
+        f.b.change_license_with("lic_1", &|l| {
+            if l.status == crate::model::LicenseStatus::Active {
+                return Err(Reason::Mine(9));
+            }
+            let mut next = l.clone();
+            next.status = crate::model::LicenseStatus::Suspended;
+            Ok(Some((
+                next,
+                Record::from(entry("license.suspended", "declined")),
+            )))
+        })
+        .await;
+    assert!(
+        matches!(declined, Err(Halted::Declined(Reason::Mine(9)))),
+        "{declined:?}"
+    );
+    assert_eq!(
+        f.a.license("lic_1").await.expect("read"),
+        Some(license_before)
+    );
+    assert_eq!(f.b.audit_of("declined", 0, 10).await.expect("audit").1, 0);
 }
 
 /// A seat change judges the machine as stored when it runs. Sixteen heartbeats and culls of
@@ -1042,7 +1209,7 @@ pub async fn heartbeats_and_culls_change_a_seat_one_at_a_time(f: Fixture) {
         alternate(&f, 16)
             .into_iter()
             .map(|s| async move {
-                s.change_seat(&claim("lic_1", "fp"), &|found| match found {
+                change(&s, &claim("lic_1", "fp"), &|found| match found {
                     Some(r) if !rule.alive(&r.machine, T0) => Ok((
                         SeatChange::Remove,
                         Record::from(entry("machine.culled", &r.machine.id)),
@@ -1078,7 +1245,7 @@ pub async fn heartbeats_and_culls_change_a_seat_one_at_a_time(f: Fixture) {
         alternate(&f, 16)
             .into_iter()
             .map(|s| async move {
-                s.change_seat(&claim("lic_1", "live"), &|found| {
+                change(&s, &claim("lic_1", "live"), &|found| {
                     let mut m = found.expect("live").machine.clone();
                     m.last_heartbeat += 1;
                     Ok((SeatChange::Update(Box::new(m)), Record::none()))
@@ -1112,41 +1279,37 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
         parts: parts.clone(),
         ..claim("lic_1", "fp-a-new")
     };
-    let seen =
-        f.b.change_seat(&by_parts, &|_| Ok((SeatChange::Keep, Record::none())))
-            .await
-            .expect("keep");
+    let seen = change(&f.b, &by_parts, &|_| Ok((SeatChange::Keep, Record::none())))
+        .await
+        .expect("keep");
     assert_eq!(seen.map(|r| r.machine.id), Some(a.id.clone()));
     // Another machine in its place is refused, and nothing is written.
-    let other =
-        f.b.change_seat(&claim("lic_1", "fp-a"), &|_| {
-            Ok((
-                SeatChange::Update(Box::new(machine("lic_1", "fp-b"))),
-                Record::from(entry("machine.renewed", "x")),
-            ))
-        })
-        .await;
+    let other = change(&f.b, &claim("lic_1", "fp-a"), &|_| {
+        Ok((
+            SeatChange::Update(Box::new(machine("lic_1", "fp-b"))),
+            Record::from(entry("machine.renewed", "x")),
+        ))
+    })
+    .await;
     assert!(other.is_err(), "an update of another machine: {other:?}");
-    let refused =
-        f.a.change_seat(&claim("lic_1", "nobody"), &|found| {
-            assert!(found.is_none());
-            Ok((
-                SeatChange::Remove,
-                Record::from(entry("machine.removed", "x")),
-            ))
-        })
-        .await;
+    let refused = change(&f.a, &claim("lic_1", "nobody"), &|found| {
+        assert!(found.is_none());
+        Ok((
+            SeatChange::Remove,
+            Record::from(entry("machine.removed", "x")),
+        ))
+    })
+    .await;
     assert!(refused.is_err(), "a removal of no machine: {refused:?}");
-    let failed =
-        f.a.change_seat(&claim("lic_1", "fp-b"), &|_| {
-            Err(StoreError::backend("signer down"))
-        })
-        .await;
+    let failed = change(&f.a, &claim("lic_1", "fp-b"), &|_| {
+        Err(StoreError::backend("signer down"))
+    })
+    .await;
     assert!(failed.is_err());
     assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 2);
     assert_eq!(f.a.audit_of("x", 0, 10).await.expect("audit").1, 0);
     // Removed by parts, under its recorded fingerprint.
-    f.a.change_seat(&by_parts, &|_| {
+    change(&f.a, &by_parts, &|_| {
         Ok((
             SeatChange::Remove,
             Record::from(entry("machine.deactivated", "x")),
@@ -1248,12 +1411,11 @@ pub async fn no_seat_is_taken_on_a_deleted_license(f: Fixture) {
         let store = f.a.clone();
         tasks.push(tokio::spawn(async move {
             let fp = format!("fp-{i}");
-            store
-                .take_seat(&claim("lic_1", &fp), &rule, T0, &|_| {
-                    Ok((machine("lic_1", &fp), Record::none()))
-                })
-                .await
-                .map(|_| ())
+            take(&store, &claim("lic_1", &fp), &rule, T0, &|_| {
+                Ok((machine("lic_1", &fp), Record::none()))
+            })
+            .await
+            .map(|_| ())
         }));
         if i == 8 {
             f.b.delete_license(&l, Record::none())
@@ -1269,13 +1431,13 @@ pub async fn no_seat_is_taken_on_a_deleted_license(f: Fixture) {
     }
     assert!(f.a.machines("lic_1").await.expect("list").is_empty());
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
-    assert_eq!(
-        f.a.take_seat(&claim("lic_1", "late"), &rule, T0, &|_| {
-            Ok((machine("lic_1", "late"), Record::none()))
-        })
-        .await
-        .map(|_| ()),
-        Err(SeatError::Store(StoreError::NotFound))
+    let late = take(&f.a, &claim("lic_1", "late"), &rule, T0, &|_| {
+        Ok((machine("lic_1", "late"), Record::none()))
+    })
+    .await;
+    assert!(
+        matches!(late, Err(SeatError::Store(StoreError::NotFound))),
+        "{late:?}"
     );
 }
 
@@ -1759,7 +1921,7 @@ pub async fn a_lease_holds_its_seat_until_it_ends_then_gives_it_back(f: Fixture)
     leased.device_key = Some("ab".repeat(32));
     leased.request_id = Some("cd".repeat(16));
     leased.response = Some("response".into());
-    f.a.take_seat(&claim("lic_1", "offline"), &rule, T0, &|_| {
+    take(&f.a, &claim("lic_1", "offline"), &rule, T0, &|_| {
         Ok((leased.clone(), Record::none()))
     })
     .await
@@ -1777,21 +1939,23 @@ pub async fn a_lease_holds_its_seat_until_it_ends_then_gives_it_back(f: Fixture)
         "the culler watches a license with a lease"
     );
     for at in [T0 + 50, T0 + 99] {
-        assert_eq!(
-            f.b.take_seat(&claim("lic_1", "other"), &rule, at, &|_| {
-                Ok((machine("lic_1", "other"), Record::none()))
-            })
-            .await,
-            Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 1 })),
-            "the lease holds the seat at {at}"
-        );
-    }
-    let seated =
-        f.b.take_seat(&claim("lic_1", "other"), &rule, T0 + 100, &|_| {
+        let other = take(&f.b, &claim("lic_1", "other"), &rule, at, &|_| {
             Ok((machine("lic_1", "other"), Record::none()))
         })
-        .await
-        .expect("the lease has ended");
+        .await;
+        assert!(
+            matches!(
+                other,
+                Err(SeatError::Refused(SeatRefusal::TooManyMachines { max: 1 }))
+            ),
+            "the lease holds the seat at {at}: {other:?}"
+        );
+    }
+    let seated = take(&f.b, &claim("lic_1", "other"), &rule, T0 + 100, &|_| {
+        Ok((machine("lic_1", "other"), Record::none()))
+    })
+    .await
+    .expect("the lease has ended");
     assert_eq!(
         seated
             .reaped
@@ -2065,12 +2229,11 @@ pub async fn the_seat_rule_finds_ended_seats_and_parts_through_indexes(f: Fixtur
     let before = f.a.machine_count("lic_1").await.expect("count");
     assert_eq!(before, 7);
     let full = SeatRule { max: 7, ..floating };
-    let seated =
-        f.a.take_seat(&claim("lic_1", "new"), &full, T0, &|_| {
-            Ok((machine("lic_1", "new"), Record::none()))
-        })
-        .await
-        .expect("a dead seat is given back");
+    let seated = take(&f.a, &claim("lic_1", "new"), &full, T0, &|_| {
+        Ok((machine("lic_1", "new"), Record::none()))
+    })
+    .await
+    .expect("a dead seat is given back");
     assert_eq!(fps(seated.reaped), ["silent-4"]);
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), before);
 
@@ -2105,15 +2268,14 @@ pub async fn the_seat_rule_finds_ended_seats_and_parts_through_indexes(f: Fixtur
         fingerprint: "hw-new-disk".into(),
         parts: swapped.clone(),
     };
-    let again =
-        f.b.take_seat(&claim_swapped, &node_locked, T0, &|seat| {
-            let found = seat.found().expect("recognised by its parts");
-            let mut m = found.machine.clone();
-            m.parts = swapped.iter().map(part_hex).collect();
-            Ok((m, Record::none()))
-        })
-        .await
-        .expect("the same machine");
+    let again = take(&f.b, &claim_swapped, &node_locked, T0, &|seat| {
+        let found = seat.found().expect("recognised by its parts");
+        let mut m = found.machine.clone();
+        m.parts = swapped.iter().map(part_hex).collect();
+        Ok((m, Record::none()))
+    })
+    .await
+    .expect("the same machine");
     assert!(!again.fresh);
     assert_eq!(
         fps(f
@@ -2140,7 +2302,10 @@ pub async fn the_seat_rule_finds_ended_seats_and_parts_through_indexes(f: Fixtur
     let seen = crate::seats::Snapshot::read(&*f.b, std::slice::from_ref(&repeated), None)
         .await
         .expect("read");
-    assert_eq!(crate::seats::recognise(&repeated, &seen), Ok(None));
+    assert!(matches!(
+        crate::seats::recognise(&repeated, &seen),
+        Ok(None)
+    ));
     assert!(f.b.remove_machine(&hw).await.expect("remove"));
     assert!(
         f.b.machines_sharing_parts("lic_1", &[[99; 8], parts[1], parts[2]])

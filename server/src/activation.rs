@@ -14,10 +14,10 @@ use licet_api::client::MachineRequest;
 use licet_core::audit::AuditAction;
 use licet_core::events::kind;
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
-use licet_core::store::{Record, Seat, Slot, StoreError};
+use licet_core::store::{Halted, Record, Seat};
 use serde_json::json;
 
-use crate::http::error::{ApiError, ApiResult, park};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Signed;
 use crate::http::state::{AppState, IssuedToken, TokenTerms, hex, unhex};
 use crate::ids::random_id;
@@ -277,34 +277,29 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     let audience = s
         .audience(kind::LicenseActivated, Some(&a.license.product_id))
         .await?;
-    let issued = Slot::new();
-    let failed = Slot::new();
-    let repeated = Slot::new();
     let taken = s
         .take_seat(&claim, &rule, &|seat, now| {
             let found = seat.found();
-            let fail = |e: ApiError| park(&failed, e);
             if let Some(f) = found {
                 // Decided again here, atomically: the same request twice takes one seat.
                 if let Some(id) = &a.request_id
                     && stored_response(&f.machine, id).is_some()
                 {
-                    repeated.put(f.machine.clone());
-                    return Err(StoreError::backend("an offline request already answered"));
+                    return Err(Declined::Repeated(Box::new(f.machine.clone())));
                 }
-                check_device(&f.machine, a.device_key.as_ref()).map_err(fail)?;
+                check_device(&f.machine, a.device_key.as_ref())?;
             }
             let token = if bind(found) == bind(before.as_ref())
                 && grant(found, now) == grant(before.as_ref(), seen_at)
             {
                 presigned.clone()
             } else {
-                sign(found, now).map_err(fail)?
+                sign(found, now)?
             };
             if let Some(f) = found
                 && f.machine.holds_too_many(&token.token_id, now)
             {
-                return Err(fail(too_many_tokens()));
+                return Err(too_many_tokens().into());
             }
             let mut m = match seat {
                 Seat::Known(f) => {
@@ -335,7 +330,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
             let response = match &a.request_id {
                 Some(id) => Some(
                     licet_issuer::sign_activation_response(&s.keys().token, id, &token.token)
-                        .map_err(|e| fail(ApiError::internal(e)))?,
+                        .map_err(ApiError::internal)?,
                 ),
                 None => None,
             };
@@ -358,29 +353,27 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                 }),
                 Some(a.license.product_id.clone()),
             );
-            issued.put((token, response));
             // A machine new to the license is announced with its seat.
             let told = match found {
                 Some(_) => Record::from(entry),
                 None => audience.record((a.license.clone(), m.clone()), now, vec![entry]),
             };
-            Ok((m, told))
+            Ok((m, told, (token, response)))
         })
         .await;
-    if let (Some(m), Some(id)) = (repeated.take(), &a.request_id) {
-        return Ok(Activated {
-            issued: None,
-            response: stored_response(&m, id),
-            machine: m,
-            repeated: true,
-        });
-    }
-    let seated = match taken {
-        Ok(seated) => seated,
-        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
-    };
-    let Some((issued, response)) = issued.take() else {
-        return Err(ApiError::internal("a seat without a token"));
+    let (seated, (issued, response)) = match taken {
+        Ok(taken) => taken,
+        Err(Halted::Declined(Declined::Repeated(m))) => {
+            let response = a.request_id.as_ref().and_then(|id| stored_response(&m, id));
+            return Ok(Activated {
+                issued: None,
+                response,
+                machine: *m,
+                repeated: true,
+            });
+        }
+        Err(Halted::Declined(Declined::Refused(e))) => return Err(e),
+        Err(Halted::Failed(e)) => return Err(e.into()),
     };
     for dead in &seated.reaped {
         tracing::debug!(machine = %dead.id, "a dead seat was given back");
@@ -392,6 +385,21 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
         response,
         repeated: false,
     })
+}
+
+/// Why an activation's seat operation declined, decided on the machine as stored then.
+enum Declined {
+    /// The same offline request was answered already: its machine, whose stored answer is
+    /// sent again.
+    Repeated(Box<Machine>),
+    /// Refused (a device key that does not match, too many live tokens) or failed to sign.
+    Refused(ApiError),
+}
+
+impl From<ApiError> for Declined {
+    fn from(e: ApiError) -> Self {
+        Declined::Refused(e)
+    }
 }
 
 /// Gives back the seat of the machine `claim` names, if `check` admits it (its device key;

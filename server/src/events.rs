@@ -21,7 +21,7 @@ use licet_core::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,
 };
 use licet_core::store::Record;
-use licet_core::store::Slot;
+use licet_core::store::{Halted, LicensesWith};
 
 /// The webhook events there are (LicenseCM's eight, and licet's reinstated, renewed and
 /// revoked).
@@ -502,6 +502,10 @@ fn expiry_of(l: &License, now: i64) -> (bool, bool) {
     (due, announced)
 }
 
+/// The license as stored when the sweeper found it not to announce (not due, announced
+/// already, suspended or revoked).
+struct NotNow(Box<License>);
+
 /// The expiry sweeper: announces licenses that expired since the last sweep (webhook
 /// `license.expired`, a notification for the owner, an audit event); returns how many.
 pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
@@ -519,13 +523,12 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
         let audience = s
             .audience(kind::LicenseExpired, Some(&seen.product_id))
             .await?;
-        let announced_now = Slot::new();
         let stored = s
             .store
-            .change_license(&id, &|l| {
+            .change_license_with(&id, &|l| {
                 let (due, announced) = expiry_of(l, now);
                 if !due || announced || l.status != licet_core::model::LicenseStatus::Active {
-                    return Ok(None);
+                    return Err(NotNow(Box::new(l.clone())));
                 }
                 let mut next = l.clone();
                 next.expiry_announced = Some(now);
@@ -537,24 +540,27 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                     json!({ "expires_at": l.expires_at }),
                     Some(l.product_id.clone()),
                 );
-                announced_now.put(());
                 let told = audience.record(next.clone(), now, vec![entry]);
                 Ok(Some((next, told)))
             })
-            .await?;
-        let Some(l) = stored else {
-            s.store.forget_expiry(at, &id).await?;
-            continue;
-        };
-        if announced_now.take().is_none() {
-            let (due, announced) = expiry_of(&l, now);
-            if !due || announced {
-                // Extended (its new expiry has its own entry), or done.
+            .await;
+        let l = match stored {
+            Ok(Some(l)) => l,
+            Ok(None) => {
                 s.store.forget_expiry(at, &id).await?;
+                continue;
             }
-            // Suspended or revoked: announced if it comes back while still expired.
-            continue;
-        }
+            Err(Halted::Declined(NotNow(l))) => {
+                let (due, announced) = expiry_of(&l, now);
+                if !due || announced {
+                    // Extended (its new expiry has its own entry), or done.
+                    s.store.forget_expiry(at, &id).await?;
+                }
+                // Suspended or revoked: announced if it comes back while still expired.
+                continue;
+            }
+            Err(Halted::Failed(e)) => return Err(e.into()),
+        };
         s.store.forget_expiry(at, &id).await?;
         let owner = s.owner_of(&l).await;
         if let Some(o) = &owner {

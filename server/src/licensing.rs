@@ -6,13 +6,13 @@ use crate::http::error::ErrorCode;
 use licet_core::audit::AuditAction;
 use serde_json::json;
 
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ClientIp;
 use crate::http::state::AppState;
 use licet_core::events::kind;
 use licet_core::model::{Lease, License, LicenseStatus, Machine, Policy};
 use licet_core::seats::{SeatClaim, SeatRule, Snapshot};
-use licet_core::store::{Record, SeatChange, Slot};
+use licet_core::store::{Halted, Record, SeatChange, SeatsWith};
 
 /// Puts `l` and its machines' tokens on a newly published list, unless a list holds it
 /// already; returns the license as stored and the sequence of the list that holds it.
@@ -197,6 +197,22 @@ impl<'a> Freeing<'a> {
 /// the seat operation (a renewal gave it a token under a new id).
 const FREE_TRIES: usize = 3;
 
+/// Why [`free_seat`]'s seat operation freed nothing, decided on the machine as stored then.
+enum Unfreed {
+    /// The machine is gone, or `admit` no longer lets it go.
+    Left,
+    /// It holds a token that was not revoked (given meanwhile).
+    Moved,
+    /// `admit` refused.
+    Refused(ApiError),
+}
+
+impl From<ApiError> for Unfreed {
+    fn from(e: ApiError) -> Self {
+        Unfreed::Refused(e)
+    }
+}
+
 /// Frees the seat of the machine `claim` names on `l`, if `admit` lets it go (`Ok(false)`
 /// leaves it; an error refuses), revoking first every token the machine still holds
 /// ([`Machine::live_tokens`]: its current token and the replaced ones that have not expired).
@@ -232,20 +248,15 @@ pub async fn free_seat(
         let revoked = found.machine.live_tokens(now);
         s.revoke_held(l, &found.machine, &revoked, how.actor, how.ip.clone())
             .await?;
-        let failed = Slot::new();
-        let moved = Slot::new();
         let removed = s
             .store
-            .change_seat(claim, &|now_found| {
-                let keep = Ok((SeatChange::Keep, Record::none()));
+            .change_seat_with(claim, &|now_found| {
                 let Some(f) = now_found.filter(|f| f.machine.id == found.machine.id) else {
-                    return keep;
+                    return Err(Unfreed::Left);
                 };
                 let now = s.clock.now();
-                match admit(&f.machine, now) {
-                    Ok(true) => {}
-                    Ok(false) => return keep,
-                    Err(e) => return Err(crate::http::error::park(&failed, e)),
+                if !admit(&f.machine, now)? {
+                    return Err(Unfreed::Left);
                 }
                 if !f
                     .machine
@@ -253,8 +264,7 @@ pub async fn free_seat(
                     .iter()
                     .all(|t| revoked.contains(t))
                 {
-                    moved.put(());
-                    return keep;
+                    return Err(Unfreed::Moved);
                 }
                 let mut detail = json!({
                     "license_id": l.id,
@@ -282,19 +292,18 @@ pub async fn free_seat(
                     None => Record::from(entry),
                     Some(a) => a.record((l.clone(), f.machine.clone()), now, vec![entry]),
                 };
-                Ok((SeatChange::Remove, told))
+                Ok((SeatChange::Remove, told, ()))
             })
             .await;
-        let removed = match removed {
-            Ok(r) => r,
-            Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
+        return match removed {
+            Ok((removed, ())) => Ok(removed.map(|f| f.machine)),
+            // Gone meanwhile, or no longer to be freed: nothing was.
+            Err(Halted::Declined(Unfreed::Left)) => Ok(None),
+            // Given a new token meanwhile: read and revoked again.
+            Err(Halted::Declined(Unfreed::Moved)) => continue,
+            Err(Halted::Declined(Unfreed::Refused(e))) => Err(e),
+            Err(Halted::Failed(e)) => Err(e.into()),
         };
-        if moved.take().is_some() {
-            continue;
-        }
-        return Ok(removed
-            .filter(|f| f.machine.id == found.machine.id)
-            .map(|f| f.machine));
     }
     Err(crate::http::error::ApiError::conflict(
         ErrorCode::MachineBusy,

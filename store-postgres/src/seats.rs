@@ -5,7 +5,7 @@ use deadpool_postgres::Transaction;
 use licet_core::model::*;
 use licet_core::seats::{
     PART_CANDIDATES, Recognised, SeatClaim, SeatError, SeatReads, SeatRule, Seated, Snapshot,
-    license_of, part_hex, plan_all, recognise,
+    license_of, part_hex,
 };
 use licet_core::store::*;
 
@@ -157,6 +157,37 @@ async fn remove_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<bool> {
         > 0)
 }
 
+/// A seat operation in a PostgreSQL transaction that holds the license's row lock: the rule's
+/// reads are made ahead into a [`Snapshot`] (each a point read or bounded), the writes go into
+/// the transaction, and the caller commits.
+struct PgTx<'a, 't>(&'a Transaction<'t>);
+
+#[async_trait]
+impl SeatTx for PgTx<'_, '_> {
+    type View = Snapshot;
+    async fn view(
+        &mut self,
+        claims: &[SeatClaim],
+        reap: Option<(&SeatRule, i64)>,
+    ) -> StoreResult<Snapshot> {
+        Snapshot::read(&Reads(self.0), claims, reap).await
+    }
+    async fn numbers(&mut self, n: usize) -> StoreResult<Vec<u64>> {
+        // From a sequence: drawing one takes no lock that lives until commit, so activations
+        // of other licenses do not wait on this one.
+        machine_numbers(self.0, n).await
+    }
+    async fn put(&mut self, m: &Machine) -> StoreResult<()> {
+        put_in(self.0, m).await
+    }
+    async fn remove(&mut self, m: &Machine) -> StoreResult<bool> {
+        remove_in(self.0, m).await
+    }
+    async fn record(&mut self, r: Record) -> StoreResult<()> {
+        write_record(self.0, r).await
+    }
+}
+
 #[async_trait]
 impl Seats for PgStore {
     async fn take_seats(
@@ -165,7 +196,7 @@ impl Seats for PgStore {
         rule: &SeatRule,
         now: i64,
         make: MakeSeats<'_>,
-    ) -> Result<Vec<Seated>, SeatError> {
+    ) -> Result<Vec<(Seated, Carried)>, SeatError> {
         let Some(license_id) = license_of(claims)? else {
             return Ok(Vec::new());
         };
@@ -176,20 +207,7 @@ impl Seats for PgStore {
         if lock_license(&tx, license_id).await?.is_none() {
             return Err(StoreError::NotFound.into());
         }
-        let seen = Snapshot::read(&Reads(&tx), claims, Some((rule, now))).await?;
-        let plans = plan_all(rule, claims, &seen, now)?;
-        // Numbers for the new machines from a sequence: drawing one takes no lock that lives
-        // until commit, so activations of other licenses do not wait on this one.
-        let numbers = machine_numbers(&tx, new_machines(&plans)).await?;
-        let mut seated = Vec::with_capacity(plans.len());
-        for p in place(license_id, plans, numbers, make)? {
-            for dead in &p.plan.reap {
-                remove_in(&tx, dead).await?;
-            }
-            put_in(&tx, &p.machine).await?;
-            write_record(&tx, p.record).await?;
-            seated.push(Placement::seated(p.machine, p.plan));
-        }
+        let seated = take_seats_in(&mut PgTx(&tx), license_id, claims, rule, now, make).await?;
         tx.commit().await.map_err(pg)?;
         Ok(seated)
     }
@@ -197,23 +215,13 @@ impl Seats for PgStore {
         &self,
         claim: &SeatClaim,
         change: ChangeSeat<'_>,
-    ) -> Result<Option<Recognised>, SeatError> {
+    ) -> Result<(Option<Recognised>, Carried), SeatError> {
         let mut c = self.conn().await?;
         let tx = c.transaction().await.map_err(pg)?;
         lock_license(&tx, &claim.license_id).await?;
-        let seen = Snapshot::read(&Reads(&tx), std::slice::from_ref(claim), None).await?;
-        let found = recognise(claim, &seen)?;
-        let (what, log) = change(found.as_ref())?;
-        match write_of(&what, found.as_ref())? {
-            Write::Nothing => return Ok(found),
-            Write::Put(m) => put_in(&tx, m).await?,
-            Write::Remove(m) => {
-                remove_in(&tx, m).await?;
-            }
-        }
-        write_record(&tx, log).await?;
+        let changed = change_seat_in(&mut PgTx(&tx), claim, change).await?;
         tx.commit().await.map_err(pg)?;
-        Ok(found)
+        Ok(changed)
     }
     async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>> {
         let mut c = self.conn().await?;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use licet_core::model::*;
 use licet_core::seats::{
     MachinesOf, PART_CANDIDATES, Recognised, SeatClaim, SeatError, SeatRule, Seated, indexed_parts,
-    license_of, part_hex, plan_all, recognise,
+    license_of, part_hex,
 };
 use licet_core::store::*;
 
@@ -84,17 +84,16 @@ impl SledStore {
         }
     }
 
-    /// Takes seats: the machines read, the rule applied, the dead reaped and the machines and
-    /// their audit entries written under the license's seat lock. Not yet durable: the trait's
-    /// `take_seats` commits after the lock is released, so that concurrent activations of one
-    /// license share flushes.
+    /// Takes seats: [`take_seats_in`] under the license's seat lock, with the license's
+    /// machines read straight from the trees. Not yet durable: the trait's `take_seats` commits
+    /// after the lock is released, so that concurrent activations of one license share flushes.
     pub fn take_seats(
         &self,
         claims: &[SeatClaim],
         rule: &SeatRule,
         now: i64,
         make: MakeSeats<'_>,
-    ) -> Result<Vec<Seated>, SeatError> {
+    ) -> Result<Vec<(Seated, Carried)>, SeatError> {
         let Some(license_id) = license_of(claims)? else {
             return Ok(Vec::new());
         };
@@ -107,45 +106,21 @@ impl SledStore {
             // Deleted meanwhile (deletion takes this lock too): no seat on a license that is gone.
             return Err(StoreError::NotFound.into());
         }
-        let plans = plan_all(rule, claims, &Of(self, license_id), now)?;
-        // Numbers for the new machines, drawn here where the rule has just said which are new.
-        let numbers = (0..new_machines(&plans))
-            .map(|_| self.next_number("machine"))
-            .collect::<Res<Vec<u64>>>()
-            .map_err(StoreError::from)?;
-        let mut seated = Vec::with_capacity(plans.len());
-        for p in place(license_id, plans, numbers, make)? {
-            for dead in &p.plan.reap {
-                self.remove_machine_unlocked(dead)
-                    .map_err(StoreError::from)?;
-            }
-            self.put_machine_unlocked(&p.machine)
-                .map_err(StoreError::from)?;
-            self.write_record(p.record).map_err(StoreError::from)?;
-            seated.push(Placement::seated(p.machine, p.plan));
-        }
-        Ok(seated)
+        let mut tx = SledTx(self, license_id);
+        run_ready(take_seats_in(&mut tx, license_id, claims, rule, now, make))
+            .unwrap_or_else(|| Err(waited()))
     }
 
-    /// Changes the machine a claim is, under the license's seat lock. Not yet durable: the
-    /// trait's `change_seat` commits after the lock is released.
+    /// Changes the machine a claim is: [`change_seat_in`] under the license's seat lock. Not
+    /// yet durable: the trait's `change_seat` commits after the lock is released.
     pub fn change_seat(
         &self,
         claim: &SeatClaim,
         change: ChangeSeat<'_>,
-    ) -> Result<Option<Recognised>, SeatError> {
+    ) -> Result<(Option<Recognised>, Carried), SeatError> {
         let _seats = self.seat_lock(&claim.license_id);
-        let found = recognise(claim, &Of(self, &claim.license_id))?;
-        let (what, log) = change(found.as_ref())?;
-        match write_of(&what, found.as_ref())? {
-            Write::Nothing => return Ok(found),
-            Write::Put(m) => self.update_machine_unlocked(m).map_err(StoreError::from)?,
-            Write::Remove(m) => {
-                self.remove_machine_unlocked(m).map_err(StoreError::from)?;
-            }
-        }
-        self.write_record(log).map_err(StoreError::from)?;
-        Ok(found)
+        let mut tx = SledTx(self, &claim.license_id);
+        run_ready(change_seat_in(&mut tx, claim, change)).unwrap_or_else(|| Err(waited()))
     }
 
     /// Removes every machine of a license, under its seat lock, with the audit entries.
@@ -311,6 +286,10 @@ impl SledStore {
             return self.put_machine_unlocked(m);
         };
         let old: Machine = from_json(&old)?;
+        if old.id != m.id {
+            // Another machine under the same fingerprint: its id index is written too.
+            return self.put_machine_unlocked(m);
+        }
         if m.lease_until.is_some()
             && !self
                 .floating_licenses
@@ -390,6 +369,43 @@ impl SledStore {
 /// license's seat lock).
 struct Of<'a>(&'a SledStore, &'a str);
 
+/// A seat operation on sled, under the license's seat lock that its caller holds: reads
+/// straight from the trees, plain writes in crash-safe order ([`SledStore::put_machine`]),
+/// made durable by the trait's commit once the lock is released. Nothing here waits, so the
+/// shared routine runs to its end in one poll ([`run_ready`]).
+struct SledTx<'a>(&'a SledStore, &'a str);
+
+#[async_trait]
+impl<'a> SeatTx for SledTx<'a> {
+    type View = Of<'a>;
+    async fn view(
+        &mut self,
+        _claims: &[SeatClaim],
+        _reap: Option<(&SeatRule, i64)>,
+    ) -> StoreResult<Of<'a>> {
+        Ok(Of(self.0, self.1))
+    }
+    async fn numbers(&mut self, n: usize) -> StoreResult<Vec<u64>> {
+        Ok((0..n)
+            .map(|_| self.0.next_number("machine"))
+            .collect::<Res<Vec<u64>>>()?)
+    }
+    async fn put(&mut self, m: &Machine) -> StoreResult<()> {
+        Ok(self.0.update_machine_unlocked(m)?)
+    }
+    async fn remove(&mut self, m: &Machine) -> StoreResult<bool> {
+        Ok(self.0.remove_machine_unlocked(m)?)
+    }
+    async fn record(&mut self, r: Record) -> StoreResult<()> {
+        Ok(self.0.write_record(r)?)
+    }
+}
+
+/// The seat routine waited on sled, where nothing waits: a bug, reported rather than blocking.
+fn waited() -> SeatError {
+    StoreError::backend("a seat operation on sled waited").into()
+}
+
 impl MachinesOf for Of<'_> {
     fn by_fingerprint(&self, fingerprint: &str) -> Result<Option<Machine>, StoreError> {
         Ok(self.0.machine(self.1, fingerprint)?)
@@ -419,7 +435,7 @@ impl Seats for SledStore {
         rule: &SeatRule,
         now: i64,
         make: MakeSeats<'_>,
-    ) -> Result<Vec<Seated>, SeatError> {
+    ) -> Result<Vec<(Seated, Carried)>, SeatError> {
         let seated = SledStore::take_seats(self, claims, rule, now, make)?;
         self.committer.commit().await.map_err(StoreError::from)?;
         Ok(seated)
@@ -428,7 +444,7 @@ impl Seats for SledStore {
         &self,
         claim: &SeatClaim,
         change: ChangeSeat<'_>,
-    ) -> Result<Option<Recognised>, SeatError> {
+    ) -> Result<(Option<Recognised>, Carried), SeatError> {
         let found = SledStore::change_seat(self, claim, change)?;
         self.committer.commit().await.map_err(StoreError::from)?;
         Ok(found)

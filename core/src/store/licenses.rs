@@ -106,3 +106,30 @@ impl From<AuditEvent> for Record {
         Record::from(vec![e])
     }
 }
+
+/// [`Licenses::change_license`] with the caller's own reason to decline: `change` returns the
+/// license to store (or `None` to leave it) or an `E`, and the caller gets that `E` back.
+#[async_trait]
+pub trait LicensesWith: Licenses {
+    /// The license as stored after; `None` when there is no such license.
+    async fn change_license_with<E>(
+        &self,
+        id: &str,
+        change: &(
+             dyn for<'l> Fn(&'l License) -> Result<Option<(License, Record)>, E> + Send + Sync
+         ),
+    ) -> Result<Option<License>, Halted<E, StoreError>>
+    where
+        E: Send + Sync + 'static,
+    {
+        let boxed = |l: &License| change(l).map_err(|e| StoreError::Declined(Carried::new(e)));
+        self.change_license(id, &boxed)
+            .await
+            .map_err(|e| match crate::error::declined_as::<E>(e) {
+                Ok(reason) => Halted::Declined(reason),
+                Err(e) => Halted::Failed(e),
+            })
+    }
+}
+
+impl<L: Licenses + ?Sized> LicensesWith for L {}

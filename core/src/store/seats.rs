@@ -1,7 +1,7 @@
 //! Machines on seats: activation, heartbeats, releases.
 
 use super::*;
-use crate::seats::{Plan, SeatReads};
+use crate::seats::{MachinesOf, Plan, SeatReads};
 
 /// The seat a claim takes, as the seat operation found it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,49 +28,11 @@ impl<'a> Seat<'a> {
 }
 
 /// Builds the machine to store once the seat rule has admitted a claim, from the seat it takes,
-/// and the audit entries to write with it. Called inside [`Seats::take_seat`]'s atomic
-/// operation, at most once; an error writes nothing.
-pub type MakeSeat<'a> = &'a (dyn Fn(Seat<'_>) -> StoreResult<(Machine, Record)> + Send + Sync);
-
-/// [`MakeSeat`] for one of several claims, by its index.
+/// with the audit entries to write with it and what the caller wants back beside it. Called
+/// inside [`Seats::take_seats`]'s atomic operation, at most once a claim; an error writes
+/// nothing. Callers use [`SeatsWith::take_seats_with`], which carries their own types.
 pub type MakeSeats<'a> =
-    &'a (dyn Fn(usize, Seat<'_>) -> StoreResult<(Machine, Record)> + Send + Sync);
-
-/// A value that a store operation's closure hands back to its caller. The closures are `Fn`
-/// (a backend may call them on another thread, at most once per operation), so what they
-/// make besides their answer goes here.
-#[derive(Debug)]
-pub struct Slot<T>(std::sync::Mutex<Option<T>>);
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Slot(std::sync::Mutex::new(None))
-    }
-}
-
-impl<T> Slot<T> {
-    /// An empty slot.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Puts `v` in, replacing what was there.
-    pub fn put(&self, v: T) {
-        *self.lock() = Some(v);
-    }
-
-    /// Takes what is there.
-    pub fn take(&self) -> Option<T> {
-        self.lock().take()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
-        // What a panicking holder left is a plain value.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+    &'a (dyn Fn(usize, Seat<'_>) -> StoreResult<(Machine, Record, Carried)> + Send + Sync);
 
 /// What [`Seats::change_seat`] does to the machine a claim names.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,14 +47,16 @@ pub enum SeatChange {
 }
 
 /// Decides a [`Seats::change_seat`] from the machine the claim is as stored now (`None`: the
-/// license has no such machine), with the audit entries to write with the change. Called
-/// inside the atomic operation, at most once; an error writes nothing.
+/// license has no such machine), with the audit entries to write with the change and what the
+/// caller wants back. Called inside the atomic operation, at most once; an error writes
+/// nothing. Callers use [`SeatsWith::change_seat_with`], which carries their own types.
 pub type ChangeSeat<'a> =
-    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(SeatChange, Record)> + Send + Sync);
+    &'a (dyn Fn(Option<&Recognised>) -> StoreResult<(SeatChange, Record, Carried)> + Send + Sync);
 
 /// Decides a [`Licenses::change_license`] from the license as stored now: the license to store
 /// in its place and the audit entries to write with it, or `None` to leave it. Called inside
-/// the atomic operation, at most once; an error writes nothing.
+/// the atomic operation, at most once; an error writes nothing. Callers that decline with a
+/// reason of their own use [`LicensesWith::change_license_with`].
 pub type ChangeLicense<'a> =
     &'a (dyn Fn(&License) -> StoreResult<Option<(License, Record)>> + Send + Sync);
 
@@ -101,36 +65,15 @@ pub type ChangeLicense<'a> =
 pub trait Seats: Send + Sync {
     /// Takes seats for `claims` (all of one license) under `rule` at `now`, as one operation
     /// that no concurrent seat change of the license (through any handle) can interleave with:
-    /// reads what the rule needs of the license's machines (point reads and bounded queries,
-    /// never the whole list), applies [`seats::plan_all`](crate::seats::plan_all), removes the
-    /// dead machines it names, draws a number for each new machine, stores the machines `make`
-    /// builds (called with each claim's index and [`Seat`]) and their audit entries. All or
-    /// none; durable when it returns.
+    /// [`take_seats_in`] over the backend's [`SeatTx`]. All or none; durable when it returns.
+    /// Each seat comes back with what `make` carried for it.
     async fn take_seats(
         &self,
         claims: &[SeatClaim],
         rule: &SeatRule,
         now: i64,
         make: MakeSeats<'_>,
-    ) -> Result<Vec<Seated>, SeatError>;
-
-    /// [`Seats::take_seats`] for one claim.
-    async fn take_seat(
-        &self,
-        claim: &SeatClaim,
-        rule: &SeatRule,
-        now: i64,
-        make: MakeSeat<'_>,
-    ) -> Result<Seated, SeatError> {
-        let mut seated = self
-            .take_seats(std::slice::from_ref(claim), rule, now, &|_, seat| {
-                make(seat)
-            })
-            .await?;
-        seated
-            .pop()
-            .ok_or_else(|| SeatError::Store(StoreError::backend("take_seats returned nothing")))
-    }
+    ) -> Result<Vec<(Seated, Carried)>, SeatError>;
     /// Changes the machine `claim` names (by fingerprint, or by its parts under the
     /// hardware-parts rule, [`seats::recognise`](crate::seats::recognise)) as one operation that
     /// no other seat change of the license interleaves with: `change` sees it as stored now and
@@ -139,11 +82,13 @@ pub trait Seats: Send + Sync {
     ///
     /// Heartbeats, deactivations and culls go through it, so that a heartbeat cannot revive a
     /// machine a cull just removed, nor a cull remove one a heartbeat just renewed.
+    ///
+    /// [`change_seat_in`] over the backend's [`SeatTx`]; what `change` carried comes back too.
     async fn change_seat(
         &self,
         claim: &SeatClaim,
         change: ChangeSeat<'_>,
-    ) -> Result<Option<Recognised>, SeatError>;
+    ) -> Result<(Option<Recognised>, Carried), SeatError>;
     /// Gives back every seat of a license in one operation, with its record; the
     /// machines removed.
     async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>>;
@@ -219,40 +164,25 @@ impl<T: Seats + ?Sized> SeatReads for T {
     }
 }
 
-/// One claim placed: its plan, the machine to store and the record to write with it.
-#[derive(Debug)]
-pub struct Placement {
-    /// What the seat rule decided.
-    pub plan: Plan,
-    /// The machine to store.
-    pub machine: Machine,
-    /// Its audit entries and deliveries.
-    pub record: Record,
+/// One claim placed: its plan, the machine to store, the record to write with it and what the
+/// caller's closure carried.
+struct Placement {
+    plan: Plan,
+    machine: Machine,
+    record: Record,
+    carried: Carried,
 }
 
-impl Placement {
-    /// The seat taken, once the placement is written.
-    pub fn seated(machine: Machine, plan: Plan) -> Seated {
-        Seated {
-            machine,
-            fresh: plan.existing.is_none(),
-            reaped: plan.reap,
-        }
-    }
-}
-
-/// How many of `plans` are of machines new to the license: the numbers a backend draws,
-/// inside its operation, before [`place`].
-pub fn new_machines(plans: &[Plan]) -> usize {
+/// How many of `plans` are of machines new to the license: the numbers drawn, inside the
+/// operation, before [`place`].
+fn new_machines(plans: &[Plan]) -> usize {
     plans.iter().filter(|p| p.existing.is_none()).count()
 }
 
 /// Builds every machine of a seat operation with `make` before anything is written, so that an
 /// error writes nothing, and checks that each is of `license_id`. `numbers` are those drawn for
-/// the new machines ([`new_machines`] of them), given out in order. What a backend writes next,
-/// in its atomic operation: each placement's reaped machines removed, its machine stored, its
-/// record written.
-pub fn place(
+/// the new machines ([`new_machines`] of them), given out in order.
+fn place(
     license_id: &str,
     plans: Vec<Plan>,
     numbers: Vec<u64>,
@@ -269,7 +199,7 @@ pub fn place(
                     .ok_or_else(|| StoreError::backend("take_seats: a new machine unnumbered"))?,
             },
         };
-        let (machine, record) = make(i, seat)?;
+        let (machine, record, carried) = make(i, seat)?;
         if machine.license_id != license_id {
             return Err(StoreError::backend("take_seats: a machine of another license").into());
         }
@@ -277,15 +207,15 @@ pub fn place(
             plan,
             machine,
             record,
+            carried,
         });
     }
     Ok(out)
 }
 
-/// What a [`SeatChange`] asks a backend to write, checked against
-/// the machine it was decided on.
+/// What a [`SeatChange`] asks to write, checked against the machine it was decided on.
 #[derive(Debug, PartialEq)]
-pub enum Write<'a> {
+enum Write<'a> {
     /// Nothing.
     Nothing,
     /// Store this machine in place of the one found (the same id, license and fingerprint).
@@ -296,7 +226,7 @@ pub enum Write<'a> {
 
 /// Checks a seat change against the machine found: a change may only update or remove the
 /// machine it was shown.
-pub fn write_of<'a>(
+fn write_of<'a>(
     change: &'a SeatChange,
     found: Option<&'a Recognised>,
 ) -> Result<Write<'a>, StoreError> {
@@ -314,4 +244,198 @@ pub fn write_of<'a>(
             "change_seat: a change of another machine",
         )),
     }
+}
+
+/// One seat operation's transaction, as a backend opens it: the license already locked against
+/// every other seat change of it (sled's seat lock, PostgreSQL's row lock), reads of its
+/// machines as they stand, and writes that land together when the backend commits.
+/// [`take_seats_in`] and [`change_seat_in`] are the one seat routine every backend runs over
+/// it, so the rule, the numbering and the checks of what a closure may write are written once.
+///
+/// A backend whose operations never wait (sled) answers with futures that are ready at once and
+/// runs the routine with [`run_ready`] under its lock.
+#[async_trait]
+pub trait SeatTx: Send {
+    /// The license's machines as the rule reads them.
+    type View: MachinesOf + Send + Sync;
+    /// What the rule will read of the claims' machines; with `reap`, the rule and the time at
+    /// which a full license may reap ended seats ([`Snapshot::read`](crate::seats::Snapshot::read)).
+    async fn view(
+        &mut self,
+        claims: &[SeatClaim],
+        reap: Option<(&SeatRule, i64)>,
+    ) -> StoreResult<Self::View>;
+    /// `n` machine numbers, never given before (gaps allowed).
+    async fn numbers(&mut self, n: usize) -> StoreResult<Vec<u64>>;
+    /// Stores a machine, new or in place of the one with its fingerprint, keeping the
+    /// license's count and the machine indexes.
+    async fn put(&mut self, m: &Machine) -> StoreResult<()>;
+    /// Removes a machine, keeping the count and the indexes; whether it was there.
+    async fn remove(&mut self, m: &Machine) -> StoreResult<bool>;
+    /// Writes a record's audit entries and deliveries.
+    async fn record(&mut self, r: Record) -> StoreResult<()>;
+}
+
+/// Takes seats for `claims` (all of one license, locked in `tx`) under `rule` at `now`: reads
+/// what the rule needs (point reads and bounded queries, never the whole list), applies
+/// [`plan_all`](crate::seats::plan_all), draws a number for each new machine, builds every
+/// machine with `make` before anything is written, then removes the dead machines the rule
+/// reaps and stores the machines with their records. An error leaves `tx` to be rolled back.
+pub async fn take_seats_in<T: SeatTx + ?Sized>(
+    tx: &mut T,
+    license_id: &str,
+    claims: &[SeatClaim],
+    rule: &SeatRule,
+    now: i64,
+    make: MakeSeats<'_>,
+) -> Result<Vec<(Seated, Carried)>, SeatError> {
+    let seen = tx.view(claims, Some((rule, now))).await?;
+    let plans = crate::seats::plan_all(rule, claims, &seen, now)?;
+    let numbers = tx.numbers(new_machines(&plans)).await?;
+    let mut seated = Vec::with_capacity(plans.len());
+    for p in place(license_id, plans, numbers, make)? {
+        for dead in &p.plan.reap {
+            tx.remove(dead).await?;
+        }
+        tx.put(&p.machine).await?;
+        tx.record(p.record).await?;
+        let seat = Seated {
+            fresh: p.plan.existing.is_none(),
+            reaped: p.plan.reap,
+            machine: p.machine,
+        };
+        seated.push((seat, p.carried));
+    }
+    Ok(seated)
+}
+
+/// Changes the machine `claim` names (its license locked in `tx`): recognises it
+/// ([`recognise`](crate::seats::recognise)), asks `change`, checks that the change is of the
+/// machine it was shown, and writes it with its record (nothing at all for
+/// [`SeatChange::Keep`]). The machine as it was, and what `change` carried.
+pub async fn change_seat_in<T: SeatTx + ?Sized>(
+    tx: &mut T,
+    claim: &SeatClaim,
+    change: ChangeSeat<'_>,
+) -> Result<(Option<Recognised>, Carried), SeatError> {
+    let seen = tx.view(std::slice::from_ref(claim), None).await?;
+    let found = crate::seats::recognise(claim, &seen)?;
+    let (what, log, carried) = change(found.as_ref())?;
+    match write_of(&what, found.as_ref())? {
+        Write::Nothing => return Ok((found, carried)),
+        Write::Put(m) => tx.put(m).await?,
+        Write::Remove(m) => {
+            tx.remove(m).await?;
+        }
+    }
+    tx.record(log).await?;
+    Ok((found, carried))
+}
+
+/// Runs a future that never waits to its end: a synchronous backend's [`SeatTx`] routine,
+/// under a lock that must not be held across a real wait. `None` if it did wait (a backend's
+/// bug, reported as a store error by the caller rather than blocking a thread).
+pub fn run_ready<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// The seat operations with the caller's own types: `make` and `change` return what the caller
+/// wants back beside the machine (`T`) or decline with its own reason (`E`), and the caller
+/// gets exactly that back: no side channel, no error string to recognise.
+#[async_trait]
+pub trait SeatsWith: Seats {
+    /// [`Seats::take_seats`]: each seat with the `T` its claim's `make` returned. (The
+    /// closures' lifetimes are spelled out: `async_trait` would otherwise name them.)
+    async fn take_seats_with<T, E>(
+        &self,
+        claims: &[SeatClaim],
+        rule: &SeatRule,
+        now: i64,
+        make: &(dyn for<'s> Fn(usize, Seat<'s>) -> Result<(Machine, Record, T), E> + Send + Sync),
+    ) -> Result<Vec<(Seated, T)>, Halted<E, SeatError>>
+    where
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let boxed = |i: usize, seat: Seat<'_>| match make(i, seat) {
+            Ok((m, r, t)) => Ok((m, r, Carried::new(t))),
+            Err(e) => Err(StoreError::Declined(Carried::new(e))),
+        };
+        let seated = self
+            .take_seats(claims, rule, now, &boxed)
+            .await
+            .map_err(halted)?;
+        seated
+            .into_iter()
+            .map(|(seat, c)| Ok((seat, unbox(c)?)))
+            .collect()
+    }
+
+    /// [`SeatsWith::take_seats_with`] for one claim.
+    async fn take_seat_with<T, E>(
+        &self,
+        claim: &SeatClaim,
+        rule: &SeatRule,
+        now: i64,
+        make: &(dyn for<'s> Fn(Seat<'s>) -> Result<(Machine, Record, T), E> + Send + Sync),
+    ) -> Result<(Seated, T), Halted<E, SeatError>>
+    where
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let one = |_: usize, seat: Seat<'_>| make(seat);
+        self.take_seats_with(std::slice::from_ref(claim), rule, now, &one)
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                Halted::Failed(StoreError::backend("take_seats returned no seat").into())
+            })
+    }
+
+    /// [`Seats::change_seat`], with the `T` that `change` returned.
+    async fn change_seat_with<T, E>(
+        &self,
+        claim: &SeatClaim,
+        change: &(
+             dyn for<'s> Fn(Option<&'s Recognised>) -> Result<(SeatChange, Record, T), E>
+                 + Send
+                 + Sync
+         ),
+    ) -> Result<(Option<Recognised>, T), Halted<E, SeatError>>
+    where
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let boxed = |found: Option<&Recognised>| match change(found) {
+            Ok((what, r, t)) => Ok((what, r, Carried::new(t))),
+            Err(e) => Err(StoreError::Declined(Carried::new(e))),
+        };
+        let (found, c) = self.change_seat(claim, &boxed).await.map_err(halted)?;
+        Ok((found, unbox(c)?))
+    }
+}
+
+impl<S: Seats + ?Sized> SeatsWith for S {}
+
+/// A seat operation's failure, with the caller's own decline taken out of it.
+fn halted<E: 'static>(e: SeatError) -> Halted<E, SeatError> {
+    match e {
+        SeatError::Store(e) => match crate::error::declined_as::<E>(e) {
+            Ok(reason) => Halted::Declined(reason),
+            Err(e) => Halted::Failed(SeatError::Store(e)),
+        },
+        other => Halted::Failed(other),
+    }
+}
+
+/// What a closure carried, as the type it was given in.
+fn unbox<T: 'static, E>(c: Carried) -> Result<T, Halted<E, SeatError>> {
+    c.take::<T>().map_err(|_| {
+        Halted::Failed(StoreError::backend("a store handed back another operation's value").into())
+    })
 }

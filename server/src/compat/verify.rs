@@ -9,7 +9,7 @@
 
 use licet_core::audit::AuditAction;
 use licet_core::events::kind;
-use licet_core::store::{Record, Seat};
+use licet_core::store::{Halted, Record, Seat};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -267,7 +267,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                         let mut m = f.machine.clone();
                         m.last_seen = now;
                         m.last_heartbeat = now;
-                        return Ok((m, Record::none()));
+                        return Ok::<_, std::convert::Infallible>((m, Record::none(), ()));
                     }
                     Seat::New { number } => number,
                 };
@@ -290,16 +290,16 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                 );
                 // A new environment is a new seat, announced with it.
                 let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
-                Ok((m, told))
+                Ok((m, told, ()))
             })
             .await;
         match taken {
             Ok(seated) => {
-                for _ in seated.iter().filter(|m| m.fresh) {
+                for _ in seated.iter().filter(|(m, ())| m.fresh) {
                     crate::stats::count(s, &l.product_id, licet_core::tally::Count::Activation);
                 }
             }
-            Err(SeatError::Refused(r)) => {
+            Err(Halted::Failed(SeatError::Refused(r))) => {
                 let code = ApiError::from(SeatError::Refused(r)).code().as_str();
                 return Err(refused(
                     s,
@@ -309,7 +309,8 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     NO_SLOT,
                 ));
             }
-            Err(e) => return Err(ApiError::from(e).into_response()),
+            Err(Halted::Failed(e)) => return Err(ApiError::from(e).into_response()),
+            Err(Halted::Declined(never)) => match never {},
         }
     }
     let expiry = l

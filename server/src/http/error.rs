@@ -148,6 +148,17 @@ impl From<licet_core::StoreError> for ApiError {
     }
 }
 
+/// A typed store operation that declined with an API error answers with it; one that failed
+/// answers as its failure does.
+impl<F> From<licet_core::store::Halted<ApiError, F>> for ApiError
+where
+    ApiError: From<F>,
+{
+    fn from(h: licet_core::store::Halted<ApiError, F>) -> Self {
+        h.reason()
+    }
+}
+
 impl From<licet_core::seats::SeatError> for ApiError {
     /// licet's own API: 409 `too_many_machines`, 403 `hwid_mismatch`.
     fn from(e: licet_core::seats::SeatError) -> Self {
@@ -212,13 +223,4 @@ pub fn rejection(r: impl std::fmt::Display + IntoResponse) -> ApiError {
         _ => ErrorCode::InvalidRequest,
     };
     ApiError::new(status, code, message)
-}
-
-/// Keeps an API error for after a store operation, whose closure can only fail with a
-/// [`licet_core::StoreError`]: the caller answers with the error kept, the store sees its
-/// message.
-pub fn park(failed: &licet_core::store::Slot<ApiError>, e: ApiError) -> licet_core::StoreError {
-    let msg = e.message().to_owned();
-    failed.put(e);
-    licet_core::StoreError::backend(msg)
 }

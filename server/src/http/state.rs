@@ -18,17 +18,18 @@ use crate::keys::ServerKeys;
 use licet_core::clock::Clock;
 use licet_core::model::{AuditEvent, License, Machine, Policy, Product};
 use licet_core::seats::{SeatClaim, SeatError, SeatRule, Seated};
-use licet_core::store::{Record, RevocationState, Seat, Store, StoreError, StoreResult};
+use licet_core::store::{Halted, Record, RevocationState, Seat, SeatsWith, Store, StoreError};
 
 /// Builds a seat's machine for [`AppState::take_seat`]: from the seat the claim takes (the
 /// stored machine, or a new one's number, drawn inside the operation), at the operation's time;
-/// with the audit entries to write with it.
-pub type MakeSeatAt<'a> =
-    &'a (dyn Fn(Seat<'_>, i64) -> StoreResult<(Machine, Record)> + Send + Sync);
+/// with the audit entries to write with it and what the caller wants back (`T`), or the
+/// caller's reason to decline (`E`), which it gets back as given.
+pub type MakeSeatAt<'a, T, E> =
+    &'a (dyn for<'s> Fn(Seat<'s>, i64) -> Result<(Machine, Record, T), E> + Send + Sync);
 
 /// [`MakeSeatAt`] for one of several claims, by its index.
-pub type MakeSeatsAt<'a> =
-    &'a (dyn Fn(usize, Seat<'_>, i64) -> StoreResult<(Machine, Record)> + Send + Sync);
+pub type MakeSeatsAt<'a, T, E> =
+    &'a (dyn for<'s> Fn(usize, Seat<'s>, i64) -> Result<(Machine, Record, T), E> + Send + Sync);
 
 /// Header carrying the signature of an online answer.
 pub const SIGNATURE_HEADER: &str = "licet-signature";
@@ -325,36 +326,44 @@ impl AppState {
     /// Takes a seat through the store's seat operation (the one seat rule, `licet_core::seats`):
     /// `make` gets the seat the claim takes (the stored machine, or the number the operation
     /// drew for a new one) and the time. What the reaped seats still held is revoked after.
-    pub async fn take_seat(
+    pub async fn take_seat<T, E>(
         &self,
         claim: &SeatClaim,
         rule: &SeatRule,
-        make: MakeSeatAt<'_>,
-    ) -> Result<Seated, SeatError> {
-        let mut seated = self
-            .take_seats(std::slice::from_ref(claim), rule, &|_, seat, now| {
-                make(seat, now)
-            })
-            .await?;
-        seated
-            .pop()
-            .ok_or_else(|| SeatError::Store(StoreError::backend("no seat taken")))
+        make: MakeSeatAt<'_, T, E>,
+    ) -> Result<(Seated, T), Halted<E, SeatError>>
+    where
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        self.take_seats(std::slice::from_ref(claim), rule, &|_, seat, now| {
+            make(seat, now)
+        })
+        .await?
+        .pop()
+        .ok_or_else(|| Halted::Failed(SeatError::Store(StoreError::backend("no seat taken"))))
     }
 
     /// [`AppState::take_seat`] for several claims of one license, all or none
     /// (`Seats::take_seats`); `make` gets each claim's index.
-    pub async fn take_seats(
+    pub async fn take_seats<T, E>(
         &self,
         claims: &[SeatClaim],
         rule: &SeatRule,
-        make: MakeSeatsAt<'_>,
-    ) -> Result<Vec<Seated>, SeatError> {
+        make: MakeSeatsAt<'_, T, E>,
+    ) -> Result<Vec<(Seated, T)>, Halted<E, SeatError>>
+    where
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
         let now = self.clock.now();
         let seated = self
             .store
-            .take_seats(claims, rule, now, &|i, seat| make(i, seat, now))
+            .take_seats_with(claims, rule, now, &|i, seat| make(i, seat, now))
             .await?;
-        self.revoke_reaped(&seated).await?;
+        self.revoke_reaped(seated.iter().map(|(s, _)| s))
+            .await
+            .map_err(Halted::Failed)?;
         Ok(seated)
     }
 
@@ -362,9 +371,12 @@ impl AppState {
     /// unexpired tokens (a floating seat's current token lives on after its heartbeats stop).
     /// Done after the operation, which alone knows which seats it reaped: a crash in between
     /// leaves those tokens unrevoked until they expire.
-    async fn revoke_reaped(&self, seated: &[Seated]) -> Result<(), SeatError> {
+    async fn revoke_reaped<'a>(
+        &self,
+        seated: impl Iterator<Item = &'a Seated>,
+    ) -> Result<(), SeatError> {
         let now = self.clock.now();
-        for dead in seated.iter().flat_map(|s| &s.reaped) {
+        for dead in seated.flat_map(|s| &s.reaped) {
             let tokens = dead.live_tokens(now);
             if tokens.is_empty() {
                 continue;

@@ -18,13 +18,13 @@ use utoipa_axum::routes;
 use super::body::MachineBody;
 use crate::activation::{self, Activation, check_device, proven_device_key, usable_license};
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult, park};
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, Signed};
 use crate::http::state::AppState;
 use crate::rules::{self, Ask, Probe, Validation, Verdict};
 use licet_core::model::{Lease, License, Machine, Policy};
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts};
-use licet_core::store::{SeatChange, Slot};
+use licet_core::store::{Halted, SeatChange, SeatsWith};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -370,25 +370,21 @@ async fn heartbeat(
     let rule = SeatRule::of(&license, &policy);
     // Renewed or culled in the store's seat operation: a cull cannot remove a seat a heartbeat
     // is renewing, nor a heartbeat revive one a cull removed.
-    let renewed = Slot::new();
-    let failed = Slot::new();
-    let dead = Slot::new();
-    let found = s
+    let renewed = s
         .store
-        .change_seat(&claim_of(&license, b, &parts), &|found| {
+        .change_seat_with(&claim_of(&license, b, &parts), &|found| {
             let Some(Recognised {
                 machine,
                 parts: bound,
             }) = found
             else {
-                return Ok((SeatChange::Keep, Record::none()));
+                return Err(Beat::Unknown);
             };
-            check_device(machine, proven.as_ref()).map_err(|e| park(&failed, e))?;
+            check_device(machine, proven.as_ref())?;
             let now = s.clock.now();
             if !rule.alive(machine, now) {
                 // Freed below, its tokens revoked first (`licensing::free_seat`).
-                dead.put(machine.clone());
-                return Ok((SeatChange::Keep, Record::none()));
+                return Err(Beat::Dead(Box::new(machine.clone())));
             }
             // A leased seat keeps its lease (and a token that ends with it); any seat keeps
             // its device key.
@@ -401,17 +397,14 @@ async fn heartbeat(
                 // The same grant, re-signed: one revocation entry ends every check-in's token.
                 token_id: machine.live_token_id(now).and_then(crate::ids::unhex16),
             };
-            let issued = match s.issue_token_with(
+            let issued = s.issue_token_with(
                 &product,
                 &policy,
                 &license,
                 &machine.fingerprint,
                 bound,
                 &terms,
-            ) {
-                Ok(t) => t,
-                Err(e) => return Err(park(&failed, e)),
-            };
+            )?;
             let mut m = machine.clone();
             if !parts.is_empty() {
                 m.parts = learned_parts(&m, &parts);
@@ -419,23 +412,23 @@ async fn heartbeat(
             m.last_seen = now;
             m.last_heartbeat = now;
             m.give_token(issued.token_id.clone(), issued.expires_at, now);
-            renewed.put((issued, m.clone()));
-            Ok((SeatChange::Update(Box::new(m)), Record::none()))
+            Ok((
+                SeatChange::Update(Box::new(m.clone())),
+                Record::none(),
+                (issued, m),
+            ))
         })
         .await;
-    let found = match found {
-        Ok(found) => found,
-        Err(e) => return Err(failed.take().unwrap_or_else(|| e.into())),
-    };
-    if found.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::MachineNotFound,
-            "this machine is not activated",
-        ));
-    }
-    let Some((issued, m)) = renewed.take() else {
-        if let Some(d) = dead.take() {
+    let (issued, m) = match renewed {
+        Ok((_, renewed)) => renewed,
+        Err(Halted::Declined(Beat::Unknown)) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::MachineNotFound,
+                "this machine is not activated",
+            ));
+        }
+        Err(Halted::Declined(Beat::Dead(d))) => {
             let actor = format!("license:{}", license.id);
             let how = crate::licensing::Freeing::culled(&actor, ip.text());
             crate::licensing::free_seat(
@@ -446,12 +439,14 @@ async fn heartbeat(
                 &|f, now| Ok(f.id == d.id && !rule.alive(f, now)),
             )
             .await?;
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                ErrorCode::HeartbeatDead,
+                "the heartbeat was overdue; the seat was released, activate again",
+            ));
         }
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            ErrorCode::HeartbeatDead,
-            "the heartbeat was overdue; the seat was released, activate again",
-        ));
+        Err(Halted::Declined(Beat::Refused(e))) => return Err(e),
+        Err(Halted::Failed(e)) => return Err(e.into()),
     };
     Ok(token_answer(
         &s,
@@ -461,6 +456,23 @@ async fn heartbeat(
         &policy,
         b.nonce.clone(),
     ))
+}
+
+/// Why a heartbeat renewed nothing, decided on the machine as stored then.
+enum Beat {
+    /// The license has no such machine.
+    Unknown,
+    /// Its heartbeat is overdue: the seat is freed (its tokens revoked) and the client told
+    /// to activate again.
+    Dead(Box<Machine>),
+    /// Refused (a device key that does not match) or failed to sign.
+    Refused(ApiError),
+}
+
+impl From<ApiError> for Beat {
+    fn from(e: ApiError) -> Self {
+        Beat::Refused(e)
+    }
 }
 
 #[utoipa::path(post, path = "/v1/client/deactivate", tag = "client", request_body = MachineRequest, responses((status = 200, description = "signed: `{deactivated, machine_id, server_time, nonce}`", body = serde_json::Value), (status = 404, description = "license_not_found, machine_not_found", body = crate::http::error::ErrorBody)))]

@@ -5,7 +5,7 @@ use crate::http::error::ErrorCode;
 use licet_api::requests::{BulkRequest, NewLicense, Renew};
 use licet_core::audit::AuditAction;
 use licet_core::events::{DomainEvent, Kind, kind};
-use licet_core::store::{Page, Record, Slot};
+use licet_core::store::{LicensesWith, Page, Record};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -560,22 +560,15 @@ async fn change_unless_revoked(
     id: &str,
     change: &(dyn Fn(&License) -> licet_core::store::StoreResult<(License, Record)> + Send + Sync),
 ) -> ApiResult<License> {
-    let refused = Slot::new();
-    let stored = s
-        .store
-        .change_license(id, &|current| {
+    s.store
+        .change_license_with(id, &|current| {
             if current.status == LicenseStatus::Revoked {
-                refused.put(());
-                return Ok(None);
+                return Err(revoked());
             }
-            change(current).map(Some)
+            Ok(Some(change(current)?))
         })
         .await?
-        .ok_or_else(|| ApiError::not_found("license"))?;
-    if refused.take().is_some() {
-        return Err(revoked());
-    }
-    Ok(stored)
+        .ok_or_else(|| ApiError::not_found("license"))
 }
 
 /// Suspend and reinstate: the status change, durably, then the license as shown.

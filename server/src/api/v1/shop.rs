@@ -22,7 +22,7 @@ use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use crate::http::state::AppState;
 use licet_core::model::{Customer, Price, PriceKind, Scope};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{Constraint, Seat, StoreError};
+use licet_core::store::{Halted, Seat};
 
 /// The admin routes of prices, customers, orders and license domains.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -238,6 +238,9 @@ async fn get_order(
     ))
 }
 
+/// A domain added meanwhile by another request: this one is its duplicate.
+struct AlreadyThere;
+
 // ----- license domains
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/domains", tag = "licenses", params(("id" = String, Path, description = "the license's id")), request_body = NewDomain,
@@ -285,13 +288,11 @@ async fn add_domain(
     let audience = s
         .audience(kind::LicenseActivated, Some(&l.product_id))
         .await?;
-    let was_there = std::sync::atomic::AtomicBool::new(false);
     let taken = s
         .take_seat(&claim, &rule, &|seat, now| {
             let Seat::New { number } = seat else {
                 // Added meanwhile by another request: this one is the duplicate.
-                was_there.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Err(StoreError::conflict(Constraint::InUse, "the domain exists"));
+                return Err(AlreadyThere);
             };
             let m = domain_machine(
                 &l.id,
@@ -310,19 +311,19 @@ async fn add_domain(
                 Some(l.product_id.clone()),
             );
             let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
-            Ok((m, told))
+            Ok((m, told, ()))
         })
         .await;
     let m = match taken {
-        Ok(seated) => seated.machine,
-        Err(_) if was_there.load(std::sync::atomic::Ordering::Relaxed) => return Err(duplicate()),
-        Err(SeatError::Refused(SeatRefusal::TooManyMachines { max })) => {
+        Ok((seated, ())) => seated.machine,
+        Err(Halted::Declined(AlreadyThere)) => return Err(duplicate()),
+        Err(Halted::Failed(SeatError::Refused(SeatRefusal::TooManyMachines { max }))) => {
             return Err(ApiError::conflict(
                 ErrorCode::TooManyMachines,
                 format!("the license allows {max} domain(s) or machine(s) and all are in use"),
             ));
         }
-        Err(e) => return Err(e.into()),
+        Err(Halted::Failed(e)) => return Err(e.into()),
     };
     Ok((
         StatusCode::CREATED,

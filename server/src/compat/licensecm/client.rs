@@ -36,7 +36,7 @@ use crate::rules::{Admit, Admitted, Asked, Denial, Denied, Family, Probe, Refusa
 use licet_core::events::kind;
 use licet_core::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{Seat, SeatChange, Slot};
+use licet_core::store::{Halted, Seat, SeatChange, SeatsWith};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -642,14 +642,6 @@ fn device_bound() -> Fail {
     )
 }
 
-/// Keeps a refusal for after a store operation, whose closure can only fail with a
-/// [`licet_core::StoreError`].
-fn park_fail(slot: &Slot<Fail>, f: Fail) -> licet_core::StoreError {
-    let code = f.code().unwrap_or("REFUSED").to_owned();
-    slot.put(f);
-    licet_core::StoreError::backend(code)
-}
-
 /// Refuses a machine bound to a device key (see [`device_bound`]).
 fn unbound(m: &Machine) -> Result<(), Fail> {
     match m.device_key {
@@ -845,26 +837,23 @@ mod paste_impl {
                 .and_then(crate::ids::unhex16)
         });
         let presigned = sign(known_grant)?;
-        let issued = Slot::new();
-        let failed = Slot::new();
         let audience = s
             .audience(kind::LicenseActivated, Some(&j.license.product_id))
             .await?;
         let seated = s
             .take_seat(&claim(&j), &rule, &|seat, now| {
                 let found = seat.found();
-                let fail = |f: Fail| park_fail(&failed, f);
                 if let Some(f) = found {
-                    unbound(&f.machine).map_err(fail)?;
+                    unbound(&f.machine)?;
                 }
                 let token = match grant(found, now) {
                     g if g == known_grant => presigned.clone(),
-                    g => sign(g).map_err(|e| fail(e.into()))?,
+                    g => sign(g).map_err(Fail::from)?,
                 };
                 if let Some(f) = found
                     && f.machine.holds_too_many(&token.token_id, now)
                 {
-                    return Err(fail(crate::activation::too_many_tokens().into()));
+                    return Err(crate::activation::too_many_tokens().into());
                 }
                 let mut m = match seat {
                     Seat::Known(f) => f.machine.clone(),
@@ -884,25 +873,24 @@ mod paste_impl {
                 m.last_seen = now;
                 m.last_heartbeat = now;
                 m.give_token(token.token_id.clone(), token.expires_at, now);
-                issued.put(token);
                 // A machine new to the license is announced with its seat.
                 let told = match found {
                     Some(_) => Record::none(),
                     None => audience.record((j.license.clone(), m.clone()), now, Vec::new()),
                 };
-                Ok((m, told))
+                Ok((m, told, token))
             })
             .await;
-        let seated = match seated {
-            Ok(seated) => seated,
+        let (seated, issued) = match seated {
+            Ok(taken) => taken,
             Err(e) => {
-                let f = failed.take().unwrap_or_else(|| seat_refusal(e));
+                let f = match e {
+                    Halted::Declined(f) => f,
+                    Halted::Failed(e) => seat_refusal(e),
+                };
                 note_refusal(s, r, &j, &f).await;
                 return Err(f);
             }
-        };
-        let Some(issued) = issued.take() else {
-            return Err(ApiError::internal("a seat without a token").into());
         };
         let fresh = seated.fresh;
         let token = hex(&crate::ids::random_bytes::<32>());
@@ -1005,26 +993,22 @@ mod paste_impl {
         let now = s.clock.now();
         let ttl = i64::try_from(s.config.session_ttl).unwrap_or(86_400);
         let ended = |m: &str| Fail::new(StatusCode::UNAUTHORIZED, "SESSION_EXPIRED", m);
-        let failed = Slot::new();
-        let seen = s
-            .store
-            .change_seat(&device_claim(&j), &|found| match found {
-                Some(f) if f.machine.device_key.is_some() => {
-                    Err(park_fail(&failed, device_bound()))
-                }
+        s.store
+            .change_seat_with(&device_claim(&j), &|found| match found {
+                Some(f) if f.machine.device_key.is_some() => Err(device_bound()),
                 Some(f) => {
                     let mut m = f.machine.clone();
                     m.last_seen = now;
                     m.last_heartbeat = now;
-                    Ok((SeatChange::Update(Box::new(m)), Record::none()))
+                    Ok((SeatChange::Update(Box::new(m)), Record::none(), ()))
                 }
-                None => Ok((SeatChange::Keep, Record::none())),
+                None => Err(ended("Session invalid: this device is not activated")),
             })
             .await
-            .map_err(|e| failed.take().unwrap_or_else(|| seat_refusal(e)))?;
-        if seen.is_none() {
-            return Err(ended("Session invalid: this device is not activated"));
-        }
+            .map_err(|e| match e {
+                Halted::Declined(f) => f,
+                Halted::Failed(e) => seat_refusal(e),
+            })?;
         let given = r
             .req
             .session_token

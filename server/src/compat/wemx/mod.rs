@@ -44,7 +44,7 @@ use licet_core::model::{
     PriceKind, Product, Scope,
 };
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{Seat, Slot, StoreError};
+use licet_core::store::{Halted, Seat, SeatsWith};
 
 /// The WemX routes.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -185,13 +185,12 @@ pub(super) async fn write_domain(
     now: i64,
 ) -> Result<(), Refusal> {
     let caller = ip.text();
-    let other_address = Slot::new();
     let audience = s
         .audience(kind::LicenseActivated, Some(&l.product_id))
         .await?;
     let taken = s
         .store
-        .take_seat(
+        .take_seat_with(
             &SeatClaim {
                 license_id: l.id.clone(),
                 fingerprint: machine.fingerprint.clone(),
@@ -203,16 +202,13 @@ pub(super) async fn write_domain(
                 Seat::Known(f) => {
                     let stored = &f.machine;
                     match (&stored.ip, &caller) {
-                        (Some(known), Some(c)) if known != c => {
-                            other_address.put(());
-                            Err(StoreError::backend("installed from another address"))
-                        }
+                        (Some(known), Some(c)) if known != c => Err(OtherAddress),
                         _ => {
                             let mut m = stored.clone();
                             m.ip = m.ip.or_else(|| caller.clone());
                             m.last_seen = now;
                             m.last_heartbeat = now;
-                            Ok((m, Record::none()))
+                            Ok((m, Record::none(), ()))
                         }
                     }
                 }
@@ -224,6 +220,7 @@ pub(super) async fn write_domain(
                     Ok((
                         machine.clone(),
                         audience.record((l.clone(), machine), now, Vec::new()),
+                        (),
                     ))
                 }
             },
@@ -231,12 +228,15 @@ pub(super) async fn write_domain(
         .await;
     match taken {
         Ok(_) => Ok(()),
-        Err(_) if other_address.take().is_some() => {
+        Err(Halted::Declined(OtherAddress)) => {
             Err(Refusal::new(StatusCode::FORBIDDEN, OTHER_ADDRESS))
         }
-        Err(e) => Err(domain_refusal(e)),
+        Err(Halted::Failed(e)) => Err(domain_refusal(e)),
     }
 }
+
+/// A known domain called from another address than the one recorded.
+struct OtherAddress;
 
 /// WemX's refusal of a known domain called from another address.
 pub(super) const OTHER_ADDRESS: &str =
