@@ -17,10 +17,12 @@ use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts
 use licet_core::store::{Halted, Record, Seat};
 use serde_json::json;
 
+use crate::app::state::AppState;
+use crate::app::tokens::{IssuedToken, TokenTerms};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Signed;
-use crate::http::state::{AppState, IssuedToken, TokenTerms, hex, unhex};
 use crate::ids::random_id;
+use crate::ids::{hex, unhex};
 use crate::rules::{self, Admit, Asked, Family, Probe};
 use licet_core::model::{Lease, License, Machine, Policy, Product};
 
@@ -263,7 +265,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     // operation covers only its reads and writes (one busy license's activations
     // queue on it). Should the store find another machine, it is signed again there.
     let sign = |found: Option<&Recognised>, now: i64| {
-        s.issue_token_with(
+        s.tokens.issue_token_with(
             a.product,
             a.policy,
             a.license,
@@ -275,9 +277,11 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     let seen_at = s.clock.now();
     let presigned = sign(before.as_ref(), seen_at)?;
     let audience = s
+        .journal
         .audience(kind::LicenseActivated, Some(&a.license.product_id))
         .await?;
     let taken = s
+        .seats
         .take_seat(&claim, &rule, &|seat, now| {
             let found = seat.found();
             if let Some(f) = found {
@@ -329,8 +333,12 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
             m.lease_until = a.lease.map(|(_, until)| until);
             let response = match &a.request_id {
                 Some(id) => Some(
-                    licet_issuer::sign_activation_response(&s.keys().token, id, &token.token)
-                        .map_err(ApiError::internal)?,
+                    licet_issuer::sign_activation_response(
+                        &s.tokens.keys().token,
+                        id,
+                        &token.token,
+                    )
+                    .map_err(ApiError::internal)?,
                 ),
                 None => None,
             };
@@ -338,7 +346,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
             m.response = response
                 .as_ref()
                 .map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r));
-            let entry = s.audit_entry(
+            let entry = s.journal.audit_entry(
                 &a.actor,
                 AuditAction::MachineActivated,
                 &m.id,

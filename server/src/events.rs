@@ -14,8 +14,9 @@ use std::time::Duration;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
+use crate::app::journal::Journal;
+use crate::app::state::AppState;
 use crate::http::error::ApiResult;
-use crate::http::state::AppState;
 use licet_core::events::{DomainEvent, EventKind, Kind, kind};
 use licet_core::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,
@@ -100,10 +101,12 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(body);
-    crate::http::state::hex(&mac.finalize().into_bytes())
+    crate::ids::hex(&mac.finalize().into_bytes())
 }
 
-impl AppState {
+/// The journal's events: who hears them, their records, security events and notifications.
+/// Here, beside the outbox that delivers what they record.
+impl Journal {
     /// The owner (LicenseCM user id) of a license's product, if a user owns it.
     pub async fn owner_of(&self, license: &License) -> Option<String> {
         self.store
@@ -417,7 +420,7 @@ pub(crate) async fn attempt(s: &AppState, id: u64, now: i64) -> ApiResult<bool> 
         s.store.remove_delivery(d.id).await?;
         return Ok(false);
     };
-    let Some(secret) = s.keys().unseal(&w.sealed_secret) else {
+    let Some(secret) = s.tokens.keys().unseal(&w.sealed_secret) else {
         tracing::warn!(webhook = %w.id, "webhook secret cannot be unsealed; delivery dropped");
         d.state = DeliveryState::Failed;
         d.settled_at = Some(now);
@@ -521,6 +524,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             continue;
         };
         let audience = s
+            .journal
             .audience(kind::LicenseExpired, Some(&seen.product_id))
             .await?;
         let stored = s
@@ -532,7 +536,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                 }
                 let mut next = l.clone();
                 next.expiry_announced = Some(now);
-                let entry = s.audit_entry(
+                let entry = s.journal.audit_entry(
                     "server",
                     AuditAction::LicenseExpired,
                     &l.id,
@@ -562,15 +566,16 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
             Err(Halted::Failed(e)) => return Err(e.into()),
         };
         s.store.forget_expiry(at, &id).await?;
-        let owner = s.owner_of(&l).await;
+        let owner = s.journal.owner_of(&l).await;
         if let Some(o) = &owner {
-            s.notify(
-                o,
-                "license_expired",
-                "License Expired",
-                &format!("License {} expired", l.key),
-            )
-            .await?;
+            s.journal
+                .notify(
+                    o,
+                    "license_expired",
+                    "License Expired",
+                    &format!("License {} expired", l.key),
+                )
+                .await?;
         }
         n += 1;
     }

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
 use licet_core::model::Download;
 use licet_core::store::{Store, StoreError, StoreResult};
 

@@ -34,7 +34,8 @@ pub mod stats;
 pub mod tls;
 
 // The HTTP layer's modules under their old names, for the binaries and tests.
-pub use http::{auth, error, limits, metrics, state};
+pub use app::state;
+pub use http::{auth, error, limits, metrics};
 
 pub use config::{Args, Config};
 // The domain's records and clock live in licet-core; the embedded store in licet-store-sled.

@@ -6,9 +6,9 @@ use crate::http::error::ErrorCode;
 use licet_core::audit::AuditAction;
 use serde_json::json;
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use licet_core::events::kind;
 use licet_core::model::{Lease, License, LicenseStatus, Machine, Policy};
 use licet_core::seats::{SeatClaim, SeatRule, Snapshot};
@@ -36,12 +36,14 @@ pub async fn revoke_now(
     let mut revoked = l.clone();
     revoked.status = LicenseStatus::Revoked;
     let audience = s
+        .journal
         .audience(kind::LicenseRevoked, Some(&l.product_id))
         .await?;
     let now = s.clock.now();
     let (l, state) = s
+        .revocations
         .revoke_license(l, &tokens, &|state| {
-            let entry = s.audit_entry(
+            let entry = s.journal.audit_entry(
                 actor,
                 AuditAction::LicenseRevoked,
                 &l.id,
@@ -232,7 +234,8 @@ pub async fn free_seat(
     let audience = match how.culled {
         true => None,
         false => Some(
-            s.audience(kind::LicenseDeactivated, Some(&l.product_id))
+            s.journal
+                .audience(kind::LicenseDeactivated, Some(&l.product_id))
                 .await?,
         ),
     };
@@ -246,7 +249,8 @@ pub async fn free_seat(
             return Ok(None);
         }
         let revoked = found.machine.live_tokens(now);
-        s.revoke_held(l, &found.machine, &revoked, how.actor, how.ip.clone())
+        s.revocations
+            .revoke_held(l, &found.machine, &revoked, how.actor, how.ip.clone())
             .await?;
         let removed = s
             .store
@@ -280,7 +284,7 @@ pub async fn free_seat(
                     true => AuditAction::MachineCulled,
                     false => AuditAction::MachineDeactivated,
                 };
-                let entry = s.audit_entry(
+                let entry = s.journal.audit_entry(
                     how.actor,
                     action,
                     &f.machine.id,

@@ -79,12 +79,13 @@ async fn main() -> anyhow::Result<()> {
     let state =
         AppState::new(store, keys, Arc::new(SystemClock), config.clone())?.with_key_source(source);
     state
+        .tokens
         .take_up_root()
         .await
         .context("cannot load or make the root secret")?;
     // The listener first: a start that cannot listen (the port in use) makes no admin key, so
     // the one-time key is never printed by a server that then stops.
-    let tls = match &config.tls {
+    let tls = match config.tls() {
         Some((cert, key)) => Some(licet_server::tls::Certificates::load(cert, key)?),
         None => None,
     };

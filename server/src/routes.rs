@@ -1,7 +1,7 @@
 //! The router: licet's own API and, as the configuration switches them on, the compatibility
 //! families, each registered by its own module. Nothing here handles a request.
 
-use crate::http::state::AppState;
+use crate::app::state::AppState;
 use crate::{api, compat};
 
 /// Builds the router and, from the same registrations, the OpenAPI document. Compatibility

@@ -6,8 +6,8 @@ pub use licet_core::rules::{
     product,
 };
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
 use axum::http::StatusCode;
 use licet_api::error::ErrorCode;
 use licet_core::model::Product;

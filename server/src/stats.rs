@@ -20,8 +20,8 @@ use serde::Serialize;
 
 pub use crate::http::figures::{Stats, Summary};
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
 
 /// How often an instance adds its counts to the store.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);

@@ -58,7 +58,7 @@ fn code(source: &str) -> String {
         .join("\n")
 }
 
-/// The paths after `prefix` in `code`: `crate::http::state::AppState` → `http::state::AppState`.
+/// The paths after `prefix` in `code`: `crate::app::state::AppState` → `app::state::AppState`.
 fn paths_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
     code.match_indices(prefix)
         .map(|(i, _)| {
@@ -216,6 +216,32 @@ fn no_resource_or_family_imports_another_s_handlers() {
             );
         }
     }
+}
+
+/// The HTTP layer signs nothing and holds no key: issuing, the key ring and JWTs are the token
+/// service's (`app::tokens`), which the layer reaches through `AppState`. And `AppState` only
+/// holds what the services need: it has no domain methods of its own.
+#[test]
+fn the_http_layer_holds_no_key_and_the_state_no_domain() {
+    let mods = modules();
+    let http: Vec<&String> = mods.keys().filter(|m| m.starts_with("http")).collect();
+    assert!(http.len() >= 7, "the HTTP layer's modules: {http:?}");
+    for m in http {
+        let code = code(&mods[m]);
+        assert!(
+            !code.contains("licet_issuer")
+                && paths_after(&code, "crate::")
+                    .iter()
+                    .all(|p| !p.starts_with("keys")),
+            "{m} reaches the issuer or the key ring: go through the token service"
+        );
+    }
+    let state = code(&mods["app::state"]);
+    let methods = state.matches("fn ").count();
+    assert!(
+        methods < 10,
+        "AppState grew {methods} functions: put them in a service"
+    );
 }
 
 /// Every `crate::…` path of a module names the module it comes from: none goes through the

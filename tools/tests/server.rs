@@ -44,11 +44,12 @@ fn start_server_with(
     ));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // As licet-server starts: the root secret taken up (made on first start), then the key.
-    rt.block_on(state.take_up_root()).expect("root secret");
+    rt.block_on(state.tokens.take_up_root())
+        .expect("root secret");
     // The vendor's public key as an application ships it: a file of its own, pinned.
     std::fs::write(
         dir.join("pinned.pem"),
-        state.keys().token.public_key().to_spki_pem(),
+        state.tokens.keys().token.public_key().to_spki_pem(),
     )
     .expect("pinned key");
     let admin = rt

@@ -233,9 +233,10 @@ fn start_server(dir: &Path) -> (String, String, PathBuf) {
         dir.to_path_buf(),
     ));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(state.take_up_root()).expect("root secret");
+    rt.block_on(state.tokens.take_up_root())
+        .expect("root secret");
     let pem = dir.join("vendor.pem");
-    std::fs::write(&pem, state.keys().token.public_key().to_spki_pem()).expect("pem");
+    std::fs::write(&pem, state.tokens.keys().token.public_key().to_spki_pem()).expect("pem");
     let admin = rt
         .block_on(licet_server::bootstrap_admin_key(&state))
         .expect("bootstrap")

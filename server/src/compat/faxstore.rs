@@ -28,8 +28,8 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::http::extract::{ClientIp, public_url};
-use crate::http::state::AppState;
 use crate::rules::{self, Admit, Asked, Denial, Family, Probe, Refusal};
 use licet_core::model::{License, Product};
 use licet_core::store::ValidationFacts;
@@ -320,7 +320,7 @@ async fn log_check(
     let (actor, subject, max_info, repeats) = match license {
         Some(l) => (format!("license:{}", l.id), l.id.clone(), MAX_INFO, 0),
         None => {
-            let Some(repeats) = s.once_a_minute(&[
+            let Some(repeats) = s.journal.once_a_minute(&[
                 "faxstore",
                 route,
                 outcome.status(),
@@ -343,6 +343,7 @@ async fn log_check(
         detail["repeats_since_last"] = json!(repeats);
     }
     if let Err(e) = s
+        .journal
         .audit(
             &actor,
             AuditAction::FaxstoreCheck,

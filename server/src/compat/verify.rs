@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use crate::ids::random_id;
 use crate::rules;
 use licet_core::model::{DOMAIN_PREFIX, Machine};
@@ -255,11 +255,13 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
     }
     if !claims.is_empty() {
         let audience = s
+            .journal
             .audience(kind::LicenseActivated, Some(&l.product_id))
             .await
             .map_err(IntoResponse::into_response)?;
         // Slots are seats under the one seat rule (`licet_core::seats`), all taken or none.
         let taken = s
+            .seats
             .take_seats(&claims, &SeatRule::of(&l, &policy), &|i, seat, now| {
                 let fp = &claims[i].fingerprint;
                 let numeric_id = match seat {
@@ -280,7 +282,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                         .map(licet_core::model::DomainType::guess),
                     ..Machine::new(random_id("mch_"), &l.id, fp, numeric_id, now)
                 };
-                let entry = s.audit_entry(
+                let entry = s.journal.audit_entry(
                     &format!("license:{}", l.id),
                     AuditAction::EnvironmentActivated,
                     &m.id,

@@ -13,9 +13,9 @@ use axum::http::{HeaderValue, Method, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::app::state::AppState;
 use crate::http::auth::Acting;
 use crate::http::extract::Typed;
-use crate::http::state::AppState;
 
 use super::session::Viewer;
 

@@ -30,7 +30,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::http::state::AppState;
+use crate::app::state::AppState;
 
 use self::api::{Api, Refusal};
 use self::templates::Notice;

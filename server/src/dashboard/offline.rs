@@ -13,8 +13,8 @@ use super::api::Desk;
 use super::page::{self, CsrfFailed, Form, text, when};
 use super::refused;
 use super::templates::{self, Answered, GivenBack, Notice};
+use crate::app::state::AppState;
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
 
 /// The largest file or text the desk reads: a request is at most 1 KiB, a receipt 512 bytes;
 /// armor and QR text make them a little longer.

@@ -22,8 +22,8 @@ use sha2::Sha256;
 
 use super::page::{CsrfFailed, Form};
 use super::templates::Chrome;
+use crate::app::state::AppState;
 use crate::http::auth::Caller;
-use crate::http::state::AppState;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "licet_admin";
@@ -51,7 +51,7 @@ pub struct Claims {
 }
 
 fn mac(s: &AppState, parts: &[&[u8]]) -> Hmac<Sha256> {
-    let key = s.keys().derive(KEY_LABEL);
+    let key = s.tokens.keys().derive(KEY_LABEL);
     let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_slice()).expect("any key size");
     for p in parts {
         m.update(&(p.len() as u64).to_be_bytes());

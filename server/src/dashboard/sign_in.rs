@@ -10,9 +10,9 @@ use super::page::{self, Form};
 use super::session::{self, Viewer};
 use super::templates;
 use super::templates::Notice;
+use crate::app::state::AppState;
 use crate::http::auth::authenticate_key;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use licet_core::model::Scope;
 
 /// The sign-in form, with a token bound to a fresh nonce the browser keeps as a cookie.
@@ -116,6 +116,7 @@ pub async fn sign_in(
     };
     let Some(key) = key.filter(|k| k.scope >= Scope::Admin) else {
         let _ = s
+            .journal
             .audit(
                 "anonymous",
                 AuditAction::DashboardSignInRefused,
@@ -133,6 +134,7 @@ pub async fn sign_in(
     };
     let (cookie, claims) = session::issue(&s, session::Principal::Key(key.id.clone()));
     if let Err(e) = s
+        .journal
         .audit(
             &key.id,
             AuditAction::DashboardSignedIn,
@@ -188,6 +190,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
             .unwrap_or(false);
     let refused = |reason: &'static str| async move {
         let _ = s
+            .journal
             .audit(
                 "anonymous",
                 AuditAction::DashboardSignInRefused,
@@ -242,6 +245,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
     let (cookie, claims) = session::issue(s, session::Principal::User(us));
     let actor = format!("user:{}", user.id);
     if let Err(e) = s
+        .journal
         .audit(
             &actor,
             AuditAction::DashboardSignedIn,
@@ -265,6 +269,7 @@ pub async fn sign_out(State(s): State<AppState>, ip: ClientIp, v: Viewer, form: 
         return page::failure(&e);
     }
     let _ = s
+        .journal
         .audit(
             &v.caller.key.id,
             AuditAction::DashboardSignedOut,

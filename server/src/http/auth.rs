@@ -5,12 +5,11 @@
 use crate::http::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::state::AppState;
 use licet_core::model::{ApiKey, Scope};
 
 /// Prefix of every licet API key.
@@ -78,24 +77,6 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
-}
-
-/// Claims of a JWT minted from an API key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JwtClaims {
-    /// The API key id.
-    pub sub: String,
-    /// The key's scope.
-    pub scope: Scope,
-    /// The key's product limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    /// Issuer: the server's issuer name.
-    pub iss: String,
-    /// Issued at.
-    pub iat: i64,
-    /// Expiry.
-    pub exp: i64,
 }
 
 /// The authenticated caller of an admin or validation route.
@@ -296,58 +277,16 @@ async fn api_key(state: &AppState, full: &str) -> ApiResult<ApiKey> {
 }
 
 async fn jwt(state: &AppState, token: &str) -> ApiResult<ApiKey> {
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    v.set_issuer(&[&state.config.issuer]);
-    v.set_required_spec_claims(&["exp", "iss", "sub"]);
-    v.leeway = 0;
-    // Expiry is checked against the injected clock below, not the library's reading of the
-    // system clock, so that one clock governs the whole server.
-    v.validate_exp = false;
-    v.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
-    let keys = state.keys();
-    let (decoding, retired_at) = keys
-        .jwt()
-        .decoding(token, state.clock.now())
-        .ok_or_else(|| ApiError::unauthorized("invalid JWT: not signed by a key of this server"))?;
-    let data = jsonwebtoken::decode::<JwtClaims>(token, decoding, &v)
-        .map_err(|e| ApiError::unauthorized(format!("invalid JWT: {e}")))?;
-    let longest = MAX_JWT_TTL.max(state.config.jwt_ttl);
-    let (iat, exp) = (data.claims.iat, data.claims.exp);
-    if !crate::keys::JwtKeys::admits(iat, exp, retired_at, state.clock.now(), longest) {
-        return Err(ApiError::unauthorized(
-            "invalid JWT: expired, or not issued as this server issues them",
-        ));
-    }
+    let claims = state.tokens.verify_jwt(token)?;
     let key = state
         .store
-        .api_key(&data.claims.sub)
+        .api_key(&claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the JWT's API key no longer exists"))?;
     if key.revoked_at.is_some() {
         return Err(ApiError::unauthorized("the JWT's API key was revoked"));
     }
     Ok(key)
-}
-
-/// The longest a JWT minted from an API key lives (`POST /v1/auth/token`'s `ttl`).
-pub const MAX_JWT_TTL: u64 = 86_400;
-
-/// Mints a JWT for `key`.
-pub fn mint(state: &AppState, key: &ApiKey, ttl: u64) -> ApiResult<(String, i64)> {
-    let now = state.clock.now();
-    let exp = now + i64::try_from(ttl).unwrap_or(900);
-    let claims = JwtClaims {
-        sub: key.id.clone(),
-        scope: key.scope,
-        product: key.product_id.clone(),
-        iss: state.config.issuer.clone(),
-        iat: now,
-        exp,
-    };
-    let keys = state.keys();
-    let token = jsonwebtoken::encode(&keys.jwt().header(), &claims, keys.jwt().encoding())
-        .map_err(ApiError::internal)?;
-    Ok((token, exp))
 }
 
 /// A PHC hash of a password nobody has, verified when the e-mail is unknown so that a wrong

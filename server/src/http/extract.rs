@@ -5,8 +5,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, rejection};
-use crate::http::state::AppState;
 
 /// A JSON body whose rejections become the API's JSON errors.
 #[derive(Debug)]

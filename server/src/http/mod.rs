@@ -1,4 +1,4 @@
-//! The HTTP layer every API family stands on: the state handlers share, the extractors, the
+//! The HTTP layer every API family stands on: the extractors, the
 //! error answer, authentication, rate limits, metrics and middleware. It knows no family.
 
 pub mod auth;
@@ -8,4 +8,3 @@ pub mod figures;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
-pub mod state;

@@ -122,7 +122,7 @@ impl TestApp {
         .with_key_source(KeySource::Sealed(Arc::new(MasterKey::from_bytes(
             licet_server::ids::random_bytes::<32>(),
         ))));
-        state.take_up_root().await.expect("root secret");
+        state.tokens.take_up_root().await.expect("root secret");
         let admin = licet_server::bootstrap_admin_key(&state)
             .await
             .expect("bootstrap")

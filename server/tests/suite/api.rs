@@ -37,6 +37,7 @@ fn signature_holds(app: &TestApp, headers: &axum::http::HeaderMap, body: &Value)
     let mut msg = b"licet-response-v1\0".to_vec();
     msg.extend_from_slice(&serde_json::to_vec(body).expect("json"));
     app.state
+        .tokens
         .keys()
         .token_dalek()
         .verifying_key()
@@ -550,7 +551,7 @@ async fn activation_gives_a_token_that_verifies_offline() {
     );
 
     let token = token_bytes(&v);
-    let keys = [app.state.keys().token.public_key().clone()];
+    let keys = [app.state.tokens.keys().token.public_key().clone()];
     let ents = ["pro", "sso"];
     let ctx = Context::new(T0, "acme-pro")
         .fingerprint("machine-1")
@@ -752,7 +753,7 @@ async fn revocation_reaches_the_list_and_offline_verification() {
     let bytes = URL_SAFE_NO_PAD
         .decode(list["list"].as_str().expect("list"))
         .expect("b64");
-    let keys = [app.state.keys().token.public_key().clone()];
+    let keys = [app.state.tokens.keys().token.public_key().clone()];
     let rl = RevocationList::verify(&bytes, &keys[..], Some(seq0)).expect("list verifies");
     let ctx = Context::new(T0, "acme").fingerprint("m").revocations(&rl);
     let err = UnverifiedToken::decode(&token)

@@ -152,7 +152,12 @@ async fn every_owner_hears_exactly_the_products_it_reaches() {
     for p in [Some("op1"), Some("op2"), Some("p_u1"), Some("p_u2"), None] {
         for event in events(p) {
             kinds.insert(event.name());
-            let record = app.state.tell(&event, Vec::new()).await.expect("tell");
+            let record = app
+                .state
+                .journal
+                .tell(&event, Vec::new())
+                .await
+                .expect("tell");
             let heard: BTreeSet<&str> = record
                 .deliveries
                 .iter()

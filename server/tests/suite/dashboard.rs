@@ -361,7 +361,11 @@ async fn the_dashboard_walk_from_sign_in_to_a_revocation() {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(list["list"].as_str().expect("list"))
         .expect("base64url");
-    let keys = app.state.keys().verifying_keys(app.state.clock.now());
+    let keys = app
+        .state
+        .tokens
+        .keys()
+        .verifying_keys(app.state.clock.now());
     let verified =
         licet_verifier::RevocationList::verify(&bytes, &keys[..], None).expect("a signed list");
     assert!(verified.contains_license(&license_id));

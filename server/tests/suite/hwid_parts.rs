@@ -55,7 +55,7 @@ fn verify(app: &TestApp, token: &[u8], on: &Fingerprint) -> Result<(), licet_ver
     let parts = on.parts();
     licet_verifier::verify(
         token,
-        app.state.keys().token.public_key(),
+        app.state.tokens.keys().token.public_key(),
         &licet_verifier::Context::new(T0, "acme-pro").hwid_parts(&parts),
     )
     .map(drop)

@@ -456,7 +456,7 @@ fn client_flow_sessions_signatures_and_refusals() {
         .expect("b64");
     let verified = licet_verifier::verify(
         &offline,
-        l.app.state.keys().token.public_key(),
+        l.app.state.tokens.keys().token.public_key(),
         &licet_verifier::Context::any_product(T0).fingerprint(&hwid),
     );
     assert!(verified.is_ok(), "{verified:?}");
@@ -1540,7 +1540,7 @@ fn admin_users_webhook_reads_and_read_all() {
         (json!("https://93.184.216.34/x"), json!(true))
     );
     for i in 0..3 {
-        common::block_on(l.app.state.notify(
+        common::block_on(l.app.state.journal.notify(
             &bob_id,
             "security_alert",
             "Security alert",

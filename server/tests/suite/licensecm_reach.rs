@@ -54,6 +54,7 @@ async fn an_admin_s_security_tools_see_only_the_products_it_reaches() {
         .expect("read")
         .expect("license");
     app.state
+        .journal
         .security_event(
             "hwid_mismatch",
             Severity::High,
@@ -66,6 +67,7 @@ async fn an_admin_s_security_tools_see_only_the_products_it_reaches() {
         .await
         .expect("event");
     app.state
+        .journal
         .security_event(
             "rate_limit_exceeded",
             Severity::Low,

@@ -217,6 +217,7 @@ async fn world(app: &TestApp) -> (World, Callers) {
         .expect("read")
         .expect("B's license");
     app.state
+        .journal
         .security_event(
             "hwid_mismatch",
             licet_server::model::Severity::High,

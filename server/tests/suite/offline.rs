@@ -33,7 +33,11 @@ pub(crate) fn machine(tag: &str) -> Fingerprint {
 }
 
 pub(crate) fn client(app: &TestApp, dir: &std::path::Path, fp: Fingerprint) -> Client {
-    let mut c = Config::new("", "air", vec![app.state.keys().token.public_key().clone()]);
+    let mut c = Config::new(
+        "",
+        "air",
+        vec![app.state.tokens.keys().token.public_key().clone()],
+    );
     c.state_dir = Some(dir.to_path_buf());
     c.fingerprint = Some(fp);
     let clock = app.state.clock.clone();
@@ -432,7 +436,7 @@ async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
     let mut c = Config::new(
         "",
         "other",
-        vec![app.state.keys().token.public_key().clone()],
+        vec![app.state.tokens.keys().token.public_key().clone()],
     );
     c.state_dir = Some(dirs.path().join("other"));
     c.fingerprint = Some(machine("b"));

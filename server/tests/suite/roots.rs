@@ -31,7 +31,10 @@ async fn admin_id(app: &TestApp) -> String {
 #[tokio::test]
 async fn a_leaked_signing_key_forges_no_dashboard_session() {
     let app = TestApp::new().await;
-    assert!(app.state.keys().root_version() >= 1, "a root of its own");
+    assert!(
+        app.state.tokens.keys().root_version() >= 1,
+        "a root of its own"
+    );
     let id = admin_id(&app).await;
     // Whoever holds the first token key's file derives what the server derived from it.
     let forger = AppState::new(
@@ -41,7 +44,7 @@ async fn a_leaked_signing_key_forges_no_dashboard_session() {
         Config::default(),
     )
     .expect("state");
-    assert_eq!(forger.keys().root_version(), 0);
+    assert_eq!(forger.tokens.keys().root_version(), 0);
     let (forged, _) = issue(&forger, Principal::Key(id.clone()));
     assert_ne!(overview(&app, &forged).await, StatusCode::OK, "forged");
     let (genuine, _) = issue(&app.state, Principal::Key(id));
@@ -67,7 +70,7 @@ async fn rotating_the_root_ends_sessions_reseals_secrets_and_survives_a_restart(
         .await;
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     let hook_id = hook["id"].as_str().expect("id");
-    let version = app.state.keys().root_version();
+    let version = app.state.tokens.keys().root_version();
 
     // Only an operator's unrestricted key rotates it.
     let (p, _) = app.product("rooted", json!({})).await;
@@ -112,7 +115,7 @@ async fn rotating_the_root_ends_sessions_reseals_secrets_and_survives_a_restart(
         "sealed again under the new root: {}",
         stored.sealed_secret
     );
-    let keys = app.state.keys();
+    let keys = app.state.tokens.keys();
     let opened = keys.unseal(&stored.sealed_secret).expect("opens");
     assert_eq!(opened.as_str(), "whsec_kept_across_rotation_1234");
 
@@ -125,9 +128,9 @@ async fn rotating_the_root_ends_sessions_reseals_secrets_and_survives_a_restart(
         Config::default(),
     )
     .expect("state")
-    .with_key_source(app.state.key_source().expect("source").clone());
-    restarted.take_up_root().await.expect("root");
-    assert_eq!(restarted.keys().root_version(), version + 1);
+    .with_key_source(app.state.tokens.key_source().expect("source").clone());
+    restarted.tokens.take_up_root().await.expect("root");
+    assert_eq!(restarted.tokens.keys().root_version(), version + 1);
     let again = TestApp {
         state: restarted,
         clock: app.clock.clone(),

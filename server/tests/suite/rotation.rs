@@ -40,7 +40,7 @@ async fn the_key_rotates_while_clients_activate_and_every_token_verifies_against
         .await;
     let l = app.license(&p, json!({})).await;
     let key = l["key"].as_str().expect("key").to_owned();
-    let before = app.state.keys().token.kid().to_string();
+    let before = app.state.tokens.keys().token.kid().to_string();
 
     // Eight clients activate new machines until told to stop; the key rotates among them.
     let stop = Arc::new(AtomicBool::new(false));
@@ -150,8 +150,8 @@ async fn a_retiring_key_verifies_until_what_it_signed_expires_then_is_retired() 
         .await;
     assert_eq!(s, StatusCode::OK, "{jwt}");
     let jwt = jwt["token"].as_str().expect("jwt").to_owned();
-    let sealed = app.state.keys().seal("a webhook secret");
-    let derived = app.state.keys().derive(b"a purpose");
+    let sealed = app.state.tokens.keys().seal("a webhook secret");
+    let derived = app.state.tokens.keys().derive(b"a purpose");
 
     let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
     assert_eq!(s, StatusCode::OK, "{r}");
@@ -187,13 +187,14 @@ async fn a_retiring_key_verifies_until_what_it_signed_expires_then_is_retired() 
     );
     assert_eq!(
         app.state
+            .tokens
             .keys()
             .unseal(&sealed)
             .as_deref()
             .map(String::as_str),
         Some("a webhook secret")
     );
-    assert_eq!(*app.state.keys().derive(b"a purpose"), *derived);
+    assert_eq!(*app.state.tokens.keys().derive(b"a purpose"), *derived);
     // New things are the new key's: a token, and the revocation list (re-signed).
     let (s, v, _) = app.activate(key, "m-new").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -203,7 +204,7 @@ async fn a_retiring_key_verifies_until_what_it_signed_expires_then_is_retired() 
     let list = URL_SAFE_NO_PAD
         .decode(list["list"].as_str().expect("list"))
         .expect("base64url");
-    let new_key = [app.state.keys().token.public_key().clone()];
+    let new_key = [app.state.tokens.keys().token.public_key().clone()];
     assert!(
         licet_verifier::RevocationList::verify(&list, &new_key[..], None).is_ok(),
         "the list is signed by the new key"
@@ -244,7 +245,7 @@ async fn only_an_unrestricted_admin_rotates_and_a_restart_keeps_the_ring() {
             v["key"].as_str().expect("key").to_owned()
         }
     };
-    let before = app.state.keys().token.kid().to_string();
+    let before = app.state.tokens.keys().token.kid().to_string();
     for (cred, want) in [
         (None, StatusCode::UNAUTHORIZED),
         (Some(mk("read_only", None).await), StatusCode::FORBIDDEN),
@@ -259,7 +260,7 @@ async fn only_an_unrestricted_admin_rotates_and_a_restart_keeps_the_ring() {
             .await;
         assert_eq!(s, want, "{v}");
     }
-    assert_eq!(app.state.keys().token.kid().to_string(), before);
+    assert_eq!(app.state.tokens.keys().token.kid().to_string(), before);
 
     // Two rotations; a server opened afresh on the same store takes up both.
     for generation in 1..=2 {
@@ -270,11 +271,11 @@ async fn only_an_unrestricted_admin_rotates_and_a_restart_keeps_the_ring() {
             "{r}"
         );
     }
-    let active = app.state.keys().token.kid().to_string();
+    let active = app.state.tokens.keys().token.kid().to_string();
     let reopened = licet_server::keys::ring::load_newer(
         common::keys(),
         &*app.state.store,
-        app.state.key_source().expect("a key source"),
+        app.state.tokens.key_source().expect("a key source"),
     )
     .await
     .expect("the ring loads");
@@ -289,10 +290,13 @@ async fn only_an_unrestricted_admin_rotates_and_a_restart_keeps_the_ring() {
         Config::default(),
     )
     .expect("state")
-    .with_key_source(app.state.key_source().expect("a key source").clone());
-    assert!(other.refresh_keys().await.expect("refresh"));
-    assert_eq!(other.keys().token.kid().to_string(), active);
-    assert!(!other.refresh_keys().await.expect("refresh"), "nothing new");
+    .with_key_source(app.state.tokens.key_source().expect("a key source").clone());
+    assert!(other.tokens.refresh_keys().await.expect("refresh"));
+    assert_eq!(other.tokens.keys().token.kid().to_string(), active);
+    assert!(
+        !other.tokens.refresh_keys().await.expect("refresh"),
+        "nothing new"
+    );
     // A server given its keys, with nowhere to keep new ones, says so.
     let fixed = TestApp::with_config(Config::default()).await;
     let fixed_state = licet_server::AppState::new(
@@ -352,7 +356,7 @@ async fn a_retiring_key_verifies_as_long_as_its_longest_lease_or_borrow() {
 async fn a_leaked_retiring_key_mints_no_jwt_that_outlives_its_retirement() {
     let app = TestApp::new().await;
     // The generation that signs now leaks; then the operator rotates.
-    let old = app.state.keys();
+    let old = app.state.tokens.keys();
     let pem = old.token.to_pkcs8_pem().expect("pem");
     let kid = old.token.public_key().kid().to_string();
     let (s, k) = app
@@ -403,7 +407,7 @@ async fn a_leaked_retiring_key_mints_no_jwt_that_outlives_its_retirement() {
 #[tokio::test]
 async fn each_generation_is_vouched_for_by_the_one_before_it() {
     let app = TestApp::new().await;
-    let first = app.state.keys().token.public_key().clone();
+    let first = app.state.tokens.keys().token.public_key().clone();
     for _ in 0..2 {
         let (s, r) = app.admin("POST", "/v1/keys/rotate", None).await;
         assert_eq!(s, StatusCode::OK, "{r}");

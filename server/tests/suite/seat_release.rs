@@ -125,8 +125,8 @@ impl Scene {
             .any(|m| m.id == self.machine_id);
         assert!(!held, "{path}: the seat was to be freed");
         let published = state.store.revocation_state().await.expect("state");
-        let bytes = state.current_revocations().await.expect("list");
-        let keys = state.keys();
+        let bytes = state.revocations.current_revocations().await.expect("list");
+        let keys = state.tokens.keys();
         let list = licet_verifier::RevocationList::verify(&bytes, keys.token.public_key(), None)
             .expect("a list the server signed");
         assert_eq!(

@@ -538,7 +538,7 @@ async fn published(app: &TestApp) -> Vec<u8> {
 }
 
 fn holds_license(app: &TestApp, list: &[u8], id: &str) -> bool {
-    let keys = [app.state.keys().token.public_key().clone()];
+    let keys = [app.state.tokens.keys().token.public_key().clone()];
     licet_verifier::RevocationList::verify(list, &keys[..], None)
         .expect("the list verifies")
         .contains_license(id)
@@ -715,7 +715,7 @@ async fn entitlements_and_domains_are_capped_when_written_so_activation_never_fa
 
     // Lists at exactly the byte budget still give a token with 16 parts and the longest
     // product code; one byte more is refused when written.
-    let budget = licet_server::state::token_list_budget(&app.state.config.issuer);
+    let budget = licet_server::app::tokens::token_list_budget(&app.state.config.issuer);
     let (s, _) = app
         .admin(
             "PATCH",
@@ -1442,7 +1442,7 @@ async fn webhook_urls_into_the_servers_own_network_are_refused_when_registered_a
         owner_id: user["id"].as_str().expect("id").to_owned(),
         url: target.url.clone(),
         events: vec!["license.created".into()],
-        sealed_secret: app.state.keys().seal("secret"),
+        sealed_secret: app.state.tokens.keys().seal("secret"),
         is_active: true,
         created_at: common::T0,
         api: false,

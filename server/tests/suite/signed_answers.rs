@@ -35,7 +35,7 @@ async fn answers_are_checked_before_they_are_trusted() {
         .expect("signed")
         .to_owned();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
-    let keys = app.state.keys();
+    let keys = app.state.tokens.keys();
     let key = keys.token.public_key();
     assert_eq!(verify_answer(key, &header, &body), Ok(()));
     let answer: licet_api::client::TokenAnswer =

@@ -17,10 +17,10 @@ use utoipa_axum::routes;
 
 use super::body::MachineBody;
 use crate::activation::{self, Activation, check_device, proven_device_key, usable_license};
+use crate::app::state::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, Signed};
-use crate::http::state::AppState;
 use crate::rules::{self, Ask, Probe, Validation, Verdict};
 use licet_core::model::{Lease, License, Machine, Policy};
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, learned_parts};
@@ -73,7 +73,7 @@ pub async fn sign_refusals(
     if status.is_success()
         || resp
             .headers()
-            .contains_key(crate::http::state::SIGNATURE_HEADER)
+            .contains_key(crate::app::tokens::SIGNATURE_HEADER)
     {
         return resp;
     }
@@ -86,7 +86,7 @@ pub async fn sign_refusals(
     );
     v["server_time"] = json!(s.clock.now());
     v["nonce"] = json!(nonce);
-    let mut signed = s.signed(status, &v);
+    let mut signed = s.tokens.signed(status, &v);
     for name in [
         axum::http::header::RETRY_AFTER,
         axum::http::HeaderName::from_static("x-request-id"),
@@ -110,7 +110,7 @@ impl ApiError {
             server_time: s.clock.now(),
             nonce,
         };
-        s.signed(status, &v)
+        s.tokens.signed(status, &v)
     }
 }
 
@@ -143,7 +143,7 @@ fn request_parts(b: &MachineRequest) -> ApiResult<Vec<[u8; 8]>> {
     }
     let mut out: Vec<[u8; 8]> = Vec::with_capacity(parts.len());
     for p in parts {
-        let raw = crate::http::state::unhex(p)
+        let raw = crate::ids::unhex(p)
             .filter(|r| r.len() == 8)
             .ok_or_else(bad)?;
         let mut part = [0u8; 8];
@@ -212,7 +212,7 @@ fn check_request(s: &AppState, b: &MachineRequest) -> ApiResult<()> {
 fn token_answer(
     s: &AppState,
     status: StatusCode,
-    issued: &crate::http::state::IssuedToken,
+    issued: &crate::app::tokens::IssuedToken,
     m: &Machine,
     policy: &Policy,
     nonce: Option<String>,
@@ -221,7 +221,7 @@ fn token_answer(
         interval: policy.heartbeat_interval,
         ttl: policy.heartbeat_ttl,
     });
-    s.signed(
+    s.tokens.signed(
         status,
         &TokenAnswer {
             token: encode_text(&issued.token),
@@ -388,7 +388,7 @@ async fn heartbeat(
             }
             // A leased seat keeps its lease (and a token that ends with it); any seat keeps
             // its device key.
-            let terms = crate::http::state::TokenTerms {
+            let terms = crate::app::tokens::TokenTerms {
                 device_key: machine
                     .device_key
                     .as_deref()
@@ -397,7 +397,7 @@ async fn heartbeat(
                 // The same grant, re-signed: one revocation entry ends every check-in's token.
                 token_id: machine.live_token_id(now).and_then(crate::ids::unhex16),
             };
-            let issued = s.issue_token_with(
+            let issued = s.tokens.issue_token_with(
                 &product,
                 &policy,
                 &license,
@@ -509,7 +509,7 @@ async fn deactivate(
             "this machine is not activated",
         )
     })?;
-    Ok(s.signed(
+    Ok(s.tokens.signed(
         StatusCode::OK,
         &DeactivateAnswer {
             deactivated: true,
@@ -553,7 +553,7 @@ async fn check(
 
 fn validation_answer(s: &AppState, r: &ValidateRequest, v: Validation) -> Response {
     let now = s.clock.now();
-    s.signed(
+    s.tokens.signed(
         StatusCode::OK,
         &json!({
             "valid": v.verdict == Verdict::Valid,

@@ -21,11 +21,12 @@ use utoipa_axum::routes;
 
 use super::access::load_product;
 use super::body::DownloadBody;
+use crate::app::state::AppState;
 use crate::files::{Upload, product_folder, valid_file};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body as JsonBody, ClientIp, Q};
-use crate::http::state::{AppState, hex};
+use crate::ids::hex;
 use licet_core::model::{Download, Scope};
 
 /// The admin routes of downloads.
@@ -109,14 +110,15 @@ async fn record(
 ) -> ApiResult<Download> {
     d.id = s.store.next_number("download").await?;
     s.store.insert_download(&d).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::DownloadRegistered,
-        &d.id.to_string(),
-        ip.text(),
-        json!({ "product_id": d.product_id, "name": d.name, "file": d.file, "size": d.size }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::DownloadRegistered,
+            &d.id.to_string(),
+            ip.text(),
+            json!({ "product_id": d.product_id, "name": d.name, "file": d.file, "size": d.size }),
+        )
+        .await?;
     Ok(d)
 }
 
@@ -429,13 +431,14 @@ async fn delete(
     caller.require(Scope::ReadWrite)?;
     let d = load(&s, &caller, id).await?;
     s.store.delete_download(&d).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::DownloadUnregistered,
-        &d.id.to_string(),
-        ip.text(),
-        json!({ "product_id": d.product_id, "name": d.name }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::DownloadUnregistered,
+            &d.id.to_string(),
+            ip.text(),
+            json!({ "product_id": d.product_id, "name": d.name }),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,10 +19,10 @@ use utoipa_axum::routes;
 
 use super::access::{load_license as load, load_policy, load_product};
 use super::body::{LicenseBody, LicensePage, LicenseSummaryBody, LicenseSummaryPage, MachineBody};
+use crate::app::state::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, OptionalBody, Q, Reply, page_limit};
-use crate::http::state::AppState;
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;
 use licet_core::model::{License, LicenseRow, LicenseStatus, Scope};
@@ -181,7 +181,7 @@ async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<Licen
         created_at: now,
         updated_at: now,
     };
-    s.check_token_fits(&policy, &l)?;
+    s.tokens.check_token_fits(&policy, &l)?;
     Ok(l)
 }
 
@@ -194,7 +194,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Scope::ReadWrite)?;
     let l = build(&s, &caller, &b).await?;
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &caller.actor(),
         AuditAction::LicenseCreated,
         &l.id,
@@ -203,6 +203,7 @@ async fn create(
         Some(l.product_id.clone()),
     );
     let told = s
+        .journal
         .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
         .await?;
     s.store.insert_license(&l, told).await?;
@@ -237,7 +238,7 @@ async fn bulk(
         ls.push(build(&s, &caller, &b.license).await?);
     }
     let now = s.clock.now();
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &caller.actor(),
         AuditAction::LicenseBulkCreated,
         &b.license.product_id,
@@ -246,6 +247,7 @@ async fn bulk(
         Some(b.license.product_id.clone()),
     );
     let audience = s
+        .journal
         .audience(kind::LicenseCreated, Some(&b.license.product_id))
         .await?;
     let told = ls.iter().fold(Record::from(entry), |r, l| {
@@ -446,9 +448,9 @@ async fn update(
         .policy(&l.policy_id)
         .await?
         .ok_or_else(|| ApiError::internal("license without policy"))?;
-    s.check_token_fits(&policy, &l)?;
+    s.tokens.check_token_fits(&policy, &l)?;
     l.updated_at = s.clock.now();
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &caller.actor(),
         AuditAction::LicenseUpdated,
         &l.id,
@@ -476,7 +478,7 @@ async fn delete(
     // Deleting revokes first, durably: the license's tokens land on the next list, and a crash
     // before the delete leaves a revoked license that a retry deletes.
     revoke_now(&s, &caller.actor(), ip, &l).await?;
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &caller.actor(),
         AuditAction::LicenseDeleted,
         &l.id,
@@ -485,6 +487,7 @@ async fn delete(
         Some(l.product_id.clone()),
     );
     let told = s
+        .journal
         .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
         .await?;
     s.store.delete_license(&l, told).await?;
@@ -521,9 +524,9 @@ async fn set_status<K: StatusChange>(
         return Err(revoked());
     }
     let to = K::TO;
-    let audience = s.audience(change, Some(&l.product_id)).await?;
+    let audience = s.journal.audience(change, Some(&l.product_id)).await?;
     let now = s.clock.now();
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &caller.actor(),
         K::ACTION,
         &l.id,
@@ -653,6 +656,7 @@ async fn renew(
     let now = s.clock.now();
     let by = i64::try_from(by).unwrap_or(i64::MAX);
     let audience = s
+        .journal
         .audience(kind::LicenseRenewed, Some(&l.product_id))
         .await?;
     // Extended from the expiry as stored when it changes: two renewals extend twice.
@@ -661,7 +665,7 @@ async fn renew(
         let from = next.expires_at.map_or(now, |e| e.max(now));
         next.expires_at = Some(from.saturating_add(by));
         next.updated_at = now;
-        let entry = s.audit_entry(
+        let entry = s.journal.audit_entry(
             &caller.actor(),
             AuditAction::LicenseRenewed,
             &next.id,
@@ -705,13 +709,14 @@ async fn reset_machines(
             released += 1;
         }
     }
-    s.audit(
-        &caller.actor(),
-        AuditAction::LicenseMachinesReset,
-        &l.id,
-        ip.text(),
-        json!({ "released": released }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::LicenseMachinesReset,
+            &l.id,
+            ip.text(),
+            json!({ "released": released }),
+        )
+        .await?;
     Ok(Json(json!({ "released": released })))
 }

@@ -20,10 +20,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activation::{self, Activation, device_key_of, usable_license};
+use crate::app::state::AppState;
 use crate::http::auth::{Caller, MaybeCaller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp};
-use crate::http::state::{AppState, hex};
+use crate::ids::hex;
 use crate::rules::Probe;
 use licet_core::model::Lease;
 

@@ -14,9 +14,9 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Q;
-use crate::http::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -132,12 +132,12 @@ struct ListFormat {
 
 #[utoipa::path(get, path = "/v1/revocations", tag = "public", params(ListFormat), responses((status = 200, description = "JSON with the list base64url-encoded, or `application/cbor`", body = serde_json::Value)))]
 async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResult<Response> {
-    let list = s.current_revocations().await?;
+    let list = s.revocations.current_revocations().await?;
     match f.format.as_deref().unwrap_or("json") {
         "cbor" => Ok(([(header::CONTENT_TYPE, "application/cbor")], list).into_response()),
         "json" => {
             // Any generation that verifies: the key may have rotated since the list was read.
-            let keys = s.keys().verifying_keys(s.clock.now());
+            let keys = s.tokens.keys().verifying_keys(s.clock.now());
             let l = RevocationList::verify(&list, &keys[..], None).map_err(ApiError::internal)?;
             Ok(Json(json!({
                 "sequence": l.sequence(),
@@ -207,7 +207,7 @@ fn key_entry(
 
 #[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "the token key's generations newest first, each after the first vouched for by the one before it (`endorsement`: base64url Ed25519 signature over `\"licet/key-endorsement/v1\\0\"` and the key's 32 bytes) (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = KeySet)))]
 async fn keys(State(s): State<AppState>) -> Json<KeySet> {
-    let keys = s.keys();
+    let keys = s.tokens.keys();
     let now = s.clock.now();
     let ring = keys.ring();
     let mut list: Vec<PublishedKey> = ring

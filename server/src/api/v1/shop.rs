@@ -15,11 +15,11 @@ use utoipa_axum::routes;
 
 use super::access::load_product;
 use super::body::{self, MachineBody, OrderBody, PriceBody};
+use crate::app::state::AppState;
 use crate::domains::{DomainName, domain_machine};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
-use crate::http::state::AppState;
 use licet_core::model::{Customer, Price, PriceKind, Scope};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{Halted, Seat};
@@ -83,14 +83,15 @@ async fn create_price(
         created_at: s.clock.now(),
     };
     s.store.insert_price(&p).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::PriceCreated,
-        &p.id.to_string(),
-        ip.text(),
-        json!({ "product_id": p.product_id }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::PriceCreated,
+            &p.id.to_string(),
+            ip.text(),
+            json!({ "product_id": p.product_id }),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(PriceBody::from(&p))))
 }
 
@@ -118,14 +119,15 @@ async fn delete_price(
     caller.require(Scope::Admin)?;
     let p = caller.visible(s.store.price(id).await?, "price", |p| &p.product_id)?;
     s.store.delete_price(p.id).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::PriceDeleted,
-        &p.id.to_string(),
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::PriceDeleted,
+            &p.id.to_string(),
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,14 +214,15 @@ async fn reset_password(
     let (password, hash) = crate::http::auth::new_password().await?;
     c.password_hash = hash;
     s.store.update_customer(&c).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::CustomerPasswordReset,
-        &c.id.to_string(),
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::CustomerPasswordReset,
+            &c.id.to_string(),
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(Json(
         json!({ "id": c.id, "email": c.email, "password": password.as_str() }),
     ))
@@ -286,9 +289,11 @@ async fn add_domain(
         ..SeatRule::of(&l, &policy)
     };
     let audience = s
+        .journal
         .audience(kind::LicenseActivated, Some(&l.product_id))
         .await?;
     let taken = s
+        .seats
         .take_seat(&claim, &rule, &|seat, now| {
             let Seat::New { number } = seat else {
                 // Added meanwhile by another request: this one is the duplicate.
@@ -302,7 +307,7 @@ async fn add_domain(
                 number,
                 now,
             );
-            let entry = s.audit_entry(
+            let entry = s.journal.audit_entry(
                 &caller.actor(),
                 AuditAction::DomainAdded,
                 &m.id,

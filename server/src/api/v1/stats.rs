@@ -8,10 +8,10 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::access::load_product;
+use crate::app::state::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::Q;
-use crate::http::state::AppState;
 use crate::stats::{Overview, Whose};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

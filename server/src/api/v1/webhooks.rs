@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
-use crate::http::state::AppState;
 use licet_core::model::{Delivery, DeliveryState, Scope, Webhook};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -177,21 +177,22 @@ async fn create(
         owner_id: caller.actor(),
         url,
         events: b.events,
-        sealed_secret: s.keys().seal(&secret),
+        sealed_secret: s.tokens.keys().seal(&secret),
         is_active: b.active.unwrap_or(true),
         created_at: s.clock.now(),
         api: true,
         product_id,
     };
     s.store.put_webhook(&w).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::WebhookCreated,
-        &w.id,
-        ip.text(),
-        json!({ "url": w.url, "product_id": w.product_id }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::WebhookCreated,
+            &w.id,
+            ip.text(),
+            json!({ "url": w.url, "product_id": w.product_id }),
+        )
+        .await?;
     let mut v = view(&w);
     v["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(v)))
@@ -241,20 +242,21 @@ async fn update(
     }
     if let Some(secret) = b.secret {
         crate::events::check_webhook_secret(&secret).map_err(invalid)?;
-        w.sealed_secret = s.keys().seal(&secret);
+        w.sealed_secret = s.tokens.keys().seal(&secret);
     }
     if let Some(a) = b.active {
         w.is_active = a;
     }
     s.store.put_webhook(&w).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::WebhookUpdated,
-        &w.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::WebhookUpdated,
+            &w.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(Json(view(&w)))
 }
 
@@ -268,14 +270,15 @@ async fn delete(
     admin(&caller)?;
     let w = load(&s, &caller, &id).await?;
     s.store.delete_webhook(&w.id).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::WebhookDeleted,
-        &w.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::WebhookDeleted,
+            &w.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -351,14 +354,15 @@ async fn resend(
         .find(|d| d.id == delivery)
         .ok_or_else(|| ApiError::not_found("delivery"))?;
     let d = queue_now(&s, &w, &old.event, old.body.clone()).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::WebhookResent,
-        &w.id,
-        ip.text(),
-        json!({ "delivery": old.id, "as": d.id, "event": old.event }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::WebhookResent,
+            &w.id,
+            ip.text(),
+            json!({ "delivery": old.id, "as": d.id, "event": old.event }),
+        )
+        .await?;
     Ok(Json(attempted(&s, &w, d).await?))
 }
 
@@ -379,13 +383,14 @@ async fn test(
     })
     .to_string();
     let d = queue_now(&s, &w, "webhook.test", body).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::WebhookTested,
-        &w.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::WebhookTested,
+            &w.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(Json(attempted(&s, &w, d).await?))
 }

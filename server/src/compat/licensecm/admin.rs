@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 
 use super::shared::user_view;
 use super::{Answer, Fail, Id, In, Me, Paging, Query, ok};
+use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,13 +85,14 @@ async fn update(
         u.is_active = a;
     }
     s.store.update_user(&u).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::UserUpdated,
-        &u.id,
-        ip.text(),
-        json!({ "role": u.role, "is_active": u.is_active }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::UserUpdated,
+            &u.id,
+            ip.text(),
+            json!({ "role": u.role, "is_active": u.is_active }),
+        )
+        .await?;
     ok(user_view(&u))
 }

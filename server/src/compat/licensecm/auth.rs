@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 
 use super::shared::{display_name, password_ok, user_view, valid_email};
 use super::{Answer, Fail, In, Me, ok, ok_with};
+use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use licet_core::model::{Role, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,7 +55,7 @@ pub fn mint(s: &AppState, u: &User) -> Result<String, Fail> {
         iat: now,
         exp: now + i64::try_from(s.config.user_jwt_ttl).unwrap_or(86_400),
     };
-    let keys = s.keys();
+    let keys = s.tokens.keys();
     jsonwebtoken::encode(&keys.jwt().header(), &claims, keys.jwt().encoding())
         .map_err(|e| crate::http::error::ApiError::internal(e).into())
 }
@@ -68,7 +68,7 @@ pub fn verify_token(s: &AppState, token: &str) -> Option<UserClaims> {
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud", "iat"]);
     v.validate_exp = false;
     v.leeway = 0;
-    let keys = s.keys();
+    let keys = s.tokens.keys();
     let (decoding, retired_at) = keys.jwt().decoding(token, s.clock.now())?;
     let data = jsonwebtoken::decode::<UserClaims>(token, decoding, &v).ok()?;
     let (iat, exp) = (data.claims.iat, data.claims.exp);
@@ -136,14 +136,15 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
                 e.into()
             }
         })?;
-    s.audit(
-        &format!("user:{}", user.id),
-        AuditAction::UserRegistered,
-        &user.id,
-        ip.text(),
-        json!({ "role": user.role }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &format!("user:{}", user.id),
+            AuditAction::UserRegistered,
+            &user.id,
+            ip.text(),
+            json!({ "role": user.role }),
+        )
+        .await?;
     let token = mint(&s, &user)?;
     ok_with(
         StatusCode::CREATED,
@@ -181,16 +182,17 @@ async fn login(State(s): State<AppState>, ip: ClientIp, In(b): In<Login>) -> Ans
             .await
             .unwrap_or(false);
     let Some(user) = user.filter(|_| matches) else {
-        s.security_event(
-            "brute_force",
-            licet_core::model::Severity::Low,
-            None,
-            ip.text(),
-            None,
-            true,
-            json!({ "email": email, "reason": "invalid credentials" }),
-        )
-        .await?;
+        s.journal
+            .security_event(
+                "brute_force",
+                licet_core::model::Severity::Low,
+                None,
+                ip.text(),
+                None,
+                true,
+                json!({ "email": email, "reason": "invalid credentials" }),
+            )
+            .await?;
         return Err(Fail::new(
             StatusCode::UNAUTHORIZED,
             "INVALID_CREDENTIALS",

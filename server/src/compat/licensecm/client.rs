@@ -29,9 +29,10 @@ use utoipa_axum::routes;
 use super::envelope::{Envelope, Refused};
 use super::shared::end_sessions;
 use super::{Answer, Fail, iso, ok};
+use crate::app::state::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
-use crate::http::state::{AppState, hex};
+use crate::ids::hex;
 use crate::rules::{Admit, Admitted, Asked, Denial, Denied, Family, Probe, Refusal};
 use licet_core::events::kind;
 use licet_core::model::{License, Machine, Policy, Product, Session, Severity};
@@ -151,16 +152,17 @@ async fn receive(
                         .accept_envelope(&env.mac(), env.timestamp_ms(), now_ms - 2 * window)
                         .await?
                     {
-                        s.security_event(
-                            "replay_attack",
-                            Severity::High,
-                            None,
-                            ip.text(),
-                            None,
-                            true,
-                            json!({ "product_id": product.id }),
-                        )
-                        .await?;
+                        s.journal
+                            .security_event(
+                                "replay_attack",
+                                Severity::High,
+                                None,
+                                ip.text(),
+                                None,
+                                true,
+                                json!({ "product_id": product.id }),
+                            )
+                            .await?;
                         return Err(Fail::new(
                             StatusCode::FORBIDDEN,
                             "SECURITY_VIOLATION",
@@ -179,16 +181,17 @@ async fn receive(
                         Refused::Stale => "replay_attack",
                         _ => "tamper_detected",
                     };
-                    s.security_event(
-                        kind,
-                        Severity::Medium,
-                        None,
-                        ip.text(),
-                        None,
-                        true,
-                        json!({ "product_id": product.id, "reason": format!("{r:?}") }),
-                    )
-                    .await?;
+                    s.journal
+                        .security_event(
+                            kind,
+                            Severity::Medium,
+                            None,
+                            ip.text(),
+                            None,
+                            true,
+                            json!({ "product_id": product.id, "reason": format!("{r:?}") }),
+                        )
+                        .await?;
                     return Err(r.fail());
                 }
             }
@@ -278,6 +281,7 @@ async fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fa
     if let Err(e) = s.limits.check_lcm_validation(&key) {
         // Best effort: the refusal stands whether or not the event could be written.
         let _ = s
+            .journal
             .security_event(
                 "rate_limit_exceeded",
                 Severity::Low,
@@ -325,16 +329,17 @@ async fn judge(s: &AppState, r: &Received, need_hwid: bool) -> Result<Judged, Fa
             // learns nothing of it.
             let license = s.store.license_by_key(&key).await?;
             let kind = serde_json::to_value(e.kind).unwrap_or(Value::Null);
-            s.security_event(
-                "blacklist_hit",
-                e.severity.max(Severity::Medium),
-                license.as_ref(),
-                ip.clone(),
-                Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
-                true,
-                json!({ "blacklist_id": e.id, "type": kind }),
-            )
-            .await?;
+            s.journal
+                .security_event(
+                    "blacklist_hit",
+                    e.severity.max(Severity::Medium),
+                    license.as_ref(),
+                    ip.clone(),
+                    Some(&hwid).filter(|h| !h.is_empty()).map(String::as_str),
+                    true,
+                    json!({ "blacklist_id": e.id, "type": kind }),
+                )
+                .await?;
             return Err(Fail::blocked("blacklist_hit", kind.as_str().unwrap_or("")));
         }
         Err(Denied {
@@ -422,16 +427,17 @@ async fn detections(
         ),
     ] {
         if !found.is_empty() {
-            s.security_event(
-                kind,
-                Severity::Medium,
-                Some(license),
-                ip.clone(),
-                hw,
-                block,
-                json!({ "indicators": found }),
-            )
-            .await?;
+            s.journal
+                .security_event(
+                    kind,
+                    Severity::Medium,
+                    Some(license),
+                    ip.clone(),
+                    hw,
+                    block,
+                    json!({ "indicators": found }),
+                )
+                .await?;
             if block {
                 let mut f = Fail::blocked(kind, "client");
                 f.code_mut("SECURITY_VIOLATION");
@@ -474,6 +480,7 @@ fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String
     let json_encoded =
         serde_json::to_string(&data).map_err(crate::http::error::ApiError::internal)?;
     let sig = s
+        .tokens
         .keys()
         .rsa_sign_sha512(json_encoded.as_bytes())
         .ok_or_else(|| crate::http::error::ApiError::internal("RSA signing failed"))?;
@@ -497,7 +504,7 @@ fn kind_text(l: &License) -> &'static str {
 
 /// A watermark unique to this answer: hex HMAC of license, hwid and time under a server key.
 fn watermark(s: &AppState, j: &Judged) -> String {
-    let key = s.keys().derive(b"licet-licensecm-watermark-v1\0");
+    let key = s.tokens.keys().derive(b"licet-licensecm-watermark-v1\0");
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(format!("{}:{}:{}", j.license.id, j.hwid, s.clock.now_ms()).as_bytes());
@@ -528,7 +535,7 @@ fn challenge_tag(
     license_id: &str,
     hwid: &str,
 ) -> [u8; 16] {
-    let key = s.keys().derive(b"licet-licensecm-challenge-v1\0");
+    let key = s.tokens.keys().derive(b"licet-licensecm-challenge-v1\0");
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref())
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(nonce);
@@ -543,7 +550,7 @@ fn challenge_tag(
 
 /// Reads a challenge this server may have handed out: (nonce, expiry, tag).
 fn parse_challenge(c: &str) -> Option<([u8; 16], i64, [u8; 16])> {
-    let raw = crate::http::state::unhex(c).filter(|r| r.len() == CHALLENGE_BYTES)?;
+    let raw = crate::ids::unhex(c).filter(|r| r.len() == CHALLENGE_BYTES)?;
     let nonce = <[u8; 16]>::try_from(&raw[..16]).ok()?;
     let until = i64::from_be_bytes(<[u8; 8]>::try_from(&raw[16..24]).ok()?);
     let tag = <[u8; 16]>::try_from(&raw[24..]).ok()?;
@@ -572,28 +579,30 @@ async fn record(
     details: Value,
 ) -> Result<(), Fail> {
     audit(s, r, j, action).await?;
-    s.security_event(
-        event,
-        Severity::Info,
-        Some(&j.license),
-        r.ip.text(),
-        Some(&j.hwid),
-        false,
-        details,
-    )
-    .await?;
+    s.journal
+        .security_event(
+            event,
+            Severity::Info,
+            Some(&j.license),
+            r.ip.text(),
+            Some(&j.hwid),
+            false,
+            details,
+        )
+        .await?;
     Ok(())
 }
 
 async fn audit(s: &AppState, r: &Received, j: &Judged, action: AuditAction) -> Result<(), Fail> {
-    s.audit(
-        &format!("license:{}", j.license.id),
-        action,
-        &j.license.id,
-        r.ip.text(),
-        json!({ "hwid": j.hwid, "user_agent": r.user_agent }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &format!("license:{}", j.license.id),
+            action,
+            &j.license.id,
+            r.ip.text(),
+            json!({ "hwid": j.hwid, "user_agent": r.user_agent }),
+        )
+        .await?;
     Ok(())
 }
 
@@ -663,6 +672,7 @@ fn claim(j: &Judged) -> SeatClaim {
 async fn note_refusal(s: &AppState, r: &Received, j: &Judged, f: &Fail) {
     if f.code() == Some("HWID_MISMATCH") {
         let _ = s
+            .journal
             .security_event(
                 "hwid_mismatch",
                 Severity::Medium,
@@ -775,7 +785,13 @@ mod paste_impl {
         crate::stats::validated(s, &j.license.product_id, None);
         let ip = r.ip.text().unwrap_or_default();
         let agent = r.user_agent.as_deref().unwrap_or_default();
-        if s.first_this_minute(&["licensecm.validation", &j.license.id, &j.hwid, &ip, agent]) {
+        if s.journal.first_this_minute(&[
+            "licensecm.validation",
+            &j.license.id,
+            &j.hwid,
+            &ip,
+            agent,
+        ]) {
             record(
                 s,
                 r,
@@ -817,13 +833,13 @@ mod paste_impl {
                 .and_then(crate::ids::unhex16)
         };
         let sign = |token_id: Option<[u8; 16]>| {
-            s.issue_token_with(
+            s.tokens.issue_token_with(
                 &j.product,
                 &j.policy,
                 &j.license,
                 &j.hwid,
                 &[],
-                &crate::http::state::TokenTerms {
+                &crate::app::tokens::TokenTerms {
                     token_id,
                     ..Default::default()
                 },
@@ -838,9 +854,11 @@ mod paste_impl {
         });
         let presigned = sign(known_grant)?;
         let audience = s
+            .journal
             .audience(kind::LicenseActivated, Some(&j.license.product_id))
             .await?;
         let seated = s
+            .seats
             .take_seat(&claim(&j), &rule, &|seat, now| {
                 let found = seat.found();
                 if let Some(f) = found {
@@ -1031,16 +1049,17 @@ mod paste_impl {
                         .filter(|x| x.license_id == j.license.id)
                         .ok_or_else(|| ended("Session invalid"))?;
                     if sess.hwid != j.hwid {
-                        s.security_event(
-                            "session_hijack",
-                            Severity::High,
-                            Some(&j.license),
-                            r.ip.text(),
-                            Some(&j.hwid),
-                            true,
-                            json!({ "session_id": sess.id }),
-                        )
-                        .await?;
+                        s.journal
+                            .security_event(
+                                "session_hijack",
+                                Severity::High,
+                                Some(&j.license),
+                                r.ip.text(),
+                                Some(&j.hwid),
+                                true,
+                                json!({ "session_id": sess.id }),
+                            )
+                            .await?;
                         return Err(ended("Session invalid for this device"));
                     }
                     if sess.ended_at.is_some() {
@@ -1159,7 +1178,7 @@ mod paste_impl {
         let expected = hex(&mac.finalize().into_bytes());
         let answered = bool::from(expected.as_bytes().ct_eq(response.as_bytes()));
         if !genuine || !answered {
-            s.security_event(
+            s.journal.security_event(
                 "tamper_detected",
                 Severity::High,
                 Some(&license),
@@ -1178,5 +1197,5 @@ mod paste_impl {
 #[utoipa::path(get, path = "/api/client/public-key", tag = "licensecm-client",
     responses((status = 200, description = "`{success, data: {public_key: \"-----BEGIN PUBLIC KEY-----…\"}}`", body = serde_json::Value)))]
 async fn public_key(State(s): State<AppState>) -> Answer {
-    ok(json!({ "public_key": s.keys().rsa.public_key().to_spki_pem() }))
+    ok(json!({ "public_key": s.tokens.keys().rsa.public_key().to_spki_pem() }))
 }

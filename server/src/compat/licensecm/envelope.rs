@@ -17,7 +17,7 @@ use hmac::Mac;
 use serde_json::{Value, json};
 
 use super::Fail;
-use crate::http::state::{hex, unhex};
+use crate::ids::{hex, unhex};
 
 /// AES-256-GCM with a 16-byte nonce (the SDKs' usual IV).
 type Aes256Gcm16 = AesGcm<Aes256, U16>;

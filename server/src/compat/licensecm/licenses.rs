@@ -15,8 +15,8 @@ use utoipa_axum::routes;
 use super::shared::end_sessions;
 use super::shared::status_name;
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
+use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use crate::payload::kind_name;
 pub use crate::payload::license as event_data;
 use licet_core::model::{Kind, License, LicenseStatus, Product};
@@ -221,7 +221,7 @@ async fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
     security(("bearer" = [])))]
 async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLicense>) -> Answer {
     let l = build(&s, &me, &b).await?;
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &me.actor(),
         AuditAction::LicenseCreated,
         &l.id,
@@ -230,6 +230,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLi
         Some(l.product_id.clone()),
     );
     let told = s
+        .journal
         .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
         .await?;
     s.store.insert_license(&l, told).await?;
@@ -252,10 +253,11 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
     }
     let product_id = ls.first().map(|l| l.product_id.clone());
     let audience = s
+        .journal
         .audience(kind::LicenseCreated, product_id.as_deref())
         .await?;
     let now = s.clock.now();
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &me.actor(),
         AuditAction::LicenseBulkCreated,
         b.product_id.as_deref().unwrap_or(""),
@@ -352,7 +354,7 @@ async fn update(
         }
     }
     l.updated_at = now;
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &me.actor(),
         AuditAction::LicenseUpdated,
         &l.id,
@@ -363,7 +365,8 @@ async fn update(
     let suspended = before != LicenseStatus::Suspended && l.status == LicenseStatus::Suspended;
     let told = match suspended {
         true => {
-            s.tell(&DomainEvent::LicenseSuspended(l.clone()), vec![entry])
+            s.journal
+                .tell(&DomainEvent::LicenseSuspended(l.clone()), vec![entry])
                 .await?
         }
         false => Record::from(entry),
@@ -390,7 +393,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     // the next list.
     crate::licensing::revoke_now(&s, &me.actor(), ip, &l).await?;
     end_sessions(&s, &l.id, None, "license deleted").await?;
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &me.actor(),
         AuditAction::LicenseDeleted,
         &l.id,
@@ -399,6 +402,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
         Some(l.product_id.clone()),
     );
     let told = s
+        .journal
         .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
         .await?;
     s.store.delete_license(&l, told).await?;
@@ -430,14 +434,15 @@ async fn reset_hwid(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id)
         }
     }
     end_sessions(&s, &l.id, None, "hwid reset").await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::LicenseHwidReset,
-        &l.id,
-        ip.text(),
-        json!({ "released": machines.len() }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::LicenseHwidReset,
+            &l.id,
+            ip.text(),
+            json!({ "released": machines.len() }),
+        )
+        .await?;
     ok(view(&s, &l).await?)
 }
 

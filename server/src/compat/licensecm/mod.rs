@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::app::state::AppState;
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
 use licet_core::model::{License, Product, Role, User};
 
 pub mod admin;

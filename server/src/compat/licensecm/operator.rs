@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp};
-use crate::http::state::AppState;
 use licet_core::model::{Role, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -106,14 +106,15 @@ async fn create_admin(
         u.role = Role::Admin;
         u.granted_products = granted;
         s.store.update_user(&u).await?;
-        s.audit(
-            &caller.actor(),
-            AuditAction::UserPromoted,
-            &u.id,
-            ip.text(),
-            json!({ "granted_products": u.granted_products }),
-        )
-        .await?;
+        s.journal
+            .audit(
+                &caller.actor(),
+                AuditAction::UserPromoted,
+                &u.id,
+                ip.text(),
+                json!({ "granted_products": u.granted_products }),
+            )
+            .await?;
         return Ok((StatusCode::OK, Json(view(&u))));
     }
     let (password, shown) = match b.password {
@@ -148,14 +149,15 @@ async fn create_admin(
             granted_products: granted,
         })
         .await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::UserAdminCreated,
-        &u.id,
-        ip.text(),
-        json!({ "granted_products": u.granted_products }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::UserAdminCreated,
+            &u.id,
+            ip.text(),
+            json!({ "granted_products": u.granted_products }),
+        )
+        .await?;
     let mut v = view(&u);
     if shown {
         v["password"] = json!(password.as_str());
@@ -212,7 +214,7 @@ async fn update_admin(
         u.is_active = a;
     }
     s.store.update_user(&u).await?;
-    s.audit(
+    s.journal.audit(
         &caller.actor(),
         AuditAction::UserUpdated,
         &u.id,

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use super::shared::secret;
 use super::{Answer, Fail, Id, In, Me, iso, ok, ok_with};
+use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use licet_core::model::{Policy, Product};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -99,7 +99,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         description,
         is_active: true,
         owner_id: Some(me.0.id.clone()),
-        sealed_secret: Some(s.keys().seal(&new_secret())),
+        sealed_secret: Some(s.tokens.keys().seal(&new_secret())),
         block_vm: false,
         block_debug: false,
         created_at: now,
@@ -129,14 +129,15 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
     p.default_policy_id = Some(policy.id.clone());
     s.store.insert_product(&p).await?;
     s.store.put_policy(&policy).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::ProductCreated,
-        &p.id,
-        ip.text(),
-        json!({ "name": p.name }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::ProductCreated,
+            &p.id,
+            ip.text(),
+            json!({ "name": p.name }),
+        )
+        .await?;
     ok_with(StatusCode::CREATED, view(&s, &p))
 }
 
@@ -191,14 +192,15 @@ async fn update(
         p.block_debug = v;
     }
     s.store.update_product(&p).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::ProductUpdated,
-        &p.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::ProductUpdated,
+            &p.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     ok(view(&s, &p))
 }
 
@@ -224,14 +226,15 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     for pol in s.store.policies(Some(&p.id)).await? {
         s.store.delete_policy(&pol.id).await?;
     }
-    s.audit(
-        &me.actor(),
-        AuditAction::ProductDeleted,
-        &p.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::ProductDeleted,
+            &p.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     ok(json!({}))
 }
 
@@ -243,15 +246,16 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
 async fn regenerate_secret(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let mut p = me.product(&s, &id).await?;
     let secret = new_secret();
-    p.sealed_secret = Some(s.keys().seal(&secret));
+    p.sealed_secret = Some(s.tokens.keys().seal(&secret));
     s.store.update_product(&p).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::ProductSecretRegenerated,
-        &p.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::ProductSecretRegenerated,
+            &p.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     ok(json!({ "secret_key": secret }))
 }

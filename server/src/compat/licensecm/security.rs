@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
+use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 pub use crate::payload::security_event as event_view;
 use licet_core::model::{BlacklistEntry, BlacklistType, SecurityEvent, Session, Severity};
 use licet_core::store::SecurityEventFilter;
@@ -239,14 +239,15 @@ async fn add_entry(s: &AppState, me: &Me, ip: ClientIp, d: Draft) -> Result<Blac
         created_at: s.clock.now(),
     };
     s.store.put_blacklist(&e).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::BlacklistAdded,
-        &e.id,
-        ip.text(),
-        json!({ "type": e.kind, "value": e.value }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::BlacklistAdded,
+            &e.id,
+            ip.text(),
+            json!({ "type": e.kind, "value": e.value }),
+        )
+        .await?;
     Ok(e)
 }
 
@@ -300,14 +301,15 @@ async fn delete_blacklist(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id
     if !s.store.delete_blacklist(&id).await? {
         return Err(Fail::not_found("NOT_FOUND", "Blacklist entry not found"));
     }
-    s.audit(
-        &me.actor(),
-        AuditAction::BlacklistRemoved,
-        &id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::BlacklistRemoved,
+            &id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     ok(json!({}))
 }
 
@@ -511,14 +513,15 @@ async fn terminate_session(
     let reason = b.reason.unwrap_or_else(|| "terminated by an admin".into());
     if sess.end(now, &reason) {
         s.store.put_session(&sess, &[]).await?;
-        s.audit(
-            &me.actor(),
-            AuditAction::SessionTerminated,
-            &sess.license_id,
-            ip.text(),
-            json!({ "session_id": sess.id, "reason": sess.end_reason }),
-        )
-        .await?;
+        s.journal
+            .audit(
+                &me.actor(),
+                AuditAction::SessionTerminated,
+                &sess.license_id,
+                ip.text(),
+                json!({ "session_id": sess.id, "reason": sess.end_reason }),
+            )
+            .await?;
     }
     ok(session_view(&sess, now))
 }
@@ -539,14 +542,15 @@ async fn revoke_license_sessions(
     let (l, _) = me.license(&s, &id).await?;
     let reason = b.reason.unwrap_or_else(|| "revoked by an admin".into());
     let n = super::shared::end_sessions(&s, &l.id, None, &reason).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::SessionRevoked,
-        &l.id,
-        ip.text(),
-        json!({ "count": n, "reason": reason }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::SessionRevoked,
+            &l.id,
+            ip.text(),
+            json!({ "count": n, "reason": reason }),
+        )
+        .await?;
     ok(json!({ "revoked": n }))
 }
 

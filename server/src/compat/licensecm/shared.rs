@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Fail, iso};
-use crate::http::state::AppState;
+use crate::app::state::AppState;
 use licet_core::model::{License, LicenseStatus, Product, User};
 
 /// Ends every open session of a license (of one machine, if `hwid` is given); how many.
@@ -26,7 +26,9 @@ pub async fn end_sessions(
 
 /// The product's secret, unsealed.
 pub fn secret(s: &AppState, p: &Product) -> Option<zeroize::Zeroizing<String>> {
-    p.sealed_secret.as_deref().and_then(|x| s.keys().unseal(x))
+    p.sealed_secret
+        .as_deref()
+        .and_then(|x| s.tokens.keys().unseal(x))
 }
 
 /// LicenseCM's name of a status.

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, Me, Query, iso, ok};
-use crate::http::state::AppState;
+use crate::app::state::AppState;
 use licet_core::model::{License, LicenseStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -10,8 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Answer, Fail, Id, In, Me, iso, ok, ok_with};
+use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::http::state::AppState;
 use licet_core::model::Webhook;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -111,21 +111,22 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewWe
         owner_id: me.0.id.clone(),
         url,
         events,
-        sealed_secret: s.keys().seal(&secret),
+        sealed_secret: s.tokens.keys().seal(&secret),
         is_active: b.is_active.unwrap_or(true),
         created_at: s.clock.now(),
         api: false,
         product_id: None,
     };
     s.store.put_webhook(&w).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::WebhookCreated,
-        &w.id,
-        ip.text(),
-        json!({ "url": w.url }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::WebhookCreated,
+            &w.id,
+            ip.text(),
+            json!({ "url": w.url }),
+        )
+        .await?;
     let mut v = view(&w);
     v["secret"] = json!(secret);
     ok_with(StatusCode::CREATED, v)
@@ -164,20 +165,21 @@ async fn update(
     }
     if let Some(secret) = b.secret {
         check_secret(&secret)?;
-        w.sealed_secret = s.keys().seal(&secret);
+        w.sealed_secret = s.tokens.keys().seal(&secret);
     }
     if let Some(a) = b.is_active {
         w.is_active = a;
     }
     s.store.put_webhook(&w).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::WebhookUpdated,
-        &w.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::WebhookUpdated,
+            &w.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     ok(view(&w))
 }
 
@@ -189,14 +191,15 @@ async fn update(
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let w = load(&s, &me, &id).await?;
     s.store.delete_webhook(&w.id).await?;
-    s.audit(
-        &me.actor(),
-        AuditAction::WebhookDeleted,
-        &w.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &me.actor(),
+            AuditAction::WebhookDeleted,
+            &w.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     ok(json!({}))
 }
 
@@ -208,7 +211,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
     security(("bearer" = [])))]
 async fn test(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     let w = load(&s, &me, &id).await?;
-    let secret = s.keys().unseal(&w.sealed_secret).ok_or_else(|| {
+    let secret = s.tokens.keys().unseal(&w.sealed_secret).ok_or_else(|| {
         crate::http::error::ApiError::internal("webhook secret cannot be unsealed")
     })?;
     let body = json!({

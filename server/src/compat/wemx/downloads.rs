@@ -11,7 +11,7 @@ pub(super) const GRANT_MAC: usize = 16;
 /// The key that signs download URLs: derived from the server's token key with a label of its
 /// own, so it needs no file of its own and changes when the token key does.
 pub(super) fn url_key(s: &AppState) -> zeroize::Zeroizing<[u8; 32]> {
-    s.keys().derive(b"licet-download-url-v1\0")
+    s.tokens.keys().derive(b"licet-download-url-v1\0")
 }
 
 pub(super) fn url_mac(s: &AppState, id: &[u8; GRANT_ID], exp: i64) -> hmac::Hmac<Sha256> {
@@ -106,14 +106,15 @@ pub(super) async fn download(
             },
         )
         .await?;
-    s.audit(
-        &format!("license:{}", c.license.id),
-        AuditAction::DownloadGranted,
-        &d.id.to_string(),
-        ip.text(),
-        json!({ "resource_name": d.name, "domain": domain.name, "expires_at": exp }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &format!("license:{}", c.license.id),
+            AuditAction::DownloadGranted,
+            &d.id.to_string(),
+            ip.text(),
+            json!({ "resource_name": d.name, "domain": domain.name, "expires_at": exp }),
+        )
+        .await?;
     let url = format!(
         "{}/api/v1/licenses/public/download/{}",
         public_url(&s, &headers),
@@ -180,14 +181,15 @@ pub(super) async fn fetch(
             "This download link has already been used.",
         ));
     }
-    s.audit(
-        &format!("license:{}", l.id),
-        AuditAction::DownloadServed,
-        &d.id.to_string(),
-        ip.text(),
-        json!({ "resource_name": d.name, "file": d.file }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &format!("license:{}", l.id),
+            AuditAction::DownloadServed,
+            &d.id.to_string(),
+            ip.text(),
+            json!({ "resource_name": d.name, "file": d.file }),
+        )
+        .await?;
     // Single use must survive a crash: the mark is on disk before the first byte leaves.
     Ok(crate::files::stream(&s, file, &d))
 }

@@ -32,11 +32,11 @@ use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::state::AppState;
 use crate::domains::{DomainName, domain_machine, new_domain};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::extract::{ClientIp, public_url};
-use crate::http::state::AppState;
 use crate::rules;
 use licet_core::events::{DomainEvent, kind};
 use licet_core::model::{

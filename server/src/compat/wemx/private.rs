@@ -92,14 +92,15 @@ pub(super) async fn create(
             };
             let (c, created) = s.store.insert_customer_if_new(&fresh).await?;
             if created {
-                s.audit(
-                    &caller.actor(),
-                    AuditAction::CustomerCreated,
-                    &c.id.to_string(),
-                    ip.text(),
-                    json!({ "email": c.email }),
-                )
-                .await?;
+                s.journal
+                    .audit(
+                        &caller.actor(),
+                        AuditAction::CustomerCreated,
+                        &c.id.to_string(),
+                        ip.text(),
+                        json!({ "email": c.email }),
+                    )
+                    .await?;
             }
             c
         }
@@ -156,7 +157,7 @@ pub(super) async fn create(
     };
     // The domain is registered now and installed (its IP recorded) on first validation.
     let machine = new_domain(&s, &license.id, &domain, None, None).await?;
-    let entry = s.audit_entry(
+    let entry = s.journal.audit_entry(
         &caller.actor(),
         AuditAction::OrderCreated,
         &order.id.to_string(),
@@ -165,6 +166,7 @@ pub(super) async fn create(
         Some(product.id.clone()),
     );
     let told = s
+        .journal
         .tell(&DomainEvent::LicenseCreated(license.clone()), vec![entry])
         .await?;
     s.store
@@ -216,14 +218,15 @@ pub(super) async fn update_due_date(
         })
         .await?
         .ok_or_else(invalid)?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::OrderDueDateUpdated,
-        &o.id.to_string(),
-        ip.text(),
-        json!({ "license_id": l.id, "due_date": due }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::OrderDueDateUpdated,
+            &o.id.to_string(),
+            ip.text(),
+            json!({ "license_id": l.id, "due_date": due }),
+        )
+        .await?;
     Ok(Json(json!({ "success": true })).into_response())
 }
 

@@ -186,6 +186,7 @@ pub(super) async fn write_domain(
 ) -> Result<(), Refusal> {
     let caller = ip.text();
     let audience = s
+        .journal
         .audience(kind::LicenseActivated, Some(&l.product_id))
         .await?;
     let taken = s
@@ -421,7 +422,7 @@ pub(super) async fn validate(
         changes.push("transaction_id");
     }
     if !changes.is_empty() {
-        s.audit(
+        s.journal.audit(
             &format!("license:{}", l.id),
             AuditAction::WemxValidated,
             &l.id,

@@ -38,14 +38,15 @@ pub(super) async fn create_api_key(
         s.clock.now(),
     );
     s.store.put_api_key(&record).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::ApiKeyCreated,
-        &record.id,
-        ip.text(),
-        json!({ "scope": record.scope }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::ApiKeyCreated,
+            &record.id,
+            ip.text(),
+            json!({ "scope": record.scope }),
+        )
+        .await?;
     let mut v = key_view(&record);
     v["key"] = json!(full);
     Ok((StatusCode::CREATED, Json(v)))
@@ -92,14 +93,15 @@ pub(super) async fn revoke_api_key(
     if k.revoked_at.is_none() {
         k.revoked_at = Some(s.clock.now());
         s.store.put_api_key(&k).await?;
-        s.audit(
-            &caller.actor(),
-            AuditAction::ApiKeyRevoked,
-            &k.id,
-            ip.text(),
-            json!({}),
-        )
-        .await?;
+        s.journal
+            .audit(
+                &caller.actor(),
+                AuditAction::ApiKeyRevoked,
+                &k.id,
+                ip.text(),
+                json!({}),
+            )
+            .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -135,14 +137,15 @@ pub(super) async fn rotate_api_key(
     old.revoked_at = Some(now);
     s.store.put_api_key(&record).await?;
     s.store.put_api_key(&old).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::ApiKeyRotated,
-        &old.id,
-        ip.text(),
-        json!({ "new": record.id }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::ApiKeyRotated,
+            &old.id,
+            ip.text(),
+            json!({ "new": record.id }),
+        )
+        .await?;
     let mut v = key_view(&record);
     v["key"] = json!(full);
     Ok((StatusCode::CREATED, Json(v)))
@@ -156,8 +159,8 @@ pub(super) async fn rotate_signing_key(
 ) -> ApiResult<Json<Value>> {
     // Every product's tokens change key: only an operator's unrestricted key may do it.
     caller.require_unrestricted()?;
-    let before = s.keys().generation();
-    let keys = s.rotate_keys().await?;
+    let before = s.tokens.keys().generation();
+    let keys = s.tokens.rotate_keys().await?;
     let ring = keys.ring();
     let new = ring
         .last()
@@ -168,14 +171,15 @@ pub(super) async fn rotate_signing_key(
         .nth(1)
         .map(|k| json!({ "kid": k.public.kid().to_string(), "valid_until": k.valid_until }));
     let kid = new.public.kid().to_string();
-    s.audit(
-        &caller.actor(),
-        AuditAction::SigningKeyRotated,
-        &kid,
-        ip.text(),
-        json!({ "generation": new.generation, "from_generation": before }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::SigningKeyRotated,
+            &kid,
+            ip.text(),
+            json!({ "generation": new.generation, "from_generation": before }),
+        )
+        .await?;
     Ok(Json(json!({
         "generation": new.generation,
         "kid": kid,
@@ -190,16 +194,17 @@ pub(super) async fn rotate_root_secret(
     ip: ClientIp,
 ) -> ApiResult<Json<Value>> {
     caller.require_unrestricted()?;
-    let before = s.keys().root_version();
-    let (version, resealed) = s.rotate_root().await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::RootSecretRotated,
-        &format!("root-secret.{version}"),
-        ip.text(),
-        json!({ "version": version, "from_version": before, "resealed": resealed }),
-    )
-    .await?;
+    let before = s.tokens.keys().root_version();
+    let (version, resealed) = s.tokens.rotate_root().await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::RootSecretRotated,
+            &format!("root-secret.{version}"),
+            ip.text(),
+            json!({ "version": version, "from_version": before, "resealed": resealed }),
+        )
+        .await?;
     Ok(Json(json!({ "version": version, "resealed": resealed })))
 }
 

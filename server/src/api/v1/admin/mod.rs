@@ -12,10 +12,10 @@ use utoipa_axum::routes;
 
 use super::access::{load_machine, load_policy, load_product};
 use super::body::{MachineBody, PolicyBody, ProductBody};
-use crate::http::auth::{Caller, mint, new_api_key};
+use crate::app::state::AppState;
+use crate::http::auth::{Caller, new_api_key};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
-use crate::http::state::AppState;
 use crate::ids::{format_is_strong, random_id};
 use licet_core::model::{Families, Policy, Product, Scope};
 use licet_core::store::{LicenseFilter, PageRequest};

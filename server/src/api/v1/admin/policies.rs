@@ -77,20 +77,21 @@ pub(super) async fn create_policy(
         max_borrow: b.max_borrow,
     };
     check_policy(&p)?;
-    s.check_lists_fit(&p.entitlements, &[], &[])?;
+    s.tokens.check_lists_fit(&p.entitlements, &[], &[])?;
     s.store.put_policy(&p).await?;
     if b.default || product.default_policy_id.is_none() {
         product.default_policy_id = Some(p.id.clone());
         s.store.update_product(&product).await?;
     }
-    s.audit(
-        &caller.actor(),
-        AuditAction::PolicyCreated,
-        &p.id,
-        ip.text(),
-        json!({ "product_id": p.product_id }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::PolicyCreated,
+            &p.id,
+            ip.text(),
+            json!({ "product_id": p.product_id }),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(PolicyBody::from(&p))))
 }
 
@@ -185,7 +186,7 @@ pub(super) async fn update_policy(
     if entitlements_change {
         // Every license of the policy must still get tokens: one pass over the product's
         // licenses, on this rare admin path, rather than a failure at the next activation.
-        s.check_lists_fit(&p.entitlements, &[], &[])?;
+        s.tokens.check_lists_fit(&p.entitlements, &[], &[])?;
         let mut misfit = None;
         let filter = LicenseFilter {
             product_id: Some(p.product_id.clone()),
@@ -199,7 +200,7 @@ pub(super) async fn update_policy(
         'pages: loop {
             let licenses = s.store.licenses(&filter, &page).await?;
             for l in &licenses.items {
-                if let Err(e) = s.check_token_fits(&p, l) {
+                if let Err(e) = s.tokens.check_token_fits(&p, l) {
                     misfit = Some((l.id.clone(), e));
                     break 'pages;
                 }
@@ -221,14 +222,15 @@ pub(super) async fn update_policy(
         // Machines activated while the policy was node-locked are culled from now on too.
         s.store.recheck_floating().await?;
     }
-    s.audit(
-        &caller.actor(),
-        AuditAction::PolicyUpdated,
-        &p.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::PolicyUpdated,
+            &p.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(Json(PolicyBody::from(&p)))
 }
 
@@ -248,13 +250,14 @@ pub(super) async fn delete_policy(
         product.default_policy_id = None;
         s.store.update_product(&product).await?;
     }
-    s.audit(
-        &caller.actor(),
-        AuditAction::PolicyDeleted,
-        &p.id,
-        ip.text(),
-        json!({}),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::PolicyDeleted,
+            &p.id,
+            ip.text(),
+            json!({}),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

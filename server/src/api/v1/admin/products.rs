@@ -65,14 +65,15 @@ pub(super) async fn create_product(
             .apply(Families::operator_default()),
     };
     s.store.insert_product(&p).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::ProductCreated,
-        &p.id,
-        ip.text(),
-        json!({ "code": p.code }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::ProductCreated,
+            &p.id,
+            ip.text(),
+            json!({ "code": p.code }),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(shown(p))))
 }
 
@@ -171,14 +172,15 @@ pub(super) async fn update_product(
         p.compat = c.apply(p.compat);
     }
     s.store.update_product(&p).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::ProductUpdated,
-        &p.id,
-        ip.text(),
-        json!({ "name": p.name, "compat": p.compat }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::ProductUpdated,
+            &p.id,
+            ip.text(),
+            json!({ "name": p.name, "compat": p.compat }),
+        )
+        .await?;
     Ok(Json(shown(p)))
 }
 
@@ -192,13 +194,14 @@ pub(super) async fn delete_product(
     caller.require(Scope::Admin)?;
     let p = load_product(&s, &caller, &id).await?;
     s.store.delete_product(&p).await?;
-    s.audit(
-        &caller.actor(),
-        AuditAction::ProductDeleted,
-        &p.id,
-        ip.text(),
-        json!({ "code": p.code }),
-    )
-    .await?;
+    s.journal
+        .audit(
+            &caller.actor(),
+            AuditAction::ProductDeleted,
+            &p.id,
+            ip.text(),
+            json!({ "code": p.code }),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,13 +21,13 @@ pub(super) async fn mint_token(
         ));
     }
     let ttl = body.and_then(|b| b.ttl).unwrap_or(s.config.jwt_ttl);
-    if ttl == 0 || ttl > crate::http::auth::MAX_JWT_TTL.max(s.config.jwt_ttl) {
+    if ttl == 0 || ttl > crate::app::tokens::MAX_JWT_TTL.max(s.config.jwt_ttl) {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidField,
             "ttl: 1–86400 seconds",
         ));
     }
-    let (token, exp) = mint(&s, &caller.key, ttl)?;
+    let (token, exp) = s.tokens.mint_jwt(&caller.key, ttl)?;
     Ok(Json(
         json!({ "token": token, "token_type": "Bearer", "expires_at": exp }),
     ))

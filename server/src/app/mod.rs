@@ -1,5 +1,13 @@
-//! The composition root: the router with its middleware, the background tasks, and the opening
-//! of the store and keys a server runs on. `main.rs` and the tests start from here.
+//! The application layer's services (`tokens`, `journal`, `revocations`, `seats`), which own
+//! what the routes of every family share and know nothing of HTTP routing; and the composition
+//! root that builds a server from them: the router with its middleware, the background tasks,
+//! and the opening of the store and keys a server runs on. `main.rs` and the tests start here.
+
+pub mod journal;
+pub mod revocations;
+pub mod seats;
+pub mod state;
+pub mod tokens;
 
 use crate::http::error::ErrorCode;
 use std::sync::Arc;
@@ -17,11 +25,11 @@ use tower_http::trace::TraceLayer;
 
 use licet_store_sled::SledStore;
 
+use crate::app::state::AppState;
 use crate::config::Config;
 use crate::datadir::{create_private_dir, tighten};
 use crate::http::auth;
 use crate::http::error::ApiError;
-use crate::http::state::AppState;
 use crate::http::{self, error};
 use crate::{api, compat, dashboard, events, ids, keys, licensing, routes, stats};
 use licet_core::model::Scope;
@@ -215,7 +223,7 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(keys::ring::REFRESH);
         loop {
             tick.tick().await;
-            if let Err(e) = refresh.refresh_keys().await {
+            if let Err(e) = refresh.tokens.refresh_keys().await {
                 tracing::warn!(
                     code = e.code().as_str(),
                     "looking for a rotated token key failed"
