@@ -154,12 +154,16 @@ impl SledStore {
                 .floating_licenses
                 .contains_key(m.license_id.as_bytes())?
         {
-            // A new machine: the culler looks at its license (and forgets it if its policy
-            // does not float). Only the first new machine since then writes this.
+            // A new machine, or one that took a lease: the culler looks at its license (and
+            // forgets it if its policy does not float). Only the first since then writes this.
             self.floating_licenses
                 .insert(m.license_id.as_bytes(), &[])?;
         }
-        self.machine_ids.insert(m.id.as_bytes(), key.clone())?;
+        // The same machine again (a heartbeat, a re-activation) keeps its id index entry: one
+        // write fewer on the busiest path.
+        if old.as_ref().is_none_or(|o| o.id != m.id) {
+            self.machine_ids.insert(m.id.as_bytes(), key.clone())?;
+        }
         if new {
             self.add_to_count(&m.license_id, 1)?;
         }
@@ -277,33 +281,7 @@ impl SledStore {
     /// transaction over three trees. The caller holds the license's seat lock.
     pub fn update_machine(&self, m: &Machine) -> Res<()> {
         let _seats = self.seat_lock(&m.license_id);
-        self.update_machine_unlocked(m)
-    }
-
-    fn update_machine_unlocked(&self, m: &Machine) -> Res<()> {
-        let key = machine_key(&m.license_id, &m.fingerprint);
-        let Some(old) = self.machines.get(&key)? else {
-            return self.put_machine_unlocked(m);
-        };
-        let old: Machine = from_json(&old)?;
-        if old.id != m.id {
-            // Another machine under the same fingerprint: its id index is written too.
-            return self.put_machine_unlocked(m);
-        }
-        if m.lease_until.is_some()
-            && !self
-                .floating_licenses
-                .contains_key(m.license_id.as_bytes())?
-        {
-            // A machine that took a lease: the culler frees it when the lease ends.
-            self.floating_licenses
-                .insert(m.license_id.as_bytes(), &[])?;
-        }
-        let keys = (machine_index_keys(&old), machine_index_keys(m));
-        self.index_machine(&keys.0, &keys.1)?;
-        self.machines.insert(key, to_json(m)?)?;
-        self.unindex_machine(&keys.0, &keys.1)?;
-        Ok(())
+        self.put_machine_unlocked(m)
     }
 
     /// Removes a machine; whether it existed. The caller holds the license's seat lock. Plain
@@ -391,7 +369,7 @@ impl<'a> SeatTx for SledTx<'a> {
             .collect::<Res<Vec<u64>>>()?)
     }
     async fn put(&mut self, m: &Machine) -> StoreResult<()> {
-        Ok(self.0.update_machine_unlocked(m)?)
+        Ok(self.0.put_machine_unlocked(m)?)
     }
     async fn remove(&mut self, m: &Machine) -> StoreResult<bool> {
         Ok(self.0.remove_machine_unlocked(m)?)
