@@ -4,6 +4,9 @@
 //! at the next contact, and a newer revocation list revokes offline; a tampered cache reads as
 //! no license; a machine with a replaced disk keeps its license.
 
+#[path = "common/peer.rs"]
+mod peer;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -485,14 +488,13 @@ fn published(k: &licet_issuer::SigningKey, status: &str) -> serde_json::Value {
 
 /// A loopback server that answers every request with `status`, `headers` and `body`.
 fn impostor(status: u16, headers: Vec<(String, String)>, body: String) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", l.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
-            let mut buf = [0u8; 16 * 1024];
-            let _ = s.read(&mut buf);
+            peer::read_request(&mut s);
             let mut head = format!(
                 "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
                 body.len()

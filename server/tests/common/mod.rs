@@ -19,6 +19,7 @@ use tower::ServiceExt;
 
 pub mod backends;
 pub mod binary;
+pub mod peer;
 
 /// The start time of every test.
 pub const T0: i64 = 1_800_000_000;

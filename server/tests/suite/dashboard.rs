@@ -463,8 +463,19 @@ async fn a_product_limited_key_cannot_open_another_product_s_license() {
     ))
     .await
     .expect("goto");
+    // Waits for the failure page's heading: once, on a busy machine, the source read right
+    // after this navigation came back empty.
+    let heading = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("main h1"))
+        .await
+        .expect("the failure page")
+        .text()
+        .await
+        .expect("text");
+    assert!(heading.starts_with("404"), "{heading}");
     let page = c.source().await.expect("source");
-    assert!(page.contains("404"), "{page}");
     assert!(!page.contains(their_license["key"].as_str().expect("key")));
     screenshot(&c, "limited").await;
     // Nor is it listed, even when searched for by its key.

@@ -1368,7 +1368,7 @@ fn listener(stuck: bool) -> Listener {
                     // Hold the connection until the client gives up.
                     while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
                 } else {
-                    let _ = stream.read(&mut buf);
+                    common::peer::read_request(&mut stream);
                     d.fetch_add(1, Ordering::SeqCst);
                     let _ = stream.write_all(
                         b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
