@@ -8,8 +8,7 @@
 //! (`device_key_mismatch`, `device_signature_required`, `bad_device_signature`), so that a
 //! license key and a fingerprint alone can neither take over nor release its seat.
 
-use crate::http::error::ErrorCode;
-use axum::http::StatusCode;
+use crate::app::error::ErrorCode;
 use licet_api::client::MachineRequest;
 use licet_core::audit::AuditAction;
 use licet_core::events::kind;
@@ -17,9 +16,9 @@ use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts
 use licet_core::store::{Halted, Record, Seat};
 use serde_json::json;
 
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
 use crate::app::tokens::{IssuedToken, TokenTerms};
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Signed;
 use crate::ids::random_id;
 use crate::ids::{hex, unhex};
@@ -63,7 +62,6 @@ pub fn proven_device_key(
     let key = device_key_of(text)?;
     let Some(sig) = &req.signature else {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
             if req.signature_sent {
                 ErrorCode::BadDeviceSignature
             } else {
@@ -74,7 +72,6 @@ pub fn proven_device_key(
     };
     licet_verifier::device::verify_request(&key, &req.path, &req.raw, sig).map_err(|_| {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
             ErrorCode::BadDeviceSignature,
             "the device signature does not verify with device_key over this body",
         )
@@ -86,7 +83,6 @@ pub fn proven_device_key(
         .unwrap_or(i64::MAX);
     if skew > MAX_REQUEST_SKEW {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
             ErrorCode::StaleRequest,
             "a signed request must carry its time (within 5 minutes of the server's)",
         ));
@@ -101,7 +97,6 @@ pub fn check_device(m: &Machine, proven: Option<&[u8; 32]>) -> ApiResult<()> {
         (Some(k), Some(p)) if *k == hex(p) => Ok(()),
         (Some(_), Some(_)) => Err(device_key_mismatch()),
         (Some(_), None) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
             ErrorCode::DeviceSignatureRequired,
             "this machine is bound to a device key: sign the request with it",
         )),

@@ -2,8 +2,8 @@
 //! `domain:<name>`), so that the store Verify API, WemX and the admin API share one notion of
 //! "where a license is installed" and the license's seats bound all of them.
 
+use crate::app::error::ApiResult;
 use crate::app::state::AppState;
-use crate::http::error::ApiResult;
 use crate::ids::random_id;
 use licet_core::model::{DOMAIN_PREFIX, DomainType, Machine};
 

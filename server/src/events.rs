@@ -14,9 +14,9 @@ use std::time::Duration;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 
+use crate::app::error::ApiResult;
 use crate::app::journal::Journal;
 use crate::app::state::AppState;
-use crate::http::error::ApiResult;
 use licet_core::events::{DomainEvent, EventKind, Kind, kind};
 use licet_core::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, ApiResult};
 use licet_core::model::Download;
 use licet_core::store::{Store, StoreError, StoreResult};
 

@@ -2,12 +2,12 @@
 //! need the server's keys or clock as well as the store: revoking for good, finding and
 //! culling dead floating seats. No handlers.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use licet_core::audit::AuditAction;
 use serde_json::json;
 
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ClientIp;
 use licet_core::events::kind;
 use licet_core::model::{Lease, License, LicenseStatus, Machine, Policy};
@@ -309,7 +309,7 @@ pub async fn free_seat(
             Err(Halted::Failed(e)) => Err(e.into()),
         };
     }
-    Err(crate::http::error::ApiError::conflict(
+    Err(crate::app::error::ApiError::conflict(
         ErrorCode::MachineBusy,
         "the machine kept changing while its seat was being freed; try again",
     ))

@@ -6,9 +6,8 @@ pub use licet_core::rules::{
     product,
 };
 
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, ApiResult};
-use axum::http::StatusCode;
 use licet_api::error::ErrorCode;
 use licet_core::model::Product;
 use licet_core::store::ValidationFacts;
@@ -84,21 +83,17 @@ impl From<Denial> for ApiError {
             Denial::Refused(r) => r.into(),
             Denial::Blacklisted(e) => Refusal::Blacklisted(e).into(),
             Denial::NotFound | Denial::FamilyDisabled | Denial::ProductScopeMismatch(_) => {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    ErrorCode::LicenseNotFound,
-                    "no license with this key",
-                )
+                ApiError::new(ErrorCode::LicenseNotFound, "no license with this key")
             }
             _ => ApiError::forbidden_code(ErrorCode::Forbidden, "the license may not be used"),
         }
     }
 }
 
-impl From<Refusal> for crate::http::error::ApiError {
+impl From<Refusal> for crate::app::error::ApiError {
     /// licet's own API: 403 with the refusal's code. A blacklisted client is told only that
     /// access is denied.
     fn from(r: Refusal) -> Self {
-        crate::http::error::ApiError::forbidden_code((&r).into(), message(&r))
+        crate::app::error::ApiError::forbidden_code((&r).into(), message(&r))
     }
 }

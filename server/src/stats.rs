@@ -20,8 +20,8 @@ use serde::Serialize;
 
 pub use crate::http::figures::{Stats, Summary};
 
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, ApiResult};
 
 /// How often an instance adds its counts to the store.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
@@ -64,8 +64,7 @@ pub fn validated(s: &AppState, product_id: &str, refusal: Option<&str>) {
 /// Counts a refusal of a client's request for a seat, when it is the client's: a server
 /// fault (5xx) or a rate limit is not the license saying no.
 pub fn refused(s: &AppState, product_id: &str, e: &ApiError) {
-    let status = e.status();
-    if status.is_client_error() && status != axum::http::StatusCode::TOO_MANY_REQUESTS {
+    if !e.is_server_error() && e.retry_after().is_none() {
         count(s, product_id, Count::Refusal(e.code().as_str()));
     }
 }

@@ -244,6 +244,35 @@ fn the_http_layer_holds_no_key_and_the_state_no_domain() {
     );
 }
 
+/// The application layer's services and their error know no HTTP: no axum type, no status, no
+/// response, and no import of the HTTP layer, so that every family's adapter (and the dashboard)
+/// maps their results itself. The composition root (`app` itself, which builds the router) and
+/// the state (which holds the HTTP layer's rate limits and metrics) are the exceptions.
+#[test]
+fn the_services_know_no_http() {
+    let mods = modules();
+    let services: Vec<&String> = mods
+        .keys()
+        .filter(|m| m.starts_with("app::") && *m != "app::state")
+        .collect();
+    assert!(services.len() >= 5, "the services: {services:?}");
+    for m in services {
+        let code = code(&mods[m]);
+        assert!(
+            !code.contains("axum")
+                && !code.contains("StatusCode")
+                && paths_after(&code, "crate::")
+                    .iter()
+                    .all(|p| !p.starts_with("http")),
+            "{m} speaks HTTP: return a value or an ApiError and let the adapter answer"
+        );
+    }
+    assert!(
+        !code(&mods["app::state"]).contains("axum"),
+        "the state holds no HTTP type"
+    );
+}
+
 /// Every `crate::…` path of a module names the module it comes from: none goes through the
 /// names `lib.rs` gives the binaries and the tests (`crate::model`, `crate::AppState`, …),
 /// which would hide an edge from the cycle check above and make `lib.rs` a hub.

@@ -9,7 +9,7 @@ use licet_core::clock::Clock;
 use licet_core::model::AuditEvent;
 use licet_core::store::Store;
 
-use crate::http::error::ApiResult;
+use crate::app::error::ApiResult;
 
 /// Most entries [`AppState::first_this_minute`] remembers; it forgets them all past this, so
 /// the worst case is one extra log entry per key, never a missing refusal.

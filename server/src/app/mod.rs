@@ -3,13 +3,15 @@
 //! root that builds a server from them: the router with its middleware, the background tasks,
 //! and the opening of the store and keys a server runs on. `main.rs` and the tests start here.
 
+pub mod caller;
+pub mod error;
 pub mod journal;
 pub mod revocations;
 pub mod seats;
 pub mod state;
 pub mod tokens;
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,12 +27,12 @@ use tower_http::trace::TraceLayer;
 
 use licet_store_sled::SledStore;
 
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
 use crate::config::Config;
 use crate::datadir::{create_private_dir, tighten};
+use crate::http;
 use crate::http::auth;
-use crate::http::error::ApiError;
-use crate::http::{self, error};
 use crate::{api, compat, dashboard, events, ids, keys, licensing, routes, stats};
 use licet_core::model::Scope;
 
@@ -129,7 +131,6 @@ async fn edge(
     match tokio::time::timeout(limit, answer).await {
         Ok(resp) => resp,
         Err(_) => ApiError::new(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RequestTimeout,
             format!("the request took longer than {} s", limit.as_secs()),
         )

@@ -11,8 +11,8 @@ use licet_issuer::RevocationListBuilder;
 
 use super::journal::Journal;
 use super::tokens::TokenService;
+use crate::app::error::{ApiError, ApiResult};
 use crate::config::Config;
-use crate::http::error::{ApiError, ApiResult};
 use crate::ids::unhex16;
 
 /// Revocation lists and what goes on them.

@@ -4,8 +4,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer;
@@ -16,8 +14,8 @@ use licet_core::store::{Store, StoreError};
 use licet_issuer::TokenBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::config::Config;
-use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::hex;
 use crate::keys::ServerKeys;
 use crate::keys::ring::KeySource;
@@ -127,7 +125,6 @@ impl TokenService {
     fn rotatable(&self) -> ApiResult<&crate::keys::ring::KeySource> {
         self.key_source.get().ok_or_else(|| {
             ApiError::new(
-                StatusCode::CONFLICT,
                 ErrorCode::KeysNotRotatable,
                 "this server's keys cannot be rotated (they were given to it, not stored by it)",
             )
@@ -352,11 +349,12 @@ impl TokenService {
         })
     }
 
-    /// A JSON answer signed with the token key: `Licet-Signature: kid=<hex>, sig=<base64url>`
-    /// over `"licet-response-v1\0" || body`. The body is written with its keys sorted (through
-    /// a `Value`), whatever type it comes from, so that the bytes signed are the canonical
-    /// form a client re-serializing the parsed answer arrives at too.
-    pub fn signed<T: serde::Serialize + ?Sized>(&self, status: StatusCode, body: &T) -> Response {
+    /// A JSON answer signed with the token key: its body and its `Licet-Signature` value,
+    /// `kid=<hex>, sig=<base64url>` over `"licet-response-v1\0" || body`. The body is written
+    /// with its keys sorted (through a `Value`), whatever type it comes from, so that the
+    /// bytes signed are the canonical form a client re-serializing the parsed answer arrives
+    /// at too.
+    pub fn signed<T: serde::Serialize + ?Sized>(&self, body: &T) -> SignedAnswer {
         let bytes = serde_json::to_value(body)
             .and_then(|v| serde_json::to_vec(&v))
             .unwrap_or_default();
@@ -365,22 +363,25 @@ impl TokenService {
         msg.extend_from_slice(&bytes);
         let keys = self.keys();
         let sig = keys.token_dalek().sign(&msg);
-        let header = format!(
-            "kid={}, sig={}",
-            keys.token.kid(),
-            URL_SAFE_NO_PAD.encode(sig.to_bytes())
-        );
-        let mut resp = (
-            status,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            bytes,
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(&header) {
-            resp.headers_mut().insert(SIGNATURE_HEADER, v);
+        SignedAnswer {
+            signature: format!(
+                "kid={}, sig={}",
+                keys.token.kid(),
+                URL_SAFE_NO_PAD.encode(sig.to_bytes())
+            ),
+            body: bytes,
         }
-        resp
     }
+}
+
+/// A JSON answer and the signature over it ([`TokenService::signed`]), which the HTTP layer
+/// sends as the body and the [`SIGNATURE_HEADER`].
+#[derive(Debug, Clone)]
+pub struct SignedAnswer {
+    /// The JSON body, as signed.
+    pub body: Vec<u8>,
+    /// The header's value.
+    pub signature: String,
 }
 
 /// Claims of a JWT minted from an API key.

@@ -116,7 +116,7 @@ enum Fail {
     Bad(String),
     /// The body could not be read (413 too large, 400 broken), in FaxStore's shape.
     Body(StatusCode, String),
-    Api(crate::http::error::ApiError),
+    Api(crate::app::error::ApiError),
 }
 
 impl From<BytesRejection> for Fail {
@@ -127,12 +127,12 @@ impl From<BytesRejection> for Fail {
 
 impl From<licet_core::StoreError> for Fail {
     fn from(e: licet_core::StoreError) -> Self {
-        crate::http::error::ApiError::from(e).into()
+        crate::app::error::ApiError::from(e).into()
     }
 }
 
-impl From<crate::http::error::ApiError> for Fail {
-    fn from(e: crate::http::error::ApiError) -> Self {
+impl From<crate::app::error::ApiError> for Fail {
+    fn from(e: crate::app::error::ApiError) -> Self {
         Fail::Api(e)
     }
 }

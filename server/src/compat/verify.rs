@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::ids::random_id;
 use crate::rules;

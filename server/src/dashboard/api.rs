@@ -178,7 +178,7 @@ impl FromRequestParts<AppState> for Desk {
         let v = Viewer::from_request_parts(parts, s).await?;
         let Ok(origin) = Origin::from_request_parts(parts, s).await;
         let api = parts.extensions.get::<Api>().cloned().ok_or_else(|| {
-            crate::http::error::ApiError::internal("the dashboard's API is not mounted")
+            crate::app::error::ApiError::internal("the dashboard's API is not mounted")
                 .into_response()
         })?;
         Ok(Desk {

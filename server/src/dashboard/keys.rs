@@ -131,7 +131,7 @@ pub async fn act(
             "It stops working at once, and its dashboard sessions end.",
             "Revoke",
         ),
-        _ => return page::failure(&crate::http::error::ApiError::not_found("action")),
+        _ => return page::failure(&crate::app::error::ApiError::not_found("action")),
     };
     if form.get("confirm") != Some("yes") {
         return confirm(

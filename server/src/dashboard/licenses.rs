@@ -386,7 +386,7 @@ pub async fn act(
 ) -> Response {
     let v = &d.v;
     let Some((method, path, destructive, done)) = action_of(&action) else {
-        return page::failure(&crate::http::error::ApiError::not_found("action"));
+        return page::failure(&crate::app::error::ApiError::not_found("action"));
     };
     let back = format!("/admin/licenses/{}", q(&id));
     if destructive && form.get("confirm") != Some("yes") {

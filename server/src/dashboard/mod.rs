@@ -90,7 +90,7 @@ pub fn router(api_router: Router) -> Router<AppState> {
             post(webhooks::resend),
         )
         .route("/admin/api-keys/{id}/{action}", post(keys::act))
-        .fallback(|| async { page::failure(&crate::http::error::ApiError::not_found("page")) })
+        .fallback(|| async { page::failure(&crate::app::error::ApiError::not_found("page")) })
         .layer(axum::Extension(Api(api_router)))
 }
 

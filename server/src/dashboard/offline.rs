@@ -2,7 +2,7 @@
 //! to carry back, and a deactivation receipt taken, through `/v1/offline/*` with the
 //! signed-in key (so the request's license must be of a product the key sees).
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,8 +13,8 @@ use super::api::Desk;
 use super::page::{self, CsrfFailed, Form, text, when};
 use super::refused;
 use super::templates::{self, Answered, GivenBack, Notice};
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
 
 /// The largest file or text the desk reads: a request is at most 1 KiB, a receipt 512 bytes;
 /// armor and QR text make them a little longer.
@@ -43,7 +43,6 @@ impl FromRequest<AppState> for Uploaded {
             let bytes = field.bytes().await.map_err(|e| bad(e.to_string()))?;
             if bytes.len() > MAX_FIELD {
                 return Err(page::failure(&ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
                     ErrorCode::TooLarge,
                     format!("{name}: at most {MAX_FIELD} bytes"),
                 )));

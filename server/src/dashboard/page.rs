@@ -1,11 +1,11 @@
 //! What every page shares: the layout's facts, times as people read them, and the answers a
 //! page gives (HTML with the dashboard's security headers, redirects, refusals).
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::http::error::ApiError;
+use crate::app::error::ApiError;
 
 /// The dashboard's Content-Security-Policy: everything from this origin, nothing from another,
 /// no inline script, and forms that post only here.
@@ -53,12 +53,12 @@ pub fn render<T: askama::Template>(status: StatusCode, t: &T) -> Response {
 /// message, escaped, with the API's status.
 pub fn failure(e: &ApiError) -> Response {
     let t = super::templates::Failure {
-        status: e.status().as_u16(),
+        status: crate::http::error::status(e).as_u16(),
         code: e.code().as_str().to_owned(),
         message: e.message().to_owned(),
     };
     let body = askama::Template::render(&t).unwrap_or_else(|_| "error".to_owned());
-    html(e.status(), body)
+    html(crate::http::error::status(e), body)
 }
 
 /// A 303 to `to` (after a form: the browser then GETs the page, and a reload does not post

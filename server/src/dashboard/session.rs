@@ -22,8 +22,8 @@ use sha2::Sha256;
 
 use super::page::{CsrfFailed, Form};
 use super::templates::Chrome;
+use crate::app::caller::Caller;
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "licet_admin";
@@ -296,11 +296,10 @@ impl FromRequestParts<AppState> for Viewer {
         match s.store.challenge_spent(&sid, claims.exp).await {
             Ok(false) => {}
             Ok(true) => return Err(SignInFirst.into_response()),
-            Err(e) => return Err(super::page::failure(&crate::http::error::ApiError::from(e))),
+            Err(e) => return Err(super::page::failure(&crate::app::error::ApiError::from(e))),
         }
-        let fault = |e: licet_core::StoreError| {
-            super::page::failure(&crate::http::error::ApiError::from(e))
-        };
+        let fault =
+            |e: licet_core::StoreError| super::page::failure(&crate::app::error::ApiError::from(e));
         let key = match &claims.user {
             None => match s.store.api_key(&claims.key).await {
                 Ok(Some(k)) if k.revoked_at.is_none() => k,
@@ -364,7 +363,7 @@ pub async fn user_key(
 }
 
 /// Ends a session on the server: its id is spent until the session would have ended.
-pub async fn end(s: &AppState, claims: &Claims) -> crate::http::error::ApiResult<()> {
+pub async fn end(s: &AppState, claims: &Claims) -> crate::app::error::ApiResult<()> {
     let sid = crate::ids::unhex(&claims.sid).unwrap_or_default();
     s.store
         .spend_challenge(&sid, claims.exp, s.clock.now())

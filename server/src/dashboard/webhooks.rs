@@ -143,7 +143,7 @@ pub async fn act(
                 .await
                 .map(|_| "Webhook deleted.".to_owned())
         }
-        _ => return page::failure(&crate::http::error::ApiError::not_found("action")),
+        _ => return page::failure(&crate::app::error::ApiError::not_found("action")),
     };
     page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &result)))
 }

@@ -1,12 +1,13 @@
 //! The extractors and small helpers every API family's handlers share.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, rejection};
+use crate::http::error::rejection;
 
 /// A JSON body whose rejections become the API's JSON errors.
 #[derive(Debug)]

@@ -1,14 +1,14 @@
 //! Rate limits: per client IP (every route) and per license key (client routes). Each is a
 //! token bucket refilled evenly over a minute; 0 switches a limit off.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::app::error::{ApiError, ApiResult};
 
 /// The server's limiters.
 #[derive(Debug)]

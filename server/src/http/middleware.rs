@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
 use crate::net::{ClientIp, canonical, client_behind};
 
 impl FromRequestParts<AppState> for ClientIp {

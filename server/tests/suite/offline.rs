@@ -424,7 +424,7 @@ async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
             .expect("request");
         req.extensions_mut()
             .insert(licet_server::http::auth::Acting(
-                licet_server::http::auth::Caller {
+                licet_server::app::caller::Caller {
                     key: stored.clone(),
                     via_jwt: false,
                 },

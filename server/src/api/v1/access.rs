@@ -2,9 +2,9 @@
 //! caller's key is limited away from, both answer 404 (other products' objects are invisible).
 //! Shared by the resources; no handlers.
 
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use licet_core::model::{License, Machine, Policy, Product};
 
 /// A product the caller may see.

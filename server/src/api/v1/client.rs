@@ -2,7 +2,7 @@
 //! validate. Answers a client may cache are signed (`Licet-Signature`), carry the server time and
 //! echo the client's nonce.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -17,9 +17,9 @@ use utoipa_axum::routes;
 
 use super::body::MachineBody;
 use crate::activation::{self, Activation, check_device, proven_device_key, usable_license};
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, Signed};
 use crate::rules::{self, Ask, Probe, Validation, Verdict};
 use licet_core::model::{Lease, License, Machine, Policy};
@@ -53,7 +53,6 @@ pub async fn sign_refusals(
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, s.config.max_body_bytes).await else {
         return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::BodyTooLarge,
             "the body exceeds the server's limit",
         )
@@ -86,7 +85,7 @@ pub async fn sign_refusals(
     );
     v["server_time"] = json!(s.clock.now());
     v["nonce"] = json!(nonce);
-    let mut signed = s.tokens.signed(status, &v);
+    let mut signed = crate::http::answer::signed(status, s.tokens.signed(&v));
     for name in [
         axum::http::header::RETRY_AFTER,
         axum::http::HeaderName::from_static("x-request-id"),
@@ -101,7 +100,7 @@ pub async fn sign_refusals(
 impl ApiError {
     /// This error as a signed refusal of a client route.
     fn into_response_signed(self, s: &AppState, nonce: Option<String>) -> Response {
-        let status = self.status();
+        let status = crate::http::error::status(&self);
         let v = RefusalAnswer {
             error: licet_api::error::ErrorDetail {
                 code: self.code().as_str().to_owned(),
@@ -110,7 +109,7 @@ impl ApiError {
             server_time: s.clock.now(),
             nonce,
         };
-        s.tokens.signed(status, &v)
+        crate::http::answer::signed(status, s.tokens.signed(&v))
     }
 }
 
@@ -221,9 +220,9 @@ fn token_answer(
         interval: policy.heartbeat_interval,
         ttl: policy.heartbeat_ttl,
     });
-    s.tokens.signed(
+    crate::http::answer::signed(
         status,
-        &TokenAnswer {
+        s.tokens.signed(&TokenAnswer {
             token: encode_text(&issued.token),
             token_id: issued.token_id.clone(),
             expires_at: issued.expires_at,
@@ -231,7 +230,7 @@ fn token_answer(
             heartbeat,
             server_time: s.clock.now(),
             nonce,
-        },
+        }),
     )
 }
 
@@ -423,7 +422,6 @@ async fn heartbeat(
         Ok((_, renewed)) => renewed,
         Err(Halted::Declined(Beat::Unknown)) => {
             return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
                 ErrorCode::MachineNotFound,
                 "this machine is not activated",
             ));
@@ -440,7 +438,6 @@ async fn heartbeat(
             )
             .await?;
             return Err(ApiError::new(
-                StatusCode::GONE,
                 ErrorCode::HeartbeatDead,
                 "the heartbeat was overdue; the seat was released, activate again",
             ));
@@ -484,13 +481,11 @@ async fn deactivate(
     let b = &req.body;
     check_request(&s, b)?;
     no_until(b)?;
-    let l = s.store.license_by_key(&b.key).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::LicenseNotFound,
-            "no license with this key",
-        )
-    })?;
+    let l = s
+        .store
+        .license_by_key(&b.key)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::LicenseNotFound, "no license with this key"))?;
     let parts = request_parts(b)?;
     let proven = proven_device_key(&s, &req)?;
     let m = activation::release(
@@ -502,21 +497,15 @@ async fn deactivate(
         &|m| check_device(m, proven.as_ref()),
     )
     .await?
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            ErrorCode::MachineNotFound,
-            "this machine is not activated",
-        )
-    })?;
-    Ok(s.tokens.signed(
+    .ok_or_else(|| ApiError::new(ErrorCode::MachineNotFound, "this machine is not activated"))?;
+    Ok(crate::http::answer::signed(
         StatusCode::OK,
-        &DeactivateAnswer {
+        s.tokens.signed(&DeactivateAnswer {
             deactivated: true,
             machine_id: m.id,
             server_time: s.clock.now(),
             nonce: b.nonce.clone(),
-        },
+        }),
     ))
 }
 
@@ -553,16 +542,16 @@ async fn check(
 
 fn validation_answer(s: &AppState, r: &ValidateRequest, v: Validation) -> Response {
     let now = s.clock.now();
-    s.tokens.signed(
+    crate::http::answer::signed(
         StatusCode::OK,
-        &json!({
+        s.tokens.signed(&json!({
             "valid": v.verdict == Verdict::Valid,
             "code": v.verdict.code(),
             "detail": rules::detail(&v.verdict),
             "license": v.license.map(|l| license_summary(&l, now)),
             "server_time": now,
             "nonce": r.nonce,
-        }),
+        })),
     )
 }
 

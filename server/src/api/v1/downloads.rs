@@ -4,7 +4,7 @@
 //! instance's folder (copied into the store there), or uploads it (streamed to disk or to the
 //! store, never held whole in memory).
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -21,10 +21,10 @@ use utoipa_axum::routes;
 
 use super::access::load_product;
 use super::body::DownloadBody;
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
 use crate::files::{Upload, product_folder, valid_file};
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body as JsonBody, ClientIp, Q};
 use crate::ids::hex;
 use licet_core::model::{Download, Scope};
@@ -168,7 +168,6 @@ async fn register(
     };
     let (size, sha) = found.ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
             format!(
                 "no regular file {:?} in the product's folder, downloads/{}/",
@@ -320,7 +319,6 @@ async fn upload(
 /// The error of a body over `--max-upload-bytes`.
 fn too_large(s: &AppState) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::PayloadTooLarge,
         format!("uploads are limited to {} bytes", s.config.max_upload_bytes),
     )

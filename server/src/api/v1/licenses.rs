@@ -1,7 +1,7 @@
 //! Licenses: create (one or many), list, read, change, suspend / reinstate / revoke / renew,
 //! delete, their machines, and License-API's `GET /v1/licenses/validate`.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use licet_api::requests::{BulkRequest, NewLicense, Renew};
 use licet_core::audit::AuditAction;
 use licet_core::events::{DomainEvent, Kind, kind};
@@ -19,9 +19,9 @@ use utoipa_axum::routes;
 
 use super::access::{load_license as load, load_policy, load_product};
 use super::body::{LicenseBody, LicensePage, LicenseSummaryBody, LicenseSummaryPage, MachineBody};
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::ids::{license_key, random_id};
 use crate::licensing::revoke_now;

@@ -3,7 +3,7 @@
 //! gives the seat back. The caller is an API key that sees the product, or nobody: then the
 //! license key inside the (device-signed) request is the credential, as on the client API.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,9 +20,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activation::{self, Activation, device_key_of, usable_license};
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::{Caller, MaybeCaller};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::auth::MaybeCaller;
 use crate::http::extract::{Body, ClientIp};
 use crate::ids::hex;
 use crate::rules::Probe;
@@ -40,11 +41,7 @@ fn artefact_error(e: licet_verifier::Error) -> ApiError {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorCode::LicenseNotFound,
-        "no license with this key",
-    )
+    ApiError::new(ErrorCode::LicenseNotFound, "no license with this key")
 }
 
 #[utoipa::path(post, path = "/v1/offline/activations", tag = "offline", request_body = OfflineActivation, responses((status = 201, body = OfflineActivated), (status = 200, description = "the request was answered before: the same response", body = OfflineActivated), (status = 400, description = "bad_signature, malformed, wrong_type, request_expired", body = crate::http::error::ErrorBody), (status = 409, description = "too_many_machines, request_replayed", body = crate::http::error::ErrorBody)))]
@@ -320,7 +317,6 @@ async fn answer_again(
         })
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
                 ErrorCode::NoOfflineResponse,
                 "this machine was not activated offline: it has no response to download",
             )

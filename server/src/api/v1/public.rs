@@ -1,6 +1,6 @@
 //! Public routes: health, the signed revocation list and the key set.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,8 +14,8 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Q;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -150,7 +150,6 @@ async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResul
             .into_response())
         }
         _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
             ErrorCode::InvalidField,
             "format: json or cbor",
         )),

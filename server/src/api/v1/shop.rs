@@ -1,7 +1,7 @@
 //! What licenses are sold with: prices of products, customers and their orders, and the
 //! domains of a license. WemX's private API creates these; the admin API manages them.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,10 +15,10 @@ use utoipa_axum::routes;
 
 use super::access::load_product;
 use super::body::{self, MachineBody, OrderBody, PriceBody};
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
 use crate::domains::{DomainName, domain_machine};
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use licet_core::model::{Customer, Price, PriceKind, Scope};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};

@@ -8,9 +8,9 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::access::load_product;
+use crate::app::caller::Caller;
+use crate::app::error::ApiResult;
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::ApiResult;
 use crate::http::extract::Q;
 use crate::stats::{Overview, Whose};
 use utoipa_axum::router::OpenApiRouter;

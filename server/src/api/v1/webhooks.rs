@@ -6,7 +6,7 @@
 //! admin key limited to one product makes webhooks that hear only that product's events and
 //! sees only those webhooks; an unrestricted key's hear every product's.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp, Q, page_limit};
 use licet_core::model::{Delivery, DeliveryState, Scope, Webhook};
 

@@ -57,7 +57,7 @@ pub fn mint(s: &AppState, u: &User) -> Result<String, Fail> {
     };
     let keys = s.tokens.keys();
     jsonwebtoken::encode(&keys.jwt().header(), &claims, keys.jwt().encoding())
-        .map_err(|e| crate::http::error::ApiError::internal(e).into())
+        .map_err(|e| crate::app::error::ApiError::internal(e).into())
 }
 
 /// The claims of a valid, unexpired user token (expiry by the server's clock).

@@ -8,7 +8,7 @@
 //! in quotes). A `challenge` for `verify-challenge` rides along with validate, activate and
 //! heartbeat answers. Activations also get a licet offline token (`offline_token`).
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 use super::envelope::{Envelope, Refused};
 use super::shared::end_sessions;
 use super::{Answer, Fail, iso, ok};
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::ids::hex;
 use crate::rules::{Admit, Admitted, Asked, Denial, Denied, Family, Probe, Refusal};
@@ -107,7 +107,7 @@ impl Received {
             Some(secret) => {
                 let body = json!({ "success": true, "data": data });
                 let sealed = super::envelope::seal(secret, &body, s.clock.now_ms())
-                    .ok_or_else(|| crate::http::error::ApiError::internal("sealing an answer"))?;
+                    .ok_or_else(|| crate::app::error::ApiError::internal("sealing an answer"))?;
                 Ok(axum::Json(sealed).into_response())
             }
         }
@@ -478,12 +478,12 @@ fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String
     facts["timestamp"] = json!(minute * 60_000);
     let data = URL_SAFE_NO_PAD.encode(facts.to_string());
     let json_encoded =
-        serde_json::to_string(&data).map_err(crate::http::error::ApiError::internal)?;
+        serde_json::to_string(&data).map_err(crate::app::error::ApiError::internal)?;
     let sig = s
         .tokens
         .keys()
         .rsa_sign_sha512(json_encoded.as_bytes())
-        .ok_or_else(|| crate::http::error::ApiError::internal("RSA signing failed"))?;
+        .ok_or_else(|| crate::app::error::ApiError::internal("RSA signing failed"))?;
     let sig = STANDARD.encode(sig);
     if let Ok(mut cache) = s.signed_facts.lock() {
         if cache.len() >= MAX_CACHED_FACTS {
@@ -620,7 +620,7 @@ fn seat_refusal(e: SeatError) -> Fail {
             "Hardware ID does not match",
         ),
         SeatError::Store(e) => e.into(),
-        e => Fail::from(crate::http::error::ApiError::from(e)),
+        e => Fail::from(crate::app::error::ApiError::from(e)),
     }
 }
 

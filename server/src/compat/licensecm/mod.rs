@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
-use crate::http::error::ApiError;
 use licet_core::model::{License, Product, Role, User};
 
 pub mod admin;
@@ -121,19 +121,19 @@ impl Fail {
 
 impl From<licet_core::StoreError> for Fail {
     fn from(e: licet_core::StoreError) -> Self {
-        crate::http::error::ApiError::from(e).into()
+        crate::app::error::ApiError::from(e).into()
     }
 }
 
 impl From<ApiError> for Fail {
     fn from(e: ApiError) -> Fail {
-        let message = if e.status().is_server_error() {
+        let message = if e.is_server_error() {
             "Internal server error".to_owned()
         } else {
             e.message().to_owned()
         };
         Fail {
-            status: e.status(),
+            status: crate::http::error::status(&e),
             message,
             code: Some(e.code().as_str().to_ascii_uppercase()),
             blocked: None,

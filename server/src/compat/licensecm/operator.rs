@@ -6,7 +6,7 @@
 //! (or with `licet server licensecm-admins`), and a LicenseCM admin reaches a product made
 //! through `/v1` only when it is granted here.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Body, ClientIp};
 use licet_core::model::{Role, User};
 

@@ -212,7 +212,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
 async fn test(State(s): State<AppState>, me: Me, Id(id): Id) -> Answer {
     let w = load(&s, &me, &id).await?;
     let secret = s.tokens.keys().unseal(&w.sealed_secret).ok_or_else(|| {
-        crate::http::error::ApiError::internal("webhook secret cannot be unsealed")
+        crate::app::error::ApiError::internal("webhook secret cannot be unsealed")
     })?;
     let body = json!({
         "event": "webhook.test",

@@ -58,13 +58,13 @@ impl Refusal {
 
 impl From<licet_core::StoreError> for Refusal {
     fn from(e: licet_core::StoreError) -> Self {
-        crate::http::error::ApiError::from(e).into()
+        crate::app::error::ApiError::from(e).into()
     }
 }
 
 impl From<ApiError> for Refusal {
     fn from(e: ApiError) -> Self {
-        let message = match e.status() {
+        let message = match crate::http::error::status(&e) {
             StatusCode::TOO_MANY_REQUESTS => "Too Many Attempts.".to_owned(),
             StatusCode::UNAUTHORIZED => "Unauthenticated.".to_owned(),
             s if s.is_server_error() => "Server Error".to_owned(),
@@ -72,7 +72,7 @@ impl From<ApiError> for Refusal {
         };
         Refusal {
             retry_after: e.retry_after(),
-            ..Refusal::new(e.status(), message)
+            ..Refusal::new(crate::http::error::status(&e), message)
         }
     }
 }

@@ -32,10 +32,10 @@ use sha2::Sha256;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::caller::Caller;
+use crate::app::error::ApiError;
 use crate::app::state::AppState;
 use crate::domains::{DomainName, domain_machine, new_domain};
-use crate::http::auth::Caller;
-use crate::http::error::ApiError;
 use crate::http::extract::{ClientIp, public_url};
 use crate::rules;
 use licet_core::events::{DomainEvent, kind};

@@ -1,7 +1,7 @@
 //! API keys (made, listed, revoked, rotated, their usage) and the rotation of the signing key and root secret.
 
 use super::*;
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use licet_core::audit::AuditAction;
 
 pub(super) fn key_view(k: &licet_core::model::ApiKey) -> Value {

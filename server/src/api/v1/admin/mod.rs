@@ -1,6 +1,6 @@
 //! Admin resources: products, policies, machines, API keys, minted JWTs and the audit log.
 
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,9 +12,10 @@ use utoipa_axum::routes;
 
 use super::access::{load_machine, load_policy, load_product};
 use super::body::{MachineBody, PolicyBody, ProductBody};
+use crate::app::caller::Caller;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::auth::{Caller, new_api_key};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::auth::new_api_key;
 use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
 use crate::ids::{format_is_strong, random_id};
 use licet_core::model::{Families, Policy, Product, Scope};

@@ -1,7 +1,7 @@
 //! Policies: the terms a license is issued under.
 
 use super::*;
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use licet_core::audit::AuditAction;
 
 pub(super) fn check_policy(p: &Policy) -> ApiResult<()> {

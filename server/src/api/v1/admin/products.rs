@@ -1,7 +1,7 @@
 //! Products: create, list, read, change, delete.
 
 use super::*;
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 use licet_core::audit::AuditAction;
 
 #[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct, responses((status = 201, description = "created", body = ProductBody), (status = 409, description = "duplicate code", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

@@ -1,7 +1,7 @@
 //! JWTs minted for an API key's holder.
 
 use super::*;
-use crate::http::error::ErrorCode;
+use crate::app::error::ErrorCode;
 
 #[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
