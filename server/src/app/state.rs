@@ -27,9 +27,6 @@ pub struct AppState {
     pub metrics: Arc<crate::http::metrics::Metrics>,
     /// The overview's daily counts and summary (see `crate::stats`).
     pub stats: Arc<crate::http::figures::Stats>,
-    /// LicenseCM's signed facts of the current minute, by facts (see
-    /// `compat::licensecm::client`): an RSA-4096 signature costs ~13 ms, facts change rarely.
-    pub(crate) signed_facts: Arc<std::sync::Mutex<SignedFacts>>,
     /// Webhook deliveries in flight (see `events::drain_outbox`).
     pub dispatch: Arc<crate::dispatch::Dispatch>,
     /// Holds every writer back while a backup copies the store (see `crate::backup`).
@@ -43,9 +40,6 @@ pub struct AppState {
     /// Seats, for every family.
     pub seats: Arc<SeatService>,
 }
-
-/// Signed facts by the SHA-256 of their content: (minute, data, signature).
-pub(crate) type SignedFacts = std::collections::HashMap<[u8; 32], (i64, String, String)>;
 
 impl AppState {
     /// Builds the state and its services.
@@ -82,7 +76,6 @@ impl AppState {
             config,
             metrics: Arc::default(),
             stats: Arc::default(),
-            signed_facts: Arc::default(),
             dispatch: Arc::default(),
             gate: Arc::default(),
             tokens,

@@ -37,7 +37,17 @@ pub struct TokenService {
     key_source: OnceLock<KeySource>,
     /// One rotation at a time in this process (the store orders those of several).
     rotation_lock: tokio::sync::Mutex<()>,
+    /// RSA signatures made this minute, by the SHA-256 of what they sign, with that minute
+    /// (see [`TokenService::rsa_signed`]).
+    rsa_signatures: std::sync::Mutex<RsaSignatures>,
 }
+
+/// RSA signatures by the SHA-256 of their message: (the minute made, the signature).
+type RsaSignatures = std::collections::HashMap<[u8; 32], (i64, Vec<u8>)>;
+
+/// Most RSA signatures kept for reuse: past this, those of earlier minutes go, and if that is
+/// not enough, all.
+const MAX_RSA_SIGNATURES: usize = 100_000;
 
 /// A failure of the key ring as an answer: the store's own (503 when it is away), or a 500.
 fn key_error(e: anyhow::Error) -> ApiError {
@@ -62,7 +72,38 @@ impl TokenService {
             keys: std::sync::RwLock::new(keys),
             key_source: OnceLock::new(),
             rotation_lock: tokio::sync::Mutex::new(()),
+            rsa_signatures: std::sync::Mutex::default(),
         }
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-512 over `message` by the RSA key. The signature is
+    /// deterministic, and an RSA-4096 signature costs ~13 ms of CPU, so the same message is
+    /// signed once and its signature reused for the rest of the minute: a family that signs
+    /// facts dated to the minute (LicenseCM) signs each once a minute however often it is
+    /// asked.
+    pub fn rsa_signed(&self, message: &[u8]) -> ApiResult<Vec<u8>> {
+        use sha2::Digest;
+        let minute = self.clock.now_ms().div_euclid(60_000);
+        let id: [u8; 32] = sha2::Sha256::digest(message).into();
+        if let Ok(memo) = self.rsa_signatures.lock()
+            && let Some((_, sig)) = memo.get(&id)
+        {
+            return Ok(sig.clone());
+        }
+        let sig = self
+            .keys()
+            .rsa_sign_sha512(message)
+            .ok_or_else(|| ApiError::internal("RSA signing failed"))?;
+        if let Ok(mut memo) = self.rsa_signatures.lock() {
+            if memo.len() >= MAX_RSA_SIGNATURES {
+                memo.retain(|_, (m, _)| *m == minute);
+                if memo.len() >= MAX_RSA_SIGNATURES {
+                    memo.clear();
+                }
+            }
+            memo.insert(id, (minute, sig.clone()));
+        }
+        Ok(sig)
     }
 
     /// Lets the token key rotate, its new generations kept in `source` (once; a second source

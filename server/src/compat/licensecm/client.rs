@@ -448,18 +448,15 @@ async fn detections(
     Ok(None)
 }
 
-/// Most signed facts kept for reuse; the cache is emptied when it grows past this.
-const MAX_CACHED_FACTS: usize = 100_000;
-
 /// The signed facts of an answer: `data` (base64url of their JSON) and `signature`.
 ///
 /// The facts carry the minute they were signed in (`timestamp`, ms, rounded down to the
-/// minute), so the same facts of one license, machine and verdict are signed once a minute and
-/// reused within it: an RSA-4096 signature costs ~13 ms of CPU, the facts change rarely, and a
-/// client checking freshness still sees a timestamp at most a minute old.
+/// minute), so the same facts of one license, machine and verdict are the same message all
+/// minute, which the token service signs once ([`crate::app::tokens::TokenService::rsa_signed`]);
+/// a client checking freshness still sees a timestamp at most a minute old.
 fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String), Fail> {
     let minute = s.clock.now_ms().div_euclid(60_000);
-    let mut facts = json!({
+    let facts = json!({
         "license_key": j.license.key,
         "product_id": j.product.id,
         "hwid": j.hwid,
@@ -467,31 +464,13 @@ fn signed_facts(s: &AppState, j: &Judged, valid: bool) -> Result<(String, String
         "type": super::shared::status_name(&j.license, s.clock.now()),
         "license_type": kind_text(&j.license),
         "expires_at": j.license.expires_at.map(iso),
+        "timestamp": minute * 60_000,
     });
-    let id: [u8; 32] = Sha256::digest(facts.to_string().as_bytes()).into();
-    if let Ok(cache) = s.signed_facts.lock()
-        && let Some((m, data, sig)) = cache.get(&id)
-        && *m == minute
-    {
-        return Ok((data.clone(), sig.clone()));
-    }
-    facts["timestamp"] = json!(minute * 60_000);
     let data = URL_SAFE_NO_PAD.encode(facts.to_string());
     let json_encoded =
         serde_json::to_string(&data).map_err(crate::app::error::ApiError::internal)?;
-    let sig = s
-        .tokens
-        .keys()
-        .rsa_sign_sha512(json_encoded.as_bytes())
-        .ok_or_else(|| crate::app::error::ApiError::internal("RSA signing failed"))?;
-    let sig = STANDARD.encode(sig);
-    if let Ok(mut cache) = s.signed_facts.lock() {
-        if cache.len() >= MAX_CACHED_FACTS {
-            cache.clear();
-        }
-        cache.insert(id, (minute, data.clone(), sig.clone()));
-    }
-    Ok((data, sig))
+    let sig = s.tokens.rsa_signed(json_encoded.as_bytes())?;
+    Ok((data, STANDARD.encode(sig)))
 }
 
 fn kind_text(l: &License) -> &'static str {
