@@ -89,6 +89,71 @@ pub struct BulkRequest {
     pub license: NewLicense,
 }
 
+/// `PATCH /v1/licenses/{id}`: what to change; a field left out stays as it is, and `null`
+/// clears the fields that may be empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LicenseChange {
+    /// Trial, subscription or lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
+    /// When it expires (`null`: never).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<Option<i64>>,
+    /// Machines it may have (`null`: its policy's).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub seats: Option<Option<u32>>,
+    /// Domains its tokens name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domains: Option<Vec<String>>,
+    /// Its own entitlements (besides its policy's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlements: Option<Vec<String>>,
+    /// The vendor's data, replaced whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, Value>>,
+    /// Another policy of the same product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_id: Option<String>,
+    /// Further products the license also covers (WemX packages), by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_products: Option<Vec<String>>,
+    /// Set (or, with `null`, clear) the one IP address the license may be used from.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "ip"))]
+    pub ip: Option<Option<std::net::IpAddr>>,
+    /// The owner's own on/off switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_active: Option<bool>,
+    /// Bind the license to the machine it was first activated on (no other machine takes a
+    /// seat, through any family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hwid_locked: Option<bool>,
+}
+
+/// For `Option<Option<T>>` fields of a change: absent → `None` (leave alone), `null` →
+/// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as Deserialize>::deserialize(d).map(Some)
+}
+
 /// `POST /v1/licenses/{id}/renew`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -3,9 +3,14 @@
 //! root that builds a server from them: the router with its middleware, the background tasks,
 //! and the opening of the store and keys a server runs on. `main.rs` and the tests start here.
 
+pub mod access;
+pub mod audit;
 pub mod caller;
+pub mod catalog;
 pub mod error;
 pub mod journal;
+pub mod licenses;
+pub mod offline;
 pub mod revocations;
 pub mod seats;
 pub mod state;

@@ -40,6 +40,17 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl From<crate::app::error::ApiError> for Refusal {
+    /// An operation's refusal, as the native API would answer it.
+    fn from(e: crate::app::error::ApiError) -> Refusal {
+        Refusal {
+            status: crate::http::error::status(&e),
+            code: e.code().as_str().to_owned(),
+            message: e.message().to_owned(),
+        }
+    }
+}
+
 impl Refusal {
     fn of(status: StatusCode, body: &Value) -> Refusal {
         Refusal {
@@ -166,6 +177,8 @@ pub struct Desk {
     pub s: AppState,
     /// The signed-in viewer.
     pub v: Viewer,
+    /// The client's address, which the operations record as the API's routes do.
+    pub ip: crate::net::ClientIp,
     origin: Origin,
     api: Api,
 }
@@ -177,6 +190,9 @@ impl FromRequestParts<AppState> for Desk {
         use axum::response::IntoResponse;
         let v = Viewer::from_request_parts(parts, s).await?;
         let Ok(origin) = Origin::from_request_parts(parts, s).await;
+        let ip = crate::net::ClientIp::from_request_parts(parts, s)
+            .await
+            .map_err(axum::response::IntoResponse::into_response)?;
         let api = parts.extensions.get::<Api>().cloned().ok_or_else(|| {
             crate::app::error::ApiError::internal("the dashboard's API is not mounted")
                 .into_response()
@@ -184,6 +200,7 @@ impl FromRequestParts<AppState> for Desk {
         Ok(Desk {
             s: s.clone(),
             v,
+            ip,
             origin,
             api,
         })
@@ -191,6 +208,11 @@ impl FromRequestParts<AppState> for Desk {
 }
 
 impl Desk {
+    /// The credential the viewer acts with.
+    pub fn caller(&self) -> &crate::app::caller::Caller {
+        &self.v.caller
+    }
+
     /// `GET uri` of the API, as the viewer.
     pub async fn get(&self, uri: &str) -> Result<Value, Refusal> {
         self.send(Method::GET, uri, None).await

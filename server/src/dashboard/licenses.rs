@@ -1,15 +1,20 @@
 //! Licenses: the list and search, one license with its machines and timeline, and its actions.
 
 use axum::extract::{Path, Query};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::api::{Desk, Posted, Refusal};
-use super::page::{self, When, q, text, when};
+use super::page::{self, When, q, when};
 use super::templates::{self, EventRow, LicenseRow, LicenseView, MachineRow, ProductChoice};
 use super::{Ask, Flash, confirm, refusal_page, refused};
-use licet_api::answers::LicenseSummaryPage;
+use crate::app::audit::AuditQuery;
+use crate::app::error::{ApiError, ApiResult, ErrorCode};
+use crate::app::licenses::Listing;
+use crate::app::{audit, catalog, licenses, offline};
+use licet_api::answers::{MachineBody, PolicyBody};
+use licet_api::requests::NewLicense;
 
 const STATUSES: [&str; 5] = ["", "active", "suspended", "expired", "revoked"];
 
@@ -29,31 +34,35 @@ pub struct ListQuery {
     flash: Flash,
 }
 
-fn list_of(v: &Value) -> String {
-    v.as_array()
-        .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "—".into())
+fn list_of(items: &[String]) -> String {
+    match items.is_empty() {
+        true => "—".into(),
+        false => items.join(", "),
+    }
 }
 
-fn time_or(v: &Value, now: i64, none: &str) -> String {
-    v.as_i64().map_or_else(|| none.to_owned(), |t| when(t, now))
+fn time_or(t: Option<i64>, now: i64, none: &str) -> String {
+    t.map_or_else(|| none.to_owned(), |t| when(t, now))
+}
+
+fn kind_text(k: licet_api::Kind) -> &'static str {
+    match k {
+        licet_api::Kind::Trial => "trial",
+        licet_api::Kind::Subscription => "subscription",
+        licet_api::Kind::Lifetime => "lifetime",
+    }
 }
 
 /// The products the viewer sees, for the choices of the page.
 pub(super) async fn choices(d: &Desk) -> Result<Vec<ProductChoice>, Refusal> {
-    let p = d.get("/v1/products").await?;
-    Ok(p["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| ProductChoice {
-                    id: text(&p["id"]),
-                    code: text(&p["code"]),
-                })
-                .collect()
+    Ok(catalog::products(&d.s, d.caller())
+        .await?
+        .into_iter()
+        .map(|p| ProductChoice {
+            id: p.id,
+            code: p.code,
         })
-        .unwrap_or_default())
+        .collect())
 }
 
 /// `GET /admin/licenses`.
@@ -64,40 +73,51 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
         Ok(p) => p,
         Err(e) => return refusal_page(&e),
     };
-    let mut uri = format!("/v1/licenses?summary=true&limit=50&q={}", q(&f.q));
-    if !f.product.is_empty() {
-        uri.push_str(&format!("&product_id={}", q(&f.product)));
-    }
-    if !f.status.is_empty() {
-        uri.push_str(&format!("&status={}", q(&f.status)));
-    }
-    if !f.policy.is_empty() {
-        uri.push_str(&format!("&policy_id={}", q(&f.policy)));
-    }
-    if let Some(a) = &f.after {
-        uri.push_str(&format!("&after={}", q(a)));
-    }
+    let nonempty = |x: &str| (!x.is_empty()).then(|| x.to_owned());
+    let status = match nonempty(&f.status) {
+        None => Ok(None),
+        Some(st) => serde_json::from_value(Value::String(st))
+            .map(Some)
+            .map_err(|_| {
+                ApiError::bad_request(
+                    ErrorCode::InvalidField,
+                    "status: active, suspended, expired or revoked",
+                )
+            }),
+    };
     // The policies to filter by: those of the products the viewer sees, named with their
     // product's code.
-    let policies = match d.get("/v1/policies").await {
-        Ok(p) => p["items"]
-            .as_array()
+    let policies = match catalog::policies(s, d.caller(), None).await {
+        Ok(ps) => ps
             .into_iter()
-            .flatten()
             .map(|q| {
                 let product = products
                     .iter()
-                    .find(|p| p.id == text(&q["product_id"]))
+                    .find(|p| p.id == q.product_id)
                     .map_or_else(String::new, |p| p.code.clone());
                 ProductChoice {
-                    id: text(&q["id"]),
-                    code: format!("{product} · {}", text(&q["name"])),
+                    id: q.id,
+                    code: format!("{product} · {}", q.name),
                 }
             })
             .collect(),
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let (rows, next, notice) = match d.get_as::<LicenseSummaryPage>(&uri).await {
+    let listed = match status {
+        Ok(status) => {
+            let listing = Listing {
+                product_id: nonempty(&f.product),
+                policy_id: nonempty(&f.policy),
+                status,
+                q: Some(f.q.clone()),
+                after: f.after.clone(),
+                limit: 50,
+            };
+            licenses::list_summaries(s, d.caller(), &listing).await
+        }
+        Err(e) => Err(e),
+    };
+    let (rows, next, notice) = match listed {
         Ok(page) => {
             let code_of = |id: &str| {
                 products
@@ -129,7 +149,7 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
             });
             (rows, next, f.flash.notice(&d))
         }
-        Err(e) => (Vec::new(), None, Some(refused(&e))),
+        Err(e) => (Vec::new(), None, Some(refused(&e.into()))),
     };
     let t = templates::Licenses {
         chrome: v.chrome("licenses"),
@@ -147,15 +167,13 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
     page::render(StatusCode::OK, &t)
 }
 
-/// `POST /admin/licenses`: creates a license (`POST /v1/licenses`) and shows it.
+/// `POST /admin/licenses`: creates a license and shows it.
 pub async fn create(Posted { d, form }: Posted) -> Response {
-    let mut body = json!({ "product_id": form.get("product_id").unwrap_or("") });
-    if let Some(p) = form.get("policy_id") {
-        body["policy_id"] = json!(p);
-    }
+    let mut new = NewLicense::of(form.get("product_id").unwrap_or(""));
+    new.policy_id = form.get("policy_id").map(str::to_owned);
     if let Some(e) = form.get("expires") {
         match page::parse_date(e) {
-            Some(t) => body["expires_at"] = json!(t),
+            Some(t) => new.expires_at = Some(t),
             None => {
                 return page::see_other(&format!(
                     "/admin/licenses?{}",
@@ -164,58 +182,58 @@ pub async fn create(Posted { d, form }: Posted) -> Response {
             }
         }
     }
-    match d.send(Method::POST, "/v1/licenses", Some(body)).await {
+    match licenses::create(&d.s, d.caller(), d.ip, &new).await {
         Ok(l) => page::see_other(&format!(
             "/admin/licenses/{}?{}",
-            q(&text(&l["id"])),
+            q(&l.id),
             Flash::of(&d, &Ok("License created.".to_owned()))
         )),
-        Err(e) => page::see_other(&format!("/admin/licenses?{}", Flash::of(&d, &Err(e)))),
+        Err(e) => page::see_other(&format!(
+            "/admin/licenses?{}",
+            Flash::of(&d, &Err(e.into()))
+        )),
     }
 }
 
 /// A machine's row; `ttl` is the policy's heartbeat TTL when its seats float (a floating
 /// seat whose last heartbeat is older is dead, and the culler frees it).
-fn machine_row(m: &Value, now: i64, ttl: Option<i64>) -> MachineRow {
-    let fingerprint = text(&m["fingerprint"]);
-    let short = if fingerprint.chars().count() > 20 {
-        format!("{}…", fingerprint.chars().take(20).collect::<String>())
+fn machine_row(m: MachineBody, now: i64, ttl: Option<u64>) -> MachineRow {
+    let short = if m.fingerprint.chars().count() > 20 {
+        format!("{}…", m.fingerprint.chars().take(20).collect::<String>())
     } else {
-        fingerprint.clone()
+        m.fingerprint.clone()
     };
-    let (state, class) = match (m["lease"].as_str(), m["lease_until"].as_i64()) {
+    let dead =
+        ttl.is_some_and(|ttl| now - m.last_heartbeat > i64::try_from(ttl).unwrap_or(i64::MAX));
+    let (state, class) = match (m.lease.as_deref(), m.lease_until) {
         (Some("borrowed"), Some(u)) => (format!("borrowed until {}", when(u, now)), "borrowed"),
         (Some("offline"), Some(u)) => (format!("offline lease until {}", when(u, now)), "offline"),
-        _ if ttl
-            .zip(m["last_heartbeat"].as_i64())
-            .is_some_and(|(ttl, hb)| now - hb > ttl) =>
-        {
-            ("dead: the culler frees it".to_owned(), "dead")
-        }
+        _ if dead => ("dead: the culler frees it".to_owned(), "dead"),
         _ => ("alive".to_owned(), "alive"),
     };
     MachineRow {
-        id: text(&m["id"]),
-        fingerprint,
-        short,
-        host: [text(&m["hostname"]), text(&m["platform"])]
+        offline_file: m.lease.as_deref() == Some("offline")
+            && m.lease_until.is_some_and(|u| u > now),
+        host: [m.hostname, m.platform]
             .into_iter()
+            .flatten()
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(" · "),
+        heartbeat: when(m.last_heartbeat, now),
+        first_seen: when(m.first_seen, now),
+        id: m.id,
+        fingerprint: m.fingerprint,
+        short,
         state,
         state_class: class,
-        heartbeat: time_or(&m["last_heartbeat"], now, "—"),
-        first_seen: time_or(&m["first_seen"], now, "—"),
-        offline_file: m["lease"].as_str() == Some("offline")
-            && m["lease_until"].as_i64().is_some_and(|u| u > now),
     }
 }
 
 /// `GET /admin/machines/{id}/license-file`: the response an offline machine was activated
-/// with, as the file the customer installs (`GET /v1/offline/activations/{id}`).
+/// with, as the file the customer installs.
 pub async fn license_file(d: Desk, Path(id): Path<String>) -> Response {
-    match d.get(&format!("/v1/offline/activations/{}", q(&id))).await {
+    match offline::answer_again(&d.s, d.caller(), &id).await {
         Ok(a) => {
             let name = format!(
                 "licet-activation-response-{}.txt",
@@ -231,13 +249,13 @@ pub async fn license_file(d: Desk, Path(id): Path<String>) -> Response {
                         format!("attachment; filename=\"{name}\""),
                     ),
                 ],
-                text(&a["response"]),
+                a.response,
             )
                 .into_response();
             page::secure_headers(r.headers_mut());
             r
         }
-        Err(e) => refusal_page(&e),
+        Err(e) => refusal_page(&e.into()),
     }
 }
 
@@ -245,58 +263,49 @@ pub async fn license_file(d: Desk, Path(id): Path<String>) -> Response {
 pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -> Response {
     let (s, v) = (&d.s, &d.v);
     let now = s.clock.now();
-    let call = |uri: String| {
-        let d = &d;
-        async move { d.get(&uri).await }
-    };
-    let l = match call(format!("/v1/licenses/{}", q(&id))).await {
+    let l = match licenses::read(s, d.caller(), &id).await {
         Ok(l) => l,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let machines = match call(format!("/v1/licenses/{}/machines", q(&id))).await {
+    let machines = match licenses::machines(s, d.caller(), &id).await {
         Ok(m) => m,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let product = match call(format!("/v1/products/{}", q(&text(&l["product_id"])))).await {
-        Ok(p) => format!("{} ({})", text(&p["name"]), text(&p["code"])),
-        Err(_) => text(&l["product_id"]),
+    let product = match catalog::product(s, d.caller(), &l.product_id).await {
+        Ok(p) => format!("{} ({})", p.name, p.code),
+        Err(_) => l.product_id.clone(),
     };
-    let policy_json = call(format!("/v1/policies/{}", q(&text(&l["policy_id"])))).await;
-    let ttl = match &policy_json {
-        Ok(p) if p["floating"].as_bool() == Some(true) => p["heartbeat_ttl"].as_i64(),
+    let policy: ApiResult<PolicyBody> = catalog::policy(s, d.caller(), &l.policy_id).await;
+    let ttl = match &policy {
+        Ok(p) if p.floating => Some(p.heartbeat_ttl),
         _ => None,
     };
-    let policy = match policy_json {
+    let policy = match policy {
         Ok(p) => format!(
             "{} · {} machine(s){}",
-            text(&p["name"]),
-            text(&p["max_machines"]),
-            if p["floating"].as_bool() == Some(true) {
-                ", floating"
-            } else {
-                ""
-            }
+            p.name,
+            p.max_machines,
+            if p.floating { ", floating" } else { "" }
         ),
-        Err(_) => text(&l["policy_id"]),
+        Err(_) => l.policy_id.clone(),
     };
     // The timeline needs an admin key (it reads the audit log); a page without it still
-    // shows the license.
-    // The newest 100 entries, newest first.
-    let events = match call(format!(
-        "/v1/audit?license={}&limit=100&order=newest",
-        q(&id)
-    ))
-    .await
-    {
-        Ok(a) => a["items"]
-            .as_array()
+    // shows the license. The newest 100 entries, newest first.
+    let timeline = AuditQuery {
+        license: Some(id.clone()),
+        newest_first: true,
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    let events = match audit::entries(s, d.caller(), timeline).await {
+        Ok(page) => page
+            .items
             .into_iter()
-            .flatten()
             .map(|e| EventRow {
-                at: time_or(&e["at"], now, ""),
-                action: text(&e["action"]),
-                actor: text(&e["actor"]),
-                detail: match &e["detail"] {
+                at: when(e.at, now),
+                action: e.action,
+                actor: e.actor,
+                detail: match &e.detail {
                     Value::Object(o) if o.is_empty() => String::new(),
                     Value::Null => String::new(),
                     d => d.to_string(),
@@ -305,7 +314,7 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
             .collect(),
         Err(_) => Vec::new(),
     };
-    let status = text(&l["status"]);
+    let status = l.status.as_str().to_owned();
     let mut actions: Vec<(&'static str, &'static str, bool)> = Vec::new();
     match status.as_str() {
         "revoked" => {}
@@ -316,38 +325,36 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
         actions.push(("renew", "Renew", false));
         actions.push(("revoke", "Revoke", true));
     }
-    if machines["items"].as_array().is_some_and(|m| !m.is_empty()) {
+    if !machines.is_empty() {
         actions.push(("reset-machines", "Reset all machines", true));
     }
     actions.push(("delete", "Delete", true));
     let view = LicenseView {
-        id: text(&l["id"]),
-        key: text(&l["key"]),
         status,
         product,
         policy,
-        kind: text(&l["kind"]),
-        expires: time_or(&l["expires_at"], now, "never"),
-        seats: l["seats"]
-            .as_u64()
+        kind: kind_text(l.kind).to_owned(),
+        expires: time_or(l.expires_at, now, "never"),
+        seats: l
+            .seats
             .map_or_else(|| "the policy's".to_owned(), |n| n.to_string()),
-        entitlements: list_of(&l["entitlements"]),
-        domains: list_of(&l["domains"]),
-        metadata: match &l["metadata"] {
-            Value::Object(o) if !o.is_empty() => l["metadata"].to_string(),
-            _ => "—".to_owned(),
+        entitlements: list_of(&l.entitlements),
+        domains: list_of(&l.domains),
+        metadata: match l.metadata.is_empty() {
+            true => "—".to_owned(),
+            false => serde_json::to_string(&l.metadata).unwrap_or_default(),
         },
-        created: time_or(&l["created_at"], now, ""),
+        created: when(l.created_at, now),
+        id: l.id,
+        key: l.key,
     };
     let t = templates::License {
         chrome: v.chrome("licenses"),
         notice: flash.notice(&d),
         l: view,
         actions,
-        machines: machines["items"]
-            .as_array()
+        machines: machines
             .into_iter()
-            .flatten()
             .map(|m| machine_row(m, now, ttl))
             .collect(),
         events,
@@ -355,27 +362,30 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
     page::render(StatusCode::OK, &t)
 }
 
-/// What each action of the license page asks of the API, and whether it asks first.
-fn action_of(action: &str) -> Option<(Method, &'static str, bool, &'static str)> {
+/// The actions of the license page: whether each asks first, and what it says when done.
+fn action_of(action: &str) -> Option<(bool, &'static str)> {
     Some(match action {
-        "suspend" => (Method::POST, "suspend", false, "Suspended."),
-        "reinstate" => (Method::POST, "reinstate", false, "Reinstated."),
-        "renew" => (Method::POST, "renew", false, "Renewed."),
-        "revoke" => (
-            Method::POST,
-            "revoke",
-            true,
-            "Revoked: the revocation list names it now.",
-        ),
-        "delete" => (Method::DELETE, "", true, "Deleted."),
-        "reset-machines" => (
-            Method::DELETE,
-            "machines",
-            true,
-            "Every machine deactivated: their seats are free.",
-        ),
+        "suspend" => (false, "Suspended."),
+        "reinstate" => (false, "Reinstated."),
+        "renew" => (false, "Renewed."),
+        "revoke" => (true, "Revoked: the revocation list names it now."),
+        "delete" => (true, "Deleted."),
+        "reset-machines" => (true, "Every machine deactivated: their seats are free."),
         _ => return None,
     })
+}
+
+/// Takes `action` on license `id` as the viewer.
+async fn take(d: &Desk, id: &str, action: &str) -> ApiResult<()> {
+    let (s, c, ip) = (&d.s, d.caller(), d.ip);
+    match action {
+        "suspend" => licenses::suspend(s, c, ip, id).await.map(drop),
+        "reinstate" => licenses::reinstate(s, c, ip, id).await.map(drop),
+        "renew" => licenses::renew(s, c, ip, id, None).await.map(drop),
+        "revoke" => licenses::revoke(s, c, ip, id).await.map(drop),
+        "delete" => licenses::delete(s, c, ip, id).await,
+        _ => licenses::reset_machines(s, c, ip, id).await.map(drop),
+    }
 }
 
 /// `POST /admin/licenses/{id}/{action}`: suspend, reinstate, renew, revoke, delete, or reset
@@ -385,7 +395,7 @@ pub async fn act(
     Posted { d, form }: Posted,
 ) -> Response {
     let v = &d.v;
-    let Some((method, path, destructive, done)) = action_of(&action) else {
+    let Some((destructive, done)) = action_of(&action) else {
         return page::failure(&crate::app::error::ApiError::not_found("action"));
     };
     let back = format!("/admin/licenses/{}", q(&id));
@@ -420,20 +430,17 @@ pub async fn act(
             },
         );
     }
-    let uri = if path.is_empty() {
-        format!("/v1/licenses/{}", q(&id))
-    } else {
-        format!("/v1/licenses/{}/{path}", q(&id))
-    };
-    let body = (method == Method::POST).then(|| json!({}));
-    let result = d.send(method, &uri, body).await.map(|_| done.to_owned());
+    let result = take(&d, &id, &action)
+        .await
+        .map(|()| done.to_owned())
+        .map_err(Refusal::from);
     if action == "delete" && result.is_ok() {
         return page::see_other(&format!("/admin/licenses?{}", Flash::of(&d, &result)));
     }
     page::see_other(&format!("{back}?{}", Flash::of(&d, &result)))
 }
 
-/// `POST /admin/machines/{id}/deactivate`: frees the machine's seat (`DELETE /v1/machines/…`).
+/// `POST /admin/machines/{id}/deactivate`: frees the machine's seat.
 pub async fn deactivate_machine(Path(id): Path<String>, Posted { d, form }: Posted) -> Response {
     let v = &d.v;
     let license = form.get("license").unwrap_or("").to_owned();
@@ -452,9 +459,9 @@ pub async fn deactivate_machine(Path(id): Path<String>, Posted { d, form }: Post
             },
         );
     }
-    let result = d
-        .send(Method::DELETE, &format!("/v1/machines/{}", q(&id)), None)
+    let result = licenses::deactivate_machine(&d.s, d.caller(), d.ip, &id)
         .await
-        .map(|_| "Machine deactivated: its seat is free.".to_owned());
+        .map(|()| "Machine deactivated: its seat is free.".to_owned())
+        .map_err(Refusal::from);
     page::see_other(&format!("{back}?{}", Flash::of(&d, &result)))
 }

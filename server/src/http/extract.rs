@@ -75,15 +75,7 @@ pub fn public_url(s: &AppState, headers: &axum::http::HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// For `Option<Option<T>>` fields of a change: absent → `None` (leave alone), `null` →
-/// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
-pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: serde::Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
-}
+pub use licet_api::requests::double_option;
 
 /// Page size bounds shared by list endpoints.
 pub fn page_limit(limit: Option<usize>) -> usize {

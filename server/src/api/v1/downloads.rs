@@ -19,8 +19,8 @@ use tokio::io::AsyncWriteExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::load_product;
 use super::body::DownloadBody;
+use crate::app::access::load_product;
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;

@@ -1,7 +1,6 @@
 //! The native `/v1` API, one module per resource. Each reaches storage through the core's store
-//! operations and shares only neutral helpers (`access`), never another resource's handlers.
+//! operations and the application layer (`crate::app`), never another resource's handlers.
 
-pub mod access;
 pub mod admin;
 pub mod body;
 pub mod client;

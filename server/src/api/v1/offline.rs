@@ -282,51 +282,7 @@ async fn answer_again(
     caller: Caller,
     Path(machine_id): Path<String>,
 ) -> ApiResult<axum::Json<OfflineActivated>> {
-    let (m, l) = super::access::load_machine(&s, &caller, &machine_id).await?;
-    // A file that would not work is not handed out as if it would.
-    let now = s.clock.now();
-    match l.status_at(now) {
-        licet_core::model::LicenseStatus::Revoked => {
-            return Err(ApiError::forbidden_code(
-                ErrorCode::Revoked,
-                "the license was revoked",
-            ));
-        }
-        licet_core::model::LicenseStatus::Suspended => {
-            return Err(ApiError::forbidden_code(
-                ErrorCode::Suspended,
-                "the license is suspended",
-            ));
-        }
-        _ => {}
-    }
-    if m.lease_until.is_some_and(|t| t <= now) {
-        return Err(ApiError::conflict(
-            ErrorCode::LeaseEnded,
-            "this machine's offline lease has ended: answer a new activation request instead",
-        ));
-    }
-    let response = m
-        .response
-        .as_deref()
-        .and_then(|r| {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(r)
-                .ok()
-        })
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NoOfflineResponse,
-                "this machine was not activated offline: it has no response to download",
-            )
-        })?;
-    Ok(axum::Json(OfflineActivated {
-        response: encode_armor(&response, LABEL_RESPONSE),
-        response_qr: qr_text(&response),
-        token_id: m.token_id.clone(),
-        lease_until: m.lease_until.unwrap_or(now),
-        machine_id: m.id.clone(),
-        repeated: true,
-    }))
+    Ok(axum::Json(
+        crate::app::offline::answer_again(&s, &caller, &machine_id).await?,
+    ))
 }

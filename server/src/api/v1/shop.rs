@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::load_product;
 use super::body::{self, MachineBody, OrderBody, PriceBody};
+use crate::app::access::load_product;
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
@@ -256,7 +256,7 @@ async fn add_domain(
     Body(b): Body<NewDomain>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Scope::ReadWrite)?;
-    let l = super::access::load_license(&s, &caller, &id).await?;
+    let l = crate::app::access::load_license(&s, &caller, &id).await?;
     let domain = DomainName::parse(&b.domain).ok_or_else(|| {
         ApiError::bad_request(
             ErrorCode::InvalidField,

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 
-use super::access::load_product;
+use crate::app::access::load_product;
 use crate::app::caller::Caller;
 use crate::app::error::ApiResult;
 use crate::app::state::AppState;

@@ -34,10 +34,7 @@ pub(super) async fn audit(
     caller: Caller,
     Q(f): Q<AuditFilter>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Scope::Admin)?;
-    // A product-limited key reads its own product's entries only.
-    let filter = licet_core::store::AuditFilter {
-        product_id: caller.key.product_id.clone(),
+    let q = crate::app::audit::AuditQuery {
         action: f.action,
         subject: f.subject,
         actor: f.actor,
@@ -45,16 +42,10 @@ pub(super) async fn audit(
         since: f.since,
         until: f.until,
         newest_first: f.order == Some(Order::Newest),
-    };
-    let page = PageRequest {
-        after: f.after.map(|a| a.to_string()),
+        after: f.after,
         limit: page_limit(f.limit),
     };
-    let page = s.store.audit(&filter, &page).await?;
-    let page = licet_core::store::Page {
-        items: crate::api::v1::body::all::<_, crate::api::v1::body::AuditEntryBody>(&page.items),
-        next: page.next,
-    };
+    let page = crate::app::audit::entries(&s, &caller, q).await?;
     Ok(Json(
         serde_json::to_value(page).map_err(ApiError::internal)?,
     ))

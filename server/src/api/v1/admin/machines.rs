@@ -7,11 +7,8 @@ pub(super) async fn get_machine(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let (m, _) = load_machine(&s, &caller, &id).await?;
-    Ok(Json(
-        serde_json::to_value(MachineBody::from(&m)).map_err(ApiError::internal)?,
-    ))
+) -> ApiResult<Json<MachineBody>> {
+    Ok(Json(crate::app::licenses::machine(&s, &caller, &id).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/machines/{id}", tag = "machines", params(("id" = String, Path, description = "the object's id")), responses((status = 204, description = "deactivated"), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
@@ -21,12 +18,6 @@ pub(super) async fn delete_machine(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::ReadWrite)?;
-    let (m, l) = load_machine(&s, &caller, &id).await?;
-    let removed = crate::licensing::deactivate(&s, &caller.actor(), &ip, &l, &m, None).await?;
-    if !removed {
-        // Deactivated meanwhile.
-        return Err(ApiError::not_found("machine"));
-    }
+    crate::app::licenses::deactivate_machine(&s, &caller, ip, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{load_machine, load_policy, load_product};
 use super::body::{MachineBody, PolicyBody, ProductBody};
+use crate::app::access::{load_policy, load_product};
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;

@@ -109,14 +109,7 @@ pub(super) async fn list_policies(
     reply: Reply,
     Q(f): Q<PolicyFilter>,
 ) -> ApiResult<Answer<Value>> {
-    let items: Vec<PolicyBody> = s
-        .store
-        .policies(f.product_id.as_deref())
-        .await?
-        .iter()
-        .filter(|p| caller.sees(&p.product_id))
-        .map(PolicyBody::from)
-        .collect();
+    let items = crate::app::catalog::policies(&s, &caller, f.product_id.as_deref()).await?;
     Ok(reply.with(json!({ "items": items })))
 }
 
@@ -126,9 +119,7 @@ pub(super) async fn get_policy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PolicyBody>> {
-    Ok(Json(PolicyBody::from(
-        &load_policy(&s, &caller, &id).await?,
-    )))
+    Ok(Json(crate::app::catalog::policy(&s, &caller, &id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

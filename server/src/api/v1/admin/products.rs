@@ -83,14 +83,7 @@ pub(super) async fn list_products(
     caller: Caller,
     reply: Reply,
 ) -> ApiResult<Answer<Value>> {
-    let items: Vec<ProductBody> = s
-        .store
-        .products()
-        .await?
-        .into_iter()
-        .filter(|p| caller.sees(&p.id))
-        .map(shown)
-        .collect();
+    let items = crate::app::catalog::products(&s, &caller).await?;
     Ok(reply.with(json!({ "items": items })))
 }
 
@@ -105,7 +98,7 @@ pub(super) async fn get_product(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProductBody>> {
-    Ok(Json(shown(load_product(&s, &caller, &id).await?)))
+    Ok(Json(crate::app::catalog::product(&s, &caller, &id).await?))
 }
 
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), request_body = UpdateProduct, responses((status = 200, body = ProductBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

@@ -1,6 +1,6 @@
-//! The objects of the native API as a caller may reach them: missing, or of a product the
-//! caller's key is limited away from, both answer 404 (other products' objects are invisible).
-//! Shared by the resources; no handlers.
+//! The stored objects as a caller may reach them: missing, or of a product the caller's key is
+//! limited away from, are both "not found" (other products' objects are invisible). Every
+//! operation that reads an object for a caller reads it through these.
 
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult};
