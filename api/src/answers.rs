@@ -563,3 +563,125 @@ impl From<&AuditEvent> for AuditEntryBody {
 pub fn all<'a, R: 'a, B: From<&'a R>>(records: &'a [R]) -> Vec<B> {
     records.iter().map(B::from).collect()
 }
+
+/// The current revocation list (`GET /v1/revocations`): its header fields, and the signed list
+/// itself, base64url.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevocationListBody {
+    /// Its sequence number: a newer list has a higher one.
+    pub sequence: u64,
+    /// When it was signed.
+    pub issued_at: i64,
+    /// When a fresher one is due.
+    pub next_update: i64,
+    /// Token ids it names.
+    pub revoked_tokens: usize,
+    /// License ids it names.
+    pub revoked_licenses: usize,
+    /// The signed list (CBOR), base64url.
+    pub list: String,
+}
+
+/// The token key after a rotation (`POST /v1/keys/rotate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyRotated {
+    /// The new generation's number.
+    pub generation: u32,
+    /// The new key's id.
+    pub kid: String,
+    /// The key it replaced, which verifies what it signed until `valid_until`.
+    pub previous: Option<RetiringKey>,
+}
+
+/// A key that verifies until a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RetiringKey {
+    /// Its key id.
+    pub kid: String,
+    /// When it stops verifying.
+    pub valid_until: Option<i64>,
+}
+
+/// An API key as the API shows it: never its secret, which only the answer that made it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyBody {
+    /// `key_…`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub scope: crate::enums::Scope,
+    /// The one product it is limited to, if any.
+    pub product_id: Option<String>,
+    /// Requests a day it may make, if limited.
+    pub daily_quota: Option<u64>,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+#[cfg(feature = "core")]
+impl From<&licet_core::model::ApiKey> for ApiKeyBody {
+    fn from(k: &licet_core::model::ApiKey) -> Self {
+        ApiKeyBody {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            scope: k.scope.into(),
+            product_id: k.product_id.clone(),
+            daily_quota: k.daily_quota,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new API key (`POST /v1/api-keys`, `POST /v1/api-keys/{id}/rotate`): its record and the
+/// full key, shown only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewApiKeyBody {
+    /// The key's record.
+    #[serde(flatten)]
+    pub record: ApiKeyBody,
+    /// The full key: `lk_…`.
+    pub key: String,
+}
+
+/// An API key's requests (`GET /v1/api-keys/{id}/usage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyUsage {
+    /// The key.
+    pub id: String,
+    /// Requests a day it may make, if limited.
+    pub daily_quota: Option<u64>,
+    /// Requests over the days kept.
+    pub total: u64,
+    /// Requests by UTC day.
+    pub days: Vec<DayUsage>,
+}
+
+/// One day's requests of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DayUsage {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub day: Option<String>,
+    /// Its requests.
+    pub requests: u64,
+}
+
+/// The root secret after a rotation (`POST /v1/keys/rotate-root`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RootRotated {
+    /// The new version.
+    pub version: u32,
+    /// Stored secrets sealed again under it.
+    pub resealed: usize,
+}

@@ -144,6 +144,63 @@ pub struct LicenseChange {
     pub hwid_locked: Option<bool>,
 }
 
+/// `PATCH /v1/policies/{id}`: what to change; a field left out stays as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether its seats float (held by heartbeats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floating: Option<bool>,
+    /// Machines a license of it may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_machines: Option<u32>,
+    /// Seconds a new license of it lasts (`null`: for ever).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub duration: Option<Option<u64>>,
+    /// Seconds between heartbeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_interval: Option<u64>,
+    /// Seconds without a heartbeat before a floating seat is freed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ttl: Option<u64>,
+    /// Seconds a client works offline past its token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_grace: Option<u64>,
+    /// Seconds after which a client refreshes its token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_after: Option<u64>,
+    /// The entitlements every license of it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entitlements: Option<Vec<String>>,
+    /// Bind each license to its first machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hwid_locked: Option<bool>,
+    /// Machines must hold a device key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_device_key: Option<bool>,
+    /// Seconds an offline seat is leased (`null`: the product's token lifetime).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub offline_lease: Option<Option<u64>>,
+    /// Seconds an offline request may be old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_window: Option<u64>,
+    /// Longest borrow, seconds (0: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_borrow: Option<u64>,
+}
+
 /// For `Option<Option<T>>` fields of a change: absent → `None` (leave alone), `null` →
 /// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
 pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>

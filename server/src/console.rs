@@ -42,7 +42,7 @@ async fn create(store: &dyn Store, a: &CreateKeyArgs) -> Result<String> {
         ConsoleScope::ReadOnly => Scope::ReadOnly,
     };
     let now = licet_core::clock::Clock::now(&licet_core::clock::SystemClock);
-    let (full, record) = crate::http::auth::new_api_key(name, scope, None, None, now);
+    let (full, record) = crate::app::credentials::new_api_key(name, scope, None, None, now);
     store
         .put_api_key(&record)
         .await

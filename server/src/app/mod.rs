@@ -7,7 +7,9 @@ pub mod access;
 pub mod audit;
 pub mod caller;
 pub mod catalog;
+pub mod credentials;
 pub mod error;
+pub mod figures;
 pub mod journal;
 pub mod licenses;
 pub mod offline;
@@ -37,7 +39,6 @@ use crate::app::state::AppState;
 use crate::config::Config;
 use crate::datadir::{create_private_dir, tighten};
 use crate::http;
-use crate::http::auth;
 use crate::{api, compat, dashboard, events, ids, keys, licensing, routes, stats};
 use licet_core::model::Scope;
 
@@ -200,7 +201,7 @@ pub async fn bootstrap_admin_key(state: &AppState) -> anyhow::Result<Option<Stri
     if state.store.has_api_keys().await? {
         return Ok(None);
     }
-    let (full, record) = auth::new_api_key(
+    let (full, record) = crate::app::credentials::new_api_key(
         "bootstrap admin",
         Scope::Admin,
         None,

@@ -67,6 +67,25 @@ impl RevocationService {
         Ok(list)
     }
 
+    /// The current list as the JSON answer gives it: its header fields and the signed bytes,
+    /// base64url.
+    pub async fn current_body(&self) -> ApiResult<licet_api::answers::RevocationListBody> {
+        use base64::Engine;
+        let list = self.current_revocations().await?;
+        // Any generation that verifies: the key may have rotated since the list was read.
+        let keys = self.tokens.keys().verifying_keys(self.clock.now());
+        let l = licet_verifier::RevocationList::verify(&list, &keys[..], None)
+            .map_err(ApiError::internal)?;
+        Ok(licet_api::answers::RevocationListBody {
+            sequence: l.sequence(),
+            issued_at: l.issued_at(),
+            next_update: l.next_update(),
+            revoked_tokens: l.token_count(),
+            revoked_licenses: l.license_count(),
+            list: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&list),
+        })
+    }
+
     /// Revokes `license` for good: its status and a newly published list holding its id and
     /// `token_ids` are one durable step, so a crash cannot leave a license marked revoked that
     /// no list holds. Returns the license as stored and the published state.

@@ -7,11 +7,13 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer;
+use licet_api::client::{KeySet, PublishedKey};
 use licet_core::clock::Clock;
 use licet_core::model::{ApiKey, License, Policy, Product, Scope};
 use licet_core::seats::SeatRule;
 use licet_core::store::{Store, StoreError};
 use licet_issuer::TokenBuilder;
+use licet_verifier::{PublicKey, Writer};
 use serde::{Deserialize, Serialize};
 
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
@@ -412,6 +414,96 @@ impl TokenService {
             ),
             body: bytes,
         }
+    }
+}
+
+impl TokenService {
+    /// The published keys (`GET /v1/keys`): the token key's generations newest first, each
+    /// after the first vouched for by the one before it, then the RSA key of the
+    /// compatibility endpoints.
+    pub fn key_set(&self) -> KeySet {
+        let keys = self.keys();
+        let now = self.clock.now();
+        let ring = keys.ring();
+        let mut list: Vec<PublishedKey> = ring
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, k)| {
+                let mut e = key_entry(
+                    &k.public,
+                    "tokens, revocation lists, signed answers, JWTs",
+                    k.status(now).name(),
+                    k.created_at,
+                    k.valid_until,
+                );
+                // The generation before vouches for this one: a client that pinned it may trust
+                // this key from the set.
+                if let (Some(sig), Some(prev)) =
+                    (&k.endorsement, i.checked_sub(1).and_then(|p| ring.get(p)))
+                {
+                    e.endorsed_by = Some(prev.public.kid().to_string());
+                    e.endorsement = Some(URL_SAFE_NO_PAD.encode(sig));
+                }
+                e
+            })
+            .collect();
+        list.push(key_entry(
+            keys.rsa.public_key(),
+            "compatibility endpoints",
+            "active",
+            keys.rsa_valid_from,
+            None,
+        ));
+        KeySet { keys: list }
+    }
+}
+
+/// A public key as a COSE_Key (RFC 9052 §7, RFC 8230) in deterministic CBOR.
+fn cose_key(k: &PublicKey) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.map(5);
+    if let Some(x) = k.ed25519_bytes() {
+        // kty OKP, kid, alg, crv Ed25519, x
+        w.int(1)
+            .int(1)
+            .int(2)
+            .bytes(k.kid().as_bytes())
+            .int(3)
+            .int(k.algorithm().cose_id());
+        w.int(-1).int(6).int(-2).bytes(x);
+    } else if let Some(r) = k.rsa_key() {
+        use rsa::traits::PublicKeyParts;
+        // kty RSA, kid, alg, n, e
+        w.int(1)
+            .int(3)
+            .int(2)
+            .bytes(k.kid().as_bytes())
+            .int(3)
+            .int(k.algorithm().cose_id());
+        w.int(-1).bytes(&r.n_bytes()).int(-2).bytes(&r.e_bytes());
+    }
+    w.into_bytes()
+}
+
+fn key_entry(
+    k: &PublicKey,
+    purpose: &str,
+    status: &str,
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+) -> PublishedKey {
+    PublishedKey {
+        kid: k.kid().to_string(),
+        alg: k.algorithm().name().to_owned(),
+        purpose: purpose.to_owned(),
+        status: status.to_owned(),
+        valid_from,
+        valid_until,
+        public_key_pem: k.to_spki_pem(),
+        cose_key: URL_SAFE_NO_PAD.encode(cose_key(k)),
+        endorsed_by: None,
+        endorsement: None,
     }
 }
 

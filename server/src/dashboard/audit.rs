@@ -6,9 +6,11 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::api::Desk;
-use super::page::{self, parse_date, q, text, when};
+use super::page::{self, parse_date, q, when};
 use super::templates::{self, AuditRow};
 use super::{Flash, refused};
+use crate::app::audit;
+use crate::app::error::{ApiError, ErrorCode};
 
 /// The filters of the page, as typed.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -42,28 +44,30 @@ impl AuditQuery {
     }
 }
 
-/// `GET /admin/audit` (`GET /v1/audit`; an admin key, and a product-limited one sees its
-/// product's entries only).
+/// `GET /admin/audit`: an admin key, and a product-limited one sees its product's entries
+/// only.
 pub async fn list(d: Desk, Query(f): Query<AuditQuery>) -> Response {
     let now = d.s.clock.now();
+    let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     // Newest first: what happened last is what a support person looks for.
-    let mut uri = String::from("/v1/audit?limit=100&order=newest");
-    for (name, value) in [
-        ("action", &f.action),
-        ("subject", &f.subject),
-        ("actor", &f.actor),
-    ] {
-        if !value.trim().is_empty() {
-            uri.push_str(&format!("&{name}={}", q(value.trim())));
-        }
-    }
+    let mut asked = audit::AuditQuery {
+        action: given(&f.action),
+        subject: given(&f.subject),
+        actor: given(&f.actor),
+        newest_first: true,
+        limit: 100,
+        ..audit::AuditQuery::default()
+    };
     let mut notice = f.flash.notice(&d);
-    for (name, value) in [("since", &f.since), ("until", &f.until)] {
+    for (name, value, bound) in [
+        ("since", &f.since, &mut asked.since),
+        ("until", &f.until, &mut asked.until),
+    ] {
         if value.trim().is_empty() {
             continue;
         }
         match parse_date(value) {
-            Some(t) => uri.push_str(&format!("&{name}={t}")),
+            Some(t) => *bound = Some(t),
             None => {
                 notice = Some(templates::Notice {
                     kind: "error",
@@ -72,35 +76,41 @@ pub async fn list(d: Desk, Query(f): Query<AuditQuery>) -> Response {
             }
         }
     }
-    if let Some(a) = &f.after {
-        uri.push_str(&format!("&after={}", q(a)));
-    }
-    let (rows, next) = match d.get(&uri).await {
+    let listed = match f.after.as_deref().map(str::parse::<u64>) {
+        Some(Err(_)) => Err(ApiError::bad_request(
+            ErrorCode::InvalidField,
+            "after: the cursor of a page",
+        )),
+        after => {
+            asked.after = after.and_then(Result::ok);
+            audit::entries(&d.s, d.caller(), asked).await
+        }
+    };
+    let (rows, next) = match listed {
         Ok(page) => {
-            let rows = page["items"]
-                .as_array()
+            let rows = page
+                .items
                 .into_iter()
-                .flatten()
                 .map(|e| AuditRow {
-                    at: e["at"].as_i64().map_or_else(String::new, |t| when(t, now)),
-                    actor: text(&e["actor"]),
-                    action: text(&e["action"]),
-                    subject: text(&e["subject"]),
-                    ip: text(&e["ip"]),
-                    detail: match &e["detail"] {
+                    at: when(e.at, now),
+                    detail: match &e.detail {
                         Value::Object(o) if o.is_empty() => String::new(),
                         Value::Null => String::new(),
                         other => other.to_string(),
                     },
+                    actor: e.actor,
+                    action: e.action,
+                    subject: e.subject,
+                    ip: e.ip.unwrap_or_default(),
                 })
                 .collect();
-            let next = page["next"]
-                .as_str()
-                .map(|n| format!("/admin/audit?{}&after={}", f.query(), q(n)));
+            let next = page
+                .next
+                .map(|n| format!("/admin/audit?{}&after={}", f.query(), q(&n)));
             (rows, next)
         }
         Err(e) => {
-            notice = Some(refused(&e));
+            notice = Some(refused(&e.into()));
             (Vec::new(), None)
         }
     };

@@ -3,75 +3,71 @@
 //! so a product-limited one sees that refusal here.
 
 use axum::extract::{Path, Query};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::api::{Desk, Posted};
-use super::page::{self, q, text, when};
+use super::api::{Desk, Posted, Refusal};
+use super::page::{self, q, when};
 use super::templates::{self, ApiKeyRow};
 use super::{Ask, Flash, confirm, licenses, refused};
+use crate::app::credentials as keys;
+use licet_api::answers::ApiKeyBody;
+use licet_api::requests::CreateApiKey;
 
-fn row(k: &Value, today: Option<u64>, now: i64) -> ApiKeyRow {
-    let revoked = k["revoked_at"].as_i64();
+fn scope_text(s: licet_api::Scope) -> &'static str {
+    match s {
+        licet_api::Scope::ReadOnly => "read_only",
+        licet_api::Scope::ReadWrite => "read_write",
+        licet_api::Scope::Admin => "admin",
+    }
+}
+
+fn row(k: ApiKeyBody, today: Option<u64>, now: i64) -> ApiKeyRow {
     ApiKeyRow {
-        id: text(&k["id"]),
-        name: text(&k["name"]),
-        scope: text(&k["scope"]),
-        product: k["product_id"]
-            .as_str()
-            .map_or_else(|| "every product".to_owned(), str::to_owned),
+        scope: scope_text(k.scope).to_owned(),
+        product: k.product_id.unwrap_or_else(|| "every product".to_owned()),
         today: today.map_or_else(|| "—".to_owned(), |n| n.to_string()),
-        quota: k["daily_quota"]
-            .as_u64()
+        quota: k
+            .daily_quota
             .map_or_else(|| "none".to_owned(), |n| format!("{n} a day")),
-        created: k["created_at"]
-            .as_i64()
-            .map_or_else(String::new, |t| when(t, now)),
-        state: revoked.map_or_else(
+        created: when(k.created_at, now),
+        state: k.revoked_at.map_or_else(
             || "live".to_owned(),
             |t| format!("revoked {}", when(t, now)),
         ),
-        live: revoked.is_none(),
+        live: k.revoked_at.is_none(),
+        id: k.id,
+        name: k.name,
     }
 }
 
 /// The page, with a secret just made if there is one.
 async fn page_of(d: &Desk, shown: Option<String>, notice: Option<templates::Notice>) -> Response {
     let now = d.s.clock.now();
-    let (keys, notice) = match d.get("/v1/api-keys").await {
+    let day = chrono::DateTime::from_timestamp(now, 0).map(|t| t.date_naive().to_string());
+    let (rows, notice) = match keys::list(&d.s, d.caller()).await {
         Ok(list) => {
             let mut rows = Vec::new();
-            for k in list["items"].as_array().into_iter().flatten() {
-                let today = d
-                    .get(&format!("/v1/api-keys/{}/usage", q(&text(&k["id"]))))
-                    .await
-                    .ok()
-                    .and_then(|u| {
-                        let day = chrono::DateTime::from_timestamp(now, 0)?
-                            .date_naive()
-                            .to_string();
-                        Some(
-                            u["days"]
-                                .as_array()?
-                                .iter()
-                                .find(|x| x["day"] == json!(day))
-                                .and_then(|x| x["requests"].as_u64())
-                                .unwrap_or(0),
-                        )
-                    });
+            for k in list {
+                let today = keys::usage(&d.s, d.caller(), &k.id).await.ok().map(|u| {
+                    u.days
+                        .iter()
+                        .find(|x| x.day == day)
+                        .map_or(0, |x| x.requests)
+                });
                 rows.push(row(k, today, now));
             }
             (rows, notice)
         }
-        Err(e) => (Vec::new(), Some(refused(&e))),
+        Err(e) => (Vec::new(), Some(refused(&e.into()))),
     };
     let products = licenses::choices(d).await.unwrap_or_default();
     let t = templates::ApiKeys {
         chrome: d.v.chrome("api-keys"),
         notice,
         shown,
-        keys,
+        keys: rows,
         products,
     };
     page::render(StatusCode::OK, &t)
@@ -82,35 +78,37 @@ pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
     page_of(&d, None, flash.notice(&d)).await
 }
 
-/// `POST /admin/api-keys` (`POST /v1/api-keys`): the answer page shows the secret once.
+/// `POST /admin/api-keys`: the answer page shows the secret once.
 pub async fn create(Posted { d, form }: Posted) -> Response {
-    let mut body = json!({
-        "name": form.get("name").unwrap_or(""),
-        "scope": form.get("scope").unwrap_or("read"),
-    });
-    if let Some(p) = form.get("product_id") {
-        body["product_id"] = json!(p);
-    }
-    if let Some(n) = form.get("daily_quota") {
-        match n.trim().parse::<u64>() {
-            Ok(n) => body["daily_quota"] = json!(n),
-            Err(_) => {
-                return page::see_other(&format!(
-                    "/admin/api-keys?{}",
-                    Flash::refusal(&d, "daily_quota: a whole number (invalid_field)")
-                ));
-            }
-        }
-    }
-    match d.send(Method::POST, "/v1/api-keys", Some(body)).await {
+    let refuse =
+        |text: &str| page::see_other(&format!("/admin/api-keys?{}", Flash::refusal(&d, text)));
+    let scope = form.get("scope").unwrap_or("read_only").to_owned();
+    let Ok(scope) = serde_json::from_value::<licet_api::Scope>(Value::String(scope)) else {
+        return refuse("scope: read_only, read_write or admin (invalid_field)");
+    };
+    let daily_quota = match form.get("daily_quota").map(|n| n.trim().parse::<u64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return refuse("daily_quota: a whole number (invalid_field)"),
+    };
+    let new = CreateApiKey {
+        name: form.get("name").unwrap_or("").to_owned(),
+        scope,
+        product_id: form.get("product_id").map(str::to_owned),
+        daily_quota,
+    };
+    match keys::create(&d.s, d.caller(), d.ip, new).await {
         Ok(k) => {
             let notice = templates::Notice {
                 kind: "ok",
-                text: format!("Key {} created.", text(&k["name"])),
+                text: format!("Key {} created.", k.record.name),
             };
-            page_of(&d, Some(text(&k["key"])), Some(notice)).await
+            page_of(&d, Some(k.key), Some(notice)).await
         }
-        Err(e) => page::see_other(&format!("/admin/api-keys?{}", Flash::of(&d, &Err(e)))),
+        Err(e) => page::see_other(&format!(
+            "/admin/api-keys?{}",
+            Flash::of(&d, &Err(e.into()))
+        )),
     }
 }
 
@@ -148,30 +146,26 @@ pub async fn act(
         );
     }
     if action == "rotate" {
-        return match d
-            .send(
-                Method::POST,
-                &format!("/v1/api-keys/{}/rotate", q(&id)),
-                Some(json!({})),
-            )
-            .await
-        {
+        return match keys::rotate(&d.s, d.caller(), d.ip, &id).await {
             Ok(k) => {
                 let notice = templates::Notice {
                     kind: "ok",
                     text: format!(
                         "Key {} rotated: the old one no longer works.",
-                        text(&k["name"])
+                        k.record.name
                     ),
                 };
-                page_of(&d, Some(text(&k["key"])), Some(notice)).await
+                page_of(&d, Some(k.key), Some(notice)).await
             }
-            Err(e) => page::see_other(&format!("/admin/api-keys?{}", Flash::of(&d, &Err(e)))),
+            Err(e) => page::see_other(&format!(
+                "/admin/api-keys?{}",
+                Flash::of(&d, &Err(e.into()))
+            )),
         };
     }
-    let result = d
-        .send(Method::DELETE, &format!("/v1/api-keys/{}", q(&id)), None)
+    let result = keys::revoke(&d.s, d.caller(), d.ip, &id)
         .await
-        .map(|_| "Key revoked.".to_owned());
+        .map(|()| "Key revoked.".to_owned())
+        .map_err(Refusal::from);
     page::see_other(&format!("/admin/api-keys?{}", Flash::of(&d, &result)))
 }

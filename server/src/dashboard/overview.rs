@@ -1,9 +1,8 @@
-//! The overview: the figures of `GET /v1/stats` as tiles, three bar charts drawn on the server
+//! The overview: the server's figures (`crate::app::figures`) as tiles, three bar charts drawn on the server
 //! (SVG in the page: no script, nothing from elsewhere) and tables.
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
 use super::api::Desk;
 use super::page;
@@ -16,22 +15,19 @@ const HEIGHT: u32 = 150;
 /// The statuses shown, in this order.
 const STATUSES: [&str; 4] = ["active", "expired", "suspended", "revoked"];
 
-/// The elements of a JSON array (none if it is not one).
-fn items(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
-
 pub async fn overview(d: Desk) -> Response {
-    let v = match d.get("/v1/stats").await {
+    let v = match crate::app::figures::overview(&d.s, d.caller(), None).await {
         Ok(v) => v,
-        Err(e) => return super::refusal_page(&e),
+        Err(e) => return super::refusal_page(&e.into()),
     };
     let now = d.s.clock.now();
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let count = |m: &std::collections::BTreeMap<String, u64>, status: &str| {
+        m.get(status).copied().unwrap_or(0)
+    };
     let mut tiles = vec![Tile {
         id: "count-products",
         label: "products",
-        n: n(&v["products"]),
+        n: u64::try_from(v.products).unwrap_or(u64::MAX),
     }];
     for (id, status) in [
         ("count-active", "active"),
@@ -42,54 +38,54 @@ pub async fn overview(d: Desk) -> Response {
         tiles.push(Tile {
             id,
             label: status,
-            n: n(&v["licenses"][status]),
+            n: count(&v.licenses, status),
         });
     }
     tiles.push(Tile {
         id: "count-seats",
         label: "seats held",
-        n: n(&v["seats"]),
+        n: v.seats,
     });
-    let days: Vec<(String, [u64; 3])> = items(&v["days"])
-        .map(|d| {
-            (
-                page::text(&d["day"]),
-                [
-                    n(&d["activations"]),
-                    n(&d["validations"]),
-                    n(&d["refusals"]),
-                ],
-            )
-        })
+    let days: Vec<(String, [u64; 3])> = v
+        .days
+        .iter()
+        .map(|d| (d.day.clone(), [d.activations, d.validations, d.refusals]))
         .collect();
     let charts = vec![
         chart("chart-activations", "Activations", "activation", &days, 0),
         chart("chart-validations", "Validations", "validation", &days, 1),
         chart("chart-refusals", "Refusals", "refusal", &days, 2),
     ];
-    let refusals: Vec<(String, u64)> = items(&v["refusals"])
-        .map(|r| (page::text(&r["code"]), n(&r["count"])))
+    let refusals: Vec<(String, u64)> = v
+        .refusals
+        .iter()
+        .map(|r| (r.code.clone(), r.count))
         .collect();
-    let code_of: std::collections::HashMap<String, String> = items(&v["by_product"])
-        .map(|p| (page::text(&p["product_id"]), page::text(&p["code"])))
+    let code_of: std::collections::HashMap<&str, &str> = v
+        .by_product
+        .iter()
+        .map(|p| (p.product_id.as_str(), p.code.as_str()))
         .collect();
-    let expiring = items(&v["expiring"])
-        .map(|e| {
-            let product_id = page::text(&e["product_id"]);
-            ExpiringRow {
-                id: page::text(&e["id"]),
-                key: page::text(&e["key"]),
-                product: code_of.get(&product_id).cloned().unwrap_or(product_id),
-                expires: page::when(e["expires_at"].as_i64().unwrap_or(0), now),
-            }
+    let expiring = v
+        .expiring
+        .iter()
+        .map(|e| ExpiringRow {
+            id: e.id.clone(),
+            key: e.key.clone(),
+            product: code_of
+                .get(e.product_id.as_str())
+                .map_or_else(|| e.product_id.clone(), |c| (*c).to_owned()),
+            expires: page::when(e.expires_at, now),
         })
         .collect();
-    let products = items(&v["by_product"])
+    let products = v
+        .by_product
+        .iter()
         .map(|p| ProductFigures {
-            code: page::text(&p["code"]),
-            name: page::text(&p["name"]),
-            licenses: STATUSES.map(|s| n(&p["licenses"][s])),
-            seats: n(&p["seats"]),
+            code: p.code.clone(),
+            name: p.name.clone(),
+            licenses: STATUSES.map(|s| count(&p.licenses, s)),
+            seats: p.seats,
         })
         .collect();
     let t = templates::Overview {
@@ -103,10 +99,10 @@ pub async fn overview(d: Desk) -> Response {
             .collect(),
         refusals,
         expiring,
-        expiring_more: v["expiring_more"].as_bool().unwrap_or(false),
+        expiring_more: v.expiring_more,
         products,
         as_of: page::when(now, now),
-        summed_up: page::when(v["summary_at"].as_i64().unwrap_or(now), now),
+        summed_up: page::when(v.summary_at, now),
     };
     page::render(StatusCode::OK, &t)
 }

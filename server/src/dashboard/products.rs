@@ -1,18 +1,21 @@
 //! Products and policies, and the signing keys with the revocation list.
 
 use axum::extract::Query;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine;
-use serde_json::{Value, json};
 
-use super::api::{Desk, Posted};
-use super::page::{self, text, when};
+use super::api::{Desk, Posted, Refusal};
+use super::page::{self, when};
 use super::templates::{self, KeyRow, PolicyRow, ProductRow};
 use super::{Flash, refusal_page};
+use crate::app::{catalog, credentials};
+use licet_api::answers::{FamiliesBody, PolicyBody};
+use licet_api::requests::{
+    CreatePolicy, CreateProduct, FamiliesChange, PolicyChange, UpdateProduct,
+};
 
-fn seconds(v: &Value) -> String {
-    match v.as_u64() {
+fn seconds(v: Option<u64>) -> String {
+    match v {
         None => "—".into(),
         Some(s) if s % 86_400 == 0 => format!("{} d", s / 86_400),
         Some(s) if s % 3600 == 0 => format!("{} h", s / 3600),
@@ -20,74 +23,80 @@ fn seconds(v: &Value) -> String {
     }
 }
 
+/// The families a product answers through, by the names forms give them.
+fn answers(c: &FamiliesBody, family: &str) -> bool {
+    match family {
+        "faxstore" => c.faxstore,
+        "wemx" => c.wemx,
+        "verify" => c.verify,
+        "licensecm" => c.licensecm,
+        _ => false,
+    }
+}
+
+fn policy_row(q: &PolicyBody, default: bool) -> PolicyRow {
+    PolicyRow {
+        id: q.id.clone(),
+        name: q.name.clone(),
+        seats: format!(
+            "{}{}",
+            q.max_machines,
+            if q.floating { " floating" } else { "" }
+        ),
+        offline: format!(
+            "lease {}, window {}, borrow {}{}",
+            match q.offline_lease {
+                Some(l) => seconds(Some(l)),
+                None => "= token lifetime".into(),
+            },
+            seconds(Some(q.offline_window)),
+            match q.max_borrow {
+                0 => "off".into(),
+                b => seconds(Some(b)),
+            },
+            if q.require_device_key {
+                ", device key required"
+            } else {
+                ""
+            }
+        ),
+        default,
+    }
+}
+
 /// `GET /admin/products`.
 pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
     let v = &d.v;
-    let products = match d.send(Method::GET, "/v1/products", None).await {
+    let products = match catalog::products(&d.s, d.caller()).await {
         Ok(p) => p,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let policies = match d.send(Method::GET, "/v1/policies", None).await {
+    let policies = match catalog::policies(&d.s, d.caller(), None).await {
         Ok(p) => p,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let rows = products["items"]
-        .as_array()
+    let rows = products
         .into_iter()
-        .flatten()
         .map(|p| {
-            let id = text(&p["id"]);
             let families: Vec<&str> = ["faxstore", "wemx", "verify", "licensecm"]
                 .into_iter()
-                .filter(|f| p["compat"][*f].as_bool() == Some(true))
+                .filter(|f| answers(&p.compat, f))
                 .collect();
             ProductRow {
-                code: text(&p["code"]),
-                name: text(&p["name"]),
-                lifetime: seconds(&p["token_lifetime"]),
+                lifetime: seconds(Some(p.token_lifetime)),
                 families: if families.is_empty() {
                     "licet's own API only".into()
                 } else {
                     format!("licet and {}", families.join(", "))
                 },
-                policies: policies["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|q| q["product_id"] == p["id"])
-                    .map(|q| PolicyRow {
-                        id: text(&q["id"]),
-                        name: text(&q["name"]),
-                        seats: format!(
-                            "{}{}",
-                            text(&q["max_machines"]),
-                            if q["floating"].as_bool() == Some(true) {
-                                " floating"
-                            } else {
-                                ""
-                            }
-                        ),
-                        offline: format!(
-                            "lease {}, window {}, borrow {}{}",
-                            match q["offline_lease"].as_u64() {
-                                Some(_) => seconds(&q["offline_lease"]),
-                                None => "= token lifetime".into(),
-                            },
-                            seconds(&q["offline_window"]),
-                            match q["max_borrow"].as_u64() {
-                                Some(0) | None => "off".into(),
-                                Some(_) => seconds(&q["max_borrow"]),
-                            },
-                            if q["require_device_key"].as_bool() == Some(true) {
-                                ", device key required"
-                            } else {
-                                ""
-                            }
-                        ),
-                        default: p["default_policy_id"] == q["id"],
-                    })
+                policies: policies
+                    .iter()
+                    .filter(|q| q.product_id == p.id)
+                    .map(|q| policy_row(q, p.default_policy_id.as_deref() == Some(&q.id)))
                     .collect(),
-                id,
+                code: p.code,
+                name: p.name,
+                id: p.id,
             }
         })
         .collect();
@@ -99,40 +108,42 @@ pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
     page::render(StatusCode::OK, &t)
 }
 
-/// `POST /admin/products` (`POST /v1/products`).
+/// The families as the form ticked them.
+fn families_of(form: &page::Form) -> FamiliesChange {
+    FamiliesChange {
+        faxstore: Some(form.ticked("faxstore")),
+        wemx: Some(form.ticked("wemx")),
+        verify: Some(form.ticked("verify")),
+        licensecm: Some(form.ticked("licensecm")),
+    }
+}
+
+/// `POST /admin/products`.
 pub async fn create_product(Posted { d, form }: Posted) -> Response {
-    let body = json!({
-        "code": form.get("code").unwrap_or(""),
-        "name": form.get("name").unwrap_or(""),
-        "compat": {
-            "faxstore": form.ticked("faxstore"),
-            "wemx": form.ticked("wemx"),
-            "verify": form.ticked("verify"),
-            "licensecm": form.ticked("licensecm"),
-        },
-    });
-    let result = d
-        .send(Method::POST, "/v1/products", Some(body))
+    let mut new = CreateProduct::of(
+        form.get("code").unwrap_or(""),
+        form.get("name").unwrap_or(""),
+    );
+    new.compat = Some(families_of(&form));
+    let result = catalog::create_product(&d.s, d.caller(), d.ip, new)
         .await
-        .map(|p| format!("Product {} created: add a policy next.", text(&p["code"])));
+        .map(|p| format!("Product {} created: add a policy next.", p.code))
+        .map_err(Refusal::from);
     page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result)))
 }
 
-/// `POST /admin/policies` (`POST /v1/policies`).
+/// A number for a field whose type is narrower than what was typed.
+fn narrow(name: &str, n: Option<u64>) -> Result<Option<u32>, String> {
+    n.map(|n| u32::try_from(n).map_err(|_| format!("{name}: a whole number (invalid_field)")))
+        .transpose()
+}
+
+/// `POST /admin/policies`.
 pub async fn create_policy(Posted { d, form }: Posted) -> Response {
-    let number = |name: &str| -> Result<Option<u64>, String> {
-        form.get(name)
-            .map(|t| {
-                t.trim()
-                    .parse::<u64>()
-                    .map_err(|_| format!("{name}: a whole number (invalid_field)"))
-            })
-            .transpose()
-    };
     let fields = (
-        number("max_machines"),
-        number("offline_lease"),
-        number("max_borrow"),
+        whole(&form, "max_machines").and_then(|n| narrow("max_machines", n)),
+        whole(&form, "offline_lease"),
+        whole(&form, "max_borrow"),
     );
     let (max_machines, offline_lease, max_borrow) = match fields {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
@@ -140,24 +151,22 @@ pub async fn create_policy(Posted { d, form }: Posted) -> Response {
             return page::see_other(&format!("/admin/products?{}", Flash::refusal(&d, &e)));
         }
     };
-    let mut body = json!({
-        "product_id": form.get("product_id").unwrap_or(""),
-        "name": form.get("name").unwrap_or(""),
-        "floating": form.ticked("floating"),
-        "require_device_key": form.ticked("require_device_key"),
-        "default": form.ticked("default"),
-        "max_borrow": max_borrow.unwrap_or(0),
-    });
+    let mut new = CreatePolicy::of(
+        form.get("product_id").unwrap_or(""),
+        form.get("name").unwrap_or(""),
+    );
+    new.floating = form.ticked("floating");
+    new.require_device_key = form.ticked("require_device_key");
+    new.default = form.ticked("default");
+    new.max_borrow = max_borrow.unwrap_or(0);
     if let Some(n) = max_machines {
-        body["max_machines"] = json!(n);
+        new.max_machines = n;
     }
-    if let Some(n) = offline_lease {
-        body["offline_lease"] = json!(n);
-    }
-    let result = d
-        .send(Method::POST, "/v1/policies", Some(body))
+    new.offline_lease = offline_lease;
+    let result = catalog::create_policy(&d.s, d.caller(), d.ip, new)
         .await
-        .map(|p| format!("Policy {} added.", text(&p["name"])));
+        .map(|p| format!("Policy {} added.", p.name))
+        .map_err(Refusal::from);
     page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result)))
 }
 
@@ -165,47 +174,36 @@ pub async fn create_policy(Posted { d, form }: Posted) -> Response {
 pub async fn revocations(d: Desk, Query(flash): Query<Flash>) -> Response {
     let (s, v) = (&d.s, &d.v);
     let now = s.clock.now();
-    let list = match d
-        .send(Method::GET, "/v1/revocations?format=json", None)
-        .await
-    {
+    let list = match s.revocations.current_body().await {
         Ok(l) => l,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let keys = match d.send(Method::GET, "/v1/keys", None).await {
-        Ok(k) => k,
-        Err(e) => return refusal_page(&e),
-    };
-    let size = list["list"].as_str().map_or(0, |b| {
+    let size = {
+        use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(b)
+            .decode(&list.list)
             .map_or(0, |v| v.len())
-    });
+    };
     let t = templates::Revocations {
         chrome: v.chrome("revocations"),
         notice: flash.notice(&d),
-        sequence: text(&list["sequence"]),
+        sequence: list.sequence.to_string(),
         size,
-        licenses: list["revoked_licenses"].as_u64().unwrap_or(0) as usize,
-        tokens: list["revoked_tokens"].as_u64().unwrap_or(0) as usize,
-        issued: list["issued_at"]
-            .as_i64()
-            .map_or_else(String::new, |t| when(t, now)),
-        next_update: list["next_update"]
-            .as_i64()
-            .map_or_else(String::new, |t| when(t, now)),
-        keys: keys["keys"]
-            .as_array()
+        licenses: list.revoked_licenses,
+        tokens: list.revoked_tokens,
+        issued: when(list.issued_at, now),
+        next_update: when(list.next_update, now),
+        keys: s
+            .tokens
+            .key_set()
+            .keys
             .into_iter()
-            .flatten()
             .map(|k| KeyRow {
-                kid: text(&k["kid"]),
-                alg: text(&k["alg"]),
-                use_: text(&k["use"]),
-                status: text(&k["status"]),
-                until: k["valid_until"]
-                    .as_i64()
-                    .map_or_else(|| "—".into(), |t| when(t, now)),
+                until: k.valid_until.map_or_else(|| "—".into(), |t| when(t, now)),
+                kid: k.kid,
+                alg: k.alg,
+                use_: k.purpose,
+                status: k.status,
             })
             .collect(),
     };
@@ -224,8 +222,8 @@ fn whole(form: &page::Form, name: &str) -> Result<Option<u64>, String> {
 }
 
 /// A number as a form shows it: empty when unset.
-fn shown(v: &Value) -> String {
-    v.as_u64().map(|n| n.to_string()).unwrap_or_default()
+fn shown<N: ToString>(v: Option<N>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
 }
 
 /// `GET /admin/products/{id}`: the product's edit form.
@@ -234,42 +232,34 @@ pub async fn edit_product(
     d: Desk,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let p = match d.get(&format!("/v1/products/{}", page::q(&id))).await {
+    let p = match catalog::product(&d.s, d.caller(), &id).await {
         Ok(p) => p,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let policies = match d
-        .get(&format!("/v1/policies?product_id={}", page::q(&id)))
-        .await
-    {
+    let policies = match catalog::policies(&d.s, d.caller(), Some(&id)).await {
         Ok(p) => p,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
     let t = templates::ProductEdit {
         chrome: d.v.chrome("products"),
         notice: flash.notice(&d),
-        id: text(&p["id"]),
-        code: text(&p["code"]),
-        name: text(&p["name"]),
-        key_prefix: text(&p["key_prefix"]),
-        key_format: text(&p["key_format"]),
-        token_lifetime: shown(&p["token_lifetime"]),
-        policies: policies["items"]
-            .as_array()
+        token_lifetime: shown(Some(p.token_lifetime)),
+        policies: policies
             .into_iter()
-            .flatten()
             .map(|q| {
-                (
-                    text(&q["id"]),
-                    text(&q["name"]),
-                    p["default_policy_id"] == q["id"],
-                )
+                let default = p.default_policy_id.as_deref() == Some(&q.id);
+                (q.id, q.name, default)
             })
             .collect(),
         families: FAMILIES
             .iter()
-            .map(|(f, label)| (*f, *label, p["compat"][*f].as_bool() == Some(true)))
+            .map(|(f, label)| (*f, *label, answers(&p.compat, f)))
             .collect(),
+        id: p.id,
+        code: p.code,
+        name: p.name,
+        key_prefix: p.key_prefix,
+        key_format: p.key_format,
     };
     page::render(StatusCode::OK, &t)
 }
@@ -282,7 +272,7 @@ const FAMILIES: [(&str, &str); 4] = [
     ("licensecm", "LicenseCM"),
 ];
 
-/// `POST /admin/products/{id}` (`PATCH /v1/products/{id}`): every field of the form.
+/// `POST /admin/products/{id}`: every field of the form.
 pub async fn update_product(
     axum::extract::Path(id): axum::extract::Path<String>,
     Posted { d, form }: Posted,
@@ -292,30 +282,18 @@ pub async fn update_product(
         Ok(n) => n,
         Err(e) => return page::see_other(&format!("{back}?{}", Flash::refusal(&d, &e))),
     };
-    let mut compat = serde_json::Map::new();
-    for (f, _) in FAMILIES {
-        compat.insert(f.to_owned(), json!(form.ticked(f)));
-    }
-    let mut body = json!({
-        "name": form.get("name").unwrap_or(""),
-        "key_prefix": form.get("key_prefix").unwrap_or(""),
-        "key_format": form.get("key_format").unwrap_or(""),
-        "compat": compat,
-    });
-    if let Some(n) = lifetime {
-        body["token_lifetime"] = json!(n);
-    }
-    if let Some(p) = form.get("default_policy_id") {
-        body["default_policy_id"] = json!(p);
-    }
-    let result = d
-        .send(
-            Method::PATCH,
-            &format!("/v1/products/{}", page::q(&id)),
-            Some(body),
-        )
+    let change = UpdateProduct {
+        name: Some(form.get("name").unwrap_or("").to_owned()),
+        key_prefix: Some(form.get("key_prefix").unwrap_or("").to_owned()),
+        key_format: Some(form.get("key_format").unwrap_or("").to_owned()),
+        token_lifetime: lifetime,
+        default_policy_id: form.get("default_policy_id").map(str::to_owned),
+        compat: Some(families_of(&form)),
+    };
+    let result = catalog::update_product(&d.s, d.caller(), d.ip, &id, change)
         .await
-        .map(|p| format!("Product {} saved.", text(&p["code"])));
+        .map(|p| format!("Product {} saved.", p.code))
+        .map_err(Refusal::from);
     match result {
         Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result))),
         Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&d, &result))),
@@ -328,95 +306,83 @@ pub async fn edit_policy(
     d: Desk,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let q = match d.get(&format!("/v1/policies/{}", page::q(&id))).await {
+    let q = match catalog::policy(&d.s, d.caller(), &id).await {
         Ok(p) => p,
-        Err(e) => return refusal_page(&e),
+        Err(e) => return refusal_page(&e.into()),
     };
-    let flag = |name: &str| q[name].as_bool() == Some(true);
     let t = templates::PolicyEdit {
         chrome: d.v.chrome("products"),
         notice: flash.notice(&d),
-        id: text(&q["id"]),
-        product_id: text(&q["product_id"]),
-        name: text(&q["name"]),
-        max_machines: shown(&q["max_machines"]),
-        floating: flag("floating"),
-        duration: shown(&q["duration"]),
-        heartbeat_interval: shown(&q["heartbeat_interval"]),
-        heartbeat_ttl: shown(&q["heartbeat_ttl"]),
-        offline_grace: shown(&q["offline_grace"]),
-        refresh_after: shown(&q["refresh_after"]),
-        entitlements: q["entitlements"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
-        hwid_locked: flag("hwid_locked"),
-        require_device_key: flag("require_device_key"),
-        offline_lease: shown(&q["offline_lease"]),
-        offline_window: shown(&q["offline_window"]),
-        max_borrow: shown(&q["max_borrow"]),
+        max_machines: shown(Some(q.max_machines)),
+        floating: q.floating,
+        duration: shown(q.duration),
+        heartbeat_interval: shown(Some(q.heartbeat_interval)),
+        heartbeat_ttl: shown(Some(q.heartbeat_ttl)),
+        offline_grace: shown(Some(q.offline_grace)),
+        refresh_after: shown(Some(q.refresh_after)),
+        entitlements: q.entitlements.join(", "),
+        hwid_locked: q.hwid_locked,
+        require_device_key: q.require_device_key,
+        offline_lease: shown(q.offline_lease),
+        offline_window: shown(Some(q.offline_window)),
+        max_borrow: shown(Some(q.max_borrow)),
+        id: q.id,
+        product_id: q.product_id,
+        name: q.name,
     };
     page::render(StatusCode::OK, &t)
 }
 
-/// `POST /admin/policies/{id}` (`PATCH /v1/policies/{id}`): every field of the form, an
-/// empty optional one unset.
+/// `POST /admin/policies/{id}`: every field of the form; a required number left empty keeps
+/// what is stored, an optional one left empty is unset.
 pub async fn update_policy(
     axum::extract::Path(id): axum::extract::Path<String>,
     Posted { d, form }: Posted,
 ) -> Response {
     let back = format!("/admin/policies/{}", page::q(&id));
-    let mut body = json!({
-        "name": form.get("name").unwrap_or(""),
-        "floating": form.ticked("floating"),
-        "hwid_locked": form.ticked("hwid_locked"),
-        "require_device_key": form.ticked("require_device_key"),
-        "entitlements": form
-            .get("entitlements")
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .collect::<Vec<_>>(),
-    });
-    // Required numbers are sent only when typed (the API keeps what is stored otherwise);
-    // optional ones are sent as null when left empty, which unsets them.
-    for (name, optional) in [
-        ("max_machines", false),
-        ("duration", true),
-        ("heartbeat_interval", false),
-        ("heartbeat_ttl", false),
-        ("refresh_after", false),
-        ("offline_grace", false),
-        ("offline_lease", true),
-        ("offline_window", false),
-        ("max_borrow", false),
-    ] {
-        match whole(&form, name) {
-            Ok(Some(n)) => body[name] = json!(n),
-            Ok(None) if optional => body[name] = Value::Null,
-            Ok(None) => {}
-            Err(e) => return page::see_other(&format!("{back}?{}", Flash::refusal(&d, &e))),
-        }
+    let refuse = |e: String| page::see_other(&format!("{back}?{}", Flash::refusal(&d, &e)));
+    let mut change = PolicyChange {
+        name: Some(form.get("name").unwrap_or("").to_owned()),
+        floating: Some(form.ticked("floating")),
+        hwid_locked: Some(form.ticked("hwid_locked")),
+        require_device_key: Some(form.ticked("require_device_key")),
+        entitlements: Some(
+            form.get("entitlements")
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        ..PolicyChange::default()
+    };
+    let numbers = (|| -> Result<(), String> {
+        change.max_machines = narrow("max_machines", whole(&form, "max_machines")?)?;
+        change.duration = Some(whole(&form, "duration")?);
+        change.heartbeat_interval = whole(&form, "heartbeat_interval")?;
+        change.heartbeat_ttl = whole(&form, "heartbeat_ttl")?;
+        change.refresh_after = whole(&form, "refresh_after")?;
+        change.offline_grace = whole(&form, "offline_grace")?;
+        change.offline_lease = Some(whole(&form, "offline_lease")?);
+        change.offline_window = whole(&form, "offline_window")?;
+        change.max_borrow = whole(&form, "max_borrow")?;
+        Ok(())
+    })();
+    if let Err(e) = numbers {
+        return refuse(e);
     }
-    let result = d
-        .send(
-            Method::PATCH,
-            &format!("/v1/policies/{}", page::q(&id)),
-            Some(body),
-        )
+    let result = catalog::update_policy(&d.s, d.caller(), d.ip, &id, change)
         .await
-        .map(|p| format!("Policy {} saved.", text(&p["name"])));
+        .map(|p| format!("Policy {} saved.", p.name))
+        .map_err(Refusal::from);
     match result {
         Ok(_) => page::see_other(&format!("/admin/products?{}", Flash::of(&d, &result))),
         Err(_) => page::see_other(&format!("{back}?{}", Flash::of(&d, &result))),
     }
 }
 
-/// `POST /admin/keys/rotate` (`POST /v1/keys/rotate`), after a confirmation.
+/// `POST /admin/keys/rotate`, after a confirmation.
 pub async fn rotate_keys(Posted { d, form }: Posted) -> Response {
     if form.get("confirm") != Some("yes") {
         return super::confirm(
@@ -432,15 +398,14 @@ pub async fn rotate_keys(Posted { d, form }: Posted) -> Response {
             },
         );
     }
-    let result = d
-        .send(Method::POST, "/v1/keys/rotate", Some(json!({})))
+    let result = credentials::rotate_signing_key(&d.s, d.caller(), d.ip)
         .await
         .map(|k| {
             format!(
                 "Rotated: key {} signs from now on (generation {}).",
-                text(&k["kid"]),
-                text(&k["generation"])
+                k.kid, k.generation
             )
-        });
+        })
+        .map_err(Refusal::from);
     page::see_other(&format!("/admin/revocations?{}", Flash::of(&d, &result)))
 }

@@ -95,7 +95,7 @@ pub async fn sign_in(
     // attempts from everywhere together would only let anyone who knows the id (it is in
     // audit rows) lock its owner out.
     let key_id = given
-        .strip_prefix(crate::http::auth::KEY_PREFIX)
+        .strip_prefix(crate::app::credentials::KEY_PREFIX)
         .and_then(|r| r.split_once('_'))
         .map_or("unknown", |(id, _)| id);
     let from = ip.text().unwrap_or_default();

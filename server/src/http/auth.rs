@@ -5,49 +5,13 @@
 use crate::app::error::ErrorCode;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::caller::Caller;
+use crate::app::credentials::{KEY_PREFIX, hash_key};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use licet_core::model::{ApiKey, Scope};
-
-/// Prefix of every licet API key.
-pub const KEY_PREFIX: &str = "lk_";
-
-/// A new API key: the full secret (shown once) and the record to store.
-pub fn new_api_key(
-    name: &str,
-    scope: Scope,
-    product_id: Option<String>,
-    daily_quota: Option<u64>,
-    now: i64,
-) -> (String, ApiKey) {
-    let id = crate::ids::random_id("key_");
-    let secret = crate::ids::random_token(32);
-    let full = format!("{KEY_PREFIX}{}_{secret}", &id["key_".len()..]);
-    let record = ApiKey {
-        id,
-        name: name.to_owned(),
-        hash: hash_key(&full),
-        scope,
-        product_id,
-        daily_quota,
-        created_at: now,
-        revoked_at: None,
-    };
-    (full, record)
-}
-
-/// SHA-256 of the full key, hex. API keys are 160+ bits of randomness, so a fast hash is the
-/// right tool (a password hash would only slow every request).
-pub fn hash_key(full: &str) -> String {
-    Sha256::digest(full.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use licet_core::model::ApiKey;
 
 /// A new random password (100 bits, shown once, never stored) and its argon2id hash as a PHC
 /// string. Hashing takes tens of milliseconds of CPU, so it runs off the async workers.

@@ -680,6 +680,56 @@ async fn api_keys_are_shown_once_rotated_and_revoked_and_the_audit_log_finds_it(
 }
 
 /// The id of a full API key.
+/// Every scope the key form offers makes a key of that scope (the form once offered a value
+/// the API does not take, so that choosing it was refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scope_the_key_form_offers_makes_a_key_of_that_scope() {
+    let app = TestApp::new().await;
+    let base = serve(app.state.clone());
+    let d = driver();
+    let c = browser(&d).await;
+    sign_in(&c, &base, &app.admin).await;
+    c.goto(&format!("{base}/admin/api-keys"))
+        .await
+        .expect("goto");
+    let mut offered = Vec::new();
+    for o in c
+        .find_all(Locator::Css("#key-scope option"))
+        .await
+        .expect("options")
+    {
+        offered.push(o.attr("value").await.expect("value").expect("a value"));
+    }
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    for scope in offered {
+        c.goto(&format!("{base}/admin/api-keys"))
+            .await
+            .expect("goto");
+        fill(&c, "#key-name", &format!("{scope} key")).await;
+        c.find(Locator::Css("#key-scope"))
+            .await
+            .expect("scope")
+            .select_by_value(&scope)
+            .await
+            .expect("select");
+        click(&c, "#create-key").await;
+        let secret = text_of(&c, "#new-secret").await;
+        let stored = app
+            .state
+            .store
+            .api_key(&key_id_of(&secret))
+            .await
+            .expect("store")
+            .expect("the key");
+        assert_eq!(
+            serde_json::to_value(stored.scope).expect("json"),
+            json!(scope),
+            "the key has the scope chosen"
+        );
+    }
+    c.close().await.expect("close");
+}
+
 fn key_id_of(full: &str) -> String {
     format!(
         "key_{}",

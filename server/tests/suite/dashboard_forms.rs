@@ -124,7 +124,7 @@ async fn wrong_secrets_from_one_address_do_not_lock_a_key_out_elsewhere() {
     .await;
     let admin = app.admin.clone();
     // The key's id is public (audit rows, page headers); its secret is not.
-    let prefix = licet_server::http::auth::KEY_PREFIX;
+    let prefix = licet_server::app::credentials::KEY_PREFIX;
     let rest = admin.strip_prefix(prefix).expect("the key prefix");
     let (id_part, _) = rest.split_once('_').expect("<id>_<secret>");
     let wrong = format!("{prefix}{id_part}_{}", "x".repeat(43));

@@ -5,10 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use licet_api::client::{KeySet, PublishedKey};
-use licet_verifier::{PublicKey, RevocationList, Writer};
+use licet_api::client::KeySet;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -135,20 +132,7 @@ async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResul
     let list = s.revocations.current_revocations().await?;
     match f.format.as_deref().unwrap_or("json") {
         "cbor" => Ok(([(header::CONTENT_TYPE, "application/cbor")], list).into_response()),
-        "json" => {
-            // Any generation that verifies: the key may have rotated since the list was read.
-            let keys = s.tokens.keys().verifying_keys(s.clock.now());
-            let l = RevocationList::verify(&list, &keys[..], None).map_err(ApiError::internal)?;
-            Ok(Json(json!({
-                "sequence": l.sequence(),
-                "issued_at": l.issued_at(),
-                "next_update": l.next_update(),
-                "revoked_tokens": l.token_count(),
-                "revoked_licenses": l.license_count(),
-                "list": URL_SAFE_NO_PAD.encode(&list),
-            }))
-            .into_response())
-        }
+        "json" => Ok(Json(s.revocations.current_body().await?).into_response()),
         _ => Err(ApiError::new(
             ErrorCode::InvalidField,
             "format: json or cbor",
@@ -156,88 +140,7 @@ async fn revocations(State(s): State<AppState>, Q(f): Q<ListFormat>) -> ApiResul
     }
 }
 
-/// A public key as a COSE_Key (RFC 9052 §7, RFC 8230) in deterministic CBOR.
-fn cose_key(k: &PublicKey) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.map(5);
-    if let Some(x) = k.ed25519_bytes() {
-        // kty OKP, kid, alg, crv Ed25519, x
-        w.int(1)
-            .int(1)
-            .int(2)
-            .bytes(k.kid().as_bytes())
-            .int(3)
-            .int(k.algorithm().cose_id());
-        w.int(-1).int(6).int(-2).bytes(x);
-    } else if let Some(r) = k.rsa_key() {
-        use rsa::traits::PublicKeyParts;
-        // kty RSA, kid, alg, n, e
-        w.int(1)
-            .int(3)
-            .int(2)
-            .bytes(k.kid().as_bytes())
-            .int(3)
-            .int(k.algorithm().cose_id());
-        w.int(-1).bytes(&r.n_bytes()).int(-2).bytes(&r.e_bytes());
-    }
-    w.into_bytes()
-}
-
-fn key_entry(
-    k: &PublicKey,
-    purpose: &str,
-    status: &str,
-    valid_from: Option<i64>,
-    valid_until: Option<i64>,
-) -> PublishedKey {
-    PublishedKey {
-        kid: k.kid().to_string(),
-        alg: k.algorithm().name().to_owned(),
-        purpose: purpose.to_owned(),
-        status: status.to_owned(),
-        valid_from,
-        valid_until,
-        public_key_pem: k.to_spki_pem(),
-        cose_key: URL_SAFE_NO_PAD.encode(cose_key(k)),
-        endorsed_by: None,
-        endorsement: None,
-    }
-}
-
 #[utoipa::path(get, path = "/v1/keys", tag = "public", responses((status = 200, description = "the token key's generations newest first, each after the first vouched for by the one before it (`endorsement`: base64url Ed25519 signature over `\"licet/key-endorsement/v1\\0\"` and the key's 32 bytes) (`active` signs; `retiring` verifies what it signed until `valid_until`; `retired` verifies nothing), then the RSA key of the compatibility endpoints", body = KeySet)))]
 async fn keys(State(s): State<AppState>) -> Json<KeySet> {
-    let keys = s.tokens.keys();
-    let now = s.clock.now();
-    let ring = keys.ring();
-    let mut list: Vec<PublishedKey> = ring
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, k)| {
-            let mut e = key_entry(
-                &k.public,
-                "tokens, revocation lists, signed answers, JWTs",
-                k.status(now).name(),
-                k.created_at,
-                k.valid_until,
-            );
-            // The generation before vouches for this one: a client that pinned it may trust
-            // this key from the set.
-            if let (Some(sig), Some(prev)) =
-                (&k.endorsement, i.checked_sub(1).and_then(|p| ring.get(p)))
-            {
-                e.endorsed_by = Some(prev.public.kid().to_string());
-                e.endorsement = Some(URL_SAFE_NO_PAD.encode(sig));
-            }
-            e
-        })
-        .collect();
-    list.push(key_entry(
-        keys.rsa.public_key(),
-        "compatibility endpoints",
-        "active",
-        keys.rsa_valid_from,
-        None,
-    ));
-    Json(KeySet { keys: list })
+    Json(s.tokens.key_set())
 }

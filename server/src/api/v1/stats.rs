@@ -1,18 +1,15 @@
-//! `GET /v1/stats`: the overview's figures (see [`crate::stats`]). Any admin key may read
-//! them, of what it may see: a key limited to one product, that product's; an unrestricted
-//! key, every product's and the refusals of requests that named no license known, or one
-//! product's when it asks.
+//! `GET /v1/stats`: the overview's figures (see [`crate::app::figures`], which says who may
+//! read which).
 
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 
-use crate::app::access::load_product;
 use crate::app::caller::Caller;
 use crate::app::error::ApiResult;
 use crate::app::state::AppState;
 use crate::http::extract::Q;
-use crate::stats::{Overview, Whose};
+use crate::stats::Overview;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -38,14 +35,7 @@ async fn stats(
     caller: Caller,
     Q(q): Q<StatsQuery>,
 ) -> ApiResult<Json<Overview>> {
-    // The figures of those who act on licenses (read-write and admin keys, and the dashboard
-    // sessions that act as them); a read-only key reads licenses, not the server's traffic.
-    caller.require(licet_core::model::Scope::ReadWrite)?;
-    let product = match (&q.product_id, &caller.key.product_id) {
-        (Some(asked), _) => Some(load_product(&s, &caller, asked).await?.id),
-        (None, Some(own)) => Some(own.clone()),
-        (None, None) => None,
-    };
-    let whose = product.as_deref().map_or(Whose::All, Whose::Product);
-    Ok(Json(crate::stats::overview(&s, whose).await?))
+    Ok(Json(
+        crate::app::figures::overview(&s, &caller, q.product_id.as_deref()).await?,
+    ))
 }

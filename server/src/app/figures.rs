@@ -1,0 +1,29 @@
+//! The overview's figures as a caller may read them: those who act on licenses (read-write
+//! and admin keys, and the dashboard sessions that act as them), of what they may see — a key
+//! limited to one product, that product's; an unrestricted key, every product's and the
+//! refusals of requests that named no license known, or one product's when it asks. A
+//! read-only key reads licenses, not the server's traffic.
+
+use licet_core::model::Scope;
+
+use crate::app::access::load_product;
+use crate::app::caller::Caller;
+use crate::app::error::ApiResult;
+use crate::app::state::AppState;
+use crate::stats::{Overview, Whose};
+
+/// The figures of `product_id`'s product, or of all the caller sees.
+pub async fn overview(
+    s: &AppState,
+    caller: &Caller,
+    product_id: Option<&str>,
+) -> ApiResult<Overview> {
+    caller.require(Scope::ReadWrite)?;
+    let product = match (product_id, &caller.key.product_id) {
+        (Some(asked), _) => Some(load_product(s, caller, asked).await?.id),
+        (None, Some(own)) => Some(own.clone()),
+        (None, None) => None,
+    };
+    let whose = product.as_deref().map_or(Whose::All, Whose::Product);
+    crate::stats::overview(s, whose).await
+}
