@@ -685,3 +685,96 @@ pub struct RootRotated {
     /// Stored secrets sealed again under it.
     pub resealed: usize,
 }
+
+/// One of licet's own webhooks (`/v1/webhooks`): never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookBody {
+    /// `whk_…`.
+    pub id: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// The events it hears.
+    pub events: Vec<String>,
+    /// Whether it receives deliveries.
+    pub active: bool,
+    /// The one product whose events it hears; none: every product's.
+    pub product_id: Option<String>,
+    /// The key that made it.
+    pub created_by: String,
+    /// When it was made.
+    pub created_at: i64,
+}
+
+#[cfg(feature = "core")]
+impl From<&licet_core::model::Webhook> for WebhookBody {
+    fn from(w: &licet_core::model::Webhook) -> Self {
+        WebhookBody {
+            id: w.id.clone(),
+            url: w.url.clone(),
+            events: w.events.clone(),
+            active: w.is_active,
+            product_id: w.product_id.clone(),
+            created_by: w.owner_id.clone(),
+            created_at: w.created_at,
+        }
+    }
+}
+
+/// A new webhook: its record and its signing secret, shown only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewWebhookBody {
+    /// The webhook.
+    #[serde(flatten)]
+    pub record: WebhookBody,
+    /// Its signing secret.
+    pub secret: String,
+}
+
+/// A webhook delivery and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryBody {
+    /// Its number.
+    pub id: u64,
+    /// The event it carries.
+    pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When it was queued.
+    pub created_at: i64,
+    /// When it is next tried, while pending.
+    pub next_attempt_at: Option<i64>,
+    /// When it was delivered or given up.
+    pub settled_at: Option<i64>,
+    /// The receiver's last status.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+#[cfg(feature = "core")]
+impl From<&licet_core::model::Delivery> for DeliveryBody {
+    fn from(d: &licet_core::model::Delivery) -> Self {
+        use licet_core::model::DeliveryState;
+        DeliveryBody {
+            id: d.id,
+            event: d.event.clone(),
+            state: match d.state {
+                DeliveryState::Pending => "pending",
+                DeliveryState::Delivered => "delivered",
+                DeliveryState::Failed => "failed",
+            }
+            .to_owned(),
+            attempts: d.attempts,
+            created_at: d.created_at,
+            next_attempt_at: (d.state == DeliveryState::Pending).then_some(d.next_attempt_at),
+            settled_at: d.settled_at,
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+        }
+    }
+}

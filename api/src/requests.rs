@@ -201,6 +201,46 @@ pub struct PolicyChange {
     pub max_borrow: Option<u64>,
 }
 
+/// `POST /v1/webhooks`: a new webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// Where deliveries are POSTed: `http(s)://`, a public address.
+    pub url: String,
+    /// Event names (`license.created`, `license.activated`, …).
+    pub events: Vec<String>,
+    /// The signing secret (1–256 characters); made if absent, and shown only in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Whether it receives deliveries [default: true].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// The one product whose events it hears; a product-limited key's webhooks hear only its
+    /// product's, an unrestricted key's every product's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+}
+
+/// `PATCH /v1/webhooks/{id}`: the fields given change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WebhookChange {
+    /// Where deliveries are POSTed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The events it hears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    /// A new signing secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Whether it receives deliveries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
 /// For `Option<Option<T>>` fields of a change: absent → `None` (leave alone), `null` →
 /// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
 pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>

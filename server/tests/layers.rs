@@ -273,6 +273,50 @@ fn the_services_know_no_http() {
     );
 }
 
+/// The dashboard's pages call the application layer's operations with the signed-in caller
+/// and read typed answers: no request dispatched to the API router in-process, no second
+/// router, no JSON tree read by key (`v["scope"]`).
+#[test]
+fn the_dashboard_calls_the_operations_and_reads_typed_answers() {
+    let mods = modules();
+    let pages: Vec<&String> = mods.keys().filter(|m| m.starts_with("dashboard")).collect();
+    assert!(pages.len() >= 10, "the dashboard's modules: {pages:?}");
+    for m in pages {
+        let code = code(&mods[m]);
+        assert!(
+            !code.contains("oneshot") && !code.contains("routes::router"),
+            "{m} dispatches requests to the API router: call the operation in crate::app"
+        );
+        assert!(
+            paths_after(&code, "crate::")
+                .iter()
+                .all(|p| !p.starts_with("api")),
+            "{m} reaches into the native API's handlers"
+        );
+        // `v["key"]`: an index right after a name or a call, not an array literal.
+        let json_read = code.match_indices("[\"").any(|(i, _)| {
+            code[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | ')' | ']'))
+        });
+        assert!(
+            !json_read,
+            "{m} reads an answer as a JSON tree: use its licet-api type"
+        );
+    }
+    let root = code(&mods["app"]);
+    let start = root
+        .find("pub fn app(")
+        .expect("the composition root's app()");
+    let end = start + root[start..].find("\n}\n").expect("its end");
+    assert_eq!(
+        root[start..end].matches("routes::router(").count(),
+        1,
+        "the server's router is built once"
+    );
+}
+
 /// Every `crate::…` path of a module names the module it comes from: none goes through the
 /// names `lib.rs` gives the binaries and the tests (`crate::model`, `crate::AppState`, …),
 /// which would hide an edge from the cycle check above and make `lib.rs` a hub.

@@ -17,6 +17,7 @@ pub mod revocations;
 pub mod seats;
 pub mod state;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::app::error::ErrorCode;
 use std::sync::Arc;
@@ -48,14 +49,10 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let (router, api) = routes::router(&state.config).split_for_parts();
     let api = Arc::new(openapi(api));
-    // The dashboard's pages call the same API in-process (`dashboard::api`); it is not part of
-    // the OpenAPI document.
+    // The dashboard's pages call the application layer's operations, as the API's routes do;
+    // they are not part of the OpenAPI document.
     let router = if state.config.dashboard {
-        let inner = routes::router(&state.config)
-            .split_for_parts()
-            .0
-            .with_state(state.clone());
-        router.merge(dashboard::router(inner))
+        router.merge(dashboard::router())
     } else {
         router
     };

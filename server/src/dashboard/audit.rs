@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::api::Desk;
+use super::desk::Desk;
 use super::page::{self, parse_date, q, when};
 use super::templates::{self, AuditRow};
 use super::{Flash, refused};

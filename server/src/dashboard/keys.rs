@@ -5,9 +5,8 @@
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
-use super::api::{Desk, Posted, Refusal};
+use super::desk::{Desk, Posted, Refusal};
 use super::page::{self, q, when};
 use super::templates::{self, ApiKeyRow};
 use super::{Ask, Flash, confirm, licenses, refused};
@@ -83,7 +82,7 @@ pub async fn create(Posted { d, form }: Posted) -> Response {
     let refuse =
         |text: &str| page::see_other(&format!("/admin/api-keys?{}", Flash::refusal(&d, text)));
     let scope = form.get("scope").unwrap_or("read_only").to_owned();
-    let Ok(scope) = serde_json::from_value::<licet_api::Scope>(Value::String(scope)) else {
+    let Ok(scope) = super::page::choice::<licet_api::Scope>(&scope) else {
         return refuse("scope: read_only, read_write or admin (invalid_field)");
     };
     let daily_quota = match form.get("daily_quota").map(|n| n.trim().parse::<u64>()) {

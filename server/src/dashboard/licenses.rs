@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::api::{Desk, Posted, Refusal};
+use super::desk::{Desk, Posted, Refusal};
 use super::page::{self, When, q, when};
 use super::templates::{self, EventRow, LicenseRow, LicenseView, MachineRow, ProductChoice};
 use super::{Ask, Flash, confirm, refusal_page, refused};
@@ -76,14 +76,12 @@ pub async fn list(d: Desk, Query(f): Query<ListQuery>) -> Response {
     let nonempty = |x: &str| (!x.is_empty()).then(|| x.to_owned());
     let status = match nonempty(&f.status) {
         None => Ok(None),
-        Some(st) => serde_json::from_value(Value::String(st))
-            .map(Some)
-            .map_err(|_| {
-                ApiError::bad_request(
-                    ErrorCode::InvalidField,
-                    "status: active, suspended, expired or revoked",
-                )
-            }),
+        Some(st) => page::choice(&st).map(Some).map_err(|_| {
+            ApiError::bad_request(
+                ErrorCode::InvalidField,
+                "status: active, suspended, expired or revoked",
+            )
+        }),
     };
     // The policies to filter by: those of the products the viewer sees, named with their
     // product's code.

@@ -6,11 +6,12 @@
 //!   ([`page::CSP`]).
 //! - Signing in exchanges an admin API key for a session cookie ([`session`]); every form
 //!   carries the session's CSRF token; destructive actions ask once more.
-//! - Pages read and act through the native API in-process ([`api`]), with the signed-in key as
-//!   the caller: a product-limited key sees and changes only its product, and every action is
-//!   the API's own, audited with that key as the actor.
+//! - Pages read and act through the application layer's operations (`crate::app`), the ones
+//!   the native API's routes call, with the signed-in key as the caller ([`desk`]): a
+//!   product-limited key sees and changes only its product, and every action is the API's
+//!   own, audited with that key as the actor.
 
-pub mod api;
+pub mod desk;
 pub mod page;
 pub mod session;
 pub mod templates;
@@ -32,14 +33,14 @@ use axum::routing::{get, post};
 
 use crate::app::state::AppState;
 
-use self::api::{Api, Refusal};
+use self::desk::Refusal;
 use self::templates::Notice;
 
 /// The stylesheet, embedded.
 const CSS: &str = include_str!("../../assets/admin.css");
 
 /// The dashboard's routes, under `/admin`; `api_router` is the API the pages call.
-pub fn router(api_router: Router) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(overview::overview))
         .route("/admin/", get(overview::overview))
@@ -91,7 +92,6 @@ pub fn router(api_router: Router) -> Router<AppState> {
         )
         .route("/admin/api-keys/{id}/{action}", post(keys::act))
         .fallback(|| async { page::failure(&crate::app::error::ApiError::not_found("page")) })
-        .layer(axum::Extension(Api(api_router)))
 }
 
 async fn css() -> Response {
@@ -159,7 +159,7 @@ pub struct Flash {
 }
 
 impl Flash {
-    fn notice(&self, d: &api::Desk) -> Option<Notice> {
+    fn notice(&self, d: &desk::Desk) -> Option<Notice> {
         let tag = self.n.as_deref()?;
         let sid = &d.v.session.sid;
         if let Some(r) = &self.refused {
@@ -177,7 +177,7 @@ impl Flash {
     }
 
     /// The query of a redirect after `r`.
-    fn of(d: &api::Desk, r: &Result<String, Refusal>) -> String {
+    fn of(d: &desk::Desk, r: &Result<String, Refusal>) -> String {
         match r {
             Ok(done) => Self::query(d, "done", done),
             Err(e) => Self::refusal(d, &format!("{} ({})", e.message, e.code)),
@@ -185,11 +185,11 @@ impl Flash {
     }
 
     /// The query of a redirect that says why the form was refused.
-    fn refusal(d: &api::Desk, text: &str) -> String {
+    fn refusal(d: &desk::Desk, text: &str) -> String {
         Self::query(d, "refused", text)
     }
 
-    fn query(d: &api::Desk, kind: &str, text: &str) -> String {
+    fn query(d: &desk::Desk, kind: &str, text: &str) -> String {
         let tag = session::flash_tag(&d.s, &d.v.session.sid, &format!("{kind}:{text}"));
         format!("{kind}={}&n={}", page::q(text), page::q(&tag))
     }

@@ -1,16 +1,15 @@
 //! The offline desk: an activation request a customer carried out, answered with the response
-//! to carry back, and a deactivation receipt taken, through `/v1/offline/*` with the
-//! signed-in key (so the request's license must be of a product the key sees).
+//! to carry back, and a deactivation receipt taken, with the signed-in key (so the request's
+//! license must be of a product the key sees).
 
 use crate::app::error::ErrorCode;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde_json::json;
 
-use super::api::Desk;
-use super::page::{self, CsrfFailed, Form, text, when};
+use super::desk::Desk;
+use super::page::{self, CsrfFailed, Form, when};
 use super::refused;
 use super::templates::{self, Answered, GivenBack, Notice};
 use crate::app::error::ApiError;
@@ -94,61 +93,42 @@ pub async fn page(d: Desk) -> Response {
     desk(&d, None, None, None)
 }
 
-/// `POST /admin/offline/activate` (`POST /v1/offline/activations`).
+/// `POST /admin/offline/activate`.
 pub async fn activate(u: Uploaded) -> Response {
     let Some(request) = u.artefact() else {
         return desk(&u.d, Some(nothing_given()), None, None);
     };
     let now = u.d.s.clock.now();
-    match u
-        .d
-        .send(
-            Method::POST,
-            "/v1/offline/activations",
-            Some(json!({ "request": request })),
-        )
-        .await
-    {
+    match crate::app::offline::activate(&u.d.s, Some(u.d.caller()), u.d.ip, &request).await {
         Ok(a) => {
-            let response = text(&a["response"]);
             let answer = Answered {
-                repeated: a["repeated"].as_bool() == Some(true),
-                machine: text(&a["machine_id"]),
-                token: text(&a["token_id"]),
-                lease_until: a["lease_until"]
-                    .as_i64()
-                    .map_or_else(String::new, |t| when(t, now)),
-                response_b64: base64::engine::general_purpose::STANDARD.encode(&response),
-                response,
+                repeated: a.repeated,
+                machine: a.machine_id,
+                token: a.token_id,
+                lease_until: when(a.lease_until, now),
+                response_b64: base64::engine::general_purpose::STANDARD.encode(&a.response),
+                response: a.response,
             };
             desk(&u.d, None, Some(answer), None)
         }
-        Err(e) => desk(&u.d, Some(refused(&e)), None, None),
+        Err(e) => desk(&u.d, Some(refused(&e.into())), None, None),
     }
 }
 
-/// `POST /admin/offline/deactivate` (`POST /v1/offline/deactivations`).
+/// `POST /admin/offline/deactivate`.
 pub async fn deactivate(u: Uploaded) -> Response {
     let Some(receipt) = u.artefact() else {
         return desk(&u.d, Some(nothing_given()), None, None);
     };
-    match u
-        .d
-        .send(
-            Method::POST,
-            "/v1/offline/deactivations",
-            Some(json!({ "receipt": receipt })),
-        )
-        .await
-    {
+    match crate::app::offline::deactivate(&u.d.s, Some(u.d.caller()), u.d.ip, &receipt).await {
         Ok(r) => {
             let back = GivenBack {
-                machine: text(&r["machine_id"]),
-                token: text(&r["token_id"]),
-                sequence: text(&r["revocation_sequence"]),
+                machine: r.machine_id,
+                token: r.token_id,
+                sequence: r.revocation_sequence.to_string(),
             };
             desk(&u.d, None, None, Some(back))
         }
-        Err(e) => desk(&u.d, Some(refused(&e)), None, None),
+        Err(e) => desk(&u.d, Some(refused(&e.into())), None, None),
     }
 }

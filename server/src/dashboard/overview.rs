@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::api::Desk;
+use super::desk::Desk;
 use super::page;
 use super::templates::{self, Bar, Chart, ExpiringRow, ProductFigures, Tile};
 

@@ -69,13 +69,10 @@ pub fn see_other(to: &str) -> Response {
     r
 }
 
-/// A JSON value of an API answer as a page shows it: strings as they are, null as nothing.
-pub fn text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
+/// A form's choice of one of an API enum's values, by the name the API gives it.
+pub fn choice<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, serde::de::value::Error> {
+    use serde::de::IntoDeserializer;
+    T::deserialize(name.into_deserializer())
 }
 
 /// Percent-encodes a query value.

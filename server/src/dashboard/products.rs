@@ -4,7 +4,7 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::api::{Desk, Posted, Refusal};
+use super::desk::{Desk, Posted, Refusal};
 use super::page::{self, when};
 use super::templates::{self, KeyRow, PolicyRow, ProductRow};
 use super::{Flash, refusal_page};

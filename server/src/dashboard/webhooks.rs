@@ -3,69 +3,59 @@
 //! delivery, deleting.
 
 use axum::extract::{Path, Query};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
 
-use super::api::{Desk, Posted};
-use super::page::{self, q, text, when};
+use super::desk::{Desk, Posted, Refusal};
+use super::page::{self, q, when};
 use super::templates::{self, DeliveryRow, Notice, WebhookRow};
 use super::{Ask, Flash, confirm, licenses, refused};
+use crate::app::webhooks;
+use licet_api::answers::DeliveryBody;
+use licet_api::requests::NewWebhook;
 
-fn delivery(d: &Value, now: i64) -> DeliveryRow {
-    let at = |v: &Value| v.as_i64().map_or_else(|| "—".to_owned(), |t| when(t, now));
+fn delivery(d: DeliveryBody, now: i64) -> DeliveryRow {
+    let at = |t: Option<i64>| t.map_or_else(|| "—".to_owned(), |t| when(t, now));
     DeliveryRow {
-        id: text(&d["id"]),
-        event: text(&d["event"]),
-        state: text(&d["state"]),
-        attempts: text(&d["attempts"]),
-        queued: at(&d["created_at"]),
-        next: at(&d["next_attempt_at"]),
-        last: match (d["last_status"].as_u64(), d["last_error"].as_str()) {
+        id: d.id.to_string(),
+        queued: at(Some(d.created_at)),
+        next: at(d.next_attempt_at),
+        last: match (d.last_status, d.last_error) {
             (Some(s), Some(e)) => format!("HTTP {s}: {e}"),
             (Some(s), None) => format!("HTTP {s}"),
-            (None, Some(e)) => e.to_owned(),
+            (None, Some(e)) => e,
             (None, None) => "—".to_owned(),
         },
+        event: d.event,
+        state: d.state,
+        attempts: d.attempts.to_string(),
     }
 }
 
 async fn page_of(d: &Desk, shown: Option<String>, notice: Option<Notice>) -> Response {
     let now = d.s.clock.now();
-    let (hooks, notice) = match d.get("/v1/webhooks").await {
+    let (hooks, notice) = match webhooks::list(&d.s, d.caller()).await {
         Ok(list) => {
             let mut rows = Vec::new();
-            for w in list["items"].as_array().into_iter().flatten() {
-                let id = text(&w["id"]);
-                let deliveries = d
-                    .get(&format!("/v1/webhooks/{}/deliveries?limit=20", q(&id)))
+            for w in list {
+                let deliveries = webhooks::deliveries(&d.s, d.caller(), &w.id, 20)
                     .await
-                    .map(|l| {
-                        l["items"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|x| delivery(x, now))
-                            .collect()
-                    })
+                    .map(|l| l.into_iter().map(|x| delivery(x, now)).collect())
                     .unwrap_or_default();
                 rows.push(WebhookRow {
-                    url: text(&w["url"]),
-                    events: w["events"]
-                        .as_array()
-                        .map(|e| e.iter().map(text).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default(),
-                    product: w["product_id"]
-                        .as_str()
+                    url: w.url,
+                    events: w.events.join(", "),
+                    product: w
+                        .product_id
                         .map_or_else(|| "every product".to_owned(), |p| format!("only {p}")),
-                    active: w["active"].as_bool() != Some(false),
+                    active: w.active,
                     deliveries,
-                    id,
+                    id: w.id,
                 });
             }
             (rows, notice)
         }
-        Err(e) => (Vec::new(), Some(refused(&e))),
+        Err(e) => (Vec::new(), Some(refused(&e.into()))),
     };
     let t = templates::Webhooks {
         chrome: d.v.chrome("webhooks"),
@@ -86,27 +76,32 @@ pub async fn list(d: Desk, Query(flash): Query<Flash>) -> Response {
     page_of(&d, None, flash.notice(&d)).await
 }
 
-/// `POST /admin/webhooks` (`POST /v1/webhooks`): the answer page shows the secret once.
+/// `POST /admin/webhooks`: the answer page shows the secret once.
 pub async fn create(Posted { d, form }: Posted) -> Response {
-    let events: Vec<&str> = form
-        .0
-        .iter()
-        .filter(|(k, _)| k == "event")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let mut body = json!({ "url": form.get("url").unwrap_or(""), "events": events });
-    if let Some(p) = form.get("product_id") {
-        body["product_id"] = json!(p);
-    }
-    match d.send(Method::POST, "/v1/webhooks", Some(body)).await {
+    let new = NewWebhook {
+        url: form.get("url").unwrap_or("").to_owned(),
+        events: form
+            .0
+            .iter()
+            .filter(|(k, _)| k == "event")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        secret: None,
+        active: None,
+        product_id: form.get("product_id").map(str::to_owned),
+    };
+    match webhooks::create(&d.s, d.caller(), d.ip, new).await {
         Ok(w) => {
             let notice = Notice {
                 kind: "ok",
-                text: format!("Webhook to {} added.", text(&w["url"])),
+                text: format!("Webhook to {} added.", w.record.url),
             };
-            page_of(&d, Some(text(&w["secret"])), Some(notice)).await
+            page_of(&d, Some(w.secret), Some(notice)).await
         }
-        Err(e) => page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &Err(e)))),
+        Err(e) => page::see_other(&format!(
+            "/admin/webhooks?{}",
+            Flash::of(&d, &Err(e.into()))
+        )),
     }
 }
 
@@ -116,14 +111,9 @@ pub async fn act(
     Posted { d, form }: Posted,
 ) -> Response {
     let result = match action.as_str() {
-        "test" => d
-            .send(
-                Method::POST,
-                &format!("/v1/webhooks/{}/test", q(&id)),
-                Some(json!({})),
-            )
+        "test" => webhooks::test(&d.s, d.caller(), d.ip, &id)
             .await
-            .map(|x| format!("Test delivery sent: {}.", text(&x["state"]))),
+            .map(|x| format!("Test delivery sent: {}.", x.state)),
         "delete" => {
             if form.get("confirm") != Some("yes") {
                 return confirm(
@@ -139,12 +129,13 @@ pub async fn act(
                     },
                 );
             }
-            d.send(Method::DELETE, &format!("/v1/webhooks/{}", q(&id)), None)
+            webhooks::delete(&d.s, d.caller(), d.ip, &id)
                 .await
-                .map(|_| "Webhook deleted.".to_owned())
+                .map(|()| "Webhook deleted.".to_owned())
         }
         _ => return page::failure(&crate::app::error::ApiError::not_found("action")),
     };
+    let result = result.map_err(Refusal::from);
     page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &result)))
 }
 
@@ -153,13 +144,12 @@ pub async fn resend(
     Path((id, delivery)): Path<(String, String)>,
     Posted { d, form: _ }: Posted,
 ) -> Response {
-    let result = d
-        .send(
-            Method::POST,
-            &format!("/v1/webhooks/{}/deliveries/{}/resend", q(&id), q(&delivery)),
-            Some(json!({})),
-        )
-        .await
-        .map(|x| format!("Sent again: {}.", text(&x["state"])));
+    let result = match delivery.parse::<u64>() {
+        Ok(n) => webhooks::resend(&d.s, d.caller(), d.ip, &id, n)
+            .await
+            .map(|x| format!("Sent again: {}.", x.state)),
+        Err(_) => Err(crate::app::error::ApiError::not_found("delivery")),
+    }
+    .map_err(Refusal::from);
     page::see_other(&format!("/admin/webhooks?{}", Flash::of(&d, &result)))
 }

@@ -44,15 +44,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
-/// A caller already authenticated, set by the dashboard on the requests it dispatches to the
-/// API in-process (a request from the network cannot carry an extension).
-#[derive(Debug, Clone)]
-pub struct Acting(pub Caller);
-
 /// The caller of a route that also answers anonymous requests (a license key speaking for
-/// itself): `None` without credentials, the caller with them, whether they came as an
-/// `Authorization` header or from the dashboard in-process ([`Acting`]), so that a signed-in
-/// person is judged, and audited, as the key they act with.
+/// itself): `None` without credentials, the caller with them.
 #[derive(Debug, Clone)]
 pub struct MaybeCaller(pub Option<Caller>);
 
@@ -63,10 +56,9 @@ impl FromRequestParts<AppState> for MaybeCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let credentials = parts.extensions.get::<Acting>().is_some()
-            || parts
-                .headers
-                .contains_key(axum::http::header::AUTHORIZATION);
+        let credentials = parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION);
         match credentials {
             true => Ok(MaybeCaller(Some(
                 Caller::from_request_parts(parts, state).await?,
@@ -83,11 +75,6 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(Acting(caller)) = parts.extensions.get::<Acting>() {
-            // Counted once, for the page that made this call ([`count_usage`] by the
-            // dashboard's session), not once per call a page makes.
-            return Ok(caller.clone());
-        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

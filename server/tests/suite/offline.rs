@@ -411,25 +411,23 @@ async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
         .await
         .expect("read")
         .expect("key");
-    // The dashboard's in-process call: the signed-in key as an extension, no header.
+    // The dashboard's call: the operation, with the signed-in key as its caller.
+    let caller = licet_server::app::caller::Caller {
+        key: stored.clone(),
+        via_jwt: false,
+    };
     let desk = |request: &[u8]| {
         let text = encode_armor(request, licet_verifier::offline::LABEL_REQUEST);
-        let mut req = axum::http::Request::builder()
-            .method("POST")
-            .uri("/v1/offline/activations")
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(
-                json!({ "request": text }).to_string(),
-            ))
-            .expect("request");
-        req.extensions_mut()
-            .insert(licet_server::http::auth::Acting(
-                licet_server::app::caller::Caller {
-                    key: stored.clone(),
-                    via_jwt: false,
-                },
-            ));
-        req
+        let (state, caller) = (app.state.clone(), caller.clone());
+        async move {
+            licet_server::app::offline::activate(
+                &state,
+                Some(&caller),
+                licet_server::net::ClientIp(None),
+                &text,
+            )
+            .await
+        }
     };
     let dirs = tempfile::tempdir().expect("tmp");
     let theirs_license = app.license(&theirs, json!({})).await;
@@ -444,11 +442,11 @@ async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
     let request = other_client
         .offline_request(theirs_license["key"].as_str().expect("key"), None)
         .expect("request");
-    let (s, v, _) = app.send(desk(&request)).await;
+    let refused = desk(&request).await.expect_err("refused");
     assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("license_not_found")),
-        "another product's license is out of the session's reach: {v}"
+        refused.code(),
+        licet_server::app::error::ErrorCode::LicenseNotFound,
+        "another product's license is out of the session's reach: {refused:?}"
     );
     let machines = app
         .state
@@ -464,8 +462,8 @@ async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
     let request = a
         .offline_request(l["key"].as_str().expect("key"), None)
         .expect("request");
-    let (s, v, _) = app.send(desk(&request)).await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let answered = desk(&request).await.expect("answered");
+    assert!(!answered.repeated, "a new seat");
     let entries = crate::common::audit_entries(&app.state).await;
     let activated = entries
         .iter()

@@ -13,7 +13,7 @@ use super::body::{MachineBody, PolicyBody, ProductBody};
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
-use crate::http::extract::{Answer, Body, ClientIp, OptionalBody, Q, Reply, page_limit};
+use crate::http::extract::{Body, ClientIp, OptionalBody, Q, page_limit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

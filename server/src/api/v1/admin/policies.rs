@@ -25,11 +25,10 @@ pub(super) struct PolicyFilter {
 pub(super) async fn list_policies(
     State(s): State<AppState>,
     caller: Caller,
-    reply: Reply,
     Q(f): Q<PolicyFilter>,
-) -> ApiResult<Answer<Value>> {
+) -> ApiResult<Json<Value>> {
     let items = crate::app::catalog::policies(&s, &caller, f.product_id.as_deref()).await?;
-    Ok(reply.with(json!({ "items": items })))
+    Ok(Json(json!({ "items": items })))
 }
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = PolicyBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]

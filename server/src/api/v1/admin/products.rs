@@ -17,10 +17,9 @@ pub(super) async fn create_product(
 pub(super) async fn list_products(
     State(s): State<AppState>,
     caller: Caller,
-    reply: Reply,
-) -> ApiResult<Answer<Value>> {
+) -> ApiResult<Json<Value>> {
     let items = crate::app::catalog::products(&s, &caller).await?;
-    Ok(reply.with(json!({ "items": items })))
+    Ok(Json(json!({ "items": items })))
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = String, Path, description = "the object's id")), responses((status = 200, body = ProductBody), (status = 404, description = "not found", body = crate::http::error::ErrorBody), crate::http::error::CommonErrors), security(("bearer" = [])))]
