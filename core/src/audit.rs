@@ -99,6 +99,35 @@ audit_actions! {
     WemxValidated = "wemx.validated";
 }
 
+/// The kind of object an action's entry is about: its subject is that object's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditObject {
+    /// A product (`product.*`).
+    Product,
+    /// A policy (`policy.*`).
+    Policy,
+    /// A license (`license.*`).
+    License,
+    /// A machine (`machine.*`).
+    Machine,
+    /// Anything else: an API key, a customer, a user, a webhook, a download, a key, a session…
+    Other,
+}
+
+impl AuditAction {
+    /// The kind of object this action's entries are about, by the object its name starts with.
+    pub fn object(self) -> AuditObject {
+        match self.as_str().split_once('.').map_or("", |(o, _)| o) {
+            "product" => AuditObject::Product,
+            "policy" => AuditObject::Policy,
+            "license" => AuditObject::License,
+            "machine" => AuditObject::Machine,
+            _ => AuditObject::Other,
+        }
+    }
+}
+
 impl std::fmt::Display for AuditAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -107,7 +136,23 @@ impl std::fmt::Display for AuditAction {
 
 #[cfg(test)]
 mod tests {
-    use super::AuditAction;
+    use super::{AuditAction, AuditObject};
+
+    #[test]
+    fn an_action_is_about_the_object_its_name_starts_with() {
+        assert_eq!(AuditAction::ProductUpdated.object(), AuditObject::Product);
+        assert_eq!(AuditAction::PolicyDeleted.object(), AuditObject::Policy);
+        assert_eq!(AuditAction::LicenseHwidReset.object(), AuditObject::License);
+        assert_eq!(AuditAction::MachineCulled.object(), AuditObject::Machine);
+        for other in [
+            AuditAction::ApiKeyCreated,
+            AuditAction::WebhookDeleted,
+            AuditAction::DownloadServed,
+            AuditAction::UserPromoted,
+        ] {
+            assert_eq!(other.object(), AuditObject::Other, "{other}");
+        }
+    }
 
     #[test]
     fn names_read_back_and_are_unique() {

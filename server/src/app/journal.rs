@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use licet_core::audit::AuditAction;
+use licet_core::audit::{AuditAction, AuditObject};
 use licet_core::clock::Clock;
 use licet_core::model::AuditEvent;
 use licet_core::store::Store;
@@ -70,7 +70,7 @@ impl Journal {
         ip: Option<String>,
         detail: serde_json::Value,
     ) -> ApiResult<()> {
-        let product_id = self.product_of(subject, &detail).await?;
+        let product_id = self.product_of(action, subject, &detail).await?;
         self.store
             .append_audit(self.audit_entry(actor, action, subject, ip, detail, product_id))
             .await?;
@@ -78,39 +78,35 @@ impl Journal {
     }
 
     /// The product an audit entry is about: named in its detail, or found through its subject
-    /// or the license its detail names. `None` for what spans products (API keys, customers,
-    /// users), which only unrestricted keys see.
+    /// (an object of the kind its action names) or the license its detail names. `None` for
+    /// what spans products (API keys, customers, users), which only unrestricted keys see.
     async fn product_of(
         &self,
+        action: AuditAction,
         subject: &str,
         detail: &serde_json::Value,
     ) -> ApiResult<Option<String>> {
         if let Some(p) = detail.get("product_id").and_then(|v| v.as_str()) {
             return Ok(Some(p.to_owned()));
         }
-        if subject.starts_with("prd_") {
-            return Ok(Some(subject.to_owned()));
-        }
-        if subject.starts_with("pol_") {
-            return Ok(self.store.policy(subject).await?.map(|p| p.product_id));
-        }
-        let machine_license;
-        let license = if subject.starts_with("lic_") {
-            Some(subject)
-        } else if let Some(l) = detail.get("license_id").and_then(|v| v.as_str()) {
-            Some(l)
-        } else if subject.starts_with("mch_") {
-            machine_license = self
+        let license = match action.object() {
+            AuditObject::Product => return Ok(Some(subject.to_owned())),
+            AuditObject::Policy => {
+                return Ok(self.store.policy(subject).await?.map(|p| p.product_id));
+            }
+            AuditObject::License => Some(subject.to_owned()),
+            AuditObject::Machine => self
                 .store
                 .machine_by_id(subject)
                 .await?
-                .map(|m| m.license_id);
-            machine_license.as_deref()
-        } else {
-            None
+                .map(|m| m.license_id),
+            _ => detail
+                .get("license_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
         };
         match license {
-            Some(id) => Ok(self.store.license(id).await?.map(|l| l.product_id)),
+            Some(id) => Ok(self.store.license(&id).await?.map(|l| l.product_id)),
             None => Ok(None),
         }
     }

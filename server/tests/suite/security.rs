@@ -451,14 +451,31 @@ async fn a_product_limited_admin_key_cannot_widen_itself() {
 #[tokio::test]
 async fn a_product_limited_key_reads_only_its_products_audit_entries() {
     let app = TestApp::new().await;
-    let (a, _) = app.product("app-a", json!({})).await;
-    let (b, _) = app.product("app-b", json!({})).await;
+    let (a, pa) = app.product("app-a", json!({})).await;
+    let (b, pb) = app.product("app-b", json!({})).await;
     let la = app.license(&a, json!({})).await;
     let lb = app.license(&b, json!({})).await;
     let (s, _, _) = app
         .activate(lb["key"].as_str().expect("key"), "machine-b")
         .await;
     assert!(s.is_success(), "{s}");
+    // Entries whose detail names no product: found through the object their action is about.
+    for (policy, license) in [(&pa, &la), (&pb, &lb)] {
+        let id = policy["id"].as_str().expect("id");
+        let (s, v) = app
+            .admin(
+                "PATCH",
+                &format!("/v1/policies/{id}"),
+                Some(json!({ "name": "renamed" })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let id = license["id"].as_str().expect("id");
+        let (s, v) = app
+            .admin("DELETE", &format!("/v1/licenses/{id}/machines"), None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
     let limited = api_key(&app, "admin", Some(&a)).await;
     let (s, v, _) = app
         .call("GET", "/v1/audit?limit=100", Some(&limited), None)
@@ -469,8 +486,20 @@ async fn a_product_limited_key_reads_only_its_products_audit_entries() {
         items.iter().any(|e| e["subject"] == la["id"]),
         "its own license's creation is there: {v}"
     );
+    for (action, subject) in [
+        ("product.created", &a["id"]),
+        ("policy.updated", &pa["id"]),
+        ("license.machines_reset", &la["id"]),
+    ] {
+        assert!(
+            items
+                .iter()
+                .any(|e| e["action"] == action && e["subject"] == *subject),
+            "its own {action} is there: {v}"
+        );
+    }
     let text = v.to_string();
-    for other in [&b["id"], &lb["id"]] {
+    for other in [&b["id"], &lb["id"], &pb["id"]] {
         assert!(
             !text.contains(other.as_str().expect("id")),
             "{other} leaked: {v}"
