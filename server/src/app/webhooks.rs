@@ -180,7 +180,7 @@ pub async fn update(
             AuditAction::WebhookUpdated,
             &w.id,
             ip.text(),
-            json!({}),
+            json!({ "product_id": w.product_id }),
         )
         .await?;
     Ok(WebhookBody::from(&w))
@@ -197,7 +197,7 @@ pub async fn delete(s: &AppState, caller: &Caller, ip: ClientIp, id: &str) -> Ap
             AuditAction::WebhookDeleted,
             &w.id,
             ip.text(),
-            json!({}),
+            json!({ "product_id": w.product_id }),
         )
         .await?;
     Ok(())
@@ -272,7 +272,7 @@ pub async fn resend(
             AuditAction::WebhookResent,
             &w.id,
             ip.text(),
-            json!({ "delivery": old.id, "as": d.id, "event": old.event }),
+            json!({ "delivery": old.id, "as": d.id, "event": old.event, "product_id": w.product_id }),
         )
         .await?;
     attempted(s, &w, d).await
@@ -302,7 +302,7 @@ pub async fn test(
             AuditAction::WebhookTested,
             &w.id,
             ip.text(),
-            json!({}),
+            json!({ "product_id": w.product_id }),
         )
         .await?;
     attempted(s, &w, d).await

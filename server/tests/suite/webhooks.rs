@@ -241,6 +241,53 @@ async fn the_native_api_announces_every_change_to_the_webhooks_that_may_hear_it(
             && d["attempts"] == json!(1)),
         "{ds}"
     );
+
+    // The limited key reads its own webhook's story in the audit log, and not the other's.
+    let a_id = hook_a["id"].as_str().expect("id");
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("/v1/webhooks/{a_id}"),
+            Some(json!({ "active": false })),
+        ),
+        ("POST", format!("/v1/webhooks/{a_id}/test"), None),
+        ("DELETE", format!("/v1/webhooks/{a_id}"), None),
+    ] {
+        let (s, v, _) = app.call(method, &path, Some(&limited), body).await;
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+    }
+    let (s, log, _) = app
+        .call(
+            "GET",
+            "/v1/audit?action=webhook.&limit=100",
+            Some(&limited),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    let seen: Vec<(&str, &str)> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or(""),
+                e["subject"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for action in [
+        "webhook.created",
+        "webhook.updated",
+        "webhook.tested",
+        "webhook.deleted",
+    ] {
+        assert!(seen.contains(&(action, a_id)), "{action}: {log}");
+    }
+    assert!(
+        seen.iter().all(|(_, subject)| *subject == a_id),
+        "only its own webhook: {log}"
+    );
 }
 
 #[tokio::test]
