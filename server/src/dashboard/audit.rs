@@ -50,13 +50,12 @@ pub async fn list(d: Desk, Query(f): Query<AuditQuery>) -> Response {
     let now = d.s.clock.now();
     let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     // Newest first: what happened last is what a support person looks for.
-    let mut asked = audit::AuditQuery {
+    let mut asked = licet_core::store::AuditFilter {
         action: given(&f.action),
         subject: given(&f.subject),
         actor: given(&f.actor),
         newest_first: true,
-        limit: 100,
-        ..audit::AuditQuery::default()
+        ..licet_core::store::AuditFilter::default()
     };
     let mut notice = f.flash.notice(&d);
     for (name, value, bound) in [
@@ -82,8 +81,11 @@ pub async fn list(d: Desk, Query(f): Query<AuditQuery>) -> Response {
             "after: the cursor of a page",
         )),
         after => {
-            asked.after = after.and_then(Result::ok);
-            audit::entries(&d.s, d.caller(), asked).await
+            let page = licet_core::store::PageRequest {
+                after: after.and_then(Result::ok).map(|a| a.to_string()),
+                limit: 100,
+            };
+            audit::entries(&d.s, d.caller(), asked, page).await
         }
     };
     let (rows, next) = match listed {

@@ -9,7 +9,6 @@ use super::desk::{Desk, Posted, Refusal};
 use super::page::{self, When, q, when};
 use super::templates::{self, EventRow, LicenseRow, LicenseView, MachineRow, ProductChoice};
 use super::{Ask, Flash, confirm, refusal_page, refused};
-use crate::app::audit::AuditQuery;
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::licenses::Listing;
 use crate::app::{audit, catalog, licenses, offline};
@@ -289,13 +288,16 @@ pub async fn show(d: Desk, Path(id): Path<String>, Query(flash): Query<Flash>) -
     };
     // The timeline needs an admin key (it reads the audit log); a page without it still
     // shows the license. The newest 100 entries, newest first.
-    let timeline = AuditQuery {
+    let timeline = licet_core::store::AuditFilter {
         license: Some(id.clone()),
         newest_first: true,
-        limit: 100,
-        ..AuditQuery::default()
+        ..licet_core::store::AuditFilter::default()
     };
-    let events = match audit::entries(s, d.caller(), timeline).await {
+    let newest = licet_core::store::PageRequest {
+        after: None,
+        limit: 100,
+    };
+    let events = match audit::entries(s, d.caller(), timeline, newest).await {
         Ok(page) => page
             .items
             .into_iter()

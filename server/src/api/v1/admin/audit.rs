@@ -34,7 +34,7 @@ pub(super) async fn audit(
     caller: Caller,
     Q(f): Q<AuditFilter>,
 ) -> ApiResult<Json<Value>> {
-    let q = crate::app::audit::AuditQuery {
+    let filter = licet_core::store::AuditFilter {
         action: f.action,
         subject: f.subject,
         actor: f.actor,
@@ -42,10 +42,13 @@ pub(super) async fn audit(
         since: f.since,
         until: f.until,
         newest_first: f.order == Some(Order::Newest),
-        after: f.after,
+        ..licet_core::store::AuditFilter::default()
+    };
+    let page = licet_core::store::PageRequest {
+        after: f.after.map(|a| a.to_string()),
         limit: page_limit(f.limit),
     };
-    let page = crate::app::audit::entries(&s, &caller, q).await?;
+    let page = crate::app::audit::entries(&s, &caller, filter, page).await?;
     Ok(Json(
         serde_json::to_value(page).map_err(ApiError::internal)?,
     ))
