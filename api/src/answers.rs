@@ -519,6 +519,82 @@ impl From<&Order> for OrderBody {
     }
 }
 
+/// The prices of a product (`GET /v1/products/{id}/prices`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PriceList {
+    /// Every price of the product, in id order.
+    pub items: Vec<PriceBody>,
+}
+
+/// A shop customer as the API shows it: never the password's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Customer))]
+pub struct CustomerBody {
+    /// Its number.
+    pub id: u64,
+    /// Its e-mail address, lower-case.
+    pub email: String,
+    /// When it was made.
+    pub created_at: i64,
+}
+
+#[cfg(feature = "core")]
+impl From<&licet_core::model::Customer> for CustomerBody {
+    fn from(c: &licet_core::model::Customer) -> Self {
+        CustomerBody {
+            id: c.id,
+            email: c.email.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A page of customers (`GET /v1/customers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerPage {
+    /// The customers, in id order.
+    pub items: Vec<CustomerBody>,
+    /// The cursor of the next page (`after`), if there is one.
+    pub next: Option<String>,
+}
+
+/// A customer with its orders (`GET /v1/customers/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerOrders {
+    /// The customer.
+    #[serde(flatten)]
+    pub customer: CustomerBody,
+    /// Its orders, each with the key of the license it bought.
+    pub orders: Vec<CustomerOrder>,
+}
+
+/// An order of a customer, with its license's key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerOrder {
+    /// The order.
+    #[serde(flatten)]
+    pub order: OrderBody,
+    /// The key of its license; none if the license was deleted.
+    pub license_key: Option<String>,
+}
+
+/// A customer's new password (`POST /v1/customers/{id}/password`), shown only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewPasswordBody {
+    /// The customer's number.
+    pub id: u64,
+    /// Its e-mail address.
+    pub email: String,
+    /// The new password.
+    pub password: String,
+}
+
 /// An entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -219,3 +219,56 @@ impl PublishedKey {
         self.status == "retired"
     }
 }
+
+/// The answer to a validation (`POST /v1/client/validate`, `GET /v1/licenses/validate`),
+/// signed: the verdict in the core's order, and the license it is about when the key names
+/// one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidationAnswer {
+    /// Whether the license may be used as asked.
+    pub valid: bool,
+    /// `valid`, or the first failing check's code.
+    pub code: String,
+    /// The verdict in words.
+    pub detail: String,
+    /// The license, when the key names one the caller may see.
+    pub license: Option<ValidatedLicense>,
+    /// The server's clock.
+    pub server_time: i64,
+    /// The request's nonce.
+    pub nonce: Option<String>,
+}
+
+/// What a validation says of its license.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidatedLicense {
+    /// `lic_…`.
+    pub id: String,
+    /// Its product.
+    pub product_id: String,
+    /// Its status at the answer's time.
+    pub status: crate::enums::LicenseStatus,
+    /// Its kind.
+    pub kind: crate::enums::Kind,
+    /// When it expires; none: never.
+    pub expires_at: Option<i64>,
+    /// What it entitles to.
+    pub entitlements: Vec<String>,
+}
+
+#[cfg(feature = "core")]
+impl ValidatedLicense {
+    /// What a validation at `now` says of `l`.
+    pub fn of(l: &licet_core::model::License, now: i64) -> ValidatedLicense {
+        ValidatedLicense {
+            id: l.id.clone(),
+            product_id: l.product_id.clone(),
+            status: l.status_at(now).into(),
+            kind: l.kind.into(),
+            expires_at: l.expires_at,
+            entitlements: l.entitlements.clone(),
+        }
+    }
+}

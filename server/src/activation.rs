@@ -19,7 +19,6 @@ use serde_json::json;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
 use crate::app::tokens::{IssuedToken, TokenTerms};
-use crate::http::extract::Signed;
 use crate::ids::random_id;
 use crate::ids::{hex, unhex};
 use crate::rules::{self, Admit, Asked, Family, Probe};
@@ -43,15 +42,31 @@ pub fn device_key_of(text: &str) -> ApiResult<[u8; 32]> {
     Ok(raw)
 }
 
+/// A client request's claim to its device key: the body as received, the path it was sent to
+/// and the signature it carried (`Licet-Device-Signature`), if any.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceProof<'a> {
+    /// The request's path: the signature covers it, so a body signed for one route is refused
+    /// on another.
+    pub path: &'a str,
+    /// The body, byte for byte as received.
+    pub raw: &'a [u8],
+    /// The decoded signature (`None` also when it was not base64url).
+    pub signature: Option<&'a [u8]>,
+    /// Whether a signature was sent at all.
+    pub signature_sent: bool,
+}
+
 /// The device key a signed client request proves: `None` if it names none. A request naming
 /// one must carry a valid signature by it over the body as received, and a `time` within
 /// five minutes of the server's (a recorded request cannot be replayed later).
 pub fn proven_device_key(
     s: &AppState,
-    req: &Signed<MachineRequest>,
+    body: &MachineRequest,
+    proof: &DeviceProof<'_>,
 ) -> ApiResult<Option<[u8; 32]>> {
-    let Some(text) = &req.body.device_key else {
-        if req.signature_sent {
+    let Some(text) = &body.device_key else {
+        if proof.signature_sent {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidField,
                 "Licet-Device-Signature without device_key",
@@ -60,9 +75,9 @@ pub fn proven_device_key(
         return Ok(None);
     };
     let key = device_key_of(text)?;
-    let Some(sig) = &req.signature else {
+    let Some(sig) = proof.signature else {
         return Err(ApiError::new(
-            if req.signature_sent {
+            if proof.signature_sent {
                 ErrorCode::BadDeviceSignature
             } else {
                 ErrorCode::DeviceSignatureRequired
@@ -70,14 +85,13 @@ pub fn proven_device_key(
             "a request naming a device key must be signed with it (Licet-Device-Signature)",
         ));
     };
-    licet_verifier::device::verify_request(&key, &req.path, &req.raw, sig).map_err(|_| {
+    licet_verifier::device::verify_request(&key, proof.path, proof.raw, sig).map_err(|_| {
         ApiError::new(
             ErrorCode::BadDeviceSignature,
             "the device signature does not verify with device_key over this body",
         )
     })?;
-    let skew = req
-        .body
+    let skew = body
         .time
         .map(|t| (t - s.clock.now()).abs())
         .unwrap_or(i64::MAX);

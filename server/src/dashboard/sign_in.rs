@@ -184,10 +184,11 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
         || crate::http::auth::decoy_password_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let matches =
-        tokio::task::spawn_blocking(move || crate::http::auth::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+    let matches = tokio::task::spawn_blocking(move || {
+        crate::app::credentials::verify_password(&password, &hash)
+    })
+    .await
+    .unwrap_or(false);
     let refused = |reason: &'static str| async move {
         let _ = s
             .journal

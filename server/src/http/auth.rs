@@ -13,37 +13,6 @@ use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
 use licet_core::model::ApiKey;
 
-/// A new random password (100 bits, shown once, never stored) and its argon2id hash as a PHC
-/// string. Hashing takes tens of milliseconds of CPU, so it runs off the async workers.
-pub async fn new_password() -> ApiResult<(zeroize::Zeroizing<String>, String)> {
-    let password = zeroize::Zeroizing::new(crate::ids::random_token(20));
-    let hash = hash_password(password.clone()).await?;
-    Ok((password, hash))
-}
-
-/// The argon2id hash (default parameters: 19 MiB, 2 passes) of `password`, as a PHC string.
-pub async fn hash_password(password: zeroize::Zeroizing<String>) -> ApiResult<String> {
-    use argon2::password_hash::PasswordHasher;
-    tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
-}
-
-/// Whether `password` matches the PHC string `hash` (constant-time comparison inside argon2).
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::PasswordVerifier;
-    argon2::password_hash::phc::PasswordHash::new(hash).is_ok_and(|h| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
 /// The caller of a route that also answers anonymous requests (a license key speaking for
 /// itself): `None` without credentials, the caller with them.
 #[derive(Debug, Clone)]

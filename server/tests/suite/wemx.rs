@@ -901,11 +901,11 @@ fn private_api_customers_and_auth() {
     let stored = common::block_on(w.app.state.store.customer(id))
         .expect("read")
         .expect("customer");
-    assert!(licet_server::auth::verify_password(
+    assert!(licet_server::app::credentials::verify_password(
         password,
         &stored.password_hash
     ));
-    assert!(!licet_server::auth::verify_password(
+    assert!(!licet_server::app::credentials::verify_password(
         "wrong",
         &stored.password_hash
     ));

@@ -111,7 +111,7 @@ async fn register(State(s): State<AppState>, ip: ClientIp, In(b): In<Register>) 
             "Email already registered",
         ));
     }
-    let hash = crate::http::auth::hash_password(password).await?;
+    let hash = crate::app::credentials::hash_password(password).await?;
     let user = s
         .store
         .insert_user(&User {
@@ -177,10 +177,11 @@ async fn login(State(s): State<AppState>, ip: ClientIp, In(b): In<Login>) -> Ans
         |u| u.password_hash.clone(),
     );
     let password = zeroize::Zeroizing::new(password);
-    let matches =
-        tokio::task::spawn_blocking(move || crate::http::auth::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+    let matches = tokio::task::spawn_blocking(move || {
+        crate::app::credentials::verify_password(&password, &hash)
+    })
+    .await
+    .unwrap_or(false);
     let Some(user) = user.filter(|_| matches) else {
         s.journal
             .security_event(

@@ -135,7 +135,7 @@ async fn create_admin(
             "display_name: at most 100 characters",
         )
     })?;
-    let hash = crate::http::auth::hash_password(password.clone()).await?;
+    let hash = crate::app::credentials::hash_password(password.clone()).await?;
     let u = s
         .store
         .insert_user(&User {

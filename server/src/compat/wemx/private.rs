@@ -83,7 +83,7 @@ pub(super) async fn create(
         None => {
             // The password is random and kept only as a hash; licet sends no mail, so the
             // customer gets a password of their own through an admin reset.
-            let (_password, hash) = crate::http::auth::new_password().await?;
+            let (_password, hash) = crate::app::credentials::new_password().await?;
             let fresh = Customer {
                 id: s.store.next_number("customer").await?,
                 email: email.clone(),
