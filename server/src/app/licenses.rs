@@ -12,7 +12,7 @@ use licet_api::answers::{
 use licet_api::requests::{BulkRequest, LicenseChange, NewLicense};
 use licet_core::audit::AuditAction;
 use licet_core::events::{DomainEvent, Kind, kind};
-use licet_core::model::{License, LicenseStatus, Scope};
+use licet_core::model::{License, LicenseStatus, Policy, Product, Scope};
 use licet_core::store::{LicenseFilter, LicenseSearch, LicensesWith, PageRequest, Record};
 use serde_json::{Value, json};
 
@@ -116,7 +116,122 @@ async fn check_extra_products(
     Ok(())
 }
 
-/// The license `b` asks for, checked, not yet stored.
+/// What a new license is made of, its product and policy already found and judged by the
+/// family that asks, its fields checked by that family's rules. Every family's licenses are
+/// made from these by [`new_license`] and stored by [`insert`] or [`insert_many`].
+#[derive(Debug)]
+pub struct Terms<'a> {
+    /// Its product.
+    pub product: &'a Product,
+    /// Its policy, of that product.
+    pub policy: &'a Policy,
+    /// Its key; none: one in the product's format.
+    pub key: Option<String>,
+    /// Trial, subscription or lifetime.
+    pub kind: licet_core::model::Kind,
+    /// When it expires; none: never.
+    pub expires_at: Option<i64>,
+    /// Its seats; none: the policy's.
+    pub seats: Option<u32>,
+    /// Domains its tokens are bound to.
+    pub domains: Vec<String>,
+    /// What it entitles to, beside the policy's.
+    pub entitlements: Vec<String>,
+    /// The vendor's own fields.
+    pub metadata: BTreeMap<String, Value>,
+    /// The one address it may be used from.
+    pub ip: Option<std::net::IpAddr>,
+    /// Other products it also licenses.
+    pub extra_products: Vec<String>,
+    /// Whether it binds to its first machine (`None`: as the policy says).
+    pub hwid_locked: Option<bool>,
+}
+
+/// The license `t` makes, not yet stored: a new id, number and key (unless given), and a token
+/// it would be issued that fits the size budget.
+pub async fn new_license(s: &AppState, t: &Terms<'_>) -> ApiResult<License> {
+    let now = s.clock.now();
+    let l = License {
+        id: random_id("lic_"),
+        key: match &t.key {
+            Some(k) => k.clone(),
+            None => license_key(&t.product.key_prefix, &t.product.key_format),
+        },
+        product_name: Some(t.product.name.clone()),
+        product_id: t.product.id.clone(),
+        policy_id: t.policy.id.clone(),
+        status: LicenseStatus::Active,
+        kind: t.kind,
+        expires_at: t.expires_at,
+        seats: t.seats,
+        domains: t.domains.clone(),
+        entitlements: t.entitlements.clone(),
+        metadata: t.metadata.clone(),
+        ip: t.ip.map(|ip| crate::net::canonical(ip).to_string()),
+        owner_active: true,
+        numeric_id: s.store.next_number("license").await?,
+        extra_products: t.extra_products.clone(),
+        customer_id: None,
+        order_id: None,
+        data: None,
+        hwid_locked: t.hwid_locked,
+        expiry_announced: None,
+        created_at: now,
+        updated_at: now,
+    };
+    s.tokens.check_token_fits(t.policy, &l)?;
+    Ok(l)
+}
+
+/// Stores a new license with its audit entry (by `actor`) and its `license.created`, in one
+/// store operation.
+pub async fn insert(s: &AppState, actor: &str, ip: ClientIp, l: &License) -> ApiResult<()> {
+    let entry = s.journal.audit_entry(
+        actor,
+        AuditAction::LicenseCreated,
+        &l.id,
+        ip.text(),
+        json!({ "product_id": l.product_id }),
+        Some(l.product_id.clone()),
+    );
+    let told = s
+        .journal
+        .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
+        .await?;
+    s.store.insert_license(l, told).await?;
+    Ok(())
+}
+
+/// Stores new licenses of one product, all or none, with one audit entry (by `actor`) and each
+/// its `license.created`.
+pub async fn insert_many(
+    s: &AppState,
+    actor: &str,
+    ip: ClientIp,
+    product_id: &str,
+    ls: &[License],
+) -> ApiResult<()> {
+    let now = s.clock.now();
+    let entry = s.journal.audit_entry(
+        actor,
+        AuditAction::LicenseBulkCreated,
+        product_id,
+        ip.text(),
+        json!({ "count": ls.len() }),
+        Some(product_id.to_owned()),
+    );
+    let audience = s
+        .journal
+        .audience(kind::LicenseCreated, Some(product_id))
+        .await?;
+    let told = ls.iter().fold(Record::from(entry), |r, l| {
+        r.and(audience.record(l.clone(), now, Vec::new()))
+    });
+    s.store.insert_licenses(ls, told).await?;
+    Ok(())
+}
+
+/// The license `b` asks for, checked by the native API's rules, not yet stored.
 async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<License> {
     let product = load_product(s, caller, &b.product_id).await.map_err(|_| {
         ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
@@ -154,36 +269,24 @@ async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<Licen
     let expires_at = b.expires_at.or(policy
         .duration
         .map(|d| now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))));
-    let l = License {
-        id: random_id("lic_"),
-        key: match &b.key {
-            Some(k) => k.clone(),
-            None => license_key(&product.key_prefix, &product.key_format),
+    new_license(
+        s,
+        &Terms {
+            product: &product,
+            policy: &policy,
+            key: b.key.clone(),
+            kind: b.kind.into(),
+            expires_at,
+            seats: b.seats,
+            domains: b.domains.clone(),
+            entitlements: b.entitlements.clone(),
+            metadata: b.metadata.clone(),
+            ip: b.ip,
+            extra_products: b.extra_products.clone(),
+            hwid_locked: b.hwid_locked.then_some(true),
         },
-        product_name: Some(product.name.clone()),
-        product_id: product.id,
-        policy_id,
-        status: LicenseStatus::Active,
-        kind: b.kind.into(),
-        expires_at,
-        seats: b.seats,
-        domains: b.domains.clone(),
-        entitlements: b.entitlements.clone(),
-        metadata: b.metadata.clone(),
-        ip: b.ip.map(|ip| crate::net::canonical(ip).to_string()),
-        owner_active: true,
-        numeric_id: s.store.next_number("license").await?,
-        extra_products: b.extra_products.clone(),
-        customer_id: None,
-        order_id: None,
-        data: None,
-        hwid_locked: b.hwid_locked.then_some(true),
-        expiry_announced: None,
-        created_at: now,
-        updated_at: now,
-    };
-    s.tokens.check_token_fits(&policy, &l)?;
-    Ok(l)
+    )
+    .await
 }
 
 /// Creates a license (read-write), announced as `license.created`.
@@ -195,19 +298,7 @@ pub async fn create(
 ) -> ApiResult<LicenseBody> {
     caller.require(Scope::ReadWrite)?;
     let l = build(s, caller, b).await?;
-    let entry = s.journal.audit_entry(
-        &caller.actor(),
-        AuditAction::LicenseCreated,
-        &l.id,
-        ip.text(),
-        json!({ "product_id": l.product_id }),
-        Some(l.product_id.clone()),
-    );
-    let told = s
-        .journal
-        .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
-        .await?;
-    s.store.insert_license(&l, told).await?;
+    insert(s, &caller.actor(), ip, &l).await?;
     Ok(LicenseBody::owned(l, s.clock.now()))
 }
 
@@ -236,23 +327,8 @@ pub async fn create_many(
     for _ in 0..b.count {
         ls.push(build(s, caller, &b.license).await?);
     }
+    insert_many(s, &caller.actor(), ip, &b.license.product_id, &ls).await?;
     let now = s.clock.now();
-    let entry = s.journal.audit_entry(
-        &caller.actor(),
-        AuditAction::LicenseBulkCreated,
-        &b.license.product_id,
-        ip.text(),
-        json!({ "count": ls.len() }),
-        Some(b.license.product_id.clone()),
-    );
-    let audience = s
-        .journal
-        .audience(kind::LicenseCreated, Some(&b.license.product_id))
-        .await?;
-    let told = ls.iter().fold(Record::from(entry), |r, l| {
-        r.and(audience.record(l.clone(), now, Vec::new()))
-    });
-    s.store.insert_licenses(&ls, told).await?;
     Ok(ls.into_iter().map(|l| LicenseBody::owned(l, now)).collect())
 }
 

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use licet_core::audit::AuditAction;
-use licet_core::events::{DomainEvent, kind};
+use licet_core::events::DomainEvent;
 use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::shared::end_sessions;
 use super::shared::status_name;
 use super::{Answer, Fail, Id, In, Me, Paging, Query, iso, ok, ok_with, parse_time};
+use crate::app::licenses::{self, Terms};
 use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
 use crate::payload::kind_name;
@@ -185,13 +186,16 @@ async fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
     };
     let metadata = b.metadata.clone().unwrap_or_default();
     check_metadata(&metadata)?;
-    let now = s.clock.now();
-    Ok(License {
-        id: crate::ids::random_id("lic_"),
-        key: crate::ids::license_key(&product.key_prefix, &product.key_format),
-        product_id: product.id.clone(),
-        policy_id,
-        status: LicenseStatus::Active,
+    let policy =
+        s.store.policy(&policy_id).await?.ok_or_else(|| {
+            crate::app::error::ApiError::internal("a default policy that is gone")
+        })?;
+    // LicenseCM's terms: the product's default policy, its own seats (`max_uses`), bound to
+    // the first machine unless asked otherwise, no domains or entitlements of its own.
+    let terms = Terms {
+        product: &product,
+        policy: &policy,
+        key: None,
         kind,
         expires_at,
         seats: Some(max),
@@ -199,18 +203,10 @@ async fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
         entitlements: Vec::new(),
         metadata: metadata.into_iter().collect(),
         ip: None,
-        product_name: Some(product.name.clone()),
-        owner_active: true,
-        numeric_id: s.store.next_number("license").await?,
         extra_products: Vec::new(),
-        customer_id: None,
-        order_id: None,
-        data: None,
         hwid_locked: Some(b.hwid_locked.unwrap_or(true)),
-        expiry_announced: None,
-        created_at: now,
-        updated_at: now,
-    })
+    };
+    Ok(licenses::new_license(s, &terms).await?)
 }
 
 /// Creates a license (key `XXXX-XXXX-XXXX-XXXX`).
@@ -221,19 +217,7 @@ async fn build(s: &AppState, me: &Me, b: &NewLicense) -> Result<License, Fail> {
     security(("bearer" = [])))]
 async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLicense>) -> Answer {
     let l = build(&s, &me, &b).await?;
-    let entry = s.journal.audit_entry(
-        &me.actor(),
-        AuditAction::LicenseCreated,
-        &l.id,
-        ip.text(),
-        json!({ "product_id": l.product_id }),
-        Some(l.product_id.clone()),
-    );
-    let told = s
-        .journal
-        .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
-        .await?;
-    s.store.insert_license(&l, told).await?;
+    licenses::insert(&s, &me.actor(), ip, &l).await?;
     ok_with(StatusCode::CREATED, view(&s, &l).await?)
 }
 
@@ -251,24 +235,9 @@ async fn bulk(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewLice
     for _ in 0..count {
         ls.push(build(&s, &me, &b).await?);
     }
-    let product_id = ls.first().map(|l| l.product_id.clone());
-    let audience = s
-        .journal
-        .audience(kind::LicenseCreated, product_id.as_deref())
-        .await?;
-    let now = s.clock.now();
-    let entry = s.journal.audit_entry(
-        &me.actor(),
-        AuditAction::LicenseBulkCreated,
-        b.product_id.as_deref().unwrap_or(""),
-        ip.text(),
-        json!({ "count": ls.len() }),
-        product_id,
-    );
-    let told = ls.iter().fold(Record::from(entry), |r, l| {
-        r.and(audience.record(l.clone(), now, Vec::new()))
-    });
-    s.store.insert_licenses(&ls, told).await?;
+    // One product: every license is of the product the request names.
+    let product_id = ls.first().map(|l| l.product_id.clone()).unwrap_or_default();
+    licenses::insert_many(&s, &me.actor(), ip, &product_id, &ls).await?;
     let mut licenses = Vec::new();
     for l in ls.iter() {
         licenses.push(view(&s, l).await?);
