@@ -527,6 +527,14 @@ pub struct PriceList {
     pub items: Vec<PriceBody>,
 }
 
+/// Downloads (`GET /v1/downloads`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DownloadList {
+    /// Every download the caller sees, of the product asked for if one was.
+    pub items: Vec<DownloadBody>,
+}
+
 /// A shop customer as the API shows it: never the password's hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -273,6 +273,43 @@ fn the_services_know_no_http() {
     );
 }
 
+/// The native API's routes are adapters: each reads its request, calls an operation of the
+/// application layer and answers its value. None reaches the store, the seat service or the
+/// journal itself, nor the domain modules the operations are written with, so that no
+/// operation is written twice (once for the API, once for the dashboard or a family).
+#[test]
+fn the_native_routes_call_the_operations() {
+    let mods = modules();
+    let routes: Vec<&String> = mods.keys().filter(|m| m.starts_with("api::")).collect();
+    assert!(routes.len() >= 10, "the native API's modules: {routes:?}");
+    for m in routes {
+        let code = code(&mods[m]);
+        for reach in [".store.", ".seats.", ".journal."] {
+            assert!(
+                !code.contains(reach),
+                "{m} works on `{reach}` itself: move the flow into an operation of crate::app"
+            );
+        }
+        let domain = paths_after(&code, "crate::").into_iter().find(|p| {
+            [
+                "activation",
+                "licensing",
+                "rules",
+                "domains",
+                "files",
+                "stats",
+            ]
+            .iter()
+            .any(|d| p == d || p.starts_with(&format!("{d}::")))
+        });
+        assert!(
+            domain.is_none(),
+            "{m} uses crate::{}: call the operation of crate::app that does",
+            domain.unwrap_or_default()
+        );
+    }
+}
+
 /// The dashboard's pages call the application layer's operations with the signed-in caller
 /// and read typed answers: no request dispatched to the API router in-process, no second
 /// router, no JSON tree read by key (`v["scope"]`).

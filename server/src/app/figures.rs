@@ -10,7 +10,8 @@ use crate::app::access::load_product;
 use crate::app::caller::Caller;
 use crate::app::error::ApiResult;
 use crate::app::state::AppState;
-use crate::stats::{Overview, Whose};
+pub use crate::stats::Overview;
+use crate::stats::Whose;
 
 /// The figures of `product_id`'s product, or of all the caller sees.
 pub async fn overview(
@@ -26,4 +27,31 @@ pub async fn overview(
     };
     let whose = product.as_deref().map_or(Whose::All, Whose::Product);
     crate::stats::overview(s, whose).await
+}
+
+/// The gauges `/metrics` reports from the store: the seats held (every machine holds one but
+/// dead floating ones) and the licenses, at `now`.
+pub async fn held_seats_and_licenses(s: &AppState, now: i64) -> ApiResult<(usize, usize)> {
+    let dead: usize = crate::licensing::dead_floating_machines(s, now, false)
+        .await?
+        .iter()
+        .map(|(_, _, machines)| machines.len())
+        .sum();
+    Ok((
+        s.store.machine_total().await?.saturating_sub(dead),
+        s.store.license_count().await?,
+    ))
+}
+
+/// Whether the store answers (`/healthz`): the stable code of its failure if not.
+pub async fn health(s: &AppState) -> Result<(), &'static str> {
+    s.store.health().await.map_err(|e| {
+        tracing::warn!(code = e.code(), "health check: the store does not answer");
+        e.code()
+    })
+}
+
+/// Commits made to the store since it opened (`/metrics`).
+pub fn store_flushes(s: &AppState) -> u64 {
+    s.store.flush_count()
 }

@@ -9,6 +9,7 @@ pub mod caller;
 pub mod catalog;
 pub mod client;
 pub mod credentials;
+pub mod downloads;
 pub mod error;
 pub mod figures;
 pub mod journal;

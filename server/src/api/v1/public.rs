@@ -43,23 +43,17 @@ async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Res
     let now = s.clock.now();
     let snap = s
         .metrics
-        .snapshot(now, || async {
-            // Every machine holds a seat except dead floating ones.
-            let dead: usize = crate::licensing::dead_floating_machines(&s, now, false)
-                .await?
-                .iter()
-                .map(|(_, _, machines)| machines.len())
-                .sum();
-            Ok::<_, ApiError>((
-                s.store.machine_total().await?.saturating_sub(dead),
-                s.store.license_count().await?,
-            ))
+        .snapshot(now, || {
+            crate::app::figures::held_seats_and_licenses(&s, now)
         })
         .await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics
-            .render(snap.active_seats, snap.licenses, s.store.flush_count()),
+        s.metrics.render(
+            snap.active_seats,
+            snap.licenses,
+            crate::app::figures::store_flushes(&s),
+        ),
     )
         .into_response())
 }
@@ -105,16 +99,13 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
 
 #[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "`{status, server_time}`", body = serde_json::Value), (status = 503, description = "`{status: \"store_unavailable\", server_time}`: the store does not answer", body = serde_json::Value)))]
 async fn health(State(s): State<AppState>) -> Response {
-    match s.store.health().await {
+    match crate::app::figures::health(&s).await {
         Ok(()) => Json(json!({ "status": "ok", "server_time": s.clock.now() })).into_response(),
-        Err(e) => {
-            tracing::warn!(code = e.code(), "health check: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": e.code(), "server_time": s.clock.now() })),
-            )
-                .into_response()
-        }
+        Err(code) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": code, "server_time": s.clock.now() })),
+        )
+            .into_response(),
     }
 }
 

@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use crate::app::caller::Caller;
 use crate::app::error::ApiResult;
+use crate::app::figures::Overview;
 use crate::app::state::AppState;
 use crate::http::extract::Q;
-use crate::stats::Overview;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
