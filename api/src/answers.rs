@@ -89,13 +89,13 @@ impl From<&Families> for FamiliesBody {
 impl From<&Product> for ProductBody {
     fn from(p: &Product) -> Self {
         ProductBody {
-            id: p.id.clone(),
+            id: p.id.to_string(),
             numeric_id: p.numeric_id,
             code: p.code.clone(),
             name: p.name.clone(),
             key_format: p.key_format.clone(),
             key_prefix: p.key_prefix.clone(),
-            default_policy_id: p.default_policy_id.clone(),
+            default_policy_id: p.default_policy_id.clone().map(Into::into),
             token_lifetime: p.token_lifetime,
             description: p.description.clone(),
             is_active: p.is_active,
@@ -157,8 +157,8 @@ pub struct PolicyBody {
 impl From<&Policy> for PolicyBody {
     fn from(p: &Policy) -> Self {
         PolicyBody {
-            id: p.id.clone(),
-            product_id: p.product_id.clone(),
+            id: p.id.to_string(),
+            product_id: p.product_id.to_string(),
             name: p.name.clone(),
             floating: p.floating,
             max_machines: p.max_machines,
@@ -206,7 +206,7 @@ impl From<&Price> for PriceBody {
     fn from(p: &Price) -> Self {
         PriceBody {
             id: p.id,
-            product_id: p.product_id.clone(),
+            product_id: p.product_id.to_string(),
             name: p.name.clone(),
             kind: p.kind.into(),
             period_days: p.period_days,
@@ -245,7 +245,7 @@ impl From<&Download> for DownloadBody {
     fn from(d: &Download) -> Self {
         DownloadBody {
             id: d.id,
-            product_id: d.product_id.clone(),
+            product_id: d.product_id.to_string(),
             name: d.name.clone(),
             file: d.file.clone(),
             product_folder: d.product_folder,
@@ -361,10 +361,10 @@ impl LicenseSummaryBody {
     pub fn of(r: LicenseRow, now: i64) -> LicenseSummaryBody {
         LicenseSummaryBody {
             status: r.status_at(now).into(),
-            id: r.id,
+            id: r.id.into(),
             key: r.key,
-            product_id: r.product_id,
-            policy_id: r.policy_id,
+            product_id: r.product_id.into(),
+            policy_id: r.policy_id.into(),
             expires_at: r.expires_at,
             created_at: r.created_at,
         }
@@ -382,10 +382,10 @@ impl LicenseBody {
     pub fn owned(l: License, now: i64) -> LicenseBody {
         LicenseBody {
             status: l.status_at(now).into(),
-            id: l.id,
+            id: l.id.into(),
             key: l.key,
-            product_id: l.product_id,
-            policy_id: l.policy_id,
+            product_id: l.product_id.into(),
+            policy_id: l.policy_id.into(),
             kind: l.kind.into(),
             expires_at: l.expires_at,
             seats: l.seats,
@@ -396,7 +396,7 @@ impl LicenseBody {
             product_name: l.product_name,
             owner_active: l.owner_active,
             numeric_id: l.numeric_id,
-            extra_products: l.extra_products,
+            extra_products: l.extra_products.into_iter().map(Into::into).collect(),
             customer_id: l.customer_id,
             order_id: l.order_id,
             hwid_locked: l.hwid_locked,
@@ -459,8 +459,8 @@ pub struct MachineBody {
 impl From<&Machine> for MachineBody {
     fn from(m: &Machine) -> Self {
         MachineBody {
-            id: m.id.clone(),
-            license_id: m.license_id.clone(),
+            id: m.id.to_string(),
+            license_id: m.license_id.to_string(),
             fingerprint: m.fingerprint.clone(),
             hostname: m.hostname.clone(),
             platform: m.platform.clone(),
@@ -509,9 +509,9 @@ impl From<&Order> for OrderBody {
         OrderBody {
             id: o.id,
             customer_id: o.customer_id,
-            product_id: o.product_id.clone(),
+            product_id: o.product_id.to_string(),
             price_id: o.price_id,
-            license_id: o.license_id.clone(),
+            license_id: o.license_id.to_string(),
             due_date: o.due_date,
             created_at: o.created_at,
             updated_at: o.updated_at,
@@ -638,7 +638,7 @@ impl From<&AuditEvent> for AuditEntryBody {
             subject: e.subject.clone(),
             ip: e.ip.clone(),
             detail: e.detail.clone(),
-            product_id: e.product_id.clone(),
+            product_id: e.product_id.clone().map(Into::into),
         }
     }
 }
@@ -716,7 +716,7 @@ impl From<&licet_core::model::ApiKey> for ApiKeyBody {
             id: k.id.clone(),
             name: k.name.clone(),
             scope: k.scope.into(),
-            product_id: k.product_id.clone(),
+            product_id: k.product_id.clone().map(Into::into),
             daily_quota: k.daily_quota,
             created_at: k.created_at,
             revoked_at: k.revoked_at,
@@ -798,7 +798,7 @@ impl From<&licet_core::model::Webhook> for WebhookBody {
             url: w.url.clone(),
             events: w.events.clone(),
             active: w.is_active,
-            product_id: w.product_id.clone(),
+            product_id: w.product_id.clone().map(Into::into),
             created_by: w.owner_id.clone(),
             created_at: w.created_at,
         }

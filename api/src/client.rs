@@ -263,8 +263,8 @@ impl ValidatedLicense {
     /// What a validation at `now` says of `l`.
     pub fn of(l: &licet_core::model::License, now: i64) -> ValidatedLicense {
         ValidatedLicense {
-            id: l.id.clone(),
-            product_id: l.product_id.clone(),
+            id: l.id.to_string(),
+            product_id: l.product_id.to_string(),
             status: l.status_at(now).into(),
             kind: l.kind.into(),
             expires_at: l.expires_at,

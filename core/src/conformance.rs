@@ -720,7 +720,7 @@ pub async fn audit_filters_and_cursors(f: Fixture) {
         subject: format!("lic_{}", n % 3),
         ip: None,
         detail: json!({ "n": n }),
-        product_id: product.map(str::to_owned),
+        product_id: product.map(str::to_owned).map(Into::into),
     };
     let mut seqs = Vec::new();
     for n in 0..9 {

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod conformance;
 pub mod error;
 pub mod events;
+pub mod ids;
 pub mod model;
 pub mod rules;
 pub mod seats;

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ids::{LicenseId, MachineId, PolicyId, ProductId};
+
 /// A product: what licenses are for.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Product {
     /// `prd_…`.
-    pub id: String,
+    pub id: ProductId,
     /// A small stable number for compatibility APIs that address products by integer.
     pub numeric_id: u64,
     /// The product identifier written into tokens (`acme-pro`); unique.
@@ -21,7 +23,7 @@ pub struct Product {
     /// Prefix of every license key of this product (may be empty).
     pub key_prefix: String,
     /// Policy that new licenses get unless they name another.
-    pub default_policy_id: Option<String>,
+    pub default_policy_id: Option<PolicyId>,
     /// Longest lifetime of a token issued on activation or heartbeat, seconds.
     pub token_lifetime: u64,
     /// Description (LicenseCM).
@@ -110,9 +112,9 @@ impl Families {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Policy {
     /// `pol_…`.
-    pub id: String,
+    pub id: PolicyId,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// Display name.
     pub name: String,
     /// Floating (seats freed when heartbeats stop) rather than node-locked.
@@ -198,13 +200,13 @@ impl From<Kind> for licet_verifier::LicenseKind {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct License {
     /// `lic_…`.
-    pub id: String,
+    pub id: LicenseId,
     /// The human-friendly key, the client's credential.
     pub key: String,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// The policy.
-    pub policy_id: String,
+    pub policy_id: PolicyId,
     /// Stored status.
     pub status: LicenseStatus,
     /// Kind.
@@ -233,7 +235,7 @@ pub struct License {
     pub numeric_id: u64,
     /// Further products this license also covers (a WemX license may cover several packages).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra_products: Vec<String>,
+    pub extra_products: Vec<ProductId>,
     /// The customer who owns the license, if it was sold through an order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<u64>,
@@ -281,13 +283,13 @@ fn status_at(stored: LicenseStatus, expires_at: Option<i64>, now: i64) -> Licens
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LicenseRow {
     /// `lic_…`.
-    pub id: String,
+    pub id: LicenseId,
     /// The license key.
     pub key: String,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// The policy.
-    pub policy_id: String,
+    pub policy_id: PolicyId,
     /// Stored status.
     pub status: LicenseStatus,
     /// Expiry, unix seconds.
@@ -320,9 +322,9 @@ impl LicenseRow {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Machine {
     /// `mch_…`.
-    pub id: String,
+    pub id: MachineId,
     /// The license.
-    pub license_id: String,
+    pub license_id: LicenseId,
     /// The fingerprint the machine activated with.
     pub fingerprint: String,
     /// Reported host name.
@@ -420,7 +422,7 @@ impl Lease {
 impl Machine {
     /// A machine first seen at `now`, with nothing recorded about it yet.
     pub fn new(
-        id: String,
+        id: MachineId,
         license_id: &str,
         fingerprint: &str,
         numeric_id: u64,
@@ -428,7 +430,7 @@ impl Machine {
     ) -> Machine {
         Machine {
             id,
-            license_id: license_id.to_owned(),
+            license_id: LicenseId::from(license_id),
             fingerprint: fingerprint.to_owned(),
             hostname: None,
             platform: None,
@@ -581,7 +583,7 @@ pub struct Price {
     /// Numeric id.
     pub id: u64,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// Display name (`Monthly`).
     pub name: String,
     /// How it is charged.
@@ -618,11 +620,11 @@ pub struct Order {
     /// The customer.
     pub customer_id: u64,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// The price.
     pub price_id: u64,
     /// The license sold.
-    pub license_id: String,
+    pub license_id: LicenseId,
     /// When the next payment is due (recurring prices); also the license's expiry.
     pub due_date: Option<i64>,
     /// Creation time.
@@ -638,7 +640,7 @@ pub struct Download {
     /// Numeric id.
     pub id: u64,
     /// The product.
-    pub product_id: String,
+    pub product_id: ProductId,
     /// The name clients ask for (`resource_name`); unique per product.
     pub name: String,
     /// Path relative to the product's own folder, `downloads/<product id>/` (or, for downloads
@@ -662,7 +664,7 @@ pub struct DownloadGrant {
     /// The download.
     pub download_id: u64,
     /// The license it was granted to.
-    pub license_id: String,
+    pub license_id: LicenseId,
     /// Expiry, unix seconds.
     pub expires_at: i64,
     /// When it was used, if it was.
@@ -693,7 +695,7 @@ pub struct ApiKey {
     /// Scope.
     pub scope: Scope,
     /// If set, the key works only for this product.
-    pub product_id: Option<String>,
+    pub product_id: Option<ProductId>,
     /// Requests per day the key may make (`None`: unlimited).
     pub daily_quota: Option<u64>,
     /// Creation time.
@@ -723,7 +725,7 @@ pub struct AuditEvent {
     /// see of the log. Entries written before it existed have none and are shown
     /// only to unrestricted keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_id: Option<String>,
+    pub product_id: Option<ProductId>,
 }
 
 /// A LicenseCM user: owns products (and through them licenses, logs, webhooks, statistics and
@@ -747,7 +749,7 @@ pub struct User {
     /// Operator products (made through `/v1`, no owner) this admin may administer through
     /// LicenseCM: granted only by an unrestricted admin API key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub granted_products: Vec<String>,
+    pub granted_products: Vec<ProductId>,
 }
 
 /// A LicenseCM user's role.
@@ -789,7 +791,7 @@ pub struct Session {
     /// End of the previous token's grace.
     pub previous_until: i64,
     /// The license.
-    pub license_id: String,
+    pub license_id: LicenseId,
     /// The machine's HWID.
     pub hwid: String,
     /// Client IP at the last contact.
@@ -889,9 +891,9 @@ pub struct SecurityEvent {
     /// Severity.
     pub severity: Severity,
     /// The license concerned.
-    pub license_id: Option<String>,
+    pub license_id: Option<LicenseId>,
     /// The product concerned.
-    pub product_id: Option<String>,
+    pub product_id: Option<ProductId>,
     /// Client IP.
     pub ip_address: Option<String>,
     /// HWID.
@@ -929,7 +931,7 @@ pub struct Webhook {
     /// For an API webhook: the one product whose events it hears (a product-limited key's),
     /// or every product's when absent (an unrestricted key's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product_id: Option<String>,
+    pub product_id: Option<ProductId>,
 }
 
 /// Where a delivery stands.

@@ -6,7 +6,7 @@
 //! concurrent activations never exceed the seats whichever family or process they come through.
 
 use crate::error::{StoreError, StoreResult};
-use crate::model::{License, Machine, Policy, parts_threshold};
+use crate::model::{License, Machine, MachineId, Policy, parts_threshold};
 
 /// Machines read per hardware part when a claim is matched by its parts: a bound on what one
 /// request can make the store read, whatever the license holds.
@@ -64,7 +64,7 @@ impl SeatRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatClaim {
     /// The license.
-    pub license_id: String,
+    pub license_id: crate::model::LicenseId,
     /// The machine's fingerprint (or, for a domain, `domain:` and the domain).
     pub fingerprint: String,
     /// The fingerprint's hardware parts, if the client sent them (at most 16).
@@ -232,7 +232,7 @@ pub trait MachinesOf {
         rule: &SeatRule,
         now: i64,
         limit: usize,
-        except: &[String],
+        except: &[MachineId],
     ) -> Result<Vec<Machine>, StoreError>;
 }
 
@@ -260,7 +260,7 @@ impl MachinesOf for [Machine] {
         rule: &SeatRule,
         now: i64,
         limit: usize,
-        except: &[String],
+        except: &[MachineId],
     ) -> Result<Vec<Machine>, StoreError> {
         Ok(self
             .iter()
@@ -404,7 +404,7 @@ impl MachinesOf for Snapshot {
         rule: &SeatRule,
         now: i64,
         limit: usize,
-        except: &[String],
+        except: &[MachineId],
     ) -> Result<Vec<Machine>, StoreError> {
         self.ended[..].ended(rule, now, limit, except)
     }
@@ -467,7 +467,7 @@ pub fn plan(
         // frees the rest.
         let need = usize::try_from(taken - rule.max + 1).unwrap_or(usize::MAX);
         if need <= REAP_MAX {
-            let except: Vec<String> = existing_id.into_iter().collect();
+            let except: Vec<MachineId> = existing_id.into_iter().collect();
             reap = machines.ended(rule, now, need, &except)?;
             taken = taken.saturating_sub(reap.len() as u64);
         }
@@ -485,7 +485,7 @@ pub fn plan(
 struct Overlay<'a, M: MachinesOf + ?Sized> {
     base: &'a M,
     added: u64,
-    removed: Vec<String>,
+    removed: Vec<MachineId>,
 }
 
 impl<M: MachinesOf + ?Sized> MachinesOf for Overlay<'_, M> {
@@ -508,9 +508,9 @@ impl<M: MachinesOf + ?Sized> MachinesOf for Overlay<'_, M> {
         rule: &SeatRule,
         now: i64,
         limit: usize,
-        except: &[String],
+        except: &[MachineId],
     ) -> Result<Vec<Machine>, StoreError> {
-        let except: Vec<String> = except.iter().chain(&self.removed).cloned().collect();
+        let except: Vec<MachineId> = except.iter().chain(&self.removed).cloned().collect();
         self.base.ended(rule, now, limit, &except)
     }
 }

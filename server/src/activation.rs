@@ -19,7 +19,6 @@ use serde_json::json;
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::state::AppState;
 use crate::app::tokens::{IssuedToken, TokenTerms};
-use crate::ids::random_id;
 use crate::ids::{hex, unhex};
 use crate::rules::{self, Admit, Asked, Family, Probe};
 use licet_core::model::{Lease, License, Machine, Policy, Product};
@@ -323,7 +322,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                 Seat::New { number: numeric_id } => Machine {
                     parts: a.parts.iter().map(part_hex).collect(),
                     ..Machine::new(
-                        random_id("mch_"),
+                        crate::ids::new_id(),
                         &a.license.id,
                         a.fingerprint,
                         numeric_id,
@@ -368,7 +367,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                     "request_id": m.request_id,
                     "device_key": m.device_key.is_some(),
                 }),
-                Some(a.license.product_id.clone()),
+                Some(a.license.product_id.to_string()),
             );
             // A machine new to the license is announced with its seat.
             let told = match found {

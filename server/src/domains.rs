@@ -4,7 +4,6 @@
 
 use crate::app::error::ApiResult;
 use crate::app::state::AppState;
-use crate::ids::random_id;
 use licet_core::model::{DOMAIN_PREFIX, DomainType, Machine};
 
 /// A domain as a client sent it, split into its parts.
@@ -92,7 +91,7 @@ pub fn domain_machine(
         domain_type: Some(domain_type.unwrap_or_else(|| DomainType::guess(&domain.name))),
         protocol: Some(domain.protocol.unwrap_or("https://").to_owned()),
         ..Machine::new(
-            random_id("mch_"),
+            crate::ids::new_id(),
             license_id,
             &domain.fingerprint(),
             numeric_id,

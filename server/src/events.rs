@@ -542,7 +542,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                     &l.id,
                     None,
                     json!({ "expires_at": l.expires_at }),
-                    Some(l.product_id.clone()),
+                    Some(l.product_id.to_string()),
                 );
                 let told = audience.record(next.clone(), now, vec![entry]);
                 Ok(Some((next, told)))

@@ -32,7 +32,7 @@ pub fn path_of(s: &AppState, d: &Download) -> std::path::PathBuf {
 pub fn path_in(data: &std::path::Path, d: &Download) -> std::path::PathBuf {
     let folder = data.join("downloads");
     if d.product_folder {
-        folder.join(&d.product_id).join(&d.file)
+        folder.join(d.product_id.as_str()).join(&d.file)
     } else {
         folder.join(&d.file)
     }
@@ -87,7 +87,7 @@ pub async fn open(s: &AppState, d: &Download) -> ApiResult<Content> {
             )));
         }
         return Ok(Content::Stored {
-            product_id: d.product_id.clone(),
+            product_id: d.product_id.to_string(),
             file: d.file.clone(),
             size: d.size,
         });

@@ -24,6 +24,11 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", random_token(20).to_ascii_lowercase())
 }
 
+/// A new id of a record's kind (`LicenseId`, `MachineId`, …): its prefix and 100 random bits.
+pub fn new_id<T: licet_core::ids::RecordId>() -> T {
+    T::from(random_id(T::PREFIX))
+}
+
 /// Lower-case hexadecimal digits, for `h` in key formats (WemX-style `LCE-<uuid>` keys).
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

@@ -23,7 +23,7 @@ pub async fn revoke_now(
     l: &License,
 ) -> ApiResult<(License, u64)> {
     let published = s.store.revocation_state().await?;
-    if l.status == LicenseStatus::Revoked && published.license_ids.contains(&l.id) {
+    if l.status == LicenseStatus::Revoked && published.license_ids.contains(l.id.as_str()) {
         return Ok((l.clone(), published.sequence));
     }
     let tokens: Vec<String> = s
@@ -49,7 +49,7 @@ pub async fn revoke_now(
                 &l.id,
                 ip.text(),
                 json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
-                Some(l.product_id.clone()),
+                Some(l.product_id.to_string()),
             );
             audience.record(revoked.clone(), now, vec![entry])
         })
@@ -290,7 +290,7 @@ pub async fn free_seat(
                     &f.machine.id,
                     how.ip.clone(),
                     detail,
-                    Some(l.product_id.clone()),
+                    Some(l.product_id.to_string()),
                 );
                 let told = match &audience {
                     None => Record::from(entry),

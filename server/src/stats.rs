@@ -137,10 +137,14 @@ async fn sum_up(s: &AppState, now: i64) -> ApiResult<Summary> {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
             *licenses
-                .entry((l.product_id.clone(), status))
+                .entry((l.product_id.to_string(), status))
                 .or_insert(0u64) += 1;
         }
-        product_of.extend(got.items.into_iter().map(|l| (l.id, l.product_id)));
+        product_of.extend(
+            got.items
+                .into_iter()
+                .map(|l| (l.id.into_string(), l.product_id.into_string())),
+        );
         match got.next {
             Some(next) => page.after = Some(next),
             None => break,
@@ -153,7 +157,7 @@ async fn sum_up(s: &AppState, now: i64) -> ApiResult<Summary> {
         }
     }
     for (l, _, dead) in crate::licensing::dead_floating_machines(s, now, false).await? {
-        if let Some(n) = seats.get_mut(&l.product_id) {
+        if let Some(n) = seats.get_mut(l.product_id.as_str()) {
             *n = n.saturating_sub(dead.len() as u64);
         }
     }
@@ -279,11 +283,11 @@ pub async fn overview(s: &AppState, whose: Whose<'_>) -> ApiResult<Overview> {
             *licenses.entry(status.clone()).or_insert(0) += n;
         }
         by_product.push(ProductFigures {
-            product_id: p.id.clone(),
+            product_id: p.id.to_string(),
             code: p.code.clone(),
             name: p.name.clone(),
             licenses: mine,
-            seats: sum.seats.get(&p.id).copied().unwrap_or(0),
+            seats: sum.seats.get(p.id.as_str()).copied().unwrap_or(0),
         });
     }
     by_product.sort_by(|a, b| a.code.cmp(&b.code));
@@ -369,10 +373,10 @@ async fn expiring(
             return Ok((out, true));
         }
         out.push(ExpiringLicense {
-            id: l.id,
+            id: l.id.into(),
             key: l.key,
-            product_id: l.product_id,
-            policy_id: l.policy_id,
+            product_id: l.product_id.into(),
+            policy_id: l.policy_id.into(),
             expires_at: at,
         });
     }

@@ -61,7 +61,7 @@ impl Catalog for PgStore {
             "INSERT INTO products (id, code, number, name_key, owner_id, data) \
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
-                &p.id,
+                &p.id.as_str(),
                 &p.code,
                 &big(p.numeric_id)?,
                 &name_key(p),
@@ -80,7 +80,7 @@ impl Catalog for PgStore {
             "UPDATE products SET code = $2, number = $3, name_key = $4, owner_id = $5, data = $6 \
              WHERE id = $1",
             &[
-                &p.id,
+                &p.id.as_str(),
                 &p.code,
                 &big(p.numeric_id)?,
                 &name_key(p),
@@ -100,13 +100,13 @@ impl Catalog for PgStore {
         row(
             &tx,
             "SELECT 1 FROM products WHERE id = $1 FOR UPDATE",
-            &[&p.id],
+            &[&p.id.as_str()],
         )
         .await?;
         if row(
             &tx,
             "SELECT 1 FROM licenses WHERE product_id = $1 LIMIT 1",
-            &[&p.id],
+            &[&p.id.as_str()],
         )
         .await?
         .is_some()
@@ -116,7 +116,7 @@ impl Catalog for PgStore {
                 "the product still has licenses",
             ));
         }
-        exec(&tx, "DELETE FROM products WHERE id = $1", &[&p.id]).await?;
+        exec(&tx, "DELETE FROM products WHERE id = $1", &[&p.id.as_str()]).await?;
         tx.commit().await.map_err(pg)
     }
     async fn product(&self, id: &str) -> StoreResult<Option<Product>> {
@@ -153,7 +153,7 @@ impl Catalog for PgStore {
             &c,
             "INSERT INTO policies (id, product_id, data) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET product_id = EXCLUDED.product_id, data = EXCLUDED.data",
-            &[&p.id, &p.product_id, &json(p)],
+            &[&p.id.as_str(), &p.product_id.as_str(), &json(p)],
         )
         .await?;
         Ok(())

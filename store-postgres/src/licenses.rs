@@ -18,14 +18,14 @@ pub(crate) async fn put_license(tx: &Transaction<'_>, l: &License, new: bool) ->
         exec(
             tx,
             "INSERT INTO licenses (id, key, product_id, policy_id, data) VALUES ($1, $2, $3, $4, $5)",
-            &[&l.id, &l.key, &l.product_id, &l.policy_id, &json(l)],
+            &[&l.id.as_str(), &l.key, &l.product_id.as_str(), &l.policy_id.as_str(), &json(l)],
         )
         .await?;
     } else {
         exec(
             tx,
             "UPDATE licenses SET policy_id = $2, data = $3 WHERE id = $1",
-            &[&l.id, &l.policy_id, &json(l)],
+            &[&l.id.as_str(), &l.policy_id.as_str(), &json(l)],
         )
         .await?;
     }
@@ -33,7 +33,7 @@ pub(crate) async fn put_license(tx: &Transaction<'_>, l: &License, new: bool) ->
         exec(
             tx,
             "INSERT INTO license_expiry (at, license_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&at, &l.id],
+            &[&at, &l.id.as_str()],
         )
         .await?;
     }
@@ -111,8 +111,13 @@ impl Licenses for PgStore {
         // Under the license's lock, as every seat change is: a seat taken after this finds
         // no license.
         lock_license(&tx, &l.id).await?;
-        exec(&tx, "DELETE FROM machines WHERE license_id = $1", &[&l.id]).await?;
-        exec(&tx, "DELETE FROM licenses WHERE id = $1", &[&l.id]).await?;
+        exec(
+            &tx,
+            "DELETE FROM machines WHERE license_id = $1",
+            &[&l.id.as_str()],
+        )
+        .await?;
+        exec(&tx, "DELETE FROM licenses WHERE id = $1", &[&l.id.as_str()]).await?;
         write_record(&tx, record).await?;
         tx.commit().await.map_err(pg)
     }
@@ -144,14 +149,17 @@ impl Licenses for PgStore {
             )
             .await?;
             let last = batch.len() < usize::try_from(LIST_BATCH).unwrap_or(usize::MAX);
-            after = batch.last().map(|l| l.id.clone());
+            after = batch.last().map(|l| l.id.clone()).map(Into::into);
             for l in batch {
                 if !filter.admits(&l) {
                     continue;
                 }
                 if items.len() == page.limit {
                     let next = items.last().map(|l| l.id.clone());
-                    return Ok(Page { items, next });
+                    return Ok(Page {
+                        items,
+                        next: next.map(Into::into),
+                    });
                 }
                 items.push(l);
             }

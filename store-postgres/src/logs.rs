@@ -21,7 +21,7 @@ pub(crate) async fn append_in<C: GenericClient>(c: &C, mut e: AuditEvent) -> Sto
             &e.actor,
             &e.action,
             &e.subject,
-            &e.product_id,
+            &e.product_id.as_deref(),
             &json(&e),
         ],
     )

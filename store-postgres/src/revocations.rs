@@ -76,7 +76,7 @@ impl Revocations for PgStore {
         lock_license(&tx, &l.id).await?;
         let mut state = locked_state(&tx).await?;
         state.add_tokens(token_ids);
-        state.license_ids.insert(l.id.clone());
+        state.license_ids.insert(l.id.to_string());
         publish(&tx, &mut state, sign).await?;
         put_license(&tx, l, false).await?;
         write_record(&tx, tell(&state)).await?;

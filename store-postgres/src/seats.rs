@@ -111,7 +111,7 @@ pub(crate) async fn upsert_machine(tx: &Transaction<'_>, m: &Machine) -> StoreRe
         "INSERT INTO machines (id, license_id, fingerprint, data) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (license_id, fingerprint) DO UPDATE SET id = EXCLUDED.id, data = EXCLUDED.data \
          RETURNING (xmax = 0)",
-        &[&m.id, &m.license_id, &m.fingerprint, &json(m)],
+        &[&m.id.as_str(), &m.license_id.as_str(), &m.fingerprint, &json(m)],
     )
     .await
 }
@@ -139,7 +139,7 @@ async fn put_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<()> {
         exec(
             tx,
             "INSERT INTO floating_licenses (license_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&m.license_id],
+            &[&m.license_id.as_str()],
         )
         .await?;
     }
@@ -151,7 +151,7 @@ async fn remove_in(tx: &Transaction<'_>, m: &Machine) -> StoreResult<bool> {
     Ok(exec(
         tx,
         "DELETE FROM machines WHERE license_id = $1 AND fingerprint = $2",
-        &[&m.license_id, &m.fingerprint],
+        &[&m.license_id.as_str(), &m.fingerprint],
     )
     .await?
         > 0)

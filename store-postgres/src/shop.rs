@@ -16,7 +16,7 @@ impl Shop for PgStore {
         exec(
             &c,
             "INSERT INTO prices (id, product_id, data) VALUES ($1, $2, $3)",
-            &[&big(p.id)?, &p.product_id, &json(p)],
+            &[&big(p.id)?, &p.product_id.as_str(), &json(p)],
         )
         .await
         .map_err(|e| match e {
@@ -191,7 +191,7 @@ async fn put_order(tx: &deadpool_postgres::Transaction<'_>, o: &Order) -> StoreR
             &big(o.id)?,
             &big(o.customer_id)?,
             &big(o.price_id)?,
-            &o.license_id,
+            &o.license_id.as_str(),
             &json(o),
         ],
     )
@@ -206,7 +206,7 @@ impl Downloads for PgStore {
         exec(
             &c,
             "INSERT INTO downloads (id, product_id, name, data) VALUES ($1, $2, $3, $4)",
-            &[&big(d.id)?, &d.product_id, &d.name, &json(d)],
+            &[&big(d.id)?, &d.product_id.as_str(), &d.name, &json(d)],
         )
         .await?;
         Ok(())

@@ -175,7 +175,7 @@ async fn put_session_in(
         tx,
         "INSERT INTO sessions (id, license_id, data) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET license_id = EXCLUDED.license_id, data = EXCLUDED.data",
-        &[&s.id, &s.license_id, &json(s)],
+        &[&s.id, &s.license_id.as_str(), &json(s)],
     )
     .await?;
     for h in token_hashes {

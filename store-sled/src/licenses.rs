@@ -231,7 +231,7 @@ impl SledStore {
         req: &PageRequest,
         read: impl Fn(&[u8]) -> Res<T>,
         keep: impl Fn(&T) -> bool,
-        id: impl Fn(&T) -> &String,
+        id: impl Fn(&T) -> &str,
     ) -> Res<Page<T>> {
         let after = req.after.as_deref();
         if let Some(product) = &filter.product_id {
@@ -257,7 +257,7 @@ impl SledStore {
                     continue;
                 }
                 if items.len() == req.limit {
-                    let next = items.last().map(|x| id(x).clone());
+                    let next = items.last().map(|x| id(x).to_owned());
                     return Ok(Page { items, next });
                 }
                 items.push(x);
@@ -278,9 +278,9 @@ impl SledStore {
             None => self.licenses.iter(),
         };
         if filter.policy_id.is_none() && filter.status_at.is_none() && filter.search.is_none() {
-            return page_all(iter, req.limit, read, |x| id(x).clone());
+            return page_all(iter, req.limit, read, |x| id(x).to_owned());
         }
-        page(iter, req.limit, read, keep, |x| id(x).clone())
+        page(iter, req.limit, read, keep, |x| id(x).to_owned())
     }
 }
 

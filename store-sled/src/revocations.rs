@@ -50,7 +50,7 @@ impl SledStore {
                 None => RevocationState::default(),
             };
             state.add_tokens(token_ids);
-            state.license_ids.insert(l.id.clone());
+            state.license_ids.insert(l.id.to_string());
             state.sequence += 1;
             let list = sign(&state).map_err(|e| abort(Error(e)))?;
             revs.insert("state", to_json(&state).map_err(abort)?)?;

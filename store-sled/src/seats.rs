@@ -240,7 +240,7 @@ impl SledStore {
         rule: &SeatRule,
         now: i64,
         limit: usize,
-        except: &[String],
+        except: &[licet_core::model::MachineId],
     ) -> Res<Vec<Machine>> {
         let mut out = Vec::new();
         // A lease has ended when `until <= now`; a floating seat when its heartbeat is older
@@ -399,7 +399,7 @@ impl MachinesOf for Of<'_> {
         rule: &SeatRule,
         now: i64,
         limit: usize,
-        except: &[String],
+        except: &[licet_core::model::MachineId],
     ) -> Result<Vec<Machine>, StoreError> {
         Ok(self.0.ended_machines(self.1, rule, now, limit, except)?)
     }

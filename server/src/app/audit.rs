@@ -18,7 +18,7 @@ pub async fn entries(
     page: PageRequest,
 ) -> ApiResult<Page<AuditEntryBody>> {
     caller.require(Scope::Admin)?;
-    filter.product_id = caller.key.product_id.clone();
+    filter.product_id = caller.key.product_id.clone().map(Into::into);
     let page = s.store.audit(&filter, &page).await?;
     Ok(Page {
         items: licet_api::answers::all(&page.items),

@@ -13,7 +13,7 @@ use crate::app::access::{load_policy, load_product};
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::state::AppState;
-use crate::ids::{format_is_strong, random_id};
+use crate::ids::format_is_strong;
 use crate::net::ClientIp;
 
 /// The products the caller sees.
@@ -163,7 +163,7 @@ pub async fn create_product(
         None => s.store.next_product_number().await?,
     };
     let p = Product {
-        id: random_id("prd_"),
+        id: crate::ids::new_id(),
         numeric_id,
         code: b.code,
         name: b.name,
@@ -255,7 +255,7 @@ pub async fn update_product(
                 "default_policy_id: the policy is of another product",
             ));
         }
-        p.default_policy_id = Some(pol);
+        p.default_policy_id = Some(pol.into());
     }
     if let Some(c) = &b.compat {
         p.compat = c.apply(p.compat);
@@ -308,7 +308,7 @@ pub async fn create_policy(
         ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
     })?;
     let p = Policy {
-        id: random_id("pol_"),
+        id: crate::ids::new_id(),
         product_id: product.id.clone(),
         name: b.name,
         floating: b.floating,
@@ -385,8 +385,8 @@ pub async fn update_policy(
         s.tokens.check_lists_fit(&p.entitlements, &[], &[])?;
         let mut misfit = None;
         let filter = LicenseFilter {
-            product_id: Some(p.product_id.clone()),
-            policy_id: Some(p.id.clone()),
+            product_id: Some(p.product_id.to_string()),
+            policy_id: Some(p.id.to_string()),
             ..LicenseFilter::default()
         };
         let mut page = PageRequest {

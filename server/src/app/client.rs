@@ -420,7 +420,7 @@ pub async fn deactivate(
     .ok_or_else(not_activated)?;
     Ok(DeactivateAnswer {
         deactivated: true,
-        machine_id: m.id,
+        machine_id: m.id.into(),
         server_time: s.clock.now(),
         nonce: b.nonce.clone(),
     })

@@ -36,7 +36,7 @@ pub fn new_api_key(
         name: name.to_owned(),
         hash: hash_key(&full),
         scope,
-        product_id,
+        product_id: product_id.map(Into::into),
         daily_quota,
         created_at: now,
         revoked_at: None,
@@ -159,7 +159,7 @@ pub async fn rotate(
     let (full, record) = new_api_key(
         &old.name,
         old.scope,
-        old.product_id.clone(),
+        old.product_id.clone().map(Into::into),
         old.daily_quota,
         now,
     );

@@ -113,7 +113,7 @@ fn draft(
 ) -> Download {
     Download {
         id: 0,
-        product_id: product_id.to_owned(),
+        product_id: product_id.to_owned().into(),
         name: name.trim().to_owned(),
         file: file.to_owned(),
         product_folder: true,

@@ -22,7 +22,7 @@ pub async fn overview(
     caller.require(Scope::ReadWrite)?;
     let product = match (product_id, &caller.key.product_id) {
         (Some(asked), _) => Some(load_product(s, caller, asked).await?.id),
-        (None, Some(own)) => Some(own.clone()),
+        (None, Some(own)) => Some(Into::into(own.clone())),
         (None, None) => None,
     };
     let whose = product.as_deref().map_or(Whose::All, Whose::Product);

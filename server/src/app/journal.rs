@@ -57,7 +57,7 @@ impl Journal {
             subject: subject.to_owned(),
             ip,
             detail,
-            product_id,
+            product_id: product_id.map(Into::into),
         }
     }
 
@@ -92,21 +92,31 @@ impl Journal {
         let license = match action.object() {
             AuditObject::Product => return Ok(Some(subject.to_owned())),
             AuditObject::Policy => {
-                return Ok(self.store.policy(subject).await?.map(|p| p.product_id));
+                return Ok(self
+                    .store
+                    .policy(subject)
+                    .await?
+                    .map(|p| p.product_id)
+                    .map(Into::into));
             }
             AuditObject::License => Some(subject.to_owned()),
             AuditObject::Machine => self
                 .store
                 .machine_by_id(subject)
                 .await?
-                .map(|m| m.license_id),
+                .map(|m| m.license_id.into_string()),
             _ => detail
                 .get("license_id")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned),
         };
         match license {
-            Some(id) => Ok(self.store.license(&id).await?.map(|l| l.product_id)),
+            Some(id) => Ok(self
+                .store
+                .license(&id)
+                .await?
+                .map(|l| l.product_id)
+                .map(Into::into)),
             None => Ok(None),
         }
     }

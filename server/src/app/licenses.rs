@@ -20,7 +20,7 @@ use crate::app::access::{load_license as load, load_machine, load_policy, load_p
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::state::AppState;
-use crate::ids::{license_key, random_id};
+use crate::ids::license_key;
 use crate::licensing::revoke_now;
 use crate::net::ClientIp;
 
@@ -152,7 +152,7 @@ pub struct Terms<'a> {
 pub async fn new_license(s: &AppState, t: &Terms<'_>) -> ApiResult<License> {
     let now = s.clock.now();
     let l = License {
-        id: random_id("lic_"),
+        id: crate::ids::new_id(),
         key: match &t.key {
             Some(k) => k.clone(),
             None => license_key(&t.product.key_prefix, &t.product.key_format),
@@ -170,7 +170,7 @@ pub async fn new_license(s: &AppState, t: &Terms<'_>) -> ApiResult<License> {
         ip: t.ip.map(|ip| crate::net::canonical(ip).to_string()),
         owner_active: true,
         numeric_id: s.store.next_number("license").await?,
-        extra_products: t.extra_products.clone(),
+        extra_products: t.extra_products.iter().map(Into::into).collect(),
         customer_id: None,
         order_id: None,
         data: None,
@@ -192,7 +192,7 @@ pub async fn insert(s: &AppState, actor: &str, ip: ClientIp, l: &License) -> Api
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-        Some(l.product_id.clone()),
+        Some(l.product_id.to_string()),
     );
     let told = s
         .journal
@@ -239,7 +239,7 @@ async fn build(s: &AppState, caller: &Caller, b: &NewLicense) -> ApiResult<Licen
     let policy_id = b
         .policy_id
         .clone()
-        .or(product.default_policy_id.clone())
+        .or(product.default_policy_id.clone().map(Into::into))
         .ok_or_else(|| {
             ApiError::bad_request(
                 ErrorCode::InvalidField,
@@ -344,7 +344,7 @@ async fn filter_of(
     // and asking for another product finds nothing.
     let product_id = match (caller.key.product_id.clone(), f.product_id.clone()) {
         (Some(mine), Some(asked)) if mine != asked => return Ok(None),
-        (mine, asked) => mine.or(asked),
+        (mine, asked) => mine.or(asked.map(Into::into)),
     };
     let search = match f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         Some(q) if q.len() > 200 => {
@@ -363,7 +363,7 @@ async fn filter_of(
         None => None,
     };
     Ok(Some(LicenseFilter {
-        product_id,
+        product_id: product_id.map(Into::into),
         policy_id: f.policy_id.clone(),
         status_at: f.status.map(|st| (st.into(), now)),
         search,
@@ -450,7 +450,7 @@ pub async fn change(
                 "policy_id: the policy is of another product",
             ));
         }
-        l.policy_id = p;
+        l.policy_id = p.into();
     }
     if let Some(k) = b.kind {
         l.kind = k.into();
@@ -481,7 +481,7 @@ pub async fn change(
     }
     if let Some(extra) = b.extra_products {
         check_extra_products(s, caller, &l.product_id, &extra).await?;
-        l.extra_products = extra;
+        l.extra_products = extra.into_iter().map(Into::into).collect();
     }
     check_claims(&l.domains, &l.entitlements, &l.metadata, l.seats)?;
     let policy = s
@@ -497,7 +497,7 @@ pub async fn change(
         &l.id,
         ip.text(),
         json!({}),
-        Some(l.product_id.clone()),
+        Some(l.product_id.to_string()),
     );
     s.store
         .change_license(&l.id, &|_| {
@@ -519,7 +519,7 @@ pub async fn delete(s: &AppState, caller: &Caller, ip: ClientIp, id: &str) -> Ap
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-        Some(l.product_id.clone()),
+        Some(l.product_id.to_string()),
     );
     let told = s
         .journal
@@ -567,7 +567,7 @@ async fn set_status<K: StatusChange>(
         &l.id,
         ip.text(),
         json!({}),
-        Some(l.product_id.clone()),
+        Some(l.product_id.to_string()),
     );
     // A change of status is announced once.
     let l = change_unless_revoked(s, &l.id, &|current| {
@@ -688,7 +688,7 @@ pub async fn renew(
             &next.id,
             ip.text(),
             json!({ "expires_at": next.expires_at }),
-            Some(next.product_id.clone()),
+            Some(next.product_id.to_string()),
         );
         let told = audience.record(next.clone(), now, vec![entry]);
         Ok((next, told))

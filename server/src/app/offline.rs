@@ -130,7 +130,7 @@ pub async fn activate(
         response_qr: qr_text(&response),
         token_id,
         lease_until: done.machine.lease_until.unwrap_or(now),
-        machine_id: done.machine.id.clone(),
+        machine_id: done.machine.id.to_string(),
         repeated: done.repeated,
     })
 }
@@ -232,7 +232,7 @@ pub async fn deactivate(
     let state = s.store.revocation_state().await?;
     Ok(OfflineDeactivated {
         deactivated: true,
-        machine_id: released.id,
+        machine_id: released.id.into(),
         token_id,
         revocation_sequence: state.sequence,
     })
@@ -291,7 +291,7 @@ pub async fn answer_again(
         response_qr: qr_text(&response),
         token_id: m.token_id.clone(),
         lease_until: m.lease_until.unwrap_or(now),
-        machine_id: m.id.clone(),
+        machine_id: m.id.to_string(),
         repeated: true,
     })
 }

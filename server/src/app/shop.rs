@@ -267,7 +267,7 @@ pub async fn add_domain(
                 &m.id,
                 ip.text(),
                 json!({ "license_id": l.id, "domain": domain.name }),
-                Some(l.product_id.clone()),
+                Some(l.product_id.to_string()),
             );
             let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
             Ok((m, told, ()))

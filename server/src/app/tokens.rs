@@ -546,7 +546,7 @@ impl TokenService {
         let claims = JwtClaims {
             sub: key.id.clone(),
             scope: key.scope,
-            product: key.product_id.clone(),
+            product: key.product_id.clone().map(Into::into),
             iss: self.config.issuer.clone(),
             iat: now,
             exp,

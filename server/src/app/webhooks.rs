@@ -83,7 +83,7 @@ pub async fn create(
                 .product(&p)
                 .await?
                 .ok_or_else(|| ApiError::not_found("product"))?;
-            Some(p)
+            Some(Into::into(p))
         }
         (None, None) => None,
     };

@@ -318,7 +318,7 @@ async fn log_check(
     // once a minute per route, outcome and address, with how many were passed over, and keep
     // less of `info` (1000-character entries, one per request, without bound).
     let (actor, subject, max_info, repeats) = match license {
-        Some(l) => (format!("license:{}", l.id), l.id.clone(), MAX_INFO, 0),
+        Some(l) => (format!("license:{}", l.id), l.id.to_string(), MAX_INFO, 0),
         None => {
             let Some(repeats) = s.journal.once_a_minute(&[
                 "faxstore",

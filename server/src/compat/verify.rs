@@ -25,7 +25,6 @@ use utoipa_axum::routes;
 use crate::app::error::ApiError;
 use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
-use crate::ids::random_id;
 use crate::rules;
 use licet_core::model::{DOMAIN_PREFIX, Machine};
 use licet_core::seats::{SeatClaim, SeatError, SeatRule};
@@ -280,7 +279,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     domain_type: fp
                         .strip_prefix(DOMAIN_PREFIX)
                         .map(licet_core::model::DomainType::guess),
-                    ..Machine::new(random_id("mch_"), &l.id, fp, numeric_id, now)
+                    ..Machine::new(crate::ids::new_id(), &l.id, fp, numeric_id, now)
                 };
                 let entry = s.journal.audit_entry(
                     &format!("license:{}", l.id),
@@ -288,7 +287,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     &m.id,
                     ip.text(),
                     json!({ "license_id": l.id, "environment": fp }),
-                    Some(l.product_id.clone()),
+                    Some(l.product_id.to_string()),
                 );
                 // A new environment is a new seat, announced with it.
                 let told = audience.record((l.clone(), m.clone()), now, vec![entry]);

@@ -267,7 +267,7 @@ impl Viewer {
         Chrome {
             who: self.caller.key.name.clone(),
             key_id: self.caller.key.id.clone(),
-            limited_to: self.caller.key.product_id.clone(),
+            limited_to: self.caller.key.product_id.clone().map(Into::into),
             csrf: self.csrf.clone(),
             section,
         }
@@ -355,7 +355,7 @@ pub async fn user_key(
         name: format!("{} (LicenseCM admin)", u.email),
         hash: String::new(),
         scope: licet_core::model::Scope::ReadWrite,
-        product_id: Some(us.product.clone()),
+        product_id: Some(us.product.clone().into()),
         daily_quota: None,
         created_at: u.created_at,
         revoked_at: None,

@@ -241,7 +241,7 @@ async fn sign_in_user(s: &AppState, ip: ClientIp, tls: session::Tls, form: &Form
     };
     let us = session::UserSession {
         id: user.id.clone(),
-        product: product.id.clone(),
+        product: product.id.to_string(),
     };
     let (cookie, claims) = session::issue(s, session::Principal::User(us));
     let actor = format!("user:{}", user.id);

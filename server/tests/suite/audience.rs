@@ -22,7 +22,7 @@ async fn user(app: &TestApp, id: &str, role: Role, active: bool, granted: &[&str
         role,
         is_active: active,
         created_at: T0,
-        granted_products: granted.iter().map(|g| (*g).to_owned()).collect(),
+        granted_products: granted.iter().map(|g| (*g).into()).collect(),
     };
     app.state.store.insert_user(&u).await.expect("user");
 }
@@ -48,7 +48,7 @@ async fn hook(app: &TestApp, id: &str, owner: &str, api: bool, product: Option<&
         is_active: true,
         created_at: T0,
         api,
-        product_id: product.map(str::to_owned),
+        product_id: product.map(str::to_owned).map(Into::into),
     };
     app.state.store.put_webhook(&w).await.expect("hook");
 }
@@ -68,8 +68,8 @@ fn security(product: Option<&str>) -> SecurityEvent {
         seq: 0,
         event_type: "hwid_mismatch".into(),
         severity: Severity::High,
-        license_id: product.map(|_| "lic_x".to_owned()),
-        product_id: product.map(str::to_owned),
+        license_id: product.map(|_| "lic_x".to_owned()).map(Into::into),
+        product_id: product.map(str::to_owned).map(Into::into),
         ip_address: None,
         hwid: Some("hw".into()),
         is_blocked: true,

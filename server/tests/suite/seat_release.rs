@@ -336,7 +336,7 @@ async fn a_licensecm_deactivation_revokes_the_offline_token() {
         .await
         .expect("read")
         .expect("machine");
-    s.machine_id = m.id;
+    s.machine_id = m.id.into();
     let (st, v) = licensecm(&s, "deactivate", "hw-1").await;
     assert_eq!(st, StatusCode::OK, "{v}");
     s.assert_nothing_outlives_the_seat("LicenseCM deactivate")

@@ -858,7 +858,7 @@ mod paste_impl {
                         hostname: j.data.hostname.clone(),
                         platform: j.data.platform.clone(),
                         ..Machine::new(
-                            crate::ids::random_id("mch_"),
+                            crate::ids::new_id(),
                             &j.license.id,
                             &j.hwid,
                             numeric_id,

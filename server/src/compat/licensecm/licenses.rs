@@ -329,7 +329,7 @@ async fn update(
         &l.id,
         ip.text(),
         json!({}),
-        Some(l.product_id.clone()),
+        Some(l.product_id.to_string()),
     );
     let suspended = before != LicenseStatus::Suspended && l.status == LicenseStatus::Suspended;
     let told = match suspended {
@@ -368,7 +368,7 @@ async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> 
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-        Some(l.product_id.clone()),
+        Some(l.product_id.to_string()),
     );
     let told = s
         .journal

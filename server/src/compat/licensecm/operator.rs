@@ -54,8 +54,8 @@ async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String
     for id in products {
         match s.store.product(id).await? {
             Some(p) if p.owner_id.is_none() => {
-                if !out.contains(&p.id) {
-                    out.push(p.id);
+                if !out.iter().any(|o| *o == p.id) {
+                    out.push(p.id.into());
                 }
             }
             Some(_) => {
@@ -104,7 +104,7 @@ async fn create_admin(
             ));
         }
         u.role = Role::Admin;
-        u.granted_products = granted;
+        u.granted_products = granted.into_iter().map(Into::into).collect();
         s.store.update_user(&u).await?;
         s.journal
             .audit(
@@ -146,7 +146,7 @@ async fn create_admin(
             role: Role::Admin,
             is_active: true,
             created_at: s.clock.now(),
-            granted_products: granted,
+            granted_products: granted.into_iter().map(Into::into).collect(),
         })
         .await?;
     s.journal
@@ -202,7 +202,11 @@ async fn update_admin(
         .await?
         .ok_or_else(|| ApiError::not_found("LicenseCM user"))?;
     if let Some(p) = &b.products {
-        u.granted_products = check_grants(&s, p).await?;
+        u.granted_products = check_grants(&s, p)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
     }
     if let Some(r) = b.role {
         u.role = r.into();

@@ -88,7 +88,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
     check_description(&description)?;
     let now = s.clock.now();
     let mut p = Product {
-        id: crate::ids::random_id("prd_"),
+        id: crate::ids::new_id(),
         numeric_id: s.store.next_product_number().await?,
         code: format!("lcm-{}", crate::ids::random_token(12).to_ascii_lowercase()),
         name,
@@ -108,7 +108,7 @@ async fn create(State(s): State<AppState>, me: Me, ip: ClientIp, In(b): In<NewPr
         compat: licet_core::model::Families::licensecm_only(),
     };
     let policy = Policy {
-        id: crate::ids::random_id("pol_"),
+        id: crate::ids::new_id(),
         product_id: p.id.clone(),
         name: "licensecm".into(),
         floating: false,

@@ -97,8 +97,8 @@ impl Reach {
             false => Vec::new(),
         };
         Ok(Reach {
-            products: products.into_iter().map(|p| p.id).collect(),
-            licenses: licenses.into_iter().map(|l| l.id).collect(),
+            products: products.into_iter().map(|p| p.id.into_string()).collect(),
+            licenses: licenses.into_iter().map(|l| l.id.into_string()).collect(),
         })
     }
 
@@ -107,13 +107,13 @@ impl Reach {
     /// read), since a key in it may be another product's.
     fn sees_event(&self, e: &SecurityEvent) -> bool {
         match &e.product_id {
-            Some(p) => self.products.contains(p),
+            Some(p) => self.products.contains(p.as_str()),
             None => e.license_id.is_none() && e.details.get("license_key").is_none(),
         }
     }
 
     fn sees_session(&self, x: &Session) -> bool {
-        self.licenses.contains(&x.license_id)
+        self.licenses.contains(x.license_id.as_str())
     }
 }
 

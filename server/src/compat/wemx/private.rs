@@ -117,7 +117,7 @@ pub(super) async fn create(
     };
     let order_id = s.store.next_number("order").await?;
     let license = License {
-        id: crate::ids::random_id("lic_"),
+        id: crate::ids::new_id(),
         key: crate::ids::license_key(&product.key_prefix, &product.key_format),
         product_id: product.id.clone(),
         policy_id: policy.id.clone(),
@@ -163,7 +163,7 @@ pub(super) async fn create(
         &order.id.to_string(),
         ip.text(),
         json!({ "customer_id": customer.id, "license_id": license.id, "product_id": product.id, "price_id": price.id, "domain": domain.name }),
-        Some(product.id.clone()),
+        Some(product.id.to_string()),
     );
     let told = s
         .journal
