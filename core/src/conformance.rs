@@ -9,6 +9,7 @@
 //! Every check asserts what a bug in a backend would break: a second claim of a once-only id,
 //! a half-written batch, a page that skips or repeats, a revocation stored without its list.
 
+use crate::ids::{LicenseId, PolicyId, ProductId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -179,7 +180,10 @@ pub async fn product_codes_numbers_and_names_are_unique(f: Fixture) {
         "names compare trimmed and without regard to case"
     );
     for refused in ["prd_other", "prd_beta", "prd_gamma"] {
-        assert_eq!(f.a.product(refused).await.expect("read"), None);
+        assert_eq!(
+            f.a.product(&ProductId::from(refused)).await.expect("read"),
+            None
+        );
     }
     assert!(f.a.product_by_code("beta").await.expect("read").is_none());
     assert_eq!(
@@ -210,7 +214,11 @@ pub async fn a_batch_of_licenses_is_written_all_or_none(f: Fixture) {
         }) => {}
         other => panic!("expected a key conflict, got {other:?}"),
     }
-    assert_eq!(f.a.license("lic_2").await.expect("read"), None, "none");
+    assert_eq!(
+        f.a.license(&LicenseId::from("lic_2")).await.expect("read"),
+        None,
+        "none"
+    );
     assert_eq!(f.a.license_by_key("KEY-lic_2").await.expect("read"), None);
     assert_eq!(f.a.license_count().await.expect("count"), 1);
     f.b.insert_licenses(&batch[..1], Record::none())
@@ -223,9 +231,14 @@ pub async fn a_batch_of_licenses_is_written_all_or_none(f: Fixture) {
         conflict(f.b.delete_policy("pol_prd_acme").await),
         Constraint::InUse
     );
-    assert!(f.a.policy("pol_prd_acme").await.expect("read").is_some());
+    assert!(
+        f.a.policy(&PolicyId::from("pol_prd_acme"))
+            .await
+            .expect("read")
+            .is_some()
+    );
     let acme =
-        f.a.product("prd_acme")
+        f.a.product(&ProductId::from("prd_acme"))
             .await
             .expect("read")
             .expect("product");
@@ -432,7 +445,11 @@ pub async fn license_rows_are_the_listed_licenses_through_every_change(f: Fixtur
     assert_eq!(compare(f.a.clone(), "created").await, 9);
 
     // Replaced: another policy and an expiry in the past (active, but expired by then).
-    let mut l = f.a.license("lic_00").await.expect("read").expect("stored");
+    let mut l =
+        f.a.license(&LicenseId::from("lic_00"))
+            .await
+            .expect("read")
+            .expect("stored");
     l.policy_id = "pol_other".into();
     l.expires_at = Some(T0 - 1);
     f.a.update_license(&l).await.expect("update");
@@ -470,7 +487,11 @@ pub async fn license_rows_are_the_listed_licenses_through_every_change(f: Fixtur
     })
     .await
     .expect("order");
-    let mut revoked = f.a.license("lic_04").await.expect("read").expect("stored");
+    let mut revoked =
+        f.a.license(&LicenseId::from("lic_04"))
+            .await
+            .expect("read")
+            .expect("stored");
     revoked.status = LicenseStatus::Revoked;
     f.a.revoke_license(
         &revoked,
@@ -480,7 +501,11 @@ pub async fn license_rows_are_the_listed_licenses_through_every_change(f: Fixtur
     )
     .await
     .expect("revoke");
-    let gone = f.a.license("lic_06").await.expect("read").expect("stored");
+    let gone =
+        f.a.license(&LicenseId::from("lic_06"))
+            .await
+            .expect("read")
+            .expect("stored");
     f.b.delete_license(&gone, Record::none())
         .await
         .expect("delete");
@@ -598,7 +623,10 @@ pub async fn a_revocation_is_stored_with_its_list_or_not_at_all(f: Fixture) {
         .await;
     assert!(failed.is_err());
     assert_eq!(f.a.revocation_state().await.expect("state"), before);
-    assert_eq!(f.a.license("lic_1").await.expect("read"), Some(active));
+    assert_eq!(
+        f.a.license(&LicenseId::from("lic_1")).await.expect("read"),
+        Some(active)
+    );
     assert_eq!(f.a.revocation_list().await.expect("list"), None);
 
     let sign = |st: &RevocationState| Ok(format!("list {}", st.sequence).into_bytes());
@@ -629,7 +657,10 @@ pub async fn a_revocation_is_stored_with_its_list_or_not_at_all(f: Fixture) {
         Some(format!("list {}", state.sequence).into_bytes())
     );
     assert_eq!(
-        f.a.license("lic_1").await.expect("read").map(|l| l.status),
+        f.a.license(&LicenseId::from("lic_1"))
+            .await
+            .expect("read")
+            .map(|l| l.status),
         Some(crate::model::LicenseStatus::Revoked)
     );
 }
@@ -665,7 +696,7 @@ pub async fn machine_counts_follow_the_machines(f: Fixture) {
         "the id index goes with the machine"
     );
     let mut fps: Vec<String> =
-        f.b.machines("lic_1")
+        f.b.machines(&LicenseId::from("lic_1"))
             .await
             .expect("list")
             .into_iter()
@@ -934,7 +965,10 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
         let start = start.clone();
         tasks.push(tokio::spawn(async move {
             let c = claim("lic_1", &format!("fp-{i}"));
-            store.license("lic_1").await.expect("read the license");
+            store
+                .license(&LicenseId::from("lic_1"))
+                .await
+                .expect("read the license");
             start.wait().await;
             take(&store, &c, &rule, T0, &|seat| {
                 let Seat::New { number } = seat else {
@@ -967,8 +1001,14 @@ pub async fn concurrent_activations_never_exceed_the_seats(f: Fixture) {
     let next = f.b.next_number("machine").await.expect("number");
     assert!(numbers.iter().all(|n| *n < next), "{numbers:?} then {next}");
     assert_eq!(f.a.machine_count("lic_1").await.expect("count"), 3);
-    assert_eq!(f.b.machines("lic_1").await.expect("list").len(), 3);
-    let one = f.a.machines("lic_1").await.expect("list")[0]
+    assert_eq!(
+        f.b.machines(&LicenseId::from("lic_1"))
+            .await
+            .expect("list")
+            .len(),
+        3
+    );
+    let one = f.a.machines(&LicenseId::from("lic_1")).await.expect("list")[0]
         .fingerprint
         .clone();
     let again = take(&f.b, &claim("lic_1", &one), &rule, T0, &|seat| {
@@ -1022,7 +1062,7 @@ pub async fn a_seat_taken_reaps_the_dead_and_writes_its_audit_entries(f: Fixture
         ["dead"]
     );
     let mut fps: Vec<String> =
-        f.a.machines("lic_1")
+        f.a.machines(&LicenseId::from("lic_1"))
             .await
             .expect("list")
             .into_iter()
@@ -1111,7 +1151,12 @@ pub async fn a_declined_operation_writes_nothing_and_hands_back_its_reason(f: Fi
         "both claims were built before the decline"
     );
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
-    assert!(f.b.machines("lic_1").await.expect("list").is_empty());
+    assert!(
+        f.b.machines(&LicenseId::from("lic_1"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert_eq!(f.b.audit_of("declined", 0, 10).await.expect("audit").1, 0);
 
     // Taken: each seat with what its claim's closure made.
@@ -1165,7 +1210,11 @@ pub async fn a_declined_operation_writes_nothing_and_hands_back_its_reason(f: Fi
     assert_eq!(found.map(|r| r.machine.id), Some(carried));
 
     // A license change declined: the license stays as it was.
-    let license_before = f.a.license("lic_1").await.expect("read").expect("stored");
+    let license_before =
+        f.a.license(&LicenseId::from("lic_1"))
+            .await
+            .expect("read")
+            .expect("stored");
     let declined =
         f.b.change_license_with("lic_1", &|l| {
             if l.status == crate::model::LicenseStatus::Active {
@@ -1184,7 +1233,7 @@ pub async fn a_declined_operation_writes_nothing_and_hands_back_its_reason(f: Fi
         "{declined:?}"
     );
     assert_eq!(
-        f.a.license("lic_1").await.expect("read"),
+        f.a.license(&LicenseId::from("lic_1")).await.expect("read"),
         Some(license_before)
     );
     assert_eq!(f.b.audit_of("declined", 0, 10).await.expect("audit").1, 0);
@@ -1326,7 +1375,12 @@ pub async fn a_seat_change_touches_only_the_machine_it_names(f: Fixture) {
             .expect("clear");
     assert_eq!(cleared.len(), 2);
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
-    assert!(f.b.machines("lic_1").await.expect("list").is_empty());
+    assert!(
+        f.b.machines(&LicenseId::from("lic_1"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert_eq!(f.b.audit_of("lic_1", 0, 10).await.expect("audit").1, 1);
 }
 
@@ -1347,7 +1401,11 @@ pub async fn concurrent_license_changes_are_never_lost(f: Fixture) {
             .collect(),
     )
     .await;
-    let l = f.b.license("lic_1").await.expect("read").expect("stored");
+    let l =
+        f.b.license(&LicenseId::from("lic_1"))
+            .await
+            .expect("read")
+            .expect("stored");
     assert_eq!(l.updated_at, T0 + 20, "no change was lost");
     let order = Order {
         id: 1,
@@ -1369,7 +1427,11 @@ pub async fn concurrent_license_changes_are_never_lost(f: Fixture) {
             .collect(),
     )
     .await;
-    let l = f.a.license("lic_1").await.expect("read").expect("stored");
+    let l =
+        f.a.license(&LicenseId::from("lic_1"))
+            .await
+            .expect("read")
+            .expect("stored");
     assert_eq!(l.updated_at, T0 + 30, "no change through an order was lost");
     assert_eq!(
         f.b.order(1).await.expect("read").and_then(|o| o.due_date),
@@ -1429,7 +1491,12 @@ pub async fn no_seat_is_taken_on_a_deleted_license(f: Fixture) {
             Err(e) => panic!("unexpected: {e:?}"),
         }
     }
-    assert!(f.a.machines("lic_1").await.expect("list").is_empty());
+    assert!(
+        f.a.machines(&LicenseId::from("lic_1"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
     assert_eq!(f.b.machine_count("lic_1").await.expect("count"), 0);
     let late = take(&f.a, &claim("lic_1", "late"), &rule, T0, &|_| {
         Ok((machine("lic_1", "late"), Record::none()))

@@ -5,6 +5,27 @@
 //!
 //! Each is text on the wire and in the stores (`#[serde(transparent)]`), and reads as a `&str`
 //! where text is wanted (`Deref`), so that lookups by id take the id itself.
+//!
+//! A product's lookup takes a product's id:
+//!
+//! ```
+//! use licet_core::ids::{LicenseId, ProductId};
+//! fn product_named(id: &ProductId) -> &str {
+//!     id
+//! }
+//! assert_eq!(product_named(&ProductId::new("prd_1")), "prd_1");
+//! # let _ = LicenseId::new("lic_1");
+//! ```
+//!
+//! and not a license's, though both are text:
+//!
+//! ```compile_fail,E0308
+//! use licet_core::ids::{LicenseId, ProductId};
+//! fn product_named(id: &ProductId) -> &str {
+//!     id
+//! }
+//! product_named(&LicenseId::new("lic_1"));
+//! ```
 
 use core::borrow::Borrow;
 use core::fmt;

@@ -9,6 +9,7 @@
 //! an hour apart, 10 attempts); the outbox lives in sled, so a restart loses nothing.
 
 use licet_core::audit::AuditAction;
+use licet_core::ids::{LicenseId, ProductId};
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
@@ -142,7 +143,7 @@ impl Journal {
             return Ok(heard);
         }
         let product = match product_id {
-            Some(p) => self.store.product(p).await?,
+            Some(p) => self.store.product(&ProductId::from(p)).await?,
             None => None,
         };
         for w in hooks {
@@ -519,7 +520,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
     for (at, id) in s.store.expiry_candidates(now).await? {
         // Announced in one store operation that judges the license as stored then: a renewal
         // or a suspension that lands meanwhile is neither lost nor announced as an expiry.
-        let Some(seen) = s.store.license(&id).await? else {
+        let Some(seen) = s.store.license(&LicenseId::from(&id)).await? else {
             s.store.forget_expiry(at, &id).await?;
             continue;
         };

@@ -4,6 +4,7 @@
 
 use crate::app::error::ErrorCode;
 use licet_core::audit::AuditAction;
+use licet_core::ids::LicenseId;
 use serde_json::json;
 
 use crate::app::error::{ApiError, ApiResult};
@@ -70,7 +71,7 @@ pub async fn dead_floating_machines(
 ) -> ApiResult<Vec<(License, Policy, Vec<Machine>)>> {
     let mut out = Vec::new();
     for license_id in s.store.floating_licenses().await? {
-        let Some(l) = s.store.license(&license_id).await? else {
+        let Some(l) = s.store.license(&LicenseId::from(&license_id)).await? else {
             if forget {
                 s.store.unmark_floating(&license_id).await?;
             }

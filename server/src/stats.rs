@@ -10,6 +10,7 @@
 //!   whoever asks, and served from that summary meanwhile: status is a function of time
 //!   (`expired` is derived), so no counter kept at write time could say it.
 
+use licet_core::ids::LicenseId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -359,7 +360,7 @@ async fn expiring(
     let read_all = entries.len() < EXPIRING_READ;
     let mut out = Vec::new();
     for (at, id) in entries {
-        let Some(l) = s.store.license(&id).await? else {
+        let Some(l) = s.store.license(&LicenseId::from(&id)).await? else {
             continue;
         };
         // The index may be behind a renewal, a revocation or a deletion: the license says.

@@ -119,9 +119,14 @@ impl Catalog for PgStore {
         exec(&tx, "DELETE FROM products WHERE id = $1", &[&p.id.as_str()]).await?;
         tx.commit().await.map_err(pg)
     }
-    async fn product(&self, id: &str) -> StoreResult<Option<Product>> {
+    async fn product(&self, id: &licet_core::model::ProductId) -> StoreResult<Option<Product>> {
         let c = self.conn().await?;
-        one(&c, "SELECT data FROM products WHERE id = $1", &[&id]).await
+        one(
+            &c,
+            "SELECT data FROM products WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await
     }
     async fn product_by_code(&self, code: &str) -> StoreResult<Option<Product>> {
         let c = self.conn().await?;
@@ -158,9 +163,14 @@ impl Catalog for PgStore {
         .await?;
         Ok(())
     }
-    async fn policy(&self, id: &str) -> StoreResult<Option<Policy>> {
+    async fn policy(&self, id: &licet_core::model::PolicyId) -> StoreResult<Option<Policy>> {
         let c = self.conn().await?;
-        one(&c, "SELECT data FROM policies WHERE id = $1", &[&id]).await
+        one(
+            &c,
+            "SELECT data FROM policies WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await
     }
     async fn policies(&self, product_id: Option<&str>) -> StoreResult<Vec<Policy>> {
         let c = self.conn().await?;

@@ -121,9 +121,14 @@ impl Licenses for PgStore {
         write_record(&tx, record).await?;
         tx.commit().await.map_err(pg)
     }
-    async fn license(&self, id: &str) -> StoreResult<Option<License>> {
+    async fn license(&self, id: &licet_core::model::LicenseId) -> StoreResult<Option<License>> {
         let c = self.conn().await?;
-        one(&c, "SELECT data FROM licenses WHERE id = $1", &[&id]).await
+        one(
+            &c,
+            "SELECT data FROM licenses WHERE id = $1",
+            &[&id.as_str()],
+        )
+        .await
     }
     async fn license_by_key(&self, key: &str) -> StoreResult<Option<License>> {
         let c = self.conn().await?;

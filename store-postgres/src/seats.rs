@@ -237,7 +237,10 @@ impl Seats for PgStore {
         tx.commit().await.map_err(pg)?;
         Ok(removed)
     }
-    async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>> {
+    async fn machines(
+        &self,
+        license_id: &licet_core::model::LicenseId,
+    ) -> StoreResult<Vec<Machine>> {
         let c = self.conn().await?;
         machines_in(&c, license_id).await
     }
@@ -245,12 +248,15 @@ impl Seats for PgStore {
         let c = self.conn().await?;
         Reads(&c).machine(license_id, fingerprint).await
     }
-    async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>> {
+    async fn machine_by_id(
+        &self,
+        id: &licet_core::model::MachineId,
+    ) -> StoreResult<Option<Machine>> {
         let c = self.conn().await?;
         one(
             &c,
             "SELECT data FROM machines WHERE id = $1 LIMIT 1",
-            &[&id],
+            &[&id.as_str()],
         )
         .await
     }

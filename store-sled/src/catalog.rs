@@ -226,7 +226,7 @@ impl Catalog for SledStore {
         self.committer.commit().await?;
         Ok(done)
     }
-    async fn product(&self, id: &str) -> StoreResult<Option<Product>> {
+    async fn product(&self, id: &licet_core::model::ProductId) -> StoreResult<Option<Product>> {
         Ok(SledStore::product(self, id)?)
     }
     async fn product_by_code(&self, code: &str) -> StoreResult<Option<Product>> {
@@ -246,7 +246,7 @@ impl Catalog for SledStore {
         self.committer.commit().await?;
         Ok(done)
     }
-    async fn policy(&self, id: &str) -> StoreResult<Option<Policy>> {
+    async fn policy(&self, id: &licet_core::model::PolicyId) -> StoreResult<Option<Policy>> {
         Ok(SledStore::policy(self, id)?)
     }
     async fn policies(&self, product_id: Option<&str>) -> StoreResult<Vec<Policy>> {

@@ -318,7 +318,7 @@ impl Licenses for SledStore {
         self.write_record(record)?;
         Ok(self.committer.commit().await?)
     }
-    async fn license(&self, id: &str) -> StoreResult<Option<License>> {
+    async fn license(&self, id: &licet_core::model::LicenseId) -> StoreResult<Option<License>> {
         Ok(SledStore::license(self, id)?)
     }
     async fn license_by_key(&self, key: &str) -> StoreResult<Option<License>> {

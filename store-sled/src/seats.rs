@@ -432,13 +432,19 @@ impl Seats for SledStore {
         self.committer.commit().await?;
         Ok(removed)
     }
-    async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>> {
+    async fn machines(
+        &self,
+        license_id: &licet_core::model::LicenseId,
+    ) -> StoreResult<Vec<Machine>> {
         Ok(SledStore::machines(self, license_id)?)
     }
     async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>> {
         Ok(SledStore::machine(self, license_id, fingerprint)?)
     }
-    async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>> {
+    async fn machine_by_id(
+        &self,
+        id: &licet_core::model::MachineId,
+    ) -> StoreResult<Option<Machine>> {
         Ok(SledStore::machine_by_id(self, id)?)
     }
     async fn machine_count(&self, license_id: &str) -> StoreResult<u64> {

@@ -14,7 +14,7 @@ pub trait Catalog: Send + Sync {
     /// Removes a product that has no licenses, with its policies.
     async fn delete_product(&self, p: &Product) -> StoreResult<()>;
     /// A product by id.
-    async fn product(&self, id: &str) -> StoreResult<Option<Product>>;
+    async fn product(&self, id: &crate::model::ProductId) -> StoreResult<Option<Product>>;
     /// A product by its code.
     async fn product_by_code(&self, code: &str) -> StoreResult<Option<Product>>;
     /// A product by its number.
@@ -26,7 +26,7 @@ pub trait Catalog: Send + Sync {
     /// Adds or replaces a policy.
     async fn put_policy(&self, p: &Policy) -> StoreResult<()>;
     /// A policy by id.
-    async fn policy(&self, id: &str) -> StoreResult<Option<Policy>>;
+    async fn policy(&self, id: &crate::model::PolicyId) -> StoreResult<Option<Policy>>;
     /// Policies, of one product or all.
     async fn policies(&self, product_id: Option<&str>) -> StoreResult<Vec<Policy>>;
     /// Removes a policy no license uses.

@@ -23,7 +23,7 @@ pub trait Licenses: Send + Sync {
     /// license: no seat is taken on a license being deleted.
     async fn delete_license(&self, l: &License, record: Record) -> StoreResult<()>;
     /// A license by id.
-    async fn license(&self, id: &str) -> StoreResult<Option<License>>;
+    async fn license(&self, id: &crate::model::LicenseId) -> StoreResult<Option<License>>;
     /// A license by its key.
     async fn license_by_key(&self, key: &str) -> StoreResult<Option<License>>;
     /// Licenses in id order that pass `filter`, one page.

@@ -93,11 +93,11 @@ pub trait Seats: Send + Sync {
     /// machines removed.
     async fn clear_seats(&self, license_id: &str, record: Record) -> StoreResult<Vec<Machine>>;
     /// The machines of a license.
-    async fn machines(&self, license_id: &str) -> StoreResult<Vec<Machine>>;
+    async fn machines(&self, license_id: &crate::model::LicenseId) -> StoreResult<Vec<Machine>>;
     /// The machine of a license with this fingerprint.
     async fn machine(&self, license_id: &str, fingerprint: &str) -> StoreResult<Option<Machine>>;
     /// A machine by id.
-    async fn machine_by_id(&self, id: &str) -> StoreResult<Option<Machine>>;
+    async fn machine_by_id(&self, id: &crate::model::MachineId) -> StoreResult<Option<Machine>>;
     /// How many machines a license has, from the count kept with the license (not a scan).
     async fn machine_count(&self, license_id: &str) -> StoreResult<u64>;
     /// The machines of a license indexed under any of `parts`

@@ -5,6 +5,7 @@
 use licet_api::answers::{PolicyBody, ProductBody};
 use licet_api::requests::{CreatePolicy, CreateProduct, PolicyChange, UpdateProduct};
 use licet_core::audit::AuditAction;
+use licet_core::ids::PolicyId;
 use licet_core::model::{Families, Policy, Product, Scope};
 use licet_core::store::{LicenseFilter, PageRequest};
 use serde_json::json;
@@ -246,9 +247,13 @@ pub async fn update_product(
         p.token_lifetime = t;
     }
     if let Some(pol) = b.default_policy_id {
-        let policy = s.store.policy(&pol).await?.ok_or_else(|| {
-            ApiError::bad_request(ErrorCode::InvalidField, "default_policy_id: no such policy")
-        })?;
+        let policy = s
+            .store
+            .policy(&PolicyId::from(&pol))
+            .await?
+            .ok_or_else(|| {
+                ApiError::bad_request(ErrorCode::InvalidField, "default_policy_id: no such policy")
+            })?;
         if policy.product_id != p.id {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidField,

@@ -8,6 +8,7 @@ use licet_api::answers::{
 };
 use licet_api::requests::CreateApiKey;
 use licet_core::audit::AuditAction;
+use licet_core::ids::ProductId;
 use licet_core::model::{ApiKey, Scope};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -75,7 +76,7 @@ pub async fn create(
         ));
     }
     if let Some(p) = &b.product_id {
-        s.store.product(p).await?.ok_or_else(|| {
+        s.store.product(&ProductId::from(p)).await?.ok_or_else(|| {
             ApiError::bad_request(ErrorCode::InvalidField, "product_id: no such product")
         })?;
     }

@@ -2,6 +2,7 @@
 //! events and notifications, and who hears an event (`crate::events` holds those methods,
 //! beside the outbox that delivers them).
 
+use licet_core::ids::{LicenseId, MachineId, PolicyId};
 use std::sync::Arc;
 
 use licet_core::audit::{AuditAction, AuditObject};
@@ -94,7 +95,7 @@ impl Journal {
             AuditObject::Policy => {
                 return Ok(self
                     .store
-                    .policy(subject)
+                    .policy(&PolicyId::from(subject))
                     .await?
                     .map(|p| p.product_id)
                     .map(Into::into));
@@ -102,7 +103,7 @@ impl Journal {
             AuditObject::License => Some(subject.to_owned()),
             AuditObject::Machine => self
                 .store
-                .machine_by_id(subject)
+                .machine_by_id(&MachineId::from(subject))
                 .await?
                 .map(|m| m.license_id.into_string()),
             _ => detail
@@ -113,7 +114,7 @@ impl Journal {
         match license {
             Some(id) => Ok(self
                 .store
-                .license(&id)
+                .license(&LicenseId::from(&id))
                 .await?
                 .map(|l| l.product_id)
                 .map(Into::into)),

@@ -4,6 +4,7 @@
 //! speaks for itself, its license key in it.
 
 use licet_api::offline::{OfflineActivated, OfflineDeactivated, decode, qr_text};
+use licet_core::ids::LicenseId;
 use licet_core::model::{Lease, Scope};
 use licet_core::seats::SeatClaim;
 use licet_verifier::offline::{
@@ -151,7 +152,7 @@ pub async fn deactivate(
     let said = receipt.unverified();
     let license = s
         .store
-        .license(said.license_id)
+        .license(&LicenseId::from(said.license_id))
         .await?
         .filter(|l| caller.is_none_or(|c| c.sees(&l.product_id)))
         .ok_or_else(not_found)?;

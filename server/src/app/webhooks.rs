@@ -9,6 +9,7 @@
 use licet_api::answers::{DeliveryBody, NewWebhookBody, WebhookBody};
 use licet_api::requests::{NewWebhook, WebhookChange};
 use licet_core::audit::AuditAction;
+use licet_core::ids::ProductId;
 use licet_core::model::{Delivery, Scope, Webhook};
 use serde_json::json;
 
@@ -80,7 +81,7 @@ pub async fn create(
         (_, Some(p)) => {
             caller.require_product(&p)?;
             s.store
-                .product(&p)
+                .product(&ProductId::from(&p))
                 .await?
                 .ok_or_else(|| ApiError::not_found("product"))?;
             Some(Into::into(p))

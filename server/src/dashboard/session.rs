@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
+use licet_core::ids::ProductId;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -346,7 +347,7 @@ pub async fn user_key(
     if !u.is_active || u.role != licet_core::model::Role::Admin {
         return Ok(None);
     }
-    match s.store.product(&us.product).await? {
+    match s.store.product(&ProductId::from(&us.product)).await? {
         Some(p) if u.reaches(&p) => {}
         _ => return Ok(None),
     }

@@ -5,6 +5,7 @@
 //! whatever its compatibility switches). Against a real server on a loopback port.
 
 use crate::common;
+use licet_core::ids::{LicenseId, ProductId};
 
 use common::{T0, TestApp, http, serve};
 use licet_server::model::{BlacklistEntry, BlacklistType, Severity};
@@ -298,12 +299,20 @@ impl Server {
                 // What the native API does not change, the store does (as LicenseCM's product
                 // settings and the blacklist tools write it).
                 Twist::Expired => common::block_on(async {
-                    let mut l = store.license(&license_id).await.expect("read").expect("l");
+                    let mut l = store
+                        .license(&LicenseId::from(&license_id))
+                        .await
+                        .expect("read")
+                        .expect("l");
                     l.expires_at = Some(T0 - 86_400);
                     store.update_license(&l).await.expect("write");
                 }),
                 Twist::ProductOff | Twist::Vm | Twist::Debugger => common::block_on(async {
-                    let mut p = store.product(&product_id).await.expect("read").expect("p");
+                    let mut p = store
+                        .product(&ProductId::from(&product_id))
+                        .await
+                        .expect("read")
+                        .expect("p");
                     match t {
                         Twist::ProductOff => p.is_active = false,
                         Twist::Vm => p.block_vm = true,

@@ -1,6 +1,7 @@
 //! Router tests: every route through `oneshot`, over a real sled store and real keys.
 
 use crate::common;
+use licet_core::ids::LicenseId;
 
 use std::sync::Arc;
 
@@ -631,14 +632,24 @@ async fn sixty_four_concurrent_activations_of_five_seats() {
         assert_eq!((ok.len(), refused), (5, 59), "round {round}");
         let id = l["id"].as_str().expect("id");
         assert_eq!(
-            app.state.store.machines(id).await.expect("machines").len(),
+            app.state
+                .store
+                .machines(&LicenseId::from(id))
+                .await
+                .expect("machines")
+                .len(),
             5
         );
         // Re-activating an active machine does not take another seat.
         let (s, _, _) = app.activate(&key, &ok[0]).await;
         assert_eq!(s, StatusCode::CREATED);
         assert_eq!(
-            app.state.store.machines(id).await.expect("machines").len(),
+            app.state
+                .store
+                .machines(&LicenseId::from(id))
+                .await
+                .expect("machines")
+                .len(),
             5
         );
     }
@@ -673,7 +684,7 @@ async fn floating_seats_are_culled_after_their_ttl() {
     assert!(
         app.state
             .store
-            .machines(l["id"].as_str().expect("id"))
+            .machines(&LicenseId::from(l["id"].as_str().expect("id")))
             .await
             .expect("m")
             .is_empty()
@@ -1013,7 +1024,7 @@ async fn rate_limits_per_ip_and_per_license_key() {
     assert_eq!(
         app.state
             .store
-            .machines(a["id"].as_str().expect("id"))
+            .machines(&LicenseId::from(a["id"].as_str().expect("id")))
             .await
             .expect("m")
             .len(),

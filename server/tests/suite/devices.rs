@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine;
 use licet_client::device::DeviceKey;
+use licet_core::ids::LicenseId;
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
@@ -99,7 +100,7 @@ async fn a_machine_with_a_device_key_answers_only_to_that_key() {
     let machines = app
         .state
         .store
-        .machines(l["id"].as_str().expect("id"))
+        .machines(&LicenseId::from(l["id"].as_str().expect("id")))
         .await
         .expect("m");
     assert_eq!(machines.len(), 1, "the seat is still held");
@@ -117,7 +118,7 @@ async fn a_machine_with_a_device_key_answers_only_to_that_key() {
     assert!(
         app.state
             .store
-            .machines(l["id"].as_str().expect("id"))
+            .machines(&LicenseId::from(l["id"].as_str().expect("id")))
             .await
             .expect("m")
             .is_empty()
@@ -248,7 +249,7 @@ async fn a_borrowed_seat_outlives_the_culler_until_its_date_and_comes_back_early
     assert!(
         app.state
             .store
-            .machines(l["id"].as_str().expect("id"))
+            .machines(&LicenseId::from(l["id"].as_str().expect("id")))
             .await
             .expect("m")
             .is_empty()

@@ -3,6 +3,7 @@
 //! for it, whether listed, counted, terminated or blacklisted.
 
 use axum::http::StatusCode;
+use licet_core::ids::LicenseId;
 use licet_server::model::Severity;
 use serde_json::{Value, json};
 
@@ -49,7 +50,7 @@ async fn an_admin_s_security_tools_see_only_the_products_it_reaches() {
     let stored = app
         .state
         .store
-        .license(native["id"].as_str().expect("id"))
+        .license(&LicenseId::from(native["id"].as_str().expect("id")))
         .await
         .expect("read")
         .expect("license");

@@ -5,6 +5,7 @@
 //! see; no call may be a 5xx. New routes are covered as soon as they are in the document.
 
 use crate::common;
+use licet_core::ids::LicenseId;
 
 use axum::http::StatusCode;
 use common::TestApp;
@@ -212,7 +213,7 @@ async fn world(app: &TestApp) -> (World, Callers) {
     let b_stored = app
         .state
         .store
-        .license(b_license["id"].as_str().expect("id"))
+        .license(&LicenseId::from(b_license["id"].as_str().expect("id")))
         .await
         .expect("read")
         .expect("B's license");

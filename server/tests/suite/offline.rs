@@ -3,6 +3,7 @@
 //! answer, and a receipt gives the seat back (`/v1/offline/deactivations`); every refusal with
 //! its code, and leases on the injected clock.
 
+use licet_core::ids::LicenseId;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -69,7 +70,7 @@ fn response_bytes(v: &Value) -> Vec<u8> {
 async fn seats(app: &TestApp, license: &Value) -> usize {
     app.state
         .store
-        .machines(license["id"].as_str().expect("id"))
+        .machines(&LicenseId::from(license["id"].as_str().expect("id")))
         .await
         .expect("machines")
         .len()
@@ -451,7 +452,7 @@ async fn the_dashboard_s_offline_desk_acts_as_its_signed_in_key() {
     let machines = app
         .state
         .store
-        .machines(theirs_license["id"].as_str().expect("id"))
+        .machines(&LicenseId::from(theirs_license["id"].as_str().expect("id")))
         .await
         .expect("m");
     assert!(machines.is_empty(), "no seat taken");

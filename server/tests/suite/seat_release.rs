@@ -7,6 +7,7 @@
 use axum::http::StatusCode;
 use base64::Engine;
 use licet_client::device::DeviceKey;
+use licet_core::ids::{LicenseId, MachineId};
 use serde_json::{Value, json};
 
 use super::devices::signed;
@@ -102,7 +103,7 @@ impl Scene {
         self.app
             .state
             .store
-            .machine_by_id(&self.machine_id)
+            .machine_by_id(&MachineId::from(&self.machine_id))
             .await
             .expect("read")
             .expect("machine")
@@ -118,7 +119,7 @@ impl Scene {
         let state = &self.app.state;
         let held = state
             .store
-            .machines(self.license_id())
+            .machines(&LicenseId::from(self.license_id()))
             .await
             .expect("machines")
             .iter()
@@ -301,7 +302,13 @@ async fn licensecm_takes_no_seat_where_the_policy_requires_a_device_key() {
         (StatusCode::FORBIDDEN, Some("DEVICE_KEY_REQUIRED")),
         "{v}"
     );
-    let machines = s.app.state.store.machines(s.license_id()).await.expect("m");
+    let machines = s
+        .app
+        .state
+        .store
+        .machines(&LicenseId::from(s.license_id()))
+        .await
+        .expect("m");
     assert!(machines.is_empty(), "no seat taken");
 }
 

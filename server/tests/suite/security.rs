@@ -3,6 +3,7 @@
 //! a real temporary sled store.
 
 use crate::common;
+use licet_core::ids::LicenseId;
 
 use axum::http::StatusCode;
 use common::TestApp;
@@ -615,7 +616,7 @@ async fn a_revocation_that_never_reached_a_list_is_published_by_a_retry() {
     let mut stored = app
         .state
         .store
-        .license(id)
+        .license(&LicenseId::from(id))
         .await
         .expect("read")
         .expect("license");
@@ -656,7 +657,7 @@ async fn revoking_writes_the_status_and_the_list_in_one_store_operation() {
     let stored = app
         .state
         .store
-        .license(id)
+        .license(&LicenseId::from(id))
         .await
         .expect("read")
         .expect("license");
@@ -679,7 +680,7 @@ async fn revoking_writes_the_status_and_the_list_in_one_store_operation() {
     assert_eq!(
         app.state
             .store
-            .license(id)
+            .license(&LicenseId::from(id))
             .await
             .expect("read")
             .expect("license")

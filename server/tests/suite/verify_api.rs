@@ -2,6 +2,7 @@
 //! slots under concurrency, and Laravel-style validation errors.
 
 use crate::common;
+use licet_core::ids::LicenseId;
 
 use std::sync::Arc;
 
@@ -147,7 +148,8 @@ fn failures_and_slots() {
     );
     // Freeing a slot (an admin removes an environment) lets a new one in.
     let id = l["id"].as_str().expect("id");
-    let machines = common::block_on(st.app.state.store.machines(id)).expect("machines");
+    let machines =
+        common::block_on(st.app.state.store.machines(&LicenseId::from(id))).expect("machines");
     let domain = machines
         .iter()
         .find(|m| m.fingerprint == "domain:a.example")
@@ -235,9 +237,14 @@ fn validation_errors_are_laravels_and_write_nothing() {
     let (s, _) = st.verify("{not json");
     assert_eq!(s, 422);
     assert!(
-        common::block_on(st.app.state.store.machines(l["id"].as_str().expect("id")))
-            .expect("m")
-            .is_empty(),
+        common::block_on(
+            st.app
+                .state
+                .store
+                .machines(&LicenseId::from(l["id"].as_str().expect("id")))
+        )
+        .expect("m")
+        .is_empty(),
         "nothing written"
     );
 }

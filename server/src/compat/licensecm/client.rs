@@ -18,6 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{KeyInit, Mac};
 use licet_core::audit::AuditAction;
+use licet_core::ids::ProductId;
 use licet_core::store::Record;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -137,7 +138,7 @@ async fn receive(
         Some(Ok(env)) => {
             let product = s
                 .store
-                .product(&env.product_id)
+                .product(&ProductId::from(&env.product_id))
                 .await?
                 .filter(|p| p.compat.licensecm)
                 .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))?;
@@ -378,7 +379,7 @@ async fn refusal(s: &AppState, denial: &Denial, product_id: &str) -> Result<Fail
         Denial::NotFound | Denial::ProductScopeMismatch(_) => {
             let served = s
                 .store
-                .product(product_id)
+                .product(&ProductId::from(product_id))
                 .await?
                 .is_some_and(|p| p.is_active && p.compat.licensecm);
             if served {

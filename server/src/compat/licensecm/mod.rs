@@ -19,6 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use licet_core::ids::{LicenseId, ProductId};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -337,7 +338,7 @@ impl Me {
     /// exist for them).
     pub async fn product(&self, s: &AppState, id: &str) -> Result<Product, Fail> {
         s.store
-            .product(id)
+            .product(&ProductId::from(id))
             .await?
             .filter(|p| self.owns(p))
             .ok_or_else(|| Fail::not_found("PRODUCT_NOT_FOUND", "Product not found"))
@@ -346,7 +347,11 @@ impl Me {
     /// A license the user may see, with its product, or 404 `LICENSE_NOT_FOUND`.
     pub async fn license(&self, s: &AppState, id: &str) -> Result<(License, Product), Fail> {
         let missing = || Fail::not_found("LICENSE_NOT_FOUND", "License not found");
-        let l = s.store.license(id).await?.ok_or_else(missing)?;
+        let l = s
+            .store
+            .license(&LicenseId::from(id))
+            .await?
+            .ok_or_else(missing)?;
         let p = s
             .store
             .product(&l.product_id)

@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use licet_api::requests::{AdminChange, NewAdmin};
 use licet_core::audit::AuditAction;
+use licet_core::ids::ProductId;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,7 +53,7 @@ async fn check_grants(s: &AppState, products: &[String]) -> ApiResult<Vec<String
     }
     let mut out: Vec<String> = Vec::with_capacity(products.len());
     for id in products {
-        match s.store.product(id).await? {
+        match s.store.product(&ProductId::from(id)).await? {
             Some(p) if p.owner_id.is_none() => {
                 if !out.iter().any(|o| *o == p.id) {
                     out.push(p.id.into());
