@@ -9,11 +9,11 @@
 //! license key and a fingerprint alone can neither take over nor release its seat.
 
 use crate::app::error::ErrorCode;
+use crate::app::seats::Made;
 use licet_api::client::MachineRequest;
 use licet_core::audit::AuditAction;
-use licet_core::events::kind;
 use licet_core::seats::{Recognised, SeatClaim, SeatRule, Snapshot, learned_parts, part_hex};
-use licet_core::store::{Halted, Record, Seat};
+use licet_core::store::{Halted, Seat};
 use serde_json::json;
 
 use crate::app::error::{ApiError, ApiResult};
@@ -284,13 +284,9 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
     };
     let seen_at = s.clock.now();
     let presigned = sign(before.as_ref(), seen_at)?;
-    let audience = s
-        .journal
-        .audience(kind::LicenseActivated, Some(&a.license.product_id))
-        .await?;
     let taken = s
         .seats
-        .take_seat(&claim, &rule, &|seat, now| {
+        .activate(a.license, &claim, &rule, &|seat, now| {
             let found = seat.found();
             if let Some(f) = found {
                 // Decided again here, atomically: the same request twice takes one seat.
@@ -369,12 +365,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                 }),
                 Some(a.license.product_id.to_string()),
             );
-            // A machine new to the license is announced with its seat.
-            let told = match found {
-                Some(_) => Record::from(entry),
-                None => audience.record((a.license.clone(), m.clone()), now, vec![entry]),
-            };
-            Ok((m, told, (token, response)))
+            Ok(Made::new(m, vec![entry], (token, response)))
         })
         .await;
     let (seated, (issued, response)) = match taken {

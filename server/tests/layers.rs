@@ -310,6 +310,27 @@ fn the_native_routes_call_the_operations() {
     }
 }
 
+/// Every family takes seats through the one activation (`app::seats`), which announces a new
+/// machine and revokes what the seats it reaps still held: no other module calls the store's
+/// seat operation itself.
+#[test]
+fn seats_are_taken_only_through_the_one_activation() {
+    let mods = modules();
+    let takers: Vec<&String> = mods
+        .iter()
+        .filter(|(_, src)| {
+            let c = code(src);
+            c.contains("take_seat_with(") || c.contains("take_seats_with(")
+        })
+        .map(|(m, _)| m)
+        .collect();
+    assert_eq!(
+        takers,
+        vec!["app::seats"],
+        "only the seat service calls the store's seat operation"
+    );
+}
+
 /// The dashboard's pages call the application layer's operations with the signed-in caller
 /// and read typed answers: no request dispatched to the API router in-process, no second
 /// router, no JSON tree read by key (`v["scope"]`).

@@ -8,7 +8,6 @@ use licet_api::answers::{
 };
 use licet_api::requests::{NewDomain, NewPrice};
 use licet_core::audit::AuditAction;
-use licet_core::events::kind;
 use licet_core::model::{Price, PriceKind, Scope};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{Halted, Seat};
@@ -17,6 +16,7 @@ use serde_json::json;
 use crate::app::access::{load_license, load_product};
 use crate::app::caller::Caller;
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
+use crate::app::seats::Made;
 use crate::app::state::AppState;
 use crate::domains::{DomainName, domain_machine};
 use crate::net::ClientIp;
@@ -243,13 +243,9 @@ pub async fn add_domain(
         bound_to_first: false,
         ..SeatRule::of(&l, &policy)
     };
-    let audience = s
-        .journal
-        .audience(kind::LicenseActivated, Some(&l.product_id))
-        .await?;
     let taken = s
         .seats
-        .take_seat(&claim, &rule, &|seat, now| {
+        .activate(&l, &claim, &rule, &|seat, now| {
             let Seat::New { number } = seat else {
                 return Err(AlreadyThere);
             };
@@ -269,8 +265,7 @@ pub async fn add_domain(
                 json!({ "license_id": l.id, "domain": domain.name }),
                 Some(l.product_id.to_string()),
             );
-            let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
-            Ok((m, told, ()))
+            Ok(Made::new(m, vec![entry], ()))
         })
         .await;
     match taken {

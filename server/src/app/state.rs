@@ -68,6 +68,7 @@ impl AppState {
             store.clone(),
             clock.clone(),
             revocations.clone(),
+            journal.clone(),
         ));
         Ok(AppState {
             limits: Arc::new(crate::http::limits::Limits::new(&config)),

@@ -8,8 +8,7 @@
 //! format only. Choices where the document is silent are in `docs/compat.md`.
 
 use licet_core::audit::AuditAction;
-use licet_core::events::kind;
-use licet_core::store::{Halted, Record, Seat};
+use licet_core::store::{Halted, Seat};
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -23,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::error::ApiError;
+use crate::app::seats::Made;
 use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
 use crate::rules;
@@ -253,22 +253,17 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
         }
     }
     if !claims.is_empty() {
-        let audience = s
-            .journal
-            .audience(kind::LicenseActivated, Some(&l.product_id))
-            .await
-            .map_err(IntoResponse::into_response)?;
         // Slots are seats under the one seat rule (`licet_core::seats`), all taken or none.
         let taken = s
             .seats
-            .take_seats(&claims, &SeatRule::of(&l, &policy), &|i, seat, now| {
+            .activate_all(&l, &claims, &SeatRule::of(&l, &policy), &|i, seat, now| {
                 let fp = &claims[i].fingerprint;
                 let numeric_id = match seat {
                     Seat::Known(f) => {
                         let mut m = f.machine.clone();
                         m.last_seen = now;
                         m.last_heartbeat = now;
-                        return Ok::<_, std::convert::Infallible>((m, Record::none(), ()));
+                        return Ok::<_, std::convert::Infallible>(Made::new(m, Vec::new(), ()));
                     }
                     Seat::New { number } => number,
                 };
@@ -289,9 +284,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     json!({ "license_id": l.id, "environment": fp }),
                     Some(l.product_id.to_string()),
                 );
-                // A new environment is a new seat, announced with it.
-                let told = audience.record((l.clone(), m.clone()), now, vec![entry]);
-                Ok((m, told, ()))
+                Ok(Made::new(m, vec![entry], ()))
             })
             .await;
         match taken {

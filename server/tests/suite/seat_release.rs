@@ -51,7 +51,9 @@ impl Scene {
     async fn bare(policy: Value, seed: u8) -> Scene {
         let app = TestApp::new().await;
         let (p, _) = app.product("seat", policy).await;
-        let license = app.license(&p, json!({})).await;
+        // A key every family reads (the Verify API takes only its own format).
+        let key = "CP-AB12CD-34EF56-GH78IJ-90KLMN-XYZ123";
+        let license = app.license(&p, json!({ "key": key })).await;
         let key = license["key"].as_str().expect("key").to_owned();
         Scene {
             app,
@@ -234,6 +236,56 @@ async fn a_dead_seat_taken_over_by_another_machine_is_revoked() {
     let (st, v, _) = s.app.activate(&s.key, "fp-b").await;
     assert_eq!(st, StatusCode::CREATED, "the dead seat is given to b: {v}");
     s.assert_nothing_outlives_the_seat("reaped").await;
+}
+
+/// Every family takes seats through the one activation, which revokes what the dead seats it
+/// reaps still held: a WemX install and a Verify API check that take over the dead seat of a
+/// licet client leave none of its tokens alive.
+#[tokio::test]
+async fn a_dead_seat_taken_over_through_another_family_is_revoked() {
+    type Ask = fn(&Scene) -> (&'static str, Value);
+    let families: [(&str, Ask); 2] = [
+        ("WemX", |s| {
+            let body =
+                json!({ "license": s.key, "domain": "shop.example.net", "packages": "seat" });
+            ("/api/v1/licenses/public/validate", body)
+        }),
+        ("Verify API", |s| {
+            let body =
+                json!({ "license_key": s.key, "domain": "shop.example.net", "ip": "203.0.113.9" });
+            ("/api/v1/licenses/verify", body)
+        }),
+    ];
+    for (family, ask) in families {
+        let s = Scene::new().await;
+        s.app.clock.advance(121);
+        let (path, body) = ask(&s);
+        let req = axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("request");
+        let (st, v, _) = s.app.send(req).await;
+        assert_eq!(
+            st,
+            StatusCode::OK,
+            "{family}: the dead seat is given to the domain: {v}"
+        );
+        let machines = s
+            .app
+            .state
+            .store
+            .machines(&LicenseId::new(s.license_id()))
+            .await
+            .expect("machines");
+        assert!(
+            machines
+                .iter()
+                .all(|m| m.id != MachineId::new(&s.machine_id)),
+            "{family}: the dead machine's seat was taken over"
+        );
+        s.assert_nothing_outlives_the_seat(family).await;
+    }
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! heartbeat answers. Activations also get a licet offline token (`offline_token`).
 
 use crate::app::error::ErrorCode;
+use crate::app::seats::Made;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -35,7 +36,6 @@ use crate::app::state::AppState;
 use crate::http::extract::ClientIp;
 use crate::ids::hex;
 use crate::rules::{Admit, Admitted, Asked, Denial, Denied, Family, Probe, Refusal};
-use licet_core::events::kind;
 use licet_core::model::{License, Machine, Policy, Product, Session, Severity};
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
 use licet_core::store::{Halted, Seat, SeatChange, SeatsWith};
@@ -833,13 +833,9 @@ mod paste_impl {
                 .and_then(crate::ids::unhex16)
         });
         let presigned = sign(known_grant)?;
-        let audience = s
-            .journal
-            .audience(kind::LicenseActivated, Some(&j.license.product_id))
-            .await?;
         let seated = s
             .seats
-            .take_seat(&claim(&j), &rule, &|seat, now| {
+            .activate(&j.license, &claim(&j), &rule, &|seat, now| {
                 let found = seat.found();
                 if let Some(f) = found {
                     unbound(&f.machine)?;
@@ -871,12 +867,7 @@ mod paste_impl {
                 m.last_seen = now;
                 m.last_heartbeat = now;
                 m.give_token(token.token_id.clone(), token.expires_at, now);
-                // A machine new to the license is announced with its seat.
-                let told = match found {
-                    Some(_) => Record::none(),
-                    None => audience.record((j.license.clone(), m.clone()), now, Vec::new()),
-                };
-                Ok((m, told, token))
+                Ok(Made::new(m, Vec::new(), token))
             })
             .await;
         let (seated, issued) = match seated {

@@ -38,13 +38,13 @@ use crate::app::state::AppState;
 use crate::domains::{DomainName, domain_machine, new_domain};
 use crate::http::extract::{ClientIp, public_url};
 use crate::rules;
-use licet_core::events::{DomainEvent, kind};
+use licet_core::events::DomainEvent;
 use licet_core::model::{
     Customer, DOMAIN_PREFIX, DownloadGrant, Kind, License, LicenseStatus, Machine, Order, Policy,
     PriceKind, Product, Scope,
 };
 use licet_core::seats::{SeatClaim, SeatError, SeatRefusal, SeatRule};
-use licet_core::store::{Halted, Seat, SeatsWith};
+use licet_core::store::{Halted, Seat};
 
 /// The WemX routes.
 pub fn router() -> OpenApiRouter<AppState> {

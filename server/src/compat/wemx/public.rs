@@ -1,6 +1,7 @@
 //! The public check: validation and the domain list, each license's domains as seats.
 
 use super::*;
+use crate::app::seats::Made;
 use licet_core::audit::AuditAction;
 
 /// The license, the packages it was found valid for, and what the domain check found.
@@ -182,24 +183,20 @@ pub(super) async fn write_domain(
     policy: &Policy,
     machine: &Machine,
     ip: ClientIp,
-    now: i64,
+    _now: i64,
 ) -> Result<(), Refusal> {
     let caller = ip.text();
-    let audience = s
-        .journal
-        .audience(kind::LicenseActivated, Some(&l.product_id))
-        .await?;
     let taken = s
-        .store
-        .take_seat_with(
+        .seats
+        .activate(
+            l,
             &SeatClaim {
                 license_id: l.id.clone(),
                 fingerprint: machine.fingerprint.clone(),
                 parts: Vec::new(),
             },
             &SeatRule::of(l, policy),
-            now,
-            &|seat| match seat {
+            &|seat, now| match seat {
                 Seat::Known(f) => {
                     let stored = &f.machine;
                     match (&stored.ip, &caller) {
@@ -209,21 +206,18 @@ pub(super) async fn write_domain(
                             m.ip = m.ip.or_else(|| caller.clone());
                             m.last_seen = now;
                             m.last_heartbeat = now;
-                            Ok((m, Record::none(), ()))
+                            Ok(Made::new(m, Vec::new(), ()))
                         }
                     }
                 }
-                Seat::New { number } => {
-                    let machine = Machine {
+                Seat::New { number } => Ok(Made::new(
+                    Machine {
                         numeric_id: number,
                         ..machine.clone()
-                    };
-                    Ok((
-                        machine.clone(),
-                        audience.record((l.clone(), machine), now, Vec::new()),
-                        (),
-                    ))
-                }
+                    },
+                    Vec::new(),
+                    (),
+                )),
             },
         )
         .await;
