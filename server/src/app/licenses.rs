@@ -512,9 +512,16 @@ pub async fn change(
 pub async fn delete(s: &AppState, caller: &Caller, ip: ClientIp, id: &str) -> ApiResult<()> {
     caller.require(Scope::ReadWrite)?;
     let l = load(s, caller, id).await?;
-    revoke_now(s, &caller.actor(), ip, &l).await?;
+    remove(s, &caller.actor(), ip, &l).await
+}
+
+/// Deletes a license, its machines and its record, for every family: revoked first, durably
+/// (the tokens handed out with its activations land on the next list), then deleted with its
+/// audit entry (by `actor`) and its `license.deleted`, in one store operation.
+pub async fn remove(s: &AppState, actor: &str, ip: ClientIp, l: &License) -> ApiResult<()> {
+    revoke_now(s, actor, ip, l).await?;
     let entry = s.journal.audit_entry(
-        &caller.actor(),
+        actor,
         AuditAction::LicenseDeleted,
         &l.id,
         ip.text(),
@@ -525,7 +532,7 @@ pub async fn delete(s: &AppState, caller: &Caller, ip: ClientIp, id: &str) -> Ap
         .journal
         .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
         .await?;
-    s.store.delete_license(&l, told).await?;
+    s.store.delete_license(l, told).await?;
     Ok(())
 }
 

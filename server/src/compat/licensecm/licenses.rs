@@ -358,23 +358,10 @@ async fn update(
     security(("bearer" = [])))]
 async fn delete(State(s): State<AppState>, me: Me, ip: ClientIp, Id(id): Id) -> Answer {
     let (l, _) = me.license(&s, &id).await?;
-    // Deleting revokes first, durably: the licet tokens handed out with activations land on
-    // the next list.
-    crate::licensing::revoke_now(&s, &me.actor(), ip, &l).await?;
+    // Its LicenseCM sessions end with it; the license is deleted as every family deletes one
+    // (revoked first, durably).
     end_sessions(&s, &l.id, None, "license deleted").await?;
-    let entry = s.journal.audit_entry(
-        &me.actor(),
-        AuditAction::LicenseDeleted,
-        &l.id,
-        ip.text(),
-        json!({ "product_id": l.product_id }),
-        Some(l.product_id.to_string()),
-    );
-    let told = s
-        .journal
-        .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
-        .await?;
-    s.store.delete_license(&l, told).await?;
+    licenses::remove(&s, &me.actor(), ip, &l).await?;
     ok(json!({}))
 }
 

@@ -1,6 +1,7 @@
 //! The private API: creating licenses and extending them, for a WemX panel with an API key.
 
 use super::*;
+use crate::app::licenses;
 use licet_core::audit::AuditAction;
 
 /// The caller of the private API (a bearer API key or JWT allowed to write licenses) and the
@@ -116,12 +117,12 @@ pub(super) async fn create(
             .map(|d| now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX))),
     };
     let order_id = s.store.next_number("order").await?;
-    let license = License {
-        id: crate::ids::new_id(),
-        key: crate::ids::license_key(&product.key_prefix, &product.key_format),
-        product_id: product.id.clone(),
-        policy_id: policy.id.clone(),
-        status: LicenseStatus::Active,
+    // WemX's terms: the product's default policy, a kind that follows the price, no seats,
+    // domains or entitlements of its own; the license belongs to the order's customer.
+    let terms = licenses::Terms {
+        product: &product,
+        policy: &policy,
+        key: None,
         kind: match price.kind {
             PriceKind::Recurring => Kind::Subscription,
             _ if expires_at.is_some() => Kind::Subscription,
@@ -133,17 +134,13 @@ pub(super) async fn create(
         entitlements: Vec::new(),
         metadata: BTreeMap::new(),
         ip: None,
-        product_name: Some(product.name.clone()),
-        owner_active: true,
-        numeric_id: s.store.next_number("license").await?,
         extra_products: Vec::new(),
+        hwid_locked: None,
+    };
+    let license = License {
         customer_id: Some(customer.id),
         order_id: Some(order_id),
-        data: None,
-        hwid_locked: None,
-        expiry_announced: None,
-        created_at: now,
-        updated_at: now,
+        ..licenses::new_license(&s, &terms).await?
     };
     let order = Order {
         id: order_id,
