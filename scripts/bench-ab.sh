@@ -20,16 +20,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-COMMIT=$(git rev-parse --short "$BEFORE_REV")
-BEFORE_DIR="$PWD/target/bench-ab/$COMMIT"
-if [ ! -x "$BEFORE_DIR/release/licet-server" ]; then
-    TREE=$(mktemp -d)
-    git worktree add -q --detach "$TREE/src" "$COMMIT"
-    (cd "$TREE/src" && CARGO_TARGET_DIR="$BEFORE_DIR" cargo build --release -q --locked -p licet-server)
-    git worktree remove --force "$TREE/src"
-    rm -rf "$TREE"
-fi
-cargo build --release -q --locked -p licet-server
+bench_build_both "$BEFORE_REV"
 
 WORK=$(mktemp -d)
 PIDS=()

@@ -190,3 +190,20 @@ activate activate.lua /v1/client/activate
 heartbeat heartbeat.lua /v1/client/heartbeat
 ENDPOINTS
 }
+
+# bench_build_both REV: licet-server at REV, built once into target/bench-ab/<commit> (a git
+# worktree, removed afterwards), and this working tree's release build. Sets COMMIT and
+# BEFORE_DIR.
+bench_build_both() {
+    COMMIT=$(git rev-parse --short "$1")
+    BEFORE_DIR="$PWD/target/bench-ab/$COMMIT"
+    if [ ! -x "$BEFORE_DIR/release/licet-server" ]; then
+        local tree
+        tree=$(mktemp -d)
+        git worktree add -q --detach "$tree/src" "$COMMIT"
+        (cd "$tree/src" && CARGO_TARGET_DIR="$BEFORE_DIR" cargo build --release -q --locked -p licet-server)
+        git worktree remove --force "$tree/src"
+        rm -rf "$tree"
+    fi
+    cargo build --release -q --locked -p licet-server
+}
