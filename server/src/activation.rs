@@ -363,7 +363,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                     "request_id": m.request_id,
                     "device_key": m.device_key.is_some(),
                 }),
-                Some(a.license.product_id.to_string()),
+                Some(a.license.product_id.clone()),
             );
             Ok(Made::new(m, vec![entry], (token, response)))
         })

@@ -543,7 +543,7 @@ pub async fn sweep_expired(s: &AppState) -> ApiResult<usize> {
                     &l.id,
                     None,
                     json!({ "expires_at": l.expires_at }),
-                    Some(l.product_id.to_string()),
+                    Some(l.product_id.clone()),
                 );
                 let told = audience.record(next.clone(), now, vec![entry]);
                 Ok(Some((next, told)))

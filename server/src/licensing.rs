@@ -50,7 +50,7 @@ pub async fn revoke_now(
                 &l.id,
                 ip.text(),
                 json!({ "product_id": l.product_id, "revocation_sequence": state.sequence }),
-                Some(l.product_id.to_string()),
+                Some(l.product_id.clone()),
             );
             audience.record(revoked.clone(), now, vec![entry])
         })
@@ -291,7 +291,7 @@ pub async fn free_seat(
                     &f.machine.id,
                     how.ip.clone(),
                     detail,
-                    Some(l.product_id.to_string()),
+                    Some(l.product_id.clone()),
                 );
                 let told = match &audience {
                     None => Record::from(entry),

@@ -2,7 +2,7 @@
 //! events and notifications, and who hears an event (`crate::events` holds those methods,
 //! beside the outbox that delivers them).
 
-use licet_core::ids::{LicenseId, MachineId, PolicyId};
+use licet_core::ids::{LicenseId, MachineId, PolicyId, ProductId};
 use std::sync::Arc;
 
 use licet_core::audit::{AuditAction, AuditObject};
@@ -48,7 +48,7 @@ impl Journal {
         subject: &str,
         ip: Option<String>,
         detail: serde_json::Value,
-        product_id: Option<String>,
+        product_id: Option<ProductId>,
     ) -> AuditEvent {
         AuditEvent {
             seq: 0,
@@ -58,7 +58,7 @@ impl Journal {
             subject: subject.to_owned(),
             ip,
             detail,
-            product_id: product_id.map(Into::into),
+            product_id,
         }
     }
 
@@ -86,38 +86,29 @@ impl Journal {
         action: AuditAction,
         subject: &str,
         detail: &serde_json::Value,
-    ) -> ApiResult<Option<String>> {
+    ) -> ApiResult<Option<ProductId>> {
         if let Some(p) = detail.get("product_id").and_then(|v| v.as_str()) {
-            return Ok(Some(p.to_owned()));
+            return Ok(Some(ProductId::from(p)));
         }
         let license = match action.object() {
-            AuditObject::Product => return Ok(Some(subject.to_owned())),
+            AuditObject::Product => return Ok(Some(ProductId::from(subject))),
             AuditObject::Policy => {
-                return Ok(self
-                    .store
-                    .policy(&PolicyId::from(subject))
-                    .await?
-                    .map(|p| p.product_id)
-                    .map(Into::into));
+                let policy = self.store.policy(&PolicyId::from(subject)).await?;
+                return Ok(policy.map(|p| p.product_id));
             }
-            AuditObject::License => Some(subject.to_owned()),
+            AuditObject::License => Some(LicenseId::from(subject)),
             AuditObject::Machine => self
                 .store
                 .machine_by_id(&MachineId::from(subject))
                 .await?
-                .map(|m| m.license_id.into_string()),
+                .map(|m| m.license_id),
             _ => detail
                 .get("license_id")
                 .and_then(|v| v.as_str())
-                .map(str::to_owned),
+                .map(LicenseId::from),
         };
         match license {
-            Some(id) => Ok(self
-                .store
-                .license(&LicenseId::from(&id))
-                .await?
-                .map(|l| l.product_id)
-                .map(Into::into)),
+            Some(id) => Ok(self.store.license(&id).await?.map(|l| l.product_id)),
             None => Ok(None),
         }
     }

@@ -12,7 +12,7 @@ use licet_api::answers::{
 use licet_api::requests::{BulkRequest, LicenseChange, NewLicense};
 use licet_core::audit::AuditAction;
 use licet_core::events::{DomainEvent, Kind, kind};
-use licet_core::model::{License, LicenseStatus, Policy, Product, Scope};
+use licet_core::model::{License, LicenseStatus, Policy, Product, ProductId, Scope};
 use licet_core::store::{LicenseFilter, LicenseSearch, LicensesWith, PageRequest, Record};
 use serde_json::{Value, json};
 
@@ -186,20 +186,31 @@ pub async fn new_license(s: &AppState, t: &Terms<'_>) -> ApiResult<License> {
 /// Stores a new license with its audit entry (by `actor`) and its `license.created`, in one
 /// store operation.
 pub async fn insert(s: &AppState, actor: &str, ip: ClientIp, l: &License) -> ApiResult<()> {
+    let event = DomainEvent::LicenseCreated(l.clone());
+    let told = told(s, actor, ip, l, AuditAction::LicenseCreated, &event).await?;
+    s.store.insert_license(l, told).await?;
+    Ok(())
+}
+
+/// What a license's creation or deletion writes with it: its audit entry (by `actor`, naming
+/// its product) and the deliveries of `event`.
+async fn told(
+    s: &AppState,
+    actor: &str,
+    ip: ClientIp,
+    l: &License,
+    action: AuditAction,
+    event: &DomainEvent,
+) -> ApiResult<Record> {
     let entry = s.journal.audit_entry(
         actor,
-        AuditAction::LicenseCreated,
+        action,
         &l.id,
         ip.text(),
         json!({ "product_id": l.product_id }),
-        Some(l.product_id.to_string()),
+        Some(l.product_id.clone()),
     );
-    let told = s
-        .journal
-        .tell(&DomainEvent::LicenseCreated(l.clone()), vec![entry])
-        .await?;
-    s.store.insert_license(l, told).await?;
-    Ok(())
+    s.journal.tell(event, vec![entry]).await
 }
 
 /// Stores new licenses of one product, all or none, with one audit entry (by `actor`) and each
@@ -218,7 +229,7 @@ pub async fn insert_many(
         product_id,
         ip.text(),
         json!({ "count": ls.len() }),
-        Some(product_id.to_owned()),
+        Some(ProductId::from(product_id)),
     );
     let audience = s
         .journal
@@ -497,7 +508,7 @@ pub async fn change(
         &l.id,
         ip.text(),
         json!({}),
-        Some(l.product_id.to_string()),
+        Some(l.product_id.clone()),
     );
     s.store
         .change_license(&l.id, &|_| {
@@ -520,18 +531,8 @@ pub async fn delete(s: &AppState, caller: &Caller, ip: ClientIp, id: &str) -> Ap
 /// audit entry (by `actor`) and its `license.deleted`, in one store operation.
 pub async fn remove(s: &AppState, actor: &str, ip: ClientIp, l: &License) -> ApiResult<()> {
     revoke_now(s, actor, ip, l).await?;
-    let entry = s.journal.audit_entry(
-        actor,
-        AuditAction::LicenseDeleted,
-        &l.id,
-        ip.text(),
-        json!({ "product_id": l.product_id }),
-        Some(l.product_id.to_string()),
-    );
-    let told = s
-        .journal
-        .tell(&DomainEvent::LicenseDeleted(l.clone()), vec![entry])
-        .await?;
+    let event = DomainEvent::LicenseDeleted(l.clone());
+    let told = told(s, actor, ip, l, AuditAction::LicenseDeleted, &event).await?;
     s.store.delete_license(l, told).await?;
     Ok(())
 }
@@ -574,7 +575,7 @@ async fn set_status<K: StatusChange>(
         &l.id,
         ip.text(),
         json!({}),
-        Some(l.product_id.to_string()),
+        Some(l.product_id.clone()),
     );
     // A change of status is announced once.
     let l = change_unless_revoked(s, &l.id, &|current| {
@@ -695,7 +696,7 @@ pub async fn renew(
             &next.id,
             ip.text(),
             json!({ "expires_at": next.expires_at }),
-            Some(next.product_id.to_string()),
+            Some(next.product_id.clone()),
         );
         let told = audience.record(next.clone(), now, vec![entry]);
         Ok((next, told))

@@ -184,7 +184,7 @@ impl RevocationService {
                     "reason": "seat_given_back",
                     "revocation_sequence": state.sequence,
                 }),
-                Some(l.product_id.to_string()),
+                Some(l.product_id.clone()),
             ))
         })
         .await?;

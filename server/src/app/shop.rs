@@ -263,7 +263,7 @@ pub async fn add_domain(
                 &m.id,
                 ip.text(),
                 json!({ "license_id": l.id, "domain": domain.name }),
-                Some(l.product_id.to_string()),
+                Some(l.product_id.clone()),
             );
             Ok(Made::new(m, vec![entry], ()))
         })

@@ -282,7 +282,7 @@ async fn run(s: &AppState, ip: ClientIp, body: &Bytes) -> Result<Response, Respo
                     &m.id,
                     ip.text(),
                     json!({ "license_id": l.id, "environment": fp }),
-                    Some(l.product_id.to_string()),
+                    Some(l.product_id.clone()),
                 );
                 Ok(Made::new(m, vec![entry], ()))
             })

@@ -329,7 +329,7 @@ async fn update(
         &l.id,
         ip.text(),
         json!({}),
-        Some(l.product_id.to_string()),
+        Some(l.product_id.clone()),
     );
     let suspended = before != LicenseStatus::Suspended && l.status == LicenseStatus::Suspended;
     let told = match suspended {

@@ -88,7 +88,7 @@ pub(super) async fn download(
     }
     let d = found.ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "Resource not found."))?;
     if c.domain_changed {
-        write_domain(&s, &c.license, &c.policy, &c.domain, ip, s.clock.now()).await?;
+        write_domain(&s, &c.license, &c.policy, &c.domain, ip).await?;
     }
     let id = crate::ids::random_bytes::<GRANT_ID>();
     let exp = s

@@ -160,7 +160,7 @@ pub(super) async fn create(
         &order.id.to_string(),
         ip.text(),
         json!({ "customer_id": customer.id, "license_id": license.id, "product_id": product.id, "price_id": price.id, "domain": domain.name }),
-        Some(product.id.to_string()),
+        Some(product.id.clone()),
     );
     let told = s
         .journal

@@ -183,7 +183,6 @@ pub(super) async fn write_domain(
     policy: &Policy,
     machine: &Machine,
     ip: ClientIp,
-    _now: i64,
 ) -> Result<(), Refusal> {
     let caller = ip.text();
     let taken = s
@@ -376,7 +375,7 @@ pub(super) async fn validate(
 
     let mut changes = Vec::new();
     if domain_changed {
-        write_domain(&s, &l, &policy, &machine, ip, now).await?;
+        write_domain(&s, &l, &policy, &machine, ip).await?;
         changes.push("domain");
     }
     // Spent only once the domain holds its seat: a refused validation leaves the id unspent.
