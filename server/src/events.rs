@@ -22,8 +22,8 @@ use licet_core::events::{DomainEvent, EventKind, Kind, kind};
 use licet_core::model::{
     AuditEvent, Delivery, DeliveryState, License, Notification, SecurityEvent, Severity,
 };
-use licet_core::store::Record;
 use licet_core::store::{Halted, LicensesWith};
+use licet_core::store::{Record, StoreResult};
 
 /// The webhook events there are (LicenseCM's eight, and licet's reinstated, renewed and
 /// revoked).
@@ -127,7 +127,7 @@ impl Journal {
         &self,
         kind: K,
         product_id: Option<&str>,
-    ) -> ApiResult<Audience<K>> {
+    ) -> StoreResult<Audience<K>> {
         Ok(Audience {
             kind,
             hooks: self.hearers(K::KIND, product_id).await?,
@@ -135,7 +135,7 @@ impl Journal {
     }
 
     /// The ids of the webhooks that hear events of `kind` about `product_id`.
-    async fn hearers(&self, kind: EventKind, product_id: Option<&str>) -> ApiResult<Vec<String>> {
+    async fn hearers(&self, kind: EventKind, product_id: Option<&str>) -> StoreResult<Vec<String>> {
         let name = kind.name();
         let hooks = self.store.webhooks().await?;
         let mut heard = Vec::new();

@@ -118,7 +118,7 @@ impl SeatService {
             .journal
             .audience(kind::LicenseActivated, Some(&license.product_id))
             .await
-            .map_err(|e| Halted::Failed(SeatError::Store(StoreError::backend(e.message()))))?;
+            .map_err(|e| Halted::Failed(SeatError::Store(e)))?;
         let now = self.clock.now();
         let seated = self
             .store
