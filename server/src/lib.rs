@@ -17,6 +17,7 @@ pub mod dashboard;
 pub mod datadir;
 pub mod dispatch;
 pub mod domains;
+pub mod edge;
 pub mod events;
 pub mod files;
 pub mod http;

@@ -22,7 +22,6 @@ pub mod state;
 pub mod tokens;
 pub mod webhooks;
 
-use crate::app::error::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +42,7 @@ use crate::app::state::AppState;
 use crate::config::Config;
 use crate::datadir::{create_private_dir, tighten};
 use crate::http;
-use crate::{api, compat, dashboard, events, ids, keys, licensing, routes, stats};
+use crate::{dashboard, events, ids, keys, licensing, routes, stats};
 use licet_core::model::Scope;
 
 /// The router with every route and the middleware: request ids, tracing, a body limit, JSON
@@ -61,29 +60,22 @@ pub fn app(state: AppState) -> Router {
     };
     let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), http::middleware::track))
-        // One layer for the request timeout and the signing of client refusals, with a small
-        // state of its own: every middleware that extracts `AppState` clones its few dozen
-        // `Arc`s per request, contended across cores (measured: /healthz 0.79× with two
-        // separate layers taking `AppState`).
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(state.clone()),
-            edge,
-        ))
+        .route_layer(http::metrics::Track::new(state.metrics.clone(), state.config.access_log))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), http::middleware::per_ip))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
-        // LicenseCM's shape for every failure under its paths, the per-IP 429 and panics included.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), licensecm_shape))
+        // The limits, the backup gate, the request timeout, LicenseCM's shape for every failure
+        // under its paths (the per-IP 429 and panics included) and the signing of client
+        // refusals: one layer (see `edge`).
+        .layer(crate::edge::EdgeLayer(state.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                // Borrowed: a span the log level leaves out costs no allocation.
                 let id = req
                     .extensions()
                     .get::<RequestId>()
                     .and_then(|id| id.header_value().to_str().ok())
-                    .unwrap_or("-")
-                    .to_owned();
+                    .unwrap_or("-");
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
@@ -101,61 +93,6 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
-}
-
-/// Paths whose handlers read a body of their own size, streamed: not bound by
-/// `--request-timeout` (their size has its own limit, and the header timeout still applies).
-const STREAMING_PATHS: &[&str] = &["/v1/downloads/upload"];
-
-/// Middleware: a request takes at most `--request-timeout`, body included (408
-/// `request_timeout`), so a client trickling its body cannot hold a handler for ever; and,
-/// inside that bound, refusals of the client routes are signed
-/// ([`api::v1::client::sign_refusals`]).
-async fn edge(
-    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    // Held back while a backup copies the store (only then: entering is two atomic
-    // operations). The health and metrics probes write nothing and answer throughout.
-    let _pass = match req.uri().path() {
-        "/healthz" | "/metrics" => None,
-        _ => Some(state.gate.enter().await),
-    };
-    if STREAMING_PATHS.contains(&req.uri().path()) {
-        return next.run(req).await;
-    }
-    let client = req.uri().path().starts_with("/v1/client/");
-    let limit = Duration::from_secs(state.config.request_timeout);
-    let answer = async {
-        if client {
-            api::v1::client::sign_refusals(&state, req, next).await
-        } else {
-            next.run(req).await
-        }
-    };
-    match tokio::time::timeout(limit, answer).await {
-        Ok(resp) => resp,
-        Err(_) => ApiError::new(
-            ErrorCode::RequestTimeout,
-            format!("the request took longer than {} s", limit.as_secs()),
-        )
-        .into_response(),
-    }
-}
-
-/// [`compat::licensecm::shape`] when LicenseCM is served.
-async fn licensecm_shape(
-    state: axum::extract::State<AppState>,
-    ip: http::extract::ClientIp,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if state.config.compat_licensecm {
-        compat::licensecm::shape(state, ip, req, next).await
-    } else {
-        next.run(req).await
-    }
 }
 
 /// Completes the document the routes produced: title, version, the bearer scheme.
@@ -192,7 +129,9 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        ids::random_token(16).parse().ok().map(RequestId::new)
+        axum::http::HeaderValue::from_bytes(&ids::request_id())
+            .ok()
+            .map(RequestId::new)
     }
 }
 

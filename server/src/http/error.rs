@@ -8,7 +8,6 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use licet_api::error::ErrorCode;
 
@@ -27,9 +26,26 @@ pub fn status(e: &ApiError) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// [`ErrorBody`] borrowed, written straight (no JSON tree between).
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code().as_str(), "message": self.message() } });
+        let body = Answer {
+            error: Detail {
+                code: self.code().as_str(),
+                message: self.message(),
+            },
+        };
         let mut resp = (status(&self), Json(body)).into_response();
         if let Some(secs) = self.retry_after()
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())

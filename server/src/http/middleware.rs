@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::app::error::ApiError;
 use crate::app::state::AppState;
@@ -19,65 +19,37 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(peer) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-        else {
-            return Ok(ClientIp(None));
-        };
-        let Some(header) = &s.config.trusted_proxy_header else {
-            return Ok(ClientIp(Some(canonical(peer))));
-        };
-        let values: Vec<&str> = parts
-            .headers
-            .get_all(header.as_str())
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        Ok(ClientIp(Some(client_behind(
-            peer,
-            &values,
-            &s.config.trusted_proxies,
-        ))))
+        Ok(client_ip(s, &parts.headers, &parts.extensions))
     }
 }
 
-/// Middleware: the per-IP limit, for requests that arrive on a socket.
-pub async fn per_ip(State(s): State<AppState>, ip: ClientIp, req: Request, next: Next) -> Response {
-    if let Some(ip) = ip.0
-        && let Err(e) = s.limits.check_ip(ip)
-    {
-        return e.into_response();
-    }
-    next.run(req).await
+/// The client's address: the peer's, or with `--trusted-proxies` the one its proxies name;
+/// none for a request that did not arrive on a socket.
+pub fn client_ip(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> ClientIp {
+    let Some(peer) = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return ClientIp(None);
+    };
+    let Some(header) = &s.config.trusted_proxy_header else {
+        return ClientIp(Some(canonical(peer)));
+    };
+    let values: Vec<&str> = headers
+        .get_all(header.as_str())
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    ClientIp(Some(client_behind(
+        peer,
+        &values,
+        &s.config.trusted_proxies,
+    )))
 }
-
-/// Middleware: times every request and counts it under its route template.
-pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let mut resp = next.run(req).await;
-    s.metrics.record(
-        &method,
-        &route,
-        resp.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    if s.config.access_log {
-        // For the access log, outside the router, where the route is no longer known.
-        resp.extensions_mut().insert(Route(route));
-    }
-    resp
-}
-
-/// The route template that answered, carried out to the access log on the response.
-#[derive(Debug, Clone)]
-struct Route(String);
 
 /// Middleware (with `--access-log`): one line per request, 404s and refusals of the outer
 /// layers included. The route template stands for the path, which may hold a license key.
@@ -93,8 +65,8 @@ pub async fn access_log(ip: ClientIp, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let route = resp
         .extensions()
-        .get::<Route>()
-        .map_or("unmatched", |r| r.0.as_str());
+        .get::<crate::http::metrics::Route>()
+        .map_or("unmatched", crate::http::metrics::Route::as_str);
     tracing::info!(
         target: "licet::access",
         ip = %ip.0.map_or_else(|| "-".to_owned(), |i| i.to_string()),

@@ -31,11 +31,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// server time and the request's nonce in the body), so that a client acts on a refusal only
 /// when it verifies; anyone else answering at the server's address is "unreachable", and can
 /// no longer erase a license with an unsigned `revoked`.
-pub async fn sign_refusals(
+///
+/// `next` is the rest of the server, given the request with its body read.
+pub async fn sign_refusals<F>(
     s: &AppState,
     req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+    next: impl FnOnce(axum::extract::Request) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, s.config.max_body_bytes).await else {
         return ApiError::new(
@@ -44,16 +49,12 @@ pub async fn sign_refusals(
         )
         .into_response_signed(s, None);
     };
-    let nonce = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("nonce")?.as_str().map(str::to_owned))
-        .filter(|n| n.len() <= MAX_NONCE);
-    let resp = next
-        .run(axum::extract::Request::from_parts(
-            parts,
-            axum::body::Body::from(bytes),
-        ))
-        .await;
+    // The body is shared with the handler, not copied; its nonce is read only for a refusal.
+    let resp = next(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes.clone()),
+    ))
+    .await;
     let status = resp.status();
     if status.is_success()
         || resp
@@ -62,6 +63,10 @@ pub async fn sign_refusals(
     {
         return resp;
     }
+    let nonce = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("nonce")?.as_str().map(str::to_owned))
+        .filter(|n| n.len() <= MAX_NONCE);
     let (parts, body) = resp.into_parts();
     let body = axum::body::to_bytes(body, 64 * 1024)
         .await

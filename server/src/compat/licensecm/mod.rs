@@ -13,10 +13,9 @@
 //! ([`shape`]).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use licet_core::ids::{LicenseId, ProductId};
@@ -402,24 +401,32 @@ pub fn is_licensecm_path(path: &str) -> bool {
         && !path.starts_with("/api/v1/")
 }
 
-/// Middleware: LicenseCM's per-client limit (100 requests a minute), and LicenseCM's shape for
-/// every failure under its paths, whoever produced it (unknown route, wrong method, body too
-/// large, a rate limit, a licet error).
-pub async fn shape(
-    State(s): State<AppState>,
-    ip: crate::http::extract::ClientIp,
+/// Middleware for a request under LicenseCM's paths ([`is_licensecm_path`]): LicenseCM's
+/// per-client limit (100 requests a minute), then the server's per-IP limit, and LicenseCM's
+/// shape for every failure, whoever produced it (unknown route, wrong method, body too large, a
+/// rate limit, a licet error). `next` is the rest of the server.
+pub async fn shape<F>(
+    s: &AppState,
+    ip: Option<std::net::IpAddr>,
     req: Request,
-    next: Next,
-) -> Response {
-    if !is_licensecm_path(req.uri().path()) {
-        return next.run(req).await;
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
+    if let Some(ip) = ip {
+        if let Err(e) = s.limits.check_lcm_api(ip) {
+            return Fail::from(e).into_response();
+        }
+        if let Err(e) = s.limits.check_ip(ip) {
+            return reshape(e.into_response()).await;
+        }
     }
-    if let Some(ip) = ip.0
-        && let Err(e) = s.limits.check_lcm_api(ip)
-    {
-        return Fail::from(e).into_response();
-    }
-    let resp = next.run(req).await;
+    reshape(next(req).await).await
+}
+
+/// A failure in LicenseCM's shape; any other answer as it is.
+async fn reshape(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
