@@ -6,6 +6,7 @@
 # for them count). Both servers are this working tree's release build, run one after the other.
 #
 #   scripts/bench-disk.sh [N, default 100000] [clients, default 8]
+#   STORES=sled scripts/bench-disk.sh 20000      # one store only
 #
 # Needs python3 and PostgreSQL's server binaries (as scripts/bench-postgres.sh).
 set -euo pipefail
@@ -51,8 +52,12 @@ print(f"{n} activations in {time.time() - start:.1f} s")
 PY
 }
 
+STORES=${STORES:-sled postgres}
+SLED_BEFORE=0 SLED_AFTER=0 PG_BEFORE=0 PG_AFTER=0
+
 # sled: the data directory after a first start (keys, an empty store), then after N
 # activations, each measured with the server stopped (everything flushed).
+if [[ " $STORES " == *" sled "* ]]; then
 mkdir -p "$WORK/sled"
 bench_start "$BIN" "$WORK/sled" "$WORK/sled.out"
 kill -TERM "$BENCH_PID"; wait "$BENCH_PID" || true
@@ -64,8 +69,10 @@ kill -TERM "$BENCH_PID"; wait "$BENCH_PID" || true
 SLED_AFTER=$(du -sb "$WORK/sled" | cut -f1)
 echo "sled: $SLED_BEFORE bytes before, $SLED_AFTER after"
 du -sb "$WORK/sled"/* | sort -n | tail -5
+fi
 
 # PostgreSQL: the database's size after the first start, then after N activations.
+if [[ " $STORES " == *" postgres "* ]]; then
 mkdir -p "$WORK/pg-data"
 bench_start "$BIN" "$WORK/pg-data" "$WORK/pg.out" --database-url "host=$WORK/pg user=postgres dbname=disk" \
     --master-key-file "$WORK/master.key"
@@ -77,6 +84,7 @@ psql_ -d disk -c "VACUUM"
 PG_AFTER=$(psql_ -d disk -c "SELECT pg_database_size('disk')")
 echo "PostgreSQL: $PG_BEFORE bytes before, $PG_AFTER after; the largest relations:"
 psql_ -d disk -c "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relkind = 'r' ORDER BY 2 DESC LIMIT 6"
+fi
 
 python3 - "$N" "$SLED_BEFORE" "$SLED_AFTER" "$PG_BEFORE" "$PG_AFTER" <<'PY'
 import sys
@@ -84,6 +92,8 @@ n, sb, sa, pb, pa = map(int, sys.argv[1:])
 print()
 print(f"| store | before | after {n:,} activations | per activation |")
 print("|---|---:|---:|---:|")
-print(f"| sled (data directory) | {sb / 1e6:.1f} MB | {sa / 1e6:.1f} MB | {(sa - sb) / n:,.0f} B |")
-print(f"| PostgreSQL (database) | {pb / 1e6:.1f} MB | {pa / 1e6:.1f} MB | {(pa - pb) / n:,.0f} B |")
+if sa:
+    print(f"| sled (data directory) | {sb / 1e6:.1f} MB | {sa / 1e6:.1f} MB | {(sa - sb) / n:,.0f} B |")
+if pa:
+    print(f"| PostgreSQL (database) | {pb / 1e6:.1f} MB | {pa / 1e6:.1f} MB | {(pa - pb) / n:,.0f} B |")
 PY
