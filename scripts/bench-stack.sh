@@ -3,10 +3,11 @@
 # server of the same axum, hyper and tokio (server/examples/axum_baseline.rs: a `/healthz`
 # answering the same JSON, and axum's own 404), both up at once, in alternating wrk runs
 # (baseline, licet, then licet, baseline, …). Each figure is the median of its runs; the table
-# gives licet's /healthz and 404 as a ratio of the baseline's, and licet's validate (signed) and
-# activate as a ratio of its own /healthz, all from the same alternation.
+# gives licet's /healthz and 404 as a ratio of the baseline's, and licet's validate (signed) as a
+# ratio of its own /healthz, all from the same alternation.
 #
 #   scripts/bench-stack.sh [rounds, default 3] [seconds per run, default 8] [connections, default 32]
+#   LICET_BIN=target/bench-ab/<commit>/release/licet-server scripts/bench-stack.sh   # another build
 #
 # Needs wrk, curl and python3. licet runs with its protections as shipped: the per-IP and
 # per-license limits (set far above what wrk sends from one address, so that they are counted
@@ -33,7 +34,7 @@ for _ in $(seq 1 100); do grep -q '^listening on' "$WORK/baseline/out" 2>/dev/nu
 BASELINE="http://$(sed -n 's/^listening on //p' "$WORK/baseline/out")"
 
 # bench_start switches the limits off; here they stay on, at a rate no run reaches.
-LICET_LOG=warn ./target/release/licet-server --data "$WORK/licet/data" --listen 127.0.0.1:0 \
+LICET_LOG=warn "${LICET_BIN:-./target/release/licet-server}" --data "$WORK/licet/data" --listen 127.0.0.1:0 \
     --rate-limit-ip 1000000000 --rate-limit-license 1000000000 --licensecm-rate-api 1000000000 \
     --licensecm-rate-validation 1000000000 --login-rate-limit 1000000000 --licensecm-registration true \
     >"$WORK/licet/out" 2>/dev/null &
@@ -43,7 +44,7 @@ LICET="http://$(sed -n 's/^listening on //p' "$WORK/licet/out")"
 ADMIN=$(grep -o 'lk_[A-Za-z0-9_]*' "$WORK/licet/out")
 SEATS=10 bench_fixtures "$LICET" "$ADMIN" "$WORK/licet/lua" >/dev/null
 
-echo "licet: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + changes'); baseline: axum_baseline"
+echo "licet: ${LICET_BIN:-$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + changes')}; baseline: axum_baseline"
 echo "wrk -t2 -c$CONNS -d${SECS}s, $ROUNDS runs a side per endpoint, alternating, on $(nproc) cores"
 for r in $(seq 1 "$ROUNDS"); do
     order="baseline licet"
@@ -55,7 +56,6 @@ for r in $(seq 1 "$ROUNDS"); do
         echo "$side $(bench_wrk "$url" "$lua" 404 "" /no/such/route "$SECS" "$CONNS")"
     done
     echo "licet $(bench_wrk "$LICET" "$WORK/licet/lua" validate validate.lua /v1/client/validate "$SECS" "$CONNS")"
-    echo "licet $(bench_wrk "$LICET" "$WORK/licet/lua" activate activate.lua /v1/client/activate "$SECS" "$CONNS")"
 done >"$WORK/runs"
 
 python3 - "$WORK/runs" <<'PY'
@@ -72,7 +72,7 @@ print()
 print("| endpoint | baseline req/s | licet req/s | licet ÷ baseline | licet ÷ its /healthz | non-2xx (licet) |")
 print("|---|---:|---:|---:|---:|---:|")
 h = med("licet", "healthz")
-for name in ["healthz", "404", "validate", "activate"]:
+for name in ["healthz", "404", "validate"]:
     l = med("licet", name)
     base = f"{med('baseline', name):,.0f}" if ("baseline", name) in runs else "—"
     ratio = f"{l / med('baseline', name):.2f}×" if ("baseline", name) in runs else "—"
