@@ -16,6 +16,11 @@
 #
 #   scripts/bench-postgres.sh [rounds, default 3] [seconds per run, default 5] [connections, default 64] [licenses, default 1000000]
 #
+# BEFORE=path/to/licet-server adds a fourth setup, that build on PostgreSQL with one instance
+# (a database of its own), measured in the same alternating rounds: a change's effect on
+# PostgreSQL, side by side. ONLY="validate" limits the endpoints (healthz always runs) and
+# leaves out pgbench and the memory runs.
+#
 # Needs wrk, curl, python3 and the PostgreSQL binaries (initdb, pg_ctl, pgbench), run as the
 # postgres user when this runs as root. The PostgreSQL is this script's own, in a temporary
 # directory, on a Unix socket, with the defaults (fsync and synchronous_commit on).
@@ -32,7 +37,7 @@ source scripts/bench-lib.sh
 cargo build --release -q --locked -p licet-server --bin licet-server --example seed_licenses
 
 bench_workdir licet-bench-pg
-for db in one two memory; do psql_ -c "CREATE DATABASE $db"; done
+for db in one two memory before; do psql_ -c "CREATE DATABASE $db"; done
 db_url() { echo "host=$WORK/pg user=postgres dbname=$1"; }
 BIN=./target/release/licet-server
 pg_args() { PG_ARGS=(--database-url "$(db_url "$1")" --master-key-file "$WORK/master.key" --db-pool-size "$POOL"); }
@@ -45,10 +50,16 @@ bench_named pg1 "${PG_ARGS[@]}"
 pg_args two
 bench_named pg2a "${PG_ARGS[@]}"
 bench_named pg2b "${PG_ARGS[@]}"
+SETUPS=(sled pg1 pg2)
+if [ -n "${BEFORE:-}" ]; then
+    pg_args before
+    BIN=$BEFORE bench_named before "${PG_ARGS[@]}"
+    SETUPS+=(before)
+fi
 
 # Heartbeats are not measured here: few floating seats, to make the fixtures quickly.
 export SEATS=100
-for side in sled pg1 pg2a; do
+for side in sled pg1 pg2a ${BEFORE:+before}; do
     bench_fixtures "${URL[$side]}" "${ADMIN[$side]}" "$WORK/$side/lua"
 done
 # shellcheck disable=SC1091
@@ -71,19 +82,19 @@ measure() { # setup, name, script, path
     fi
 }
 echo "wrk -t2 -c$CONNS -d${SECS}s (two instances: two wrk of -c$((CONNS / 2)) at once), $ROUNDS runs a setup per endpoint, alternating, on $(nproc) cores; pool $POOL connections an instance"
-SETUPS=(sled pg1 pg2)
 for line in "healthz - /healthz" "validate validate.lua /v1/client/validate" \
     "activate activate.lua /v1/client/activate" "activate-spread activate-spread.lua /v1/client/activate"; do
     read -r name script path <<<"$line"
     [ "$script" = - ] && script=
+    if [ -n "${ONLY:-}" ] && [ "$name" != healthz ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
     for r in $(seq 1 "$ROUNDS"); do
         # Rotate the order, so that no setup always runs first.
-        for i in 0 1 2; do
-            measure "${SETUPS[$(((i + r) % 3))]}" "$name" "$script" "$path"
+        for i in "${!SETUPS[@]}"; do
+            measure "${SETUPS[$(((i + r) % ${#SETUPS[@]}))]}" "$name" "$script" "$path"
         done
     done
 done >"$WORK/runs"
-python3 - "$WORK/runs" <<'PY'
+python3 - "$WORK/runs" "${SETUPS[@]}" <<'PY'
 import statistics, sys
 runs, order = {}, []
 for line in open(sys.argv[1]):
@@ -94,16 +105,22 @@ for line in open(sys.argv[1]):
     if int(non2xx):
         print(f"warning: {side} {name}: {non2xx} answers were not 2xx")
 med = {k: statistics.median(v) for k, v in runs.items()}
+sides = sys.argv[2:]
+title = {"sled": "sled req/s", "pg1": "PostgreSQL, 1 instance", "pg2": "PostgreSQL, 2 instances",
+         "before": "BEFORE, PostgreSQL, 1 instance"}
 print()
-print("| endpoint | sled req/s | ÷ /healthz | PostgreSQL, 1 instance | ÷ /healthz | PostgreSQL, 2 instances | ÷ /healthz |")
-print("|---|---|---|---|---|---|---|")
+print("| endpoint | " + " | ".join(f"{title[s]} | ÷ /healthz" for s in sides) + " |")
+print("|---" * (1 + 2 * len(sides)) + "|")
 for name in order:
     cells = []
-    for side in ("sled", "pg1", "pg2"):
+    for side in sides:
         v = med[(side, name)]
         cells += [f"{v:.0f}", f"{v / med[(side, 'healthz')]:.3f}×"]
     print(f"| {name} | " + " | ".join(cells) + " |")
 PY
+
+# With ONLY, the side-by-side table is the whole run.
+[ -n "${ONLY:-}" ] && exit 0
 
 # The physical limit: the writes of an activation, straight from pgbench, on database "one"
 # (its schema and licenses are the server's), over the same 1,000 licenses as activate-spread.

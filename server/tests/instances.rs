@@ -250,6 +250,46 @@ fn two_instances_share_seats_keys_and_revocations() {
     assert_eq!(s, 200, "{grant}");
     let body = download(&http, grant["download_url"].as_str().expect("url"));
     assert!(body == content, "B serves the bytes uploaded through A");
+
+    // A policy changed through A is seen by B within the bound of B's catalog cache (B has
+    // read the policy for the activations above, and reads it once more here).
+    let policy = format!("/v1/policies/{}", l["policy_id"].as_str().expect("policy"));
+    let (s, before) = call(
+        &http,
+        "GET",
+        &format!("{}{policy}", b.base),
+        Some(&admin),
+        None,
+    );
+    assert_eq!((s, &before["max_machines"]), (200, &json!(5)), "{before}");
+    let (s, changed) = call(
+        &http,
+        "PATCH",
+        &format!("{}{policy}", a.base),
+        Some(&admin),
+        Some(json!({ "max_machines": 9 })),
+    );
+    assert_eq!(s, 200, "{changed}");
+    let at = std::time::Instant::now();
+    loop {
+        let (s, seen) = call(
+            &http,
+            "GET",
+            &format!("{}{policy}", b.base),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(s, 200, "{seen}");
+        if seen["max_machines"] == json!(9) {
+            break;
+        }
+        assert!(
+            at.elapsed() < licet_store_postgres::CATALOG_STALE_AT_MOST,
+            "B still answered the policy as it was {:?} after the change: {seen}",
+            at.elapsed()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     a.stop();
     b.stop();
 

@@ -39,6 +39,18 @@ fn about(p: &Product, e: StoreError) -> StoreError {
     }
 }
 
+impl PgStore {
+    /// Commits a change of products or policies, announced to every instance in the same
+    /// transaction (delivered only if it commits), and forgets this instance's cache at once.
+    async fn commit_catalog(&self, tx: deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
+        exec(&tx, crate::cache::ANNOUNCE, &[]).await?;
+        let done = tx.commit().await.map_err(pg);
+        // Even when the commit's outcome is unknown (the connection lost on the way).
+        self.catalog.forget();
+        done
+    }
+}
+
 #[async_trait]
 impl Catalog for PgStore {
     async fn next_product_number(&self) -> StoreResult<u64> {
@@ -55,9 +67,10 @@ impl Catalog for PgStore {
         }
     }
     async fn insert_product(&self, p: &Product) -> StoreResult<()> {
-        let c = self.conn().await?;
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
         exec(
-            &c,
+            &tx,
             "INSERT INTO products (id, code, number, name_key, owner_id, data) \
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
@@ -71,12 +84,13 @@ impl Catalog for PgStore {
         )
         .await
         .map_err(|e| about(p, e))?;
-        Ok(())
+        self.commit_catalog(tx).await
     }
     async fn update_product(&self, p: &Product) -> StoreResult<()> {
-        let c = self.conn().await?;
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
         exec(
-            &c,
+            &tx,
             "UPDATE products SET code = $2, number = $3, name_key = $4, owner_id = $5, data = $6 \
              WHERE id = $1",
             &[
@@ -90,7 +104,7 @@ impl Catalog for PgStore {
         )
         .await
         .map_err(|e| about(p, e))?;
-        Ok(())
+        self.commit_catalog(tx).await
     }
     async fn delete_product(&self, p: &Product) -> StoreResult<()> {
         let mut c = self.conn().await?;
@@ -117,16 +131,24 @@ impl Catalog for PgStore {
             ));
         }
         exec(&tx, "DELETE FROM products WHERE id = $1", &[&p.id.as_str()]).await?;
-        tx.commit().await.map_err(pg)
+        self.commit_catalog(tx).await
     }
     async fn product(&self, id: &licet_core::model::ProductId) -> StoreResult<Option<Product>> {
+        if let Some(p) = self.catalog.product(id) {
+            return Ok(Some(p));
+        }
+        let ticket = self.catalog.ticket();
         let c = self.conn().await?;
-        one(
+        let p: Option<Product> = one(
             &c,
             "SELECT data FROM products WHERE id = $1",
             &[&id.as_str()],
         )
-        .await
+        .await?;
+        if let Some(p) = &p {
+            self.catalog.keep_product(ticket, p);
+        }
+        Ok(p)
     }
     async fn product_by_code(&self, code: &str) -> StoreResult<Option<Product>> {
         let c = self.conn().await?;
@@ -153,24 +175,33 @@ impl Catalog for PgStore {
         .await
     }
     async fn put_policy(&self, p: &Policy) -> StoreResult<()> {
-        let c = self.conn().await?;
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(pg)?;
         exec(
-            &c,
+            &tx,
             "INSERT INTO policies (id, product_id, data) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET product_id = EXCLUDED.product_id, data = EXCLUDED.data",
             &[&p.id.as_str(), &p.product_id.as_str(), &json(p)],
         )
         .await?;
-        Ok(())
+        self.commit_catalog(tx).await
     }
     async fn policy(&self, id: &licet_core::model::PolicyId) -> StoreResult<Option<Policy>> {
+        if let Some(p) = self.catalog.policy(id) {
+            return Ok(Some(p));
+        }
+        let ticket = self.catalog.ticket();
         let c = self.conn().await?;
-        one(
+        let p: Option<Policy> = one(
             &c,
             "SELECT data FROM policies WHERE id = $1",
             &[&id.as_str()],
         )
-        .await
+        .await?;
+        if let Some(p) = &p {
+            self.catalog.keep_policy(ticket, p);
+        }
+        Ok(p)
     }
     async fn policies(&self, product_id: Option<&str>) -> StoreResult<Vec<Policy>> {
         let c = self.conn().await?;
@@ -204,6 +235,6 @@ impl Catalog for PgStore {
             ));
         }
         exec(&tx, "DELETE FROM policies WHERE id = $1", &[&id]).await?;
-        tx.commit().await.map_err(pg)
+        self.commit_catalog(tx).await
     }
 }

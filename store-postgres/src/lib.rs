@@ -31,6 +31,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
+mod cache;
 mod catalog;
 mod counts;
 mod files;
@@ -89,7 +90,16 @@ pub struct PgStore {
     leaders: std::sync::Arc<
         tokio::sync::Mutex<std::collections::HashMap<String, tokio_postgres::Client>>,
     >,
+    /// Products and policies this instance has read, forgotten when any instance changes one
+    /// (`cache`).
+    catalog: std::sync::Arc<cache::CatalogCache>,
 }
+
+/// How long, at worst, after a product or a policy is changed through one instance, another
+/// instance may still answer with the old one: when its listening session dies silently
+/// just after its last answer. While the session is up, a change is seen as soon as its
+/// notification arrives.
+pub const CATALOG_STALE_AT_MOST: Duration = cache::LEASE;
 
 /// The first key of the leadership locks (the second is the task's name, hashed).
 const LEAD_LOCKS: i32 = 0x6c69_6365;
@@ -141,6 +151,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             probe: std::sync::Arc::default(),
+            catalog: cache::start(config.clone()),
             config,
             leaders: std::sync::Arc::default(),
         })
@@ -154,6 +165,13 @@ impl PgStore {
             deadpool_postgres::PoolError::Backend(e) => pg(e),
             e => StoreError::Unavailable(format!("no database connection: {e}")),
         })
+    }
+
+    /// Whether this instance answers products and policies from its cache: its session
+    /// listening for their changes is up and has answered within
+    /// [`CATALOG_STALE_AT_MOST`].
+    pub fn catalog_cached(&self) -> bool {
+        self.catalog.ticket().is_some()
     }
 
     /// Whether the database answers, from a probe at most [`PROBE_FOR`] old.
