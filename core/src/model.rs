@@ -327,11 +327,16 @@ pub struct Machine {
     pub license_id: LicenseId,
     /// The fingerprint the machine activated with.
     pub fingerprint: String,
+    // The optional fields are left out of a stored record when empty: a machine is written on
+    // every activation and heartbeat, and its record's size is disk per activation.
     /// Reported host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// Reported platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
     /// Client IP at activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// First activation.
     pub first_seen: i64,
@@ -718,6 +723,7 @@ pub struct AuditEvent {
     /// The object acted on.
     pub subject: String,
     /// Client IP, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// Details.
     pub detail: serde_json::Value,

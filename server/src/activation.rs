@@ -208,6 +208,29 @@ fn stored_response(m: &Machine, request_id: &[u8; 16]) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// An activation's audit detail: the license and the token, and what the machine holds
+/// beyond an online seat (a lease, an offline request, a device key) only when it holds it.
+/// One entry is written for every activation, so its size is part of the disk an
+/// activation takes.
+fn activation_detail(license_id: &str, token_id: &str, m: &Machine) -> serde_json::Value {
+    let mut d = serde_json::Map::new();
+    d.insert("license_id".into(), json!(license_id));
+    d.insert("token_id".into(), json!(token_id));
+    if let Some(lease) = m.lease {
+        d.insert("lease".into(), json!(lease.as_str()));
+    }
+    if let Some(until) = m.lease_until {
+        d.insert("lease_until".into(), json!(until));
+    }
+    if let Some(id) = &m.request_id {
+        d.insert("request_id".into(), json!(id));
+    }
+    if m.device_key.is_some() {
+        d.insert("device_key".into(), json!(true));
+    }
+    serde_json::Value::Object(d)
+}
+
 /// Takes (or keeps) the seat of `a`'s machine and issues its token, as one seat operation.
 /// The outcome is counted for the overview: an activation, or a refusal by its code (an
 /// offline request answered again is neither).
@@ -355,14 +378,7 @@ async fn take_seat(s: &AppState, a: &Activation<'_>) -> ApiResult<Activated> {
                 AuditAction::MachineActivated,
                 &m.id,
                 a.ip.clone(),
-                json!({
-                    "license_id": a.license.id,
-                    "token_id": token.token_id,
-                    "lease": m.lease.map(Lease::as_str),
-                    "lease_until": m.lease_until,
-                    "request_id": m.request_id,
-                    "device_key": m.device_key.is_some(),
-                }),
+                activation_detail(&a.license.id, &token.token_id, &m),
                 Some(a.license.product_id.clone()),
             );
             Ok(Made::new(m, vec![entry], (token, response)))

@@ -17,6 +17,10 @@
 //! Each trait operation is one transaction, committed before it returns: durable when it
 //! returns, as the traits require.
 //!
+//! Products and policies are the exception to reading everything from the database: each
+//! store keeps those it has read, and forgets them when any instance changes one, told by
+//! `NOTIFY` (`cache`), at most [`CATALOG_STALE_AT_MOST`] late.
+//!
 //! The driver is tokio-postgres with deadpool-postgres for the pool (runtime queries, prepared
 //! once per connection and cached); migrations are refinery's, embedded in the binary and run at
 //! start under an advisory lock, so that instances starting together apply them once.
