@@ -27,13 +27,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Request;
 use axum::response::IntoResponse;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
 
 use licet_store_sled::SledStore;
 
@@ -42,7 +37,7 @@ use crate::app::state::AppState;
 use crate::config::Config;
 use crate::datadir::{create_private_dir, tighten};
 use crate::http;
-use crate::{dashboard, events, ids, keys, licensing, routes, stats};
+use crate::{dashboard, events, keys, licensing, routes, stats};
 use licet_core::model::Scope;
 
 /// The router with every route and the middleware: request ids, tracing, a body limit, JSON
@@ -58,40 +53,24 @@ pub fn app(state: AppState) -> Router {
     } else {
         router
     };
-    let router = router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }))
-        .route_layer(http::metrics::Track::new(state.metrics.clone(), state.config.access_log))
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(api.as_ref().clone()) }),
+        )
+        .route_layer(http::metrics::Track::new(
+            state.metrics.clone(),
+            state.config.access_log,
+        ))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
-        // The limits, the backup gate, the request timeout, LicenseCM's shape for every failure
-        // under its paths (the per-IP 429 and panics included) and the signing of client
-        // refusals: one layer (see `edge`).
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }))
+        // The request id, tracing, the access log, the limits, the backup gate, the request
+        // timeout, LicenseCM's shape for every failure under its paths (the per-IP 429 and
+        // panics included) and the signing of client refusals: one layer (see `edge`).
         .layer(crate::edge::EdgeLayer(state.clone()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                // Borrowed: a span the log level leaves out costs no allocation.
-                let id = req
-                    .extensions()
-                    .get::<RequestId>()
-                    .and_then(|id| id.header_value().to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
-        ;
-    // Only when asked for: a server without it pays nothing per request.
-    let router = if state.config.access_log {
-        router.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::middleware::access_log,
-        ))
-    } else {
-        router
-    };
-    router
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .with_state(state)
 }
 
@@ -122,17 +101,6 @@ fn openapi(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 /// The OpenAPI document of a server with this configuration.
 pub fn openapi_document(config: &Config) -> utoipa::openapi::OpenApi {
     openapi(routes::router(config).split_for_parts().1)
-}
-
-#[derive(Clone, Copy, Debug)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        axum::http::HeaderValue::from_bytes(&ids::request_id())
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 /// Creates the bootstrap admin API key if the store has none; returns the key to print once.

@@ -1,15 +1,13 @@
-//! The server's middleware and its client-address extractor: what needs the whole state, kept
-//! apart from the limiters, the metrics and the address rules themselves (which the state
-//! holds, and which therefore must not depend on it).
+//! The client's address as the server sees it (the edge layer works it out once a request, and
+//! the routes take it with the [`ClientIp`] extractor): what needs the whole state, kept apart
+//! from the limiters, the metrics and the address rules themselves (which the state holds, and
+//! which therefore must not depend on it).
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
+use axum::extract::FromRequestParts;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::app::error::ApiError;
 use crate::app::state::AppState;
@@ -19,6 +17,10 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        // Worked out once by the edge layer for every request that passes it.
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return Ok(*ip);
+        }
         Ok(client_ip(s, &parts.headers, &parts.extensions))
     }
 }
@@ -49,32 +51,4 @@ pub fn client_ip(
         &values,
         &s.config.trusted_proxies,
     )))
-}
-
-/// Middleware (with `--access-log`): one line per request, 404s and refusals of the outer
-/// layers included. The route template stands for the path, which may hold a license key.
-pub async fn access_log(ip: ClientIp, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
-    let resp = next.run(req).await;
-    let route = resp
-        .extensions()
-        .get::<crate::http::metrics::Route>()
-        .map_or("unmatched", crate::http::metrics::Route::as_str);
-    tracing::info!(
-        target: "licet::access",
-        ip = %ip.0.map_or_else(|| "-".to_owned(), |i| i.to_string()),
-        method = %method,
-        route,
-        status = resp.status().as_u16(),
-        ms = start.elapsed().as_millis() as u64,
-        request_id = %request_id,
-    );
-    resp
 }

@@ -46,6 +46,53 @@ fn signature_holds(app: &TestApp, headers: &axum::http::HeaderMap, body: &Value)
         .is_ok()
 }
 
+/// Every answer carries a request id: the client's own when it sent one, else a new one for
+/// each request, on answers of the routes, of unknown routes and of client refusals alike.
+#[tokio::test]
+async fn every_answer_carries_a_request_id_the_clients_own_when_it_sent_one() {
+    let app = TestApp::new().await;
+    let mut seen = std::collections::HashSet::new();
+    for path in ["/healthz", "/v1/nothing", "/healthz"] {
+        let (_, _, h) = app.call("GET", path, None, None).await;
+        let id = h
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("a request id")
+            .to_owned();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(seen.insert(id), "a new id for each request");
+    }
+    for (method, path, body) in [
+        ("GET", "/healthz", None),
+        ("GET", "/v1/nothing", None),
+        // A client route's refusal, signed: the id survives the signing.
+        (
+            "POST",
+            "/v1/client/validate",
+            Some(json!({ "key": "NO-SUCH-KEY" })),
+        ),
+    ] {
+        let mut req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-request-id", "trace-4711");
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(axum::body::Body::from(
+                body.map(|b: Value| b.to_string()).unwrap_or_default(),
+            ))
+            .expect("request");
+        let (s, v, h) = app.send(req).await;
+        assert_eq!(
+            h.get("x-request-id").and_then(|v| v.to_str().ok()),
+            Some("trace-4711"),
+            "{method} {path}: {s} {v}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn health_and_unknown_routes() {
     let app = TestApp::new().await;
