@@ -49,6 +49,27 @@ impl PgStore {
         self.catalog.forget();
         done
     }
+
+    /// A product or policy read through the cache: `cached` when the cache held it, else the
+    /// record `sql` finds by `id`, kept by `keep` under the ticket taken before the read.
+    async fn read_through<T: serde::de::DeserializeOwned + Send>(
+        &self,
+        cached: Option<T>,
+        sql: &str,
+        id: &str,
+        keep: fn(&crate::cache::CatalogCache, Option<crate::cache::Ticket>, &T),
+    ) -> StoreResult<Option<T>> {
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let ticket = self.catalog.ticket();
+        let c = self.conn().await?;
+        let found: Option<T> = one(&c, sql, &[&id]).await?;
+        if let Some(r) = &found {
+            keep(&self.catalog, ticket, r);
+        }
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -134,21 +155,13 @@ impl Catalog for PgStore {
         self.commit_catalog(tx).await
     }
     async fn product(&self, id: &licet_core::model::ProductId) -> StoreResult<Option<Product>> {
-        if let Some(p) = self.catalog.product(id) {
-            return Ok(Some(p));
-        }
-        let ticket = self.catalog.ticket();
-        let c = self.conn().await?;
-        let p: Option<Product> = one(
-            &c,
+        self.read_through(
+            self.catalog.product(id),
             "SELECT data FROM products WHERE id = $1",
-            &[&id.as_str()],
+            id.as_str(),
+            crate::cache::CatalogCache::keep_product,
         )
-        .await?;
-        if let Some(p) = &p {
-            self.catalog.keep_product(ticket, p);
-        }
-        Ok(p)
+        .await
     }
     async fn product_by_code(&self, code: &str) -> StoreResult<Option<Product>> {
         let c = self.conn().await?;
@@ -187,21 +200,13 @@ impl Catalog for PgStore {
         self.commit_catalog(tx).await
     }
     async fn policy(&self, id: &licet_core::model::PolicyId) -> StoreResult<Option<Policy>> {
-        if let Some(p) = self.catalog.policy(id) {
-            return Ok(Some(p));
-        }
-        let ticket = self.catalog.ticket();
-        let c = self.conn().await?;
-        let p: Option<Policy> = one(
-            &c,
+        self.read_through(
+            self.catalog.policy(id),
             "SELECT data FROM policies WHERE id = $1",
-            &[&id.as_str()],
+            id.as_str(),
+            crate::cache::CatalogCache::keep_policy,
         )
-        .await?;
-        if let Some(p) = &p {
-            self.catalog.keep_policy(ticket, p);
-        }
-        Ok(p)
+        .await
     }
     async fn policies(&self, product_id: Option<&str>) -> StoreResult<Vec<Policy>> {
         let c = self.conn().await?;
